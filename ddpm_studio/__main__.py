@@ -1,0 +1,3 @@
+from ddpm_studio.cli import main
+
+raise SystemExit(main())

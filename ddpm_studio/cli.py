@@ -1,0 +1,145 @@
+"""Command line: ``ddpm-studio`` opens the app; ``generate`` and ``info`` run headless on the same engine.
+
+Errors are one plain line on stderr with exit code 1 (2 for usage errors); ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+from ddpm_studio import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ddpm-studio", description="Local image generation with diffusion models.")
+    parser.add_argument("--version", action="version", version=f"ddpm-studio {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gui = sub.add_parser("gui", help="open the app (the default)")
+    gui.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
+    gui.add_argument("--exit-when-ready", action="store_true", help="open, load the backend, print timings, quit")
+
+    from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULERS
+
+    gen = sub.add_parser("generate", help="sample images from an unconditional DDPM")
+    gen.add_argument("--model", help="bundled:NAME, a pipeline folder, or a cached hub id (default: the bundled model)")
+    gen.add_argument("--scheduler", default=DEFAULT_SCHEDULER, choices=list(SCHEDULERS))
+    gen.add_argument("--steps", type=int, default=25)
+    gen.add_argument("--seed", type=int, help="default: random")
+    gen.add_argument("--batch", type=int, default=4, help="images per run")
+    gen.add_argument("--out", help="output folder (default: your pictures folder / DDPM Studio)")
+    gen.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
+    gen.add_argument("--allow-pickle", action="store_true", help="allow loading pickle (.bin) weights — they can run code")
+
+    info = sub.add_parser("info", help="print the parameters stored in one of our PNGs")
+    info.add_argument("image")
+    info.add_argument("--json", action="store_true", help="print the stored job as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command in (None, "gui"):
+            from ddpm_studio.ui.app import run_app
+
+            return run_app(
+                exit_when_ready=getattr(args, "exit_when_ready", False), device=getattr(args, "device", "auto")
+            )
+        if args.command == "generate":
+            return cmd_generate(args)
+        if args.command == "info":
+            return cmd_info(args)
+    except KeyboardInterrupt:
+        print("ddpm-studio: cancelled", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"ddpm-studio: error: {exc}", file=sys.stderr)
+        return 1
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+def default_model_ref() -> str:
+    from ddpm_studio.engine.models import list_models
+
+    bundled = list_models([])
+    if not bundled:
+        raise ValueError("No bundled model is installed here; pass --model with a pipeline folder or a cached hub id.")
+    return bundled[0].ref
+
+
+def cmd_generate(args) -> int:
+    from ddpm_studio.engine.jobs import GenerateJob
+    from ddpm_studio.paths import default_output_dir
+
+    job = GenerateJob(
+        model=args.model or default_model_ref(),
+        scheduler=args.scheduler,
+        steps=args.steps,
+        seed=random.randrange(2**32) if args.seed is None else args.seed,
+        batch_size=args.batch,
+        preview_every=0,
+        output_dir=str(Path(args.out or default_output_dir()).expanduser()),
+    )
+    from ddpm_studio.engine.runner import Engine
+
+    engine = Engine(device=args.device, allow_pickle=args.allow_pickle)
+    bar = ProgressBar(sys.stderr)
+    result = engine.run(job, on_step=bar.update)
+    bar.close()
+    for path in result.saved_paths:
+        print(path)
+    print(
+        f"{len(result.saved_paths)} image(s), {result.steps_run} steps, {result.seconds:.1f} s on {engine.device.label}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_info(args) -> int:
+    from ddpm_studio.engine.metadata import read_metadata, read_png_text
+
+    if args.json:
+        print(json.dumps(read_metadata(args.image), indent=2, sort_keys=True))
+        return 0
+    text = read_png_text(args.image)
+    if "parameters" not in text:
+        raise ValueError(f"{args.image} carries no generation parameters.")
+    print(text["parameters"])
+    return 0
+
+
+class ProgressBar:
+    """A one-line text progress bar: steps, it/s, ETA."""
+
+    def __init__(self, stream, width: int = 30) -> None:
+        self.stream, self.width = stream, width
+        self.started = time.perf_counter()
+        self.drawn = False
+
+    def update(self, event) -> None:
+        done = event.index + 1
+        filled = int(self.width * done / event.total)
+        rate = done / max(event.elapsed, 1e-9)
+        eta = (event.total - done) / rate if rate > 0 else 0.0
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{event.total} "
+            f"t={event.timestep:.0f} {rate:.1f} it/s ETA {eta:.0f}s "
+        )
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,58 @@
+"""What the engine emits: a StepEvent per model call, a Result at the end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """One denoising step.
+
+    ``x_t`` and ``x0`` are uint8 arrays of shape (batch, height, width, 3) — the noisy sample the model saw
+    and the model's prediction of the clean image — or None when this step was not previewed.
+    ``noise_level`` is ᾱ_t for variance-preserving schedulers, σ_t for Karras-style ones (see ``noise_kind``).
+    """
+
+    index: int  # 0-based model call
+    total: int  # model calls in the run (Heun/DPM2/PNDM make more calls than requested steps)
+    timestep: float
+    elapsed: float  # seconds since sampling started
+    x_t: np.ndarray | None = None
+    x0: np.ndarray | None = None
+    noise_level: float | None = None
+    noise_kind: str = "alpha_bar"
+
+    @property
+    def done_fraction(self) -> float:
+        return (self.index + 1) / self.total
+
+
+@dataclass
+class Result:
+    """The outcome of a job: images as uint8 arrays (batch, H, W, 3), the job, timings and saved files."""
+
+    job: Any
+    images: np.ndarray | None
+    cancelled: bool = False
+    seconds: float = 0.0
+    steps_run: int = 0
+    device: str = "cpu"
+    dtype: str = "float32"
+    model_name: str = ""
+    saved_paths: list[str] = field(default_factory=list)
+
+
+StepCallback = Callable[[StepEvent], None]
+StopCheck = Callable[[], bool]
+
+
+def never_stop() -> bool:
+    return False
+
+
+def ignore_step(event: StepEvent) -> None:
+    return None

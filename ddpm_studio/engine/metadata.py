@@ -1,0 +1,156 @@
+"""PNG metadata: an A1111-style ``parameters`` text chunk for other tools, and a JSON chunk for round-trips.
+
+The ``parameters`` layout (as read by A1111, sd-parsers, sd-prompt-reader and image hosts):
+
+    <prompt>
+    Negative prompt: <negative prompt>
+    Steps: 20, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 1, Size: 512x512, Model: name, ...
+
+Prompt lines are left out when empty (unconditional models have none). Values holding ',', ':' or a newline
+are JSON-quoted. No torch here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, PngImagePlugin
+
+from ddpm_studio import __version__
+from ddpm_studio.engine.jobs import JobError, job_from_dict
+from ddpm_studio.engine.schedulers import SCHEDULERS
+
+PARAMETERS_KEY = "parameters"
+JSON_KEY = "ddpm_studio"
+
+
+class MetadataError(ValueError):
+    """A PNG carries no usable DDPM Studio metadata; the message names the file."""
+
+
+def _quote(value: Any) -> str:
+    text = str(value)
+    if any(c in text for c in ",:\n"):
+        return json.dumps(text)
+    return text
+
+
+def a1111_parameters(job, *, seed: int, width: int, height: int, model_name: str, device: str) -> str:
+    """The A1111 ``parameters`` text for one image of ``job``."""
+    spec = SCHEDULERS[job.scheduler]
+    fields: list[tuple[str, Any]] = [("Steps", job.steps), ("Sampler", spec.a1111_sampler)]
+    if spec.a1111_schedule:
+        fields.append(("Schedule type", spec.a1111_schedule))
+    guidance = getattr(job, "guidance_scale", None)
+    if guidance is not None:
+        fields.append(("CFG scale", guidance))
+    fields += [
+        ("Seed", seed),
+        ("Size", f"{width}x{height}"),
+        ("Model", model_name),
+        ("Device", device),
+        ("Version", f"ddpm-studio {__version__}"),
+    ]
+    line = ", ".join(f"{key}: {_quote(value)}" for key, value in fields)
+    lines = []
+    prompt = getattr(job, "prompt", "")
+    if prompt:
+        lines.append(prompt)
+    negative = getattr(job, "negative_prompt", "")
+    if negative:
+        lines.append(f"Negative prompt: {negative}")
+    lines.append(line)
+    return "\n".join(lines)
+
+
+def png_info(job, *, index: int, width: int, height: int, model_name: str, device: str) -> PngImagePlugin.PngInfo:
+    """Both chunks for image ``index`` of ``job``'s batch (its own seed is job.seed + index)."""
+    info = PngImagePlugin.PngInfo()
+    seed = job.seed + index
+    info.add_itxt(PARAMETERS_KEY, a1111_parameters(job, seed=seed, width=width, height=height, model_name=model_name, device=device))
+    payload = {"job": job.to_dict(), "index": index, "seed": seed, "device": device, "model_name": model_name, "version": __version__}
+    info.add_itxt(JSON_KEY, json.dumps(payload, sort_keys=True))
+    return info
+
+
+def read_png_text(path: str | Path) -> dict[str, str]:
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return {str(k): str(v) for k, v in getattr(image, "text", {}).items()}
+    except FileNotFoundError:
+        raise MetadataError(f"{path}: no such file.") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise MetadataError(f"{path} is not a readable image: {exc}") from None
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The JSON payload DDPM Studio stored in ``path`` (job, index, seed, device, model name)."""
+    text = read_png_text(path)
+    raw = text.get(JSON_KEY)
+    if raw is None:
+        raise MetadataError(f"{path} carries no DDPM Studio parameters.")
+    try:
+        payload = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise MetadataError(f"{path}: the DDPM Studio parameters are damaged ({exc}).") from None
+    if not isinstance(payload, dict) or "job" not in payload:
+        raise MetadataError(f"{path}: the DDPM Studio parameters have no job.")
+    return payload
+
+
+def read_job(path: str | Path):
+    """Turn one of our PNGs back into the job that made it."""
+    payload = read_metadata(path)
+    try:
+        return job_from_dict(payload["job"])
+    except (JobError, TypeError) as exc:
+        raise MetadataError(f"{path}: the stored job is not valid here: {exc}") from None
+
+
+def parse_a1111(text: str) -> dict[str, str]:
+    """Parse an A1111 ``parameters`` text into {'prompt', 'negative_prompt', key: value, ...}."""
+    lines = text.strip().split("\n")
+    result: dict[str, str] = {"prompt": "", "negative_prompt": ""}
+    last = lines[-1] if lines else ""
+    pairs = _split_params(last)
+    if len(pairs) >= 3:
+        lines = lines[:-1]
+        result.update(pairs)
+    prompt_lines, negative_lines, target = [], [], None
+    for line in lines:
+        if line.startswith("Negative prompt:"):
+            target = negative_lines
+            line = line[len("Negative prompt:") :].strip()
+        (target if target is not None else prompt_lines).append(line)
+    result["prompt"] = "\n".join(prompt_lines).strip()
+    result["negative_prompt"] = "\n".join(negative_lines).strip()
+    return result
+
+
+def _split_params(line: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    i, n = 0, len(line)
+    while i < n:
+        colon = line.find(":", i)
+        if colon < 0:
+            break
+        key = line[i:colon].strip()
+        j = colon + 1
+        while j < n and line[j] == " ":
+            j += 1
+        if j < n and line[j] == '"':
+            value, end = json.JSONDecoder().raw_decode(line, j)
+            j = end
+        else:
+            end = line.find(",", j)
+            end = n if end < 0 else end
+            value = line[j:end].strip()
+            j = end
+        pairs[key] = str(value)
+        comma = line.find(",", j)
+        i = n if comma < 0 else comma + 1
+    return pairs

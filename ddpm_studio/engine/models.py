@@ -1,0 +1,234 @@
+"""Model references: resolve, inspect, load and list pixel-space DDPM pipelines — offline.
+
+A reference is one of:
+- ``bundled:NAME``: a pipeline folder under ``resources/models/NAME`` that ships with the app;
+- a path to a local diffusers pipeline folder (with ``model_index.json``);
+- a hub id (``org/name``) that is already in the local Hugging Face cache. Nothing is downloaded here.
+
+Every failure is a ``ModelError`` whose message names the path and the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ddpm_studio.paths import bundled_models_dir
+
+BUNDLED_PREFIX = "bundled:"
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
+
+# pipeline class -> (family, the panel that takes it)
+FAMILIES: dict[str, tuple[str, str]] = {
+    "DDPMPipeline": ("ddpm", "Generate"),
+    "DDIMPipeline": ("ddpm", "Generate"),
+    "PNDMPipeline": ("ddpm", "Generate"),
+    "StableDiffusionPipeline": ("stable-diffusion", "Text to Image"),
+    "StableDiffusionXLPipeline": ("stable-diffusion-xl", "Text to Image"),
+    "StableDiffusionImg2ImgPipeline": ("stable-diffusion", "Edit"),
+    "StableDiffusionInpaintPipeline": ("stable-diffusion-inpaint", "Edit (inpaint)"),
+    "StableDiffusionXLInpaintPipeline": ("stable-diffusion-xl-inpaint", "Edit (inpaint)"),
+    "StableDiffusionInstructPix2PixPipeline": ("instruct-pix2pix", "Edit (instruct)"),
+    "StableDiffusionUpscalePipeline": ("sd-x4-upscaler", "Upscale"),
+    "LDMSuperResolutionPipeline": ("ldm-super-resolution", "Upscale"),
+    "LDMPipeline": ("latent-unconditional", ""),
+}
+PIXEL_FAMILY = "ddpm"
+
+
+class ModelError(Exception):
+    """A model cannot be used; the message is for the user and names the path."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    ref: str
+    path: Path
+    name: str
+    class_name: str
+    family: str
+    panel: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (bundled)" if self.ref.startswith(BUNDLED_PREFIX) else self.name
+
+
+def resolve(ref: str) -> Path:
+    """The local folder a reference points to. Never goes online."""
+    ref = (ref or "").strip()
+    if not ref:
+        raise ModelError("No model given.")
+    if ref.startswith(BUNDLED_PREFIX):
+        name = ref[len(BUNDLED_PREFIX) :]
+        path = bundled_models_dir() / name
+        if not name or not path.is_dir():
+            have = ", ".join(sorted(p.parent.name for p in bundled_models_dir().glob("*/model_index.json"))) or "none"
+            raise ModelError(f"No bundled model named '{name}' in {bundled_models_dir()} (bundled models: {have}).")
+        return path
+    path = Path(ref).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ModelError(f"{path} is a file; a pipeline is a folder that holds model_index.json.")
+        return path.resolve()
+    if HUB_ID.match(ref):
+        return _hub_cache_path(ref)
+    raise ModelError(f"Model folder not found: {path}")
+
+
+def _hub_cache_path(repo_id: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True))
+    except Exception as exc:  # LocalEntryNotFoundError and friends
+        raise ModelError(
+            f"'{repo_id}' is not in the local Hugging Face cache, and DDPM Studio does not download "
+            f"unless you ask ({type(exc).__name__})."
+        ) from None
+
+
+def read_model_index(path: Path) -> dict[str, Any]:
+    index = path / "model_index.json"
+    if not index.is_file():
+        raise ModelError(f"{path} is not a diffusers pipeline folder: model_index.json is missing.")
+    try:
+        data = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{index} cannot be read: {exc}") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{index} does not describe a pipeline (expected a JSON object).")
+    return data
+
+
+def inspect_model(ref: str) -> ModelInfo:
+    """Resolve ``ref`` and tell which family it is, from ``model_index.json`` alone (no weights read)."""
+    path = resolve(ref)
+    index = read_model_index(path)
+    class_name = str(index.get("_class_name", ""))
+    family, panel = FAMILIES.get(class_name, ("", ""))
+    if not family and _component_class(index, "unet") == "UNet2DModel" and "scheduler" in index:
+        family, panel = PIXEL_FAMILY, "Generate"
+    return ModelInfo(ref=ref, path=path, name=display_name(ref, path), class_name=class_name, family=family, panel=panel)
+
+
+def display_name(ref: str, path: Path) -> str:
+    if ref.startswith(BUNDLED_PREFIX):
+        return ref[len(BUNDLED_PREFIX) :]
+    if HUB_ID.match(ref) and not Path(ref).exists():
+        return ref
+    return path.name
+
+
+def require_pixel_ddpm(info: ModelInfo) -> None:
+    if info.family == PIXEL_FAMILY:
+        return
+    what = info.class_name or "an unknown pipeline"
+    if info.panel:
+        raise ModelError(f"{info.path} holds a {what} ({info.family}); open it in the {info.panel} panel.")
+    raise ModelError(f"{info.path} holds {what}, which DDPM Studio cannot sample from yet.")
+
+
+@dataclass
+class LoadedDDPM:
+    info: ModelInfo
+    unet: Any  # diffusers.UNet2DModel
+    scheduler_config: dict[str, Any]
+
+
+def load_ddpm(ref: str, device=None, dtype=None, allow_pickle: bool = False) -> LoadedDDPM:
+    """Load the UNet2DModel and scheduler config of a pixel-space DDPM pipeline."""
+    info = inspect_model(ref)
+    require_pixel_ddpm(info)
+    unet_dir = info.path / "unet"
+    sched_file = info.path / "scheduler" / "scheduler_config.json"
+    if not (unet_dir / "config.json").is_file():
+        raise ModelError(f"{unet_dir} has no config.json: the pipeline's UNet is missing.")
+    if not sched_file.is_file():
+        raise ModelError(f"{sched_file} is missing: the pipeline has no scheduler config.")
+    try:
+        scheduler_config = json.loads(sched_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{sched_file} cannot be read: {exc}") from None
+
+    weights = sorted(unet_dir.glob("*.safetensors"))
+    pickles = [p for p in unet_dir.iterdir() if p.suffix in PICKLE_SUFFIXES]
+    if not weights and pickles and not allow_pickle:
+        raise ModelError(
+            f"{pickles[0]} is a pickle file, which can run arbitrary code when loaded; DDPM Studio only loads "
+            "safetensors unless you allow pickle files in the settings."
+        )
+    if not weights and not pickles:
+        raise ModelError(f"{unet_dir} has no weights file (diffusion_pytorch_model.safetensors).")
+
+    from diffusers import UNet2DModel
+
+    weight_file = weights[0] if weights else pickles[0]
+    try:
+        kwargs = {"torch_dtype": dtype} if dtype is not None else {}
+        unet = UNet2DModel.from_pretrained(unet_dir, use_safetensors=bool(weights), local_files_only=True, **kwargs)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"Could not read the UNet weights in {weight_file}: {reason[:300]}") from None
+    unet.eval().requires_grad_(False)
+    if device is not None:
+        unet.to(device)
+    return LoadedDDPM(info=info, unet=unet, scheduler_config=scheduler_config)
+
+
+def _component_class(index: dict[str, Any], name: str) -> str:
+    entry = index.get(name)
+    if isinstance(entry, (list, tuple)) and len(entry) == 2:
+        return str(entry[1])
+    return ""
+
+
+def _pipeline_folders(root: Path) -> list[Path]:
+    """``root`` itself if it is a pipeline, else its direct subfolders that are."""
+    if (root / "model_index.json").is_file():
+        return [root]
+    if not root.is_dir():
+        return []
+    return sorted(p.parent for p in root.glob("*/model_index.json"))
+
+
+def list_models(user_folders: list[str] = (), include_hf_cache: bool = False, family: str = PIXEL_FAMILY) -> list[ModelInfo]:
+    """Models of ``family`` from the bundled folder, the user's folders and (optionally) the HF cache.
+
+    Unreadable entries are skipped: a listing must never fail because one folder is broken.
+    """
+    refs: list[str] = [BUNDLED_PREFIX + p.name for p in _pipeline_folders(bundled_models_dir()) if p != bundled_models_dir()]
+    for folder in user_folders:
+        refs.extend(str(p) for p in _pipeline_folders(Path(folder).expanduser()))
+    if include_hf_cache:
+        refs.extend(_hf_cache_pipelines())
+    found: list[ModelInfo] = []
+    seen: set[Path] = set()
+    for ref in refs:
+        try:
+            info = inspect_model(ref)
+        except ModelError:
+            continue
+        if info.path in seen or (family and info.family != family):
+            continue
+        seen.add(info.path)
+        found.append(info)
+    return found
+
+
+def _hf_cache_pipelines() -> list[str]:
+    try:
+        from huggingface_hub import scan_cache_dir
+
+        cache = scan_cache_dir()
+    except Exception:
+        return []
+    ids = []
+    for repo in cache.repos:
+        if repo.repo_type == "model" and any((r.snapshot_path / "model_index.json").is_file() for r in repo.revisions):
+            ids.append(repo.repo_id)
+    return sorted(ids)

@@ -1,0 +1,78 @@
+"""The engine's front door: ``Engine.run(job, on_step, should_stop) -> Result``.
+
+GUI, CLI, tests and benchmarks all call this. It loads (and keeps) the model, picks the device, runs the
+sampling loop and writes the PNGs — only for runs that finished, so a cancelled run leaves no file behind.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from ddpm_studio.engine.device import DeviceChoice, pick_device
+from ddpm_studio.engine.events import Result, StepCallback, StopCheck, ignore_step, never_stop
+from ddpm_studio.engine.jobs import GenerateJob
+from ddpm_studio.engine.models import LoadedDDPM, load_ddpm, resolve
+from ddpm_studio.engine.output import save_result_images
+from ddpm_studio.engine.sampler import sample_ddpm
+
+
+class Engine:
+    """Runs jobs one at a time; keeps the last loaded model so repeated runs start at once."""
+
+    def __init__(self, device: str = "auto", allow_pickle: bool = False) -> None:
+        self.device: DeviceChoice = pick_device(device)
+        self.allow_pickle = allow_pickle
+        self._model: LoadedDDPM | None = None
+        self._model_key: tuple | None = None
+
+    @staticmethod
+    def warm_up() -> None:
+        """Import the heavy modules now (diffusers pulls in torch._dynamo), not at the first run."""
+        import diffusers.models.unets.unet_2d  # noqa: F401
+        import diffusers.schedulers  # noqa: F401
+
+    def load(self, ref: str) -> LoadedDDPM:
+        path = resolve(ref)
+        key = (str(path), _stamp(path), self.device.label, self.allow_pickle)
+        if self._model is None or self._model_key != key:
+            self._model = None  # free the old one before loading the next
+            self._model = load_ddpm(ref, self.device.device, self.device.dtype, allow_pickle=self.allow_pickle)
+            self._model_key = key
+        return self._model
+
+    def run(self, job, on_step: StepCallback = ignore_step, should_stop: StopCheck = never_stop, save: bool = True) -> Result:
+        if not isinstance(job, GenerateJob):
+            raise TypeError(f"This engine cannot run a {type(job).__name__} yet.")
+        started = time.perf_counter()
+        model = self.load(job.model)
+        out = sample_ddpm(model.unet, model.scheduler_config, job, self.device.device, self.device.dtype, on_step, should_stop)
+        result = Result(
+            job=job,
+            images=out.images,
+            cancelled=out.cancelled,
+            steps_run=out.steps_run,
+            device=self.device.device.type,
+            dtype=str(self.device.dtype).removeprefix("torch."),
+            model_name=model.info.name,
+        )
+        if save and not out.cancelled and job.output_dir:
+            result.saved_paths = save_result_images(
+                job, out.images, job.output_dir, model_name=model.info.name, device=self.device.label
+            )
+        result.seconds = time.perf_counter() - started
+        return result
+
+
+def _stamp(path) -> float:
+    """Changes when the UNet weights change (e.g. a trainer exported over the same folder)."""
+    unet = path / "unet"
+    try:
+        return max((p.stat().st_mtime for p in unet.iterdir()), default=0.0)
+    except OSError:
+        return 0.0
+
+
+def torch_threads() -> int:
+    return torch.get_num_threads()

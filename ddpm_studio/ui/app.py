@@ -1,0 +1,45 @@
+"""App start-up: the window is on screen first; torch and diffusers load on the sampler thread after."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+_T0 = time.perf_counter()
+
+
+def run_app(argv: list[str] | None = None, exit_when_ready: bool = False, device: str = "auto") -> int:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    import qasync
+
+    from ddpm_studio.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    app.setApplicationName("DDPM Studio")
+    app.setOrganizationName("DDPM Studio")
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+
+    window = MainWindow(device=device)
+    window.show()
+    shown_at = time.perf_counter() - _T0
+    torch_loaded = "torch" in sys.modules
+    # start the heavy imports only once the window has been painted
+    QTimer.singleShot(0, window.start_backend)
+
+    if exit_when_ready:  # a smoke test for packaging and benchmarks: report and quit
+        print(f"window shown at {shown_at:.3f} s (torch imported then: {'yes' if torch_loaded else 'no'})", flush=True)
+
+        def report(label: str) -> None:
+            print(f"backend ready at {time.perf_counter() - _T0:.3f} s on {label}", flush=True)
+            window.close()
+
+        window.sampler.backend_ready.connect(report)
+        window.sampler.backend_failed.connect(lambda msg: (print(msg, flush=True), window.close()))
+
+    with loop:
+        loop.run_forever()
+    return 0

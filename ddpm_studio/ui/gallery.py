@@ -1,0 +1,108 @@
+"""The results strip: thumbnails of saved images; click to view large, drag out as files, open the folder,
+copy to the clipboard, restore the parameters that made an image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import QDialog, QLabel, QListView, QListWidget, QListWidgetItem, QMenu, QPlainTextEdit, QVBoxLayout
+
+from ddpm_studio.ui.canvas import ImageView
+
+PATH_ROLE = Qt.ItemDataRole.UserRole
+
+
+class GalleryStrip(QListWidget):
+    restore_requested = Signal(str)  # path of the image whose parameters to restore
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(False)
+        self.setIconSize(QSize(96, 96))
+        self.setMovement(QListView.Movement.Static)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QListWidget.DragDropMode.DragOnly)
+        self.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.setFixedHeight(140)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._context_menu)
+        self.itemActivated.connect(self.view_item)
+        self.itemClicked.connect(self.view_item)
+        self._viewers: list[QDialog] = []
+
+    def add_images(self, paths: list[str]) -> None:
+        for path in paths:
+            pixmap = QPixmap(path)
+            icon = QIcon(pixmap.scaled(self.iconSize(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+            item = QListWidgetItem(icon, Path(path).stem)
+            item.setData(PATH_ROLE, path)
+            item.setToolTip(path)
+            self.insertItem(0, item)  # newest first
+        if paths:
+            self.scrollToTop()
+
+    def paths(self) -> list[str]:
+        return [self.item(i).data(PATH_ROLE) for i in range(self.count())]
+
+    # drag out: the files themselves
+    def mimeData(self, items) -> QMimeData:
+        data = QMimeData()
+        data.setUrls([QUrl.fromLocalFile(item.data(PATH_ROLE)) for item in items])
+        if len(items) == 1:
+            data.setImageData(QImage(items[0].data(PATH_ROLE)))
+        return data
+
+    def view_item(self, item: QListWidgetItem) -> "ImageViewer":
+        viewer = ImageViewer(item.data(PATH_ROLE), self.window())
+        viewer.finished.connect(lambda _=0, v=viewer: self._viewers.remove(v) if v in self._viewers else None)
+        self._viewers.append(viewer)
+        viewer.show()
+        return viewer
+
+    def copy_item(self, item: QListWidgetItem) -> None:
+        QGuiApplication.clipboard().setImage(QImage(item.data(PATH_ROLE)))
+
+    def open_folder(self, item: QListWidgetItem) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(item.data(PATH_ROLE)).parent)))
+
+    def _context_menu(self, pos) -> None:
+        item = self.itemAt(pos)
+        if item is None:
+            return
+        menu = QMenu(self)
+        menu.addAction("View", lambda: self.view_item(item))
+        menu.addAction("Copy image", lambda: self.copy_item(item))
+        menu.addAction("Open containing folder", lambda: self.open_folder(item))
+        menu.addAction("Restore parameters", lambda: self.restore_requested.emit(item.data(PATH_ROLE)))
+        menu.exec(self.viewport().mapToGlobal(pos))
+
+
+class ImageViewer(QDialog):
+    """One result, large, with the parameters stored in it."""
+
+    def __init__(self, path: str, parent=None) -> None:
+        super().__init__(parent)
+        self.path = path
+        self.setWindowTitle(Path(path).name)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.view = ImageView()
+        self.view.set_image(QImage(path))
+        self.view.setMinimumSize(384, 384)
+        params = QPlainTextEdit()
+        params.setReadOnly(True)
+        params.setMaximumHeight(80)
+        try:
+            from ddpm_studio.engine.metadata import MetadataError, read_png_text
+
+            params.setPlainText(read_png_text(path).get("parameters", "(no parameters stored)"))
+        except MetadataError as exc:
+            params.setPlainText(str(exc))
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(QLabel(path))
+        layout.addWidget(params)
+        self.resize(520, 600)

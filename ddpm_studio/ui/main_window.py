@@ -1,0 +1,103 @@
+"""The main window: panels in tabs, menus, status bar, drops of our PNGs, and a clean shutdown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
+
+from ddpm_studio import __version__
+from ddpm_studio.ui.generate_panel import GeneratePanel
+from ddpm_studio.ui.settings import Settings
+from ddpm_studio.ui.worker import SamplerClient, SamplerThread
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings | None = None, device: str = "auto") -> None:
+        super().__init__()
+        self.settings = settings or Settings()
+        self.setWindowTitle(f"DDPM Studio {__version__}")
+        self.setAcceptDrops(True)
+
+        self.sampler = SamplerThread(device=device, allow_pickle=self.settings.allow_pickle, parent=self)
+        self.client = SamplerClient(self.sampler, self)
+        self.generate_panel = GeneratePanel(self.sampler, self.client, self.settings)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.generate_panel, "Generate")
+        self.setCentralWidget(self.tabs)
+
+        self.backend_label = QLabel("Loading torch and diffusers…")
+        self.statusBar().addPermanentWidget(self.backend_label)
+        self.generate_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.sampler.backend_ready.connect(self._on_backend_ready)
+        self.sampler.backend_failed.connect(self._on_backend_failed)
+        self._build_menus()
+
+        geometry = self.settings.geometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1100, 720)
+
+    def start_backend(self) -> None:
+        """Start the sampler thread; it imports torch and diffusers off the GUI thread."""
+        if not self.sampler.isRunning():
+            self.sampler.start()
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        add = QAction("Add model folder…", self)
+        add.triggered.connect(self.generate_panel.choose_model_folder)
+        file_menu.addAction(add)
+        open_out = QAction("Open output folder", self)
+        open_out.triggered.connect(self.open_output_folder)
+        file_menu.addAction(open_out)
+        file_menu.addSeparator()
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        queue_menu = self.menuBar().addMenu("&Queue")
+        cancel = QAction("Cancel current run", self)
+        cancel.triggered.connect(self.generate_panel.cancel)
+        queue_menu.addAction(cancel)
+        cancel_all = QAction("Cancel all", self)
+        cancel_all.triggered.connect(self.generate_panel.cancel_all)
+        queue_menu.addAction(cancel_all)
+
+    def open_output_folder(self) -> None:
+        folder = Path(self.generate_panel.output_dir.text()).expanduser()
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    def _on_backend_ready(self, device_label: str) -> None:
+        self.backend_label.setText(f"Device: {device_label}")
+        self.generate_panel.set_backend_ready(device_label)
+        self.generate_panel._update_buttons()
+
+    def _on_backend_failed(self, message: str) -> None:
+        self.backend_label.setText("Sampler unavailable")
+        self.generate_panel.show_error("The sampler could not start", message)
+
+    # ---- drops: one of our PNGs restores its parameters ----
+    def dragEnterEvent(self, event) -> None:
+        if any(url.toLocalFile().lower().endswith(".png") for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        for url in event.mimeData().urls():
+            path = url.toLocalFile()
+            if path.lower().endswith(".png"):
+                self.generate_panel.restore_from_png(path)
+                self.tabs.setCurrentWidget(self.generate_panel)
+                event.acceptProposedAction()
+                return
+
+    def closeEvent(self, event) -> None:
+        """Stop the sampler (it stops within one step), save settings, then close."""
+        self.generate_panel.save_settings()
+        self.settings.set_geometry(self.saveGeometry())
+        self.settings.sync()
+        self.sampler.shutdown()
+        super().closeEvent(event)

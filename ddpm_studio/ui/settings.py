@@ -1,0 +1,61 @@
+"""Settings and last-used parameters, in an ini file under the user's config folder (QSettings)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings
+
+from ddpm_studio.paths import config_dir, default_output_dir
+
+
+class Settings:
+    def __init__(self, path: str | Path | None = None) -> None:
+        path = path or os.environ.get("DDPM_STUDIO_SETTINGS") or (config_dir() / "settings.ini")
+        self.path = Path(path)
+        self._qs = QSettings(str(self.path), QSettings.Format.IniFormat)
+
+    def get_json(self, key: str, default: Any) -> Any:
+        raw = self._qs.value(key)
+        if raw is None:
+            return default
+        try:
+            return json.loads(raw)
+        except (TypeError, json.JSONDecodeError):
+            return default
+
+    def set_json(self, key: str, value: Any) -> None:
+        self._qs.setValue(key, json.dumps(value))
+
+    @property
+    def output_dir(self) -> str:
+        return self.get_json("generate/output_dir", str(default_output_dir()))
+
+    @output_dir.setter
+    def output_dir(self, value: str) -> None:
+        self.set_json("generate/output_dir", value)
+
+    @property
+    def model_folders(self) -> list[str]:
+        return [str(p) for p in self.get_json("models/user_folders", [])]
+
+    def add_model_folder(self, folder: str) -> None:
+        folders = self.model_folders
+        if folder not in folders:
+            self.set_json("models/user_folders", folders + [folder])
+
+    @property
+    def allow_pickle(self) -> bool:
+        return bool(self.get_json("models/allow_pickle", False))
+
+    def sync(self) -> None:
+        self._qs.sync()
+
+    def geometry(self):
+        return self._qs.value("window/geometry")
+
+    def set_geometry(self, data) -> None:
+        self._qs.setValue("window/geometry", data)

@@ -1,0 +1,183 @@
+"""The sampler thread: imports torch and diffusers in the background, then runs queued jobs one at a time.
+
+Previews are latest-only: the worker keeps the newest step event and emits ``preview_ready`` only when the GUI
+has taken the previous one, so a fast model can never flood the event loop. Every step with previews is
+also kept in the run's StepHistory for scrubbing. No widget is touched from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import queue
+import sys
+import threading
+import traceback
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+
+class JobFailed(Exception):
+    """A job ended with an error; the message is for the user."""
+
+
+class SamplerThread(QThread):
+    backend_ready = Signal(str)  # device label
+    backend_failed = Signal(str)
+    job_started = Signal(int, object, object)  # id, job, StepHistory
+    preview_ready = Signal()
+    job_finished = Signal(int, object)  # id, Result (cancelled or not)
+    job_failed = Signal(int, str)
+    queue_changed = Signal(int)  # jobs waiting (not counting the one running)
+
+    def __init__(self, device: str = "auto", allow_pickle: bool = False, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.device_preference = device
+        self.allow_pickle = allow_pickle
+        self._queue: queue.Queue = queue.Queue()
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._pending: set[int] = set()
+        self._current: int | None = None
+        self._stop_current = threading.Event()
+        self._latest = None
+        self._preview_pending = False
+        self.engine = None
+
+    # ---- called from the GUI thread ----
+    def submit(self, job) -> int:
+        job_id = next(self._ids)
+        with self._lock:
+            self._pending.add(job_id)
+            waiting = len(self._pending)
+        self._queue.put((job_id, job))
+        self.queue_changed.emit(waiting)
+        return job_id
+
+    def cancel_current(self) -> None:
+        self._stop_current.set()
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            self._pending.clear()
+        self._stop_current.set()
+        self.queue_changed.emit(0)
+
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        """Cancel everything, let the thread finish its current step, and wait for it."""
+        self.cancel_all()
+        self._queue.put(None)
+        return self.wait(timeout_ms) if self.isRunning() else True
+
+    def take_latest(self):
+        """(job id, StepEvent) of the newest step, or None; re-arms the preview signal."""
+        with self._lock:
+            latest, self._latest = self._latest, None
+            self._preview_pending = False
+        return latest
+
+    @property
+    def busy(self) -> bool:
+        return self._current is not None
+
+    # ---- the thread ----
+    def run(self) -> None:
+        try:
+            from ddpm_studio.engine.history import StepHistory
+            from ddpm_studio.engine.runner import Engine
+
+            self.engine = Engine(device=self.device_preference, allow_pickle=self.allow_pickle)
+            self.engine.warm_up()
+        except Exception as exc:  # a broken torch install must not take the app down
+            traceback.print_exc()
+            self.backend_failed.emit(f"Could not start the sampler: {exc}")
+            return
+        self.backend_ready.emit(self.engine.device.label)
+
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            job_id, job = item
+            with self._lock:
+                wanted = job_id in self._pending
+                self._pending.discard(job_id)
+                waiting = len(self._pending)
+                if wanted:
+                    self._current = job_id
+                    self._stop_current.clear()
+            self.queue_changed.emit(waiting)
+            if not wanted:
+                self.job_finished.emit(job_id, None)  # cancelled while waiting
+                continue
+            history = StepHistory()
+            self.job_started.emit(job_id, job, history)
+            try:
+                result = self.engine.run(job, on_step=self._on_step(job_id, history), should_stop=self._stop_current.is_set)
+            except Exception as exc:
+                if not _is_user_error(exc):
+                    traceback.print_exc(file=sys.stderr)
+                self.job_failed.emit(job_id, _message(exc))
+            else:
+                self.job_finished.emit(job_id, result)
+            finally:
+                with self._lock:
+                    self._current = None
+
+    def _on_step(self, job_id: int, history):
+        def on_step(event) -> None:
+            history.add(event)
+            with self._lock:
+                self._latest = (job_id, event)
+                emit = not self._preview_pending
+                self._preview_pending = True
+            if emit:
+                self.preview_ready.emit()
+
+        return on_step
+
+
+def _is_user_error(exc: Exception) -> bool:
+    from ddpm_studio.engine.jobs import JobError
+    from ddpm_studio.engine.models import ModelError
+
+    return isinstance(exc, (JobError, ModelError))
+
+
+def _message(exc: Exception) -> str:
+    if _is_user_error(exc):
+        return str(exc)
+    if "out of memory" in str(exc).lower():
+        return "The device ran out of memory. Try a smaller batch, or close other programs using the GPU."
+    return f"Unexpected error ({type(exc).__name__}): {exc}"
+
+
+class SamplerClient(QObject):
+    """Lets GUI code ``await client.run(job)``: a Future per job, resolved by the thread's signals."""
+
+    def __init__(self, thread: SamplerThread, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.thread = thread
+        self._futures: dict[int, asyncio.Future] = {}
+        thread.job_finished.connect(self._on_finished)
+        thread.job_failed.connect(self._on_failed)
+
+    def submit(self, job) -> asyncio.Future:
+        """Queue ``job`` now; the Future resolves to its Result (``cancelled`` set if stopped mid-run), to None
+        if it was cancelled before it started, or raises JobFailed with the user-facing message."""
+        future = asyncio.get_event_loop().create_future()
+        self._futures[self.thread.submit(job)] = future
+        return future
+
+    async def run(self, job):
+        return await self.submit(job)
+
+    def _on_finished(self, job_id: int, result) -> None:
+        future = self._futures.pop(job_id, None)
+        if future is not None and not future.done():
+            future.set_result(result)
+
+    def _on_failed(self, job_id: int, message: str) -> None:
+        future = self._futures.pop(job_id, None)
+        if future is not None and not future.done():
+            future.set_exception(JobFailed(message))

@@ -1,0 +1,69 @@
+"""Test set-up: offscreen Qt, no network (any outgoing connection fails the test), tiny real models."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import socket  # noqa: E402
+
+import pytest  # noqa: E402
+
+_attempts: list[str] = []
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _is_local(sock: socket.socket, address) -> bool:
+    if sock.family == getattr(socket, "AF_UNIX", None):
+        return True
+    host = address[0] if isinstance(address, tuple) else str(address)
+    return host in {"127.0.0.1", "::1", "localhost", "0.0.0.0"} or str(host).startswith("127.")
+
+
+def _guarded_connect(self, address):
+    if not _is_local(self, address):
+        _attempts.append(repr(address))
+        raise ConnectionRefusedError(f"tests may not use the network (tried {address!r})")
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self, address):
+    if not _is_local(self, address):
+        _attempts.append(repr(address))
+        return 111
+    return _real_connect_ex(self, address)
+
+
+socket.socket.connect = _guarded_connect
+socket.socket.connect_ex = _guarded_connect_ex
+
+
+@pytest.fixture(autouse=True)
+def no_network():
+    """Fail any test that tried to connect out, even if the code under test swallowed the error."""
+    before = len(_attempts)
+    yield
+    tried = _attempts[before:]
+    if tried:
+        pytest.fail(f"test tried to reach the network: {', '.join(tried)}")
+
+
+@pytest.fixture(scope="session")
+def tiny_ddpm_dir(tmp_path_factory):
+    """A real (random-weight) DDPM pipeline folder: UNet2DModel 16×16 with attention + DDPMScheduler."""
+    from tests.tiny_models import save_tiny_ddpm
+
+    return save_tiny_ddpm(tmp_path_factory.mktemp("models") / "tiny-ddpm")
+
+
+@pytest.fixture()
+def isolated_settings(tmp_path, monkeypatch):
+    """Settings file and output folder under tmp, never the user's."""
+    path = tmp_path / "settings.ini"
+    monkeypatch.setenv("DDPM_STUDIO_SETTINGS", str(path))
+    return path

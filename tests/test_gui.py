@@ -1,0 +1,233 @@
+"""The app under pytest-qt (offscreen): generate, previews, gallery, cancel, queue, restore, close mid-run."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from ddpm_studio.engine.jobs import GenerateJob
+from ddpm_studio.engine.metadata import read_job
+from ddpm_studio.ui.images import to_qimage
+from ddpm_studio.ui.main_window import MainWindow
+from ddpm_studio.ui.settings import Settings
+
+
+@pytest.fixture()
+def qloop(qapp):
+    import qasync
+
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+@pytest.fixture()
+def models_root(tiny_ddpm_dir, tmp_path):
+    root = tmp_path / "my-models"
+    shutil.copytree(tiny_ddpm_dir, root / "tiny-ddpm")
+    return root
+
+
+def open_window(qtbot, settings_path, models_root, out_dir):
+    settings = Settings(settings_path)
+    settings.add_model_folder(str(models_root))
+    settings.output_dir = str(out_dir)
+    window = MainWindow(settings=settings, device="cpu")
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.sampler.backend_ready, timeout=60000):
+        window.start_backend()
+    return window
+
+
+@pytest.fixture()
+def window(qtbot, qloop, tmp_path, models_root):
+    window = open_window(qtbot, tmp_path / "settings.ini", models_root, tmp_path / "out")
+    yield window
+    window.close()
+    assert window.sampler.wait(30000)
+
+
+def pixels(view) -> bytes:
+    """The view's image as tightly packed RGB bytes (QImage rows carry padding)."""
+    image = view.image()
+    if image is None:
+        return b""
+    image = image.convertToFormat(image.Format.Format_RGB888)
+    row = image.width() * 3
+    data = bytes(image.constBits())
+    return b"".join(data[y * image.bytesPerLine() : y * image.bytesPerLine() + row] for y in range(image.height()))
+
+
+def set_form(panel, scheduler="ddim", steps=6, seed=5, batch=2):
+    panel.scheduler_box.setCurrentIndex(panel.scheduler_box.findData(scheduler))
+    panel.steps.setValue(steps)
+    panel.seed.setText(str(seed))
+    panel.batch.setValue(batch)
+
+
+def test_generate_shows_previews_saves_png_and_fills_gallery(window, qtbot, tmp_path):
+    panel = window.generate_panel
+    assert panel.generate_button.isEnabled() and panel.model_box.currentText() == "tiny-ddpm"
+    set_form(panel, steps=8, seed=5, batch=2)
+
+    seen = []
+    panel.canvas.x0_view.set_image = _recording(panel.canvas.x0_view.set_image, lambda: seen.append(pixels(panel.canvas.x0_view)))
+    with qtbot.waitSignal(window.sampler.job_finished, timeout=60000):
+        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.gallery.count() == 2, timeout=10000)
+
+    assert len(seen) >= 2 and len(set(seen)) >= 2  # the canvas changed between steps
+    saved = sorted((tmp_path / "out").glob("*.png"))
+    assert [p.name for p in saved] == ["00000-5.png", "00001-6.png"]
+    assert sorted(panel.gallery.paths()) == [str(p) for p in saved]
+    assert read_job(saved[0]) == panel.current_job()
+    assert "Done" in panel.canvas.step_label.text()
+    # the scrubber holds every step and shows the stored frame for each
+    history = panel.canvas._history
+    assert len(history) == 8 and panel.canvas.slider.isEnabled()
+    panel.canvas.slider.setValue(0)
+    assert panel.canvas.x0_view.image() == to_qimage(_grid(history[0].x0))
+    assert panel.canvas.x0_view.image() != to_qimage(_grid(history[-1].x0))
+    assert "Step 1/8" in panel.canvas.step_label.text()
+    # the large viewer opens from the gallery
+    viewer = panel.gallery.view_item(panel.gallery.item(0))
+    assert not viewer.view.image().isNull()
+    viewer.close()
+
+
+def test_cancel_mid_run_saves_nothing(window, qtbot, tmp_path):
+    panel = window.generate_panel
+    set_form(panel, scheduler="ddpm", steps=1000, batch=1)
+    with qtbot.waitSignal(window.sampler.job_finished, timeout=60000) as finished:
+        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: panel.canvas.progress.value() >= 2, timeout=30000)
+        qtbot.keyClick(panel, Qt.Key.Key_Escape)
+    result = finished.args[1]
+    assert result.cancelled and result.steps_run < 1000
+    qtbot.waitUntil(lambda: "Cancelled" in panel.canvas.step_label.text(), timeout=5000)
+    assert not list((tmp_path / "out").glob("*.png"))
+    assert panel.gallery.count() == 0
+
+
+def test_queue_runs_in_order_and_cancel_all(window, qtbot, tmp_path):
+    panel = window.generate_panel
+    set_form(panel, steps=3, seed=1, batch=1)
+    panel.generate()
+    set_form(panel, steps=3, seed=2, batch=1)
+    panel.generate()
+    qtbot.waitUntil(lambda: panel.gallery.count() == 2, timeout=60000)
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["00000-1.png", "00001-2.png"]
+
+    set_form(panel, scheduler="ddpm", steps=1000, seed=3, batch=1)
+    panel.generate()
+    panel.generate()
+    qtbot.waitUntil(lambda: panel.canvas.progress.value() >= 1, timeout=30000)
+    assert "1 waiting" in panel.queue_label.text()
+    panel.cancel_all()
+    qtbot.waitUntil(lambda: not window.sampler.busy and window.sampler._queue.empty(), timeout=30000)
+    qtbot.wait(200)
+    assert panel.gallery.count() == 2 and panel.queue_label.text() == ""
+
+
+def test_close_window_mid_run_stops_cleanly(qtbot, qloop, tmp_path, models_root):
+    window = open_window(qtbot, tmp_path / "settings.ini", models_root, tmp_path / "out")
+    panel = window.generate_panel
+    set_form(panel, scheduler="ddpm", steps=1000, batch=1)
+    panel.generate()
+    qtbot.waitUntil(lambda: panel.canvas.progress.value() >= 2, timeout=30000)
+    window.close()
+    assert window.sampler.wait(10000) and window.sampler.isFinished()
+    assert not list((tmp_path / "out").glob("*.png"))
+
+
+def test_drop_png_restores_parameters(window, qtbot, tmp_path, models_root):
+    from ddpm_studio.engine.runner import Engine
+
+    job = GenerateJob(model=str(models_root / "tiny-ddpm"), scheduler="heun", steps=3, seed=777, batch_size=3, output_dir=str(tmp_path / "else"))
+    png = Engine(device="cpu").run(job).saved_paths[0]
+    panel = window.generate_panel
+    set_form(panel, scheduler="ddim", steps=9, seed=1, batch=1)
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(png)])
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(drop)
+    assert panel.current_job() == job
+
+
+def test_settings_and_last_parameters_persist(qtbot, qloop, tmp_path, models_root):
+    first = open_window(qtbot, tmp_path / "s.ini", models_root, tmp_path / "out")
+    set_form(first.generate_panel, scheduler="unipc", steps=17, seed=4242, batch=3)
+    expected = first.generate_panel.current_job()
+    first.close()
+    assert first.sampler.wait(30000)
+
+    second = open_window(qtbot, tmp_path / "s.ini", models_root, tmp_path / "out")
+    assert second.generate_panel.current_job() == expected
+    second.close()
+    assert second.sampler.wait(30000)
+
+
+def test_broken_model_folder_is_an_error_dialog(window, qtbot, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "model_index.json").write_text('{"_class_name": "StableDiffusionPipeline"}')
+    window.generate_panel.add_model_folder(str(broken))
+    box = window.generate_panel.error_box
+    assert box is not None and "Text to Image" in box.text() and str(broken) in box.text()
+    box.close()
+    assert window.isVisible() and window.generate_panel.generate_button.isEnabled()
+
+
+def test_failed_run_reports_and_worker_survives(window, qtbot, models_root, tmp_path):
+    panel = window.generate_panel
+    weights = models_root / "tiny-ddpm" / "unet" / "diffusion_pytorch_model.safetensors"
+    good = weights.read_bytes()
+    weights.write_bytes(good[:100])
+    set_form(panel, steps=2, batch=1)
+    with qtbot.waitSignal(window.sampler.job_failed, timeout=30000):
+        panel.generate()
+    qtbot.waitUntil(lambda: panel.error_box is not None, timeout=5000)
+    assert "Could not read the UNet weights" in panel.error_box.text()
+    panel.error_box.close()
+    weights.write_bytes(good)
+    with qtbot.waitSignal(window.sampler.job_finished, timeout=30000) as done:
+        panel.generate()
+    assert not done.args[1].cancelled
+
+
+def test_window_is_shown_before_torch_is_imported(tmp_path):
+    env = {"QT_QPA_PLATFORM": "offscreen", "DDPM_STUDIO_SETTINGS": str(tmp_path / "s.ini"), "HF_HUB_OFFLINE": "1"}
+    import os
+
+    out = subprocess.run(
+        [sys.executable, "-m", "ddpm_studio", "gui", "--exit-when-ready", "--device", "cpu"],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "torch imported then: no" in out.stdout
+    assert "backend ready at" in out.stdout
+
+
+def _grid(batch: np.ndarray):
+    from ddpm_studio.ui.images import grid
+
+    return grid(batch)
+
+
+def _recording(method, after):
+    def wrapper(*args, **kwargs):
+        method(*args, **kwargs)
+        after()
+
+    return wrapper
