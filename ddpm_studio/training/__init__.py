@@ -1,0 +1,1 @@
+"""Training DDPMs on the user's images. Never imports Qt."""
