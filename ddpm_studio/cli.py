@@ -37,6 +37,27 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
     gen.add_argument("--allow-pickle", action="store_true", help="allow loading pickle (.bin) weights — they can run code")
 
+    tr = sub.add_parser("train", help="train or fine-tune a DDPM on a folder of images (works under accelerate launch)")
+    tr.add_argument("folder", help="a folder of images (searched recursively)")
+    tr.add_argument("--out", required=True, help="where checkpoints, samples and the final model go")
+    origin = tr.add_mutually_exclusive_group()
+    origin.add_argument("--base", default="", help="a DDPM pipeline to fine-tune (bundled:NAME, a folder, a cached hub id)")
+    origin.add_argument("--from-scratch", metavar="PRESET", help="train a new UNet of this size: tiny, small, medium, base")
+    tr.add_argument("--config", help="a train_config.json to start from (flags override it)")
+    tr.add_argument("--resolution", type=int)
+    tr.add_argument("--steps", type=int, help="optimizer steps in all")
+    tr.add_argument("--batch-size", type=int)
+    tr.add_argument("--grad-accum", type=int)
+    tr.add_argument("--lr", type=float)
+    tr.add_argument("--warmup", type=int, help="learning-rate warm-up steps")
+    tr.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"])
+    tr.add_argument("--checkpoint-every", type=int)
+    tr.add_argument("--sample-every", type=int)
+    tr.add_argument("--seed", type=int)
+    tr.add_argument("--no-ema", action="store_true")
+    tr.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    tr.add_argument("--threads", type=int, help="torch CPU threads")
+
     info = sub.add_parser("info", help="print the parameters stored in one of our PNGs")
     info.add_argument("image")
     info.add_argument("--json", action="store_true", help="print the stored job as JSON")
@@ -55,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         if args.command == "generate":
             return cmd_generate(args)
+        if args.command == "train":
+            return cmd_train(args)
         if args.command == "info":
             return cmd_info(args)
     except KeyboardInterrupt:
@@ -104,6 +127,73 @@ def cmd_generate(args) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+TRAIN_FLAGS = {
+    "resolution": "resolution", "steps": "max_steps", "batch_size": "batch_size", "grad_accum": "gradient_accumulation_steps",
+    "lr": "learning_rate", "warmup": "lr_warmup_steps", "mixed_precision": "mixed_precision",
+    "checkpoint_every": "checkpoint_every", "sample_every": "sample_every", "seed": "seed",
+}
+
+
+def train_config_from_args(args):
+    from ddpm_studio.training.config import TrainConfig
+
+    values = TrainConfig.load(args.config).to_dict() if args.config else {}
+    values.update(data_dir=args.folder, output_dir=args.out)
+    for flag, field_name in TRAIN_FLAGS.items():
+        if getattr(args, flag) is not None:
+            values[field_name] = getattr(args, flag)
+    if args.base:
+        values["base_model"] = args.base
+    if args.from_scratch:
+        values.update(base_model="", preset=args.from_scratch)
+    if args.no_ema:
+        values["use_ema"] = False
+    return TrainConfig.from_dict(values)
+
+
+def cmd_train(args) -> int:
+    import signal
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    from ddpm_studio.training.events import TrainControl
+    from ddpm_studio.training.trainer import train
+
+    config = train_config_from_args(args)
+    config.validate()
+    control = TrainControl()
+
+    def stop(signum, _frame):  # first Ctrl+C / SIGTERM: checkpoint, export, exit; a second one kills
+        print(f"\nddpm-studio: stopping after this step (signal {signum}); again to abort", file=sys.stderr)
+        control.request_stop()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    bar = TrainProgress(sys.stderr)
+    summary = train(config, on_event=bar.update, control=control, resume=args.resume)
+    print(summary.model_dir)
+    return 0
+
+
+class TrainProgress:
+    """Training events as text: a progress line per logged step, a line for everything else."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def update(self, event) -> None:
+        if event.kind == "step":
+            eta = f" ETA {event.eta_s / 60:.1f} min" if event.eta_s is not None else ""
+            self.stream.write(f"step {event.step}/{event.max_steps} loss {event.loss:.4f} lr {event.lr:.2e} "
+                              f"{event.images_per_s:.1f} img/s{eta}\n")
+        elif event.message or event.path:
+            self.stream.write(f"{event.message or event.path}\n")
+        self.stream.flush()
 
 
 def cmd_info(args) -> int:

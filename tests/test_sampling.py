@@ -93,3 +93,15 @@ def test_finished_run_writes_pngs(engine, tiny_ddpm_dir, tmp_path):
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["00000-7.png", "00001-8.png"]
     assert sorted(result.saved_paths) == sorted(str(tmp_path / n) for n in names)
+
+
+def test_ddpm_scheduler_matches_diffusers_ddpm_pipeline(tiny_ddpm_dir):
+    """Our loop with the DDPM scheduler reproduces diffusers' own DDPMPipeline for the same seed."""
+    import torch
+    from diffusers import DDPMPipeline
+
+    ours = Engine(device="cpu").run(GenerateJob(model=str(tiny_ddpm_dir), scheduler="ddpm", steps=10, seed=4, batch_size=1), save=False)
+    pipe = DDPMPipeline.from_pretrained(tiny_ddpm_dir)
+    pipe.set_progress_bar_config(disable=True)
+    theirs = pipe(batch_size=1, generator=torch.Generator("cpu").manual_seed(4), num_inference_steps=10, output_type="np").images
+    assert np.abs(ours.images.astype(int) - np.round(theirs * 255).astype(int)).max() <= 1

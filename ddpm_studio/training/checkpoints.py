@@ -1,0 +1,75 @@
+"""Checkpoint folders that a kill can never leave torn, and model export as a diffusers pipeline folder.
+
+A checkpoint is written to ``checkpoint-NNNNNNNN.partial`` and renamed when complete; "latest" is the highest
+complete one, so a run killed mid-write resumes from the one before. Old checkpoints beyond the limit are removed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+CHECKPOINT = re.compile(r"^checkpoint-(\d{8})$")
+STATE_FILE = "trainer_state.json"
+
+
+def checkpoints_dir(output_dir: str | Path) -> Path:
+    return Path(output_dir) / "checkpoints"
+
+
+def complete_checkpoints(output_dir: str | Path) -> list[tuple[int, Path]]:
+    folder = checkpoints_dir(output_dir)
+    if not folder.is_dir():
+        return []
+    found = []
+    for entry in folder.iterdir():
+        match = CHECKPOINT.match(entry.name)
+        if match and entry.is_dir() and (entry / STATE_FILE).is_file():
+            found.append((int(match.group(1)), entry))
+    return sorted(found)
+
+
+def latest_checkpoint(output_dir: str | Path) -> tuple[int, Path] | None:
+    found = complete_checkpoints(output_dir)
+    return found[-1] if found else None
+
+
+def remove_partials(output_dir: str | Path) -> None:
+    folder = checkpoints_dir(output_dir)
+    if folder.is_dir():
+        for entry in folder.glob("*.partial"):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def partial_path(output_dir: str | Path, step: int) -> Path:
+    return checkpoints_dir(output_dir) / f"checkpoint-{step:08d}.partial"
+
+
+def commit_checkpoint(partial: Path, step: int, state: dict, keep: int) -> Path:
+    """Write the trainer state into ``partial``, rename it into place, prune old ones."""
+    (partial / STATE_FILE).write_text(json.dumps({"step": step, **state}, indent=2), encoding="utf-8")
+    final = partial.with_name(f"checkpoint-{step:08d}")
+    if final.exists():
+        shutil.rmtree(final)
+    partial.rename(final)
+    output_dir = final.parent.parent
+    for _, old in complete_checkpoints(output_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def read_state(checkpoint: Path) -> dict:
+    return json.loads((checkpoint / STATE_FILE).read_text(encoding="utf-8"))
+
+
+def swap_into_place(staging: Path, target: Path) -> None:
+    """Replace folder ``target`` by ``staging`` (both in one parent), keeping the old one until the new one is in."""
+    old = target.with_name(target.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)

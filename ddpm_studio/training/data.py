@@ -1,0 +1,146 @@
+"""Image-folder data for training: every image becomes RGB the same documented way, bad files are skipped and named.
+
+Conversion to RGB (in this order):
+1. EXIF orientation is applied (a phone photo stands the way it was shot).
+2. GIFs and other animations: the first frame.
+3. 16-bit and 32-bit greyscale (I;16, I, F): scaled from the image's own range to 0–255.
+4. Transparency (RGBA, LA, P or L with a transparent colour): composited over white.
+5. Everything else (L, P, CMYK, YCbCr, 1): PIL's convert("RGB").
+
+Then: resize so the shorter side is the training resolution (Lanczos), centre or random crop to a square, optional
+horizontal flip, scale to [-1, 1]. Resized images are cached in memory (uint8) when the folder is small enough.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+MIN_SIDE = 8
+CACHE_BUDGET_BYTES = 2 * 1024**3
+
+
+class DataError(ValueError):
+    """The folder cannot be trained on; the message names it and says why."""
+
+
+@dataclass
+class DataReport:
+    folder: Path
+    good: list[Path] = field(default_factory=list)
+    bad: list[tuple[Path, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = f"{len(self.good)} usable image(s) in {self.folder}"
+        if self.bad:
+            text += f"; {len(self.bad)} skipped"
+        return text
+
+    def details(self) -> str:
+        return "\n".join(f"skipped {path}: {reason}" for path, reason in self.bad)
+
+
+def find_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS and not p.name.startswith("."))
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """The documented conversion (see the module docstring); ``image`` must already be loaded."""
+    image = ImageOps.exif_transpose(image)
+    if getattr(image, "n_frames", 1) > 1:
+        image.seek(0)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.asarray(image, dtype=np.float64)
+        low, high = float(array.min()), float(array.max())
+        scaled = (array - low) / (high - low) * 255.0 if high > low else np.zeros_like(array)
+        image = Image.fromarray(scaled.round().astype(np.uint8), "L")
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode in ("P", "L", "RGB") and "transparency" in image.info)
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def load_rgb(path: Path) -> Image.Image:
+    """Open, fully decode and convert one file; raises ValueError with a plain reason for any bad file."""
+    if path.stat().st_size == 0:
+        raise ValueError("empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                rgb = to_rgb(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ValueError(f"too large to decode safely ({exc})") from None
+    except Image.UnidentifiedImageError:
+        raise ValueError("not an image file PIL can read") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ValueError(f"cannot be decoded: {exc}") from None
+    if min(rgb.size) < MIN_SIDE:
+        raise ValueError(f"too small ({rgb.width}×{rgb.height}; at least {MIN_SIDE} px a side)")
+    return rgb
+
+
+def resize_short_side(image: Image.Image, resolution: int) -> Image.Image:
+    scale = resolution / min(image.size)
+    size = (max(resolution, round(image.width * scale)), max(resolution, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS) if size != image.size else image
+
+
+def scan(folder: str | Path, resolution: int) -> tuple[DataReport, list[np.ndarray]]:
+    """Decode every image once: the report of good and bad files, and the good ones resized (uint8 HWC)."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"Training folder not found: {folder}")
+    report = DataReport(folder)
+    arrays: list[np.ndarray] = []
+    for path in find_images(folder):
+        try:
+            arrays.append(np.array(resize_short_side(load_rgb(path), resolution)))
+        except (ValueError, OSError) as exc:
+            report.bad.append((path, str(exc)))
+            continue
+        report.good.append(path)
+    if not report.good:
+        bad = f" ({len(report.bad)} file(s) could not be used)" if report.bad else ""
+        raise DataError(f"No usable image in {folder}{bad}. Supported: {', '.join(sorted(EXTENSIONS))}.")
+    return report, arrays
+
+
+class ImageFolderDataset(torch.utils.data.Dataset):
+    """Square crops at the training resolution, as float tensors in [-1, 1] (CHW)."""
+
+    def __init__(self, folder: str | Path, resolution: int, center_crop: bool = True, random_flip: bool = True) -> None:
+        self.resolution, self.center_crop, self.random_flip = resolution, center_crop, random_flip
+        self.report, arrays = scan(folder, resolution)
+        self._cached = sum(a.nbytes for a in arrays) <= CACHE_BUDGET_BYTES
+        self._arrays = arrays if self._cached else None
+
+    def __len__(self) -> int:
+        return len(self.report.good)
+
+    def _array(self, i: int) -> np.ndarray:
+        if self._arrays is not None:
+            return self._arrays[i]
+        return np.array(resize_short_side(load_rgb(self.report.good[i]), self.resolution))
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        array = self._array(i)
+        h, w = array.shape[:2]
+        r = self.resolution
+        if self.center_crop:
+            top, left = (h - r) // 2, (w - r) // 2
+        else:
+            top, left = int(torch.randint(0, h - r + 1, ())), int(torch.randint(0, w - r + 1, ()))
+        crop = array[top : top + r, left : left + r]
+        if self.random_flip and torch.rand(()) < 0.5:
+            crop = crop[:, ::-1]
+        return torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float().div(127.5).sub(1.0)

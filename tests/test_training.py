@@ -1,0 +1,159 @@
+"""The trainer on tiny UNets and generated folders: it learns, resumes exactly, survives kills, and exports models."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+from ddpm_studio.engine.jobs import GenerateJob
+from ddpm_studio.engine.runner import Engine
+from ddpm_studio.training import trainer as trainer_module
+from ddpm_studio.training.checkpoints import latest_checkpoint
+from ddpm_studio.training.config import TrainConfig
+from ddpm_studio.training.events import TrainControl, TrainingError
+from ddpm_studio.training.trainer import train
+from tests.folders import hostile_folder, shapes_folder, solid_folder
+
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+
+
+def tiny_config(data, out, **changes) -> TrainConfig:
+    values = dict(data_dir=str(data), output_dir=str(out), preset="tiny", resolution=16, batch_size=8, max_steps=20,
+                  learning_rate=2e-3, lr_warmup_steps=5, checkpoint_every=1000, sample_every=1000, sample_steps=5,
+                  num_samples=4, log_every=5)
+    values.update(changes)
+    return TrainConfig(**values)
+
+
+def test_fifty_steps_lower_the_loss(tmp_path):
+    events = []
+    summary = train(tiny_config(shapes_folder(tmp_path / "shapes"), tmp_path / "run", max_steps=50), on_event=events.append)
+    losses = [e.loss for e in events if e.kind == "step"]
+    assert len(losses) == 10 and losses[-1] < 0.6 * losses[0]
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "data" and "sample" in kinds and "exported" in kinds and kinds[-1] == "finished"
+    sample = next(e for e in events if e.kind == "sample")
+    assert sample.image.dtype == np.uint8 and sample.image.ndim == 3 and os.path.isfile(sample.path)
+    model = tmp_path / "run" / "model"
+    assert (model / "unet" / "diffusion_pytorch_model.safetensors").is_file()
+    assert (model / "train_config.json").is_file() and "trained from scratch" in (model / "README.md").read_text()
+    assert summary.model_dir == str(model) and not summary.stopped
+
+
+def test_learns_a_solid_colour(tmp_path):
+    """An honest check that learning happened: samples of a model trained on one colour come out that colour.
+    (v-prediction: a few dozen steps suffice; ε-prediction needs far more before its x̂0 at t≈T is usable.)"""
+    colour = np.array([200, 40, 40])
+    config = tiny_config(solid_folder(tmp_path / "red", tuple(colour)), tmp_path / "run", max_steps=60,
+                         prediction_type="v_prediction", use_ema=False)
+    untrained_folder = tmp_path / "untrained"
+    summary = train(config)
+    engine = Engine(device="cpu")
+    images = engine.run(GenerateJob(model=summary.model_dir, scheduler="ddim", steps=20, batch_size=4), save=False).images
+    mean = images.reshape(-1, 3).mean(0)
+    assert np.abs(mean - colour).max() < 25, mean
+
+    train(tiny_config(solid_folder(tmp_path / "red2", tuple(colour)), untrained_folder, max_steps=1, prediction_type="v_prediction", use_ema=False))
+    before = engine.run(GenerateJob(model=str(untrained_folder / "model"), scheduler="ddim", steps=20, batch_size=4), save=False).images
+    assert np.abs(before.reshape(-1, 3).mean(0) - colour).max() > 40  # the check can fail: an untrained model fails it
+
+
+def test_stop_then_resume_matches_an_uninterrupted_run(tmp_path):
+    """Stopped at step 10 and resumed to 20 gives the same weights as 20 steps in one go: the optimizer, the learning
+    rate schedule, the EMA and the random state all come back from the checkpoint."""
+    data = solid_folder(tmp_path / "red", count=8)  # one batch per epoch: batch order cannot differ
+    straight = train(tiny_config(data, tmp_path / "straight", checkpoint_every=10))
+
+    control = TrainControl()
+    events = []
+
+    def on_event(event):
+        events.append(event)
+        if event.kind == "checkpoint" and event.step == 10:
+            control.request_stop()
+
+    first = train(tiny_config(data, tmp_path / "resumed", checkpoint_every=10), on_event=on_event, control=control)
+    assert first.stopped and first.step == 10
+    assert latest_checkpoint(tmp_path / "resumed")[0] == 10
+    events.clear()
+    second = train(tiny_config(data, tmp_path / "resumed", checkpoint_every=10), on_event=events.append, resume=True)
+    resumed = next(e for e in events if e.kind == "resumed")
+    assert resumed.step == 10 and second.step == 20
+
+    a = load_file(f"{straight.model_dir}/unet/diffusion_pytorch_model.safetensors")
+    b = load_file(f"{second.model_dir}/unet/diffusion_pytorch_model.safetensors")
+    assert a.keys() == b.keys()
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-6
+
+
+def test_hostile_folder_trains_on_the_good_files(tmp_path):
+    folder, good, bad = hostile_folder(tmp_path / "hostile")
+    events = []
+    train(tiny_config(folder, tmp_path / "run", max_steps=3, batch_size=4), on_event=events.append)
+    data = next(e for e in events if e.kind == "data")
+    assert f"{len(good)} usable image(s)" in data.message
+    for name in bad:
+        assert name in data.message
+
+
+def test_nan_loss_stops_with_a_message_and_keeps_the_checkpoint(tmp_path, monkeypatch):
+    real_loss = trainer_module._training_loss
+    calls = []
+
+    def poisoned(*args):
+        calls.append(1)
+        loss = real_loss(*args)
+        return loss * float("nan") if len(calls) > 12 else loss
+
+    monkeypatch.setattr(trainer_module, "_training_loss", poisoned)
+    with pytest.raises(TrainingError, match=r"loss became nan at step 15.*checkpoint-00000010"):
+        train(tiny_config(solid_folder(tmp_path / "red"), tmp_path / "run", checkpoint_every=10, max_steps=30))
+    assert latest_checkpoint(tmp_path / "run")[0] == 10
+
+
+def test_killed_run_leaves_a_loadable_latest_checkpoint(tmp_path):
+    data = shapes_folder(tmp_path / "shapes")
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "ddpm_studio", "train", str(data), "--out", str(out), "--from-scratch", "tiny",
+           "--resolution", "16", "--steps", "100000", "--batch-size", "4", "--checkpoint-every", "3", "--sample-every", "100000"]
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and (latest_checkpoint(out) is None or latest_checkpoint(out)[0] < 6):
+            time.sleep(0.2)
+        assert latest_checkpoint(out) is not None, "no checkpoint appeared"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    (out / "checkpoints" / "checkpoint-99999999.partial").mkdir()  # what a kill mid-write leaves behind
+    step, _ = latest_checkpoint(out)
+    events = []
+    summary = train(tiny_config(data, out, max_steps=step + 2, batch_size=4, checkpoint_every=3), on_event=events.append, resume=True)
+    assert next(e for e in events if e.kind == "resumed").step == step
+    assert summary.step == step + 2
+    assert not (out / "checkpoints" / "checkpoint-99999999.partial").exists()
+
+
+def test_two_process_accelerate_launch_makes_a_loadable_model(tmp_path):
+    launcher = shutil.which("accelerate", path=os.path.dirname(sys.executable)) or shutil.which("accelerate")
+    assert launcher, "accelerate's launcher is not installed"
+    data = shapes_folder(tmp_path / "shapes")
+    out = tmp_path / "run"
+    cmd = [launcher, "launch", "--cpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+           "--dynamo_backend", "no", "--main_process_port", "29517", "-m", "ddpm_studio", "train", str(data), "--out", str(out),
+           "--from-scratch", "tiny", "--resolution", "16", "--steps", "6", "--batch-size", "4", "--checkpoint-every", "3",
+           "--sample-every", "6"]
+    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Finished at step 6" in done.stderr
+    images = Engine(device="cpu").run(GenerateJob(model=str(out / "model"), steps=3, batch_size=1), save=False).images
+    assert images.shape == (1, 16, 16, 3)
+    assert latest_checkpoint(out)[0] == 6
