@@ -29,3 +29,9 @@ def config_dir() -> Path:
     from platformdirs import user_config_dir
 
     return Path(user_config_dir("ddpm-studio", appauthor=False))
+
+
+def trained_models_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("ddpm-studio", appauthor=False)) / "trained"

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ddpm_studio.training.data import DataError, ImageFolderDataset, load_rgb, scan
+from ddpm_studio.training.data import DataError, load_rgb, scan
+from ddpm_studio.training.dataset import ImageFolderDataset
 from tests.folders import hostile_folder
 
 

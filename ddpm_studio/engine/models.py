@@ -203,7 +203,7 @@ def list_models(user_folders: list[str] = (), include_hf_cache: bool = False, fa
     """
     refs: list[str] = [BUNDLED_PREFIX + p.name for p in _pipeline_folders(bundled_models_dir()) if p != bundled_models_dir()]
     for folder in user_folders:
-        refs.extend(str(p) for p in _pipeline_folders(Path(folder).expanduser()))
+        refs.extend(str(p.resolve()) for p in _pipeline_folders(Path(folder).expanduser()))
     if include_hf_cache:
         refs.extend(_hf_cache_pipelines())
     found: list[ModelInfo] = []

@@ -8,7 +8,7 @@ Conversion to RGB (in this order):
 5. Everything else (L, P, CMYK, YCbCr, 1): PIL's convert("RGB").
 
 Then: resize so the shorter side is the training resolution (Lanczos), centre or random crop to a square, optional
-horizontal flip, scale to [-1, 1]. Resized images are cached in memory (uint8) when the folder is small enough.
+horizontal flip, scale to [-1, 1] (``dataset.py``). No torch here: the GUI scans folders before torch is loaded.
 """
 
 from __future__ import annotations
@@ -18,12 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 MIN_SIDE = 8
-CACHE_BUDGET_BYTES = 2 * 1024**3
 
 
 class DataError(ValueError):
@@ -95,52 +93,29 @@ def resize_short_side(image: Image.Image, resolution: int) -> Image.Image:
     return image.resize(size, Image.Resampling.LANCZOS) if size != image.size else image
 
 
-def scan(folder: str | Path, resolution: int) -> tuple[DataReport, list[np.ndarray]]:
-    """Decode every image once: the report of good and bad files, and the good ones resized (uint8 HWC)."""
+def scan(folder: str | Path, resolution: int, keep_budget: int | None = None) -> tuple[DataReport, list[np.ndarray] | None]:
+    """Decode every image once: the report of good and bad files, and the good ones resized (uint8 HWC) — or None
+    once they would pass ``keep_budget`` bytes (then they are decoded again when used)."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise DataError(f"Training folder not found: {folder}")
     report = DataReport(folder)
-    arrays: list[np.ndarray] = []
+    arrays: list[np.ndarray] | None = []
+    kept = 0
     for path in find_images(folder):
         try:
-            arrays.append(np.array(resize_short_side(load_rgb(path), resolution)))
+            array = np.array(resize_short_side(load_rgb(path), resolution))
         except (ValueError, OSError) as exc:
             report.bad.append((path, str(exc)))
             continue
         report.good.append(path)
+        if arrays is not None:
+            kept += array.nbytes
+            if keep_budget is not None and kept > keep_budget:
+                arrays = None  # too many to keep: the dataset decodes them again when used
+            else:
+                arrays.append(array)
     if not report.good:
         bad = f" ({len(report.bad)} file(s) could not be used)" if report.bad else ""
         raise DataError(f"No usable image in {folder}{bad}. Supported: {', '.join(sorted(EXTENSIONS))}.")
     return report, arrays
-
-
-class ImageFolderDataset(torch.utils.data.Dataset):
-    """Square crops at the training resolution, as float tensors in [-1, 1] (CHW)."""
-
-    def __init__(self, folder: str | Path, resolution: int, center_crop: bool = True, random_flip: bool = True) -> None:
-        self.resolution, self.center_crop, self.random_flip = resolution, center_crop, random_flip
-        self.report, arrays = scan(folder, resolution)
-        self._cached = sum(a.nbytes for a in arrays) <= CACHE_BUDGET_BYTES
-        self._arrays = arrays if self._cached else None
-
-    def __len__(self) -> int:
-        return len(self.report.good)
-
-    def _array(self, i: int) -> np.ndarray:
-        if self._arrays is not None:
-            return self._arrays[i]
-        return np.array(resize_short_side(load_rgb(self.report.good[i]), self.resolution))
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        array = self._array(i)
-        h, w = array.shape[:2]
-        r = self.resolution
-        if self.center_crop:
-            top, left = (h - r) // 2, (w - r) // 2
-        else:
-            top, left = int(torch.randint(0, h - r + 1, ())), int(torch.randint(0, w - r + 1, ()))
-        crop = array[top : top + r, left : left + r]
-        if self.random_flip and torch.rand(()) < 0.5:
-            crop = crop[:, ::-1]
-        return torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float().div(127.5).sub(1.0)

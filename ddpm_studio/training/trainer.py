@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ddpm_studio.training import checkpoints as ckpt
 from ddpm_studio.training.config import TrainConfig
-from ddpm_studio.training.data import ImageFolderDataset
+from ddpm_studio.training.dataset import ImageFolderDataset
 from ddpm_studio.training.events import TrainCallback, TrainControl, TrainEvent, TrainingError
 
 

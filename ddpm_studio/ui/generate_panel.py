@@ -169,6 +169,12 @@ class GeneratePanel(QWidget):
         except ModelError as exc:
             self.show_error("This folder holds no model for this panel", str(exc))
 
+    def add_trained_model(self, folder: str) -> None:
+        """A model the Train panel just exported: list it and select it, ready to sample."""
+        self.settings.add_model_folder(folder)
+        self.refresh_models(include_hf_cache=self.ready)
+        self.select_model(str(Path(folder).resolve()))
+
     def choose_model_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a model folder (a diffusers pipeline, or a folder of them)")
         if folder:

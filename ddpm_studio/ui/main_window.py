@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
 from ddpm_studio import __version__
 from ddpm_studio.ui.generate_panel import GeneratePanel
 from ddpm_studio.ui.settings import Settings
+from ddpm_studio.ui.train_panel import TrainPanel
 from ddpm_studio.ui.worker import SamplerClient, SamplerThread
 
 
@@ -25,7 +26,11 @@ class MainWindow(QMainWindow):
         self.client = SamplerClient(self.sampler, self)
         self.generate_panel = GeneratePanel(self.sampler, self.client, self.settings)
         self.tabs = QTabWidget()
+        self.train_panel = TrainPanel(self.settings)
         self.tabs.addTab(self.generate_panel, "Generate")
+        self.tabs.addTab(self.train_panel, "Train")
+        self.train_panel.model_exported.connect(self.generate_panel.add_trained_model)
+        self.train_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.setCentralWidget(self.tabs)
 
         self.backend_label = QLabel("Loading torch and diffusers…")
@@ -97,6 +102,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         """Stop the sampler (it stops within one step), save settings, then close."""
         self.generate_panel.save_settings()
+        self.train_panel.shutdown()
         self.settings.set_geometry(self.saveGeometry())
         self.settings.sync()
         self.sampler.shutdown()

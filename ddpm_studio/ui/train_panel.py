@@ -1,0 +1,353 @@
+"""The Train panel: fine-tune or train a DDPM on the user's image folder, with a live loss plot and samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ddpm_studio.engine.models import list_models
+from ddpm_studio.training.config import MIXED_PRECISION, TrainConfig
+from ddpm_studio.training.presets import PRESETS
+from ddpm_studio.ui.canvas import ImageView
+from ddpm_studio.ui.images import to_qimage
+from ddpm_studio.ui.loss_plot import LossPlot
+from ddpm_studio.ui.settings import Settings
+from ddpm_studio.ui.train_worker import FolderScanThread, TrainerThread
+
+SCRATCH = "scratch:"
+LAST_CONFIG_KEY = "train/last_config"
+
+
+class TrainPanel(QWidget):
+    model_exported = Signal(str)  # a pipeline folder the Generate panel can load
+    status_message = Signal(str)
+
+    def __init__(self, settings: Settings, parent=None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.trainer: TrainerThread | None = None
+        self.scanner: FolderScanThread | None = None
+        self.error_box: QMessageBox | None = None
+        self.last_sample = None
+
+        self.folder = QLineEdit()
+        self.folder.setPlaceholderText("A folder of your images (searched recursively)")
+        self.folder.editingFinished.connect(lambda: self.scan_folder(self.folder.text()))
+        browse = QToolButton(text="…")
+        browse.clicked.connect(self.choose_folder)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder, 1)
+        folder_row.addWidget(browse)
+
+        self.base_box = QComboBox()
+        self.resolution = QSpinBox(minimum=8, maximum=1024, value=32, singleStep=8)
+        self.batch = QSpinBox(minimum=1, maximum=1024, value=16)
+        self.accum = QSpinBox(minimum=1, maximum=256, value=1)
+        self.steps = QSpinBox(minimum=1, maximum=10_000_000, value=1000, singleStep=100)
+        self.lr = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=0.1, value=1e-4, singleStep=1e-5)
+        self.precision = QComboBox()
+        self.precision.addItems(list(MIXED_PRECISION))
+        self.ema = QCheckBox("EMA weights (recommended)", checked=True)
+        self.checkpoint_every = QSpinBox(minimum=1, maximum=10_000_000, value=500, singleStep=100)
+        self.sample_every = QSpinBox(minimum=1, maximum=10_000_000, value=250, singleStep=50)
+        self.output = QLineEdit()
+        out_browse = QToolButton(text="…")
+        out_browse.clicked.connect(self.choose_output)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.output, 1)
+        out_row.addWidget(out_browse)
+        self.resume_box = QCheckBox("Resume from the latest checkpoint in the output folder")
+
+        form = QFormLayout()
+        form.addRow("Images", folder_row)
+        form.addRow("Start from", self.base_box)
+        form.addRow("Resolution", self.resolution)
+        form.addRow("Batch size", self.batch)
+        form.addRow("Grad. accumulation", self.accum)
+        form.addRow("Steps", self.steps)
+        form.addRow("Learning rate", self.lr)
+        form.addRow("Mixed precision", self.precision)
+        form.addRow("", self.ema)
+        form.addRow("Checkpoint every", self.checkpoint_every)
+        form.addRow("Sample every", self.sample_every)
+        form.addRow("Output folder", out_row)
+        form.addRow("", self.resume_box)
+
+        self.start_button = QPushButton("Start training")
+        self.start_button.clicked.connect(self.start)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.clicked.connect(self.stop)
+        self.export_button = QPushButton("Export now")
+        self.export_button.clicked.connect(self.export_now)
+        controls = QHBoxLayout()
+        for button in (self.pause_button, self.stop_button, self.export_button):
+            controls.addWidget(button)
+        self.progress = QProgressBar()
+        self.progress_label = QLabel("")
+
+        left = QVBoxLayout()
+        left.addLayout(form)
+        left.addWidget(self.start_button)
+        left.addLayout(controls)
+        left.addWidget(self.progress)
+        left.addWidget(self.progress_label)
+        left.addStretch(1)
+        left_widget = QWidget()
+        left_widget.setLayout(left)
+        left_widget.setMaximumWidth(400)
+
+        self.thumbnails = QListWidget()
+        self.thumbnails.setViewMode(QListView.ViewMode.IconMode)
+        self.thumbnails.setFlow(QListView.Flow.LeftToRight)
+        self.thumbnails.setWrapping(False)
+        self.thumbnails.setIconSize(QSize(48, 48))
+        self.thumbnails.setFixedHeight(76)
+        self.scan_label = QLabel("Choose a folder of images to train on.")
+        self.bad_files = QPlainTextEdit()
+        self.bad_files.setReadOnly(True)
+        self.bad_files.setMaximumHeight(70)
+        self.bad_files.setPlaceholderText("Files that cannot be used are listed here, each with the reason.")
+        self.loss_plot = LossPlot()
+        self.sample_view = ImageView()
+        self.sample_label = QLabel("Samples (EMA weights) appear here during training")
+        lower = QHBoxLayout()
+        lower.addWidget(self.loss_plot, 3)
+        sample_box = QVBoxLayout()
+        sample_box.addWidget(self.sample_label)
+        sample_box.addWidget(self.sample_view, 1)
+        lower.addLayout(sample_box, 2)
+        right = QVBoxLayout()
+        right.addWidget(self.scan_label)
+        right.addWidget(self.thumbnails)
+        right.addWidget(self.bad_files)
+        right.addLayout(lower, 1)
+        right_widget = QWidget()
+        right_widget.setLayout(right)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left_widget)
+        splitter.addWidget(right_widget)
+        splitter.setStretchFactor(1, 1)
+        QVBoxLayout(self).addWidget(splitter)
+
+        self.refresh_models()
+        self._apply_config_dict(settings.get_json(LAST_CONFIG_KEY, None))
+        self._set_running(False)
+
+    # ---- form ----
+    def refresh_models(self) -> None:
+        current = self.base_box.currentData()
+        self.base_box.clear()
+        for name in PRESETS:
+            self.base_box.addItem(f"New model: {name} UNet", SCRATCH + name)
+        for info in list_models(self.settings.model_folders):
+            self.base_box.addItem(f"Fine-tune: {info.label}", info.ref)
+        index = self.base_box.findData(current) if current else self.base_box.findData(SCRATCH + "small")
+        self.base_box.setCurrentIndex(max(index, 0))
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of training images", self.folder.text())
+        if folder:
+            self.folder.setText(folder)
+            self.scan_folder(folder)
+
+    def choose_output(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Where to put checkpoints, samples and the model", self.output.text())
+        if folder:
+            self.output.setText(folder)
+
+    def scan_folder(self, folder: str) -> None:
+        """Show thumbnails and the bad-file report before anything trains."""
+        if not folder.strip():
+            return
+        if not self.output.text().strip():
+            from ddpm_studio.paths import trained_models_dir
+
+            self.output.setText(str(trained_models_dir() / Path(folder).name))
+        self.scan_label.setText(f"Scanning {folder}…")
+        self.thumbnails.clear()
+        self.bad_files.clear()
+        self.scanner = FolderScanThread(folder, parent=self)
+        self.scanner.scanned.connect(self._on_scanned)
+        self.scanner.failed.connect(self._on_scan_failed)
+        self.scanner.start()
+
+    def _on_scanned(self, report, thumbnails) -> None:
+        self.scan_label.setText(report.summary())
+        for path, array in zip(report.good, thumbnails):
+            item = QListWidgetItem(QIcon(QPixmap.fromImage(to_qimage(array))), "")
+            item.setToolTip(str(path))
+            self.thumbnails.addItem(item)
+        self.bad_files.setPlainText(report.details())
+
+    def _on_scan_failed(self, message: str) -> None:
+        self.scan_label.setText(message)
+
+    def current_config(self) -> TrainConfig:
+        base = self.base_box.currentData() or SCRATCH + "small"
+        config = TrainConfig(
+            data_dir=self.folder.text().strip(),
+            output_dir=self.output.text().strip(),
+            base_model="" if base.startswith(SCRATCH) else base,
+            preset=base[len(SCRATCH):] if base.startswith(SCRATCH) else "small",
+            resolution=self.resolution.value(),
+            batch_size=self.batch.value(),
+            gradient_accumulation_steps=self.accum.value(),
+            max_steps=self.steps.value(),
+            learning_rate=self.lr.value(),
+            mixed_precision=self.precision.currentText(),
+            use_ema=self.ema.isChecked(),
+            checkpoint_every=self.checkpoint_every.value(),
+            sample_every=self.sample_every.value(),
+            log_every=max(1, min(10, self.steps.value() // 20)),
+        )
+        config.validate()
+        return config
+
+    def _apply_config_dict(self, data) -> None:
+        if not data:
+            return
+        try:
+            config = TrainConfig.from_dict(data)
+        except (TypeError, ValueError):
+            return
+        self.folder.setText(config.data_dir)
+        self.output.setText(config.output_dir)
+        ref = config.base_model or SCRATCH + config.preset
+        index = self.base_box.findData(ref)
+        if index >= 0:
+            self.base_box.setCurrentIndex(index)
+        self.resolution.setValue(config.resolution)
+        self.batch.setValue(config.batch_size)
+        self.accum.setValue(config.gradient_accumulation_steps)
+        self.steps.setValue(config.max_steps)
+        self.lr.setValue(config.learning_rate)
+        self.precision.setCurrentText(config.mixed_precision)
+        self.ema.setChecked(config.use_ema)
+        self.checkpoint_every.setValue(config.checkpoint_every)
+        self.sample_every.setValue(config.sample_every)
+
+    # ---- running ----
+    def start(self) -> None:
+        if self.trainer is not None:
+            return
+        try:
+            config = self.current_config()
+        except ValueError as exc:
+            self.show_error("Check the training settings", str(exc))
+            return
+        self.settings.set_json(LAST_CONFIG_KEY, config.to_dict())
+        self.loss_plot.clear()
+        self.progress.setRange(0, config.max_steps)
+        self.progress.setValue(0)
+        self.progress_label.setText("Loading the data and the model…")
+        self.trainer = TrainerThread(config, resume=self.resume_box.isChecked(), parent=self)
+        self.trainer.event.connect(self._on_event)
+        self.trainer.failed.connect(self._on_failed)
+        self.trainer.finished.connect(self._on_thread_finished)
+        self._set_running(True)
+        self.trainer.start()
+
+    def toggle_pause(self) -> None:
+        if self.trainer is None:
+            return
+        if self.trainer.control.paused:
+            self.trainer.control.resume()
+            self.pause_button.setText("Pause")
+        else:
+            self.trainer.control.pause()
+            self.pause_button.setText("Resume")
+
+    def stop(self) -> None:
+        if self.trainer is not None:
+            self.trainer.control.request_stop()
+            self.progress_label.setText("Stopping: saving a checkpoint and the model…")
+
+    def export_now(self) -> None:
+        if self.trainer is not None:
+            self.trainer.control.request_export()
+
+    def shutdown(self, timeout_ms: int = 120000) -> None:
+        """Stop a running training (it checkpoints and exports first) and wait for it."""
+        if self.trainer is not None:
+            self.trainer.control.request_stop()
+            self.trainer.wait(timeout_ms)
+        if self.scanner is not None:
+            self.scanner.wait(timeout_ms)
+
+    def _on_event(self, event) -> None:
+        if event.kind == "data":
+            self.scan_label.setText(event.message.splitlines()[0])
+        elif event.kind == "step":
+            self.loss_plot.add(event.step, event.loss)
+            self.progress.setValue(event.step)
+            eta = f" · ETA {_duration(event.eta_s)}" if event.eta_s is not None else ""
+            self.progress_label.setText(f"Step {event.step}/{event.max_steps} · loss {event.loss:.4f} · "
+                                        f"{event.images_per_s:.1f} img/s{eta}")
+        elif event.kind == "sample":
+            self.last_sample = event
+            self.sample_view.set_image(to_qimage(event.image))
+            self.sample_label.setText(f"Samples at step {event.step} (EMA weights)")
+        elif event.kind == "exported":
+            self.model_exported.emit(event.path)
+            self.status_message.emit(event.message)
+        elif event.kind in ("finished", "stopped", "paused", "resumed", "checkpoint"):
+            self.status_message.emit(event.message)
+            if event.kind in ("finished", "stopped"):
+                self.progress_label.setText(event.message)
+
+    def _on_failed(self, message: str) -> None:
+        self.progress_label.setText("Training stopped with an error")
+        self.show_error("Training failed", message)
+
+    def _on_thread_finished(self) -> None:
+        self.trainer = None
+        self._set_running(False)
+        self.resume_box.setChecked(False)
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        for button in (self.pause_button, self.stop_button, self.export_button):
+            button.setEnabled(running)
+        self.pause_button.setText("Pause")
+
+    def show_error(self, title: str, message: str) -> None:
+        self.status_message.emit(message.splitlines()[0])
+        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.error_box = box
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -1,0 +1,62 @@
+"""Background threads for the Train panel: scanning a folder, and running the trainer. No widget is touched here."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+
+class FolderScanThread(QThread):
+    """Decodes every image of a folder once (PIL only) and reports good and bad files."""
+
+    scanned = Signal(object, object)  # DataReport, list of thumbnails (uint8 arrays)
+    failed = Signal(str)
+
+    def __init__(self, folder: str, thumbnails: int = 24, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.folder, self.thumbnails = folder, thumbnails
+
+    def run(self) -> None:
+        from ddpm_studio.training.data import DataError, scan
+
+        try:
+            report, arrays = scan(self.folder, 64, keep_budget=self.thumbnails * 64 * 64 * 3 * 4)
+        except DataError as exc:
+            self.failed.emit(str(exc))
+            return
+        except Exception as exc:  # pragma: no cover - an unexpected error must not kill the app
+            traceback.print_exc()
+            self.failed.emit(f"Could not scan {self.folder}: {exc}")
+            return
+        self.scanned.emit(report, (arrays or [])[: self.thumbnails])
+
+
+class TrainerThread(QThread):
+    """Runs one training; events go out as signals (queued to the GUI thread)."""
+
+    event = Signal(object)  # TrainEvent
+    failed = Signal(str)
+
+    def __init__(self, config, resume: bool, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        from ddpm_studio.training.events import TrainControl
+
+        self.config, self.resume = config, resume
+        self.control = TrainControl()
+        self.summary = None
+
+    def run(self) -> None:
+        from ddpm_studio.engine.models import ModelError
+        from ddpm_studio.training.data import DataError
+        from ddpm_studio.training.events import TrainingError
+        from ddpm_studio.training.trainer import train
+
+        try:
+            self.summary = train(self.config, on_event=self.event.emit, control=self.control, resume=self.resume)
+        except (DataError, ModelError, TrainingError, ValueError) as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:
+            traceback.print_exc(file=sys.stderr)
+            self.failed.emit(f"Training failed ({type(exc).__name__}): {exc}")

@@ -1,0 +1,118 @@
+"""The Train panel end to end under pytest-qt: scan, train, live loss and samples, the model lands in Generate."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from PySide6.QtCore import Qt
+
+from ddpm_studio.ui.main_window import MainWindow
+from ddpm_studio.ui.settings import Settings
+from tests.folders import hostile_folder, shapes_folder
+
+
+@pytest.fixture()
+def window(qtbot, qapp, tmp_path):
+    import qasync
+
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    settings = Settings(tmp_path / "settings.ini")
+    settings.output_dir = str(tmp_path / "out")
+    window = MainWindow(settings=settings, device="cpu")
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.sampler.backend_ready, timeout=60000):
+        window.start_backend()
+    yield window
+    window.close()
+    assert window.sampler.wait(30000)
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+def configure(panel, data, out, steps=20):
+    panel.folder.setText(str(data))
+    panel.output.setText(str(out))
+    panel.base_box.setCurrentIndex(panel.base_box.findData("scratch:tiny"))
+    panel.resolution.setValue(16)
+    panel.batch.setValue(4)
+    panel.steps.setValue(steps)
+    panel.lr.setValue(2e-3)
+    panel.sample_every.setValue(10)
+    panel.checkpoint_every.setValue(10)
+
+
+def test_train_panel_trains_and_the_model_appears_in_generate(window, qtbot, tmp_path):
+    panel = window.train_panel
+    window.tabs.setCurrentWidget(panel)
+    data, good, bad = hostile_folder(tmp_path / "pictures")
+    configure(panel, data, tmp_path / "trained")
+
+    panel.scan_folder(str(data))
+    qtbot.waitUntil(lambda: panel.thumbnails.count() == len(good), timeout=30000)
+    assert f"{len(good)} usable image(s)" in panel.scan_label.text()
+    for name in bad:
+        assert name in panel.bad_files.toPlainText()
+
+    with qtbot.waitSignal(panel.model_exported, timeout=120000) as exported:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+        assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: panel.trainer is None, timeout=60000)
+
+    assert len(panel.loss_plot.raw) >= 2
+    assert panel.last_sample is not None and panel.last_sample.step == 20
+    assert not panel.sample_view.image().isNull()
+    assert panel.progress.value() == 20 and "Finished at step 20" in panel.progress_label.text()
+    model_dir = exported.args[0]
+    generate = window.generate_panel
+    assert generate.model_box.currentData() == model_dir
+    # and it samples at once
+    generate.steps.setValue(3)
+    generate.batch.setValue(1)
+    with qtbot.waitSignal(window.sampler.job_finished, timeout=60000) as finished:
+        generate.generate()
+    assert finished.args[1].images.shape == (1, 16, 16, 3)
+
+
+def test_pause_resume_and_stop(window, qtbot, tmp_path):
+    panel = window.train_panel
+    configure(panel, shapes_folder(tmp_path / "shapes"), tmp_path / "trained", steps=100000)
+    panel.sample_every.setValue(100000)
+    panel.checkpoint_every.setValue(100000)
+    panel.start()
+    qtbot.waitUntil(lambda: len(panel.loss_plot.raw) >= 1, timeout=60000)
+    panel.toggle_pause()
+    assert panel.pause_button.text() == "Resume"
+    qtbot.wait(300)
+    paused_at = panel.progress.value()
+    qtbot.wait(500)
+    assert panel.progress.value() == paused_at
+    panel.toggle_pause()
+    with qtbot.waitSignal(panel.model_exported, timeout=60000):
+        panel.stop()
+    qtbot.waitUntil(lambda: panel.trainer is None, timeout=60000)
+    assert "Stopped at step" in panel.progress_label.text()
+    assert (tmp_path / "trained" / "model" / "model_index.json").is_file()
+
+
+def test_bad_settings_are_an_error_dialog(window, tmp_path):
+    panel = window.train_panel
+    panel.folder.setText("")
+    panel.output.setText("")
+    panel.start()
+    assert panel.error_box is not None and "training folder" in panel.error_box.text()
+    assert panel.trainer is None
+    panel.error_box.close()
+
+
+def test_folder_without_images_fails_cleanly(window, qtbot, tmp_path):
+    panel = window.train_panel
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "x.png").write_text("not an image")
+    configure(panel, empty, tmp_path / "trained")
+    panel.start()
+    qtbot.waitUntil(lambda: panel.trainer is None, timeout=60000)
+    assert "No usable image" in panel.error_box.text()
