@@ -61,3 +61,12 @@ def test_no_usable_image_is_a_clear_error(tmp_path):
         scan(tmp_path / "junk", 16)
     with pytest.raises(DataError, match="Training folder not found"):
         scan(tmp_path / "missing", 16)
+
+
+def test_decompression_bomb_is_skipped_and_named(tmp_path, monkeypatch):
+    Image.new("RGB", (64, 64), (10, 20, 30)).save(tmp_path / "huge.png")
+    Image.new("RGB", (16, 16), (10, 20, 30)).save(tmp_path / "fine.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 64×64 = 4096 pixels: over the limit
+    report, _ = scan(tmp_path, 16)
+    assert [p.name for p in report.good] == ["fine.png"]
+    assert report.bad[0][0].name == "huge.png" and "too large to decode safely" in report.bad[0][1]

@@ -51,7 +51,7 @@ class StepCanvas(QWidget):
         self.x_t_view = ImageView()
         self.x0_view = ImageView()
         self.x_t_caption = QLabel("x_t — the noisy sample")
-        self.x0_caption = QLabel("x̂0 — the model's guess at the clean image")
+        self.x0_caption = QLabel("predicted x0 — the model's guess at the clean image")
         views = QGridLayout()
         views.addWidget(self.x_t_caption, 0, 0)
         views.addWidget(self.x0_caption, 0, 1)
@@ -130,5 +130,5 @@ class StepCanvas(QWidget):
             self.x_t_view.set_image(to_qimage(grid(event.x_t)))
         if event.x0 is not None:
             self.x0_view.set_image(to_qimage(grid(event.x0)))
-        level = f" · ᾱ_t={event.noise_level:.3f}" if event.noise_level is not None else ""
+        level = f" · ᾱ_t={event.noise_level:.3g}" if event.noise_level is not None else ""
         self.step_label.setText(f"Step {event.index + 1}/{event.total} · t={event.timestep:.0f}{level}")

@@ -80,7 +80,8 @@ class TrainPanel(QWidget):
         out_row = QHBoxLayout()
         out_row.addWidget(self.output, 1)
         out_row.addWidget(out_browse)
-        self.resume_box = QCheckBox("Resume from the latest checkpoint in the output folder")
+        self.resume_box = QCheckBox("Resume from the latest checkpoint")
+        self.resume_box.setToolTip("Continue the run whose checkpoints are in the output folder")
 
         form = QFormLayout()
         form.addRow("Images", folder_row)
@@ -128,6 +129,7 @@ class TrainPanel(QWidget):
         self.thumbnails.setWrapping(False)
         self.thumbnails.setIconSize(QSize(48, 48))
         self.thumbnails.setFixedHeight(76)
+        self.thumbnails.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.scan_label = QLabel("Choose a folder of images to train on.")
         self.bad_files = QPlainTextEdit()
         self.bad_files.setReadOnly(True)

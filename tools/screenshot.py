@@ -1,0 +1,125 @@
+"""Screenshots of the app for the docs, taken offscreen: the Generate panel mid-run, and the Train panel.
+
+Needs a Qt binding whose void calls keep None alive (see tests/test_qt_binding.py): this script spins processEvents.
+
+    python tools/screenshot.py --model bundled:emoji-32 --out docs/ [--train-run runs/emoji-32]
+
+The Generate shot is grabbed while the sampler is between steps (a preview on the canvas, the progress bar part-way).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--out", default="docs")
+    parser.add_argument("--scheduler", default="ddpm")
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--stop-at", type=float, default=0.6, help="grab when this fraction of the steps is done")
+    parser.add_argument("--train-run", help="a training output folder whose samples and log to show in the Train shot")
+    args = parser.parse_args()
+
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from ddpm_studio.ui.main_window import MainWindow
+    from ddpm_studio.ui.settings import Settings
+
+    app = QApplication([])
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    tmp = Path(tempfile.mkdtemp())
+    settings = Settings(tmp / "s.ini")
+    settings.output_dir = str(tmp / "out")
+    if not args.model.startswith("bundled:"):
+        settings.add_model_folder(args.model)
+    window = MainWindow(settings=settings)
+    window.resize(1180, 760)
+    window.show()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    ready = []
+    window.sampler.backend_ready.connect(lambda *_: ready.append(1))
+    window.start_backend()
+    while not ready:
+        app.processEvents()
+    panel = window.generate_panel
+    ref = args.model if args.model.startswith("bundled:") else str(Path(args.model).resolve())
+    panel.select_model(ref)
+    panel.scheduler_box.setCurrentIndex(panel.scheduler_box.findData(args.scheduler))
+    panel.steps.setValue(args.steps)
+    panel.batch.setValue(16)
+    panel.seed.setText("2026")
+    # one finished run first, so the gallery has images
+    done = []
+    window.sampler.job_finished.connect(lambda *_: done.append(1))
+    panel.steps.setValue(25)
+    panel.scheduler_box.setCurrentIndex(panel.scheduler_box.findData("dpm++2m"))
+    panel.generate()
+    while not done:
+        app.processEvents()
+    for _ in range(20):
+        app.processEvents()
+    panel.scheduler_box.setCurrentIndex(panel.scheduler_box.findData(args.scheduler))
+    panel.steps.setValue(args.steps)
+    panel.seed.setText("7")
+    started = []
+    window.sampler.job_started.connect(lambda *_: started.append(1))
+    panel.generate()
+    while not started or panel.canvas.progress.maximum() <= 1 or panel.canvas.progress.value() < args.stop_at * panel.canvas.progress.maximum():
+        app.processEvents()
+    window.sampler.cancel_current()
+    for _ in range(20):
+        app.processEvents()
+    window.grab().save(str(out / "screenshot-generate.png"))
+
+    if args.train_run:
+        show_training(window, app, Path(args.train_run))
+        window.grab().save(str(out / "screenshot-train.png"))
+    window.close()
+
+
+def show_training(window, app, run: Path) -> None:
+    """Replay a finished run's log into the Train panel (loss plot, last sample), for the picture."""
+    import re
+
+    import numpy as np
+    from PIL import Image
+
+    from ddpm_studio.training.config import TrainConfig
+    from ddpm_studio.training.events import TrainEvent
+
+    panel = window.train_panel
+    window.tabs.setCurrentWidget(panel)
+    config = TrainConfig.load(run / "train_config.json")
+    panel._apply_config_dict(config.to_dict())
+    panel.scan_folder(config.data_dir)
+    log = run.with_suffix(".log")
+    for line in log.read_text().splitlines() if log.exists() else []:
+        match = re.match(r"step (\d+)/(\d+) loss ([\d.]+) lr ([\d.e+-]+) ([\d.]+) img/s", line)
+        if match:
+            step, total, loss, lr, rate = match.groups()
+            panel._on_event(TrainEvent("step", step=int(step), max_steps=int(total), loss=float(loss), lr=float(lr), images_per_s=float(rate)))
+    samples = sorted((run / "samples").glob("step-*.png"))
+    if samples:
+        image = np.asarray(Image.open(samples[-1]).convert("RGB"))
+        panel._on_event(TrainEvent("sample", step=int(samples[-1].stem.split("-")[1]), image=image, path=str(samples[-1])))
+    for _ in range(200):
+        app.processEvents()
+    panel.scanner.wait()
+    for _ in range(50):
+        app.processEvents()
+
+
+if __name__ == "__main__":
+    main()
