@@ -61,20 +61,21 @@ def test_preview_interval(engine, tiny_ddpm_dir):
     assert len(events) == 3 and all(e.x_t is None and e.x0 is None for e in events)
 
 
-def test_x0_closed_form_matches_scheduler(engine, tiny_ddpm_dir):
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction", "sample"])
+def test_x0_closed_form_matches_scheduler(prediction_type):
     """DDIM gives pred_original_sample; the closed form we use for DPM-Solver/UniPC/PNDM must agree with it."""
     import torch
     from diffusers import DDIMScheduler
 
     from ddpm_studio.engine.sampler import predicted_x0
 
-    scheduler = DDIMScheduler(num_train_timesteps=1000, clip_sample=False)
+    scheduler = DDIMScheduler(num_train_timesteps=1000, clip_sample=False, prediction_type=prediction_type)
     scheduler.set_timesteps(10)
     torch.manual_seed(1)
     x_t, eps = torch.randn(1, 3, 8, 8), torch.randn(1, 3, 8, 8)
     t = scheduler.timesteps[3]
     expected = scheduler.step(eps, t, x_t).pred_original_sample
-    ours = predicted_x0(x_t, eps, scheduler.alphas_cumprod[int(t)], "epsilon")
+    ours = predicted_x0(x_t, eps, scheduler.alphas_cumprod[int(t)], prediction_type)
     assert torch.allclose(ours, expected, atol=1e-5)
 
 
@@ -105,3 +106,15 @@ def test_ddpm_scheduler_matches_diffusers_ddpm_pipeline(tiny_ddpm_dir):
     pipe.set_progress_bar_config(disable=True)
     theirs = pipe(batch_size=1, generator=torch.Generator("cpu").manual_seed(4), num_inference_steps=10, output_type="np").images
     assert np.abs(ours.images.astype(int) - np.round(theirs * 255).astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("name", ["dpm++2m", "unipc", "pndm", "euler", "heun"])
+def test_v_prediction_models_sample(tmp_path_factory, name):
+    from tests.tiny_models import save_tiny_ddpm
+
+    folder = tmp_path_factory.getbasetemp() / "tiny-v"
+    if not folder.exists():
+        save_tiny_ddpm(folder, prediction_type="v_prediction")
+    events = []
+    result = Engine(device="cpu").run(GenerateJob(model=str(folder), scheduler=name, steps=3, batch_size=1), on_step=events.append, save=False)
+    assert result.images.shape == (1, 16, 16, 3) and all(e.x0 is not None for e in events)
