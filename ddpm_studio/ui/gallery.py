@@ -9,6 +9,7 @@ from PySide6.QtCore import QMimeData, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QDialog, QLabel, QListView, QListWidget, QListWidgetItem, QMenu, QPlainTextEdit, QVBoxLayout
 
+from ddpm_studio.engine.metadata import MetadataError, read_png_text
 from ddpm_studio.ui.canvas import ImageView
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -96,8 +97,6 @@ class ImageViewer(QDialog):
         params.setReadOnly(True)
         params.setMaximumHeight(80)
         try:
-            from ddpm_studio.engine.metadata import MetadataError, read_png_text
-
             params.setPlainText(read_png_text(path).get("parameters", "(no parameters stored)"))
         except MetadataError as exc:
             params.setPlainText(str(exc))

@@ -79,7 +79,6 @@ class MainWindow(QMainWindow):
     def _on_backend_ready(self, device_label: str) -> None:
         self.backend_label.setText(f"Device: {device_label}")
         self.generate_panel.set_backend_ready(device_label)
-        self.generate_panel._update_buttons()
 
     def _on_backend_failed(self, message: str) -> None:
         self.backend_label.setText("Sampler unavailable")
