@@ -15,17 +15,19 @@ from ddpm_studio.engine.schedulers import SCHEDULERS
 MAX_STEPS = 1000
 MAX_BATCH = 64
 MAX_SEED = 2**32 - 1
+MIN_SIDE, MAX_SIDE = 32, 2048
+EDIT_MODES = ("img2img", "inpaint", "instruct")
 
 
 class JobError(ValueError):
     """A job's parameters are invalid; the message is meant for the user."""
 
 
-@dataclass(frozen=True)
-class GenerateJob:
-    """Unconditional sampling from a pixel-space DDPM (UNet2DModel + scheduler)."""
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """What every sampling job has: a model, a scheduler, steps, seeds (image i uses seed + i), previews, output."""
 
-    kind: ClassVar[str] = "generate"
+    kind: ClassVar[str] = ""
 
     model: str
     scheduler: str = "dpm++2m"
@@ -42,8 +44,7 @@ class GenerateJob:
         if not isinstance(self.model, str) or not self.model.strip():
             raise JobError("No model chosen: pick a model (a bundled one, a folder, or a cached hub id).")
         if self.scheduler not in SCHEDULERS:
-            names = ", ".join(SCHEDULERS)
-            raise JobError(f"Unknown scheduler '{self.scheduler}'. Choose one of: {names}.")
+            raise JobError(f"Unknown scheduler '{self.scheduler}'. Choose one of: {', '.join(SCHEDULERS)}.")
         _check_int("steps", self.steps, 1, MAX_STEPS)
         _check_int("seed", self.seed, 0, MAX_SEED)
         _check_int("batch size", self.batch_size, 1, MAX_BATCH)
@@ -57,7 +58,7 @@ class GenerateJob:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "GenerateJob":
+    def from_dict(cls, data: dict[str, Any]):
         if not isinstance(data, dict):
             raise JobError("Job data must be a mapping.")
         kind = data.get("kind", cls.kind)
@@ -69,14 +70,78 @@ class GenerateJob:
             raise JobError(f"Unknown job field(s): {', '.join(unknown)}.")
         return cls(**{k: v for k, v in data.items() if k in names})
 
-    def replace(self, **changes: Any) -> "GenerateJob":
+    def replace(self, **changes: Any):
         return dataclasses.replace(self, **changes)
 
 
-JOB_TYPES: dict[str, type] = {GenerateJob.kind: GenerateJob}
+@dataclass(frozen=True, kw_only=True)
+class GenerateJob(Job):
+    """Unconditional sampling from a pixel-space DDPM (UNet2DModel + scheduler)."""
+
+    kind: ClassVar[str] = "generate"
 
 
-def job_from_dict(data: dict[str, Any]):
+@dataclass(frozen=True, kw_only=True)
+class PromptJob(Job):
+    """A job guided by a text prompt (classifier-free guidance)."""
+
+    prompt: str = ""
+    negative_prompt: str = ""
+    guidance_scale: float = 7.5
+    batch_size: int = 1
+
+    def validate(self) -> None:
+        super().validate()
+        if not isinstance(self.prompt, str) or not isinstance(self.negative_prompt, str):
+            raise JobError("Prompts must be text.")
+        _check_float("guidance scale", self.guidance_scale, 0.0, 50.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Text2ImageJob(PromptJob):
+    kind: ClassVar[str] = "txt2img"
+
+    width: int = 512
+    height: int = 512
+
+    def validate(self) -> None:
+        super().validate()
+        for label, value in (("width", self.width), ("height", self.height)):
+            _check_int(label, value, MIN_SIDE, MAX_SIDE)
+            if value % 8:
+                raise JobError(f"The {label} must be a multiple of 8 (the VAE works in 8×8 blocks); got {value}.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EditJob(PromptJob):
+    """Change an image with a prompt: img2img (strength), inpaint (mask; white = repaint), instruct (InstructPix2Pix)."""
+
+    kind: ClassVar[str] = "edit"
+
+    mode: str = "img2img"
+    image: str = ""
+    mask: str = ""
+    strength: float = 0.75
+    image_guidance_scale: float = 1.5
+
+    def validate(self) -> None:
+        super().validate()
+        if self.mode not in EDIT_MODES:
+            raise JobError(f"Unknown edit mode '{self.mode}'. Choose one of: {', '.join(EDIT_MODES)}.")
+        if not self.image:
+            raise JobError("An edit needs an input image.")
+        if self.mode == "inpaint" and not self.mask:
+            raise JobError("Inpainting needs a mask (white where the image should be repainted).")
+        _check_float("strength", self.strength, 0.0, 1.0)
+        if self.strength == 0.0 and self.mode != "instruct":
+            raise JobError("A strength of 0 would change nothing; use a value above 0.")
+        _check_float("image guidance scale", self.image_guidance_scale, 0.0, 50.0)
+
+
+JOB_TYPES: dict[str, type[Job]] = {cls.kind: cls for cls in (GenerateJob, Text2ImageJob, EditJob)}
+
+
+def job_from_dict(data: dict[str, Any]) -> Job:
     """Build the right job type from its dict (the ``kind`` field picks the class)."""
     if not isinstance(data, dict) or "kind" not in data:
         raise JobError("Job data has no 'kind' field.")
@@ -89,5 +154,12 @@ def job_from_dict(data: dict[str, Any]):
 def _check_int(label: str, value: Any, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise JobError(f"The {label} must be a whole number, not {value!r}.")
+    if not low <= value <= high:
+        raise JobError(f"The {label} must be between {low} and {high}; got {value}.")
+
+
+def _check_float(label: str, value: Any, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise JobError(f"The {label} must be a number, not {value!r}.")
     if not low <= value <= high:
         raise JobError(f"The {label} must be between {low} and {high}; got {value}.")

@@ -44,6 +44,12 @@ class ModelError(Exception):
     """A model cannot be used; the message is for the user and names the path."""
 
 
+# what a Stable Diffusion UNet can do, by its number of input channels
+UNET_CHANNEL_MODES = {4: ("txt2img", "img2img"), 9: ("inpaint",), 8: ("instruct",)}
+LATENT_FAMILIES = {"stable-diffusion", "stable-diffusion-xl", "stable-diffusion-inpaint", "stable-diffusion-xl-inpaint", "instruct-pix2pix"}
+MODE_NAMES = {"txt2img": "text-to-image", "img2img": "image-to-image", "inpaint": "inpainting", "instruct": "instruction editing"}
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     ref: str
@@ -52,6 +58,7 @@ class ModelInfo:
     class_name: str
     family: str
     panel: str
+    modes: tuple[str, ...] = ()  # for latent families: what the UNet can do (txt2img, img2img, inpaint, instruct)
 
     @property
     def label(self) -> str:
@@ -113,7 +120,39 @@ def inspect_model(ref: str) -> ModelInfo:
     family, panel = FAMILIES.get(class_name, ("", ""))
     if not family and _component_class(index, "unet") == "UNet2DModel" and "scheduler" in index:
         family, panel = PIXEL_FAMILY, "Generate"
-    return ModelInfo(ref=ref, path=path, name=display_name(ref, path), class_name=class_name, family=family, panel=panel)
+    modes: tuple[str, ...] = ()
+    if family in LATENT_FAMILIES:
+        channels = _unet_in_channels(path)
+        modes = UNET_CHANNEL_MODES.get(channels, ())
+        xl = family.startswith("stable-diffusion-xl")
+        if "inpaint" in modes:
+            family, panel = ("stable-diffusion-xl-inpaint" if xl else "stable-diffusion-inpaint"), "Edit (inpaint)"
+        elif "instruct" in modes:
+            family, panel = "instruct-pix2pix", "Edit (instruct)"
+        elif modes:
+            family, panel = ("stable-diffusion-xl" if xl else "stable-diffusion"), "Text to Image"
+    return ModelInfo(ref=ref, path=path, name=display_name(ref, path), class_name=class_name, family=family, panel=panel, modes=modes)
+
+
+def _unet_in_channels(path: Path) -> int:
+    try:
+        return int(json.loads((path / "unet" / "config.json").read_text(encoding="utf-8")).get("in_channels", 4))
+    except (OSError, ValueError, TypeError):
+        return 0
+
+
+def require_mode(info: ModelInfo, mode: str) -> None:
+    """A latent model must be able to do ``mode``: an inpainting UNet is never loaded as a text-to-image one."""
+    if info.family not in LATENT_FAMILIES:
+        what = info.class_name or "an unknown pipeline"
+        where = f"; open it in the {info.panel} panel" if info.panel else ""
+        raise ModelError(f"{info.path} holds {what}, not a Stable Diffusion model{where}.")
+    if mode not in info.modes:
+        can = " or ".join(MODE_NAMES[m] for m in info.modes) or "nothing DDPM Studio knows"
+        raise ModelError(
+            f"{info.path} is a {info.family} model whose UNet is made for {can}; it cannot do {MODE_NAMES[mode]}. "
+            f"Open it in the {info.panel} panel."
+        )
 
 
 def display_name(ref: str, path: Path) -> str:
@@ -140,6 +179,20 @@ class LoadedDDPM:
     scheduler_config: dict[str, Any]
 
 
+def check_weights_safe(folder: Path, allow_pickle: bool) -> None:
+    """Refuse a component folder whose only weights are pickle files (they can run code when loaded)."""
+    if allow_pickle or not folder.is_dir():
+        return
+    if any(folder.glob("*.safetensors")):
+        return
+    pickles = [p for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES]
+    if pickles:
+        raise ModelError(
+            f"{pickles[0]} is a pickle file, which can run arbitrary code when loaded; DDPM Studio only loads "
+            "safetensors unless you allow pickle files in the settings."
+        )
+
+
 def load_ddpm(ref: str, device=None, dtype=None, allow_pickle: bool = False) -> LoadedDDPM:
     """Load the UNet2DModel and scheduler config of a pixel-space DDPM pipeline."""
     info = inspect_model(ref)
@@ -155,13 +208,9 @@ def load_ddpm(ref: str, device=None, dtype=None, allow_pickle: bool = False) -> 
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{sched_file} cannot be read: {exc}") from None
 
+    check_weights_safe(unet_dir, allow_pickle)
     weights = sorted(unet_dir.glob("*.safetensors"))
     pickles = [p for p in unet_dir.iterdir() if p.suffix in PICKLE_SUFFIXES]
-    if not weights and pickles and not allow_pickle:
-        raise ModelError(
-            f"{pickles[0]} is a pickle file, which can run arbitrary code when loaded; DDPM Studio only loads "
-            "safetensors unless you allow pickle files in the settings."
-        )
     if not weights and not pickles:
         raise ModelError(f"{unet_dir} has no weights file (diffusion_pytorch_model.safetensors).")
 

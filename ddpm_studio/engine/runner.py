@@ -12,7 +12,7 @@ import torch
 
 from ddpm_studio.engine.device import DeviceChoice, pick_device
 from ddpm_studio.engine.events import Result, StepCallback, StopCheck, ignore_step, never_stop
-from ddpm_studio.engine.jobs import GenerateJob
+from ddpm_studio.engine.jobs import GenerateJob, PromptJob
 from ddpm_studio.engine.models import LoadedDDPM, load_ddpm, resolve
 from ddpm_studio.engine.output import save_result_images
 from ddpm_studio.engine.sampler import sample_ddpm
@@ -33,21 +33,33 @@ class Engine:
         import diffusers.models.unets.unet_2d  # noqa: F401
         import diffusers.schedulers  # noqa: F401
 
-    def load(self, ref: str) -> LoadedDDPM:
+    def load(self, ref: str, mode: str = "generate"):
+        """The pixel DDPM (mode 'generate') or the latent pipeline for ``mode``; kept until another is asked for."""
         path = resolve(ref)
-        key = (str(path), _stamp(path), self.device.label, self.allow_pickle)
+        key = (str(path), _stamp(path), mode, self.device.label, self.allow_pickle)
         if self._model is None or self._model_key != key:
             self._model = None  # free the old one before loading the next
-            self._model = load_ddpm(ref, self.device.device, self.device.dtype, allow_pickle=self.allow_pickle)
+            if mode == "generate":
+                self._model = load_ddpm(ref, self.device.device, self.device.dtype, allow_pickle=self.allow_pickle)
+            else:
+                from ddpm_studio.engine.latent import load_pipeline
+
+                self._model = load_pipeline(ref, mode, self.device.device, self.device.dtype, allow_pickle=self.allow_pickle)
             self._model_key = key
         return self._model
 
     def run(self, job, on_step: StepCallback = ignore_step, should_stop: StopCheck = never_stop, save: bool = True) -> Result:
-        if not isinstance(job, GenerateJob):
-            raise TypeError(f"This engine cannot run a {type(job).__name__} yet.")
         started = time.perf_counter()
-        model = self.load(job.model)
-        out = sample_ddpm(model.unet, model.scheduler_config, job, self.device.device, self.device.dtype, on_step, should_stop)
+        if isinstance(job, GenerateJob):
+            model = self.load(job.model)
+            out = sample_ddpm(model.unet, model.scheduler_config, job, self.device.device, self.device.dtype, on_step, should_stop)
+        elif isinstance(job, PromptJob):
+            from ddpm_studio.engine.latent import job_mode, run_prompt_job
+
+            model = self.load(job.model, job_mode(job))
+            out = run_prompt_job(model, job, self.device.device, on_step, should_stop)
+        else:
+            raise TypeError(f"The engine cannot run a {type(job).__name__}.")
         result = Result(
             job=job,
             images=out.images,

@@ -43,6 +43,7 @@ SCHEDULERS: dict[str, SchedulerSpec] = {
     "dpm2": SchedulerSpec("KDPM2DiscreteScheduler", "DPM2 (2 model calls per step)", "DPM2"),
     "pndm": SchedulerSpec("PNDMScheduler", "PNDM / PLMS", "PLMS", overrides={"skip_prk_steps": True}),
     "lms": SchedulerSpec("LMSDiscreteScheduler", "LMS", "LMS", needs="scipy"),
+    "lcm": SchedulerSpec("LCMScheduler", "LCM (for LCM-distilled models, 4–8 steps)", "LCM"),
 }
 
 DEFAULT_SCHEDULER = "dpm++2m"

@@ -1,0 +1,145 @@
+"""Latent diffusion (the Stable Diffusion family) through diffusers pipelines, emitting the same step events.
+
+Each mode runs the pipeline made for it: text-to-image and img2img on a 4-channel UNet, inpaint on a 9-channel one,
+instruct (InstructPix2Pix) on an 8-channel one. Steps are watched through ``callback_on_step_end``; x_t and x0 come
+from a recorder around ``scheduler.step`` (the callback only sees the next latents), shown through a linear
+latent→RGB map. Cancel raises from the callback, which stops every pipeline at once, with no VAE decode.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+import numpy as np
+import torch
+from PIL import Image
+
+from ddpm_studio.engine.events import StepCallback, StepEvent, StopCheck
+from ddpm_studio.engine.jobs import EditJob, PromptJob, Text2ImageJob
+from ddpm_studio.engine.latent_preview import LatentToRGB, StepRecorder
+from ddpm_studio.engine.models import ModelError, ModelInfo, check_weights_safe, inspect_model, require_mode
+from ddpm_studio.engine.sampler import SampleOutput
+from ddpm_studio.engine.schedulers import build_scheduler
+
+PIPELINES = {
+    ("stable-diffusion", "txt2img"): "StableDiffusionPipeline",
+    ("stable-diffusion", "img2img"): "StableDiffusionImg2ImgPipeline",
+    ("stable-diffusion-inpaint", "inpaint"): "StableDiffusionInpaintPipeline",
+    ("instruct-pix2pix", "instruct"): "StableDiffusionInstructPix2PixPipeline",
+    ("stable-diffusion-xl", "txt2img"): "StableDiffusionXLPipeline",
+    ("stable-diffusion-xl", "img2img"): "StableDiffusionXLImg2ImgPipeline",
+    ("stable-diffusion-xl-inpaint", "inpaint"): "StableDiffusionXLInpaintPipeline",
+}
+
+
+class _Cancelled(Exception):
+    """Raised from the step callback to stop a pipeline between steps."""
+
+
+@dataclass
+class LoadedPipeline:
+    info: ModelInfo
+    mode: str
+    pipe: object
+    to_rgb: LatentToRGB
+    scheduler_config: dict  # the model's own, kept: each run builds its scheduler from it afresh
+
+
+def job_mode(job: PromptJob) -> str:
+    return job.mode if isinstance(job, EditJob) else "txt2img"
+
+
+def load_pipeline(ref: str, mode: str, device, dtype, allow_pickle: bool = False) -> LoadedPipeline:
+    import diffusers
+
+    info = inspect_model(ref)
+    require_mode(info, mode)
+    for component in info.path.iterdir():
+        check_weights_safe(component, allow_pickle)
+    cls = getattr(diffusers, PIPELINES[(info.family, mode)])
+    extra = {}
+    index = (info.path / "model_index.json").read_text(encoding="utf-8")
+    if '"safety_checker"' in index:  # a local tool for artists, like A1111 and ComfyUI: no NSFW filter model
+        extra.update(safety_checker=None, requires_safety_checker=False)
+    try:
+        pipe = cls.from_pretrained(info.path, torch_dtype=dtype, local_files_only=True, use_safetensors=not allow_pickle, **extra)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"Could not load the pipeline in {info.path}: {reason[:300]}") from None
+    pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return LoadedPipeline(info=info, mode=mode, pipe=pipe, to_rgb=LatentToRGB.for_vae(pipe.vae),
+                          scheduler_config=dict(pipe.scheduler.config))
+
+
+def open_rgb(path: str, label: str) -> Image.Image:
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.convert("RGB")
+    except FileNotFoundError:
+        raise ModelError(f"The {label} {path} does not exist.") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ModelError(f"The {label} {path} cannot be read: {exc}") from None
+
+
+def _fit_to_latent_grid(image: Image.Image, multiple: int) -> Image.Image:
+    width, height = (image.width // multiple) * multiple, (image.height // multiple) * multiple
+    if width < multiple or height < multiple:
+        raise ModelError(f"The input image is {image.width}×{image.height}; it must be at least {multiple} px a side.")
+    return image if (width, height) == image.size else image.resize((width, height), Image.Resampling.LANCZOS)
+
+
+def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob) -> dict:
+    multiple = loaded.pipe.vae_scale_factor
+    args = dict(prompt=job.prompt, negative_prompt=job.negative_prompt or None, guidance_scale=job.guidance_scale,
+                num_inference_steps=job.steps, num_images_per_prompt=job.batch_size, output_type="np")
+    if isinstance(job, Text2ImageJob):
+        args.update(height=job.height, width=job.width)
+        return args
+    image = _fit_to_latent_grid(open_rgb(job.image, "input image"), multiple)
+    args["image"] = image
+    if job.mode in ("img2img", "inpaint"):
+        args["strength"] = job.strength
+    if job.mode == "inpaint":
+        mask = open_rgb(job.mask, "mask").convert("L").resize(image.size, Image.Resampling.NEAREST)
+        args.update(mask_image=mask, height=image.height, width=image.width)
+    if job.mode == "instruct":
+        args["image_guidance_scale"] = job.image_guidance_scale
+    return args
+
+
+def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: StepCallback, should_stop: StopCheck) -> SampleOutput:
+    pipe = loaded.pipe
+    pipe.scheduler = build_scheduler(job.scheduler, loaded.scheduler_config)
+    recorder = StepRecorder(pipe.scheduler)
+    recorder.wanted = job.preview_every > 0
+    generators = [torch.Generator(device="cpu").manual_seed(job.seed + i) for i in range(job.batch_size)]
+    args = pipeline_arguments(loaded, job)
+    start = time.perf_counter()
+    calls = 0
+
+    def on_step_end(_pipe, index, timestep, callback_kwargs):
+        nonlocal calls
+        if should_stop():
+            raise _Cancelled
+        total = getattr(_pipe, "_num_timesteps", None) or len(_pipe.scheduler.timesteps)
+        previewed = job.preview_every and (index % job.preview_every == 0 or index == total - 1)
+        x_t = x0 = None
+        if previewed and recorder.x_t is not None:
+            x_t = loaded.to_rgb(recorder.x_t)
+            x0 = loaded.to_rgb(recorder.x0) if recorder.x0 is not None else None
+        on_step(StepEvent(index=index, total=total, timestep=float(timestep), elapsed=time.perf_counter() - start,
+                          x_t=x_t, x0=x0, noise_level=recorder.alpha_bar))
+        calls = index + 1
+        return callback_kwargs
+
+    try:
+        with torch.inference_mode():
+            out = pipe(**args, generator=generators, callback_on_step_end=on_step_end)
+    except _Cancelled:
+        return SampleOutput(images=None, steps_run=calls, cancelled=True)
+    finally:
+        recorder.close()
+    images = np.clip(np.round(out.images * 255.0), 0, 255).astype(np.uint8)
+    return SampleOutput(images=images, steps_run=calls, cancelled=False)

@@ -1,0 +1,184 @@
+"""The Stable Diffusion family on tiny random pipelines: every mode, previews, cancel, capability checks, metadata."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ddpm_studio.engine.jobs import EditJob, JobError, Text2ImageJob
+from ddpm_studio.engine.metadata import parse_a1111, read_job
+from ddpm_studio.engine.models import ModelError
+from ddpm_studio.engine.runner import Engine
+from tests.tiny_sd import save_tiny_sd
+
+
+@pytest.fixture(scope="module")
+def sd(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sd")
+    return {kind: save_tiny_sd(root / kind, kind) for kind in ("txt2img", "inpaint", "instruct")}
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return Engine(device="cpu")
+
+
+@pytest.fixture()
+def photo(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "photo.png"
+    Image.fromarray(rng.integers(0, 256, (44, 60, 3), dtype=np.uint8)).save(path)  # not a multiple of 8
+    mask = tmp_path / "mask.png"
+    m = np.zeros((44, 60), np.uint8)
+    m[10:30, 20:40] = 255
+    Image.fromarray(m).save(mask)
+    return path, mask
+
+
+def test_txt2img_size_previews_and_metadata(engine, sd, tmp_path):
+    events = []
+    job = Text2ImageJob(model=str(sd["txt2img"]), prompt="a red fox, snow", negative_prompt="blurry, dark",
+                        guidance_scale=6.5, steps=4, seed=11, batch_size=2, width=48, height=32, output_dir=str(tmp_path))
+    result = engine.run(job, on_step=events.append)
+    assert result.images.shape == (2, 32, 48, 3)
+    assert len(events) == 4 and all(e.x_t is not None and e.x0 is not None for e in events)
+    assert events[0].x_t.shape == (2, 4, 6, 3)  # latent resolution: 1/8 of the image
+    assert [e.index for e in events] == [0, 1, 2, 3] and events[0].total == 4
+
+    first = sorted(result.saved_paths)[0]
+    assert read_job(first) == job
+    with Image.open(first) as image:
+        text = image.text["parameters"]
+    lines = text.split("\n")
+    assert lines[0] == "a red fox, snow" and lines[1] == "Negative prompt: blurry, dark"
+    params = parse_a1111(text)
+    assert params["Steps"] == "4" and params["Sampler"] == "DPM++ 2M" and params["CFG scale"] == "6.5"
+    assert params["Seed"] == "11" and params["Size"] == "48x32"
+    assert lines[2].startswith("Steps: 4, Sampler: DPM++ 2M, CFG scale: 6.5, Seed: 11, Size: 48x32, Model: txt2img")
+
+
+@pytest.mark.parametrize("scheduler", ["dpm++2m-karras", "euler-a", "euler", "ddim", "unipc", "lcm"])
+def test_txt2img_schedulers(engine, sd, scheduler):
+    events = []
+    result = engine.run(Text2ImageJob(model=str(sd["txt2img"]), prompt="x", scheduler=scheduler, steps=3, width=32, height=32),
+                        on_step=events.append, save=False)
+    assert result.images.shape == (1, 32, 32, 3) and len(events) == 3
+    assert all(e.x0 is not None for e in events)
+
+
+def test_same_seed_same_image(engine, sd):
+    job = Text2ImageJob(model=str(sd["txt2img"]), prompt="x", scheduler="euler-a", steps=3, width=32, height=32, seed=5)
+    assert np.array_equal(engine.run(job, save=False).images, engine.run(job, save=False).images)
+
+
+def test_img2img_runs_strength_times_steps(engine, sd, photo):
+    events = []
+    job = EditJob(model=str(sd["txt2img"]), mode="img2img", image=str(photo[0]), prompt="x", strength=0.5, steps=6)
+    result = engine.run(job, on_step=events.append, save=False)
+    assert result.images.shape == (1, 40, 56, 3)  # floored to the VAE's 8-pixel grid
+    assert len(events) == 3 and events[0].total == 3
+
+
+def test_inpaint_and_instruct(engine, sd, photo):
+    image, mask = photo
+    inpaint = engine.run(EditJob(model=str(sd["inpaint"]), mode="inpaint", image=str(image), mask=str(mask), prompt="x", steps=3), save=False)
+    assert inpaint.images.shape == (1, 40, 56, 3)
+    events = []
+    instruct = engine.run(EditJob(model=str(sd["instruct"]), mode="instruct", image=str(image), prompt="make it blue",
+                                  image_guidance_scale=1.5, steps=3, batch_size=2), on_step=events.append, save=False)
+    assert instruct.images.shape == (2, 40, 56, 3) and len(events) == 3 and events[-1].x0 is not None
+
+
+@pytest.mark.parametrize("kind, mode", [("txt2img", "txt2img"), ("txt2img", "img2img"), ("inpaint", "inpaint"), ("instruct", "instruct")])
+def test_cancel_in_every_mode(engine, sd, photo, tmp_path, kind, mode):
+    events = []
+    image, mask = photo
+    if mode == "txt2img":
+        job = Text2ImageJob(model=str(sd[kind]), prompt="x", steps=20, width=32, height=32, output_dir=str(tmp_path / "o"))
+    else:
+        job = EditJob(model=str(sd[kind]), mode=mode, image=str(image), mask=str(mask), prompt="x", steps=20, strength=1.0,
+                      output_dir=str(tmp_path / "o"))
+    result = engine.run(job, on_step=events.append, should_stop=lambda: len(events) >= 2)
+    assert result.cancelled and result.images is None and len(events) == 2
+    assert not (tmp_path / "o").exists()
+
+
+def test_inpainting_model_is_refused_for_text_to_image(engine, sd):
+    with pytest.raises(ModelError, match=r"inpaint.*made for inpainting; it cannot do text-to-image.*Edit \(inpaint\)") as err:
+        engine.run(Text2ImageJob(model=str(sd["inpaint"]), prompt="x", steps=2, width=32, height=32), save=False)
+    assert str(sd["inpaint"]) in str(err.value)
+    with pytest.raises(ModelError, match="cannot do inpainting"):
+        engine.run(EditJob(model=str(sd["txt2img"]), mode="inpaint", image="a.png", mask="m.png", prompt="x"), save=False)
+
+
+def test_pickle_component_is_refused_and_never_unpickled(sd, tmp_path, monkeypatch):
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+
+    folder = tmp_path / "pickled"
+    shutil.copytree(sd["txt2img"], folder)
+    weights = next((folder / "text_encoder").glob("*.safetensors"))
+    torch.save(load_file(weights), folder / "text_encoder" / "pytorch_model.bin")
+    weights.unlink()
+    unpickled = []
+    monkeypatch.setattr(torch, "load", lambda *a, **k: unpickled.append(a))
+    with pytest.raises(ModelError, match=r"pytorch_model.bin is a pickle file"):
+        Engine(device="cpu").run(Text2ImageJob(model=str(folder), prompt="x", steps=2, width=32, height=32), save=False)
+    assert unpickled == []
+
+
+def test_missing_input_image_is_a_clear_error(engine, sd, tmp_path):
+    with pytest.raises(ModelError, match=f"The input image {tmp_path / 'nope.png'} does not exist"):
+        engine.run(EditJob(model=str(sd["txt2img"]), image=str(tmp_path / "nope.png"), prompt="x", steps=2), save=False)
+
+
+def test_job_validation():
+    with pytest.raises(JobError, match="width must be a multiple of 8"):
+        Text2ImageJob(model="m", prompt="x", width=100)
+    with pytest.raises(JobError, match="Inpainting needs a mask"):
+        EditJob(model="m", mode="inpaint", image="a.png", prompt="x")
+    with pytest.raises(JobError, match="strength must be between 0.0 and 1.0"):
+        EditJob(model="m", image="a.png", prompt="x", strength=1.5)
+
+
+def test_fitted_latent_preview_inverts_a_known_encoder():
+    """The least-squares fit recovers colours from latents when the encoder is a known linear map (8× down)."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from ddpm_studio.engine.latent_preview import LatentToRGB
+
+    mix = torch.tensor([[0.8, -0.3, 0.1, 0.5], [0.2, 0.9, -0.4, 0.1], [-0.5, 0.2, 0.7, 0.3]])
+
+    class LinearVAE:
+        config = SimpleNamespace(latent_channels=4, scaling_factor=0.5, block_out_channels=(8, 8))
+        device, dtype = torch.device("cpu"), torch.float32
+
+        def encode(self, images):
+            pooled = torch.nn.functional.avg_pool2d(images, 8)
+            return SimpleNamespace(latent_dist=SimpleNamespace(mean=torch.einsum("bchw,cl->blhw", pooled, mix) + 0.1))
+
+    vae = LinearVAE()
+    to_rgb = LatentToRGB.for_vae(vae)
+    assert to_rgb.source == "fitted to this VAE"
+    red = torch.tensor([1.0, -1.0, -0.2])[None, :, None, None].expand(1, 3, 32, 32)
+    latents = vae.encode(red).latent_dist.mean * vae.config.scaling_factor
+    mean = to_rgb(latents).reshape(-1, 3).mean(0)
+    assert np.abs(mean - np.array([255, 0, 102])).max() <= 2
+
+
+def test_sd15_factors_for_an_sd_vae_config():
+    from types import SimpleNamespace
+
+    import torch
+
+    from ddpm_studio.engine.latent_preview import LatentToRGB
+
+    vae = SimpleNamespace(config=SimpleNamespace(latent_channels=4, scaling_factor=0.18215, block_out_channels=(128, 256, 512, 512)))
+    to_rgb = LatentToRGB.for_vae(vae)
+    assert to_rgb.source.startswith("SD 1.x factors")
+    assert to_rgb(torch.zeros(1, 4, 2, 2)).tolist() == [[[[128, 128, 128]] * 2] * 2]

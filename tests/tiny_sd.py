@@ -1,0 +1,76 @@
+"""Tiny random Stable Diffusion pipelines built offline: UNet2DConditionModel (4, 8 or 9 input channels), AutoencoderKL
+(4 levels: the real 8× latent scale), CLIPTextModel, and a CLIP tokenizer written here (byte-level vocab, no merges)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+
+def byte_level_vocab() -> dict[str, int]:
+    """CLIP's byte-to-unicode table: 256 printable stand-ins for the bytes, each also as a word end; then the specials."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    chars, extra = [], 0
+    for b in range(256):
+        if b in printable:
+            chars.append(chr(b))
+        else:
+            chars.append(chr(256 + extra))
+            extra += 1
+    tokens = chars + [c + "</w>" for c in chars] + ["<|startoftext|>", "<|endoftext|>"]
+    return {t: i for i, t in enumerate(tokens)}
+
+
+def tiny_tokenizer(folder: Path):
+    from transformers import CLIPTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(byte_level_vocab()), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+    tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77)
+    assert len(tokenizer) == 514, len(tokenizer)  # transformers 5 silently gives 2 tokens for a bad folder
+    return tokenizer
+
+
+def tiny_components(tmp: Path, unet_in_channels: int = 4):
+    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        sample_size=8, in_channels=unet_in_channels, out_channels=4, layers_per_block=1, block_out_channels=(16, 32),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32, norm_num_groups=8, attention_head_dim=8,
+    )
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 8, 16, 16), layers_per_block=1,
+        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4, norm_num_groups=8,
+        sample_size=64,
+    )
+    tokenizer = tiny_tokenizer(tmp / "tokenizer-src")
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        vocab_size=1000, hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+        max_position_embeddings=77, projection_dim=32, bos_token_id=512, eos_token_id=513, pad_token_id=513,
+    ))
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+                              set_alpha_to_one=False, steps_offset=1)
+    return dict(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler,
+                safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+
+
+def save_tiny_sd(path: Path, kind: str = "txt2img") -> Path:
+    """kind: txt2img (StableDiffusionPipeline), inpaint (9-channel UNet), instruct (8-channel InstructPix2Pix)."""
+    import diffusers
+
+    cls, channels = {
+        "txt2img": ("StableDiffusionPipeline", 4),
+        "inpaint": ("StableDiffusionInpaintPipeline", 9),
+        "instruct": ("StableDiffusionInstructPix2PixPipeline", 8),
+    }[kind]
+    components = tiny_components(path.parent / f".{path.name}-parts", channels)
+    if kind == "instruct":
+        components.pop("requires_safety_checker")
+    getattr(diffusers, cls)(**components).save_pretrained(path, safe_serialization=True)
+    return path
