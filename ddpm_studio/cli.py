@@ -37,6 +37,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
     gen.add_argument("--allow-pickle", action="store_true", help="allow loading pickle (.bin) weights — they can run code")
 
+    t2i = sub.add_parser("txt2img", help="text to image with a Stable Diffusion model")
+    _prompt_arguments(t2i, SCHEDULERS)
+    t2i.add_argument("--size", default="512x512", help="WIDTHxHEIGHT, multiples of 8")
+
+    edit = sub.add_parser("edit", help="change an image with a prompt: img2img, inpaint or instruct")
+    _prompt_arguments(edit, SCHEDULERS)
+    edit.add_argument("--image", required=True)
+    edit.add_argument("--mode", default="img2img", choices=["img2img", "inpaint", "instruct"])
+    edit.add_argument("--mask", default="", help="inpaint: white where the image is repainted")
+    edit.add_argument("--strength", type=float, default=0.75, help="img2img/inpaint: how much to change (0–1)")
+    edit.add_argument("--image-guidance", type=float, default=1.5, help="instruct: how closely to keep the input image")
+
     tr = sub.add_parser("train", help="train or fine-tune a DDPM on a folder of images (works under accelerate launch)")
     tr.add_argument("folder", help="a folder of images (searched recursively)")
     tr.add_argument("--out", required=True, help="where checkpoints, samples and the final model go")
@@ -76,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         if args.command == "generate":
             return cmd_generate(args)
+        if args.command == "txt2img":
+            return cmd_txt2img(args)
+        if args.command == "edit":
+            return cmd_edit(args)
         if args.command == "train":
             return cmd_train(args)
         if args.command == "info":
@@ -92,6 +108,20 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def _prompt_arguments(parser, schedulers) -> None:
+    parser.add_argument("--model", required=True, help="a Stable Diffusion pipeline folder or a cached hub id")
+    parser.add_argument("--prompt", required=True)
+    parser.add_argument("--negative", default="", help="negative prompt")
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale")
+    parser.add_argument("--seed", type=int, help="default: random")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--scheduler", default="dpm++2m", choices=list(schedulers))
+    parser.add_argument("--out", help="output folder (default: your pictures folder / DDPM Studio)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
+    parser.add_argument("--allow-pickle", action="store_true", help="allow loading pickle (.bin) weights — they can run code")
+
+
 def default_model_ref() -> str:
     from ddpm_studio.engine.models import list_models
 
@@ -101,12 +131,10 @@ def default_model_ref() -> str:
     return bundled[0].ref
 
 
-def cmd_generate(args) -> int:
-    from ddpm_studio.engine.jobs import GenerateJob
+def _common_job_fields(args) -> dict:
     from ddpm_studio.paths import default_output_dir
 
-    job = GenerateJob(
-        model=args.model or default_model_ref(),
+    return dict(
         scheduler=args.scheduler,
         steps=args.steps,
         seed=random.randrange(2**32) if args.seed is None else args.seed,
@@ -114,6 +142,38 @@ def cmd_generate(args) -> int:
         preview_every=0,
         output_dir=str(Path(args.out or default_output_dir()).expanduser()),
     )
+
+
+def _prompt_fields(args) -> dict:
+    return dict(model=args.model, prompt=args.prompt, negative_prompt=args.negative, guidance_scale=args.guidance,
+                **_common_job_fields(args))
+
+
+def cmd_generate(args) -> int:
+    from ddpm_studio.engine.jobs import GenerateJob
+
+    return run_job(args, GenerateJob(model=args.model or default_model_ref(), **_common_job_fields(args)))
+
+
+def cmd_txt2img(args) -> int:
+    from ddpm_studio.engine.jobs import Text2ImageJob
+
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size must look like 512x768 (width x height); got '{args.size}'.") from None
+    return run_job(args, Text2ImageJob(width=width, height=height, **_prompt_fields(args)))
+
+
+def cmd_edit(args) -> int:
+    from ddpm_studio.engine.jobs import EditJob
+
+    job = EditJob(mode=args.mode, image=args.image, mask=args.mask, strength=args.strength,
+                  image_guidance_scale=args.image_guidance, **_prompt_fields(args))
+    return run_job(args, job)
+
+
+def run_job(args, job) -> int:
     from ddpm_studio.engine.runner import Engine
 
     engine = Engine(device=args.device, allow_pickle=args.allow_pickle)

@@ -182,3 +182,22 @@ def test_sd15_factors_for_an_sd_vae_config():
     to_rgb = LatentToRGB.for_vae(vae)
     assert to_rgb.source.startswith("SD 1.x factors")
     assert to_rgb(torch.zeros(1, 4, 2, 2)).tolist() == [[[[128, 128, 128]] * 2] * 2]
+
+
+def test_cli_txt2img_and_edit(sd, photo, tmp_path, capsys):
+    from ddpm_studio.cli import main
+
+    assert main(["txt2img", "--model", str(sd["txt2img"]), "--prompt", "a cat", "--negative", "dog", "--steps", "3",
+                 "--size", "40x32", "--seed", "2", "--out", str(tmp_path / "t"), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out.split()
+    with Image.open(out[0]) as image:
+        assert image.size == (40, 32) and image.text["parameters"].startswith("a cat\nNegative prompt: dog\nSteps: 3")
+    image, mask = photo
+    for mode, extra in (("img2img", []), ("inpaint", ["--mask", str(mask)]), ("instruct", [])):
+        model = sd["txt2img" if mode == "img2img" else mode]
+        assert main(["edit", "--model", str(model), "--image", str(image), "--mode", mode, "--prompt", "x", "--steps", "2",
+                     "--strength", "1.0", "--out", str(tmp_path / mode), "--device", "cpu", *extra]) == 0
+        path = capsys.readouterr().out.split()[0]
+        assert Image.open(path).size == (56, 40) and read_job(path).mode == mode
+    assert main(["txt2img", "--model", str(sd["txt2img"]), "--prompt", "x", "--size", "big"]) == 1
+    assert "--size must look like 512x768" in capsys.readouterr().err
