@@ -89,12 +89,14 @@ class PromptJob(Job):
     negative_prompt: str = ""
     guidance_scale: float = 7.5
     batch_size: int = 1
+    full_decode_every: int = 0  # 0: linear latent previews only; k: the VAE decodes x0 every k-th step (slow)
 
     def validate(self) -> None:
         super().validate()
         if not isinstance(self.prompt, str) or not isinstance(self.negative_prompt, str):
             raise JobError("Prompts must be text.")
         _check_float("guidance scale", self.guidance_scale, 0.0, 50.0)
+        _check_int("full-decode interval", self.full_decode_every, 0, MAX_STEPS)
 
 
 @dataclass(frozen=True, kw_only=True)

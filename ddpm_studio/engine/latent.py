@@ -17,6 +17,7 @@ from PIL import Image
 from ddpm_studio.engine.events import StepCallback, StepEvent, StopCheck
 from ddpm_studio.engine.jobs import EditJob, PromptJob, Text2ImageJob
 from ddpm_studio.engine.latent_preview import LatentToRGB, StepRecorder
+from ddpm_studio.engine.preview import PREVIEW_MAX_IMAGES
 from ddpm_studio.engine.models import ModelError, ModelInfo, check_weights_safe, inspect_model, require_mode
 from ddpm_studio.engine.sampler import SampleOutput
 from ddpm_studio.engine.schedulers import build_scheduler
@@ -62,7 +63,7 @@ def load_pipeline(ref: str, mode: str, device, dtype, allow_pickle: bool = False
     if '"safety_checker"' in index:  # a local tool for artists, like A1111 and ComfyUI: no NSFW filter model
         extra.update(safety_checker=None, requires_safety_checker=False)
     try:
-        pipe = cls.from_pretrained(info.path, torch_dtype=dtype, local_files_only=True, use_safetensors=not allow_pickle, **extra)
+        pipe = cls.from_pretrained(info.path, dtype=dtype, local_files_only=True, use_safetensors=not allow_pickle, **extra)
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"Could not load the pipeline in {info.path}: {reason[:300]}") from None
@@ -109,11 +110,19 @@ def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob) -> dict:
     return args
 
 
+def decode_preview(vae, latents: torch.Tensor) -> np.ndarray:
+    """The full VAE decode of model-space latents: exact, and far slower than the linear map."""
+    from ddpm_studio.engine.preview import preview
+
+    latents = latents[:PREVIEW_MAX_IMAGES].to(vae.dtype) / vae.config.scaling_factor
+    return preview(vae.decode(latents).sample)
+
+
 def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: StepCallback, should_stop: StopCheck) -> SampleOutput:
     pipe = loaded.pipe
     pipe.scheduler = build_scheduler(job.scheduler, loaded.scheduler_config)
     recorder = StepRecorder(pipe.scheduler)
-    recorder.wanted = job.preview_every > 0
+    recorder.wanted = job.preview_every > 0 or job.full_decode_every > 0
     generators = [torch.Generator(device="cpu").manual_seed(job.seed + i) for i in range(job.batch_size)]
     args = pipeline_arguments(loaded, job)
     start = time.perf_counter()
@@ -129,6 +138,8 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
         if previewed and recorder.x_t is not None:
             x_t = loaded.to_rgb(recorder.x_t)
             x0 = loaded.to_rgb(recorder.x0) if recorder.x0 is not None else None
+        if job.full_decode_every and index % job.full_decode_every == 0 and recorder.x0 is not None:
+            x0 = decode_preview(_pipe.vae, recorder.x0)
         on_step(StepEvent(index=index, total=total, timestep=float(timestep), elapsed=time.perf_counter() - start,
                           x_t=x_t, x0=x0, noise_level=recorder.alpha_bar))
         calls = index + 1

@@ -218,7 +218,7 @@ def load_ddpm(ref: str, device=None, dtype=None, allow_pickle: bool = False) -> 
 
     weight_file = weights[0] if weights else pickles[0]
     try:
-        kwargs = {"torch_dtype": dtype} if dtype is not None else {}
+        kwargs = {"dtype": dtype} if dtype is not None else {}
         unet = UNet2DModel.from_pretrained(unet_dir, use_safetensors=bool(weights), local_files_only=True, **kwargs)
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
