@@ -245,8 +245,9 @@ def _pipeline_folders(root: Path) -> list[Path]:
     return sorted(p.parent for p in root.glob("*/model_index.json"))
 
 
-def list_models(user_folders: list[str] = (), include_hf_cache: bool = False, family: str = PIXEL_FAMILY) -> list[ModelInfo]:
-    """Models of ``family`` from the bundled folder, the user's folders and (optionally) the HF cache.
+def list_models(user_folders: list[str] = (), include_hf_cache: bool = False, accept=None) -> list[ModelInfo]:
+    """Models that ``accept(info)`` takes (default: pixel-space DDPMs) from the bundled folder, the user's folders
+    and (optionally) the HF cache.
 
     Unreadable entries are skipped: a listing must never fail because one folder is broken.
     """
@@ -262,7 +263,7 @@ def list_models(user_folders: list[str] = (), include_hf_cache: bool = False, fa
             info = inspect_model(ref)
         except ModelError:
             continue
-        if info.path in seen or (family and info.family != family):
+        if info.path in seen or not (accept(info) if accept else info.family == PIXEL_FAMILY):
             continue
         seen.add(info.path)
         found.append(info)

@@ -159,25 +159,44 @@ class SamplerClient(QObject):
         super().__init__(parent)
         self.thread = thread
         self._futures: dict[int, asyncio.Future] = {}
+        self._owners: dict[int, object] = {}
         thread.job_finished.connect(self._on_finished)
         thread.job_failed.connect(self._on_failed)
+        thread.job_started.connect(self._on_started)
+        thread.preview_ready.connect(self._on_preview)
 
-    def submit(self, job) -> asyncio.Future:
+    def submit(self, job, owner=None) -> asyncio.Future:
         """Queue ``job`` now; the Future resolves to its Result (``cancelled`` set if stopped mid-run), to None
-        if it was cancelled before it started, or raises JobFailed with the user-facing message."""
+        if it was cancelled before it started, or raises JobFailed with the user-facing message. ``owner`` (a panel)
+        gets ``on_job_started(job, history)`` and ``on_step(event)`` for this job."""
         future = asyncio.get_event_loop().create_future()
-        self._futures[self.thread.submit(job)] = future
+        job_id = self.thread.submit(job)
+        self._futures[job_id] = future
+        if owner is not None:
+            self._owners[job_id] = owner
         return future
+
+    def _on_started(self, job_id: int, job, history) -> None:
+        owner = self._owners.get(job_id)
+        if owner is not None:
+            owner.on_job_started(job, history)
+
+    def _on_preview(self) -> None:
+        latest = self.thread.take_latest()  # always take it: that re-arms the next preview signal
+        if latest is not None and latest[0] in self._owners:
+            self._owners[latest[0]].on_step(latest[1])
 
     async def run(self, job):
         return await self.submit(job)
 
     def _on_finished(self, job_id: int, result) -> None:
+        self._owners.pop(job_id, None)
         future = self._futures.pop(job_id, None)
         if future is not None and not future.done():
             future.set_result(result)
 
     def _on_failed(self, job_id: int, message: str) -> None:
+        self._owners.pop(job_id, None)
         future = self._futures.pop(job_id, None)
         if future is not None and not future.done():
             future.set_exception(JobFailed(message))

@@ -1,0 +1,352 @@
+"""What every sampling panel shares: model picker, scheduler, steps, seed, batch, output folder, Generate/Cancel,
+the live canvas with its scrubber, and the gallery. A panel adds its own fields and says how to build its job."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ddpm_studio.engine.jobs import MAX_BATCH, MAX_SEED, MAX_STEPS, Job, JobError
+from ddpm_studio.engine.metadata import MetadataError, read_job
+from ddpm_studio.engine.models import ModelError, ModelInfo, inspect_model, list_models
+from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULERS
+from ddpm_studio.ui.canvas import StepCanvas
+from ddpm_studio.ui.gallery import GalleryStrip
+from ddpm_studio.ui.settings import Settings
+from ddpm_studio.ui.worker import JobFailed, SamplerClient, SamplerThread
+
+
+class SamplingPanel(QWidget):
+    status_message = Signal(str)
+
+    job_type: type[Job] = Job
+    settings_key = ""  # where the last-used parameters are kept
+    default_batch = 4
+    schedulers: tuple[str, ...] = tuple(SCHEDULERS)
+
+    def accepts(self, info: ModelInfo) -> bool:
+        """Which models this panel lists."""
+        raise NotImplementedError
+
+    def add_fields(self, form: QFormLayout) -> None:
+        """Add the panel's own rows to the form."""
+
+    def job_fields(self) -> dict:
+        """The panel's own job fields, read from its widgets (may raise JobError)."""
+        return {}
+
+    def apply_fields(self, job) -> None:
+        """Put the panel's own fields of ``job`` into its widgets."""
+
+    def refuse_reason(self, info: ModelInfo) -> str:
+        return f"{info.path} holds {info.class_name or 'an unknown pipeline'}" + (f"; open it in the {info.panel} panel." if info.panel else ".")
+
+    def __init__(self, sampler: SamplerThread, client: SamplerClient, settings: Settings, parent=None) -> None:
+        super().__init__(parent)
+        self.sampler, self.client, self.settings = sampler, client, settings
+        self.ready = False
+        self.error_box: QMessageBox | None = None
+
+        self.model_box = QComboBox()
+        self.model_box.setMinimumContentsLength(18)
+        add_model = QToolButton(text="Add folder…")
+        add_model.clicked.connect(self.choose_model_folder)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_box, 1)
+        model_row.addWidget(add_model)
+
+        self.scheduler_box = QComboBox()
+        for name in self.schedulers:
+            self.scheduler_box.addItem(SCHEDULERS[name].label, name)
+        self.steps = QSpinBox(minimum=1, maximum=MAX_STEPS, value=25)
+        self.seed = QLineEdit("0")
+        self.seed.setToolTip(f"0 … {MAX_SEED}; image i of a batch uses seed + i")
+        dice = QToolButton(text="🎲")
+        dice.setToolTip("New random seed")
+        dice.clicked.connect(self.randomise_seed)
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(dice)
+        self.batch = QSpinBox(minimum=1, maximum=MAX_BATCH, value=self.default_batch)
+        self.output_dir = QLineEdit(settings.output_dir)
+        browse = QToolButton(text="…")
+        browse.clicked.connect(self.choose_output_dir)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.output_dir, 1)
+        out_row.addWidget(browse)
+
+        form = QFormLayout()
+        form.addRow("Model", model_row)
+        self.add_fields(form)
+        form.addRow("Scheduler", self.scheduler_box)
+        form.addRow("Steps", self.steps)
+        form.addRow("Seed", seed_row)
+        form.addRow("Batch size", self.batch)
+        form.addRow("Output folder", out_row)
+
+        self.generate_button = QPushButton("Loading torch…")
+        self.generate_button.setEnabled(False)
+        self.generate_button.setDefault(True)
+        self.generate_button.clicked.connect(self.generate)
+        self.cancel_button = QPushButton("Cancel (Esc)")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_all_button = QPushButton("Cancel all")
+        self.cancel_all_button.clicked.connect(self.cancel_all)
+        self.queue_label = QLabel("")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.cancel_all_button)
+
+        left = QVBoxLayout()
+        left.addLayout(form)
+        left.addWidget(self.generate_button)
+        left.addLayout(buttons)
+        left.addWidget(self.queue_label)
+        left.addStretch(1)
+        left_widget = QWidget()
+        left_widget.setLayout(left)
+        left_widget.setMaximumWidth(380)
+
+        self.canvas = StepCanvas()
+        self.gallery = GalleryStrip()
+        self.gallery.restore_requested.connect(self.restore_from_png)
+        right = QVBoxLayout()
+        self.add_above_canvas(right)
+        right.addWidget(self.canvas, 1)
+        right.addWidget(QLabel("Results — click to view, drag out, right-click for more"))
+        right.addWidget(self.gallery)
+        right_widget = QWidget()
+        right_widget.setLayout(right)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left_widget)
+        splitter.addWidget(right_widget)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self, activated=self.generate_button.click)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.cancel)
+        sampler.queue_changed.connect(self._on_queue_changed)
+
+        self.refresh_models()
+        self.apply_job_dict(settings.get_json(self.settings_key, None))
+        self._update_buttons()
+
+    def add_above_canvas(self, layout: QVBoxLayout) -> None:
+        """Room for a panel's input widgets (the Edit panel's image and mask)."""
+
+    # ---- models ----
+    def refresh_models(self, include_hf_cache: bool = False) -> None:
+        current = self.model_box.currentData()
+        self.model_box.clear()
+        for info in list_models(self.settings.model_folders, include_hf_cache=include_hf_cache, accept=self.accepts):
+            self.model_box.addItem(info.label, info.ref)
+            self.model_box.setItemData(self.model_box.count() - 1, str(info.path), Qt.ItemDataRole.ToolTipRole)
+        if current:
+            self.select_model(current)
+        self._update_buttons()
+
+    def select_model(self, ref: str) -> bool:
+        index = self.model_box.findData(ref)
+        if index < 0:
+            return False
+        self.model_box.setCurrentIndex(index)
+        return True
+
+    def add_model_folder(self, folder: str) -> None:
+        """Remember ``folder`` (a pipeline, or a folder of pipelines); explain if it holds no usable model."""
+        before = {self.model_box.itemData(i) for i in range(self.model_box.count())}
+        self.settings.add_model_folder(folder)
+        self.refresh_models(include_hf_cache=self.ready)
+        added = [self.model_box.itemData(i) for i in range(self.model_box.count()) if self.model_box.itemData(i) not in before]
+        if added:
+            self.select_model(added[0])
+            self.status_message.emit(f"Added {len(added)} model(s) from {folder}")
+            return
+        try:
+            info = inspect_model(folder)
+        except ModelError as exc:
+            self.show_error("This folder holds no model for this panel", str(exc))
+            return
+        if self.accepts(info):
+            self.status_message.emit(f"{folder} is already in the list")
+        else:
+            self.show_error("This folder holds no model for this panel", self.refuse_reason(info))
+
+    def add_trained_model(self, folder: str) -> None:
+        """A model the Train panel just exported: list it and select it, ready to sample."""
+        self.settings.add_model_folder(folder)
+        self.refresh_models(include_hf_cache=self.ready)
+        self.select_model(str(Path(folder).resolve()))
+
+    def choose_model_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a model folder (a diffusers pipeline, or a folder of them)")
+        if folder:
+            self.add_model_folder(folder)
+
+    def choose_output_dir(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Output folder", self.output_dir.text())
+        if folder:
+            self.output_dir.setText(folder)
+
+    # ---- parameters ----
+    def randomise_seed(self) -> None:
+        self.seed.setText(str(random.randrange(MAX_SEED + 1)))
+
+    def current_job(self):
+        seed_text = self.seed.text().strip()
+        if not seed_text.isdigit():
+            raise JobError(f"The seed must be a whole number from 0 to {MAX_SEED}; got '{seed_text}'.")
+        return self.job_type(
+            model=self.model_box.currentData() or "",
+            scheduler=self.scheduler_box.currentData(),
+            steps=self.steps.value(),
+            seed=int(seed_text),
+            batch_size=self.batch.value(),
+            preview_every=1,
+            output_dir=self.output_dir.text().strip(),
+            **self.job_fields(),
+        )
+
+    def apply_job(self, job) -> None:
+        """Put a job's parameters into the form (restore from settings or from a dropped PNG)."""
+        if job.model and not self.select_model(job.model):
+            self.status_message.emit(f"The model '{job.model}' is not in the list; kept the current one.")
+        index = self.scheduler_box.findData(job.scheduler)
+        self.scheduler_box.setCurrentIndex(index if index >= 0 else self.scheduler_box.findData(DEFAULT_SCHEDULER))
+        self.steps.setValue(job.steps)
+        self.seed.setText(str(job.seed))
+        self.batch.setValue(job.batch_size)
+        if job.output_dir:
+            self.output_dir.setText(job.output_dir)
+        self.apply_fields(job)
+
+    def apply_job_dict(self, data) -> None:
+        if not data:
+            return
+        try:
+            self.apply_job(self.job_type.from_dict(data))
+        except (JobError, TypeError):
+            pass  # settings from an older version: keep the defaults
+
+    def restore_from_png(self, path: str) -> bool:
+        try:
+            job = read_job(path)
+        except MetadataError as exc:
+            self.show_error("Cannot restore parameters", str(exc))
+            return False
+        if not isinstance(job, self.job_type):
+            self.show_error("Cannot restore parameters", f"{path} was made by another panel ({job.kind}).")
+            return False
+        self.apply_job(job)
+        self.status_message.emit(f"Restored parameters from {Path(path).name}")
+        return True
+
+    def save_settings(self) -> None:
+        self.settings.output_dir = self.output_dir.text().strip()
+        try:
+            self.settings.set_json(self.settings_key, self.current_job().to_dict())
+        except JobError:
+            pass
+        self.settings.sync()
+
+    # ---- running ----
+    def set_backend_ready(self, device_label: str) -> None:
+        self.ready = True
+        self.refresh_models(include_hf_cache=True)
+        self.status_message.emit(f"Ready — sampling on {device_label}")
+
+    def generate(self) -> asyncio.Task | None:
+        """Queue a run with the form's parameters as they are at this click; the rest happens when it ends."""
+        if not self.ready:
+            return None
+        try:
+            job = self.current_job()
+        except JobError as exc:
+            self.show_error("Check the parameters", str(exc))
+            return None
+        self.save_settings()
+        task = asyncio.ensure_future(self._finish(self.client.submit(job, owner=self)))
+        task.add_done_callback(_report_crash)
+        return task
+
+    async def _finish(self, pending: asyncio.Future) -> None:
+        try:
+            result = await pending
+        except JobFailed as exc:
+            self.canvas.finish_run("Failed")
+            self.show_error("Generation failed", str(exc))
+            return
+        if result is None:
+            self.status_message.emit("A queued run was cancelled before it started")
+        elif result.cancelled:
+            self.canvas.finish_run(f"Cancelled after {result.steps_run} steps — nothing saved")
+        else:
+            self.canvas.finish_run(f"Done — {len(result.images)} image(s) in {result.seconds:.1f} s on {result.device}")
+            self.gallery.add_images(result.saved_paths)
+            if result.saved_paths:
+                self.status_message.emit(f"Saved {len(result.saved_paths)} image(s) to {Path(result.saved_paths[0]).parent}")
+
+    def cancel(self) -> None:
+        self.sampler.cancel_current()
+
+    def cancel_all(self) -> None:
+        self.sampler.cancel_all()
+
+    def on_job_started(self, job, history) -> None:
+        """One of this panel's jobs started (called by the SamplerClient)."""
+        self.canvas.start_run(history)
+
+    def on_step(self, event) -> None:
+        """The newest step of this panel's running job (called by the SamplerClient)."""
+        self.canvas.show_step(event)
+
+    def _on_queue_changed(self, waiting: int) -> None:
+        self.queue_label.setText(f"Queue: {waiting} waiting" if waiting else "")
+
+    def _update_buttons(self) -> None:
+        has_model = self.model_box.count() > 0
+        self.generate_button.setEnabled(self.ready and has_model)
+        if not self.ready:
+            self.generate_button.setText("Loading torch…")
+        elif not has_model:
+            self.generate_button.setText("Add a model folder first")
+        else:
+            self.generate_button.setText("Generate (Ctrl+Enter)")
+
+    def show_error(self, title: str, message: str) -> None:
+        """A non-blocking error dialog: the app stays alive and usable."""
+        self.status_message.emit(message)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.error_box = box
+
+
+def _report_crash(task: asyncio.Task) -> None:
+    """A bug in a result handler must be seen, not swallowed by the event loop."""
+    if not task.cancelled() and task.exception() is not None:
+        exc = task.exception()
+        sys.excepthook(type(exc), exc, exc.__traceback__)
