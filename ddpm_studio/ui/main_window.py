@@ -9,8 +9,10 @@ from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
 
 from ddpm_studio import __version__
+from ddpm_studio.ui.edit_panel import EditPanel
 from ddpm_studio.ui.generate_panel import GeneratePanel
 from ddpm_studio.ui.settings import Settings
+from ddpm_studio.ui.text2image_panel import Text2ImagePanel
 from ddpm_studio.ui.train_panel import TrainPanel
 from ddpm_studio.ui.worker import SamplerClient, SamplerThread
 
@@ -26,8 +28,13 @@ class MainWindow(QMainWindow):
         self.client = SamplerClient(self.sampler, self)
         self.generate_panel = GeneratePanel(self.sampler, self.client, self.settings)
         self.tabs = QTabWidget()
+        self.text2image_panel = Text2ImagePanel(self.sampler, self.client, self.settings)
+        self.edit_panel = EditPanel(self.sampler, self.client, self.settings)
         self.train_panel = TrainPanel(self.settings)
+        self.sampling_panels = [self.generate_panel, self.text2image_panel, self.edit_panel]
         self.tabs.addTab(self.generate_panel, "Generate")
+        self.tabs.addTab(self.text2image_panel, "Text to Image")
+        self.tabs.addTab(self.edit_panel, "Edit")
         self.tabs.addTab(self.train_panel, "Train")
         self.train_panel.model_exported.connect(self.generate_panel.add_trained_model)
         self.train_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -35,7 +42,8 @@ class MainWindow(QMainWindow):
 
         self.backend_label = QLabel("Loading torch and diffusers…")
         self.statusBar().addPermanentWidget(self.backend_label)
-        self.generate_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        for panel in self.sampling_panels:
+            panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.sampler.backend_ready.connect(self._on_backend_ready)
         self.sampler.backend_failed.connect(self._on_backend_failed)
         self._build_menus()
@@ -52,7 +60,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         add = QAction("Add model folder…", self)
-        add.triggered.connect(self.generate_panel.choose_model_folder)
+        add.triggered.connect(self.choose_model_folder)
         file_menu.addAction(add)
         open_out = QAction("Open output folder", self)
         open_out.triggered.connect(self.open_output_folder)
@@ -71,14 +79,28 @@ class MainWindow(QMainWindow):
         cancel_all.triggered.connect(self.generate_panel.cancel_all)
         queue_menu.addAction(cancel_all)
 
+    def current_sampling_panel(self):
+        widget = self.tabs.currentWidget()
+        return widget if widget in self.sampling_panels else self.generate_panel
+
+    def choose_model_folder(self) -> None:
+        """Add a folder from the current panel (it explains if the folder holds nothing for it); all panels re-list."""
+        panel = self.current_sampling_panel()
+        panel.choose_model_folder()
+        for other in self.sampling_panels:
+            if other is not panel:
+                other.refresh_models(include_hf_cache=other.ready)
+        self.train_panel.refresh_models()
+
     def open_output_folder(self) -> None:
-        folder = Path(self.generate_panel.output_dir.text()).expanduser()
+        folder = Path(self.current_sampling_panel().output_dir.text()).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def _on_backend_ready(self, device_label: str) -> None:
         self.backend_label.setText(f"Device: {device_label}")
-        self.generate_panel.set_backend_ready(device_label)
+        for panel in self.sampling_panels:
+            panel.set_backend_ready(device_label)
 
     def _on_backend_failed(self, message: str) -> None:
         self.backend_label.setText("Sampler unavailable")
@@ -93,14 +115,27 @@ class MainWindow(QMainWindow):
         for url in event.mimeData().urls():
             path = url.toLocalFile()
             if path.lower().endswith(".png"):
-                self.generate_panel.restore_from_png(path)
-                self.tabs.setCurrentWidget(self.generate_panel)
+                self.restore_from_png(path)
                 event.acceptProposedAction()
                 return
 
+    def restore_from_png(self, path: str) -> bool:
+        """Open the panel that made this PNG and put its parameters back."""
+        from ddpm_studio.engine.metadata import MetadataError, read_metadata
+
+        try:
+            kind = read_metadata(path)["job"].get("kind")
+        except (MetadataError, AttributeError) as exc:
+            self.current_sampling_panel().show_error("Cannot restore parameters", str(exc))
+            return False
+        panel = next((p for p in self.sampling_panels if p.job_type.kind == kind), self.current_sampling_panel())
+        self.tabs.setCurrentWidget(panel)
+        return panel.restore_from_png(path)
+
     def closeEvent(self, event) -> None:
         """Stop the sampler (it stops within one step), save settings, then close."""
-        self.generate_panel.save_settings()
+        for panel in self.sampling_panels:
+            panel.save_settings()
         self.train_panel.shutdown()
         self.settings.set_geometry(self.saveGeometry())
         self.settings.sync()

@@ -1,0 +1,162 @@
+"""The Edit panel: change an image with a prompt — img2img (strength), inpaint (a painted mask), instruct
+(InstructPix2Pix, image guidance). The image can be opened, dropped or pasted; pasted images and painted masks are
+saved under the output folder so that every result's parameters point at real files."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+)
+
+from ddpm_studio.engine.jobs import EDIT_MODES, EditJob, JobError
+from ddpm_studio.engine.models import MODE_NAMES, ModelInfo
+from ddpm_studio.ui.mask_painter import MaskPainter
+from ddpm_studio.ui.prompt_fields import PromptFields
+from ddpm_studio.ui.sampling_panel import SamplingPanel
+from ddpm_studio.ui.text2image_panel import LATENT_SCHEDULERS
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
+
+
+class EditPanel(SamplingPanel):
+    job_type = EditJob
+    settings_key = "edit/last_job"
+    default_batch = 1
+    schedulers = LATENT_SCHEDULERS
+
+    def accepts(self, info: ModelInfo) -> bool:
+        return self.mode() in info.modes
+
+    def refuse_reason(self, info: ModelInfo) -> str:
+        return f"{info.path} cannot do {MODE_NAMES[self.mode()]}" + (f"; open it in the {info.panel} panel." if info.panel else ".")
+
+    def mode(self) -> str:
+        return self.mode_box.currentData() if hasattr(self, "mode_box") else "img2img"
+
+    def add_fields(self, form: QFormLayout) -> None:
+        self.image_path = ""
+        self.mode_box = QComboBox()
+        for mode in EDIT_MODES:
+            self.mode_box.addItem({"img2img": "Image to image", "inpaint": "Inpaint (paint a mask)",
+                                   "instruct": "Instruct (InstructPix2Pix)"}[mode], mode)
+        self.mode_box.currentIndexChanged.connect(self._mode_changed)
+        form.insertRow(0, "Mode", self.mode_box)
+        self.prompts = PromptFields(form)
+        self.strength = QDoubleSpinBox(minimum=0.01, maximum=1.0, value=0.75, singleStep=0.05, decimals=2)
+        self.strength.setToolTip("How much to change: 0 keeps the image, 1 repaints it from noise")
+        self.image_guidance = QDoubleSpinBox(minimum=0.0, maximum=50.0, value=1.5, singleStep=0.1, decimals=2)
+        self.image_guidance.setToolTip("Instruct: how closely to keep the input image")
+        form.addRow("Strength", self.strength)
+        form.addRow("Image guidance", self.image_guidance)
+
+    def add_above_canvas(self, layout: QVBoxLayout) -> None:
+        self.painter = MaskPainter()
+        self.painter.image_dropped.connect(self.load_image)
+        open_button = QPushButton("Open image…")
+        open_button.clicked.connect(self.choose_image)
+        paste_button = QPushButton("Paste")
+        paste_button.clicked.connect(self.paste_image)
+        self.brush_slider = QSlider(Qt.Orientation.Horizontal, minimum=2, maximum=128, value=self.painter.brush)
+        self.brush_slider.valueChanged.connect(lambda v: setattr(self.painter, "brush", v))
+        self.eraser = QToolButton(text="Eraser", checkable=True)
+        self.eraser.toggled.connect(lambda on: setattr(self.painter, "erasing", on))
+        tools = QHBoxLayout()
+        tools.addWidget(open_button)
+        tools.addWidget(paste_button)
+        self.mask_tools = [QLabel("Brush"), self.brush_slider, self.eraser]
+        for text, slot in (("Invert", self.painter.invert), ("Clear", self.painter.clear), ("Undo", self.painter.undo)):
+            button = QToolButton(text=text)
+            button.clicked.connect(slot)
+            self.mask_tools.append(button)
+        for widget in self.mask_tools:
+            tools.addWidget(widget)
+        tools.addStretch(1)
+        self.image_label = QLabel("No input image")
+        layout.addLayout(tools)
+        layout.addWidget(self.painter, 1)
+        layout.addWidget(self.image_label)
+        QShortcut(QKeySequence.StandardKey.Paste, self, activated=self.paste_image)
+        QShortcut(QKeySequence.StandardKey.Undo, self, activated=self.painter.undo)
+        self._mode_changed()
+
+    def _mode_changed(self) -> None:
+        mode = self.mode()
+        self.strength.setEnabled(mode != "instruct")
+        self.image_guidance.setEnabled(mode == "instruct")
+        if hasattr(self, "painter"):
+            self.painter.painting_enabled = mode == "inpaint"
+            for widget in self.mask_tools:
+                widget.setVisible(mode == "inpaint")
+            self.painter.update()
+        if hasattr(self, "model_box"):
+            self.refresh_models(include_hf_cache=self.ready)
+
+    # ---- the input image ----
+    def choose_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Image to edit", "", IMAGE_FILTER)
+        if path:
+            self.load_image(path)
+
+    def load_image(self, path: str) -> bool:
+        image = QImage(path)
+        if image.isNull():
+            self.show_error("Cannot open the image", f"{path} is not an image Qt can read.")
+            return False
+        self.image_path = str(Path(path).resolve())
+        self.painter.set_image(image)
+        self.image_label.setText(f"{self.image_path} ({image.width()}×{image.height()})")
+        return True
+
+    def paste_image(self) -> bool:
+        image = QGuiApplication.clipboard().image()
+        if image.isNull():
+            self.status_message.emit("The clipboard holds no image")
+            return False
+        return self.load_image(str(self._store(image, "inputs", "paste")))
+
+    def _store(self, image: QImage, folder: str, prefix: str) -> Path:
+        """Save ``image`` under the output folder, named by its content (the same image is stored once)."""
+        data = bytes(image.constBits())
+        target = Path(self.output_dir.text().strip() or ".").expanduser() / folder
+        target.mkdir(parents=True, exist_ok=True)
+        path = target / f"{prefix}-{hashlib.sha1(data).hexdigest()[:12]}.png"
+        if not path.exists() and not image.save(str(path)):
+            raise JobError(f"Could not save {path}.")
+        return path
+
+    # ---- the job ----
+    def job_fields(self) -> dict:
+        mode = self.mode()
+        if not self.image_path:
+            raise JobError("Open, drop or paste the image to edit first.")
+        mask = ""
+        if mode == "inpaint":
+            if not self.painter.has_mask():
+                raise JobError("Paint the area to repaint on the image first (white = repaint).")
+            mask = str(self._store(self.painter.mask, "masks", "mask"))
+        return dict(mode=mode, image=self.image_path, mask=mask, strength=round(self.strength.value(), 3),
+                    image_guidance_scale=round(self.image_guidance.value(), 3), **self.prompts.values())
+
+    def apply_fields(self, job: EditJob) -> None:
+        self.mode_box.setCurrentIndex(max(self.mode_box.findData(job.mode), 0))
+        self.prompts.apply(job)
+        self.strength.setValue(job.strength)
+        self.image_guidance.setValue(job.image_guidance_scale)
+        if job.image and Path(job.image).is_file():
+            self.load_image(job.image)
+            if job.mask and Path(job.mask).is_file():
+                self.painter.set_mask(QImage(job.mask))

@@ -1,0 +1,42 @@
+"""The Text to Image panel: Stable Diffusion family models, a prompt, and the same live canvas."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QSpinBox
+
+from ddpm_studio.engine.jobs import MAX_SIDE, MIN_SIDE, Text2ImageJob
+from ddpm_studio.engine.models import ModelInfo
+from ddpm_studio.ui.prompt_fields import PromptFields
+from ddpm_studio.ui.sampling_panel import SamplingPanel
+
+LATENT_SCHEDULERS = ("dpm++2m", "dpm++2m-karras", "euler-a", "euler", "ddim", "unipc", "lcm")
+
+
+class Text2ImagePanel(SamplingPanel):
+    job_type = Text2ImageJob
+    settings_key = "txt2img/last_job"
+    default_batch = 1
+    schedulers = LATENT_SCHEDULERS
+
+    def accepts(self, info: ModelInfo) -> bool:
+        return "txt2img" in info.modes
+
+    def add_fields(self, form: QFormLayout) -> None:
+        self.prompts = PromptFields(form)
+        self.width_box = QSpinBox(minimum=MIN_SIDE, maximum=MAX_SIDE, value=512, singleStep=64)
+        self.height_box = QSpinBox(minimum=MIN_SIDE, maximum=MAX_SIDE, value=512, singleStep=64)
+        for box in (self.width_box, self.height_box):
+            box.setToolTip("A multiple of 8")
+        size = QHBoxLayout()
+        size.addWidget(self.width_box)
+        size.addWidget(QLabel("×"))
+        size.addWidget(self.height_box)
+        form.addRow("Size", size)
+
+    def job_fields(self) -> dict:
+        return dict(width=self.width_box.value(), height=self.height_box.value(), **self.prompts.values())
+
+    def apply_fields(self, job: Text2ImageJob) -> None:
+        self.prompts.apply(job)
+        self.width_box.setValue(job.width)
+        self.height_box.setValue(job.height)
