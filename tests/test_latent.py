@@ -201,3 +201,20 @@ def test_cli_txt2img_and_edit(sd, photo, tmp_path, capsys):
         assert Image.open(path).size == (56, 40) and read_job(path).mode == mode
     assert main(["txt2img", "--model", str(sd["txt2img"]), "--prompt", "x", "--size", "big"]) == 1
     assert "--size must look like 512x768" in capsys.readouterr().err
+
+
+def test_nan_output_is_reported_not_saved(sd, tmp_path, monkeypatch):
+    import torch
+
+    engine = Engine(device="cpu")
+    loaded = engine.load(str(sd["txt2img"]), "txt2img")
+    from diffusers.models.autoencoders.vae import DecoderOutput
+
+    def black_decode(z, return_dict=True, **_):  # what an fp16 VAE overflow gives
+        sample = torch.full((z.shape[0], 3, 32, 32), float("nan"))
+        return DecoderOutput(sample=sample) if return_dict else (sample,)
+
+    monkeypatch.setattr(loaded.pipe.vae, "decode", black_decode)
+    with pytest.raises(ModelError, match="produced NaN values.*fp16 VAE"):
+        engine.run(Text2ImageJob(model=str(sd["txt2img"]), prompt="x", steps=2, width=32, height=32, output_dir=str(tmp_path)))
+    assert list(tmp_path.iterdir()) == []

@@ -152,5 +152,10 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
         return SampleOutput(images=None, steps_run=calls, cancelled=True)
     finally:
         recorder.close()
+    if not np.isfinite(out.images).all():
+        raise ModelError(
+            f"{loaded.info.path} produced NaN values (a black image) in {pipe.vae.dtype}. This is the known fp16 VAE "
+            "problem: run on the CPU (float32) or with a VAE that is fixed for fp16."
+        )
     images = np.clip(np.round(out.images * 255.0), 0, 255).astype(np.uint8)
     return SampleOutput(images=images, steps_run=calls, cancelled=False)
