@@ -67,3 +67,39 @@ def isolated_settings(tmp_path, monkeypatch):
     path = tmp_path / "settings.ini"
     monkeypatch.setenv("DDPM_STUDIO_SETTINGS", str(path))
     return path
+
+
+@pytest.fixture()
+def qloop(qapp):
+    """The app's qasync event loop, as run_app sets it up."""
+    import asyncio
+
+    import qasync
+
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+@pytest.fixture()
+def make_window(qtbot, qloop):
+    """Open a real MainWindow on given Settings, wait for its sampler; close it (and check the thread ended) after."""
+    from ddpm_studio.ui.main_window import MainWindow
+
+    windows = []
+
+    def make(settings):
+        window = MainWindow(settings=settings, device="cpu")
+        qtbot.addWidget(window)
+        window.show()
+        with qtbot.waitSignal(window.sampler.backend_ready, timeout=60000):
+            window.start_backend()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+        assert window.sampler.wait(30000)

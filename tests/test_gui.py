@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
 import sys
@@ -15,19 +14,7 @@ from PySide6.QtGui import QDropEvent
 from ddpm_studio.engine.jobs import GenerateJob
 from ddpm_studio.engine.metadata import read_job
 from ddpm_studio.ui.images import to_qimage
-from ddpm_studio.ui.main_window import MainWindow
 from ddpm_studio.ui.settings import Settings
-
-
-@pytest.fixture()
-def qloop(qapp):
-    import qasync
-
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    yield loop
-    asyncio.set_event_loop(None)
-    loop.close()
 
 
 @pytest.fixture()
@@ -37,24 +24,16 @@ def models_root(tiny_ddpm_dir, tmp_path):
     return root
 
 
-def open_window(qtbot, settings_path, models_root, out_dir):
+def settings_for(settings_path, models_root, out_dir) -> Settings:
     settings = Settings(settings_path)
     settings.add_model_folder(str(models_root))
     settings.output_dir = str(out_dir)
-    window = MainWindow(settings=settings, device="cpu")
-    qtbot.addWidget(window)
-    window.show()
-    with qtbot.waitSignal(window.sampler.backend_ready, timeout=60000):
-        window.start_backend()
-    return window
+    return settings
 
 
 @pytest.fixture()
-def window(qtbot, qloop, tmp_path, models_root):
-    window = open_window(qtbot, tmp_path / "settings.ini", models_root, tmp_path / "out")
-    yield window
-    window.close()
-    assert window.sampler.wait(30000)
+def window(make_window, tmp_path, models_root):
+    return make_window(settings_for(tmp_path / "settings.ini", models_root, tmp_path / "out"))
 
 
 def pixels(view) -> bytes:
@@ -138,8 +117,8 @@ def test_queue_runs_in_order_and_cancel_all(window, qtbot, tmp_path):
     assert panel.gallery.count() == 2 and panel.queue_label.text() == ""
 
 
-def test_close_window_mid_run_stops_cleanly(qtbot, qloop, tmp_path, models_root):
-    window = open_window(qtbot, tmp_path / "settings.ini", models_root, tmp_path / "out")
+def test_close_window_mid_run_stops_cleanly(make_window, qtbot, tmp_path, models_root):
+    window = make_window(settings_for(tmp_path / "settings.ini", models_root, tmp_path / "out"))
     panel = window.generate_panel
     set_form(panel, scheduler="ddpm", steps=1000, batch=1)
     panel.generate()
@@ -164,17 +143,15 @@ def test_drop_png_restores_parameters(window, qtbot, tmp_path, models_root):
     assert panel.current_job() == job
 
 
-def test_settings_and_last_parameters_persist(qtbot, qloop, tmp_path, models_root):
-    first = open_window(qtbot, tmp_path / "s.ini", models_root, tmp_path / "out")
+def test_settings_and_last_parameters_persist(make_window, tmp_path, models_root):
+    first = make_window(settings_for(tmp_path / "s.ini", models_root, tmp_path / "out"))
     set_form(first.generate_panel, scheduler="unipc", steps=17, seed=4242, batch=3)
     expected = first.generate_panel.current_job()
     first.close()
     assert first.sampler.wait(30000)
 
-    second = open_window(qtbot, tmp_path / "s.ini", models_root, tmp_path / "out")
+    second = make_window(settings_for(tmp_path / "s.ini", models_root, tmp_path / "out"))
     assert second.generate_panel.current_job() == expected
-    second.close()
-    assert second.sampler.wait(30000)
 
 
 def test_broken_model_folder_is_an_error_dialog(window, qtbot, tmp_path):

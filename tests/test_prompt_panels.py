@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
 
-from ddpm_studio.engine.metadata import read_job
-from ddpm_studio.ui.main_window import MainWindow
 from ddpm_studio.ui.settings import Settings
 from tests.tiny_sd import save_tiny_sd
 
@@ -25,24 +21,11 @@ def sd_root(tmp_path_factory):
 
 
 @pytest.fixture()
-def window(qtbot, qapp, tmp_path, sd_root):
-    import qasync
-
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
+def window(make_window, tmp_path, sd_root):
     settings = Settings(tmp_path / "settings.ini")
     settings.output_dir = str(tmp_path / "out")
     settings.add_model_folder(str(sd_root))
-    window = MainWindow(settings=settings, device="cpu")
-    qtbot.addWidget(window)
-    window.show()
-    with qtbot.waitSignal(window.sampler.backend_ready, timeout=60000):
-        window.start_backend()
-    yield window
-    window.close()
-    assert window.sampler.wait(30000)
-    asyncio.set_event_loop(None)
-    loop.close()
+    return make_window(settings)
 
 
 def models(panel):

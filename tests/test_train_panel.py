@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from PySide6.QtCore import Qt
 
-from ddpm_studio.ui.main_window import MainWindow
 from ddpm_studio.ui.settings import Settings
 from tests.folders import hostile_folder, shapes_folder
 
 
 @pytest.fixture()
-def window(qtbot, qapp, tmp_path):
-    import qasync
-
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
+def window(make_window, tmp_path):
     settings = Settings(tmp_path / "settings.ini")
     settings.output_dir = str(tmp_path / "out")
-    window = MainWindow(settings=settings, device="cpu")
-    qtbot.addWidget(window)
-    window.show()
-    with qtbot.waitSignal(window.sampler.backend_ready, timeout=60000):
-        window.start_backend()
-    yield window
-    window.close()
-    assert window.sampler.wait(30000)
-    asyncio.set_event_loop(None)
-    loop.close()
+    return make_window(settings)
 
 
 def configure(panel, data, out, steps=20):

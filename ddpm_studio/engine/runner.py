@@ -31,7 +31,7 @@ class Engine:
     def warm_up() -> None:
         """Import the heavy modules now (diffusers pulls in torch._dynamo), not at the first run."""
         import diffusers.models.unets.unet_2d  # noqa: F401
-        import diffusers.schedulers  # noqa: F401
+        import diffusers.schedulers  # noqa: F401 (imported for its side effect: loaded now)
 
     def load(self, ref: str, mode: str = "generate"):
         """The pixel DDPM (mode 'generate') or the latent pipeline for ``mode``; kept until another is asked for."""

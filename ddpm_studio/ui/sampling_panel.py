@@ -33,6 +33,7 @@ from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULERS
 from ddpm_studio.ui.canvas import StepCanvas
 from ddpm_studio.ui.gallery import GalleryStrip
 from ddpm_studio.ui.settings import Settings
+from ddpm_studio.ui.widgets import error_dialog, path_row
 from ddpm_studio.ui.worker import JobFailed, SamplerClient, SamplerThread
 
 
@@ -69,11 +70,7 @@ class SamplingPanel(QWidget):
 
         self.model_box = QComboBox()
         self.model_box.setMinimumContentsLength(18)
-        add_model = QToolButton(text="Add folder…")
-        add_model.clicked.connect(self.choose_model_folder)
-        model_row = QHBoxLayout()
-        model_row.addWidget(self.model_box, 1)
-        model_row.addWidget(add_model)
+        model_row = path_row(self.model_box, self.choose_model_folder, "Add folder…")
 
         self.scheduler_box = QComboBox()
         for name in self.schedulers:
@@ -89,11 +86,7 @@ class SamplingPanel(QWidget):
         seed_row.addWidget(dice)
         self.batch = QSpinBox(minimum=1, maximum=MAX_BATCH, value=self.default_batch)
         self.output_dir = QLineEdit(settings.output_dir)
-        browse = QToolButton(text="…")
-        browse.clicked.connect(self.choose_output_dir)
-        out_row = QHBoxLayout()
-        out_row.addWidget(self.output_dir, 1)
-        out_row.addWidget(browse)
+        out_row = path_row(self.output_dir, self.choose_output_dir)
 
         form = QFormLayout()
         form.addRow("Model", model_row)
@@ -337,12 +330,8 @@ class SamplingPanel(QWidget):
             self.generate_button.setText("Generate (Ctrl+Enter)")
 
     def show_error(self, title: str, message: str) -> None:
-        """A non-blocking error dialog: the app stays alive and usable."""
         self.status_message.emit(message)
-        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
-        self.error_box = box
+        self.error_box = error_dialog(self, title, message)
 
 
 def _report_crash(task: asyncio.Task) -> None:

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -37,6 +36,7 @@ from ddpm_studio.ui.images import to_qimage
 from ddpm_studio.ui.loss_plot import LossPlot
 from ddpm_studio.ui.settings import Settings
 from ddpm_studio.ui.train_worker import FolderScanThread, TrainerThread
+from ddpm_studio.ui.widgets import error_dialog, path_row
 
 SCRATCH = "scratch:"
 LAST_CONFIG_KEY = "train/last_config"
@@ -57,11 +57,7 @@ class TrainPanel(QWidget):
         self.folder = QLineEdit()
         self.folder.setPlaceholderText("A folder of your images (searched recursively)")
         self.folder.editingFinished.connect(lambda: self.scan_folder(self.folder.text()))
-        browse = QToolButton(text="…")
-        browse.clicked.connect(self.choose_folder)
-        folder_row = QHBoxLayout()
-        folder_row.addWidget(self.folder, 1)
-        folder_row.addWidget(browse)
+        folder_row = path_row(self.folder, self.choose_folder)
 
         self.base_box = QComboBox()
         self.resolution = QSpinBox(minimum=8, maximum=1024, value=32, singleStep=8)
@@ -75,11 +71,7 @@ class TrainPanel(QWidget):
         self.checkpoint_every = QSpinBox(minimum=1, maximum=10_000_000, value=500, singleStep=100)
         self.sample_every = QSpinBox(minimum=1, maximum=10_000_000, value=250, singleStep=50)
         self.output = QLineEdit()
-        out_browse = QToolButton(text="…")
-        out_browse.clicked.connect(self.choose_output)
-        out_row = QHBoxLayout()
-        out_row.addWidget(self.output, 1)
-        out_row.addWidget(out_browse)
+        out_row = path_row(self.output, self.choose_output)
         self.resume_box = QCheckBox("Resume from the latest checkpoint")
         self.resume_box.setToolTip("Continue the run whose checkpoints are in the output folder")
 
@@ -341,10 +333,7 @@ class TrainPanel(QWidget):
 
     def show_error(self, title: str, message: str) -> None:
         self.status_message.emit(message.splitlines()[0])
-        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
-        self.error_box = box
+        self.error_box = error_dialog(self, title, message)
 
 
 def _duration(seconds: float) -> str:

@@ -1,0 +1,23 @@
+"""Small pieces every panel uses: a path field with a browse button, and a non-blocking error dialog."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QMessageBox, QToolButton, QWidget
+
+
+def path_row(field: QWidget, on_browse, label: str = "…") -> QHBoxLayout:
+    button = QToolButton(text=label)
+    button.clicked.connect(on_browse)
+    row = QHBoxLayout()
+    row.addWidget(field, 1)
+    row.addWidget(button)
+    return row
+
+
+def error_dialog(parent: QWidget, title: str, message: str) -> QMessageBox:
+    """Shown without blocking: the app stays alive and usable behind it."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, parent)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box
