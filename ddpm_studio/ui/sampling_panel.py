@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSpinBox,
-    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -33,7 +32,7 @@ from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULERS
 from ddpm_studio.ui.canvas import StepCanvas
 from ddpm_studio.ui.gallery import GalleryStrip
 from ddpm_studio.ui.settings import Settings
-from ddpm_studio.ui.widgets import error_dialog, path_row
+from ddpm_studio.ui.widgets import error_dialog, form_and_view, path_row
 from ddpm_studio.ui.worker import JobFailed, SamplerClient, SamplerThread
 
 
@@ -115,10 +114,6 @@ class SamplingPanel(QWidget):
         left.addWidget(self.generate_button)
         left.addLayout(buttons)
         left.addWidget(self.queue_label)
-        left.addStretch(1)
-        left_widget = QWidget()
-        left_widget.setLayout(left)
-        left_widget.setMaximumWidth(380)
 
         self.canvas = StepCanvas()
         self.gallery = GalleryStrip()
@@ -128,15 +123,7 @@ class SamplingPanel(QWidget):
         right.addWidget(self.canvas, 1)
         right.addWidget(QLabel("Results — click to view, drag out, right-click for more"))
         right.addWidget(self.gallery)
-        right_widget = QWidget()
-        right_widget.setLayout(right)
-
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left_widget)
-        splitter.addWidget(right_widget)
-        splitter.setStretchFactor(1, 1)
-        layout = QVBoxLayout(self)
-        layout.addWidget(splitter)
+        QVBoxLayout(self).addWidget(form_and_view(left, right, 380))
 
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, activated=self.generate_button.click)

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -36,7 +35,7 @@ from ddpm_studio.ui.images import to_qimage
 from ddpm_studio.ui.loss_plot import LossPlot
 from ddpm_studio.ui.settings import Settings
 from ddpm_studio.ui.train_worker import FolderScanThread, TrainerThread
-from ddpm_studio.ui.widgets import error_dialog, path_row
+from ddpm_studio.ui.widgets import error_dialog, form_and_view, path_row
 
 SCRATCH = "scratch:"
 LAST_CONFIG_KEY = "train/last_config"
@@ -110,10 +109,6 @@ class TrainPanel(QWidget):
         left.addLayout(controls)
         left.addWidget(self.progress)
         left.addWidget(self.progress_label)
-        left.addStretch(1)
-        left_widget = QWidget()
-        left_widget.setLayout(left)
-        left_widget.setMaximumWidth(400)
 
         self.thumbnails = QListWidget()
         self.thumbnails.setViewMode(QListView.ViewMode.IconMode)
@@ -141,14 +136,7 @@ class TrainPanel(QWidget):
         right.addWidget(self.thumbnails)
         right.addWidget(self.bad_files)
         right.addLayout(lower, 1)
-        right_widget = QWidget()
-        right_widget.setLayout(right)
-
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left_widget)
-        splitter.addWidget(right_widget)
-        splitter.setStretchFactor(1, 1)
-        QVBoxLayout(self).addWidget(splitter)
+        QVBoxLayout(self).addWidget(form_and_view(left, right, 400))
 
         self.refresh_models()
         self._apply_config_dict(settings.get_json(LAST_CONFIG_KEY, None))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QMessageBox, QToolButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QMessageBox, QSplitter, QToolButton, QVBoxLayout, QWidget
 
 
 def path_row(field: QWidget, on_browse, label: str = "…") -> QHBoxLayout:
@@ -21,3 +21,17 @@ def error_dialog(parent: QWidget, title: str, message: str) -> QMessageBox:
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
     return box
+
+
+def form_and_view(left: QVBoxLayout, right: QVBoxLayout, left_width: int) -> QSplitter:
+    """The panels' shape: settings in a column on the left, what they make on the right."""
+    left.addStretch(1)
+    left_widget, right_widget = QWidget(), QWidget()
+    left_widget.setLayout(left)
+    left_widget.setMaximumWidth(left_width)
+    right_widget.setLayout(right)
+    splitter = QSplitter(Qt.Orientation.Horizontal)
+    splitter.addWidget(left_widget)
+    splitter.addWidget(right_widget)
+    splitter.setStretchFactor(1, 1)
+    return splitter
