@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ddpm_studio.engine.grid import image_grid
 from ddpm_studio.training import checkpoints as ckpt
 from ddpm_studio.training.config import TrainConfig
 from ddpm_studio.training.dataset import ImageFolderDataset
@@ -291,15 +292,9 @@ def _sample(accelerator, unet, ema, scheduler_config, config: TrainConfig, step:
     accelerator.wait_for_everyone()
 
 
-def sample_grid(images: np.ndarray, pad: int = 2) -> np.ndarray:
-    count, h, w, _ = images.shape
-    cols = math.ceil(math.sqrt(count))
-    rows = math.ceil(count / cols)
-    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), 255, np.uint8)
-    for i, image in enumerate(images):
-        r, c = divmod(i, cols)
-        grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = image
-    return grid
+def sample_grid(images: np.ndarray) -> np.ndarray:
+    """Samples on white, the way the training data looks."""
+    return image_grid(images, pad=2, background=255, border=True)
 
 
 def _export(accelerator, unet, ema, scheduler_config, config: TrainConfig, output: Path, step: int, loss, dataset, emit) -> Path:

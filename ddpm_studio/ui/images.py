@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from PySide6.QtGui import QImage
 
+from ddpm_studio.engine.grid import image_grid
 
-def grid(batch: np.ndarray, pad: int = 2, background: int = 40) -> np.ndarray:
-    """(B, H, W, 3) -> one (rows·H, cols·W, 3) mosaic, near-square."""
-    count, height, width, _ = batch.shape
-    cols = math.ceil(math.sqrt(count))
-    rows = math.ceil(count / cols)
-    out = np.full((rows * height + (rows - 1) * pad, cols * width + (cols - 1) * pad, 3), background, np.uint8)
-    for i in range(count):
-        r, c = divmod(i, cols)
-        out[r * (height + pad) : r * (height + pad) + height, c * (width + pad) : c * (width + pad) + width] = batch[i]
-    return out
+
+def grid(batch: np.ndarray) -> np.ndarray:
+    """A batch of previews as one mosaic on a dark background."""
+    return image_grid(batch, pad=2, background=40)
 
 
 def to_qimage(array: np.ndarray) -> QImage:
