@@ -11,15 +11,19 @@ _T0 = time.perf_counter()
 
 def run_app(argv: list[str] | None = None, exit_when_ready: bool = False, device: str = "auto") -> int:
     from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
     import qasync
 
+    from ddpm_studio.paths import resources_dir
     from ddpm_studio.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("DDPM Studio")
     app.setOrganizationName("DDPM Studio")
+    app.setDesktopFileName("ddpm-studio")
+    app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "ddpm-studio.svg")))
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
 
