@@ -199,7 +199,13 @@ TRAIN_FLAGS = {
 def train_config_from_args(args):
     from ddpm_studio.training.config import TrainConfig
 
-    values = TrainConfig.load(args.config).to_dict() if args.config else {}
+    saved = Path(args.out) / "train_config.json"
+    if args.config:
+        values = TrainConfig.load(args.config).to_dict()
+    elif args.resume and saved.is_file():  # resume with the recipe the run started with; flags still override
+        values = TrainConfig.load(saved).to_dict()
+    else:
+        values = {}
     values.update(data_dir=args.folder, output_dir=args.out)
     for flag, field_name in TRAIN_FLAGS.items():
         if getattr(args, flag) is not None:

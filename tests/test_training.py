@@ -157,3 +157,16 @@ def test_two_process_accelerate_launch_makes_a_loadable_model(tmp_path):
     images = Engine(device="cpu").run(GenerateJob(model=str(out / "model"), steps=3, batch_size=1), save=False).images
     assert images.shape == (1, 16, 16, 3)
     assert latest_checkpoint(out)[0] == 6
+
+
+def test_cli_resume_keeps_the_runs_recipe(tmp_path, capsys):
+    from ddpm_studio.cli import main
+
+    data = solid_folder(tmp_path / "red")
+    out = tmp_path / "run"
+    common = [str(data), "--out", str(out), "--batch-size", "4", "--checkpoint-every", "2", "--sample-every", "100"]
+    assert main(["train", *common, "--from-scratch", "tiny", "--resolution", "16", "--steps", "2", "--lr", "0.002"]) == 0
+    assert main(["train", *common, "--steps", "4", "--resume"]) == 0
+    config = TrainConfig.load(out / "model" / "train_config.json")
+    assert (config.preset, config.resolution, config.learning_rate, config.max_steps) == ("tiny", 16, 0.002, 4)
+    assert "Resumed from checkpoint-00000002 at step 2" in capsys.readouterr().err

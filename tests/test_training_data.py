@@ -70,3 +70,12 @@ def test_decompression_bomb_is_skipped_and_named(tmp_path, monkeypatch):
     report, _ = scan(tmp_path, 16)
     assert [p.name for p in report.good] == ["fine.png"]
     assert report.bad[0][0].name == "huge.png" and "too large to decode safely" in report.bad[0][1]
+
+
+def test_scan_keeps_the_first_images_within_its_budget(tmp_path):
+    for i in range(5):
+        Image.new("RGB", (16, 16), (i, i, i)).save(tmp_path / f"{i}.png")
+    report, arrays = scan(tmp_path, 16, keep_budget=2 * 16 * 16 * 3)
+    assert len(report.good) == 5 and [int(a[0, 0, 0]) for a in arrays] == [0, 1]
+    dataset = ImageFolderDataset(tmp_path, 16)
+    assert len(dataset) == 5 and dataset._arrays is not None

@@ -47,8 +47,7 @@ def main() -> None:
     staging = target.with_name(target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(source, staging, ignore=shutil.ignore_patterns("unet"))
-    unet = UNet2DModel.from_pretrained(source / "unet")
-    unet.to(torch.float16).save_pretrained(staging / "unet", safe_serialization=True)
+    UNet2DModel.from_pretrained(source / "unet", dtype=torch.float16).save_pretrained(staging / "unet", safe_serialization=True)
 
     step, checkpoint = latest_checkpoint(run)
     loss = read_state(checkpoint).get("loss")

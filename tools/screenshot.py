@@ -103,6 +103,7 @@ def show_training(window, app, run: Path) -> None:
     window.tabs.setCurrentWidget(panel)
     config = TrainConfig.load(run / "train_config.json")
     panel._apply_config_dict(config.to_dict())
+    panel.progress.setRange(0, config.max_steps)
     panel.scan_folder(config.data_dir)
     log = run.with_suffix(".log")
     for line in log.read_text().splitlines() if log.exists() else []:

@@ -93,14 +93,14 @@ def resize_short_side(image: Image.Image, resolution: int) -> Image.Image:
     return image.resize(size, Image.Resampling.LANCZOS) if size != image.size else image
 
 
-def scan(folder: str | Path, resolution: int, keep_budget: int | None = None) -> tuple[DataReport, list[np.ndarray] | None]:
-    """Decode every image once: the report of good and bad files, and the good ones resized (uint8 HWC) — or None
-    once they would pass ``keep_budget`` bytes (then they are decoded again when used)."""
+def scan(folder: str | Path, resolution: int, keep_budget: int | None = None) -> tuple[DataReport, list[np.ndarray]]:
+    """Decode every image once: the report of good and bad files, and the good ones resized (uint8 HWC), in order,
+    as many as fit in ``keep_budget`` bytes (all of them when it is None)."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise DataError(f"Training folder not found: {folder}")
     report = DataReport(folder)
-    arrays: list[np.ndarray] | None = []
+    arrays: list[np.ndarray] = []
     kept = 0
     for path in find_images(folder):
         try:
@@ -109,12 +109,9 @@ def scan(folder: str | Path, resolution: int, keep_budget: int | None = None) ->
             report.bad.append((path, str(exc)))
             continue
         report.good.append(path)
-        if arrays is not None:
-            kept += array.nbytes
-            if keep_budget is not None and kept > keep_budget:
-                arrays = None  # too many to keep: the dataset decodes them again when used
-            else:
-                arrays.append(array)
+        kept += array.nbytes
+        if keep_budget is None or kept <= keep_budget:
+            arrays.append(array)
     if not report.good:
         bad = f" ({len(report.bad)} file(s) could not be used)" if report.bad else ""
         raise DataError(f"No usable image in {folder}{bad}. Supported: {', '.join(sorted(EXTENSIONS))}.")

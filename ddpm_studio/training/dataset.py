@@ -18,7 +18,8 @@ class ImageFolderDataset(torch.utils.data.Dataset):
     def __init__(self, folder: str | Path, resolution: int, center_crop: bool = True, random_flip: bool = True) -> None:
         self.resolution, self.center_crop, self.random_flip = resolution, center_crop, random_flip
         self.report, arrays = scan(folder, resolution, keep_budget=CACHE_BUDGET_BYTES)
-        self._arrays = arrays  # None when the folder is too large to keep decoded in memory
+        # all decoded images stay in memory when they fit the budget; otherwise each is decoded again when used
+        self._arrays = arrays if len(arrays) == len(self.report.good) else None
 
     def __len__(self) -> int:
         return len(self.report.good)

@@ -30,7 +30,7 @@ class FolderScanThread(QThread):
             traceback.print_exc()
             self.failed.emit(f"Could not scan {self.folder}: {exc}")
             return
-        self.scanned.emit(report, (arrays or [])[: self.thumbnails])
+        self.scanned.emit(report, arrays[: self.thumbnails])
 
 
 class TrainerThread(QThread):
