@@ -48,6 +48,7 @@ def pixels(view) -> bytes:
 
 
 def set_form(panel, scheduler="ddim", steps=6, seed=5, batch=2):
+    panel.model_box.setCurrentIndex(panel.model_box.findText("tiny-ddpm"))
     panel.scheduler_box.setCurrentIndex(panel.scheduler_box.findData(scheduler))
     panel.steps.setValue(steps)
     panel.seed.setText(str(seed))
@@ -56,8 +57,10 @@ def set_form(panel, scheduler="ddim", steps=6, seed=5, batch=2):
 
 def test_generate_shows_previews_saves_png_and_fills_gallery(window, qtbot, tmp_path):
     panel = window.generate_panel
-    assert panel.generate_button.isEnabled() and panel.model_box.currentText() == "tiny-ddpm"
+    assert panel.generate_button.isEnabled()
+    assert panel.model_box.itemData(0).startswith("bundled:")  # the bundled model comes first: the default
     set_form(panel, steps=8, seed=5, batch=2)
+    assert panel.model_box.currentText() == "tiny-ddpm"
 
     seen = []
     panel.canvas.x0_view.set_image = _recording(panel.canvas.x0_view.set_image, lambda: seen.append(pixels(panel.canvas.x0_view)))
