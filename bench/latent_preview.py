@@ -16,12 +16,13 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import interleaved, paired_ratio  # noqa: E402
 
 
 def build_small_sd(folder: Path) -> Path:
@@ -75,16 +76,10 @@ def main() -> None:
     unet_params = sum(p.numel() for p in loaded.pipe.unet.parameters())
     for job in runs.values():
         engine.run(job, on_step=events.append, save=False)
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    names = list(runs)
-    for r in range(args.rounds):
-        for name in names[r % 3:] + names[: r % 3]:
-            events.clear()
-            start = time.perf_counter()
-            engine.run(runs[name], on_step=events.append, save=False)
-            times[name].append(time.perf_counter() - start)
-    linear = statistics.median(a / b for a, b in zip(times["linear_preview"], times["no_preview"]))
-    full = statistics.median(a / b for a, b in zip(times["full_decode"], times["no_preview"]))
+    times = interleaved({name: lambda job=job: (events.clear(), engine.run(job, on_step=events.append, save=False))
+                         for name, job in runs.items()}, args.rounds)
+    linear = paired_ratio(times, "linear_preview", "no_preview")
+    full = paired_ratio(times, "full_decode", "no_preview")
     print(f"small SD (UNet {unet_params / 1e6:.1f} M params), {args.size}×{args.size}, {args.steps} steps of dpm++2m, "
           f"{args.rounds} rounds, preview map: {loaded.to_rgb.source}, torch threads {torch.get_num_threads()}")
     for name, values in times.items():

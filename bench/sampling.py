@@ -18,11 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import interleaved, paired_ratio  # noqa: E402
 
 
 def bare_loop(unet, scheduler_config, job, device, dtype) -> None:
@@ -71,25 +74,16 @@ def main() -> None:
     previews = []
 
     runs = {
-        "preview": lambda: engine.run(job.replace(preview_every=1), on_step=previews.append, save=False),
+        "preview": lambda: (previews.clear(), engine.run(job.replace(preview_every=1), on_step=previews.append, save=False)),
         "no_preview": lambda: engine.run(job.replace(preview_every=0), save=False),
         "bare": lambda: bare_loop(model.unet, model.scheduler_config, job, device, dtype),
     }
     for run in runs.values():  # warm-up
         run()
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    names = list(runs)
-    for r in range(args.rounds):
-        for name in names[r % 3 :] + names[: r % 3]:  # rotate the order each round
-            start = time.perf_counter()
-            runs[name]()
-            times[name].append(time.perf_counter() - start)
-            previews.clear()
-
+    times = interleaved(runs, args.rounds)
     med = {name: statistics.median(v) for name, v in times.items()}
-    # ratios paired within each round (the machine's speed drifts between rounds), then the median
-    preview_ratio = statistics.median(a / b for a, b in zip(times["preview"], times["no_preview"]))
-    engine_ratio = statistics.median(a / b for a, b in zip(times["no_preview"], times["bare"]))
+    preview_ratio = paired_ratio(times, "preview", "no_preview")
+    engine_ratio = paired_ratio(times, "no_preview", "bare")
     print(f"UNet preset {args.preset}: {params / 1e6:.2f} M params, {args.resolution} px, batch {args.batch}, "
           f"{args.scheduler} {args.steps} steps, {args.rounds} rounds, torch threads {torch.get_num_threads()}, {engine.device.label}")
     for name, values in times.items():
