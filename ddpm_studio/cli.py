@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _prompt_arguments(parser, schedulers) -> None:
-    parser.add_argument("--model", required=True, help="a Stable Diffusion pipeline folder or a cached hub id")
+    parser.add_argument("--model", required=True,
+                        help="a Stable Diffusion pipeline folder, a single-file .safetensors checkpoint, or a cached hub id")
     parser.add_argument("--prompt", required=True)
     parser.add_argument("--negative", default="", help="negative prompt")
     parser.add_argument("--steps", type=int, default=25)
@@ -120,6 +121,10 @@ def _prompt_arguments(parser, schedulers) -> None:
     parser.add_argument("--out", help="output folder (default: your pictures folder / DDPM Studio)")
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
     parser.add_argument("--allow-pickle", action="store_true", help="allow loading pickle (.bin) weights — they can run code")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
+    parser.add_argument("--attention-slicing", action="store_true", help="less memory, a little slower")
+    parser.add_argument("--vae-tiling", action="store_true", help="decode large images tile by tile")
+    parser.add_argument("--cpu-offload", action="store_true", help="keep each model on the CPU until it runs (GPUs)")
 
 
 def default_model_ref() -> str:
@@ -176,7 +181,12 @@ def cmd_edit(args) -> int:
 def run_job(args, job) -> int:
     from ddpm_studio.engine.runner import Engine
 
-    engine = Engine(device=args.device, allow_pickle=args.allow_pickle)
+    from ddpm_studio.engine.options import MemoryOptions
+
+    memory = MemoryOptions(attention_slicing=getattr(args, "attention_slicing", False),
+                           vae_tiling=getattr(args, "vae_tiling", False), cpu_offload=getattr(args, "cpu_offload", False))
+    engine = Engine(device=args.device, allow_pickle=args.allow_pickle, precision=getattr(args, "precision", "auto"),
+                    memory=memory)
     bar = ProgressBar(sys.stderr)
     result = engine.run(job, on_step=bar.update)
     bar.close()

@@ -10,7 +10,7 @@ from ddpm_studio.engine.jobs import EditJob, JobError, Text2ImageJob
 from ddpm_studio.engine.metadata import parse_a1111, read_job
 from ddpm_studio.engine.models import ModelError
 from ddpm_studio.engine.runner import Engine
-from tests.tiny_sd import save_tiny_sd
+from tests.tiny_sd import save_tiny_sd, save_tiny_taesd
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +171,7 @@ def test_fitted_latent_preview_inverts_a_known_encoder():
     assert np.abs(mean - np.array([255, 0, 102])).max() <= 2
 
 
-def test_sd15_factors_for_an_sd_vae_config():
+def test_published_factors_for_sd_and_sdxl_vae_configs():
     from types import SimpleNamespace
 
     import torch
@@ -182,6 +182,10 @@ def test_sd15_factors_for_an_sd_vae_config():
     to_rgb = LatentToRGB.for_vae(vae)
     assert to_rgb.source.startswith("SD 1.x factors")
     assert to_rgb(torch.zeros(1, 4, 2, 2)).tolist() == [[[[128, 128, 128]] * 2] * 2]
+    vae.config.scaling_factor = 0.13025  # SDXL's VAE: its own factors, and a bias
+    to_rgb = LatentToRGB.for_vae(vae)
+    assert to_rgb.source.startswith("SDXL factors")
+    assert to_rgb(torch.zeros(1, 4, 1, 1)).tolist() == [[[[141, 125, 127]]]]  # 127.5 × (1 + bias)
 
 
 def test_cli_txt2img_and_edit(sd, photo, tmp_path, capsys):
@@ -218,3 +222,44 @@ def test_nan_output_is_reported_not_saved(sd, tmp_path, monkeypatch):
     with pytest.raises(ModelError, match="produced NaN values.*fp16 VAE"):
         engine.run(Text2ImageJob(model=str(sd["txt2img"]), prompt="x", steps=2, width=32, height=32, output_dir=str(tmp_path)))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_taesd_previews_at_full_resolution(sd, tmp_path):
+    taesd = save_tiny_taesd(tmp_path / "taesd")
+    job = Text2ImageJob(model=str(sd["txt2img"]), prompt="x", steps=3, width=48, height=32, output_dir="")
+    linear, tiny = [], []
+    Engine(device="cpu").run(job, on_step=linear.append, save=False)
+    Engine(device="cpu", taesd=str(taesd)).run(job, on_step=tiny.append, save=False)
+    assert linear[-1].x0.shape == (1, 4, 6, 3)  # the linear map: latent resolution
+    assert tiny[-1].x0.shape == (1, 32, 48, 3) and len(tiny) == 3  # TAESD: the image's own
+    assert tiny[-1].x_t.shape == (1, 4, 6, 3)  # x_t stays on the linear map: TAESD of noise shows noise
+
+
+def test_taesd_auto_without_a_cached_copy_falls_back_and_a_bad_folder_is_named(sd, tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty"))
+    assert Engine(device="cpu", taesd="auto").load(str(sd["txt2img"]), "txt2img").taesd is None
+    (tmp_path / "not-taesd").mkdir()
+    with pytest.raises(ModelError, match="TAESD preview decoder in .*not-taesd cannot be loaded"):
+        Engine(device="cpu", taesd=str(tmp_path / "not-taesd")).load(str(sd["txt2img"]), "txt2img")
+
+
+def test_tiny_sdxl_text_to_image_and_img2img(tmp_path, photo):
+    from tests.tiny_sd import save_tiny_sdxl
+
+    from ddpm_studio.engine.models import inspect_model
+
+    model = save_tiny_sdxl(tmp_path / "sdxl")
+    info = inspect_model(str(model))
+    assert info.family == "stable-diffusion-xl" and info.modes == ("txt2img", "img2img")
+    engine = Engine(device="cpu")
+    events = []
+    result = engine.run(Text2ImageJob(model=str(model), prompt="a castle", negative_prompt="fog", steps=3, width=40,
+                                      height=32, output_dir=str(tmp_path / "out")), on_step=events.append)
+    assert result.images.shape == (1, 32, 40, 3) and len(events) == 3 and events[-1].x0.shape == (1, 4, 5, 3)
+    assert read_job(result.saved_paths[0]).prompt == "a castle"
+    image, _ = photo
+    edited = engine.run(EditJob(model=str(model), mode="img2img", image=str(image), prompt="x", steps=4, strength=0.5,
+                                output_dir=""), save=False)
+    assert edited.images.shape == (1, 40, 56, 3) and edited.steps_run == 2

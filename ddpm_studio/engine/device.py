@@ -17,7 +17,20 @@ class DeviceChoice:
         return f"{self.device.type}/{str(self.dtype).removeprefix('torch.')}"
 
 
-def pick_device(preference: str = "auto") -> DeviceChoice:
+PRECISIONS = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+
+
+def pick_device(preference: str = "auto", precision: str = "auto") -> DeviceChoice:
+    """The device and dtype to run on. ``precision`` (fp16, bf16, fp32) overrides the device's default dtype."""
+    choice = _pick(preference)
+    if precision in ("", "auto"):
+        return choice
+    if precision not in PRECISIONS:
+        raise ValueError(f"Unknown precision '{precision}': use auto, fp16, bf16 or fp32.")
+    return DeviceChoice(choice.device, PRECISIONS[precision])
+
+
+def _pick(preference: str) -> DeviceChoice:
     """CUDA (fp16) when present, then MPS (fp16), then CPU (fp32). ``preference`` forces one ('cuda', 'mps', 'cpu')."""
     pref = (preference or "auto").lower()
     if pref not in {"auto", "cuda", "mps", "cpu"}:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ddpm_studio.engine.options import MemoryOptions
 from ddpm_studio.engine.events import StepCallback, StepEvent, StopCheck
 from ddpm_studio.engine.jobs import EditJob, PromptJob, Text2ImageJob
 from ddpm_studio.engine.latent_preview import LatentToRGB, StepRecorder
@@ -44,33 +45,89 @@ class LoadedPipeline:
     pipe: object
     to_rgb: LatentToRGB
     scheduler_config: dict  # the model's own, kept: each run builds its scheduler from it afresh
+    taesd: object = None  # an AutoencoderTiny for x0 previews at full resolution, when the user has one
 
 
 def job_mode(job: PromptJob) -> str:
     return job.mode if isinstance(job, EditJob) else "txt2img"
 
 
-def load_pipeline(ref: str, mode: str, device, dtype, allow_pickle: bool = False) -> LoadedPipeline:
+def load_pipeline(ref: str, mode: str, device, dtype, allow_pickle: bool = False,
+                  memory: MemoryOptions = MemoryOptions(), taesd: str = "") -> LoadedPipeline:
+    info = inspect_model(ref, allow_pickle)
+    require_mode(info, mode)
+    pipeline_class = PIPELINES[(info.family, mode)]
+    try:
+        pipe = _load_single_file(info, pipeline_class, dtype, allow_pickle) if info.single_file else \
+            _load_folder(info, pipeline_class, dtype, allow_pickle)
+    except ModelError:
+        raise
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"Could not load the pipeline in {info.path}: {reason[:300]}") from None
+    apply_memory_options(pipe, memory, device)
+    pipe.set_progress_bar_config(disable=True)
+    tiny = load_taesd(taesd, info.family, device, dtype) if taesd else None
+    return LoadedPipeline(info=info, mode=mode, pipe=pipe, to_rgb=LatentToRGB.for_vae(pipe.vae),
+                          scheduler_config=dict(pipe.scheduler.config), taesd=tiny)
+
+
+TAESD_REPOS = {False: "madebyollin/taesd", True: "madebyollin/taesdxl"}  # SD 1.x/2.x, SDXL
+
+
+def load_taesd(where: str, family: str, device, dtype):
+    """TAESD (AutoencoderTiny) from a folder, or with ``auto`` from the HF cache if it is there (else None: linear
+    previews). A folder the user named that cannot be loaded is an error, not a silent fallback."""
+    from diffusers import AutoencoderTiny
+
+    if where == "auto":
+        from huggingface_hub import snapshot_download
+
+        try:
+            where = snapshot_download(TAESD_REPOS[family.startswith("stable-diffusion-xl")], local_files_only=True)
+        except Exception:
+            return None
+    try:
+        tiny = AutoencoderTiny.from_pretrained(where, local_files_only=True, use_safetensors=True, dtype=dtype)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"The TAESD preview decoder in {where} cannot be loaded ({reason[:200]}); "
+                         "pick another folder or turn TAESD off in Preferences.") from None
+    return tiny.eval().requires_grad_(False).to(device)
+
+
+def apply_memory_options(pipe, memory: MemoryOptions, device) -> None:
+    """Place the pipeline on ``device``, with the memory savers asked for."""
+    if memory.attention_slicing:
+        pipe.enable_attention_slicing()
+    if memory.vae_tiling:
+        pipe.vae.enable_tiling()
+    if memory.cpu_offload and torch.device(device).type == "cuda":
+        pipe.enable_model_cpu_offload(device=device)  # each model moves to the GPU only while it runs
+    else:
+        pipe.to(device)  # offload only helps when there is a GPU to move to
+
+
+def _load_folder(info: ModelInfo, pipeline_class: str, dtype, allow_pickle: bool):
     import diffusers
 
-    info = inspect_model(ref)
-    require_mode(info, mode)
     for component in info.path.iterdir():
         check_weights_safe(component, allow_pickle)
-    cls = getattr(diffusers, PIPELINES[(info.family, mode)])
     extra = {}
     index = (info.path / "model_index.json").read_text(encoding="utf-8")
     if '"safety_checker"' in index:  # a local tool for artists, like A1111 and ComfyUI: no NSFW filter model
         extra.update(safety_checker=None, requires_safety_checker=False)
+    return getattr(diffusers, pipeline_class).from_pretrained(
+        info.path, dtype=dtype, local_files_only=True, use_safetensors=not allow_pickle, **extra)
+
+
+def _load_single_file(info: ModelInfo, pipeline_class: str, dtype, allow_pickle: bool):
+    from ddpm_studio.engine.single_file import SingleFileError, load_single_file
+
     try:
-        pipe = cls.from_pretrained(info.path, dtype=dtype, local_files_only=True, use_safetensors=not allow_pickle, **extra)
-    except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"Could not load the pipeline in {info.path}: {reason[:300]}") from None
-    pipe.to(device)
-    pipe.set_progress_bar_config(disable=True)
-    return LoadedPipeline(info=info, mode=mode, pipe=pipe, to_rgb=LatentToRGB.for_vae(pipe.vae),
-                          scheduler_config=dict(pipe.scheduler.config))
+        return load_single_file(info.path, pipeline_class, info.in_channels, dtype, allow_pickle)
+    except SingleFileError as exc:
+        raise ModelError(str(exc)) from None
 
 
 def open_rgb(path: str, label: str) -> Image.Image:
@@ -118,6 +175,13 @@ def decode_preview(vae, latents: torch.Tensor) -> np.ndarray:
     return preview(vae.decode(latents).sample)
 
 
+def taesd_preview(taesd, latents: torch.Tensor) -> np.ndarray:
+    """x0 through TAESD: a full-resolution preview for a few ms (it takes the latents the UNet sees, unscaled)."""
+    from ddpm_studio.engine.preview import preview
+
+    return preview(taesd.decode(latents[:PREVIEW_MAX_IMAGES].to(taesd.dtype)).sample)
+
+
 def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: StepCallback, should_stop: StopCheck) -> SampleOutput:
     pipe = loaded.pipe
     pipe.scheduler = build_scheduler(job.scheduler, loaded.scheduler_config)
@@ -137,7 +201,8 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
         x_t = x0 = None
         if previewed and recorder.x_t is not None:
             x_t = loaded.to_rgb(recorder.x_t)
-            x0 = loaded.to_rgb(recorder.x0) if recorder.x0 is not None else None
+            if recorder.x0 is not None:
+                x0 = taesd_preview(loaded.taesd, recorder.x0) if loaded.taesd is not None else loaded.to_rgb(recorder.x0)
         if job.full_decode_every and index % job.full_decode_every == 0 and recorder.x0 is not None:
             x0 = decode_preview(_pipe.vae, recorder.x0)
         on_step(StepEvent(index=index, total=total, timestep=float(timestep), elapsed=time.perf_counter() - start,

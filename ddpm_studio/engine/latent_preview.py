@@ -2,8 +2,8 @@
 that captures x_t and the predicted x0 (latents) at every model call of any diffusers pipeline.
 
 Linear factors for SD 1.x/2.x latents (4 channels → RGB, applied to model-space latents, i.e. after the VAE
-scaling factor) are the ones ComfyUI publishes (`latent_formats.py`, SD15). For any other VAE (SDXL, custom) the map
-is fitted by least squares from the loaded VAE itself: a few synthetic images are encoded, and the latents are
+scaling factor) are the ones ComfyUI publishes (`comfy/latent_formats.py`, classes SD15 and SDXL, with SDXL's bias).
+For any other VAE (custom, fine-tuned with another scaling factor) the map is fitted by least squares from the loaded VAE itself: a few synthetic images are encoded, and the latents are
 regressed onto the images downsampled to latent resolution.
 """
 
@@ -19,6 +19,9 @@ from ddpm_studio.engine.sampler import predicted_x0
 
 SD15_FACTORS = [[0.3512, 0.2297, 0.3227], [0.3250, 0.4974, 0.2350], [-0.2829, 0.1762, 0.2721], [-0.2120, -0.2616, -0.7177]]
 SD15_SCALING = 0.18215
+SDXL_FACTORS = [[0.3651, 0.4232, 0.4341], [-0.2533, -0.0042, 0.1068], [0.1076, 0.1111, -0.0362], [-0.3165, -0.2492, -0.2188]]
+SDXL_BIAS = [0.1084, -0.0175, -0.0011]
+SDXL_SCALING = 0.13025
 
 
 class LatentToRGB:
@@ -37,6 +40,8 @@ class LatentToRGB:
         config = vae.config
         if config.latent_channels == 4 and abs(config.scaling_factor - SD15_SCALING) < 1e-6 and _is_sd_vae(config):
             return cls(torch.tensor(SD15_FACTORS), torch.zeros(3), "SD 1.x factors (published by ComfyUI)")
+        if config.latent_channels == 4 and abs(config.scaling_factor - SDXL_SCALING) < 1e-6 and _is_sd_vae(config):
+            return cls(torch.tensor(SDXL_FACTORS), torch.tensor(SDXL_BIAS), "SDXL factors (published by ComfyUI)")
         return cls.fitted(vae)
 
     @classmethod

@@ -3,7 +3,8 @@
 A reference is one of:
 - ``bundled:NAME``: a pipeline folder under ``resources/models/NAME`` that ships with the app;
 - a path to a local diffusers pipeline folder (with ``model_index.json``);
-- a hub id (``org/name``) that is already in the local Hugging Face cache. Nothing is downloaded here.
+- a hub id (``org/name``) that is already in the local Hugging Face cache. Nothing is downloaded here;
+- a single-file Stable Diffusion checkpoint (``.safetensors``; see ``single_file``).
 
 Every failure is a ``ModelError`` whose message names the path and the problem.
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ddpm_studio.engine.single_file import SingleFileError, detect, is_checkpoint_file
 from ddpm_studio.paths import bundled_models_dir
 
 BUNDLED_PREFIX = "bundled:"
@@ -59,6 +61,11 @@ class ModelInfo:
     family: str
     panel: str
     modes: tuple[str, ...] = ()  # for latent families: what the UNet can do (txt2img, img2img, inpaint, instruct)
+    in_channels: int = 0  # set for single-file checkpoints (the UNet's, read from the header)
+
+    @property
+    def single_file(self) -> bool:
+        return self.path.is_file()
 
     @property
     def label(self) -> str:
@@ -79,8 +86,8 @@ def resolve(ref: str) -> Path:
         return path
     path = Path(ref).expanduser()
     if path.exists():
-        if not path.is_dir():
-            raise ModelError(f"{path} is a file; a pipeline is a folder that holds model_index.json.")
+        if not path.is_dir() and not is_checkpoint_file(path):
+            raise ModelError(f"{path} is a file but not a checkpoint (.safetensors); a pipeline is a folder that holds model_index.json.")
         return path.resolve()
     if HUB_ID.match(ref):
         return _hub_cache_path(ref)
@@ -112,9 +119,11 @@ def read_model_index(path: Path) -> dict[str, Any]:
     return data
 
 
-def inspect_model(ref: str) -> ModelInfo:
-    """Resolve ``ref`` and tell which family it is, from ``model_index.json`` alone (no weights read)."""
+def inspect_model(ref: str, allow_pickle: bool = False) -> ModelInfo:
+    """Resolve ``ref`` and tell which family it is, from ``model_index.json`` (or a checkpoint's header) alone."""
     path = resolve(ref)
+    if path.is_file():
+        return _inspect_single_file(ref, path, allow_pickle)
     index = read_model_index(path)
     class_name = str(index.get("_class_name", ""))
     family, panel = FAMILIES.get(class_name, ("", ""))
@@ -132,6 +141,20 @@ def inspect_model(ref: str) -> ModelInfo:
         elif modes:
             family, panel = ("stable-diffusion-xl" if xl else "stable-diffusion"), "Text to Image"
     return ModelInfo(ref=ref, path=path, name=display_name(ref, path), class_name=class_name, family=family, panel=panel, modes=modes)
+
+
+def _inspect_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
+    try:
+        _, channels = detect(path, allow_pickle)
+    except SingleFileError as exc:
+        raise ModelError(str(exc)) from None
+    modes = UNET_CHANNEL_MODES.get(channels, ())
+    family, panel = {
+        9: ("stable-diffusion-inpaint", "Edit (inpaint)"),
+        8: ("instruct-pix2pix", "Edit (instruct)"),
+    }.get(channels, ("stable-diffusion", "Text to Image"))
+    return ModelInfo(ref=ref, path=path, name=path.stem, class_name="single-file SD 1.x", family=family, panel=panel,
+                     modes=modes, in_channels=channels)
 
 
 def _unet_in_channels(path: Path) -> int:
@@ -236,16 +259,18 @@ def _component_class(index: dict[str, Any], name: str) -> str:
     return ""
 
 
-def _pipeline_folders(root: Path) -> list[Path]:
-    """``root`` itself if it is a pipeline, else its direct subfolders that are."""
-    if (root / "model_index.json").is_file():
+def _pipeline_folders(root: Path, single_files: bool = False) -> list[Path]:
+    """``root`` itself if it is a pipeline, else its direct subfolders that are (and its .safetensors checkpoints)."""
+    if (root / "model_index.json").is_file() or (single_files and is_checkpoint_file(root)):
         return [root]
     if not root.is_dir():
         return []
-    return sorted(p.parent for p in root.glob("*/model_index.json"))
+    found = sorted(p.parent for p in root.glob("*/model_index.json"))
+    return found + (sorted(root.glob("*.safetensors")) if single_files else [])
 
 
-def list_models(user_folders: list[str] = (), include_hf_cache: bool = False, accept=None) -> list[ModelInfo]:
+def list_models(user_folders: list[str] = (), include_hf_cache: bool = False, accept=None,
+                allow_pickle: bool = False) -> list[ModelInfo]:
     """Models that ``accept(info)`` takes (default: pixel-space DDPMs) from the bundled folder, the user's folders
     and (optionally) the HF cache.
 
@@ -253,14 +278,14 @@ def list_models(user_folders: list[str] = (), include_hf_cache: bool = False, ac
     """
     refs: list[str] = [BUNDLED_PREFIX + p.name for p in _pipeline_folders(bundled_models_dir()) if p != bundled_models_dir()]
     for folder in user_folders:
-        refs.extend(str(p.resolve()) for p in _pipeline_folders(Path(folder).expanduser()))
+        refs.extend(str(p.resolve()) for p in _pipeline_folders(Path(folder).expanduser(), single_files=True))
     if include_hf_cache:
         refs.extend(_hf_cache_pipelines())
     found: list[ModelInfo] = []
     seen: set[Path] = set()
     for ref in refs:
         try:
-            info = inspect_model(ref)
+            info = inspect_model(ref, allow_pickle)
         except ModelError:
             continue
         if info.path in seen or not (accept(info) if accept else info.family == PIXEL_FAMILY):
@@ -272,9 +297,10 @@ def list_models(user_folders: list[str] = (), include_hf_cache: bool = False, ac
 
 def _hf_cache_pipelines() -> list[str]:
     try:
+        import huggingface_hub.constants
         from huggingface_hub import scan_cache_dir
 
-        cache = scan_cache_dir()
+        cache = scan_cache_dir(huggingface_hub.constants.HF_HUB_CACHE)  # read now: its own default is fixed at import
     except Exception:
         return []
     ids = []

@@ -11,6 +11,7 @@ import time
 import torch
 
 from ddpm_studio.engine.device import DeviceChoice, pick_device
+from ddpm_studio.engine.options import MemoryOptions
 from ddpm_studio.engine.events import Result, StepCallback, StopCheck, ignore_step, never_stop
 from ddpm_studio.engine.jobs import GenerateJob, PromptJob
 from ddpm_studio.engine.models import LoadedDDPM, load_ddpm, resolve
@@ -21,11 +22,23 @@ from ddpm_studio.engine.sampler import sample_ddpm
 class Engine:
     """Runs jobs one at a time; keeps the last loaded model so repeated runs start at once."""
 
-    def __init__(self, device: str = "auto", allow_pickle: bool = False) -> None:
-        self.device: DeviceChoice = pick_device(device)
+    def __init__(self, device: str = "auto", allow_pickle: bool = False, precision: str = "auto",
+                 memory: MemoryOptions = MemoryOptions(), taesd: str = "") -> None:
+        self.device: DeviceChoice = pick_device(device, precision)
         self.allow_pickle = allow_pickle
+        self.memory = memory
+        self.taesd = taesd  # "" (linear previews), "auto" (TAESD from the HF cache if present) or a folder
         self._model: LoadedDDPM | None = None
         self._model_key: tuple | None = None
+
+    def unload(self) -> None:
+        """Drop the loaded model and give its memory back (after an out-of-memory error, or a settings change)."""
+        import gc
+
+        self._model = self._model_key = None
+        gc.collect()
+        if self.device.device.type == "cuda":
+            torch.cuda.empty_cache()
 
     @staticmethod
     def warm_up() -> None:
@@ -36,7 +49,7 @@ class Engine:
     def load(self, ref: str, mode: str = "generate"):
         """The pixel DDPM (mode 'generate') or the latent pipeline for ``mode``; kept until another is asked for."""
         path = resolve(ref)
-        key = (str(path), _stamp(path), mode, self.device.label, self.allow_pickle)
+        key = (str(path), _stamp(path), mode, self.device.label, self.allow_pickle, self.memory, self.taesd)
         if self._model is None or self._model_key != key:
             self._model = None  # free the old one before loading the next
             if mode == "generate":
@@ -44,7 +57,8 @@ class Engine:
             else:
                 from ddpm_studio.engine.latent import load_pipeline
 
-                self._model = load_pipeline(ref, mode, self.device.device, self.device.dtype, allow_pickle=self.allow_pickle)
+                self._model = load_pipeline(ref, mode, self.device.device, self.device.dtype, allow_pickle=self.allow_pickle,
+                                            memory=self.memory, taesd=self.taesd)
             self._model_key = key
         return self._model
 
@@ -81,6 +95,8 @@ def _stamp(path) -> float:
     """Changes when the UNet weights change (e.g. a trainer exported over the same folder)."""
     unet = path / "unet"
     try:
+        if path.is_file():
+            return path.stat().st_mtime
         return max((p.stat().st_mtime for p in unet.iterdir()), default=0.0)
     except OSError:
         return 0.0

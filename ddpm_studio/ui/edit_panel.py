@@ -37,6 +37,7 @@ class EditPanel(SamplingPanel):
     settings_key = "edit/last_job"
     default_batch = 1
     schedulers = LATENT_SCHEDULERS
+    single_files = True
 
     def accepts(self, info: ModelInfo) -> bool:
         return self.mode() in info.modes

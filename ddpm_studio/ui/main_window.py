@@ -9,8 +9,10 @@ from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
 
 from ddpm_studio import __version__
+from ddpm_studio.ui.download_dialog import DownloadDialog
 from ddpm_studio.ui.edit_panel import EditPanel
 from ddpm_studio.ui.generate_panel import GeneratePanel
+from ddpm_studio.ui.preferences_dialog import PreferencesDialog
 from ddpm_studio.ui.settings import Settings
 from ddpm_studio.ui.text2image_panel import Text2ImagePanel
 from ddpm_studio.ui.train_panel import TrainPanel
@@ -24,7 +26,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"DDPM Studio {__version__}")
         self.setAcceptDrops(True)
 
-        self.sampler = SamplerThread(device=device, allow_pickle=self.settings.allow_pickle, parent=self)
+        options = self.settings.engine_options
+        if device != "auto":  # asked for on the command line: wins over the saved preference for this session
+            options["device"] = device
+        self.sampler = SamplerThread(parent=self, **options)
         self.client = SamplerClient(self.sampler, self)
         self.generate_panel = GeneratePanel(self.sampler, self.client, self.settings)
         self.tabs = QTabWidget()
@@ -62,6 +67,12 @@ class MainWindow(QMainWindow):
         add = QAction("Add model folder…", self)
         add.triggered.connect(self.choose_model_folder)
         file_menu.addAction(add)
+        add_file = QAction("Add checkpoint file…", self)
+        add_file.triggered.connect(self.choose_model_file)
+        file_menu.addAction(add_file)
+        hub = QAction("Download from the Hub…", self)
+        hub.triggered.connect(self.open_download_dialog)
+        file_menu.addAction(hub)
         open_out = QAction("Open output folder", self)
         open_out.triggered.connect(self.open_output_folder)
         file_menu.addAction(open_out)
@@ -70,6 +81,12 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
+
+        settings_menu = self.menuBar().addMenu("&Settings")
+        preferences = QAction("Preferences…", self)
+        preferences.setShortcut(QKeySequence.StandardKey.Preferences)
+        preferences.triggered.connect(self.open_preferences)
+        settings_menu.addAction(preferences)
 
         queue_menu = self.menuBar().addMenu("&Queue")
         cancel = QAction("Cancel current run", self)
@@ -87,10 +104,51 @@ class MainWindow(QMainWindow):
         """Add a folder from the current panel (it explains if the folder holds nothing for it); all panels re-list."""
         panel = self.current_sampling_panel()
         panel.choose_model_folder()
+        self.refresh_all_models(except_panel=panel)
+
+    def choose_model_file(self) -> None:
+        """A single-file checkpoint goes to the prompt panels (the Generate panel takes pipeline folders only)."""
+        panel = self.current_sampling_panel()
+        if not panel.single_files:
+            panel = self.text2image_panel
+            self.tabs.setCurrentWidget(panel)
+        panel.choose_model_file()
+        self.refresh_all_models(except_panel=panel)
+
+    def refresh_all_models(self, except_panel=None) -> None:
         for other in self.sampling_panels:
-            if other is not panel:
+            if other is not except_panel:
                 other.refresh_models(include_hf_cache=other.ready)
         self.train_panel.refresh_models()
+
+    def open_download_dialog(self, endpoint: str | None = None) -> DownloadDialog:
+        dialog = DownloadDialog(self, endpoint=endpoint)
+        dialog.downloaded.connect(self._on_downloaded)
+        dialog.open()
+        return dialog
+
+    def _on_downloaded(self, repo_id: str, kind: str) -> None:
+        """A downloaded pipeline is listed at once and selected in the panel that takes it."""
+        self.refresh_all_models()
+        if kind != "pipeline":
+            self.statusBar().showMessage(f"Downloaded {repo_id}", 8000)
+            return
+        for panel in self.sampling_panels:
+            if panel.select_model(repo_id):
+                self.tabs.setCurrentWidget(panel)
+                self.statusBar().showMessage(f"Downloaded {repo_id}; selected in {self.tabs.tabText(self.tabs.currentIndex())}", 8000)
+                return
+        self.statusBar().showMessage(f"Downloaded {repo_id}, but no panel can use it yet", 8000)
+
+    def open_preferences(self) -> PreferencesDialog:
+        dialog = PreferencesDialog(self.settings, self)
+        dialog.accepted.connect(lambda: self.apply_preferences(dialog.save()))
+        dialog.open()
+        return dialog
+
+    def apply_preferences(self, options: dict) -> None:
+        self.sampler.configure(**options)
+        self.statusBar().showMessage("Preferences saved; they apply from the next run", 8000)
 
     def open_output_folder(self) -> None:
         folder = Path(self.current_sampling_panel().output_dir.text()).expanduser()

@@ -43,6 +43,7 @@ class SamplingPanel(QWidget):
     settings_key = ""  # where the last-used parameters are kept
     default_batch = 4
     schedulers: tuple[str, ...] = tuple(SCHEDULERS)
+    single_files = False  # whether single-file checkpoints (.safetensors) can be added here
 
     def accepts(self, info: ModelInfo) -> bool:
         """Which models this panel lists."""
@@ -70,6 +71,11 @@ class SamplingPanel(QWidget):
         self.model_box = QComboBox()
         self.model_box.setMinimumContentsLength(18)
         model_row = path_row(self.model_box, self.choose_model_folder, "Add folder…")
+        if self.single_files:
+            add_file = QToolButton(text="Add file…")
+            add_file.setToolTip("A single-file checkpoint (.safetensors), as A1111 and CivitAI share them")
+            add_file.clicked.connect(self.choose_model_file)
+            model_row.addWidget(add_file)
 
         self.scheduler_box = QComboBox()
         for name in self.schedulers:
@@ -141,7 +147,8 @@ class SamplingPanel(QWidget):
     def refresh_models(self, include_hf_cache: bool = False) -> None:
         current = self.model_box.currentData()
         self.model_box.clear()
-        for info in list_models(self.settings.model_folders, include_hf_cache=include_hf_cache, accept=self.accepts):
+        for info in list_models(self.settings.model_folders, include_hf_cache=include_hf_cache, accept=self.accepts,
+                                allow_pickle=self.settings.allow_pickle):
             self.model_box.addItem(info.label, info.ref)
             self.model_box.setItemData(self.model_box.count() - 1, str(info.path), Qt.ItemDataRole.ToolTipRole)
         if current:
@@ -156,7 +163,8 @@ class SamplingPanel(QWidget):
         return True
 
     def add_model_folder(self, folder: str) -> None:
-        """Remember ``folder`` (a pipeline, or a folder of pipelines); explain if it holds no usable model."""
+        """Remember ``folder`` (a pipeline, a folder of pipelines, or a checkpoint file); explain if it holds no usable
+        model."""
         before = {self.model_box.itemData(i) for i in range(self.model_box.count())}
         self.settings.add_model_folder(folder)
         self.refresh_models(include_hf_cache=self.ready)
@@ -166,7 +174,7 @@ class SamplingPanel(QWidget):
             self.status_message.emit(f"Added {len(added)} model(s) from {folder}")
             return
         try:
-            info = inspect_model(folder)
+            info = inspect_model(folder, self.settings.allow_pickle)
         except ModelError as exc:
             self.show_error("This folder holds no model for this panel", str(exc))
             return
@@ -185,6 +193,11 @@ class SamplingPanel(QWidget):
         folder = QFileDialog.getExistingDirectory(self, "Add a model folder (a diffusers pipeline, or a folder of them)")
         if folder:
             self.add_model_folder(folder)
+
+    def choose_model_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Add a single-file checkpoint", "", "Checkpoints (*.safetensors *.ckpt)")
+        if path:
+            self.add_model_folder(path)
 
     def choose_output_dir(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Output folder", self.output_dir.text())

@@ -51,6 +51,29 @@ class Settings:
     def allow_pickle(self) -> bool:
         return bool(self.get_json("models/allow_pickle", False))
 
+    @allow_pickle.setter
+    def allow_pickle(self, value: bool) -> None:
+        self.set_json("models/allow_pickle", bool(value))
+
+    @property
+    def engine_options(self) -> dict:
+        """What the sampler's Engine is built with: device, precision, pickle policy, memory savers."""
+        from ddpm_studio.engine.options import MemoryOptions
+
+        memory = self.get_json("engine/memory", {})
+        known = {k: bool(v) for k, v in (memory if isinstance(memory, dict) else {}).items() if k in MemoryOptions.__dataclass_fields__}
+        return dict(device=str(self.get_json("engine/device", "auto")), precision=str(self.get_json("engine/precision", "auto")),
+                    allow_pickle=self.allow_pickle, memory=MemoryOptions(**known), taesd=str(self.get_json("engine/taesd", "")))
+
+    def set_engine_options(self, device: str, precision: str, allow_pickle: bool, memory, taesd: str = "") -> None:
+        from dataclasses import asdict
+
+        self.set_json("engine/taesd", taesd)
+        self.set_json("engine/device", device)
+        self.set_json("engine/precision", precision)
+        self.allow_pickle = allow_pickle
+        self.set_json("engine/memory", asdict(memory))
+
     def sync(self) -> None:
         self._qs.sync()
 

@@ -17,6 +17,7 @@ class Text2ImagePanel(SamplingPanel):
     settings_key = "txt2img/last_job"
     default_batch = 1
     schedulers = LATENT_SCHEDULERS
+    single_files = True
 
     def accepts(self, info: ModelInfo) -> bool:
         return "txt2img" in info.modes

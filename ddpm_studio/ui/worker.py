@@ -30,10 +30,9 @@ class SamplerThread(QThread):
     job_failed = Signal(int, str)
     queue_changed = Signal(int)  # jobs waiting (not counting the one running)
 
-    def __init__(self, device: str = "auto", allow_pickle: bool = False, parent: QObject | None = None) -> None:
+    def __init__(self, device: str = "auto", allow_pickle: bool = False, parent: QObject | None = None, **engine_options) -> None:
         super().__init__(parent)
-        self.device_preference = device
-        self.allow_pickle = allow_pickle
+        self.engine_options = dict(device=device, allow_pickle=allow_pickle, **engine_options)
         self._queue: queue.Queue = queue.Queue()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -53,6 +52,10 @@ class SamplerThread(QThread):
         self._queue.put((job_id, job))
         self.queue_changed.emit(waiting)
         return job_id
+
+    def configure(self, **engine_options) -> None:
+        """New engine options (device, precision, allow_pickle, memory); applied before the next queued job."""
+        self._queue.put(_Configure(engine_options))
 
     def cancel_current(self) -> None:
         self._stop_current.set()
@@ -86,7 +89,7 @@ class SamplerThread(QThread):
             from ddpm_studio.engine.history import StepHistory
             from ddpm_studio.engine.runner import Engine
 
-            self.engine = Engine(device=self.device_preference, allow_pickle=self.allow_pickle)
+            self.engine = Engine(**self.engine_options)
             self.engine.warm_up()
         except Exception as exc:  # a broken torch install must not take the app down
             traceback.print_exc()
@@ -98,6 +101,9 @@ class SamplerThread(QThread):
             item = self._queue.get()
             if item is None:
                 return
+            if isinstance(item, _Configure):
+                self._reconfigure(item.options)
+                continue
             job_id, job = item
             with self._lock:
                 wanted = job_id in self._pending
@@ -115,14 +121,29 @@ class SamplerThread(QThread):
             try:
                 result = self.engine.run(job, on_step=self._on_step(job_id, history), should_stop=self._stop_current.is_set)
             except Exception as exc:
-                if not _is_user_error(exc):
+                if _is_out_of_memory(exc):
+                    self.engine.unload()  # free what the failed run held; the next run loads afresh
+                elif not _is_user_error(exc):
                     traceback.print_exc(file=sys.stderr)
-                self.job_failed.emit(job_id, _message(exc))
+                self.job_failed.emit(job_id, _message(exc, self.engine.device.label))
             else:
                 self.job_finished.emit(job_id, result)
             finally:
                 with self._lock:
                     self._current = None
+
+    def _reconfigure(self, options: dict) -> None:
+        from ddpm_studio.engine.runner import Engine
+
+        merged = {**self.engine_options, **options}
+        try:
+            engine = Engine(**merged)
+        except ValueError as exc:  # e.g. CUDA asked for where there is none: keep the engine we have
+            self.backend_failed.emit(str(exc))
+            return
+        self.engine.unload()
+        self.engine, self.engine_options = engine, merged
+        self.backend_ready.emit(engine.device.label)
 
     def _on_step(self, job_id: int, history):
         def on_step(event) -> None:
@@ -144,11 +165,29 @@ def _is_user_error(exc: Exception) -> bool:
     return isinstance(exc, (JobError, ModelError))
 
 
-def _message(exc: Exception) -> str:
+class _Configure:
+    def __init__(self, options: dict) -> None:
+        self.options = options
+
+
+def _is_out_of_memory(exc: Exception) -> bool:
+    import torch
+
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+OUT_OF_MEMORY_ADVICE = (
+    "The device ({device}) ran out of memory; the model was unloaded to free it. Try, in this order: a smaller batch "
+    "or image size; in Settings → Preferences, attention slicing, VAE tiling and (with a GPU) model CPU offload; "
+    "fp16 precision; or close other programs that use the GPU."
+)
+
+
+def _message(exc: Exception, device: str = "") -> str:
     if _is_user_error(exc):
         return str(exc)
-    if "out of memory" in str(exc).lower():
-        return "The device ran out of memory. Try a smaller batch, or close other programs using the GPU."
+    if _is_out_of_memory(exc):
+        return OUT_OF_MEMORY_ADVICE.format(device=device or "GPU")
     return f"Unexpected error ({type(exc).__name__}): {exc}"
 
 

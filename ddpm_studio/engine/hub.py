@@ -1,0 +1,172 @@
+"""Download from the Hugging Face Hub — only when the user asks — with byte progress and cancel.
+
+What is fetched for a diffusers pipeline: its JSON/text files and, per component, the plain ``.safetensors``
+weights; never pickle formats, other variants (``*.fp16.safetensors``, ``*.non_ema.*``) when the plain file exists,
+single-file copies at the top level, or the safety checker (DDPM Studio does not load it). ``model_index.json`` comes
+last, so a cancelled or failed download never shows up in the model list as a complete pipeline.
+
+A repository without ``model_index.json`` that holds a CLIP tokenizer gets just the tokenizer files (single-file
+checkpoints need one). Files land in the standard Hugging Face cache, where every other tool finds them too.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Callable
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt", ".pth", ".msgpack", ".onnx", ".h5", ".ot", ".onnx_data", ".pb")
+TEXT_SUFFIXES = (".json", ".txt", ".model", ".md")
+SKIPPED_COMPONENTS = {"safety_checker"}
+TOKENIZER_FILES = ("vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
+Progress = Callable[[int, int, str], None]  # bytes done, bytes in all, current file
+
+
+class HubError(Exception):
+    """The download cannot start or failed; the message is for the user."""
+
+
+class DownloadCancelled(Exception):
+    """The user cancelled; files already complete stay in the cache (a later download resumes)."""
+
+
+@dataclass(frozen=True)
+class DownloadPlan:
+    repo_id: str
+    revision: str  # the commit, so every file comes from the same one
+    files: tuple[tuple[str, int], ...]  # (path in the repo, size in bytes), model_index.json last
+    kind: str  # "pipeline" or "tokenizer"
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(size for _, size in self.files)
+
+
+def plan_download(repo_id: str, endpoint: str | None = None, token: str | None = None) -> DownloadPlan:
+    from huggingface_hub import HfApi
+
+    repo_id = repo_id.strip()
+    if not repo_id or repo_id.count("/") != 1:
+        raise HubError(f"'{repo_id}' is not a Hub model id; it looks like organisation/name.")
+    try:
+        with _online():
+            info = HfApi(endpoint=endpoint, token=token).model_info(repo_id, files_metadata=True)
+    except Exception as exc:
+        raise HubError(f"Could not look up {repo_id} on the Hub: {_reason(exc)}") from None
+    sizes = {s.rfilename: int(s.size or 0) for s in info.siblings or []}
+    if "model_index.json" in sizes:
+        files, kind = _pipeline_files(repo_id, sizes), "pipeline"
+    elif {"vocab.json", "merges.txt"} <= set(sizes) or "tokenizer.json" in sizes:
+        files, kind = [f for f in TOKENIZER_FILES if f in sizes], "tokenizer"
+    else:
+        raise HubError(f"{repo_id} is not a diffusers pipeline (it has no model_index.json) and holds no tokenizer.")
+    return DownloadPlan(repo_id, info.sha or "main", tuple((f, sizes[f]) for f in files), kind)
+
+
+def _pipeline_files(repo_id: str, sizes: dict[str, int]) -> list[str]:
+    chosen: list[str] = []
+    by_folder: dict[str, list[str]] = {}
+    for name in sizes:
+        path = PurePosixPath(name)
+        if len(path.parts) == 1:
+            if path.suffix in (".json", ".txt", ".md") and name != "model_index.json":
+                chosen.append(name)
+            continue  # top-level weights are single-file copies of the same model
+        if path.parts[0] in SKIPPED_COMPONENTS:
+            continue
+        by_folder.setdefault(str(path.parent), []).append(name)
+    for folder, names in sorted(by_folder.items()):
+        chosen.extend(n for n in names if PurePosixPath(n).suffix in TEXT_SUFFIXES)
+        weights = [n for n in names if n.endswith(WEIGHT_SUFFIXES)]
+        plain = [n for n in weights if n.endswith(".safetensors") and PurePosixPath(n).name.count(".") == 1]
+        if plain:
+            chosen.extend(plain)
+        elif any(n.endswith(".safetensors") for n in weights):
+            chosen.extend(n for n in weights if n.endswith(".safetensors") and ".fp16." in n)  # fp16-only repos
+        elif weights:
+            raise HubError(f"{repo_id}: the weights in {folder}/ are pickle files only; DDPM Studio downloads safetensors.")
+    return sorted(chosen) + ["model_index.json"]
+
+
+def download(plan: DownloadPlan, on_progress: Progress, should_stop: Callable[[], bool] = lambda: False,
+             endpoint: str | None = None, cache_dir: str | None = None, token: str | None = None) -> str:
+    """Fetch the plan's files into the HF cache; returns the snapshot folder. Raises DownloadCancelled on cancel."""
+    from huggingface_hub import hf_hub_download
+
+    done = 0
+    lock = threading.Lock()
+
+    class Bar:  # the minimal tqdm interface hf_hub_download drives, turned into our callback (and our cancel point)
+        def __init__(self, *args, total=None, initial=0, **kwargs) -> None:
+            self.n = initial
+
+        def update(self, n=1) -> None:
+            nonlocal done
+            with lock:
+                done += n or 0
+            self.n += n or 0
+            on_progress(done, plan.total_bytes, current)
+            if should_stop():
+                raise DownloadCancelled(f"Download of {plan.repo_id} cancelled.")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            return None
+
+        def close(self) -> None:
+            pass
+
+        def set_description(self, *args, **kwargs) -> None:
+            pass
+
+        def reset(self, total=None) -> None:
+            pass
+
+        def refresh(self) -> None:
+            pass
+
+    folder = current = ""
+    try:
+        for number, (current, size) in enumerate(plan.files, 1):
+            if should_stop():
+                raise DownloadCancelled(f"Download of {plan.repo_id} cancelled.")
+            before = done
+            # the last file is asked for as "main": only then does the cache record main → this commit, so the
+            # model resolves offline by its id only once every file is in
+            revision = "main" if number == len(plan.files) else plan.revision
+            with _online():
+                path = hf_hub_download(plan.repo_id, current, revision=revision, endpoint=endpoint, cache_dir=cache_dir,
+                                       token=token, tqdm_class=Bar)
+            done = before + size  # a file already in the cache counts as done
+            on_progress(done, plan.total_bytes, current)
+            folder = str(path)[: -len(current)].rstrip("/")
+        if plan.revision != "main" and not folder.endswith(plan.revision):
+            raise HubError(f"{plan.repo_id} changed on the Hub during the download; download it again.")
+    except (DownloadCancelled, HubError):
+        raise
+    except Exception as exc:
+        raise HubError(f"Downloading {plan.repo_id} failed at {current}: {_reason(exc)}") from None
+    return folder
+
+
+@contextmanager
+def _online():
+    """The user asked for this: lift HF_HUB_OFFLINE (which DDPM Studio may run under) for this call only."""
+    import huggingface_hub.constants
+
+    offline = huggingface_hub.constants.HF_HUB_OFFLINE
+    huggingface_hub.constants.HF_HUB_OFFLINE = False
+    try:
+        yield
+    finally:
+        huggingface_hub.constants.HF_HUB_OFFLINE = offline
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:300]

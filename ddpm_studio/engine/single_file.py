@@ -1,0 +1,145 @@
+"""Single-file checkpoints: one ``.safetensors`` in the original (CompVis/LDM) layout, as A1111 and CivitAI share them.
+
+Such a file holds weights but no configs. diffusers' ``from_single_file`` needs a config folder and, when it has none
+or is given a hub id, goes online to fetch one. We never let it: every load passes a local folder from
+``resources/configs/<family>`` (configs only, a few KB, written from the published model configs) and
+``local_files_only=True``. The family is read from the tensor names and shapes in the file's header alone (key names
+and their meaning as in diffusers' single_file_utils), so listing a folder of checkpoints never reads gigabytes.
+
+The CLIP tokenizer (vocab.json + merges.txt, or one tokenizer.json) is not part of a checkpoint and is not shipped; it is taken from the
+config folder if a user put it there, else from the local Hugging Face cache, else the user is told how to get it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ddpm_studio.paths import resources_dir
+
+SAFE_SUFFIXES = (".safetensors",)
+PICKLE_FILE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
+UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
+SD2_CROSS_ATTENTION = "model.diffusion_model.input_blocks.2.1.transformer_blocks.0.attn2.to_k.weight"
+SDXL_KEY = "conditioner.embedders.1.model.transformer.resblocks.9.mlp.c_proj.bias"
+UPSCALER_KEY = "model.diffusion_model.input_blocks.10.0.skip_connection.bias"
+VAE_PREFIXES = ("first_stage_model.", "vae.")
+CLIP_PREFIX = "cond_stage_model.transformer."
+# hub repos whose cached copy holds the SD 1.x tokenizer (root or tokenizer/ subfolder)
+SD1_TOKENIZER_REPOS = (
+    ("openai/clip-vit-large-patch14", ""),
+    ("stable-diffusion-v1-5/stable-diffusion-v1-5", "tokenizer"),
+    ("runwayml/stable-diffusion-v1-5", "tokenizer"),
+    ("CompVis/stable-diffusion-v1-4", "tokenizer"),
+)
+TOKENIZER_DOWNLOAD = ("openai/clip-vit-large-patch14", ["vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"])
+
+
+class SingleFileError(Exception):
+    """The file cannot be used; the message names it and says why."""
+
+
+def configs_root() -> Path:
+    """Config folders per family; ``DDPM_STUDIO_CONFIGS`` points elsewhere (tests use tiny ones)."""
+    override = os.environ.get("DDPM_STUDIO_CONFIGS")
+    return Path(override) if override else resources_dir() / "configs"
+
+
+def is_checkpoint_file(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in SAFE_SUFFIXES + PICKLE_FILE_SUFFIXES
+
+
+def is_pickle(path: Path) -> bool:
+    return path.suffix.lower() in PICKLE_FILE_SUFFIXES
+
+
+def read_shapes(path: Path, allow_pickle: bool = False) -> dict[str, tuple[int, ...]]:
+    """Tensor name → shape, from the safetensors header (no weights read)."""
+    if is_pickle(path):
+        if not allow_pickle:
+            raise SingleFileError(
+                f"{path} is a pickle checkpoint, which can run arbitrary code when loaded; DDPM Studio only loads "
+                "safetensors unless you allow pickle files in the settings."
+            )
+        import torch
+
+        try:
+            state = torch.load(path, map_location="meta", weights_only=True)
+        except Exception as exc:
+            raise SingleFileError(f"{path} cannot be read as a checkpoint: {str(exc).splitlines()[0][:200]}") from None
+        state = state.get("state_dict", state) if isinstance(state, dict) else {}
+        return {k: tuple(v.shape) for k, v in state.items() if hasattr(v, "shape")}
+    try:
+        with open(path, "rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            if not 2 <= size <= 100_000_000:
+                raise ValueError("the header length is implausible")
+            header = json.loads(f.read(size))
+    except FileNotFoundError:
+        raise SingleFileError(f"Checkpoint not found: {path}") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise SingleFileError(f"{path} is not a readable safetensors file: {exc}") from None
+    return {k: tuple(v.get("shape", ())) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
+
+
+def detect(path: Path, allow_pickle: bool = False) -> tuple[str, int]:
+    """(config family, UNet input channels) of a checkpoint; errors say which kinds are not supported."""
+    shapes = read_shapes(path, allow_pickle)
+    if UNET_IN not in shapes:
+        raise SingleFileError(
+            f"{path} does not hold a Stable Diffusion UNet in the original layout (no {UNET_IN}); "
+            "it may be a LoRA, an embedding or a VAE on its own."
+        )
+    if SDXL_KEY in shapes:
+        raise SingleFileError(f"{path} is an SDXL checkpoint; single-file SDXL is not supported yet — use a diffusers folder.")
+    if shapes.get(SD2_CROSS_ATTENTION, (0,))[-1] == 1024:
+        raise SingleFileError(f"{path} is a Stable Diffusion 2.x checkpoint; single-file SD 2.x is not supported yet — use a diffusers folder.")
+    if UPSCALER_KEY in shapes:
+        raise SingleFileError(f"{path} is an upscaler checkpoint; open its diffusers folder in the Upscale panel.")
+    if not any(k.startswith(VAE_PREFIXES) for k in shapes) or not any(k.startswith(CLIP_PREFIX) for k in shapes):
+        raise SingleFileError(f"{path} holds a UNet without its VAE or text encoder; DDPM Studio needs a full checkpoint.")
+    return "sd1", int(shapes[UNET_IN][1])
+
+
+def config_folder(family: str) -> Path:
+    folder = configs_root() / family
+    if not (folder / "model_index.json").is_file():
+        # without a local config diffusers would download one: refuse instead
+        raise SingleFileError(f"The config folder for {family} checkpoints is missing ({folder}); reinstall DDPM Studio.")
+    return folder
+
+
+def find_tokenizer(config: Path) -> tuple[str, str]:
+    """(folder or hub id, subfolder) of a local CLIP tokenizer for SD 1.x."""
+    own = config / "tokenizer"
+    if (own / "tokenizer.json").is_file() or ((own / "vocab.json").is_file() and (own / "merges.txt").is_file()):
+        return str(own), ""
+    from huggingface_hub import try_to_load_from_cache
+
+    for repo, sub in SD1_TOKENIZER_REPOS:
+        prefix = f"{sub}/" if sub else ""
+        vocab = try_to_load_from_cache(repo, f"{prefix}vocab.json")
+        merges = try_to_load_from_cache(repo, f"{prefix}merges.txt")
+        if isinstance(vocab, str) and isinstance(merges, str):
+            return str(Path(vocab).parent), ""
+    raise SingleFileError(
+        "A single-file checkpoint does not contain the CLIP tokenizer, and none was found in the Hugging Face cache. "
+        f"Download it once (Models → Download from the Hub: {TOKENIZER_DOWNLOAD[0]}, about 1.7 MB) or copy vocab.json "
+        f"and merges.txt into {own}."
+    )
+
+
+def load_single_file(path: Path, pipeline_class: str, in_channels: int, dtype, allow_pickle: bool = False):
+    """The diffusers pipeline ``pipeline_class`` built from one checkpoint, offline."""
+    import diffusers
+    from transformers import CLIPTokenizer
+
+    family, _ = detect(path, allow_pickle)
+    config = config_folder(family)
+    tokenizer_dir, _ = find_tokenizer(config)
+    tokenizer = CLIPTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
+    common = dict(config=str(config), local_files_only=True, torch_dtype=dtype)
+    unet = diffusers.UNet2DConditionModel.from_single_file(str(path), subfolder="unet", in_channels=in_channels, **common)
+    cls = getattr(diffusers, pipeline_class)
+    return cls.from_single_file(str(path), unet=unet, tokenizer=tokenizer, safety_checker=None, **common)

@@ -1,0 +1,150 @@
+"""Downloads from the Hub, against a fake hub on 127.0.0.1 (the socket guard still refuses the real one)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from ddpm_studio.engine.hub import DownloadCancelled, HubError, download, plan_download
+from ddpm_studio.engine.models import ModelError, inspect_model
+from tests.fake_hub import FakeHub
+from tests.tiny_sd import save_tiny_sd
+
+
+@pytest.fixture(scope="module")
+def repos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hub")
+    sd = save_tiny_sd(root / "sd", "txt2img")
+    # what real repos also carry, and a download must leave out
+    (sd / "unet" / "diffusion_pytorch_model.fp16.safetensors").write_bytes(b"\0" * 64)
+    (sd / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"\0" * 64)
+    (sd / "v1-5-pruned.ckpt").write_bytes(b"\0" * 64)
+    (sd / "safety_checker").mkdir()
+    (sd / "safety_checker" / "model.safetensors").write_bytes(b"\0" * 64)
+    pickled = root / "pickled"
+    shutil.copytree(sd, pickled)
+    (pickled / "vae" / "diffusion_pytorch_model.safetensors").rename(pickled / "vae" / "diffusion_pytorch_model.bin")
+    tokenizer = root / "clip"
+    tokenizer.mkdir()
+    for name in ("vocab.json", "merges.txt"):
+        shutil.copy(root / ".sd-parts" / "tokenizer-src" / name, tokenizer / name)
+    (tokenizer / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 77}))
+    (tokenizer / "pytorch_model.bin").write_bytes(b"\0" * 64)
+    return {"tiny/sd": sd, "tiny/pickled": pickled, "openai/clip-vit-large-patch14": tokenizer}
+
+
+@pytest.fixture()
+def hub(repos):
+    server = FakeHub(repos)
+    yield server
+    server.close()
+
+
+@pytest.fixture()
+def cache(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    folder = tmp_path / "hf-cache"
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(folder))
+    return folder
+
+
+def test_plan_takes_only_what_a_pipeline_needs(hub):
+    plan = plan_download("tiny/sd", endpoint=hub.url)
+    names = [name for name, _ in plan.files]
+    assert plan.kind == "pipeline" and names[-1] == "model_index.json"
+    assert "unet/diffusion_pytorch_model.safetensors" in names and "vae/diffusion_pytorch_model.safetensors" in names
+    assert not [n for n in names if n.endswith((".bin", ".ckpt")) or ".fp16." in n or n.startswith("safety_checker")]
+    assert plan.total_bytes == sum(size for _, size in plan.files) > 1_000_000
+
+
+def test_download_progress_then_the_model_loads_offline(hub, cache):
+    with pytest.raises(ModelError, match="not in the local Hugging Face cache"):
+        inspect_model("tiny/sd")
+    plan = plan_download("tiny/sd", endpoint=hub.url)
+    seen = []
+    folder = download(plan, lambda done, total, name: seen.append((done, total, name)), endpoint=hub.url)
+    assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen) and seen[-1][0] == seen[-1][1] == plan.total_bytes
+    info = inspect_model("tiny/sd")
+    assert str(info.path) == folder and info.modes == ("txt2img", "img2img")
+    # a second download finds everything in the cache and fetches no file again
+    gets = sum(r.startswith("GET /tiny/sd/resolve") for r in hub.requests)
+    download(plan, lambda *a: None, endpoint=hub.url)
+    assert sum(r.startswith("GET /tiny/sd/resolve") for r in hub.requests) == gets
+
+
+def test_cancel_mid_file_leaves_no_listed_model(repos, cache):
+    slow = FakeHub(repos, delay=0.05)
+    try:
+        plan = plan_download("tiny/sd", endpoint=slow.url)
+        progress = []
+        with pytest.raises(DownloadCancelled):
+            download(plan, lambda d, t, n: progress.append(n), should_stop=lambda: len(progress) >= 3, endpoint=slow.url)
+    finally:
+        slow.close()
+    assert len(progress) < 10
+    with pytest.raises(ModelError, match="not in the local Hugging Face cache"):
+        inspect_model("tiny/sd")  # model_index.json comes last: a cut-off download is never a listed pipeline
+
+
+def test_pickle_only_weights_and_unknown_repos_are_refused_before_downloading(hub, cache):
+    with pytest.raises(HubError, match="tiny/pickled: the weights in vae/ are pickle files only"):
+        plan_download("tiny/pickled", endpoint=hub.url)
+    with pytest.raises(HubError, match="Could not look up nobody/nothing"):
+        plan_download("nobody/nothing", endpoint=hub.url)
+    with pytest.raises(HubError, match="organisation/name"):
+        plan_download("just-a-name", endpoint=hub.url)
+    assert not any("resolve" in r for r in hub.requests)
+
+
+def test_downloaded_tokenizer_lets_a_single_file_load(hub, cache, repos, tmp_path, monkeypatch):
+    from ddpm_studio.engine.runner import Engine
+    from tests.ldm_checkpoint import save_config_folder, save_single_file
+
+    configs = tmp_path / "configs"
+    save_config_folder(repos["tiny/sd"], configs / "sd1")
+    shutil.rmtree(configs / "sd1" / "tokenizer")
+    monkeypatch.setenv("DDPM_STUDIO_CONFIGS", str(configs))
+    checkpoint = save_single_file(repos["tiny/sd"], tmp_path / "model.safetensors")
+    with pytest.raises(ModelError, match="does not contain the CLIP tokenizer"):
+        Engine(device="cpu").load(str(checkpoint), "txt2img")
+
+    plan = plan_download("openai/clip-vit-large-patch14", endpoint=hub.url)
+    assert plan.kind == "tokenizer" and [n for n, _ in plan.files] == ["vocab.json", "merges.txt", "tokenizer_config.json"]
+    download(plan, lambda *a: None, endpoint=hub.url)
+    loaded = Engine(device="cpu").load(str(checkpoint), "txt2img")
+    assert loaded.pipe.tokenizer.model_max_length == 77
+
+
+def test_download_dialog_from_the_gui(make_window, qtbot, tmp_path, hub, cache):
+    from ddpm_studio.ui.settings import Settings
+
+    window = make_window(Settings(tmp_path / "settings.ini"))
+    dialog = window.open_download_dialog(endpoint=hub.url)
+    dialog.repo_box.setCurrentText("tiny/sd")
+    with qtbot.waitSignal(dialog.downloaded, timeout=60000):
+        dialog.download_button.click()
+    assert dialog.bar.value() == 1000 and "Downloaded tiny/sd" in dialog.status.text()
+    panel = window.text2image_panel
+    assert window.tabs.currentWidget() is panel and panel.model_box.currentData() == "tiny/sd"
+    dialog.close()
+
+
+def test_download_dialog_cancel(make_window, qtbot, tmp_path, repos, cache):
+    from ddpm_studio.ui.settings import Settings
+
+    slow = FakeHub(repos, delay=0.2)
+    try:
+        window = make_window(Settings(tmp_path / "settings.ini"))
+        dialog = window.open_download_dialog(endpoint=slow.url)
+        dialog.repo_box.setCurrentText("tiny/sd")
+        dialog.download_button.click()
+        qtbot.waitUntil(lambda: dialog.bar.value() > 0 or "of" in dialog.status.text(), timeout=30000)
+        dialog.cancel_button.click()
+        qtbot.waitUntil(lambda: "Cancelled" in dialog.status.text(), timeout=30000)
+        assert dialog.download_button.isEnabled() and not dialog.running
+        assert window.text2image_panel.model_box.findData("tiny/sd") < 0
+    finally:
+        slow.close()

@@ -1,0 +1,107 @@
+"""Preferences (device, precision, memory savers, pickle policy), single-file checkpoints in the GUI, and
+out-of-memory handling — under pytest-qt on tiny Stable Diffusion models."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from ddpm_studio.ui.settings import Settings
+from tests.ldm_checkpoint import save_config_folder, save_single_file
+from tests.tiny_sd import save_tiny_sd
+
+
+@pytest.fixture(scope="module")
+def sd(tmp_path_factory):
+    root = tmp_path_factory.mktemp("prefs")
+    folder = save_tiny_sd(root / "models" / "tiny-sd", "txt2img")
+    save_config_folder(folder, root / "configs" / "sd1")
+    (root / "files").mkdir()
+    return dict(folder=folder, file=save_single_file(folder, root / "files" / "my-checkpoint.safetensors"),
+                configs=root / "configs", models=root / "models")
+
+
+@pytest.fixture()
+def window(make_window, tmp_path, sd, monkeypatch):
+    monkeypatch.setenv("DDPM_STUDIO_CONFIGS", str(sd["configs"]))
+    settings = Settings(tmp_path / "settings.ini")
+    settings.output_dir = str(tmp_path / "out")
+    settings.add_model_folder(str(sd["models"]))
+    return make_window(settings)
+
+
+def run(qtbot, window, panel):
+    with qtbot.waitSignal(window.sampler.job_finished, timeout=120000) as done:
+        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    return done.args[1]
+
+
+def small_job(panel, prompt="a kite"):
+    panel.prompts.prompt.setPlainText(prompt)
+    panel.width_box.setValue(32)
+    panel.height_box.setValue(32)
+    panel.steps.setValue(2)
+
+
+def test_single_file_checkpoint_added_and_used_from_the_gui(window, qtbot, sd):
+    panel = window.text2image_panel
+    window.tabs.setCurrentWidget(panel)
+    panel.add_model_folder(str(sd["file"]))
+    assert panel.model_box.currentText() == "my-checkpoint"
+    small_job(panel)
+    result = run(qtbot, window, panel)
+    assert result.images.shape == (1, 32, 32, 3) and result.model_name == "my-checkpoint"
+    # and it is remembered, and offered to the Edit panel (img2img) too
+    assert str(sd["file"]) in window.settings.model_folders
+    window.refresh_all_models()
+    edit = window.edit_panel
+    assert "my-checkpoint" in [edit.model_box.itemText(i) for i in range(edit.model_box.count())]
+
+
+def test_preferences_rebuild_the_engine_with_memory_savers(window, qtbot):
+    dialog = window.open_preferences()
+    dialog.device_box.setCurrentIndex(dialog.device_box.findData("cpu"))
+    dialog.precision_box.setCurrentIndex(dialog.precision_box.findData("fp32"))
+    dialog.attention_slicing.setChecked(True)
+    dialog.vae_tiling.setChecked(True)
+    dialog.preview_box.setCurrentIndex(dialog.preview_box.findData("auto"))
+    with qtbot.waitSignal(window.sampler.backend_ready, timeout=30000):
+        dialog.accept()
+    saved = Settings(window.settings.path).engine_options  # on disk, for the next launch
+    assert saved["device"] == "cpu" and saved["memory"].attention_slicing and saved["memory"].vae_tiling
+    assert saved["taesd"] == "auto" and window.sampler.engine.taesd == "auto"
+    assert window.sampler.engine.memory.attention_slicing
+
+    panel = window.text2image_panel
+    small_job(panel)
+    run(qtbot, window, panel)
+    pipe = window.sampler.engine._model.pipe
+    assert pipe.vae.use_tiling
+    assert {type(p).__name__ for p in pipe.unet.attn_processors.values()} == {"SlicedAttnProcessor"}
+
+
+def test_out_of_memory_gives_advice_frees_the_model_and_the_next_run_works(window, qtbot, monkeypatch):
+    import torch
+
+    import ddpm_studio.engine.latent as latent
+
+    real = latent.run_prompt_job
+    calls = []
+
+    def fails_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(latent, "run_prompt_job", fails_once)
+    panel = window.text2image_panel
+    small_job(panel)
+    with qtbot.waitSignal(window.sampler.job_failed, timeout=120000) as failed:
+        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    message = failed.args[1]
+    assert "ran out of memory" in message and "attention slicing" in message and "smaller batch" in message
+    qtbot.waitUntil(lambda: panel.error_box is not None and "out of memory" in panel.error_box.text())
+    assert window.sampler.engine._model is None  # freed
+    result = run(qtbot, window, panel)
+    assert result.images.shape == (1, 32, 32, 3)
