@@ -125,6 +125,7 @@ def _prompt_arguments(parser, schedulers) -> None:
     parser.add_argument("--attention-slicing", action="store_true", help="less memory, a little slower")
     parser.add_argument("--vae-tiling", action="store_true", help="decode large images tile by tile")
     parser.add_argument("--cpu-offload", action="store_true", help="keep each model on the CPU until it runs (GPUs)")
+    parser.add_argument("--vae-fp32", action="store_true", help="the VAE in float32: the fix for black (NaN) images")
 
 
 def default_model_ref() -> str:
@@ -184,7 +185,8 @@ def run_job(args, job) -> int:
     from ddpm_studio.engine.options import MemoryOptions
 
     memory = MemoryOptions(attention_slicing=getattr(args, "attention_slicing", False),
-                           vae_tiling=getattr(args, "vae_tiling", False), cpu_offload=getattr(args, "cpu_offload", False))
+                           vae_tiling=getattr(args, "vae_tiling", False), cpu_offload=getattr(args, "cpu_offload", False),
+                           vae_fp32=getattr(args, "vae_fp32", False))
     engine = Engine(device=args.device, allow_pickle=args.allow_pickle, precision=getattr(args, "precision", "auto"),
                     memory=memory)
     bar = ProgressBar(sys.stderr)

@@ -219,7 +219,7 @@ def test_nan_output_is_reported_not_saved(sd, tmp_path, monkeypatch):
         return DecoderOutput(sample=sample) if return_dict else (sample,)
 
     monkeypatch.setattr(loaded.pipe.vae, "decode", black_decode)
-    with pytest.raises(ModelError, match="produced NaN values.*fp16 VAE"):
+    with pytest.raises(ModelError, match="produced NaN values.*fp16 VAE.*VAE in fp32"):
         engine.run(Text2ImageJob(model=str(sd["txt2img"]), prompt="x", steps=2, width=32, height=32, output_dir=str(tmp_path)))
     assert list(tmp_path.iterdir()) == []
 
@@ -263,3 +263,21 @@ def test_tiny_sdxl_text_to_image_and_img2img(tmp_path, photo):
     edited = engine.run(EditJob(model=str(model), mode="img2img", image=str(image), prompt="x", steps=4, strength=0.5,
                                 output_dir=""), save=False)
     assert edited.images.shape == (1, 40, 56, 3) and edited.steps_run == 2
+
+
+@pytest.mark.parametrize("mode", ["txt2img", "img2img"])
+def test_vae_in_fp32_inside_a_half_precision_pipeline(sd, photo, mode):
+    """bf16 on the CPU stands in for fp16 on a GPU: the VAE alone runs in float32, encode and decode both."""
+    import torch
+
+    from ddpm_studio.engine.options import MemoryOptions
+
+    engine = Engine(device="cpu", precision="bf16", memory=MemoryOptions(vae_fp32=True))
+    if mode == "txt2img":
+        job = Text2ImageJob(model=str(sd["txt2img"]), prompt="x", steps=2, width=32, height=32, output_dir="")
+    else:
+        job = EditJob(model=str(sd["txt2img"]), mode="img2img", image=str(photo[0]), prompt="x", steps=2, output_dir="")
+    result = engine.run(job, save=False)
+    pipe = engine._model.pipe
+    assert pipe.unet.dtype == torch.bfloat16 and pipe.vae.dtype == torch.float32
+    assert result.images.shape[0] == 1 and result.images.dtype == np.uint8

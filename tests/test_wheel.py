@@ -1,4 +1,5 @@
-"""The wheel carries the bundled model: built offline, installed outside the source tree, it generates by default."""
+"""The wheel carries the bundled model and the single-file config folders: built offline, installed outside the source
+tree, it generates by default."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ def test_installed_wheel_generates_with_the_bundled_model(tmp_path):
     wheel = next((tmp_path / "dist").glob("ddpm_studio-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.startswith("ddpm_studio/resources/models/") and n.endswith("model_index.json") for n in names)
+    for config in ("model_index.json", "unet/config.json", "vae/config.json", "text_encoder/config.json",
+                   "scheduler/scheduler_config.json"):  # what single-file checkpoints load through, offline
+        assert f"ddpm_studio/resources/configs/sd1/{config}" in names
 
     site = tmp_path / "site"
     install = subprocess.run(

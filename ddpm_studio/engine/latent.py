@@ -8,6 +8,7 @@ latent→RGB map. Cancel raises from the callback, which stops every pipeline at
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 import numpy as np
@@ -106,6 +107,33 @@ def apply_memory_options(pipe, memory: MemoryOptions, device) -> None:
         pipe.enable_model_cpu_offload(device=device)  # each model moves to the GPU only while it runs
     else:
         pipe.to(device)  # offload only helps when there is a GPU to move to
+    if memory.vae_fp32 and pipe.vae.dtype != torch.float32:
+        upcast_vae(pipe.vae)
+
+
+def upcast_vae(vae) -> None:
+    """Run the VAE in float32 inside a half-precision pipeline: its inputs are cast up, its outputs back down."""
+    half = vae.dtype
+    vae.to(torch.float32)
+    encode, decode = vae.encode, vae.decode
+    vae.encode = functools.wraps(encode)(lambda x, *a, **k: _cast(encode(x.to(torch.float32), *a, **k), half))
+    vae.decode = functools.wraps(decode)(lambda z, *a, **k: _cast(decode(z.to(torch.float32), *a, **k), half))
+
+
+def _cast(output, dtype):
+    """A VAE's output (tensor, tuple, DecoderOutput, encoder output or its Gaussian) in ``dtype``."""
+    if isinstance(output, torch.Tensor):
+        return output.to(dtype)
+    if isinstance(output, tuple):
+        return tuple(_cast(item, dtype) for item in output)
+    if isinstance(getattr(output, "sample", None), torch.Tensor):
+        output.sample = output.sample.to(dtype)
+    if getattr(output, "latent_dist", None) is not None:
+        _cast(output.latent_dist, dtype)
+    for name in ("parameters", "mean", "logvar", "std", "var"):  # a DiagonalGaussianDistribution
+        if isinstance(getattr(output, name, None), torch.Tensor):
+            setattr(output, name, getattr(output, name).to(dtype))
+    return output
 
 
 def _load_folder(info: ModelInfo, pipeline_class: str, dtype, allow_pickle: bool):
@@ -220,7 +248,7 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
     if not np.isfinite(out.images).all():
         raise ModelError(
             f"{loaded.info.path} produced NaN values (a black image) in {pipe.vae.dtype}. This is the known fp16 VAE "
-            "problem: run on the CPU (float32) or with a VAE that is fixed for fp16."
+            "problem: turn on 'VAE in fp32' in Settings → Preferences (or --vae-fp32), or run in fp32."
         )
     images = np.clip(np.round(out.images * 255.0), 0, 255).astype(np.uint8)
     return SampleOutput(images=images, steps_run=calls, cancelled=False)

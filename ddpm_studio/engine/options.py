@@ -12,3 +12,4 @@ class MemoryOptions:
     attention_slicing: bool = False  # attention computed in slices: less peak memory, a little slower
     vae_tiling: bool = False  # decode large images tile by tile
     cpu_offload: bool = False  # keep each model on the CPU until it runs (GPUs only)
+    vae_fp32: bool = False  # the VAE in float32 while the rest runs in fp16/bf16: the fix for black (NaN) images

@@ -44,6 +44,8 @@ class PreferencesDialog(QDialog):
         self.vae_tiling.setChecked(memory.vae_tiling)
         self.cpu_offload = QCheckBox("Model CPU offload — keep each model on the CPU until it runs (GPU only)")
         self.cpu_offload.setChecked(memory.cpu_offload)
+        self.vae_fp32 = QCheckBox("VAE in fp32 — the fix for black (NaN) images in fp16")
+        self.vae_fp32.setChecked(memory.vae_fp32)
         self.preview_box = _combo(PREVIEWS, "folder" if options["taesd"] not in ("", "auto") else options["taesd"])
         self.taesd_folder = QLineEdit(options["taesd"] if options["taesd"] not in ("", "auto") else "")
         self.taesd_folder.setPlaceholderText("a folder holding an AutoencoderTiny (config.json + safetensors)")
@@ -60,6 +62,7 @@ class PreferencesDialog(QDialog):
         form.addRow("Memory", self.attention_slicing)
         form.addRow("", self.vae_tiling)
         form.addRow("", self.cpu_offload)
+        form.addRow("", self.vae_fp32)
         form.addRow("Latent previews", self.preview_box)
         form.addRow("", path_row(self.taesd_folder, self._choose_taesd))
         form.addRow("Security", self.allow_pickle)
@@ -75,7 +78,7 @@ class PreferencesDialog(QDialog):
 
     def chosen(self) -> dict:
         memory = MemoryOptions(attention_slicing=self.attention_slicing.isChecked(), vae_tiling=self.vae_tiling.isChecked(),
-                               cpu_offload=self.cpu_offload.isChecked())
+                               cpu_offload=self.cpu_offload.isChecked(), vae_fp32=self.vae_fp32.isChecked())
         taesd = self.preview_box.currentData()
         if taesd == "folder":
             taesd = self.taesd_folder.text().strip()
