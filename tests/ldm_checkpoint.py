@@ -1,5 +1,7 @@
 """Write a diffusers Stable Diffusion pipeline as one original-layout ("LDM") checkpoint, the kind A1111 and CivitAI
-share: ``model.diffusion_model.*`` (UNet), ``first_stage_model.*`` (VAE), ``cond_stage_model.transformer.*`` (CLIP).
+share: ``model.diffusion_model.*`` (UNet), ``first_stage_model.*`` (VAE), ``cond_stage_model.transformer.*`` (CLIP);
+SDXL's two text encoders as ``conditioner.embedders.0.transformer.*`` (CLIP) and ``conditioner.embedders.1.model.*``
+(OpenCLIP: packed q/k/v, ``resblocks``, a transposed projection).
 
 The key names are the inverse of the renaming diffusers applies when it reads such a file (its single_file_utils);
 tests load the file back through ``from_single_file`` and compare the images, so a wrong name here fails loudly.
@@ -13,7 +15,8 @@ from pathlib import Path
 RESNET_RENAMES = [("norm1", "in_layers.0"), ("conv1", "in_layers.2"), ("norm2", "out_layers.0"),
                   ("conv2", "out_layers.3"), ("time_emb_proj", "emb_layers.1"), ("conv_shortcut", "skip_connection")]
 UNET_FIXED = {"time_embedding.linear_1": "time_embed.0", "time_embedding.linear_2": "time_embed.2",
-              "conv_in": "input_blocks.0.0", "conv_norm_out": "out.0", "conv_out": "out.2"}
+              "conv_in": "input_blocks.0.0", "conv_norm_out": "out.0", "conv_out": "out.2",
+              "add_embedding.linear_1": "label_emb.0.0", "add_embedding.linear_2": "label_emb.0.2"}  # the last two: SDXL
 VAE_ATTENTION = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "proj_out"}
 
 
@@ -74,8 +77,47 @@ def vae_to_ldm(state: dict, num_blocks: int) -> dict:
     return out
 
 
+def open_clip_to_ldm(state: dict) -> dict:
+    """A CLIPTextModelWithProjection's weights in OpenCLIP's layout (SDXL's second text encoder)."""
+    import torch
+
+    out = {}
+    for key, value in state.items():
+        key = key.removeprefix("text_model.")
+        if key == "embeddings.position_embedding.weight":
+            out["positional_embedding"] = value
+        elif key == "embeddings.token_embedding.weight":
+            out["token_embedding.weight"] = value
+        elif key.startswith("final_layer_norm."):
+            out["ln_final." + key.rpartition(".")[2]] = value
+        elif key == "text_projection.weight":
+            out["text_projection"] = value.T  # OpenCLIP multiplies by it from the right
+        elif m := re.match(r"encoder\.layers\.(\d+)\.(.*)", key):
+            layer, rest = f"transformer.resblocks.{m[1]}", m[2]
+            if rest.startswith("self_attn.") and rest.split(".")[1] in ("q_proj", "k_proj", "v_proj"):
+                continue  # packed below
+            rest = (rest.replace("layer_norm1", "ln_1").replace("layer_norm2", "ln_2").replace("mlp.fc1", "mlp.c_fc")
+                    .replace("mlp.fc2", "mlp.c_proj").replace("self_attn.", "attn."))
+            out[f"{layer}.{rest}"] = value
+        else:
+            raise KeyError(f"no OpenCLIP name for {key}")
+    layers = {int(m[1]) for k in state if (m := re.search(r"encoder\.layers\.(\d+)\.", k))}
+    prefix = "text_model." if any(k.startswith("text_model.") for k in state) else ""
+    for i in layers:
+        base = f"{prefix}encoder.layers.{i}.self_attn"
+        for kind in ("weight", "bias"):
+            out[f"transformer.resblocks.{i}.attn.in_proj_{kind}"] = torch.cat(
+                [state[f"{base}.{p}_proj.{kind}"] for p in ("q", "k", "v")])
+    return out
+
+
+def _clip_layout(state: dict) -> dict:
+    # the original layout nests the CLIP weights under text_model. (transformers 5 names them without it)
+    return {k if k.startswith("text_model.") else f"text_model.{k}": v for k, v in state.items()}
+
+
 def save_single_file(pipeline_dir: Path, out: Path) -> Path:
-    """One ``.safetensors`` holding the pipeline's UNet, VAE and text encoder in the original layout."""
+    """One ``.safetensors`` holding the pipeline's UNet, VAE and text encoder(s) in the original layout (SD 1.x or SDXL)."""
     import diffusers
     from safetensors.torch import save_file
 
@@ -85,9 +127,13 @@ def save_single_file(pipeline_dir: Path, out: Path) -> Path:
     state.update({f"model.diffusion_model.{k}": v for k, v in unet.items()})
     vae = vae_to_ldm(pipe.vae.state_dict(), len(pipe.vae.config.down_block_types))
     state.update({f"first_stage_model.{k}": v for k, v in vae.items()})
-    # the original layout nests the CLIP weights under text_model. (transformers 5 names them without it)
-    clip = {k if k.startswith("text_model.") else f"text_model.{k}": v for k, v in pipe.text_encoder.state_dict().items()}
-    state.update({f"cond_stage_model.transformer.{k}": v for k, v in clip.items()})
+    clip = _clip_layout(pipe.text_encoder.state_dict())
+    if hasattr(pipe, "text_encoder_2"):  # SDXL: "conditioner" embedders 0 (CLIP) and 1 (OpenCLIP)
+        state.update({f"conditioner.embedders.0.transformer.{k}": v for k, v in clip.items()})
+        bigg = open_clip_to_ldm(pipe.text_encoder_2.state_dict())
+        state.update({f"conditioner.embedders.1.model.{k}": v for k, v in bigg.items()})
+    else:
+        state.update({f"cond_stage_model.transformer.{k}": v for k, v in clip.items()})
     save_file({k: v.contiguous().clone() for k, v in state.items()}, str(out))
     return out
 
@@ -97,9 +143,12 @@ def save_config_folder(pipeline_dir: Path, out: Path) -> Path:
     import shutil
 
     for item in ("model_index.json", "unet/config.json", "vae/config.json", "text_encoder/config.json",
-                 "scheduler/scheduler_config.json"):
-        (out / item).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(pipeline_dir / item, out / item)
-    shutil.copytree(pipeline_dir / "tokenizer", out / "tokenizer")
+                 "text_encoder_2/config.json", "scheduler/scheduler_config.json"):
+        if (pipeline_dir / item).is_file():
+            (out / item).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(pipeline_dir / item, out / item)
+    for tokenizer in ("tokenizer", "tokenizer_2"):
+        if (pipeline_dir / tokenizer).is_dir():
+            shutil.copytree(pipeline_dir / tokenizer, out / tokenizer)
     return out
 

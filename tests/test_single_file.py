@@ -12,7 +12,7 @@ from ddpm_studio.engine.jobs import EditJob, Text2ImageJob
 from ddpm_studio.engine.models import ModelError, inspect_model, list_models
 from ddpm_studio.engine.runner import Engine
 from tests.ldm_checkpoint import save_config_folder, save_single_file
-from tests.tiny_sd import save_tiny_sd
+from tests.tiny_sd import save_tiny_sd, save_tiny_sdxl
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +24,11 @@ def tiny(tmp_path_factory):
     for kind in ("txt2img", "inpaint"):
         out[kind] = save_tiny_sd(root / kind, kind)
         out[f"{kind}-file"] = save_single_file(out[kind], root / "checkpoints" / f"tiny-{kind}.safetensors")
+    out["sdxl"] = save_tiny_sdxl(root / "sdxl")
+    out["sdxl-file"] = save_single_file(out["sdxl"], root / "checkpoints" / "tiny-xl.safetensors")
     out["configs"] = root / "configs"
     save_config_folder(out["txt2img"], out["configs"] / "sd1")
+    save_config_folder(out["sdxl"], out["configs"] / "sdxl")
     return out
 
 
@@ -46,6 +49,18 @@ def test_single_file_gives_the_same_images_as_its_folder_offline(tiny, configs, 
     assert len(events) == 3 and events[-1].x0 is not None
     assert np.abs(from_file.images.astype(int) - from_folder.images.astype(int)).max() <= 1
     assert from_file.model_name == "tiny-txt2img"
+
+
+def test_sdxl_single_file_gives_the_same_images_as_its_folder(tiny, configs):
+    info = inspect_model(str(tiny["sdxl-file"]))
+    assert info.family == "stable-diffusion-xl" and info.class_name == "single-file SDXL"
+    engine = Engine(device="cpu")
+    job = dict(prompt="a castle", negative_prompt="fog", steps=3, seed=2, width=32, height=32, output_dir="")
+    from_file = engine.run(Text2ImageJob(model=str(tiny["sdxl-file"]), **job), save=False)
+    pipe = engine._model.pipe
+    assert type(pipe.text_encoder_2).__name__ == "CLIPTextModelWithProjection"
+    from_folder = engine.run(Text2ImageJob(model=str(tiny["sdxl"]), **job), save=False)
+    assert np.abs(from_file.images.astype(int) - from_folder.images.astype(int)).max() <= 1
 
 
 def test_inpainting_single_file_is_recognised_and_runs_only_as_inpaint(tiny, configs, tmp_path):
@@ -128,22 +143,28 @@ def test_a_lora_is_not_taken_for_a_checkpoint(tmp_path):
         inspect_model(str(path))
 
 
-def test_shipped_sd1_configs_describe_the_published_model():
-    """Built on the meta device, the shipped configs give SD 1.x's published parameter counts."""
+@pytest.mark.parametrize("arch, counts", [
+    ("sd1", {"unet": 859_520_964, "vae": 83_653_863, "text_encoder": 123_060_480}),
+    ("sdxl", {"unet": 2_567_463_684, "vae": 83_653_863, "text_encoder": 123_060_480, "text_encoder_2": 694_659_840}),
+])
+def test_shipped_configs_describe_the_published_models(arch, counts):
+    """Built on the meta device, the shipped configs give the published parameter counts of SD 1.x and SDXL."""
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     from ddpm_studio.paths import resources_dir
 
-    folder = resources_dir() / "configs" / "sd1"
-    assert json.loads((folder / "model_index.json").read_text())["_class_name"] == "StableDiffusionPipeline"
+    folder = resources_dir() / "configs" / arch
+    index = json.loads((folder / "model_index.json").read_text())
+    assert set(counts) <= set(index)
+    builders = {"unet": lambda f: UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(f)),
+                "vae": lambda f: AutoencoderKL.from_config(AutoencoderKL.load_config(f)),
+                "text_encoder": lambda f: CLIPTextModel(CLIPTextConfig.from_pretrained(f)),
+                "text_encoder_2": lambda f: CLIPTextModelWithProjection(CLIPTextConfig.from_pretrained(f))}
     with torch.device("meta"):
-        unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(folder / "unet"))
-        vae = AutoencoderKL.from_config(AutoencoderKL.load_config(folder / "vae"))
-        text = CLIPTextModel(CLIPTextConfig.from_pretrained(folder / "text_encoder"))
-    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
-    assert (count(unet), count(vae), count(text)) == (859_520_964, 83_653_863, 123_060_480)
+        built = {name: sum(p.numel() for p in builders[name](folder / name).parameters()) for name in counts}
+    assert built == counts
 
 
 def test_cli_txt2img_from_a_single_file_with_memory_savers(tiny, configs, tmp_path, capsys):

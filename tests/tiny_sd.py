@@ -87,8 +87,9 @@ def save_tiny_taesd(path: Path) -> Path:
 
 
 def save_tiny_sdxl(path: Path) -> Path:
-    """A tiny random SDXL pipeline: two CLIP text encoders (the second with a projection), a UNet with SDXL's
-    "text_time" added conditioning (pooled text 32 + 6 size/crop numbers × 8 = 80 inputs, cross-attention 32 + 32)."""
+    """A tiny random SDXL pipeline: two CLIP text encoders of different widths (32, and 48 with a projection to 32, as
+    SDXL's are 768 and 1280), a UNet with SDXL's "text_time" added conditioning (pooled text 32 + 6 size/crop numbers × 8
+    = 80 inputs) and cross-attention over both encoders (32 + 48 = 80)."""
     from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
@@ -97,14 +98,15 @@ def save_tiny_sdxl(path: Path) -> Path:
     unet = UNet2DConditionModel(
         sample_size=8, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(16, 32),
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=64, norm_num_groups=8, attention_head_dim=(2, 4), use_linear_projection=True,
-        addition_embed_type="text_time", addition_time_embed_dim=8, projection_class_embeddings_input_dim=80,
+        cross_attention_dim=80, norm_num_groups=8, attention_head_dim=(2, 4), use_linear_projection=True,
+        transformer_layers_per_block=(1, 2), addition_embed_type="text_time", addition_time_embed_dim=8,
+        projection_class_embeddings_input_dim=80,
     )
-    text_config = dict(vocab_size=1000, hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
-                       max_position_embeddings=77, projection_dim=32, bos_token_id=512, eos_token_id=513, pad_token_id=513)
+    common = dict(vocab_size=1000, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+                  max_position_embeddings=77, bos_token_id=512, eos_token_id=513, pad_token_id=513)
     pipe = StableDiffusionXLPipeline(
-        vae=parts["vae"], text_encoder=CLIPTextModel(CLIPTextConfig(**text_config)),
-        text_encoder_2=CLIPTextModelWithProjection(CLIPTextConfig(**text_config)),
+        vae=parts["vae"], text_encoder=CLIPTextModel(CLIPTextConfig(hidden_size=32, projection_dim=32, **common)),
+        text_encoder_2=CLIPTextModelWithProjection(CLIPTextConfig(hidden_size=48, projection_dim=32, **common)),
         tokenizer=parts["tokenizer"], tokenizer_2=parts["tokenizer"], unet=unet,
         scheduler=EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1),
         add_watermarker=False,

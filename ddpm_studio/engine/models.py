@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ddpm_studio.engine.single_file import SingleFileError, detect, is_checkpoint_file
+from ddpm_studio.engine.single_file import ARCH_NAMES, SingleFileError, detect, is_checkpoint_file
 from ddpm_studio.paths import bundled_models_dir
 
 BUNDLED_PREFIX = "bundled:"
@@ -143,18 +143,26 @@ def inspect_model(ref: str, allow_pickle: bool = False) -> ModelInfo:
     return ModelInfo(ref=ref, path=path, name=display_name(ref, path), class_name=class_name, family=family, panel=panel, modes=modes)
 
 
+SINGLE_FILE_FAMILIES = {  # (architecture, UNet input channels) → (family, panel)
+    ("sd1", 4): ("stable-diffusion", "Text to Image"),
+    ("sd1", 9): ("stable-diffusion-inpaint", "Edit (inpaint)"),
+    ("sd1", 8): ("instruct-pix2pix", "Edit (instruct)"),
+    ("sdxl", 4): ("stable-diffusion-xl", "Text to Image"),
+    ("sdxl", 9): ("stable-diffusion-xl-inpaint", "Edit (inpaint)"),
+}
+
+
 def _inspect_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
     try:
-        _, channels = detect(path, allow_pickle)
+        arch, channels = detect(path, allow_pickle)
     except SingleFileError as exc:
         raise ModelError(str(exc)) from None
-    modes = UNET_CHANNEL_MODES.get(channels, ())
-    family, panel = {
-        9: ("stable-diffusion-inpaint", "Edit (inpaint)"),
-        8: ("instruct-pix2pix", "Edit (instruct)"),
-    }.get(channels, ("stable-diffusion", "Text to Image"))
-    return ModelInfo(ref=ref, path=path, name=path.stem, class_name="single-file SD 1.x", family=family, panel=panel,
-                     modes=modes, in_channels=channels)
+    if (arch, channels) not in SINGLE_FILE_FAMILIES:
+        raise ModelError(f"{path} is a {ARCH_NAMES[arch]} checkpoint with a {channels}-channel UNet, which DDPM Studio "
+                         "does not know how to use.")
+    family, panel = SINGLE_FILE_FAMILIES[(arch, channels)]
+    return ModelInfo(ref=ref, path=path, name=path.stem, class_name=f"single-file {ARCH_NAMES[arch]}", family=family,
+                     panel=panel, modes=UNET_CHANNEL_MODES[channels], in_channels=channels)
 
 
 def _unet_in_channels(path: Path) -> int:

@@ -22,16 +22,19 @@ SAFE_SUFFIXES = (".safetensors",)
 PICKLE_FILE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
 SD2_CROSS_ATTENTION = "model.diffusion_model.input_blocks.2.1.transformer_blocks.0.attn2.to_k.weight"
-SDXL_KEY = "conditioner.embedders.1.model.transformer.resblocks.9.mlp.c_proj.bias"
+SDXL_KEY = "conditioner.embedders.1.model.positional_embedding"  # SDXL's second (OpenCLIP) text encoder
 UPSCALER_KEY = "model.diffusion_model.input_blocks.10.0.skip_connection.bias"
 VAE_PREFIXES = ("first_stage_model.", "vae.")
-CLIP_PREFIX = "cond_stage_model.transformer."
-# hub repos whose cached copy holds the SD 1.x tokenizer (root or tokenizer/ subfolder)
-SD1_TOKENIZER_REPOS = (
+TEXT_PREFIXES = {"sd1": ("cond_stage_model.transformer.",),
+                 "sdxl": ("conditioner.embedders.0.transformer.", "conditioner.embedders.1.model.")}
+ARCH_NAMES = {"sd1": "SD 1.x", "sdxl": "SDXL"}
+# hub repos whose cached copy holds the CLIP tokenizer (SD 1.x and SDXL share its vocabulary), and the subfolder
+TOKENIZER_REPOS = (
     ("openai/clip-vit-large-patch14", ""),
     ("stable-diffusion-v1-5/stable-diffusion-v1-5", "tokenizer"),
     ("runwayml/stable-diffusion-v1-5", "tokenizer"),
     ("CompVis/stable-diffusion-v1-4", "tokenizer"),
+    ("stabilityai/stable-diffusion-xl-base-1.0", "tokenizer"),
 )
 TOKENIZER_DOWNLOAD = ("openai/clip-vit-large-patch14", ["vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"])
 
@@ -84,22 +87,23 @@ def read_shapes(path: Path, allow_pickle: bool = False) -> dict[str, tuple[int, 
 
 
 def detect(path: Path, allow_pickle: bool = False) -> tuple[str, int]:
-    """(config family, UNet input channels) of a checkpoint; errors say which kinds are not supported."""
+    """(architecture: sd1 or sdxl, the name of its config folder; UNet input channels) of a checkpoint; errors say
+    which kinds are not supported."""
     shapes = read_shapes(path, allow_pickle)
     if UNET_IN not in shapes:
         raise SingleFileError(
             f"{path} does not hold a Stable Diffusion UNet in the original layout (no {UNET_IN}); "
             "it may be a LoRA, an embedding or a VAE on its own."
         )
-    if SDXL_KEY in shapes:
-        raise SingleFileError(f"{path} is an SDXL checkpoint; single-file SDXL is not supported yet — use a diffusers folder.")
+    arch = "sdxl" if SDXL_KEY in shapes else "sd1"
     if shapes.get(SD2_CROSS_ATTENTION, (0,))[-1] == 1024:
         raise SingleFileError(f"{path} is a Stable Diffusion 2.x checkpoint; single-file SD 2.x is not supported yet — use a diffusers folder.")
     if UPSCALER_KEY in shapes:
         raise SingleFileError(f"{path} is an upscaler checkpoint; open its diffusers folder in the Upscale panel.")
-    if not any(k.startswith(VAE_PREFIXES) for k in shapes) or not any(k.startswith(CLIP_PREFIX) for k in shapes):
-        raise SingleFileError(f"{path} holds a UNet without its VAE or text encoder; DDPM Studio needs a full checkpoint.")
-    return "sd1", int(shapes[UNET_IN][1])
+    text = all(any(k.startswith(prefix) for k in shapes) for prefix in TEXT_PREFIXES[arch])
+    if not any(k.startswith(VAE_PREFIXES) for k in shapes) or not text:
+        raise SingleFileError(f"{path} holds a UNet without its VAE or text encoder(s); DDPM Studio needs a full checkpoint.")
+    return arch, int(shapes[UNET_IN][1])
 
 
 def config_folder(family: str) -> Path:
@@ -110,19 +114,26 @@ def config_folder(family: str) -> Path:
     return folder
 
 
-def find_tokenizer(config: Path) -> tuple[str, str]:
-    """(folder or hub id, subfolder) of a local CLIP tokenizer for SD 1.x."""
-    own = config / "tokenizer"
-    if (own / "tokenizer.json").is_file() or ((own / "vocab.json").is_file() and (own / "merges.txt").is_file()):
-        return str(own), ""
+def _has_tokenizer(folder: Path) -> bool:
+    return (folder / "tokenizer.json").is_file() or ((folder / "vocab.json").is_file() and (folder / "merges.txt").is_file())
+
+
+def find_tokenizer(config: Path, name: str = "tokenizer") -> str:
+    """A local folder holding the CLIP tokenizer: the config folder's own ``name``/ if a user put one there, else a
+    cached hub copy."""
+    if _has_tokenizer(config / name):
+        return str(config / name)
+    if _has_tokenizer(config / "tokenizer"):
+        return str(config / "tokenizer")
     from huggingface_hub import try_to_load_from_cache
 
-    for repo, sub in SD1_TOKENIZER_REPOS:
+    for repo, sub in TOKENIZER_REPOS:
         prefix = f"{sub}/" if sub else ""
         vocab = try_to_load_from_cache(repo, f"{prefix}vocab.json")
         merges = try_to_load_from_cache(repo, f"{prefix}merges.txt")
         if isinstance(vocab, str) and isinstance(merges, str):
-            return str(Path(vocab).parent), ""
+            return str(Path(vocab).parent)
+    own = config / "tokenizer"
     raise SingleFileError(
         "A single-file checkpoint does not contain the CLIP tokenizer, and none was found in the Hugging Face cache. "
         f"Download it once (Models → Download from the Hub: {TOKENIZER_DOWNLOAD[0]}, about 1.7 MB) or copy vocab.json "
@@ -135,11 +146,17 @@ def load_single_file(path: Path, pipeline_class: str, in_channels: int, dtype, a
     import diffusers
     from transformers import CLIPTokenizer
 
-    family, _ = detect(path, allow_pickle)
-    config = config_folder(family)
-    tokenizer_dir, _ = find_tokenizer(config)
-    tokenizer = CLIPTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
+    arch, _ = detect(path, allow_pickle)
+    config = config_folder(arch)
+    parts = {"tokenizer": CLIPTokenizer.from_pretrained(find_tokenizer(config), local_files_only=True)}
+    if arch == "sdxl":
+        second = find_tokenizer(config, "tokenizer_2")
+        # the same vocabulary; SDXL's own second tokenizer pads with "!" (id 0), as OpenCLIP did: say so when it is
+        # stood in for by the first one
+        pad = {} if second == str(config / "tokenizer_2") else {"pad_token": "!"}
+        parts["tokenizer_2"] = CLIPTokenizer.from_pretrained(second, local_files_only=True, **pad)
+    else:
+        parts["safety_checker"] = None
     common = dict(config=str(config), local_files_only=True, torch_dtype=dtype)
-    unet = diffusers.UNet2DConditionModel.from_single_file(str(path), subfolder="unet", in_channels=in_channels, **common)
-    cls = getattr(diffusers, pipeline_class)
-    return cls.from_single_file(str(path), unet=unet, tokenizer=tokenizer, safety_checker=None, **common)
+    parts["unet"] = diffusers.UNet2DConditionModel.from_single_file(str(path), subfolder="unet", in_channels=in_channels, **common)
+    return getattr(diffusers, pipeline_class).from_single_file(str(path), **parts, **common)
