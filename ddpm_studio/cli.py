@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("--strength", type=float, default=0.75, help="img2img/inpaint: how much to change (0–1)")
     edit.add_argument("--image-guidance", type=float, default=1.5, help="instruct: how closely to keep the input image")
 
+    up = sub.add_parser("upscale", help="4× upscale an image with a diffusion upscaler (SD x4 or LDM 4×), tile by tile")
+    up.add_argument("image")
+    _prompt_arguments(up, SCHEDULERS, prompt_required=False, guidance=9.0)
+    up.add_argument("--noise-level", type=int, default=20, help="SD x4: noise added to the input first (0–350)")
+    up.add_argument("--tile", type=int, default=0, help="tile side in input pixels (default: automatic)")
+    up.add_argument("--overlap", type=int, default=16, help="overlap between tiles, in input pixels")
+
     tr = sub.add_parser("train", help="train or fine-tune a DDPM on a folder of images (works under accelerate launch)")
     tr.add_argument("folder", help="a folder of images (searched recursively)")
     tr.add_argument("--out", required=True, help="where checkpoints, samples and the final model go")
@@ -92,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_txt2img(args)
         if args.command == "edit":
             return cmd_edit(args)
+        if args.command == "upscale":
+            return cmd_upscale(args)
         if args.command == "train":
             return cmd_train(args)
         if args.command == "info":
@@ -108,13 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _prompt_arguments(parser, schedulers) -> None:
+def _prompt_arguments(parser, schedulers, prompt_required: bool = True, guidance: float = 7.5) -> None:
     parser.add_argument("--model", required=True,
                         help="a Stable Diffusion pipeline folder, a single-file .safetensors checkpoint, or a cached hub id")
-    parser.add_argument("--prompt", required=True)
+    parser.add_argument("--prompt", required=prompt_required, default="")
     parser.add_argument("--negative", default="", help="negative prompt")
     parser.add_argument("--steps", type=int, default=25)
-    parser.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale")
+    parser.add_argument("--guidance", type=float, default=guidance, help="classifier-free guidance scale")
     parser.add_argument("--seed", type=int, help="default: random")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--scheduler", default="dpm++2m", choices=list(schedulers))
@@ -176,6 +185,14 @@ def cmd_edit(args) -> int:
 
     job = EditJob(mode=args.mode, image=args.image, mask=args.mask, strength=args.strength,
                   image_guidance_scale=args.image_guidance, **_prompt_fields(args))
+    return run_job(args, job)
+
+
+def cmd_upscale(args) -> int:
+    from ddpm_studio.engine.jobs import UpscaleJob
+
+    job = UpscaleJob(image=args.image, noise_level=args.noise_level, tile=args.tile, overlap=args.overlap,
+                     **_prompt_fields(args))
     return run_job(args, job)
 
 

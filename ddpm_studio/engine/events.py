@@ -44,6 +44,8 @@ class Result:
     dtype: str = "float32"
     model_name: str = ""
     saved_paths: list[str] = field(default_factory=list)
+    reference: np.ndarray | None = None  # a classic result to compare with (upscaling: Lanczos 4×), uint8 (H, W, 3)
+    tiles: int = 1  # upscaling: how many tiles the picture was cut into
 
 
 StepCallback = Callable[[StepEvent], None]

@@ -73,6 +73,10 @@ class Job:
     def replace(self, **changes: Any):
         return dataclasses.replace(self, **changes)
 
+    def a1111_fields(self) -> list[tuple[str, Any]]:
+        """Extra ``key: value`` pairs for the A1111 parameters line (after Size and Model)."""
+        return []
+
 
 @dataclass(frozen=True, kw_only=True)
 class GenerateJob(Job):
@@ -139,8 +143,52 @@ class EditJob(PromptJob):
             raise JobError("A strength of 0 would change nothing; use a value above 0.")
         _check_float("image guidance scale", self.image_guidance_scale, 0.0, 50.0)
 
+    def a1111_fields(self) -> list[tuple[str, Any]]:
+        if self.mode == "instruct":
+            return [("Image CFG scale", self.image_guidance_scale)]
+        return [("Denoising strength", self.strength)]
 
-JOB_TYPES: dict[str, type[Job]] = {cls.kind: cls for cls in (GenerateJob, Text2ImageJob, EditJob)}
+
+MAX_NOISE_LEVEL = 350  # the SD x4 upscaler's max_noise_level
+MIN_TILE, MAX_TILE = 32, 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpscaleJob(PromptJob):
+    """4× super-resolution of one image: the SD x4 upscaler (prompt, noise level, guidance) or LDM 4× (no prompt).
+
+    ``tile`` (input pixels, 0 = automatic) splits a large input into overlapping tiles, blended with feathered edges.
+    """
+
+    kind: ClassVar[str] = "upscale"
+
+    image: str = ""
+    noise_level: int = 20
+    guidance_scale: float = 9.0
+    tile: int = 0
+    overlap: int = 16
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.image:
+            raise JobError("An upscale needs an input image.")
+        if self.batch_size != 1:
+            raise JobError("Upscaling makes one image per run; run it again with another seed for another.")
+        _check_int("noise level", self.noise_level, 0, MAX_NOISE_LEVEL)
+        if self.tile:
+            _check_int("tile size", self.tile, MIN_TILE, MAX_TILE)
+        _check_int("tile overlap", self.overlap, 0, MAX_TILE)
+        if self.tile and self.overlap * 2 > self.tile:
+            raise JobError(f"The tile overlap ({self.overlap}) must be at most half the tile size ({self.tile}).")
+
+    def a1111_fields(self) -> list[tuple[str, Any]]:
+        fields: list[tuple[str, Any]] = [("Noise level", self.noise_level), ("Upscale", "4x")]
+        if self.tile:
+            fields += [("Tile", self.tile), ("Tile overlap", self.overlap)]
+        return fields
+
+
+JOB_TYPES: dict[str, type[Job]] = {cls.kind: cls for cls in (GenerateJob, Text2ImageJob, EditJob, UpscaleJob)}
 
 
 def job_from_dict(data: dict[str, Any]) -> Job:

@@ -2,7 +2,8 @@
 that captures x_t and the predicted x0 (latents) at every model call of any diffusers pipeline.
 
 Linear factors for SD 1.x/2.x latents (4 channels → RGB, applied to model-space latents, i.e. after the VAE
-scaling factor) are the ones ComfyUI publishes (`comfy/latent_formats.py`, classes SD15 and SDXL, with SDXL's bias).
+scaling factor) are the ones ComfyUI publishes (`comfy/latent_formats.py`, classes SD15, SDXL with its bias, and
+SD_X4 for the x4 upscaler).
 For any other VAE (custom, fine-tuned with another scaling factor) the map is fitted by least squares from the loaded VAE itself: a few synthetic images are encoded, and the latents are
 regressed onto the images downsampled to latent resolution.
 """
@@ -22,6 +23,8 @@ SD15_SCALING = 0.18215
 SDXL_FACTORS = [[0.3651, 0.4232, 0.4341], [-0.2533, -0.0042, 0.1068], [0.1076, 0.1111, -0.0362], [-0.3165, -0.2492, -0.2188]]
 SDXL_BIAS = [0.1084, -0.0175, -0.0011]
 SDXL_SCALING = 0.13025
+SD_X4_FACTORS = [[-0.2340, -0.3863, -0.3257], [0.0994, 0.0885, -0.0908], [-0.2833, -0.2349, -0.3741], [0.2523, -0.0055, -0.1651]]
+SD_X4_SCALING = 0.08333  # the SD x4 upscaler's VAE
 
 
 class LatentToRGB:
@@ -42,13 +45,21 @@ class LatentToRGB:
             return cls(torch.tensor(SD15_FACTORS), torch.zeros(3), "SD 1.x factors (published by ComfyUI)")
         if config.latent_channels == 4 and abs(config.scaling_factor - SDXL_SCALING) < 1e-6 and _is_sd_vae(config):
             return cls(torch.tensor(SDXL_FACTORS), torch.tensor(SDXL_BIAS), "SDXL factors (published by ComfyUI)")
+        if config.latent_channels == 4 and abs(config.scaling_factor - SD_X4_SCALING) < 1e-5 and \
+                tuple(config.block_out_channels) == (128, 256, 512):
+            return cls(torch.tensor(SD_X4_FACTORS), torch.zeros(3), "SD x4 upscaler factors (published by ComfyUI)")
         return cls.fitted(vae)
 
     @classmethod
-    def fitted(cls, vae, size: int = 64) -> "LatentToRGB":
+    def fitted(cls, vae, size: int = 64, encode=None) -> "LatentToRGB":
+        """Least squares from latents to the images they encode; ``encode`` (images → model-space latents) defaults
+        to a KL VAE's posterior mean times its scaling factor."""
         images = _probe_images(size).to(device=vae.device, dtype=vae.dtype)
         with torch.inference_mode():
-            latents = vae.encode(images).latent_dist.mean.float() * vae.config.scaling_factor
+            if encode is None:
+                latents = vae.encode(images).latent_dist.mean.float() * vae.config.scaling_factor
+            else:
+                latents = encode(images).float()
         h, w = latents.shape[-2:]
         target = torch.nn.functional.adaptive_avg_pool2d(images.float(), (h, w))
         lat = latents.permute(0, 2, 3, 1).reshape(-1, latents.shape[1]).cpu().numpy()

@@ -50,6 +50,7 @@ def a1111_parameters(job, *, seed: int, width: int, height: int, model_name: str
         ("Seed", seed),
         ("Size", f"{width}x{height}"),
         ("Model", model_name),
+        *job.a1111_fields(),
         ("Device", device),
         ("Version", f"ddpm-studio {__version__}"),
     ]

@@ -49,7 +49,9 @@ class ModelError(Exception):
 # what a Stable Diffusion UNet can do, by its number of input channels
 UNET_CHANNEL_MODES = {4: ("txt2img", "img2img"), 9: ("inpaint",), 8: ("instruct",)}
 LATENT_FAMILIES = {"stable-diffusion", "stable-diffusion-xl", "stable-diffusion-inpaint", "stable-diffusion-xl-inpaint", "instruct-pix2pix"}
-MODE_NAMES = {"txt2img": "text-to-image", "img2img": "image-to-image", "inpaint": "inpainting", "instruct": "instruction editing"}
+MODE_NAMES = {"txt2img": "text-to-image", "img2img": "image-to-image", "inpaint": "inpainting", "instruct": "instruction editing",
+              "upscale": "4× upscaling"}
+UPSCALE_FAMILIES = {"sd-x4-upscaler", "ldm-super-resolution"}
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ def inspect_model(ref: str, allow_pickle: bool = False) -> ModelInfo:
     family, panel = FAMILIES.get(class_name, ("", ""))
     if not family and _component_class(index, "unet") == "UNet2DModel" and "scheduler" in index:
         family, panel = PIXEL_FAMILY, "Generate"
-    modes: tuple[str, ...] = ()
+    modes: tuple[str, ...] = ("upscale",) if family in UPSCALE_FAMILIES else ()
     if family in LATENT_FAMILIES:
         channels = _unet_in_channels(path)
         modes = UNET_CHANNEL_MODES.get(channels, ())
@@ -174,7 +176,10 @@ def _unet_in_channels(path: Path) -> int:
 
 def require_mode(info: ModelInfo, mode: str) -> None:
     """A latent model must be able to do ``mode``: an inpainting UNet is never loaded as a text-to-image one."""
-    if info.family not in LATENT_FAMILIES:
+    if mode == "upscale" and "upscale" not in info.modes:
+        where = f"; open it in the {info.panel} panel" if info.panel else ""
+        raise ModelError(f"{info.path} holds {info.class_name or 'an unknown pipeline'}, not a 4× upscaler{where}.")
+    if info.family not in LATENT_FAMILIES and mode != "upscale":
         what = info.class_name or "an unknown pipeline"
         where = f"; open it in the {info.panel} panel" if info.panel else ""
         raise ModelError(f"{info.path} holds {what}, not a Stable Diffusion model{where}.")

@@ -13,7 +13,7 @@ import torch
 from ddpm_studio.engine.device import DeviceChoice, pick_device
 from ddpm_studio.engine.options import MemoryOptions
 from ddpm_studio.engine.events import Result, StepCallback, StopCheck, ignore_step, never_stop
-from ddpm_studio.engine.jobs import GenerateJob, PromptJob
+from ddpm_studio.engine.jobs import GenerateJob, PromptJob, UpscaleJob
 from ddpm_studio.engine.models import LoadedDDPM, load_ddpm, resolve
 from ddpm_studio.engine.output import save_result_images
 from ddpm_studio.engine.sampler import sample_ddpm
@@ -54,6 +54,10 @@ class Engine:
             self._model = None  # free the old one before loading the next
             if mode == "generate":
                 self._model = load_ddpm(ref, self.device.device, self.device.dtype, allow_pickle=self.allow_pickle)
+            elif mode == "upscale":
+                from ddpm_studio.engine.upscale import load_upscaler
+
+                self._model = load_upscaler(ref, self.device.device, self.device.dtype, self.allow_pickle, self.memory)
             else:
                 from ddpm_studio.engine.latent import load_pipeline
 
@@ -67,6 +71,11 @@ class Engine:
         if isinstance(job, GenerateJob):
             model = self.load(job.model)
             out = sample_ddpm(model.unet, model.scheduler_config, job, self.device.device, self.device.dtype, on_step, should_stop)
+        elif isinstance(job, UpscaleJob):
+            from ddpm_studio.engine.upscale import run_upscale_job
+
+            model = self.load(job.model, "upscale")
+            out = run_upscale_job(model, job, self.device.device, on_step, should_stop)
         elif isinstance(job, PromptJob):
             from ddpm_studio.engine.latent import job_mode, run_prompt_job
 
@@ -82,6 +91,8 @@ class Engine:
             device=self.device.device.type,
             dtype=str(self.device.dtype).removeprefix("torch."),
             model_name=model.info.name,
+            reference=getattr(out, "reference", None),
+            tiles=getattr(out, "tiles", 1),
         )
         if save and not out.cancelled and job.output_dir:
             result.saved_paths = save_result_images(

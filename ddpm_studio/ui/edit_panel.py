@@ -4,7 +4,6 @@ saved under the output folder so that every result's parameters point at real fi
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.engine.jobs import EDIT_MODES, EditJob, JobError
 from ddpm_studio.engine.models import MODE_NAMES, ModelInfo
+from ddpm_studio.ui.images import store_image
 from ddpm_studio.ui.mask_painter import MaskPainter
 from ddpm_studio.ui.prompt_fields import PromptFields
 from ddpm_studio.ui.sampling_panel import SamplingPanel
@@ -130,14 +130,10 @@ class EditPanel(SamplingPanel):
         return self.load_image(str(self._store(image, "inputs", "paste")))
 
     def _store(self, image: QImage, folder: str, prefix: str) -> Path:
-        """Save ``image`` under the output folder, named by its content (the same image is stored once)."""
-        data = bytes(image.constBits())
-        target = Path(self.output_dir.text().strip() or ".").expanduser() / folder
-        target.mkdir(parents=True, exist_ok=True)
-        path = target / f"{prefix}-{hashlib.sha1(data).hexdigest()[:12]}.png"
-        if not path.exists() and not image.save(str(path)):
-            raise JobError(f"Could not save {path}.")
-        return path
+        try:
+            return store_image(image, self.output_dir.text().strip(), folder, prefix)
+        except OSError as exc:
+            raise JobError(str(exc)) from None
 
     # ---- the job ----
     def job_fields(self) -> dict:

@@ -16,6 +16,7 @@ from ddpm_studio.ui.preferences_dialog import PreferencesDialog
 from ddpm_studio.ui.settings import Settings
 from ddpm_studio.ui.text2image_panel import Text2ImagePanel
 from ddpm_studio.ui.train_panel import TrainPanel
+from ddpm_studio.ui.upscale_panel import UpscalePanel
 from ddpm_studio.ui.worker import SamplerClient, SamplerThread
 
 
@@ -35,11 +36,13 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.text2image_panel = Text2ImagePanel(self.sampler, self.client, self.settings)
         self.edit_panel = EditPanel(self.sampler, self.client, self.settings)
+        self.upscale_panel = UpscalePanel(self.sampler, self.client, self.settings)
         self.train_panel = TrainPanel(self.settings)
-        self.sampling_panels = [self.generate_panel, self.text2image_panel, self.edit_panel]
+        self.sampling_panels = [self.generate_panel, self.text2image_panel, self.edit_panel, self.upscale_panel]
         self.tabs.addTab(self.generate_panel, "Generate")
         self.tabs.addTab(self.text2image_panel, "Text to Image")
         self.tabs.addTab(self.edit_panel, "Edit")
+        self.tabs.addTab(self.upscale_panel, "Upscale")
         self.tabs.addTab(self.train_panel, "Train")
         self.train_panel.model_exported.connect(self.generate_panel.add_trained_model)
         self.train_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))

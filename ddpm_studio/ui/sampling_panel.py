@@ -147,8 +147,10 @@ class SamplingPanel(QWidget):
     def refresh_models(self, include_hf_cache: bool = False) -> None:
         current = self.model_box.currentData()
         self.model_box.clear()
+        self.model_infos: dict[str, ModelInfo] = {}
         for info in list_models(self.settings.model_folders, include_hf_cache=include_hf_cache, accept=self.accepts,
                                 allow_pickle=self.settings.allow_pickle):
+            self.model_infos[info.ref] = info
             self.model_box.addItem(info.label, info.ref)
             self.model_box.setItemData(self.model_box.count() - 1, str(info.path), Qt.ItemDataRole.ToolTipRole)
         if current:
@@ -299,8 +301,12 @@ class SamplingPanel(QWidget):
         else:
             self.canvas.finish_run(f"Done — {len(result.images)} image(s) in {result.seconds:.1f} s on {result.device}")
             self.gallery.add_images(result.saved_paths)
+            self.on_result(result)
             if result.saved_paths:
                 self.status_message.emit(f"Saved {len(result.saved_paths)} image(s) to {Path(result.saved_paths[0]).parent}")
+
+    def on_result(self, result) -> None:
+        """A finished run's result, after the gallery has it (a panel may show more)."""
 
     def cancel(self) -> None:
         self.sampler.cancel_current()

@@ -1,0 +1,133 @@
+"""The Upscale panel: 4× super-resolution with the SD x4 upscaler (prompt, noise level) or LDM 4×, tile by tile
+for large pictures, with a before/after slider against a classic Lanczos upscale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QShortcut
+from PySide6.QtWidgets import QFileDialog, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout
+
+from ddpm_studio.engine.jobs import MAX_NOISE_LEVEL, MAX_TILE, MIN_TILE, JobError, UpscaleJob
+from ddpm_studio.engine.models import ModelInfo
+from ddpm_studio.ui.compare_view import CompareView
+from ddpm_studio.ui.edit_panel import IMAGE_FILTER
+from ddpm_studio.ui.images import store_image, to_qimage
+from ddpm_studio.ui.prompt_fields import PromptFields
+from ddpm_studio.ui.sampling_panel import SamplingPanel
+from ddpm_studio.ui.text2image_panel import LATENT_SCHEDULERS
+
+
+class UpscalePanel(SamplingPanel):
+    job_type = UpscaleJob
+    settings_key = "upscale/last_job"
+    default_batch = 1
+    schedulers = LATENT_SCHEDULERS
+
+    def accepts(self, info: ModelInfo) -> bool:
+        return "upscale" in info.modes
+
+    def refuse_reason(self, info: ModelInfo) -> str:
+        return f"{info.path} holds {info.class_name or 'an unknown pipeline'}, not a 4× upscaler" + (
+            f"; open it in the {info.panel} panel." if info.panel else ".")
+
+    def add_fields(self, form: QFormLayout) -> None:
+        self.image_path = ""
+        self.prompts = PromptFields(form)
+        self.prompts.guidance.setValue(9.0)
+        self.noise_level = QSpinBox(minimum=0, maximum=MAX_NOISE_LEVEL, value=20)
+        self.noise_level.setToolTip("SD x4: noise added to the input first — more lets the model invent more detail")
+        self.tile = QSpinBox(minimum=MIN_TILE - 32, maximum=MAX_TILE, value=0, singleStep=32)
+        self.tile.setSpecialValueText("automatic")
+        self.tile.setSuffix(" px")
+        self.tile.setToolTip("Tile side in input pixels: large pictures are upscaled tile by tile to fit in memory")
+        self.overlap = QSpinBox(minimum=0, maximum=MAX_TILE // 2, value=16, suffix=" px")
+        self.overlap.setToolTip("How far neighbouring tiles overlap; their seam is blended across it")
+        form.addRow("Noise level", self.noise_level)
+        form.addRow("Tile", self.tile)
+        form.addRow("Tile overlap", self.overlap)
+        self.tile.valueChanged.connect(self._tile_changed)
+
+    def add_above_canvas(self, layout: QVBoxLayout) -> None:
+        self.compare = CompareView()
+        self.compare.image_dropped.connect(self.load_image)
+        open_button = QPushButton("Open image…")
+        open_button.clicked.connect(self.choose_image)
+        paste_button = QPushButton("Paste")
+        paste_button.clicked.connect(self.paste_image)
+        row = QHBoxLayout()
+        row.addWidget(open_button)
+        row.addWidget(paste_button)
+        self.image_label = QLabel("No input image")
+        row.addWidget(self.image_label, 1)
+        layout.addLayout(row)
+        layout.addWidget(self.compare, 2)
+        QShortcut(QKeySequence.StandardKey.Paste, self, activated=self.paste_image)
+        self.batch.setMaximum(1)
+        self.model_box.currentIndexChanged.connect(self._model_changed)
+
+    def _tile_changed(self, value: int) -> None:
+        if 0 < value < MIN_TILE:  # the spin box steps 0 → 32: there is nothing between "automatic" and the minimum
+            self.tile.setValue(MIN_TILE)
+
+    def _model_changed(self) -> None:
+        """LDM 4× takes no prompt and no noise level: say so by disabling them."""
+        info = getattr(self, "model_infos", {}).get(self.model_box.currentData())
+        text_guided = info is None or info.family == "sd-x4-upscaler"
+        for widget in (self.prompts.prompt, self.prompts.negative, self.prompts.guidance, self.noise_level):
+            widget.setEnabled(text_guided)
+
+    def refresh_models(self, include_hf_cache: bool = False) -> None:
+        super().refresh_models(include_hf_cache)
+        if hasattr(self, "compare"):
+            self._model_changed()
+
+    # ---- the input image ----
+    def choose_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Image to upscale", "", IMAGE_FILTER)
+        if path:
+            self.load_image(path)
+
+    def load_image(self, path: str) -> bool:
+        image = QImage(path)
+        if image.isNull():
+            self.show_error("Cannot open the image", f"{path} is not an image Qt can read.")
+            return False
+        self.image_path = str(Path(path).resolve())
+        self.compare.show_single(image)
+        self.image_label.setText(f"{Path(path).name} ({image.width()}×{image.height()} → "
+                                 f"{image.width() * 4}×{image.height() * 4})")
+        return True
+
+    def paste_image(self) -> bool:
+        image = QGuiApplication.clipboard().image()
+        if image.isNull():
+            self.status_message.emit("The clipboard holds no image")
+            return False
+        try:
+            path = store_image(image, self.output_dir.text().strip(), "inputs", "paste")
+        except OSError as exc:
+            self.show_error("Cannot paste the image", str(exc))
+            return False
+        return self.load_image(str(path))
+
+    # ---- the job ----
+    def job_fields(self) -> dict:
+        if not self.image_path:
+            raise JobError("Open, drop or paste the image to upscale first.")
+        return dict(image=self.image_path, noise_level=self.noise_level.value(), tile=self.tile.value(),
+                    overlap=self.overlap.value(), **self.prompts.values())
+
+    def apply_fields(self, job: UpscaleJob) -> None:
+        self.prompts.apply(job)
+        self.noise_level.setValue(job.noise_level)
+        self.tile.setValue(job.tile)
+        self.overlap.setValue(job.overlap)
+        if job.image and Path(job.image).is_file():
+            self.load_image(job.image)
+
+    def on_result(self, result) -> None:
+        if result.reference is not None and result.images is not None:
+            self.compare.show_pair(to_qimage(result.reference), to_qimage(result.images[0]))
+            if result.tiles > 1:
+                self.status_message.emit(f"Upscaled in {result.tiles} tiles; drag the divider to compare with Lanczos")
