@@ -101,6 +101,7 @@ class SamplingPanel(QWidget):
         form.addRow("Seed", seed_row)
         form.addRow("Batch size", self.batch)
         form.addRow("Output folder", out_row)
+        self.form = form
 
         self.generate_button = QPushButton("Loading torch…")
         self.generate_button.setEnabled(False)

@@ -64,6 +64,7 @@ class UpscalePanel(SamplingPanel):
         layout.addWidget(self.compare, 2)
         QShortcut(QKeySequence.StandardKey.Paste, self, activated=self.paste_image)
         self.batch.setMaximum(1)
+        self.form.setRowVisible(self.batch, False)  # one picture per run
         self.model_box.currentIndexChanged.connect(self._model_changed)
 
     def _tile_changed(self, value: int) -> None:
