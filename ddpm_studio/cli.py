@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", help="output folder (default: your pictures folder / DDPM Studio)")
     gen.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
     gen.add_argument("--allow-pickle", action="store_true", help="allow loading pickle (.bin) weights — they can run code")
+    _save_steps_argument(gen)
 
     t2i = sub.add_parser("txt2img", help="text to image with a Stable Diffusion model")
     _prompt_arguments(t2i, SCHEDULERS)
@@ -135,6 +136,12 @@ def _prompt_arguments(parser, schedulers, prompt_required: bool = True, guidance
     parser.add_argument("--vae-tiling", action="store_true", help="decode large images tile by tile")
     parser.add_argument("--cpu-offload", action="store_true", help="keep each model on the CPU until it runs (GPUs)")
     parser.add_argument("--vae-fp32", action="store_true", help="the VAE in float32: the fix for black (NaN) images")
+    _save_steps_argument(parser)
+
+
+def _save_steps_argument(parser) -> None:
+    parser.add_argument("--save-steps", metavar="DIR",
+                        help="also write every step: DIR/frames/*.png, steps.gif, steps.webp and contact-sheet.png")
 
 
 def default_model_ref() -> str:
@@ -154,7 +161,7 @@ def _common_job_fields(args) -> dict:
         steps=args.steps,
         seed=random.randrange(2**32) if args.seed is None else args.seed,
         batch_size=args.batch,
-        preview_every=0,
+        preview_every=1 if getattr(args, "save_steps", None) else 0,
         output_dir=str(Path(args.out or default_output_dir()).expanduser()),
     )
 
@@ -197,9 +204,8 @@ def cmd_upscale(args) -> int:
 
 
 def run_job(args, job) -> int:
-    from ddpm_studio.engine.runner import Engine
-
     from ddpm_studio.engine.options import MemoryOptions
+    from ddpm_studio.engine.runner import Engine
 
     memory = MemoryOptions(attention_slicing=getattr(args, "attention_slicing", False),
                            vae_tiling=getattr(args, "vae_tiling", False), cpu_offload=getattr(args, "cpu_offload", False),
@@ -207,10 +213,28 @@ def run_job(args, job) -> int:
     engine = Engine(device=args.device, allow_pickle=args.allow_pickle, precision=getattr(args, "precision", "auto"),
                     memory=memory)
     bar = ProgressBar(sys.stderr)
-    result = engine.run(job, on_step=bar.update)
+    history = None
+    on_step = bar.update
+    if getattr(args, "save_steps", None):
+        from ddpm_studio.engine.history import StepHistory
+
+        history = StepHistory()
+
+        def on_step(event) -> None:
+            history.add(event)
+            bar.update(event)
+
+    result = engine.run(job, on_step=on_step)
     bar.close()
     for path in result.saved_paths:
         print(path)
+    if history is not None and not result.cancelled:
+        from ddpm_studio.engine.step_export import export_run
+
+        written = export_run(args.save_steps, history.frames())
+        thinned = " (fewer steps kept, to stay within the memory budget)" if history.thinned else ""
+        print(f"{len(history)} step(s) written to {Path(args.save_steps)}: {written['gif'].name}, "
+              f"{written['webp'].name}, {written['contact_sheet'].name}, frames/{thinned}", file=sys.stderr)
     print(
         f"{len(result.saved_paths)} image(s), {result.steps_run} steps, {result.seconds:.1f} s on {engine.device.label}",
         file=sys.stderr,

@@ -1,11 +1,24 @@
-"""The live canvas: x_t and the predicted clean image x̂0 side by side, step counter, progress, it/s, ETA,
-and a slider to scrub back through the run's steps."""
+"""The live canvas: x_t and the predicted clean image x̂0 (or what the step changed) side by side, step counter,
+progress, it/s, ETA; a scrubber to go back through the run's steps, play them, and export them."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPainter
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QProgressBar,
+    QSizePolicy,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ddpm_studio.ui.images import grid, to_qimage
 
@@ -44,17 +57,24 @@ class ImageView(QWidget):
 
 
 class StepCanvas(QWidget):
+    """x_t on the left; on the right the predicted x0, or what the step changed. A scrubber over the kept steps, live
+    during a run (it follows the newest step until you move it back) and after; ←/→, Home/End, Space plays."""
+
     frame_shown = Signal(int)  # history position shown by the scrubber
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.x_t_view = ImageView()
         self.x0_view = ImageView()
         self.x_t_caption = QLabel("x_t — the noisy sample")
-        self.x0_caption = QLabel("predicted x0 — the model's guess at the clean image")
+        self.right_view = QComboBox()
+        self.right_view.addItem("predicted x0 — the model's guess at the clean image", "x0")
+        self.right_view.addItem("what this step changed — |x_t − previous x_t|, stretched", "change")
+        self.right_view.currentIndexChanged.connect(self._redraw)
         views = QGridLayout()
         views.addWidget(self.x_t_caption, 0, 0)
-        views.addWidget(self.x0_caption, 0, 1)
+        views.addWidget(self.right_view, 0, 1)
         views.addWidget(self.x_t_view, 1, 0)
         views.addWidget(self.x0_view, 1, 1)
 
@@ -70,9 +90,24 @@ class StepCanvas(QWidget):
 
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setEnabled(False)
-        self.slider.setToolTip("Scrub through the steps of the last run (←/→, Home/End)")
+        self.slider.setToolTip("Scrub through the steps (←/→, Home/End, Space plays)")
         self.slider.valueChanged.connect(self._show_history_frame)
         self.slider_label = QLabel("Steps")
+        self.kept_label = QLabel("")
+        self.play_button = QToolButton(text="▶")
+        self.play_button.setToolTip("Play the steps (Space)")
+        self.play_button.setEnabled(False)
+        self.play_button.clicked.connect(self.toggle_play)
+        self.export_button = QToolButton(text="Export")
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.export_button.setEnabled(False)
+        menu = QMenu(self.export_button)
+        for label, kind in (("Animated GIF…", "gif"), ("Animated WebP…", "webp"), ("Contact sheet (PNG)…", "sheet"),
+                            ("Folder of frames…", "frames")):
+            menu.addAction(label, lambda kind=kind: self.choose_export(kind))
+        self.export_button.setMenu(menu)
+        self._timer = QTimer(self, interval=90)
+        self._timer.timeout.connect(self._advance)
 
         layout = QVBoxLayout(self)
         layout.addLayout(views, 1)
@@ -80,22 +115,34 @@ class StepCanvas(QWidget):
         layout.addWidget(self.progress)
         scrub = QHBoxLayout()
         scrub.addWidget(self.slider_label)
+        scrub.addWidget(self.play_button)
         scrub.addWidget(self.slider, 1)
+        scrub.addWidget(self.kept_label)
+        scrub.addWidget(self.export_button)
         layout.addLayout(scrub)
         self._history = None
+        self._follow = True  # the slider stays on the newest step until the user moves it back
+        self._live_event = None
+        self._previous_live = None
+        self._shown = None  # (event, previous) on screen
 
     # ---- live ----
     def start_run(self, history) -> None:
         self._history = history
+        self._follow = True
+        self._live_event = self._previous_live = None
+        self._timer.stop()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.step_label.setText("Loading model…")
         self.rate_label.setText("")
-        self.slider.setEnabled(False)
+        self.kept_label.setText("")
+        for widget in (self.slider, self.play_button, self.export_button):
+            widget.setEnabled(False)
 
     def show_step(self, event) -> None:
-        """A live step from the sampler: draw it, update the counters, keep the slider at the newest frame."""
-        self._draw(event)
+        """A live step from the sampler: draw it (unless the user is looking back), update the counters."""
+        self._previous_live, self._live_event = self._live_event, event
         self.progress.setRange(0, event.total)
         self.progress.setValue(event.index + 1)
         done = event.index + 1
@@ -103,14 +150,26 @@ class StepCanvas(QWidget):
         eta = (event.total - done) / rate if rate > 0 else 0.0
         self.rate_label.setText(f"{rate:.1f} it/s · ETA {eta:.0f} s")
         if self._history is not None and len(self._history):
-            self._set_slider(len(self._history) - 1)
+            self.slider.setEnabled(True)
+            if self._follow:
+                self._set_slider(len(self._history) - 1)
+            else:
+                self._set_slider(self.slider.value())
+        if self._follow:
+            self._draw(event, self._previous_live)
 
     def finish_run(self, message: str) -> None:
         self.step_label.setText(message)
         self.rate_label.setText("")
         if self._history is not None and len(self._history):
-            self._set_slider(len(self._history) - 1)
-            self.slider.setEnabled(True)
+            if self._follow:
+                self._set_slider(len(self._history) - 1)
+            for widget in (self.slider, self.play_button, self.export_button):
+                widget.setEnabled(True)
+            kept = len(self._history)
+            last = self._history[kept - 1]
+            self.kept_label.setText(f"{kept} of {last.total} steps kept (memory budget)" if self._history.thinned
+                                    else f"{kept} steps")
 
     # ---- scrubbing ----
     def _set_slider(self, position: int) -> None:
@@ -122,13 +181,82 @@ class StepCanvas(QWidget):
     def _show_history_frame(self, position: int) -> None:
         if self._history is None or not 0 <= position < len(self._history):
             return
-        self._draw(self._history[position])
+        self._follow = position == len(self._history) - 1
+        self._draw(self._history[position], self._history[position - 1] if position else None)
         self.frame_shown.emit(position)
 
-    def _draw(self, event) -> None:
+    def keyPressEvent(self, event) -> None:
+        key = event.key()
+        if key == Qt.Key.Key_Space:
+            self.toggle_play()
+        elif key in (Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Home, Qt.Key.Key_End) and self.slider.isEnabled():
+            target = {Qt.Key.Key_Left: self.slider.value() - 1, Qt.Key.Key_Right: self.slider.value() + 1,
+                      Qt.Key.Key_Home: 0, Qt.Key.Key_End: self.slider.maximum()}[key]
+            self.slider.setValue(max(0, min(self.slider.maximum(), target)))
+        else:
+            super().keyPressEvent(event)
+
+    def toggle_play(self) -> None:
+        if self._timer.isActive():
+            self._timer.stop()
+        elif self.slider.isEnabled() and self.slider.maximum() > 0:
+            if self.slider.value() >= self.slider.maximum():
+                self.slider.setValue(0)
+            self._timer.start()
+        self.play_button.setText("⏸" if self._timer.isActive() else "▶")
+
+    @property
+    def playing(self) -> bool:
+        return self._timer.isActive()
+
+    def _advance(self) -> None:
+        if self.slider.value() >= self.slider.maximum():
+            self.toggle_play()
+            return
+        self.slider.setValue(self.slider.value() + 1)
+
+    # ---- exports ----
+    def choose_export(self, kind: str) -> None:
+        if kind == "frames":
+            target = QFileDialog.getExistingDirectory(self, "Folder for the frames")
+        else:
+            suffix = {"gif": "GIF (*.gif)", "webp": "WebP (*.webp)", "sheet": "PNG (*.png)"}[kind]
+            target, _ = QFileDialog.getSaveFileName(self, "Export the steps", "", suffix)
+        if target:
+            self.export(kind, target)
+
+    def export(self, kind: str, target: str) -> str:
+        """Write the kept steps of the last run as ``kind`` (gif, webp, sheet, frames) to ``target``."""
+        from PIL import Image
+
+        from ddpm_studio.engine import step_export
+
+        events = self._history.frames() if self._history is not None else []
+        view = "both" if self.right_view.currentData() == "x0" else "change"
+        if kind == "sheet":
+            Image.fromarray(step_export.contact_sheet(events, view="x0")).save(target)
+        elif kind == "frames":
+            step_export.save_frames(target, step_export.frames(events, view), events)
+        else:
+            save = step_export.save_gif if kind == "gif" else step_export.save_webp
+            save(target, step_export.frames(events, view))
+        return target
+
+    # ---- drawing ----
+    def _redraw(self) -> None:
+        if self._shown is not None:
+            self._draw(*self._shown)
+
+    def _draw(self, event, previous=None) -> None:
+        from ddpm_studio.engine.step_export import change_image
+
+        self._shown = (event, previous)
         if event.x_t is not None:
             self.x_t_view.set_image(to_qimage(grid(event.x_t)))
-        if event.x0 is not None:
-            self.x0_view.set_image(to_qimage(grid(event.x0)))
-        level = f" · ᾱ_t={event.noise_level:.3g}" if event.noise_level is not None else ""
+        right = event.x0 if self.right_view.currentData() == "x0" else change_image(event, previous)
+        if right is not None:
+            self.x0_view.set_image(to_qimage(grid(right)))
+        level = ""
+        if event.noise_level is not None:
+            level = f" · {'σ_t' if event.noise_kind == 'sigma' else 'ᾱ_t'}={event.noise_level:.3g}"
         self.step_label.setText(f"Step {event.index + 1}/{event.total} · t={event.timestep:.0f}{level}")

@@ -31,6 +31,7 @@ class MainWindow(QMainWindow):
         if device != "auto":  # asked for on the command line: wins over the saved preference for this session
             options["device"] = device
         self.sampler = SamplerThread(parent=self, **options)
+        self.sampler.history_budget = self.settings.history_budget_mb * 1024 * 1024
         self.client = SamplerClient(self.sampler, self)
         self.generate_panel = GeneratePanel(self.sampler, self.client, self.settings)
         self.tabs = QTabWidget()
@@ -145,12 +146,14 @@ class MainWindow(QMainWindow):
 
     def open_preferences(self) -> PreferencesDialog:
         dialog = PreferencesDialog(self.settings, self)
-        dialog.accepted.connect(lambda: self.apply_preferences(dialog.save()))
+        dialog.accepted.connect(lambda: self.apply_preferences(dialog.save(), dialog.history_budget.value()))
         dialog.open()
         return dialog
 
-    def apply_preferences(self, options: dict) -> None:
+    def apply_preferences(self, options: dict, history_budget_mb: int | None = None) -> None:
         self.sampler.configure(**options)
+        if history_budget_mb is not None:
+            self.sampler.history_budget = history_budget_mb * 1024 * 1024
         self.statusBar().showMessage("Preferences saved; they apply from the next run", 8000)
 
     def open_output_folder(self) -> None:

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
+    QSpinBox,
     QVBoxLayout,
 )
 
@@ -51,6 +52,10 @@ class PreferencesDialog(QDialog):
         self.taesd_folder.setPlaceholderText("a folder holding an AutoencoderTiny (config.json + safetensors)")
         self.preview_box.currentIndexChanged.connect(self._preview_changed)
         self._preview_changed()
+        self.history_budget = QSpinBox(minimum=16, maximum=16384, value=settings.history_budget_mb, singleStep=64,
+                                       suffix=" MB")
+        self.history_budget.setToolTip("Previews kept per run for the scrubber and exports; beyond this, evenly "
+                                       "spaced steps (and the last) are kept")
         self.allow_pickle = QCheckBox("Allow unsafe pickle files (.ckpt, .bin, .pt)")
         self.allow_pickle.setChecked(options["allow_pickle"])
         self.allow_pickle.setToolTip("Pickle files can run arbitrary code when loaded. Even when allowed, they are "
@@ -65,6 +70,7 @@ class PreferencesDialog(QDialog):
         form.addRow("", self.vae_fp32)
         form.addRow("Latent previews", self.preview_box)
         form.addRow("", path_row(self.taesd_folder, self._choose_taesd))
+        form.addRow("Step history", self.history_budget)
         form.addRow("Security", self.allow_pickle)
         note = QLabel("Changes apply from the next run; the current one finishes as it started.")
         note.setWordWrap(True)
@@ -97,6 +103,7 @@ class PreferencesDialog(QDialog):
     def save(self) -> dict:
         options = self.chosen()
         self.settings.set_engine_options(**options)
+        self.settings.history_budget_mb = self.history_budget.value()
         self.settings.sync()
         return options
 

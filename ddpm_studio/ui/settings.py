@@ -56,6 +56,18 @@ class Settings:
         self.set_json("models/allow_pickle", bool(value))
 
     @property
+    def history_budget_mb(self) -> int:
+        """Memory for each run's step history (previews kept for scrubbing and export)."""
+        try:
+            return max(16, int(self.get_json("history/budget_mb", 256)))
+        except (TypeError, ValueError):
+            return 256
+
+    @history_budget_mb.setter
+    def history_budget_mb(self, value: int) -> None:
+        self.set_json("history/budget_mb", int(value))
+
+    @property
     def engine_options(self) -> dict:
         """What the sampler's Engine is built with: device, precision, pickle policy, memory savers."""
         from ddpm_studio.engine.options import MemoryOptions

@@ -33,6 +33,7 @@ class SamplerThread(QThread):
     def __init__(self, device: str = "auto", allow_pickle: bool = False, parent: QObject | None = None, **engine_options) -> None:
         super().__init__(parent)
         self.engine_options = dict(device=device, allow_pickle=allow_pickle, **engine_options)
+        self.history_budget = 256 * 1024 * 1024  # bytes of previews kept per run (read when a run starts)
         self._queue: queue.Queue = queue.Queue()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -116,7 +117,7 @@ class SamplerThread(QThread):
             if not wanted:
                 self.job_finished.emit(job_id, None)  # cancelled while waiting
                 continue
-            history = StepHistory()
+            history = StepHistory(self.history_budget)
             self.job_started.emit(job_id, job, history)
             try:
                 result = self.engine.run(job, on_step=self._on_step(job_id, history), should_stop=self._stop_current.is_set)
