@@ -1,8 +1,9 @@
-"""Screenshots of the app for the docs, taken offscreen: the Generate panel mid-run, and the Train panel.
+"""Screenshots of the app for the docs, taken offscreen: the Generate panel mid-run, the scrubber after a run, the
+forward-process explorer, and the Train panel.
 
 Needs a Qt binding whose void calls keep None alive (see tests/test_qt_binding.py): this script spins processEvents.
 
-    python tools/screenshot.py --model bundled:emoji-32 --out docs/ [--train-run runs/emoji-32]
+    python tools/screenshot.py --model bundled:emoji-32 --out docs/ [--train-run runs/emoji-32] [--explorer-image PNG]
 
 The Generate shot is grabbed while the sampler is between steps (a preview on the canvas, the progress bar part-way).
 """
@@ -26,6 +27,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--stop-at", type=float, default=0.6, help="grab when this fraction of the steps is done")
     parser.add_argument("--train-run", help="a training output folder whose samples and log to show in the Train shot")
+    parser.add_argument("--explorer-image", help="a picture for the forward-process explorer shot")
     args = parser.parse_args()
 
     import qasync
@@ -83,10 +85,53 @@ def main() -> None:
         app.processEvents()
     window.grab().save(str(out / "screenshot-generate.png"))
 
+    show_scrubber(window, app, panel)
+    window.grab().save(str(out / "screenshot-scrubber.png"))
+    if args.explorer_image:
+        show_explorer(window, app, args.model, args.explorer_image)
+        window.grab().save(str(out / "screenshot-explorer.png"))
+
     if args.train_run:
         show_training(window, app, Path(args.train_run))
         window.grab().save(str(out / "screenshot-train.png"))
     window.close()
+
+
+def show_scrubber(window, app, panel) -> None:
+    """A finished 100-step DDPM run, scrubbed back to a third of the way."""
+    while window.sampler.busy:  # the cancelled run of the previous shot ends first
+        app.processEvents()
+    for _ in range(20):
+        app.processEvents()
+    done = []
+    window.sampler.job_finished.connect(lambda *_: done.append(1))
+    panel.scheduler_box.setCurrentIndex(panel.scheduler_box.findData("ddpm"))
+    panel.steps.setValue(100)
+    panel.seed.setText("11")
+    panel.generate()
+    while not done:
+        app.processEvents()
+    for _ in range(20):
+        app.processEvents()
+    canvas = panel.canvas
+    canvas.slider.setValue(int(canvas.slider.maximum() * 0.35))
+    canvas.setFocus()
+    for _ in range(20):
+        app.processEvents()
+
+
+def show_explorer(window, app, model: str, image: str) -> None:
+    """The forward-process explorer on one picture, t = 300, with the model's noise estimate."""
+    panel = window.explorer_panel
+    window.tabs.setCurrentWidget(panel)
+    panel.model_box.setCurrentIndex(max(0, panel.model_box.findData(model)))
+    panel.load_image(image)
+    panel.t_slider.setValue(300)
+    task = panel.ask_model()
+    while task is not None and not task.done():
+        app.processEvents()
+    for _ in range(20):
+        app.processEvents()
 
 
 def show_training(window, app, run: Path) -> None:

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
 from ddpm_studio import __version__
 from ddpm_studio.ui.download_dialog import DownloadDialog
 from ddpm_studio.ui.edit_panel import EditPanel
+from ddpm_studio.ui.explorer_panel import ExplorerPanel
 from ddpm_studio.ui.generate_panel import GeneratePanel
 from ddpm_studio.ui.preferences_dialog import PreferencesDialog
 from ddpm_studio.ui.settings import Settings
@@ -39,13 +40,17 @@ class MainWindow(QMainWindow):
         self.edit_panel = EditPanel(self.sampler, self.client, self.settings)
         self.upscale_panel = UpscalePanel(self.sampler, self.client, self.settings)
         self.train_panel = TrainPanel(self.settings)
+        self.explorer_panel = ExplorerPanel(self.settings)
         self.sampling_panels = [self.generate_panel, self.text2image_panel, self.edit_panel, self.upscale_panel]
         self.tabs.addTab(self.generate_panel, "Generate")
         self.tabs.addTab(self.text2image_panel, "Text to Image")
         self.tabs.addTab(self.edit_panel, "Edit")
         self.tabs.addTab(self.upscale_panel, "Upscale")
         self.tabs.addTab(self.train_panel, "Train")
+        self.tabs.addTab(self.explorer_panel, "Forward process")
+        self.explorer_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.train_panel.model_exported.connect(self.generate_panel.add_trained_model)
+        self.train_panel.model_exported.connect(lambda _folder: self.explorer_panel.refresh_models())
         self.train_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.setCentralWidget(self.tabs)
 
@@ -124,6 +129,7 @@ class MainWindow(QMainWindow):
             if other is not except_panel:
                 other.refresh_models(include_hf_cache=other.ready)
         self.train_panel.refresh_models()
+        self.explorer_panel.refresh_models()
 
     def open_download_dialog(self, endpoint: str | None = None) -> DownloadDialog:
         dialog = DownloadDialog(self, endpoint=endpoint)
@@ -201,6 +207,7 @@ class MainWindow(QMainWindow):
         for panel in self.sampling_panels:
             panel.save_settings()
         self.train_panel.shutdown()
+        self.explorer_panel.shutdown()
         self.settings.set_geometry(self.saveGeometry())
         self.settings.sync()
         self.sampler.shutdown()
