@@ -19,6 +19,11 @@ def run_app(argv: list[str] | None = None, exit_when_ready: bool = False, device
     from ddpm_studio.paths import resources_dir
     from ddpm_studio.ui.main_window import MainWindow
 
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+
+    if QApplication.instance() is None:  # high-DPI: fractional scale factors as the screen has them (150 % stays 1.5)
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("DDPM Studio")
     app.setOrganizationName("DDPM Studio")

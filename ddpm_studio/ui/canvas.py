@@ -29,7 +29,7 @@ class ImageView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._image: QImage | None = None
-        self.setMinimumSize(160, 160)
+        self.setMinimumSize(96, 96)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def set_image(self, image: QImage | None) -> None:
@@ -71,6 +71,8 @@ class StepCanvas(QWidget):
         self.right_view = QComboBox()
         self.right_view.addItem("predicted x0 — the model's guess at the clean image", "x0")
         self.right_view.addItem("what this step changed — |x_t − previous x_t|, stretched", "change")
+        self.right_view.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.right_view.setMinimumContentsLength(16)
         self.right_view.currentIndexChanged.connect(self._redraw)
         views = QGridLayout()
         views.addWidget(self.x_t_caption, 0, 0)

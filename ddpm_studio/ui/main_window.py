@@ -5,16 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
+from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QTabWidget
 
 from ddpm_studio import __version__
+from ddpm_studio.ui.about_dialog import AboutDialog
 from ddpm_studio.ui.download_dialog import DownloadDialog
 from ddpm_studio.ui.edit_panel import EditPanel
 from ddpm_studio.ui.explorer_panel import ExplorerPanel
 from ddpm_studio.ui.generate_panel import GeneratePanel
 from ddpm_studio.ui.preferences_dialog import PreferencesDialog
 from ddpm_studio.ui.settings import Settings
+from ddpm_studio.ui.shortcuts_dialog import ShortcutsDialog
+from ddpm_studio.ui.theme import THEMES, apply_theme
 from ddpm_studio.ui.text2image_panel import Text2ImagePanel
 from ddpm_studio.ui.train_panel import TrainPanel
 from ddpm_studio.ui.upscale_panel import UpscalePanel
@@ -62,6 +65,10 @@ class MainWindow(QMainWindow):
         self.sampler.backend_failed.connect(self._on_backend_failed)
         self._build_menus()
 
+        app = QApplication.instance()
+        apply_theme(app, self.settings.theme)
+        app.styleHints().colorSchemeChanged.connect(self._follow_system_theme)
+
         geometry = self.settings.geometry()
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1100, 720)
@@ -74,36 +81,60 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         add = QAction("Add model folder…", self)
+        add.setShortcut(QKeySequence("Ctrl+O"))
         add.triggered.connect(self.choose_model_folder)
         file_menu.addAction(add)
         add_file = QAction("Add checkpoint file…", self)
+        add_file.setShortcut(QKeySequence("Ctrl+Shift+A"))
         add_file.triggered.connect(self.choose_model_file)
         file_menu.addAction(add_file)
         hub = QAction("Download from the Hub…", self)
         hub.triggered.connect(self.open_download_dialog)
         file_menu.addAction(hub)
         open_out = QAction("Open output folder", self)
+        open_out.setShortcut(QKeySequence("Ctrl+Shift+O"))
         open_out.triggered.connect(self.open_output_folder)
         file_menu.addAction(open_out)
         file_menu.addSeparator()
         quit_action = QAction("Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
 
         settings_menu = self.menuBar().addMenu("&Settings")
         preferences = QAction("Preferences…", self)
-        preferences.setShortcut(QKeySequence.StandardKey.Preferences)
+        preferences.setShortcut(QKeySequence("Ctrl+,"))
         preferences.triggered.connect(self.open_preferences)
         settings_menu.addAction(preferences)
+
+        view_menu = self.menuBar().addMenu("&View")
+        theme_menu = view_menu.addMenu("Theme")
+        self.theme_actions = QActionGroup(self)
+        for key, label in THEMES.items():
+            action = QAction(label, self, checkable=True)
+            action.setData(key)
+            action.setChecked(key == self.settings.theme)
+            action.triggered.connect(lambda _checked, key=key: self.set_theme(key))
+            self.theme_actions.addAction(action)
+            theme_menu.addAction(action)
 
         queue_menu = self.menuBar().addMenu("&Queue")
         cancel = QAction("Cancel current run", self)
         cancel.triggered.connect(self.generate_panel.cancel)
         queue_menu.addAction(cancel)
         cancel_all = QAction("Cancel all", self)
+        cancel_all.setShortcut(QKeySequence("Shift+Esc"))
         cancel_all.triggered.connect(self.generate_panel.cancel_all)
         queue_menu.addAction(cancel_all)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        keys = QAction("Keyboard shortcuts", self)
+        keys.setShortcut(QKeySequence("F1"))
+        keys.triggered.connect(self.show_shortcuts)
+        help_menu.addAction(keys)
+        about = QAction("About DDPM Studio", self)
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(about)
 
     def current_sampling_panel(self):
         widget = self.tabs.currentWidget()
@@ -130,6 +161,26 @@ class MainWindow(QMainWindow):
                 other.refresh_models(include_hf_cache=other.ready)
         self.train_panel.refresh_models()
         self.explorer_panel.refresh_models()
+
+    def set_theme(self, choice: str) -> None:
+        self.settings.theme = choice
+        apply_theme(QApplication.instance(), choice)
+        for action in self.theme_actions.actions():
+            action.setChecked(action.data() == choice)
+
+    def _follow_system_theme(self) -> None:
+        if self.settings.theme == "system":
+            apply_theme(QApplication.instance(), "system")
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self)
+        dialog.open()
+        return dialog
+
+    def show_about(self) -> AboutDialog:
+        dialog = AboutDialog(self.backend_label.text().removeprefix("Device: "), self)
+        dialog.open()
+        return dialog
 
     def open_download_dialog(self, endpoint: str | None = None) -> DownloadDialog:
         dialog = DownloadDialog(self, endpoint=endpoint)

@@ -24,7 +24,7 @@ class MaskPainter(QWidget):
         self._undo: list[QImage] = []
         self._last: QPointF | None = None
         self.setAcceptDrops(True)
-        self.setMinimumSize(200, 160)
+        self.setMinimumSize(160, 96)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def sizeHint(self) -> QSize:

@@ -56,6 +56,15 @@ class Settings:
         self.set_json("models/allow_pickle", bool(value))
 
     @property
+    def theme(self) -> str:
+        value = str(self.get_json("view/theme", "system"))
+        return value if value in ("system", "light", "dark") else "system"
+
+    @theme.setter
+    def theme(self, value: str) -> None:
+        self.set_json("view/theme", value)
+
+    @property
     def history_budget_mb(self) -> int:
         """Memory for each run's step history (previews kept for scrubbing and export)."""
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QMessageBox, QSplitter, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QMessageBox, QScrollArea, QSplitter, QToolButton, QVBoxLayout, QWidget
 
 
 def path_row(field: QWidget, on_browse, label: str = "…") -> QHBoxLayout:
@@ -24,14 +24,21 @@ def error_dialog(parent: QWidget, title: str, message: str) -> QMessageBox:
 
 
 def form_and_view(left: QVBoxLayout, right: QVBoxLayout, left_width: int) -> QSplitter:
-    """The panels' shape: settings in a column on the left, what they make on the right."""
+    """The panels' shape: settings in a column on the left (it scrolls on short screens), what they make on the
+    right."""
     left.addStretch(1)
     left_widget, right_widget = QWidget(), QWidget()
     left_widget.setLayout(left)
-    left_widget.setMaximumWidth(left_width)
     right_widget.setLayout(right)
+    scroll = QScrollArea()
+    scroll.setWidget(left_widget)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setMinimumWidth(min(left_width, left_widget.sizeHint().width() + 16))
+    scroll.setMaximumWidth(left_width)
     splitter = QSplitter(Qt.Orientation.Horizontal)
-    splitter.addWidget(left_widget)
+    splitter.addWidget(scroll)
     splitter.addWidget(right_widget)
     splitter.setStretchFactor(1, 1)
     return splitter
