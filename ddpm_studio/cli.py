@@ -214,15 +214,15 @@ def run_job(args, job) -> int:
                     memory=memory)
     bar = ProgressBar(sys.stderr)
     history = None
-    on_step = bar.update
     if getattr(args, "save_steps", None):
         from ddpm_studio.engine.history import StepHistory
 
         history = StepHistory()
 
-        def on_step(event) -> None:
+    def on_step(event) -> None:
+        if history is not None:
             history.add(event)
-            bar.update(event)
+        bar.update(event)
 
     result = engine.run(job, on_step=on_step)
     bar.close()

@@ -28,7 +28,10 @@ def run_app(argv: list[str] | None = None, exit_when_ready: bool = False, device
     app.setApplicationName("DDPM Studio")
     app.setOrganizationName("DDPM Studio")
     app.setDesktopFileName("ddpm-studio")
-    app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "ddpm-studio.svg")))
+    icon = QIcon(str(resources_dir() / "icons" / "ddpm-studio.svg"))
+    for png in sorted((resources_dir() / "icons" / "hicolor").glob("*/apps/ddpm-studio.png")):
+        icon.addFile(str(png))  # crisp small sizes where the desktop asks for them
+    app.setWindowIcon(icon)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
 

@@ -7,11 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QShortcut
+from PySide6.QtGui import QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -23,21 +22,21 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.engine.jobs import EDIT_MODES, EditJob, JobError
 from ddpm_studio.engine.models import MODE_NAMES, ModelInfo
+from ddpm_studio.ui.image_input import ImageInput
 from ddpm_studio.ui.images import store_image
 from ddpm_studio.ui.mask_painter import MaskPainter
 from ddpm_studio.ui.prompt_fields import PromptFields
 from ddpm_studio.ui.sampling_panel import SamplingPanel
 from ddpm_studio.ui.text2image_panel import LATENT_SCHEDULERS
 
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
 
-
-class EditPanel(SamplingPanel):
+class EditPanel(ImageInput, SamplingPanel):
     job_type = EditJob
     settings_key = "edit/last_job"
     default_batch = 1
     schedulers = LATENT_SCHEDULERS
     single_files = True
+    image_title = "Image to edit"
 
     def accepts(self, info: ModelInfo) -> bool:
         return self.mode() in info.modes
@@ -107,27 +106,9 @@ class EditPanel(SamplingPanel):
             self.refresh_models(include_hf_cache=self.ready)
 
     # ---- the input image ----
-    def choose_image(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Image to edit", "", IMAGE_FILTER)
-        if path:
-            self.load_image(path)
-
-    def load_image(self, path: str) -> bool:
-        image = QImage(path)
-        if image.isNull():
-            self.show_error("Cannot open the image", f"{path} is not an image Qt can read.")
-            return False
-        self.image_path = str(Path(path).resolve())
+    def show_input(self, image: QImage) -> None:
         self.painter.set_image(image)
         self.image_label.setText(f"{self.image_path} ({image.width()}×{image.height()})")
-        return True
-
-    def paste_image(self) -> bool:
-        image = QGuiApplication.clipboard().image()
-        if image.isNull():
-            self.status_message.emit("The clipboard holds no image")
-            return False
-        return self.load_image(str(self._store(image, "inputs", "paste")))
 
     def _store(self, image: QImage, folder: str, prefix: str) -> Path:
         try:

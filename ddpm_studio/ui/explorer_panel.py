@@ -42,7 +42,7 @@ from ddpm_studio.engine.forward import (
 )
 from ddpm_studio.engine.models import ModelError, list_models
 from ddpm_studio.ui.canvas import ImageView
-from ddpm_studio.ui.edit_panel import IMAGE_FILTER
+from ddpm_studio.ui.image_input import IMAGE_FILTER
 from ddpm_studio.ui.images import store_image, to_qimage
 from ddpm_studio.ui.schedule_plot import SchedulePlot
 from ddpm_studio.ui.settings import Settings

@@ -5,24 +5,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QShortcut
-from PySide6.QtWidgets import QFileDialog, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout
+from PySide6.QtGui import QImage, QKeySequence, QShortcut
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout
 
 from ddpm_studio.engine.jobs import MAX_NOISE_LEVEL, MAX_TILE, MIN_TILE, JobError, UpscaleJob
 from ddpm_studio.engine.models import ModelInfo
 from ddpm_studio.ui.compare_view import CompareView
-from ddpm_studio.ui.edit_panel import IMAGE_FILTER
-from ddpm_studio.ui.images import store_image, to_qimage
+from ddpm_studio.ui.image_input import ImageInput
+from ddpm_studio.ui.images import to_qimage
 from ddpm_studio.ui.prompt_fields import PromptFields
 from ddpm_studio.ui.sampling_panel import SamplingPanel
 from ddpm_studio.ui.text2image_panel import LATENT_SCHEDULERS
 
 
-class UpscalePanel(SamplingPanel):
+class UpscalePanel(ImageInput, SamplingPanel):
     job_type = UpscaleJob
     settings_key = "upscale/last_job"
     default_batch = 1
     schedulers = LATENT_SCHEDULERS
+    image_title = "Image to upscale"
 
     def accepts(self, info: ModelInfo) -> bool:
         return "upscale" in info.modes
@@ -84,33 +85,10 @@ class UpscalePanel(SamplingPanel):
             self._model_changed()
 
     # ---- the input image ----
-    def choose_image(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Image to upscale", "", IMAGE_FILTER)
-        if path:
-            self.load_image(path)
-
-    def load_image(self, path: str) -> bool:
-        image = QImage(path)
-        if image.isNull():
-            self.show_error("Cannot open the image", f"{path} is not an image Qt can read.")
-            return False
-        self.image_path = str(Path(path).resolve())
+    def show_input(self, image: QImage) -> None:
         self.compare.show_single(image)
-        self.image_label.setText(f"{Path(path).name} ({image.width()}×{image.height()} → "
+        self.image_label.setText(f"{Path(self.image_path).name} ({image.width()}×{image.height()} → "
                                  f"{image.width() * 4}×{image.height() * 4})")
-        return True
-
-    def paste_image(self) -> bool:
-        image = QGuiApplication.clipboard().image()
-        if image.isNull():
-            self.status_message.emit("The clipboard holds no image")
-            return False
-        try:
-            path = store_image(image, self.output_dir.text().strip(), "inputs", "paste")
-        except OSError as exc:
-            self.show_error("Cannot paste the image", str(exc))
-            return False
-        return self.load_image(str(path))
 
     # ---- the job ----
     def job_fields(self) -> dict:
