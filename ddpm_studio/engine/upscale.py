@@ -22,7 +22,8 @@ from PIL import Image
 
 from ddpm_studio.engine.events import StepCallback, StepEvent, StopCheck
 from ddpm_studio.engine.jobs import UpscaleJob
-from ddpm_studio.engine.latent import apply_memory_options, open_rgb
+from ddpm_studio.engine.latent import open_rgb
+from ddpm_studio.engine.memory import apply_memory_options
 from ddpm_studio.engine.latent_preview import LatentToRGB, StepRecorder
 from ddpm_studio.engine.models import ModelError, ModelInfo, check_weights_safe, inspect_model, require_mode
 from ddpm_studio.engine.options import MemoryOptions
