@@ -1,5 +1,5 @@
 """The wheel carries the bundled model and the single-file config folders: built offline, installed outside the source
-tree, it generates by default."""
+tree in a fresh virtual environment, it generates by default from another working directory."""
 
 from __future__ import annotations
 
@@ -24,13 +24,25 @@ def test_installed_wheel_generates_with_the_bundled_model(tmp_path):
     for config in ("model_index.json", "unet/config.json", "vae/config.json", "text_encoder/config.json",
                    "scheduler/scheduler_config.json"):  # what single-file checkpoints load through, offline
         assert f"ddpm_studio/resources/configs/sd1/{config}" in names
+    assert "ddpm_studio/resources/configs/sdxl/text_encoder_2/config.json" in names
+    assert "ddpm_studio/resources/icons/hicolor/256x256/apps/ddpm-studio.png" in names
+    assert "ddpm_studio/resources/licenses/NotoColorEmoji-OFL-1.1.txt" in names
 
-    site = tmp_path / "site"
+    # a fresh virtual environment; the wheel goes in with pip, offline. Its heavy dependencies (torch, diffusers,
+    # PySide6) are not downloaded again: a .pth file lets it see the ones this interpreter has.
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    python = venv / "bin" / "python"
+    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    deps = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
+    (site / "outer-dependencies.pth").write_text("\n".join(deps) + "\n")
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--target", str(site), str(wheel)],
+        [str(python), "-m", "pip", "install", "--no-deps", "--no-index", str(wheel)],
         capture_output=True, text=True, timeout=600,
     )
     assert install.returncode == 0, install.stdout + install.stderr
+    assert (venv / "bin" / "ddpm-studio").is_file()  # the console script
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -39,11 +51,12 @@ def test_installed_wheel_generates_with_the_bundled_model(tmp_path):
         f"assert ddpm_studio.__file__.startswith({str(site)!r}), ddpm_studio.__file__; "
         "sys.exit(main(['generate', '--steps', '3', '--batch', '1', '--seed', '1', '--out', 'pictures', '--device', 'cpu']))"
     )
-    env = {**os.environ, "PYTHONPATH": str(site), "HF_HUB_OFFLINE": "1"}
-    run = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env.pop("PYTHONPATH", None)
+    run = subprocess.run([str(python), "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     pngs = list((elsewhere / "pictures").glob("*.png"))
     assert len(pngs) == 1
-    info = subprocess.run([sys.executable, "-m", "ddpm_studio", "info", str(pngs[0])], cwd=elsewhere, env=env,
+    info = subprocess.run([str(venv / "bin" / "ddpm-studio"), "info", str(pngs[0])], cwd=elsewhere, env=env,
                           capture_output=True, text=True, timeout=120)
     assert "Model: " in info.stdout and "Steps: 3" in info.stdout
