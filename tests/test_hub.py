@@ -23,6 +23,8 @@ def repos(tmp_path_factory):
     (sd / "v1-5-pruned.ckpt").write_bytes(b"\0" * 64)
     (sd / "safety_checker").mkdir()
     (sd / "safety_checker" / "model.safetensors").write_bytes(b"\0" * 64)
+    (sd / "unet_ema").mkdir()  # a folder that is not one of the pipeline's components
+    (sd / "unet_ema" / "diffusion_pytorch_model.safetensors").write_bytes(b"\0" * 64)
     pickled = root / "pickled"
     shutil.copytree(sd, pickled)
     (pickled / "vae" / "diffusion_pytorch_model.safetensors").rename(pickled / "vae" / "diffusion_pytorch_model.bin")
@@ -56,7 +58,7 @@ def test_plan_takes_only_what_a_pipeline_needs(hub):
     names = [name for name, _ in plan.files]
     assert plan.kind == "pipeline" and names[-1] == "model_index.json"
     assert "unet/diffusion_pytorch_model.safetensors" in names and "vae/diffusion_pytorch_model.safetensors" in names
-    assert not [n for n in names if n.endswith((".bin", ".ckpt")) or ".fp16." in n or n.startswith("safety_checker")]
+    assert not [n for n in names if n.endswith((".bin", ".ckpt")) or ".fp16." in n or n.startswith(("safety_checker", "unet_ema"))]
     assert plan.total_bytes == sum(size for _, size in plan.files) > 1_000_000
 
 
@@ -96,7 +98,7 @@ def test_pickle_only_weights_and_unknown_repos_are_refused_before_downloading(hu
         plan_download("nobody/nothing", endpoint=hub.url)
     with pytest.raises(HubError, match="organisation/name"):
         plan_download("just-a-name", endpoint=hub.url)
-    assert not any("resolve" in r for r in hub.requests)
+    assert not [r for r in hub.requests if "resolve" in r and not r.endswith("/model_index.json")]  # no weights
 
 
 def test_downloaded_tokenizer_lets_a_single_file_load(hub, cache, repos, tmp_path, monkeypatch):

@@ -1,8 +1,9 @@
 """Download from the Hugging Face Hub — only when the user asks — with byte progress and cancel.
 
-What is fetched for a diffusers pipeline: its JSON/text files and, per component, the plain ``.safetensors``
-weights; never pickle formats, other variants (``*.fp16.safetensors``, ``*.non_ema.*``) when the plain file exists,
-single-file copies at the top level, or the safety checker (DDPM Studio does not load it). ``model_index.json`` comes
+What is fetched for a diffusers pipeline: its JSON/text files and, per component named in ``model_index.json``, the
+plain ``.safetensors`` weights; never pickle formats, other variants (``*.fp16.safetensors``, ``*.non_ema.*``) when the
+plain file exists, single-file copies at the top level, other folders, or the safety checker (DDPM Studio does not
+load it). ``model_index.json`` comes
 last, so a cancelled or failed download never shows up in the model list as a complete pipeline.
 
 A repository without ``model_index.json`` that holds a CLIP tokenizer gets just the tokenizer files (single-file
@@ -14,7 +15,7 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Callable
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt", ".pth", ".msgpack", ".onnx", ".h5", ".ot", ".onnx_data", ".pb")
@@ -45,7 +46,8 @@ class DownloadPlan:
         return sum(size for _, size in self.files)
 
 
-def plan_download(repo_id: str, endpoint: str | None = None, token: str | None = None) -> DownloadPlan:
+def plan_download(repo_id: str, endpoint: str | None = None, token: str | None = None,
+                  cache_dir: str | None = None) -> DownloadPlan:
     from huggingface_hub import HfApi
 
     repo_id = repo_id.strip()
@@ -58,7 +60,8 @@ def plan_download(repo_id: str, endpoint: str | None = None, token: str | None =
         raise HubError(f"Could not look up {repo_id} on the Hub: {_reason(exc)}") from None
     sizes = {s.rfilename: int(s.size or 0) for s in info.siblings or []}
     if "model_index.json" in sizes:
-        files, kind = _pipeline_files(repo_id, sizes), "pipeline"
+        components = _components(repo_id, info.sha or "main", endpoint, token, cache_dir)
+        files, kind = _pipeline_files(repo_id, sizes, components), "pipeline"
     elif {"vocab.json", "merges.txt"} <= set(sizes) or "tokenizer.json" in sizes:
         files, kind = [f for f in TOKENIZER_FILES if f in sizes], "tokenizer"
     else:
@@ -66,7 +69,24 @@ def plan_download(repo_id: str, endpoint: str | None = None, token: str | None =
     return DownloadPlan(repo_id, info.sha or "main", tuple((f, sizes[f]) for f in files), kind)
 
 
-def _pipeline_files(repo_id: str, sizes: dict[str, int]) -> list[str]:
+def _components(repo_id: str, revision: str, endpoint, token, cache_dir) -> set[str]:
+    """The pipeline's component folders, from its model_index.json (fetched by commit: the cache does not call the
+    model complete until the last file of the download is in, asked for as "main")."""
+    import json
+
+    from huggingface_hub import hf_hub_download
+
+    try:
+        with _online():
+            path = hf_hub_download(repo_id, "model_index.json", revision=revision, endpoint=endpoint, token=token,
+                                   cache_dir=cache_dir)
+        index = json.loads(Path(path).read_text(encoding="utf-8"))
+    except Exception as exc:
+        raise HubError(f"Could not read {repo_id}'s model_index.json: {_reason(exc)}") from None
+    return {name for name, entry in index.items() if isinstance(entry, list) and entry[0] is not None}
+
+
+def _pipeline_files(repo_id: str, sizes: dict[str, int], components: set[str]) -> list[str]:
     chosen: list[str] = []
     by_folder: dict[str, list[str]] = {}
     for name in sizes:
@@ -75,8 +95,8 @@ def _pipeline_files(repo_id: str, sizes: dict[str, int]) -> list[str]:
             if path.suffix in (".json", ".txt", ".md") and name != "model_index.json":
                 chosen.append(name)
             continue  # top-level weights are single-file copies of the same model
-        if path.parts[0] in SKIPPED_COMPONENTS:
-            continue
+        if path.parts[0] in SKIPPED_COMPONENTS or path.parts[0] not in components:
+            continue  # the safety checker DDPM Studio does not load; folders that are not the pipeline's
         by_folder.setdefault(str(path.parent), []).append(name)
     for folder, names in sorted(by_folder.items()):
         chosen.extend(n for n in names if PurePosixPath(n).suffix in TEXT_SUFFIXES)

@@ -36,7 +36,8 @@ TOKENIZER_REPOS = (
     ("CompVis/stable-diffusion-v1-4", "tokenizer"),
     ("stabilityai/stable-diffusion-xl-base-1.0", "tokenizer"),
 )
-TOKENIZER_DOWNLOAD = ("openai/clip-vit-large-patch14", ["vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"])
+CLIP_CONTEXT = 77  # tokens CLIP's text encoder reads
+TOKENIZER_DOWNLOAD = "openai/clip-vit-large-patch14"  # what to download when no tokenizer is at hand
 
 
 class SingleFileError(Exception):
@@ -136,7 +137,7 @@ def find_tokenizer(config: Path, name: str = "tokenizer") -> str:
     own = config / "tokenizer"
     raise SingleFileError(
         "A single-file checkpoint does not contain the CLIP tokenizer, and none was found in the Hugging Face cache. "
-        f"Download it once (Models → Download from the Hub: {TOKENIZER_DOWNLOAD[0]}, about 1.7 MB) or copy vocab.json "
+        f"Download it once (File → Download from the Hub: {TOKENIZER_DOWNLOAD}, about 1.7 MB) or copy vocab.json "
         f"and merges.txt into {own}."
     )
 
@@ -157,6 +158,9 @@ def load_single_file(path: Path, pipeline_class: str, in_channels: int, dtype, a
         parts["tokenizer_2"] = CLIPTokenizer.from_pretrained(second, local_files_only=True, **pad)
     else:
         parts["safety_checker"] = None
+    for tokenizer in (parts["tokenizer"], parts.get("tokenizer_2")):
+        if tokenizer is not None and tokenizer.model_max_length > CLIP_CONTEXT:  # a folder without tokenizer_config
+            tokenizer.model_max_length = CLIP_CONTEXT
     common = dict(config=str(config), local_files_only=True, torch_dtype=dtype)
     parts["unet"] = diffusers.UNet2DConditionModel.from_single_file(str(path), subfolder="unet", in_channels=in_channels, **common)
     return getattr(diffusers, pipeline_class).from_single_file(str(path), **parts, **common)

@@ -101,7 +101,7 @@ class DownloadDialog(QDialog):
 
     def _work(self, repo_id: str) -> None:
         try:
-            plan = plan_download(repo_id, endpoint=self.endpoint)
+            plan = plan_download(repo_id, endpoint=self.endpoint, cache_dir=self.cache_dir)
             self.bridge.planned.emit(len(plan.files), plan.total_bytes)
             download(plan, self.bridge.progress.emit, self._stop.is_set, endpoint=self.endpoint, cache_dir=self.cache_dir)
         except DownloadCancelled:
