@@ -1,4 +1,5 @@
-"""Command line: ``ddpm-studio`` opens the app; ``generate`` and ``info`` run headless on the same engine.
+"""Command line: ``ddpm-studio`` opens the app; the other commands (``ddpm_studio/commands/``) run headless on the
+same engine: generate, txt2img, edit, upscale, train, info.
 
 Errors are one plain line on stderr with exit code 1 (2 for usage errors); ``--debug`` shows the traceback.
 """
@@ -6,11 +7,7 @@ Errors are one plain line on stderr with exit code 1 (2 for usage errors); ``--d
 from __future__ import annotations
 
 import argparse
-import json
-import random
 import sys
-import time
-from pathlib import Path
 
 from ddpm_studio import __version__
 
@@ -94,17 +91,17 @@ def main(argv: list[str] | None = None) -> int:
             return run_app(
                 exit_when_ready=getattr(args, "exit_when_ready", False), device=getattr(args, "device", "auto")
             )
-        if args.command == "generate":
-            return cmd_generate(args)
-        if args.command == "txt2img":
-            return cmd_txt2img(args)
-        if args.command == "edit":
-            return cmd_edit(args)
-        if args.command == "upscale":
-            return cmd_upscale(args)
+        if args.command in ("generate", "txt2img", "edit", "upscale"):
+            from ddpm_studio.commands import sample
+
+            return getattr(sample, f"cmd_{args.command}")(args)
         if args.command == "train":
+            from ddpm_studio.commands.train import cmd_train
+
             return cmd_train(args)
         if args.command == "info":
+            from ddpm_studio.commands.info import cmd_info
+
             return cmd_info(args)
     except KeyboardInterrupt:
         print("ddpm-studio: cancelled", file=sys.stderr)
@@ -142,213 +139,3 @@ def _prompt_arguments(parser, schedulers, prompt_required: bool = True, guidance
 def _save_steps_argument(parser) -> None:
     parser.add_argument("--save-steps", metavar="DIR",
                         help="also write every step: DIR/frames/*.png, steps.gif, steps.webp and contact-sheet.png")
-
-
-def default_model_ref() -> str:
-    from ddpm_studio.engine.models import list_models
-
-    bundled = list_models([])
-    if not bundled:
-        raise ValueError("No bundled model is installed here; pass --model with a pipeline folder or a cached hub id.")
-    return bundled[0].ref
-
-
-def _common_job_fields(args) -> dict:
-    from ddpm_studio.paths import default_output_dir
-
-    return dict(
-        scheduler=args.scheduler,
-        steps=args.steps,
-        seed=random.randrange(2**32) if args.seed is None else args.seed,
-        batch_size=args.batch,
-        preview_every=1 if getattr(args, "save_steps", None) else 0,
-        output_dir=str(Path(args.out or default_output_dir()).expanduser()),
-    )
-
-
-def _prompt_fields(args) -> dict:
-    return dict(model=args.model, prompt=args.prompt, negative_prompt=args.negative, guidance_scale=args.guidance,
-                **_common_job_fields(args))
-
-
-def cmd_generate(args) -> int:
-    from ddpm_studio.engine.jobs import GenerateJob
-
-    return run_job(args, GenerateJob(model=args.model or default_model_ref(), **_common_job_fields(args)))
-
-
-def cmd_txt2img(args) -> int:
-    from ddpm_studio.engine.jobs import Text2ImageJob
-
-    try:
-        width, height = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"--size must look like 512x768 (width x height); got '{args.size}'.") from None
-    return run_job(args, Text2ImageJob(width=width, height=height, **_prompt_fields(args)))
-
-
-def cmd_edit(args) -> int:
-    from ddpm_studio.engine.jobs import EditJob
-
-    job = EditJob(mode=args.mode, image=args.image, mask=args.mask, strength=args.strength,
-                  image_guidance_scale=args.image_guidance, **_prompt_fields(args))
-    return run_job(args, job)
-
-
-def cmd_upscale(args) -> int:
-    from ddpm_studio.engine.jobs import UpscaleJob
-
-    job = UpscaleJob(image=args.image, noise_level=args.noise_level, tile=args.tile, overlap=args.overlap,
-                     **_prompt_fields(args))
-    return run_job(args, job)
-
-
-def run_job(args, job) -> int:
-    from ddpm_studio.engine.options import MemoryOptions
-    from ddpm_studio.engine.runner import Engine
-
-    memory = MemoryOptions(attention_slicing=getattr(args, "attention_slicing", False),
-                           vae_tiling=getattr(args, "vae_tiling", False), cpu_offload=getattr(args, "cpu_offload", False),
-                           vae_fp32=getattr(args, "vae_fp32", False))
-    engine = Engine(device=args.device, allow_pickle=args.allow_pickle, precision=getattr(args, "precision", "auto"),
-                    memory=memory)
-    bar = ProgressBar(sys.stderr)
-    history = None
-    if getattr(args, "save_steps", None):
-        from ddpm_studio.engine.history import StepHistory
-
-        history = StepHistory()
-
-    def on_step(event) -> None:
-        if history is not None:
-            history.add(event)
-        bar.update(event)
-
-    result = engine.run(job, on_step=on_step)
-    bar.close()
-    for path in result.saved_paths:
-        print(path)
-    if history is not None and not result.cancelled:
-        from ddpm_studio.engine.step_export import export_run
-
-        written = export_run(args.save_steps, history.frames())
-        thinned = " (fewer steps kept, to stay within the memory budget)" if history.thinned else ""
-        print(f"{len(history)} step(s) written to {Path(args.save_steps)}: {written['gif'].name}, "
-              f"{written['webp'].name}, {written['contact_sheet'].name}, frames/{thinned}", file=sys.stderr)
-    print(
-        f"{len(result.saved_paths)} image(s), {result.steps_run} steps, {result.seconds:.1f} s on {engine.device.label}",
-        file=sys.stderr,
-    )
-    return 0
-
-
-TRAIN_FLAGS = {
-    "resolution": "resolution", "steps": "max_steps", "batch_size": "batch_size", "grad_accum": "gradient_accumulation_steps",
-    "lr": "learning_rate", "warmup": "lr_warmup_steps", "mixed_precision": "mixed_precision",
-    "checkpoint_every": "checkpoint_every", "sample_every": "sample_every", "seed": "seed",
-}
-
-
-def train_config_from_args(args):
-    from ddpm_studio.training.config import TrainConfig
-
-    saved = Path(args.out) / "train_config.json"
-    if args.config:
-        values = TrainConfig.load(args.config).to_dict()
-    elif args.resume and saved.is_file():  # resume with the recipe the run started with; flags still override
-        values = TrainConfig.load(saved).to_dict()
-    else:
-        values = {}
-    values.update(data_dir=args.folder, output_dir=args.out)
-    for flag, field_name in TRAIN_FLAGS.items():
-        if getattr(args, flag) is not None:
-            values[field_name] = getattr(args, flag)
-    if args.base:
-        values["base_model"] = args.base
-    if args.from_scratch:
-        values.update(base_model="", preset=args.from_scratch)
-    if args.no_ema:
-        values["use_ema"] = False
-    return TrainConfig.from_dict(values)
-
-
-def cmd_train(args) -> int:
-    import signal
-
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    from ddpm_studio.training.events import TrainControl
-    from ddpm_studio.training.trainer import train
-
-    config = train_config_from_args(args)
-    config.validate()
-    control = TrainControl()
-
-    def stop(signum, _frame):  # first Ctrl+C / SIGTERM: checkpoint, export, exit; a second one kills
-        print(f"\nddpm-studio: stopping after this step (signal {signum}); again to abort", file=sys.stderr)
-        control.request_stop()
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    bar = TrainProgress(sys.stderr)
-    summary = train(config, on_event=bar.update, control=control, resume=args.resume)
-    print(summary.model_dir)
-    return 0
-
-
-class TrainProgress:
-    """Training events as text: a progress line per logged step, a line for everything else."""
-
-    def __init__(self, stream) -> None:
-        self.stream = stream
-
-    def update(self, event) -> None:
-        if event.kind == "step":
-            eta = f" ETA {event.eta_s / 60:.1f} min" if event.eta_s is not None else ""
-            self.stream.write(f"step {event.step}/{event.max_steps} loss {event.loss:.4f} lr {event.lr:.2e} "
-                              f"{event.images_per_s:.1f} img/s{eta}\n")
-        elif event.message or event.path:
-            self.stream.write(f"{event.message or event.path}\n")
-        self.stream.flush()
-
-
-def cmd_info(args) -> int:
-    from ddpm_studio.engine.metadata import read_metadata, read_png_text
-
-    if args.json:
-        print(json.dumps(read_metadata(args.image), indent=2, sort_keys=True))
-        return 0
-    text = read_png_text(args.image)
-    if "parameters" not in text:
-        raise ValueError(f"{args.image} carries no generation parameters.")
-    print(text["parameters"])
-    return 0
-
-
-class ProgressBar:
-    """A one-line text progress bar: steps, it/s, ETA."""
-
-    def __init__(self, stream, width: int = 30) -> None:
-        self.stream, self.width = stream, width
-        self.started = time.perf_counter()
-        self.drawn = False
-
-    def update(self, event) -> None:
-        done = event.index + 1
-        filled = int(self.width * done / event.total)
-        rate = done / max(event.elapsed, 1e-9)
-        eta = (event.total - done) / rate if rate > 0 else 0.0
-        self.stream.write(
-            f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{event.total} "
-            f"t={event.timestep:.0f} {rate:.1f} it/s ETA {eta:.0f}s "
-        )
-        self.stream.flush()
-        self.drawn = True
-
-    def close(self) -> None:
-        if self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()

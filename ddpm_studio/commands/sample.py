@@ -1,0 +1,133 @@
+"""``generate``, ``txt2img``, ``edit`` and ``upscale``: build the job from the flags, run it on the engine with a
+text progress bar, print the saved paths; ``--save-steps`` also writes the run's steps."""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from pathlib import Path
+
+
+def default_model_ref() -> str:
+    from ddpm_studio.engine.models import list_models
+
+    bundled = list_models([])
+    if not bundled:
+        raise ValueError("No bundled model is installed here; pass --model with a pipeline folder or a cached hub id.")
+    return bundled[0].ref
+
+
+def _common_job_fields(args) -> dict:
+    from ddpm_studio.paths import default_output_dir
+
+    return dict(
+        scheduler=args.scheduler,
+        steps=args.steps,
+        seed=random.randrange(2**32) if args.seed is None else args.seed,
+        batch_size=args.batch,
+        preview_every=1 if getattr(args, "save_steps", None) else 0,
+        output_dir=str(Path(args.out or default_output_dir()).expanduser()),
+    )
+
+
+def _prompt_fields(args) -> dict:
+    return dict(model=args.model, prompt=args.prompt, negative_prompt=args.negative, guidance_scale=args.guidance,
+                **_common_job_fields(args))
+
+
+def cmd_generate(args) -> int:
+    from ddpm_studio.engine.jobs import GenerateJob
+
+    return run_job(args, GenerateJob(model=args.model or default_model_ref(), **_common_job_fields(args)))
+
+
+def cmd_txt2img(args) -> int:
+    from ddpm_studio.engine.jobs import Text2ImageJob
+
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size must look like 512x768 (width x height); got '{args.size}'.") from None
+    return run_job(args, Text2ImageJob(width=width, height=height, **_prompt_fields(args)))
+
+
+def cmd_edit(args) -> int:
+    from ddpm_studio.engine.jobs import EditJob
+
+    job = EditJob(mode=args.mode, image=args.image, mask=args.mask, strength=args.strength,
+                  image_guidance_scale=args.image_guidance, **_prompt_fields(args))
+    return run_job(args, job)
+
+
+def cmd_upscale(args) -> int:
+    from ddpm_studio.engine.jobs import UpscaleJob
+
+    job = UpscaleJob(image=args.image, noise_level=args.noise_level, tile=args.tile, overlap=args.overlap,
+                     **_prompt_fields(args))
+    return run_job(args, job)
+
+
+def run_job(args, job) -> int:
+    from ddpm_studio.engine.options import MemoryOptions
+    from ddpm_studio.engine.runner import Engine
+
+    memory = MemoryOptions(attention_slicing=getattr(args, "attention_slicing", False),
+                           vae_tiling=getattr(args, "vae_tiling", False), cpu_offload=getattr(args, "cpu_offload", False),
+                           vae_fp32=getattr(args, "vae_fp32", False))
+    engine = Engine(device=args.device, allow_pickle=args.allow_pickle, precision=getattr(args, "precision", "auto"),
+                    memory=memory)
+    bar = ProgressBar(sys.stderr)
+    history = None
+    if getattr(args, "save_steps", None):
+        from ddpm_studio.engine.history import StepHistory
+
+        history = StepHistory()
+
+    def on_step(event) -> None:
+        if history is not None:
+            history.add(event)
+        bar.update(event)
+
+    result = engine.run(job, on_step=on_step)
+    bar.close()
+    for path in result.saved_paths:
+        print(path)
+    if history is not None and not result.cancelled:
+        from ddpm_studio.engine.step_export import export_run
+
+        written = export_run(args.save_steps, history.frames())
+        thinned = " (fewer steps kept, to stay within the memory budget)" if history.thinned else ""
+        print(f"{len(history)} step(s) written to {Path(args.save_steps)}: {written['gif'].name}, "
+              f"{written['webp'].name}, {written['contact_sheet'].name}, frames/{thinned}", file=sys.stderr)
+    print(
+        f"{len(result.saved_paths)} image(s), {result.steps_run} steps, {result.seconds:.1f} s on {engine.device.label}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+class ProgressBar:
+    """A one-line text progress bar: steps, it/s, ETA."""
+
+    def __init__(self, stream, width: int = 30) -> None:
+        self.stream, self.width = stream, width
+        self.started = time.perf_counter()
+        self.drawn = False
+
+    def update(self, event) -> None:
+        done = event.index + 1
+        filled = int(self.width * done / event.total)
+        rate = done / max(event.elapsed, 1e-9)
+        eta = (event.total - done) / rate if rate > 0 else 0.0
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{event.total} "
+            f"t={event.timestep:.0f} {rate:.1f} it/s ETA {eta:.0f}s "
+        )
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,80 @@
+"""``train``: the trainer headless (and under ``accelerate launch``), with its recipe from flags, a config file, or
+the run it resumes; Ctrl+C or SIGTERM checkpoints and exports before it exits."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+TRAIN_FLAGS = {
+    "resolution": "resolution", "steps": "max_steps", "batch_size": "batch_size", "grad_accum": "gradient_accumulation_steps",
+    "lr": "learning_rate", "warmup": "lr_warmup_steps", "mixed_precision": "mixed_precision",
+    "checkpoint_every": "checkpoint_every", "sample_every": "sample_every", "seed": "seed",
+}
+
+
+def train_config_from_args(args):
+    from ddpm_studio.training.config import TrainConfig
+
+    saved = Path(args.out) / "train_config.json"
+    if args.config:
+        values = TrainConfig.load(args.config).to_dict()
+    elif args.resume and saved.is_file():  # resume with the recipe the run started with; flags still override
+        values = TrainConfig.load(saved).to_dict()
+    else:
+        values = {}
+    values.update(data_dir=args.folder, output_dir=args.out)
+    for flag, field_name in TRAIN_FLAGS.items():
+        if getattr(args, flag) is not None:
+            values[field_name] = getattr(args, flag)
+    if args.base:
+        values["base_model"] = args.base
+    if args.from_scratch:
+        values.update(base_model="", preset=args.from_scratch)
+    if args.no_ema:
+        values["use_ema"] = False
+    return TrainConfig.from_dict(values)
+
+
+def cmd_train(args) -> int:
+    import signal
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    from ddpm_studio.training.events import TrainControl
+    from ddpm_studio.training.trainer import train
+
+    config = train_config_from_args(args)
+    config.validate()
+    control = TrainControl()
+
+    def stop(signum, _frame):  # first Ctrl+C / SIGTERM: checkpoint, export, exit; a second one kills
+        print(f"\nddpm-studio: stopping after this step (signal {signum}); again to abort", file=sys.stderr)
+        control.request_stop()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    bar = TrainProgress(sys.stderr)
+    summary = train(config, on_event=bar.update, control=control, resume=args.resume)
+    print(summary.model_dir)
+    return 0
+
+
+class TrainProgress:
+    """Training events as text: a progress line per logged step, a line for everything else."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def update(self, event) -> None:
+        if event.kind == "step":
+            eta = f" ETA {event.eta_s / 60:.1f} min" if event.eta_s is not None else ""
+            self.stream.write(f"step {event.step}/{event.max_steps} loss {event.loss:.4f} lr {event.lr:.2e} "
+                              f"{event.images_per_s:.1f} img/s{eta}\n")
+        elif event.message or event.path:
+            self.stream.write(f"{event.message or event.path}\n")
+        self.stream.flush()
