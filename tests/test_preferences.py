@@ -105,3 +105,28 @@ def test_out_of_memory_gives_advice_frees_the_model_and_the_next_run_works(windo
     assert window.sampler.engine._model is None  # freed
     result = run(qtbot, window, panel)
     assert result.images.shape == (1, 32, 32, 3)
+
+
+def test_black_image_offers_the_vae_fp32_fix_and_runs_again(window, qtbot):
+    import torch
+    from diffusers.models.autoencoders.vae import DecoderOutput
+
+    panel = window.text2image_panel
+    small_job(panel)
+    run(qtbot, window, panel)  # loads the model
+    pipe = window.sampler.engine._model.pipe
+
+    def black_decode(z, return_dict=True, **_):  # what an fp16 VAE overflow gives
+        sample = torch.full((z.shape[0], 3, 32, 32), float("nan"))
+        return DecoderOutput(sample=sample) if return_dict else (sample,)
+
+    pipe.vae.decode = black_decode
+    with qtbot.waitSignal(window.sampler.job_failed, timeout=120000):
+        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: getattr(panel, "fix_button", None) is not None and panel.error_box.isVisible())
+    assert "NaN" in panel.error_box.text()
+    with qtbot.waitSignal(window.sampler.job_finished, timeout=120000) as done:
+        panel.fix_button.click()
+    assert done.args[1].images.shape == (1, 32, 32, 3)  # the engine was rebuilt: a fresh VAE, in fp32
+    assert Settings(window.settings.path).engine_options["memory"].vae_fp32
+    assert window.sampler.engine.memory.vae_fp32

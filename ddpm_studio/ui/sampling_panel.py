@@ -4,6 +4,7 @@ the live canvas with its scrubber, and the gallery. A panel adds its own fields 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import sys
 from pathlib import Path
@@ -34,6 +35,8 @@ from ddpm_studio.ui.gallery import GalleryStrip
 from ddpm_studio.ui.settings import Settings
 from ddpm_studio.ui.widgets import error_dialog, form_and_view, path_row
 from ddpm_studio.ui.worker import JobFailed, SamplerClient, SamplerThread
+
+VAE_FP32_HINT = "'VAE in fp32'"  # in the engine's message for a NaN (black) result
 
 
 class SamplingPanel(QWidget):
@@ -284,16 +287,22 @@ class SamplingPanel(QWidget):
             self.show_error("Check the parameters", str(exc))
             return None
         self.save_settings()
-        task = asyncio.ensure_future(self._finish(self.client.submit(job, owner=self)))
+        return self.submit(job)
+
+    def submit(self, job) -> asyncio.Task:
+        task = asyncio.ensure_future(self._finish(self.client.submit(job, owner=self), job))
         task.add_done_callback(_report_crash)
         return task
 
-    async def _finish(self, pending: asyncio.Future) -> None:
+    async def _finish(self, pending: asyncio.Future, job=None) -> None:
         try:
             result = await pending
         except JobFailed as exc:
             self.canvas.finish_run("Failed")
-            self.show_error("Generation failed", str(exc))
+            if VAE_FP32_HINT in str(exc) and job is not None and not self.settings.engine_options["memory"].vae_fp32:
+                self.offer_vae_fp32(job, str(exc))
+            else:
+                self.show_error("Generation failed", str(exc))
             return
         if result is None:
             self.status_message.emit("A queued run was cancelled before it started")
@@ -335,6 +344,25 @@ class SamplingPanel(QWidget):
             self.generate_button.setText("Add a model folder first")
         else:
             self.generate_button.setText("Generate (Ctrl+Enter)")
+
+    def offer_vae_fp32(self, job, message: str) -> QMessageBox:
+        """A black (NaN) result from a half-precision VAE: offer the fix — the VAE in fp32 — and run the job again."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Black image", message, QMessageBox.StandardButton.Cancel, self)
+        self.fix_button = box.addButton("Turn on VAE in fp32 and run again", QMessageBox.ButtonRole.AcceptRole)
+        box.accepted.connect(lambda: self.apply_vae_fp32(job))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.error_box = box
+        return box
+
+    def apply_vae_fp32(self, job) -> asyncio.Task:
+        options = self.settings.engine_options
+        options["memory"] = dataclasses.replace(options["memory"], vae_fp32=True)
+        self.settings.set_engine_options(**options)
+        self.settings.sync()
+        self.sampler.configure(**options)
+        self.status_message.emit("VAE in fp32 is on (Settings → Preferences); running again")
+        return self.submit(job)
 
     def show_error(self, title: str, message: str) -> None:
         self.status_message.emit(message)
