@@ -130,3 +130,25 @@ def test_black_image_offers_the_vae_fp32_fix_and_runs_again(window, qtbot):
     assert done.args[1].images.shape == (1, 32, 32, 3)  # the engine was rebuilt: a fresh VAE, in fp32
     assert Settings(window.settings.path).engine_options["memory"].vae_fp32
     assert window.sampler.engine.memory.vae_fp32
+
+
+def test_a_saved_device_this_machine_lacks_falls_back_and_says_so(qtbot, qloop, tmp_path):
+    import torch
+
+    from ddpm_studio.engine.options import MemoryOptions
+    from ddpm_studio.ui.main_window import MainWindow
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    settings = Settings(tmp_path / "settings.ini")
+    settings.set_engine_options(device="cuda", precision="auto", allow_pickle=False, memory=MemoryOptions())
+    window = MainWindow(settings=settings)  # no device on the command line: the saved one is asked for
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.sampler.backend_ready, timeout=60000):
+        window.start_backend()
+    try:
+        assert window.sampler.engine.device.device.type != "cuda"
+        assert "saved device is not available" in window.backend_label.text()
+    finally:
+        window.close()
+        assert window.sampler.wait(30000)

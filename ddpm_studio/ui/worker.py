@@ -90,13 +90,19 @@ class SamplerThread(QThread):
             from ddpm_studio.engine.history import StepHistory
             from ddpm_studio.engine.runner import Engine
 
-            self.engine = Engine(**self.engine_options)
+            fallback = ""
+            try:
+                self.engine = Engine(**self.engine_options)
+            except ValueError as exc:  # a saved device this machine lacks (CUDA on a laptop): run, and say so
+                fallback = f" — the saved device is not available here ({exc})"
+                self.engine_options["device"] = "auto"
+                self.engine = Engine(**self.engine_options)
             self.engine.warm_up()
         except Exception as exc:  # a broken torch install must not take the app down
             traceback.print_exc()
             self.backend_failed.emit(f"Could not start the sampler: {exc}")
             return
-        self.backend_ready.emit(self.engine.device.label)
+        self.backend_ready.emit(self.engine.device.label + fallback)
 
         while True:
             item = self._queue.get()
