@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QMessageBox, QScrollArea, QSplitter, QToolButton, QVBoxLayout, QWidget
 
 
@@ -30,15 +30,31 @@ def form_and_view(left: QVBoxLayout, right: QVBoxLayout, left_width: int) -> QSp
     left_widget, right_widget = QWidget(), QWidget()
     left_widget.setLayout(left)
     right_widget.setLayout(right)
-    scroll = QScrollArea()
+    scroll = _ColumnScroll(left_width)
     scroll.setWidget(left_widget)
     scroll.setWidgetResizable(True)
     scroll.setFrameShape(QFrame.Shape.NoFrame)
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    scroll.setMinimumWidth(min(left_width, left_widget.sizeHint().width() + 16))
     scroll.setMaximumWidth(left_width)
     splitter = QSplitter(Qt.Orientation.Horizontal)
     splitter.addWidget(scroll)
     splitter.addWidget(right_widget)
     splitter.setStretchFactor(1, 1)
     return splitter
+
+
+class _ColumnScroll(QScrollArea):
+    """Scrolls a settings column vertically; always as wide as the column needs now (its combo boxes fill up after
+    construction), so nothing is clipped on the right."""
+
+    def __init__(self, most: int) -> None:
+        super().__init__()
+        self.most = most
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        inner = self.widget()
+        if inner is None:
+            return hint
+        width = inner.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2
+        return QSize(min(self.most, max(hint.width(), width)), hint.height())
