@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
+from ddpm_studio.engine.errors import first_line
+
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt", ".pth", ".msgpack", ".onnx", ".h5", ".ot", ".onnx_data", ".pb")
 TEXT_SUFFIXES = (".json", ".txt", ".model", ".md")
 SKIPPED_COMPONENTS = {"safety_checker"}
@@ -57,7 +59,7 @@ def plan_download(repo_id: str, endpoint: str | None = None, token: str | None =
         with _online():
             info = HfApi(endpoint=endpoint, token=token).model_info(repo_id, files_metadata=True)
     except Exception as exc:
-        raise HubError(f"Could not look up {repo_id} on the Hub: {_reason(exc)}") from None
+        raise HubError(f"Could not look up {repo_id} on the Hub: {first_line(exc)}") from None
     sizes = {s.rfilename: int(s.size or 0) for s in info.siblings or []}
     if "model_index.json" in sizes:
         components = _components(repo_id, info.sha or "main", endpoint, token, cache_dir)
@@ -82,7 +84,7 @@ def _components(repo_id: str, revision: str, endpoint, token, cache_dir) -> set[
                                    cache_dir=cache_dir)
         index = json.loads(Path(path).read_text(encoding="utf-8"))
     except Exception as exc:
-        raise HubError(f"Could not read {repo_id}'s model_index.json: {_reason(exc)}") from None
+        raise HubError(f"Could not read {repo_id}'s model_index.json: {first_line(exc)}") from None
     return {name for name, entry in index.items() if isinstance(entry, list) and entry[0] is not None}
 
 
@@ -170,7 +172,7 @@ def download(plan: DownloadPlan, on_progress: Progress, should_stop: Callable[[]
     except (DownloadCancelled, HubError):
         raise
     except Exception as exc:
-        raise HubError(f"Downloading {plan.repo_id} failed at {current}: {_reason(exc)}") from None
+        raise HubError(f"Downloading {plan.repo_id} failed at {current}: {first_line(exc)}") from None
     return folder
 
 
@@ -186,7 +188,3 @@ def _online():
     finally:
         huggingface_hub.constants.HF_HUB_OFFLINE = offline
 
-
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:300]

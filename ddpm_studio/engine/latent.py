@@ -16,6 +16,7 @@ from PIL import Image
 
 from ddpm_studio.engine.memory import apply_memory_options
 from ddpm_studio.engine.options import MemoryOptions
+from ddpm_studio.engine.errors import first_line
 from ddpm_studio.engine.events import StepCallback, StepEvent, StopCheck
 from ddpm_studio.engine.jobs import EditJob, PromptJob, Text2ImageJob
 from ddpm_studio.engine.latent_preview import LatentToRGB, StepRecorder
@@ -64,8 +65,7 @@ def load_pipeline(ref: str, mode: str, device, dtype, allow_pickle: bool = False
     except ModelError:
         raise
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"Could not load the pipeline in {info.path}: {reason[:300]}") from None
+        raise ModelError(f"Could not load the pipeline in {info.path}: {first_line(exc)}") from None
     apply_memory_options(pipe, memory, device)
     pipe.set_progress_bar_config(disable=True)
     tiny = load_taesd(taesd, info.family, device, dtype) if taesd else None
@@ -91,8 +91,7 @@ def load_taesd(where: str, family: str, device, dtype):
     try:
         tiny = AutoencoderTiny.from_pretrained(where, local_files_only=True, use_safetensors=True, dtype=dtype)
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"The TAESD preview decoder in {where} cannot be loaded ({reason[:200]}); "
+        raise ModelError(f"The TAESD preview decoder in {where} cannot be loaded ({first_line(exc, 200)}); "
                          "pick another folder or turn TAESD off in Preferences.") from None
     return tiny.eval().requires_grad_(False).to(device)
 

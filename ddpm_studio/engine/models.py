@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ddpm_studio.engine.errors import first_line
 from ddpm_studio.engine.single_file import ARCH_NAMES, SingleFileError, detect, is_checkpoint_file
 from ddpm_studio.paths import bundled_models_dir
 
@@ -257,8 +258,7 @@ def load_ddpm(ref: str, device=None, dtype=None, allow_pickle: bool = False) -> 
         kwargs = {"dtype": dtype} if dtype is not None else {}
         unet = UNet2DModel.from_pretrained(unet_dir, use_safetensors=bool(weights), local_files_only=True, **kwargs)
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"Could not read the UNet weights in {weight_file}: {reason[:300]}") from None
+        raise ModelError(f"Could not read the UNet weights in {weight_file}: {first_line(exc)}") from None
     unet.eval().requires_grad_(False)
     if device is not None:
         unet.to(device)

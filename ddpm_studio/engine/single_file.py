@@ -16,6 +16,7 @@ import json
 import os
 from pathlib import Path
 
+from ddpm_studio.engine.errors import first_line
 from ddpm_studio.paths import resources_dir
 
 SAFE_SUFFIXES = (".safetensors",)
@@ -71,7 +72,7 @@ def read_shapes(path: Path, allow_pickle: bool = False) -> dict[str, tuple[int, 
         try:
             state = torch.load(path, map_location="meta", weights_only=True)
         except Exception as exc:
-            raise SingleFileError(f"{path} cannot be read as a checkpoint: {str(exc).splitlines()[0][:200]}") from None
+            raise SingleFileError(f"{path} cannot be read as a checkpoint: {first_line(exc, 200)}") from None
         state = state.get("state_dict", state) if isinstance(state, dict) else {}
         return {k: tuple(v.shape) for k, v in state.items() if hasattr(v, "shape")}
     try:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ddpm_studio.engine.errors import first_line
 from ddpm_studio.engine.events import StepCallback, StepEvent, StopCheck
 from ddpm_studio.engine.jobs import UpscaleJob
 from ddpm_studio.engine.latent import open_rgb
@@ -77,8 +78,7 @@ def load_upscaler(ref: str, device, dtype, allow_pickle: bool = False, memory: M
         pipe = getattr(diffusers, PIPELINES[info.family]).from_pretrained(
             info.path, dtype=dtype, local_files_only=True, use_safetensors=not allow_pickle, **extra)
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"Could not load the upscaler in {info.path}: {reason[:300]}") from None
+        raise ModelError(f"Could not load the upscaler in {info.path}: {first_line(exc)}") from None
     if info.family == "sd-x4-upscaler":
         apply_memory_options(pipe, memory, device)
         to_rgb = LatentToRGB.for_vae(pipe.vae)
