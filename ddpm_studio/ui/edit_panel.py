@@ -12,9 +12,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
-    QPushButton,
     QSlider,
     QToolButton,
     QVBoxLayout,
@@ -22,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.engine.jobs import EDIT_MODES, EditJob, JobError
 from ddpm_studio.engine.models import MODE_NAMES, ModelInfo
-from ddpm_studio.ui.image_input import ImageInput
+from ddpm_studio.ui.image_input import ImageInput, open_paste_row
 from ddpm_studio.ui.images import store_image
 from ddpm_studio.ui.mask_painter import MaskPainter
 from ddpm_studio.ui.prompt_fields import PromptFields
@@ -66,17 +64,11 @@ class EditPanel(ImageInput, SamplingPanel):
     def add_above_canvas(self, layout: QVBoxLayout) -> None:
         self.painter = MaskPainter()
         self.painter.image_dropped.connect(self.load_image)
-        open_button = QPushButton("Open image…")
-        open_button.clicked.connect(self.choose_image)
-        paste_button = QPushButton("Paste")
-        paste_button.clicked.connect(self.paste_image)
         self.brush_slider = QSlider(Qt.Orientation.Horizontal, minimum=2, maximum=128, value=self.painter.brush)
         self.brush_slider.valueChanged.connect(lambda v: setattr(self.painter, "brush", v))
         self.eraser = QToolButton(text="Eraser", checkable=True)
         self.eraser.toggled.connect(lambda on: setattr(self.painter, "erasing", on))
-        tools = QHBoxLayout()
-        tools.addWidget(open_button)
-        tools.addWidget(paste_button)
+        tools = open_paste_row(self)
         self.mask_tools = [QLabel("Brush"), self.brush_slider, self.eraser]
         for text, slot in (("Invert", self.painter.invert), ("Clear", self.painter.clear), ("Undo", self.painter.undo)):
             button = QToolButton(text=text)

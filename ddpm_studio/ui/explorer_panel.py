@@ -42,7 +42,7 @@ from ddpm_studio.engine.forward import (
 )
 from ddpm_studio.engine.models import ModelError, list_models
 from ddpm_studio.ui.canvas import ImageView
-from ddpm_studio.ui.image_input import IMAGE_FILTER
+from ddpm_studio.ui.image_input import IMAGE_FILTER, open_paste_row
 from ddpm_studio.ui.images import store_image, to_qimage
 from ddpm_studio.ui.schedule_plot import SchedulePlot
 from ddpm_studio.ui.settings import Settings
@@ -61,18 +61,13 @@ class ExplorerPanel(QWidget):
         self.source: Image.Image | None = None
         self.x0: np.ndarray | None = None  # model space, (H, W, 3)
         self.check = None  # the last NoiseCheck
+        self._schedule = named_schedule("linear")  # replaced once the model list is read
         self._unets: dict[str, object] = {}
         # a plain thread of our own: qasync's default executor runs QThreads that outlive the window at exit
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="explorer")
         self.error_box = None
 
-        open_button = QPushButton("Open image…")
-        open_button.clicked.connect(self.choose_image)
-        paste_button = QPushButton("Paste")
-        paste_button.clicked.connect(self.paste_image)
-        image_row = QHBoxLayout()
-        image_row.addWidget(open_button)
-        image_row.addWidget(paste_button)
+        image_row = open_paste_row(self)
         self.image_label = QLabel("No image yet")
         self.image_label.setWordWrap(True)
 
@@ -82,7 +77,7 @@ class ExplorerPanel(QWidget):
         self.schedule_box.addItem("the model's own", "model")
         for name in BETA_SCHEDULES:
             self.schedule_box.addItem(name, name)
-        self.schedule_box.currentIndexChanged.connect(self.update_view)
+        self.schedule_box.currentIndexChanged.connect(self._schedule_changed)
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
         self.seed.setToolTip("The seed of ε: the same seed gives the same noise at every t")
         self.seed.valueChanged.connect(self.update_view)
@@ -152,6 +147,18 @@ class ExplorerPanel(QWidget):
         return info.path if info else None
 
     def schedule(self) -> Schedule:
+        """The schedule being shown (read when the model or the schedule choice changes, not at every t)."""
+        return self._schedule
+
+    def _schedule_changed(self) -> None:
+        self._schedule = self._read_schedule()
+        steps = self._schedule.steps
+        self.t_slider.setMaximum(steps)
+        self.t_spin.setMaximum(steps)
+        self.plot.set_curves(self._schedule.curves())
+        self.update_view()
+
+    def _read_schedule(self) -> Schedule:
         choice = self.schedule_box.currentData()
         path = self.model_path()
         if choice == "model":
@@ -176,7 +183,7 @@ class ExplorerPanel(QWidget):
         self.check = None
         if self.source is not None:
             self._prepare_x0()
-        self.update_view()
+        self._schedule_changed()
 
     # ---- the picture ----
     def choose_image(self) -> None:
@@ -235,12 +242,7 @@ class ExplorerPanel(QWidget):
 
     def update_view(self) -> None:
         schedule = self.schedule()
-        steps = schedule.steps
-        if self.t_slider.maximum() != steps:
-            self.t_slider.setMaximum(steps)
-            self.t_spin.setMaximum(steps)
         t = self.t_slider.value()
-        self.plot.set_curves(schedule.curves())
         self.plot.set_t(t)
         ab = schedule.alpha_bar(t)
         snr = ab / (1 - ab) if ab < 1 else float("inf")

@@ -6,11 +6,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtGui import QGuiApplication, QImage
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QPushButton
 
 from ddpm_studio.ui.images import store_image
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
+
+
+def open_paste_row(owner) -> QHBoxLayout:
+    """"Open image…" and "Paste" buttons wired to ``owner.choose_image`` and ``owner.paste_image``."""
+    row = QHBoxLayout()
+    for label, slot in (("Open image…", owner.choose_image), ("Paste", owner.paste_image)):
+        button = QPushButton(label)
+        button.clicked.connect(slot)
+        row.addWidget(button)
+    return row
 
 
 class ImageInput:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtGui import QImage, QKeySequence, QShortcut
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout
+from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox, QVBoxLayout
 
 from ddpm_studio.engine.jobs import MAX_NOISE_LEVEL, MAX_TILE, MIN_TILE, JobError, UpscaleJob
 from ddpm_studio.engine.models import ModelInfo
 from ddpm_studio.ui.compare_view import CompareView
-from ddpm_studio.ui.image_input import ImageInput
+from ddpm_studio.ui.image_input import ImageInput, open_paste_row
 from ddpm_studio.ui.images import to_qimage
 from ddpm_studio.ui.prompt_fields import PromptFields
 from ddpm_studio.ui.sampling_panel import SamplingPanel
@@ -52,13 +52,7 @@ class UpscalePanel(ImageInput, SamplingPanel):
     def add_above_canvas(self, layout: QVBoxLayout) -> None:
         self.compare = CompareView()
         self.compare.image_dropped.connect(self.load_image)
-        open_button = QPushButton("Open image…")
-        open_button.clicked.connect(self.choose_image)
-        paste_button = QPushButton("Paste")
-        paste_button.clicked.connect(self.paste_image)
-        row = QHBoxLayout()
-        row.addWidget(open_button)
-        row.addWidget(paste_button)
+        row = open_paste_row(self)
         self.image_label = QLabel("No input image")
         row.addWidget(self.image_label, 1)
         layout.addLayout(row)
