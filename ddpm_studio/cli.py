@@ -11,6 +11,8 @@ import sys
 
 from ddpm_studio import __version__
 
+RECOMMENDED_HELP = "default: the model's recommended setting (its ddpm_studio.json), else {}"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ddpm-studio", description="Local image generation with diffusion models.")
@@ -22,12 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
     gui.add_argument("--exit-when-ready", action="store_true", help="open, load the backend, print timings, quit")
 
-    from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULERS
+    from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS, SCHEDULERS
 
     gen = sub.add_parser("generate", help="sample images from an unconditional DDPM")
     gen.add_argument("--model", help="bundled:NAME, a pipeline folder, or a cached hub id (default: the bundled model)")
-    gen.add_argument("--scheduler", default=DEFAULT_SCHEDULER, choices=list(SCHEDULERS))
-    gen.add_argument("--steps", type=int, default=25)
+    gen.add_argument("--scheduler", choices=list(SCHEDULERS), help=RECOMMENDED_HELP.format(DEFAULT_SCHEDULER))
+    gen.add_argument("--steps", type=int, help=RECOMMENDED_HELP.format(DEFAULT_STEPS))
     gen.add_argument("--seed", type=int, help="default: random")
     gen.add_argument("--batch", type=int, default=4, help="images per run")
     gen.add_argument("--out", help="output folder (default: your pictures folder / DDPM Studio)")
@@ -116,15 +118,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _prompt_arguments(parser, schedulers, prompt_required: bool = True, guidance: float = 7.5) -> None:
+    from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS
+
     parser.add_argument("--model", required=True,
                         help="a Stable Diffusion pipeline folder, a single-file .safetensors checkpoint, or a cached hub id")
     parser.add_argument("--prompt", required=prompt_required, default="")
     parser.add_argument("--negative", default="", help="negative prompt")
-    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--steps", type=int, help=RECOMMENDED_HELP.format(DEFAULT_STEPS))
     parser.add_argument("--guidance", type=float, default=guidance, help="classifier-free guidance scale")
     parser.add_argument("--seed", type=int, help="default: random")
     parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--scheduler", default="dpm++2m", choices=list(schedulers))
+    parser.add_argument("--scheduler", choices=list(schedulers), help=RECOMMENDED_HELP.format(DEFAULT_SCHEDULER))
     parser.add_argument("--out", help="output folder (default: your pictures folder / DDPM Studio)")
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
     parser.add_argument("--allow-pickle", action="store_true", help="allow loading pickle (.bin) weights — they can run code")

@@ -14,6 +14,7 @@ import pytest
 from safetensors.torch import load_file
 
 from ddpm_studio.engine.jobs import GenerateJob
+from ddpm_studio.engine.model_defaults import read_defaults
 from ddpm_studio.engine.runner import Engine
 from ddpm_studio.training import trainer as trainer_module
 from ddpm_studio.training.checkpoints import latest_checkpoint
@@ -45,6 +46,7 @@ def test_fifty_steps_lower_the_loss(tmp_path):
     model = tmp_path / "run" / "model"
     assert (model / "unet" / "diffusion_pytorch_model.safetensors").is_file()
     assert (model / "train_config.json").is_file() and "trained from scratch" in (model / "README.md").read_text()
+    assert read_defaults(model) == {"scheduler": "dpm++2m", "steps": 5}  # what its preview samples were made with
     assert summary.model_dir == str(model) and not summary.stopped
 
 

@@ -72,6 +72,15 @@ def test_large_input_goes_tile_by_tile_with_progress_across_tiles(engine, upscal
                         save=False)
     assert result.tiles == 4 and result.images.shape == (1, 544, 800, 3)
     assert [e.index for e in events] == list(range(8)) and {e.total for e in events} == {8}
+    # previews are the whole picture at the input's resolution, filling in tile by tile
+    assert all(e.x_t.shape == e.x0.shape == (1, 136, 200, 3) for e in events)
+    source = np.asarray(Image.open(image))
+    corner_first, corner_last = (slice(0, 8), slice(0, 8)), (slice(128, 136), slice(192, 200))  # one tile each
+    assert np.array_equal(events[0].x0[0][corner_last], source[corner_last])  # the last tile has not started
+    assert np.array_equal(events[-1].x0[0][corner_first], events[-1].x_t[0][corner_first])  # the first is done...
+    shrunk = result.images[0].reshape(136, 4, 200, 4, 3).astype(float).mean(axis=(1, 3))
+    assert np.abs(events[-1].x0[0][corner_first] - shrunk[corner_first]).max() <= 1  # ...and shows its result
+    assert not np.array_equal(events[-1].x0[0][corner_first], source[corner_first])
     explicit = engine.run(UpscaleJob(model=str(upscalers["ldm"]), image=image, steps=1, tile=64, overlap=16, output_dir=""),
                           save=False)
     assert explicit.tiles == 4 * 3 and explicit.images.shape == (1, 544, 800, 3)

@@ -26,8 +26,8 @@ def main() -> None:
     parser.add_argument("run", help="a training output folder (holds model/, train_config.json, checkpoints/)")
     parser.add_argument("--name", default="emoji-32")
     parser.add_argument("--grid", default="docs/samples-emoji.png")
-    parser.add_argument("--scheduler", default="dpm++2m")
-    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--scheduler", default="dpm++2m", help="for the grid; also stored as the model's recommended one")
+    parser.add_argument("--steps", type=int, default=25, help="for the grid; also stored as the model's recommended count")
     parser.add_argument("--hardware", required=True)
     parser.add_argument("--wall-time", required=True)
     parser.add_argument("--log", help="the training log (default: RUN.log beside the run folder)")
@@ -36,6 +36,7 @@ def main() -> None:
     from diffusers import UNet2DModel
 
     from ddpm_studio.engine.jobs import GenerateJob
+    from ddpm_studio.engine.model_defaults import write_defaults
     from ddpm_studio.engine.runner import Engine
     from ddpm_studio.training.checkpoints import latest_checkpoint, read_state
     from ddpm_studio.training.config import TrainConfig
@@ -75,6 +76,7 @@ def main() -> None:
 - Data: the Noto Color Emoji glyphs (SIL Open Font License 1.1, see `licenses/`), rendered by `tools/render_emoji.py`.
 """
     (staging / "README.md").write_text(card, encoding="utf-8")
+    write_defaults(staging, args.scheduler, args.steps)  # the app's default for this model is what the grid shows
     (staging / "bundle.json").write_text(json.dumps({
         "steps": step, "final_loss": loss, "hardware": args.hardware, "wall_time": args.wall_time,
         "fp16_mean_abs_diff": round(float(diff.mean()), 4), "fp16_max_abs_diff": int(diff.max()),

@@ -18,12 +18,27 @@ def default_model_ref() -> str:
     return bundled[0].ref
 
 
-def _common_job_fields(args) -> dict:
+def recommended(model_ref: str) -> dict:
+    """The model folder's recommended scheduler and steps (``engine/model_defaults.py``); {} when it has none or the
+    reference does not resolve (loading the model reports that properly)."""
+    from ddpm_studio.engine.model_defaults import read_defaults
+    from ddpm_studio.engine.models import ModelError, resolve
+
+    try:
+        return read_defaults(resolve(model_ref))
+    except ModelError:
+        return {}
+
+
+def _common_job_fields(args, model_ref: str) -> dict:
+    from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS
     from ddpm_studio.paths import default_output_dir
 
+    defaults = recommended(model_ref) if args.scheduler is None or args.steps is None else {}
     return dict(
-        scheduler=args.scheduler,
-        steps=args.steps,
+        model=model_ref,
+        scheduler=args.scheduler or defaults.get("scheduler", DEFAULT_SCHEDULER),
+        steps=args.steps if args.steps is not None else defaults.get("steps", DEFAULT_STEPS),
         seed=random.randrange(2**32) if args.seed is None else args.seed,
         batch_size=args.batch,
         preview_every=1 if getattr(args, "save_steps", None) else 0,
@@ -32,14 +47,14 @@ def _common_job_fields(args) -> dict:
 
 
 def _prompt_fields(args) -> dict:
-    return dict(model=args.model, prompt=args.prompt, negative_prompt=args.negative, guidance_scale=args.guidance,
-                **_common_job_fields(args))
+    return dict(prompt=args.prompt, negative_prompt=args.negative, guidance_scale=args.guidance,
+                **_common_job_fields(args, args.model))
 
 
 def cmd_generate(args) -> int:
     from ddpm_studio.engine.jobs import GenerateJob
 
-    return run_job(args, GenerateJob(model=args.model or default_model_ref(), **_common_job_fields(args)))
+    return run_job(args, GenerateJob(**_common_job_fields(args, args.model or default_model_ref())))
 
 
 def cmd_txt2img(args) -> int:

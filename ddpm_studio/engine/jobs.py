@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ddpm_studio.engine.schedulers import SCHEDULERS
+from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS, SCHEDULERS
 
 MAX_STEPS = 1000
 MAX_BATCH = 64
@@ -30,8 +30,8 @@ class Job:
     kind: ClassVar[str] = ""
 
     model: str
-    scheduler: str = "dpm++2m"
-    steps: int = 25
+    scheduler: str = DEFAULT_SCHEDULER
+    steps: int = DEFAULT_STEPS
     seed: int = 0
     batch_size: int = 4
     preview_every: int = 1  # 0 = no previews, 1 = every step, k = every k-th step (the last step always)

@@ -47,6 +47,7 @@ SCHEDULERS: dict[str, SchedulerSpec] = {
 }
 
 DEFAULT_SCHEDULER = "dpm++2m"
+DEFAULT_STEPS = 25
 
 
 def build_scheduler(name: str, base_config: dict[str, Any]):

@@ -93,3 +93,31 @@ class Blender:
 
     def result(self) -> np.ndarray:
         return self.total / np.maximum(self.weight, 1e-12)
+
+
+class PreviewMosaic:
+    """The whole picture while its tiles are upscaled one after another, at the input's resolution (where the
+    upscalers denoise): the input where no tile is finished yet, the finished tiles blended and shrunk back by
+    ``scale``, and the running tile's preview over its own box. So a tiled run is watched as one picture filling in."""
+
+    def __init__(self, pixels: np.ndarray, boxes: list[Box], scale: int) -> None:
+        height, width = pixels.shape[:2]
+        self.scale = scale
+        self.blender = Blender(width, height, boxes, 1)
+        self.picture = pixels.astype(np.uint8).copy()
+
+    def add(self, box: Box, tile: np.ndarray) -> None:
+        """A finished tile (float RGB in 0…1 at ``scale``× the box)."""
+        s = self.scale
+        small = tile.reshape(box.height, s, box.width, s, 3).mean(axis=(1, 3))
+        self.blender.add(box, small)
+        done = self.blender.weight[..., 0] > 0
+        self.picture[done] = np.clip(np.round(self.blender.result()[done] * 255.0), 0, 255).astype(np.uint8)
+
+    def compose(self, box: Box, preview: np.ndarray | None) -> np.ndarray | None:
+        """The mosaic with ``preview`` ((1, h, w, 3) uint8, the running tile at 1×, maybe padded) over ``box``."""
+        if preview is None:
+            return None
+        out = self.picture.copy()
+        out[box.y0 : box.y1, box.x0 : box.x1] = preview[0, : box.height, : box.width]
+        return out[None]

@@ -6,8 +6,9 @@ results blended with feathered edges. One noise field for the whole picture is d
 its own window of it, so overlapping tiles start from the same noise where they overlap.
 
 The x4 pipeline only has the legacy per-step ``callback``; it is used for previews and cancel (by raising). The LDM
-pipeline has no callback at all, so its loop is run here, step for step as diffusers writes it. A Lanczos 4× of the
-input comes with every result, for comparison.
+pipeline has no callback at all, so its loop is run here, step for step as diffusers writes it. Previews show the
+whole picture: the running tile over the finished ones (``PreviewMosaic``). A Lanczos 4× of the input comes with
+every result, for comparison.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ddpm_studio.engine.latent_preview import LatentToRGB, StepRecorder
 from ddpm_studio.engine.models import ModelError, ModelInfo, check_weights_safe, inspect_model, require_mode
 from ddpm_studio.engine.options import MemoryOptions
 from ddpm_studio.engine.schedulers import build_scheduler
-from ddpm_studio.engine.tiling import Blender, tile_boxes
+from ddpm_studio.engine.tiling import Blender, PreviewMosaic, tile_boxes
 
 SCALE = 4
 AUTO_LIMIT = 192  # inputs up to this many pixels a side go in one pass when the tile size is automatic
@@ -113,6 +114,7 @@ def run_upscale_job(loaded: LoadedUpscaler, job: UpscaleJob, device, on_step: St
                         generator=torch.Generator(device="cpu").manual_seed(job.seed))
     pixels = np.asarray(image, dtype=np.uint8)
     blender = Blender(width, height, boxes, SCALE)
+    mosaic = PreviewMosaic(pixels, boxes, SCALE)
     start = time.perf_counter()
     steps_done = 0
     for number, box in enumerate(boxes):
@@ -128,8 +130,8 @@ def run_upscale_job(loaded: LoadedUpscaler, job: UpscaleJob, device, on_step: St
             previewed = job.preview_every and (index % job.preview_every == 0 or index == job.steps - 1)
             x_t = x0 = None
             if previewed and recorder.x_t is not None:
-                x_t = loaded.to_rgb(recorder.x_t)
-                x0 = loaded.to_rgb(recorder.x0) if recorder.x0 is not None else None
+                x_t = mosaic.compose(box, loaded.to_rgb(recorder.x_t))
+                x0 = mosaic.compose(box, loaded.to_rgb(recorder.x0) if recorder.x0 is not None else None)
             on_step(StepEvent(index=min(number * job.steps + index, total - 1), total=total, timestep=float(timestep),
                               elapsed=time.perf_counter() - start, x_t=x_t, x0=x0, noise_level=recorder.alpha_bar))
             steps_done = number * job.steps + index + 1
@@ -144,6 +146,7 @@ def run_upscale_job(loaded: LoadedUpscaler, job: UpscaleJob, device, on_step: St
                              "Settings → Preferences, or run in fp32.")
         h, w = box.height * SCALE, box.width * SCALE
         blender.add(box, out[:h, :w])
+        mosaic.add(box, out[:h, :w])
     result = np.clip(np.round(blender.result() * 255.0), 0, 255).astype(np.uint8)[None]
     reference = np.asarray(image.resize((width * SCALE, height * SCALE), Image.Resampling.LANCZOS))
     return UpscaleOutput(images=result, steps_run=steps_done, cancelled=False, reference=reference, tiles=len(boxes))

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ddpm_studio.engine.grid import image_grid
+from ddpm_studio.engine.model_defaults import write_defaults
 from ddpm_studio.training import checkpoints as ckpt
 from ddpm_studio.training.config import TrainConfig
 from ddpm_studio.training.dataset import ImageFolderDataset
@@ -313,6 +314,7 @@ def _export(accelerator, unet, ema, scheduler_config, config: TrainConfig, outpu
         with _EmaWeights(model, ema):
             DDPMPipeline(unet=model, scheduler=DDPMScheduler.from_config(scheduler_config)).save_pretrained(staging, safe_serialization=True)
         config.save(staging / "train_config.json")
+        write_defaults(staging, config.sample_scheduler, config.sample_steps)  # what its preview grids were made with
         (staging / "README.md").write_text(model_card(config, step, loss, len(dataset), dataset.report.folder), encoding="utf-8")
         ckpt.swap_into_place(staging, target)
         emit(TrainEvent("exported", step=step, max_steps=config.max_steps, path=str(target), message=f"Exported the model to {target}"))

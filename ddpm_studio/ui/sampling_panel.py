@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.engine.jobs import MAX_BATCH, MAX_SEED, MAX_STEPS, Job, JobError
 from ddpm_studio.engine.metadata import MetadataError, read_job
+from ddpm_studio.engine.model_defaults import read_defaults
 from ddpm_studio.engine.models import ModelError, ModelInfo, inspect_model, list_models
 from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULERS
 from ddpm_studio.ui.canvas import StepCanvas
@@ -140,6 +141,8 @@ class SamplingPanel(QWidget):
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.cancel)
         sampler.queue_changed.connect(self._on_queue_changed)
 
+        self._refreshing = False
+        self.model_box.currentIndexChanged.connect(self._model_selected)
         self.refresh_models()
         self.apply_job_dict(settings.get_json(self.settings_key, None))
         self._update_buttons()
@@ -150,16 +153,40 @@ class SamplingPanel(QWidget):
     # ---- models ----
     def refresh_models(self, include_hf_cache: bool = False) -> None:
         current = self.model_box.currentData()
-        self.model_box.clear()
-        self.model_infos: dict[str, ModelInfo] = {}
-        for info in list_models(self.settings.model_folders, include_hf_cache=include_hf_cache, accept=self.accepts,
-                                allow_pickle=self.settings.allow_pickle):
-            self.model_infos[info.ref] = info
-            self.model_box.addItem(info.label, info.ref)
-            self.model_box.setItemData(self.model_box.count() - 1, str(info.path), Qt.ItemDataRole.ToolTipRole)
-        if current:
-            self.select_model(current)
+        self._refreshing = True  # re-listing the same model must not reset the user's scheduler and steps
+        try:
+            self.model_box.clear()
+            self.model_infos: dict[str, ModelInfo] = {}
+            for info in list_models(self.settings.model_folders, include_hf_cache=include_hf_cache, accept=self.accepts,
+                                    allow_pickle=self.settings.allow_pickle):
+                self.model_infos[info.ref] = info
+                self.model_box.addItem(info.label, info.ref)
+                self.model_box.setItemData(self.model_box.count() - 1, str(info.path), Qt.ItemDataRole.ToolTipRole)
+            if current:
+                self.select_model(current)
+        finally:
+            self._refreshing = False
+        if self.model_box.currentData() != current:
+            self._model_selected()
         self._update_buttons()
+
+    def _model_selected(self, *_) -> None:
+        """A newly chosen model brings its recommended scheduler and steps, as InvokeAI's per-model default settings
+        do; a restored job (settings, a dropped PNG) sets its own afterwards."""
+        info = self.model_infos.get(self.model_box.currentData() or "") if not self._refreshing else None
+        if info is None:
+            return
+        defaults = read_defaults(info.path)
+        applied = []
+        index = self.scheduler_box.findData(defaults.get("scheduler"))
+        if index >= 0:
+            self.scheduler_box.setCurrentIndex(index)
+            applied.append(self.scheduler_box.itemText(index))
+        if "steps" in defaults:
+            self.steps.setValue(defaults["steps"])
+            applied.append(f"{defaults['steps']} steps")
+        if applied:
+            self.status_message.emit(f"{info.label}: its recommended settings, {', '.join(applied)}")
 
     def select_model(self, ref: str) -> bool:
         index = self.model_box.findData(ref)
