@@ -172,3 +172,16 @@ def test_cli_resume_keeps_the_runs_recipe(tmp_path, capsys):
     config = TrainConfig.load(out / "model" / "train_config.json")
     assert (config.preset, config.resolution, config.learning_rate, config.max_steps) == ("tiny", 16, 0.002, 4)
     assert "Resumed from checkpoint-00000002 at step 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("preset, low, high", [("small", 2.6e6, 2.9e6), ("medium", 4.3e6, 4.6e6), ("large", 10e6, 12.5e6)])
+def test_preset_sizes_match_their_comments_and_large_fits_a_bundle(preset, low, high):
+    """The comments in presets.py quote these counts; 12.5 M parameters is 25 MB in fp16, a bundled model's limit."""
+    import torch
+    from diffusers import UNet2DModel
+
+    from ddpm_studio.training.presets import unet_config
+
+    with torch.device("meta"):
+        unet = UNet2DModel(**unet_config(preset, 32))
+    assert low <= sum(p.numel() for p in unet.parameters()) <= high

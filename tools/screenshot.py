@@ -58,15 +58,14 @@ def main() -> None:
     panel = window.generate_panel
     ref = args.model if args.model.startswith("bundled:") else str(Path(args.model).resolve())
     panel.select_model(ref)
-    panel.scheduler_box.setCurrentIndex(panel.scheduler_box.findData(args.scheduler))
-    panel.steps.setValue(args.steps)
+    recommended = panel.scheduler_box.currentIndex(), panel.steps.value()  # what choosing the model filled in
     panel.batch.setValue(16)
     panel.seed.setText("2026")
-    # one finished run first, so the gallery has images
+    # one finished run first, with the model's recommended settings, so the gallery has images
     done = []
     window.sampler.job_finished.connect(lambda *_: done.append(1))
-    panel.steps.setValue(25)
-    panel.scheduler_box.setCurrentIndex(panel.scheduler_box.findData("dpm++2m"))
+    panel.scheduler_box.setCurrentIndex(recommended[0])
+    panel.steps.setValue(recommended[1])
     panel.generate()
     while not done:
         app.processEvents()

@@ -15,6 +15,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "small": dict(block_out_channels=(32, 64, 128), layers_per_block=1, norm_num_groups=32, attention_head_dim=32),
     # ~4.4 M
     "medium": dict(block_out_channels=(64, 128, 128), layers_per_block=1, norm_num_groups=32, attention_head_dim=32),
+    # ~10.4 M (2 layers per block): for GPUs; sized so that its fp16 weights (21 MB) stay under a bundled model's 25 MB
+    "large": dict(block_out_channels=(64, 128, 192), layers_per_block=2, norm_num_groups=32, attention_head_dim=32),
     # ~25 M (2 layers per block, 4 levels): for GPUs
     "base": dict(block_out_channels=(64, 128, 256, 256), layers_per_block=2, norm_num_groups=32, attention_head_dim=32),
 }
