@@ -9,9 +9,9 @@
 #     echo /.whl/ >> .git/info/exclude
 # The call:   bash tools/gpu_train_emoji.sh [PRESET] [SECONDS] [TRAIN FLAGS...]   (defaults: large, 420), e.g.
 #             bash tools/gpu_train_emoji.sh large 420 --batch-size 256 --lr 1e-3
-# It measures the speed for a minute (PROBE_SECONDS), sizes a whole cosine schedule to the remaining SECONDS, trains, and packs the run
-# (model, train_config.json, the last checkpoint's trainer_state.json, samples, log) as $OUT/run.tar, split into
-# 15 MiB parts. Here: cat run.tar.part-* | tar x -C runs/ && python tools/bundle_model.py runs/emoji-32-gpu ...
+# It measures the speed for a minute (PROBE_SECONDS), sizes a whole cosine schedule to the remaining SECONDS, trains,
+# and packs the run (model, train_config.json, the last checkpoint's trainer_state.json, samples, log) as $OUT/run.tar,
+# split into 15 MiB parts. Here: cat run.tar.part-* | tar x -C runs/ && python tools/bundle_model.py runs/emoji-32-gpu ...
 set -euo pipefail
 preset=${1:-large}
 budget=${2:-420}
