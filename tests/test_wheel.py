@@ -9,6 +9,10 @@ import sys
 import zipfile
 from pathlib import Path
 
+from ddpm_studio.engine.model_defaults import read_defaults
+from ddpm_studio.engine.models import resolve
+from ddpm_studio.engine.schedulers import SCHEDULERS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -21,6 +25,7 @@ def test_installed_wheel_generates_with_the_bundled_model(tmp_path):
     wheel = next((tmp_path / "dist").glob("ddpm_studio-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.startswith("ddpm_studio/resources/models/") and n.endswith("model_index.json") for n in names)
+    assert any(n.startswith("ddpm_studio/resources/models/") and n.endswith("/ddpm_studio.json") for n in names)  # its settings
     for config in ("model_index.json", "unet/config.json", "vae/config.json", "text_encoder/config.json",
                    "scheduler/scheduler_config.json"):  # what single-file checkpoints load through, offline
         assert f"ddpm_studio/resources/configs/sd1/{config}" in names
@@ -60,3 +65,5 @@ def test_installed_wheel_generates_with_the_bundled_model(tmp_path):
     info = subprocess.run([str(venv / "bin" / "ddpm-studio"), "info", str(pngs[0])], cwd=elsewhere, env=env,
                           capture_output=True, text=True, timeout=120)
     assert "Model: " in info.stdout and "Steps: 3" in info.stdout
+    recommended = SCHEDULERS[read_defaults(resolve("bundled:emoji-32"))["scheduler"]].a1111_sampler
+    assert f"Sampler: {recommended}," in info.stdout  # no --scheduler given: the bundled model's own
