@@ -60,3 +60,16 @@ def test_window_fits_a_small_screen_and_its_geometry_is_remembered(make_window, 
     first.close()
     second = make_window(Settings(tmp_path / "settings.ini"))
     assert (second.width(), second.height()) == (790, 700)
+
+
+def test_no_settings_column_is_wider_than_its_cap(make_window, tmp_path):
+    """Each panel's settings column scrolls vertically but is capped in width; a row that asks for more (a combo box
+    sized to its longest label) would be clipped on the right, so none may."""
+    from ddpm_studio.ui.widgets import _ColumnScroll
+
+    window = make_window(Settings(tmp_path / "settings.ini"))
+    columns = window.findChildren(_ColumnScroll)
+    assert len(columns) >= 6  # one per tab
+    for column in columns:
+        needed = column.widget().minimumSizeHint().width() + column.verticalScrollBar().sizeHint().width() + 2
+        assert needed <= column.most, f"{column.parentWidget().parentWidget().__class__.__name__}: {needed} > {column.most}"

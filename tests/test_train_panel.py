@@ -33,6 +33,8 @@ def test_train_panel_trains_and_the_model_appears_in_generate(window, qtbot, tmp
     window.tabs.setCurrentWidget(panel)
     data, good, bad = hostile_folder(tmp_path / "pictures")
     configure(panel, data, tmp_path / "trained")
+    panel.sample_scheduler.setCurrentIndex(panel.sample_scheduler.findData("unipc"))
+    panel.sample_steps.setValue(6)
 
     panel.scan_folder(str(data))
     qtbot.waitUntil(lambda: panel.thumbnails.count() == len(good), timeout=30000)
@@ -52,6 +54,8 @@ def test_train_panel_trains_and_the_model_appears_in_generate(window, qtbot, tmp
     model_dir = exported.args[0]
     generate = window.generate_panel
     assert generate.model_box.currentData() == model_dir
+    # with the sampler its grids were drawn with, which the trained model recommends
+    assert (generate.scheduler_box.currentData(), generate.steps.value()) == ("unipc", 6)
     # and it samples at once
     generate.steps.setValue(3)
     generate.batch.setValue(1)

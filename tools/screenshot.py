@@ -3,7 +3,8 @@ forward-process explorer, and the Train panel.
 
 Needs a Qt binding whose void calls keep None alive (see tests/test_qt_binding.py): this script spins processEvents.
 
-    python tools/screenshot.py --model bundled:emoji-32 --out docs/ [--train-run runs/emoji-32] [--explorer-image PNG]
+    python tools/screenshot.py --model bundled:emoji-32 --out docs/ [--train-run runs/emoji-32 [--train-log LOG]] \
+        [--explorer-image PNG]
 
 The Generate shot is grabbed while the sampler is between steps (a preview on the canvas, the progress bar part-way).
 """
@@ -27,6 +28,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--stop-at", type=float, default=0.6, help="grab when this fraction of the steps is done")
     parser.add_argument("--train-run", help="a training output folder whose samples and log to show in the Train shot")
+    parser.add_argument("--train-log", help="that run's log (default: RUN.log beside the run folder)")
     parser.add_argument("--explorer-image", help="a picture for the forward-process explorer shot")
     args = parser.parse_args()
 
@@ -91,7 +93,7 @@ def main() -> None:
         window.grab().save(str(out / "screenshot-explorer.png"))
 
     if args.train_run:
-        show_training(window, app, Path(args.train_run))
+        show_training(window, app, Path(args.train_run), Path(args.train_log) if args.train_log else None)
         window.grab().save(str(out / "screenshot-train.png"))
     window.close()
 
@@ -133,7 +135,7 @@ def show_explorer(window, app, model: str, image: str) -> None:
         app.processEvents()
 
 
-def show_training(window, app, run: Path) -> None:
+def show_training(window, app, run: Path, log: Path | None = None) -> None:
     """Replay a finished run's log into the Train panel (loss plot, last sample), for the picture."""
     import re
 
@@ -149,7 +151,7 @@ def show_training(window, app, run: Path) -> None:
     panel._apply_config_dict(config.to_dict())
     panel.progress.setRange(0, config.max_steps)
     panel.scan_folder(config.data_dir)
-    log = run.with_suffix(".log")
+    log = log or run.with_suffix(".log")
     for line in log.read_text().splitlines() if log.exists() else []:
         match = re.match(r"step (\d+)/(\d+) loss ([\d.]+) lr ([\d.e+-]+) ([\d.]+) img/s", line)
         if match:

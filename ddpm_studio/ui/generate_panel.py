@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from ddpm_studio.engine.jobs import GenerateJob
 from ddpm_studio.engine.models import PIXEL_FAMILY, ModelInfo
+from ddpm_studio.engine.schedulers import PIXEL_SCHEDULERS
 from ddpm_studio.ui.sampling_panel import SamplingPanel
 
 
 class GeneratePanel(SamplingPanel):
     job_type = GenerateJob
     settings_key = "generate/last_job"
-    schedulers = ("dpm++2m", "dpm++2m-karras", "unipc", "ddim", "euler", "euler-a", "heun", "dpm2", "pndm", "lms", "ddpm")
+    schedulers = PIXEL_SCHEDULERS
 
     def accepts(self, info: ModelInfo) -> bool:
         return info.family == PIXEL_FAMILY

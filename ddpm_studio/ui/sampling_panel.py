@@ -12,7 +12,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -34,7 +33,7 @@ from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULERS
 from ddpm_studio.ui.canvas import StepCanvas
 from ddpm_studio.ui.gallery import GalleryStrip
 from ddpm_studio.ui.settings import Settings
-from ddpm_studio.ui.widgets import error_dialog, form_and_view, path_row
+from ddpm_studio.ui.widgets import error_dialog, form_and_view, narrow_combo, path_row
 from ddpm_studio.ui.worker import JobFailed, SamplerClient, SamplerThread
 
 VAE_FP32_HINT = "'VAE in fp32'"  # in the engine's message for a NaN (black) result
@@ -72,16 +71,25 @@ class SamplingPanel(QWidget):
         self.ready = False
         self.error_box: QMessageBox | None = None
 
-        self.model_box = QComboBox()
-        self.model_box.setMinimumContentsLength(18)
-        model_row = path_row(self.model_box, self.choose_model_folder, "Add folder…")
-        if self.single_files:
+        # combo boxes sized by a few characters, not by their longest entry: the settings column has a fixed width
+        self.model_box = narrow_combo(14)
+        if self.single_files:  # two buttons beside the list would not fit: they go under it
+            add_folder = QToolButton(text="Add folder…")
+            add_folder.clicked.connect(self.choose_model_folder)
             add_file = QToolButton(text="Add file…")
             add_file.setToolTip("A single-file checkpoint (.safetensors), as A1111 and CivitAI share them")
             add_file.clicked.connect(self.choose_model_file)
-            model_row.addWidget(add_file)
+            buttons = QHBoxLayout()
+            buttons.addWidget(add_folder)
+            buttons.addWidget(add_file)
+            buttons.addStretch(1)
+            model_row = QVBoxLayout()
+            model_row.addWidget(self.model_box)
+            model_row.addLayout(buttons)
+        else:
+            model_row = path_row(self.model_box, self.choose_model_folder, "Add folder…")
 
-        self.scheduler_box = QComboBox()
+        self.scheduler_box = narrow_combo(16)
         for name in self.schedulers:
             self.scheduler_box.addItem(SCHEDULERS[name].label, name)
         self.steps = QSpinBox(minimum=1, maximum=MAX_STEPS, value=25)

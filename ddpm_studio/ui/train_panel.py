@@ -27,7 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ddpm_studio.engine.jobs import MAX_STEPS
 from ddpm_studio.engine.models import list_models
+from ddpm_studio.engine.schedulers import DEFAULT_STEPS, PIXEL_SCHEDULERS, SCHEDULERS
 from ddpm_studio.training.config import MIXED_PRECISION, TrainConfig
 from ddpm_studio.training.presets import PRESETS
 from ddpm_studio.ui.canvas import ImageView
@@ -35,7 +37,7 @@ from ddpm_studio.ui.images import to_qimage
 from ddpm_studio.ui.loss_plot import LossPlot
 from ddpm_studio.ui.settings import Settings
 from ddpm_studio.ui.train_worker import FolderScanThread, TrainerThread
-from ddpm_studio.ui.widgets import error_dialog, form_and_view, path_row
+from ddpm_studio.ui.widgets import error_dialog, form_and_view, narrow_combo, path_row
 
 SCRATCH = "scratch:"
 LAST_CONFIG_KEY = "train/last_config"
@@ -58,9 +60,7 @@ class TrainPanel(QWidget):
         self.folder.editingFinished.connect(lambda: self.scan_folder(self.folder.text()))
         folder_row = path_row(self.folder, self.choose_folder)
 
-        self.base_box = QComboBox()
-        self.base_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.base_box.setMinimumContentsLength(16)
+        self.base_box = narrow_combo(16)
         self.resolution = QSpinBox(minimum=8, maximum=1024, value=32, singleStep=8)
         self.batch = QSpinBox(minimum=1, maximum=1024, value=16)
         self.accum = QSpinBox(minimum=1, maximum=256, value=1)
@@ -71,6 +71,16 @@ class TrainPanel(QWidget):
         self.ema = QCheckBox("EMA weights (recommended)", checked=True)
         self.checkpoint_every = QSpinBox(minimum=1, maximum=10_000_000, value=500, singleStep=100)
         self.sample_every = QSpinBox(minimum=1, maximum=10_000_000, value=250, singleStep=50)
+        self.sample_scheduler = narrow_combo(10)
+        for name in PIXEL_SCHEDULERS:
+            self.sample_scheduler.addItem(SCHEDULERS[name].label, name)
+        self.sample_steps = QSpinBox(minimum=1, maximum=MAX_STEPS, value=DEFAULT_STEPS)
+        self.sample_steps.setSuffix(" steps")
+        sample_row = QHBoxLayout()
+        sample_row.addWidget(self.sample_scheduler, 1)
+        sample_row.addWidget(self.sample_steps)
+        for widget in (self.sample_scheduler, self.sample_steps):
+            widget.setToolTip("How the sample grids are drawn; the exported model recommends the same to the Generate panel")
         self.output = QLineEdit()
         out_row = path_row(self.output, self.choose_output)
         self.resume_box = QCheckBox("Resume from the latest checkpoint")
@@ -88,6 +98,7 @@ class TrainPanel(QWidget):
         form.addRow("", self.ema)
         form.addRow("Checkpoint every", self.checkpoint_every)
         form.addRow("Sample every", self.sample_every)
+        form.addRow("Sample with", sample_row)
         form.addRow("Output folder", out_row)
         form.addRow("", self.resume_box)
 
@@ -211,6 +222,8 @@ class TrainPanel(QWidget):
             use_ema=self.ema.isChecked(),
             checkpoint_every=self.checkpoint_every.value(),
             sample_every=self.sample_every.value(),
+            sample_scheduler=self.sample_scheduler.currentData(),
+            sample_steps=self.sample_steps.value(),
             log_every=max(1, min(10, self.steps.value() // 20)),
         )
         config.validate()
@@ -238,6 +251,8 @@ class TrainPanel(QWidget):
         self.ema.setChecked(config.use_ema)
         self.checkpoint_every.setValue(config.checkpoint_every)
         self.sample_every.setValue(config.sample_every)
+        self.sample_scheduler.setCurrentIndex(max(0, self.sample_scheduler.findData(config.sample_scheduler)))
+        self.sample_steps.setValue(config.sample_steps)
 
     # ---- running ----
     def start(self) -> None:

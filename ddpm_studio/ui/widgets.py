@@ -1,9 +1,10 @@
-"""Small pieces every panel uses: a path field with a browse button, and a non-blocking error dialog."""
+"""Small pieces every panel uses: a path field with a browse button, a combo box that does not widen the settings
+column, a non-blocking error dialog, and the settings-and-view layout."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QMessageBox, QScrollArea, QSplitter, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QMessageBox, QScrollArea, QSplitter, QToolButton, QVBoxLayout, QWidget
 
 
 def path_row(field: QWidget, on_browse, label: str = "…") -> QHBoxLayout:
@@ -13,6 +14,14 @@ def path_row(field: QWidget, on_browse, label: str = "…") -> QHBoxLayout:
     row.addWidget(field, 1)
     row.addWidget(button)
     return row
+
+
+def narrow_combo(characters: int) -> QComboBox:
+    """A combo box as wide as ``characters`` characters, however long its entries (the list shows them whole)."""
+    box = QComboBox()
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(characters)
+    return box
 
 
 def error_dialog(parent: QWidget, title: str, message: str) -> QMessageBox:
