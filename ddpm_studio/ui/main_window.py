@@ -78,34 +78,25 @@ class MainWindow(QMainWindow):
         if not self.sampler.isRunning():
             self.sampler.start()
 
+    def _add_action(self, menu, text: str, slot, shortcut: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        add = QAction("Add model folder…", self)
-        add.setShortcut(QKeySequence("Ctrl+O"))
-        add.triggered.connect(self.choose_model_folder)
-        file_menu.addAction(add)
-        add_file = QAction("Add checkpoint file…", self)
-        add_file.setShortcut(QKeySequence("Ctrl+Shift+A"))
-        add_file.triggered.connect(self.choose_model_file)
-        file_menu.addAction(add_file)
-        hub = QAction("Download from the Hub…", self)
-        hub.triggered.connect(self.open_download_dialog)
-        file_menu.addAction(hub)
-        open_out = QAction("Open output folder", self)
-        open_out.setShortcut(QKeySequence("Ctrl+Shift+O"))
-        open_out.triggered.connect(self.open_output_folder)
-        file_menu.addAction(open_out)
+        self._add_action(file_menu, "Add model folder…", self.choose_model_folder, "Ctrl+O")
+        self._add_action(file_menu, "Add checkpoint file…", self.choose_model_file, "Ctrl+Shift+A")
+        self._add_action(file_menu, "Download from the Hub…", self.open_download_dialog)
+        self._add_action(file_menu, "Open output folder", self.open_output_folder, "Ctrl+Shift+O")
         file_menu.addSeparator()
-        quit_action = QAction("Quit", self)
-        quit_action.setShortcut(QKeySequence("Ctrl+Q"))
-        quit_action.triggered.connect(self.close)
-        file_menu.addAction(quit_action)
+        self._add_action(file_menu, "Quit", self.close, "Ctrl+Q")
 
         settings_menu = self.menuBar().addMenu("&Settings")
-        preferences = QAction("Preferences…", self)
-        preferences.setShortcut(QKeySequence("Ctrl+,"))
-        preferences.triggered.connect(self.open_preferences)
-        settings_menu.addAction(preferences)
+        self._add_action(settings_menu, "Preferences…", self.open_preferences, "Ctrl+,")
 
         view_menu = self.menuBar().addMenu("&View")
         theme_menu = view_menu.addMenu("Theme")
@@ -119,22 +110,12 @@ class MainWindow(QMainWindow):
             theme_menu.addAction(action)
 
         queue_menu = self.menuBar().addMenu("&Queue")
-        cancel = QAction("Cancel current run", self)
-        cancel.triggered.connect(self.generate_panel.cancel)
-        queue_menu.addAction(cancel)
-        cancel_all = QAction("Cancel all", self)
-        cancel_all.setShortcut(QKeySequence("Shift+Esc"))
-        cancel_all.triggered.connect(self.generate_panel.cancel_all)
-        queue_menu.addAction(cancel_all)
+        self._add_action(queue_menu, "Cancel current run", self.generate_panel.cancel)
+        self._add_action(queue_menu, "Cancel all", self.generate_panel.cancel_all, "Shift+Esc")
 
         help_menu = self.menuBar().addMenu("&Help")
-        keys = QAction("Keyboard shortcuts", self)
-        keys.setShortcut(QKeySequence("F1"))
-        keys.triggered.connect(self.show_shortcuts)
-        help_menu.addAction(keys)
-        about = QAction("About DDPM Studio", self)
-        about.triggered.connect(self.show_about)
-        help_menu.addAction(about)
+        self._add_action(help_menu, "Keyboard shortcuts", self.show_shortcuts, "F1")
+        self._add_action(help_menu, "About DDPM Studio", self.show_about)
 
     def current_sampling_panel(self):
         widget = self.tabs.currentWidget()
