@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     t2i = sub.add_parser("txt2img", help="text to image with a Stable Diffusion model")
     _prompt_arguments(t2i, SCHEDULERS)
     t2i.add_argument("--size", default="512x512", help="WIDTHxHEIGHT, multiples of 8")
+    _prediction_argument(t2i)
 
     edit = sub.add_parser("edit", help="change an image with a prompt: img2img, inpaint or instruct")
     _prompt_arguments(edit, SCHEDULERS)
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("--mask", default="", help="inpaint: white where the image is repainted")
     edit.add_argument("--strength", type=float, default=0.75, help="img2img/inpaint: how much to change (0–1)")
     edit.add_argument("--image-guidance", type=float, default=1.5, help="instruct: how closely to keep the input image")
+    _prediction_argument(edit)
 
     up = sub.add_parser("upscale", help="4× upscale an image with a diffusion upscaler (SD x4 or LDM 4×), tile by tile")
     up.add_argument("image")
@@ -115,6 +117,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     parser.error(f"unknown command {args.command}")
     return 2
+
+
+def _prediction_argument(parser) -> None:
+    from ddpm_studio.engine.jobs import PREDICTION_TYPES
+
+    parser.add_argument("--prediction", default="auto", choices=PREDICTION_TYPES,
+                        help="what the UNet predicts; only SD 2.x single files need it (auto: a same-named .yaml beside "
+                             "the file, as A1111 reads, else a test of the UNet)")
 
 
 def _prompt_arguments(parser, schedulers, prompt_required: bool = True, guidance: float = 7.5) -> None:

@@ -78,7 +78,7 @@ def vae_to_ldm(state: dict, num_blocks: int) -> dict:
 
 
 def open_clip_to_ldm(state: dict) -> dict:
-    """A CLIPTextModelWithProjection's weights in OpenCLIP's layout (SDXL's second text encoder)."""
+    """A CLIP text model's weights in OpenCLIP's layout (SDXL's second text encoder, SD 2.x's only one)."""
     import torch
 
     out = {}
@@ -116,8 +116,9 @@ def _clip_layout(state: dict) -> dict:
     return {k if k.startswith("text_model.") else f"text_model.{k}": v for k, v in state.items()}
 
 
-def save_single_file(pipeline_dir: Path, out: Path) -> Path:
-    """One ``.safetensors`` holding the pipeline's UNet, VAE and text encoder(s) in the original layout (SD 1.x or SDXL)."""
+def save_single_file(pipeline_dir: Path, out: Path, open_clip: bool = False) -> Path:
+    """One ``.safetensors`` holding the pipeline's UNet, VAE and text encoder(s) in the original layout (SD 1.x or SDXL;
+    with ``open_clip`` SD 2.x, whose one text encoder is OpenCLIP's: ``cond_stage_model.model.*``)."""
     import diffusers
     from safetensors.torch import save_file
 
@@ -132,6 +133,8 @@ def save_single_file(pipeline_dir: Path, out: Path) -> Path:
         state.update({f"conditioner.embedders.0.transformer.{k}": v for k, v in clip.items()})
         bigg = open_clip_to_ldm(pipe.text_encoder_2.state_dict())
         state.update({f"conditioner.embedders.1.model.{k}": v for k, v in bigg.items()})
+    elif open_clip:
+        state.update({f"cond_stage_model.model.{k}": v for k, v in open_clip_to_ldm(pipe.text_encoder.state_dict()).items()})
     else:
         state.update({f"cond_stage_model.transformer.{k}": v for k, v in clip.items()})
     save_file({k: v.contiguous().clone() for k, v in state.items()}, str(out))

@@ -141,3 +141,40 @@ def test_paste_and_drop_an_image(window, qtbot, tmp_path):
     mime.setUrls([QUrl.fromLocalFile(str(other))])
     panel.painter.dropEvent(QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
     assert panel.image_path == str(other) and panel.painter.image.width() == 24
+
+
+def test_prediction_row_for_sd2_single_files(make_window, qtbot, tmp_path, sd_root, monkeypatch):
+    """An SD 2.x file does not say whether it is an ε or a v model: its panels offer the choice, other models do not;
+    the run reports what auto decided."""
+    from tests.ldm_checkpoint import save_config_folder, save_single_file
+    from tests.tiny_sd import save_tiny_sd2
+
+    folder = save_tiny_sd2(tmp_path / "sd2-folder")
+    (tmp_path / "checkpoints").mkdir()
+    checkpoint = save_single_file(folder, tmp_path / "checkpoints" / "tiny-sd2.safetensors", open_clip=True)
+    save_config_folder(folder, tmp_path / "configs" / "sd2")
+    monkeypatch.setenv("DDPM_STUDIO_CONFIGS", str(tmp_path / "configs"))
+    settings = Settings(tmp_path / "settings.ini")
+    settings.output_dir = str(tmp_path / "out")
+    settings.add_model_folder(str(sd_root))
+    settings.add_model_folder(str(tmp_path / "checkpoints"))
+    window = make_window(settings)
+    for panel in (window.text2image_panel, window.edit_panel):
+        form, combo = panel.prompts.form, panel.prompts.prediction
+        assert panel.select_model(str(checkpoint)) and form.isRowVisible(combo)
+        combo.setCurrentIndex(combo.findData("v_prediction"))
+        assert panel.prompts.values()["prediction_type"] == "v_prediction"
+        assert panel.select_model(str(sd_root / "txt2img"))
+        assert not form.isRowVisible(combo) and panel.prompts.values()["prediction_type"] == "auto"
+
+    panel = window.text2image_panel
+    window.tabs.setCurrentWidget(panel)
+    panel.select_model(str(checkpoint))
+    panel.prompts.prediction.setCurrentIndex(panel.prompts.prediction.findData("auto"))
+    panel.prompts.prompt.setPlainText("a harbour")
+    panel.width_box.setValue(32)
+    panel.height_box.setValue(32)
+    panel.steps.setValue(2)
+    result = run(qtbot, window, panel)
+    assert result.job.prediction_type == "auto" and result.note.startswith("SD 2.x checkpoint")
+    qtbot.waitUntil(lambda: "SD 2.x checkpoint" in window.statusBar().currentMessage(), timeout=10000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import pickle
 
 import numpy as np
@@ -12,7 +13,7 @@ from ddpm_studio.engine.jobs import EditJob, Text2ImageJob
 from ddpm_studio.engine.models import ModelError, inspect_model, list_models
 from ddpm_studio.engine.runner import Engine
 from tests.ldm_checkpoint import save_config_folder, save_single_file
-from tests.tiny_sd import save_tiny_sd, save_tiny_sdxl
+from tests.tiny_sd import save_tiny_sd, save_tiny_sd2, save_tiny_sdxl
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,6 @@ def test_missing_tokenizer_says_how_to_get_it(tiny, tmp_path, monkeypatch):
 
     bare = tmp_path / "configs"
     save_config_folder(tiny["txt2img"], bare / "sd1")
-    import shutil
 
     shutil.rmtree(bare / "sd1" / "tokenizer")
     monkeypatch.setenv("DDPM_STUDIO_CONFIGS", str(bare))
@@ -145,10 +145,11 @@ def test_a_lora_is_not_taken_for_a_checkpoint(tmp_path):
 
 @pytest.mark.parametrize("arch, counts", [
     ("sd1", {"unet": 859_520_964, "vae": 83_653_863, "text_encoder": 123_060_480}),
+    ("sd2", {"unet": 865_910_724, "vae": 83_653_863, "text_encoder": 340_387_840}),
     ("sdxl", {"unet": 2_567_463_684, "vae": 83_653_863, "text_encoder": 123_060_480, "text_encoder_2": 694_659_840}),
 ])
 def test_shipped_configs_describe_the_published_models(arch, counts):
-    """Built on the meta device, the shipped configs give the published parameter counts of SD 1.x and SDXL."""
+    """Built on the meta device, the shipped configs give the published parameter counts of SD 1.x, 2.x and SDXL."""
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
@@ -179,3 +180,96 @@ def test_cli_txt2img_from_a_single_file_with_memory_savers(tiny, configs, tmp_pa
 
     with Image.open(saved[0]) as image:
         assert image.size == (40, 32) and "Model: tiny-txt2img" in image.text["parameters"]
+
+
+@pytest.fixture(scope="module")
+def sd2(tmp_path_factory):
+    """A tiny v-prediction SD 2.x-like pipeline, the same weights as one original-layout file, and its configs."""
+    root = tmp_path_factory.mktemp("sd2")
+    folder = save_tiny_sd2(root / "sd2")
+    (root / "checkpoints").mkdir()
+    checkpoint = save_single_file(folder, root / "checkpoints" / "tiny-sd2.safetensors", open_clip=True)
+    save_config_folder(folder, root / "configs" / "sd2")
+    return dict(folder=folder, file=checkpoint, configs=root / "configs")
+
+
+SD2_JOB = dict(prompt="a lighthouse", negative_prompt="fog", steps=3, seed=4, width=32, height=32, output_dir="")
+
+
+def test_sd2_single_file_is_recognised_and_gives_its_folders_images(sd2, monkeypatch):
+    monkeypatch.setenv("DDPM_STUDIO_CONFIGS", str(sd2["configs"]))
+    info = inspect_model(str(sd2["file"]))
+    assert info.class_name == "single-file SD 2.x" and info.family == "stable-diffusion" and info.prediction_unknown
+    assert not inspect_model(str(sd2["folder"])).prediction_unknown
+    engine = Engine(device="cpu")
+    from_file = engine.run(Text2ImageJob(model=str(sd2["file"]), prediction_type="v_prediction", **SD2_JOB), save=False)
+    pipe = engine._model.pipe
+    assert pipe.tokenizer.pad_token == "!" and pipe.unet.config.use_linear_projection
+    from_folder = engine.run(Text2ImageJob(model=str(sd2["folder"]), **SD2_JOB), save=False)
+    assert np.abs(from_file.images.astype(int) - from_folder.images.astype(int)).max() <= 1
+    as_epsilon = engine.run(Text2ImageJob(model=str(sd2["file"]), prediction_type="epsilon", **SD2_JOB), save=False)
+    assert np.abs(as_epsilon.images.astype(int) - from_folder.images.astype(int)).max() > 10  # the choice is used
+
+
+@pytest.mark.parametrize("yaml, expected", [
+    ('model:\n  params:\n    parameterization: "v"\n    linear_start: 0.00085\n', "v_prediction"),
+    ("model:\n  params:\n    linear_start: 0.00085\n", "epsilon"),
+])
+def test_sd2_prediction_type_from_an_a1111_yaml_beside_the_file(sd2, tmp_path, monkeypatch, yaml, expected):
+    monkeypatch.setenv("DDPM_STUDIO_CONFIGS", str(sd2["configs"]))
+    checkpoint = tmp_path / "my-sd2.safetensors"
+    shutil.copy(sd2["file"], checkpoint)
+    (tmp_path / "my-sd2.yaml").write_text(yaml, encoding="utf-8")
+    engine = Engine(device="cpu")
+    result = engine.run(Text2ImageJob(model=str(checkpoint), **SD2_JOB), save=False)
+    assert engine._model.scheduler_config["prediction_type"] == expected
+    assert "SD 2.x" in result.note and "from my-sd2.yaml" in result.note
+    if expected == "v_prediction":  # auto, told by the yaml, samples exactly as the v folder does
+        from_folder = engine.run(Text2ImageJob(model=str(sd2["folder"]), **SD2_JOB), save=False)
+        assert np.abs(result.images.astype(int) - from_folder.images.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("bias, expected", [(-3.0, "v_prediction"), (0.0, "epsilon")])
+def test_sd2_probe_reads_the_unets_output_at_the_last_timestep(sd2, bias, expected):
+    """A1111's test: a v model's output at t=999 on a flat 0.5 latent lies far below its input. The UNet here is made
+    to answer a constant (zero weights into its last layer, then a bias), so the probe must read that answer."""
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    from ddpm_studio.engine.prediction import detect_prediction_type, probe
+
+    unet = UNet2DConditionModel.from_pretrained(sd2["folder"] / "unet")
+    with torch.no_grad():
+        unet.conv_out.weight.zero_()
+        unet.conv_out.bias.fill_(bias)
+    assert probe(unet) == expected
+    kind, how = detect_prediction_type(sd2["file"], unet)  # no yaml beside it: the probe decides
+    assert kind == expected and "detected" in how
+
+
+def test_cli_prediction_flag_for_an_sd2_file(sd2, monkeypatch, tmp_path, capsys):
+    from ddpm_studio.cli import main
+
+    monkeypatch.setenv("DDPM_STUDIO_CONFIGS", str(sd2["configs"]))
+    common = ["txt2img", "--model", str(sd2["file"]), "--prompt", "a boat", "--steps", "2", "--size", "32x32",
+              "--seed", "1", "--device", "cpu"]
+    assert main(common + ["--out", str(tmp_path / "v"), "--prediction", "v_prediction"]) == 0
+    assert main(common + ["--out", str(tmp_path / "auto")]) == 0
+    err = capsys.readouterr().err
+    assert "tiny-sd2.safetensors: SD 2.x checkpoint" in err and "detected from the UNet" in err
+    with pytest.raises(SystemExit):
+        main(common + ["--prediction", "x0"])
+
+
+def test_sd2_probe_that_cannot_run_says_so(sd2, monkeypatch):
+    from diffusers import UNet2DConditionModel
+
+    from ddpm_studio.engine import prediction
+
+    def broken(unet):
+        raise NotImplementedError('"addmm_impl_cpu_" not implemented for \'Half\'')
+
+    monkeypatch.setattr(prediction, "probe", broken)
+    unet = UNet2DConditionModel.from_pretrained(sd2["folder"] / "unet")
+    kind, how = prediction.detect_prediction_type(sd2["file"], unet)
+    assert kind == "v_prediction" and "could not be tested" in how and "Half" in how

@@ -76,6 +76,30 @@ def save_tiny_sd(path: Path, kind: str = "txt2img") -> Path:
     return path
 
 
+def save_tiny_sd2(path: Path, prediction_type: str = "v_prediction") -> Path:
+    """A tiny random SD 2.x-like pipeline: a GELU text encoder (OpenCLIP's activation) whose tokenizer pads with "!",
+    and a UNet with linear projections in its transformers, as SD 2.x's; the scheduler says ``prediction_type``."""
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    parts = tiny_components(path.parent / f".{path.name}-parts")
+    torch.manual_seed(1)
+    parts["unet"] = UNet2DConditionModel(
+        sample_size=8, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(16, 32),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32, norm_num_groups=8, attention_head_dim=(2, 4), use_linear_projection=True,
+    )
+    parts["text_encoder"] = CLIPTextModel(CLIPTextConfig(
+        vocab_size=1000, hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+        max_position_embeddings=77, hidden_act="gelu", bos_token_id=512, eos_token_id=513, pad_token_id=0,
+    ))
+    folder = path.parent / f".{path.name}-parts" / "tokenizer-src"
+    parts["tokenizer"] = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77, pad_token="!")
+    parts["scheduler"] = parts["scheduler"].from_config(parts["scheduler"].config, prediction_type=prediction_type)
+    StableDiffusionPipeline(**parts).save_pretrained(path, safe_serialization=True)
+    return path
+
+
 def save_tiny_taesd(path: Path) -> Path:
     """A tiny random AutoencoderTiny (TAESD's architecture): 4 latent channels, 8× up, as a preview decoder."""
     from diffusers import AutoencoderTiny

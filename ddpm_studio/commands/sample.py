@@ -47,8 +47,9 @@ def _common_job_fields(args, model_ref: str) -> dict:
 
 
 def _prompt_fields(args) -> dict:
+    extra = {"prediction_type": args.prediction} if hasattr(args, "prediction") else {}
     return dict(prompt=args.prompt, negative_prompt=args.negative, guidance_scale=args.guidance,
-                **_common_job_fields(args, args.model))
+                **extra, **_common_job_fields(args, args.model))
 
 
 def cmd_generate(args) -> int:
@@ -106,6 +107,8 @@ def run_job(args, job) -> int:
 
     result = engine.run(job, on_step=on_step)
     bar.close()
+    if result.note:
+        print(f"{result.job.model}: {result.note}", file=sys.stderr)
     for path in result.saved_paths:
         print(path)
     if history is not None and not result.cancelled:

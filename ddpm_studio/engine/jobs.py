@@ -17,6 +17,7 @@ MAX_BATCH = 64
 MAX_SEED = 2**32 - 1
 MIN_SIDE, MAX_SIDE = 32, 2048
 EDIT_MODES = ("img2img", "inpaint", "instruct")
+PREDICTION_TYPES = ("auto", "epsilon", "v_prediction")  # auto: the model's own (an SD 2.x file's: detected)
 
 
 class JobError(ValueError):
@@ -94,6 +95,7 @@ class PromptJob(Job):
     guidance_scale: float = 7.5
     batch_size: int = 1
     full_decode_every: int = 0  # 0: linear latent previews only; k: the VAE decodes x0 every k-th step (slow)
+    prediction_type: str = "auto"  # what the UNet predicts; only SD 2.x single files need it set by hand
 
     def validate(self) -> None:
         super().validate()
@@ -101,6 +103,8 @@ class PromptJob(Job):
             raise JobError("Prompts must be text.")
         _check_float("guidance scale", self.guidance_scale, 0.0, 50.0)
         _check_int("full-decode interval", self.full_decode_every, 0, MAX_STEPS)
+        if self.prediction_type not in PREDICTION_TYPES:
+            raise JobError(f"Unknown prediction type '{self.prediction_type}'; choose one of: {', '.join(PREDICTION_TYPES)}.")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -48,6 +48,7 @@ class LoadedPipeline:
     to_rgb: LatentToRGB
     scheduler_config: dict  # the model's own, kept: each run builds its scheduler from it afresh
     taesd: object = None  # an AutoencoderTiny for x0 previews at full resolution, when the user has one
+    note: str = ""  # what the user should know about how it was loaded (an SD 2.x file's prediction type)
 
 
 def job_mode(job: PromptJob) -> str:
@@ -59,9 +60,12 @@ def load_pipeline(ref: str, mode: str, device, dtype, allow_pickle: bool = False
     info = inspect_model(ref, allow_pickle)
     require_mode(info, mode)
     pipeline_class = PIPELINES[(info.family, mode)]
+    note = ""
     try:
-        pipe = _load_single_file(info, pipeline_class, dtype, allow_pickle) if info.single_file else \
-            _load_folder(info, pipeline_class, dtype, allow_pickle)
+        if info.single_file:
+            pipe, note = _load_single_file(info, pipeline_class, dtype, allow_pickle)
+        else:
+            pipe = _load_folder(info, pipeline_class, dtype, allow_pickle)
     except ModelError:
         raise
     except Exception as exc:
@@ -70,7 +74,7 @@ def load_pipeline(ref: str, mode: str, device, dtype, allow_pickle: bool = False
     pipe.set_progress_bar_config(disable=True)
     tiny = load_taesd(taesd, info.family, device, dtype) if taesd else None
     return LoadedPipeline(info=info, mode=mode, pipe=pipe, to_rgb=LatentToRGB.for_vae(pipe.vae),
-                          scheduler_config=dict(pipe.scheduler.config), taesd=tiny)
+                          scheduler_config=dict(pipe.scheduler.config), taesd=tiny, note=note)
 
 
 TAESD_REPOS = {False: "madebyollin/taesd", True: "madebyollin/taesdxl"}  # SD 1.x/2.x, SDXL
@@ -109,7 +113,7 @@ def _load_folder(info: ModelInfo, pipeline_class: str, dtype, allow_pickle: bool
         info.path, dtype=dtype, local_files_only=True, use_safetensors=not allow_pickle, **extra)
 
 
-def _load_single_file(info: ModelInfo, pipeline_class: str, dtype, allow_pickle: bool):
+def _load_single_file(info: ModelInfo, pipeline_class: str, dtype, allow_pickle: bool) -> tuple[object, str]:
     from ddpm_studio.engine.single_file import SingleFileError, load_single_file
 
     try:
@@ -172,7 +176,10 @@ def taesd_preview(taesd, latents: torch.Tensor) -> np.ndarray:
 
 def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: StepCallback, should_stop: StopCheck) -> SampleOutput:
     pipe = loaded.pipe
-    pipe.scheduler = build_scheduler(job.scheduler, loaded.scheduler_config)
+    config = loaded.scheduler_config
+    if job.prediction_type != "auto":  # the user's choice over the model's (or the probe's)
+        config = {**config, "prediction_type": job.prediction_type}
+    pipe.scheduler = build_scheduler(job.scheduler, config)
     recorder = StepRecorder(pipe.scheduler)
     recorder.wanted = job.preview_every > 0 or job.full_decode_every > 0
     generators = [torch.Generator(device="cpu").manual_seed(job.seed + i) for i in range(job.batch_size)]

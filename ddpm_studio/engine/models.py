@@ -65,6 +65,12 @@ class ModelInfo:
     panel: str
     modes: tuple[str, ...] = ()  # for latent families: what the UNet can do (txt2img, img2img, inpaint, instruct)
     in_channels: int = 0  # set for single-file checkpoints (the UNet's, read from the header)
+    arch: str = ""  # single-file checkpoints: sd1, sd2 or sdxl
+
+    @property
+    def prediction_unknown(self) -> bool:
+        """An SD 2.x file may be an ε or a v model and does not say which: the user may have to choose."""
+        return self.arch == "sd2"
 
     @property
     def single_file(self) -> bool:
@@ -150,6 +156,8 @@ SINGLE_FILE_FAMILIES = {  # (architecture, UNet input channels) → (family, pan
     ("sd1", 4): ("stable-diffusion", "Text to Image"),
     ("sd1", 9): ("stable-diffusion-inpaint", "Edit (inpaint)"),
     ("sd1", 8): ("instruct-pix2pix", "Edit (instruct)"),
+    ("sd2", 4): ("stable-diffusion", "Text to Image"),
+    ("sd2", 9): ("stable-diffusion-inpaint", "Edit (inpaint)"),
     ("sdxl", 4): ("stable-diffusion-xl", "Text to Image"),
     ("sdxl", 9): ("stable-diffusion-xl-inpaint", "Edit (inpaint)"),
 }
@@ -165,7 +173,7 @@ def _inspect_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
                          "does not know how to use.")
     family, panel = SINGLE_FILE_FAMILIES[(arch, channels)]
     return ModelInfo(ref=ref, path=path, name=path.stem, class_name=f"single-file {ARCH_NAMES[arch]}", family=family,
-                     panel=panel, modes=UNET_CHANNEL_MODES[channels], in_channels=channels)
+                     panel=panel, modes=UNET_CHANNEL_MODES[channels], in_channels=channels, arch=arch)
 
 
 def _unet_in_channels(path: Path) -> int:

@@ -93,6 +93,7 @@ class Engine:
             model_name=model.info.name,
             reference=getattr(out, "reference", None),
             tiles=getattr(out, "tiles", 1),
+            note=getattr(model, "note", ""),
         )
         if save and not out.cancelled and job.output_dir:
             result.saved_paths = save_result_images(
@@ -106,8 +107,11 @@ def _stamp(path) -> float:
     """Changes when the UNet weights change (e.g. a trainer exported over the same folder)."""
     unet = path / "unet"
     try:
-        if path.is_file():
-            return path.stat().st_mtime
+        if path.is_file():  # a checkpoint, and the A1111-style yaml beside it that may say its prediction type
+            from ddpm_studio.engine.prediction import sidecar
+
+            config = sidecar(path)
+            return max(path.stat().st_mtime, config.stat().st_mtime if config else 0.0)
         return max((p.stat().st_mtime for p in unet.iterdir()), default=0.0)
     except OSError:
         return 0.0

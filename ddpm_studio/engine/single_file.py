@@ -5,6 +5,7 @@ or is given a hub id, goes online to fetch one. We never let it: every load pass
 ``resources/configs/<family>`` (configs only, a few KB, written from the published model configs) and
 ``local_files_only=True``. The family is read from the tensor names and shapes in the file's header alone (key names
 and their meaning as in diffusers' single_file_utils), so listing a folder of checkpoints never reads gigabytes.
+An SD 2.x file leaves one thing open, whether its UNet predicts ε or v: ``prediction`` settles it.
 
 The CLIP tokenizer (vocab.json + merges.txt, or one tokenizer.json) is not part of a checkpoint and is not shipped; it is taken from the
 config folder if a user put it there, else from the local Hugging Face cache, else the user is told how to get it.
@@ -22,20 +23,21 @@ from ddpm_studio.paths import resources_dir
 SAFE_SUFFIXES = (".safetensors",)
 PICKLE_FILE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
-SD2_CROSS_ATTENTION = "model.diffusion_model.input_blocks.2.1.transformer_blocks.0.attn2.to_k.weight"
+SD2_OPEN_CLIP = "cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight"  # SD 2.x: OpenCLIP ViT-H
 SDXL_KEY = "conditioner.embedders.1.model.positional_embedding"  # SDXL's second (OpenCLIP) text encoder
 UPSCALER_KEY = "model.diffusion_model.input_blocks.10.0.skip_connection.bias"
 VAE_PREFIXES = ("first_stage_model.", "vae.")
-TEXT_PREFIXES = {"sd1": ("cond_stage_model.transformer.",),
+TEXT_PREFIXES = {"sd1": ("cond_stage_model.transformer.",), "sd2": ("cond_stage_model.model.",),
                  "sdxl": ("conditioner.embedders.0.transformer.", "conditioner.embedders.1.model.")}
-ARCH_NAMES = {"sd1": "SD 1.x", "sdxl": "SDXL"}
-# hub repos whose cached copy holds the CLIP tokenizer (SD 1.x and SDXL share its vocabulary), and the subfolder
+ARCH_NAMES = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
+# hub repos whose cached copy holds the CLIP tokenizer (SD 1.x, 2.x and SDXL share its vocabulary), and the subfolder
 TOKENIZER_REPOS = (
     ("openai/clip-vit-large-patch14", ""),
     ("stable-diffusion-v1-5/stable-diffusion-v1-5", "tokenizer"),
     ("runwayml/stable-diffusion-v1-5", "tokenizer"),
     ("CompVis/stable-diffusion-v1-4", "tokenizer"),
     ("stabilityai/stable-diffusion-xl-base-1.0", "tokenizer"),
+    ("stabilityai/stable-diffusion-2-1", "tokenizer"),
 )
 CLIP_CONTEXT = 77  # tokens CLIP's text encoder reads
 TOKENIZER_DOWNLOAD = "openai/clip-vit-large-patch14"  # what to download when no tokenizer is at hand
@@ -89,17 +91,15 @@ def read_shapes(path: Path, allow_pickle: bool = False) -> dict[str, tuple[int, 
 
 
 def detect(path: Path, allow_pickle: bool = False) -> tuple[str, int]:
-    """(architecture: sd1 or sdxl, the name of its config folder; UNet input channels) of a checkpoint; errors say
-    which kinds are not supported."""
+    """(architecture: sd1, sd2 or sdxl, the name of its config folder; UNet input channels) of a checkpoint; errors
+    say which kinds are not supported."""
     shapes = read_shapes(path, allow_pickle)
     if UNET_IN not in shapes:
         raise SingleFileError(
             f"{path} does not hold a Stable Diffusion UNet in the original layout (no {UNET_IN}); "
             "it may be a LoRA, an embedding or a VAE on its own."
         )
-    arch = "sdxl" if SDXL_KEY in shapes else "sd1"
-    if shapes.get(SD2_CROSS_ATTENTION, (0,))[-1] == 1024:
-        raise SingleFileError(f"{path} is a Stable Diffusion 2.x checkpoint; single-file SD 2.x is not supported yet — use a diffusers folder.")
+    arch = "sdxl" if SDXL_KEY in shapes else "sd2" if SD2_OPEN_CLIP in shapes else "sd1"
     if UPSCALER_KEY in shapes:
         raise SingleFileError(f"{path} is an upscaler checkpoint; open its diffusers folder in the Upscale panel.")
     text = all(any(k.startswith(prefix) for k in shapes) for prefix in TEXT_PREFIXES[arch])
@@ -144,13 +144,15 @@ def find_tokenizer(config: Path, name: str = "tokenizer") -> str:
 
 
 def load_single_file(path: Path, pipeline_class: str, in_channels: int, dtype, allow_pickle: bool = False):
-    """The diffusers pipeline ``pipeline_class`` built from one checkpoint, offline."""
+    """(the diffusers pipeline ``pipeline_class`` built from one checkpoint, offline; a note for the user: for SD 2.x,
+    which prediction type it was given and why)."""
     import diffusers
     from transformers import CLIPTokenizer
 
     arch, _ = detect(path, allow_pickle)
     config = config_folder(arch)
-    parts = {"tokenizer": CLIPTokenizer.from_pretrained(find_tokenizer(config), local_files_only=True)}
+    open_clip = {"pad_token": "!"} if arch == "sd2" else {}  # SD 2.x: OpenCLIP, CLIP's vocabulary padded with "!"
+    parts = {"tokenizer": CLIPTokenizer.from_pretrained(find_tokenizer(config), local_files_only=True, **open_clip)}
     if arch == "sdxl":
         second = find_tokenizer(config, "tokenizer_2")
         # the same vocabulary; SDXL's own second tokenizer pads with "!" (id 0), as OpenCLIP did: say so when it is
@@ -164,4 +166,12 @@ def load_single_file(path: Path, pipeline_class: str, in_channels: int, dtype, a
             tokenizer.model_max_length = CLIP_CONTEXT
     common = dict(config=str(config), local_files_only=True, torch_dtype=dtype)
     parts["unet"] = diffusers.UNet2DConditionModel.from_single_file(str(path), subfolder="unet", in_channels=in_channels, **common)
-    return getattr(diffusers, pipeline_class).from_single_file(str(path), **parts, **common)
+    pipe = getattr(diffusers, pipeline_class).from_single_file(str(path), **parts, **common)
+    note = ""
+    if arch == "sd2":
+        from ddpm_studio.engine.prediction import describe, detect_prediction_type
+
+        kind, how = detect_prediction_type(path, pipe.unet)
+        pipe.scheduler.register_to_config(prediction_type=kind)
+        note = f"{ARCH_NAMES[arch]} checkpoint, {describe(kind, how)}"
+    return pipe, note

@@ -109,6 +109,9 @@ class EditPanel(ImageInput, SamplingPanel):
             raise JobError(str(exc)) from None
 
     # ---- the job ----
+    def model_changed(self, info: ModelInfo | None) -> None:
+        self.prompts.show_prediction(info is not None and info.prediction_unknown)
+
     def job_fields(self) -> dict:
         mode = self.mode()
         if not self.image_path:

@@ -1,8 +1,19 @@
-"""Form rows shared by the prompt-driven panels: prompt, negative prompt, guidance scale."""
+"""Form rows shared by the prompt-driven panels: prompt, negative prompt, guidance scale, and the prediction type,
+shown only for models that need it chosen (SD 2.x single files)."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QPlainTextEdit
+
+from ddpm_studio.engine.jobs import PREDICTION_TYPES
+from ddpm_studio.ui.widgets import narrow_combo
+
+PREDICTION_LABELS = {"auto": "Auto (detect)", "epsilon": "ε (noise)", "v_prediction": "v"}
+PREDICTION_TIP = (
+    "What this SD 2.x checkpoint's UNet predicts; the file does not say. Auto reads a .yaml of the same name beside "
+    "it (A1111's convention), else tests the UNet: the 768 px models are v, the 512 px base and inpainting models ε. "
+    "Images of noise or flat colour mean the other choice."
+)
 
 
 class PromptFields:
@@ -15,15 +26,27 @@ class PromptFields:
         self.negative.setMaximumHeight(44)
         self.guidance = QDoubleSpinBox(minimum=0.0, maximum=50.0, value=7.5, singleStep=0.5, decimals=1)
         self.guidance.setToolTip("Classifier-free guidance: higher follows the prompt more closely")
+        self.prediction = narrow_combo(12)
+        for key in PREDICTION_TYPES:
+            self.prediction.addItem(PREDICTION_LABELS[key], key)
+        self.prediction.setToolTip(PREDICTION_TIP)
         form.addRow("Prompt", self.prompt)
         form.addRow("Negative", self.negative)
         form.addRow("Guidance", self.guidance)
+        form.addRow("Prediction", self.prediction)
+        self.form = form
+        self.show_prediction(False)
+
+    def show_prediction(self, shown: bool) -> None:
+        self.form.setRowVisible(self.prediction, shown)
 
     def values(self) -> dict:
+        prediction = self.prediction.currentData() if self.form.isRowVisible(self.prediction) else "auto"
         return dict(prompt=self.prompt.toPlainText().strip(), negative_prompt=self.negative.toPlainText().strip(),
-                    guidance_scale=round(self.guidance.value(), 2))
+                    guidance_scale=round(self.guidance.value(), 2), prediction_type=prediction)
 
     def apply(self, job) -> None:
         self.prompt.setPlainText(job.prompt)
         self.negative.setPlainText(job.negative_prompt)
         self.guidance.setValue(job.guidance_scale)
+        self.prediction.setCurrentIndex(max(0, self.prediction.findData(job.prediction_type)))

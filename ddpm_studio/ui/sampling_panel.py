@@ -150,13 +150,21 @@ class SamplingPanel(QWidget):
         sampler.queue_changed.connect(self._on_queue_changed)
 
         self._refreshing = False
+        self.model_infos: dict[str, ModelInfo] = {}
         self.model_box.currentIndexChanged.connect(self._model_selected)
+        self.model_box.currentIndexChanged.connect(lambda *_: self.model_changed(self.current_model_info()))
         self.refresh_models()
         self.apply_job_dict(settings.get_json(self.settings_key, None))
         self._update_buttons()
 
     def add_above_canvas(self, layout: QVBoxLayout) -> None:
         """Room for a panel's input widgets (the Edit panel's image and mask)."""
+
+    def model_changed(self, info: ModelInfo | None) -> None:
+        """The model in the list is now ``info`` (a panel may show rows that only some models need)."""
+
+    def current_model_info(self) -> ModelInfo | None:
+        return self.model_infos.get(self.model_box.currentData() or "")
 
     # ---- models ----
     def refresh_models(self, include_hf_cache: bool = False) -> None:
@@ -348,7 +356,8 @@ class SamplingPanel(QWidget):
             self.gallery.add_images(result.saved_paths)
             self.on_result(result)
             if result.saved_paths:
-                self.status_message.emit(f"Saved {len(result.saved_paths)} image(s) to {Path(result.saved_paths[0]).parent}")
+                note = f" — {result.note}" if result.note else ""
+                self.status_message.emit(f"Saved {len(result.saved_paths)} image(s) to {Path(result.saved_paths[0]).parent}{note}")
 
     def on_result(self, result) -> None:
         """A finished run's result, after the gallery has it (a panel may show more)."""

@@ -34,6 +34,9 @@ class Text2ImagePanel(SamplingPanel):
         size.addWidget(self.height_box)
         form.addRow("Size", size)
 
+    def model_changed(self, info: ModelInfo | None) -> None:
+        self.prompts.show_prediction(info is not None and info.prediction_unknown)
+
     def job_fields(self) -> dict:
         return dict(width=self.width_box.value(), height=self.height_box.value(), **self.prompts.values())
 
