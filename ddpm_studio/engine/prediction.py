@@ -33,10 +33,8 @@ def sidecar(path: Path) -> Path | None:
     return None
 
 
-def from_sidecar(path: Path) -> str | None:
-    config = sidecar(path)
-    if config is None:
-        return None
+def from_sidecar(config: Path) -> str | None:
+    """v_prediction if an A1111 config says ``parameterization: "v"``, else epsilon; None if it cannot be read."""
     try:
         text = config.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -60,7 +58,7 @@ def probe(unet) -> str:
 def detect_prediction_type(path: Path, unet) -> tuple[str, str]:
     """(epsilon or v_prediction, how it was found: for the user)."""
     config = sidecar(path)
-    if config is not None and (found := from_sidecar(path)):
+    if config is not None and (found := from_sidecar(config)):
         return found, f"from {config.name}"
     if unet.config.in_channels == 9:
         return "epsilon", "an inpainting UNet"

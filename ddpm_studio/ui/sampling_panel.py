@@ -189,7 +189,7 @@ class SamplingPanel(QWidget):
     def _model_selected(self, *_) -> None:
         """A newly chosen model brings its recommended scheduler and steps, as InvokeAI's per-model default settings
         do; a restored job (settings, a dropped PNG) sets its own afterwards."""
-        info = self.model_infos.get(self.model_box.currentData() or "") if not self._refreshing else None
+        info = self.current_model_info() if not self._refreshing else None
         if info is None:
             return
         defaults = read_defaults(info.path)
