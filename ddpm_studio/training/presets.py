@@ -13,9 +13,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(block_out_channels=(16, 32), layers_per_block=1, norm_num_groups=8, attention_head_dim=8),
     # ~2.7 M: about 1 s per batch-64 step at 32 px on a 2-core CPU (fp32)
     "small": dict(block_out_channels=(32, 64, 128), layers_per_block=1, norm_num_groups=32, attention_head_dim=32),
-    # ~10.7 M: small plus a fourth level at 4×4 with 256 channels, where parameters cost little compute; on a 2-core CPU
-    # (bf16, batch 64, 32 px) a step takes about 1.17× the small's (paired rounds, 2026-11-29); 21 MB in fp16
-    "small4": dict(block_out_channels=(32, 64, 128, 256), layers_per_block=1, norm_num_groups=32, attention_head_dim=32),
+    # ~10.7 M: small plus a fourth level at 4×4 with 256 channels, where parameters cost little compute; on a 2-core
+    # CPU (bf16, batch 64, 32 px) a step takes about 1.17× the small's (paired rounds, 2026-11-29); 21 MB in fp16
+    "small4": dict(
+        block_out_channels=(32, 64, 128, 256), layers_per_block=1, norm_num_groups=32, attention_head_dim=32
+    ),
     # ~4.4 M
     "medium": dict(block_out_channels=(64, 128, 128), layers_per_block=1, norm_num_groups=32, attention_head_dim=32),
     # ~10.4 M (2 layers per block): for GPUs; sized so that its fp16 weights (21 MB) stay under a bundled model's 25 MB
