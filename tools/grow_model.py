@@ -19,6 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ddpm_studio.engine.models import ModelError, load_ddpm  # noqa: E402
+from ddpm_studio.engine.sampler import sample_hw  # noqa: E402
 from ddpm_studio.training.grow import deepen_unet  # noqa: E402
 
 
@@ -35,8 +36,7 @@ def main() -> None:
         grown = deepen_unet(loaded.unet)
     except (ModelError, ValueError) as exc:
         sys.exit(f"Cannot grow {args.source}: {exc}")
-    size = loaded.unet.config.sample_size
-    height, width = size if isinstance(size, (list, tuple)) else (size, size)
+    height, width = sample_hw(loaded.unet)
     x = torch.randn(4, loaded.unet.config.in_channels, height, width, generator=torch.Generator().manual_seed(0))
     timesteps = torch.tensor([0, 250, 600, 999])
     with torch.no_grad():

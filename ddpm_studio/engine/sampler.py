@@ -37,6 +37,12 @@ def initial_noise(job: GenerateJob, shape: tuple[int, int, int]) -> tuple[torch.
     return noise, generators
 
 
+def sample_hw(unet) -> tuple[int, int]:
+    """(height, width) of the samples a UNet2DModel makes: its config's sample_size, an int or a pair."""
+    size = unet.config.sample_size
+    return (size, size) if isinstance(size, int) else tuple(size)
+
+
 def predicted_x0(x_t: torch.Tensor, model_output: torch.Tensor, alpha_bar: torch.Tensor, prediction_type: str) -> torch.Tensor:
     """x̂0 in closed form for variance-preserving x_t: ε → (x_t − √(1−ᾱ)ε)/√ᾱ, v → √ᾱ·x_t − √(1−ᾱ)·v."""
     channels = x_t.shape[1]
@@ -68,8 +74,7 @@ def sample_ddpm(
     alphas_cumprod = scheduler.alphas_cumprod.cpu()
     last_train_t = len(alphas_cumprod) - 1
 
-    size = unet.config.sample_size
-    height, width = (size, size) if isinstance(size, int) else tuple(size)
+    height, width = sample_hw(unet)
     noise, generators = initial_noise(job, (unet.config.in_channels, height, width))
     x = noise.to(device=device, dtype=dtype) * scheduler.init_noise_sigma
     step_kwargs = {"generator": generators} if "generator" in inspect.signature(scheduler.step).parameters else {}
