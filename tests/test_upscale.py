@@ -130,6 +130,10 @@ def test_errors_are_messages(engine, upscalers, tmp_path):
         UpscaleJob(model="m", image="x.png", batch_size=2)
     with pytest.raises(JobError, match="overlap \\(40\\) must be at most half the tile size \\(64\\)"):
         UpscaleJob(model="m", image="x.png", tile=64, overlap=40)
+    with pytest.raises(JobError, match="prediction type from their own config"):
+        UpscaleJob(model="m", image="x.png", prediction_type="epsilon")
+    saved = UpscaleJob(model="m", image="x.png").to_dict()  # what upscale PNGs already carry still restores
+    assert UpscaleJob.from_dict(saved).prediction_type == "auto"
 
 
 @pytest.mark.parametrize("kind", ["x4", "ldm"])

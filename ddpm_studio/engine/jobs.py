@@ -176,6 +176,8 @@ class UpscaleJob(PromptJob):
         super().validate()
         if not self.image:
             raise JobError("An upscale needs an input image.")
+        if self.prediction_type != "auto":  # inherited from PromptJob; the upscalers' own configs say what they predict
+            raise JobError("The upscalers use the prediction type from their own config; leave it on 'auto'.")
         if self.batch_size != 1:
             raise JobError("Upscaling makes one image per run; run it again with another seed for another.")
         _check_int("noise level", self.noise_level, 0, MAX_NOISE_LEVEL)
