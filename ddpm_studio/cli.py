@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--steps", type=int, help=RECOMMENDED_HELP.format(DEFAULT_STEPS))
     gen.add_argument("--seed", type=int, help="default: random")
     gen.add_argument("--batch", type=int, default=4, help="images per run")
+    gen.add_argument("--guide", help="autoguidance: a weaker version of the model to steer away from "
+                     "(default: the model's recommended guide, if it has one)")
+    gen.add_argument("--autoguidance", type=float, metavar="W",
+                     help="how far from the guide: 1 is off, 2 twice the difference (default: the model's recommendation)")
     gen.add_argument("--out", help="output folder (default: your pictures folder / DDPM Studio)")
     gen.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
     gen.add_argument("--allow-pickle", action="store_true", help="allow loading pickle (.bin) weights — they can run code")

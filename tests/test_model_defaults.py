@@ -9,9 +9,11 @@ import shutil
 import pytest
 
 from ddpm_studio.cli import main
+from ddpm_studio.engine.jobs import GenerateJob
 from ddpm_studio.engine.metadata import read_job
 from ddpm_studio.engine.model_defaults import DEFAULTS_FILE, read_defaults, write_defaults
 from ddpm_studio.engine.models import resolve
+from ddpm_studio.engine.runner import Engine
 from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER
 from ddpm_studio.ui.settings import Settings
 
@@ -98,5 +100,10 @@ def test_panel_fills_in_the_recommendation_when_the_model_is_chosen(make_window,
 
 
 def test_the_bundled_model_recommends_what_its_readme_grid_used():
-    defaults = read_defaults(resolve("bundled:emoji-32"))
-    assert set(defaults) == {"scheduler", "steps"} and defaults["steps"] <= 25
+    defaults = read_defaults(resolve("bundled:emoji-32"), "bundled:emoji-32")
+    assert set(defaults) == {"scheduler", "steps", "guide_model", "guidance_scale"} and defaults["steps"] <= 25
+    assert defaults["guide_model"] == "bundled:emoji-32/guide" and defaults["guidance_scale"] > 1
+    # its guide ships beside it and fits it (the engine checks shape, schedule and prediction type)
+    job = GenerateJob(model="bundled:emoji-32", steps=2, batch_size=1, preview_every=0, guide_model=defaults["guide_model"],
+                      guidance_scale=defaults["guidance_scale"])
+    assert Engine(device="cpu").run(job, save=False).images.shape == (1, 32, 32, 3)

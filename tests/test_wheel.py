@@ -67,3 +67,4 @@ def test_installed_wheel_generates_with_the_bundled_model(tmp_path):
     assert "Model: " in info.stdout and "Steps: 3" in info.stdout
     recommended = SCHEDULERS[read_defaults(resolve("bundled:emoji-32"))["scheduler"]].a1111_sampler
     assert f"Sampler: {recommended}," in info.stdout  # no --scheduler given: the bundled model's own
+    assert 'Guide model: "bundled:emoji-32/guide"' in info.stdout  # and its autoguidance guide, from the package too

@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help="default: the model's recommended count")
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--count", type=int, default=32)
+    parser.add_argument("--autoguidance", type=float, help="default: the model's recommended scale (1: no guidance)")
     args = parser.parse_args()
 
     from ddpm_studio.engine.jobs import GenerateJob
@@ -42,9 +43,12 @@ def main() -> None:
     from ddpm_studio.engine.models import resolve
     from ddpm_studio.engine.runner import Engine
 
-    defaults = read_defaults(resolve(args.model))
+    defaults = read_defaults(resolve(args.model), args.model)
+    scale = args.autoguidance if args.autoguidance is not None else defaults.get("guidance_scale", 1.0)
+    guide = defaults.get("guide_model", "") if scale != 1.0 else ""
     job = GenerateJob(model=args.model, scheduler=args.scheduler or defaults.get("scheduler", "dpm++2m"),
-                      steps=args.steps or defaults.get("steps", 25), seed=args.seed, batch_size=args.count, preview_every=0)
+                      steps=args.steps or defaults.get("steps", 25), seed=args.seed, batch_size=args.count, preview_every=0,
+                      guide_model=guide, guidance_scale=scale if guide else 1.0)
     samples = Engine(device="cpu").run(job, save=False).images
     files = sorted(Path(args.data).glob("*.png"))
     data = np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files])
@@ -53,7 +57,7 @@ def main() -> None:
     flat_data = data.reshape(len(data), -1).astype(np.float64)
     index, distance = nearest(samples.reshape(len(samples), -1).astype(np.float64), flat_data)
     _, data_distance = nearest(flat_data, flat_data, exclude_self=True)
-    print(f"{job.scheduler}, {job.steps} steps, seed {job.seed}: median distance sample → nearest training image "
+    print(f"{job.scheduler}, {job.steps} steps, autoguidance {job.guidance_scale:g}, seed {job.seed}: median distance sample → nearest training image "
           f"{np.median(distance):.0f}; training image → nearest other one {np.median(data_distance):.0f} (MSE, 0-255)")
 
     size = samples.shape[1]

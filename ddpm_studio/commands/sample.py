@@ -25,7 +25,7 @@ def recommended(model_ref: str) -> dict:
     from ddpm_studio.engine.models import ModelError, resolve
 
     try:
-        return read_defaults(resolve(model_ref))
+        return read_defaults(resolve(model_ref), model_ref)
     except ModelError:
         return {}
 
@@ -55,7 +55,20 @@ def _prompt_fields(args) -> dict:
 def cmd_generate(args) -> int:
     from ddpm_studio.engine.jobs import GenerateJob
 
-    return run_job(args, GenerateJob(**_common_job_fields(args, args.model or default_model_ref())))
+    fields = _common_job_fields(args, args.model or default_model_ref())
+    return run_job(args, GenerateJob(**fields, **_autoguidance_fields(args, fields["model"])))
+
+
+def _autoguidance_fields(args, model_ref: str) -> dict:
+    """--guide and --autoguidance, each defaulting to the model's recommendation; a scale of 1 turns it off."""
+    defaults = recommended(model_ref) if args.guide is None or args.autoguidance is None else {}
+    guide = args.guide if args.guide is not None else defaults.get("guide_model", "")
+    scale = args.autoguidance if args.autoguidance is not None else defaults.get("guidance_scale")
+    if scale is None:
+        if guide:
+            raise ValueError(f"--guide {guide}: say how strongly with --autoguidance W (1 is off; try 2).")
+        scale = 1.0
+    return dict(guide_model=guide if scale != 1.0 else "", guidance_scale=scale)
 
 
 def cmd_txt2img(args) -> int:

@@ -16,6 +16,7 @@ MAX_STEPS = 1000
 MAX_BATCH = 64
 MAX_SEED = 2**32 - 1
 MIN_SIDE, MAX_SIDE = 32, 2048
+MIN_AUTOGUIDANCE, MAX_AUTOGUIDANCE = 0.0, 10.0  # 1: the model alone; 0: the guide alone; >1: away from the guide
 EDIT_MODES = ("img2img", "inpaint", "instruct")
 PREDICTION_TYPES = ("auto", "epsilon", "v_prediction")  # auto: the model's own (an SD 2.x file's: detected)
 
@@ -81,9 +82,31 @@ class Job:
 
 @dataclass(frozen=True, kw_only=True)
 class GenerateJob(Job):
-    """Unconditional sampling from a pixel-space DDPM (UNet2DModel + scheduler)."""
+    """Unconditional sampling from a pixel-space DDPM (UNet2DModel + scheduler).
+
+    ``guide_model`` and ``guidance_scale`` are autoguidance (engine/guidance.py): a weaker version of the model to steer
+    away from, and how far; a scale of 1 is the model alone and leaves the guide unused.
+    """
 
     kind: ClassVar[str] = "generate"
+
+    guide_model: str = ""
+    guidance_scale: float = 1.0
+
+    def validate(self) -> None:
+        super().validate()
+        if not isinstance(self.guide_model, str):
+            raise JobError("The guide model must be a model reference (text).")
+        _check_float("autoguidance scale", self.guidance_scale, MIN_AUTOGUIDANCE, MAX_AUTOGUIDANCE)
+        if self.guidance_scale != 1.0 and not self.guide_model.strip():
+            raise JobError("Autoguidance needs a guide model (a weaker version of this one); or set its scale to 1.")
+
+    @property
+    def guided(self) -> bool:
+        return self.guidance_scale != 1.0 and bool(self.guide_model.strip())
+
+    def a1111_fields(self) -> list[tuple[str, Any]]:
+        return [("Autoguidance", self.guidance_scale), ("Guide model", self.guide_model)] if self.guided else []
 
 
 @dataclass(frozen=True, kw_only=True)

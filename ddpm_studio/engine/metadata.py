@@ -19,7 +19,7 @@ from typing import Any
 from PIL import Image, PngImagePlugin
 
 from ddpm_studio import __version__
-from ddpm_studio.engine.jobs import JobError, job_from_dict
+from ddpm_studio.engine.jobs import JobError, PromptJob, job_from_dict
 from ddpm_studio.engine.schedulers import SCHEDULERS
 
 PARAMETERS_KEY = "parameters"
@@ -43,9 +43,8 @@ def a1111_parameters(job, *, seed: int, width: int, height: int, model_name: str
     fields: list[tuple[str, Any]] = [("Steps", job.steps), ("Sampler", spec.a1111_sampler)]
     if spec.a1111_schedule:
         fields.append(("Schedule type", spec.a1111_schedule))
-    guidance = getattr(job, "guidance_scale", None)
-    if guidance is not None:
-        fields.append(("CFG scale", guidance))
+    if isinstance(job, PromptJob):  # classifier-free guidance; a GenerateJob's guidance_scale is autoguidance's
+        fields.append(("CFG scale", job.guidance_scale))
     fields += [
         ("Seed", seed),
         ("Size", f"{width}x{height}"),

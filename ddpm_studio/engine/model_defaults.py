@@ -3,8 +3,9 @@
 InvokeAI keeps per-model "default settings" (scheduler, steps) that are filled in when the model is chosen; this is
 the same idea, stored with the model so that it travels with the folder. Our trainer writes the scheduler and step
 count its preview grids used; the bundled model carries the ones its README grid was made with. The Generate panel
-and the CLI use them when the model is selected / when no flag is given. The file is optional metadata: a missing,
-unreadable or partly wrong file yields only the entries that are valid, never an error.
+and the CLI use them when the model is selected / when no flag is given. A model may also name an autoguidance guide
+that ships inside its folder, and the scale to use it at (engine/guidance.py). The file is optional metadata: a
+missing, unreadable or partly wrong file yields only the entries that are valid, never an error.
 """
 
 from __future__ import annotations
@@ -15,9 +16,14 @@ from pathlib import Path
 DEFAULTS_FILE = "ddpm_studio.json"
 
 
-def read_defaults(model_path: Path) -> dict:
-    """``{"scheduler": name, "steps": n}``, or the valid subset of it, for the pipeline folder ``model_path``."""
-    from ddpm_studio.engine.jobs import MAX_STEPS
+def read_defaults(model_path: Path, ref: str = "") -> dict:
+    """``{"scheduler": name, "steps": n, "guide_model": ref, "guidance_scale": w}``, or the valid subset of it, for
+    the pipeline folder ``model_path`` (whose reference is ``ref``).
+
+    The file names an autoguidance guide as a pipeline folder inside the model's own (``"guide": "guide"``), so the
+    pair travels together; it comes back as a reference: ``bundled:NAME/guide`` for a bundled model, else a path.
+    """
+    from ddpm_studio.engine.jobs import MAX_AUTOGUIDANCE, MAX_STEPS, MIN_AUTOGUIDANCE
     from ddpm_studio.engine.schedulers import SCHEDULERS
 
     path = Path(model_path) / DEFAULTS_FILE
@@ -35,10 +41,32 @@ def read_defaults(model_path: Path) -> dict:
     steps = data.get("steps")
     if isinstance(steps, int) and not isinstance(steps, bool) and 1 <= steps <= MAX_STEPS:
         found["steps"] = steps
+    guide, scale = data.get("guide"), data.get("guidance_scale")
+    if _inner_pipeline(Path(model_path), guide) and _is_number(scale) and MIN_AUTOGUIDANCE <= scale <= MAX_AUTOGUIDANCE:
+        found["guide_model"] = f"{ref}/{guide}" if ref.startswith("bundled:") else str(Path(model_path).resolve() / guide)
+        found["guidance_scale"] = float(scale)
     return found
 
 
-def write_defaults(model_path: Path, scheduler: str, steps: int) -> Path:
+def _inner_pipeline(model_path: Path, guide) -> bool:
+    """Whether ``guide`` is a plain relative path to a pipeline folder inside ``model_path``."""
+    if not isinstance(guide, str) or not guide or "\\" in guide:
+        return False
+    parts = Path(guide).parts
+    if Path(guide).is_absolute() or any(part in ("..", ".") for part in parts):
+        return False
+    return (model_path / guide / "model_index.json").is_file()
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def write_defaults(model_path: Path, scheduler: str, steps: int, guide: str = "", guidance_scale: float = 1.0) -> Path:
+    """Write the recommended settings; ``guide`` is a pipeline folder inside ``model_path`` (relative), or nothing."""
+    data: dict = {"scheduler": scheduler, "steps": int(steps)}
+    if guide:
+        data.update(guide=guide, guidance_scale=float(guidance_scale))
     path = Path(model_path) / DEFAULTS_FILE
-    path.write_text(json.dumps({"scheduler": scheduler, "steps": int(steps)}, indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return path

@@ -13,6 +13,7 @@ import torch
 from ddpm_studio.engine.device import DeviceChoice, pick_device
 from ddpm_studio.engine.options import MemoryOptions
 from ddpm_studio.engine.events import Result, StepCallback, StopCheck, ignore_step, never_stop
+from ddpm_studio.engine.guidance import GuidedUNet, check_guide
 from ddpm_studio.engine.jobs import GenerateJob, PromptJob, UpscaleJob
 from ddpm_studio.engine.models import LoadedDDPM, load_ddpm, resolve
 from ddpm_studio.engine.output import save_result_images
@@ -30,12 +31,14 @@ class Engine:
         self.taesd = taesd  # "" (linear previews), "auto" (TAESD from the HF cache if present) or a folder
         self._model: LoadedDDPM | None = None
         self._model_key: tuple | None = None
+        self._guide: LoadedDDPM | None = None  # autoguidance's weaker model, for GenerateJobs that name one
+        self._guide_key: tuple | None = None
 
     def unload(self) -> None:
         """Drop the loaded model and give its memory back (after an out-of-memory error, or a settings change)."""
         import gc
 
-        self._model = self._model_key = None
+        self._model = self._model_key = self._guide = self._guide_key = None
         gc.collect()
         if self.device.device.type == "cuda":
             torch.cuda.empty_cache()
@@ -66,11 +69,25 @@ class Engine:
             self._model_key = key
         return self._model
 
+    def load_guide(self, model: LoadedDDPM, ref: str) -> LoadedDDPM:
+        """The autoguidance guide for ``model``, checked to be compatible; kept beside it, like the model itself."""
+        path = resolve(ref)
+        key = (str(path), _stamp(path), self.device.label, self.allow_pickle)
+        if self._guide is None or self._guide_key != key:
+            self._guide = None
+            self._guide = load_ddpm(ref, self.device.device, self.device.dtype, allow_pickle=self.allow_pickle)
+            self._guide_key = key
+        check_guide(model, self._guide)
+        return self._guide
+
     def run(self, job, on_step: StepCallback = ignore_step, should_stop: StopCheck = never_stop, save: bool = True) -> Result:
         started = time.perf_counter()
         if isinstance(job, GenerateJob):
             model = self.load(job.model)
-            out = sample_ddpm(model.unet, model.scheduler_config, job, self.device.device, self.device.dtype, on_step, should_stop)
+            unet = model.unet
+            if job.guided:
+                unet = GuidedUNet(unet, self.load_guide(model, job.guide_model).unet, job.guidance_scale)
+            out = sample_ddpm(unet, model.scheduler_config, job, self.device.device, self.device.dtype, on_step, should_stop)
         elif isinstance(job, UpscaleJob):
             from ddpm_studio.engine.upscale import run_upscale_job
 

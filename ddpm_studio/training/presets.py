@@ -11,6 +11,8 @@ from typing import Any
 PRESETS: dict[str, dict[str, Any]] = {
     # ~0.18 M parameters: for tests only
     "tiny": dict(block_out_channels=(16, 32), layers_per_block=1, norm_num_groups=8, attention_head_dim=8),
+    # ~0.69 M: a weak guide for autoguidance (engine/guidance.py) of a `small` model; about 0.45× the small's step time
+    "xsmall": dict(block_out_channels=(16, 32, 64), layers_per_block=1, norm_num_groups=8, attention_head_dim=32),
     # ~2.7 M: about 1 s per batch-64 step at 32 px on a 2-core CPU (fp32)
     "small": dict(block_out_channels=(32, 64, 128), layers_per_block=1, norm_num_groups=32, attention_head_dim=32),
     # ~10.7 M: small plus a fourth level at 4×4 with 256 channels, where parameters cost little compute; on a 2-core

@@ -1,11 +1,29 @@
-"""The Generate panel: unconditional sampling from pixel-space DDPMs, with the live canvas and the gallery."""
+"""The Generate panel: unconditional sampling from pixel-space DDPMs, with the live canvas and the gallery.
+
+Its own rows are autoguidance (engine/guidance.py): a guide model — the model's recommended one, or any other model
+in the list, such as an earlier export of your own training run — and how far to steer away from it.
+"""
 
 from __future__ import annotations
 
-from ddpm_studio.engine.jobs import GenerateJob
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout
+
+from ddpm_studio.engine.jobs import MAX_AUTOGUIDANCE, MIN_AUTOGUIDANCE, GenerateJob
+from ddpm_studio.engine.model_defaults import read_defaults
 from ddpm_studio.engine.models import PIXEL_FAMILY, ModelInfo
 from ddpm_studio.engine.schedulers import PIXEL_SCHEDULERS
 from ddpm_studio.ui.sampling_panel import SamplingPanel
+from ddpm_studio.ui.widgets import narrow_combo
+
+GUIDE_TIP = (
+    "Autoguidance: steer each step away from a weaker version of this model (smaller, or trained for less time), "
+    "where both go wrong the same way. Cleaner, more definite pictures without losing variety. Doubles the work per step."
+)
+SCALE_TIP = (
+    "Autoguidance scale: 1 is the model alone; 2 steps twice as far from the guide's prediction as the model does; "
+    "too high oversaturates"
+)
 
 
 class GeneratePanel(SamplingPanel):
@@ -15,3 +33,60 @@ class GeneratePanel(SamplingPanel):
 
     def accepts(self, info: ModelInfo) -> bool:
         return info.family == PIXEL_FAMILY
+
+    def add_fields(self, form: QFormLayout) -> None:
+        self.guide_box = narrow_combo(14)
+        self.guide_box.setToolTip(GUIDE_TIP)
+        self.guidance = QDoubleSpinBox(minimum=MIN_AUTOGUIDANCE, maximum=MAX_AUTOGUIDANCE, value=1.0, singleStep=0.25,
+                                       decimals=2)
+        self.guidance.setToolTip(SCALE_TIP)
+        self.recommended_guide = ""  # the selected model's own guide, from its ddpm_studio.json
+        self.guide_box.currentIndexChanged.connect(self._guide_changed)
+        form.addRow("Guide", self.guide_box)
+        form.addRow("Guide scale", self.guidance)
+        self.fill_guides()
+
+    def fill_guides(self, keep: str | None = None, add_missing: bool = False) -> None:
+        """None, the model's recommended guide, then every other model in the list. ``keep`` (default: the current
+        choice) stays selected if it is listed, else None is; ``add_missing`` lists it anyway (a restored job's)."""
+        keep = self.guide_box.currentData() if keep is None else keep
+        model = self.model_box.currentData() if hasattr(self, "model_box") else None
+        self.guide_box.blockSignals(True)
+        self.guide_box.clear()
+        self.guide_box.addItem("None", "")
+        if self.recommended_guide:
+            self.guide_box.addItem("Its own guide (recommended)", self.recommended_guide)
+            self.guide_box.setItemData(1, self.recommended_guide, Qt.ItemDataRole.ToolTipRole)
+        for ref, info in getattr(self, "model_infos", {}).items():
+            if ref != model:
+                self.guide_box.addItem(info.label, ref)
+        if keep and add_missing and self.guide_box.findData(keep) < 0:
+            self.guide_box.addItem(keep, keep)
+        self.guide_box.setCurrentIndex(max(0, self.guide_box.findData(keep or "")))
+        self.guide_box.blockSignals(False)
+        self._guide_changed()
+
+    def _guide_changed(self, *_) -> None:
+        self.guidance.setEnabled(bool(self.guide_box.currentData()))
+
+    def model_changed(self, info: ModelInfo | None) -> None:
+        """Re-list the guides for this model (after a new choice, or a refresh of the model list)."""
+        self.recommended_guide = read_defaults(info.path, info.ref).get("guide_model", "") if info is not None else ""
+        self.fill_guides()
+
+    def apply_defaults(self, info: ModelInfo, defaults: dict) -> list[str]:
+        """A model with a guide of its own brings it and its scale; the current choice stays for one without."""
+        self.recommended_guide = defaults.get("guide_model", "")
+        if not self.recommended_guide:
+            return []
+        self.fill_guides(keep=self.recommended_guide)
+        self.guidance.setValue(defaults["guidance_scale"])
+        return [f"autoguidance {defaults['guidance_scale']:g} with its own guide"]
+
+    def job_fields(self) -> dict:
+        guide = self.guide_box.currentData() or ""
+        return dict(guide_model=guide, guidance_scale=round(self.guidance.value(), 2) if guide else 1.0)
+
+    def apply_fields(self, job: GenerateJob) -> None:
+        self.fill_guides(keep=job.guide_model if job.guided else "", add_missing=True)
+        self.guidance.setValue(job.guidance_scale)

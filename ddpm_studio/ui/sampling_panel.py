@@ -163,6 +163,10 @@ class SamplingPanel(QWidget):
     def model_changed(self, info: ModelInfo | None) -> None:
         """The model in the list is now ``info`` (a panel may show rows that only some models need)."""
 
+    def apply_defaults(self, info: ModelInfo, defaults: dict) -> list[str]:
+        """Put a newly chosen model's recommended settings for the panel's own fields; say which, for the status bar."""
+        return []
+
     def current_model_info(self) -> ModelInfo | None:
         return self.model_infos.get(self.model_box.currentData() or "")
 
@@ -192,7 +196,7 @@ class SamplingPanel(QWidget):
         info = self.current_model_info() if not self._refreshing else None
         if info is None:
             return
-        defaults = read_defaults(info.path)
+        defaults = read_defaults(info.path, info.ref)
         applied = []
         index = self.scheduler_box.findData(defaults.get("scheduler"))
         if index >= 0:
@@ -201,6 +205,7 @@ class SamplingPanel(QWidget):
         if "steps" in defaults:
             self.steps.setValue(defaults["steps"])
             applied.append(f"{defaults['steps']} steps")
+        applied += self.apply_defaults(info, defaults)
         if applied:
             self.status_message.emit(f"{info.label}: its recommended settings, {', '.join(applied)}")
 
