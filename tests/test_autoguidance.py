@@ -14,7 +14,7 @@ from ddpm_studio.engine.guidance import GuidedUNet
 from ddpm_studio.engine.jobs import GenerateJob, JobError
 from ddpm_studio.engine.metadata import read_job, read_png_text
 from ddpm_studio.engine.model_defaults import read_defaults, write_defaults
-from ddpm_studio.engine.models import ModelError, load_ddpm
+from ddpm_studio.engine.models import ModelError, load_ddpm, resolve
 from ddpm_studio.engine.runner import Engine
 from tests.tiny_models import save_tiny_ddpm
 
@@ -147,6 +147,8 @@ def test_generate_panel_offers_the_recommended_guide_and_runs_guided(make_window
     assert panel.guidance.value() == 2.5 and panel.guidance.isEnabled()
     assert panel.guide_box.findData(plain_ref) >= 0  # any other listed model can guide too
     assert panel.guide_box.findData(guided_ref) < 0  # but not the model itself
+    panel.refresh_models(include_hf_cache=True)  # as when the backend comes up: the choice outlives a re-listing
+    assert panel.guide_box.currentText() == "Its own guide (recommended)" and panel.guidance.value() == 2.5
 
     panel.batch.setValue(1)
     with qtbot.waitSignal(window.sampler.job_finished, timeout=60000):
@@ -161,3 +163,26 @@ def test_generate_panel_offers_the_recommended_guide_and_runs_guided(make_window
     assert panel.guide_box.currentData() == "" and not panel.current_job().guided
     assert panel.restore_from_png(str(png))
     assert panel.current_job().replace(output_dir=job.output_dir, preview_every=job.preview_every) == job
+
+
+def test_first_launch_generates_with_the_bundled_model_and_its_guide(make_window, qtbot, tmp_path):
+    """A fresh install: no settings, the bundled model chosen, its recommended guide filled in after the backend comes
+    up (which re-lists the models); pressing Generate makes guided images."""
+    from PySide6.QtCore import Qt
+
+    from ddpm_studio.ui.settings import Settings
+
+    settings = Settings(tmp_path / "settings.ini")
+    settings.output_dir = str(tmp_path / "out")
+    window = make_window(settings)
+    panel = window.generate_panel
+    defaults = read_defaults(resolve("bundled:emoji-32"), "bundled:emoji-32")
+    assert panel.model_box.currentData() == "bundled:emoji-32"
+    assert panel.guide_box.currentData() == defaults["guide_model"] == "bundled:emoji-32/guide"
+    assert panel.guidance.value() == defaults["guidance_scale"]
+
+    panel.batch.setValue(1)
+    with qtbot.waitSignal(window.sampler.job_finished, timeout=120000):
+        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    job = read_job(next((tmp_path / "out").glob("*.png")))
+    assert job.guided and job.guide_model == "bundled:emoji-32/guide" and job.scheduler == defaults["scheduler"]

@@ -70,9 +70,15 @@ class GeneratePanel(SamplingPanel):
         self.guidance.setEnabled(bool(self.guide_box.currentData()))
 
     def model_changed(self, info: ModelInfo | None) -> None:
-        """Re-list the guides for this model (after a new choice, or a refresh of the model list)."""
+        """Re-list the guides for the model now chosen; during a re-listing of the models, once it is over."""
+        if self._refreshing:  # the list is emptied and filled again: the guide chosen must outlive that
+            return
         self.recommended_guide = read_defaults(info.path, info.ref).get("guide_model", "") if info is not None else ""
         self.fill_guides()
+
+    def refresh_models(self, include_hf_cache: bool = False) -> None:
+        super().refresh_models(include_hf_cache)
+        self.model_changed(self.current_model_info())
 
     def apply_defaults(self, info: ModelInfo, defaults: dict) -> list[str]:
         """A model with a guide of its own brings it and its scale; the current choice stays for one without."""
