@@ -72,6 +72,14 @@ def test_an_incompatible_guide_is_refused_with_both_folders_named(engine, tiny_d
         engine.run(job.replace(guide_model=str(wrong_kind), guidance_scale=2.0), save=False)
     with pytest.raises(ModelError, match="Model folder not found"):
         engine.run(job.replace(guide_model=str(tmp_path / "nowhere"), guidance_scale=2.0), save=False)
+    # a scheduler config that leaves out entries at diffusers' defaults describes the same schedule
+    terse = save_tiny_ddpm(tmp_path / "terse", seed=2)
+    config_file = terse / "scheduler" / "scheduler_config.json"
+    config = json.loads(config_file.read_text())
+    for key in ("beta_start", "beta_end", "beta_schedule", "prediction_type"):
+        del config[key]
+    config_file.write_text(json.dumps(config))
+    assert engine.run(job.replace(guide_model=str(terse), guidance_scale=2.0), save=False).images.shape == (1, 16, 16, 3)
 
 
 def test_job_rules_and_parameters_line():

@@ -23,8 +23,10 @@ import torch
 
 from ddpm_studio.engine.models import LoadedDDPM, ModelError
 
-# scheduler config entries that fix the noise schedule and what the UNet predicts: a guide must share them
-SCHEDULE_KEYS = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas", "prediction_type")
+# scheduler config entries that fix the noise schedule and what the UNet predicts, which a guide must share, with
+# diffusers' DDPMScheduler defaults for a config that leaves one out
+SCHEDULE_DEFAULTS = {"num_train_timesteps": 1000, "beta_start": 0.0001, "beta_end": 0.02, "beta_schedule": "linear",
+                     "trained_betas": None, "prediction_type": "epsilon"}
 
 
 @dataclass
@@ -39,8 +41,7 @@ def check_guide(main: LoadedDDPM, guide: LoadedDDPM) -> None:
         ours, theirs = main.unet.config.get(key), guide.unet.config.get(key)
         if _norm(ours) != _norm(theirs):
             problems.append(f"UNet {key} {theirs} (the model's is {ours})")
-    for key in SCHEDULE_KEYS:
-        default = "epsilon" if key == "prediction_type" else None
+    for key, default in SCHEDULE_DEFAULTS.items():
         ours, theirs = main.scheduler_config.get(key, default), guide.scheduler_config.get(key, default)
         if _norm(ours) != _norm(theirs):
             problems.append(f"scheduler {key} {theirs} (the model's is {ours})")
