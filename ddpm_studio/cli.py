@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--checkpoint-every", type=int)
     tr.add_argument("--sample-every", type=int)
     tr.add_argument("--seed", type=int)
+    tr.add_argument("--guide-step", type=int, metavar="N",
+                    help="keep the model at step N as its autoguidance guide, exported with it (1/16 of --steps is the "
+                         "usual choice; 0: none, the default)")
+    tr.add_argument("--guide-scale", type=float, metavar="W", help="the autoguidance scale the model then recommends (2)")
     tr.add_argument("--no-ema", action="store_true")
     tr.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     tr.add_argument("--threads", type=int, help="torch CPU threads")

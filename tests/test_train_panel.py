@@ -56,12 +56,15 @@ def test_train_panel_trains_and_the_model_appears_in_generate(window, qtbot, tmp
     assert generate.model_box.currentData() == model_dir
     # with the sampler its grids were drawn with, which the trained model recommends
     assert (generate.scheduler_box.currentData(), generate.steps.value()) == ("unipc", 6)
+    # and its autoguidance guide, the copy kept at 1/16 of the run (the panel keeps one unless told not to)
+    assert panel.guide.isChecked() and panel.current_config().guide_step == 1
+    assert generate.guide_box.currentText() == "Its own guide (recommended)" and generate.guidance.value() == 2.0
     # and it samples at once
     generate.steps.setValue(3)
     generate.batch.setValue(1)
     with qtbot.waitSignal(window.sampler.job_finished, timeout=60000) as finished:
         generate.generate()
-    assert finished.args[1].images.shape == (1, 16, 16, 3)
+    assert finished.args[1].images.shape == (1, 16, 16, 3) and finished.args[1].job.guided
 
 
 def test_pause_resume_and_stop(window, qtbot, tmp_path):

@@ -96,6 +96,43 @@ def test_stop_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-6
 
 
+def test_an_early_copy_ships_as_the_models_autoguidance_guide(tmp_path):
+    """guide_step keeps the EMA model at that step; exports after it carry it as model/guide and recommend it, exports
+    before it (a stop) do not, and a resumed run still finds it."""
+    data = shapes_folder(tmp_path / "shapes")
+    out = tmp_path / "run"
+    control = TrainControl()
+    events = []
+
+    def on_event(event):
+        events.append(event)
+        if event.kind == "step" and event.step == 5:
+            control.request_stop()
+
+    first = train(tiny_config(data, out, guide_step=8, log_every=5), on_event=on_event, control=control)
+    assert first.stopped and first.step == 5
+    assert "guide_model" not in read_defaults(out / "model") and not (out / "model" / "guide").exists()
+
+    events.clear()
+    train(tiny_config(data, out, guide_step=8, log_every=5, guide_scale=1.5), on_event=events.append, resume=True)
+    guide_event = next(e for e in events if e.kind == "guide")
+    assert guide_event.step == 8 and guide_event.path == str(out / "guide")
+    assert [e.kind for e in events].index("guide") < [e.kind for e in events].index("exported")  # a guide is not a model
+    model = out / "model"
+    assert read_defaults(model) == {"scheduler": "dpm++2m", "steps": 5, "guide_model": str(model.resolve() / "guide"),
+                                    "guidance_scale": 1.5}
+    guide = load_file(model / "guide" / "unet" / "diffusion_pytorch_model.safetensors")
+    kept = load_file(out / "guide" / "unet" / "diffusion_pytorch_model.safetensors")
+    final = load_file(model / "unet" / "diffusion_pytorch_model.safetensors")
+    assert all(bool((guide[k] == kept[k]).all()) for k in guide)  # the step-8 copy, as kept
+    assert max(float((guide[k] - final[k]).abs().max()) for k in guide) > 1e-4  # not the final weights
+    job = GenerateJob(model=str(model), scheduler="ddim", steps=3, batch_size=1, guide_model=str(model / "guide"),
+                      guidance_scale=1.5)
+    assert Engine(device="cpu").run(job, save=False).images.shape == (1, 16, 16, 3)
+    with pytest.raises(ValueError, match="guide step must be from 0 \\(none\\) to below the 20 steps"):
+        tiny_config(data, out, guide_step=20).validate()
+
+
 def test_hostile_folder_trains_on_the_good_files(tmp_path):
     folder, good, bad = hostile_folder(tmp_path / "hostile")
     events = []
@@ -174,7 +211,7 @@ def test_cli_resume_keeps_the_runs_recipe(tmp_path, capsys):
     assert "Resumed from checkpoint-00000002 at step 2" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("preset, low, high", [("small", 2.6e6, 2.9e6), ("small4", 10.5e6, 11e6), ("medium", 4.3e6, 4.6e6), ("large", 10e6, 12.5e6)])
+@pytest.mark.parametrize("preset, low, high", [("xsmall", 0.6e6, 0.8e6), ("small", 2.6e6, 2.9e6), ("small4", 10.5e6, 11e6), ("medium", 4.3e6, 4.6e6), ("large", 10e6, 12.5e6)])
 def test_preset_sizes_match_their_comments_and_large_ones_fit_a_bundle(preset, low, high):
     """The comments in presets.py quote these counts; 12.5 M parameters is 25 MB in fp16, a bundled model's limit."""
     import torch

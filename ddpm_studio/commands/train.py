@@ -11,6 +11,7 @@ TRAIN_FLAGS = {
     "resolution": "resolution", "steps": "max_steps", "batch_size": "batch_size", "grad_accum": "gradient_accumulation_steps",
     "lr": "learning_rate", "warmup": "lr_warmup_steps", "mixed_precision": "mixed_precision",
     "checkpoint_every": "checkpoint_every", "sample_every": "sample_every", "seed": "seed",
+    "guide_step": "guide_step", "guide_scale": "guide_scale",
 }
 
 

@@ -54,6 +54,14 @@ class TrainConfig:
     beta_schedule: str = "linear"
     prediction_type: str = "epsilon"
     seed: int = 0
+    guide_step: int = 0  # keep the EMA model at this step as exported models' autoguidance guide; 0: none
+    guide_scale: float = 2.0  # the autoguidance scale exported models then recommend
+
+    @staticmethod
+    def default_guide_step(max_steps: int) -> int:
+        """1/16 of the run, the guide's training time in Karras et al. 2024 (engine/guidance.py); 0 (none) for a run
+        too short to have an earlier copy."""
+        return max(1, max_steps // 16) if max_steps >= 2 else 0
 
     def validate(self) -> None:
         positive = ["resolution", "batch_size", "gradient_accumulation_steps", "max_steps", "checkpoint_every",
@@ -72,6 +80,11 @@ class TrainConfig:
             raise ValueError(f"The learning rate must be between 0 and 1; got {self.learning_rate}.")
         if self.prediction_type not in ("epsilon", "v_prediction", "sample"):
             raise ValueError(f"Unknown prediction type '{self.prediction_type}'.")
+        step, scale = self.guide_step, self.guide_scale
+        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < self.max_steps:
+            raise ValueError(f"The guide step must be from 0 (none) to below the {self.max_steps} steps; got {step!r}.")
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale <= 10:
+            raise ValueError(f"The guide scale must be between 0 and 10; got {scale!r}.")
         if not self.data_dir or not self.output_dir:
             raise ValueError("Both a training folder and an output folder are needed.")
 

@@ -11,7 +11,9 @@ import numpy as np
 
 @dataclass(frozen=True)
 class TrainEvent:
-    """kind: data | step | sample | checkpoint | exported | paused | resumed | finished | stopped."""
+    """kind: data | step | sample | checkpoint | guide | exported | paused | resumed | finished | stopped.
+
+    ``guide``: the early copy kept as exported models' autoguidance guide (not a model to list on its own)."""
 
     kind: str
     step: int = 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from ddpm_studio.training import checkpoints as ckpt
 from ddpm_studio.training.config import TrainConfig
 from ddpm_studio.training.dataset import ImageFolderDataset
 from ddpm_studio.training.events import TrainCallback, TrainControl, TrainEvent, TrainingError
+
+GUIDE_FOLDER = "guide"  # output/guide during a run; model/guide in the exported model
 
 
 @dataclass
@@ -190,6 +193,9 @@ def train(config: TrainConfig, on_event: TrainCallback = _ignore, control: Train
             _save_checkpoint(accelerator, output, step, config, last_good_loss, emit)
         if step % config.sample_every == 0 or last:
             _sample(accelerator, unet, ema, scheduler_config, config, step, output, emit)
+        if step == config.guide_step:
+            _export(accelerator, unet, ema, scheduler_config, config, output, step, last_good_loss, dataset, emit,
+                    guide=True)
         if control.take_export_request():
             _export(accelerator, unet, ema, scheduler_config, config, output, step, last_good_loss, dataset, emit)
 
@@ -298,26 +304,38 @@ def sample_grid(images: np.ndarray) -> np.ndarray:
     return image_grid(images, pad=2, background=255, border=True)
 
 
-def _export(accelerator, unet, ema, scheduler_config, config: TrainConfig, output: Path, step: int, loss, dataset, emit) -> Path:
-    """The (EMA) model as a diffusers DDPM pipeline folder at ``output/model``, swapped in atomically."""
-    target = output / "model"
+def _export(accelerator, unet, ema, scheduler_config, config: TrainConfig, output: Path, step: int, loss, dataset, emit,
+            guide: bool = False) -> Path:
+    """The (EMA) model as a diffusers DDPM pipeline folder at ``output/model``, swapped in atomically.
+
+    With ``guide``: at ``output/guide`` instead, the early copy that later exports carry as their autoguidance guide
+    (``model/guide``, recommended in its ddpm_studio.json) once the run is past it.
+    """
+    target = output / (GUIDE_FOLDER if guide else "model")
+    kept_guide = output / GUIDE_FOLDER
+    with_guide = (not guide and config.guide_step and step > config.guide_step
+                  and (kept_guide / "model_index.json").is_file())
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         from diffusers import DDPMPipeline, DDPMScheduler
 
         model = accelerator.unwrap_model(unet)
-        staging = output / "model.partial"
+        staging = target.with_name(target.name + ".partial")
         if staging.exists():
-            import shutil
-
             shutil.rmtree(staging)
         with _EmaWeights(model, ema):
             DDPMPipeline(unet=model, scheduler=DDPMScheduler.from_config(scheduler_config)).save_pretrained(staging, safe_serialization=True)
         config.save(staging / "train_config.json")
-        write_defaults(staging, config.sample_scheduler, config.sample_steps)  # what its preview grids were made with
         (staging / "README.md").write_text(model_card(config, step, loss, len(dataset), dataset.report.folder), encoding="utf-8")
+        if with_guide:
+            shutil.copytree(kept_guide, staging / GUIDE_FOLDER)
+        if not guide:  # what its preview grids were made with, and its guide
+            write_defaults(staging, config.sample_scheduler, config.sample_steps,
+                           guide=GUIDE_FOLDER if with_guide else "", guidance_scale=config.guide_scale)
         ckpt.swap_into_place(staging, target)
-        emit(TrainEvent("exported", step=step, max_steps=config.max_steps, path=str(target), message=f"Exported the model to {target}"))
+        what = f"the autoguidance guide (step {step})" if guide else "the model"
+        emit(TrainEvent("guide" if guide else "exported", step=step, max_steps=config.max_steps, path=str(target),
+                        message=f"Exported {what} to {target}"))
     accelerator.wait_for_everyone()
     return target
 

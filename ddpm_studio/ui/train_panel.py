@@ -81,6 +81,12 @@ class TrainPanel(QWidget):
         sample_row.addWidget(self.sample_steps)
         for widget in (self.sample_scheduler, self.sample_steps):
             widget.setToolTip("How the sample grids are drawn; the exported model recommends the same to the Generate panel")
+        self.guide = QCheckBox("Keep an autoguidance guide")
+        self.guide.setChecked(True)
+        self.guide.setToolTip(
+            "Keep a copy of the model from 1/16 of the way through the run and export it with the model as its guide: "
+            "the Generate panel then steers away from that weaker version (autoguidance, scale 2), which gives "
+            "cleaner pictures; the model folder holds two UNets")
         self.output = QLineEdit()
         out_row = path_row(self.output, self.choose_output)
         self.resume_box = QCheckBox("Resume from the latest checkpoint")
@@ -99,6 +105,7 @@ class TrainPanel(QWidget):
         form.addRow("Checkpoint every", self.checkpoint_every)
         form.addRow("Sample every", self.sample_every)
         form.addRow("Sample with", sample_row)
+        form.addRow("", self.guide)
         form.addRow("Output folder", out_row)
         form.addRow("", self.resume_box)
 
@@ -225,6 +232,7 @@ class TrainPanel(QWidget):
             sample_scheduler=self.sample_scheduler.currentData(),
             sample_steps=self.sample_steps.value(),
             log_every=max(1, min(10, self.steps.value() // 20)),
+            guide_step=TrainConfig.default_guide_step(self.steps.value()) if self.guide.isChecked() else 0,
         )
         config.validate()
         return config
@@ -253,6 +261,7 @@ class TrainPanel(QWidget):
         self.sample_every.setValue(config.sample_every)
         self.sample_scheduler.setCurrentIndex(max(0, self.sample_scheduler.findData(config.sample_scheduler)))
         self.sample_steps.setValue(config.sample_steps)
+        self.guide.setChecked(config.guide_step > 0)
 
     # ---- running ----
     def start(self) -> None:
@@ -318,7 +327,7 @@ class TrainPanel(QWidget):
         elif event.kind == "exported":
             self.model_exported.emit(event.path)
             self.status_message.emit(event.message)
-        elif event.kind in ("finished", "stopped", "paused", "resumed", "checkpoint"):
+        elif event.kind in ("finished", "stopped", "paused", "resumed", "checkpoint", "guide"):
             self.status_message.emit(event.message)
             if event.kind in ("finished", "stopped"):
                 self.progress_label.setText(event.message)
