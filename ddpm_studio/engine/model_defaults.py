@@ -24,6 +24,7 @@ def read_defaults(model_path: Path, ref: str = "") -> dict:
     pair travels together; it comes back as a reference: ``bundled:NAME/guide`` for a bundled model, else a path.
     """
     from ddpm_studio.engine.jobs import MAX_AUTOGUIDANCE, MAX_STEPS, MIN_AUTOGUIDANCE
+    from ddpm_studio.engine.models import BUNDLED_PREFIX
     from ddpm_studio.engine.schedulers import SCHEDULERS
 
     path = Path(model_path) / DEFAULTS_FILE
@@ -43,7 +44,8 @@ def read_defaults(model_path: Path, ref: str = "") -> dict:
         found["steps"] = steps
     guide, scale = data.get("guide"), data.get("guidance_scale")
     if _inner_pipeline(Path(model_path), guide) and _is_number(scale) and MIN_AUTOGUIDANCE <= scale <= MAX_AUTOGUIDANCE:
-        found["guide_model"] = f"{ref}/{guide}" if ref.startswith("bundled:") else str(Path(model_path).resolve() / guide)
+        bundled = ref.startswith(BUNDLED_PREFIX)
+        found["guide_model"] = f"{ref}/{guide}" if bundled else str(Path(model_path).resolve() / guide)
         found["guidance_scale"] = float(scale)
     return found
 

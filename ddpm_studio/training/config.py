@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ddpm_studio.engine.jobs import MAX_AUTOGUIDANCE, MIN_AUTOGUIDANCE
 from ddpm_studio.engine.schedulers import SCHEDULERS
 from ddpm_studio.training.presets import PRESETS
 
@@ -83,8 +84,9 @@ class TrainConfig:
         step, scale = self.guide_step, self.guide_scale
         if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < self.max_steps:
             raise ValueError(f"The guide step must be from 0 (none) to below the {self.max_steps} steps; got {step!r}.")
-        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale <= 10:
-            raise ValueError(f"The guide scale must be between 0 and 10; got {scale!r}.")
+        low, high = MIN_AUTOGUIDANCE, MAX_AUTOGUIDANCE
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not low <= scale <= high:
+            raise ValueError(f"The guide scale must be between {low} and {high}; got {scale!r}.")
         if not self.data_dir or not self.output_dir:
             raise ValueError("Both a training folder and an output folder are needed.")
 
