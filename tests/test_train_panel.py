@@ -49,6 +49,7 @@ def test_train_panel_trains_and_the_model_appears_in_generate(window, qtbot, tmp
 
     assert len(panel.loss_plot.raw) >= 2
     assert panel.last_sample is not None and panel.last_sample.step == 20
+    assert panel.sample_label.text() == "Samples at step 20 (EMA weights, autoguidance 2)"  # past the guide's step
     assert not panel.sample_view.image().isNull()
     assert panel.progress.value() == 20 and "Finished at step 20" in panel.progress_label.text()
     model_dir = exported.args[0]

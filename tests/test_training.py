@@ -118,6 +118,7 @@ def test_an_early_copy_ships_as_the_models_autoguidance_guide(tmp_path):
     guide_event = next(e for e in events if e.kind == "guide")
     assert guide_event.step == 8 and guide_event.path == str(out / "guide")
     assert [e.kind for e in events].index("guide") < [e.kind for e in events].index("exported")  # a guide is not a model
+    assert next(e for e in events if e.kind == "sample").message == "autoguidance 1.5"  # drawn as the model recommends
     model = out / "model"
     assert read_defaults(model) == {"scheduler": "dpm++2m", "steps": 5, "guide_model": str(model.resolve() / "guide"),
                                     "guidance_scale": 1.5}

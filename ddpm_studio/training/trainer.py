@@ -280,23 +280,39 @@ def _sample(accelerator, unet, ema, scheduler_config, config: TrainConfig, step:
         from PIL import Image
 
         from ddpm_studio.engine.events import never_stop
+        from ddpm_studio.engine.guidance import GuidedUNet
         from ddpm_studio.engine.jobs import GenerateJob
         from ddpm_studio.engine.sampler import sample_ddpm
 
         model = accelerator.unwrap_model(unet)
         job = GenerateJob(model="training", scheduler=config.sample_scheduler, steps=config.sample_steps,
                           seed=config.seed, batch_size=config.num_samples, preview_every=0)
+        guide = _kept_guide(config, output, step, accelerator.device)
         model.eval()
         with _EmaWeights(model, ema):
-            out = sample_ddpm(model, scheduler_config, job, accelerator.device, torch.float32, lambda e: None, never_stop)
+            sampled = GuidedUNet(model, guide, config.guide_scale) if guide is not None else model
+            out = sample_ddpm(sampled, scheduler_config, job, accelerator.device, torch.float32, lambda e: None,
+                              never_stop)
         model.train()
         grid = sample_grid(out.images)
         folder = output / "samples"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"step-{step:08d}.png"
         Image.fromarray(grid).save(path)
-        emit(TrainEvent("sample", step=step, max_steps=config.max_steps, image=grid, path=str(path)))
+        how = f"autoguidance {config.guide_scale:g}" if guide is not None else ""
+        emit(TrainEvent("sample", step=step, max_steps=config.max_steps, image=grid, path=str(path), message=how))
     accelerator.wait_for_everyone()
+
+
+def _kept_guide(config: TrainConfig, output: Path, step: int, device):
+    """The guide kept at ``guide_step``, once the run is past it: sample grids are then drawn as the exported model
+    recommends (autoguidance); None before, or without one."""
+    folder = output / GUIDE_FOLDER / "unet"
+    if not config.guide_step or step <= config.guide_step or not (folder / "config.json").is_file():
+        return None
+    from diffusers import UNet2DModel
+
+    return UNet2DModel.from_pretrained(folder, use_safetensors=True, local_files_only=True).to(device).eval()
 
 
 def sample_grid(images: np.ndarray) -> np.ndarray:

@@ -323,7 +323,8 @@ class TrainPanel(QWidget):
         elif event.kind == "sample":
             self.last_sample = event
             self.sample_view.set_image(to_qimage(event.image))
-            self.sample_label.setText(f"Samples at step {event.step} (EMA weights)")
+            how = f", {event.message}" if event.message else ""
+            self.sample_label.setText(f"Samples at step {event.step} (EMA weights{how})")
         elif event.kind == "exported":
             self.model_exported.emit(event.path)
             self.status_message.emit(event.message)
