@@ -171,6 +171,11 @@ def test_generate_panel_offers_the_recommended_guide_and_runs_guided(make_window
     assert panel.guide_box.currentData() == "" and not panel.current_job().guided
     assert panel.restore_from_png(str(png))
     assert panel.current_job().replace(output_dir=job.output_dir, preview_every=job.preview_every) == job
+    # a restored guide that is no listed model stays a choice, through a re-listing too
+    elsewhere = save_tiny_ddpm(tmp_path / "elsewhere" / "early-export", seed=4)
+    panel.apply_job(job.replace(guide_model=str(elsewhere)))
+    panel.refresh_models(include_hf_cache=True)
+    assert panel.current_job().guide_model == str(elsewhere)
 
 
 def test_first_launch_generates_with_the_bundled_model_and_its_guide(make_window, qtbot, tmp_path):

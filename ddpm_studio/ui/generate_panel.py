@@ -42,6 +42,7 @@ class GeneratePanel(SamplingPanel):
                                        decimals=2)
         self.guidance.setToolTip(SCALE_TIP)
         self.recommended_guide = ""  # the selected model's own guide, from its ddpm_studio.json
+        self.restored_guide = ""  # a restored job's guide that is not in the model list: kept as a choice
         self.guide_box.currentIndexChanged.connect(self._guide_changed)
         form.addRow("Guide", self.guide_box)
         form.addRow("Guide scale", self.guidance)
@@ -62,7 +63,9 @@ class GeneratePanel(SamplingPanel):
             if ref != model:
                 self.guide_box.addItem(info.label, ref)
         if keep and add_missing and self.guide_box.findData(keep) < 0:
-            self.guide_box.addItem(keep, keep)
+            self.restored_guide = keep
+        if self.restored_guide and self.guide_box.findData(self.restored_guide) < 0:
+            self.guide_box.addItem(self.restored_guide, self.restored_guide)
         self.guide_box.setCurrentIndex(max(0, self.guide_box.findData(keep or "")))
         self.guide_box.blockSignals(False)
         self._guide_changed()
