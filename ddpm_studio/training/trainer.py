@@ -307,12 +307,18 @@ def _sample(accelerator, unet, ema, scheduler_config, config: TrainConfig, step:
 def _kept_guide(config: TrainConfig, output: Path, step: int, device):
     """The guide kept at ``guide_step``, once the run is past it: sample grids are then drawn as the exported model
     recommends (autoguidance); None before, or without one."""
-    folder = output / GUIDE_FOLDER / "unet"
-    if not config.guide_step or step <= config.guide_step or not (folder / "config.json").is_file():
+    if not _past_kept_guide(config, output, step):
         return None
     from diffusers import UNet2DModel
 
+    folder = output / GUIDE_FOLDER / "unet"
     return UNet2DModel.from_pretrained(folder, use_safetensors=True, local_files_only=True).to(device).eval()
+
+
+def _past_kept_guide(config: TrainConfig, output: Path, step: int) -> bool:
+    """Whether the run is past its guide step and the guide kept there is on disk (``output/guide``)."""
+    kept = output / GUIDE_FOLDER / "model_index.json"
+    return bool(config.guide_step) and step > config.guide_step and kept.is_file()
 
 
 def sample_grid(images: np.ndarray) -> np.ndarray:
@@ -329,8 +335,7 @@ def _export(accelerator, unet, ema, scheduler_config, config: TrainConfig, outpu
     """
     target = output / (GUIDE_FOLDER if guide else "model")
     kept_guide = output / GUIDE_FOLDER
-    with_guide = (not guide and config.guide_step and step > config.guide_step
-                  and (kept_guide / "model_index.json").is_file())
+    with_guide = not guide and _past_kept_guide(config, output, step)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         from diffusers import DDPMPipeline, DDPMScheduler
