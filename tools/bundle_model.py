@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--unguided-grid", help="with --guide: also draw the same seeds without it, for comparison")
     args = parser.parse_args()
 
+    from ddpm_studio.engine.files import give_normal_modes
     from ddpm_studio.engine.jobs import GenerateJob
     from ddpm_studio.engine.model_defaults import write_defaults
     from ddpm_studio.engine.runner import Engine
@@ -99,6 +100,7 @@ def main() -> None:
         "steps": step, "final_loss": loss, "hardware": args.hardware, "wall_time": args.wall_time,
         "fp16_mean_abs_diff": round(float(diff.mean()), 4), "fp16_max_abs_diff": int(diff.max()), **guide_facts,
     }, indent=2) + "\n", encoding="utf-8")
+    give_normal_modes(staging)  # save_pretrained's safetensors are owner-only (0600)
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
 

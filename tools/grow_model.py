@@ -18,6 +18,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from ddpm_studio.engine.files import give_normal_modes  # noqa: E402
 from ddpm_studio.engine.models import ModelError, load_ddpm  # noqa: E402
 from ddpm_studio.engine.sampler import sample_hw  # noqa: E402
 from ddpm_studio.training.grow import deepen_unet  # noqa: E402
@@ -46,6 +47,7 @@ def main() -> None:
 
     shutil.copytree(loaded.info.path, args.target, ignore=shutil.ignore_patterns("unet"))
     grown.save_pretrained(args.target / "unet", safe_serialization=True)
+    give_normal_modes(args.target)  # save_pretrained's safetensors are owner-only (0600)
     before = sum(p.numel() for p in loaded.unet.parameters())
     after = sum(p.numel() for p in grown.parameters())
     print(

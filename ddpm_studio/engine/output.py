@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from ddpm_studio.engine.files import create_exclusive
 from ddpm_studio.engine.metadata import png_info
 
 NAME = re.compile(r"^(\d{5})-")
@@ -30,11 +30,11 @@ def write_png_atomic(image: Image.Image, folder: Path, stem: str, pnginfo) -> Pa
     """Write to a temp file in ``folder``, then link it to the first free ``NNNNN-stem.png`` name.
 
     A reader never sees a half-written PNG, and an existing file is never overwritten
-    (``os.link`` fails if the name is taken, so two writers cannot collide).
+    (``os.link`` fails if the name is taken, so two writers cannot collide). The PNG gets the mode a normal write
+    would (0666 less the umask), not mkstemp's owner-only 0600.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".partial-", suffix=".png", dir=folder)
-    tmp = Path(tmp_name)
+    fd, tmp = create_exclusive(folder, ".partial-", ".png")
     try:
         with os.fdopen(fd, "wb") as handle:
             image.save(handle, format="PNG", pnginfo=pnginfo)

@@ -2,6 +2,7 @@
 
 A checkpoint is written to ``checkpoint-NNNNNNNN.partial`` and renamed when complete; "latest" is the highest
 complete one, so a run killed mid-write resumes from the one before. Old checkpoints beyond the limit are removed.
+Before a folder is renamed into place its files get the normal mode (safetensors writes them owner-only).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import json
 import re
 import shutil
 from pathlib import Path
+
+from ddpm_studio.engine.files import give_normal_modes
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d{8})$")
 STATE_FILE = "trainer_state.json"
@@ -48,8 +51,9 @@ def partial_path(output_dir: str | Path, step: int) -> Path:
 
 
 def commit_checkpoint(partial: Path, step: int, state: dict, keep: int) -> Path:
-    """Write the trainer state into ``partial``, rename it into place, prune old ones."""
+    """Write the trainer state into ``partial``, give its files normal modes, rename it into place, prune old ones."""
     (partial / STATE_FILE).write_text(json.dumps({"step": step, **state}, indent=2), encoding="utf-8")
+    give_normal_modes(partial)
     final = partial.with_name(f"checkpoint-{step:08d}")
     if final.exists():
         shutil.rmtree(final)
@@ -65,7 +69,11 @@ def read_state(checkpoint: Path) -> dict:
 
 
 def swap_into_place(staging: Path, target: Path) -> None:
-    """Replace folder ``target`` by ``staging`` (both in one parent), keeping the old one until the new one is in."""
+    """Replace folder ``target`` by ``staging`` (both in one parent), keeping the old one until the new one is in.
+
+    The files in ``staging`` get the normal mode first (safetensors writes them owner-only).
+    """
+    give_normal_modes(staging)
     old = target.with_name(target.name + ".old")
     if old.exists():
         shutil.rmtree(old)
