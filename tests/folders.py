@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -61,4 +62,23 @@ def hostile_folder(path: Path) -> tuple[Path, set[str], set[str]]:
     (path / "empty.png").write_bytes(b"")
     (path / "readme.txt").write_text("ignored: not an image extension")
     bad = {"truncated.png", "one-pixel.png", "notes.png", "empty.png"}
+    if _can_link(path):
+        os.symlink("missing.png", path / "gone.png")  # points nowhere
+        os.symlink("loop.png", path / "loop.png")  # points at itself
+        os.symlink("cycle-b.png", path / "sub" / "cycle-a.png")  # two links that point at each other
+        os.symlink("cycle-a.png", path / "sub" / "cycle-b.png")
+        os.symlink("missing.txt", path / "gone.txt")  # no image name: ignored like readme.txt
+        os.symlink("sub", path / "linked-folder")  # linked folders are not followed
+        os.symlink("missing.png", path / ".hidden-gone.png")  # hidden: skipped silently
+        bad |= {"gone.png", "loop.png", "cycle-a.png", "cycle-b.png"}
     return path, good, bad
+
+
+def _can_link(folder: Path) -> bool:
+    """Whether symbolic links can be made here (Windows needs a privilege for them)."""
+    try:
+        os.symlink("probe-target", folder / ".link-probe")
+    except (OSError, NotImplementedError):
+        return False
+    (folder / ".link-probe").unlink()
+    return True

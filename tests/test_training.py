@@ -46,7 +46,9 @@ def test_fifty_steps_lower_the_loss(tmp_path):
     model = tmp_path / "run" / "model"
     assert (model / "unet" / "diffusion_pytorch_model.safetensors").is_file()
     assert (model / "train_config.json").is_file() and "trained from scratch" in (model / "README.md").read_text()
-    assert read_defaults(model) == {"scheduler": "dpm++2m", "steps": 5}  # what its preview samples were made with
+    # what its preview samples were made with; named after its run, not "model" like every export
+    assert read_defaults(model) == {"scheduler": "dpm++2m", "steps": 5, "name": "run",
+                                    "about": "trained from scratch (tiny UNet) on 16 images, step 50 of 50"}
     assert summary.model_dir == str(model) and not summary.stopped
 
 
@@ -120,8 +122,9 @@ def test_an_early_copy_ships_as_the_models_autoguidance_guide(tmp_path):
     assert [e.kind for e in events].index("guide") < [e.kind for e in events].index("exported")  # a guide is not a model
     assert next(e for e in events if e.kind == "sample").message == "autoguidance 1.5"  # drawn as the model recommends
     model = out / "model"
-    assert read_defaults(model) == {"scheduler": "dpm++2m", "steps": 5, "guide_model": str(model.resolve() / "guide"),
-                                    "guidance_scale": 1.5}
+    recommended = {k: v for k, v in read_defaults(model).items() if k not in ("name", "about")}
+    assert recommended == {"scheduler": "dpm++2m", "steps": 5, "guide_model": str(model.resolve() / "guide"),
+                           "guidance_scale": 1.5}
     guide = load_file(model / "guide" / "unet" / "diffusion_pytorch_model.safetensors")
     kept = load_file(out / "guide" / "unet" / "diffusion_pytorch_model.safetensors")
     final = load_file(model / "unet" / "diffusion_pytorch_model.safetensors")
@@ -210,6 +213,44 @@ def test_cli_resume_keeps_the_runs_recipe(tmp_path, capsys):
     config = TrainConfig.load(out / "model" / "train_config.json")
     assert (config.preset, config.resolution, config.learning_rate, config.max_steps) == ("tiny", 16, 0.002, 4)
     assert "Resumed from checkpoint-00000002 at step 2" in capsys.readouterr().err
+
+
+def test_fine_tune_records_the_base_models_noise_schedule(tmp_path, capsys):
+    """A fine-tune trains with its base model's scheduler (v-prediction, cosine betas, 500 steps here), so its
+    train_config.json files, checkpoints and model card say that, not the recipe's defaults; and it resumes."""
+    import json
+
+    from ddpm_studio.cli import main
+    from ddpm_studio.training.checkpoints import read_state
+    from tests.tiny_models import save_tiny_ddpm
+
+    base = save_tiny_ddpm(tmp_path / "base", prediction_type="v_prediction")
+    scheduler_file = base / "scheduler" / "scheduler_config.json"
+    scheduler = json.loads(scheduler_file.read_text(encoding="utf-8"))
+    scheduler.update(beta_schedule="squaredcos_cap_v2", num_train_timesteps=500)
+    scheduler_file.write_text(json.dumps(scheduler), encoding="utf-8")
+    data, out = solid_folder(tmp_path / "red", count=4), tmp_path / "run"
+    config = tiny_config(data, out, base_model=str(base), max_steps=2, batch_size=4, checkpoint_every=2)
+    summary = train(config)
+    assert (config.prediction_type, config.beta_schedule, config.num_train_timesteps) == ("epsilon", "linear", 1000)
+    built = ("v_prediction", "squaredcos_cap_v2", 500)
+
+    def recorded(path):
+        saved = TrainConfig.load(path)
+        return saved.prediction_type, saved.beta_schedule, saved.num_train_timesteps
+
+    model = out / "model"
+    assert summary.model_dir == str(model) and "prediction: v_prediction;" in (model / "README.md").read_text()
+    assert recorded(model / "train_config.json") == recorded(out / "train_config.json") == built
+    assert read_state(latest_checkpoint(out)[1])["config"]["prediction_type"] == "v_prediction"
+
+    common = [str(data), "--out", str(out), "--batch-size", "4", "--checkpoint-every", "2", "--sample-every", "100"]
+    assert main(["train", *common, "--steps", "4", "--resume"]) == 0
+    assert "Resumed from checkpoint-00000002 at step 2" in capsys.readouterr().err
+    resumed = TrainConfig.load(model / "train_config.json")
+    assert (resumed.base_model, resumed.max_steps) == (str(base), 4) and recorded(model / "train_config.json") == built
+    card = (model / "README.md").read_text()
+    assert "prediction: v_prediction;" in card and "Steps: 4 of 4" in card
 
 
 @pytest.mark.parametrize("preset, low, high", [("xsmall", 0.6e6, 0.8e6), ("small", 2.6e6, 2.9e6), ("small4", 10.5e6, 11e6), ("medium", 4.3e6, 4.6e6), ("large", 10e6, 12.5e6)])

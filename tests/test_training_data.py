@@ -21,8 +21,27 @@ def test_hostile_folder_keeps_the_good_and_names_the_bad(tmp_path):
     assert "too small (1×1" in reasons["one-pixel.png"]
     assert "not an image" in reasons["notes.png"]
     assert "cannot be decoded" in reasons["truncated.png"] or "not an image" in reasons["truncated.png"]
-    assert f"{len(good)} usable image(s)" in report.summary() and "4 skipped" in report.summary()
+    assert f"{len(good)} usable image(s)" in report.summary() and f"{len(bad)} skipped" in report.summary()
     assert all(a.dtype == np.uint8 and a.shape[2] == 3 and min(a.shape[:2]) == 16 for a in arrays)
+
+
+def test_broken_symbolic_links_are_named_with_their_reason(tmp_path):
+    """A link that points nowhere or loops is reported like any other unusable file; hidden ones, links without an
+    image name, and linked folders are not looked at."""
+    folder, good, bad = hostile_folder(tmp_path / "hostile")
+    if not (folder / "gone.png").is_symlink():
+        pytest.skip("symbolic links cannot be made here")
+    report, _ = scan(folder, 16)
+    reasons = {p.name: reason for p, reason in report.bad}
+    assert reasons["gone.png"] == "a symbolic link to a missing file (missing.png)"
+    assert reasons["loop.png"] == "a symbolic link that loops back on itself"
+    assert reasons["cycle-a.png"] == reasons["cycle-b.png"] == "a symbolic link that loops back on itself"
+    assert ".hidden-gone.png" not in reasons and "gone.txt" not in reasons
+    details = report.details()
+    assert f"skipped {folder / 'gone.png'}: a symbolic link to a missing file (missing.png)" in details
+    assert f"skipped {folder / 'loop.png'}: a symbolic link that loops back on itself" in details
+    assert sorted(p.name for p in report.good) == sorted(good)  # the linked folder's images are not counted twice
+    assert len(report.bad) == len(bad)
 
 
 def test_documented_conversions(tmp_path):

@@ -4,8 +4,10 @@ InvokeAI keeps per-model "default settings" (scheduler, steps) that are filled i
 the same idea, stored with the model so that it travels with the folder. Our trainer writes the scheduler and step
 count its preview grids used; the bundled model carries the ones its README grid was made with. The Generate panel
 and the CLI use them when the model is selected / when no flag is given. A model may also name an autoguidance guide
-that ships inside its folder, and the scale to use it at (engine/guidance.py). The file is optional metadata: a
-missing, unreadable or partly wrong file yields only the entries that are valid, never an error.
+that ships inside its folder, and the scale to use it at (engine/guidance.py). The trainer also names the model after
+its run and says where it came from (``name``, ``about``), so that two exports are not both called "model" (their
+folder's name). The file is optional metadata: a missing, unreadable or partly wrong file yields only the entries that
+are valid, never an error.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import json
 from pathlib import Path
 
 DEFAULTS_FILE = "ddpm_studio.json"
+MAX_NAME, MAX_ABOUT = 80, 300  # characters: a name for a list entry, a line for its tooltip
 
 
 def read_defaults(model_path: Path, ref: str = "") -> dict:
-    """``{"scheduler": name, "steps": n, "guide_model": ref, "guidance_scale": w}``, or the valid subset of it, for
-    the pipeline folder ``model_path`` (whose reference is ``ref``).
+    """``{"scheduler": name, "steps": n, "guide_model": ref, "guidance_scale": w, "name": text, "about": text}``, or
+    the valid subset of it, for the pipeline folder ``model_path`` (whose reference is ``ref``).
 
     The file names an autoguidance guide as a pipeline folder inside the model's own (``"guide": "guide"``), so the
     pair travels together; it comes back as a reference: ``bundled:NAME/guide`` for a bundled model, else a path.
@@ -36,7 +39,7 @@ def read_defaults(model_path: Path, ref: str = "") -> dict:
         return {}
     if not isinstance(data, dict):
         return {}
-    found = {}
+    found = {key: text for key, text in _texts(data).items()}
     if data.get("scheduler") in SCHEDULERS:
         found["scheduler"] = data["scheduler"]
     steps = data.get("steps")
@@ -47,6 +50,16 @@ def read_defaults(model_path: Path, ref: str = "") -> dict:
         bundled = ref.startswith(BUNDLED_PREFIX)
         found["guide_model"] = f"{ref}/{guide}" if bundled else str(Path(model_path).resolve() / guide)
         found["guidance_scale"] = float(scale)
+    return found
+
+
+def _texts(data: dict) -> dict:
+    """``name`` and ``about``: one line each, within their lengths."""
+    found = {}
+    for key, most in (("name", MAX_NAME), ("about", MAX_ABOUT)):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip() and "\n" not in value and len(value) <= most:
+            found[key] = value.strip()
     return found
 
 
@@ -64,11 +77,17 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def write_defaults(model_path: Path, scheduler: str, steps: int, guide: str = "", guidance_scale: float = 1.0) -> Path:
-    """Write the recommended settings; ``guide`` is a pipeline folder inside ``model_path`` (relative), or nothing."""
+def write_defaults(model_path: Path, scheduler: str, steps: int, guide: str = "", guidance_scale: float = 1.0,
+                   name: str = "", about: str = "") -> Path:
+    """Write the recommended settings; ``guide`` is a pipeline folder inside ``model_path`` (relative), or nothing;
+    ``name`` and ``about`` are what the model lists show (cut to their lengths, on one line)."""
     data: dict = {"scheduler": scheduler, "steps": int(steps)}
     if guide:
         data.update(guide=guide, guidance_scale=float(guidance_scale))
+    for key, value, most in (("name", name, MAX_NAME), ("about", about, MAX_ABOUT)):
+        value = " ".join(value.split())[:most]
+        if value:
+            data[key] = value
     path = Path(model_path) / DEFAULTS_FILE
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return path

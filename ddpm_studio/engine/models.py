@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ddpm_studio.engine.errors import first_line
+from ddpm_studio.engine.model_defaults import read_defaults
 from ddpm_studio.engine.single_file import ARCH_NAMES, SingleFileError, detect, is_checkpoint_file
 from ddpm_studio.paths import bundled_models_dir
 
@@ -66,6 +67,7 @@ class ModelInfo:
     modes: tuple[str, ...] = ()  # for latent families: what the UNet can do (txt2img, img2img, inpaint, instruct)
     in_channels: int = 0  # set for single-file checkpoints (the UNet's, read from the header)
     arch: str = ""  # single-file checkpoints: sd1, sd2 or sdxl
+    about: str = ""  # where the model came from, when its folder says (a trained model: its base and step)
 
     @property
     def prediction_unknown(self) -> bool:
@@ -79,6 +81,11 @@ class ModelInfo:
     @property
     def label(self) -> str:
         return f"{self.name} (bundled)" if self.ref.startswith(BUNDLED_PREFIX) else self.name
+
+    @property
+    def description(self) -> str:
+        """For a tooltip: where the model came from (when known) and where it is."""
+        return f"{self.about}\n{self.path}" if self.about else str(self.path)
 
 
 def resolve(ref: str) -> Path:
@@ -149,7 +156,9 @@ def inspect_model(ref: str, allow_pickle: bool = False) -> ModelInfo:
             family, panel = "instruct-pix2pix", "Edit (instruct)"
         elif modes:
             family, panel = ("stable-diffusion-xl" if xl else "stable-diffusion"), "Text to Image"
-    return ModelInfo(ref=ref, path=path, name=display_name(ref, path), class_name=class_name, family=family, panel=panel, modes=modes)
+    card = read_defaults(path)
+    return ModelInfo(ref=ref, path=path, name=display_name(ref, path, card.get("name", "")), class_name=class_name,
+                     family=family, panel=panel, modes=modes, about=card.get("about", ""))
 
 
 SINGLE_FILE_FAMILIES = {  # (architecture, UNet input channels) → (family, panel)
@@ -200,12 +209,14 @@ def require_mode(info: ModelInfo, mode: str) -> None:
         )
 
 
-def display_name(ref: str, path: Path) -> str:
+def display_name(ref: str, path: Path, own_name: str = "") -> str:
+    """A bundled model's name, a hub id, else the name its folder gives itself in ddpm_studio.json (a trained model:
+    its run's), else the folder's name."""
     if ref.startswith(BUNDLED_PREFIX):
         return ref[len(BUNDLED_PREFIX) :]
     if HUB_ID.match(ref) and not Path(ref).exists():
         return ref
-    return path.name
+    return own_name or path.name
 
 
 def require_pixel_ddpm(info: ModelInfo) -> None:
@@ -314,6 +325,20 @@ def list_models(user_folders: list[str] = (), include_hf_cache: bool = False, ac
         seen.add(info.path)
         found.append(info)
     return found
+
+
+def folder_models(folder: str, allow_pickle: bool = False) -> list[ModelInfo]:
+    """Every usable model in ``folder`` (a pipeline, a checkpoint, or a folder of them), of any family."""
+    found = list_models([folder], accept=lambda info: True, allow_pickle=allow_pickle)
+    return [info for info in found if not info.ref.startswith(BUNDLED_PREFIX)]
+
+
+def panels_of(infos: list[ModelInfo]) -> str:
+    """Which panels take these models, counted: "4 for the Text to Image panel, 2 for the Edit (inpaint) panel"."""
+    counts: dict[str, int] = {}
+    for info in infos:
+        counts[info.panel] = counts.get(info.panel, 0) + 1
+    return ", ".join(f"{n} for the {panel} panel" if panel else f"{n} that no panel takes" for panel, n in counts.items())
 
 
 def _hf_cache_pipelines() -> list[str]:

@@ -13,6 +13,8 @@ horizontal flip, scale to [-1, 1] (``dataset.py``). No torch here: the GUI scans
 
 from __future__ import annotations
 
+import errno
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +47,33 @@ class DataReport:
 
 
 def find_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS and not p.name.startswith("."))
+    """The files under ``folder`` named like images, hidden names left out, linked folders not followed.
+
+    A symbolic link named like an image that points nowhere or loops is kept, for ``load_rgb`` to name as bad. Broken
+    links with other names are left out like any other file with those names: the link's own name decides, as it does
+    for a link that works.
+    """
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in EXTENSIONS and not p.name.startswith(".")
+                  and (p.is_file() or _is_broken_link(p)))
+
+
+def _is_broken_link(path: Path) -> bool:
+    return path.is_symlink() and not path.exists()  # exists() follows the link: False if it points nowhere or loops
+
+
+def link_problem(path: Path) -> str | None:
+    """Why the symbolic link ``path`` cannot be followed (it points nowhere, or loops); None if it can or is no link."""
+    if not path.is_symlink():
+        return None
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link that loops back on itself"
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return f"a symbolic link to a missing file ({os.readlink(path)})"
+        return f"a symbolic link that cannot be followed ({exc.strerror})"
+    return None
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -68,6 +96,9 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 def load_rgb(path: Path) -> Image.Image:
     """Open, fully decode and convert one file; raises ValueError with a plain reason for any bad file."""
+    problem = link_problem(path)
+    if problem:
+        raise ValueError(problem)
     if path.stat().st_size == 0:
         raise ValueError("empty file (0 bytes)")
     try:

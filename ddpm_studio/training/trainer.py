@@ -6,6 +6,7 @@ Each step is the DDPM training step (Ho et al. 2020, Algorithm 1): take clean im
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
 import shutil
@@ -78,6 +79,20 @@ def build_model(config: TrainConfig):
     return unet, dict(scheduler.config)
 
 
+def _as_built(config: TrainConfig, scheduler_config) -> TrainConfig:
+    """A copy of ``config`` that records the noise schedule the model is trained with.
+
+    A fine-tune takes its prediction type, beta schedule and number of timesteps from the base model's scheduler, not
+    from the recipe's defaults; the saved train_config.json, the checkpoints and the model card must say those.
+    """
+    return dataclasses.replace(
+        config,
+        prediction_type=scheduler_config["prediction_type"],
+        beta_schedule=scheduler_config["beta_schedule"],
+        num_train_timesteps=int(scheduler_config["num_train_timesteps"]),
+    )
+
+
 def train(config: TrainConfig, on_event: TrainCallback = _ignore, control: TrainControl | None = None, resume: bool = False) -> TrainSummary:
     from accelerate.utils import set_seed
     from diffusers import DDPMScheduler
@@ -96,6 +111,7 @@ def train(config: TrainConfig, on_event: TrainCallback = _ignore, control: Train
 
     unet, scheduler_config = build_model(config)
     noise_scheduler = DDPMScheduler.from_config(scheduler_config)
+    config = _as_built(config, noise_scheduler.config)
     prediction_type = noise_scheduler.config.prediction_type
     ema = None
     if config.use_ema:
@@ -352,13 +368,23 @@ def _export(accelerator, unet, ema, scheduler_config, config: TrainConfig, outpu
             shutil.copytree(kept_guide, staging / GUIDE_FOLDER)
         if not guide:  # what its preview grids were made with, and its guide
             write_defaults(staging, config.sample_scheduler, config.sample_steps,
-                           guide=GUIDE_FOLDER if with_guide else "", guidance_scale=config.guide_scale)
+                           guide=GUIDE_FOLDER if with_guide else "", guidance_scale=config.guide_scale,
+                           name=output.name, about=model_about(config, step, len(dataset)))
         ckpt.swap_into_place(staging, target)
         what = f"the autoguidance guide (step {step})" if guide else "the model"
         emit(TrainEvent("guide" if guide else "exported", step=step, max_steps=config.max_steps, path=str(target),
                         message=f"Exported {what} to {target}"))
     accelerator.wait_for_everyone()
     return target
+
+
+def model_about(config: TrainConfig, step: int, images: int) -> str:
+    """One line for the model lists: what it was trained from, on how much, how far (the run names the model)."""
+    from ddpm_studio.engine.models import BUNDLED_PREFIX
+
+    base = Path(config.base_model.removeprefix(BUNDLED_PREFIX)).name  # a bundled name, a folder's, a hub id's last part
+    origin = f"fine-tuned from {base}" if base else f"trained from scratch ({config.preset} UNet)"
+    return f"{origin} on {images} images, step {step:,} of {config.max_steps:,}"
 
 
 def model_card(config: TrainConfig, step: int, loss, images: int, folder) -> str:
