@@ -1,8 +1,9 @@
 """The forward process, made visible: q(x_t | x_0) = √ᾱ_t·x_0 + √(1−ᾱ_t)·ε for a model's schedule or a named one,
 the curves that describe a schedule, and the DDPM training step on one picture (add noise, ask the model for it).
 
-Timesteps here count as in the DDPM paper: t = 0 is the picture itself, t = 1 … T the noising steps, so ᾱ at t is
-diffusers' ``alphas_cumprod[t − 1]`` and the model is called with diffusers' timestep t − 1.
+Timesteps here are diffusers' (and the rest of the app's): t = 0 … T − 1, T = num_train_timesteps, ᾱ_t is
+``alphas_cumprod[t]`` and the model is called with t. Even t = 0 holds a little noise (ᾱ_0 = 1 − β_0 < 1); the clean
+picture x_0 is not one of the timesteps.
 
 The schedule math is numpy (the panel draws it before torch is loaded); the beta schedules are the standard ones:
 linear and scaled_linear (linear in √β) between beta_start and beta_end, and squaredcos_cap_v2 from
@@ -22,7 +23,7 @@ BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
 @dataclass(frozen=True)
 class Schedule:
     name: str
-    betas: np.ndarray  # β_1 … β_T
+    betas: np.ndarray  # β_0 … β_{T−1}
 
     @property
     def steps(self) -> int:
@@ -33,13 +34,13 @@ class Schedule:
         return np.cumprod(1.0 - self.betas)
 
     def alpha_bar(self, t: int) -> float:
-        """ᾱ_t, with ᾱ_0 = 1 (the picture itself)."""
-        if not 0 <= t <= self.steps:
-            raise ValueError(f"t must be between 0 and {self.steps}; got {t}")
-        return 1.0 if t == 0 else float(self.alphas_cumprod[t - 1])
+        """ᾱ_t = ∏_{s ≤ t} (1 − β_s), for t = 0 … T − 1."""
+        if not 0 <= t < self.steps:
+            raise ValueError(f"t must be between 0 and {self.steps - 1}; got {t}")
+        return float(self.alphas_cumprod[t])
 
     def curves(self) -> dict[str, np.ndarray]:
-        """Per t = 1 … T: ᾱ_t, β_t, and log10 of the signal-to-noise ratio ᾱ_t / (1 − ᾱ_t)."""
+        """Per t = 0 … T − 1: ᾱ_t, β_t, and log10 of the signal-to-noise ratio ᾱ_t / (1 − ᾱ_t)."""
         ab = self.alphas_cumprod
         return {"alpha_bar": ab, "beta": self.betas, "log10_snr": np.log10(ab / np.maximum(1.0 - ab, 1e-20))}
 
@@ -66,7 +67,8 @@ def schedule_from_config(config: dict) -> Schedule:
         return Schedule("trained betas", np.asarray(trained, np.float64))
     name = config.get("beta_schedule", "linear")
     if name not in BETA_SCHEDULES:
-        raise ValueError(f"The model's beta schedule '{name}' is not one the explorer knows ({', '.join(BETA_SCHEDULES)}).")
+        raise ValueError(f"The model's beta schedule '{name}' is not one the explorer knows "
+                         f"({', '.join(BETA_SCHEDULES)}).")
     return named_schedule(name, int(config.get("num_train_timesteps", 1000)), float(config.get("beta_start", 0.0001)),
                           float(config.get("beta_end", 0.02)))
 
@@ -86,7 +88,7 @@ def to_uint8(x: np.ndarray, low: float = -1.0, high: float = 1.0) -> np.ndarray:
 
 
 def q_sample(x0: np.ndarray, t: int, schedule: Schedule, eps: np.ndarray) -> np.ndarray:
-    """x_t = √ᾱ_t·x_0 + √(1−ᾱ_t)·ε (model space)."""
+    """x_t = √ᾱ_t·x_0 + √(1−ᾱ_t)·ε (model space), t = 0 … T − 1."""
     ab = schedule.alpha_bar(t)
     return math.sqrt(ab) * x0 + math.sqrt(1.0 - ab) * eps
 
@@ -102,18 +104,20 @@ class NoiseCheck:
     mse: float
 
 
-def model_noise_check(unet, prediction_type: str, x0: np.ndarray, t: int, schedule: Schedule, eps: np.ndarray) -> NoiseCheck:
-    """Noise ``x0`` to t with ``eps``, ask the model, and turn its output (ε, v or x0) into its estimate of ε."""
+def model_noise_check(unet, prediction_type: str, x0: np.ndarray, t: int, schedule: Schedule,
+                      eps: np.ndarray) -> NoiseCheck:
+    """Noise ``x0`` to t (0 … T − 1) with ``eps``, ask the model at t, and turn its output (ε, v or x0) into its
+    estimate of ε."""
     import torch
 
-    if not 1 <= t <= schedule.steps:
-        raise ValueError(f"The model is asked at t = 1 … {schedule.steps}; got {t}.")
+    if not 0 <= t < schedule.steps:
+        raise ValueError(f"The model is asked at t = 0 … {schedule.steps - 1}; got {t}.")
     ab = schedule.alpha_bar(t)
     x_t = q_sample(x0, t, schedule, eps)
     param = next(unet.parameters())
     sample = torch.from_numpy(x_t.transpose(2, 0, 1)[None].copy()).to(param.device, param.dtype)
     with torch.inference_mode():
-        out = unet(sample, t - 1).sample[0].float().cpu().numpy().transpose(1, 2, 0).astype(np.float64)
+        out = unet(sample, t).sample[0].float().cpu().numpy().transpose(1, 2, 0).astype(np.float64)
     if prediction_type == "epsilon":
         eps_pred = out
     elif prediction_type == "v_prediction":  # v = √ᾱ·ε − √(1−ᾱ)·x0  ⇒  ε = √ᾱ·v + √(1−ᾱ)·x_t

@@ -7,7 +7,19 @@ import platform
 from importlib import metadata
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QTabWidget, QVBoxLayout
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+)
 
 from ddpm_studio import __version__
 from ddpm_studio.paths import resources_dir
@@ -47,8 +59,13 @@ class AboutDialog(QDialog):
         header.setTextFormat(Qt.TextFormat.RichText)
         header.setWordWrap(True)
         self.tabs = QTabWidget()
-        table = "\n".join(f"{name:<22}{version}" for name, version in versions().items())
-        self.tabs.addTab(_text(table), "Versions")
+        self.versions_table = _table(versions())
+        copy = QAction("Copy the versions", self.versions_table)
+        copy.setShortcut(QKeySequence.StandardKey.Copy)
+        copy.triggered.connect(self.copy_versions)
+        self.versions_table.addAction(copy)
+        self.versions_table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.tabs.addTab(self.versions_table, "Versions")
         for title, text in licences().items():
             self.tabs.addTab(_text(text), title)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -61,6 +78,38 @@ class AboutDialog(QDialog):
 
     def tab_titles(self) -> list[str]:
         return [self.tabs.tabText(i) for i in range(self.tabs.count())]
+
+    def versions_text(self) -> str:
+        """The Versions table as text, a "package<TAB>version" line a row."""
+        table = self.versions_table
+        rows = range(table.rowCount())
+        return "\n".join(f"{table.item(row, 0).text()}\t{table.item(row, 1).text()}" for row in rows)
+
+    def copy_versions(self) -> None:
+        QGuiApplication.clipboard().setText(self.versions_text())
+
+
+def _table(found: dict[str, str]) -> QTableWidget:
+    """A read-only two-column table, Package and Version, a row a package."""
+    table = QTableWidget(len(found), 2)
+    table.setHorizontalHeaderLabels(["Package", "Version"])
+    for row, (name, version) in enumerate(found.items()):
+        table.setItem(row, 0, QTableWidgetItem(name))
+        table.setItem(row, 1, QTableWidgetItem(version))
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+    table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    rows = table.verticalHeader()
+    rows.setVisible(False)
+    rows.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # compact rows, as in a text list
+    table.setShowGrid(False)
+    table.setAlternatingRowColors(True)
+    table.resizeColumnToContents(0)
+    table.setColumnWidth(0, table.columnWidth(0) + 24)  # a gap between the two columns
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    return table
 
 
 def _text(content: str) -> QPlainTextEdit:

@@ -1,7 +1,8 @@
 """A before/after view: two images of the same size, one over the other, split by a divider the user drags.
 
 Left of the divider is "before" (the classic Lanczos upscale), right of it "after" (the diffusion upscale). With
-only one image it shows that one (the input, before a run). Drop an image file on it to open it; ←/→ move the divider.
+only one image it shows that one (the input, before a run). Drop an image file on it to open it; ←/→ move the
+divider. The two labels sit on dark, semi-transparent backings so they read on light pictures too.
 """
 
 from __future__ import annotations
@@ -9,6 +10,10 @@ from __future__ import annotations
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
+
+LABEL_BACKING = QColor(0, 0, 0, 165)
+LABEL_PADDING = (6, 2)  # horizontal, vertical space between a label's text and the edge of its backing
+LABEL_MARGIN = 6  # between a label's backing and the picture's edge
 
 
 class CompareView(QWidget):
@@ -34,7 +39,8 @@ class CompareView(QWidget):
 
     def show_pair(self, before: QImage, after: QImage, labels: tuple[str, str] = ("Lanczos", "Diffusion")) -> None:
         if before.size() != after.size():
-            before = before.scaled(after.size(), Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            before = before.scaled(after.size(), Qt.AspectRatioMode.IgnoreAspectRatio,
+                                   Qt.TransformationMode.SmoothTransformation)
         self.before, self.after, self.labels = before, after, labels
         self.update()
 
@@ -50,6 +56,17 @@ class CompareView(QWidget):
         w, h = image.width() * scale, image.height() * scale
         return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
 
+    def label_rects(self) -> tuple[QRectF, QRectF]:
+        """The backings of the two labels, sized to their text: the before label at the picture's top left, the after
+        label at its top right."""
+        rect, metrics = self.image_rect(), self.fontMetrics()
+        pad_x, pad_y = LABEL_PADDING
+        height = metrics.height() + 2 * pad_y
+        widths = [metrics.horizontalAdvance(label) + 2 * pad_x for label in self.labels]
+        top = rect.top() + LABEL_MARGIN
+        return (QRectF(rect.left() + LABEL_MARGIN, top, widths[0], height),
+                QRectF(rect.right() - LABEL_MARGIN - widths[1], top, widths[1], height))
+
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(40, 40, 40))
@@ -60,7 +77,8 @@ class CompareView(QWidget):
             return
         smooth = Qt.TransformationMode.SmoothTransformation
         if self.after is None:
-            painter.drawImage(rect, self.before.scaled(rect.size().toSize(), Qt.AspectRatioMode.IgnoreAspectRatio, smooth))
+            painter.drawImage(rect, self.before.scaled(rect.size().toSize(), Qt.AspectRatioMode.IgnoreAspectRatio,
+                                                       smooth))
             return
         x = rect.left() + rect.width() * self.split
         src_split = self.after.width() * self.split
@@ -70,9 +88,16 @@ class CompareView(QWidget):
                           QRectF(src_split, 0, self.after.width() - src_split, self.after.height()))
         painter.setPen(QPen(QColor(255, 255, 255), 2))
         painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
-        painter.setPen(QColor(255, 255, 255))
-        painter.drawText(QRectF(rect.left() + 6, rect.top() + 4, 200, 20), self.labels[0])
-        painter.drawText(QRectF(rect.right() - 206, rect.top() + 4, 200, 20), Qt.AlignmentFlag.AlignRight, self.labels[1])
+        self._draw_labels(painter)
+
+    def _draw_labels(self, painter: QPainter) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        for label, backing in zip(self.labels, self.label_rects()):
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(LABEL_BACKING)
+            painter.drawRoundedRect(backing, 4, 4)
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawText(backing, Qt.AlignmentFlag.AlignCenter, label)
 
     def _drag_to(self, x: float) -> None:
         rect = self.image_rect()

@@ -2,7 +2,9 @@
 schedule or a named one; the schedule's curves; and the training step made visible — the noise that was added beside
 the noise the model finds in x_t, their difference and its MSE.
 
-The noising is numpy and runs as the slider moves; asking the model runs torch on a worker thread.
+t counts diffusers' timesteps, 0 … T − 1, as the sampler's step labels do; the clean picture x_0 has its own view.
+The noising is numpy and runs as the slider moves; asking the model runs torch on a worker thread. The model's answer
+is kept with what it was asked for (model, schedule, ε seed, t, picture) and shown only while all of those still hold.
 """
 
 from __future__ import annotations
@@ -60,7 +62,9 @@ class ExplorerPanel(QWidget):
         self.settings = settings
         self.source: Image.Image | None = None
         self.x0: np.ndarray | None = None  # model space, (H, W, 3)
-        self.check = None  # the last NoiseCheck
+        self.check = None  # the NoiseCheck on screen, if any
+        self.check_request = None  # what it was asked for (see request())
+        self._picture_serial = 0  # counts the pictures x0 has held, so an answer knows which one it was for
         self._schedule = named_schedule("linear")  # replaced once the model list is read
         self._unets: dict[str, object] = {}
         # a plain thread of our own: qasync's default executor runs QThreads that outlive the window at exit
@@ -81,8 +85,8 @@ class ExplorerPanel(QWidget):
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
         self.seed.setToolTip("The seed of ε: the same seed gives the same noise at every t")
         self.seed.valueChanged.connect(self.update_view)
-        self.t_slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=1000, value=250)
-        self.t_spin = QSpinBox(minimum=0, maximum=1000, value=250)
+        self.t_slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=999, value=250)
+        self.t_spin = QSpinBox(minimum=0, maximum=999, value=250)
         self.t_slider.valueChanged.connect(self.t_spin.setValue)
         self.t_spin.valueChanged.connect(self.t_slider.setValue)
         self.t_slider.valueChanged.connect(self.update_view)
@@ -153,8 +157,8 @@ class ExplorerPanel(QWidget):
     def _schedule_changed(self) -> None:
         self._schedule = self._read_schedule()
         steps = self._schedule.steps
-        self.t_slider.setMaximum(steps)
-        self.t_spin.setMaximum(steps)
+        self.t_slider.setMaximum(steps - 1)
+        self.t_spin.setMaximum(steps - 1)
         self.plot.set_curves(self._schedule.curves())
         self.update_view()
 
@@ -180,7 +184,6 @@ class ExplorerPanel(QWidget):
 
     def _model_changed(self) -> None:
         self.ask_button.setEnabled(self.model_path() is not None)
-        self.check = None
         if self.source is not None:
             self._prepare_x0()
         self._schedule_changed()
@@ -207,7 +210,6 @@ class ExplorerPanel(QWidget):
             return False
         self.image_label.setText(Path(path).name)
         self._prepare_x0()
-        self.check = None
         self.update_view()
         return True
 
@@ -224,7 +226,10 @@ class ExplorerPanel(QWidget):
         elif max(image.size) > NO_MODEL_SIDE:
             image = image.copy()
             image.thumbnail((NO_MODEL_SIDE, NO_MODEL_SIDE), Image.Resampling.LANCZOS)
-        self.x0 = to_model_space(np.asarray(image))
+        x0 = to_model_space(np.asarray(image))
+        if self.x0 is None or self.x0.shape != x0.shape or not np.array_equal(self.x0, x0):
+            self._picture_serial += 1
+        self.x0 = x0
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():
@@ -240,25 +245,35 @@ class ExplorerPanel(QWidget):
     def noise(self) -> np.ndarray:
         return fixed_noise(self.seed.value(), self.x0.shape)
 
+    def request(self) -> tuple:
+        """What a model answer shown now must have been asked for: model, schedule, ε seed, t and picture."""
+        schedule = self.schedule()
+        return (self.model_box.currentData() or "", schedule.name, schedule.betas.tobytes(), self.seed.value(),
+                self.t_slider.value(), self._picture_serial)
+
     def update_view(self) -> None:
         schedule = self.schedule()
         t = self.t_slider.value()
         self.plot.set_t(t)
         ab = schedule.alpha_bar(t)
         snr = ab / (1 - ab) if ab < 1 else float("inf")
-        self.level_label.setText(f"ᾱ_t = {ab:.4g} · √ᾱ_t = {ab ** 0.5:.3f} · √(1−ᾱ_t) = {(1 - ab) ** 0.5:.3f} · SNR = {snr:.3g}")
+        self.level_label.setText(f"ᾱ_t = {ab:.4g} · √ᾱ_t = {ab ** 0.5:.3f} · √(1−ᾱ_t) = {(1 - ab) ** 0.5:.3f} · "
+                                 f"SNR = {snr:.3g}")
+        if self.check_request != self.request():
+            self._clear_check()
         if self.x0 is None:
             return
         eps = self.noise()
         self.views["x0"].set_image(to_qimage(to_uint8(self.x0)))
         self.views["x_t"].set_image(to_qimage(to_uint8(q_sample(self.x0, t, schedule, eps))))
         self.views["eps"].set_image(to_qimage(to_uint8(eps, -NOISE_RANGE, NOISE_RANGE)))
-        stale = self.check is None or self.check.t != t
+
+    def _clear_check(self) -> None:
+        """Take the model's answer (or the note that it is coming) off the screen: the view has changed."""
+        self.check = self.check_request = None
         for name in ("eps_pred", "error"):
-            if stale:
-                self.views[name].set_image(None)
-        if stale:
-            self.mse_label.setText("")
+            self.views[name].set_image(None)
+        self.mse_label.setText("")
 
     def image_of(self, name: str) -> QImage | None:
         return self.views[name].image()
@@ -271,16 +286,14 @@ class ExplorerPanel(QWidget):
         if not ref or self.x0 is None:
             self.status_message.emit("Open a picture and pick a model first")
             return None
-        if t == 0:
-            self.mse_label.setText("At t = 0 there is no noise to find; move t above 0.")
-            return None
-        schedule, x0, eps = self.schedule(), self.x0, self.noise()
+        asked, schedule, x0, eps = self.request(), self.schedule(), self.x0, self.noise()
         prediction = self.model_config("scheduler/scheduler_config.json").get("prediction_type", "epsilon")
+        self._clear_check()
         self.ask_button.setEnabled(False)
         self.mse_label.setText("Asking the model…")
         loop = asyncio.get_event_loop()
         future = loop.run_in_executor(self._executor, self._check, ref, prediction, x0, t, schedule, eps)
-        task = asyncio.ensure_future(self._show_check(future))
+        task = asyncio.ensure_future(self._show_check(future, asked))
         return task
 
     def shutdown(self) -> None:
@@ -295,7 +308,8 @@ class ExplorerPanel(QWidget):
             self._unets[ref] = load_ddpm(ref).unet
         return model_noise_check(self._unets[ref], prediction, x0, t, schedule, eps)
 
-    async def _show_check(self, future) -> None:
+    async def _show_check(self, future, asked: tuple) -> None:
+        """Show the model's answer if the panel still shows what it was asked for (``asked``, from request())."""
         try:
             check = await future
         except (ModelError, ValueError) as exc:
@@ -304,9 +318,13 @@ class ExplorerPanel(QWidget):
             return
         finally:
             self.ask_button.setEnabled(self.model_path() is not None)
-        self.check = check
+        if self.request() != asked:
+            self.mse_label.setText("The model answered for what was shown before (another model, schedule, ε seed, t "
+                                   "or picture); ask again.")
+            return
+        self.check, self.check_request = check, asked
         error = np.abs(check.eps_pred - check.eps)
         self.views["eps_pred"].set_image(to_qimage(to_uint8(check.eps_pred, -NOISE_RANGE, NOISE_RANGE)))
         self.views["error"].set_image(to_qimage(to_uint8(error, 0.0, NOISE_RANGE)))
         self.mse_label.setText(f"At t = {check.t}: MSE(ε̂, ε) = {check.mse:.4f} — the loss DDPM training lowers "
-                               f"(1.0 would mean the model sees no noise at all).")
+                               f"(answering ε̂ = 0, no noise at all, scores 1.0).")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
+
+INSET = 6  # the data sit this far inside the frame on every side, so no point is drawn on the frame line
 
 
 class LossPlot(QWidget):
@@ -37,20 +40,23 @@ class LossPlot(QWidget):
         self.smooth.append(self.smoothing * previous + (1 - self.smoothing) * loss)
         self.update()
 
-    def paintEvent(self, _event) -> None:
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.fillRect(self.rect(), self.palette().base())
-        area = QRectF(self.rect()).adjusted(48, 10, -10, -24)
-        text = self.palette().text().color()
-        painter.setPen(QPen(text, 1))
-        painter.drawRect(area)
-        if not self.raw:
-            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "The loss appears here while training")
-            return
+    def frame_rect(self) -> QRectF:
+        return QRectF(self.rect()).adjusted(48, 10, -10, -24)
+
+    def data_rect(self) -> QRectF:
+        """Where the points go: the frame less INSET on every side."""
+        return self.frame_rect().adjusted(INSET, INSET, -INSET, -INSET)
+
+    def log_range(self) -> tuple[float, float]:
+        """log10 of the lowest and highest raw loss (half a decade either side of a flat line)."""
         low, high = math.log10(min(self.raw)), math.log10(max(self.raw))
-        if high - low < 1e-6:
-            low, high = low - 0.5, high + 0.5
+        return (low - 0.5, high + 0.5) if high - low < 1e-6 else (low, high)
+
+    def mapper(self) -> Callable[[int, float], QPointF]:
+        """(step, loss) → where it is drawn: the first step at the data area's left, the last at its right, the loss
+        on a log scale from the lowest (bottom) to the highest (top). Read once a paint: it holds the ranges."""
+        area = self.data_rect()
+        low, high = self.log_range()
         first, last = self.steps[0], max(self.steps[-1], self.steps[0] + 1)
 
         def point(step: int, loss: float) -> QPointF:
@@ -58,6 +64,23 @@ class LossPlot(QWidget):
             y = area.bottom() - (math.log10(loss) - low) / (high - low) * area.height()
             return QPointF(x, y)
 
+        return point
+
+    def point(self, step: int, loss: float) -> QPointF:
+        return self.mapper()(step, loss)
+
+    def paintEvent(self, _event) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.fillRect(self.rect(), self.palette().base())
+        frame = self.frame_rect()
+        text = self.palette().text().color()
+        painter.setPen(QPen(text, 1))
+        painter.drawRect(frame)
+        if not self.raw:
+            painter.drawText(frame, Qt.AlignmentFlag.AlignCenter, "The loss appears here while training")
+            return
+        point = self.mapper()
         raw_colour = QColor(text)
         raw_colour.setAlpha(90)
         painter.setPen(QPen(raw_colour, 3))
@@ -68,9 +91,16 @@ class LossPlot(QWidget):
             path.lineTo(point(step, loss))
         painter.setPen(QPen(QColor(230, 120, 30), 2))
         painter.drawPath(path)
+        self._draw_labels(painter, text)
+
+    def _draw_labels(self, painter: QPainter, text: QColor) -> None:
+        """The loss range beside the data's top and bottom, the first and last step under the frame."""
+        area, frame = self.data_rect(), self.frame_rect()
+        low, high = self.log_range()
         painter.setPen(text)
-        painter.drawText(QRectF(0, area.top() - 6, 46, 14), Qt.AlignmentFlag.AlignRight, f"{10 ** high:.3g}")
-        painter.drawText(QRectF(0, area.bottom() - 8, 46, 14), Qt.AlignmentFlag.AlignRight, f"{10 ** low:.3g}")
-        painter.drawText(QRectF(area.left(), area.bottom() + 4, area.width(), 16), Qt.AlignmentFlag.AlignLeft, f"step {first}")
-        painter.drawText(QRectF(area.left(), area.bottom() + 4, area.width(), 16), Qt.AlignmentFlag.AlignRight,
+        painter.drawText(QRectF(0, area.top() - 7, 44, 14), Qt.AlignmentFlag.AlignRight, f"{10 ** high:.3g}")
+        painter.drawText(QRectF(0, area.bottom() - 7, 44, 14), Qt.AlignmentFlag.AlignRight, f"{10 ** low:.3g}")
+        under = QRectF(frame.left(), frame.bottom() + 4, frame.width(), 16)
+        painter.drawText(under, Qt.AlignmentFlag.AlignLeft, f"step {self.steps[0]}")
+        painter.drawText(under, Qt.AlignmentFlag.AlignRight,
                          f"step {self.steps[-1]} · loss {self.raw[-1]:.4f} (smoothed {self.smooth[-1]:.4f})")
