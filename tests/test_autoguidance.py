@@ -58,7 +58,7 @@ def test_previews_show_the_guided_x0(engine, tiny_ddpm_dir, guide_dir):
     plain, guided = [], []
     engine.run(job, on_step=plain.append, save=False)
     engine.run(job.replace(guide_model=str(guide_dir), guidance_scale=3.0), on_step=guided.append, save=False)
-    assert len(guided) == 3 and all(event.x0 is not None for event in guided)
+    assert len(guided) == 4 and guided[-1].final and all(event.x0 is not None for event in guided)
     assert not np.array_equal(plain[0].x0, guided[0].x0)  # the same x_T, another prediction: the guided one
 
 

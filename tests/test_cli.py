@@ -57,3 +57,19 @@ def test_usage_error_exit_2_and_debug_traceback(tmp_path):
     debug = subprocess.run([sys.executable, "-m", "ddpm_studio", "--debug", "info", str(tmp_path / "x.png")],
                            capture_output=True, text=True, env=env)
     assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+def test_loading_a_pipeline_shows_only_our_progress(tmp_path):
+    """diffusers' "Loading pipeline components" and transformers' "Loading weights" bars stay out of the CLI's output
+    (a process of its own: which bars are on is process-wide)."""
+    from tests.tiny_sd import save_tiny_sd
+
+    model = save_tiny_sd(tmp_path / "sd", "txt2img")
+    out = subprocess.run([sys.executable, "-m", "ddpm_studio", "txt2img", "--model", str(model), "--prompt", "a fox",
+                          "--steps", "2", "--size", "32x32", "--seed", "1", "--out", str(tmp_path / "out"),
+                          "--device", "cpu"], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 0, out.stderr
+    assert "2/2" in out.stderr  # ours
+    assert "Loading pipeline components" not in out.stderr and "Loading weights" not in out.stderr
+    assert out.stdout.strip().endswith("00000-1.png")

@@ -42,6 +42,8 @@ def test_txt2img_size_previews_and_metadata(engine, sd, tmp_path):
                         guidance_scale=6.5, steps=4, seed=11, batch_size=2, width=48, height=32, output_dir=str(tmp_path))
     result = engine.run(job, on_step=events.append)
     assert result.images.shape == (2, 32, 48, 3)
+    *events, last = events
+    assert last.final and np.array_equal(last.x0, result.images)  # the step history ends on the decoded result
     assert len(events) == 4 and all(e.x_t is not None and e.x0 is not None for e in events)
     assert events[0].x_t.shape == (2, 4, 6, 3)  # latent resolution: 1/8 of the image
     assert [e.index for e in events] == [0, 1, 2, 3] and events[0].total == 4
@@ -63,7 +65,7 @@ def test_txt2img_schedulers(engine, sd, scheduler):
     events = []
     result = engine.run(Text2ImageJob(model=str(sd["txt2img"]), prompt="x", scheduler=scheduler, steps=3, width=32, height=32),
                         on_step=events.append, save=False)
-    assert result.images.shape == (1, 32, 32, 3) and len(events) == 3
+    assert result.images.shape == (1, 32, 32, 3) and len(events) == 4 and events[-1].final
     assert all(e.x0 is not None for e in events)
 
 
@@ -77,7 +79,7 @@ def test_img2img_runs_strength_times_steps(engine, sd, photo):
     job = EditJob(model=str(sd["txt2img"]), mode="img2img", image=str(photo[0]), prompt="x", strength=0.5, steps=6)
     result = engine.run(job, on_step=events.append, save=False)
     assert result.images.shape == (1, 40, 56, 3)  # floored to the VAE's 8-pixel grid
-    assert len(events) == 3 and events[0].total == 3
+    assert len(events) == 4 and events[0].total == 3 and events[-1].final
 
 
 def test_inpaint_and_instruct(engine, sd, photo):
@@ -87,7 +89,8 @@ def test_inpaint_and_instruct(engine, sd, photo):
     events = []
     instruct = engine.run(EditJob(model=str(sd["instruct"]), mode="instruct", image=str(image), prompt="make it blue",
                                   image_guidance_scale=1.5, steps=3, batch_size=2), on_step=events.append, save=False)
-    assert instruct.images.shape == (2, 40, 56, 3) and len(events) == 3 and events[-1].x0 is not None
+    assert instruct.images.shape == (2, 40, 56, 3) and len(events) == 4 and events[-2].x0 is not None
+    assert events[-1].final and np.array_equal(events[-1].x0, instruct.images)
 
 
 @pytest.mark.parametrize("kind, mode", [("txt2img", "txt2img"), ("txt2img", "img2img"), ("inpaint", "inpaint"), ("instruct", "instruct")])
@@ -230,6 +233,7 @@ def test_taesd_previews_at_full_resolution(sd, tmp_path):
     linear, tiny = [], []
     Engine(device="cpu").run(job, on_step=linear.append, save=False)
     Engine(device="cpu", taesd=str(taesd)).run(job, on_step=tiny.append, save=False)
+    linear, tiny = linear[:-1], tiny[:-1]  # the model calls, without the result after them
     assert linear[-1].x0.shape == (1, 4, 6, 3)  # the linear map: latent resolution
     assert tiny[-1].x0.shape == (1, 32, 48, 3) and len(tiny) == 3  # TAESD: the image's own
     assert tiny[-1].x_t.shape == (1, 4, 6, 3)  # x_t stays on the linear map: TAESD of noise shows noise
@@ -257,7 +261,8 @@ def test_tiny_sdxl_text_to_image_and_img2img(tmp_path, photo):
     events = []
     result = engine.run(Text2ImageJob(model=str(model), prompt="a castle", negative_prompt="fog", steps=3, width=40,
                                       height=32, output_dir=str(tmp_path / "out")), on_step=events.append)
-    assert result.images.shape == (1, 32, 40, 3) and len(events) == 3 and events[-1].x0.shape == (1, 4, 5, 3)
+    assert result.images.shape == (1, 32, 40, 3) and len(events) == 4 and events[-2].x0.shape == (1, 4, 5, 3)
+    assert events[-1].final and events[-1].x0.shape == (1, 32, 40, 3)
     assert read_job(result.saved_paths[0]).prompt == "a castle"
     image, _ = photo
     edited = engine.run(EditJob(model=str(model), mode="img2img", image=str(image), prompt="x", steps=4, strength=0.5,

@@ -23,6 +23,9 @@ def test_every_scheduler_yields_images_and_x0_previews(engine, tiny_ddpm_dir, na
 
     assert not result.cancelled
     assert result.images.shape == (2, 16, 16, 3) and result.images.dtype == np.uint8
+    *events, last = events  # the stream ends on the result x_0, after the last model call
+    assert last.final and last.index == last.total == len(events) and np.array_equal(last.x0, result.images)
+    assert not any(e.final for e in events)
     assert len(events) == result.steps_run >= 4  # heun/dpm2/pndm make more model calls than steps
     assert [e.index for e in events] == list(range(len(events)))
     assert all(e.total == len(events) for e in events)
@@ -54,11 +57,12 @@ def test_preview_interval(engine, tiny_ddpm_dir):
     events = []
     engine.run(GenerateJob(model=str(tiny_ddpm_dir), scheduler="ddim", steps=7, preview_every=3, batch_size=1), on_step=events.append, save=False)
     previewed = [e.index for e in events if e.x0 is not None]
-    assert previewed == [0, 3, 6]
+    assert previewed == [0, 3, 6, 7]  # and the result, after the 7th call
+    assert events[-1].final
 
     events.clear()
     engine.run(GenerateJob(model=str(tiny_ddpm_dir), scheduler="ddim", steps=3, preview_every=0, batch_size=1), on_step=events.append, save=False)
-    assert len(events) == 3 and all(e.x_t is None and e.x0 is None for e in events)
+    assert len(events) == 3 and all(e.x_t is None and e.x0 is None for e in events)  # no previews: no result event
 
 
 @pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction", "sample"])

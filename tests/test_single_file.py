@@ -47,7 +47,7 @@ def test_single_file_gives_the_same_images_as_its_folder_offline(tiny, configs, 
     from_file = engine.run(Text2ImageJob(model=str(tiny["txt2img-file"]), **job), on_step=events.append, save=False)
     from_folder = engine.run(Text2ImageJob(model=str(tiny["txt2img"]), **job), save=False)
     assert from_file.images.shape == (1, 32, 32, 3)
-    assert len(events) == 3 and events[-1].x0 is not None
+    assert len(events) == 4 and events[-2].x0 is not None and events[-1].final  # 3 steps, then the result
     assert np.abs(from_file.images.astype(int) - from_folder.images.astype(int)).max() <= 1
     assert from_file.model_name == "tiny-txt2img"
 

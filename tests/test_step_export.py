@@ -73,8 +73,28 @@ def test_cli_save_steps_writes_frames_and_animation(tiny_ddpm_dir, tmp_path, cap
     steps = tmp_path / "steps"
     assert main(["generate", "--model", str(tiny_ddpm_dir), "--steps", "6", "--batch", "2", "--seed", "1",
                  "--out", str(tmp_path / "out"), "--device", "cpu", "--save-steps", str(steps)]) == 0
-    assert len(list((steps / "frames").glob("frame-*.png"))) == 6
+    frames_written = sorted(p.name for p in (steps / "frames").glob("frame-*.png"))
+    assert len(frames_written) == 7 and frames_written[-1] == "frame-0007-result.png"  # six steps, then x_0
     with Image.open(steps / "steps.gif") as gif:
-        assert gif.n_frames == 6
+        assert gif.n_frames == 7
     assert (steps / "steps.webp").is_file() and (steps / "contact-sheet.png").is_file()
-    assert "6 step(s) written to" in capsys.readouterr().err
+    assert "6 step(s) and the result written to" in capsys.readouterr().err
+
+
+def test_the_result_ends_every_export_at_the_size_of_the_other_frames(tmp_path):
+    """A latent model's step previews are 1/8 of its result: the result frame is scaled to the others' width."""
+    from ddpm_studio.engine.events import final_event
+
+    events = [_event(i, total=4, batch=1) for i in range(4)]
+    result = np.random.default_rng(9).integers(0, 256, (1, 128, 128, 3), dtype=np.uint8)
+    events.append(final_event(events[-1], result))
+    assert events[-1].final and events[-1].index == 4 and np.array_equal(events[-1].x0, result)
+    rendered = frames(events)
+    assert len({f.shape for f in rendered}) == 1
+    written = export_run(tmp_path / "run", events)
+    with Image.open(written["webp"]) as webp:
+        webp.seek(4)
+        assert np.array_equal(np.asarray(webp.convert("RGB")), rendered[-1])
+    assert sorted(p.name for p in (tmp_path / "run" / "frames").iterdir())[-1] == "frame-0005-result.png"
+    sheet = contact_sheet(events, every=2)  # steps 1, 3 and the result
+    assert sheet.shape[0] > 0 and sheet.shape[1] > rendered[0].shape[1]

@@ -39,7 +39,8 @@ def test_four_times_the_size_with_previews_and_metadata(engine, upscalers, tmp_p
                      output_dir=str(tmp_path / "out"))
     result = engine.run(job, on_step=events.append)
     assert result.images.shape == (1, 144, 176, 3) and result.reference.shape == (144, 176, 3)
-    assert [e.index for e in events] == [0, 1, 2] and all(e.x_t is not None and e.x0 is not None for e in events)
+    assert [e.index for e in events] == [0, 1, 2, 3] and all(e.x_t is not None and e.x0 is not None for e in events)
+    assert events[-1].final and events[-1].x0.shape == (1, 144, 176, 3)  # the result, 4× the input
     assert events[0].x_t.shape == (1, 36, 44, 3)  # both denoise at the input's resolution
     saved = result.saved_paths[0]
     assert read_job(saved) == job
@@ -71,6 +72,8 @@ def test_large_input_goes_tile_by_tile_with_progress_across_tiles(engine, upscal
     result = engine.run(UpscaleJob(model=str(upscalers["x4"]), image=image, steps=2, output_dir=""), on_step=events.append,
                         save=False)
     assert result.tiles == 4 and result.images.shape == (1, 544, 800, 3)
+    *events, last = events
+    assert last.final and last.x0.shape == (1, 136, 200, 3)  # the result, as small as every preview (≤ 256 px)
     assert [e.index for e in events] == list(range(8)) and {e.total for e in events} == {8}
     # previews are the whole picture at the input's resolution, filling in tile by tile
     assert all(e.x_t.shape == e.x0.shape == (1, 136, 200, 3) for e in events)

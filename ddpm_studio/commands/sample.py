@@ -127,9 +127,11 @@ def run_job(args, job) -> int:
     if history is not None and not result.cancelled:
         from ddpm_studio.engine.step_export import export_run
 
-        written = export_run(args.save_steps, history.frames())
+        kept = history.frames()
+        written = export_run(args.save_steps, kept)
         thinned = " (fewer steps kept, to stay within the memory budget)" if history.thinned else ""
-        print(f"{len(history)} step(s) written to {Path(args.save_steps)}: {written['gif'].name}, "
+        steps = sum(not event.final for event in kept)
+        print(f"{steps} step(s) and the result written to {Path(args.save_steps)}: {written['gif'].name}, "
               f"{written['webp'].name}, {written['contact_sheet'].name}, frames/{thinned}", file=sys.stderr)
     print(
         f"{len(result.saved_paths)} image(s), {result.steps_run} steps, {result.seconds:.1f} s on {engine.device.label}",
@@ -147,6 +149,8 @@ class ProgressBar:
         self.drawn = False
 
     def update(self, event) -> None:
+        if event.final:  # the result, after the last step: the bar is full already
+            return
         done = event.index + 1
         filled = int(self.width * done / event.total)
         rate = done / max(event.elapsed, 1e-9)

@@ -10,11 +10,13 @@ import numpy as np
 
 @dataclass(frozen=True)
 class StepEvent:
-    """One denoising step.
+    """One denoising step, or (``final``) the run's result after the last one.
 
     ``x_t`` and ``x0`` are uint8 arrays of shape (batch, height, width, 3) — the noisy sample the model saw
     and the model's prediction of the clean image — or None when this step was not previewed.
     ``noise_level`` is ᾱ_t for variance-preserving schedulers, σ_t for Karras-style ones (see ``noise_kind``).
+    The final event (``index == total``, made by ``final_event``) holds the finished images as both x_t and x0: the
+    last model call still sees a noisy x_t, so without it a run's step history would end one step short of x_0.
     """
 
     index: int  # 0-based model call
@@ -25,10 +27,20 @@ class StepEvent:
     x0: np.ndarray | None = None
     noise_level: float | None = None
     noise_kind: str = "alpha_bar"
+    final: bool = False
 
     @property
     def done_fraction(self) -> float:
-        return (self.index + 1) / self.total
+        return min(self.index + 1, self.total) / self.total
+
+
+def final_event(last: StepEvent, images: np.ndarray) -> StepEvent:
+    """The result x_0 (uint8, batch × H × W × 3, made small like every preview) as the event after ``last``."""
+    from ddpm_studio.engine.preview import preview_uint8
+
+    shown = preview_uint8(images)
+    return StepEvent(index=last.total, total=last.total, timestep=0.0, elapsed=last.elapsed, x_t=shown, x0=shown,
+                     final=True)
 
 
 @dataclass

@@ -31,3 +31,14 @@ def to_uint8(x: torch.Tensor, max_images: int | None = None, max_side: int | Non
 
 def preview(x: torch.Tensor) -> np.ndarray:
     return to_uint8(x, PREVIEW_MAX_IMAGES, PREVIEW_MAX_SIDE)
+
+
+def preview_uint8(images: np.ndarray) -> np.ndarray:
+    """Finished uint8 images (NHWC) within the same limits as ``preview``: as many images, sides as long at most."""
+    images = images[:PREVIEW_MAX_IMAGES]
+    height, width = images.shape[1:3]
+    if max(height, width) <= PREVIEW_MAX_SIDE:
+        return np.ascontiguousarray(images)
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+    x = F.avg_pool2d(x, math.ceil(max(height, width) / PREVIEW_MAX_SIDE))
+    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()

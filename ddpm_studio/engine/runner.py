@@ -12,7 +12,7 @@ import torch
 
 from ddpm_studio.engine.device import DeviceChoice, pick_device
 from ddpm_studio.engine.options import MemoryOptions
-from ddpm_studio.engine.events import Result, StepCallback, StopCheck, ignore_step, never_stop
+from ddpm_studio.engine.events import Result, StepCallback, StopCheck, final_event, ignore_step, never_stop
 from ddpm_studio.engine.guidance import GuidedUNet, check_guide
 from ddpm_studio.engine.jobs import GenerateJob, PromptJob, UpscaleJob
 from ddpm_studio.engine.models import LoadedDDPM, load_ddpm, resolve
@@ -55,6 +55,10 @@ class Engine:
         key = (str(path), _stamp(path), mode, self.device.label, self.allow_pickle, self.memory, self.taesd)
         if self._model is None or self._model_key != key:
             self._model = None  # free the old one before loading the next
+            if mode != "generate":
+                from ddpm_studio.engine.library_progress import hide_library_progress
+
+                hide_library_progress()
             if mode == "generate":
                 self._model = load_ddpm(ref, self.device.device, self.device.dtype, allow_pickle=self.allow_pickle)
             elif mode == "upscale":
@@ -81,7 +85,17 @@ class Engine:
         return self._guide
 
     def run(self, job, on_step: StepCallback = ignore_step, should_stop: StopCheck = never_stop, save: bool = True) -> Result:
+        """Run ``job``; ``on_step`` gets every model call's event and then, for a finished run with previews on, the
+        result as a ``final`` event (``events.final_event``)."""
         started = time.perf_counter()
+        last_event = None
+        user_on_step = on_step
+
+        def on_step(event):
+            nonlocal last_event
+            last_event = event
+            user_on_step(event)
+
         if isinstance(job, GenerateJob):
             model = self.load(job.model)
             unet = model.unet
@@ -112,6 +126,8 @@ class Engine:
             tiles=getattr(out, "tiles", 1),
             note=getattr(model, "note", ""),
         )
+        if not out.cancelled and last_event is not None and job.preview_every:
+            user_on_step(final_event(last_event, out.images))
         if save and not out.cancelled and job.output_dir:
             result.saved_paths = save_result_images(
                 job, out.images, job.output_dir, model_name=model.info.name, device=self.device.label

@@ -1,7 +1,9 @@
 """A run's steps as files: an animated GIF and WebP, a contact sheet, and a folder of frames. No torch, no Qt.
 
 A frame shows one kept step: x_t and the predicted x0 side by side (each a grid of the batch), enlarged with nearest
-neighbour so small previews stay crisp, over a caption line with the step, the timestep and the noise level.
+neighbour so small previews stay crisp, over a caption line with the step, the timestep and the noise level. The last
+frame of a finished run is its result x_0 (``StepEvent.final``), scaled to the width of the other frames (a latent
+model's previews are smaller than its result), so that every frame of an animation has one size.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ MIN_FRAME_SIDE = 256  # frames are enlarged by whole factors until the picture i
 
 
 def caption(event: StepEvent) -> str:
+    if event.final:
+        return f"x_0: the result, after {event.total} steps"
     level = ""
     if event.noise_level is not None:
         symbol = "sigma" if event.noise_kind == "sigma" else "alpha_bar"  # ASCII: Pillow's built-in font has no Greek
@@ -39,8 +43,9 @@ def change_image(event: StepEvent, previous: StepEvent | None) -> np.ndarray | N
     return (diff * (255.0 / peak)).round().astype(np.uint8) if peak > 0 else diff.astype(np.uint8)
 
 
-def frame_image(event: StepEvent, view: str = "both", previous: StepEvent | None = None) -> np.ndarray:
-    """One step as an (H, W, 3) uint8 picture: the chosen view(s), enlarged, with a caption above."""
+def frame_image(event: StepEvent, view: str = "both", previous: StepEvent | None = None,
+                width: int | None = None) -> np.ndarray:
+    """One step as an (H, W, 3) uint8 picture: the chosen view(s), enlarged (or to ``width``), with a caption above."""
     if view not in VIEWS:
         raise ValueError(f"unknown view '{view}': one of {', '.join(VIEWS)}")
     parts = {"x_t": event.x_t, "x0": event.x0, "change": change_image(event, previous)}
@@ -54,6 +59,10 @@ def frame_image(event: StepEvent, view: str = "both", previous: StepEvent | None
     body = np.concatenate([x for g in grids for x in (g, gap)][:-1], axis=1)
     scale = max(1, math.ceil(MIN_FRAME_SIDE / body.shape[1]))
     body = body.repeat(scale, axis=0).repeat(scale, axis=1)
+    if width is not None and width != body.shape[1]:
+        height = max(1, round(body.shape[0] * width / body.shape[1]))
+        shrink = Image.Resampling.LANCZOS if width < body.shape[1] else Image.Resampling.NEAREST
+        body = np.asarray(Image.fromarray(body).resize((width, height), shrink))
     picture = Image.new("RGB", (body.shape[1], body.shape[0] + CAPTION_HEIGHT), (20, 20, 20))
     picture.paste(Image.fromarray(body), (0, CAPTION_HEIGHT))
     ImageDraw.Draw(picture).text((3, 1), caption(event), fill=(230, 230, 230))
@@ -61,7 +70,19 @@ def frame_image(event: StepEvent, view: str = "both", previous: StepEvent | None
 
 
 def frames(events: list[StepEvent], view: str = "both") -> list[np.ndarray]:
-    return [frame_image(e, view, events[i - 1] if i else None) for i, e in enumerate(events)]
+    """Every event as a frame, all of one size (the first frame's; taller ones are cut, shorter ones padded)."""
+    rendered = [frame_image(events[0], view)] if events else []
+    width = rendered[0].shape[1] if rendered else None
+    rendered += [frame_image(e, view, events[i], width) for i, e in enumerate(events[1:])]
+    return _same_height(rendered)
+
+
+def _same_height(pictures: list[np.ndarray]) -> list[np.ndarray]:
+    if not pictures:
+        return pictures
+    height = pictures[0].shape[0]
+    return [p[:height] if p.shape[0] >= height else np.pad(p, ((0, height - p.shape[0]), (0, 0), (0, 0)),
+                                                           constant_values=20) for p in pictures]
 
 
 def _pil(frames_: list[np.ndarray]) -> list[Image.Image]:
@@ -95,7 +116,8 @@ def contact_sheet(events: list[StepEvent], every: int = 0, columns: int = 5, vie
     picked = list(range(0, len(events), every))
     if picked[-1] != len(events) - 1:
         picked.append(len(events) - 1)
-    tiles = [frame_image(events[i], view, events[i - 1] if i else None) for i in picked]
+    first = frame_image(events[picked[0]], view)
+    tiles = [first] + [frame_image(events[i], view, events[i - 1], first.shape[1]) for i in picked[1:]]
     height = max(t.shape[0] for t in tiles)
     width = max(t.shape[1] for t in tiles)
     tiles = [np.pad(t, ((0, height - t.shape[0]), (0, width - t.shape[1]), (0, 0)), constant_values=20) for t in tiles]
@@ -108,7 +130,8 @@ def save_frames(folder: str | Path, frames_: list[np.ndarray], events: list[Step
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for frame, event in zip(frames_, events):
-        path = folder / f"frame-{event.index + 1:04d}-t{int(round(event.timestep)):04d}.png"
+        when = "result" if event.final else f"t{int(round(event.timestep)):04d}"
+        path = folder / f"frame-{event.index + 1:04d}-{when}.png"
         Image.fromarray(frame).save(path)
         paths.append(path)
     return paths
