@@ -135,18 +135,29 @@ def test_download_dialog_from_the_gui(make_window, qtbot, tmp_path, hub, cache):
 
 
 def test_download_dialog_cancel(make_window, qtbot, tmp_path, repos, cache):
+    """Cancel: the dialog says "Cancelled" and takes the next Download in the same step (it used to re-enable the
+    button a moment later, and while its old thread was still alive a prompt second click was ignored)."""
     from ddpm_studio.ui.settings import Settings
 
     slow = FakeHub(repos, delay=0.2)
     try:
         window = make_window(Settings(tmp_path / "settings.ini"))
         dialog = window.open_download_dialog(endpoint=slow.url)
+        said = []  # every message, with the state it was shown in
+        show = dialog.status.setText
+        dialog.status.setText = lambda text: (said.append((text, dialog.download_button.isEnabled(), dialog.running)),
+                                              show(text))
         dialog.repo_box.setCurrentText("tiny/sd")
         dialog.download_button.click()
         qtbot.waitUntil(lambda: dialog.bar.value() > 0 or "of" in dialog.status.text(), timeout=30000)
         dialog.cancel_button.click()
         qtbot.waitUntil(lambda: "Cancelled" in dialog.status.text(), timeout=30000)
-        assert dialog.download_button.isEnabled() and not dialog.running
+        cancelled = [state for state in said if state[0].startswith("Cancelled")]
+        assert cancelled == [(cancelled[0][0], True, False)]  # shown with Download enabled, nothing running
         assert window.text2image_panel.model_box.findData("tiny/sd") < 0
+        dialog.download_button.click()  # at once: it starts again
+        assert dialog.running and said[-1][0] == "Looking up tiny/sd…"
+        dialog.cancel_button.click()
+        qtbot.waitUntil(lambda: not dialog.running, timeout=30000)
     finally:
         slow.close()

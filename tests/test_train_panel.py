@@ -42,6 +42,8 @@ def test_train_panel_trains_and_the_model_appears_in_generate(window, qtbot, tmp
     for name in bad:
         assert name in panel.bad_files.toPlainText()
 
+    before = (window.generate_panel.scheduler_box.currentData(), window.generate_panel.steps.value())
+    assert not panel.use_button.isVisible()
     with qtbot.waitSignal(panel.model_exported, timeout=120000) as exported:
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
         assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
@@ -54,7 +56,16 @@ def test_train_panel_trains_and_the_model_appears_in_generate(window, qtbot, tmp
     assert panel.progress.value() == 20 and "Finished at step 20" in panel.progress_label.text()
     model_dir = exported.args[0]
     generate = window.generate_panel
-    assert generate.model_box.currentData() == model_dir
+    # listed in Generate under its run's name, with where it came from, but not chosen there unasked
+    index = generate.model_box.findData(model_dir)
+    assert index >= 0 and generate.model_box.itemText(index) == "trained"
+    tooltip = generate.model_box.itemData(index, Qt.ItemDataRole.ToolTipRole)
+    assert "trained from scratch (tiny UNet)" in tooltip and "step 20 of 20" in tooltip and model_dir in tooltip
+    assert generate.model_box.currentData() == "bundled:emoji-32"
+    assert (generate.scheduler_box.currentData(), generate.steps.value()) == before
+    assert panel.use_button.isVisible()
+    qtbot.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)  # asked for: now it is chosen
+    assert window.tabs.currentWidget() is generate and generate.model_box.currentData() == model_dir
     # with the sampler its grids were drawn with, which the trained model recommends
     assert (generate.scheduler_box.currentData(), generate.steps.value()) == ("unipc", 6)
     # and its autoguidance guide, the copy kept at 1/16 of the run (the panel keeps one unless told not to)
@@ -68,8 +79,17 @@ def test_train_panel_trains_and_the_model_appears_in_generate(window, qtbot, tmp
     assert finished.args[1].images.shape == (1, 16, 16, 3) and finished.args[1].job.guided
 
 
+def said_with_state(panel) -> list:
+    """Every progress message of the panel, with whether Start took a click when it was shown."""
+    said = []
+    show = panel.progress_label.setText
+    panel.progress_label.setText = lambda text: (said.append((text, panel.start_button.isEnabled())), show(text))
+    return said
+
+
 def test_pause_resume_and_stop(window, qtbot, tmp_path):
     panel = window.train_panel
+    said = said_with_state(panel)
     configure(panel, shapes_folder(tmp_path / "shapes"), tmp_path / "trained", steps=100000)
     panel.sample_every.setValue(100000)
     panel.checkpoint_every.setValue(100000)
@@ -87,6 +107,8 @@ def test_pause_resume_and_stop(window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: panel.trainer is None, timeout=60000)
     assert "Stopped at step" in panel.progress_label.text()
     assert (tmp_path / "trained" / "model" / "model_index.json").is_file()
+    # the end is said when Start works again, not while the training thread is still winding down
+    assert [enabled for text, enabled in said if text.startswith("Stopped at step")] == [True]
 
 
 def test_bad_settings_are_an_error_dialog(window, tmp_path):
@@ -105,6 +127,37 @@ def test_folder_without_images_fails_cleanly(window, qtbot, tmp_path):
     empty.mkdir()
     (empty / "x.png").write_text("not an image")
     configure(panel, empty, tmp_path / "trained")
+    said = said_with_state(panel)
     panel.start()
     qtbot.waitUntil(lambda: panel.trainer is None, timeout=60000)
     assert "No usable image" in panel.error_box.text()
+    assert said[-1] == ("Training stopped with an error", True)
+
+
+def test_after_a_restart_the_restored_folder_is_scanned(make_window, qtbot, tmp_path):
+    """The Train tab remembers its image folder, and shows its thumbnails and bad-file report as if just chosen."""
+    data, good, bad = hostile_folder(tmp_path / "pictures")
+    settings = Settings(tmp_path / "settings.ini")
+    first = make_window(settings)
+    configure(first.train_panel, data, tmp_path / "trained")
+    first.train_panel.start()  # saves the settings it starts with; stopped at once
+    first.train_panel.stop()
+    qtbot.waitUntil(lambda: first.train_panel.trainer is None, timeout=60000)
+    first.close()
+
+    panel = make_window(Settings(tmp_path / "settings.ini")).train_panel
+    assert panel.folder.text() == str(data)
+    qtbot.waitUntil(lambda: panel.thumbnails.count() == len(good), timeout=30000)
+    assert f"{len(good)} usable image(s)" in panel.scan_label.text()
+    assert all(name in panel.bad_files.toPlainText() for name in bad)
+
+
+def test_a_folder_typed_in_is_scanned_when_training_starts(window, qtbot, tmp_path):
+    data, good, bad = hostile_folder(tmp_path / "pictures")
+    panel = window.train_panel
+    configure(panel, data, tmp_path / "trained")  # set as text: no editingFinished, no scan yet
+    assert panel.thumbnails.count() == 0
+    panel.start()
+    panel.stop()
+    qtbot.waitUntil(lambda: panel.trainer is None and panel.thumbnails.count() == len(good), timeout=60000)
+    assert all(name in panel.bad_files.toPlainText() for name in bad)

@@ -2,6 +2,9 @@
 
 The download runs on a Python thread (network waits, not torch work); progress comes back through Qt signals,
 which cross threads safely. Cancel stops within one chunk; complete files stay in the cache, so a second try resumes.
+Whether a download is under way is the dialog's own state, set on the GUI thread together with what the dialog says:
+once it says "Cancelled" or "Downloaded", Download works again, even while the old thread is still winding down (each
+download has its own stop flag, so the next one is not stopped by the last one's cancel).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ class DownloadDialog(QDialog):
         self.setWindowTitle("Download from the Hugging Face Hub")
         self.endpoint, self.cache_dir = endpoint, cache_dir
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._running = False
         self.bridge = _Bridge()
         self.bridge.planned.connect(self._on_planned)
         self.bridge.progress.connect(self._on_progress)
@@ -81,29 +84,29 @@ class DownloadDialog(QDialog):
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """A download is under way: from Download until the dialog reports how it ended."""
+        return self._running
 
     def start(self) -> None:
         repo_id = self.repo_box.currentText().strip()
         if self.running or not repo_id:
             return
-        self._stop.clear()
-        self.download_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
+        self._stop = threading.Event()
+        self._set_running(True)
         self.bar.setValue(0)
         self.status.setText(f"Looking up {repo_id}…")
-        self._thread = threading.Thread(target=self._work, args=(repo_id,), daemon=True, name="hub-download")
-        self._thread.start()
+        threading.Thread(target=self._work, args=(repo_id, self._stop), daemon=True, name="hub-download").start()
 
     def cancel(self) -> None:
-        self._stop.set()
-        self.status.setText("Cancelling…")
+        if self.running:
+            self._stop.set()
+            self.status.setText("Cancelling…")
 
-    def _work(self, repo_id: str) -> None:
+    def _work(self, repo_id: str, stop: threading.Event) -> None:
         try:
             plan = plan_download(repo_id, endpoint=self.endpoint, cache_dir=self.cache_dir)
             self.bridge.planned.emit(len(plan.files), plan.total_bytes)
-            download(plan, self.bridge.progress.emit, self._stop.is_set, endpoint=self.endpoint, cache_dir=self.cache_dir)
+            download(plan, self.bridge.progress.emit, stop.is_set, endpoint=self.endpoint, cache_dir=self.cache_dir)
         except DownloadCancelled:
             self.bridge.failed.emit(f"Cancelled. Files already complete stay in the cache; downloading {repo_id} again resumes.")
         except HubError as exc:
@@ -121,19 +124,20 @@ class DownloadDialog(QDialog):
         self.status.setText(f"{_size(done)} of {_size(total)} — {name}")
 
     def _on_finished(self, repo_id: str, kind: str) -> None:
+        self._set_running(False)
         self.bar.setValue(1000)
         self.status.setText(f"Downloaded {repo_id}." + (" It is now in the model lists." if kind == "pipeline" else
                                                         " Single-file checkpoints can use this tokenizer now."))
-        self._reset_buttons()
         self.downloaded.emit(repo_id, kind)
 
     def _on_failed(self, message: str) -> None:
+        self._set_running(False)
         self.status.setText(message)
-        self._reset_buttons()
 
-    def _reset_buttons(self) -> None:
-        self.download_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
+    def _set_running(self, running: bool) -> None:
+        self._running = running
+        self.download_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
 
     def done(self, result: int) -> None:
         """Closing the dialog cancels a running download."""

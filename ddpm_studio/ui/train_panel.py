@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.engine.jobs import MAX_STEPS
 from ddpm_studio.engine.models import list_models
-from ddpm_studio.engine.schedulers import DEFAULT_STEPS, PIXEL_SCHEDULERS, SCHEDULERS
+from ddpm_studio.engine.schedulers import DEFAULT_STEPS, PIXEL_SCHEDULERS
 from ddpm_studio.training.config import MIXED_PRECISION, TrainConfig
 from ddpm_studio.training.presets import PRESETS
 from ddpm_studio.ui.canvas import ImageView
@@ -37,14 +37,15 @@ from ddpm_studio.ui.images import to_qimage
 from ddpm_studio.ui.loss_plot import LossPlot
 from ddpm_studio.ui.settings import Settings
 from ddpm_studio.ui.train_worker import FolderScanThread, TrainerThread
-from ddpm_studio.ui.widgets import error_dialog, form_and_view, narrow_combo, path_row
+from ddpm_studio.ui.widgets import error_dialog, form_and_view, narrow_combo, path_row, scheduler_combo
 
 SCRATCH = "scratch:"
 LAST_CONFIG_KEY = "train/last_config"
 
 
 class TrainPanel(QWidget):
-    model_exported = Signal(str)  # a pipeline folder the Generate panel can load
+    model_exported = Signal(str)  # a pipeline folder the Generate panel can load (listed there, not chosen)
+    use_model_requested = Signal(str)  # the user asked to sample from that folder in the Generate panel
     status_message = Signal(str)
 
     def __init__(self, settings: Settings, parent=None) -> None:
@@ -52,11 +53,16 @@ class TrainPanel(QWidget):
         self.settings = settings
         self.trainer: TrainerThread | None = None
         self.scanner: FolderScanThread | None = None
+        self._scanners: list[FolderScanThread] = []
         self.error_box: QMessageBox | None = None
         self.last_sample = None
+        self.scanned_folder = ""  # the folder whose thumbnails and report are shown
+        self.exported_model = ""  # the last model this panel exported
+        self.final_message = ""  # how the running training ended, shown once its thread is over
 
         self.folder = QLineEdit()
-        self.folder.setPlaceholderText("A folder of your images (searched recursively)")
+        self.folder.setPlaceholderText("Your images")
+        self.folder.setToolTip("A folder of your images; its subfolders are searched too")
         self.folder.editingFinished.connect(lambda: self.scan_folder(self.folder.text()))
         folder_row = path_row(self.folder, self.choose_folder)
 
@@ -71,9 +77,7 @@ class TrainPanel(QWidget):
         self.ema = QCheckBox("EMA weights (recommended)", checked=True)
         self.checkpoint_every = QSpinBox(minimum=1, maximum=10_000_000, value=500, singleStep=100)
         self.sample_every = QSpinBox(minimum=1, maximum=10_000_000, value=250, singleStep=50)
-        self.sample_scheduler = narrow_combo(10)
-        for name in PIXEL_SCHEDULERS:
-            self.sample_scheduler.addItem(SCHEDULERS[name].label, name)
+        self.sample_scheduler = scheduler_combo(10, PIXEL_SCHEDULERS)
         self.sample_steps = QSpinBox(minimum=1, maximum=MAX_STEPS, value=DEFAULT_STEPS)
         self.sample_steps.setSuffix(" steps")
         sample_row = QHBoxLayout()
@@ -122,6 +126,11 @@ class TrainPanel(QWidget):
             controls.addWidget(button)
         self.progress = QProgressBar()
         self.progress_label = QLabel("")
+        self.progress_label.setWordWrap(True)
+        self.use_button = QPushButton("Use the new model")
+        self.use_button.setToolTip("Choose the exported model in the Generate panel, with the settings it recommends")
+        self.use_button.clicked.connect(lambda: self.use_model_requested.emit(self.exported_model))
+        self.use_button.setVisible(False)
 
         left = QVBoxLayout()
         left.addLayout(form)
@@ -129,6 +138,7 @@ class TrainPanel(QWidget):
         left.addLayout(controls)
         left.addWidget(self.progress)
         left.addWidget(self.progress_label)
+        left.addWidget(self.use_button)
 
         self.thumbnails = QListWidget()
         self.thumbnails.setViewMode(QListView.ViewMode.IconMode)
@@ -172,6 +182,7 @@ class TrainPanel(QWidget):
             self.base_box.addItem(f"New model: {name} UNet", SCRATCH + name)
         for info in list_models(self.settings.model_folders):
             self.base_box.addItem(f"Fine-tune: {info.label}", info.ref)
+            self.base_box.setItemData(self.base_box.count() - 1, info.description, Qt.ItemDataRole.ToolTipRole)
         index = self.base_box.findData(current) if current else self.base_box.findData(SCRATCH + "small")
         self.base_box.setCurrentIndex(max(index, 0))
 
@@ -190,6 +201,7 @@ class TrainPanel(QWidget):
         """Show thumbnails and the bad-file report before anything trains."""
         if not folder.strip():
             return
+        self.scanned_folder = folder
         if not self.output.text().strip():
             from ddpm_studio.paths import trained_models_dir
 
@@ -197,12 +209,17 @@ class TrainPanel(QWidget):
         self.scan_label.setText(f"Scanning {folder}…")
         self.thumbnails.clear()
         self.bad_files.clear()
-        self.scanner = FolderScanThread(folder, parent=self)
-        self.scanner.scanned.connect(self._on_scanned)
-        self.scanner.failed.connect(self._on_scan_failed)
-        self.scanner.start()
+        scanner = FolderScanThread(folder, parent=self)
+        scanner.scanned.connect(lambda report, thumbnails: self._on_scanned(scanner, report, thumbnails))
+        scanner.failed.connect(lambda message: self._on_scan_failed(scanner, message))
+        scanner.finished.connect(lambda: self._scanners.remove(scanner))
+        self._scanners.append(scanner)  # kept until done: a QThread must not be destroyed while it runs
+        self.scanner = scanner
+        scanner.start()
 
-    def _on_scanned(self, report, thumbnails) -> None:
+    def _on_scanned(self, scanner, report, thumbnails) -> None:
+        if scanner is not self.scanner:  # an earlier scan, of another folder, that finished after the newest
+            return
         self.scan_label.setText(report.summary())
         for path, array in zip(report.good, thumbnails):
             item = QListWidgetItem(QIcon(QPixmap.fromImage(to_qimage(array))), "")
@@ -210,8 +227,9 @@ class TrainPanel(QWidget):
             self.thumbnails.addItem(item)
         self.bad_files.setPlainText(report.details())
 
-    def _on_scan_failed(self, message: str) -> None:
-        self.scan_label.setText(message)
+    def _on_scan_failed(self, scanner, message: str) -> None:
+        if scanner is self.scanner:
+            self.scan_label.setText(message)
 
     def current_config(self) -> TrainConfig:
         base = self.base_box.currentData() or SCRATCH + "small"
@@ -246,6 +264,8 @@ class TrainPanel(QWidget):
             return
         self.folder.setText(config.data_dir)
         self.output.setText(config.output_dir)
+        if Path(config.data_dir).expanduser().is_dir():  # as if it had just been chosen: thumbnails and report
+            self.scan_folder(config.data_dir)
         ref = config.base_model or SCRATCH + config.preset
         index = self.base_box.findData(ref)
         if index >= 0:
@@ -273,13 +293,15 @@ class TrainPanel(QWidget):
             self.show_error("Check the training settings", str(exc))
             return
         self.settings.set_json(LAST_CONFIG_KEY, config.to_dict())
+        if config.data_dir != self.scanned_folder:  # typed in without leaving the field: show what will be used
+            self.scan_folder(config.data_dir)
+        self.final_message = ""
         self.loss_plot.clear()
         self.progress.setRange(0, config.max_steps)
         self.progress.setValue(0)
         self.progress_label.setText("Loading the data and the model…")
         self.trainer = TrainerThread(config, resume=self.resume_box.isChecked(), parent=self)
         self.trainer.event.connect(self._on_event)
-        self.trainer.failed.connect(self._on_failed)
         self.trainer.finished.connect(self._on_thread_finished)
         self._set_running(True)
         self.trainer.start()
@@ -308,8 +330,8 @@ class TrainPanel(QWidget):
         if self.trainer is not None:
             self.trainer.control.request_stop()
             self.trainer.wait(timeout_ms)
-        if self.scanner is not None:
-            self.scanner.wait(timeout_ms)
+        for scanner in list(self._scanners):
+            scanner.wait(timeout_ms)
 
     def _on_event(self, event) -> None:
         if event.kind == "data":
@@ -326,21 +348,24 @@ class TrainPanel(QWidget):
             how = f", {event.message}" if event.message else ""
             self.sample_label.setText(f"Samples at step {event.step} (EMA weights{how})")
         elif event.kind == "exported":
+            self.exported_model = event.path
             self.model_exported.emit(event.path)
-            self.status_message.emit(event.message)
+            self.use_button.setVisible(True)
+            self.status_message.emit(f"{event.message}; it is in the Generate panel's list")
         elif event.kind in ("finished", "stopped", "paused", "resumed", "checkpoint", "guide"):
             self.status_message.emit(event.message)
             if event.kind in ("finished", "stopped"):
-                self.progress_label.setText(event.message)
-
-    def _on_failed(self, message: str) -> None:
-        self.progress_label.setText("Training stopped with an error")
-        self.show_error("Training failed", message)
+                self.final_message = event.message  # shown when the thread is over, with Start enabled again
 
     def _on_thread_finished(self) -> None:
+        """The training thread is over: say how it ended and take the next Start, in one step."""
+        error = self.trainer.error
         self.trainer = None
         self._set_running(False)
         self.resume_box.setChecked(False)
+        self.progress_label.setText("Training stopped with an error" if error else self.final_message)
+        if error:
+            self.show_error("Training failed", error)
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)

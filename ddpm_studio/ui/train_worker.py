@@ -34,10 +34,12 @@ class FolderScanThread(QThread):
 
 
 class TrainerThread(QThread):
-    """Runs one training; events go out as signals (queued to the GUI thread)."""
+    """Runs one training; events go out as signals (queued to the GUI thread). How it ended — ``summary``, or the
+    user's message in ``error`` — is read when QThread's ``finished`` arrives, so that the panel says it and takes
+    the next Start in one step (a failure reported while the thread still runs would leave Start disabled under
+    the message)."""
 
     event = Signal(object)  # TrainEvent
-    failed = Signal(str)
 
     def __init__(self, config, resume: bool, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -46,6 +48,7 @@ class TrainerThread(QThread):
         self.config, self.resume = config, resume
         self.control = TrainControl()
         self.summary = None
+        self.error = ""
 
     def run(self) -> None:
         from ddpm_studio.engine.models import ModelError
@@ -56,7 +59,7 @@ class TrainerThread(QThread):
         try:
             self.summary = train(self.config, on_event=self.event.emit, control=self.control, resume=self.resume)
         except (DataError, ModelError, TrainingError, ValueError) as exc:
-            self.failed.emit(str(exc))
+            self.error = str(exc)
         except Exception as exc:
             traceback.print_exc(file=sys.stderr)
-            self.failed.emit(f"Training failed ({type(exc).__name__}): {exc}")
+            self.error = f"Training failed ({type(exc).__name__}): {exc}"
