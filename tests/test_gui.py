@@ -8,8 +8,9 @@ import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtGui import QAction, QDropEvent
 
 from ddpm_studio.engine.jobs import GenerateJob
 from ddpm_studio.engine.metadata import read_job
@@ -51,6 +52,7 @@ def set_form(panel, scheduler="ddim", steps=6, seed=5, batch=2):
     panel.model_box.setCurrentIndex(panel.model_box.findText("tiny-ddpm"))
     panel.scheduler_box.setCurrentIndex(panel.scheduler_box.findData(scheduler))
     panel.steps.setValue(steps)
+    panel.random_seed.setChecked(False)
     panel.seed.setText(str(seed))
     panel.batch.setValue(batch)
 
@@ -74,9 +76,17 @@ def test_generate_shows_previews_saves_png_and_fills_gallery(window, qtbot, tmp_
     assert sorted(panel.gallery.paths()) == [str(p) for p in saved]
     assert read_job(saved[0]) == panel.current_job()
     assert "Done" in panel.canvas.step_label.text()
-    # the scrubber holds every step and shows the stored frame for each
+    # the scrubber holds every step, then the result x_0 (the saved images), and shows the stored frame for each
     history = panel.canvas._history
-    assert len(history) == 8 and panel.canvas.slider.isEnabled()
+    assert len(history) == 9 and panel.canvas.slider.isEnabled()
+    assert [f.final for f in history.frames()] == [False] * 8 + [True]
+    saved_pixels = np.stack([np.asarray(Image.open(p)) for p in saved])
+    assert np.array_equal(history[-1].x0, saved_pixels) and np.array_equal(history[-1].x_t, saved_pixels)
+    assert panel.canvas.kept_label.text() == "8 steps + the result"
+    panel.canvas.slider.setValue(7)
+    panel.canvas.slider.setValue(8)
+    assert panel.canvas.step_label.text() == "x_0 — the result, after all 8 steps"
+    assert panel.canvas.x0_view.image() == to_qimage(_grid(saved_pixels))
     panel.canvas.slider.setValue(0)
     assert panel.canvas.x0_view.image() == to_qimage(_grid(history[0].x0))
     assert panel.canvas.x0_view.image() != to_qimage(_grid(history[-1].x0))
@@ -143,7 +153,7 @@ def test_drop_png_restores_parameters(window, qtbot, tmp_path, models_root):
     mime.setUrls([QUrl.fromLocalFile(png)])
     drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     window.dropEvent(drop)
-    assert panel.current_job() == job
+    assert panel.current_job() == job.replace(output_dir=str(tmp_path / "out"))  # the folder is never restored
 
 
 def test_settings_and_last_parameters_persist(make_window, tmp_path, models_root):
@@ -210,3 +220,33 @@ def _recording(method, after):
         after()
 
     return wrapper
+
+
+def test_esc_cancels_the_run_from_any_tab_and_the_menu_shows_it(window, qtbot, tmp_path):
+    action = next(a for a in window.findChildren(QAction) if a.text() == "Cancel current run")
+    assert action.shortcut().toString() == "Esc"  # shown in the Queue menu
+    panel = window.generate_panel
+    set_form(panel, scheduler="ddpm", steps=1000, batch=1)
+    with qtbot.waitSignal(window.sampler.job_finished, timeout=60000) as finished:
+        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: panel.canvas.progress.value() >= 2, timeout=30000)
+        window.tabs.setCurrentWidget(window.train_panel)  # a tab with no Cancel button of its own
+        qtbot.keyClick(window.train_panel, Qt.Key.Key_Escape)
+    assert finished.args[1].cancelled
+
+
+def test_open_folder_without_a_file_manager_says_so_and_offers_the_path(window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtGui import QDesktopServices, QGuiApplication
+
+    panel = window.generate_panel
+    set_form(panel, steps=2, batch=1)
+    with qtbot.waitSignal(window.sampler.job_finished, timeout=60000):
+        panel.generate()
+    qtbot.waitUntil(lambda: panel.gallery.count() == 1, timeout=10000)
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: False)  # a desktop with no launcher
+    assert not panel.gallery.open_folder(panel.gallery.item(0))
+    box = panel.gallery.message_box
+    assert box is not None and str(tmp_path / "out") in box.text()
+    copy = next(b for b in box.buttons() if b.text() == "Copy the path")
+    copy.click()
+    assert QGuiApplication.clipboard().text() == str(tmp_path / "out")

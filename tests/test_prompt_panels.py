@@ -48,6 +48,7 @@ def test_text_to_image_panel(window, qtbot, tmp_path):
     panel.width_box.setValue(48)
     panel.height_box.setValue(32)
     panel.steps.setValue(4)
+    panel.random_seed.setChecked(False)
     panel.seed.setText("9")
     shown = []
     original = panel.canvas.show_step
@@ -178,3 +179,25 @@ def test_prediction_row_for_sd2_single_files(make_window, qtbot, tmp_path, sd_ro
     result = run(qtbot, window, panel)
     assert result.job.prediction_type == "auto" and result.note.startswith("SD 2.x checkpoint")
     qtbot.waitUntil(lambda: "SD 2.x checkpoint" in window.statusBar().currentMessage(), timeout=10000)
+
+
+def test_adding_a_folder_counts_every_model_in_it(window, tmp_path, sd_root, tiny_ddpm_dir):
+    """A folder of several kinds: the message counts them all and says which panels the others went to (it said
+    "Added 1 model(s)" for a folder of 7)."""
+    import shutil
+
+    mixed = tmp_path / "mixed"
+    shutil.copytree(sd_root, mixed)
+    shutil.copytree(tiny_ddpm_dir, mixed / "tiny-ddpm")
+    said = []
+    window.generate_panel.status_message.connect(said.append)
+    window.generate_panel.add_model_folder(str(mixed))
+    assert said[-1] == (f"Added 4 models from {mixed}: 1 for this panel, 1 for the Edit (inpaint) panel, "
+                        "1 for the Edit (instruct) panel, 1 for the Text to Image panel")
+    only_sd = tmp_path / "only-sd"
+    shutil.copytree(sd_root, only_sd)
+    window.generate_panel.add_model_folder(str(only_sd))
+    box = window.generate_panel.error_box
+    assert box.text() == (f"{only_sd} holds 1 for the Edit (inpaint) panel, 1 for the Edit (instruct) panel, "
+                          "1 for the Text to Image panel.")
+    box.close()

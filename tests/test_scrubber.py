@@ -3,11 +3,12 @@ looking back while a run goes on."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from ddpm_studio.engine.step_export import change_image
+from ddpm_studio.engine.step_export import change_image, frame_image
 from ddpm_studio.ui.images import grid, to_qimage
 from ddpm_studio.ui.settings import Settings
 
@@ -37,13 +38,17 @@ def test_every_step_shows_its_stored_frames(window, qtbot):
     assert window.sampler.history_budget == 64 * 1024 * 1024  # the preference reaches the sampler
     canvas = run(window, qtbot)
     history = canvas._history
-    assert len(history) == 8 and canvas.kept_label.text() == "8 steps"
+    assert len(history) == 9 and canvas.kept_label.text() == "8 steps + the result"
     for i in range(8):
         canvas.slider.setValue(i)
         assert canvas.x_t_view.image() == to_qimage(grid(history[i].x_t))
         assert canvas.x0_view.image() == to_qimage(grid(history[i].x0))
         assert canvas.step_label.text().startswith(f"Step {i + 1}/8 · t=")
         assert "ᾱ_t=" in canvas.step_label.text()
+    canvas.slider.setValue(8)  # the last position is the result, x_0: what was saved
+    assert history[8].final and canvas.step_label.text() == "x_0 — the result, after all 8 steps"
+    saved = np.stack([np.asarray(Image.open(p)) for p in sorted(window.generate_panel.gallery.paths())])
+    assert canvas.x0_view.image() == canvas.x_t_view.image() == to_qimage(grid(saved))
     canvas.right_view.setCurrentIndex(canvas.right_view.findData("change"))
     canvas.slider.setValue(3)
     assert canvas.x0_view.image() == to_qimage(grid(change_image(history[3], history[2])))
@@ -59,11 +64,11 @@ def test_keys_and_play(window, qtbot):
     assert canvas.slider.value() == 2
     qtbot.keyClick(canvas, Qt.Key.Key_End)
     qtbot.keyClick(canvas, Qt.Key.Key_Left)
-    assert canvas.slider.value() == 6
+    assert canvas.slider.value() == 7  # 8 steps, then the result
     qtbot.keyClick(canvas, Qt.Key.Key_Space)  # plays from here to the end, then stops
     assert canvas.playing
     qtbot.waitUntil(lambda: not canvas.playing, timeout=5000)
-    assert canvas.slider.value() == 7
+    assert canvas.slider.value() == 8
     qtbot.keyClick(canvas, Qt.Key.Key_Space)  # at the end: starts again from the first step
     assert canvas.playing and canvas.slider.value() <= 1
     qtbot.keyClick(canvas, Qt.Key.Key_Space)
@@ -74,14 +79,51 @@ def test_exports_from_the_canvas(window, qtbot, tmp_path):
     canvas = run(window, qtbot, steps=6)
     canvas.export("gif", str(tmp_path / "run.gif"))
     with Image.open(tmp_path / "run.gif") as gif:
-        assert gif.n_frames == 6
+        assert gif.n_frames == 7  # six steps, then the result
     canvas.export("webp", str(tmp_path / "run.webp"))
-    with Image.open(tmp_path / "run.webp") as webp:
-        assert webp.n_frames == 6
+    with Image.open(tmp_path / "run.webp") as webp:  # lossless: the last frame is exactly the result's
+        assert webp.n_frames == 7
+        webp.seek(6)
+        last = np.asarray(webp.convert("RGB"))
+    result = frame_image(canvas._history[6], "both", canvas._history[5], width=last.shape[1])
+    assert canvas._history[6].final and np.array_equal(last, result)
     canvas.export("frames", str(tmp_path / "frames"))
-    assert len(list((tmp_path / "frames").glob("frame-*.png"))) == 6
+    names = sorted(p.name for p in (tmp_path / "frames").glob("frame-*.png"))
+    assert len(names) == 7 and names[-1] == "frame-0007-result.png"
     canvas.export("sheet", str(tmp_path / "sheet.png"))
     assert Image.open(tmp_path / "sheet.png").width > 256
+
+
+@pytest.mark.parametrize("kind, suffix", [("gif", ".gif"), ("webp", ".webp"), ("sheet", ".png")])
+def test_export_dialog_starts_in_the_output_folder_and_adds_the_suffix(window, qtbot, tmp_path, monkeypatch, kind,
+                                                                     suffix):
+    from PySide6.QtWidgets import QFileDialog
+
+    canvas = run(window, qtbot, steps=3)
+    asked = []
+    chosen = str(tmp_path / "out" / "mine")  # a name typed without its extension
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda parent, title, start, filter_: (asked.append(start), (chosen, filter_))[1])
+    with qtbot.waitSignal(canvas.exported) as exported:
+        canvas.choose_export(kind)
+    seed = window.generate_panel.current_job().seed
+    assert asked == [str(tmp_path / "out" / f"steps-generate-seed{seed}-ddim{suffix}")]  # a name from the run
+    assert exported.args == [str(tmp_path / "out" / f"mine{suffix}")]
+    with Image.open(tmp_path / "out" / f"mine{suffix}") as picture:
+        assert picture.width > 0
+    assert "Exported the steps to" in window.statusBar().currentMessage()
+
+
+def test_an_export_that_cannot_be_written_is_a_message(window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    canvas = run(window, qtbot, steps=3)
+    target = tmp_path / "no such folder" / "steps.gif"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args: (str(target), ""))
+    assert canvas.choose_export("gif") is None
+    assert canvas.error_box is not None and str(target) in canvas.error_box.text()
+    assert not target.exists()
+    canvas.error_box.close()
 
 
 def test_looking_back_during_a_run(window, qtbot):

@@ -13,15 +13,16 @@ from typing import Any
 @dataclass(frozen=True)
 class SchedulerSpec:
     class_name: str  # diffusers class
-    label: str  # shown in the UI
+    label: str  # shown in the UI: a name short enough for a narrow list
     a1111_sampler: str  # "Sampler:" in the A1111 parameters line
     a1111_schedule: str = ""  # "Schedule type:" (Karras etc.), empty when the sampler's default
     overrides: dict[str, Any] = field(default_factory=dict)
     needs: str = ""  # an extra Python module the scheduler needs at run time
+    note: str = ""  # what to know before choosing it (the UI's tooltip)
 
 
 SCHEDULERS: dict[str, SchedulerSpec] = {
-    "ddpm": SchedulerSpec("DDPMScheduler", "DDPM (ancestral, needs many steps)", "DDPM"),
+    "ddpm": SchedulerSpec("DDPMScheduler", "DDPM", "DDPM", note="The paper's ancestral sampler: it needs many steps"),
     "ddim": SchedulerSpec("DDIMScheduler", "DDIM", "DDIM"),
     "dpm++2m": SchedulerSpec(
         "DPMSolverMultistepScheduler",
@@ -39,11 +40,11 @@ SCHEDULERS: dict[str, SchedulerSpec] = {
     "unipc": SchedulerSpec("UniPCMultistepScheduler", "UniPC", "UniPC"),
     "euler": SchedulerSpec("EulerDiscreteScheduler", "Euler", "Euler"),
     "euler-a": SchedulerSpec("EulerAncestralDiscreteScheduler", "Euler a", "Euler a"),
-    "heun": SchedulerSpec("HeunDiscreteScheduler", "Heun (2 model calls per step)", "Heun"),
-    "dpm2": SchedulerSpec("KDPM2DiscreteScheduler", "DPM2 (2 model calls per step)", "DPM2"),
+    "heun": SchedulerSpec("HeunDiscreteScheduler", "Heun", "Heun", note="2 model calls per step"),
+    "dpm2": SchedulerSpec("KDPM2DiscreteScheduler", "DPM2", "DPM2", note="2 model calls per step"),
     "pndm": SchedulerSpec("PNDMScheduler", "PNDM / PLMS", "PLMS", overrides={"skip_prk_steps": True}),
     "lms": SchedulerSpec("LMSDiscreteScheduler", "LMS", "LMS", needs="scipy"),
-    "lcm": SchedulerSpec("LCMScheduler", "LCM (for LCM-distilled models, 4–8 steps)", "LCM"),
+    "lcm": SchedulerSpec("LCMScheduler", "LCM", "LCM", note="For LCM-distilled models only, at 4–8 steps"),
 }
 
 DEFAULT_SCHEDULER = "dpm++2m"

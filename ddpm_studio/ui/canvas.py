@@ -1,7 +1,11 @@
 """The live canvas: x_t and the predicted clean image x̂0 (or what the step changed) side by side, step counter,
-progress, it/s, ETA; a scrubber to go back through the run's steps, play them, and export them."""
+progress, it/s, ETA; a scrubber to go back through the run's steps, play them, and export them. The last position of
+the scrubber is the run's result, x_0."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPainter
@@ -21,6 +25,20 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_studio.ui.images import grid, to_qimage
+from ddpm_studio.ui.widgets import error_dialog
+
+EXPORTS = {  # kind: (menu entry, file suffix, file dialog filter); "frames" is a folder
+    "gif": ("Animated GIF…", ".gif", "GIF (*.gif)"),
+    "webp": ("Animated WebP…", ".webp", "WebP (*.webp)"),
+    "sheet": ("Contact sheet (PNG)…", ".png", "PNG (*.png)"),
+    "frames": ("Folder of frames…", "", ""),
+}
+
+
+def with_suffix(target: str, kind: str) -> str:
+    """``target`` with the file suffix that ``kind`` implies, added when the name has another one or none."""
+    suffix = EXPORTS[kind][1]
+    return target if not suffix or target.lower().endswith(suffix) else target + suffix
 
 
 class ImageView(QWidget):
@@ -61,18 +79,26 @@ class StepCanvas(QWidget):
     during a run (it follows the newest step until you move it back) and after; ←/→, Home/End, Space plays."""
 
     frame_shown = Signal(int)  # history position shown by the scrubber
+    exported = Signal(str)  # the file or folder an export wrote
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, export_folder: Callable[[], str] = lambda: "") -> None:
         super().__init__(parent)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.export_folder = export_folder  # where export dialogs open: the panel's output folder
+        self.export_name = "steps"  # the name they suggest, set per run
+        self.error_box = None
         self.x_t_view = ImageView()
         self.x0_view = ImageView()
         self.x_t_caption = QLabel("x_t — the noisy sample")
+        self.x_t_caption.setWordWrap(True)  # the canvas may be a third of the window, beside a panel's input
+        self.x_t_caption.setToolTip("The sample the model was given at this step")
         self.right_view = QComboBox()
-        self.right_view.addItem("predicted x0 — the model's guess at the clean image", "x0")
-        self.right_view.addItem("what this step changed — |x_t − previous x_t|, stretched", "change")
-        self.right_view.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.right_view.setMinimumContentsLength(16)
+        self.right_view.addItem("predicted x0", "x0")
+        self.right_view.setItemData(0, "The model's guess at the clean image, from this step",
+                                    Qt.ItemDataRole.ToolTipRole)
+        self.right_view.addItem("step's change", "change")
+        self.right_view.setItemData(1, "|x_t − the previous step's x_t|, stretched so the largest change is white",
+                                    Qt.ItemDataRole.ToolTipRole)
         self.right_view.currentIndexChanged.connect(self._redraw)
         views = QGridLayout()
         views.addWidget(self.x_t_caption, 0, 0)
@@ -83,6 +109,8 @@ class StepCanvas(QWidget):
         self.step_label = QLabel("No run yet")
         self.rate_label = QLabel("")
         self.rate_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        for label in (self.step_label, self.rate_label):  # what they say changes every step: it must not resize
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # the window's minimum
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -104,8 +132,7 @@ class StepCanvas(QWidget):
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.export_button.setEnabled(False)
         menu = QMenu(self.export_button)
-        for label, kind in (("Animated GIF…", "gif"), ("Animated WebP…", "webp"), ("Contact sheet (PNG)…", "sheet"),
-                            ("Folder of frames…", "frames")):
+        for kind, (label, _suffix, _filter) in EXPORTS.items():
             menu.addAction(label, lambda kind=kind: self.choose_export(kind))
         self.export_button.setMenu(menu)
         self._timer = QTimer(self, interval=90)
@@ -129,8 +156,9 @@ class StepCanvas(QWidget):
         self._shown = None  # (event, previous) on screen
 
     # ---- live ----
-    def start_run(self, history) -> None:
+    def start_run(self, history, export_name: str = "steps") -> None:
         self._history = history
+        self.export_name = export_name
         self._follow = True
         self._live_event = self._previous_live = None
         self._timer.stop()
@@ -146,11 +174,12 @@ class StepCanvas(QWidget):
         """A live step from the sampler: draw it (unless the user is looking back), update the counters."""
         self._previous_live, self._live_event = self._live_event, event
         self.progress.setRange(0, event.total)
-        self.progress.setValue(event.index + 1)
-        done = event.index + 1
-        rate = done / event.elapsed if event.elapsed > 0 else 0.0
-        eta = (event.total - done) / rate if rate > 0 else 0.0
-        self.rate_label.setText(f"{rate:.1f} it/s · ETA {eta:.0f} s")
+        done = min(event.index + 1, event.total)  # the result (final) comes after the last model call
+        self.progress.setValue(done)
+        if not event.final:
+            rate = done / event.elapsed if event.elapsed > 0 else 0.0
+            eta = (event.total - done) / rate if rate > 0 else 0.0
+            self.rate_label.setText(f"{rate:.1f} it/s · ETA {eta:.0f} s")
         if self._history is not None and len(self._history):
             self.slider.setEnabled(True)
             if self._follow:
@@ -168,10 +197,11 @@ class StepCanvas(QWidget):
                 self._set_slider(len(self._history) - 1)
             for widget in (self.slider, self.play_button, self.export_button):
                 widget.setEnabled(True)
-            kept = len(self._history)
-            last = self._history[kept - 1]
-            self.kept_label.setText(f"{kept} of {last.total} steps kept (memory budget)" if self._history.thinned
-                                    else f"{kept} steps")
+            frames = self._history.frames()
+            steps = sum(not f.final for f in frames)
+            result = " + the result" if frames[-1].final else ""
+            self.kept_label.setText(f"{steps} of {frames[-1].total} steps kept (memory budget){result}"
+                                    if self._history.thinned else f"{steps} steps{result}")
 
     # ---- scrubbing ----
     def _set_slider(self, position: int) -> None:
@@ -218,25 +248,42 @@ class StepCanvas(QWidget):
         self.slider.setValue(self.slider.value() + 1)
 
     # ---- exports ----
-    def choose_export(self, kind: str) -> None:
+    def suggested_export_path(self, kind: str) -> str:
+        """The output folder (when it exists) and a name from the run: where the export dialogs start."""
+        folder = Path(self.export_folder() or ".").expanduser()
+        if not folder.is_dir():
+            folder = Path.home()
+        name = self.export_name + ("-frames" if kind == "frames" else EXPORTS[kind][1])
+        return str(folder / name)
+
+    def choose_export(self, kind: str) -> str | None:
+        suggested = self.suggested_export_path(kind)
         if kind == "frames":
-            target = QFileDialog.getExistingDirectory(self, "Folder for the frames")
+            target = QFileDialog.getExistingDirectory(self, "Folder for the frames", str(Path(suggested).parent))
         else:
-            suffix = {"gif": "GIF (*.gif)", "webp": "WebP (*.webp)", "sheet": "PNG (*.png)"}[kind]
-            target, _ = QFileDialog.getSaveFileName(self, "Export the steps", "", suffix)
-        if target:
-            self.export(kind, target)
+            target, _ = QFileDialog.getSaveFileName(self, "Export the steps", suggested, EXPORTS[kind][2])
+        if not target:
+            return None
+        try:
+            written = self.export(kind, target)
+        except (OSError, ValueError) as exc:
+            self.error_box = error_dialog(self, "Export failed", f"Could not export the steps to {target}: {exc}")
+            return None
+        self.exported.emit(written)
+        return written
 
     def export(self, kind: str, target: str) -> str:
-        """Write the kept steps of the last run as ``kind`` (gif, webp, sheet, frames) to ``target``."""
+        """Write the kept steps of the last run as ``kind`` (gif, webp, sheet, frames) to ``target``, with the suffix
+        the kind implies added if the name lacks it; returns what was written."""
         from PIL import Image
 
         from ddpm_studio.engine import step_export
 
+        target = with_suffix(target, kind)
         events = self._history.frames() if self._history is not None else []
         view = "both" if self.right_view.currentData() == "x0" else "change"
         if kind == "sheet":
-            Image.fromarray(step_export.contact_sheet(events, view="x0")).save(target)
+            Image.fromarray(step_export.contact_sheet(events, view="x0")).save(target, format="PNG")
         elif kind == "frames":
             step_export.save_frames(target, step_export.frames(events, view), events)
         else:
@@ -258,6 +305,9 @@ class StepCanvas(QWidget):
         right = event.x0 if self.right_view.currentData() == "x0" else change_image(event, previous)
         if right is not None:
             self.x0_view.set_image(to_qimage(grid(right)))
+        if event.final:
+            self.step_label.setText(f"x_0 — the result, after all {event.total} steps")
+            return
         level = ""
         if event.noise_level is not None:
             level = f" · {'σ_t' if event.noise_kind == 'sigma' else 'ᾱ_t'}={event.noise_level:.3g}"

@@ -12,10 +12,12 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QSlider,
     QToolButton,
     QVBoxLayout,
+    QWidget,
 )
 
 from ddpm_studio.engine.jobs import EDIT_MODES, EditJob, JobError
@@ -61,7 +63,7 @@ class EditPanel(ImageInput, SamplingPanel):
         form.addRow("Strength", self.strength)
         form.addRow("Image guidance", self.image_guidance)
 
-    def add_above_canvas(self, layout: QVBoxLayout) -> None:
+    def build_input(self) -> QWidget:
         self.painter = MaskPainter()
         self.painter.image_dropped.connect(self.load_image)
         self.brush_slider = QSlider(Qt.Orientation.Horizontal, minimum=2, maximum=128, value=self.painter.brush)
@@ -69,21 +71,31 @@ class EditPanel(ImageInput, SamplingPanel):
         self.eraser = QToolButton(text="Eraser", checkable=True)
         self.eraser.toggled.connect(lambda on: setattr(self.painter, "erasing", on))
         tools = open_paste_row(self)
+        tools.addStretch(1)
+        brush_row, mask_row = QHBoxLayout(), QHBoxLayout()  # rows of their own: the input column is a third of the view
         self.mask_tools = [QLabel("Brush"), self.brush_slider, self.eraser]
+        for widget in self.mask_tools:
+            brush_row.addWidget(widget)
         for text, slot in (("Invert", self.painter.invert), ("Clear", self.painter.clear), ("Undo", self.painter.undo)):
             button = QToolButton(text=text)
             button.clicked.connect(slot)
             self.mask_tools.append(button)
-        for widget in self.mask_tools:
-            tools.addWidget(widget)
-        tools.addStretch(1)
+            mask_row.addWidget(button)
+        mask_row.addStretch(1)
         self.image_label = QLabel("No input image")
+        self.image_label.setWordWrap(True)
+        column = QWidget()
+        layout = QVBoxLayout(column)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(tools)
+        layout.addLayout(brush_row)
+        layout.addLayout(mask_row)
         layout.addWidget(self.painter, 1)
         layout.addWidget(self.image_label)
         QShortcut(QKeySequence.StandardKey.Paste, self, activated=self.paste_image)
         QShortcut(QKeySequence.StandardKey.Undo, self, activated=self.painter.undo)
         self._mode_changed()
+        return column
 
     def _mode_changed(self) -> None:
         mode = self.mode()
@@ -100,7 +112,13 @@ class EditPanel(ImageInput, SamplingPanel):
     # ---- the input image ----
     def show_input(self, image: QImage) -> None:
         self.painter.set_image(image)
-        self.image_label.setText(f"{self.image_path} ({image.width()}×{image.height()})")
+        self.image_label.setText(f"{Path(self.image_path).name} ({image.width()}×{image.height()})")
+        self.image_label.setToolTip(self.image_path)
+
+    def show_missing(self, path: str) -> None:
+        self.painter.clear_image()
+        self.image_label.setText(f"Missing: {path}")
+        self.image_label.setToolTip(path)
 
     def _store(self, image: QImage, folder: str, prefix: str) -> Path:
         try:
@@ -124,12 +142,15 @@ class EditPanel(ImageInput, SamplingPanel):
         return dict(mode=mode, image=self.image_path, mask=mask, strength=round(self.strength.value(), 3),
                     image_guidance_scale=round(self.image_guidance.value(), 3), **self.prompts.values())
 
-    def apply_fields(self, job: EditJob) -> None:
+    def apply_fields(self, job: EditJob) -> list[str]:
         self.mode_box.setCurrentIndex(max(self.mode_box.findData(job.mode), 0))
         self.prompts.apply(job)
         self.strength.setValue(job.strength)
         self.image_guidance.setValue(job.image_guidance_scale)
-        if job.image and Path(job.image).is_file():
-            self.load_image(job.image)
-            if job.mask and Path(job.mask).is_file():
+        missing = self.restore_image(job.image)
+        if job.mask and self.image_path:
+            if Path(job.mask).is_file() and not QImage(job.mask).isNull():
                 self.painter.set_mask(QImage(job.mask))
+            else:
+                missing.append(f"the mask {job.mask} is not there any more; paint it again")
+        return missing

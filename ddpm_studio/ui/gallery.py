@@ -1,5 +1,5 @@
-"""The results strip: thumbnails of saved images; click to view large, drag out as files, open the folder,
-copy to the clipboard, restore the parameters that made an image."""
+"""The results strip: thumbnails of saved images, each with its seed; click to view large, drag out as files, open the
+folder, copy to the clipboard, restore the parameters that made an image, reuse its seed."""
 
 from __future__ import annotations
 
@@ -7,16 +7,37 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QIcon, QImage, QPixmap
-from PySide6.QtWidgets import QDialog, QLabel, QListView, QListWidget, QListWidgetItem, QMenu, QPlainTextEdit, QVBoxLayout
+from PySide6.QtWidgets import (
+    QDialog,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QMessageBox,
+    QPlainTextEdit,
+    QVBoxLayout,
+)
 
-from ddpm_studio.engine.metadata import MetadataError, read_png_text
+from ddpm_studio.engine.metadata import MetadataError, read_metadata, read_png_text
 from ddpm_studio.ui.canvas import ImageView
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
+SEED_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def image_seed(path: str) -> int | None:
+    """The seed that made one of our PNGs (from its parameters), or None."""
+    try:
+        seed = read_metadata(path).get("seed")
+    except MetadataError:
+        return None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
 class GalleryStrip(QListWidget):
     restore_requested = Signal(str)  # path of the image whose parameters to restore
+    reuse_seed_requested = Signal(object)  # the seed of an image (an int up to 2³² − 1: wider than a C++ int)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -34,13 +55,16 @@ class GalleryStrip(QListWidget):
         self.itemActivated.connect(self.view_item)
         self.itemClicked.connect(self.view_item)
         self._viewers: list[QDialog] = []
+        self.message_box: QMessageBox | None = None
 
     def add_images(self, paths: list[str]) -> None:
         for path in paths:
             pixmap = QPixmap(path)
             icon = QIcon(pixmap.scaled(self.iconSize(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
-            item = QListWidgetItem(icon, Path(path).stem)
+            seed = image_seed(path)
+            item = QListWidgetItem(icon, f"seed {seed}" if seed is not None else Path(path).stem)
             item.setData(PATH_ROLE, path)
+            item.setData(SEED_ROLE, seed)
             item.setToolTip(path)
             self.insertItem(0, item)  # newest first
         if paths:
@@ -67,8 +91,20 @@ class GalleryStrip(QListWidget):
     def copy_item(self, item: QListWidgetItem) -> None:
         QGuiApplication.clipboard().setImage(QImage(item.data(PATH_ROLE)))
 
-    def open_folder(self, item: QListWidgetItem) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(item.data(PATH_ROLE)).parent)))
+    def open_folder(self, item: QListWidgetItem) -> bool:
+        """Open the image's folder in the desktop's file manager; where there is none, say so and offer the path."""
+        folder = str(Path(item.data(PATH_ROLE)).parent)
+        if QDesktopServices.openUrl(QUrl.fromLocalFile(folder)):
+            return True
+        box = QMessageBox(QMessageBox.Icon.Information, "Cannot open the folder",
+                          f"This desktop has no program to open folders with. The image is in:\n{folder}",
+                          QMessageBox.StandardButton.Close, self)
+        copy = box.addButton("Copy the path", QMessageBox.ButtonRole.AcceptRole)
+        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(folder))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.message_box = box
+        return False
 
     def _context_menu(self, pos) -> None:
         item = self.itemAt(pos)
@@ -79,6 +115,9 @@ class GalleryStrip(QListWidget):
         menu.addAction("Copy image", lambda: self.copy_item(item))
         menu.addAction("Open containing folder", lambda: self.open_folder(item))
         menu.addAction("Restore parameters", lambda: self.restore_requested.emit(item.data(PATH_ROLE)))
+        seed = item.data(SEED_ROLE)
+        if seed is not None:
+            menu.addAction(f"Reuse this seed ({seed})", lambda: self.reuse_seed_requested.emit(seed))
         menu.exec(self.viewport().mapToGlobal(pos))
 
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout
 
 from ddpm_studio.engine.jobs import MAX_AUTOGUIDANCE, MIN_AUTOGUIDANCE, GenerateJob
 from ddpm_studio.engine.model_defaults import read_defaults
-from ddpm_studio.engine.models import PIXEL_FAMILY, ModelInfo
+from ddpm_studio.engine.models import PIXEL_FAMILY, ModelError, ModelInfo, resolve
 from ddpm_studio.engine.schedulers import PIXEL_SCHEDULERS
 from ddpm_studio.ui.sampling_panel import SamplingPanel
 from ddpm_studio.ui.widgets import narrow_combo
@@ -97,6 +97,21 @@ class GeneratePanel(SamplingPanel):
         guide = self.guide_box.currentData() or ""
         return dict(guide_model=guide, guidance_scale=round(self.guidance.value(), 2) if guide else 1.0)
 
-    def apply_fields(self, job: GenerateJob) -> None:
-        self.fill_guides(keep=job.guide_model if job.guided else "", add_missing=True)
-        self.guidance.setValue(job.guidance_scale)
+    def apply_fields(self, job: GenerateJob) -> list[str]:
+        """A restored guide that is no listed model stays a choice if it is a model folder here (an earlier export of
+        a training run); one that is not here is reported, and the guide is None."""
+        guide = job.guide_model if job.guided else ""
+        missing = []
+        if guide and self.guide_box.findData(guide) < 0 and guide != self.recommended_guide and not _is_pipeline(guide):
+            missing.append(f"the guide model '{guide}' is not here; the guide is None")
+            guide = ""
+        self.fill_guides(keep=guide, add_missing=True)
+        self.guidance.setValue(job.guidance_scale if guide else 1.0)
+        return missing
+
+
+def _is_pipeline(ref: str) -> bool:
+    try:
+        return (resolve(ref) / "model_index.json").is_file()
+    except ModelError:
+        return False

@@ -32,6 +32,21 @@ class ImageInput:
     def show_input(self, image: QImage) -> None:
         raise NotImplementedError
 
+    def show_missing(self, path: str) -> None:
+        """The input image ``path`` is gone: show that there is none, and which one is missing."""
+        raise NotImplementedError
+
+    def restore_image(self, path: str) -> list[str]:
+        """A restored job's input image: opened if it is still there; else none, shown as missing (an edit never
+        runs on the picture that happened to be open before)."""
+        if not path:
+            return []
+        if Path(path).is_file() and self.load_image(path):
+            return []
+        self.image_path = ""
+        self.show_missing(path)
+        return [f"the input image {path} is not there any more"]
+
     def choose_image(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, self.image_title, "", IMAGE_FILTER)
         if path:

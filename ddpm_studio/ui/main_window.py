@@ -52,8 +52,9 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.train_panel, "Train")
         self.tabs.addTab(self.explorer_panel, "Forward process")
         self.explorer_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        self.train_panel.model_exported.connect(self.generate_panel.add_trained_model)
-        self.train_panel.model_exported.connect(lambda _folder: self.explorer_panel.refresh_models())
+        # a finished training lists its model everywhere but changes no panel's choice; "Use the new model" does
+        self.train_panel.model_exported.connect(self.list_trained_model)
+        self.train_panel.use_model_requested.connect(self.use_trained_model)
         self.train_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.setCentralWidget(self.tabs)
 
@@ -110,7 +111,7 @@ class MainWindow(QMainWindow):
             theme_menu.addAction(action)
 
         queue_menu = self.menuBar().addMenu("&Queue")
-        self._add_action(queue_menu, "Cancel current run", self.generate_panel.cancel)
+        self._add_action(queue_menu, "Cancel current run", self.generate_panel.cancel, "Esc")  # on every tab
         self._add_action(queue_menu, "Cancel all", self.generate_panel.cancel_all, "Shift+Esc")
 
         help_menu = self.menuBar().addMenu("&Help")
@@ -135,6 +136,15 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(panel)
         panel.choose_model_file()
         self.refresh_all_models(except_panel=panel)
+
+    def list_trained_model(self, folder: str) -> None:
+        self.settings.add_model_folder(folder)
+        self.refresh_all_models()
+
+    def use_trained_model(self, folder: str) -> None:
+        """Sample from a model the Train panel exported: chosen in Generate, which fills in what it recommends."""
+        self.generate_panel.add_trained_model(folder)
+        self.tabs.setCurrentWidget(self.generate_panel)
 
     def refresh_all_models(self, except_panel=None) -> None:
         for other in self.sampling_panels:

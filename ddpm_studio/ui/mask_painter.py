@@ -39,6 +39,13 @@ class MaskPainter(QWidget):
         self.update()
         self.mask_changed.emit()
 
+    def clear_image(self) -> None:
+        """No input image (a restored job's is gone): the placeholder text again, nothing to paint on."""
+        self.image = self.mask = None
+        self._undo.clear()
+        self.update()
+        self.mask_changed.emit()
+
     def set_mask(self, mask: QImage) -> None:
         if self.image is None:
             return

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import random
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSpinBox,
+    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -27,19 +27,20 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.engine.jobs import MAX_BATCH, MAX_SEED, MAX_STEPS, Job, JobError
 from ddpm_studio.engine.metadata import MetadataError, read_job
-from ddpm_studio.engine.model_defaults import read_defaults
-from ddpm_studio.engine.models import ModelError, ModelInfo, inspect_model, list_models
+from ddpm_studio.engine.models import ModelInfo
 from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULERS
 from ddpm_studio.ui.canvas import StepCanvas
 from ddpm_studio.ui.gallery import GalleryStrip
+from ddpm_studio.ui.model_list import ModelList
+from ddpm_studio.ui.seed_field import SeedField
 from ddpm_studio.ui.settings import Settings
-from ddpm_studio.ui.widgets import error_dialog, form_and_view, narrow_combo, path_row
+from ddpm_studio.ui.widgets import error_dialog, form_and_view, narrow_combo, path_row, scheduler_combo
 from ddpm_studio.ui.worker import JobFailed, SamplerClient, SamplerThread
 
 VAE_FP32_HINT = "'VAE in fp32'"  # in the engine's message for a NaN (black) result
 
 
-class SamplingPanel(QWidget):
+class SamplingPanel(ModelList, QWidget):
     status_message = Signal(str)
 
     job_type: type[Job] = Job
@@ -47,6 +48,7 @@ class SamplingPanel(QWidget):
     default_batch = 4
     schedulers: tuple[str, ...] = tuple(SCHEDULERS)
     single_files = False  # whether single-file checkpoints (.safetensors) can be added here
+    input_share = 1 / 3  # of the view's width, for a panel's input picture (the canvas shows two pictures)
 
     def accepts(self, info: ModelInfo) -> bool:
         """Which models this panel lists."""
@@ -59,8 +61,10 @@ class SamplingPanel(QWidget):
         """The panel's own job fields, read from its widgets (may raise JobError)."""
         return {}
 
-    def apply_fields(self, job) -> None:
-        """Put the panel's own fields of ``job`` into its widgets."""
+    def apply_fields(self, job) -> list[str]:
+        """Put the panel's own fields of ``job`` into its widgets; return what could not be restored (a file that is
+        gone, a guide that is not there), in words for the user."""
+        return []
 
     def refuse_reason(self, info: ModelInfo) -> str:
         return f"{info.path} holds {info.class_name or 'an unknown pipeline'}" + (f"; open it in the {info.panel} panel." if info.panel else ".")
@@ -73,36 +77,26 @@ class SamplingPanel(QWidget):
 
         # combo boxes sized by a few characters, not by their longest entry: the settings column has a fixed width
         self.model_box = narrow_combo(14)
-        if self.single_files:  # two buttons beside the list would not fit: they go under it
-            add_folder = QToolButton(text="Add folder…")
-            add_folder.clicked.connect(self.choose_model_folder)
+        add_folder = QToolButton(text="Add folder…")  # under the list: beside it, the column would widen
+        add_folder.clicked.connect(self.choose_model_folder)
+        buttons = QHBoxLayout()
+        buttons.addWidget(add_folder)
+        if self.single_files:
             add_file = QToolButton(text="Add file…")
             add_file.setToolTip("A single-file checkpoint (.safetensors), as A1111 and CivitAI share them")
             add_file.clicked.connect(self.choose_model_file)
-            buttons = QHBoxLayout()
-            buttons.addWidget(add_folder)
             buttons.addWidget(add_file)
-            buttons.addStretch(1)
-            model_row = QVBoxLayout()
-            model_row.addWidget(self.model_box)
-            model_row.addLayout(buttons)
-        else:
-            model_row = path_row(self.model_box, self.choose_model_folder, "Add folder…")
+        buttons.addStretch(1)
+        model_row = QVBoxLayout()
+        model_row.addWidget(self.model_box)
+        model_row.addLayout(buttons)
 
-        self.scheduler_box = narrow_combo(16)
-        for name in self.schedulers:
-            self.scheduler_box.addItem(SCHEDULERS[name].label, name)
+        self.scheduler_box = scheduler_combo(16, self.schedulers)
         self.steps = QSpinBox(minimum=1, maximum=MAX_STEPS, value=25)
-        self.seed = QLineEdit("0")
-        self.seed.setToolTip(f"0 … {MAX_SEED}; image i of a batch uses seed + i")
-        dice = QToolButton(text="🎲")
-        dice.setToolTip("New random seed")
-        dice.clicked.connect(self.randomise_seed)
-        seed_row = QHBoxLayout()
-        seed_row.addWidget(self.seed, 1)
-        seed_row.addWidget(dice)
+        self.seed_field = SeedField(settings.random_seed(self.settings_prefix))
+        self.seed, self.random_seed, self.dice_button = self.seed_field.edit, self.seed_field.random, self.seed_field.dice
         self.batch = QSpinBox(minimum=1, maximum=MAX_BATCH, value=self.default_batch)
-        self.output_dir = QLineEdit(settings.output_dir)
+        self.output_dir = QLineEdit(settings.panel_output_dir(self.settings_prefix))
         out_row = path_row(self.output_dir, self.choose_output_dir)
 
         form = QFormLayout()
@@ -110,7 +104,7 @@ class SamplingPanel(QWidget):
         self.add_fields(form)
         form.addRow("Scheduler", self.scheduler_box)
         form.addRow("Steps", self.steps)
-        form.addRow("Seed", seed_row)
+        form.addRow("Seed", self.seed_field)
         form.addRow("Batch size", self.batch)
         form.addRow("Output folder", out_row)
         self.form = form
@@ -134,19 +128,30 @@ class SamplingPanel(QWidget):
         left.addLayout(buttons)
         left.addWidget(self.queue_label)
 
-        self.canvas = StepCanvas()
+        self.canvas = StepCanvas(export_folder=lambda: self.output_dir.text().strip())
+        self.canvas.exported.connect(lambda path: self.status_message.emit(f"Exported the steps to {path}"))
         self.gallery = GalleryStrip()
         self.gallery.restore_requested.connect(self.restore_from_png)
+        self.gallery.reuse_seed_requested.connect(self.reuse_seed)
+        # the panel's input (Edit's picture and mask, Upscale's before/after) beside the canvas, not above it: a
+        # landscape window has room across, and both stay big enough to see
+        views = QSplitter(Qt.Orientation.Horizontal)
+        views.setChildrenCollapsible(False)
+        input_view = self.build_input()
+        if input_view is not None:
+            views.addWidget(input_view)
+        views.addWidget(self.canvas)
+        if input_view is not None:  # shares of the width, kept as the window is resized (or the divider dragged)
+            views.setSizes([round(10000 * self.input_share), round(10000 * (1 - self.input_share))])
+        self.views = views
         right = QVBoxLayout()
-        self.add_above_canvas(right)
-        right.addWidget(self.canvas, 1)
+        right.addWidget(views, 1)
         right.addWidget(QLabel("Results — click to view, drag out, right-click for more"))
         right.addWidget(self.gallery)
         QVBoxLayout(self).addWidget(form_and_view(left, right, 380))
 
-        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):  # Esc (cancel) is the main window's, on every tab
             QShortcut(QKeySequence(keys), self, activated=self.generate_button.click)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.cancel)
         sampler.queue_changed.connect(self._on_queue_changed)
 
         self._refreshing = False
@@ -157,8 +162,14 @@ class SamplingPanel(QWidget):
         self.apply_job_dict(settings.get_json(self.settings_key, None))
         self._update_buttons()
 
-    def add_above_canvas(self, layout: QVBoxLayout) -> None:
-        """Room for a panel's input widgets (the Edit panel's image and mask)."""
+    @property
+    def settings_prefix(self) -> str:
+        """The panel's section in the settings file: ``generate``, ``txt2img``, ``edit`` or ``upscale``."""
+        return self.settings_key.split("/")[0]
+
+    def build_input(self) -> QWidget | None:
+        """The panel's input widgets (the Edit panel's image and mask), shown left of the canvas; None: none."""
+        return None
 
     def model_changed(self, info: ModelInfo | None) -> None:
         """The model in the list is now ``info`` (a panel may show rows that only some models need)."""
@@ -167,92 +178,6 @@ class SamplingPanel(QWidget):
         """Put a newly chosen model's recommended settings for the panel's own fields; say which, for the status bar."""
         return []
 
-    def current_model_info(self) -> ModelInfo | None:
-        return self.model_infos.get(self.model_box.currentData() or "")
-
-    # ---- models ----
-    def refresh_models(self, include_hf_cache: bool = False) -> None:
-        current = self.model_box.currentData()
-        self._refreshing = True  # re-listing the same model must not reset the user's scheduler and steps
-        try:
-            self.model_box.clear()
-            self.model_infos: dict[str, ModelInfo] = {}
-            for info in list_models(self.settings.model_folders, include_hf_cache=include_hf_cache, accept=self.accepts,
-                                    allow_pickle=self.settings.allow_pickle):
-                self.model_infos[info.ref] = info
-                self.model_box.addItem(info.label, info.ref)
-                self.model_box.setItemData(self.model_box.count() - 1, str(info.path), Qt.ItemDataRole.ToolTipRole)
-            if current:
-                self.select_model(current)
-        finally:
-            self._refreshing = False
-        if self.model_box.currentData() != current:
-            self._model_selected()
-        self._update_buttons()
-
-    def _model_selected(self, *_) -> None:
-        """A newly chosen model brings its recommended scheduler and steps, as InvokeAI's per-model default settings
-        do; a restored job (settings, a dropped PNG) sets its own afterwards."""
-        info = self.current_model_info() if not self._refreshing else None
-        if info is None:
-            return
-        defaults = read_defaults(info.path, info.ref)
-        applied = []
-        index = self.scheduler_box.findData(defaults.get("scheduler"))
-        if index >= 0:
-            self.scheduler_box.setCurrentIndex(index)
-            applied.append(self.scheduler_box.itemText(index))
-        if "steps" in defaults:
-            self.steps.setValue(defaults["steps"])
-            applied.append(f"{defaults['steps']} steps")
-        applied += self.apply_defaults(info, defaults)
-        if applied:
-            self.status_message.emit(f"{info.label}: its recommended settings, {', '.join(applied)}")
-
-    def select_model(self, ref: str) -> bool:
-        index = self.model_box.findData(ref)
-        if index < 0:
-            return False
-        self.model_box.setCurrentIndex(index)
-        return True
-
-    def add_model_folder(self, folder: str) -> None:
-        """Remember ``folder`` (a pipeline, a folder of pipelines, or a checkpoint file); explain if it holds no usable
-        model."""
-        before = {self.model_box.itemData(i) for i in range(self.model_box.count())}
-        self.settings.add_model_folder(folder)
-        self.refresh_models(include_hf_cache=self.ready)
-        added = [self.model_box.itemData(i) for i in range(self.model_box.count()) if self.model_box.itemData(i) not in before]
-        if added:
-            self.select_model(added[0])
-            self.status_message.emit(f"Added {len(added)} model(s) from {folder}")
-            return
-        try:
-            info = inspect_model(folder, self.settings.allow_pickle)
-        except ModelError as exc:
-            self.show_error("This folder holds no model for this panel", str(exc))
-            return
-        if self.accepts(info):
-            self.status_message.emit(f"{folder} is already in the list")
-        else:
-            self.show_error("This folder holds no model for this panel", self.refuse_reason(info))
-
-    def add_trained_model(self, folder: str) -> None:
-        """A model the Train panel just exported: list it and select it, ready to sample."""
-        self.settings.add_model_folder(folder)
-        self.refresh_models(include_hf_cache=self.ready)
-        self.select_model(str(Path(folder).resolve()))
-
-    def choose_model_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a model folder (a diffusers pipeline, or a folder of them)")
-        if folder:
-            self.add_model_folder(folder)
-
-    def choose_model_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Add a single-file checkpoint", "", "Checkpoints (*.safetensors *.ckpt)")
-        if path:
-            self.add_model_folder(path)
-
     def choose_output_dir(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Output folder", self.output_dir.text())
         if folder:
@@ -260,7 +185,12 @@ class SamplingPanel(QWidget):
 
     # ---- parameters ----
     def randomise_seed(self) -> None:
-        self.seed.setText(str(random.randrange(MAX_SEED + 1)))
+        self.seed_field.roll()
+
+    def reuse_seed(self, seed: int) -> None:
+        """Keep a result's seed for the next runs ("reuse this seed" on a result)."""
+        self.seed_field.keep(seed)
+        self.status_message.emit(f"Seed {seed} kept for the next runs (Random is off)")
 
     def current_job(self):
         seed_text = self.seed.text().strip()
@@ -277,18 +207,21 @@ class SamplingPanel(QWidget):
             **self.job_fields(),
         )
 
-    def apply_job(self, job) -> None:
-        """Put a job's parameters into the form (restore from settings or from a dropped PNG)."""
+    def apply_job(self, job) -> list[str]:
+        """Put a job's parameters into the form (restore from settings or from a PNG); return what could not be
+        restored. A model that is not in the list is not used: the current one stays, and the list says so. The output
+        folder is never taken from a job: a PNG tells where the machine that made it saved, not where this one may
+        write (A1111 restores generation parameters, not paths)."""
+        missing = []
         if job.model and not self.select_model(job.model):
-            self.status_message.emit(f"The model '{job.model}' is not in the list; kept the current one.")
+            kept = f"; {self.model_box.currentText()} is still chosen" if self.model_box.count() else ""
+            missing.append(f"the model '{job.model}' is not in the model list{kept}")
         index = self.scheduler_box.findData(job.scheduler)
         self.scheduler_box.setCurrentIndex(index if index >= 0 else self.scheduler_box.findData(DEFAULT_SCHEDULER))
         self.steps.setValue(job.steps)
         self.seed.setText(str(job.seed))
         self.batch.setValue(job.batch_size)
-        if job.output_dir:
-            self.output_dir.setText(job.output_dir)
-        self.apply_fields(job)
+        return missing + self.apply_fields(job)
 
     def apply_job_dict(self, data) -> None:
         if not data:
@@ -307,12 +240,19 @@ class SamplingPanel(QWidget):
         if not isinstance(job, self.job_type):
             self.show_error("Cannot restore parameters", f"{path} was made by another panel ({job.kind}).")
             return False
-        self.apply_job(job)
-        self.status_message.emit(f"Restored parameters from {Path(path).name}")
+        missing = self.apply_job(job)
+        self.seed_field.keep(job.seed)  # the seed that made this image: kept, not replaced at the next run
+        if missing:
+            listed = "\n".join(f"• {m}" for m in missing)
+            self.show_error("Restored, except what is missing", f"Restored the parameters of {Path(path).name}, "
+                                                                 f"except:\n{listed}")
+        else:
+            self.status_message.emit(f"Restored parameters from {Path(path).name}")
         return True
 
     def save_settings(self) -> None:
-        self.settings.output_dir = self.output_dir.text().strip()
+        self.settings.set_panel_output_dir(self.settings_prefix, self.output_dir.text().strip())
+        self.settings.set_random_seed(self.settings_prefix, self.random_seed.isChecked())
         try:
             self.settings.set_json(self.settings_key, self.current_job().to_dict())
         except JobError:
@@ -329,6 +269,7 @@ class SamplingPanel(QWidget):
         """Queue a run with the form's parameters as they are at this click; the rest happens when it ends."""
         if not self.ready:
             return None
+        self.seed_field.before_run()
         try:
             job = self.current_job()
         except JobError as exc:
@@ -357,7 +298,9 @@ class SamplingPanel(QWidget):
         elif result.cancelled:
             self.canvas.finish_run(f"Cancelled after {result.steps_run} steps — nothing saved")
         else:
-            self.canvas.finish_run(f"Done — {len(result.images)} image(s) in {result.seconds:.1f} s on {result.device}")
+            count, seed = len(result.images), result.job.seed
+            seeds = f"seed {seed}" if count == 1 else f"seeds {seed}–{seed + count - 1}"
+            self.canvas.finish_run(f"Done — {count} image(s), {seeds}, in {result.seconds:.1f} s on {result.device}")
             self.gallery.add_images(result.saved_paths)
             self.on_result(result)
             if result.saved_paths:
@@ -375,7 +318,7 @@ class SamplingPanel(QWidget):
 
     def on_job_started(self, job, history) -> None:
         """One of this panel's jobs started (called by the SamplerClient)."""
-        self.canvas.start_run(history)
+        self.canvas.start_run(history, export_name=f"steps-{job.kind}-seed{job.seed}-{job.scheduler}")
 
     def on_step(self, event) -> None:
         """The newest step of this panel's running job (called by the SamplerClient)."""

@@ -38,6 +38,22 @@ class Settings:
     def output_dir(self, value: str) -> None:
         self.set_json("generate/output_dir", value)
 
+    def panel_output_dir(self, panel: str) -> str:
+        """The output folder of one sampling panel (``generate``, ``txt2img``, ``edit``, ``upscale``); a panel that has
+        none saved yet starts in the Generate panel's (``output_dir``)."""
+        value = self.get_json(f"{panel}/output_dir", None)
+        return value if isinstance(value, str) and value else self.output_dir
+
+    def set_panel_output_dir(self, panel: str, value: str) -> None:
+        self.set_json(f"{panel}/output_dir", value)
+
+    def random_seed(self, panel: str) -> bool:
+        """Whether a panel draws a new seed for every run (A1111's seed −1); on unless the user turned it off."""
+        return bool(self.get_json(f"{panel}/random_seed", True))
+
+    def set_random_seed(self, panel: str, value: bool) -> None:
+        self.set_json(f"{panel}/random_seed", bool(value))
+
     @property
     def model_folders(self) -> list[str]:
         return [str(p) for p in self.get_json("models/user_folders", [])]

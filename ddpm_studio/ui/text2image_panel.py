@@ -40,7 +40,8 @@ class Text2ImagePanel(SamplingPanel):
     def job_fields(self) -> dict:
         return dict(width=self.width_box.value(), height=self.height_box.value(), **self.prompts.values())
 
-    def apply_fields(self, job: Text2ImageJob) -> None:
+    def apply_fields(self, job: Text2ImageJob) -> list[str]:
         self.prompts.apply(job)
         self.width_box.setValue(job.width)
         self.height_box.setValue(job.height)
+        return []

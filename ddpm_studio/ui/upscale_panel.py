@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtGui import QImage, QKeySequence, QShortcut
-from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox, QVBoxLayout
+from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from ddpm_studio.engine.jobs import MAX_NOISE_LEVEL, MAX_TILE, MIN_TILE, JobError, UpscaleJob
 from ddpm_studio.engine.models import ModelInfo
@@ -24,6 +24,7 @@ class UpscalePanel(ImageInput, SamplingPanel):
     default_batch = 1
     schedulers = LATENT_SCHEDULERS
     image_title = "Image to upscale"
+    input_share = 0.4  # more than a third: the before/after view is where the result is looked at
 
     def accepts(self, info: ModelInfo) -> bool:
         return "upscale" in info.modes
@@ -49,18 +50,24 @@ class UpscalePanel(ImageInput, SamplingPanel):
         form.addRow("Tile overlap", self.overlap)
         self.tile.valueChanged.connect(self._tile_changed)
 
-    def add_above_canvas(self, layout: QVBoxLayout) -> None:
+    def build_input(self) -> QWidget:
         self.compare = CompareView()
         self.compare.image_dropped.connect(self.load_image)
         row = open_paste_row(self)
+        row.addStretch(1)
         self.image_label = QLabel("No input image")
-        row.addWidget(self.image_label, 1)
+        self.image_label.setWordWrap(True)
+        column = QWidget()
+        layout = QVBoxLayout(column)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
-        layout.addWidget(self.compare, 2)
+        layout.addWidget(self.compare, 1)
+        layout.addWidget(self.image_label)
         QShortcut(QKeySequence.StandardKey.Paste, self, activated=self.paste_image)
         self.batch.setMaximum(1)
         self.form.setRowVisible(self.batch, False)  # one picture per run
         self.model_box.currentIndexChanged.connect(self._model_changed)
+        return column
 
     def _tile_changed(self, value: int) -> None:
         if 0 < value < MIN_TILE:  # the spin box steps 0 → 32: there is nothing between "automatic" and the minimum
@@ -83,6 +90,12 @@ class UpscalePanel(ImageInput, SamplingPanel):
         self.compare.show_single(image)
         self.image_label.setText(f"{Path(self.image_path).name} ({image.width()}×{image.height()} → "
                                  f"{image.width() * 4}×{image.height() * 4})")
+        self.image_label.setToolTip(self.image_path)
+
+    def show_missing(self, path: str) -> None:
+        self.compare.show_single(None)
+        self.image_label.setText(f"Missing: {path}")
+        self.image_label.setToolTip(path)
 
     # ---- the job ----
     def job_fields(self) -> dict:
@@ -91,13 +104,12 @@ class UpscalePanel(ImageInput, SamplingPanel):
         return dict(image=self.image_path, noise_level=self.noise_level.value(), tile=self.tile.value(),
                     overlap=self.overlap.value(), **self.prompts.values())
 
-    def apply_fields(self, job: UpscaleJob) -> None:
+    def apply_fields(self, job: UpscaleJob) -> list[str]:
         self.prompts.apply(job)
         self.noise_level.setValue(job.noise_level)
         self.tile.setValue(job.tile)
         self.overlap.setValue(job.overlap)
-        if job.image and Path(job.image).is_file():
-            self.load_image(job.image)
+        return self.restore_image(job.image)
 
     def on_result(self, result) -> None:
         if result.reference is not None and result.images is not None:

@@ -24,6 +24,18 @@ def narrow_combo(characters: int) -> QComboBox:
     return box
 
 
+def scheduler_combo(characters: int, names) -> QComboBox:
+    """A narrow combo box of schedulers: each entry its short label, its name as data, its note as the tooltip."""
+    from ddpm_studio.engine.schedulers import SCHEDULERS
+
+    box = narrow_combo(characters)
+    for name in names:
+        box.addItem(SCHEDULERS[name].label, name)
+        if SCHEDULERS[name].note:
+            box.setItemData(box.count() - 1, SCHEDULERS[name].note, Qt.ItemDataRole.ToolTipRole)
+    return box
+
+
 def error_dialog(parent: QWidget, title: str, message: str) -> QMessageBox:
     """Shown without blocking: the app stays alive and usable behind it."""
     box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, parent)
