@@ -250,8 +250,8 @@ class StepCanvas(QWidget):
     # ---- exports ----
     def suggested_export_path(self, kind: str) -> str:
         """The output folder (when it exists) and a name from the run: where the export dialogs start."""
-        folder = Path(self.export_folder() or ".").expanduser()
-        if not folder.is_dir():
+        folder = Path(self.export_folder()).expanduser()
+        if not self.export_folder() or not folder.is_dir():  # never the working directory
             folder = Path.home()
         name = self.export_name + ("-frames" if kind == "frames" else EXPORTS[kind][1])
         return str(folder / name)
