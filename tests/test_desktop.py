@@ -42,7 +42,7 @@ def test_about_names_versions_and_the_font_licence(make_window, tmp_path):
     window = make_window(Settings(tmp_path / "settings.ini"))
     dialog = window.show_about()
     titles = dialog.tab_titles()
-    assert titles[:2] == ["Versions", "DDPM Studio"] and "NotoColorEmoji-OFL-1.1" in titles
+    assert titles[:2] == ["Versions", "DDPM Studio"] and {"NotoColorEmoji-OFL-1.1", "OpenAI-CLIP-MIT"} <= set(titles)
     versions = dialog.versions_text()
     assert "torch" in versions and "diffusers" in versions and "not installed" not in versions.split("PySide6")[0]
     licence = dialog.tabs.widget(titles.index("NotoColorEmoji-OFL-1.1")).toPlainText()

@@ -101,7 +101,7 @@ def test_pickle_only_weights_and_unknown_repos_are_refused_before_downloading(hu
     assert not [r for r in hub.requests if "resolve" in r and not r.endswith("/model_index.json")]  # no weights
 
 
-def test_downloaded_tokenizer_lets_a_single_file_load(hub, cache, repos, tmp_path, monkeypatch):
+def test_a_downloaded_tokenizer_wins_over_the_one_we_ship(hub, cache, repos, tmp_path, monkeypatch):
     from ddpm_studio.engine.runner import Engine
     from tests.ldm_checkpoint import save_config_folder, save_single_file
 
@@ -110,14 +110,13 @@ def test_downloaded_tokenizer_lets_a_single_file_load(hub, cache, repos, tmp_pat
     shutil.rmtree(configs / "sd1" / "tokenizer")
     monkeypatch.setenv("DDPM_STUDIO_CONFIGS", str(configs))
     checkpoint = save_single_file(repos["tiny/sd"], tmp_path / "model.safetensors")
-    with pytest.raises(ModelError, match="does not contain the CLIP tokenizer"):
-        Engine(device="cpu").load(str(checkpoint), "txt2img")
+    assert len(Engine(device="cpu").load(str(checkpoint), "txt2img").pipe.tokenizer) == 49408  # the one we ship
 
     plan = plan_download("openai/clip-vit-large-patch14", endpoint=hub.url)
     assert plan.kind == "tokenizer" and [n for n, _ in plan.files] == ["vocab.json", "merges.txt", "tokenizer_config.json"]
     download(plan, lambda *a: None, endpoint=hub.url)
-    loaded = Engine(device="cpu").load(str(checkpoint), "txt2img")
-    assert loaded.pipe.tokenizer.model_max_length == 77
+    loaded = Engine(device="cpu").load(str(checkpoint), "txt2img")  # a cached tokenizer wins over the shipped one
+    assert loaded.pipe.tokenizer.model_max_length == 77 and len(loaded.pipe.tokenizer) == 514
 
 
 def test_download_dialog_from_the_gui(make_window, qtbot, tmp_path, hub, cache):

@@ -87,7 +87,10 @@ def test_single_files_are_listed_from_user_folders(tiny, configs):
 
 
 def test_missing_tokenizer_says_how_to_get_it(tiny, tmp_path, monkeypatch):
+    """Only where the tokenizer that ships with the app is gone too (a broken install)."""
     import huggingface_hub.constants
+
+    from ddpm_studio.engine import single_file
 
     bare = tmp_path / "configs"
     save_config_folder(tiny["txt2img"], bare / "sd1")
@@ -95,7 +98,8 @@ def test_missing_tokenizer_says_how_to_get_it(tiny, tmp_path, monkeypatch):
     shutil.rmtree(bare / "sd1" / "tokenizer")
     monkeypatch.setenv("DDPM_STUDIO_CONFIGS", str(bare))
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    with pytest.raises(ModelError, match="tokenizer.*openai/clip-vit-large-patch14.*vocab.json"):
+    monkeypatch.setattr(single_file, "shipped_tokenizer", lambda: tmp_path / "not-installed")
+    with pytest.raises(ModelError, match="tokenizer.*not-installed.*reinstall.*openai/clip-vit-large-patch14.*vocab.json"):
         Engine(device="cpu").load(str(tiny["txt2img-file"]), "txt2img")
 
 

@@ -32,6 +32,8 @@ def test_installed_wheel_generates_with_the_bundled_model(tmp_path):
     assert "ddpm_studio/resources/configs/sdxl/text_encoder_2/config.json" in names
     assert "ddpm_studio/resources/icons/hicolor/256x256/apps/ddpm-studio.png" in names
     assert "ddpm_studio/resources/licenses/NotoColorEmoji-OFL-1.1.txt" in names
+    assert {f"ddpm_studio/resources/tokenizers/clip/{name}" for name in ("vocab.json", "merges.txt")} <= set(names)
+    assert "ddpm_studio/resources/licenses/OpenAI-CLIP-MIT.txt" in names
 
     # a fresh virtual environment; the wheel goes in with pip, offline. Its heavy dependencies (torch, diffusers,
     # PySide6) are not downloaded again: a .pth file lets it see the ones this interpreter has.

@@ -34,7 +34,11 @@ def tiny_tokenizer(folder: Path):
     return tokenizer
 
 
-def tiny_components(tmp: Path, unet_in_channels: int = 4):
+CLIP_VOCAB = 49408  # the real CLIP vocabulary's size: a text encoder for the tokenizer that ships with the app
+
+
+def tiny_components(tmp: Path, unet_in_channels: int = 4, vocab_size: int = 1000):
+    """``vocab_size``: 1000 for the byte-level tokenizer written here; CLIP_VOCAB for the real vocabulary."""
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
@@ -50,9 +54,10 @@ def tiny_components(tmp: Path, unet_in_channels: int = 4):
         sample_size=64,
     )
     tokenizer = tiny_tokenizer(tmp / "tokenizer-src")
+    start, end = (49406, 49407) if vocab_size == CLIP_VOCAB else (512, 513)
     text_encoder = CLIPTextModel(CLIPTextConfig(
-        vocab_size=1000, hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
-        max_position_embeddings=77, projection_dim=32, bos_token_id=512, eos_token_id=513, pad_token_id=513,
+        vocab_size=vocab_size, hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+        max_position_embeddings=77, projection_dim=32, bos_token_id=start, eos_token_id=end, pad_token_id=end,
     ))
     scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
                               set_alpha_to_one=False, steps_offset=1)
@@ -60,7 +65,7 @@ def tiny_components(tmp: Path, unet_in_channels: int = 4):
                 safety_checker=None, feature_extractor=None, requires_safety_checker=False)
 
 
-def save_tiny_sd(path: Path, kind: str = "txt2img") -> Path:
+def save_tiny_sd(path: Path, kind: str = "txt2img", vocab_size: int = 1000) -> Path:
     """kind: txt2img (StableDiffusionPipeline), inpaint (9-channel UNet), instruct (8-channel InstructPix2Pix)."""
     import diffusers
 
@@ -69,7 +74,7 @@ def save_tiny_sd(path: Path, kind: str = "txt2img") -> Path:
         "inpaint": ("StableDiffusionInpaintPipeline", 9),
         "instruct": ("StableDiffusionInstructPix2PixPipeline", 8),
     }[kind]
-    components = tiny_components(path.parent / f".{path.name}-parts", channels)
+    components = tiny_components(path.parent / f".{path.name}-parts", channels, vocab_size)
     if kind == "instruct":
         components.pop("requires_safety_checker")
     getattr(diffusers, cls)(**components).save_pretrained(path, safe_serialization=True)

@@ -7,8 +7,10 @@ or is given a hub id, goes online to fetch one. We never let it: every load pass
 and their meaning as in diffusers' single_file_utils), so listing a folder of checkpoints never reads gigabytes.
 An SD 2.x file leaves one thing open, whether its UNet predicts ε or v: ``prediction`` settles it.
 
-The CLIP tokenizer (vocab.json + merges.txt, or one tokenizer.json) is not part of a checkpoint and is not shipped; it is taken from the
-config folder if a user put it there, else from the local Hugging Face cache, else the user is told how to get it.
+The CLIP tokenizer (vocab.json + merges.txt, or one tokenizer.json) is not part of a checkpoint. It is taken from the
+config folder if a user put it there, else from the local Hugging Face cache, else from the copy that ships in
+``resources/tokenizers/clip`` (CLIP's own vocabulary, MIT licence, derived by ``tools/derive_clip_tokenizer.py``), so a
+checkpoint loads offline with an empty cache; ComfyUI ships these files for the same reason.
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ def _has_tokenizer(folder: Path) -> bool:
 
 def find_tokenizer(config: Path, name: str = "tokenizer") -> str:
     """A local folder holding the CLIP tokenizer: the config folder's own ``name``/ if a user put one there, else a
-    cached hub copy."""
+    cached hub copy, else the one that ships with the app."""
     if _has_tokenizer(config / name):
         return str(config / name)
     if _has_tokenizer(config / "tokenizer"):
@@ -135,12 +137,20 @@ def find_tokenizer(config: Path, name: str = "tokenizer") -> str:
         merges = try_to_load_from_cache(repo, f"{prefix}merges.txt")
         if isinstance(vocab, str) and isinstance(merges, str):
             return str(Path(vocab).parent)
+    if _has_tokenizer(shipped_tokenizer()):
+        return str(shipped_tokenizer())
     own = config / "tokenizer"
     raise SingleFileError(
-        "A single-file checkpoint does not contain the CLIP tokenizer, and none was found in the Hugging Face cache. "
-        f"Download it once (File → Download from the Hub: {TOKENIZER_DOWNLOAD}, about 1.7 MB) or copy vocab.json "
-        f"and merges.txt into {own}."
+        "A single-file checkpoint does not contain the CLIP tokenizer, none was found in the Hugging Face cache, and "
+        f"the copy that ships with DDPM Studio is missing ({shipped_tokenizer()}): reinstall DDPM Studio, download it "
+        f"once (File → Download from the Hub: {TOKENIZER_DOWNLOAD}, about 1.7 MB) or copy vocab.json and merges.txt "
+        f"into {own}."
     )
+
+
+def shipped_tokenizer() -> Path:
+    """The CLIP tokenizer that ships with the app (vocab.json, merges.txt; see tools/derive_clip_tokenizer.py)."""
+    return resources_dir() / "tokenizers" / "clip"
 
 
 def load_single_file(path: Path, pipeline_class: str, in_channels: int, dtype, allow_pickle: bool = False):

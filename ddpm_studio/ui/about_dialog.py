@@ -42,7 +42,9 @@ def licences() -> dict[str, str]:
     """Title → text of every licence file in resources/licenses, with DDPM Studio's own first."""
     texts = {"DDPM Studio": "DDPM Studio is licensed under the Apache License 2.0.\n\n"
              "The bundled model emoji-32 was trained by DDPM Studio's own trainer on glyphs rendered from Noto Color "
-             "Emoji, which is licensed under the SIL Open Font License 1.1 (next tab)."}
+             "Emoji, which is licensed under the SIL Open Font License 1.1. The CLIP tokenizer that single-file "
+             "Stable Diffusion checkpoints need is OpenAI CLIP's vocabulary, under the MIT License. Both texts are in "
+             "the next tabs."}
     folder = resources_dir() / "licenses"
     for path in sorted(folder.glob("*.txt")) if folder.is_dir() else []:
         texts[path.stem] = path.read_text(encoding="utf-8", errors="replace")
