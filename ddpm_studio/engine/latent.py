@@ -21,6 +21,7 @@ from ddpm_studio.engine.events import StepCallback, StepEvent, StopCheck
 from ddpm_studio.engine.jobs import EditJob, PromptJob, Text2ImageJob
 from ddpm_studio.engine.latent_preview import LatentToRGB, StepRecorder
 from ddpm_studio.engine.preview import PREVIEW_MAX_IMAGES
+from ddpm_studio.engine.prompt_encoding import prompt_arguments
 from ddpm_studio.engine.models import ModelError, ModelInfo, check_weights_safe, inspect_model, require_mode
 from ddpm_studio.engine.sampler import SampleOutput
 from ddpm_studio.engine.schedulers import build_scheduler
@@ -142,7 +143,7 @@ def _fit_to_latent_grid(image: Image.Image, multiple: int) -> Image.Image:
 
 def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob) -> dict:
     multiple = loaded.pipe.vae_scale_factor
-    args = dict(prompt=job.prompt, negative_prompt=job.negative_prompt or None, guidance_scale=job.guidance_scale,
+    args = dict(**prompt_arguments(loaded.pipe, job.prompt, job.negative_prompt), guidance_scale=job.guidance_scale,
                 num_inference_steps=job.steps, num_images_per_prompt=job.batch_size, output_type="np")
     if isinstance(job, Text2ImageJob):
         args.update(height=job.height, width=job.width)

@@ -1,0 +1,125 @@
+"""A1111's prompt syntax: emphasis by brackets and weights, escapes, and BREAK. Plain functions; no torch.
+
+The rules are those of AUTOMATIC1111's stable-diffusion-webui (``modules/prompt_parser.py``,
+``parse_prompt_attention``, and its documentation page "Features → Attention/emphasis"), so that a prompt written
+there means the same here:
+
+1. ``(text)`` multiplies the attention paid to ``text`` by 1.1; brackets nest, so ``((text))`` is 1.1² = 1.21.
+2. ``[text]`` divides it by 1.1.
+3. ``(text:1.5)`` multiplies it by the number given instead (any decimal, signed: ``(text:-0.5)`` too).
+4. ``\\(``, ``\\)``, ``\\[``, ``\\]`` and ``\\\\`` are the characters themselves; any other backslash is kept as it is.
+5. A bracket left open applies to the rest of the prompt: ``(unbalanced`` is ``unbalanced`` at 1.1.
+6. A closing bracket with no opening one, a ``:`` outside ``(…:weight)``, and ``(text:weight)`` with no ``(`` open
+   are plain text.
+7. ``BREAK`` — the word in capitals, on its own — ends the current 75-token chunk: what follows starts a new one.
+   (Also inside brackets, where A1111 would read it as the word "BREAK": an A1111 quirk not kept.)
+8. Neighbouring pieces of the same weight are joined, and an empty prompt is one empty piece at weight 1.
+
+How the pieces become text-encoder input (75-token chunks, their weights, the mean restored) is in
+``prompt_encoding``; ``<lora:…>`` tags and prompt editing (``[a:b:0.5]``) are not parsed here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ROUND, SQUARE = 1.1, 1 / 1.1  # rules 1 and 2
+ESCAPES = {"\\(": "(", "\\)": ")", "\\[": "[", "\\]": "]", "\\\\": "\\"}  # rule 4
+WEIGHT = re.compile(r":\s*([+-]?[.\d]+)\s*\)")  # rule 3: the end of "(text:1.5)"
+BREAK_WORD = re.compile(r"\s*\bBREAK\b\s*")  # rule 7
+SYNTAX = re.compile(r"[()\[\]\\]|\bBREAK\b")  # a prompt without any of these is plain text
+
+
+@dataclass
+class Piece:
+    """A run of prompt text and its attention weight; ``is_break`` marks a BREAK (its text is empty)."""
+
+    text: str
+    weight: float = 1.0
+    is_break: bool = False
+
+
+def has_syntax(prompt: str) -> bool:
+    """Whether ``prompt`` uses any of the rules above (a prompt that does not is plain text, weight 1)."""
+    return bool(SYNTAX.search(prompt))
+
+
+def parse(prompt: str) -> list[Piece]:
+    """The prompt as pieces of text, each with its weight, and BREAK markers (rules 1–8)."""
+    pieces: list[Piece] = []
+    round_open: list[int] = []  # where each open "(" began, as an index into pieces
+    square_open: list[int] = []
+
+    def scale(start: int, factor: float) -> None:
+        for piece in pieces[start:]:
+            piece.weight *= factor
+
+    i = 0
+    while i < len(prompt):
+        two = prompt[i : i + 2]
+        char = prompt[i]
+        weight = WEIGHT.match(prompt, i) if char == ":" and round_open else None
+        if weight is not None and not _is_number(weight.group(1)):  # "(a:1.2.3)": the ":" is text (rule 6)
+            weight = None
+        if two in ESCAPES:
+            pieces.append(Piece(ESCAPES[two]))
+            i += 2
+        elif char == "(":
+            round_open.append(len(pieces))
+            i += 1
+        elif char == "[":
+            square_open.append(len(pieces))
+            i += 1
+        elif weight is not None:
+            scale(round_open.pop(), float(weight.group(1)))
+            i = weight.end()
+        elif char == ")" and round_open:
+            scale(round_open.pop(), ROUND)
+            i += 1
+        elif char == "]" and square_open:
+            scale(square_open.pop(), SQUARE)
+            i += 1
+        else:
+            end = i + 1
+            while end < len(prompt) and prompt[end] not in "\\()[]:":
+                end += 1
+            pieces.append(Piece(prompt[i:end]))  # plain text at weight 1: brackets closed later scale it
+            i = end
+    for start in round_open:  # rule 5
+        scale(start, ROUND)
+    for start in square_open:
+        scale(start, SQUARE)
+    return _joined(_broken(pieces))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _broken(pieces: list[Piece]) -> list[Piece]:
+    """Each BREAK inside a piece's text made a marker of its own (rule 7)."""
+    out: list[Piece] = []
+    for piece in pieces:
+        parts = BREAK_WORD.split(piece.text)
+        for n, part in enumerate(parts):
+            if n:
+                out.append(Piece("", -1.0, is_break=True))
+            if part:
+                out.append(Piece(part, piece.weight))
+    return out
+
+
+def _joined(pieces: list[Piece]) -> list[Piece]:
+    """Neighbours of the same weight as one piece; never an empty list (rule 8)."""
+    out: list[Piece] = []
+    for piece in pieces:
+        if out and not piece.is_break and not out[-1].is_break and out[-1].weight == piece.weight:
+            out[-1] = Piece(out[-1].text + piece.text, piece.weight)
+        else:
+            out.append(piece)
+    return out or [Piece("", 1.0)]
