@@ -133,6 +133,9 @@ def _prediction_argument(parser) -> None:
     parser.add_argument("--prediction", default="auto", choices=PREDICTION_TYPES,
                         help="what the UNet predicts; only SD 2.x single files need it (auto: a same-named .yaml beside "
                              "the file, as A1111 reads, else a test of the UNet)")
+    parser.add_argument("--clip-skip", type=int, default=1, metavar="N",
+                        help="read the prompt from the text encoder's N-th layer from the end, as A1111's Clip skip "
+                             "(1: the last; 2 for many anime-style SD 1.x models)")
 
 
 def _prompt_arguments(parser, schedulers, prompt_required: bool = True, guidance: float = 7.5) -> None:

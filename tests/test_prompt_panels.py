@@ -201,3 +201,17 @@ def test_adding_a_folder_counts_every_model_in_it(window, tmp_path, sd_root, tin
     assert box.text() == (f"{only_sd} holds 1 for the Edit (inpaint) panel, 1 for the Edit (instruct) panel, "
                           "1 for the Text to Image panel.")
     box.close()
+
+
+def test_clip_skip_in_the_prompt_panels_and_not_in_upscale(window):
+    for panel in (window.text2image_panel, window.edit_panel):
+        form = panel.prompts.form
+        assert form.isRowVisible(panel.prompts.clip_skip)
+        panel.prompts.clip_skip.setValue(2)
+        assert panel.prompts.values()["clip_skip"] == 2
+    t2i = window.text2image_panel
+    assert t2i.current_job().clip_skip == 2
+    t2i.apply_job(t2i.current_job().replace(clip_skip=3))
+    assert t2i.prompts.clip_skip.value() == 3
+    upscale = window.upscale_panel.prompts
+    assert not upscale.form.isRowVisible(upscale.clip_skip) and upscale.values()["clip_skip"] == 1

@@ -192,3 +192,45 @@ def test_chunks_of_an_empty_prompt_and_of_exactly_75_tokens(clip):
     assert [c.tokens for c in chunks(parse(""), clip)] == [[]]
     assert [len(c.tokens) for c in chunks(parse("cat " * CHUNK), clip)] == [CHUNK]
     assert chunk_ids(Chunk([], []), clip)[0][:2] == [49406, 49407]
+
+
+# ---- clip skip ----
+
+def test_clip_skip_reads_the_layer_before_through_the_final_norm(engine, sd):
+    """A1111's Clip skip 2 (diffusers' clip_skip=1): the text encoder's second-last layer, through its final norm."""
+    pipe = engine.load(str(sd), "txt2img").pipe
+    ours = prompt_arguments(pipe, "a red fox", "fog", clip_skip=2)
+    ids = pipe.tokenizer("a red fox", padding="max_length", max_length=77, return_tensors="pt").input_ids
+    with torch.inference_mode():
+        layers = pipe.text_encoder(ids, output_hidden_states=True).hidden_states
+        expected = pipe.text_encoder.final_layer_norm(layers[-2])
+    assert torch.equal(ours["prompt_embeds"], expected)
+    one, two = image(engine, sd, "a red fox"), image(engine, sd, "a red fox", clip_skip=2)
+    assert not np.array_equal(one, two)
+    with pytest.raises(Exception, match="has 2 layers: clip skip can be at most 2 here, not 3"):
+        image(engine, sd, "a red fox", clip_skip=3)
+
+
+def test_sdxl_clip_skip_reads_one_layer_further_back(tmp_path):
+    model = save_tiny_sdxl(tmp_path / "sdxl-skip", text_layers=3)
+    engine = Engine(device="cpu")
+    pipe = engine.load(str(model), "txt2img").pipe
+    ours = prompt_arguments(pipe, "a castle", "fog", clip_skip=2)
+    theirs = pipe.encode_prompt("a castle", device=pipe.device, negative_prompt="fog", clip_skip=1)  # diffusers' count
+    assert torch.equal(ours["prompt_embeds"], theirs[0]) and torch.equal(ours["pooled_prompt_embeds"], theirs[2])
+    assert not np.array_equal(image(engine, model, "a castle", clip_skip=2), image(engine, model, "a castle"))
+
+
+def test_clip_skip_is_in_the_parameters_and_the_cli(sd, tmp_path, capsys):
+    from ddpm_studio.cli import main
+    from ddpm_studio.engine.metadata import parse_a1111, read_job
+
+    assert main(["txt2img", "--model", str(sd), "--prompt", "a (red:1.2) fox", "--clip-skip", "2", "--steps", "2",
+                 "--size", "32x32", "--seed", "1", "--out", str(tmp_path), "--device", "cpu"]) == 0
+    png = capsys.readouterr().out.split()[0]
+    assert read_job(png).clip_skip == 2
+    from PIL import Image
+
+    with Image.open(png) as saved:
+        params = parse_a1111(saved.text["parameters"])
+    assert params["Clip skip"] == "2" and params["prompt"] == "a (red:1.2) fox"

@@ -115,7 +115,7 @@ def save_tiny_taesd(path: Path) -> Path:
     return path
 
 
-def save_tiny_sdxl(path: Path) -> Path:
+def save_tiny_sdxl(path: Path, text_layers: int = 2) -> Path:
     """A tiny random SDXL pipeline: two CLIP text encoders of different widths (32, and 48 with a projection to 32, as
     SDXL's are 768 and 1280), a UNet with SDXL's "text_time" added conditioning (pooled text 32 + 6 size/crop numbers × 8
     = 80 inputs) and cross-attention over both encoders (32 + 48 = 80)."""
@@ -131,7 +131,7 @@ def save_tiny_sdxl(path: Path) -> Path:
         transformer_layers_per_block=(1, 2), addition_embed_type="text_time", addition_time_embed_dim=8,
         projection_class_embeddings_input_dim=80,
     )
-    common = dict(vocab_size=1000, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+    common = dict(vocab_size=1000, intermediate_size=37, num_attention_heads=4, num_hidden_layers=text_layers,
                   max_position_embeddings=77, bos_token_id=512, eos_token_id=513, pad_token_id=513)
     pipe = StableDiffusionXLPipeline(
         vae=parts["vae"], text_encoder=CLIPTextModel(CLIPTextConfig(hidden_size=32, projection_dim=32, **common)),

@@ -47,7 +47,7 @@ def _common_job_fields(args, model_ref: str) -> dict:
 
 
 def _prompt_fields(args) -> dict:
-    extra = {"prediction_type": args.prediction} if hasattr(args, "prediction") else {}
+    extra = {"prediction_type": args.prediction, "clip_skip": args.clip_skip} if hasattr(args, "prediction") else {}
     return dict(prompt=args.prompt, negative_prompt=args.negative, guidance_scale=args.guidance,
                 **extra, **_common_job_fields(args, args.model))
 

@@ -19,6 +19,7 @@ MIN_SIDE, MAX_SIDE = 32, 2048
 MIN_AUTOGUIDANCE, MAX_AUTOGUIDANCE = 0.0, 10.0  # 1: the model alone; 0: the guide alone; >1: away from the guide
 EDIT_MODES = ("img2img", "inpaint", "instruct")
 PREDICTION_TYPES = ("auto", "epsilon", "v_prediction")  # auto: the model's own (an SD 2.x file's: detected)
+MAX_CLIP_SKIP = 4  # A1111's "Clip skip": 1 is the text encoder's last layer, 2 the one before, …
 
 
 class JobError(ValueError):
@@ -119,6 +120,7 @@ class PromptJob(Job):
     batch_size: int = 1
     full_decode_every: int = 0  # 0: linear latent previews only; k: the VAE decodes x0 every k-th step (slow)
     prediction_type: str = "auto"  # what the UNet predicts; only SD 2.x single files need it set by hand
+    clip_skip: int = 1  # A1111's: which text-encoder layer the prompt is read from, counted from the last (1)
 
     def validate(self) -> None:
         super().validate()
@@ -128,6 +130,10 @@ class PromptJob(Job):
         _check_int("full-decode interval", self.full_decode_every, 0, MAX_STEPS)
         if self.prediction_type not in PREDICTION_TYPES:
             raise JobError(f"Unknown prediction type '{self.prediction_type}'; choose one of: {', '.join(PREDICTION_TYPES)}.")
+        _check_int("clip skip", self.clip_skip, 1, MAX_CLIP_SKIP)
+
+    def a1111_fields(self) -> list[tuple[str, Any]]:
+        return [("Clip skip", self.clip_skip)] if self.clip_skip != 1 else []
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,8 +178,8 @@ class EditJob(PromptJob):
 
     def a1111_fields(self) -> list[tuple[str, Any]]:
         if self.mode == "instruct":
-            return [("Image CFG scale", self.image_guidance_scale)]
-        return [("Denoising strength", self.strength)]
+            return [("Image CFG scale", self.image_guidance_scale), *super().a1111_fields()]
+        return [("Denoising strength", self.strength), *super().a1111_fields()]
 
 
 MAX_NOISE_LEVEL = 350  # the SD x4 upscaler's max_noise_level
@@ -201,6 +207,8 @@ class UpscaleJob(PromptJob):
             raise JobError("An upscale needs an input image.")
         if self.prediction_type != "auto":  # inherited from PromptJob; the upscalers' own configs say what they predict
             raise JobError("The upscalers use the prediction type from their own config; leave it on 'auto'.")
+        if self.clip_skip != 1:
+            raise JobError("The upscalers read the prompt from their text encoder's last layer; leave clip skip at 1.")
         if self.batch_size != 1:
             raise JobError("Upscaling makes one image per run; run it again with another seed for another.")
         _check_int("noise level", self.noise_level, 0, MAX_NOISE_LEVEL)

@@ -143,8 +143,9 @@ def _fit_to_latent_grid(image: Image.Image, multiple: int) -> Image.Image:
 
 def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob) -> dict:
     multiple = loaded.pipe.vae_scale_factor
-    args = dict(**prompt_arguments(loaded.pipe, job.prompt, job.negative_prompt), guidance_scale=job.guidance_scale,
-                num_inference_steps=job.steps, num_images_per_prompt=job.batch_size, output_type="np")
+    args = dict(**prompt_arguments(loaded.pipe, job.prompt, job.negative_prompt, job.clip_skip),
+                guidance_scale=job.guidance_scale, num_inference_steps=job.steps, num_images_per_prompt=job.batch_size,
+                output_type="np")
     if isinstance(job, Text2ImageJob):
         args.update(height=job.height, width=job.width)
         return args

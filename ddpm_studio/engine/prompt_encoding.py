@@ -1,15 +1,18 @@
 """Prompts as A1111 encodes them: in 75-token chunks, each word's embedding scaled by its weight, for SD 1.x, 2.x and
 SDXL pipelines (prompt syntax: ``prompt_syntax``).
 
-A plain prompt — no syntax, at most 75 tokens — is left to the pipeline, which encodes it as it always has, so its
-image does not change. Anything else becomes ``prompt_embeds`` (and SDXL's pooled embeddings), made the way A1111's
-``sd_hijack_clip`` makes them:
+A plain prompt — no syntax, at most 75 tokens, clip skip 1 — is left to the pipeline, which encodes it as it always has,
+so its image does not change. Anything else becomes ``prompt_embeds`` (and SDXL's pooled embeddings), made the way
+A1111's ``sd_hijack_clip`` makes them:
 
 - each piece of the prompt is tokenized on its own, its tokens carrying its weight;
 - tokens fill chunks of 75; a chunk that would overflow moves its last words to the next one from just after the last
   comma, if that comma is within the last 20 tokens (A1111's default "comma padding backtrack"); BREAK ends a chunk;
 - each chunk is encoded as the pipeline encodes a prompt ([start] tokens [end] padding, 77 ids; SDXL: both text
   encoders' penultimate layers side by side, the pooled embedding from the second encoder's first chunk);
+- clip skip N (A1111's setting; diffusers' ``clip_skip`` is N − 1) reads the layer N from the end: SD 1.x/2.x take
+  that layer's output through the final layer norm, SDXL the layer N further back than its usual penultimate one —
+  as diffusers' pipelines do, which InstructPix2Pix's does not offer;
 - where weights are not all 1, the chunk's embeddings are multiplied by them, then rescaled so that their mean is what
   it was before (A1111's "Original" emphasis);
 - the chunks are joined along the token axis (77·k tokens: the UNet attends to any length), and the negative prompt
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ddpm_studio.engine.models import ModelError
 from ddpm_studio.engine.prompt_syntax import Piece, has_syntax, parse
 
 CHUNK = 75  # tokens a chunk holds between its start and end tokens (CLIP's context is 77)
@@ -103,25 +107,36 @@ def _encoders(pipe) -> list[tuple[object, object]]:
     return [(t, e) for t, e in pairs if t is not None and e is not None]
 
 
-def _encode_chunk(pipe, ids_per_encoder: list[list[int]], weights_per_encoder: list[list[float]]):
+def _encode_chunk(pipe, ids_per_encoder: list[list[int]], weights_per_encoder: list[list[float]], clip_skip: int):
     """(embeddings 1 × 77 × D, pooled or None) of one chunk, as the pipeline's own encode_prompt makes them."""
     from diffusers.utils.torch_utils import get_module_execution_device  # where offloading runs it, too
 
     xl = getattr(pipe, "text_encoder_2", None) is not None
     parts, pooled = [], None
     for (tokenizer, encoder), ids, weights in zip(_encoders(pipe), ids_per_encoder, weights_per_encoder):
-        out = encoder(torch.tensor([ids], device=get_module_execution_device(encoder)), output_hidden_states=xl)
+        skip = clip_skip > 1
+        out = encoder(torch.tensor([ids], device=get_module_execution_device(encoder)), output_hidden_states=xl or skip)
+        if skip:
+            layers = len(out.hidden_states) - 1
+            deepest = layers - 1 if xl else layers  # SDXL counts from its penultimate layer
+            if clip_skip > deepest:
+                raise ModelError(f"This model's text encoder has {layers} layers: clip skip can be at most {deepest} "
+                                 f"here, not {clip_skip}.")
         if xl:
             if out[0].ndim == 2 and pooled is None:
                 pooled = out[0]
-            z = out.hidden_states[-2]
+            z = out.hidden_states[-(clip_skip + 1)]
+        elif skip:
+            # the last layer's output goes through the final layer norm; an earlier one must too (transformers 5's
+            # CLIPTextModel holds the norm itself, older ones under .text_model)
+            z = getattr(encoder, "text_model", encoder).final_layer_norm(out.hidden_states[-clip_skip])
         else:
             z = out[0]
         parts.append(weighted(z, weights))
     return torch.cat(parts, dim=-1), pooled
 
 
-def _encode(pipe, prompt: str) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+def _encode(pipe, prompt: str, clip_skip: int) -> tuple[list[torch.Tensor], torch.Tensor | None]:
     pieces = parse(prompt)
     per_encoder = [[chunk_ids(c, t) for c in chunks(pieces, t)] for t, _ in _encoders(pipe)]
     count = max(len(c) for c in per_encoder)
@@ -129,22 +144,22 @@ def _encode(pipe, prompt: str) -> tuple[list[torch.Tensor], torch.Tensor | None]
     embeds, pooled = [], None
     for n in range(count):  # encoders tokenize alike (one vocabulary); should one make fewer chunks, pad it
         ids = [c[n] if n < len(c) else empty[id(t)] for c, (t, _) in zip(per_encoder, _encoders(pipe))]
-        z, chunk_pooled = _encode_chunk(pipe, [i for i, _ in ids], [w for _, w in ids])
+        z, chunk_pooled = _encode_chunk(pipe, [i for i, _ in ids], [w for _, w in ids], clip_skip)
         embeds.append(z)
         pooled = chunk_pooled if pooled is None else pooled
     return embeds, pooled
 
 
-def prompt_arguments(pipe, prompt: str, negative: str) -> dict:
+def prompt_arguments(pipe, prompt: str, negative: str, clip_skip: int = 1) -> dict:
     """The prompt arguments for one pipeline call: the texts when both are plain, else embeddings made here."""
-    if is_plain(prompt, pipe.tokenizer) and is_plain(negative, pipe.tokenizer):
+    if clip_skip == 1 and is_plain(prompt, pipe.tokenizer) and is_plain(negative, pipe.tokenizer):
         return dict(prompt=prompt, negative_prompt=negative or None)
     with torch.inference_mode():
-        positive, pooled = _encode(pipe, prompt)
+        positive, pooled = _encode(pipe, prompt, clip_skip)
         xl = getattr(pipe, "text_encoder_2", None) is not None
         zeros = xl and not negative and getattr(pipe.config, "force_zeros_for_empty_prompt", False)
-        negative_chunks, negative_pooled = _encode(pipe, negative)
-        empty, _ = _encode(pipe, "")
+        negative_chunks, negative_pooled = _encode(pipe, negative, clip_skip)
+        empty, _ = _encode(pipe, "", clip_skip)
         longest = max(len(positive), len(negative_chunks))
         positive += empty * (longest - len(positive))
         negative_chunks += empty * (longest - len(negative_chunks))

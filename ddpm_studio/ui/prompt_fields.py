@@ -3,9 +3,9 @@ shown only for models that need it chosen (SD 2.x single files)."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QPlainTextEdit
+from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QPlainTextEdit, QSpinBox
 
-from ddpm_studio.engine.jobs import PREDICTION_TYPES
+from ddpm_studio.engine.jobs import MAX_CLIP_SKIP, PREDICTION_TYPES
 from ddpm_studio.ui.widgets import narrow_combo
 
 PREDICTION_LABELS = {"auto": "Auto (detect)", "epsilon": "ε (noise)", "v_prediction": "v"}
@@ -16,8 +16,14 @@ PREDICTION_TIP = (
 )
 
 
+CLIP_SKIP_TIP = (
+    "Which layer of the text encoder the prompt is read from, counted from the last, as A1111's Clip skip: 1 is the "
+    "last layer; 2 the one before, which many anime-style SD 1.x models were trained with"
+)
+
+
 class PromptFields:
-    def __init__(self, form: QFormLayout) -> None:
+    def __init__(self, form: QFormLayout, clip_skip: bool = True) -> None:
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("What to make: a lighthouse on a cliff at dusk, oil painting")
         self.prompt.setMaximumHeight(70)
@@ -34,6 +40,10 @@ class PromptFields:
         form.addRow("Negative", self.negative)
         form.addRow("Guidance", self.guidance)
         form.addRow("Prediction", self.prediction)
+        self.clip_skip = QSpinBox(minimum=1, maximum=MAX_CLIP_SKIP, value=1)
+        self.clip_skip.setToolTip(CLIP_SKIP_TIP)
+        form.addRow("Clip skip", self.clip_skip)
+        form.setRowVisible(self.clip_skip, clip_skip)  # the upscalers read their prompt one way only
         self.form = form
         self.show_prediction(False)
 
@@ -42,11 +52,13 @@ class PromptFields:
 
     def values(self) -> dict:
         prediction = self.prediction.currentData() if self.form.isRowVisible(self.prediction) else "auto"
+        clip_skip = self.clip_skip.value() if self.form.isRowVisible(self.clip_skip) else 1
         return dict(prompt=self.prompt.toPlainText().strip(), negative_prompt=self.negative.toPlainText().strip(),
-                    guidance_scale=round(self.guidance.value(), 2), prediction_type=prediction)
+                    guidance_scale=round(self.guidance.value(), 2), prediction_type=prediction, clip_skip=clip_skip)
 
     def apply(self, job) -> None:
         self.prompt.setPlainText(job.prompt)
         self.negative.setPlainText(job.negative_prompt)
         self.guidance.setValue(job.guidance_scale)
         self.prediction.setCurrentIndex(max(0, self.prediction.findData(job.prediction_type)))
+        self.clip_skip.setValue(job.clip_skip)
