@@ -36,6 +36,22 @@ def test_shortcut_list_holds_every_menu_shortcut(make_window, tmp_path):
         assert action.shortcut().toString() in listed, action.text()
     assert {"Ctrl+Enter", "Esc", "Space", "Home / End"} <= listed
     dialog.close()
+    window.show_about().close()  # a dialog's own shortcut (About's Ctrl+C copies its versions) is not the app's
+    rows = window.show_shortcuts().rows
+    assert [keys for keys, _ in rows].count("Esc") == 1 and not [what for _, what in rows if "versions" in what]
+
+
+def test_menu_items_open_what_they_say(make_window, tmp_path):
+    """A menu item's slot never gets the item's checked flag: Download from the Hub opened with endpoint=False and
+    could not reach the Hub at all."""
+    from ddpm_studio.ui.download_dialog import DownloadDialog
+
+    window = make_window(Settings(tmp_path / "settings.ini"))
+    action = next(a for a in window.findChildren(QAction) if a.text() == "Download from the Hub…")
+    action.trigger()
+    dialog = next(d for d in window.findChildren(DownloadDialog) if d.isVisible())
+    assert dialog.endpoint is None
+    dialog.close()
 
 
 def test_about_names_versions_and_the_font_licence(make_window, tmp_path):

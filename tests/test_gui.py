@@ -250,3 +250,15 @@ def test_open_folder_without_a_file_manager_says_so_and_offers_the_path(window, 
     copy = next(b for b in box.buttons() if b.text() == "Copy the path")
     copy.click()
     assert QGuiApplication.clipboard().text() == str(tmp_path / "out")
+
+
+def test_a_file_that_holds_no_model_is_explained_and_not_remembered(window, tmp_path):
+    fake = tmp_path / "fake-model.safetensors"
+    fake.write_bytes(b"\x00" * 64)
+    panel = window.text2image_panel
+    panel.add_model_folder(str(fake))
+    assert panel.error_box.windowTitle() == "This file holds no model DDPM Studio can use"
+    assert str(fake) in panel.error_box.text() and "not a readable safetensors" in panel.error_box.text()
+    panel.error_box.close()
+    assert str(fake) not in window.settings.model_folders
+    assert str(tmp_path / "my-models") in window.settings.model_folders  # what held models stays

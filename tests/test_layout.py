@@ -57,3 +57,40 @@ def test_the_window_still_fits_a_small_screen_with_the_mask_tools_shown(window):
     show_tab(window, window.tabs.indexOf(edit))
     assert all(tool.isVisible() for tool in edit.mask_tools)
     assert window.minimumSizeHint().width() <= 800  # a 1024×768 laptop, as the window's first-launch test says
+
+
+def test_the_rate_and_eta_are_shown_beside_the_step(window):
+    """The step label gives way to the rate, never the other way round (the rate was squeezed to 0 px)."""
+    import numpy as np
+
+    from ddpm_studio.engine.events import StepEvent
+    from ddpm_studio.engine.history import StepHistory
+
+    window.resize(1024, 768)
+    for panel in (window.generate_panel, window.edit_panel):
+        show_tab(window, window.tabs.indexOf(panel))
+        canvas = panel.canvas
+        canvas.start_run(StepHistory())
+        frame = np.zeros((1, 8, 8, 3), np.uint8)
+        canvas.show_step(StepEvent(index=13, total=1000, timestep=986.0, elapsed=2.0, x_t=frame, x0=frame,
+                                   noise_level=5.24e-05))
+        QApplication.processEvents()
+        rate = canvas.rate_label
+        assert rate.text().startswith("7.0 it/s · ETA")
+        assert rate.width() >= rate.fontMetrics().horizontalAdvance(rate.text()), type(panel).__name__
+        assert clipped_texts(canvas) == []
+
+
+def test_the_divider_between_picture_and_canvas_is_remembered(make_window, tmp_path):
+    settings = Settings(tmp_path / "settings.ini")
+    first = make_window(settings)
+    first.resize(1100, 720)
+    show_tab(first, first.tabs.indexOf(first.edit_panel))
+    first.edit_panel.views.setSizes([500, 200])
+    wanted = first.edit_panel.views.sizes()
+    first.close()
+    second = make_window(Settings(tmp_path / "settings.ini"))
+    second.resize(1100, 720)
+    show_tab(second, second.tabs.indexOf(second.edit_panel))
+    sizes = second.edit_panel.views.sizes()
+    assert sizes[0] > sizes[1] and abs(sizes[0] / sum(sizes) - wanted[0] / sum(wanted)) < 0.05

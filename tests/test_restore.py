@@ -115,3 +115,19 @@ def test_each_panel_keeps_its_own_output_folder(make_window, tmp_path, models_ro
     assert second.upscale_panel.output_dir.text() == str(tmp_path / "upscaled")
     assert second.edit_panel.output_dir.text() == str(tmp_path / "edited")
     assert second.text2image_panel.output_dir.text() == str(tmp_path / "generated")
+
+
+def test_any_earlier_png_can_be_restored_from_the_file_menu(window, tmp_path, models_root, monkeypatch):
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QFileDialog
+
+    job = GenerateJob(model=str(models_root / "tiny-ddpm"), scheduler="unipc", steps=4, seed=77, batch_size=1)
+    png = crafted_png(tmp_path / "out-of-an-earlier-day.png", job)
+    (tmp_path / "out").mkdir()
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda parent, title, start, filter_: (asked.append(start),
+                                                                                                (png, filter_))[1])
+    next(a for a in window.findChildren(QAction) if a.text() == "Restore parameters from an image…").trigger()
+    panel = window.generate_panel
+    assert asked == [str(tmp_path / "out")]  # the dialog starts where the panel's results are
+    assert (panel.current_job().scheduler, panel.current_job().steps, panel.current_job().seed) == ("unipc", 4, 77)

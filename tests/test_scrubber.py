@@ -3,6 +3,8 @@ looking back while a run goes on."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -143,3 +145,15 @@ def test_looking_back_during_a_run(window, qtbot):
         assert canvas.slider.value() == 0 and canvas.x_t_view.image() == first  # it stays where the user put it
         assert canvas.slider.maximum() > 5  # while the range keeps growing
         panel.cancel()
+
+
+def test_frames_go_into_a_folder_of_their_own(window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    canvas = run(window, qtbot, steps=3)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: str(tmp_path / "out"))
+    first, second = canvas.choose_export("frames"), canvas.choose_export("frames")
+    seed = window.generate_panel.current_job().seed
+    assert first == str(tmp_path / "out" / f"steps-generate-seed{seed}-ddim-frames") and second == first + "-2"
+    assert len(list((tmp_path / "out").glob("frame-*.png"))) == 0  # none loose among the results
+    assert len(list(Path(first).glob("frame-*.png"))) == 4

@@ -161,3 +161,33 @@ def test_a_folder_typed_in_is_scanned_when_training_starts(window, qtbot, tmp_pa
     panel.stop()
     qtbot.waitUntil(lambda: panel.trainer is None and panel.thumbnails.count() == len(good), timeout=60000)
     assert all(name in panel.bad_files.toPlainText() for name in bad)
+
+
+def test_a_second_run_into_the_same_folder_asks_first(window, qtbot, tmp_path):
+    """Start again on a folder that holds a run: resume it, or start a new one with the old files moved aside —
+    never overwritten unasked."""
+    panel = window.train_panel
+    out = tmp_path / "trained"
+    configure(panel, shapes_folder(tmp_path / "shapes"), out, steps=4)
+    panel.checkpoint_every.setValue(2)
+    assert panel.current_config().lr_warmup_steps == 0  # never longer than a tenth of the run
+    panel.start()
+    qtbot.waitUntil(lambda: panel.trainer is None, timeout=60000)
+    first_model = (out / "model" / "unet" / "diffusion_pytorch_model.safetensors").read_bytes()
+
+    panel.start()
+    box = panel.error_box
+    assert panel.trainer is None and "already holds checkpoints up to step 4 and an exported model" in box.text()
+    next(b for b in box.buttons() if b.text() == "Start a new run").click()
+    qtbot.waitUntil(lambda: panel.trainer is None and "Finished" in panel.progress_label.text(), timeout=60000)
+    earlier = next(out.glob("earlier-run-*"))
+    assert (earlier / "model" / "unet" / "diffusion_pytorch_model.safetensors").read_bytes() == first_model
+    assert (earlier / "checkpoints").is_dir() and (out / "model" / "model_index.json").is_file()
+
+    panel.steps.setValue(6)
+    panel.start()
+    next(b for b in panel.error_box.buttons() if b.text() == "Resume it").click()
+    qtbot.waitUntil(lambda: panel.trainer is None and "Finished at step 6" in panel.progress_label.text(),
+                    timeout=60000)
+    assert panel.loss_plot.steps[0] == 5  # it went on from step 4
+    assert len(list(out.glob("earlier-run-*"))) == 1  # resuming moved nothing

@@ -132,3 +132,15 @@ def test_about_shows_the_versions_as_a_two_column_table(qtbot):
     from PySide6.QtGui import QGuiApplication
 
     assert QGuiApplication.clipboard().text() == dialog.versions_text()
+
+
+def test_the_loss_plots_end_label_makes_room_for_the_first(qapp):
+    from ddpm_studio.ui.loss_plot import LossPlot
+
+    plot = LossPlot()
+    for step, loss in ((3, 1.2), (10, 1.15), (18, 1.0824)):
+        plot.add(step, loss)
+    metrics = plot.fontMetrics()
+    wide, narrow = plot.last_label(1000), plot.last_label(150)
+    assert "smoothed" in wide and "smoothed" not in narrow and "loss 1.0824" in narrow
+    assert metrics.horizontalAdvance(plot.last_label(60)) <= 60

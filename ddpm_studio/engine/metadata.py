@@ -102,11 +102,16 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     return payload
 
 
-def read_job(path: str | Path):
-    """Turn one of our PNGs back into the job that made it."""
+def read_job(path: str | Path, own_seed: bool = False):
+    """Turn one of our PNGs back into the job that made it; with ``own_seed``, the job whose first image is this one
+    (image i of a batch was made from the job's seed + i): what restoring the parameters of one result means."""
     payload = read_metadata(path)
     try:
-        return job_from_dict(payload["job"])
+        job = job_from_dict(payload["job"])
+        seed = payload.get("seed")
+        if own_seed and isinstance(seed, int) and not isinstance(seed, bool) and seed != job.seed:
+            job = job.replace(seed=seed)
+        return job
     except (JobError, TypeError) as exc:
         raise MetadataError(f"{path}: the stored job is not valid here: {exc}") from None
 

@@ -7,6 +7,7 @@ Before a folder is renamed into place its files get the normal mode (safetensors
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import shutil
@@ -66,6 +67,34 @@ def commit_checkpoint(partial: Path, step: int, state: dict, keep: int) -> Path:
 
 def read_state(checkpoint: Path) -> dict:
     return json.loads((checkpoint / STATE_FILE).read_text(encoding="utf-8"))
+
+
+RUN_PARTS = ("checkpoints", "model", "guide", "samples", "train_config.json")  # what a run writes into its folder
+
+
+def describe_run(output_dir: str | Path) -> str:
+    """What an earlier run left in ``output_dir``, in words ("checkpoints up to step 60 and an exported model"), or
+    "" when there is none."""
+    output = Path(output_dir).expanduser()
+    found = []
+    latest = latest_checkpoint(output)
+    if latest is not None:
+        found.append(f"checkpoints up to step {latest[0]}")
+    if (output / "model" / "model_index.json").is_file():
+        found.append("an exported model")
+    return " and ".join(found)
+
+
+def set_aside(output_dir: str | Path) -> Path:
+    """Move an earlier run's files into ``output_dir/earlier-run-YYYYMMDD-HHMMSS/`` (nothing is deleted), so that a
+    new run starts in an empty folder; returns where they went."""
+    output = Path(output_dir).expanduser()
+    aside = output / f"earlier-run-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    aside.mkdir()
+    for name in RUN_PARTS:
+        if (output / name).exists():
+            (output / name).rename(aside / name)
+    return aside
 
 
 def swap_into_place(staging: Path, target: Path) -> None:

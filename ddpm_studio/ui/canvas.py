@@ -35,6 +35,15 @@ EXPORTS = {  # kind: (menu entry, file suffix, file dialog filter); "frames" is 
 }
 
 
+def _free_name(path: Path) -> Path:
+    """``path``, or ``path-2``, ``path-3``… : the first that does not exist yet."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
 def with_suffix(target: str, kind: str) -> str:
     """``target`` with the file suffix that ``kind`` implies, added when the name has another one or none."""
     suffix = EXPORTS[kind][1]
@@ -109,8 +118,9 @@ class StepCanvas(QWidget):
         self.step_label = QLabel("No run yet")
         self.rate_label = QLabel("")
         self.rate_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        for label in (self.step_label, self.rate_label):  # what they say changes every step: it must not resize
-            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # the window's minimum
+        # what it says changes with every step and run ("Done — 16 image(s), seeds …"): it must not set the window's
+        # minimum width; it takes the room the rate beside it leaves
+        self.step_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -258,8 +268,10 @@ class StepCanvas(QWidget):
 
     def choose_export(self, kind: str) -> str | None:
         suggested = self.suggested_export_path(kind)
-        if kind == "frames":
-            target = QFileDialog.getExistingDirectory(self, "Folder for the frames", str(Path(suggested).parent))
+        if kind == "frames":  # a folder of their own inside the one chosen: never loose among the results
+            start = str(Path(suggested).parent)
+            where = QFileDialog.getExistingDirectory(self, "Where to put the folder of frames", start)
+            target = str(_free_name(Path(where) / Path(suggested).name)) if where else ""
         else:
             target, _ = QFileDialog.getSaveFileName(self, "Export the steps", suggested, EXPORTS[kind][2])
         if not target:

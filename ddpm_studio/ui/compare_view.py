@@ -73,7 +73,8 @@ class CompareView(QWidget):
         rect = self.image_rect()
         if self.before is None:
             painter.setPen(QColor(200, 200, 200))
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Open, drop or paste an image to upscale")
+            wrapped = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap  # a narrow column is not a cut-off text
+            painter.drawText(self.rect().adjusted(8, 8, -8, -8), wrapped, "Open, drop or paste an image to upscale")
             return
         smooth = Qt.TransformationMode.SmoothTransformation
         if self.after is None:

@@ -61,6 +61,7 @@ class ExplorerPanel(QWidget):
         super().__init__(parent)
         self.settings = settings
         self.source: Image.Image | None = None
+        self.picture_name = ""
         self.x0: np.ndarray | None = None  # model space, (H, W, 3)
         self.check = None  # the NoiseCheck on screen, if any
         self.check_request = None  # what it was asked for (see request())
@@ -208,7 +209,7 @@ class ExplorerPanel(QWidget):
         except (OSError, ValueError) as exc:
             self.error_box = error_dialog(self, "Cannot open the image", f"{path} cannot be read: {exc}")
             return False
-        self.image_label.setText(Path(path).name)
+        self.picture_name = Path(path).name
         self._prepare_x0()
         self.update_view()
         return True
@@ -227,6 +228,9 @@ class ExplorerPanel(QWidget):
             image = image.copy()
             image.thumbnail((NO_MODEL_SIDE, NO_MODEL_SIDE), Image.Resampling.LANCZOS)
         x0 = to_model_space(np.asarray(image))
+        shown = f"{image.width}×{image.height}"
+        how = f"the centre square at the model's {shown}" if size else (shown if image is not self.source else "")
+        self.image_label.setText(f"{self.picture_name} ({how})" if how else self.picture_name)
         if self.x0 is None or self.x0.shape != x0.shape or not np.array_equal(self.x0, x0):
             self._picture_serial += 1
         self.x0 = x0
@@ -284,7 +288,9 @@ class ExplorerPanel(QWidget):
         ref = self.model_box.currentData()
         t = self.t_slider.value()
         if not ref or self.x0 is None:
-            self.status_message.emit("Open a picture and pick a model first")
+            wanted = (("open a picture", self.x0 is None), ("pick a model", not ref))
+            missing = " and ".join(what for what, absent in wanted if absent)
+            self.status_message.emit(f"To ask the model, {missing} first")
             return None
         asked, schedule, x0, eps = self.request(), self.schedule(), self.x0, self.noise()
         prediction = self.model_config("scheduler/scheduler_config.json").get("prediction_type", "epsilon")

@@ -26,13 +26,14 @@ PATH_ROLE = Qt.ItemDataRole.UserRole
 SEED_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
-def image_seed(path: str) -> int | None:
-    """The seed that made one of our PNGs (from its parameters), or None."""
+def image_seed_and_model(path: str) -> tuple[int | None, str]:
+    """The seed and the model name that made one of our PNGs (from its parameters), or (None, "")."""
     try:
-        seed = read_metadata(path).get("seed")
+        payload = read_metadata(path)
     except MetadataError:
-        return None
-    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+        return None, ""
+    seed = payload.get("seed")
+    return (seed if isinstance(seed, int) and not isinstance(seed, bool) else None), str(payload.get("model_name", ""))
 
 
 class GalleryStrip(QListWidget):
@@ -58,14 +59,15 @@ class GalleryStrip(QListWidget):
         self.message_box: QMessageBox | None = None
 
     def add_images(self, paths: list[str]) -> None:
-        for path in paths:
+        """In front of the older results, the batch in its own order (seed, seed + 1, …) from the left."""
+        for path in reversed(paths):
             pixmap = QPixmap(path)
             icon = QIcon(pixmap.scaled(self.iconSize(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
-            seed = image_seed(path)
+            seed, model = image_seed_and_model(path)
             item = QListWidgetItem(icon, f"seed {seed}" if seed is not None else Path(path).stem)
             item.setData(PATH_ROLE, path)
             item.setData(SEED_ROLE, seed)
-            item.setToolTip(path)
+            item.setToolTip(f"{model}, seed {seed}\n{path}" if seed is not None else path)
             self.insertItem(0, item)  # newest first
         if paths:
             self.scrollToTop()

@@ -69,6 +69,15 @@ class LossPlot(QWidget):
     def point(self, step: int, loss: float) -> QPointF:
         return self.mapper()(step, loss)
 
+    def last_label(self, room: float) -> str:
+        """The last step's loss under the plot's right end: with its smoothed value where there is room, without it
+        where there is not, so that it never runs into the first step's label."""
+        full = f"step {self.steps[-1]} · loss {self.raw[-1]:.4f} (smoothed {self.smooth[-1]:.4f})"
+        short = f"step {self.steps[-1]} · loss {self.raw[-1]:.4f}"
+        metrics = self.fontMetrics()
+        text = full if metrics.horizontalAdvance(full) <= room else short
+        return metrics.elidedText(text, Qt.TextElideMode.ElideLeft, max(0, int(room)))
+
     def paintEvent(self, _event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -101,6 +110,7 @@ class LossPlot(QWidget):
         painter.drawText(QRectF(0, area.top() - 7, 44, 14), Qt.AlignmentFlag.AlignRight, f"{10 ** high:.3g}")
         painter.drawText(QRectF(0, area.bottom() - 7, 44, 14), Qt.AlignmentFlag.AlignRight, f"{10 ** low:.3g}")
         under = QRectF(frame.left(), frame.bottom() + 4, frame.width(), 16)
-        painter.drawText(under, Qt.AlignmentFlag.AlignLeft, f"step {self.steps[0]}")
-        painter.drawText(under, Qt.AlignmentFlag.AlignRight,
-                         f"step {self.steps[-1]} · loss {self.raw[-1]:.4f} (smoothed {self.smooth[-1]:.4f})")
+        first = f"step {self.steps[0]}"
+        painter.drawText(under, Qt.AlignmentFlag.AlignLeft, first)
+        painter.drawText(under, Qt.AlignmentFlag.AlignRight, self.last_label(under.width() - painter.fontMetrics()
+                                                                             .horizontalAdvance(first) - 16))

@@ -83,7 +83,7 @@ class MainWindow(QMainWindow):
         action = QAction(text, self)
         if shortcut:
             action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(slot)
+        action.triggered.connect(lambda _checked=False: slot())  # never the checked flag as a slot's first argument
         menu.addAction(action)
         return action
 
@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         self._add_action(file_menu, "Add checkpoint file…", self.choose_model_file, "Ctrl+Shift+A")
         self._add_action(file_menu, "Download from the Hub…", self.open_download_dialog)
         self._add_action(file_menu, "Open output folder", self.open_output_folder, "Ctrl+Shift+O")
+        self._add_action(file_menu, "Restore parameters from an image…", self.choose_png_to_restore, "Ctrl+Shift+R")
         file_menu.addSeparator()
         self._add_action(file_menu, "Quit", self.close, "Ctrl+Q")
 
@@ -230,6 +231,15 @@ class MainWindow(QMainWindow):
                 self.restore_from_png(path)
                 event.acceptProposedAction()
                 return
+
+    def choose_png_to_restore(self) -> bool:
+        """Pick one of our PNGs (any earlier result, not only this session's) and restore what made it."""
+        from PySide6.QtWidgets import QFileDialog
+
+        start = Path(self.current_sampling_panel().output_dir.text()).expanduser()
+        path, _ = QFileDialog.getOpenFileName(self, "Restore the parameters of an image", str(start) if start.is_dir()
+                                              else str(Path.home()), "PNG images (*.png)")
+        return bool(path) and self.restore_from_png(path)
 
     def restore_from_png(self, path: str) -> bool:
         """Open the panel that made this PNG and put its parameters back."""

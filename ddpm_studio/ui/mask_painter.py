@@ -147,7 +147,8 @@ class MaskPainter(QWidget):
         painter.fillRect(self.rect(), self.palette().window().color().darker(115))
         if self.image is None:
             painter.setPen(self.palette().placeholderText().color())
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Open, drop or paste (Ctrl+V) an image")
+            wrapped = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap  # a narrow column is not a cut-off text
+            painter.drawText(self.rect().adjusted(8, 8, -8, -8), wrapped, "Open, drop or paste (Ctrl+V) an image")
             return
         rect = self.image_rect()
         painter.drawImage(rect, self.image)

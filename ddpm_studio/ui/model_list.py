@@ -70,12 +70,16 @@ class ModelList:
 
     def add_model_folder(self, folder: str) -> None:
         """Remember ``folder`` (a pipeline, a folder of pipelines, or a checkpoint file); explain if it holds no usable
-        model."""
+        model, and then do not remember it (it would be listed, and read, at every start)."""
         before = {self.model_box.itemData(i) for i in range(self.model_box.count())}
+        new = folder not in self.settings.model_folders
         self.settings.add_model_folder(folder)
         self.refresh_models(include_hf_cache=self.ready)
         added = [self.model_box.itemData(i) for i in range(self.model_box.count()) if self.model_box.itemData(i) not in before]
         found = folder_models(folder, self.settings.allow_pickle)
+        if not found and new:
+            self.settings.remove_model_folder(folder)
+        what = "file" if Path(folder).is_file() else "folder"
         elsewhere = panels_of([info for info in found if not self.accepts(info)])
         if added:
             self.select_model(added[0])
@@ -85,17 +89,17 @@ class ModelList:
             return
         if found and not any(self.accepts(info) for info in found):
             reason = self.refuse_reason(found[0]) if len(found) == 1 else f"{folder} holds {elsewhere}."
-            self.show_error("This folder holds no model for this panel", reason)
+            self.show_error(f"This {what} holds no model for this panel", reason)
             return
         try:
             info = inspect_model(folder, self.settings.allow_pickle)
         except ModelError as exc:
-            self.show_error("This folder holds no model for this panel", str(exc))
+            self.show_error(f"This {what} holds no model DDPM Studio can use", str(exc))
             return
         if self.accepts(info):
             self.status_message.emit(f"{folder} is already in the list")
         else:
-            self.show_error("This folder holds no model for this panel", self.refuse_reason(info))
+            self.show_error(f"This {what} holds no model for this panel", self.refuse_reason(info))
 
     def add_trained_model(self, folder: str) -> None:
         """A model the Train panel just exported: list it and select it, ready to sample."""

@@ -141,8 +141,11 @@ class SamplingPanel(ModelList, QWidget):
         if input_view is not None:
             views.addWidget(input_view)
         views.addWidget(self.canvas)
-        if input_view is not None:  # shares of the width, kept as the window is resized (or the divider dragged)
+        if input_view is not None:  # shares of the width, kept as the window is resized, or as the user left them
             views.setSizes([round(10000 * self.input_share), round(10000 * (1 - self.input_share))])
+            saved = settings.layout_state(f"{self.settings_prefix}/views")
+            if saved is not None:
+                views.restoreState(saved)
         self.views = views
         right = QVBoxLayout()
         right.addWidget(views, 1)
@@ -233,7 +236,7 @@ class SamplingPanel(ModelList, QWidget):
 
     def restore_from_png(self, path: str) -> bool:
         try:
-            job = read_job(path)
+            job = read_job(path, own_seed=True)  # the seed under the picture, not its batch's first
         except MetadataError as exc:
             self.show_error("Cannot restore parameters", str(exc))
             return False
@@ -253,6 +256,8 @@ class SamplingPanel(ModelList, QWidget):
     def save_settings(self) -> None:
         self.settings.set_panel_output_dir(self.settings_prefix, self.output_dir.text().strip())
         self.settings.set_random_seed(self.settings_prefix, self.random_seed.isChecked())
+        if self.views.count() > 1:
+            self.settings.set_layout_state(f"{self.settings_prefix}/views", self.views.saveState())
         try:
             self.settings.set_json(self.settings_key, self.current_job().to_dict())
         except JobError:

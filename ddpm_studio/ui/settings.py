@@ -63,6 +63,9 @@ class Settings:
         if folder not in folders:
             self.set_json("models/user_folders", folders + [folder])
 
+    def remove_model_folder(self, folder: str) -> None:
+        self.set_json("models/user_folders", [f for f in self.model_folders if f != folder])
+
     @property
     def allow_pickle(self) -> bool:
         return bool(self.get_json("models/allow_pickle", False))
@@ -113,6 +116,13 @@ class Settings:
 
     def sync(self) -> None:
         self._qs.sync()
+
+    def layout_state(self, key: str):
+        """A splitter's saved sizes (QSplitter.saveState), or None."""
+        return self._qs.value(f"layout/{key}")
+
+    def set_layout_state(self, key: str, data) -> None:
+        self._qs.setValue(f"layout/{key}", data)
 
     def geometry(self):
         return self._qs.value("window/geometry")

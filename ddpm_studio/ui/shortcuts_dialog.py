@@ -8,7 +8,6 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHeaderView, QTableWidg
 
 PANEL_KEYS = [
     ("Ctrl+Enter", "Generate (every sampling panel)"),
-    ("Esc", "Cancel the current run"),
     ("Ctrl+V", "Paste an image (Edit, Upscale)"),
     ("Ctrl+Z", "Undo the last mask stroke (Edit, inpaint)"),
     ("← / →", "Step canvas: previous / next kept step"),
@@ -19,13 +18,23 @@ PANEL_KEYS = [
 
 
 def menu_shortcuts(window) -> list[tuple[str, str]]:
-    """(keys, what) for every menu action that has a shortcut."""
+    """(keys, what) for every action in the window's menus that has a shortcut (a dialog's own are not the app's)."""
     found = []
-    for action in window.findChildren(QAction):
+    for action in _menu_actions(window.menuBar().actions()):
         keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
         if keys and action.text():
             found.append((keys, action.text().replace("&", "").rstrip("…")))
     return sorted(set(found), key=lambda item: item[1])
+
+
+def _menu_actions(actions) -> list[QAction]:
+    """The actions of these menus and of their submenus."""
+    found = []
+    for action in actions:
+        found.append(action)
+        if action.menu() is not None:
+            found += _menu_actions(action.menu().actions())
+    return found
 
 
 class ShortcutsDialog(QDialog):

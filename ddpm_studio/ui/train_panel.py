@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from ddpm_studio.engine.jobs import MAX_STEPS
 from ddpm_studio.engine.models import list_models
 from ddpm_studio.engine.schedulers import DEFAULT_STEPS, PIXEL_SCHEDULERS
+from ddpm_studio.training import checkpoints as ckpt
 from ddpm_studio.training.config import MIXED_PRECISION, TrainConfig
 from ddpm_studio.training.presets import PRESETS
 from ddpm_studio.ui.canvas import ImageView
@@ -147,6 +148,8 @@ class TrainPanel(QWidget):
         self.thumbnails.setIconSize(QSize(48, 48))
         self.thumbnails.setFixedHeight(76)
         self.thumbnails.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.thumbnails.setSelectionMode(QListWidget.SelectionMode.NoSelection)  # a preview: nothing to pick, and a
+        self.thumbnails.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # selection bar would be cut off by the strip's edge
         self.scan_label = QLabel("Choose a folder of images to train on.")
         self.scan_label.setWordWrap(True)
         self.bad_files = QPlainTextEdit()
@@ -250,6 +253,7 @@ class TrainPanel(QWidget):
             sample_scheduler=self.sample_scheduler.currentData(),
             sample_steps=self.sample_steps.value(),
             log_every=max(1, min(10, self.steps.value() // 20)),
+            lr_warmup_steps=min(TrainConfig.lr_warmup_steps, self.steps.value() // 10),  # a tenth of a short run
             guide_step=TrainConfig.default_guide_step(self.steps.value()) if self.guide.isChecked() else 0,
         )
         config.validate()
@@ -295,12 +299,39 @@ class TrainPanel(QWidget):
         self.settings.set_json(LAST_CONFIG_KEY, config.to_dict())
         if config.data_dir != self.scanned_folder:  # typed in without leaving the field: show what will be used
             self.scan_folder(config.data_dir)
+        earlier = "" if self.resume_box.isChecked() else ckpt.describe_run(config.output_dir)
+        if earlier:  # a new run here would mix with, then overwrite, the one before: ask first
+            self.ask_about_earlier_run(config, earlier)
+            return
+        self.launch(config, resume=self.resume_box.isChecked())
+
+    def ask_about_earlier_run(self, config: TrainConfig, earlier: str) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Question, "This folder holds a training run",
+                          f"{config.output_dir} already holds {earlier}. Resume that run, or start a new one? A new "
+                          "run moves the earlier one's files into a subfolder; nothing is deleted.",
+                          QMessageBox.StandardButton.Cancel, self)
+        resume = box.addButton("Resume it", QMessageBox.ButtonRole.AcceptRole)
+        new = box.addButton("Start a new run", QMessageBox.ButtonRole.DestructiveRole)
+        resume.clicked.connect(lambda: self.launch(config, resume=True))
+        new.clicked.connect(lambda: self.launch(config, resume=False, set_aside=True))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.error_box = box
+        return box
+
+    def launch(self, config: TrainConfig, resume: bool, set_aside: bool = False) -> None:
+        if self.trainer is not None:
+            return
+        if set_aside:
+            moved = ckpt.set_aside(config.output_dir)
+            self.status_message.emit(f"The earlier run is now in {moved}")
+        self.resume_box.setChecked(resume)
         self.final_message = ""
         self.loss_plot.clear()
         self.progress.setRange(0, config.max_steps)
         self.progress.setValue(0)
         self.progress_label.setText("Loading the data and the model…")
-        self.trainer = TrainerThread(config, resume=self.resume_box.isChecked(), parent=self)
+        self.trainer = TrainerThread(config, resume=resume, parent=self)
         self.trainer.event.connect(self._on_event)
         self.trainer.finished.connect(self._on_thread_finished)
         self._set_running(True)
