@@ -159,10 +159,11 @@ def prompt_arguments(pipe, prompt: str, negative: str, clip_skip: int = 1) -> di
         xl = getattr(pipe, "text_encoder_2", None) is not None
         zeros = xl and not negative and getattr(pipe.config, "force_zeros_for_empty_prompt", False)
         negative_chunks, negative_pooled = _encode(pipe, negative, clip_skip)
-        empty, _ = _encode(pipe, "", clip_skip)
-        longest = max(len(positive), len(negative_chunks))
-        positive += empty * (longest - len(positive))
-        negative_chunks += empty * (longest - len(negative_chunks))
+        if len(positive) != len(negative_chunks):  # the shorter one padded with empty-prompt chunks
+            empty, _ = _encode(pipe, "", clip_skip)
+            longest = max(len(positive), len(negative_chunks))
+            positive += empty * (longest - len(positive))
+            negative_chunks += empty * (longest - len(negative_chunks))
         args = dict(prompt_embeds=torch.cat(positive, dim=1), negative_prompt_embeds=torch.cat(negative_chunks, dim=1))
         if zeros:
             args["negative_prompt_embeds"] = torch.zeros_like(args["negative_prompt_embeds"])
