@@ -39,7 +39,7 @@ def read_defaults(model_path: Path, ref: str = "") -> dict:
         return {}
     if not isinstance(data, dict):
         return {}
-    found = {key: text for key, text in _texts(data).items()}
+    found = _texts(data)
     if data.get("scheduler") in SCHEDULERS:
         found["scheduler"] = data["scheduler"]
     steps = data.get("steps")
