@@ -136,6 +136,25 @@ def _prediction_argument(parser) -> None:
     parser.add_argument("--clip-skip", type=int, default=1, metavar="N",
                         help="read the prompt from the text encoder's N-th layer from the end, as A1111's Clip skip "
                              "(1: the last; 2 for many anime-style SD 1.x models)")
+    _addon_arguments(parser)
+
+
+def _addon_arguments(parser) -> None:
+    parser.add_argument("--lora", action="append", default=[], metavar="PATH_OR_NAME:WEIGHT",
+                        help="apply a LoRA (a .safetensors file, or its name in a --lora-dir) at WEIGHT (default 1; "
+                             "negative allowed); repeat for several. <lora:NAME:WEIGHT> in the prompt works too")
+    parser.add_argument("--lora-dir", action="append", default=[], metavar="DIR",
+                        help="a folder of LoRAs, for names in --lora and prompt tags (repeatable)")
+    parser.add_argument("--embeddings", action="append", default=[], metavar="DIR",
+                        help="a folder of textual-inversion embeddings, used by their file name in the prompt "
+                             "(repeatable)")
+    parser.add_argument("--vae", default="", metavar="PATH_OR_NAME",
+                        help="decode with this VAE (a .safetensors file or a diffusers VAE folder, or its name in a "
+                             "--vae-dir) instead of the model's own")
+    parser.add_argument("--vae-dir", action="append", default=[], metavar="DIR", help="a folder of VAEs (repeatable)")
+    parser.add_argument("--models-home", metavar="DIR",
+                        help="an A1111 or ComfyUI folder: its LoRAs, embeddings and VAEs are found by name, and "
+                             "--model may name one of its checkpoints")
 
 
 def _prompt_arguments(parser, schedulers, prompt_required: bool = True, guidance: float = 7.5) -> None:

@@ -35,3 +35,15 @@ def trained_models_dir() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("ddpm-studio", appauthor=False)) / "trained"
+
+
+def cache_dir() -> Path:
+    """Things worth keeping but safe to lose (file hashes); ``DDPM_STUDIO_CACHE`` points elsewhere (tests)."""
+    import os
+
+    override = os.environ.get("DDPM_STUDIO_CACHE")
+    if override:
+        return Path(override)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("ddpm-studio", appauthor=False))

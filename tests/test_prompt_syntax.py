@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
 
 from ddpm_studio.engine.jobs import EditJob, Text2ImageJob
 from ddpm_studio.engine.prompt_encoding import CHUNK, Chunk, chunk_ids, chunks, is_plain, prompt_arguments, weighted
-from ddpm_studio.engine.prompt_syntax import has_syntax, parse
+from ddpm_studio.engine.prompt_syntax import LoraTag, PromptSyntaxError, has_syntax, lora_tags, parse
 from ddpm_studio.engine.runner import Engine
 from ddpm_studio.engine.single_file import shipped_tokenizer
 from tests.tiny_sd import save_tiny_sd, save_tiny_sdxl
@@ -81,6 +83,19 @@ def clip():
     from transformers import CLIPTokenizer
 
     return CLIPTokenizer.from_pretrained(str(shipped_tokenizer()), local_files_only=True)
+
+
+def test_lora_tags_are_taken_out_with_their_weights():
+    text, tags = lora_tags("a cat <lora:ink_style:0.8>, (red:1.2) <LORA:other> <lyco:loha-thing:-0.5>")
+    assert text == "a cat , (red:1.2)  "
+    assert tags == [LoraTag("ink_style", 0.8), LoraTag("other", 1.0), LoraTag("loha-thing", -0.5)]
+    assert lora_tags("no tags (here)") == ("no tags (here)", [])
+
+
+@pytest.mark.parametrize("prompt", ["<hypernet:x:1>", "<lora:x:1:0.5>", "<lora:x:strong>", "<lora::1>"])
+def test_lora_tags_that_cannot_be_followed_are_refused(prompt):
+    with pytest.raises(PromptSyntaxError, match=re.escape(prompt) if "hypernet" not in prompt else "hypernet"):
+        lora_tags(prompt)
 
 
 def test_long_prompts_fill_chunks_of_75(clip):

@@ -277,3 +277,23 @@ def test_sd2_probe_that_cannot_run_says_so(sd2, monkeypatch):
     unet = UNet2DConditionModel.from_pretrained(sd2["folder"] / "unet")
     kind, how = prediction.detect_prediction_type(sd2["file"], unet)
     assert kind == "v_prediction" and "could not be tested" in how and "Half" in how
+
+
+def test_a_single_file_and_its_loras_are_named_with_a1111s_hashes(tiny, configs, tmp_path):
+    """Model hash: the first 10 hex of the file's SHA-256, as A1111 writes it; a LoRA on a single file works too."""
+    import hashlib
+
+    from diffusers import StableDiffusionPipeline
+
+    from ddpm_studio.engine.metadata import parse_a1111, read_png_text
+    from ddpm_studio.engine.resources import AddonFolders
+    from tests.tiny_addons import save_lora
+
+    save_lora(tmp_path / "loras" / "ink.safetensors",
+              StableDiffusionPipeline.from_pretrained(tiny["txt2img"], local_files_only=True))
+    engine = Engine(device="cpu", folders=AddonFolders(loras=[str(tmp_path / "loras")]))
+    job = Text2ImageJob(model=str(tiny["txt2img-file"]), prompt="a <lora:ink:1>", steps=2, width=32, height=32,
+                        output_dir=str(tmp_path / "out"))
+    fields = parse_a1111(read_png_text(engine.run(job).saved_paths[0])["parameters"])
+    assert fields["Model hash"] == hashlib.sha256(tiny["txt2img-file"].read_bytes()).hexdigest()[:10]
+    assert fields["Model"] == "tiny-txt2img" and fields["Lora hashes"].startswith("ink: ")

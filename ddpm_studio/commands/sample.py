@@ -47,9 +47,56 @@ def _common_job_fields(args, model_ref: str) -> dict:
 
 
 def _prompt_fields(args) -> dict:
-    extra = {"prediction_type": args.prediction, "clip_skip": args.clip_skip} if hasattr(args, "prediction") else {}
+    extra = {}
+    model = args.model
+    if hasattr(args, "prediction"):  # txt2img and edit: clip skip and add-ons
+        extra = {"prediction_type": args.prediction, "clip_skip": args.clip_skip, "vae": args.vae,
+                 "loras": tuple(lora_argument(text) for text in args.lora)}
+        model = home_checkpoint(args.models_home, model) if args.models_home else model
     return dict(prompt=args.prompt, negative_prompt=args.negative, guidance_scale=args.guidance,
-                **extra, **_common_job_fields(args, args.model))
+                **extra, **_common_job_fields(args, model))
+
+
+def lora_argument(text: str) -> tuple[str, float]:
+    """``PATH_OR_NAME:WEIGHT`` (the weight may be left out: 1) → (path or name, weight)."""
+    head, colon, tail = text.rpartition(":")
+    if colon and head:
+        try:
+            return head, float(tail)
+        except ValueError:
+            pass
+    return text, 1.0
+
+
+def home_checkpoint(home: str, model: str) -> str:
+    """``model`` as given if it is a path, else a checkpoint of that name in the models home's checkpoint folders."""
+    from ddpm_studio.engine.models_home import models_home
+
+    if Path(model).expanduser().exists() or ":" in model or "/" in model:
+        return model
+    for folder in models_home(home).checkpoints:
+        for candidate in sorted(Path(folder).rglob("*")):
+            if model in (candidate.name, candidate.stem) and (candidate.suffix == ".safetensors" or
+                                                               (candidate / "model_index.json").is_file()):
+                return str(candidate)
+    from ddpm_studio.engine.models import ModelError
+
+    raise ModelError(f"No model named '{model}' here, nor among the checkpoints of the models home {home}.")
+
+
+def addon_folders(args):
+    """Where the engine finds LoRAs, embeddings and VAEs named by name: the flags' folders, then the models home's."""
+    from ddpm_studio.engine.models_home import models_home
+    from ddpm_studio.engine.resources import AddonFolders
+
+    folders = AddonFolders(loras=list(getattr(args, "lora_dir", [])), embeddings=list(getattr(args, "embeddings", [])),
+                           vaes=list(getattr(args, "vae_dir", [])))
+    if getattr(args, "models_home", None):
+        home = models_home(args.models_home)
+        folders.loras += home.loras
+        folders.embeddings += home.embeddings
+        folders.vaes += home.vaes
+    return folders
 
 
 def cmd_generate(args) -> int:
@@ -105,7 +152,7 @@ def run_job(args, job) -> int:
                            vae_tiling=getattr(args, "vae_tiling", False), cpu_offload=getattr(args, "cpu_offload", False),
                            vae_fp32=getattr(args, "vae_fp32", False))
     engine = Engine(device=args.device, allow_pickle=args.allow_pickle, precision=getattr(args, "precision", "auto"),
-                    memory=memory)
+                    memory=memory, folders=addon_folders(args))
     bar = ProgressBar(sys.stderr)
     history = None
     if getattr(args, "save_steps", None):
@@ -122,6 +169,11 @@ def run_job(args, job) -> int:
     bar.close()
     if result.note:
         print(f"{result.job.model}: {result.note}", file=sys.stderr)
+    used = result.addons
+    if used is not None and (used.loras or used.embeddings):
+        names = [f"LoRA {name} ({weight:g})" for name, weight, _ in used.loras] + \
+                [f"embedding {name}" for name, _ in used.embeddings]
+        print("used: " + ", ".join(names), file=sys.stderr)
     for path in result.saved_paths:
         print(path)
     if history is not None and not result.cancelled:

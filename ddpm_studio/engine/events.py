@@ -58,6 +58,7 @@ class Result:
     saved_paths: list[str] = field(default_factory=list)
     reference: np.ndarray | None = None  # a classic result to compare with (upscaling: Lanczos 4×), uint8 (H, W, 3)
     tiles: int = 1  # upscaling: how many tiles the picture was cut into
+    addons: Any = None  # latent jobs: the LoRAs and embeddings used (adapters.UsedAddons)
     note: str = ""  # about the model, for the user (an SD 2.x file's prediction type and how it was found)
 
 

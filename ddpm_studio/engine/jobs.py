@@ -20,6 +20,7 @@ MIN_AUTOGUIDANCE, MAX_AUTOGUIDANCE = 0.0, 10.0  # 1: the model alone; 0: the gui
 EDIT_MODES = ("img2img", "inpaint", "instruct")
 PREDICTION_TYPES = ("auto", "epsilon", "v_prediction")  # auto: the model's own (an SD 2.x file's: detected)
 MAX_CLIP_SKIP = 4  # A1111's "Clip skip": 1 is the text encoder's last layer, 2 the one before, …
+MAX_LORA_WEIGHT = 10.0  # either sign: a negative weight pushes away from what the LoRA learnt, as in A1111
 
 
 class JobError(ValueError):
@@ -121,11 +122,37 @@ class PromptJob(Job):
     full_decode_every: int = 0  # 0: linear latent previews only; k: the VAE decodes x0 every k-th step (slow)
     prediction_type: str = "auto"  # what the UNet predicts; only SD 2.x single files need it set by hand
     clip_skip: int = 1  # A1111's: which text-encoder layer the prompt is read from, counted from the last (1)
+    loras: tuple[tuple[str, float], ...] = ()  # (a LoRA file's path or name, its weight), besides the prompt's tags
+    vae: str = ""  # a VAE to decode with instead of the model's own: a .safetensors file or a diffusers VAE folder
+
+    def __post_init__(self) -> None:
+        if isinstance(self.loras, (list, tuple)):  # from a dict (JSON lists): pairs as tuples, so the job hashes
+            pairs = tuple(tuple(p) if isinstance(p, (list, tuple)) else p for p in self.loras)
+            object.__setattr__(self, "loras", pairs)
+        super().__post_init__()
 
     def validate(self) -> None:
         super().validate()
         if not isinstance(self.prompt, str) or not isinstance(self.negative_prompt, str):
             raise JobError("Prompts must be text.")
+        from ddpm_studio.engine.prompt_syntax import PromptSyntaxError, lora_tags
+
+        try:
+            lora_tags(self.prompt)
+            _, negative_tags = lora_tags(self.negative_prompt)
+        except PromptSyntaxError as exc:
+            raise JobError(str(exc)) from None
+        if negative_tags:
+            raise JobError("A <lora:…> tag belongs in the prompt, not the negative prompt (for a LoRA that takes "
+                           "something away, give it a negative weight).")
+        if not isinstance(self.loras, tuple):
+            raise JobError("The LoRAs must be a list of (file or name, weight) pairs.")
+        for pair in self.loras:
+            if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str) and pair[0].strip()):
+                raise JobError(f"A LoRA must be given as (file or name, weight), not {pair!r}.")
+            _check_float(f"weight of the LoRA {pair[0]}", pair[1], -MAX_LORA_WEIGHT, MAX_LORA_WEIGHT)
+        if not isinstance(self.vae, str):
+            raise JobError("The VAE must be a path (text), or empty for the model's own.")
         _check_float("guidance scale", self.guidance_scale, 0.0, 50.0)
         _check_int("full-decode interval", self.full_decode_every, 0, MAX_STEPS)
         if self.prediction_type not in PREDICTION_TYPES:
@@ -209,6 +236,8 @@ class UpscaleJob(PromptJob):
             raise JobError("The upscalers use the prediction type from their own config; leave it on 'auto'.")
         if self.clip_skip != 1:
             raise JobError("The upscalers read the prompt from their text encoder's last layer; leave clip skip at 1.")
+        if self.loras or self.vae or lora_tags_in(self.prompt):
+            raise JobError("LoRAs and VAE overrides are for Text to Image and Edit; the upscalers take neither.")
         if self.batch_size != 1:
             raise JobError("Upscaling makes one image per run; run it again with another seed for another.")
         _check_int("noise level", self.noise_level, 0, MAX_NOISE_LEVEL)
@@ -236,6 +265,12 @@ def job_from_dict(data: dict[str, Any]) -> Job:
     if cls is None:
         raise JobError(f"Unknown job kind '{data['kind']}'.")
     return cls.from_dict(data)
+
+
+def lora_tags_in(prompt: str) -> bool:
+    from ddpm_studio.engine.prompt_syntax import lora_tags
+
+    return bool(lora_tags(prompt)[1])
 
 
 def _check_int(label: str, value: Any, low: int, high: int) -> None:

@@ -50,6 +50,24 @@ class LoadedPipeline:
     scheduler_config: dict  # the model's own, kept: each run builds its scheduler from it afresh
     taesd: object = None  # an AutoencoderTiny for x0 previews at full resolution, when the user has one
     note: str = ""  # what the user should know about how it was loaded (an SD 2.x file's prediction type)
+    addons: object = None  # adapters.PipelineAddons, made at the first job that may use LoRAs or embeddings
+    vae_slot: object = None  # vae.VaeSlot, made at the first job that names a VAE
+
+
+def prepare_addons(loaded: LoadedPipeline, job: PromptJob, folders, allow_pickle: bool):
+    """Make the pipeline what ``job`` asks for — its LoRAs, embeddings and VAE — without reloading the model;
+    returns what was used (``adapters.UsedAddons``)."""
+    from ddpm_studio.engine.adapters import PipelineAddons
+    from ddpm_studio.engine.vae import VaeSlot, find_vae
+
+    if job.vae or loaded.vae_slot is not None:
+        if loaded.vae_slot is None:
+            loaded.vae_slot = VaeSlot(loaded.pipe)
+        if loaded.vae_slot.use(find_vae(job.vae, folders.vaes) if job.vae else None):
+            loaded.to_rgb = LatentToRGB.for_vae(loaded.pipe.vae)
+    if loaded.addons is None:
+        loaded.addons = PipelineAddons(loaded.pipe)
+    return loaded.addons.apply(job, folders, allow_pickle)
 
 
 def job_mode(job: PromptJob) -> str:
@@ -111,7 +129,7 @@ def _load_folder(info: ModelInfo, pipeline_class: str, dtype, allow_pickle: bool
     if '"safety_checker"' in index:  # a local tool for artists, like A1111 and ComfyUI: no NSFW filter model
         extra.update(safety_checker=None, requires_safety_checker=False)
     return getattr(diffusers, pipeline_class).from_pretrained(
-        info.path, dtype=dtype, local_files_only=True, use_safetensors=not allow_pickle, **extra)
+        info.path, dtype=dtype, local_files_only=True, use_safetensors=None if allow_pickle else True, **extra)
 
 
 def _load_single_file(info: ModelInfo, pipeline_class: str, dtype, allow_pickle: bool) -> tuple[object, str]:
@@ -141,9 +159,10 @@ def _fit_to_latent_grid(image: Image.Image, multiple: int) -> Image.Image:
     return image if (width, height) == image.size else image.resize((width, height), Image.Resampling.LANCZOS)
 
 
-def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob) -> dict:
+def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, negative: str) -> dict:
+    """The pipeline call for ``job``; ``prompt`` and ``negative`` are the texts for the encoder (tags taken out)."""
     multiple = loaded.pipe.vae_scale_factor
-    args = dict(**prompt_arguments(loaded.pipe, job.prompt, job.negative_prompt, job.clip_skip),
+    args = dict(**prompt_arguments(loaded.pipe, prompt, negative, job.clip_skip),
                 guidance_scale=job.guidance_scale, num_inference_steps=job.steps, num_images_per_prompt=job.batch_size,
                 output_type="np")
     if isinstance(job, Text2ImageJob):
@@ -176,7 +195,11 @@ def taesd_preview(taesd, latents: torch.Tensor) -> np.ndarray:
     return preview(taesd.decode(latents[:PREVIEW_MAX_IMAGES].to(taesd.dtype)).sample)
 
 
-def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: StepCallback, should_stop: StopCheck) -> SampleOutput:
+def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: StepCallback, should_stop: StopCheck,
+                   folders=None, allow_pickle: bool = False) -> SampleOutput:
+    from ddpm_studio.engine.resources import AddonFolders
+
+    used = prepare_addons(loaded, job, folders or AddonFolders(), allow_pickle)
     pipe = loaded.pipe
     config = loaded.scheduler_config
     if job.prediction_type != "auto":  # the user's choice over the model's (or the probe's)
@@ -185,7 +208,7 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
     recorder = StepRecorder(pipe.scheduler)
     recorder.wanted = job.preview_every > 0 or job.full_decode_every > 0
     generators = [torch.Generator(device="cpu").manual_seed(job.seed + i) for i in range(job.batch_size)]
-    args = pipeline_arguments(loaded, job)
+    args = pipeline_arguments(loaded, job, used.prompt, used.negative_prompt)
     start = time.perf_counter()
     calls = 0
 
@@ -211,7 +234,7 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
         with torch.inference_mode():
             out = pipe(**args, generator=generators, callback_on_step_end=on_step_end)
     except _Cancelled:
-        return SampleOutput(images=None, steps_run=calls, cancelled=True)
+        return SampleOutput(images=None, steps_run=calls, cancelled=True, addons=used)
     finally:
         recorder.close()
     if not np.isfinite(out.images).all():
@@ -220,4 +243,4 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
             "problem: turn on 'VAE in fp32' in Settings → Preferences (or --vae-fp32), or run in fp32."
         )
     images = np.clip(np.round(out.images * 255.0), 0, 255).astype(np.uint8)
-    return SampleOutput(images=images, steps_run=calls, cancelled=False)
+    return SampleOutput(images=images, steps_run=calls, cancelled=False, addons=used)

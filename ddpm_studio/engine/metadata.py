@@ -37,8 +37,11 @@ def _quote(value: Any) -> str:
     return text
 
 
-def a1111_parameters(job, *, seed: int, width: int, height: int, model_name: str, device: str) -> str:
-    """The A1111 ``parameters`` text for one image of ``job``."""
+def a1111_parameters(job, *, seed: int, width: int, height: int, model_name: str, device: str,
+                     extra: dict | None = None) -> str:
+    """The A1111 ``parameters`` text for one image of ``job``; ``extra`` (``addon_metadata.addon_fields``) adds the
+    files' names and hashes, and the prompt as A1111 would write it (every LoRA as a tag)."""
+    extra = extra or {}
     spec = SCHEDULERS[job.scheduler]
     fields: list[tuple[str, Any]] = [("Steps", job.steps), ("Sampler", spec.a1111_sampler)]
     if spec.a1111_schedule:
@@ -48,14 +51,16 @@ def a1111_parameters(job, *, seed: int, width: int, height: int, model_name: str
     fields += [
         ("Seed", seed),
         ("Size", f"{width}x{height}"),
+        *extra.get("before", []),
         ("Model", model_name),
         *job.a1111_fields(),
+        *extra.get("after", []),
         ("Device", device),
         ("Version", f"ddpm-studio {__version__}"),
     ]
     line = ", ".join(f"{key}: {_quote(value)}" for key, value in fields)
     lines = []
-    prompt = getattr(job, "prompt", "")
+    prompt = extra.get("prompt", getattr(job, "prompt", ""))
     if prompt:
         lines.append(prompt)
     negative = getattr(job, "negative_prompt", "")
@@ -65,12 +70,17 @@ def a1111_parameters(job, *, seed: int, width: int, height: int, model_name: str
     return "\n".join(lines)
 
 
-def png_info(job, *, index: int, width: int, height: int, model_name: str, device: str) -> PngImagePlugin.PngInfo:
+def png_info(job, *, index: int, width: int, height: int, model_name: str, device: str,
+             extra: dict | None = None) -> PngImagePlugin.PngInfo:
     """Both chunks for image ``index`` of ``job``'s batch (its own seed is job.seed + index)."""
     info = PngImagePlugin.PngInfo()
     seed = job.seed + index
-    info.add_itxt(PARAMETERS_KEY, a1111_parameters(job, seed=seed, width=width, height=height, model_name=model_name, device=device))
-    payload = {"job": job.to_dict(), "index": index, "seed": seed, "device": device, "model_name": model_name, "version": __version__}
+    info.add_itxt(PARAMETERS_KEY, a1111_parameters(job, seed=seed, width=width, height=height, model_name=model_name,
+                                                   device=device, extra=extra))
+    payload = {"job": job.to_dict(), "index": index, "seed": seed, "device": device, "model_name": model_name,
+               "version": __version__}
+    if extra and extra.get("files"):
+        payload["files"] = extra["files"]  # the add-ons' names, for restoring (addon_metadata.missing_files)
     info.add_itxt(JSON_KEY, json.dumps(payload, sort_keys=True))
     return info
 

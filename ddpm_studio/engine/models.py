@@ -68,6 +68,7 @@ class ModelInfo:
     in_channels: int = 0  # set for single-file checkpoints (the UNet's, read from the header)
     arch: str = ""  # single-file checkpoints: sd1, sd2 or sdxl
     about: str = ""  # where the model came from, when its folder says (a trained model: its base and step)
+    context_dim: int = 0  # latent families: the width of the text embeddings the UNet attends to (768, 1024, 2048)
 
     @property
     def prediction_unknown(self) -> bool:
@@ -146,8 +147,9 @@ def inspect_model(ref: str, allow_pickle: bool = False) -> ModelInfo:
     if not family and _component_class(index, "unet") == "UNet2DModel" and "scheduler" in index:
         family, panel = PIXEL_FAMILY, "Generate"
     modes: tuple[str, ...] = ("upscale",) if family in UPSCALE_FAMILIES else ()
+    context_dim = 0
     if family in LATENT_FAMILIES:
-        channels = _unet_in_channels(path)
+        channels, context_dim = _unet_shape(path)
         modes = UNET_CHANNEL_MODES.get(channels, ())
         xl = family.startswith("stable-diffusion-xl")
         if "inpaint" in modes:
@@ -158,7 +160,7 @@ def inspect_model(ref: str, allow_pickle: bool = False) -> ModelInfo:
             family, panel = ("stable-diffusion-xl" if xl else "stable-diffusion"), "Text to Image"
     card = read_defaults(path)
     return ModelInfo(ref=ref, path=path, name=display_name(ref, path, card.get("name", "")), class_name=class_name,
-                     family=family, panel=panel, modes=modes, about=card.get("about", ""))
+                     family=family, panel=panel, modes=modes, about=card.get("about", ""), context_dim=context_dim)
 
 
 SINGLE_FILE_FAMILIES = {  # (architecture, UNet input channels) → (family, panel)
@@ -182,14 +184,20 @@ def _inspect_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
                          "does not know how to use.")
     family, panel = SINGLE_FILE_FAMILIES[(arch, channels)]
     return ModelInfo(ref=ref, path=path, name=path.stem, class_name=f"single-file {ARCH_NAMES[arch]}", family=family,
-                     panel=panel, modes=UNET_CHANNEL_MODES[channels], in_channels=channels, arch=arch)
+                     panel=panel, modes=UNET_CHANNEL_MODES[channels], in_channels=channels, arch=arch,
+                     context_dim=ARCH_CONTEXT[arch])
 
 
-def _unet_in_channels(path: Path) -> int:
+ARCH_CONTEXT = {"sd1": 768, "sd2": 1024, "sdxl": 2048}  # each family's cross-attention width
+
+
+def _unet_shape(path: Path) -> tuple[int, int]:
+    """(input channels, cross-attention width) of a pipeline folder's UNet, from its config; 0 where unreadable."""
     try:
-        return int(json.loads((path / "unet" / "config.json").read_text(encoding="utf-8")).get("in_channels", 4))
-    except (OSError, ValueError, TypeError):
-        return 0
+        config = json.loads((path / "unet" / "config.json").read_text(encoding="utf-8"))
+        return int(config.get("in_channels", 4)), int(config.get("cross_attention_dim") or 0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0, 0
 
 
 def require_mode(info: ModelInfo, mode: str) -> None:

@@ -58,13 +58,14 @@ def write_png_atomic(image: Image.Image, folder: Path, stem: str, pnginfo) -> Pa
         tmp.unlink(missing_ok=True)
 
 
-def save_result_images(job, images: np.ndarray, folder: str | Path, *, model_name: str, device: str) -> list[str]:
+def save_result_images(job, images: np.ndarray, folder: str | Path, *, model_name: str, device: str,
+                       extra: dict | None = None) -> list[str]:
     """Save each image of a batch with its own seed in the name and full metadata."""
     folder = Path(folder).expanduser()
     paths = []
     for index, array in enumerate(images):
         height, width = array.shape[:2]
-        info = png_info(job, index=index, width=width, height=height, model_name=model_name, device=device)
+        info = png_info(job, index=index, width=width, height=height, model_name=model_name, device=device, extra=extra)
         path = write_png_atomic(Image.fromarray(array, "RGB"), folder, f"{job.seed + index}", info)
         paths.append(str(path))
     return paths

@@ -38,13 +38,23 @@ class Chunk:
     weights: list[float]
 
 
-def is_plain(prompt: str, tokenizer) -> bool:
-    """No syntax and at most 75 tokens: the pipeline's own encoding is the same."""
-    return not has_syntax(prompt) and len(tokenizer(prompt, add_special_tokens=False).input_ids) <= CHUNK
+def is_plain(prompt: str, tokenizer, convert=None) -> bool:
+    """No syntax and at most 75 tokens (a many-vector embedding's name counted as its tokens): the pipeline's own
+    encoding is the same."""
+    if has_syntax(prompt):
+        return False
+    return len(tokenizer(convert(prompt) if convert else prompt, add_special_tokens=False).input_ids) <= CHUNK
 
 
-def chunks(pieces: list[Piece], tokenizer) -> list[Chunk]:
-    """The prompt's tokens and weights in chunks of at most 75 (A1111's rules, above)."""
+def converter(pipe, tokenizer):
+    """The pipeline's textual-inversion rewrite for ``tokenizer`` (an embedding of n vectors is n tokens), if any."""
+    convert = getattr(pipe, "maybe_convert_prompt", None)
+    return (lambda text: convert(text, tokenizer)) if convert is not None else None
+
+
+def chunks(pieces: list[Piece], tokenizer, convert=None) -> list[Chunk]:
+    """The prompt's tokens and weights in chunks of at most 75 (A1111's rules, above); ``convert`` rewrites each
+    piece's text first (``converter``)."""
     comma = tokenizer(",", add_special_tokens=False).input_ids[-1]
     done: list[Chunk] = []
     chunk, last_comma = Chunk([], []), -1
@@ -58,7 +68,8 @@ def chunks(pieces: list[Piece], tokenizer) -> list[Chunk]:
         if piece.is_break:
             close()
             continue
-        for token in tokenizer(piece.text, add_special_tokens=False).input_ids:
+        text = convert(piece.text) if convert else piece.text
+        for token in tokenizer(text, add_special_tokens=False).input_ids:
             if token == comma:
                 last_comma = len(chunk.tokens)
             elif len(chunk.tokens) == CHUNK and last_comma != -1 and CHUNK - last_comma <= COMMA_BACKTRACK:
@@ -138,7 +149,7 @@ def _encode_chunk(pipe, ids_per_encoder: list[list[int]], weights_per_encoder: l
 
 def _encode(pipe, prompt: str, clip_skip: int) -> tuple[list[torch.Tensor], torch.Tensor | None]:
     pieces = parse(prompt)
-    per_encoder = [[chunk_ids(c, t) for c in chunks(pieces, t)] for t, _ in _encoders(pipe)]
+    per_encoder = [[chunk_ids(c, t) for c in chunks(pieces, t, converter(pipe, t))] for t, _ in _encoders(pipe)]
     count = max(len(c) for c in per_encoder)
     empty = {id(t): chunk_ids(Chunk([], []), t) for t, _ in _encoders(pipe)}
     embeds, pooled = [], None
@@ -152,7 +163,8 @@ def _encode(pipe, prompt: str, clip_skip: int) -> tuple[list[torch.Tensor], torc
 
 def prompt_arguments(pipe, prompt: str, negative: str, clip_skip: int = 1) -> dict:
     """The prompt arguments for one pipeline call: the texts when both are plain, else embeddings made here."""
-    if clip_skip == 1 and is_plain(prompt, pipe.tokenizer) and is_plain(negative, pipe.tokenizer):
+    convert = converter(pipe, pipe.tokenizer)
+    if clip_skip == 1 and is_plain(prompt, pipe.tokenizer, convert) and is_plain(negative, pipe.tokenizer, convert):
         return dict(prompt=prompt, negative_prompt=negative or None)
     with torch.inference_mode():
         positive, pooled = _encode(pipe, prompt, clip_skip)

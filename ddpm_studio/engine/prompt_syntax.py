@@ -14,9 +14,14 @@ there means the same here:
 7. ``BREAK`` — the word in capitals, on its own — ends the current 75-token chunk: what follows starts a new one.
    (Also inside brackets, where A1111 would read it as the word "BREAK": an A1111 quirk not kept.)
 8. Neighbouring pieces of the same weight are joined, and an empty prompt is one empty piece at weight 1.
+9. ``<lora:NAME:WEIGHT>`` (A1111's extra-network tag, ``modules/extra_networks.py``; ``<lyco:…>`` is the LyCORIS
+   extension's spelling of the same) names a LoRA by its file name and a weight, 1 when left out (``<lora:NAME>``).
+   The tags are taken out of the prompt before anything else here, so the text encoder never sees them; the text
+   around a tag stays as it was. A1111's further fields (``:unet_weight``, ``te=…``) and other networks
+   (``<hypernet:…>``) are refused with a message rather than ignored.
 
 How the pieces become text-encoder input (75-token chunks, their weights, the mean restored) is in
-``prompt_encoding``; ``<lora:…>`` tags and prompt editing (``[a:b:0.5]``) are not parsed here.
+``prompt_encoding``; prompt editing (``[a:b:0.5]``) is not parsed here.
 """
 
 from __future__ import annotations
@@ -29,6 +34,38 @@ ESCAPES = {"\\(": "(", "\\)": ")", "\\[": "[", "\\]": "]", "\\\\": "\\"}  # rule
 WEIGHT = re.compile(r":\s*([+-]?[.\d]+)\s*\)")  # rule 3: the end of "(text:1.5)"
 BREAK_WORD = re.compile(r"\s*\bBREAK\b\s*")  # rule 7
 SYNTAX = re.compile(r"[()\[\]\\]|\bBREAK\b")  # a prompt without any of these is plain text
+
+
+EXTRA_NETWORK = re.compile(r"<(\w+):([^>]+)>")  # rule 9, A1111's pattern
+LORA_KINDS = ("lora", "lyco")
+
+
+class PromptSyntaxError(ValueError):
+    """A prompt asks for something written in a way that cannot be followed; the message says what."""
+
+
+@dataclass(frozen=True)
+class LoraTag:
+    name: str
+    weight: float = 1.0
+
+
+def lora_tags(prompt: str) -> tuple[str, list[LoraTag]]:
+    """The prompt without its ``<lora:…>`` tags, and the tags in the order written (rule 9)."""
+    tags: list[LoraTag] = []
+
+    def take(match: re.Match) -> str:
+        kind, fields = match.group(1).lower(), [f.strip() for f in match.group(2).split(":")]
+        if kind not in LORA_KINDS:
+            raise PromptSyntaxError(f"The prompt names a '{kind}' network ({match.group(0)}); DDPM Studio uses LoRAs "
+                                    "(<lora:NAME:WEIGHT>) and embeddings (their file name as a word).")
+        if not fields[0] or len(fields) > 2 or (len(fields) == 2 and not _is_number(fields[1])):
+            raise PromptSyntaxError(f"{match.group(0)} in the prompt: write a LoRA as <lora:NAME> or "
+                                    "<lora:NAME:WEIGHT>, the weight a number such as 0.8.")
+        tags.append(LoraTag(fields[0], float(fields[1]) if len(fields) == 2 else 1.0))
+        return ""
+
+    return EXTRA_NETWORK.sub(take, prompt), tags
 
 
 @dataclass

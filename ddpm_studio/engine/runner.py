@@ -17,6 +17,7 @@ from ddpm_studio.engine.guidance import GuidedUNet, check_guide
 from ddpm_studio.engine.jobs import GenerateJob, PromptJob, UpscaleJob
 from ddpm_studio.engine.models import LoadedDDPM, load_ddpm, resolve
 from ddpm_studio.engine.output import save_result_images
+from ddpm_studio.engine.resources import AddonFolders
 from ddpm_studio.engine.sampler import sample_ddpm
 
 
@@ -24,11 +25,12 @@ class Engine:
     """Runs jobs one at a time; keeps the last loaded model so repeated runs start at once."""
 
     def __init__(self, device: str = "auto", allow_pickle: bool = False, precision: str = "auto",
-                 memory: MemoryOptions = MemoryOptions(), taesd: str = "") -> None:
+                 memory: MemoryOptions = MemoryOptions(), taesd: str = "", folders: AddonFolders | None = None) -> None:
         self.device: DeviceChoice = pick_device(device, precision)
         self.allow_pickle = allow_pickle
         self.memory = memory
         self.taesd = taesd  # "" (linear previews), "auto" (TAESD from the HF cache if present) or a folder
+        self.folders = folders or AddonFolders()  # where LoRAs, embeddings and VAEs named by name are looked for
         self._model: LoadedDDPM | None = None
         self._model_key: tuple | None = None
         self._guide: LoadedDDPM | None = None  # autoguidance's weaker model, for GenerateJobs that name one
@@ -66,10 +68,13 @@ class Engine:
 
                 self._model = load_upscaler(ref, self.device.device, self.device.dtype, self.allow_pickle, self.memory)
             else:
+                from ddpm_studio.engine.file_hashes import prefetch
                 from ddpm_studio.engine.latent import load_pipeline
 
                 self._model = load_pipeline(ref, mode, self.device.device, self.device.dtype, allow_pickle=self.allow_pickle,
                                             memory=self.memory, taesd=self.taesd)
+                if self._model.info.single_file:
+                    prefetch(self._model.info.path)  # its Model hash, for the parameters of the first image
             self._model_key = key
         return self._model
 
@@ -111,7 +116,7 @@ class Engine:
             from ddpm_studio.engine.latent import job_mode, run_prompt_job
 
             model = self.load(job.model, job_mode(job))
-            out = run_prompt_job(model, job, self.device.device, on_step, should_stop)
+            out = run_prompt_job(model, job, self.device.device, on_step, should_stop, self.folders, self.allow_pickle)
         else:
             raise TypeError(f"The engine cannot run a {type(job).__name__}.")
         result = Result(
@@ -125,12 +130,16 @@ class Engine:
             reference=getattr(out, "reference", None),
             tiles=getattr(out, "tiles", 1),
             note=getattr(model, "note", ""),
+            addons=getattr(out, "addons", None),  # latent jobs only
         )
         if not out.cancelled and last_event is not None and job.preview_every:
             user_on_step(final_event(last_event, out.images))
         if save and not out.cancelled and job.output_dir:
+            from ddpm_studio.engine.addon_metadata import addon_fields
+
+            extra = addon_fields(model.info, job, result.addons, getattr(model, "vae_slot", None))
             result.saved_paths = save_result_images(
-                job, out.images, job.output_dir, model_name=model.info.name, device=self.device.label
+                job, out.images, job.output_dir, model_name=model.info.name, device=self.device.label, extra=extra
             )
         result.seconds = time.perf_counter() - started
         return result

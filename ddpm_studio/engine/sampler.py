@@ -28,6 +28,7 @@ class SampleOutput:
     images: np.ndarray | None  # uint8 NHWC, None when cancelled
     steps_run: int
     cancelled: bool
+    addons: object = None  # latent jobs: the LoRAs and embeddings the run used (adapters.UsedAddons)
 
 
 def initial_noise(job: GenerateJob, shape: tuple[int, int, int]) -> tuple[torch.Tensor, list[torch.Generator]]:

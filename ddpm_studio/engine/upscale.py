@@ -77,7 +77,7 @@ def load_upscaler(ref: str, device, dtype, allow_pickle: bool = False, memory: M
         extra["safety_checker"] = None
     try:
         pipe = getattr(diffusers, PIPELINES[info.family]).from_pretrained(
-            info.path, dtype=dtype, local_files_only=True, use_safetensors=not allow_pickle, **extra)
+            info.path, dtype=dtype, local_files_only=True, use_safetensors=None if allow_pickle else True, **extra)
     except Exception as exc:
         raise ModelError(f"Could not load the upscaler in {info.path}: {first_line(exc)}") from None
     if info.family == "sd-x4-upscaler":
