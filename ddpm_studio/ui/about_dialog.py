@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
 from ddpm_studio import __version__
 from ddpm_studio.paths import resources_dir
 
-PACKAGES = ("torch", "diffusers", "transformers", "accelerate", "safetensors", "huggingface_hub", "PySide6-Essentials",
-            "qasync", "pillow", "numpy")
+PACKAGES = ("torch", "diffusers", "transformers", "accelerate", "peft", "safetensors", "huggingface_hub",
+            "PySide6-Essentials", "qasync", "pillow", "numpy")
 
 
 def versions() -> dict[str, str]:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.engine.jobs import EDIT_MODES, EditJob, JobError
 from ddpm_studio.engine.models import MODE_NAMES, ModelInfo
+from ddpm_studio.ui.addon_fields import AddonFields
 from ddpm_studio.ui.image_input import ImageInput, open_paste_row
 from ddpm_studio.ui.images import store_image
 from ddpm_studio.ui.mask_painter import MaskPainter
@@ -56,6 +57,7 @@ class EditPanel(ImageInput, SamplingPanel):
         self.mode_box.currentIndexChanged.connect(self._mode_changed)
         form.insertRow(0, "Mode", self.mode_box)
         self.prompts = PromptFields(form)
+        self.addons = AddonFields(form, self.settings, self.prompts.prompt, after=self.prompts.negative)
         self.strength = QDoubleSpinBox(minimum=0.01, maximum=1.0, value=0.75, singleStep=0.05, decimals=2)
         self.strength.setToolTip("How much to change: 0 keeps the image, 1 repaints it from noise")
         self.image_guidance = QDoubleSpinBox(minimum=0.0, maximum=50.0, value=1.5, singleStep=0.1, decimals=2)
@@ -129,6 +131,7 @@ class EditPanel(ImageInput, SamplingPanel):
     # ---- the job ----
     def model_changed(self, info: ModelInfo | None) -> None:
         self.prompts.show_prediction(info is not None and info.prediction_unknown)
+        self.addons.model_changed(info)
 
     def job_fields(self) -> dict:
         mode = self.mode()
@@ -140,14 +143,18 @@ class EditPanel(ImageInput, SamplingPanel):
                 raise JobError("Paint the area to repaint on the image first (white = repaint).")
             mask = str(self._store(self.painter.mask, "masks", "mask"))
         return dict(mode=mode, image=self.image_path, mask=mask, strength=round(self.strength.value(), 3),
-                    image_guidance_scale=round(self.image_guidance.value(), 3), **self.prompts.values())
+                    image_guidance_scale=round(self.image_guidance.value(), 3), **self.prompts.values(),
+                    **self.addons.values())
+
+    def restore_problems(self, path: str, job) -> list[str]:
+        return self.addons.restore_problems(path, job)
 
     def apply_fields(self, job: EditJob) -> list[str]:
         self.mode_box.setCurrentIndex(max(self.mode_box.findData(job.mode), 0))
         self.prompts.apply(job)
         self.strength.setValue(job.strength)
         self.image_guidance.setValue(job.image_guidance_scale)
-        missing = self.restore_image(job.image)
+        missing = self.addons.apply(job) + self.restore_image(job.image)
         if job.mask and self.image_path:
             if Path(job.mask).is_file() and not QImage(job.mask).isNull():
                 self.painter.set_mask(QImage(job.mask))

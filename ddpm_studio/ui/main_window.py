@@ -34,7 +34,7 @@ class MainWindow(QMainWindow):
         options = self.settings.engine_options
         if device != "auto":  # asked for on the command line: wins over the saved preference for this session
             options["device"] = device
-        self.sampler = SamplerThread(parent=self, **options)
+        self.sampler = SamplerThread(parent=self, folders=self.settings.addon_folders, **options)
         self.sampler.history_budget = self.settings.history_budget_mb * 1024 * 1024
         self.client = SamplerClient(self.sampler, self)
         self.generate_panel = GeneratePanel(self.sampler, self.client, self.settings)
@@ -45,6 +45,9 @@ class MainWindow(QMainWindow):
         self.train_panel = TrainPanel(self.settings)
         self.explorer_panel = ExplorerPanel(self.settings)
         self.sampling_panels = [self.generate_panel, self.text2image_panel, self.edit_panel, self.upscale_panel]
+        self.addon_panels = [self.text2image_panel, self.edit_panel]  # the panels with LoRA and VAE rows
+        for panel in self.addon_panels:
+            panel.addons.loras.folders_changed.connect(self.addon_folders_changed)
         self.tabs.addTab(self.generate_panel, "Generate")
         self.tabs.addTab(self.text2image_panel, "Text to Image")
         self.tabs.addTab(self.edit_panel, "Edit")
@@ -91,6 +94,7 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         self._add_action(file_menu, "Add model folder…", self.choose_model_folder, "Ctrl+O")
         self._add_action(file_menu, "Add checkpoint file…", self.choose_model_file, "Ctrl+Shift+A")
+        self._add_action(file_menu, "Use an existing A1111 / ComfyUI folder…", self.choose_models_home)
         self._add_action(file_menu, "Download from the Hub…", self.open_download_dialog)
         self._add_action(file_menu, "Open output folder", self.open_output_folder, "Ctrl+Shift+O")
         self._add_action(file_menu, "Restore parameters from an image…", self.choose_png_to_restore, "Ctrl+Shift+R")
@@ -137,6 +141,37 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(panel)
         panel.choose_model_file()
         self.refresh_all_models(except_panel=panel)
+
+    def choose_models_home(self) -> bool:
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self, "Use an existing A1111 / ComfyUI folder (its models, LoRAs, "
+                                                  "embeddings and VAEs are listed where they are)")
+        return bool(folder) and self.use_models_home(folder)
+
+    def use_models_home(self, folder: str) -> bool:
+        """List an A1111 / ComfyUI install's checkpoints, LoRAs, embeddings and VAEs in place; nothing is copied."""
+        from ddpm_studio.engine.models import ModelError
+        from ddpm_studio.engine.models_home import models_home
+
+        try:
+            home = models_home(folder)
+        except ModelError as exc:
+            self.current_sampling_panel().show_error("Not an A1111 or ComfyUI folder", str(exc))
+            return False
+        self.settings.models_home = str(home.root)
+        self.settings.sync()
+        self.addon_folders_changed()
+        self.refresh_all_models()
+        self.statusBar().showMessage(f"Using {home.root}: {home.summary}", 8000)
+        return True
+
+    def addon_folders_changed(self) -> None:
+        """The LoRA, embedding or VAE folders (or the models home) changed: the engine finds add-ons there from the
+        next run, without reloading its model, and the LoRA and VAE lists are read again."""
+        self.sampler.set_folders(self.settings.addon_folders)
+        for panel in self.addon_panels:
+            panel.addons.refresh()
 
     def list_trained_model(self, folder: str) -> None:
         self.settings.add_model_folder(folder)
@@ -195,14 +230,18 @@ class MainWindow(QMainWindow):
 
     def open_preferences(self) -> PreferencesDialog:
         dialog = PreferencesDialog(self.settings, self)
-        dialog.accepted.connect(lambda: self.apply_preferences(dialog.save(), dialog.history_budget.value()))
+        dialog.accepted.connect(lambda: self.apply_preferences(dialog.save(), dialog.history_budget.value(),
+                                                               dialog.folders_changed))
         dialog.open()
         return dialog
 
-    def apply_preferences(self, options: dict, history_budget_mb: int | None = None) -> None:
+    def apply_preferences(self, options: dict, history_budget_mb: int | None = None, folders_changed=False) -> None:
         self.sampler.configure(**options)
         if history_budget_mb is not None:
             self.sampler.history_budget = history_budget_mb * 1024 * 1024
+        if folders_changed:
+            self.addon_folders_changed()
+            self.refresh_all_models()  # the models home's checkpoints may have come or gone
         self.statusBar().showMessage("Preferences saved; they apply from the next run", 8000)
 
     def open_output_folder(self) -> None:

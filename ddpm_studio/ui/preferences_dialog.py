@@ -1,5 +1,5 @@
 """Preferences: the device and precision the sampler runs on, memory savers for large models, latent previews
-(linear map or TAESD), and the pickle policy.
+(linear map or TAESD), and the pickle policy; on a second tab, the folders of the user's own files.
 
 Changes are saved to the settings and sent to the sampler thread, which rebuilds its engine before the next job.
 """
@@ -16,10 +16,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
+    QWidget,
 )
 
 from ddpm_studio.engine.options import MemoryOptions
+from ddpm_studio.ui.folder_prefs import AddonFoldersPage
 from ddpm_studio.ui.settings import Settings
 from ddpm_studio.ui.widgets import path_row
 
@@ -61,7 +64,8 @@ class PreferencesDialog(QDialog):
         self.allow_pickle.setToolTip("Pickle files can run arbitrary code when loaded. Even when allowed, they are "
                                      "read with torch's weights-only loader first.")
 
-        form = QFormLayout()
+        sampling = QWidget()
+        form = QFormLayout(sampling)
         form.addRow("Device", self.device_box)
         form.addRow("Precision", self.precision_box)
         form.addRow("Memory", self.attention_slicing)
@@ -77,8 +81,14 @@ class PreferencesDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        self.files_page = AddonFoldersPage(settings)
+        self.folders_changed = False
+        tabs = QTabWidget()
+        tabs.addTab(sampling, "Sampling")
+        tabs.addTab(self.files_page, "Your files")
+        self.tabs = tabs
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addWidget(tabs)
         layout.addWidget(note)
         layout.addWidget(buttons)
 
@@ -104,6 +114,7 @@ class PreferencesDialog(QDialog):
         options = self.chosen()
         self.settings.set_engine_options(**options)
         self.settings.history_budget_mb = self.history_budget.value()
+        self.folders_changed = self.files_page.save(self.settings)
         self.settings.sync()
         return options
 

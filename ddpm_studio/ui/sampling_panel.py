@@ -226,6 +226,10 @@ class SamplingPanel(ModelList, QWidget):
         self.batch.setValue(job.batch_size)
         return missing + self.apply_fields(job)
 
+    def restore_problems(self, path: str, job) -> list[str]:
+        """What else the PNG at ``path`` was made with that is not here (panels with add-ons: LoRAs, embeddings)."""
+        return []
+
     def apply_job_dict(self, data) -> None:
         if not data:
             return
@@ -243,7 +247,7 @@ class SamplingPanel(ModelList, QWidget):
         if not isinstance(job, self.job_type):
             self.show_error("Cannot restore parameters", f"{path} was made by another panel ({job.kind}).")
             return False
-        missing = self.apply_job(job)
+        missing = self.apply_job(job) + self.restore_problems(path, job)
         self.seed_field.keep(job.seed)  # the seed that made this image: kept, not replaced at the next run
         if missing:
             listed = "\n".join(f"• {m}" for m in missing)

@@ -56,15 +56,77 @@ class Settings:
 
     @property
     def model_folders(self) -> list[str]:
+        """Where models are listed from: the user's folders, then the models home's checkpoint folders."""
+        return _unique(self.user_model_folders + list(self.home_folders("checkpoints")))
+
+    @property
+    def user_model_folders(self) -> list[str]:
         return [str(p) for p in self.get_json("models/user_folders", [])]
 
     def add_model_folder(self, folder: str) -> None:
-        folders = self.model_folders
-        if folder not in folders:
-            self.set_json("models/user_folders", folders + [folder])
+        if folder not in self.model_folders:
+            self.set_json("models/user_folders", self.user_model_folders + [folder])
 
     def remove_model_folder(self, folder: str) -> None:
-        self.set_json("models/user_folders", [f for f in self.model_folders if f != folder])
+        self.set_json("models/user_folders", [f for f in self.user_model_folders if f != folder])
+
+    # ---- the user's own add-on files: LoRAs, embeddings, VAEs, and an A1111 / ComfyUI install used in place ----
+    @property
+    def models_home(self) -> str:
+        """An A1111 or ComfyUI folder whose checkpoints, LoRAs, embeddings and VAEs are listed where they are."""
+        value = self.get_json("addons/models_home", "")
+        return value if isinstance(value, str) else ""
+
+    @models_home.setter
+    def models_home(self, folder: str) -> None:
+        self.set_json("addons/models_home", folder)
+
+    def home_folders(self, kind: str) -> tuple[str, ...]:
+        """The models home's folders of one kind (``checkpoints``, ``loras``, ``embeddings``, ``vaes``); none when
+        no home is set or it is gone."""
+        if not self.models_home:
+            return ()
+        from ddpm_studio.engine.models import ModelError
+        from ddpm_studio.engine.models_home import models_home
+
+        try:
+            return getattr(models_home(self.models_home), kind)
+        except ModelError:
+            return ()
+
+    def own_folders(self, kind: str) -> list[str]:
+        """The folders of one add-on kind (``loras``, ``embeddings``, ``vaes``) the user added."""
+        value = self.get_json(f"addons/{kind}", [])
+        return [str(f) for f in value if isinstance(f, str) and f] if isinstance(value, list) else []
+
+    def set_own_folders(self, kind: str, folders: list[str]) -> None:
+        self.set_json(f"addons/{kind}", _unique([str(f) for f in folders]))
+
+    def add_own_folder(self, kind: str, folder: str) -> None:
+        self.set_own_folders(kind, self.own_folders(kind) + [folder])
+
+    def addon_folder_list(self, kind: str) -> list[str]:
+        """Where one add-on kind is looked for: the models home's folders, then the user's own."""
+        return _unique(list(self.home_folders(kind)) + self.own_folders(kind))
+
+    @property
+    def addon_folders(self):
+        """The engine's AddonFolders: where LoRAs, embeddings and VAEs named by name (prompt tags) are found."""
+        from ddpm_studio.engine.resources import AddonFolders
+
+        return AddonFolders(**{kind: self.addon_folder_list(kind) for kind in ("loras", "embeddings", "vaes")})
+
+    def model_vae(self, ref: str) -> str:
+        """The VAE last chosen for the model ``ref``; "" for the model's own."""
+        chosen = self.get_json("addons/vae_per_model", {})
+        return str(chosen.get(ref, "")) if isinstance(chosen, dict) else ""
+
+    def set_model_vae(self, ref: str, vae: str) -> None:
+        chosen = self.get_json("addons/vae_per_model", {})
+        chosen = {k: v for k, v in chosen.items() if k != ref} if isinstance(chosen, dict) else {}
+        if vae:
+            chosen[ref] = vae
+        self.set_json("addons/vae_per_model", chosen)
 
     @property
     def allow_pickle(self) -> bool:
@@ -129,3 +191,7 @@ class Settings:
 
     def set_geometry(self, data) -> None:
         self._qs.setValue("window/geometry", data)
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))

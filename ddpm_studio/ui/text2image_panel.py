@@ -6,6 +6,7 @@ from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QSpinBox
 
 from ddpm_studio.engine.jobs import MAX_SIDE, MIN_SIDE, Text2ImageJob
 from ddpm_studio.engine.models import ModelInfo
+from ddpm_studio.ui.addon_fields import AddonFields
 from ddpm_studio.ui.prompt_fields import PromptFields
 from ddpm_studio.ui.sampling_panel import SamplingPanel
 
@@ -24,6 +25,7 @@ class Text2ImagePanel(SamplingPanel):
 
     def add_fields(self, form: QFormLayout) -> None:
         self.prompts = PromptFields(form)
+        self.addons = AddonFields(form, self.settings, self.prompts.prompt, after=self.prompts.negative)
         self.width_box = QSpinBox(minimum=MIN_SIDE, maximum=MAX_SIDE, value=512, singleStep=64)
         self.height_box = QSpinBox(minimum=MIN_SIDE, maximum=MAX_SIDE, value=512, singleStep=64)
         for box in (self.width_box, self.height_box):
@@ -36,12 +38,17 @@ class Text2ImagePanel(SamplingPanel):
 
     def model_changed(self, info: ModelInfo | None) -> None:
         self.prompts.show_prediction(info is not None and info.prediction_unknown)
+        self.addons.model_changed(info)
 
     def job_fields(self) -> dict:
-        return dict(width=self.width_box.value(), height=self.height_box.value(), **self.prompts.values())
+        return dict(width=self.width_box.value(), height=self.height_box.value(), **self.prompts.values(),
+                    **self.addons.values())
+
+    def restore_problems(self, path: str, job) -> list[str]:
+        return self.addons.restore_problems(path, job)
 
     def apply_fields(self, job: Text2ImageJob) -> list[str]:
         self.prompts.apply(job)
         self.width_box.setValue(job.width)
         self.height_box.setValue(job.height)
-        return []
+        return self.addons.apply(job)

@@ -58,6 +58,11 @@ class SamplerThread(QThread):
         """New engine options (device, precision, allow_pickle, memory); applied before the next queued job."""
         self._queue.put(_Configure(engine_options))
 
+    def set_folders(self, folders) -> None:
+        """New add-on folders (an AddonFolders) for LoRAs, embeddings and VAEs named by name; the engine and its
+        loaded model stay (applied before the next queued job)."""
+        self._queue.put(_Configure({"folders": folders}))
+
     def cancel_current(self) -> None:
         self._stop_current.set()
 
@@ -143,6 +148,9 @@ class SamplerThread(QThread):
         from ddpm_studio.engine.runner import Engine
 
         merged = {**self.engine_options, **options}
+        if set(options) == {"folders"}:  # where add-ons are found: no reason to load the model again
+            self.engine.folders, self.engine_options = options["folders"], merged
+            return
         try:
             engine = Engine(**merged)
         except ValueError as exc:  # e.g. CUDA asked for where there is none: keep the engine we have

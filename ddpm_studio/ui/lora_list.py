@@ -1,0 +1,315 @@
+"""The LoRA list of the prompt panels: the LoRAs in the LoRA folders (read from their headers only, at start-up, when
+the folders change and on Refresh; the search box only filters what is listed), ticked to use, each with its weight.
+A chosen LoRA shows the words it was trained with (kohya's tag counts); a click puts them in the prompt. LoRAs made
+for another family than the chosen model's are listed greyed, not hidden: the engine says why it refuses one."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette, QTextCursor
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QSizePolicy,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ddpm_studio.engine.jobs import MAX_LORA_WEIGHT
+from ddpm_studio.engine.resources import FAMILY_NAMES, LoraFile, list_loras
+
+SLIDER_STEPS = 20  # slider units per weight unit: steps of 0.05
+SLIDER_RANGE = 2.0  # the slider's reach either way; the spin box takes the engine's whole range
+SHOWN_TRIGGERS = 6
+EMPTY_HINT = "No LoRAs found. Add a folder of them, or use File → Use an existing A1111 / ComfyUI folder…"
+
+
+def lora_tag(lora: LoraFile) -> str:
+    """The short tag after a LoRA's name in the list: its family (when the file tells) and kind."""
+    parts = [FAMILY_NAMES.get(lora.arch, "")] + ([lora.network] if lora.network != "LoRA" else [])
+    return " · ".join([p for p in parts if p] + (["pickle"] if lora.pickled else []))
+
+
+class LoraList(QWidget):
+    folders_changed = Signal()  # the user added a LoRA folder here: the engine and the other panels re-read them
+
+    def __init__(self, settings, prompt: QPlainTextEdit, parent=None) -> None:
+        super().__init__(parent)
+        self.settings, self.prompt = settings, prompt
+        self.loras: dict[str, LoraFile] = {}  # path → file, as listed
+        self.rows: dict[str, _WeightRow] = {}  # path → the chosen LoRA's row, in the order they were chosen
+        self.skipped: list[str] = []
+        self.model_family: tuple[int, bool | None] = (0, None)
+        self.toggle = QToolButton(checkable=True, autoRaise=True)
+        self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toggle.toggled.connect(self._show_list)
+        refresh = QToolButton(text="Refresh")
+        refresh.setToolTip("Read the LoRA folders again (new or removed files)")
+        refresh.clicked.connect(self.refresh)
+        add = QToolButton(text="Add folder…")
+        add.setToolTip("A folder of LoRA files (.safetensors), listed where it is")
+        add.clicked.connect(self.choose_folder)
+        tools = QHBoxLayout()
+        tools.addWidget(self.toggle)
+        tools.addStretch(1)
+        tools.addWidget(add)
+        tools.addWidget(refresh)
+        self.search = QLineEdit(placeholderText="Search LoRAs", clearButtonEnabled=True)
+        self.search.textChanged.connect(self._filter)
+        self.list = QListWidget()
+        self.list.setMaximumHeight(7 * self.list.fontMetrics().height() + 8)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a long name keeps its family tag in sight
+        self.list.setToolTip("Tick a LoRA to use it; its weight is set below")
+        self.list.itemChanged.connect(self._item_changed)
+        self.empty = QLabel(EMPTY_HINT, wordWrap=True)
+        self.chosen = QVBoxLayout()
+        self.chosen.setContentsMargins(0, 0, 0, 0)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(tools)
+        layout.addWidget(self.search)
+        layout.addWidget(self.list)
+        layout.addWidget(self.empty)
+        layout.addLayout(self.chosen)
+        self.refresh()
+
+    # ---- listing ----
+    def refresh(self) -> list[str]:
+        """Read the LoRA folders again; chosen LoRAs that are still there stay chosen. Returns the skipped files."""
+        found, self.skipped = list_loras(self.settings.addon_folder_list("loras"))
+        self.loras = {str(lora.path): lora for lora in sorted(found, key=lambda f: (f.name.lower(), str(f.path)))}
+        for path in [p for p in self.rows if p not in self.loras]:
+            self._remove_row(path)
+        self.list.blockSignals(True)
+        self.list.clear()
+        for path, lora in self.loras.items():
+            tag = lora_tag(lora)
+            item = QListWidgetItem(f"{lora.name}   [{tag}]" if tag else lora.name)
+            item.setData(Qt.ItemDataRole.UserRole, path)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if path in self.rows else Qt.CheckState.Unchecked)
+            self.list.addItem(item)
+        self.list.blockSignals(False)
+        count = len(self.loras)
+        self.toggle.setText(f"{count} LoRA{'s' if count != 1 else ''}")
+        skipped = f"\n{len(self.skipped)} file(s) skipped:\n" + "\n".join(self.skipped[:10]) if self.skipped else ""
+        self.toggle.setToolTip("Show or hide the list of your LoRAs" + skipped)
+        self.toggle.setVisible(bool(count))
+        self.empty.setVisible(not count)
+        self._show_list(self.toggle.isChecked())
+        self._mark_families()
+        self._filter()
+        return self.skipped
+
+    def _show_list(self, shown: bool) -> None:
+        self.toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        for widget in (self.search, self.list):
+            widget.setVisible(shown and bool(self.loras))
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of LoRAs")
+        if folder:
+            self.settings.add_own_folder("loras", folder)
+            self.refresh()
+            self.folders_changed.emit()
+
+    def _filter(self) -> None:
+        words = self.search.text().lower().split()
+        for item in self._items():
+            name = self.loras[item.data(Qt.ItemDataRole.UserRole)].name.lower()
+            item.setHidden(not all(word in name for word in words))
+
+    def _items(self) -> list[QListWidgetItem]:
+        return [self.list.item(i) for i in range(self.list.count())]
+
+    def set_model(self, context_dim: int, xl: bool | None) -> None:
+        """The chosen model's family (its text-embedding width, whether it is SDXL), for greying LoRAs made for
+        another."""
+        self.model_family = (context_dim, xl)
+        self._mark_families()
+
+    def _mark_families(self) -> None:
+        grey = self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+        normal = self.palette().color(QPalette.ColorRole.Text)
+        for item in self._items():
+            lora = self.loras[item.data(Qt.ItemDataRole.UserRole)]
+            wrong = lora.fits(*self.model_family) is False
+            item.setForeground(grey if wrong else normal)
+            note = "\nMade for another family than the chosen model's: the run will refuse it." if wrong else ""
+            item.setToolTip(_describe(lora) + note)
+            if str(lora.path) in self.rows:
+                self.rows[str(lora.path)].set_wrong_family(wrong)
+
+    # ---- choosing ----
+    def _item_changed(self, item: QListWidgetItem) -> None:
+        path = item.data(Qt.ItemDataRole.UserRole)
+        if item.checkState() == Qt.CheckState.Checked and path not in self.rows:
+            self._add_row(path, 1.0)
+        elif item.checkState() != Qt.CheckState.Checked and path in self.rows:
+            self._remove_row(path)
+
+    def _add_row(self, path: str, weight: float) -> None:
+        lora = self.loras[path]
+        row = _WeightRow(lora, weight)
+        row.removed.connect(lambda: self.set_chosen(path, False))
+        row.insert_requested.connect(self.insert_words)
+        self.rows[path] = row
+        self.chosen.addWidget(row)
+        row.set_wrong_family(lora.fits(*self.model_family) is False)
+
+    def _remove_row(self, path: str) -> None:
+        row = self.rows.pop(path)
+        self.chosen.removeWidget(row)
+        row.deleteLater()
+
+    def set_chosen(self, path: str, chosen: bool, weight: float = 1.0) -> None:
+        """Tick or untick a listed LoRA (by its path as listed)."""
+        item = next(i for i in self._items() if i.data(Qt.ItemDataRole.UserRole) == path)
+        item.setCheckState(Qt.CheckState.Checked if chosen else Qt.CheckState.Unchecked)
+        if chosen:
+            self.rows[path].set_weight(weight)
+
+    def values(self) -> tuple[tuple[str, float], ...]:
+        """The chosen LoRAs as the job takes them: (path, weight), in the order they were chosen."""
+        return tuple((path, row.weight()) for path, row in self.rows.items())
+
+    def apply(self, loras) -> list[str]:
+        """Choose a restored job's LoRAs: by path, else by file name among the listed; say which are not there."""
+        for path in list(self.rows):
+            self.set_chosen(path, False)
+        missing = []
+        for ref, weight in loras:
+            path = self.find(ref)
+            if path is None:
+                missing.append(f"the LoRA '{Path(ref).name}' is not in the LoRA folders (File → Use an existing "
+                               "A1111 / ComfyUI folder…, or Add folder… under the LoRA list)")
+            else:
+                self.set_chosen(path, True, float(weight))
+        return missing
+
+    def find(self, ref: str) -> str | None:
+        """The listed path of a LoRA given by path or by name (a file name, with or without its suffix)."""
+        ref_path = Path(ref).expanduser()
+        for path in self.loras:
+            if Path(path) == ref_path or (ref_path.exists() and Path(path).resolve() == ref_path.resolve()):
+                return path
+        name = ref_path.stem if ref_path.suffix.lower() in (".safetensors", ".pt", ".bin", ".ckpt") else ref_path.name
+        by_name = [p for p, lora in self.loras.items() if lora.name == name]
+        by_name = by_name or [p for p, lora in self.loras.items() if lora.name.lower() == name.lower()]
+        return by_name[0] if by_name else None
+
+    def insert_words(self, words) -> None:
+        """Add trigger words at the end of the prompt, those it does not have yet, comma-separated."""
+        text = self.prompt.toPlainText()
+        new = [w for w in words if not re.search(rf"(?<!\w){re.escape(w)}(?!\w)", text, re.IGNORECASE)]
+        if not new:
+            return
+        kept = text.rstrip()
+        separator = "" if not kept else " " if kept.endswith(",") else ", "
+        cursor = QTextCursor(self.prompt.document())  # an edit, not a new text: Ctrl+Z takes the words back out
+        cursor.setPosition(len(kept.encode("utf-16-le")) // 2)
+        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+        cursor.insertText(separator + ", ".join(new))
+
+
+def _describe(lora: LoraFile) -> str:
+    kind = f"{lora.network} for {lora.family}"
+    words = f"\nTrigger words: {', '.join(lora.triggers)}" if lora.triggers else ""
+    return f"{lora.name}: {kind}{' (a pickle file)' if lora.pickled else ''}{words}\n{lora.path}"
+
+
+class _WeightRow(QWidget):
+    """One chosen LoRA: its name, a weight slider and spin box, a remove button, and its trigger words."""
+
+    removed = Signal()
+    insert_requested = Signal(list)
+
+    def __init__(self, lora: LoraFile, weight: float) -> None:
+        super().__init__()
+        self.lora = lora
+        self.name = _ElidedLabel(lora.name)
+        font = self.name.font()
+        font.setBold(True)
+        self.name.setFont(font)
+        self.name.setToolTip(_describe(lora))
+        self.spin = QDoubleSpinBox(minimum=-MAX_LORA_WEIGHT, maximum=MAX_LORA_WEIGHT, singleStep=0.05, decimals=2)
+        self.spin.setToolTip("The LoRA's weight: 1 as trained, 0 off, negative to push away from what it learnt")
+        limit = round(SLIDER_RANGE * SLIDER_STEPS)
+        self.slider = QSlider(Qt.Orientation.Horizontal, minimum=-limit, maximum=limit, pageStep=SLIDER_STEPS // 4)
+        self.slider.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.slider.setTickInterval(SLIDER_STEPS)  # a tick at each whole weight: 0 (off) is easy to find
+        self.slider.setToolTip(self.spin.toolTip())
+        self.slider.valueChanged.connect(lambda v: self.spin.setValue(v / SLIDER_STEPS))
+        self.spin.valueChanged.connect(lambda v: self.slider.setValue(round(v * SLIDER_STEPS)))
+        remove = QToolButton(text="✕")
+        remove.setToolTip(f"Stop using {lora.name}")
+        remove.clicked.connect(self.removed.emit)
+        top, weight_row = QHBoxLayout(), QHBoxLayout()
+        top.addWidget(self.name, 1)
+        top.addWidget(remove)
+        weight_row.addWidget(self.slider, 1)
+        weight_row.addWidget(self.spin)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 2)
+        layout.setSpacing(2)
+        layout.addLayout(top)
+        layout.addLayout(weight_row)
+        self.triggers = QLabel(wordWrap=True, textFormat=Qt.TextFormat.RichText)
+        self.triggers.linkActivated.connect(self._link)
+        if lora.triggers:
+            shown = lora.triggers[:SHOWN_TRIGGERS]
+            links = ", ".join(f'<a href="{i}">{_html(w)}</a>' for i, w in enumerate(shown))
+            self.triggers.setText(f'Trigger words: {links} — <a href="all">insert</a>')
+            self.triggers.setToolTip("Click a word to add it to the prompt; 'insert' adds them all\n"
+                                     + ", ".join(lora.triggers))
+            layout.addWidget(self.triggers)
+        self.set_weight(weight)
+
+    def weight(self) -> float:
+        return round(self.spin.value(), 2)
+
+    def set_weight(self, weight: float) -> None:
+        self.spin.setValue(weight)
+
+    def trigger_words(self) -> tuple[str, ...]:
+        return self.lora.triggers[:SHOWN_TRIGGERS]
+
+    def _link(self, target: str) -> None:
+        words = list(self.trigger_words())
+        self.insert_requested.emit(words if target == "all" else [words[int(target)]])
+
+    def set_wrong_family(self, wrong: bool) -> None:
+        self.name.setEnabled(not wrong)
+        note = f"\n{self.lora.name} is made for {self.lora.family}, not the chosen model's family." if wrong else ""
+        self.name.setToolTip(_describe(self.lora) + note)
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class _ElidedLabel(QLabel):
+    """A name that gives way: shortened in the middle (…) when the row is narrow, whole in its tooltip."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.full = text
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(self.fontMetrics().horizontalAdvance("MMMM…"))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        room = self.contentsRect().width()
+        self.setText(self.fontMetrics().elidedText(self.full, Qt.TextElideMode.ElideMiddle, room))
