@@ -207,3 +207,36 @@ def test_restoring_names_the_loras_and_embeddings_that_are_not_here(engine, mode
     assert payload["files"] == {"loras": ["kohya_style"], "embeddings": ["shiny"]}
     assert missing_files(payload, here) == []
     assert missing_files(payload, AddonFolders()) == [("lora", "kohya_style"), ("embedding", "shiny")]
+
+
+def test_a_locon_applies_and_a_loha_or_lokr_diffusers_cannot_read_is_named(engine, models, tmp_path):
+    from diffusers import StableDiffusionPipeline
+
+    from tests.tiny_addons import save_lycoris
+
+    pipe = StableDiffusionPipeline.from_pretrained(models["sd"], local_files_only=True)
+    for kind in ("locon", "loha", "lokr"):
+        save_lycoris(tmp_path / f"{kind}.safetensors", pipe, kind)
+    engine.folders = AddonFolders(loras=[str(tmp_path)])
+    base = _image(engine, _job(models["sd"]))
+    assert not np.array_equal(_image(engine, _job(models["sd"], loras=(("locon", 1.0),))), base)  # convolutions too
+    for kind, network in (("loha", "LoHa"), ("lokr", "LoKr")):
+        with pytest.raises(AddonError, match=f"{kind}.safetensors is a LyCORIS {network} file"):
+            engine.run(_job(models["sd"], loras=((kind, 1.0),)), save=False)
+    assert np.array_equal(_image(engine, _job(models["sd"])), base)  # nothing half-loaded stays behind
+
+
+@pytest.mark.parametrize("width,family", [(768, "SD 1.x"), (1024, "SD 2.x"), (2048, "SDXL")])
+def test_real_families_are_told_apart_by_their_cross_attention_width(tmp_path, width, family):
+    import torch
+    from safetensors.torch import save_file
+
+    from ddpm_studio.engine.resources import model_family
+
+    key = "lora_unet_up_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k"
+    path = tmp_path / "real.safetensors"
+    save_file({f"{key}.lora_down.weight": torch.zeros(8, width), f"{key}.lora_up.weight": torch.zeros(640, 8),
+               f"{key}.alpha": torch.tensor(8.0)}, str(path))
+    lora = lora_file(path)
+    assert lora.family == family == model_family(width)
+    assert [w for w in (768, 1024, 2048) if lora.fits(w, w == 2048)] == [width]

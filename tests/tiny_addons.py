@@ -46,6 +46,38 @@ def lora_state(pipe, layout: str = "kohya", rank: int = 4, seed: int = 1, scale:
     return state
 
 
+def save_lycoris(path: Path, pipe, kind: str, seed: int = 5) -> Path:
+    """A LyCORIS file over the UNet: ``locon`` (LoRA on the attention layers and on the resnets' 3×3 convolutions),
+    ``loha`` (Hadamard products, ``hada_w1_a`` …) or ``lokr`` (Kronecker products, ``lokr_w1``, ``lokr_w2``)."""
+    from safetensors.torch import save_file
+
+    generator = torch.Generator().manual_seed(seed)
+    state = {}
+    for name, module in pipe.unet.named_modules():
+        key = "lora_unet_" + name.replace(".", "_")
+        if isinstance(module, torch.nn.Linear) and "attn" in name:
+            out_width, in_width = module.out_features, module.in_features
+            if kind == "loha":
+                for part, shape in (("w1_a", (out_width, 4)), ("w1_b", (4, in_width)), ("w2_a", (out_width, 4)),
+                                    ("w2_b", (4, in_width))):
+                    state[f"{key}.hada_{part}"] = torch.randn(*shape, generator=generator)
+            elif kind == "lokr":
+                state[f"{key}.lokr_w1"] = torch.randn(4, 4, generator=generator)
+                state[f"{key}.lokr_w2"] = torch.randn(out_width // 4, in_width // 4, generator=generator)
+            else:
+                state[f"{key}.lora_down.weight"] = torch.randn(4, in_width, generator=generator) * 0.5
+                state[f"{key}.lora_up.weight"] = torch.randn(out_width, 4, generator=generator) * 0.5
+            state[f"{key}.alpha"] = torch.tensor(4.0)
+        elif kind == "locon" and isinstance(module, torch.nn.Conv2d) and "resnets" in name and "conv1" in name:
+            out_width, in_width, kh, kw = module.weight.shape
+            state[f"{key}.lora_down.weight"] = torch.randn(4, in_width, kh, kw, generator=generator) * 0.1
+            state[f"{key}.lora_up.weight"] = torch.randn(out_width, 4, 1, 1, generator=generator) * 0.1
+            state[f"{key}.alpha"] = torch.tensor(4.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(path))
+    return path
+
+
 def save_lora(path: Path, pipe, layout: str = "kohya", seed: int = 1, tags: dict | None = None, rank: int = 4) -> Path:
     from safetensors.torch import save_file
 

@@ -141,6 +141,12 @@ class LoraSet:
             with _quiet():
                 self.pipe.load_lora_weights(source, adapter_name=name)
         except Exception as exc:
+            if lora.network != "LoRA":  # diffusers' own message is a list of the keys it could not rename
+                import diffusers
+
+                raise AddonError(f"The LoRA {lora.path} is a LyCORIS {lora.network} file, which diffusers "
+                                 f"{diffusers.__version__} cannot apply to Stable Diffusion (it reads LoRA and LoCon "
+                                 "files).") from None
             raise AddonError(f"The LoRA {lora.path} cannot be loaded by diffusers: {first_line(exc, 240)}") from None
         self.adapters[self._key(lora)] = name
 

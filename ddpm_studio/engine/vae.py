@@ -91,5 +91,7 @@ class VaeSlot:
             return False
         vae = self.own if path is None else load_vae(path, self.own, self.own.dtype)
         self.pipe.register_modules(vae=vae)
+        if getattr(self.own, "_hf_hook", None) is not None:  # model CPU offload: the new VAE needs its hook too
+            self.pipe.enable_model_cpu_offload(device=getattr(self.pipe, "_offload_device", None) or "cuda")
         self.current = key
         return True
