@@ -55,6 +55,24 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("--image-guidance", type=float, default=1.5, help="instruct: how closely to keep the input image")
     _prediction_argument(edit)
 
+    race = sub.add_parser("race", help="one x_T, several schedulers (or step counts, or guidance scales), compared "
+                                       "step by step")
+    race.add_argument("--model", help="a Generate or Text to Image model (default: the bundled model)")
+    race.add_argument("--schedulers", help="comma-separated, e.g. ddim,dpm++2m,euler-a (default: the model's own)")
+    race.add_argument("--steps", help="steps, or several comma-separated to race step counts (default: the model's)")
+    race.add_argument("--guidance", help="guidance scale, or several comma-separated to race them (a pixel model's "
+                                         "is autoguidance's and needs --guide)")
+    race.add_argument("--guide", help="pixel models: the weaker model autoguidance steers away from")
+    race.add_argument("--prompt", default="", help="Stable Diffusion models: the prompt")
+    race.add_argument("--negative", default="", help="Stable Diffusion models: the negative prompt")
+    race.add_argument("--size", default="512x512", help="Stable Diffusion models: WIDTHxHEIGHT, multiples of 8")
+    race.add_argument("--seed", type=int, help="default: random (every lane starts from the same x_T)")
+    race.add_argument("--out", required=True, help="the folder for DIR/<lane>.png, race.gif/.webp, contact-sheet.png "
+                                                   "and race.csv")
+    race.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
+    race.add_argument("--precision", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
+    race.add_argument("--allow-pickle", action="store_true", help="allow loading pickle (.bin) weights — they can run code")
+
     up = sub.add_parser("upscale", help="4× upscale an image with a diffusion upscaler (SD x4 or LDM 4×), tile by tile")
     up.add_argument("image")
     _prompt_arguments(up, SCHEDULERS, prompt_required=False, guidance=9.0)
@@ -107,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
             from ddpm_studio.commands import sample
 
             return getattr(sample, f"cmd_{args.command}")(args)
+        if args.command == "race":
+            from ddpm_studio.commands.race import cmd_race
+
+            return cmd_race(args)
         if args.command == "train":
             from ddpm_studio.commands.train import cmd_train
 

@@ -28,6 +28,7 @@ class StepEvent:
     noise_level: float | None = None
     noise_kind: str = "alpha_bar"
     final: bool = False
+    lane: int = 0  # which run of a comparison (a race's lane) this step belongs to; 0 for a single run
 
     @property
     def done_fraction(self) -> float:
