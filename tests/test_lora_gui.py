@@ -119,6 +119,31 @@ def test_chosen_loras_and_weights_go_into_the_job_and_trigger_words_into_the_pro
     assert panel.current_job().loras == () and item_of(loras, "style").checkState() == Qt.CheckState.Unchecked
 
 
+def test_a_typed_weight_is_kept_as_typed_and_a_wrong_family_says_so_on_its_row(window, qtbot):
+    window.tabs.setCurrentWidget(window.text2image_panel)
+    loras = window.text2image_panel.addons.loras
+    style = tick(loras, "style")
+    spin = loras.rows[style].spin
+    for typed, expected in (("0.73", 0.73), ("-0.3", -0.3), ("1.5", 1.5)):
+        spin.selectAll()
+        qtbot.keyClicks(spin, typed)  # key by key: the slider follows without writing its 0.05 steps back
+        assert spin.value() == pytest.approx(expected)
+    assert window.text2image_panel.current_job().loras == ((style, 1.5),)
+    assert loras.rows[style].slider.value() == 30
+    big = tick(loras, "big-xl")
+    assert not loras.rows[big].family_note.isHidden() and "SDXL" in loras.rows[big].family_note.text()
+    assert loras.rows[style].family_note.isHidden()
+
+
+def test_the_search_also_finds_trigger_words_and_folders(window):
+    loras = window.text2image_panel.addons.loras
+    loras.toggle.click()
+    loras.search.setText("sks")
+    assert visible_names(loras) == ["style"]
+    loras.search.setText("sub")
+    assert visible_names(loras) == ["big-xl"]
+
+
 def test_a_restored_job_chooses_its_loras_by_path_then_by_name_and_says_which_are_missing(window, tmp_path, lora_dir):
     panel = window.text2image_panel
     elsewhere = str(tmp_path / "another-machine" / "Lora" / "style.safetensors")  # the maker's path: not here

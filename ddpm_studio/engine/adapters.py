@@ -73,9 +73,9 @@ def check_lora_family(lora: LoraFile, pipe) -> None:
     xl = getattr(pipe, "text_encoder_2", None) is not None
     text = int(pipe.text_encoder.config.hidden_size) if getattr(pipe, "text_encoder", None) is not None else 0
     if lora.fits(context, xl, text) is False:
-        ours = model_family(context)
-        raise AddonError(f"The LoRA {lora.name} is made for {lora.family}, and this model is {ours}: choose a LoRA "
-                         f"made for {ours} ({lora.path}).")
+        raise AddonError(f"The LoRA {lora.name} is made for {lora.family}, and this model is {model_family(context)}: "
+                         f"untick it (or take its tag out of the prompt), or choose a {lora.family} model "
+                         f"({lora.path}).")
 
 
 class LoraSet:
@@ -220,9 +220,12 @@ class EmbeddingSet:
             embedding = _describe_pickled(embedding, state)
         widths = self.widths()
         if embedding.dims != widths:
-            ours = "SDXL" if len(widths) == 2 else {768: "SD 1.x", 1024: "SD 2.x"}.get(widths[0], f"{widths[0]}-wide")
-            raise AddonError(f"The embedding {embedding.name} is made for {embedding.family or 'another model'}, and "
-                             f"this model is {ours} ({embedding.path}).")
+            ours = "SDXL" if len(widths) == 2 else {768: "SD 1.x", 1024: "SD 2.x"}.get(
+                widths[0], f"a model whose text encoder is {widths[0]} wide")
+            made_for = embedding.family or f"a text encoder {' and '.join(map(str, embedding.dims))} wide"
+            raise AddonError(f"The embedding {embedding.name} is made for {made_for}, and this model is {ours}: take "
+                             f"'{embedding.name}' out of the prompt, or rename the file if the word is meant as a "
+                             f"word ({embedding.path}).")
         try:
             with _quiet():
                 if len(widths) == 2:

@@ -88,7 +88,8 @@ class VaeChoice(QComboBox):
         if self._quiet or index < 0:
             return
         if self.itemData(index) == CHOOSE:
-            path, _ = QFileDialog.getOpenFileName(self, "Choose a VAE", "", "VAE files (*.safetensors)")
+            start = next(iter(self.settings.addon_folder_list("vaes")), "")  # the VAE folder, if there is one
+            path, _ = QFileDialog.getOpenFileName(self, "Choose a VAE", start, "VAE files (*.safetensors)")
             self._quiet = True
             try:
                 if not path or not self._select(path):

@@ -126,10 +126,12 @@ class LoraList(QWidget):
             self.folders_changed.emit()
 
     def _filter(self) -> None:
+        """Show the LoRAs whose name, trigger words or folder hold every word of the search."""
         words = self.search.text().lower().split()
         for item in self._items():
-            name = self.loras[item.data(Qt.ItemDataRole.UserRole)].name.lower()
-            item.setHidden(not all(word in name for word in words))
+            lora = self.loras[item.data(Qt.ItemDataRole.UserRole)]
+            text = " ".join([lora.name, *lora.triggers, lora.path.parent.name]).lower()
+            item.setHidden(not all(word in text for word in words))
 
     def _items(self) -> list[QListWidgetItem]:
         return [self.list.item(i) for i in range(self.list.count())]
@@ -252,7 +254,7 @@ class _WeightRow(QWidget):
         self.slider.setTickInterval(SLIDER_STEPS)  # a tick at each whole weight: 0 (off) is easy to find
         self.slider.setToolTip(self.spin.toolTip())
         self.slider.valueChanged.connect(lambda v: self.spin.setValue(v / SLIDER_STEPS))
-        self.spin.valueChanged.connect(lambda v: self.slider.setValue(round(v * SLIDER_STEPS)))
+        self.spin.valueChanged.connect(self._follow_spin)
         remove = QToolButton(text="✕")
         remove.setToolTip(f"Stop using {lora.name}")
         remove.clicked.connect(self.removed.emit)
@@ -265,6 +267,10 @@ class _WeightRow(QWidget):
         layout.setContentsMargins(0, 4, 0, 2)
         layout.setSpacing(2)
         layout.addLayout(top)
+        self.family_note = QLabel(wordWrap=True)
+        self.family_note.setStyleSheet("color: #c0392b")
+        self.family_note.hide()
+        layout.addWidget(self.family_note)
         layout.addLayout(weight_row)
         self.triggers = QLabel(wordWrap=True, textFormat=Qt.TextFormat.RichText)
         self.triggers.linkActivated.connect(self._link)
@@ -276,6 +282,12 @@ class _WeightRow(QWidget):
                                      + ", ".join(lora.triggers))
             layout.addWidget(self.triggers)
         self.set_weight(weight)
+
+    def _follow_spin(self, value: float) -> None:
+        """The slider shows what was typed without writing its own rounding (steps of 0.05) back into the box."""
+        self.slider.blockSignals(True)
+        self.slider.setValue(round(value * SLIDER_STEPS))
+        self.slider.blockSignals(False)
 
     def weight(self) -> float:
         return round(self.spin.value(), 2)
@@ -292,6 +304,8 @@ class _WeightRow(QWidget):
 
     def set_wrong_family(self, wrong: bool) -> None:
         self.name.setEnabled(not wrong)
+        self.family_note.setText(f"Made for {self.lora.family}, not this model: the run will refuse it.")
+        self.family_note.setVisible(wrong)
         note = f"\n{self.lora.name} is made for {self.lora.family}, not the chosen model's family." if wrong else ""
         self.name.setToolTip(_describe(self.lora) + note)
 

@@ -145,8 +145,7 @@ class MainWindow(QMainWindow):
     def choose_models_home(self) -> bool:
         from PySide6.QtWidgets import QFileDialog
 
-        folder = QFileDialog.getExistingDirectory(self, "Use an existing A1111 / ComfyUI folder (its models, LoRAs, "
-                                                  "embeddings and VAEs are listed where they are)")
+        folder = QFileDialog.getExistingDirectory(self, "Use an existing A1111 / ComfyUI folder")
         return bool(folder) and self.use_models_home(folder)
 
     def use_models_home(self, folder: str) -> bool:
