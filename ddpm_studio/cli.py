@@ -72,6 +72,28 @@ def build_parser() -> argparse.ArgumentParser:
     race.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
     race.add_argument("--precision", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
     race.add_argument("--allow-pickle", action="store_true", help="allow loading pickle (.bin) weights — they can run code")
+    _addon_arguments(race)
+
+    grid = sub.add_parser("grid", help="A1111's X/Y/Z plot: one to three parameters on axes, each cell a normal run")
+    for axis in ("x", "y", "z"):
+        grid.add_argument(f"--{axis}", required=axis == "x", metavar="NAME=V1,V2",
+                          help="an axis: scheduler, steps, seed, guidance, autoguidance, clip_skip, prompt (search "
+                               "and replace: the first value is replaced by each) or lora:NAME (its weight)"
+                          if axis == "x" else f"a {axis} axis, written as --x")
+    grid.add_argument("--model", help="a Generate or Text to Image model (default: the bundled model)")
+    grid.add_argument("--scheduler", help="for the cells, unless an axis (default: the model's own)")
+    grid.add_argument("--steps", type=int, help="for the cells, unless an axis (default: the model's own)")
+    grid.add_argument("--guidance", type=float, help="for the cells, unless an axis")
+    grid.add_argument("--guide", help="pixel models: the weaker model autoguidance steers away from")
+    grid.add_argument("--prompt", default="", help="Stable Diffusion models: the prompt")
+    grid.add_argument("--negative", default="", help="Stable Diffusion models: the negative prompt")
+    grid.add_argument("--size", default="512x512", help="Stable Diffusion models: WIDTHxHEIGHT, multiples of 8")
+    grid.add_argument("--seed", type=int, help="default: random (the same in every cell unless seed is an axis)")
+    grid.add_argument("--out", required=True, help="the folder for the cells and grid.png")
+    grid.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
+    grid.add_argument("--precision", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
+    grid.add_argument("--allow-pickle", action="store_true", help="allow loading pickle (.bin) weights — they can run code")
+    _addon_arguments(grid)  # --lora for every cell (a lora:NAME axis changes its weight), --lora-dir, …
 
     up = sub.add_parser("upscale", help="4× upscale an image with a diffusion upscaler (SD x4 or LDM 4×), tile by tile")
     up.add_argument("image")
@@ -125,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
             from ddpm_studio.commands import sample
 
             return getattr(sample, f"cmd_{args.command}")(args)
+        if args.command == "grid":
+            from ddpm_studio.commands.grid import cmd_grid
+
+            return cmd_grid(args)
         if args.command == "race":
             from ddpm_studio.commands.race import cmd_race
 

@@ -19,48 +19,62 @@ def _values(text: str | None, kind) -> list:
         raise ValueError(f"'{text}' is not a comma-separated list of {kind.__name__} values.") from None
 
 
-def build_race(args):
+def base_job(args, scheduler: str | None = None, steps: int | None = None, guidance: float | None = None):
+    """One picture's job from the flags a race and a grid share: a Generate job for a pixel model (guidance is
+    autoguidance's, with the model's own guide by default), a Text to Image job for a Stable Diffusion one."""
     from ddpm_studio.commands.sample import default_model_ref, recommended
-    from ddpm_studio.engine.jobs import GenerateJob, JobError, RaceJob, Text2ImageJob
+    from ddpm_studio.engine.jobs import GenerateJob, JobError, Text2ImageJob
     from ddpm_studio.engine.models import PIXEL_FAMILY, inspect_model
     from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS
 
+    from ddpm_studio.commands.sample import home_checkpoint, lora_argument
+
     model = args.model or default_model_ref()
+    model = home_checkpoint(args.models_home, model) if args.models_home else model
     info = inspect_model(model, args.allow_pickle)
+    addons = dict(loras=tuple(lora_argument(text) for text in args.lora), vae=args.vae)
+    defaults = recommended(model)
+    fields = dict(model=model, scheduler=scheduler or defaults.get("scheduler", DEFAULT_SCHEDULER),
+                  steps=steps or defaults.get("steps", DEFAULT_STEPS),
+                  seed=random.randrange(2**32) if args.seed is None else args.seed, batch_size=1, preview_every=1)
+    if guidance is not None:
+        fields["guidance_scale"] = guidance
+    if info.family == PIXEL_FAMILY:
+        if addons["loras"] or addons["vae"]:
+            raise JobError("LoRAs and VAEs are for Stable Diffusion models; this is a pixel model.")
+        guide = args.guide if args.guide is not None else defaults.get("guide_model", "")
+        fields.setdefault("guidance_scale", defaults.get("guidance_scale", 1.0) if guide else 1.0)
+        return GenerateJob(guide_model=guide, **fields)
+    if "txt2img" in info.modes:
+        width, _, height = args.size.lower().partition("x")
+        return Text2ImageJob(prompt=args.prompt, negative_prompt=args.negative, width=int(width),
+                             height=int(height or width), **addons, **fields)
+    raise JobError(f"{info.path} is a model for the {info.panel} panel; races and grids run Generate and Text to "
+                   "Image models.")
+
+
+def build_race(args):
+    from ddpm_studio.engine.jobs import JobError, RaceJob
+
     axes = {"scheduler": _values(args.schedulers, str), "steps": _values(args.steps, int),
             "guidance_scale": _values(args.guidance, float)}
     varied = [name for name, values in axes.items() if len(values) > 1]
     if len(varied) != 1:
         raise JobError("A race varies one thing: give several --schedulers, or several --steps, or several "
                        "--guidance values (comma-separated), and one value (or none) for the others.")
-    defaults = recommended(model)
-    fields = dict(model=model, scheduler=(axes["scheduler"] or [defaults.get("scheduler", DEFAULT_SCHEDULER)])[0],
-                  steps=(axes["steps"] or [defaults.get("steps", DEFAULT_STEPS)])[0],
-                  seed=random.randrange(2**32) if args.seed is None else args.seed, batch_size=1, preview_every=1)
-    if axes["guidance_scale"]:
-        fields["guidance_scale"] = axes["guidance_scale"][0]
-    if info.family == PIXEL_FAMILY:  # guidance is autoguidance's: with the model's own guide and scale by default
-        guide = args.guide if args.guide is not None else defaults.get("guide_model", "")
-        fields.setdefault("guidance_scale", defaults.get("guidance_scale", 1.0) if guide else 1.0)
-        base = GenerateJob(guide_model=guide, **fields)
-    elif "txt2img" in info.modes:
-        width, _, height = args.size.lower().partition("x")
-        base = Text2ImageJob(prompt=args.prompt, negative_prompt=args.negative, width=int(width),
-                             height=int(height or width), **fields)
-    else:
-        raise JobError(f"{info.path} is a model for the {info.panel} panel; a race runs Generate and Text to Image "
-                       "models.")
+    base = base_job(args, *((axes[n] or [None])[0] for n in ("scheduler", "steps", "guidance_scale")))
     return RaceJob(base=base, field=varied[0], values=axes[varied[0]])
 
 
 def cmd_race(args) -> int:
-    from ddpm_studio.commands.sample import ProgressBar
+    from ddpm_studio.commands.sample import ProgressBar, addon_folders
     from ddpm_studio.engine.race import run_race
     from ddpm_studio.engine.race_export import export_race
     from ddpm_studio.engine.runner import Engine
 
     race = build_race(args)
-    engine = Engine(device=args.device, allow_pickle=args.allow_pickle, precision=args.precision)
+    engine = Engine(device=args.device, allow_pickle=args.allow_pickle, precision=args.precision,
+                    folders=addon_folders(args))
     bars: dict[int, ProgressBar] = {}
 
     def on_step(event) -> None:
