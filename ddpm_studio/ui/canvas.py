@@ -24,7 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ddpm_studio.engine.trajectory import TrajectoryCache
 from ddpm_studio.ui.images import grid, to_qimage
+from ddpm_studio.ui.trajectory_plot import NO_PREVIEWS_NOTE, TrajectoryPlot
 from ddpm_studio.ui.widgets import error_dialog
 
 EXPORTS = {  # kind: (menu entry, file suffix, file dialog filter); "frames" is a folder
@@ -147,6 +149,9 @@ class StepCanvas(QWidget):
         self.export_button.setMenu(menu)
         self._timer = QTimer(self, interval=90)
         self._timer.timeout.connect(self._advance)
+        self.trajectory = TrajectoryPlot()  # the run's steps plotted under the scrubber; a click scrubs
+        self.trajectory.position_chosen.connect(self._choose_position)
+        self._trajectory_rows = TrajectoryCache()  # each step's changes computed once, here on the GUI thread
 
         layout = QVBoxLayout(self)
         layout.addLayout(views, 1)
@@ -159,6 +164,7 @@ class StepCanvas(QWidget):
         scrub.addWidget(self.kept_label)
         scrub.addWidget(self.export_button)
         layout.addLayout(scrub)
+        layout.addWidget(self.trajectory)
         self._history = None
         self._follow = True  # the slider stays on the newest step until the user moves it back
         self._live_event = None
@@ -177,6 +183,8 @@ class StepCanvas(QWidget):
         self.step_label.setText("Loading model…")
         self.rate_label.setText("")
         self.kept_label.setText("")
+        self._trajectory_rows.clear()
+        self.trajectory.clear("Starting…")
         for widget in (self.slider, self.play_button, self.export_button):
             widget.setEnabled(False)
 
@@ -196,18 +204,22 @@ class StepCanvas(QWidget):
                 self._set_slider(len(self._history) - 1)
             else:
                 self._set_slider(self.slider.value())
+        self._update_trajectory(event.total)
         if self._follow:
             self._draw(event, self._previous_live)
 
     def finish_run(self, message: str) -> None:
         self.step_label.setText(message)
         self.rate_label.setText("")
-        if self._history is not None and len(self._history):
+        if self._history is not None and not len(self._history):  # a run without previews (or none got that far)
+            self.trajectory.clear(NO_PREVIEWS_NOTE)
+        elif self._history is not None:
             if self._follow:
                 self._set_slider(len(self._history) - 1)
             for widget in (self.slider, self.play_button, self.export_button):
                 widget.setEnabled(True)
             frames = self._history.frames()
+            self._update_trajectory(frames[-1].total, frames)
             steps = sum(not f.final for f in frames)
             result = " + the result" if frames[-1].final else ""
             self.kept_label.setText(f"{steps} of {frames[-1].total} steps kept (memory budget){result}"
@@ -219,11 +231,25 @@ class StepCanvas(QWidget):
         self.slider.setRange(0, max(0, len(self._history) - 1))
         self.slider.setValue(position)
         self.slider.blockSignals(False)
+        self.trajectory.set_marker(self.slider.value())
+
+    def _update_trajectory(self, total: int, frames=None) -> None:
+        """Plot the kept steps: only steps new since the last update (or re-paired by thinning) are computed."""
+        if self._history is None or not len(self._history):
+            self.trajectory.clear("No step previews yet")
+            return
+        self.trajectory.set_rows(self._trajectory_rows.rows(frames or self._history.frames()), total)
+        self.trajectory.set_marker(self.slider.value())
+
+    def _choose_position(self, position: int) -> None:
+        if self.slider.isEnabled():
+            self.slider.setValue(position)
 
     def _show_history_frame(self, position: int) -> None:
         if self._history is None or not 0 <= position < len(self._history):
             return
         self._follow = position == len(self._history) - 1
+        self.trajectory.set_marker(position)
         self._draw(self._history[position], self._history[position - 1] if position else None)
         self.frame_shown.emit(position)
 
