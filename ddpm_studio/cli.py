@@ -184,6 +184,9 @@ def _prediction_argument(parser) -> None:
     parser.add_argument("--clip-skip", type=int, default=1, metavar="N",
                         help="read the prompt from the text encoder's N-th layer from the end, as A1111's Clip skip "
                              "(1: the last; 2 for many anime-style SD 1.x models)")
+    parser.add_argument("--attention-maps", metavar="DIR",
+                        help="also write where each word of the prompt was attended to: DIR/<word>.png over the "
+                             "result, and DIR/steps/<word>-NNNN.png for every step (DAAM)")
     _addon_arguments(parser)
 
 

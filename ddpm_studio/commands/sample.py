@@ -51,7 +51,8 @@ def _prompt_fields(args) -> dict:
     model = args.model
     if hasattr(args, "prediction"):  # txt2img and edit: clip skip and add-ons
         extra = {"prediction_type": args.prediction, "clip_skip": args.clip_skip, "vae": args.vae,
-                 "loras": tuple(lora_argument(text) for text in args.lora)}
+                 "loras": tuple(lora_argument(text) for text in args.lora),
+                 "attention_maps": bool(args.attention_maps)}
         model = home_checkpoint(args.models_home, model) if args.models_home else model
     return dict(prompt=args.prompt, negative_prompt=args.negative, guidance_scale=args.guidance,
                 **extra, **_common_job_fields(args, model))
@@ -155,6 +156,7 @@ def run_job(args, job) -> int:
                     memory=memory, folders=addon_folders(args))
     bar = ProgressBar(sys.stderr)
     history = None
+    attention = [] if getattr(args, "attention_maps", None) else None
     if getattr(args, "save_steps", None):
         from ddpm_studio.engine.history import StepHistory
 
@@ -163,6 +165,8 @@ def run_job(args, job) -> int:
     def on_step(event) -> None:
         if history is not None:
             history.add(event)
+        if attention is not None and event.attention is not None:
+            attention.append(event)
         bar.update(event)
 
     result = engine.run(job, on_step=on_step)
@@ -176,6 +180,12 @@ def run_job(args, job) -> int:
         print("used: " + ", ".join(names), file=sys.stderr)
     for path in result.saved_paths:
         print(path)
+    if attention is not None and not result.cancelled:
+        from ddpm_studio.engine.attention_export import export_attention
+
+        maps = export_attention(args.attention_maps, attention, result.images[0])
+        print(f"attention maps of {', '.join(p.stem for p in maps)} written to {Path(args.attention_maps)}",
+              file=sys.stderr)
     if history is not None and not result.cancelled:
         from ddpm_studio.engine.step_export import export_run
 

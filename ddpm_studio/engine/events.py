@@ -29,6 +29,8 @@ class StepEvent:
     noise_kind: str = "alpha_bar"
     final: bool = False
     lane: int = 0  # which run of a comparison (a race's lane) this step belongs to; 0 for a single run
+    attention: np.ndarray | None = None  # per-word attention maps (words × h × w uint8, latent size), when asked for
+    attention_words: tuple[str, ...] = ()  # the words of ``attention``, in prompt order
 
     @property
     def done_fraction(self) -> float:

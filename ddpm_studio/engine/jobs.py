@@ -124,6 +124,7 @@ class PromptJob(Job):
     clip_skip: int = 1  # A1111's: which text-encoder layer the prompt is read from, counted from the last (1)
     loras: tuple[tuple[str, float], ...] = ()  # (a LoRA file's path or name, its weight), besides the prompt's tags
     vae: str = ""  # a VAE to decode with instead of the model's own: a .safetensors file or a diffusers VAE folder
+    attention_maps: bool = False  # record per-word cross-attention maps at every step (engine/attention_maps.py)
 
     def __post_init__(self) -> None:
         if isinstance(self.loras, (list, tuple)):  # from a dict (JSON lists): pairs as tuples, so the job hashes
@@ -238,6 +239,8 @@ class UpscaleJob(PromptJob):
             raise JobError("The upscalers read the prompt from their text encoder's last layer; leave clip skip at 1.")
         if self.loras or self.vae or lora_tags_in(self.prompt):
             raise JobError("LoRAs and VAE overrides are for Text to Image and Edit; the upscalers take neither.")
+        if self.attention_maps:
+            raise JobError("Attention maps are for Text to Image and Edit, not the upscalers.")
         if self.batch_size != 1:
             raise JobError("Upscaling makes one image per run; run it again with another seed for another.")
         _check_int("noise level", self.noise_level, 0, MAX_NOISE_LEVEL)

@@ -8,6 +8,7 @@ latent→RGB map. Cancel raises from the callback, which stops every pipeline at
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 import numpy as np
@@ -195,6 +196,24 @@ def taesd_preview(taesd, latents: torch.Tensor) -> np.ndarray:
     return preview(taesd.decode(latents[:PREVIEW_MAX_IMAGES].to(taesd.dtype)).sample)
 
 
+def attention_recorder(loaded: LoadedPipeline, job: PromptJob, args: dict, prompt: str):
+    """The per-word attention recorder for this run (``attention_maps``), sized to its latents."""
+    from ddpm_studio.engine.attention_maps import AttentionRecorder, word_positions
+
+    pipe = loaded.pipe
+    factor = pipe.vae_scale_factor
+    height, width = (args["height"], args["width"]) if "height" in args else (args["image"].height, args["image"].width)
+
+    def prompt_row(batch: int) -> int:
+        """Which row of the UNet's batch is image 0 with the prompt: the second half under classifier-free
+        guidance (the negative prompt's first), the first for InstructPix2Pix (prompt, image, negative)."""
+        if job_mode(job) == "instruct" or not getattr(pipe, "do_classifier_free_guidance", False):
+            return 0
+        return batch // 2
+
+    return AttentionRecorder(pipe.unet, word_positions(pipe, prompt), (height // factor, width // factor), prompt_row)
+
+
 def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: StepCallback, should_stop: StopCheck,
                    folders=None, allow_pickle: bool = False) -> SampleOutput:
     from ddpm_studio.engine.resources import AddonFolders
@@ -209,6 +228,7 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
     recorder.wanted = job.preview_every > 0 or job.full_decode_every > 0
     generators = [torch.Generator(device="cpu").manual_seed(job.seed + i) for i in range(job.batch_size)]
     args = pipeline_arguments(loaded, job, used.prompt, used.negative_prompt)
+    attention = attention_recorder(loaded, job, args, used.prompt) if job.attention_maps else None
     start = time.perf_counter()
     calls = 0
 
@@ -225,13 +245,15 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
                 x0 = taesd_preview(loaded.taesd, recorder.x0) if loaded.taesd is not None else loaded.to_rgb(recorder.x0)
         if job.full_decode_every and index % job.full_decode_every == 0 and recorder.x0 is not None:
             x0 = decode_preview(_pipe.vae, recorder.x0)
+        maps = attention.take() if attention is not None else None
         on_step(StepEvent(index=index, total=total, timestep=float(timestep), elapsed=time.perf_counter() - start,
-                          x_t=x_t, x0=x0, noise_level=recorder.alpha_bar))
+                          x_t=x_t, x0=x0, noise_level=recorder.alpha_bar, attention=maps,
+                          attention_words=attention.names if attention is not None else ()))
         calls = index + 1
         return callback_kwargs
 
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), attention if attention is not None else contextlib.nullcontext():
             out = pipe(**args, generator=generators, callback_on_step_end=on_step_end)
     except _Cancelled:
         return SampleOutput(images=None, steps_run=calls, cancelled=True, addons=used)
