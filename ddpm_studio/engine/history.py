@@ -14,7 +14,7 @@ DEFAULT_BUDGET_BYTES = 256 * 1024 * 1024
 
 
 def event_bytes(event: StepEvent) -> int:
-    return sum(a.nbytes for a in (event.x_t, event.x0) if a is not None)
+    return sum(a.nbytes for a in (event.x_t, event.x0, event.attention) if a is not None)
 
 
 class StepHistory:
@@ -26,7 +26,7 @@ class StepHistory:
         self._lock = threading.Lock()
 
     def add(self, event: StepEvent) -> None:
-        if event.x_t is None and event.x0 is None:
+        if event.x_t is None and event.x0 is None and event.attention is None:
             return
         with self._lock:
             # the previous last frame only stays if it falls on the stride
