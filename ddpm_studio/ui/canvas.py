@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_studio.engine.trajectory import TrajectoryCache
+from ddpm_studio.ui.attention_overlay import AttentionOverlay
 from ddpm_studio.ui.images import grid, to_qimage
 from ddpm_studio.ui.trajectory_plot import NO_PREVIEWS_NOTE, TrajectoryPlot
 from ddpm_studio.ui.widgets import error_dialog
@@ -111,9 +112,14 @@ class StepCanvas(QWidget):
         self.right_view.setItemData(1, "|x_t − the previous step's x_t|, stretched so the largest change is white",
                                     Qt.ItemDataRole.ToolTipRole)
         self.right_view.currentIndexChanged.connect(self._redraw)
+        self.attention = AttentionOverlay()  # a word's attention map over x̂0, for runs that recorded them
+        self.attention.changed.connect(self._redraw)
+        right_header = QVBoxLayout()  # stacked: side by side they would squeeze x_t in a narrow canvas
+        right_header.addWidget(self.right_view)
+        right_header.addWidget(self.attention)
         views = QGridLayout()
         views.addWidget(self.x_t_caption, 0, 0)
-        views.addWidget(self.right_view, 0, 1)
+        views.addLayout(right_header, 0, 1)
         views.addWidget(self.x_t_view, 1, 0)
         views.addWidget(self.x0_view, 1, 1)
 
@@ -185,6 +191,7 @@ class StepCanvas(QWidget):
         self.kept_label.setText("")
         self._trajectory_rows.clear()
         self.trajectory.clear("Starting…")
+        self.attention.clear()
         for widget in (self.slider, self.play_button, self.export_button):
             widget.setEnabled(False)
 
@@ -340,7 +347,13 @@ class StepCanvas(QWidget):
         self._shown = (event, previous)
         if event.x_t is not None:
             self.x_t_view.set_image(to_qimage(grid(event.x_t)))
-        right = event.x0 if self.right_view.currentData() == "x0" else change_image(event, previous)
+        if event.attention_words:
+            self.attention.set_words(event.attention_words)
+        x0_shown = self.right_view.currentData() == "x0"
+        self.attention.setEnabled(x0_shown)  # the maps go over the predicted clean image only
+        right = event.x0 if x0_shown else change_image(event, previous)
+        if right is not None and x0_shown:
+            right = self.attention.laid_over(event, right, self._history.frames if self._history is not None else list)
         if right is not None:
             self.x0_view.set_image(to_qimage(grid(right)))
         if event.final:

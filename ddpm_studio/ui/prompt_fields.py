@@ -1,9 +1,9 @@
-"""Form rows shared by the prompt-driven panels: prompt, negative prompt, guidance scale, and the prediction type,
-shown only for models that need it chosen (SD 2.x single files)."""
+"""Form rows shared by the prompt-driven panels: prompt, negative prompt, guidance scale, the prediction type (shown
+only for models that need it chosen: SD 2.x single files), clip skip and per-word attention maps."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QPlainTextEdit, QSpinBox
+from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QPlainTextEdit, QSpinBox
 
 from ddpm_studio.engine.jobs import MAX_CLIP_SKIP, PREDICTION_TYPES
 from ddpm_studio.ui.widgets import narrow_combo
@@ -21,8 +21,16 @@ CLIP_SKIP_TIP = (
     "last layer; 2 the one before, which many anime-style SD 1.x models were trained with"
 )
 
+ATTENTION_TIP = (
+    "Record where each word of the prompt is looked at, step by step (DAAM: the UNet's cross-attention per word). "
+    "Pick a word above the predicted x0 to see its map over the picture, at the step you scrub to. "
+    "Costs a little time per step."
+)
+
 
 class PromptFields:
+    """``clip_skip`` False (the upscalers, which read their prompt one way only) hides clip skip and attention maps."""
+
     def __init__(self, form: QFormLayout, clip_skip: bool = True) -> None:
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("What to make: a lighthouse on a cliff at dusk, oil painting")
@@ -44,6 +52,10 @@ class PromptFields:
         self.clip_skip.setToolTip(CLIP_SKIP_TIP)
         form.addRow("Clip skip", self.clip_skip)
         form.setRowVisible(self.clip_skip, clip_skip)  # the upscalers read their prompt one way only
+        self.attention_maps = QCheckBox("Attention maps")
+        self.attention_maps.setToolTip(ATTENTION_TIP)
+        form.addRow("", self.attention_maps)
+        form.setRowVisible(self.attention_maps, clip_skip)  # nor do they record attention maps
         self.form = form
         self.show_prediction(False)
 
@@ -53,8 +65,10 @@ class PromptFields:
     def values(self) -> dict:
         prediction = self.prediction.currentData() if self.form.isRowVisible(self.prediction) else "auto"
         clip_skip = self.clip_skip.value() if self.form.isRowVisible(self.clip_skip) else 1
+        maps = self.attention_maps.isChecked() and self.form.isRowVisible(self.attention_maps)
         return dict(prompt=self.prompt.toPlainText().strip(), negative_prompt=self.negative.toPlainText().strip(),
-                    guidance_scale=round(self.guidance.value(), 2), prediction_type=prediction, clip_skip=clip_skip)
+                    guidance_scale=round(self.guidance.value(), 2), prediction_type=prediction, clip_skip=clip_skip,
+                    attention_maps=maps)
 
     def apply(self, job) -> None:
         self.prompt.setPlainText(job.prompt)
@@ -62,3 +76,4 @@ class PromptFields:
         self.guidance.setValue(job.guidance_scale)
         self.prediction.setCurrentIndex(max(0, self.prediction.findData(job.prediction_type)))
         self.clip_skip.setValue(job.clip_skip)
+        self.attention_maps.setChecked(job.attention_maps)
