@@ -108,3 +108,17 @@ def make_window(qtbot, qloop):
     for window in windows:
         window.close()
         assert window.sampler.wait(30000)
+
+
+@pytest.fixture()
+def window_on(make_window, tmp_path):
+    """``window_on(folder)``: a real MainWindow whose settings list ``folder``'s models and save under tmp."""
+    from ddpm_studio.ui.settings import Settings
+
+    def make(folder):
+        settings = Settings(tmp_path / "settings.ini")
+        settings.output_dir = str(tmp_path / "out")
+        settings.add_model_folder(str(folder))
+        return make_window(settings)
+
+    return make

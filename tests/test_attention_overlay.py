@@ -9,7 +9,6 @@ import pytest
 from PySide6.QtCore import Qt
 
 from ddpm_studio.engine.jobs import EditJob, Text2ImageJob
-from ddpm_studio.ui.settings import Settings
 from tests.tiny_sd import save_tiny_sd
 
 
@@ -21,11 +20,8 @@ def sd_root(tmp_path_factory):
 
 
 @pytest.fixture()
-def window(make_window, tmp_path, sd_root):
-    settings = Settings(tmp_path / "settings.ini")
-    settings.output_dir = str(tmp_path / "out")
-    settings.add_model_folder(str(sd_root))
-    return make_window(settings)
+def window(window_on, sd_root):
+    return window_on(sd_root)
 
 
 def run(qtbot, panel, maps: bool) -> None:

@@ -21,11 +21,8 @@ def sd_root(tmp_path_factory):
 
 
 @pytest.fixture()
-def window(make_window, tmp_path, sd_root):
-    settings = Settings(tmp_path / "settings.ini")
-    settings.output_dir = str(tmp_path / "out")
-    settings.add_model_folder(str(sd_root))
-    return make_window(settings)
+def window(window_on, sd_root):
+    return window_on(sd_root)
 
 
 def models(panel):

@@ -12,7 +12,6 @@ from ddpm_studio.engine import trajectory as trajectory_module
 from ddpm_studio.engine.events import StepEvent, final_event
 from ddpm_studio.engine.history import StepHistory
 from ddpm_studio.engine.trajectory import TrajectoryCache, rms_change, trajectory
-from ddpm_studio.ui.settings import Settings
 
 
 def event(i: int, total: int = 10, x_t=None, x0=None, level: float | None = None) -> StepEvent:
@@ -100,11 +99,8 @@ def test_the_cache_computes_only_new_steps_and_follows_thinning(monkeypatch):
 
 # ---- the plot in a window ----
 @pytest.fixture()
-def window(make_window, tmp_path, tiny_ddpm_dir):
-    settings = Settings(tmp_path / "settings.ini")
-    settings.output_dir = str(tmp_path / "out")
-    settings.add_model_folder(str(tiny_ddpm_dir))
-    return make_window(settings)
+def window(window_on, tiny_ddpm_dir):
+    return window_on(tiny_ddpm_dir)
 
 
 def run(window, qtbot, steps=8):
