@@ -15,6 +15,7 @@ from ddpm_studio.ui.edit_panel import EditPanel
 from ddpm_studio.ui.explorer_panel import ExplorerPanel
 from ddpm_studio.ui.generate_panel import GeneratePanel
 from ddpm_studio.ui.preferences_dialog import PreferencesDialog
+from ddpm_studio.ui.race_panel import RacePanel
 from ddpm_studio.ui.settings import Settings
 from ddpm_studio.ui.shortcuts_dialog import ShortcutsDialog
 from ddpm_studio.ui.theme import THEMES, apply_theme
@@ -42,6 +43,7 @@ class MainWindow(QMainWindow):
         self.text2image_panel = Text2ImagePanel(self.sampler, self.client, self.settings)
         self.edit_panel = EditPanel(self.sampler, self.client, self.settings)
         self.upscale_panel = UpscalePanel(self.sampler, self.client, self.settings)
+        self.race_panel = RacePanel(self.sampler, self.client, self.settings)
         self.train_panel = TrainPanel(self.settings)
         self.explorer_panel = ExplorerPanel(self.settings)
         self.sampling_panels = [self.generate_panel, self.text2image_panel, self.edit_panel, self.upscale_panel]
@@ -52,6 +54,9 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.text2image_panel, "Text to Image")
         self.tabs.addTab(self.edit_panel, "Edit")
         self.tabs.addTab(self.upscale_panel, "Upscale")
+        self.tabs.addTab(self.race_panel, "Race")
+        self.race_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.sampler.backend_ready.connect(self.race_panel.set_backend_ready)
         self.tabs.addTab(self.train_panel, "Train")
         self.tabs.addTab(self.explorer_panel, "Forward process")
         self.explorer_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -187,6 +192,7 @@ class MainWindow(QMainWindow):
                 other.refresh_models(include_hf_cache=other.ready)
         self.train_panel.refresh_models()
         self.explorer_panel.refresh_models()
+        self.race_panel.refresh_models()
 
     def set_theme(self, choice: str) -> None:
         self.settings.theme = choice

@@ -66,6 +66,17 @@ class SamplerThread(QThread):
     def cancel_current(self) -> None:
         self._stop_current.set()
 
+    def cancel(self, job_id: int) -> None:
+        """Stop one job, whoever's: within a step if it runs, before it starts if it waits (it then ends as None)."""
+        with self._lock:
+            waiting = job_id in self._pending
+            self._pending.discard(job_id)
+            if self._current == job_id:
+                self._stop_current.set()
+            count = len(self._pending)
+        if waiting:
+            self.queue_changed.emit(count)
+
     def cancel_all(self) -> None:
         with self._lock:
             self._pending.clear()
@@ -242,6 +253,12 @@ class SamplerClient(QObject):
 
     async def run(self, job):
         return await self.submit(job)
+
+    def cancel(self, future: asyncio.Future) -> None:
+        """Stop the job whose Future ``submit`` gave, and only that one (a panel's own run; Esc stops any)."""
+        job_id = next((i for i, f in self._futures.items() if f is future), None)
+        if job_id is not None:
+            self.thread.cancel(job_id)
 
     def _on_finished(self, job_id: int, result) -> None:
         self._owners.pop(job_id, None)
