@@ -69,9 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     race.add_argument("--seed", type=int, help="default: random (every lane starts from the same x_T)")
     race.add_argument("--out", required=True, help="the folder for DIR/<lane>.png, race.gif/.webp, contact-sheet.png "
                                                    "and race.csv")
-    race.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
-    race.add_argument("--precision", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
-    race.add_argument("--allow-pickle", action="store_true", help="allow loading pickle (.bin) weights — they can run code")
+    _device_arguments(race)
     _addon_arguments(race)
 
     grid = sub.add_parser("grid", help="A1111's X/Y/Z plot: one to three parameters on axes, each cell a normal run")
@@ -90,9 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--size", default="512x512", help="Stable Diffusion models: WIDTHxHEIGHT, multiples of 8")
     grid.add_argument("--seed", type=int, help="default: random (the same in every cell unless seed is an axis)")
     grid.add_argument("--out", required=True, help="the folder for the cells and grid.png")
-    grid.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
-    grid.add_argument("--precision", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
-    grid.add_argument("--allow-pickle", action="store_true", help="allow loading pickle (.bin) weights — they can run code")
+    _device_arguments(grid)
     _addon_arguments(grid)  # --lora for every cell (a lora:NAME axis changes its weight), --lora-dir, …
 
     up = sub.add_parser("upscale", help="4× upscale an image with a diffusion upscaler (SD x4 or LDM 4×), tile by tile")
@@ -221,14 +217,19 @@ def _prompt_arguments(parser, schedulers, prompt_required: bool = True, guidance
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--scheduler", choices=list(schedulers), help=RECOMMENDED_HELP.format(DEFAULT_SCHEDULER))
     parser.add_argument("--out", help="output folder (default: your pictures folder / DDPM Studio)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
-    parser.add_argument("--allow-pickle", action="store_true", help="allow loading pickle (.bin) weights — they can run code")
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
+    _device_arguments(parser)
     parser.add_argument("--attention-slicing", action="store_true", help="less memory, a little slower")
     parser.add_argument("--vae-tiling", action="store_true", help="decode large images tile by tile")
     parser.add_argument("--cpu-offload", action="store_true", help="keep each model on the CPU until it runs (GPUs)")
     parser.add_argument("--vae-fp32", action="store_true", help="the VAE in float32: the fix for black (NaN) images")
     _save_steps_argument(parser)
+
+
+def _device_arguments(parser) -> None:
+    parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
+    parser.add_argument("--allow-pickle", action="store_true",
+                        help="allow loading pickle (.bin) weights — they can run code")
 
 
 def _save_steps_argument(parser) -> None:
