@@ -51,6 +51,7 @@ DEFAULT_SCHEDULER = "dpm++2m"
 DEFAULT_STEPS = 25
 # those that suit pixel-space DDPMs (LCM needs a distilled model), in the order the panels list them
 PIXEL_SCHEDULERS = ("dpm++2m", "dpm++2m-karras", "unipc", "ddim", "euler", "euler-a", "heun", "dpm2", "pndm", "lms", "ddpm")
+LATENT_SCHEDULERS = ("dpm++2m", "dpm++2m-karras", "euler-a", "euler", "ddim", "unipc", "lcm")  # the SD panels' list
 
 
 def build_scheduler(name: str, base_config: dict[str, Any]):

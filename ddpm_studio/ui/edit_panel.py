@@ -22,13 +22,13 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.engine.jobs import EDIT_MODES, EditJob, JobError
 from ddpm_studio.engine.models import MODE_NAMES, ModelInfo
+from ddpm_studio.engine.schedulers import LATENT_SCHEDULERS
 from ddpm_studio.ui.addon_fields import AddonFields
 from ddpm_studio.ui.image_input import ImageInput, open_paste_row
 from ddpm_studio.ui.images import store_image
 from ddpm_studio.ui.mask_painter import MaskPainter
 from ddpm_studio.ui.prompt_fields import PromptFields
 from ddpm_studio.ui.sampling_panel import SamplingPanel
-from ddpm_studio.ui.text2image_panel import LATENT_SCHEDULERS
 
 
 class EditPanel(ImageInput, SamplingPanel):

@@ -21,10 +21,9 @@ from ddpm_studio.engine.jobs import (MAX_AUTOGUIDANCE, MAX_SEED, MAX_SIDE, MAX_S
                                      GenerateJob, JobError, RaceJob, Text2ImageJob)
 from ddpm_studio.engine.model_defaults import read_defaults
 from ddpm_studio.engine.models import PIXEL_FAMILY, ModelInfo, list_models
-from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, PIXEL_SCHEDULERS, SCHEDULERS
+from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, LATENT_SCHEDULERS, PIXEL_SCHEDULERS, SCHEDULERS
 from ddpm_studio.ui.seed_field import SeedField
 from ddpm_studio.ui.settings import Settings
-from ddpm_studio.ui.text2image_panel import LATENT_SCHEDULERS
 from ddpm_studio.ui.widgets import narrow_combo, scheduler_combo
 
 FIELDS = {"scheduler": "Schedulers", "steps": "Steps", "guidance_scale": "Guidance"}  # what the lanes differ in

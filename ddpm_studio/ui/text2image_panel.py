@@ -6,11 +6,11 @@ from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QSpinBox
 
 from ddpm_studio.engine.jobs import MAX_SIDE, MIN_SIDE, Text2ImageJob
 from ddpm_studio.engine.models import ModelInfo
+from ddpm_studio.engine.schedulers import LATENT_SCHEDULERS
 from ddpm_studio.ui.addon_fields import AddonFields
 from ddpm_studio.ui.prompt_fields import PromptFields
 from ddpm_studio.ui.sampling_panel import SamplingPanel
 
-LATENT_SCHEDULERS = ("dpm++2m", "dpm++2m-karras", "euler-a", "euler", "ddim", "unipc", "lcm")
 
 
 class Text2ImagePanel(SamplingPanel):

@@ -10,12 +10,12 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidge
 
 from ddpm_studio.engine.jobs import MAX_NOISE_LEVEL, MAX_TILE, MIN_TILE, JobError, UpscaleJob
 from ddpm_studio.engine.models import ModelInfo
+from ddpm_studio.engine.schedulers import LATENT_SCHEDULERS
 from ddpm_studio.ui.compare_view import CompareView
 from ddpm_studio.ui.image_input import ImageInput, open_paste_row
 from ddpm_studio.ui.images import to_qimage
 from ddpm_studio.ui.prompt_fields import PromptFields
 from ddpm_studio.ui.sampling_panel import SamplingPanel
-from ddpm_studio.ui.text2image_panel import LATENT_SCHEDULERS
 
 
 class UpscalePanel(ImageInput, SamplingPanel):
