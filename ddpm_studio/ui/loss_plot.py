@@ -9,6 +9,8 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from ddpm_studio.ui.plot_frame import framed
+
 INSET = 6  # the data sit this far inside the frame on every side, so no point is drawn on the frame line
 
 
@@ -79,13 +81,8 @@ class LossPlot(QWidget):
         return metrics.elidedText(text, Qt.TextElideMode.ElideLeft, max(0, int(room)))
 
     def paintEvent(self, _event) -> None:
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.fillRect(self.rect(), self.palette().base())
         frame = self.frame_rect()
-        text = self.palette().text().color()
-        painter.setPen(QPen(text, 1))
-        painter.drawRect(frame)
+        painter, text = framed(self, frame)
         if not self.raw:
             painter.drawText(frame, Qt.AlignmentFlag.AlignCenter, "The loss appears here while training")
             return

@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ddpm_studio.engine.race import Lane, distance
+from ddpm_studio.ui.plot_frame import empty_note, framed
 
 LANE_COLOURS = (QColor(40, 120, 220), QColor(220, 120, 30), QColor(60, 160, 80), QColor(200, 60, 160),
                 QColor(130, 90, 200), QColor(20, 160, 170), QColor(170, 140, 20), QColor(130, 130, 130))
@@ -110,16 +111,10 @@ class RacePlot(QWidget):
 
     # ---- drawing ----
     def paintEvent(self, _event) -> None:
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.fillRect(self.rect(), self.palette().base())
-        area, text = self.plot_area(), self.palette().text().color()
-        painter.setPen(QPen(text, 1))
-        painter.drawRect(area)
+        area = self.plot_area()
+        painter, text = framed(self, area)
         if not self.curves:
-            painter.setPen(self.palette().placeholderText().color())
-            note = self.fontMetrics().elidedText(EMPTY_NOTE, Qt.TextElideMode.ElideRight, int(area.width()) - 8)
-            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, note)
+            empty_note(painter, self, area, EMPTY_NOTE)
             return
         largest = self.largest_distance()
         for number, (_, points) in enumerate(self.curves):

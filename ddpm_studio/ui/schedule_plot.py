@@ -8,6 +8,8 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from ddpm_studio.ui.plot_frame import framed
+
 COLOURS = {"alpha_bar": QColor(40, 120, 220), "beta": QColor(220, 120, 30), "log10_snr": QColor(60, 160, 80)}
 LABELS = {"alpha_bar": "ᾱ_t", "beta": "β_t (÷ max)", "log10_snr": "log₁₀ SNR"}
 LEGEND_HEIGHT = 18  # the legend row at the top
@@ -68,13 +70,8 @@ class SchedulePlot(QWidget):
         return (values - low) / span, low, high
 
     def paintEvent(self, _event) -> None:
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.fillRect(self.rect(), self.palette().base())
         area = self.plot_area()
-        text = self.palette().text().color()
-        painter.setPen(QPen(text, 1))
-        painter.drawRect(area)
+        painter, text = framed(self, area)
         if not self.curves:
             return
         self._draw_curves(painter, area)

@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from ddpm_studio.engine.trajectory import NOISE_SYMBOLS, TrajectoryRow
+from ddpm_studio.ui.plot_frame import empty_note, framed
 
 CURVES = ("noise", "x0", "xt")
 COLOURS = {"noise": QColor(40, 120, 220), "x0": QColor(220, 120, 30), "xt": QColor(60, 160, 80)}
@@ -160,16 +161,10 @@ class TrajectoryPlot(QWidget):
 
     # ---- drawing ----
     def paintEvent(self, _event) -> None:
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.fillRect(self.rect(), self.palette().base())
-        area, text = self.plot_area(), self.palette().text().color()
-        painter.setPen(QPen(text, 1))
-        painter.drawRect(area)
+        area = self.plot_area()
+        painter, text = framed(self, area)
         if not self.rows:
-            painter.setPen(self.palette().placeholderText().color())
-            note = self.fontMetrics().elidedText(self.note, Qt.TextElideMode.ElideRight, int(area.width()) - 8)
-            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, note)
+            empty_note(painter, self, area, self.note)
             return
         dots = len(self.rows) < area.width() / 5  # a dot per kept step where they do not run together
         curves = {name: self.points(name) for name in CURVES}
