@@ -24,11 +24,8 @@ def models_root(tiny_ddpm_dir, tmp_path):
 
 
 @pytest.fixture()
-def window(make_window, tmp_path, models_root):
-    settings = Settings(tmp_path / "settings.ini")
-    settings.add_model_folder(str(models_root))
-    settings.output_dir = str(tmp_path / "out")
-    return make_window(settings)
+def window(window_on, models_root):
+    return window_on(models_root)
 
 
 def crafted_png(path, job) -> str:

@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from ddpm_studio.engine.step_export import change_image, frame_image
 from ddpm_studio.ui.images import grid, to_qimage
 from ddpm_studio.ui.settings import Settings
+from tests.ui_runs import run_generate
 
 
 @pytest.fixture()
@@ -24,21 +25,9 @@ def window(make_window, tmp_path, tiny_ddpm_dir):
     return make_window(settings)
 
 
-def run(window, qtbot, steps=8, scheduler="ddim"):
-    panel = window.generate_panel
-    panel.model_box.setCurrentIndex(panel.model_box.findText("tiny-ddpm"))
-    panel.scheduler_box.setCurrentIndex(panel.scheduler_box.findData(scheduler))
-    panel.steps.setValue(steps)
-    panel.batch.setValue(2)
-    with qtbot.waitSignal(window.sampler.job_finished, timeout=60000):
-        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "Done" in panel.canvas.step_label.text(), timeout=10000)
-    return panel.canvas
-
-
 def test_every_step_shows_its_stored_frames(window, qtbot):
     assert window.sampler.history_budget == 64 * 1024 * 1024  # the preference reaches the sampler
-    canvas = run(window, qtbot)
+    canvas = run_generate(window, qtbot)
     history = canvas._history
     assert len(history) == 9 and canvas.kept_label.text() == "8 steps + the result"
     for i in range(8):
@@ -57,7 +46,7 @@ def test_every_step_shows_its_stored_frames(window, qtbot):
 
 
 def test_keys_and_play(window, qtbot):
-    canvas = run(window, qtbot)
+    canvas = run_generate(window, qtbot)
     canvas.setFocus()
     qtbot.keyClick(canvas, Qt.Key.Key_Home)
     assert canvas.slider.value() == 0
@@ -78,7 +67,7 @@ def test_keys_and_play(window, qtbot):
 
 
 def test_exports_from_the_canvas(window, qtbot, tmp_path):
-    canvas = run(window, qtbot, steps=6)
+    canvas = run_generate(window, qtbot, steps=6)
     canvas.export("gif", str(tmp_path / "run.gif"))
     with Image.open(tmp_path / "run.gif") as gif:
         assert gif.n_frames == 7  # six steps, then the result
@@ -101,7 +90,7 @@ def test_export_dialog_starts_in_the_output_folder_and_adds_the_suffix(window, q
                                                                      suffix):
     from PySide6.QtWidgets import QFileDialog
 
-    canvas = run(window, qtbot, steps=3)
+    canvas = run_generate(window, qtbot, steps=3)
     asked = []
     chosen = str(tmp_path / "out" / "mine")  # a name typed without its extension
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
@@ -119,7 +108,7 @@ def test_export_dialog_starts_in_the_output_folder_and_adds_the_suffix(window, q
 def test_an_export_that_cannot_be_written_is_a_message(window, qtbot, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
-    canvas = run(window, qtbot, steps=3)
+    canvas = run_generate(window, qtbot, steps=3)
     target = tmp_path / "no such folder" / "steps.gif"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args: (str(target), ""))
     assert canvas.choose_export("gif") is None
@@ -128,7 +117,7 @@ def test_an_export_that_cannot_be_written_is_a_message(window, qtbot, tmp_path, 
     canvas.error_box.close()
 
 
-def test_looking_back_during_a_run(window, qtbot):
+def test_looking_back_during_a_run_generate(window, qtbot):
     panel = window.generate_panel
     panel.model_box.setCurrentIndex(panel.model_box.findText("tiny-ddpm"))
     panel.scheduler_box.setCurrentIndex(panel.scheduler_box.findData("ddpm"))
@@ -150,7 +139,7 @@ def test_looking_back_during_a_run(window, qtbot):
 def test_frames_go_into_a_folder_of_their_own(window, qtbot, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
-    canvas = run(window, qtbot, steps=3)
+    canvas = run_generate(window, qtbot, steps=3)
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: str(tmp_path / "out"))
     first, second = canvas.choose_export("frames"), canvas.choose_export("frames")
     seed = window.generate_panel.current_job().seed

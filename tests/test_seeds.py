@@ -27,11 +27,8 @@ def model_root(tmp_path_factory):
 
 
 @pytest.fixture()
-def window(make_window, tmp_path, model_root):
-    settings = Settings(tmp_path / "settings.ini")
-    settings.add_model_folder(str(model_root))
-    settings.output_dir = str(tmp_path / "out")
-    return make_window(settings)
+def window(window_on, model_root):
+    return window_on(model_root)
 
 
 def generate(window, qtbot, panel):

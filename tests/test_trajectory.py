@@ -12,6 +12,7 @@ from ddpm_studio.engine import trajectory as trajectory_module
 from ddpm_studio.engine.events import StepEvent, final_event
 from ddpm_studio.engine.history import StepHistory
 from ddpm_studio.engine.trajectory import TrajectoryCache, rms_change, trajectory
+from tests.ui_runs import run_generate
 
 
 def event(i: int, total: int = 10, x_t=None, x0=None, level: float | None = None) -> StepEvent:
@@ -103,24 +104,12 @@ def window(window_on, tiny_ddpm_dir):
     return window_on(tiny_ddpm_dir)
 
 
-def run(window, qtbot, steps=8):
-    panel = window.generate_panel
-    panel.model_box.setCurrentIndex(panel.model_box.findText("tiny-ddpm"))
-    panel.scheduler_box.setCurrentIndex(panel.scheduler_box.findData("ddim"))
-    panel.steps.setValue(steps)
-    panel.batch.setValue(2)
-    with qtbot.waitSignal(window.sampler.job_finished, timeout=60000):
-        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "Done" in panel.canvas.step_label.text(), timeout=10000)
-    return panel.canvas
-
-
 def at(plot, position: int) -> QPoint:
     return QPoint(round(plot.x_of(plot.rows[position].index)), round(plot.plot_area().center().y()))
 
 
 def test_the_plot_has_a_point_per_kept_step_follows_the_scrubber_and_scrubs(window, qtbot):
-    canvas = run(window, qtbot)
+    canvas = run_generate(window, qtbot)
     plot, history = canvas.trajectory, canvas._history
     assert plot.isVisible() and len(plot.rows) == len(history) == 9
     assert [r.index for r in plot.rows] == [f.index for f in history.frames()] == list(range(9))
