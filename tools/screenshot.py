@@ -20,6 +20,36 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+def start_app():
+    """The QApplication with the app's qasync loop, a temporary folder, and settings of its own in it (output there)."""
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from ddpm_studio.ui.settings import Settings
+
+    app = QApplication([])
+    asyncio.set_event_loop(qasync.QEventLoop(app))
+    tmp = Path(tempfile.mkdtemp())
+    settings = Settings(tmp / "s.ini")
+    settings.output_dir = str(tmp / "out")
+    return app, tmp, settings
+
+
+def ready_window(app, settings, size: tuple[int, int]):
+    """The main window on ``settings``, shown at ``size``, once its sampler is ready."""
+    from ddpm_studio.ui.main_window import MainWindow
+
+    window = MainWindow(settings=settings)
+    window.resize(*size)
+    window.show()
+    ready = []
+    window.sampler.backend_ready.connect(lambda *_: ready.append(1))
+    window.start_backend()
+    while not ready:
+        app.processEvents()
+    return window
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", required=True)
@@ -32,31 +62,12 @@ def main() -> None:
     parser.add_argument("--explorer-image", help="a picture for the forward-process explorer shot")
     args = parser.parse_args()
 
-    import qasync
-    from PySide6.QtWidgets import QApplication
-
-    from ddpm_studio.ui.main_window import MainWindow
-    from ddpm_studio.ui.settings import Settings
-
-    app = QApplication([])
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    tmp = Path(tempfile.mkdtemp())
-    settings = Settings(tmp / "s.ini")
-    settings.output_dir = str(tmp / "out")
+    app, tmp, settings = start_app()
     if not args.model.startswith("bundled:"):
         settings.add_model_folder(args.model)
-    window = MainWindow(settings=settings)
-    window.resize(1180, 760)
-    window.show()
+    window = ready_window(app, settings, (1180, 760))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-
-    ready = []
-    window.sampler.backend_ready.connect(lambda *_: ready.append(1))
-    window.start_backend()
-    while not ready:
-        app.processEvents()
     panel = window.generate_panel
     ref = args.model if args.model.startswith("bundled:") else str(Path(args.model).resolve())
     panel.select_model(ref)

@@ -7,10 +7,8 @@ random-weight SD pipeline (its pictures are noise: the shot is about the panel) 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -39,30 +37,15 @@ def main() -> None:
     parser.add_argument("--out", default="docs")
     args = parser.parse_args()
 
-    import qasync
     from PySide6.QtCore import Qt
-    from PySide6.QtWidgets import QApplication
 
-    from ddpm_studio.ui.main_window import MainWindow
-    from ddpm_studio.ui.settings import Settings
+    from tools.screenshot import ready_window, start_app
 
-    app = QApplication([])
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    tmp = Path(tempfile.mkdtemp())
+    app, tmp, settings = start_app()
     models, loras = make_files(tmp)
-    settings = Settings(tmp / "s.ini")
-    settings.output_dir = str(tmp / "out")
     settings.add_model_folder(str(models))
     settings.add_own_folder("loras", str(loras))
-    window = MainWindow(settings=settings)
-    window.resize(1180, 800)
-    window.show()
-    ready = []
-    window.sampler.backend_ready.connect(lambda *_: ready.append(1))
-    window.start_backend()
-    while not ready:
-        app.processEvents()
+    window = ready_window(app, settings, (1180, 800))
     panel = window.text2image_panel
     window.tabs.setCurrentWidget(panel)
     panel.prompts.prompt.setPlainText("a lighthouse on a cliff at dusk, (oil painting:1.2), [fog], watercolor")
