@@ -28,9 +28,13 @@ class Lane:
     result: Result
     steps: list[StepEvent] = field(default_factory=list)  # kept steps and, last, the result (``final``)
 
+    @property
+    def final_preview(self) -> np.ndarray | None:
+        """The lane's result as its last (``final``) event holds it, made small like the previews; None if missing."""
+        return self.steps[-1].x0 if self.steps and self.steps[-1].final else None
+
     def rows(self) -> list[dict]:
         """Per kept step: step, timestep, noise level and the distance of x̂0 to the final image (RMS, 0–1)."""
-        final = self.steps[-1] if self.steps and self.steps[-1].final else None
         rows = []
         for event in self.steps:
             if event.final:
@@ -38,7 +42,7 @@ class Lane:
             rows.append({"lane": self.label, "step": event.index + 1, "steps": event.total,
                          "timestep": round(event.timestep, 3),
                          "noise_level": None if event.noise_level is None else round(float(event.noise_level), 6),
-                         "distance_to_final": distance(event.x0, final.x0 if final is not None else None)})
+                         "distance_to_final": distance(event.x0, self.final_preview)})
         return rows
 
 

@@ -207,9 +207,8 @@ def find_lora(ref: str, folders) -> Path:
     if path.is_file():
         return path
     name = path.stem if path.suffix.lower() in (SAFE, *PICKLED) else path.name
-    matches = [p for p in _files(folders, (SAFE, *PICKLED)) if p.stem == name]
-    if not matches:
-        matches = [p for p in _files(folders, (SAFE, *PICKLED)) if p.stem.lower() == name.lower()]
+    candidates = _files(folders, (SAFE, *PICKLED))  # the folders walked once; the exact name first, then any case
+    matches = [p for p in candidates if p.stem == name] or [p for p in candidates if p.stem.lower() == name.lower()]
     if not matches:
         where = ", ".join(str(f) for f in folders) or "no LoRA folder is set"
         raise AddonError(f"No LoRA named '{name}' ({where}).")

@@ -49,8 +49,7 @@ def noise_share(level: float | None, kind: str) -> float | None:
 def lane_curve(lane: Lane) -> list[Point]:
     """Per kept step (not the result): (fraction of the run at that step, distance to the result, noise share), as
     ``Lane.rows`` and ``race_export.at_fraction`` count: step i of n is at (i + 1) / n."""
-    final = lane.steps[-1] if lane.steps and lane.steps[-1].final else None
-    target = final.x0 if final is not None else None
+    target = lane.final_preview
     return [((e.index + 1) / e.total, distance(e.x0, target), noise_share(e.noise_level, e.noise_kind))
             for e in lane.steps if not e.final]
 
