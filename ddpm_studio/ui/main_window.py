@@ -15,6 +15,7 @@ from ddpm_studio.ui.edit_panel import EditPanel
 from ddpm_studio.ui.explorer_panel import ExplorerPanel
 from ddpm_studio.ui.generate_panel import GeneratePanel
 from ddpm_studio.ui.preferences_dialog import PreferencesDialog
+from ddpm_studio.ui.grid_panel import GridPanel
 from ddpm_studio.ui.race_panel import RacePanel
 from ddpm_studio.ui.settings import Settings
 from ddpm_studio.ui.shortcuts_dialog import ShortcutsDialog
@@ -44,6 +45,7 @@ class MainWindow(QMainWindow):
         self.edit_panel = EditPanel(self.sampler, self.client, self.settings)
         self.upscale_panel = UpscalePanel(self.sampler, self.client, self.settings)
         self.race_panel = RacePanel(self.sampler, self.client, self.settings)
+        self.grid_panel = GridPanel(self.sampler, self.client, self.settings)
         self.train_panel = TrainPanel(self.settings)
         self.explorer_panel = ExplorerPanel(self.settings)
         self.sampling_panels = [self.generate_panel, self.text2image_panel, self.edit_panel, self.upscale_panel]
@@ -54,9 +56,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.text2image_panel, "Text to Image")
         self.tabs.addTab(self.edit_panel, "Edit")
         self.tabs.addTab(self.upscale_panel, "Upscale")
-        self.tabs.addTab(self.race_panel, "Race")
-        self.race_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        self.sampler.backend_ready.connect(self.race_panel.set_backend_ready)
+        for panel, name in ((self.race_panel, "Race"), (self.grid_panel, "Grid")):
+            self.tabs.addTab(panel, name)
+            panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+            self.sampler.backend_ready.connect(panel.set_backend_ready)
         self.tabs.addTab(self.train_panel, "Train")
         self.tabs.addTab(self.explorer_panel, "Forward process")
         self.explorer_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -193,6 +196,7 @@ class MainWindow(QMainWindow):
         self.train_panel.refresh_models()
         self.explorer_panel.refresh_models()
         self.race_panel.refresh_models()
+        self.grid_panel.refresh_models()
 
     def set_theme(self, choice: str) -> None:
         self.settings.theme = choice
