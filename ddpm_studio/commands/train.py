@@ -1,5 +1,6 @@
-"""``train``: the trainer headless (and under ``accelerate launch``), with its recipe from flags, a config file, or
-the run it resumes; Ctrl+C or SIGTERM checkpoints and exports before it exits."""
+"""``train``: the trainers headless (and under ``accelerate launch``), with the recipe from flags, a config file, or
+the run it resumes; Ctrl+C or SIGTERM checkpoints and exports before it exits. ``--lora`` (or resuming a LoRA run)
+trains a LoRA for a Stable Diffusion ``--base``; otherwise a pixel DDPM is trained or fine-tuned."""
 
 from __future__ import annotations
 
@@ -13,6 +14,49 @@ TRAIN_FLAGS = {
     "checkpoint_every": "checkpoint_every", "sample_every": "sample_every", "seed": "seed",
     "guide_step": "guide_step", "guide_scale": "guide_scale",
 }
+
+
+LORA_FLAGS = {  # flags only the LoRA trainer takes
+    "rank": "rank", "alpha": "alpha", "trigger": "trigger", "caption_template": "caption_template",
+    "caption_dropout": "caption_dropout", "keep_tags": "keep_tags", "min_snr_gamma": "min_snr_gamma",
+    "noise_offset": "noise_offset", "validation_prompt": "validation_prompt", "name": "name",
+}
+LORA_SWITCHES = {"train_text_encoder": True, "shuffle_tags": True, "flip": True, "gradient_checkpointing": True,
+                 "no_buckets": False}  # store_true flags → the recipe's value when given
+LORA_SWITCH_FIELDS = {"flip": "random_flip", "no_buckets": "buckets"}
+DDPM_ONLY = ("from_scratch", "guide_step", "guide_scale", "no_ema")
+
+
+def trains_a_lora(args) -> bool:
+    from ddpm_studio.training.lora_config import is_lora_run
+
+    return args.lora or (args.resume and not args.config and is_lora_run(Path(args.out) / "train_config.json"))
+
+
+def lora_config_from_args(args):
+    from ddpm_studio.training.lora_config import LoraTrainConfig
+
+    given = [f"--{name.replace('_', '-')}" for name in DDPM_ONLY if getattr(args, name)]
+    if given:
+        raise ValueError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for pixel DDPMs, not a LoRA.")
+    saved = Path(args.out) / "train_config.json"
+    if args.config:
+        values = LoraTrainConfig.load(args.config).to_dict()
+    elif args.resume and saved.is_file():
+        values = LoraTrainConfig.load(saved).to_dict()
+    else:
+        values = {"base_model": args.base}
+    values.update(data_dir=args.folder, output_dir=args.out)
+    for flags in (TRAIN_FLAGS, LORA_FLAGS):
+        for flag, field_name in flags.items():
+            if getattr(args, flag, None) is not None and field_name in LoraTrainConfig.__dataclass_fields__:
+                values[field_name] = getattr(args, flag)
+    for flag, value in LORA_SWITCHES.items():
+        if getattr(args, flag):
+            values[LORA_SWITCH_FIELDS.get(flag, flag)] = value
+    if args.base:
+        values["base_model"] = args.base
+    return LoraTrainConfig.from_dict(values)
 
 
 def train_config_from_args(args):
@@ -46,9 +90,18 @@ def cmd_train(args) -> int:
 
         torch.set_num_threads(args.threads)
     from ddpm_studio.training.events import TrainControl
-    from ddpm_studio.training.trainer import train
 
-    config = train_config_from_args(args)
+    if trains_a_lora(args):
+        from ddpm_studio.training.lora_trainer import train_lora as train
+
+        config = lora_config_from_args(args)
+    else:
+        from ddpm_studio.training.trainer import train
+
+        lora_only = [f"--{f.replace('_', '-')}" for f in (*LORA_FLAGS, *LORA_SWITCHES) if getattr(args, f)]
+        if lora_only:
+            raise ValueError(f"{', '.join(lora_only)}: LoRA settings; add --lora (and a Stable Diffusion --base).")
+        config = train_config_from_args(args)
     config.validate()
     control = TrainControl()
 

@@ -36,7 +36,7 @@ class TrainSummary:
     last_loss: float | None
 
 
-def _ignore(event: TrainEvent) -> None:
+def ignore_event(event: TrainEvent) -> None:
     return None
 
 
@@ -93,7 +93,7 @@ def _as_built(config: TrainConfig, scheduler_config) -> TrainConfig:
     )
 
 
-def train(config: TrainConfig, on_event: TrainCallback = _ignore, control: TrainControl | None = None, resume: bool = False) -> TrainSummary:
+def train(config: TrainConfig, on_event: TrainCallback = ignore_event, control: TrainControl | None = None, resume: bool = False) -> TrainSummary:
     from accelerate.utils import set_seed
     from diffusers import DDPMScheduler
     from diffusers.optimization import get_scheduler
@@ -104,7 +104,7 @@ def train(config: TrainConfig, on_event: TrainCallback = _ignore, control: Train
     output = Path(config.output_dir).expanduser()
     accelerator = make_accelerator(config)
     main = accelerator.is_main_process
-    emit = on_event if main else _ignore
+    emit = on_event if main else ignore_event
 
     dataset = ImageFolderDataset(config.data_dir, config.resolution, config.center_crop, config.random_flip)
     emit(TrainEvent("data", max_steps=config.max_steps, message=dataset.report.summary() + _bad_files(dataset.report)))
@@ -153,7 +153,7 @@ def train(config: TrainConfig, on_event: TrainCallback = _ignore, control: Train
                             message=f"Resumed from {found[1].name} at step {step}."))
     accelerator.wait_for_everyone()
 
-    state = _LoopState(step=step, started=time.perf_counter(), start_step=step)
+    state = LoopState(step=step, started=time.perf_counter(), start_step=step)
     running_loss = torch.zeros((), device=accelerator.device)
     images_per_step = config.batch_size * config.gradient_accumulation_steps * accelerator.num_processes
     last_good_loss: float | None = None
@@ -166,7 +166,7 @@ def train(config: TrainConfig, on_event: TrainCallback = _ignore, control: Train
     data = batches()
     unet.train()
     while state.step < config.max_steps:
-        stop_now = _wait_while_paused(control, emit, state.step, config.max_steps)
+        stop_now = wait_while_paused(control, emit, state.step, config.max_steps)
         if accelerator.num_processes > 1:  # all processes must agree, or the others hang in the next all-reduce
             stop_now = accelerator.reduce(torch.tensor(float(stop_now), device=accelerator.device), "max").item() > 0
         if stop_now:
@@ -191,22 +191,10 @@ def train(config: TrainConfig, on_event: TrainCallback = _ignore, control: Train
         last = step == config.max_steps
         checkpoint_due = step % config.checkpoint_every == 0 or last
         if step % config.log_every == 0 or checkpoint_due:
-            loss_value = accelerator.reduce(running_loss, "mean").item() / (state.step - state.logged_step) / config.gradient_accumulation_steps
-            running_loss.zero_()
-            if not math.isfinite(loss_value):
-                found = ckpt.latest_checkpoint(output)
-                kept = f"The last good checkpoint ({found[1].name}) is kept." if found else "No checkpoint was written yet."
-                raise TrainingError(f"The loss became {loss_value} at step {step}; training stopped. {kept} "
-                                    "Try a lower learning rate, or mixed precision 'no'.")
-            last_good_loss = loss_value
-            elapsed = time.perf_counter() - state.started
-            rate = (step - state.start_step) * images_per_step / max(elapsed, 1e-9)
-            eta = (config.max_steps - step) * images_per_step / rate if rate > 0 else None
-            emit(TrainEvent("step", step=step, max_steps=config.max_steps, loss=loss_value,
-                            lr=lr_scheduler.get_last_lr()[0], images_per_s=rate, eta_s=eta))
-            state.logged_step = step
+            last_good_loss = report_loss(accelerator, running_loss, state, config, output,
+                                         lr_scheduler.get_last_lr()[0], images_per_step, emit)
         if checkpoint_due and not last:
-            _save_checkpoint(accelerator, output, step, config, last_good_loss, emit)
+            save_checkpoint(accelerator, output, step, config, last_good_loss, emit)
         if step % config.sample_every == 0 or last:
             _sample(accelerator, unet, ema, scheduler_config, config, step, output, emit)
         if step == config.guide_step:
@@ -215,7 +203,7 @@ def train(config: TrainConfig, on_event: TrainCallback = _ignore, control: Train
         if control.take_export_request():
             _export(accelerator, unet, ema, scheduler_config, config, output, step, last_good_loss, dataset, emit)
 
-    _save_checkpoint(accelerator, output, step, config, last_good_loss, emit)  # so that a stopped run can resume
+    save_checkpoint(accelerator, output, step, config, last_good_loss, emit)  # so that a stopped run can resume
     model_dir = _export(accelerator, unet, ema, scheduler_config, config, output, step, last_good_loss, dataset, emit)
     emit(TrainEvent("stopped" if stopped else "finished", step=step, max_steps=config.max_steps, loss=last_good_loss,
                     path=str(model_dir), message=f"{'Stopped' if stopped else 'Finished'} at step {step}; model in {model_dir}"))
@@ -224,7 +212,7 @@ def train(config: TrainConfig, on_event: TrainCallback = _ignore, control: Train
 
 
 @dataclass
-class _LoopState:
+class LoopState:
     step: int
     started: float
     start_step: int
@@ -233,6 +221,28 @@ class _LoopState:
     def __post_init__(self) -> None:
         if self.logged_step < 0:
             self.logged_step = self.step
+
+
+def report_loss(accelerator, running_loss: torch.Tensor, state: "LoopState", config, output: Path, lr: float,
+                images_per_step: int, emit) -> float:
+    """The mean loss since the last report (all processes), emitted as a ``step`` event with speed and ETA; the
+    running sum starts again. A loss that is not finite stops the run, naming the checkpoint that is kept."""
+    step = state.step
+    loss_value = (accelerator.reduce(running_loss, "mean").item() / (step - state.logged_step)
+                  / config.gradient_accumulation_steps)
+    running_loss.zero_()
+    if not math.isfinite(loss_value):
+        found = ckpt.latest_checkpoint(output)
+        kept = f"The last good checkpoint ({found[1].name}) is kept." if found else "No checkpoint was written yet."
+        raise TrainingError(f"The loss became {loss_value} at step {step}; training stopped. {kept} "
+                            "Try a lower learning rate, or mixed precision 'no'.")
+    elapsed = time.perf_counter() - state.started
+    rate = (step - state.start_step) * images_per_step / max(elapsed, 1e-9)
+    eta = (config.max_steps - step) * images_per_step / rate if rate > 0 else None
+    emit(TrainEvent("step", step=step, max_steps=config.max_steps, loss=loss_value, lr=lr, images_per_s=rate,
+                    eta_s=eta))
+    state.logged_step = step
+    return loss_value
 
 
 def _training_loss(unet, noise_scheduler, clean: torch.Tensor, prediction_type: str, accelerator) -> torch.Tensor:
@@ -250,7 +260,7 @@ def _training_loss(unet, noise_scheduler, clean: torch.Tensor, prediction_type: 
     return F.mse_loss(prediction.float(), target.float())
 
 
-def _wait_while_paused(control: TrainControl, emit, step: int, max_steps: int) -> bool:
+def wait_while_paused(control: TrainControl, emit, step: int, max_steps: int) -> bool:
     """Block while paused; True if a stop came meanwhile."""
     if not control.paused:
         return control.stopping
@@ -262,7 +272,7 @@ def _wait_while_paused(control: TrainControl, emit, step: int, max_steps: int) -
     return control.stopping
 
 
-def _save_checkpoint(accelerator, output: Path, step: int, config: TrainConfig, loss, emit) -> None:
+def save_checkpoint(accelerator, output: Path, step: int, config: TrainConfig, loss, emit) -> None:
     partial = ckpt.partial_path(output, step)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(partial), safe_serialization=True)
