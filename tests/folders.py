@@ -82,3 +82,15 @@ def _can_link(folder: Path) -> bool:
         return False
     (folder / ".link-probe").unlink()
     return True
+
+
+def captioned_folder(folder: Path, count: int = 4) -> Path:
+    """Striped pictures (one twice as wide as high), some with caption files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        width, height = (64, 32) if i == 0 else (32, 32)
+        picture = np.full((height, width, 3), (200, 40 * i, 30), np.uint8)
+        picture[::4] = 20
+        Image.fromarray(picture).save(folder / f"stripes-{i}.png")
+    (folder / "stripes-1.txt").write_text("red stripes, shiny, flat\n", encoding="utf-8")
+    return folder

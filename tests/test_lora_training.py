@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import load_file
 
@@ -28,6 +27,7 @@ from ddpm_studio.training.events import TrainControl
 from ddpm_studio.training.lora_config import LoraTrainConfig
 from ddpm_studio.training.lora_data import LoraData
 from ddpm_studio.training.lora_trainer import train_lora
+from tests.folders import captioned_folder
 from tests.tiny_sd import save_tiny_sd, save_tiny_sd2, save_tiny_sdxl
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
@@ -36,18 +36,6 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 @pytest.fixture(scope="module")
 def sd15(tmp_path_factory):
     return save_tiny_sd(tmp_path_factory.mktemp("base") / "tiny-sd")
-
-
-def captioned_folder(folder: Path, count: int = 4) -> Path:
-    """Striped pictures (one twice as wide as high), some with caption files."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
-        width, height = (64, 32) if i == 0 else (32, 32)
-        picture = np.full((height, width, 3), (200, 40 * i, 30), np.uint8)
-        picture[::4] = 20
-        Image.fromarray(picture).save(folder / f"stripes-{i}.png")
-    (folder / "stripes-1.txt").write_text("red stripes, shiny, flat\n", encoding="utf-8")
-    return folder
 
 
 def lora_config(data, out, base, **changes) -> LoraTrainConfig:

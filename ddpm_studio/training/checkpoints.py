@@ -69,7 +69,7 @@ def read_state(checkpoint: Path) -> dict:
     return json.loads((checkpoint / STATE_FILE).read_text(encoding="utf-8"))
 
 
-RUN_PARTS = ("checkpoints", "model", "guide", "samples", "train_config.json")  # what a run writes into its folder
+RUN_PARTS = ("checkpoints", "model", "guide", "lora", "samples", "train_config.json")  # what a run writes there
 
 
 def describe_run(output_dir: str | Path) -> str:
@@ -82,6 +82,8 @@ def describe_run(output_dir: str | Path) -> str:
         found.append(f"checkpoints up to step {latest[0]}")
     if (output / "model" / "model_index.json").is_file():
         found.append("an exported model")
+    if any((output / "lora").glob("*.safetensors")):
+        found.append("an exported LoRA")
     return " and ".join(found)
 
 

@@ -66,6 +66,8 @@ class MainWindow(QMainWindow):
         # a finished training lists its model everywhere but changes no panel's choice; "Use the new model" does
         self.train_panel.model_exported.connect(self.list_trained_model)
         self.train_panel.use_model_requested.connect(self.use_trained_model)
+        self.train_panel.lora_exported.connect(self.list_trained_lora)
+        self.train_panel.use_lora_requested.connect(self.use_trained_lora)
         self.train_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.setCentralWidget(self.tabs)
 
@@ -188,6 +190,23 @@ class MainWindow(QMainWindow):
         """Sample from a model the Train panel exported: chosen in Generate, which fills in what it recommends."""
         self.generate_panel.add_trained_model(folder)
         self.tabs.setCurrentWidget(self.generate_panel)
+
+    def list_trained_lora(self, path: str) -> None:
+        """A LoRA the Train panel exported: its folder joins the user's LoRA folders, and the lists show it now."""
+        folder = str(Path(path).parent)
+        if folder not in self.settings.addon_folder_list("loras"):
+            self.settings.add_own_folder("loras", folder)
+        self.addon_folders_changed()
+
+    def use_trained_lora(self, base: str, path: str) -> None:
+        """Text to Image with the LoRA's base model chosen and the LoRA ticked at 0.8, its usual strength."""
+        self.list_trained_lora(path)
+        panel = self.text2image_panel
+        panel.select_model(base)
+        listed = panel.addons.loras.find(path)
+        if listed is not None:
+            panel.addons.loras.set_chosen(listed, True, 0.8)
+        self.tabs.setCurrentWidget(panel)
 
     def refresh_all_models(self, except_panel=None) -> None:
         for other in self.sampling_panels:

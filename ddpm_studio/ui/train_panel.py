@@ -1,11 +1,13 @@
-"""The Train panel: fine-tune or train a DDPM on the user's image folder, with a live loss plot and samples."""
+"""The Train panel: train what the user's image folder teaches — a pixel DDPM (fine-tuned or from scratch,
+``training.trainer``) or a LoRA for a Stable Diffusion model (``training.lora_trainer``, its rows in
+``LoraTrainFields``) — with the folder's report and captions (``TrainDataView``), a live loss plot, samples or
+validation pictures, ETA, Pause, Stop, Export now and Resume."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -15,11 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListView,
-    QListWidget,
-    QListWidgetItem,
     QMessageBox,
-    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -27,38 +25,40 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_studio.engine.jobs import MAX_STEPS
-from ddpm_studio.engine.models import list_models
-from ddpm_studio.engine.schedulers import DEFAULT_STEPS, PIXEL_SCHEDULERS
 from ddpm_studio.training import checkpoints as ckpt
 from ddpm_studio.training.config import MIXED_PRECISION, TrainConfig
-from ddpm_studio.training.presets import PRESETS
+from ddpm_studio.training.lora_config import LoraTrainConfig
 from ddpm_studio.ui.canvas import ImageView
 from ddpm_studio.ui.images import to_qimage
+from ddpm_studio.ui.ddpm_train_fields import DdpmTrainFields
+from ddpm_studio.ui.lora_train_fields import LoraTrainFields
 from ddpm_studio.ui.loss_plot import LossPlot
 from ddpm_studio.ui.settings import Settings
-from ddpm_studio.ui.train_worker import FolderScanThread, TrainerThread
-from ddpm_studio.ui.widgets import error_dialog, form_and_view, narrow_combo, path_row, scheduler_combo
+from ddpm_studio.ui.train_data_view import TrainDataView
+from ddpm_studio.ui.train_worker import TrainerThread
+from ddpm_studio.ui.widgets import error_dialog, form_and_view, path_row
 
-SCRATCH = "scratch:"
 LAST_CONFIG_KEY = "train/last_config"
+LAST_LORA_KEY = "train/last_lora_config"
+KINDS = {"ddpm": "Pixel DDPM", "lora": "Stable Diffusion LoRA"}
 
 
 class TrainPanel(QWidget):
     model_exported = Signal(str)  # a pipeline folder the Generate panel can load (listed there, not chosen)
     use_model_requested = Signal(str)  # the user asked to sample from that folder in the Generate panel
+    lora_exported = Signal(str)  # a LoRA file the run wrote: its folder is listed with the user's LoRAs
+    use_lora_requested = Signal(str, str)  # (base model, LoRA file): use them in Text to Image
     status_message = Signal(str)
 
     def __init__(self, settings: Settings, parent=None) -> None:
         super().__init__(parent)
         self.settings = settings
         self.trainer: TrainerThread | None = None
-        self.scanner: FolderScanThread | None = None
-        self._scanners: list[FolderScanThread] = []
         self.error_box: QMessageBox | None = None
         self.last_sample = None
-        self.scanned_folder = ""  # the folder whose thumbnails and report are shown
-        self.exported_model = ""  # the last model this panel exported
+        self.exported_model = ""  # the last model (or LoRA file) this panel exported
+        self.exported_base = ""  # a LoRA's base model
+        self.running_lora = False  # what the running (or last) training trains
         self.final_message = ""  # how the running training ended, shown once its thread is over
 
         self.folder = QLineEdit()
@@ -66,8 +66,17 @@ class TrainPanel(QWidget):
         self.folder.setToolTip("A folder of your images; its subfolders are searched too")
         self.folder.editingFinished.connect(lambda: self.scan_folder(self.folder.text()))
         folder_row = path_row(self.folder, self.choose_folder)
+        self.kind_box = QComboBox()
+        for key, label in KINDS.items():
+            self.kind_box.addItem(label, key)
+        self.kind_box.setToolTip("A pixel DDPM of its own, or a LoRA that teaches a Stable Diffusion model your "
+                                 "pictures (a style, a character, a product)")
+        self.lora_fields = LoraTrainFields(settings)
+        self.lora_fields.captions_changed.connect(lambda: self.data_view.set_captions(self._captions()))
 
-        self.base_box = narrow_combo(16)
+        self.ddpm_fields = DdpmTrainFields(settings)
+        self.base_box, self.ema, self.guide = self.ddpm_fields.base_box, self.ddpm_fields.ema, self.ddpm_fields.guide
+        self.sample_scheduler, self.sample_steps = self.ddpm_fields.sample_scheduler, self.ddpm_fields.sample_steps
         self.resolution = QSpinBox(minimum=8, maximum=1024, value=32, singleStep=8)
         self.batch = QSpinBox(minimum=1, maximum=1024, value=16)
         self.accum = QSpinBox(minimum=1, maximum=256, value=1)
@@ -75,44 +84,29 @@ class TrainPanel(QWidget):
         self.lr = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=0.1, value=1e-4, singleStep=1e-5)
         self.precision = QComboBox()
         self.precision.addItems(list(MIXED_PRECISION))
-        self.ema = QCheckBox("EMA weights (recommended)", checked=True)
         self.checkpoint_every = QSpinBox(minimum=1, maximum=10_000_000, value=500, singleStep=100)
         self.sample_every = QSpinBox(minimum=1, maximum=10_000_000, value=250, singleStep=50)
-        self.sample_scheduler = scheduler_combo(10, PIXEL_SCHEDULERS)
-        self.sample_steps = QSpinBox(minimum=1, maximum=MAX_STEPS, value=DEFAULT_STEPS)
-        self.sample_steps.setSuffix(" steps")
-        sample_row = QHBoxLayout()
-        sample_row.addWidget(self.sample_scheduler, 1)
-        sample_row.addWidget(self.sample_steps)
-        for widget in (self.sample_scheduler, self.sample_steps):
-            widget.setToolTip("How the sample grids are drawn; the exported model recommends the same to the Generate panel")
-        self.guide = QCheckBox("Keep an autoguidance guide")
-        self.guide.setChecked(True)
-        self.guide.setToolTip(
-            "Keep a copy of the model from 1/16 of the way through the run and export it with the model as its guide: "
-            "the Generate panel then steers away from that weaker version (autoguidance, scale 2), which gives "
-            "cleaner pictures; the model folder holds two UNets")
         self.output = QLineEdit()
         out_row = path_row(self.output, self.choose_output)
         self.resume_box = QCheckBox("Resume from the latest checkpoint")
         self.resume_box.setToolTip("Continue the run whose checkpoints are in the output folder")
 
         form = QFormLayout()
+        form.addRow("Train", self.kind_box)
         form.addRow("Images", folder_row)
-        form.addRow("Start from", self.base_box)
         form.addRow("Resolution", self.resolution)
         form.addRow("Batch size", self.batch)
         form.addRow("Grad. accumulation", self.accum)
         form.addRow("Steps", self.steps)
         form.addRow("Learning rate", self.lr)
         form.addRow("Mixed precision", self.precision)
-        form.addRow("", self.ema)
         form.addRow("Checkpoint every", self.checkpoint_every)
         form.addRow("Sample every", self.sample_every)
-        form.addRow("Sample with", sample_row)
-        form.addRow("", self.guide)
         form.addRow("Output folder", out_row)
         form.addRow("", self.resume_box)
+        self.ddpm_fields.add_rows(form, 2, self.sample_every)
+        self.lora_fields.add_rows(form, 2)
+        self.form = form
 
         self.start_button = QPushButton("Start training")
         self.start_button.clicked.connect(self.start)
@@ -130,7 +124,7 @@ class TrainPanel(QWidget):
         self.progress_label.setWordWrap(True)
         self.use_button = QPushButton("Use the new model")
         self.use_button.setToolTip("Choose the exported model in the Generate panel, with the settings it recommends")
-        self.use_button.clicked.connect(lambda: self.use_model_requested.emit(self.exported_model))
+        self.use_button.clicked.connect(self.use_exported)
         self.use_button.setVisible(False)
 
         left = QVBoxLayout()
@@ -141,21 +135,10 @@ class TrainPanel(QWidget):
         left.addWidget(self.progress_label)
         left.addWidget(self.use_button)
 
-        self.thumbnails = QListWidget()
-        self.thumbnails.setViewMode(QListView.ViewMode.IconMode)
-        self.thumbnails.setFlow(QListView.Flow.LeftToRight)
-        self.thumbnails.setWrapping(False)
-        self.thumbnails.setIconSize(QSize(48, 48))
-        self.thumbnails.setFixedHeight(76)
-        self.thumbnails.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.thumbnails.setSelectionMode(QListWidget.SelectionMode.NoSelection)  # a preview: nothing to pick, and a
-        self.thumbnails.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # selection bar would be cut off by the strip's edge
-        self.scan_label = QLabel("Choose a folder of images to train on.")
-        self.scan_label.setWordWrap(True)
-        self.bad_files = QPlainTextEdit()
-        self.bad_files.setReadOnly(True)
-        self.bad_files.setMaximumHeight(70)
-        self.bad_files.setPlaceholderText("Files that cannot be used are listed here, each with the reason.")
+        self.data_view = TrainDataView()
+        self.data_view.status_message.connect(self.status_message)
+        self.thumbnails, self.scan_label, self.bad_files = (self.data_view.thumbnails, self.data_view.scan_label,
+                                                            self.data_view.bad_files)
         self.loss_plot = LossPlot()
         self.sample_view = ImageView()
         self.sample_label = QLabel("Samples (EMA weights) appear here during training")
@@ -167,27 +150,46 @@ class TrainPanel(QWidget):
         sample_box.addWidget(self.sample_view, 1)
         lower.addLayout(sample_box, 2)
         right = QVBoxLayout()
-        right.addWidget(self.scan_label)
-        right.addWidget(self.thumbnails)
-        right.addWidget(self.bad_files)
+        right.addWidget(self.data_view)
         right.addLayout(lower, 1)
         QVBoxLayout(self).addWidget(form_and_view(left, right, 400))
 
         self.refresh_models()
-        self._apply_config_dict(settings.get_json(LAST_CONFIG_KEY, None))
+        self.kind_box.setCurrentIndex(max(0, self.kind_box.findData(settings.get_json("train/kind", "ddpm"))))
+        self._kind_changed()
+        self.kind_box.currentIndexChanged.connect(self._kind_changed)
         self._set_running(False)
+
+    @property
+    def lora(self) -> bool:
+        return self.kind_box.currentData() == "lora"
+
+    def _captions(self):
+        return self.lora_fields.captions if self.lora else None
+
+    def _kind_changed(self, *_) -> None:
+        """The rows of the chosen trainer, filled in as its last run was (else with its defaults)."""
+        lora = self.lora
+        self.settings.set_json("train/kind", self.kind_box.currentData())
+        self.lora_fields.set_shown(self.form, lora)
+        self.ddpm_fields.set_shown(self.form, not lora)
+        self.sample_label.setText("Validation pictures (without and with the LoRA) appear here during training"
+                                  if lora else "Samples (EMA weights) appear here during training")
+        self.use_button.setText("Use it in Text to Image" if lora else "Use the new model")
+        self.data_view.set_captions(self._captions())
+        saved = self.settings.get_json(LAST_LORA_KEY if lora else LAST_CONFIG_KEY, None)
+        if saved:
+            self._apply_config_dict(saved)
+        else:
+            self.resolution.setValue(self.lora_fields.native_side() if lora else 32)
+            self.batch.setValue(1 if lora else 16)
+            if self.folder.text().strip():
+                self.scan_folder(self.folder.text())
 
     # ---- form ----
     def refresh_models(self) -> None:
-        current = self.base_box.currentData()
-        self.base_box.clear()
-        for name in PRESETS:
-            self.base_box.addItem(f"New model: {name} UNet", SCRATCH + name)
-        for info in list_models(self.settings.model_folders):
-            self.base_box.addItem(f"Fine-tune: {info.label}", info.ref)
-            self.base_box.setItemData(self.base_box.count() - 1, info.description, Qt.ItemDataRole.ToolTipRole)
-        index = self.base_box.findData(current) if current else self.base_box.findData(SCRATCH + "small")
-        self.base_box.setCurrentIndex(max(index, 0))
+        self.ddpm_fields.refresh_models()
+        self.lora_fields.refresh_models()
 
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder of training images", self.folder.text())
@@ -200,92 +202,51 @@ class TrainPanel(QWidget):
         if folder:
             self.output.setText(folder)
 
+    @property
+    def scanned_folder(self) -> str:
+        return self.data_view.scanned_folder
+
     def scan_folder(self, folder: str) -> None:
-        """Show thumbnails and the bad-file report before anything trains."""
+        """Show thumbnails and the report (a LoRA's: buckets and captions) before anything trains."""
         if not folder.strip():
             return
-        self.scanned_folder = folder
         if not self.output.text().strip():
             from ddpm_studio.paths import trained_models_dir
 
             self.output.setText(str(trained_models_dir() / Path(folder).name))
-        self.scan_label.setText(f"Scanning {folder}…")
-        self.thumbnails.clear()
-        self.bad_files.clear()
-        scanner = FolderScanThread(folder, parent=self)
-        scanner.scanned.connect(lambda report, thumbnails: self._on_scanned(scanner, report, thumbnails))
-        scanner.failed.connect(lambda message: self._on_scan_failed(scanner, message))
-        scanner.finished.connect(lambda: self._scanners.remove(scanner))
-        self._scanners.append(scanner)  # kept until done: a QThread must not be destroyed while it runs
-        self.scanner = scanner
-        scanner.start()
+        self.data_view.set_captions(self._captions())
+        self.data_view.scan(folder, self.resolution.value())
 
-    def _on_scanned(self, scanner, report, thumbnails) -> None:
-        if scanner is not self.scanner:  # an earlier scan, of another folder, that finished after the newest
-            return
-        self.scan_label.setText(report.summary())
-        for path, array in zip(report.good, thumbnails):
-            item = QListWidgetItem(QIcon(QPixmap.fromImage(to_qimage(array))), "")
-            item.setToolTip(str(path))
-            self.thumbnails.addItem(item)
-        self.bad_files.setPlainText(report.details())
-
-    def _on_scan_failed(self, scanner, message: str) -> None:
-        if scanner is self.scanner:
-            self.scan_label.setText(message)
-
-    def current_config(self) -> TrainConfig:
-        base = self.base_box.currentData() or SCRATCH + "small"
-        config = TrainConfig(
-            data_dir=self.folder.text().strip(),
-            output_dir=self.output.text().strip(),
-            base_model="" if base.startswith(SCRATCH) else base,
-            preset=base[len(SCRATCH):] if base.startswith(SCRATCH) else "small",
-            resolution=self.resolution.value(),
-            batch_size=self.batch.value(),
-            gradient_accumulation_steps=self.accum.value(),
-            max_steps=self.steps.value(),
-            learning_rate=self.lr.value(),
-            mixed_precision=self.precision.currentText(),
-            use_ema=self.ema.isChecked(),
-            checkpoint_every=self.checkpoint_every.value(),
-            sample_every=self.sample_every.value(),
-            sample_scheduler=self.sample_scheduler.currentData(),
-            sample_steps=self.sample_steps.value(),
-            log_every=max(1, min(10, self.steps.value() // 20)),
-            lr_warmup_steps=min(TrainConfig.lr_warmup_steps, self.steps.value() // 10),  # a tenth of a short run
-            guide_step=TrainConfig.default_guide_step(self.steps.value()) if self.guide.isChecked() else 0,
-        )
-        config.validate()
-        return config
+    def current_config(self) -> TrainConfig | LoraTrainConfig:
+        shared = dict(data_dir=self.folder.text().strip(), output_dir=self.output.text().strip(),
+                      resolution=self.resolution.value(), batch_size=self.batch.value(),
+                      gradient_accumulation_steps=self.accum.value(), max_steps=self.steps.value(),
+                      learning_rate=self.lr.value(), mixed_precision=self.precision.currentText(),
+                      checkpoint_every=self.checkpoint_every.value(), sample_every=self.sample_every.value(),
+                      log_every=max(1, min(10, self.steps.value() // 20)))
+        return (self.lora_fields if self.lora else self.ddpm_fields).config(**shared)
 
     def _apply_config_dict(self, data) -> None:
         if not data:
             return
+        kind = LoraTrainConfig if self.lora else TrainConfig
         try:
-            config = TrainConfig.from_dict(data)
+            config = kind.from_dict(data)
         except (TypeError, ValueError):
             return
         self.folder.setText(config.data_dir)
         self.output.setText(config.output_dir)
-        if Path(config.data_dir).expanduser().is_dir():  # as if it had just been chosen: thumbnails and report
-            self.scan_folder(config.data_dir)
-        ref = config.base_model or SCRATCH + config.preset
-        index = self.base_box.findData(ref)
-        if index >= 0:
-            self.base_box.setCurrentIndex(index)
+        (self.lora_fields if isinstance(config, LoraTrainConfig) else self.ddpm_fields).apply(config)
         self.resolution.setValue(config.resolution)
         self.batch.setValue(config.batch_size)
         self.accum.setValue(config.gradient_accumulation_steps)
         self.steps.setValue(config.max_steps)
         self.lr.setValue(config.learning_rate)
         self.precision.setCurrentText(config.mixed_precision)
-        self.ema.setChecked(config.use_ema)
         self.checkpoint_every.setValue(config.checkpoint_every)
         self.sample_every.setValue(config.sample_every)
-        self.sample_scheduler.setCurrentIndex(max(0, self.sample_scheduler.findData(config.sample_scheduler)))
-        self.sample_steps.setValue(config.sample_steps)
-        self.guide.setChecked(config.guide_step > 0)
+        if Path(config.data_dir).expanduser().is_dir():  # as if it had just been chosen: thumbnails and report
+            self.scan_folder(config.data_dir)
 
     # ---- running ----
     def start(self) -> None:
@@ -296,7 +257,7 @@ class TrainPanel(QWidget):
         except ValueError as exc:
             self.show_error("Check the training settings", str(exc))
             return
-        self.settings.set_json(LAST_CONFIG_KEY, config.to_dict())
+        self.settings.set_json(LAST_LORA_KEY if self.lora else LAST_CONFIG_KEY, config.to_dict())
         if config.data_dir != self.scanned_folder:  # typed in without leaving the field: show what will be used
             self.scan_folder(config.data_dir)
         earlier = "" if self.resume_box.isChecked() else ckpt.describe_run(config.output_dir)
@@ -331,11 +292,19 @@ class TrainPanel(QWidget):
         self.progress.setRange(0, config.max_steps)
         self.progress.setValue(0)
         self.progress_label.setText("Loading the data and the model…")
+        self.running_lora = isinstance(config, LoraTrainConfig)
+        self.exported_base = config.base_model if self.running_lora else ""
         self.trainer = TrainerThread(config, resume=resume, parent=self)
         self.trainer.event.connect(self._on_event)
         self.trainer.finished.connect(self._on_thread_finished)
         self._set_running(True)
         self.trainer.start()
+
+    def use_exported(self) -> None:
+        if self.exported_base:
+            self.use_lora_requested.emit(self.exported_base, self.exported_model)
+        else:
+            self.use_model_requested.emit(self.exported_model)
 
     def toggle_pause(self) -> None:
         if self.trainer is None:
@@ -361,8 +330,7 @@ class TrainPanel(QWidget):
         if self.trainer is not None:
             self.trainer.control.request_stop()
             self.trainer.wait(timeout_ms)
-        for scanner in list(self._scanners):
-            scanner.wait(timeout_ms)
+        self.data_view.wait(timeout_ms)
 
     def _on_event(self, event) -> None:
         if event.kind == "data":
@@ -376,13 +344,20 @@ class TrainPanel(QWidget):
         elif event.kind == "sample":
             self.last_sample = event
             self.sample_view.set_image(to_qimage(event.image))
-            how = f", {event.message}" if event.message else ""
-            self.sample_label.setText(f"Samples at step {event.step} (EMA weights{how})")
+            if self.running_lora:
+                self.sample_label.setText(f"Validation at step {event.step}: {event.message}")
+            else:
+                how = f", {event.message}" if event.message else ""
+                self.sample_label.setText(f"Samples at step {event.step} (EMA weights{how})")
         elif event.kind == "exported":
             self.exported_model = event.path
-            self.model_exported.emit(event.path)
             self.use_button.setVisible(True)
-            self.status_message.emit(f"{event.message}; it is in the Generate panel's list")
+            if self.running_lora:
+                self.lora_exported.emit(event.path)
+                self.status_message.emit(f"{event.message}; it is in Text to Image's LoRA list")
+            else:
+                self.model_exported.emit(event.path)
+                self.status_message.emit(f"{event.message}; it is in the Generate panel's list")
         elif event.kind in ("finished", "stopped", "paused", "resumed", "checkpoint", "guide"):
             self.status_message.emit(event.message)
             if event.kind in ("finished", "stopped"):

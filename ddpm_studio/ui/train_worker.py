@@ -9,20 +9,35 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 
 class FolderScanThread(QThread):
-    """Decodes every image of a folder once (PIL only) and reports good and bad files."""
+    """Decodes every image of a folder once (PIL only) and reports good and bad files; for a LoRA (``captions``)
+    also its aspect-ratio buckets at ``resolution`` and its caption notes (empty caption files, ones without a
+    picture)."""
 
-    scanned = Signal(object, object)  # DataReport, list of thumbnails (uint8 arrays)
+    scanned = Signal(object, object, str)  # DataReport (a LoRA's: with notes), thumbnails (uint8 arrays), buckets
     failed = Signal(str)
 
-    def __init__(self, folder: str, thumbnails: int = 24, parent: QObject | None = None) -> None:
+    def __init__(self, folder: str, thumbnails: int = 24, captions=None, resolution: int = 512,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.folder, self.thumbnails = folder, thumbnails
+        self.captions, self.resolution = captions, resolution
 
     def run(self) -> None:
         from ddpm_studio.training.data import DataError, scan
 
         try:
             report, arrays = scan(self.folder, 64, keep_budget=self.thumbnails * 64 * 64 * 3 * 4)
+            buckets = ""
+            if self.captions is not None:
+                import dataclasses
+
+                from ddpm_studio.training.lora_data import LoraData
+
+                # a missing trigger is said in the caption editor, not a reason to show nothing
+                options = self.captions if self.captions.trigger.strip() else \
+                    dataclasses.replace(self.captions, trigger="<trigger>")
+                data = LoraData(self.folder, self.resolution, options)
+                report, buckets = data.report, data.bucket_summary()
         except DataError as exc:
             self.failed.emit(str(exc))
             return
@@ -30,7 +45,7 @@ class FolderScanThread(QThread):
             traceback.print_exc()
             self.failed.emit(f"Could not scan {self.folder}: {exc}")
             return
-        self.scanned.emit(report, arrays[: self.thumbnails])
+        self.scanned.emit(report, arrays[: self.thumbnails], buckets)
 
 
 class TrainerThread(QThread):
@@ -54,8 +69,12 @@ class TrainerThread(QThread):
         from ddpm_studio.engine.models import ModelError
         from ddpm_studio.training.data import DataError
         from ddpm_studio.training.events import TrainingError
-        from ddpm_studio.training.trainer import train
+        from ddpm_studio.training.lora_config import LoraTrainConfig
 
+        if isinstance(self.config, LoraTrainConfig):
+            from ddpm_studio.training.lora_trainer import train_lora as train
+        else:
+            from ddpm_studio.training.trainer import train
         try:
             self.summary = train(self.config, on_event=self.event.emit, control=self.control, resume=self.resume)
         except (DataError, ModelError, TrainingError, ValueError) as exc:

@@ -1,0 +1,147 @@
+"""What a training run will learn from, shown before it starts: the folder's thumbnails, how many pictures are
+usable, every file that is not (with the reason), and — for a LoRA — the aspect-ratio buckets, the caption files
+that are empty or have no picture, and each picture's caption, editable and saved beside it as ``.txt`` (kohya's
+convention). The folder is read on a background thread (``FolderScanThread``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QPlainTextEdit,
+                               QPushButton, QVBoxLayout, QWidget)
+
+from ddpm_studio.training.captions import CaptionOptions, sidecar, template_caption
+from ddpm_studio.ui.images import to_qimage
+from ddpm_studio.ui.train_worker import FolderScanThread
+
+PATH_ROLE = Qt.ItemDataRole.UserRole
+
+
+class TrainDataView(QWidget):
+    status_message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.scanner: FolderScanThread | None = None
+        self._scanners: list[FolderScanThread] = []
+        self.scanned_folder = ""  # the folder whose thumbnails and report are shown
+        self.captions: CaptionOptions | None = None  # set for a LoRA: captions are shown and edited
+        self.caption_path: Path | None = None  # the picture whose caption is in the editor
+
+        self.thumbnails = QListWidget()
+        self.thumbnails.setViewMode(QListView.ViewMode.IconMode)
+        self.thumbnails.setFlow(QListView.Flow.LeftToRight)
+        self.thumbnails.setWrapping(False)
+        self.thumbnails.setIconSize(QSize(48, 48))
+        self.thumbnails.setFixedHeight(76)
+        self.thumbnails.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.thumbnails.setSelectionMode(QListWidget.SelectionMode.NoSelection)  # a preview: a selection bar would
+        self.thumbnails.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # be cut off by the strip's edge
+        self.thumbnails.itemClicked.connect(self.show_caption)
+        self.scan_label = QLabel("Choose a folder of images to train on.")
+        self.scan_label.setWordWrap(True)
+        self.bad_files = QPlainTextEdit()
+        self.bad_files.setReadOnly(True)
+        self.bad_files.setMaximumHeight(70)
+        self.bad_files.setPlaceholderText("Files that cannot be used are listed here, each with the reason.")
+
+        self.caption_label = QLabel("")
+        self.caption_label.setWordWrap(True)
+        self.caption_edit = QPlainTextEdit()
+        self.caption_edit.setMaximumHeight(48)
+        self.caption_edit.setPlaceholderText("Click a picture above to read or write its caption")
+        self.save_caption_button = QPushButton("Save caption")
+        self.save_caption_button.setToolTip("Written beside the picture as a .txt file of the same name")
+        self.save_caption_button.clicked.connect(self.save_caption)
+        self.caption_row = QWidget()
+        row = QHBoxLayout(self.caption_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.caption_edit, 1)
+        row.addWidget(self.save_caption_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for widget in (self.scan_label, self.thumbnails, self.caption_label, self.caption_row, self.bad_files):
+            layout.addWidget(widget)
+        self.set_captions(None)
+
+    def set_captions(self, options: CaptionOptions | None) -> None:
+        """A LoRA's caption settings (captions are shown and edited), or None for a pixel DDPM (no captions)."""
+        self.captions = options
+        self.caption_label.setVisible(options is not None)
+        self.caption_row.setVisible(options is not None)
+        self.save_caption_button.setEnabled(self.caption_path is not None)
+
+    # ---- scanning ----
+    def scan(self, folder: str, resolution: int = 512) -> None:
+        """Show thumbnails and the report (a LoRA's: with buckets and caption notes) before anything trains."""
+        if not folder.strip():
+            return
+        self.scanned_folder = folder
+        self.scan_label.setText(f"Scanning {folder}…")
+        self.thumbnails.clear()
+        self.bad_files.clear()
+        self.caption_path = None
+        self.caption_edit.clear()
+        self.caption_label.setText("")
+        scanner = FolderScanThread(folder, captions=self.captions, resolution=resolution, parent=self)
+        scanner.scanned.connect(lambda report, thumbnails, more: self._on_scanned(scanner, report, thumbnails, more))
+        scanner.failed.connect(lambda message: self._on_scan_failed(scanner, message))
+        scanner.finished.connect(lambda: self._scanners.remove(scanner))
+        self._scanners.append(scanner)  # kept until done: a QThread must not be destroyed while it runs
+        self.scanner = scanner
+        scanner.start()
+
+    def _on_scanned(self, scanner, report, thumbnails, more: str) -> None:
+        if scanner is not self.scanner:  # an earlier scan, of another folder, that finished after the newest
+            return
+        self.scan_label.setText(report.summary() + (f"; {more}" if more else ""))
+        for path, array in zip(report.good, thumbnails):
+            item = QListWidgetItem(QIcon(QPixmap.fromImage(to_qimage(array))), "")
+            item.setToolTip(str(path))
+            item.setData(PATH_ROLE, str(path))
+            self.thumbnails.addItem(item)
+        self.bad_files.setPlainText(report.details())
+
+    def _on_scan_failed(self, scanner, message: str) -> None:
+        if scanner is self.scanner:
+            self.scan_label.setText(message)
+
+    def wait(self, timeout_ms: int) -> None:
+        for scanner in list(self._scanners):
+            scanner.wait(timeout_ms)
+
+    # ---- captions ----
+    def show_caption(self, item: QListWidgetItem) -> None:
+        if self.captions is None:
+            return
+        self.caption_path = Path(item.data(PATH_ROLE))
+        text_file = sidecar(self.caption_path)
+        self.caption_edit.setPlainText(text_file.read_text(encoding="utf-8", errors="replace").strip()
+                                       if text_file.is_file() else "")
+        try:
+            fallback = template_caption(self.captions)
+        except ValueError as exc:
+            fallback = str(exc)
+        self.caption_edit.setPlaceholderText(f"No caption file: trained as '{fallback}'")
+        trigger = self.captions.trigger.strip()
+        text = self.caption_edit.toPlainText()
+        note = (" (none yet: the template is used)" if not text_file.is_file() else
+                f" ('{trigger}' is put in front when it trains)" if trigger and trigger.lower() not in
+                [t.strip().lower() for t in text.split(",")] else "")
+        self.caption_label.setText(f"Caption of {self.caption_path.name}{note}")
+        self.save_caption_button.setEnabled(True)
+
+    def save_caption(self) -> Path | None:
+        if self.caption_path is None:
+            return None
+        target = sidecar(self.caption_path)
+        try:
+            target.write_text(self.caption_edit.toPlainText().strip() + "\n", encoding="utf-8")
+        except OSError as exc:
+            self.status_message.emit(f"Could not write {target}: {exc}")
+            return None
+        self.caption_label.setText(f"Caption of {self.caption_path.name} (saved)")
+        self.status_message.emit(f"Saved the caption to {target}")
+        return target

@@ -1,0 +1,90 @@
+"""The Train panel's Stable Diffusion LoRA mode under pytest-qt: its rows, the folder's buckets and caption notes,
+captions edited and saved as .txt, a run with validation pictures, and the LoRA in Text to Image's list at once."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.folders import captioned_folder
+from tests.tiny_sd import save_tiny_sd
+
+
+@pytest.fixture()
+def window(window_on, tmp_path):
+    return window_on(save_tiny_sd(tmp_path / "models" / "tiny-sd").parent)
+
+
+def test_a_lora_run_from_the_train_panel_lands_in_text_to_image(window, qtbot, tmp_path):
+    panel = window.train_panel
+    window.tabs.setCurrentWidget(panel)
+    panel.kind_box.setCurrentIndex(panel.kind_box.findData("lora"))
+    form, fields = panel.form, panel.lora_fields
+    assert form.isRowVisible(fields.base_box) and form.isRowVisible(fields.trigger)
+    assert not form.isRowVisible(panel.base_box) and not form.isRowVisible(panel.guide)
+    assert fields.base_box.findText("tiny-sd") >= 0 and panel.resolution.value() == 512 and panel.batch.value() == 1
+
+    data = captioned_folder(tmp_path / "pictures")
+    (data / "nothing.txt").write_text("an orphan", encoding="utf-8")
+    fields.trigger.setText("zqx")
+    panel.resolution.setValue(32)
+    panel.folder.setText(str(data))
+    panel.scan_folder(str(data))
+    qtbot.waitUntil(lambda: panel.thumbnails.count() == 4, timeout=30000)
+    assert "4 usable image(s)" in panel.scan_label.text() and "2 buckets" in panel.scan_label.text()
+    assert "nothing.txt: a caption file without an image" in panel.bad_files.toPlainText()
+
+    view = panel.data_view
+    assert view.caption_row.isVisibleTo(panel)
+    first = next(panel.thumbnails.item(i) for i in range(4) if panel.thumbnails.item(i).toolTip().endswith("-1.png"))
+    view.show_caption(first)
+    assert view.caption_edit.toPlainText() == "red stripes, shiny, flat"
+    other = next(panel.thumbnails.item(i) for i in range(4) if panel.thumbnails.item(i).toolTip().endswith("-2.png"))
+    view.show_caption(other)
+    assert view.caption_edit.toPlainText() == "" and "a photo of zqx" in view.caption_edit.placeholderText()
+    view.caption_edit.setPlainText("blue stripes")
+    qtbot.mouseClick(view.save_caption_button, Qt.MouseButton.LeftButton)
+    assert (data / "stripes-2.txt").read_text(encoding="utf-8") == "blue stripes\n"
+
+    panel.output.setText(str(tmp_path / "runs" / "stripes"))
+    panel.steps.setValue(3)
+    panel.lr.setValue(5e-3)
+    panel.sample_every.setValue(3)
+    panel.checkpoint_every.setValue(3)
+    with qtbot.waitSignal(panel.lora_exported, timeout=120000) as exported:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.trainer is None, timeout=60000)
+    path = exported.args[0]
+    assert path == str(tmp_path / "runs" / "stripes" / "lora" / "stripes.safetensors")
+    assert panel.sample_label.text().startswith("Validation at step 3: 'a photo of zqx', seed 0: without the LoRA")
+    assert panel.last_sample.image.shape == (32, 72, 3) and not panel.sample_view.image().isNull()
+    assert "Finished at step 3" in panel.progress_label.text()
+
+    loras = window.text2image_panel.addons.loras
+    assert path in loras.loras  # listed at once
+    assert panel.use_button.isVisible() and panel.use_button.text() == "Use it in Text to Image"
+    qtbot.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)
+    text2image = window.text2image_panel
+    assert window.tabs.currentWidget() is text2image and text2image.model_box.currentText() == "tiny-sd"
+    assert loras.values() == ((path, 0.8),)
+
+
+def test_the_panel_remembers_each_trainers_settings(window, qtbot, tmp_path):
+    panel = window.train_panel
+    panel.kind_box.setCurrentIndex(panel.kind_box.findData("lora"))
+    panel.lora_fields.trigger.setText("zqx")
+    panel.lora_fields.rank.setValue(16)
+    panel.folder.setText(str(captioned_folder(tmp_path / "pictures")))
+    panel.output.setText(str(tmp_path / "run"))
+    config = panel.current_config()
+    assert (config.trainer, config.rank, config.trigger, config.base_model.endswith("tiny-sd")) == ("lora", 16, "zqx",
+                                                                                                  True)
+    panel.settings.set_json("train/last_lora_config", config.to_dict())
+    panel.kind_box.setCurrentIndex(panel.kind_box.findData("ddpm"))
+    assert panel.current_config().__class__.__name__ == "TrainConfig" and panel.form.isRowVisible(panel.base_box)
+    panel.lora_fields.rank.setValue(4)
+    panel.kind_box.setCurrentIndex(panel.kind_box.findData("lora"))
+    assert panel.lora_fields.rank.value() == 16 and panel.lora_fields.trigger.text() == "zqx"
+    panel.lora_fields.base_box.clear()
+    with pytest.raises(ValueError, match="choose a Text to Image model"):
+        panel.current_config()
