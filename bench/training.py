@@ -1,14 +1,17 @@
-"""Training throughput: our trainer vs the inner step of diffusers' train_unconditional.py, side by side.
+"""Training throughput at default settings: our trainers against the inner steps of diffusers' example scripts,
+side by side, with the CPU's model and its bf16 flags printed.
 
-The reference is re-implemented here from that script's documented recipe (examples/unconditional_image_generation):
-fp32, AdamW(β 0.95/0.999, weight decay 1e-6, eps 1e-8) with default kernels, cosine schedule with warm-up, gradient
-clipping at 1.0, EMAModel stepped every step, and `loss.item()` logged every step. Ours is `ddpm_studio.training.train`
-as users run it: bf16 autocast where the CPU has bf16 support (else fp32), fused AdamW, foreach EMA, and the loss read
-back every `log_every` steps instead of every step. Same UNet, batch, resolution, data and thread count.
+DDPM rows: the reference is re-implemented from examples/unconditional_image_generation/train_unconditional.py's
+documented recipe: fp32, AdamW(β 0.95/0.999, weight decay 1e-6, eps 1e-8) with default kernels, cosine schedule with
+warm-up, gradient clipping at 1.0, EMAModel stepped every step, and `loss.item()` logged every step. Ours is
+`ddpm_studio.training.train` with its defaults: mixed precision `auto` (measured per model, batch and device;
+training/precision.py), fused AdamW, foreach EMA, the loss read back every `log_every` steps. Rows: the `small` UNet
+at batch 64 (target ≥ 1.3 on a CPU with bf16 instructions, ≥ 1.2 without) and the 0.69 M `xsmall` one at batch 16
+(target ≥ 1.0: auto is never slower than fp32). LoRA row: bench/lora_training.py (target ≥ 1.5).
 
-Prints a table, then one JSON line with ours / reference in images per second. Target ≥ 1.3.
+Prints each row, then one JSON line.
 
-    python bench/training.py [--preset small] [--resolution 32] [--batch 64] [--steps 30] [--rounds 2] [--threads 2]
+    python bench/training.py [--rows small,xsmall,lora] [--steps 30] [--rounds 2] [--threads 2]
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,14 +37,6 @@ def make_folder(path: Path, count: int, size: int) -> Path:
     for i in range(count):
         Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(path / f"{i:04d}.png")
     return path
-
-
-def cpu_has_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def reference_images_per_s(args, data: Path) -> float:
@@ -83,56 +79,88 @@ def reference_images_per_s(args, data: Path) -> float:
     return steps * args.batch / (time.perf_counter() - start)
 
 
-def ours_images_per_s(args, data: Path, out: Path, precision: str) -> float:
-    """Our trainer, timed between its first and last loss read-back (start-up excluded)."""
+def ours_images_per_s(args, data: Path, out: Path) -> tuple[float, str]:
+    """Our trainer at its defaults, timed between its first and last loss read-back (start-up and the precision
+    measurement excluded); also the precision auto chose."""
     from ddpm_studio.training.config import TrainConfig
     from ddpm_studio.training.trainer import train
 
     marks: list[tuple[int, float]] = []
+    chosen = []
 
     def on_event(event):
         if event.kind == "step":
             marks.append((event.step, time.perf_counter()))
+        elif event.kind == "precision":
+            chosen.append(event.message)
 
     log_every = 3
     config = TrainConfig(data_dir=str(data), output_dir=str(out), preset=args.preset, resolution=args.resolution,
-                         batch_size=args.batch, max_steps=log_every + args.steps, mixed_precision=precision,
-                         log_every=log_every, checkpoint_every=10**9, sample_every=10**9, lr_warmup_steps=500)
+                         batch_size=args.batch, max_steps=log_every + args.steps, log_every=log_every,
+                         checkpoint_every=10**9, sample_every=10**9, lr_warmup_steps=500)
     train(config, on_event=on_event)
     (first_step, first_time), (last_step, last_time) = marks[0], marks[-1]
-    return (last_step - first_step) * args.batch / (last_time - first_time)
+    return (last_step - first_step) * args.batch / (last_time - first_time), (chosen or [""])[0]
+
+
+ROWS = {"small": ("small", 32, 64), "xsmall": ("xsmall", 32, 16)}  # preset, resolution, batch
+
+
+def ddpm_row(name: str, args, tmp: Path) -> dict:
+    preset, resolution, batch = ROWS[name]
+    row_args = argparse.Namespace(preset=preset, resolution=resolution, batch=batch, steps=args.steps)
+    data = make_folder(tmp / f"data-{resolution}", max(2 * batch, 128), resolution)
+    reference, ours, chosen = [], [], ""
+    for r in range(args.rounds):
+        order = [0, 1] if r % 2 == 0 else [1, 0]
+        for side in order:
+            if side == 0:
+                reference.append(reference_images_per_s(row_args, data))
+            else:
+                rate, chosen = ours_images_per_s(row_args, data, tmp / f"run-{name}-{r}")
+                ours.append(rate)
+        print(f"{name} round {r + 1}: reference {reference[-1]:.1f} img/s, ours {ours[-1]:.1f} img/s")
+    print(f"  UNet {preset} at {resolution} px, batch {batch}: {chosen}")
+    return {f"{name}_ours_over_reference": round(statistics.median(o / f for o, f in zip(ours, reference)), 3),
+            f"{name}_ours_images_per_s": round(statistics.median(ours), 1),
+            f"{name}_reference_images_per_s": round(statistics.median(reference), 1),
+            f"{name}_precision": chosen.split(":", 1)[-1].split(",")[0].split("(")[0].strip()}
+
+
+def cpu_facts() -> dict:
+    from ddpm_studio.training.precision import cpu_has_bf16, device_name
+
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        flags = set()
+    return {"cpu": device_name(torch.device("cpu")), "bf16_instructions": cpu_has_bf16(),
+            "flags": sorted(f for f in flags if f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"))}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="small")
-    parser.add_argument("--resolution", type=int, default=32)
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--rows", default="small,xsmall,lora")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    precision = "bf16" if cpu_has_bf16() else "no"
-
     tmp = Path(tempfile.mkdtemp(prefix="ddpm-train-bench-"))
-    data = make_folder(tmp / "data", max(2 * args.batch, 128), args.resolution)
-    reference, ours = [], []
-    for r in range(args.rounds):
-        reference.append(reference_images_per_s(args, data))
-        ours.append(ours_images_per_s(args, data, tmp / f"run-{r}", precision))
-        print(f"round {r + 1}: reference {reference[-1]:.1f} img/s, ours {ours[-1]:.1f} img/s")
-    ratio = statistics.median(o / ref for o, ref in zip(ours, reference))
-    print(f"UNet {args.preset} at {args.resolution} px, batch {args.batch}, {args.steps} timed steps per side, "
-          f"ours with mixed precision '{precision}', torch threads {torch.get_num_threads()}")
-    print(json.dumps({
-        "ours_over_reference_images_per_s": round(ratio, 3),
-        "ours_images_per_s": round(statistics.median(ours), 1),
-        "reference_images_per_s": round(statistics.median(reference), 1),
-        "ours_mixed_precision": precision,
-        "torch_threads": torch.get_num_threads(),
-    }))
+    facts = cpu_facts()
+    print(f"CPU {facts['cpu']}; flags {', '.join(facts['flags'])}; torch threads {torch.get_num_threads()}")
+    result = dict(facts, torch_threads=torch.get_num_threads())
+    for name in args.rows.split(","):
+        if name == "lora":
+            import lora_training
+
+            lora_args = argparse.Namespace(resolution=256, batch=2, steps=min(args.steps, 10), rounds=args.rounds)
+            result.update(lora_training.row(lora_args, tmp))
+        else:
+            result.update(ddpm_row(name, args, tmp))
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     main()

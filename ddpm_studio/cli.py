@@ -111,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--grad-accum", type=int)
     tr.add_argument("--lr", type=float)
     tr.add_argument("--warmup", type=int, help="learning-rate warm-up steps")
-    tr.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"])
+    tr.add_argument("--mixed-precision", choices=["auto", "no", "fp16", "bf16"],
+                    help="auto (the default): the fastest of those the device has, measured on the model and batch")
     tr.add_argument("--checkpoint-every", type=int)
     tr.add_argument("--sample-every", type=int)
     tr.add_argument("--seed", type=int)

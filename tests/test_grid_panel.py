@@ -111,8 +111,14 @@ def test_axes_that_cannot_make_a_grid_are_a_message(window, qtbot, tmp_path):
     assert panel.run_series() is None and "the Y axis is not" in panel.error_box.text()
     panel.error_box.close()
     set_grid(panel, x=("steps", "10, x"))
-    assert panel.run_series() is None and "The X axis" in panel.error_box.text() and "int" in panel.error_box.text()
+    assert panel.run_series() is None and "The X axis" in panel.error_box.text()
+    assert "takes whole numbers" in panel.error_box.text()
     panel.error_box.close()
+    set_grid(panel, x=("steps", "0, 5"))
+    assert panel.run_series() is None and "The X axis (steps 0)" in panel.error_box.text()
+    panel.error_box.close()
+    set_grid(panel, x=("scheduler", "Euler a, DDIM"))
+    assert [a.values for a in panel.form.axes()] == [("euler-a", "ddim")]  # as the lists show them, any case
     names = [panel.form.axis_rows[0].name_box.itemData(i) for i in range(panel.form.axis_rows[0].name_box.count())]
     assert "autoguidance" in names and "prompt" not in names  # a pixel model's parameters
     assert not panel.running and not list((tmp_path / "out").glob("grid-*"))

@@ -68,6 +68,11 @@ def test_a_lora_run_from_the_train_panel_lands_in_text_to_image(window, qtbot, t
     assert window.tabs.currentWidget() is text2image and text2image.model_box.currentText() == "tiny-sd"
     assert loras.values() == ((path, 0.8),)
 
+    panel.kind_box.setCurrentIndex(panel.kind_box.findData("ddpm"))  # nothing of the LoRA run stays
+    assert panel.sample_view.image() is None and panel.last_sample is None and not panel.use_button.isVisibleTo(panel)
+    assert panel.loss_plot.raw == [] and panel.progress_label.text() == ""
+    assert panel.output.text() != str(tmp_path / "runs" / "stripes") and panel.form.isRowVisible(panel.guide)
+
 
 def test_the_panel_remembers_each_trainers_settings(window, qtbot, tmp_path):
     panel = window.train_panel
@@ -88,3 +93,29 @@ def test_the_panel_remembers_each_trainers_settings(window, qtbot, tmp_path):
     panel.lora_fields.base_box.clear()
     with pytest.raises(ValueError, match="choose a Text to Image model"):
         panel.current_config()
+
+
+def test_captions_are_checked_before_a_run_and_edits_are_not_lost(window, qtbot, tmp_path):
+    panel = window.train_panel
+    panel.kind_box.setCurrentIndex(panel.kind_box.findData("lora"))
+    data = captioned_folder(tmp_path / "pictures")
+    panel.resolution.setValue(32)
+    panel.folder.setText(str(data))
+    panel.output.setText(str(tmp_path / "run"))
+    panel.scan_folder(str(data))
+    qtbot.waitUntil(lambda: panel.thumbnails.count() == 4, timeout=30000)
+    panel.start()  # three pictures have no caption file and there is no trigger word for their template
+    assert panel.trainer is None and "3 picture(s) have no caption" in panel.error_box.text()
+    assert "needs a trigger word" in panel.error_box.text()
+    panel.error_box.close()
+
+    view = panel.data_view
+    items = {panel.thumbnails.item(i).toolTip().rsplit("-", 1)[-1]: panel.thumbnails.item(i) for i in range(4)}
+    view.show_caption(items["0.png"])
+    assert "set a trigger word" in view.caption_edit.placeholderText()
+    view.caption_edit.setPlainText("a wide red picture")
+    view.show_caption(items["3.png"])  # another picture: the edit is saved, not dropped
+    assert (data / "stripes-0.txt").read_text(encoding="utf-8") == "a wide red picture\n"
+    assert items["3.png"].isSelected() and not items["0.png"].isSelected()
+    panel.lora_fields.trigger.setText("zqx")
+    assert "'a photo of zqx'" in view.caption_edit.placeholderText()  # follows the trigger word

@@ -41,7 +41,7 @@ def sd15(tmp_path_factory):
 def lora_config(data, out, base, **changes) -> LoraTrainConfig:
     values = dict(data_dir=str(data), output_dir=str(out), base_model=str(base), resolution=32, rank=4, alpha=4.0,
                   batch_size=2, max_steps=4, learning_rate=5e-3, checkpoint_every=2, sample_every=100, sample_steps=2,
-                  trigger="zqx", log_every=1)
+                  trigger="zqx", log_every=1, mixed_precision="no")
     values.update(changes)
     return LoraTrainConfig(**values)
 
@@ -103,7 +103,7 @@ def test_a_trained_lora_loads_in_diffusers_and_in_our_text_to_image(tmp_path, sd
     after = pipe(**args, generator=torch.Generator().manual_seed(1)).images
     assert np.abs(before - after).max() > 1e-3
 
-    assert lora_file(path).context_dim == 32
+    assert lora_file(path).context_dim == 32 and lora_file(path).triggers[0] == "zqx"  # the trigger first
     engine = Engine(device="cpu", folders=AddonFolders(loras=[str(path.parent)]))
     job = Text2ImageJob(model=str(sd15), prompt="a photo of zqx", width=32, height=32, steps=2, seed=1, batch_size=1)
     plain = engine.run(job, save=False).images
@@ -156,6 +156,18 @@ def test_sdxl_with_both_text_encoders_from_the_cli(tmp_path, capsys):
     assert np.abs(before - pipe(**args, generator=torch.Generator().manual_seed(1)).images).max() > 1e-4
 
 
+def test_a_run_resumes_only_with_its_own_trainer(tmp_path, sd15):
+    from ddpm_studio.training.config import TrainConfig
+    from ddpm_studio.training.events import TrainingError
+    from ddpm_studio.training.trainer import train
+
+    data = captioned_folder(tmp_path / "data")
+    train_lora(lora_config(data, tmp_path / "run", sd15, max_steps=1))
+    with pytest.raises(TrainingError, match="holds a LoRA run; resume it as one"):
+        train(TrainConfig(data_dir=str(data), output_dir=str(tmp_path / "run"), preset="tiny", resolution=16),
+              resume=True)
+
+
 def test_an_sd2_v_prediction_lora_trains(tmp_path):
     base = save_tiny_sd2(tmp_path / "tiny-sd2")
     summary = train_lora(lora_config(captioned_folder(tmp_path / "data"), tmp_path / "v", base, max_steps=2,
@@ -173,7 +185,7 @@ def test_the_cli_refuses_settings_of_the_other_trainer(tmp_path, capsys, sd15):
     assert main(["train", str(data), "--out", str(tmp_path / "b"), "--rank", "4"]) == 1
     assert "--rank: LoRA settings; add --lora" in capsys.readouterr().err
     assert main(["train", str(data), "--out", str(tmp_path / "c"), "--lora"]) == 1
-    assert "choose a Text to Image model (--base)" in capsys.readouterr().err
+    assert "choose a Text to Image model as its base (--base) first" in capsys.readouterr().err
 
 
 def test_a_killed_lora_run_resumes(tmp_path, sd15):

@@ -29,7 +29,7 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 def tiny_config(data, out, **changes) -> TrainConfig:
     values = dict(data_dir=str(data), output_dir=str(out), preset="tiny", resolution=16, batch_size=8, max_steps=20,
                   learning_rate=2e-3, lr_warmup_steps=5, checkpoint_every=1000, sample_every=1000, sample_steps=5,
-                  num_samples=4, log_every=5)
+                  num_samples=4, log_every=5, mixed_precision="no")
     values.update(changes)
     return TrainConfig(**values)
 

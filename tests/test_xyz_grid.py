@@ -20,8 +20,8 @@ def test_axes_are_parsed_typed_and_checked():
     assert parse_axis("steps=10, 25").values == (10, 25)
     assert parse_axis('prompt=cat,"a dog, red"').values == ("cat", "a dog, red")
     assert parse_axis("lora:ink=0,0.5,1").values == (0.0, 0.5, 1.0) and parse_axis("lora:ink=1").lora == "ink"
-    for text, message in (("steps", "NAME=V1"), ("colour=red", "not a grid axis"), ("steps=a,b", "int values"),
-                          ("seed=1,1", "different values")):
+    for text, message in (("steps", "NAME=V1"), ("colour=red", "not a grid axis"), ("steps=a,b", "takes whole numbers"),
+                          ("scheduler=ddim,nope", "not a scheduler"), ("seed=1,1", "different values")):
         with pytest.raises(JobError, match=message):
             parse_axis(text)
 

@@ -175,18 +175,20 @@ def _is_second_text_key(key: str) -> bool:
 
 
 def trigger_words(metadata: dict[str, str]) -> tuple[str, ...]:
-    """The tags of kohya's ``ss_tag_frequency`` (training folder → tag → count), most used first."""
+    """The trigger phrase the file names (``modelspec.trigger_phrase``, comma separated), then the tags of kohya's
+    ``ss_tag_frequency`` (training folder → tag → count), most used first."""
+    named = [w.strip() for w in str(metadata.get("modelspec.trigger_phrase", "")).split(",") if w.strip()]
     try:
         folders = json.loads(metadata.get("ss_tag_frequency", "") or "{}")
     except json.JSONDecodeError:
-        return ()
+        return tuple(named[:MAX_TRIGGERS])
     counts: dict[str, int] = {}
     for tags in folders.values() if isinstance(folders, dict) else ():
         for tag, count in tags.items() if isinstance(tags, dict) else ():
             tag = str(tag).strip()
             if tag and isinstance(count, (int, float)):
                 counts[tag] = counts.get(tag, 0) + int(count)
-    ranked = sorted(counts, key=lambda t: (-counts[t], t))
+    ranked = named + [t for t in sorted(counts, key=lambda t: (-counts[t], t)) if t not in named]
     return tuple(ranked[:MAX_TRIGGERS])
 
 

@@ -26,6 +26,7 @@ from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 from ddpm_studio.engine.events import Result, StepEvent, StopCheck, never_stop
 from ddpm_studio.engine.jobs import EditJob, GenerateJob, Job, JobError, PromptJob
 from ddpm_studio.engine.metadata import a1111_parameters
+from ddpm_studio.engine.schedulers import SCHEDULERS
 
 AXIS_KINDS = {"scheduler": str, "steps": int, "seed": int, "clip_skip": int, "guidance": float,
               "autoguidance": float, "strength": float, "prompt": str}
@@ -73,6 +74,15 @@ class Axis:
         return job.replace(**{name: value})
 
 
+def scheduler_name(text: str) -> str:
+    """A scheduler by its name (``euler-a``) or as the lists show it (``Euler a``), in any case."""
+    wanted = text.strip().lower()
+    for name, spec in SCHEDULERS.items():
+        if wanted in (name, spec.label.lower()):
+            return name
+    raise JobError(f"'{text}' is not a scheduler; use one of: {', '.join(SCHEDULERS)}.")
+
+
 def parse_axis(text: str) -> Axis:
     """``NAME=V1,V2,…`` → an Axis with its values typed; a JobError that says what is wrong."""
     name, equals, values_text = text.partition("=")
@@ -86,7 +96,10 @@ def parse_axis(text: str) -> Axis:
     try:
         values = tuple(kind(v) for v in raw if v)
     except ValueError:
-        raise JobError(f"'{values_text}' are not {kind.__name__} values for the {name} axis.") from None
+        what = {int: "whole numbers", float: "numbers"}[kind]
+        raise JobError(f"The {name} axis takes {what}, separated by commas; got '{values_text}'.") from None
+    if name == "scheduler":
+        values = tuple(scheduler_name(v) for v in values)
     if len(values) < 1 or len(set(values)) != len(values):
         raise JobError(f"The {name} axis needs one or more different values; got {', '.join(raw)}.")
     return Axis(name, values)
@@ -123,8 +136,11 @@ def cell_jobs(base: Job, axes: list[Axis]) -> list[tuple[tuple[int, ...], Job]]:
         for y in range(sizes[1]):
             for x in range(sizes[0]):
                 job = base
-                for axis, index in zip(axes, (x, y, z)):
-                    job = axis.apply(job, axis.values[index])
+                for label, axis, index in zip("XYZ", axes, (x, y, z)):
+                    try:
+                        job = axis.apply(job, axis.values[index])
+                    except JobError as exc:
+                        raise JobError(f"The {label} axis ({axis.name} {axis.values[index]}): {exc}") from None
                 cells.append(((x, y, z), job))
     return cells
 

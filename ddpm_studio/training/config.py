@@ -17,7 +17,7 @@ from ddpm_studio.engine.jobs import MAX_AUTOGUIDANCE, MIN_AUTOGUIDANCE
 from ddpm_studio.engine.schedulers import SCHEDULERS
 from ddpm_studio.training.presets import PRESETS
 
-MIXED_PRECISION = ("no", "fp16", "bf16")
+MIXED_PRECISION = ("auto", "no", "fp16", "bf16")  # auto: the fastest of those the device has, measured
 
 
 @dataclass
@@ -41,7 +41,8 @@ class TrainConfig:
     ema_max_decay: float = 0.9999
     ema_inv_gamma: float = 1.0
     ema_power: float = 0.75
-    mixed_precision: str = "no"
+    mixed_precision: str = "auto"
+    chosen_precision: str = ""  # with "auto": what the run measured and trained in (no, bf16, fp16)
     checkpoint_every: int = 500
     checkpoints_total_limit: int = 3
     sample_every: int = 250
@@ -63,6 +64,10 @@ class TrainConfig:
         """1/16 of the run, the guide's training time in Karras et al. 2024 (engine/guidance.py); 0 (none) for a run
         too short to have an earlier copy."""
         return max(1, max_steps // 16) if max_steps >= 2 else 0
+
+    def __post_init__(self) -> None:
+        if self.mixed_precision != "auto":  # a recipe that names its precision keeps no earlier measurement
+            self.chosen_precision = ""
 
     def validate(self) -> None:
         positive = ["resolution", "batch_size", "gradient_accumulation_steps", "max_steps", "checkpoint_every",

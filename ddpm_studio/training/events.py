@@ -11,7 +11,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class TrainEvent:
-    """kind: data | step | sample | checkpoint | guide | exported | paused | resumed | finished | stopped.
+    """kind: data | precision | step | sample | checkpoint | guide | exported | paused | resumed | finished | stopped.
 
     ``guide``: the early copy kept as exported models' autoguidance guide (not a model to list on its own)."""
 

@@ -53,7 +53,8 @@ class LoraTrainConfig:
     min_snr_gamma: float = 0.0  # Hang et al. 2023's min-SNR-γ loss weighting; 5 is the paper's choice; 0: off
     noise_offset: float = 0.0  # added per channel to the noise (0.05–0.1 lets a LoRA learn very dark or light images)
     gradient_checkpointing: bool = False
-    mixed_precision: str = "no"
+    mixed_precision: str = "auto"
+    chosen_precision: str = ""  # with "auto": what the run measured and trained in (no, bf16, fp16)
     checkpoint_every: int = 250
     checkpoints_total_limit: int = 3
     sample_every: int = 250
@@ -73,6 +74,10 @@ class LoraTrainConfig:
     def lora_name(self) -> str:
         return self.name.strip() or Path(self.output_dir).expanduser().resolve().name or "lora"
 
+    def __post_init__(self) -> None:
+        if self.mixed_precision != "auto":  # a recipe that names its precision keeps no earlier measurement
+            self.chosen_precision = ""
+
     def validate(self) -> None:
         positive = ["rank", "resolution", "batch_size", "gradient_accumulation_steps", "max_steps", "checkpoint_every",
                     "checkpoints_total_limit", "sample_every", "sample_steps", "log_every"]
@@ -83,7 +88,8 @@ class LoraTrainConfig:
         if self.resolution % 8:
             raise ValueError(f"The resolution must be a multiple of 8 (the VAE's factor); got {self.resolution}.")
         if not self.base_model:
-            raise ValueError("A LoRA is trained on a base model: choose a Text to Image model (--base).")
+            raise ValueError("A LoRA is trained for a Stable Diffusion model: choose a Text to Image model as its base "
+                             "(--base) first.")
         if not self.data_dir or not self.output_dir:
             raise ValueError("Both a training folder and an output folder are needed.")
         if self.trainer != LORA_TRAINER:

@@ -63,6 +63,7 @@ def kohya_metadata(config, arch: str, images: int, step: int, tag_frequency: str
         "ss_keep_tokens": str(config.keep_tags),
         "ss_seed": str(config.seed),
         "ss_tag_frequency": tag_frequency,
+        "modelspec.trigger_phrase": config.trigger.strip(),
         "ddpm_studio_recipe": json.dumps(config.to_dict(), sort_keys=True),
     }
 

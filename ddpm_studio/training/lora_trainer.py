@@ -26,8 +26,10 @@ from ddpm_studio.training.lora_config import LoraTrainConfig
 from ddpm_studio.training.lora_data import LoraData
 from ddpm_studio.training.lora_export import kohya_metadata, kohya_state, write_lora
 from ddpm_studio.training.lora_network import TEXT_TARGETS, UNET_TARGETS, add_lora, load_lora_into, lora_off, lora_weights
-from ddpm_studio.training.trainer import (LoopState, TrainSummary, ignore_event, make_accelerator, report_loss,
-                                          save_checkpoint, wait_while_paused)
+from ddpm_studio.training.precision import AutocastOn, settle_precision
+from ddpm_studio.training.trainer import (LoopState, TrainSummary, device_is_main, ignore_event, make_accelerator,
+                                          refuse_other_trainers_run, report_loss, save_checkpoint, training_device,
+                                          wait_while_paused)
 
 LORA_FOLDER = "lora"  # RUN/lora/<name>.safetensors: a folder of LoRAs the app lists
 
@@ -93,10 +95,10 @@ def train_lora(config: LoraTrainConfig, on_event: TrainCallback = ignore_event, 
     config.validate()
     control = control or TrainControl()
     output = Path(config.output_dir).expanduser()
-    accelerator = make_accelerator(config)
-    main = accelerator.is_main_process
-    emit = on_event if main else ignore_event
-    device = accelerator.device
+    if resume:
+        refuse_other_trainers_run(output, lora=True)
+    device = training_device()
+    emit = on_event if device_is_main() else ignore_event
 
     data = LoraData(config.data_dir, config.resolution, config.captions, config.buckets)
     details = ("\n" + data.report.details()) if data.report.bad or data.report.notes else ""
@@ -105,6 +107,14 @@ def train_lora(config: LoraTrainConfig, on_event: TrainCallback = ignore_event, 
     parts = _Parts(config, device)
     data.cache_latents(parts.pipe.vae, device, config.random_flip)
     noise_scheduler = DDPMScheduler.from_config(parts.pipe.scheduler.config)
+    texts = _TextCache(parts, device, frozen=not config.train_text_encoder)
+    if config.mixed_precision == "auto":
+        config = settle_precision(
+            config, dict(parts.pipe.unet.config, lora_rank=config.rank, text=config.train_text_encoder),
+            lambda ctx: _lora_loss(parts, noise_scheduler, data, texts, config, 0, AutocastOn(device, ctx)),
+            parts.unet_params + parts.text_params, device, emit)
+    accelerator = make_accelerator(config)
+    main = accelerator.is_main_process
     groups = [{"params": parts.unet_params, "lr": config.learning_rate}]
     if parts.text_params:
         groups.append({"params": parts.text_params, "lr": config.text_encoder_lr})
@@ -140,11 +150,10 @@ def train_lora(config: LoraTrainConfig, on_event: TrainCallback = ignore_event, 
     running_loss = torch.zeros((), device=device)
     images_per_step = config.batch_size * config.gradient_accumulation_steps * accelerator.num_processes
     last_good_loss, stopped = None, False
-    texts = _TextCache(parts, device, frozen=not config.train_text_encoder)
     for model in models:
         model.train()
     while state.step < config.max_steps:
-        stop_now = wait_while_paused(control, emit, state.step, config.max_steps)
+        stop_now = wait_while_paused(control, emit, state, config.max_steps)
         if accelerator.num_processes > 1:  # all processes must agree, or the others hang in the next all-reduce
             stop_now = accelerator.reduce(torch.tensor(float(stop_now), device=device), "max").item() > 0
         if stop_now:

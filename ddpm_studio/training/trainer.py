@@ -24,6 +24,7 @@ from ddpm_studio.training import checkpoints as ckpt
 from ddpm_studio.training.config import TrainConfig
 from ddpm_studio.training.dataset import ImageFolderDataset
 from ddpm_studio.training.events import TrainCallback, TrainControl, TrainEvent, TrainingError
+from ddpm_studio.training.precision import AutocastOn, settle_precision
 
 GUIDE_FOLDER = "guide"  # output/guide during a run; model/guide in the exported model
 
@@ -40,16 +41,42 @@ def ignore_event(event: TrainEvent) -> None:
     return None
 
 
+def training_device():
+    """The device this process trains on, before the Accelerator exists (for measuring precision on it)."""
+    from accelerate import PartialState
+
+    return PartialState().device
+
+
+def refuse_other_trainers_run(output: Path, lora: bool) -> None:
+    """Resuming a run of the other trainer (a LoRA run with the DDPM trainer, or the other way) is a message."""
+    from ddpm_studio.training.lora_config import is_lora_run
+
+    saved = output / "train_config.json"
+    if saved.is_file() and is_lora_run(saved) != lora:
+        theirs = "a pixel DDPM" if lora else "a LoRA"
+        how = "Pixel DDPM in the Train panel, or train without --lora" if lora else \
+            "Stable Diffusion LoRA in the Train panel, or train --lora"
+        raise TrainingError(f"{output} holds {theirs} run; resume it as one ({how}), or choose another output folder.")
+
+
+def device_is_main() -> bool:
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
+
+
 def make_accelerator(config: TrainConfig):
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
     from accelerate.utils import ProjectConfiguration
 
-    if config.mixed_precision == "fp16" and not torch.cuda.is_available():
-        raise TrainingError("fp16 mixed precision needs a CUDA GPU; on a CPU use bf16 (or no).")
+    mixed = (config.chosen_precision or "no") if config.mixed_precision == "auto" else config.mixed_precision
+    if mixed == "fp16" and not torch.cuda.is_available():
+        raise TrainingError("fp16 mixed precision needs a CUDA GPU; on a CPU use bf16, no, or auto.")
     AcceleratorState._reset_state()  # a second run in the same process (GUI, tests) may change precision
     return Accelerator(
-        mixed_precision=config.mixed_precision,
+        mixed_precision=mixed,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         project_config=ProjectConfiguration(project_dir=config.output_dir),
     )
@@ -102,8 +129,10 @@ def train(config: TrainConfig, on_event: TrainCallback = ignore_event, control: 
     config.validate()
     control = control or TrainControl()
     output = Path(config.output_dir).expanduser()
-    accelerator = make_accelerator(config)
-    main = accelerator.is_main_process
+    if resume:
+        refuse_other_trainers_run(output, lora=False)
+    device = training_device()
+    main = device_is_main()
     emit = on_event if main else ignore_event
 
     dataset = ImageFolderDataset(config.data_dir, config.resolution, config.center_crop, config.random_flip)
@@ -113,6 +142,14 @@ def train(config: TrainConfig, on_event: TrainCallback = ignore_event, control: 
     noise_scheduler = DDPMScheduler.from_config(scheduler_config)
     config = _as_built(config, noise_scheduler.config)
     prediction_type = noise_scheduler.config.prediction_type
+    if config.mixed_precision == "auto":
+        unet.to(device)
+        sample = torch.stack([dataset[i % len(dataset)] for i in range(config.batch_size)]).to(device)
+        config = settle_precision(
+            config, dict(unet.config), lambda ctx: _training_loss(unet, noise_scheduler, sample, prediction_type,
+                                                                  AutocastOn(device, ctx)),
+            list(unet.parameters()), device, emit)
+    accelerator = make_accelerator(config)
     ema = None
     if config.use_ema:
         ema = EMAModel(
@@ -166,7 +203,7 @@ def train(config: TrainConfig, on_event: TrainCallback = ignore_event, control: 
     data = batches()
     unet.train()
     while state.step < config.max_steps:
-        stop_now = wait_while_paused(control, emit, state.step, config.max_steps)
+        stop_now = wait_while_paused(control, emit, state, config.max_steps)
         if accelerator.num_processes > 1:  # all processes must agree, or the others hang in the next all-reduce
             stop_now = accelerator.reduce(torch.tensor(float(stop_now), device=accelerator.device), "max").item() > 0
         if stop_now:
@@ -260,13 +297,16 @@ def _training_loss(unet, noise_scheduler, clean: torch.Tensor, prediction_type: 
     return F.mse_loss(prediction.float(), target.float())
 
 
-def wait_while_paused(control: TrainControl, emit, step: int, max_steps: int) -> bool:
-    """Block while paused; True if a stop came meanwhile."""
+def wait_while_paused(control: TrainControl, emit, state: "LoopState", max_steps: int) -> bool:
+    """Block while paused; True if a stop came meanwhile. The time paused does not count in the speed and ETA."""
     if not control.paused:
         return control.stopping
+    step = state.step
     emit(TrainEvent("paused", step=step, max_steps=max_steps, message=f"Paused at step {step}"))
+    paused_at = time.perf_counter()
     while control.paused and not control.stopping:
         time.sleep(0.05)
+    state.started += time.perf_counter() - paused_at
     if not control.stopping:
         emit(TrainEvent("resumed", step=step, max_steps=max_steps, message=f"Resumed at step {step}"))
     return control.stopping
@@ -400,13 +440,14 @@ def model_about(config: TrainConfig, step: int, images: int) -> str:
 def model_card(config: TrainConfig, step: int, loss, images: int, folder) -> str:
     origin = f"fine-tuned from `{config.base_model}`" if config.base_model else f"trained from scratch (UNet preset `{config.preset}`)"
     loss_text = f"{loss:.4f}" if loss is not None else "n/a"
+    chosen = f" (measured: {config.chosen_precision})" if config.chosen_precision else ""
     return f"""# DDPM model trained with DDPM Studio
 
 An unconditional pixel-space DDPM, {origin}, on {images} images from `{folder}` at {config.resolution}×{config.resolution}.
 
 - Steps: {step} of {config.max_steps} (batch {config.batch_size} × accumulation {config.gradient_accumulation_steps})
 - Learning rate {config.learning_rate} (cosine, {config.lr_warmup_steps} warm-up steps); EMA: {'on' if config.use_ema else 'off'} (weights saved are the EMA ones when on)
-- Mixed precision: {config.mixed_precision}; prediction: {config.prediction_type}; seed {config.seed}
+- Mixed precision: {config.mixed_precision}{chosen}; prediction: {config.prediction_type}; seed {config.seed}
 - Last logged loss: {loss_text}
 - Exported: {datetime.datetime.now().isoformat(timespec='seconds')}
 

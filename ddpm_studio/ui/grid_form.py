@@ -77,6 +77,16 @@ class GridForm(SeriesForm):
         self.axis_rows = [AxisRow() for _ in AXES]
         for label, row in zip(AXES, self.axis_rows):
             rows.addRow(label, row)
+            row.name_box.currentIndexChanged.connect(self.mark_replaced)
+
+    def mark_replaced(self, *_) -> None:
+        """A row an axis sets is greyed out, its label's tooltip naming the axis: its own value is not used."""
+        chosen = {row.name_box.currentData(): label for label, row in zip(AXES, self.axis_rows)}
+        for widget, names in ((self.scheduler_box, ("scheduler",)), (self.steps, ("steps",)),
+                              (self.seed_field, ("seed",)), (self.guidance, ("guidance", "autoguidance"))):
+            axis = next((chosen[n] for n in names if n in chosen), None)
+            widget.setEnabled(axis is None)
+            self.rows.labelForField(widget).setToolTip(f"Set by the {axis} axis" if axis else "")
 
     def _model_changed(self, *_) -> None:
         super()._model_changed()
@@ -87,6 +97,7 @@ class GridForm(SeriesForm):
             loras = sorted({lora.name for lora in found if lora.fits(info.context_dim) is not False})
         for row in self.axis_rows:
             row.set_names(PIXEL_AXES if self.pixel else PROMPT_AXES, loras)
+        self.mark_replaced()
 
     def axes(self) -> list[Axis]:
         """The chosen axes in order (an empty row is skipped); a JobError that says what to fix."""

@@ -60,7 +60,11 @@ class GridPanel(SeriesPanel):
     def series_started(self, labels) -> None:
         self.result = self.sheet_path = None
         self.cells_view.set_grid(self.grid.axes, self.coords)
-        self.status.setText(f"Running {len(labels)} cells from seed {self.grid.base.seed} into {self.folder}…")
+        self.status.setText(f"{len(labels)} cells from seed {self.grid.base.seed} queued, into {self.folder}…")
+
+    def lane_started(self, number: int) -> None:
+        self.status.setText(f"Cell {number + 1} of {len(self.coords)} from seed {self.grid.base.seed}, into "
+                            f"{self.folder}…")
 
     def series_finished(self) -> None:
         self.grid.cells = [Cell(coords=c, job=lane.job, result=lane.result)

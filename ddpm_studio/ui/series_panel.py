@@ -81,6 +81,9 @@ class SeriesPanel(QWidget):
     def series_started(self, labels: list[str]) -> None:
         self.view.set_lanes(labels)
 
+    def lane_started(self, number: int) -> None:
+        """Run ``number`` began on the sampler thread."""
+
     def lane_finished(self) -> None:
         """``self.finished`` has one more run."""
 
@@ -168,6 +171,7 @@ class SeriesPanel(QWidget):
         """A job started on the sampler thread (called by the SamplerClient): its steps go into ``history``."""
         self._history = history
         self.view.set_state(self._lane, "running")
+        self.lane_started(self._lane)
 
     def on_step(self, event) -> None:
         self.view.show_event(self._lane, event, prefix="running · ")

@@ -29,6 +29,7 @@ class TrainDataView(QWidget):
         self.scanned_folder = ""  # the folder whose thumbnails and report are shown
         self.captions: CaptionOptions | None = None  # set for a LoRA: captions are shown and edited
         self.caption_path: Path | None = None  # the picture whose caption is in the editor
+        self.report = None  # the last scan's report
 
         self.thumbnails = QListWidget()
         self.thumbnails.setViewMode(QListView.ViewMode.IconMode)
@@ -67,11 +68,28 @@ class TrainDataView(QWidget):
         self.set_captions(None)
 
     def set_captions(self, options: CaptionOptions | None) -> None:
-        """A LoRA's caption settings (captions are shown and edited), or None for a pixel DDPM (no captions)."""
+        """A LoRA's caption settings (captions are shown and edited, the picture being edited is marked), or None
+        for a pixel DDPM (no captions)."""
         self.captions = options
         self.caption_label.setVisible(options is not None)
         self.caption_row.setVisible(options is not None)
+        self.thumbnails.setSelectionMode(QListWidget.SelectionMode.SingleSelection if options is not None
+                                         else QListWidget.SelectionMode.NoSelection)
         self.save_caption_button.setEnabled(self.caption_path is not None)
+        if options is not None and self.caption_path is not None:
+            self._describe_caption()
+
+    def caption_problem(self) -> str:
+        """Why the scanned folder cannot be trained with these captions ("" when it can): pictures without a
+        caption file whose template needs the trigger word that is not set."""
+        if self.captions is None or self.report is None:
+            return ""
+        try:
+            template_caption(self.captions)
+            return ""
+        except ValueError as exc:
+            bare = [p for p in self.report.good if not _caption_text(p)]
+            return f"{len(bare)} picture(s) have no caption, for example {bare[0].name}. {exc}" if bare else ""
 
     # ---- scanning ----
     def scan(self, folder: str, resolution: int = 512) -> None:
@@ -83,6 +101,7 @@ class TrainDataView(QWidget):
         self.thumbnails.clear()
         self.bad_files.clear()
         self.caption_path = None
+        self.report = None
         self.caption_edit.clear()
         self.caption_label.setText("")
         scanner = FolderScanThread(folder, captions=self.captions, resolution=resolution, parent=self)
@@ -96,6 +115,7 @@ class TrainDataView(QWidget):
     def _on_scanned(self, scanner, report, thumbnails, more: str) -> None:
         if scanner is not self.scanner:  # an earlier scan, of another folder, that finished after the newest
             return
+        self.report = report
         self.scan_label.setText(report.summary() + (f"; {more}" if more else ""))
         for path, array in zip(report.good, thumbnails):
             item = QListWidgetItem(QIcon(QPixmap.fromImage(to_qimage(array))), "")
@@ -114,24 +134,32 @@ class TrainDataView(QWidget):
 
     # ---- captions ----
     def show_caption(self, item: QListWidgetItem) -> None:
+        """The caption of ``item``'s picture in the editor; an edited caption of the one before is saved first."""
         if self.captions is None:
             return
+        if self.caption_path is not None and self.caption_edit.toPlainText().strip() != _caption_text(
+                self.caption_path):
+            self.save_caption()
+        item.setSelected(True)
         self.caption_path = Path(item.data(PATH_ROLE))
+        self.caption_edit.setPlainText(_caption_text(self.caption_path))
+        self.save_caption_button.setEnabled(True)
+        self._describe_caption()
+
+    def _describe_caption(self) -> None:
         text_file = sidecar(self.caption_path)
-        self.caption_edit.setPlainText(text_file.read_text(encoding="utf-8", errors="replace").strip()
-                                       if text_file.is_file() else "")
         try:
-            fallback = template_caption(self.captions)
-        except ValueError as exc:
-            fallback = str(exc)
-        self.caption_edit.setPlaceholderText(f"No caption file: trained as '{fallback}'")
+            fallback = f"trained as '{template_caption(self.captions)}'"
+        except ValueError:
+            fallback = "set a trigger word: the caption template needs one"
         trigger = self.captions.trigger.strip()
-        text = self.caption_edit.toPlainText()
+        text = _caption_text(self.caption_path)
         note = (" (none yet: the template is used)" if not text_file.is_file() else
+                " (empty: the template is used)" if not text else
                 f" ('{trigger}' is put in front when it trains)" if trigger and trigger.lower() not in
                 [t.strip().lower() for t in text.split(",")] else "")
+        self.caption_edit.setPlaceholderText(f"No caption: {fallback}")
         self.caption_label.setText(f"Caption of {self.caption_path.name}{note}")
-        self.save_caption_button.setEnabled(True)
 
     def save_caption(self) -> Path | None:
         if self.caption_path is None:
@@ -142,6 +170,14 @@ class TrainDataView(QWidget):
         except OSError as exc:
             self.status_message.emit(f"Could not write {target}: {exc}")
             return None
-        self.caption_label.setText(f"Caption of {self.caption_path.name} (saved)")
+        if hasattr(self.report, "notes"):  # an empty caption file that now has a caption is no longer a note
+            self.report.notes = [(path, why) for path, why in self.report.notes if path != target]
+            self.bad_files.setPlainText(self.report.details())
+        self._describe_caption()
         self.status_message.emit(f"Saved the caption to {target}")
         return target
+
+
+def _caption_text(picture: Path) -> str:
+    text_file = sidecar(picture)
+    return text_file.read_text(encoding="utf-8", errors="replace").strip() if text_file.is_file() else ""

@@ -84,9 +84,27 @@ class TrainPanel(QWidget):
         self.lr = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=0.1, value=1e-4, singleStep=1e-5)
         self.precision = QComboBox()
         self.precision.addItems(list(MIXED_PRECISION))
+        self.precision.setToolTip("auto: each precision this device has (fp32; bf16 on a CPU with bf16 instructions; "
+                                  "fp16 and bf16 on a GPU) is timed on your model and batch before training, and "
+                                  "the fastest is used — measured, because bf16 is slower on many CPUs")
         self.checkpoint_every = QSpinBox(minimum=1, maximum=10_000_000, value=500, singleStep=100)
         self.sample_every = QSpinBox(minimum=1, maximum=10_000_000, value=250, singleStep=50)
+        self.resolution.editingFinished.connect(self._resolution_changed)
+        tips = {
+            self.resolution: "The side in pixels pictures are trained at (a LoRA: about this many pixels squared, "
+                             "in the aspect-ratio bucket nearest each picture's shape)",
+            self.batch: "Pictures per step; more is steadier and needs more memory",
+            self.accum: "Steps whose gradients are added up before the weights change: a larger batch in less memory",
+            self.steps: "Weight updates in all (each of batch × accumulation pictures)",
+            self.lr: "How far each step moves the weights; lower if the loss jumps or becomes NaN",
+            self.checkpoint_every: "Steps between checkpoints a stopped or crashed run resumes from",
+            self.sample_every: "Steps between sample pictures (a LoRA: validation pictures without and with it)",
+        }
+        for widget, tip in tips.items():
+            widget.setToolTip(tip)
         self.output = QLineEdit()
+        self.output.setToolTip("Where checkpoints, samples and the result go (a LoRA: lora/NAME.safetensors in it, "
+                               "named after this folder)")
         out_row = path_row(self.output, self.choose_output)
         self.resume_box = QCheckBox("Resume from the latest checkpoint")
         self.resume_box.setToolTip("Continue the run whose checkpoints are in the output folder")
@@ -168,23 +186,39 @@ class TrainPanel(QWidget):
         return self.lora_fields.captions if self.lora else None
 
     def _kind_changed(self, *_) -> None:
-        """The rows of the chosen trainer, filled in as its last run was (else with its defaults)."""
+        """The rows of the chosen trainer, filled in as its last run was (else with its defaults); nothing of the
+        other trainer's run stays on screen."""
         lora = self.lora
         self.settings.set_json("train/kind", self.kind_box.currentData())
         self.lora_fields.set_shown(self.form, lora)
         self.ddpm_fields.set_shown(self.form, not lora)
-        self.sample_label.setText("Validation pictures (without and with the LoRA) appear here during training"
-                                  if lora else "Samples (EMA weights) appear here during training")
         self.use_button.setText("Use it in Text to Image" if lora else "Use the new model")
+        self._clear_run_view()
         self.data_view.set_captions(self._captions())
         saved = self.settings.get_json(LAST_LORA_KEY if lora else LAST_CONFIG_KEY, None)
-        if saved:
-            self._apply_config_dict(saved)
-        else:
-            self.resolution.setValue(self.lora_fields.native_side() if lora else 32)
-            self.batch.setValue(1 if lora else 16)
-            if self.folder.text().strip():
-                self.scan_folder(self.folder.text())
+        if not saved:
+            folder = self.folder.text().strip()
+            saved = (LoraTrainConfig(data_dir=folder, output_dir="", base_model="",
+                                     resolution=self.lora_fields.native_side()) if lora
+                     else TrainConfig(data_dir=folder, output_dir="",  # the guide is on unless unticked
+                                      guide_step=TrainConfig.default_guide_step(TrainConfig.max_steps))).to_dict()
+        self._apply_config_dict(saved)
+
+    def _resolution_changed(self) -> None:
+        """A LoRA's buckets depend on the resolution: the folder's summary is made again for the new one."""
+        if self.lora and self.folder.text().strip():
+            self.scan_folder(self.folder.text())
+
+    def _clear_run_view(self) -> None:
+        """No loss, pictures, progress or "use it" of an earlier run: a new run, or the other trainer, starts clean."""
+        self.loss_plot.clear()
+        self.sample_view.set_image(None)
+        self.last_sample = None
+        self.sample_label.setText("Validation pictures (without and with the LoRA) appear here during training"
+                                  if self.lora else "Samples (EMA weights) appear here during training")
+        self.progress.setValue(0)
+        self.progress_label.setText("")
+        self.use_button.setVisible(False)
 
     # ---- form ----
     def refresh_models(self) -> None:
@@ -255,7 +289,12 @@ class TrainPanel(QWidget):
         try:
             config = self.current_config()
         except ValueError as exc:
+            self.progress_label.setText("")
             self.show_error("Check the training settings", str(exc))
+            return
+        problem = self.data_view.caption_problem() if self.lora else ""
+        if problem:
+            self.show_error("Check the captions", problem)
             return
         self.settings.set_json(LAST_LORA_KEY if self.lora else LAST_CONFIG_KEY, config.to_dict())
         if config.data_dir != self.scanned_folder:  # typed in without leaving the field: show what will be used
@@ -288,9 +327,8 @@ class TrainPanel(QWidget):
             self.status_message.emit(f"The earlier run is now in {moved}")
         self.resume_box.setChecked(resume)
         self.final_message = ""
-        self.loss_plot.clear()
+        self._clear_run_view()
         self.progress.setRange(0, config.max_steps)
-        self.progress.setValue(0)
         self.progress_label.setText("Loading the data and the model…")
         self.running_lora = isinstance(config, LoraTrainConfig)
         self.exported_base = config.base_model if self.running_lora else ""
@@ -358,7 +396,12 @@ class TrainPanel(QWidget):
             else:
                 self.model_exported.emit(event.path)
                 self.status_message.emit(f"{event.message}; it is in the Generate panel's list")
+        elif event.kind == "precision":
+            self.progress_label.setText(event.message)
+            self.status_message.emit(event.message)
         elif event.kind in ("finished", "stopped", "paused", "resumed", "checkpoint", "guide"):
+            if event.kind == "paused":
+                self.progress_label.setText(f"{event.message} — press Resume to go on")
             self.status_message.emit(event.message)
             if event.kind in ("finished", "stopped"):
                 self.final_message = event.message  # shown when the thread is over, with Start enabled again
