@@ -18,11 +18,8 @@ from ddpm_studio.ui.settings import Settings
 
 
 @pytest.fixture()
-def window(make_window, tmp_path, tiny_ddpm_dir):
-    settings = Settings(tmp_path / "settings.ini")
-    settings.output_dir = str(tmp_path / "out")
-    settings.add_model_folder(str(tiny_ddpm_dir))
-    window = make_window(settings)
+def window(window_on, tiny_ddpm_dir):
+    window = window_on(tiny_ddpm_dir)
     window.tabs.setCurrentWidget(window.grid_panel)
     return window
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +26,7 @@ from ddpm_studio.training.lora_config import LoraTrainConfig
 from ddpm_studio.training.lora_data import LoraData
 from ddpm_studio.training.lora_trainer import train_lora
 from tests.folders import captioned_folder
+from tests.killed_runs import kill_after_checkpoint
 from tests.tiny_sd import save_tiny_sd, save_tiny_sd2, save_tiny_sdxl
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
@@ -194,17 +193,7 @@ def test_a_killed_lora_run_resumes(tmp_path, sd15):
     common = [sys.executable, "-m", "ddpm_studio", "train", str(data), "--out", str(out)]
     cmd = [*common, "--base", str(sd15), "--lora", "--rank", "4", "--resolution", "32", "--steps", "100000",
            "--checkpoint-every", "2", "--sample-every", "100000", "--trigger", "zqx"]
-    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 180
-        while time.time() < deadline and (latest_checkpoint(out) is None or latest_checkpoint(out)[0] < 4):
-            time.sleep(0.2)
-        assert latest_checkpoint(out) is not None, "no checkpoint appeared"
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    (out / "checkpoints" / "checkpoint-99999999.partial").mkdir()  # what a kill mid-write leaves behind
-    step = latest_checkpoint(out)[0]
+    step = kill_after_checkpoint(cmd, out, 4, ENV)
     done = subprocess.run([*common, "--resume", "--steps", str(step + 2)], env=ENV, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -22,6 +20,7 @@ from ddpm_studio.training.config import TrainConfig
 from ddpm_studio.training.events import TrainControl, TrainingError
 from ddpm_studio.training.trainer import train
 from tests.folders import hostile_folder, shapes_folder, solid_folder
+from tests.killed_runs import kill_after_checkpoint
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 
@@ -167,17 +166,7 @@ def test_killed_run_leaves_a_loadable_latest_checkpoint(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "ddpm_studio", "train", str(data), "--out", str(out), "--from-scratch", "tiny",
            "--resolution", "16", "--steps", "100000", "--batch-size", "4", "--checkpoint-every", "3", "--sample-every", "100000"]
-    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and (latest_checkpoint(out) is None or latest_checkpoint(out)[0] < 6):
-            time.sleep(0.2)
-        assert latest_checkpoint(out) is not None, "no checkpoint appeared"
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    (out / "checkpoints" / "checkpoint-99999999.partial").mkdir()  # what a kill mid-write leaves behind
-    step, _ = latest_checkpoint(out)
+    step = kill_after_checkpoint(cmd, out, 6, ENV)
     events = []
     summary = train(tiny_config(data, out, max_steps=step + 2, batch_size=4, checkpoint_every=3), on_event=events.append, resume=True)
     assert next(e for e in events if e.kind == "resumed").step == step

@@ -20,8 +20,33 @@ from ddpm_studio.training.presets import PRESETS
 MIXED_PRECISION = ("auto", "no", "fp16", "bf16")  # auto: the fastest of those the device has, measured
 
 
+class Recipe:
+    """What both trainers' recipes do: a plain dict (for settings and JSON), read back with unknown settings
+    refused by name, and a ``train_config.json`` file."""
+
+    what = "training"  # the recipe's name in messages
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"Unknown {cls.what} setting(s): {', '.join(unknown)}.")
+        return cls(**data)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path):
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
 @dataclass
-class TrainConfig:
+class TrainConfig(Recipe):
     data_dir: str
     output_dir: str
     base_model: str = ""  # a DDPM pipeline to fine-tune; empty: train `preset` from scratch
@@ -94,21 +119,3 @@ class TrainConfig:
             raise ValueError(f"The guide scale must be between {low} and {high}; got {scale!r}.")
         if not self.data_dir or not self.output_dir:
             raise ValueError("Both a training folder and an output folder are needed.")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"Unknown training setting(s): {', '.join(unknown)}.")
-        return cls(**data)
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-    @classmethod
-    def load(cls, path: str | Path) -> "TrainConfig":
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))

@@ -8,21 +8,21 @@ no flip, no caption dropout), with aspect-ratio bucketing on, as kohya's users r
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ddpm_studio.engine.schedulers import SCHEDULERS
 from ddpm_studio.training.captions import DEFAULT_TEMPLATE, CaptionOptions
-from ddpm_studio.training.config import MIXED_PRECISION
+from ddpm_studio.training.config import MIXED_PRECISION, Recipe
 
 LORA_TRAINER = "lora"
 
 
 @dataclass
-class LoraTrainConfig:
+class LoraTrainConfig(Recipe):
+    what = "LoRA training"
+
     data_dir: str
     output_dir: str
     base_model: str  # a Text to Image model the app lists: a diffusers folder or a .safetensors checkpoint
@@ -110,24 +110,6 @@ class LoraTrainConfig:
             raise ValueError("Min-SNR γ, the noise offset and the kept tags cannot be negative.")
         if any(c in self.lora_name for c in '/\\:<>"|?*'):
             raise ValueError(f"The LoRA's name '{self.lora_name}' cannot hold / \\ : < > \" | ? *.")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "LoraTrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"Unknown LoRA training setting(s): {', '.join(unknown)}.")
-        return cls(**data)
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-    @classmethod
-    def load(cls, path: str | Path) -> "LoraTrainConfig":
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 def is_lora_run(config_file: str | Path) -> bool:

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ddpm_studio.training import checkpoints as ckpt
 from ddpm_studio.training.captions import step_caption, tag_frequency, template_caption
 from ddpm_studio.training.events import TrainCallback, TrainControl, TrainEvent, TrainingError
 from ddpm_studio.training.lora_config import LoraTrainConfig
@@ -27,9 +26,9 @@ from ddpm_studio.training.lora_data import LoraData
 from ddpm_studio.training.lora_export import kohya_metadata, kohya_state, write_lora
 from ddpm_studio.training.lora_network import TEXT_TARGETS, UNET_TARGETS, add_lora, load_lora_into, lora_off, lora_weights
 from ddpm_studio.training.precision import AutocastOn, settle_precision
-from ddpm_studio.training.trainer import (LoopState, TrainSummary, device_is_main, ignore_event, make_accelerator,
-                                          refuse_other_trainers_run, report_loss, save_checkpoint, training_device,
-                                          wait_while_paused)
+from ddpm_studio.training.trainer import (LoopState, TrainSummary, begin_run, device_is_main, ignore_event,
+                                          make_accelerator, refuse_other_trainers_run, report_loss, save_checkpoint,
+                                          training_device, wait_while_paused)
 
 LORA_FOLDER = "lora"  # RUN/lora/<name>.safetensors: a folder of LoRAs the app lists
 
@@ -114,7 +113,6 @@ def train_lora(config: LoraTrainConfig, on_event: TrainCallback = ignore_event, 
             lambda ctx: _lora_loss(parts, noise_scheduler, data, texts, config, 0, AutocastOn(device, ctx)),
             parts.unet_params + parts.text_params, device, emit)
     accelerator = make_accelerator(config)
-    main = accelerator.is_main_process
     groups = [{"params": parts.unet_params, "lr": config.learning_rate}]
     if parts.text_params:
         groups.append({"params": parts.text_params, "lr": config.text_encoder_lr})
@@ -130,21 +128,7 @@ def train_lora(config: LoraTrainConfig, on_event: TrainCallback = ignore_event, 
     _checkpoint_only_the_lora(accelerator, names)
     params = parts.unet_params + parts.text_params
 
-    step = 0
-    if main:
-        output.mkdir(parents=True, exist_ok=True)
-        ckpt.remove_partials(output)
-        config.save(output / "train_config.json")
-    if resume:
-        found = ckpt.latest_checkpoint(output)
-        if found is None:
-            emit(TrainEvent("resumed", message=f"No checkpoint in {output / 'checkpoints'}; starting from step 0."))
-        else:
-            accelerator.load_state(str(found[1]))
-            step = int(ckpt.read_state(found[1])["step"])
-            emit(TrainEvent("resumed", step=step, max_steps=config.max_steps, path=str(found[1]),
-                            message=f"Resumed from {found[1].name} at step {step}."))
-    accelerator.wait_for_everyone()
+    step = begin_run(accelerator, output, config, resume, emit)
 
     state = LoopState(step=step, started=time.perf_counter(), start_step=step)
     running_loss = torch.zeros((), device=device)

@@ -132,8 +132,7 @@ def train(config: TrainConfig, on_event: TrainCallback = ignore_event, control: 
     if resume:
         refuse_other_trainers_run(output, lora=False)
     device = training_device()
-    main = device_is_main()
-    emit = on_event if main else ignore_event
+    emit = on_event if device_is_main() else ignore_event
 
     dataset = ImageFolderDataset(config.data_dir, config.resolution, config.center_crop, config.random_flip)
     emit(TrainEvent("data", max_steps=config.max_steps, message=dataset.report.summary() + _bad_files(dataset.report)))
@@ -174,21 +173,7 @@ def train(config: TrainConfig, on_event: TrainCallback = ignore_event, control: 
         accelerator.register_for_checkpointing(ema)
     set_seed(config.seed, device_specific=True)
 
-    step = 0
-    if main:
-        output.mkdir(parents=True, exist_ok=True)
-        ckpt.remove_partials(output)
-        config.save(output / "train_config.json")
-    if resume:
-        found = ckpt.latest_checkpoint(output)
-        if found is None:
-            emit(TrainEvent("resumed", message=f"No checkpoint in {output / 'checkpoints'}; starting from step 0."))
-        else:
-            accelerator.load_state(str(found[1]))
-            step = int(ckpt.read_state(found[1])["step"])
-            emit(TrainEvent("resumed", step=step, max_steps=config.max_steps, path=str(found[1]),
-                            message=f"Resumed from {found[1].name} at step {step}."))
-    accelerator.wait_for_everyone()
+    step = begin_run(accelerator, output, config, resume, emit)
 
     state = LoopState(step=step, started=time.perf_counter(), start_step=step)
     running_loss = torch.zeros((), device=accelerator.device)
@@ -258,6 +243,27 @@ class LoopState:
     def __post_init__(self) -> None:
         if self.logged_step < 0:
             self.logged_step = self.step
+
+
+def begin_run(accelerator, output: Path, config, resume: bool, emit) -> int:
+    """The run's folder made ready (no half-written checkpoint, the recipe saved) and, with ``resume``, the latest
+    checkpoint loaded; returns the step to go on from."""
+    step = 0
+    if accelerator.is_main_process:
+        output.mkdir(parents=True, exist_ok=True)
+        ckpt.remove_partials(output)
+        config.save(output / "train_config.json")
+    if resume:
+        found = ckpt.latest_checkpoint(output)
+        if found is None:
+            emit(TrainEvent("resumed", message=f"No checkpoint in {output / 'checkpoints'}; starting from step 0."))
+        else:
+            accelerator.load_state(str(found[1]))
+            step = int(ckpt.read_state(found[1])["step"])
+            emit(TrainEvent("resumed", step=step, max_steps=config.max_steps, path=str(found[1]),
+                            message=f"Resumed from {found[1].name} at step {step}."))
+    accelerator.wait_for_everyone()
+    return step
 
 
 def report_loss(accelerator, running_loss: torch.Tensor, state: "LoopState", config, output: Path, lr: float,
