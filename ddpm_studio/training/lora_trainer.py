@@ -26,9 +26,9 @@ from ddpm_studio.training.lora_data import LoraData
 from ddpm_studio.training.lora_export import kohya_metadata, kohya_state, write_lora
 from ddpm_studio.training.lora_network import TEXT_TARGETS, UNET_TARGETS, add_lora, load_lora_into, lora_off, lora_weights
 from ddpm_studio.training.precision import AutocastOn, settle_precision
-from ddpm_studio.training.trainer import (LoopState, TrainSummary, begin_run, device_is_main, ignore_event,
-                                          make_accelerator, refuse_other_trainers_run, report_loss, save_checkpoint,
-                                          training_device, wait_while_paused)
+from ddpm_studio.training.run_loop import (LoopState, TrainSummary, begin_run, device_is_main, ignore_event,
+                                           make_accelerator, optimizer_step, refuse_other_trainers_run, report_loss,
+                                           save_checkpoint, training_device, wait_while_paused)
 
 LORA_FOLDER = "lora"  # RUN/lora/<name>.safetensors: a folder of LoRAs the app lists
 
@@ -148,12 +148,7 @@ def train_lora(config: LoraTrainConfig, on_event: TrainCallback = ignore_event, 
                     + accelerator.process_index)
             with accelerator.accumulate(*models):
                 loss = _lora_loss(parts, noise_scheduler, data, texts, config, draw, accelerator)
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(params, config.max_grad_norm)
-                optimizer.step()
-                lr_scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
+                optimizer_step(accelerator, loss, params, config.max_grad_norm, optimizer, lr_scheduler)
             running_loss += loss.detach()
         state.step += 1
         step = state.step

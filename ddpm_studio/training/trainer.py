@@ -1,17 +1,16 @@
 """The DDPM trainer, on accelerate: the same code on one CPU, one GPU, or many under ``accelerate launch``.
 
 Each step is the DDPM training step (Ho et al. 2020, Algorithm 1): take clean images x0, draw t ~ U{0..T-1} and
-ε ~ N(0, I), make x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε, and regress the UNet's output on ε (or v, or x0).
+ε ~ N(0, I), make x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε, and regress the UNet's output on ε (or v, or x0). The loop's
+common parts are ``run_loop.py``'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import math
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,63 +22,13 @@ from ddpm_studio.engine.model_defaults import write_defaults
 from ddpm_studio.training import checkpoints as ckpt
 from ddpm_studio.training.config import TrainConfig
 from ddpm_studio.training.dataset import ImageFolderDataset
-from ddpm_studio.training.events import TrainCallback, TrainControl, TrainEvent, TrainingError
+from ddpm_studio.training.events import TrainCallback, TrainControl, TrainEvent
 from ddpm_studio.training.precision import AutocastOn, settle_precision
+from ddpm_studio.training.run_loop import (LoopState, TrainSummary, begin_run, device_is_main, ignore_event,
+                                           make_accelerator, optimizer_step, refuse_other_trainers_run, report_loss,
+                                           save_checkpoint, training_device, wait_while_paused)
 
 GUIDE_FOLDER = "guide"  # output/guide during a run; model/guide in the exported model
-
-
-@dataclass
-class TrainSummary:
-    step: int
-    model_dir: str
-    stopped: bool
-    last_loss: float | None
-
-
-def ignore_event(event: TrainEvent) -> None:
-    return None
-
-
-def training_device():
-    """The device this process trains on, before the Accelerator exists (for measuring precision on it)."""
-    from accelerate import PartialState
-
-    return PartialState().device
-
-
-def refuse_other_trainers_run(output: Path, lora: bool) -> None:
-    """Resuming a run of the other trainer (a LoRA run with the DDPM trainer, or the other way) is a message."""
-    from ddpm_studio.training.lora_config import is_lora_run
-
-    saved = output / "train_config.json"
-    if saved.is_file() and is_lora_run(saved) != lora:
-        theirs = "a pixel DDPM" if lora else "a LoRA"
-        how = "Pixel DDPM in the Train panel, or train without --lora" if lora else \
-            "Stable Diffusion LoRA in the Train panel, or train --lora"
-        raise TrainingError(f"{output} holds {theirs} run; resume it as one ({how}), or choose another output folder.")
-
-
-def device_is_main() -> bool:
-    from accelerate import PartialState
-
-    return PartialState().is_main_process
-
-
-def make_accelerator(config: TrainConfig):
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
-    from accelerate.utils import ProjectConfiguration
-
-    mixed = (config.chosen_precision or "no") if config.mixed_precision == "auto" else config.mixed_precision
-    if mixed == "fp16" and not torch.cuda.is_available():
-        raise TrainingError("fp16 mixed precision needs a CUDA GPU; on a CPU use bf16, no, or auto.")
-    AcceleratorState._reset_state()  # a second run in the same process (GUI, tests) may change precision
-    return Accelerator(
-        mixed_precision=mixed,
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
-        project_config=ProjectConfiguration(project_dir=config.output_dir),
-    )
 
 
 def build_model(config: TrainConfig):
@@ -198,12 +147,7 @@ def train(config: TrainConfig, on_event: TrainCallback = ignore_event, control: 
             clean = next(data)
             with accelerator.accumulate(unet):
                 loss = _training_loss(unet, noise_scheduler, clean, prediction_type, accelerator)
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(unet.parameters(), config.max_grad_norm)
-                optimizer.step()
-                lr_scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
+                optimizer_step(accelerator, loss, unet.parameters(), config.max_grad_norm, optimizer, lr_scheduler)
             running_loss += loss.detach()
         if ema is not None:
             ema.step(unet.parameters())
@@ -233,61 +177,6 @@ def train(config: TrainConfig, on_event: TrainCallback = ignore_event, control: 
     return TrainSummary(step=step, model_dir=str(model_dir), stopped=stopped, last_loss=last_good_loss)
 
 
-@dataclass
-class LoopState:
-    step: int
-    started: float
-    start_step: int
-    logged_step: int = -1
-
-    def __post_init__(self) -> None:
-        if self.logged_step < 0:
-            self.logged_step = self.step
-
-
-def begin_run(accelerator, output: Path, config, resume: bool, emit) -> int:
-    """The run's folder made ready (no half-written checkpoint, the recipe saved) and, with ``resume``, the latest
-    checkpoint loaded; returns the step to go on from."""
-    step = 0
-    if accelerator.is_main_process:
-        output.mkdir(parents=True, exist_ok=True)
-        ckpt.remove_partials(output)
-        config.save(output / "train_config.json")
-    if resume:
-        found = ckpt.latest_checkpoint(output)
-        if found is None:
-            emit(TrainEvent("resumed", message=f"No checkpoint in {output / 'checkpoints'}; starting from step 0."))
-        else:
-            accelerator.load_state(str(found[1]))
-            step = int(ckpt.read_state(found[1])["step"])
-            emit(TrainEvent("resumed", step=step, max_steps=config.max_steps, path=str(found[1]),
-                            message=f"Resumed from {found[1].name} at step {step}."))
-    accelerator.wait_for_everyone()
-    return step
-
-
-def report_loss(accelerator, running_loss: torch.Tensor, state: "LoopState", config, output: Path, lr: float,
-                images_per_step: int, emit) -> float:
-    """The mean loss since the last report (all processes), emitted as a ``step`` event with speed and ETA; the
-    running sum starts again. A loss that is not finite stops the run, naming the checkpoint that is kept."""
-    step = state.step
-    loss_value = (accelerator.reduce(running_loss, "mean").item() / (step - state.logged_step)
-                  / config.gradient_accumulation_steps)
-    running_loss.zero_()
-    if not math.isfinite(loss_value):
-        found = ckpt.latest_checkpoint(output)
-        kept = f"The last good checkpoint ({found[1].name}) is kept." if found else "No checkpoint was written yet."
-        raise TrainingError(f"The loss became {loss_value} at step {step}; training stopped. {kept} "
-                            "Try a lower learning rate, or mixed precision 'no'.")
-    elapsed = time.perf_counter() - state.started
-    rate = (step - state.start_step) * images_per_step / max(elapsed, 1e-9)
-    eta = (config.max_steps - step) * images_per_step / rate if rate > 0 else None
-    emit(TrainEvent("step", step=step, max_steps=config.max_steps, loss=loss_value, lr=lr, images_per_s=rate,
-                    eta_s=eta))
-    state.logged_step = step
-    return loss_value
-
-
 def _training_loss(unet, noise_scheduler, clean: torch.Tensor, prediction_type: str, accelerator) -> torch.Tensor:
     noise = torch.randn_like(clean)
     timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (clean.shape[0],), device=clean.device)
@@ -301,32 +190,6 @@ def _training_loss(unet, noise_scheduler, clean: torch.Tensor, prediction_type: 
     else:
         target = clean
     return F.mse_loss(prediction.float(), target.float())
-
-
-def wait_while_paused(control: TrainControl, emit, state: "LoopState", max_steps: int) -> bool:
-    """Block while paused; True if a stop came meanwhile. The time paused does not count in the speed and ETA."""
-    if not control.paused:
-        return control.stopping
-    step = state.step
-    emit(TrainEvent("paused", step=step, max_steps=max_steps, message=f"Paused at step {step}"))
-    paused_at = time.perf_counter()
-    while control.paused and not control.stopping:
-        time.sleep(0.05)
-    state.started += time.perf_counter() - paused_at
-    if not control.stopping:
-        emit(TrainEvent("resumed", step=step, max_steps=max_steps, message=f"Resumed at step {step}"))
-    return control.stopping
-
-
-def save_checkpoint(accelerator, output: Path, step: int, config: TrainConfig, loss, emit) -> None:
-    partial = ckpt.partial_path(output, step)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(partial), safe_serialization=True)
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        final = ckpt.commit_checkpoint(partial, step, {"loss": loss, "config": config.to_dict()}, config.checkpoints_total_limit)
-        emit(TrainEvent("checkpoint", step=step, max_steps=config.max_steps, path=str(final), message=f"Saved {final.name}"))
-    accelerator.wait_for_everyone()
 
 
 class _EmaWeights:

@@ -28,13 +28,11 @@ from PySide6.QtWidgets import (
 from ddpm_studio.training import checkpoints as ckpt
 from ddpm_studio.training.config import MIXED_PRECISION, TrainConfig
 from ddpm_studio.training.lora_config import LoraTrainConfig
-from ddpm_studio.ui.canvas import ImageView
-from ddpm_studio.ui.images import to_qimage
 from ddpm_studio.ui.ddpm_train_fields import DdpmTrainFields
 from ddpm_studio.ui.lora_train_fields import LoraTrainFields
-from ddpm_studio.ui.loss_plot import LossPlot
 from ddpm_studio.ui.settings import Settings
 from ddpm_studio.ui.train_data_view import TrainDataView
+from ddpm_studio.ui.train_run_view import TrainRunView, duration
 from ddpm_studio.ui.train_worker import TrainerThread
 from ddpm_studio.ui.widgets import error_dialog, form_and_view, path_row
 
@@ -55,7 +53,6 @@ class TrainPanel(QWidget):
         self.settings = settings
         self.trainer: TrainerThread | None = None
         self.error_box: QMessageBox | None = None
-        self.last_sample = None
         self.exported_model = ""  # the last model (or LoRA file) this panel exported
         self.exported_base = ""  # a LoRA's base model
         self.running_lora = False  # what the running (or last) training trains
@@ -157,19 +154,12 @@ class TrainPanel(QWidget):
         self.data_view.status_message.connect(self.status_message)
         self.thumbnails, self.scan_label, self.bad_files = (self.data_view.thumbnails, self.data_view.scan_label,
                                                             self.data_view.bad_files)
-        self.loss_plot = LossPlot()
-        self.sample_view = ImageView()
-        self.sample_label = QLabel("Samples (EMA weights) appear here during training")
-        self.sample_label.setWordWrap(True)
-        lower = QHBoxLayout()
-        lower.addWidget(self.loss_plot, 3)
-        sample_box = QVBoxLayout()
-        sample_box.addWidget(self.sample_label)
-        sample_box.addWidget(self.sample_view, 1)
-        lower.addLayout(sample_box, 2)
+        self.run_view = TrainRunView()
+        self.loss_plot, self.sample_view, self.sample_label = (self.run_view.loss_plot, self.run_view.sample_view,
+                                                               self.run_view.sample_label)
         right = QVBoxLayout()
         right.addWidget(self.data_view)
-        right.addLayout(lower, 1)
+        right.addWidget(self.run_view, 1)
         QVBoxLayout(self).addWidget(form_and_view(left, right, 400))
 
         self.refresh_models()
@@ -211,11 +201,7 @@ class TrainPanel(QWidget):
 
     def _clear_run_view(self) -> None:
         """No loss, pictures, progress or "use it" of an earlier run: a new run, or the other trainer, starts clean."""
-        self.loss_plot.clear()
-        self.sample_view.set_image(None)
-        self.last_sample = None
-        self.sample_label.setText("Validation pictures (without and with the LoRA) appear here during training"
-                                  if self.lora else "Samples (EMA weights) appear here during training")
+        self.run_view.clear(self.lora)
         self.progress.setValue(0)
         self.progress_label.setText("")
         self.use_button.setVisible(False)
@@ -370,23 +356,21 @@ class TrainPanel(QWidget):
             self.trainer.wait(timeout_ms)
         self.data_view.wait(timeout_ms)
 
+    @property
+    def last_sample(self):
+        return self.run_view.last_sample
+
     def _on_event(self, event) -> None:
         if event.kind == "data":
             self.scan_label.setText(event.message.splitlines()[0])
         elif event.kind == "step":
             self.loss_plot.add(event.step, event.loss)
             self.progress.setValue(event.step)
-            eta = f" · ETA {_duration(event.eta_s)}" if event.eta_s is not None else ""
+            eta = f" · ETA {duration(event.eta_s)}" if event.eta_s is not None else ""
             self.progress_label.setText(f"Step {event.step}/{event.max_steps} · loss {event.loss:.4f} · "
                                         f"{event.images_per_s:.1f} img/s{eta}")
         elif event.kind == "sample":
-            self.last_sample = event
-            self.sample_view.set_image(to_qimage(event.image))
-            if self.running_lora:
-                self.sample_label.setText(f"Validation at step {event.step}: {event.message}")
-            else:
-                how = f", {event.message}" if event.message else ""
-                self.sample_label.setText(f"Samples at step {event.step} (EMA weights{how})")
+            self.run_view.show_sample(event, self.running_lora)
         elif event.kind == "exported":
             self.exported_model = event.path
             self.use_button.setVisible(True)
@@ -425,11 +409,3 @@ class TrainPanel(QWidget):
     def show_error(self, title: str, message: str) -> None:
         self.status_message.emit(message.splitlines()[0])
         self.error_box = error_dialog(self, title, message)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

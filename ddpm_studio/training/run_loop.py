@@ -1,0 +1,160 @@
+"""What both trainers' loops share (the DDPM one in ``trainer.py``, the LoRA one in ``lora_trainer.py``): the device
+and the Accelerator, beginning or resuming a run, an optimizer step, the loss report with speed and ETA (and the stop
+at a loss that is not finite), pausing, and checkpoints that a kill cannot tear. No Qt.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ddpm_studio.training import checkpoints as ckpt
+from ddpm_studio.training.events import TrainControl, TrainEvent, TrainingError
+
+
+@dataclass
+class TrainSummary:
+    step: int
+    model_dir: str
+    stopped: bool
+    last_loss: float | None
+
+
+def ignore_event(event: TrainEvent) -> None:
+    return None
+
+
+def training_device():
+    """The device this process trains on, before the Accelerator exists (for measuring precision on it)."""
+    from accelerate import PartialState
+
+    return PartialState().device
+
+
+def refuse_other_trainers_run(output: Path, lora: bool) -> None:
+    """Resuming a run of the other trainer (a LoRA run with the DDPM trainer, or the other way) is a message."""
+    from ddpm_studio.training.lora_config import is_lora_run
+
+    saved = output / "train_config.json"
+    if saved.is_file() and is_lora_run(saved) != lora:
+        theirs = "a pixel DDPM" if lora else "a LoRA"
+        how = "Pixel DDPM in the Train panel, or train without --lora" if lora else \
+            "Stable Diffusion LoRA in the Train panel, or train --lora"
+        raise TrainingError(f"{output} holds {theirs} run; resume it as one ({how}), or choose another output folder.")
+
+
+def device_is_main() -> bool:
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
+
+
+def make_accelerator(config):
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+    from accelerate.utils import ProjectConfiguration
+
+    mixed = (config.chosen_precision or "no") if config.mixed_precision == "auto" else config.mixed_precision
+    if mixed == "fp16" and not torch.cuda.is_available():
+        raise TrainingError("fp16 mixed precision needs a CUDA GPU; on a CPU use bf16, no, or auto.")
+    AcceleratorState._reset_state()  # a second run in the same process (GUI, tests) may change precision
+    return Accelerator(
+        mixed_precision=mixed,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        project_config=ProjectConfiguration(project_dir=config.output_dir),
+    )
+
+
+@dataclass
+class LoopState:
+    step: int
+    started: float
+    start_step: int
+    logged_step: int = -1
+
+    def __post_init__(self) -> None:
+        if self.logged_step < 0:
+            self.logged_step = self.step
+
+
+def begin_run(accelerator, output: Path, config, resume: bool, emit) -> int:
+    """The run's folder made ready (no half-written checkpoint, the recipe saved) and, with ``resume``, the latest
+    checkpoint loaded; returns the step to go on from."""
+    step = 0
+    if accelerator.is_main_process:
+        output.mkdir(parents=True, exist_ok=True)
+        ckpt.remove_partials(output)
+        config.save(output / "train_config.json")
+    if resume:
+        found = ckpt.latest_checkpoint(output)
+        if found is None:
+            emit(TrainEvent("resumed", message=f"No checkpoint in {output / 'checkpoints'}; starting from step 0."))
+        else:
+            accelerator.load_state(str(found[1]))
+            step = int(ckpt.read_state(found[1])["step"])
+            emit(TrainEvent("resumed", step=step, max_steps=config.max_steps, path=str(found[1]),
+                            message=f"Resumed from {found[1].name} at step {step}."))
+    accelerator.wait_for_everyone()
+    return step
+
+
+def optimizer_step(accelerator, loss, params, max_grad_norm: float, optimizer, lr_scheduler) -> None:
+    """Backward, and — once the accumulated steps are in — clip the gradients and step; the schedule follows."""
+    accelerator.backward(loss)
+    if accelerator.sync_gradients:
+        accelerator.clip_grad_norm_(params, max_grad_norm)
+    optimizer.step()
+    lr_scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def report_loss(accelerator, running_loss: torch.Tensor, state: "LoopState", config, output: Path, lr: float,
+                images_per_step: int, emit) -> float:
+    """The mean loss since the last report (all processes), emitted as a ``step`` event with speed and ETA; the
+    running sum starts again. A loss that is not finite stops the run, naming the checkpoint that is kept."""
+    step = state.step
+    loss_value = (accelerator.reduce(running_loss, "mean").item() / (step - state.logged_step)
+                  / config.gradient_accumulation_steps)
+    running_loss.zero_()
+    if not math.isfinite(loss_value):
+        found = ckpt.latest_checkpoint(output)
+        kept = f"The last good checkpoint ({found[1].name}) is kept." if found else "No checkpoint was written yet."
+        raise TrainingError(f"The loss became {loss_value} at step {step}; training stopped. {kept} "
+                            "Try a lower learning rate, or mixed precision 'no'.")
+    elapsed = time.perf_counter() - state.started
+    rate = (step - state.start_step) * images_per_step / max(elapsed, 1e-9)
+    eta = (config.max_steps - step) * images_per_step / rate if rate > 0 else None
+    emit(TrainEvent("step", step=step, max_steps=config.max_steps, loss=loss_value, lr=lr, images_per_s=rate,
+                    eta_s=eta))
+    state.logged_step = step
+    return loss_value
+
+
+def wait_while_paused(control: TrainControl, emit, state: "LoopState", max_steps: int) -> bool:
+    """Block while paused; True if a stop came meanwhile. The time paused does not count in the speed and ETA."""
+    if not control.paused:
+        return control.stopping
+    step = state.step
+    emit(TrainEvent("paused", step=step, max_steps=max_steps, message=f"Paused at step {step}"))
+    paused_at = time.perf_counter()
+    while control.paused and not control.stopping:
+        time.sleep(0.05)
+    state.started += time.perf_counter() - paused_at
+    if not control.stopping:
+        emit(TrainEvent("resumed", step=step, max_steps=max_steps, message=f"Resumed at step {step}"))
+    return control.stopping
+
+
+def save_checkpoint(accelerator, output: Path, step: int, config, loss, emit) -> None:
+    partial = ckpt.partial_path(output, step)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(partial), safe_serialization=True)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        final = ckpt.commit_checkpoint(partial, step, {"loss": loss, "config": config.to_dict()}, config.checkpoints_total_limit)
+        emit(TrainEvent("checkpoint", step=step, max_steps=config.max_steps, path=str(final), message=f"Saved {final.name}"))
+    accelerator.wait_for_everyone()
