@@ -79,17 +79,26 @@ def test_the_panel_remembers_each_trainers_settings(window, qtbot, tmp_path):
     panel.kind_box.setCurrentIndex(panel.kind_box.findData("lora"))
     panel.lora_fields.trigger.setText("zqx")
     panel.lora_fields.rank.setValue(16)
+    options = panel.lora_fields.options
+    assert not options.min_snr.isVisibleTo(panel)  # folded away until asked for
+    options.dropout.setValue(0.1)
+    options.shuffle.setChecked(True)
+    options.keep.setValue(1)
+    options.min_snr.setValue(5.0)
     panel.folder.setText(str(captioned_folder(tmp_path / "pictures")))
     panel.output.setText(str(tmp_path / "run"))
     config = panel.current_config()
     assert (config.trainer, config.rank, config.trigger, config.base_model.endswith("tiny-sd")) == ("lora", 16, "zqx",
                                                                                                   True)
+    assert (config.caption_dropout, config.shuffle_tags, config.keep_tags, config.min_snr_gamma) == (0.1, True, 1, 5.0)
     panel.settings.set_json("train/last_lora_config", config.to_dict())
     panel.kind_box.setCurrentIndex(panel.kind_box.findData("ddpm"))
     assert panel.current_config().__class__.__name__ == "TrainConfig" and panel.form.isRowVisible(panel.base_box)
     panel.lora_fields.rank.setValue(4)
+    options.min_snr.setValue(0.0)
     panel.kind_box.setCurrentIndex(panel.kind_box.findData("lora"))
     assert panel.lora_fields.rank.value() == 16 and panel.lora_fields.trigger.text() == "zqx"
+    assert options.toggle.isChecked() and options.min_snr.isVisibleTo(panel) and options.min_snr.value() == 5.0
     panel.lora_fields.base_box.clear()
     with pytest.raises(ValueError, match="choose a Text to Image model"):
         panel.current_config()

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QHBoxLayo
 from ddpm_studio.engine.models import list_models
 from ddpm_studio.training.captions import DEFAULT_TEMPLATE, CaptionOptions
 from ddpm_studio.training.lora_config import LoraTrainConfig
+from ddpm_studio.ui.lora_train_options import LoraTrainOptions
 from ddpm_studio.ui.widgets import narrow_combo
 
 NATIVE_SIDE = {"sd1": 512, "sd2": 768, "sdxl": 1024}  # the resolution each family was trained at
@@ -49,20 +50,25 @@ class LoraTrainFields(QWidget):
         row.addWidget(self.rank, 1)
         row.addWidget(QLabel("alpha"))
         row.addWidget(self.alpha, 1)
+        self.options = LoraTrainOptions()
         self.rows = [("Base model", self.base_box), ("Trigger word", self.trigger), ("Caption template", self.template),
                      ("Rank", self.rank_row), ("", self.text_encoder), ("", self.buckets),
-                     ("Validation prompt", self.validation)]
+                     ("Validation prompt", self.validation), ("", self.options.toggle)]
         self.trigger.textChanged.connect(self.captions_changed)
         self.template.textChanged.connect(self.captions_changed)
         self.infos = {}
 
     def add_rows(self, form: QFormLayout, at: int) -> None:
-        for offset, (label, widget) in enumerate(self.rows):
+        for offset, (label, widget) in enumerate(self.rows + self.options.rows):
             form.insertRow(at + offset, label, widget)
+        self.form = form
+        self.options.toggle.toggled.connect(lambda: self.set_shown(form, form.isRowVisible(self.base_box)))
 
     def set_shown(self, form: QFormLayout, shown: bool) -> None:
         for _, widget in self.rows:
             form.setRowVisible(widget, shown)
+        for _, widget in self.options.rows:
+            form.setRowVisible(widget, shown and self.options.toggle.isChecked())
 
     def refresh_models(self) -> None:
         current = self.base_box.currentData()
@@ -92,7 +98,7 @@ class LoraTrainFields(QWidget):
             base_model=self.base_box.currentData() or "", rank=self.rank.value(), alpha=self.alpha.value(),
             trigger=self.trigger.text().strip(), caption_template=self.template.text().strip() or DEFAULT_TEMPLATE,
             train_text_encoder=self.text_encoder.isChecked(), buckets=self.buckets.isChecked(),
-            validation_prompt=self.validation.text().strip(), **shared)
+            validation_prompt=self.validation.text().strip(), **self.options.values(), **shared)
         config.validate()
         return config
 
@@ -107,3 +113,4 @@ class LoraTrainFields(QWidget):
         self.text_encoder.setChecked(config.train_text_encoder)
         self.buckets.setChecked(config.buckets)
         self.validation.setText(config.validation_prompt)
+        self.options.apply(config)
