@@ -40,11 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
     gen.add_argument("--allow-pickle", action="store_true", help="allow loading pickle (.bin) weights — they can run code")
     _save_steps_argument(gen)
+    _variation_arguments(gen)
 
     t2i = sub.add_parser("txt2img", help="text to image with a Stable Diffusion model")
     _prompt_arguments(t2i, SCHEDULERS)
     t2i.add_argument("--size", default="512x512", help="WIDTHxHEIGHT, multiples of 8")
     _prediction_argument(t2i)
+    _variation_arguments(t2i)
 
     edit = sub.add_parser("edit", help="change an image with a prompt: img2img, inpaint or instruct")
     _prompt_arguments(edit, SCHEDULERS)
@@ -248,6 +250,18 @@ def _device_arguments(parser) -> None:
     parser.add_argument("--precision", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
     parser.add_argument("--allow-pickle", action="store_true",
                         help="allow loading pickle (.bin) weights — they can run code")
+
+
+def _variation_arguments(parser) -> None:
+    parser.add_argument("--variation-seed", type=int, metavar="N",
+                        help="vary the picture towards this seed's (image i: towards N + i), as A1111's Variation seed")
+    parser.add_argument("--variation-strength", type=float, default=0.0, metavar="S",
+                        help="how far: 0 is the seed's picture, 1 the variation seed's (default 0)")
+    parser.add_argument("--seed-walk", metavar="S1,S2,…",
+                        help="an animation along the slerp through these seeds: --out DIR gets frames/ (normal PNGs), "
+                             "seed-walk.gif and seed-walk.webp (one image per frame; --seed and --batch are not used)")
+    parser.add_argument("--frames", type=int, default=24, help="frames of a --seed-walk (default 24)")
+    parser.add_argument("--fps", type=float, default=12.0, help="frames per second of a --seed-walk's animation")
 
 
 def _save_steps_argument(parser) -> None:

@@ -43,7 +43,19 @@ def _common_job_fields(args, model_ref: str) -> dict:
         batch_size=args.batch,
         preview_every=1 if getattr(args, "save_steps", None) else 0,
         output_dir=str(Path(args.out or default_output_dir()).expanduser()),
+        **_variation_fields(args),
     )
+
+
+def _variation_fields(args) -> dict:
+    """--variation-seed and --variation-strength (generate and txt2img): a strength without a seed draws one at
+    random, as A1111 does; a seed without a strength would do nothing and is refused."""
+    strength, seed = getattr(args, "variation_strength", 0.0), getattr(args, "variation_seed", None)
+    if not strength:
+        if seed is not None:
+            raise ValueError(f"--variation-seed {seed} does nothing without --variation-strength S (0 … 1).")
+        return {}
+    return dict(variation_seed=random.randrange(2**32) if seed is None else seed, variation_strength=strength)
 
 
 def _prompt_fields(args) -> dict:
@@ -145,15 +157,23 @@ def cmd_upscale(args) -> int:
     return run_job(args, job)
 
 
-def run_job(args, job) -> int:
+def make_engine(args):
     from ddpm_studio.engine.options import MemoryOptions
     from ddpm_studio.engine.runner import Engine
 
     memory = MemoryOptions(attention_slicing=getattr(args, "attention_slicing", False),
                            vae_tiling=getattr(args, "vae_tiling", False), cpu_offload=getattr(args, "cpu_offload", False),
                            vae_fp32=getattr(args, "vae_fp32", False))
-    engine = Engine(device=args.device, allow_pickle=args.allow_pickle, precision=getattr(args, "precision", "auto"),
-                    memory=memory, folders=addon_folders(args))
+    return Engine(device=args.device, allow_pickle=args.allow_pickle, precision=getattr(args, "precision", "auto"),
+                  memory=memory, folders=addon_folders(args))
+
+
+def run_job(args, job) -> int:
+    if getattr(args, "seed_walk", None):
+        from ddpm_studio.commands.seed_walk import run_seed_walk
+
+        return run_seed_walk(args, job, make_engine(args))
+    engine = make_engine(args)
     bar = ProgressBar(sys.stderr)
     history = None
     attention = [] if getattr(args, "attention_maps", None) else None

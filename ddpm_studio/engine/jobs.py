@@ -40,6 +40,8 @@ class Job:
     batch_size: int = 4
     preview_every: int = 1  # 0 = no previews, 1 = every step, k = every k-th step (the last step always)
     output_dir: str = ""  # empty: the caller decides where (or nothing is saved)
+    variation_seed: int = 0  # image i's x_T is slerped towards this seed + i's (engine/variation.py) …
+    variation_strength: float = 0.0  # … this far: 0 (off) is the seed's picture, 1 the variation seed's
 
     def __post_init__(self) -> None:
         self.validate()
@@ -53,6 +55,8 @@ class Job:
         _check_int("seed", self.seed, 0, MAX_SEED)
         _check_int("batch size", self.batch_size, 1, MAX_BATCH)
         _check_int("preview interval", self.preview_every, 0, MAX_STEPS)
+        _check_int("variation seed", self.variation_seed, 0, MAX_SEED)
+        _check_float("variation strength", self.variation_strength, 0.0, 1.0)
         if not isinstance(self.output_dir, str):
             raise JobError("The output folder must be a path string.")
 
@@ -200,6 +204,9 @@ class EditJob(PromptJob):
         if self.mode == "inpaint" and not self.mask:
             raise JobError("Inpainting needs a mask (white where the image should be repainted).")
         _check_float("strength", self.strength, 0.0, 1.0)
+        if self.variation_strength:
+            raise JobError("Variation seeds vary a picture made from noise (Generate, Text to Image); an edit starts "
+                           "from its input picture.")
         if self.strength == 0.0 and self.mode != "instruct":
             raise JobError("A strength of 0 would change nothing; use a value above 0.")
         _check_float("image guidance scale", self.image_guidance_scale, 0.0, 50.0)
@@ -231,6 +238,9 @@ class UpscaleJob(PromptJob):
 
     def validate(self) -> None:
         super().validate()
+        if self.variation_strength:
+            raise JobError("Variation seeds vary a picture made from noise (Generate, Text to Image); an upscale "
+                           "starts from its input picture.")
         if not self.image:
             raise JobError("An upscale needs an input image.")
         if self.prediction_type != "auto":  # inherited from PromptJob; the upscalers' own configs say what they predict

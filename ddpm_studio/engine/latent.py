@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ddpm_studio.engine import variation
 from ddpm_studio.engine.memory import apply_memory_options
 from ddpm_studio.engine.options import MemoryOptions
 from ddpm_studio.engine.errors import first_line
@@ -181,6 +182,15 @@ def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, nega
     return args
 
 
+def varied_latents(pipe, job: Text2ImageJob) -> tuple[torch.Tensor, list[torch.Generator]]:
+    """A Text to Image job's x_T with its variation seed, drawn per image with the pipeline's own shape and dtype
+    (so strength 0 would be the pipeline's own x_T), and the seeds' generators for the sampler to go on with."""
+    factor = pipe.vae_scale_factor
+    shape = (pipe.unet.config.in_channels, job.height // factor, job.width // factor)
+    return variation.initial_noise(job.seed, job.variation_seed, job.variation_strength, job.batch_size, shape,
+                                   dtype=pipe.unet.dtype)
+
+
 def decode_preview(vae, latents: torch.Tensor) -> np.ndarray:
     """The full VAE decode of model-space latents: exact, and far slower than the linear map."""
     from ddpm_studio.engine.preview import preview
@@ -228,6 +238,8 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
     recorder.wanted = job.preview_every > 0 or job.full_decode_every > 0
     generators = [torch.Generator(device="cpu").manual_seed(job.seed + i) for i in range(job.batch_size)]
     args = pipeline_arguments(loaded, job, used.prompt, used.negative_prompt)
+    if job.variation_strength:  # x_T made here, as the pipeline would draw it, then varied (variation.py)
+        args["latents"], generators = varied_latents(pipe, job)
     attention = attention_recorder(loaded, job, args, used.prompt) if job.attention_maps else None
     start = time.perf_counter()
     calls = 0

@@ -50,6 +50,8 @@ def a1111_parameters(job, *, seed: int, width: int, height: int, model_name: str
         fields.append(("CFG scale", job.guidance_scale))
     fields += [
         ("Seed", seed),
+        *([("Variation seed", seed - job.seed + job.variation_seed),
+           ("Variation seed strength", job.variation_strength)] if job.variation_strength else []),
         ("Size", f"{width}x{height}"),
         *extra.get("before", []),
         ("Model", model_name),
@@ -120,7 +122,7 @@ def read_job(path: str | Path, own_seed: bool = False):
         job = job_from_dict(payload["job"])
         seed = payload.get("seed")
         if own_seed and isinstance(seed, int) and not isinstance(seed, bool) and seed != job.seed:
-            job = job.replace(seed=seed)
+            job = job.replace(seed=seed, variation_seed=job.variation_seed + seed - job.seed)  # both moved by i
         return job
     except (JobError, TypeError) as exc:
         raise MetadataError(f"{path}: the stored job is not valid here: {exc}") from None

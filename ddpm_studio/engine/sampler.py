@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ddpm_studio.engine import variation
 from ddpm_studio.engine.events import StepCallback, StepEvent, StopCheck
 from ddpm_studio.engine.jobs import GenerateJob
 from ddpm_studio.engine.preview import preview, to_uint8
@@ -32,10 +33,9 @@ class SampleOutput:
 
 
 def initial_noise(job: GenerateJob, shape: tuple[int, int, int]) -> tuple[torch.Tensor, list[torch.Generator]]:
-    """x_T on the CPU, image i drawn from seed + i, so that every image of a batch can be re-made alone."""
-    generators = [torch.Generator(device="cpu").manual_seed(job.seed + i) for i in range(job.batch_size)]
-    noise = torch.stack([torch.randn(shape, generator=g) for g in generators])
-    return noise, generators
+    """x_T on the CPU, image i drawn from seed + i (varied towards variation seed + i, ``variation.py``), so that
+    every image of a batch can be re-made alone."""
+    return variation.initial_noise(job.seed, job.variation_seed, job.variation_strength, job.batch_size, shape)
 
 
 def sample_hw(unet) -> tuple[int, int]:

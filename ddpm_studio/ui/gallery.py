@@ -39,6 +39,8 @@ def image_seed_and_model(path: str) -> tuple[int | None, str]:
 class GalleryStrip(QListWidget):
     restore_requested = Signal(str)  # path of the image whose parameters to restore
     reuse_seed_requested = Signal(object)  # the seed of an image (an int up to 2³² − 1: wider than a C++ int)
+    seed_walk_requested = Signal(list)  # paths of the results whose seeds to walk through, left to right
+    walks = False  # whether "Seed walk…" is offered (panels whose pictures start from noise)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -74,6 +76,12 @@ class GalleryStrip(QListWidget):
 
     def paths(self) -> list[str]:
         return [self.item(i).data(PATH_ROLE) for i in range(self.count())]
+
+    def walk_paths(self, item: QListWidgetItem) -> list[str]:
+        """The selected results with a seed, left to right, if ``item`` is one of them; else ``item`` alone."""
+        chosen = [self.item(i) for i in range(self.count())
+                  if self.item(i).isSelected() and self.item(i).data(SEED_ROLE) is not None]
+        return [i.data(PATH_ROLE) for i in chosen] if item in chosen else [item.data(PATH_ROLE)]
 
     # drag out: the files themselves
     def mimeData(self, items) -> QMimeData:
@@ -120,6 +128,10 @@ class GalleryStrip(QListWidget):
         seed = item.data(SEED_ROLE)
         if seed is not None:
             menu.addAction(f"Reuse this seed ({seed})", lambda: self.reuse_seed_requested.emit(seed))
+        if seed is not None and self.walks:
+            walk = self.walk_paths(item)
+            text = f"Seed walk through the {len(walk)} selected…" if len(walk) > 1 else "Seed walk from this seed…"
+            menu.addAction(text, lambda: self.seed_walk_requested.emit(walk))
         menu.exec(self.viewport().mapToGlobal(pos))
 
 

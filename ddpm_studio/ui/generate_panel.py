@@ -29,6 +29,7 @@ SCALE_TIP = (
 
 class GeneratePanel(SamplingPanel):
     job_type = GenerateJob
+    variations = True
     settings_key = "generate/last_job"
     schedulers = PIXEL_SCHEDULERS
 

@@ -33,6 +33,8 @@ from ddpm_studio.ui.canvas import StepCanvas
 from ddpm_studio.ui.gallery import GalleryStrip
 from ddpm_studio.ui.model_list import ModelList
 from ddpm_studio.ui.seed_field import SeedField
+from ddpm_studio.ui.seed_walk import start_seed_walk
+from ddpm_studio.ui.variation_field import VariationField
 from ddpm_studio.ui.settings import Settings
 from ddpm_studio.ui.widgets import error_dialog, form_and_view, narrow_combo, path_row, scheduler_combo
 from ddpm_studio.ui.worker import JobFailed, SamplerClient, SamplerThread
@@ -48,6 +50,7 @@ class SamplingPanel(ModelList, QWidget):
     default_batch = 4
     schedulers: tuple[str, ...] = tuple(SCHEDULERS)
     single_files = False  # whether single-file checkpoints (.safetensors) can be added here
+    variations = False  # whether the panel has the Variation row and seed walks (pictures made from noise)
     input_share = 1 / 3  # of the view's width, for a panel's input picture (the canvas shows two pictures)
 
     def accepts(self, info: ModelInfo) -> bool:
@@ -74,6 +77,7 @@ class SamplingPanel(ModelList, QWidget):
         self.sampler, self.client, self.settings = sampler, client, settings
         self.ready = False
         self.error_box: QMessageBox | None = None
+        self.walk = None  # the latest seed walk (ui/seed_walk.py)
 
         # combo boxes sized by a few characters, not by their longest entry: the settings column has a fixed width
         self.model_box = narrow_combo(14)
@@ -105,6 +109,9 @@ class SamplingPanel(ModelList, QWidget):
         form.addRow("Scheduler", self.scheduler_box)
         form.addRow("Steps", self.steps)
         form.addRow("Seed", self.seed_field)
+        self.variation = VariationField() if self.variations else None
+        if self.variation is not None:
+            form.addRow("Variation", self.variation)
         form.addRow("Batch size", self.batch)
         form.addRow("Output folder", out_row)
         self.form = form
@@ -133,6 +140,9 @@ class SamplingPanel(ModelList, QWidget):
         self.gallery = GalleryStrip()
         self.gallery.restore_requested.connect(self.restore_from_png)
         self.gallery.reuse_seed_requested.connect(self.reuse_seed)
+        if self.variations:
+            self.gallery.walks = True
+            self.gallery.seed_walk_requested.connect(lambda paths: start_seed_walk(self, paths))
         # the panel's input (Edit's picture and mask, Upscale's before/after) beside the canvas, not above it: a
         # landscape window has room across, and both stay big enough to see
         views = QSplitter(Qt.Orientation.Horizontal)
@@ -207,6 +217,7 @@ class SamplingPanel(ModelList, QWidget):
             batch_size=self.batch.value(),
             preview_every=1,
             output_dir=self.output_dir.text().strip(),
+            **(self.variation.job_fields() if self.variation is not None else {}),
             **self.job_fields(),
         )
 
@@ -224,6 +235,8 @@ class SamplingPanel(ModelList, QWidget):
         self.steps.setValue(job.steps)
         self.seed.setText(str(job.seed))
         self.batch.setValue(job.batch_size)
+        if self.variation is not None:
+            self.variation.apply(job)
         return missing + self.apply_fields(job)
 
     def restore_problems(self, path: str, job) -> list[str]:
@@ -320,9 +333,13 @@ class SamplingPanel(ModelList, QWidget):
         """A finished run's result, after the gallery has it (a panel may show more)."""
 
     def cancel(self) -> None:
+        if self.walk is not None:
+            self.walk.stop()
         self.sampler.cancel_current()
 
     def cancel_all(self) -> None:
+        if self.walk is not None:
+            self.walk.stop()
         self.sampler.cancel_all()
 
     def on_job_started(self, job, history) -> None:

@@ -15,6 +15,7 @@ from ddpm_studio.ui.sampling_panel import SamplingPanel
 
 class Text2ImagePanel(SamplingPanel):
     job_type = Text2ImageJob
+    variations = True
     settings_key = "txt2img/last_job"
     default_batch = 1
     schedulers = LATENT_SCHEDULERS
