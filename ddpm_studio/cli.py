@@ -47,6 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     t2i.add_argument("--size", default="512x512", help="WIDTHxHEIGHT, multiples of 8")
     _prediction_argument(t2i)
     _variation_arguments(t2i)
+    hires = t2i.add_argument_group("hires fix (A1111's): render at --size, enlarge, then img2img at the large size")
+    hires.add_argument("--hires", type=float, default=1.0, metavar="FACTOR",
+                       help="enlarge by this factor, 1 … 4 (default 1: off); the result is --size × FACTOR")
+    hires.add_argument("--hires-strength", type=float, default=0.5, metavar="S",
+                       help="the second pass's denoising strength (default 0.5)")
+    hires.add_argument("--hires-upscaler", default="latent", choices=["latent", "lanczos"],
+                       help="latent: enlarge the latents (no decode between the passes); lanczos: the picture")
+    hires.add_argument("--hires-steps", type=int, default=0, metavar="N",
+                       help="the second pass's steps, of which strength × N run (default: --steps)")
 
     edit = sub.add_parser("edit", help="change an image with a prompt: img2img, inpaint or instruct")
     _prompt_arguments(edit, SCHEDULERS)

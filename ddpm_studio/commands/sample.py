@@ -138,7 +138,9 @@ def cmd_txt2img(args) -> int:
         width, height = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
         raise ValueError(f"--size must look like 512x768 (width x height); got '{args.size}'.") from None
-    return run_job(args, Text2ImageJob(width=width, height=height, **_prompt_fields(args)))
+    hires = dict(hires_scale=args.hires, hires_strength=args.hires_strength, hires_upscaler=args.hires_upscaler,
+                 hires_steps=args.hires_steps)
+    return run_job(args, Text2ImageJob(width=width, height=height, **hires, **_prompt_fields(args)))
 
 
 def cmd_edit(args) -> int:

@@ -168,12 +168,19 @@ class PromptJob(Job):
         return [("Clip skip", self.clip_skip)] if self.clip_skip != 1 else []
 
 
+HIRES_UPSCALERS = ("latent", "lanczos")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Text2ImageJob(PromptJob):
     kind: ClassVar[str] = "txt2img"
 
-    width: int = 512
+    width: int = 512  # the picture's size; with a hires fix the first pass's, and the result is this × hires_scale
     height: int = 512
+    hires_scale: float = 1.0  # A1111's hires fix (engine/hires_fix.py): 1 is off, 2 renders at twice the size …
+    hires_upscaler: str = "latent"  # … from the first pass upscaled in latent space or as a picture …
+    hires_strength: float = 0.5  # … then img2img at this denoising strength …
+    hires_steps: int = 0  # … over this many steps (0: the job's steps), of which strength × steps run
 
     def validate(self) -> None:
         super().validate()
@@ -181,6 +188,39 @@ class Text2ImageJob(PromptJob):
             _check_int(label, value, MIN_SIDE, MAX_SIDE)
             if value % 8:
                 raise JobError(f"The {label} must be a multiple of 8 (the VAE works in 8×8 blocks); got {value}.")
+        _check_float("hires upscale", self.hires_scale, 1.0, 4.0)
+        if self.hires_upscaler not in HIRES_UPSCALERS:
+            raise JobError(f"Unknown hires upscaler '{self.hires_upscaler}'. Choose one of: "
+                           f"{', '.join(HIRES_UPSCALERS)}.")
+        _check_float("hires denoising strength", self.hires_strength, 0.0, 1.0)
+        _check_int("hires steps", self.hires_steps, 0, MAX_STEPS)
+        if self.hires:
+            if self.hires_strength == 0.0:
+                raise JobError("A hires fix at denoising strength 0 would only enlarge the picture; use a value "
+                               "above 0 (0.3–0.6 is usual).")
+            width, height = self.output_size
+            if max(width, height) > MAX_SIDE:
+                raise JobError(f"The hires fix would make {width}×{height}; at most {MAX_SIDE} a side.")
+            if self.attention_maps:
+                raise JobError("Attention maps are not recorded through a hires fix; turn one of them off.")
+
+    @property
+    def hires(self) -> bool:
+        return self.hires_scale > 1.0
+
+    def a1111_fields(self) -> list[tuple[str, Any]]:
+        if not self.hires:
+            return super().a1111_fields()
+        return [("Denoising strength", self.hires_strength), *super().a1111_fields(),
+                ("Hires upscale", f"{self.hires_scale:g}"), ("Hires steps", self.hires_steps or self.steps),
+                ("Hires upscaler", self.hires_upscaler.capitalize())]
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """(width, height) of the result: with a hires fix the base size × the scale, down to multiples of 8."""
+        if not self.hires:
+            return self.width, self.height
+        return int(self.width * self.hires_scale) // 8 * 8, int(self.height * self.hires_scale) // 8 * 8
 
 
 @dataclass(frozen=True, kw_only=True)

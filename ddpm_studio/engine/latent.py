@@ -54,6 +54,7 @@ class LoadedPipeline:
     note: str = ""  # what the user should know about how it was loaded (an SD 2.x file's prediction type)
     addons: object = None  # adapters.PipelineAddons, made at the first job that may use LoRAs or embeddings
     vae_slot: object = None  # vae.VaeSlot, made at the first job that names a VAE
+    hires_pipe: object = None  # the img2img pipeline on these components, for a hires fix's second pass
 
 
 def prepare_addons(loaded: LoadedPipeline, job: PromptJob, folders, allow_pickle: bool):
@@ -241,6 +242,15 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
     if job.variation_strength:  # x_T made here, as the pipeline would draw it, then varied (variation.py)
         args["latents"], generators = varied_latents(pipe, job)
     attention = attention_recorder(loaded, job, args, used.prompt) if job.attention_maps else None
+    hires = isinstance(job, Text2ImageJob) and job.hires
+    phase = {"offset": 0, "total": None, "second": False}  # a hires fix numbers its second pass on from the first
+    if hires:
+        from ddpm_studio.engine import hires_fix
+
+        args["output_type"] = hires_fix.first_pass_output(job)
+        phase["total"] = (hires_fix.pass_calls(job.scheduler, config, job.steps) +
+                          hires_fix.pass_calls(job.scheduler, config, hires_fix.second_pass_steps(job),
+                                               job.hires_strength))
     start = time.perf_counter()
     calls = 0
 
@@ -248,8 +258,9 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
         nonlocal calls
         if should_stop():
             raise _Cancelled
-        total = getattr(_pipe, "_num_timesteps", None) or len(_pipe.scheduler.timesteps)
-        previewed = job.preview_every and (index % job.preview_every == 0 or index == total - 1)
+        own_total = getattr(_pipe, "_num_timesteps", None) or len(_pipe.scheduler.timesteps)
+        total = phase["total"] or own_total
+        previewed = job.preview_every and (index % job.preview_every == 0 or index == own_total - 1)
         x_t = x0 = None
         if previewed and recorder.x_t is not None:
             x_t = loaded.to_rgb(recorder.x_t)
@@ -258,15 +269,26 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
         if job.full_decode_every and index % job.full_decode_every == 0 and recorder.x0 is not None:
             x0 = decode_preview(_pipe.vae, recorder.x0)
         maps = attention.take() if attention is not None else None
-        on_step(StepEvent(index=index, total=total, timestep=float(timestep), elapsed=time.perf_counter() - start,
-                          x_t=x_t, x0=x0, noise_level=recorder.alpha_bar, attention=maps,
-                          attention_words=attention.names if attention is not None else ()))
-        calls = index + 1
+        on_step(StepEvent(index=phase["offset"] + index, total=total, timestep=float(timestep),
+                          elapsed=time.perf_counter() - start, x_t=x_t, x0=x0, noise_level=recorder.alpha_bar,
+                          attention=maps, attention_words=attention.names if attention is not None else (),
+                          second_pass=phase["second"]))
+        calls = phase["offset"] + index + 1
         return callback_kwargs
 
     try:
         with torch.inference_mode(), attention if attention is not None else contextlib.nullcontext():
             out = pipe(**args, generator=generators, callback_on_step_end=on_step_end)
+            if hires:  # the second pass: the same seeds' generators, numbered on from the first pass
+                recorder.close()
+                second = hires_fix.img2img_pipeline(loaded)
+                second.scheduler = build_scheduler(job.scheduler, config)
+                recorder = StepRecorder(second.scheduler)
+                recorder.wanted = job.preview_every > 0 or job.full_decode_every > 0
+                phase.update(offset=calls, second=True)
+                image = hires_fix.enlarge(job, out.images, pipe.vae_scale_factor)
+                out = second(**hires_fix.second_pass_arguments(args, job, image), generator=generators,
+                             callback_on_step_end=on_step_end)
     except _Cancelled:
         return SampleOutput(images=None, steps_run=calls, cancelled=True, addons=used)
     finally:

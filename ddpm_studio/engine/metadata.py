@@ -52,8 +52,8 @@ def a1111_parameters(job, *, seed: int, width: int, height: int, model_name: str
         ("Seed", seed),
         *([("Variation seed", seed - job.seed + job.variation_seed),
            ("Variation seed strength", job.variation_strength)] if job.variation_strength else []),
-        ("Size", f"{width}x{height}"),
-        *extra.get("before", []),
+        ("Size", f"{job.width}x{job.height}" if getattr(job, "hires", False) else f"{width}x{height}"),  # A1111's:
+        *extra.get("before", []),  # a hires fix's first pass
         ("Model", model_name),
         *job.a1111_fields(),
         *extra.get("after", []),

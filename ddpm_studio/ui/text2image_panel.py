@@ -8,9 +8,9 @@ from ddpm_studio.engine.jobs import MAX_SIDE, MIN_SIDE, Text2ImageJob
 from ddpm_studio.engine.models import ModelInfo
 from ddpm_studio.engine.schedulers import LATENT_SCHEDULERS
 from ddpm_studio.ui.addon_fields import AddonFields
+from ddpm_studio.ui.hires_fields import HiresFields
 from ddpm_studio.ui.prompt_fields import PromptFields
 from ddpm_studio.ui.sampling_panel import SamplingPanel
-
 
 
 class Text2ImagePanel(SamplingPanel):
@@ -36,14 +36,15 @@ class Text2ImagePanel(SamplingPanel):
         size.addWidget(QLabel("×"))
         size.addWidget(self.height_box)
         form.addRow("Size", size)
+        self.hires = HiresFields(form, (self.width_box, self.height_box))
 
     def model_changed(self, info: ModelInfo | None) -> None:
         self.prompts.show_prediction(info is not None and info.prediction_unknown)
         self.addons.model_changed(info)
 
     def job_fields(self) -> dict:
-        return dict(width=self.width_box.value(), height=self.height_box.value(), **self.prompts.values(),
-                    **self.addons.values())
+        return dict(width=self.width_box.value(), height=self.height_box.value(), **self.hires.values(),
+                    **self.prompts.values(), **self.addons.values())
 
     def restore_problems(self, path: str, job) -> list[str]:
         return self.addons.restore_problems(path, job)
@@ -52,4 +53,5 @@ class Text2ImagePanel(SamplingPanel):
         self.prompts.apply(job)
         self.width_box.setValue(job.width)
         self.height_box.setValue(job.height)
+        self.hires.apply(job)
         return self.addons.apply(job)

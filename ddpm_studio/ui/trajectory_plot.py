@@ -149,7 +149,7 @@ class TrajectoryPlot(QWidget):
     def row_text(self, position: int) -> str:
         row = self.rows[position]
         where = "the result x_0" if row.final else f"step {row.index + 1}/{self.total} · t={row.timestep:.0f}"
-        parts = [where]
+        parts = [where + (" (hires pass)" if row.second_pass else "")]
         if row.noise_level is not None:
             parts.append(f"{NOISE_SYMBOLS.get(row.noise_kind, 'noise')}={row.noise_level:.3g}")
         for name in ("x0", "xt"):
@@ -170,6 +170,7 @@ class TrajectoryPlot(QWidget):
         curves = {name: self.points(name) for name in CURVES}
         for name, points in curves.items():
             self._draw_curve(painter, points, COLOURS[name], dots)
+        self._draw_second_pass(painter, area, text)
         self._draw_marker(painter, area, text, curves)
         self._draw_legend(painter, text)
         axis = QRectF(area.left(), area.bottom() + 1, area.width(), AXIS_HEIGHT - 1)
@@ -191,6 +192,19 @@ class TrajectoryPlot(QWidget):
         if dots:
             painter.setPen(round_pen(colour, 4))
             painter.drawPoints([p for p in points if p is not None])
+
+    def second_pass_start(self) -> int | None:
+        """The step index where a hires fix's second pass begins; None for a one-pass run."""
+        return next((r.index for r in self.rows if r.second_pass), None)
+
+    def _draw_second_pass(self, painter: QPainter, area: QRectF, text: QColor) -> None:
+        start = self.second_pass_start()
+        if start is None:
+            return
+        x = self.x_of(start - 0.5)
+        painter.setPen(QPen(text, 1))
+        painter.drawLine(QPointF(x, area.top()), QPointF(x, area.bottom()))
+        painter.drawText(QRectF(x + 3, area.top() + 1, area.width(), 14), Qt.AlignmentFlag.AlignLeft, "hires pass")
 
     def _draw_marker(self, painter: QPainter, area: QRectF, text: QColor, curves: dict) -> None:
         if self.marker is None or not 0 <= self.marker < len(self.rows):

@@ -1,0 +1,84 @@
+"""The hires fix (A1111's two-pass "Hires. fix"): render at the base size, enlarge, then img2img at a denoising
+strength with the same prompt, LoRAs and seeds, so the model adds detail at the large size without the doubled
+limbs a direct large render gives. One job: one progress bar over both passes (the second pass's steps numbered on
+from the first's, ``StepEvent.second_pass`` set), previews and step history for both.
+
+Upscalers, as A1111 names them: ``latent`` enlarges the first pass's latents (bilinear, A1111's "Latent"; no VAE
+decode between the passes), ``lanczos`` decodes, enlarges the picture with Lanczos and encodes it again. The second
+pass runs ``int(steps × strength)`` of its steps, as diffusers' and A1111's img2img do. No Qt.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ddpm_studio.engine.jobs import Text2ImageJob
+from ddpm_studio.engine.schedulers import build_scheduler
+
+IMG2IMG = {"stable-diffusion": "StableDiffusionImg2ImgPipeline",
+           "stable-diffusion-xl": "StableDiffusionXLImg2ImgPipeline"}
+FIRST_PASS_ONLY = ("height", "width", "latents")  # the second pass takes its size from the enlarged picture
+
+
+def first_pass_output(job: Text2ImageJob) -> str:
+    """What the first pass hands on: latents for the latent upscaler (no decode), pictures for Lanczos."""
+    return "latent" if job.hires_upscaler == "latent" else "np"
+
+
+def pass_calls(scheduler_name: str, config: dict, steps: int, strength: float = 1.0) -> int:
+    """Model calls of a pass, as the pipelines count them: all of ``steps``' timesteps for text to image, the last
+    ``int(steps × strength)`` steps' for img2img (``get_timesteps`` in diffusers' img2img pipelines)."""
+    scheduler = build_scheduler(scheduler_name, config)
+    scheduler.set_timesteps(steps)
+    timesteps = scheduler.timesteps
+    if strength >= 1.0:
+        return len(timesteps)
+    kept = min(int(steps * strength), steps)
+    start = max(steps - kept, 0)
+    return len(timesteps[start * scheduler.order:])
+
+
+def second_pass_steps(job: Text2ImageJob) -> int:
+    return job.hires_steps or job.steps
+
+
+def enlarge(job: Text2ImageJob, first, vae_scale_factor: int):
+    """The first pass's output at the hires size: latents (B × C × h × w) or a list of PIL pictures."""
+    width, height = job.output_size
+    if job.hires_upscaler == "latent":
+        size = (height // vae_scale_factor, width // vae_scale_factor)
+        return torch.nn.functional.interpolate(first, size=size, mode="bilinear", antialias=False)
+    pictures = np.clip(np.round(np.asarray(first) * 255.0), 0, 255).astype(np.uint8)
+    return [Image.fromarray(p).resize((width, height), Image.Resampling.LANCZOS) for p in pictures]
+
+
+def img2img_pipeline(loaded):
+    """The family's img2img pipeline on the loaded model's own components (nothing loaded twice; LoRAs, embeddings
+    and a chosen VAE as the first pass has them), made once per loaded model. Built from the components rather
+    than with ``from_pipe``, which casts every module to one dtype and would undo a VAE kept in fp32."""
+    import inspect
+
+    import diffusers
+
+    family = "stable-diffusion-xl" if loaded.info.family.startswith("stable-diffusion-xl") else "stable-diffusion"
+    cls = getattr(diffusers, IMG2IMG[family])
+    accepted = inspect.signature(cls.__init__).parameters
+    shared = {name: module for name, module in loaded.pipe.components.items() if name in accepted}
+    if loaded.hires_pipe is None:
+        options = {key: loaded.pipe.config[key] for key in ("requires_safety_checker", "force_zeros_for_empty_prompt")
+                   if key in accepted and key in loaded.pipe.config}
+        loaded.hires_pipe = cls(**shared, **options)
+        loaded.hires_pipe.set_progress_bar_config(disable=True)
+    else:
+        loaded.hires_pipe.register_modules(**shared)  # a VAE swapped in since (vae.VaeSlot) is the first pass's too
+    return loaded.hires_pipe
+
+
+def second_pass_arguments(first_args: dict, job: Text2ImageJob, image) -> dict:
+    """The img2img call: the first pass's prompt embeddings and guidance, the enlarged picture, the strength."""
+    args = {key: value for key, value in first_args.items() if key not in FIRST_PASS_ONLY}
+    args.update(image=image, strength=job.hires_strength, num_inference_steps=second_pass_steps(job),
+                output_type="np")
+    return args
