@@ -108,7 +108,7 @@ def test_cancel_in_every_mode(engine, sd, photo, tmp_path, kind, mode):
 
 
 def test_inpainting_model_is_refused_for_text_to_image(engine, sd):
-    with pytest.raises(ModelError, match=r"inpaint.*made for inpainting; it cannot do text-to-image.*Edit \(inpaint\)") as err:
+    with pytest.raises(ModelError, match=r"inpaint.*made for inpainting or outpainting; it cannot do text-to-image.*Edit \(inpaint\)") as err:
         engine.run(Text2ImageJob(model=str(sd["inpaint"]), prompt="x", steps=2, width=32, height=32), save=False)
     assert str(sd["inpaint"]) in str(err.value)
     with pytest.raises(ModelError, match="cannot do inpainting"):
@@ -256,7 +256,7 @@ def test_tiny_sdxl_text_to_image_and_img2img(tmp_path, photo):
 
     model = save_tiny_sdxl(tmp_path / "sdxl")
     info = inspect_model(str(model))
-    assert info.family == "stable-diffusion-xl" and info.modes == ("txt2img", "img2img")
+    assert info.family == "stable-diffusion-xl" and info.modes == ("txt2img", "img2img", "outpaint")
     engine = Engine(device="cpu")
     events = []
     result = engine.run(Text2ImageJob(model=str(model), prompt="a castle", negative_prompt="fog", steps=3, width=40,

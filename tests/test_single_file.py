@@ -66,7 +66,7 @@ def test_sdxl_single_file_gives_the_same_images_as_its_folder(tiny, configs):
 
 def test_inpainting_single_file_is_recognised_and_runs_only_as_inpaint(tiny, configs, tmp_path):
     info = inspect_model(str(tiny["inpaint-file"]))
-    assert info.in_channels == 9 and info.modes == ("inpaint",) and info.panel == "Edit (inpaint)"
+    assert info.in_channels == 9 and info.modes == ("inpaint", "outpaint") and info.panel == "Edit (inpaint)"
     engine = Engine(device="cpu")
     with pytest.raises(ModelError, match="tiny-inpaint.safetensors.*cannot do text-to-image.*Edit \\(inpaint\\)"):
         engine.run(Text2ImageJob(model=str(tiny["inpaint-file"]), prompt="x", steps=2, output_dir=""))
@@ -83,7 +83,7 @@ def test_single_files_are_listed_from_user_folders(tiny, configs):
     found = list_models([str(tiny["txt2img-file"].parent)], accept=lambda info: info.family.startswith("stable-diffusion"))
     names = {info.name: info for info in found}
     assert {"tiny-txt2img", "tiny-inpaint"} <= set(names)
-    assert names["tiny-txt2img"].modes == ("txt2img", "img2img")
+    assert names["tiny-txt2img"].modes == ("txt2img", "img2img", "outpaint")
 
 
 def test_missing_tokenizer_says_how_to_get_it(tiny, tmp_path, monkeypatch):

@@ -146,8 +146,13 @@ def cmd_txt2img(args) -> int:
 def cmd_edit(args) -> int:
     from ddpm_studio.engine.jobs import EditJob
 
+    try:
+        extend = tuple(int(part) for part in args.extend.split(","))
+    except ValueError:
+        raise ValueError(f"--extend must be four whole numbers LEFT,RIGHT,TOP,BOTTOM; got '{args.extend}'.") from None
     job = EditJob(mode=args.mode, image=args.image, mask=args.mask, strength=args.strength,
-                  image_guidance_scale=args.image_guidance, **_prompt_fields(args))
+                  image_guidance_scale=args.image_guidance, extend=extend, outpaint_fill=args.outpaint_fill,
+                  feather=args.feather, **_prompt_fields(args))
     return run_job(args, job)
 
 

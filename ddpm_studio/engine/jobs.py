@@ -17,7 +17,9 @@ MAX_BATCH = 64
 MAX_SEED = 2**32 - 1
 MIN_SIDE, MAX_SIDE = 32, 2048
 MIN_AUTOGUIDANCE, MAX_AUTOGUIDANCE = 0.0, 10.0  # 1: the model alone; 0: the guide alone; >1: away from the guide
-EDIT_MODES = ("img2img", "inpaint", "instruct")
+EDIT_MODES = ("img2img", "inpaint", "instruct", "outpaint")
+OUTPAINT_FILLS = ("edge", "noise")  # engine/outpaint.py
+MAX_FEATHER = 256
 PREDICTION_TYPES = ("auto", "epsilon", "v_prediction")  # auto: the model's own (an SD 2.x file's: detected)
 MAX_CLIP_SKIP = 4  # A1111's "Clip skip": 1 is the text encoder's last layer, 2 the one before, …
 MAX_LORA_WEIGHT = 10.0  # either sign: a negative weight pushes away from what the LoRA learnt, as in A1111
@@ -225,7 +227,8 @@ class Text2ImageJob(PromptJob):
 
 @dataclass(frozen=True, kw_only=True)
 class EditJob(PromptJob):
-    """Change an image with a prompt: img2img (strength), inpaint (mask; white = repaint), instruct (InstructPix2Pix)."""
+    """Change an image with a prompt: img2img (strength), inpaint (mask; white = repaint), instruct (InstructPix2Pix),
+    outpaint (the canvas grown by ``extend`` pixels and the new area painted, engine/outpaint.py)."""
 
     kind: ClassVar[str] = "edit"
 
@@ -234,6 +237,14 @@ class EditJob(PromptJob):
     mask: str = ""
     strength: float = 0.75
     image_guidance_scale: float = 1.5
+    extend: tuple[int, int, int, int] = (0, 0, 0, 0)  # outpaint: pixels added left, right, top, bottom
+    outpaint_fill: str = "edge"  # what the new area starts as: the edge pixels stretched, or noise
+    feather: int = 32  # outpaint: how far into the picture the seam is blended, in pixels
+
+    def __post_init__(self) -> None:
+        if isinstance(self.extend, list):  # from a dict (JSON)
+            object.__setattr__(self, "extend", tuple(self.extend))
+        super().__post_init__()
 
     def validate(self) -> None:
         super().validate()
@@ -243,6 +254,15 @@ class EditJob(PromptJob):
             raise JobError("An edit needs an input image.")
         if self.mode == "inpaint" and not self.mask:
             raise JobError("Inpainting needs a mask (white where the image should be repainted).")
+        if not (isinstance(self.extend, tuple) and len(self.extend) == 4):
+            raise JobError("Outpainting's extension is four numbers: left, right, top, bottom (pixels).")
+        for side, amount in zip(("left", "right", "top", "bottom"), self.extend):
+            _check_int(f"extension at the {side}", amount, 0, MAX_SIDE)
+        if self.mode == "outpaint" and not any(self.extend):
+            raise JobError("Outpainting needs the canvas grown on at least one side (left, right, top, bottom).")
+        if self.outpaint_fill not in OUTPAINT_FILLS:
+            raise JobError(f"Unknown outpaint fill '{self.outpaint_fill}'. Choose one of: {', '.join(OUTPAINT_FILLS)}.")
+        _check_int("seam feather", self.feather, 0, MAX_FEATHER)
         _check_float("strength", self.strength, 0.0, 1.0)
         if self.variation_strength:
             raise JobError("Variation seeds vary a picture made from noise (Generate, Text to Image); an edit starts "
@@ -254,7 +274,9 @@ class EditJob(PromptJob):
     def a1111_fields(self) -> list[tuple[str, Any]]:
         if self.mode == "instruct":
             return [("Image CFG scale", self.image_guidance_scale), *super().a1111_fields()]
-        return [("Denoising strength", self.strength), *super().a1111_fields()]
+        outpaint = [("Outpaint", ",".join(map(str, self.extend))), ("Outpaint fill", self.outpaint_fill),
+                    ("Mask blur", self.feather)] if self.mode == "outpaint" else []
+        return [("Denoising strength", self.strength), *outpaint, *super().a1111_fields()]
 
 
 MAX_NOISE_LEVEL = 350  # the SD x4 upscaler's max_noise_level

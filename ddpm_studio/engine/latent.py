@@ -36,6 +36,11 @@ PIPELINES = {
     ("stable-diffusion-xl", "txt2img"): "StableDiffusionXLPipeline",
     ("stable-diffusion-xl", "img2img"): "StableDiffusionXLImg2ImgPipeline",
     ("stable-diffusion-xl-inpaint", "inpaint"): "StableDiffusionXLInpaintPipeline",
+    # outpainting: an inpainting UNet, or a normal one as masked img2img (the inpaint pipelines take both)
+    ("stable-diffusion", "outpaint"): "StableDiffusionInpaintPipeline",
+    ("stable-diffusion-inpaint", "outpaint"): "StableDiffusionInpaintPipeline",
+    ("stable-diffusion-xl", "outpaint"): "StableDiffusionXLInpaintPipeline",
+    ("stable-diffusion-xl-inpaint", "outpaint"): "StableDiffusionXLInpaintPipeline",
 }
 
 
@@ -171,6 +176,11 @@ def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, nega
     if isinstance(job, Text2ImageJob):
         args.update(height=job.height, width=job.width)
         return args
+    if job.mode == "outpaint":  # the canvas rides along for run_prompt_job to put the original back
+        canvas = outpaint_canvas(job, multiple)
+        args.update(image=canvas.image, mask_image=canvas.mask, height=canvas.image.height,
+                    width=canvas.image.width, strength=job.strength, outpaint_canvas=canvas)
+        return args
     image = _fit_to_latent_grid(open_rgb(job.image, "input image"), multiple)
     args["image"] = image
     if job.mode in ("img2img", "inpaint"):
@@ -181,6 +191,18 @@ def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, nega
     if job.mode == "instruct":
         args["image_guidance_scale"] = job.image_guidance_scale
     return args
+
+
+def outpaint_canvas(job: EditJob, multiple: int):
+    from ddpm_studio.engine.jobs import MAX_SIDE
+    from ddpm_studio.engine.outpaint import grown_size, make_canvas
+
+    picture = open_rgb(job.image, "input image")
+    width, height = grown_size(picture.width, picture.height, job.extend)
+    if max(width, height) > MAX_SIDE:
+        raise ModelError(f"{job.image} ({picture.width}×{picture.height}) grown by {job.extend} would be "
+                         f"{width}×{height}; at most {MAX_SIDE} a side.")
+    return make_canvas(picture, job.extend, job.outpaint_fill, job.feather, job.seed, multiple)
 
 
 def varied_latents(pipe, job: Text2ImageJob) -> tuple[torch.Tensor, list[torch.Generator]]:
@@ -239,6 +261,7 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
     recorder.wanted = job.preview_every > 0 or job.full_decode_every > 0
     generators = [torch.Generator(device="cpu").manual_seed(job.seed + i) for i in range(job.batch_size)]
     args = pipeline_arguments(loaded, job, used.prompt, used.negative_prompt)
+    canvas = args.pop("outpaint_canvas", None)
     if job.variation_strength:  # x_T made here, as the pipeline would draw it, then varied (variation.py)
         args["latents"], generators = varied_latents(pipe, job)
     attention = attention_recorder(loaded, job, args, used.prompt) if job.attention_maps else None
@@ -299,4 +322,8 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
             "problem: turn on 'VAE in fp32' in Settings → Preferences (or --vae-fp32), or run in fp32."
         )
     images = np.clip(np.round(out.images * 255.0), 0, 255).astype(np.uint8)
+    if canvas is not None:
+        from ddpm_studio.engine.outpaint import composite
+
+        images = np.stack([composite(canvas, image) for image in images])
     return SampleOutput(images=images, steps_run=calls, cancelled=False, addons=used)

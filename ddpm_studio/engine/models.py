@@ -49,9 +49,10 @@ class ModelError(Exception):
 
 
 # what a Stable Diffusion UNet can do, by its number of input channels
-UNET_CHANNEL_MODES = {4: ("txt2img", "img2img"), 9: ("inpaint",), 8: ("instruct",)}
+UNET_CHANNEL_MODES = {4: ("txt2img", "img2img", "outpaint"), 9: ("inpaint", "outpaint"), 8: ("instruct",)}
 LATENT_FAMILIES = {"stable-diffusion", "stable-diffusion-xl", "stable-diffusion-inpaint", "stable-diffusion-xl-inpaint", "instruct-pix2pix"}
 MODE_NAMES = {"txt2img": "text-to-image", "img2img": "image-to-image", "inpaint": "inpainting", "instruct": "instruction editing",
+              "outpaint": "outpainting",
               "upscale": "4× upscaling"}
 UPSCALE_FAMILIES = {"sd-x4-upscaler", "ldm-super-resolution"}
 

@@ -27,6 +27,7 @@ from ddpm_studio.ui.addon_fields import AddonFields
 from ddpm_studio.ui.image_input import ImageInput, open_paste_row
 from ddpm_studio.ui.images import store_image
 from ddpm_studio.ui.mask_painter import MaskPainter
+from ddpm_studio.ui.outpaint_fields import OutpaintFields
 from ddpm_studio.ui.prompt_fields import PromptFields
 from ddpm_studio.ui.sampling_panel import SamplingPanel
 
@@ -53,7 +54,8 @@ class EditPanel(ImageInput, SamplingPanel):
         self.mode_box = QComboBox()
         for mode in EDIT_MODES:
             self.mode_box.addItem({"img2img": "Image to image", "inpaint": "Inpaint (paint a mask)",
-                                   "instruct": "Instruct (InstructPix2Pix)"}[mode], mode)
+                                   "instruct": "Instruct (InstructPix2Pix)",
+                                   "outpaint": "Outpaint (grow the canvas)"}[mode], mode)
         self.mode_box.currentIndexChanged.connect(self._mode_changed)
         form.insertRow(0, "Mode", self.mode_box)
         self.prompts = PromptFields(form)
@@ -64,6 +66,7 @@ class EditPanel(ImageInput, SamplingPanel):
         self.image_guidance.setToolTip("Instruct: how closely to keep the input image")
         form.addRow("Strength", self.strength)
         form.addRow("Image guidance", self.image_guidance)
+        self.outpaint = OutpaintFields(form)
 
     def build_input(self) -> QWidget:
         self.painter = MaskPainter()
@@ -103,6 +106,7 @@ class EditPanel(ImageInput, SamplingPanel):
         mode = self.mode()
         self.strength.setEnabled(mode != "instruct")
         self.image_guidance.setEnabled(mode == "instruct")
+        self.outpaint.show(mode == "outpaint")
         if hasattr(self, "painter"):
             self.painter.painting_enabled = mode == "inpaint"
             for widget in self.mask_tools:
@@ -116,9 +120,11 @@ class EditPanel(ImageInput, SamplingPanel):
         self.painter.set_image(image)
         self.image_label.setText(f"{Path(self.image_path).name} ({image.width()}×{image.height()})")
         self.image_label.setToolTip(self.image_path)
+        self.outpaint.set_picture_size((image.width(), image.height()))
 
     def show_missing(self, path: str) -> None:
         self.painter.clear_image()
+        self.outpaint.set_picture_size(None)
         self.image_label.setText(f"Missing: {path}")
         self.image_label.setToolTip(path)
 
@@ -143,7 +149,8 @@ class EditPanel(ImageInput, SamplingPanel):
                 raise JobError("Paint the area to repaint on the image first (white = repaint).")
             mask = str(self._store(self.painter.mask, "masks", "mask"))
         return dict(mode=mode, image=self.image_path, mask=mask, strength=round(self.strength.value(), 3),
-                    image_guidance_scale=round(self.image_guidance.value(), 3), **self.prompts.values(),
+                    image_guidance_scale=round(self.image_guidance.value(), 3),
+                    **(self.outpaint.values() if mode == "outpaint" else {}), **self.prompts.values(),
                     **self.addons.values())
 
     def restore_problems(self, path: str, job) -> list[str]:
@@ -154,6 +161,7 @@ class EditPanel(ImageInput, SamplingPanel):
         self.prompts.apply(job)
         self.strength.setValue(job.strength)
         self.image_guidance.setValue(job.image_guidance_scale)
+        self.outpaint.apply(job)
         missing = self.addons.apply(job) + self.restore_image(job.image)
         if job.mask and self.image_path:
             if Path(job.mask).is_file() and not QImage(job.mask).isNull():
