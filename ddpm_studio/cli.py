@@ -218,6 +218,22 @@ def _prediction_argument(parser) -> None:
                         help="also write where each word of the prompt was attended to: DIR/<word>.png over the "
                              "result, and DIR/steps/<word>-NNNN.png for every step (DAAM)")
     _addon_arguments(parser)
+    _control_arguments(parser)
+
+
+def _control_arguments(parser) -> None:
+    parser.add_argument("--controlnet", action="append", default=[], metavar="PATH:WEIGHT[:START:END]",
+                        help="steer with a ControlNet (a diffusers folder or a .safetensors file, or its name in a "
+                             "--controlnet-dir) at WEIGHT (0 … 2), from START to END of the run (fractions, default "
+                             "0 and 1); repeat for several, each with its --control-image")
+    parser.add_argument("--control-image", action="append", default=[], metavar="FILE",
+                        help="a control image, one per --controlnet, in the same order")
+    parser.add_argument("--control-preprocess", action="append", default=[],
+                        choices=["none", "canny", "scribble", "invert"],
+                        help="make the control image from the picture first (once for all, or once per image)")
+    parser.add_argument("--canny", default="100,200", metavar="LOW,HIGH", help="the canny thresholds (100,200)")
+    parser.add_argument("--controlnet-dir", action="append", default=[], metavar="DIR",
+                        help="a folder of ControlNets, for names in --controlnet (repeatable)")
 
 
 def _addon_arguments(parser) -> None:

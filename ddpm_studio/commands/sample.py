@@ -64,10 +64,40 @@ def _prompt_fields(args) -> dict:
     if hasattr(args, "prediction"):  # txt2img and edit: clip skip and add-ons
         extra = {"prediction_type": args.prediction, "clip_skip": args.clip_skip, "vae": args.vae,
                  "loras": tuple(lora_argument(text) for text in args.lora),
-                 "attention_maps": bool(args.attention_maps)}
+                 "attention_maps": bool(args.attention_maps), **control_fields(args)}
         model = home_checkpoint(args.models_home, model) if args.models_home else model
     return dict(prompt=args.prompt, negative_prompt=args.negative, guidance_scale=args.guidance,
                 **extra, **_common_job_fields(args, model))
+
+
+def control_fields(args) -> dict:
+    """--controlnet PATH:WEIGHT[:START:END] (repeatable), --control-image FILE (one each, in order),
+    --control-preprocess (one for all, or one each) and --canny LOW,HIGH."""
+    units = tuple(controlnet_argument(text) for text in args.controlnet)
+    if not units and not args.control_image:
+        return {}
+    try:
+        low, high = (int(v) for v in args.canny.split(","))
+    except ValueError:
+        raise ValueError(f"--canny must be two whole numbers LOW,HIGH; got '{args.canny}'.") from None
+    return dict(controlnets=units, control_images=tuple(args.control_image),
+                control_preprocess=tuple(args.control_preprocess), canny_thresholds=(low, high))
+
+
+def controlnet_argument(text: str) -> tuple[str, float, float, float]:
+    """``PATH:WEIGHT[:START:END]`` → (path or name, weight, start, end); the numbers may be left out (1, 0, 1)."""
+    parts = text.split(":")
+    numbers: list[float] = []
+    while parts and len(numbers) < 3 and len(parts) > 1:
+        try:
+            numbers.insert(0, float(parts[-1]))
+        except ValueError:
+            break
+        parts.pop()
+    if len(numbers) == 2:  # PATH:START:END is not a form: the first number is the weight
+        raise ValueError(f"--controlnet {text}: give PATH:WEIGHT or PATH:WEIGHT:START:END.")
+    weight, start, end = (numbers + [1.0, 0.0, 1.0][len(numbers):]) if numbers else (1.0, 0.0, 1.0)
+    return ":".join(parts), weight, start, end
 
 
 def lora_argument(text: str) -> tuple[str, float]:
@@ -103,12 +133,14 @@ def addon_folders(args):
     from ddpm_studio.engine.resources import AddonFolders
 
     folders = AddonFolders(loras=list(getattr(args, "lora_dir", [])), embeddings=list(getattr(args, "embeddings", [])),
-                           vaes=list(getattr(args, "vae_dir", [])))
+                           vaes=list(getattr(args, "vae_dir", [])),
+                           controlnets=list(getattr(args, "controlnet_dir", [])))
     if getattr(args, "models_home", None):
         home = models_home(args.models_home)
         folders.loras += home.loras
         folders.embeddings += home.embeddings
         folders.vaes += home.vaes
+        folders.controlnets += home.controlnets
     return folders
 
 

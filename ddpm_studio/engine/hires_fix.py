@@ -19,7 +19,10 @@ from ddpm_studio.engine.schedulers import build_scheduler
 
 IMG2IMG = {"stable-diffusion": "StableDiffusionImg2ImgPipeline",
            "stable-diffusion-xl": "StableDiffusionXLImg2ImgPipeline"}
-FIRST_PASS_ONLY = ("height", "width", "latents")  # the second pass takes its size from the enlarged picture
+# the second pass takes its size from the enlarged picture; ControlNet steers the first pass only (A1111's
+# ControlNet "Low res only")
+FIRST_PASS_ONLY = ("height", "width", "latents", "control_image", "controlnet_conditioning_scale",
+                   "control_guidance_start", "control_guidance_end")
 
 
 def first_pass_output(job: Text2ImageJob) -> str:

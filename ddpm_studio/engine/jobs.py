@@ -131,11 +131,19 @@ class PromptJob(Job):
     loras: tuple[tuple[str, float], ...] = ()  # (a LoRA file's path or name, its weight), besides the prompt's tags
     vae: str = ""  # a VAE to decode with instead of the model's own: a .safetensors file or a diffusers VAE folder
     attention_maps: bool = False  # record per-word cross-attention maps at every step (engine/attention_maps.py)
+    controlnets: tuple[tuple[str, float, float, float], ...] = ()  # (file/folder or name, weight, start, end)
+    control_images: tuple[str, ...] = ()  # one control image per ControlNet, in order
+    control_preprocess: tuple[str, ...] = ()  # per control image (engine/control_preprocess.py); missing: none
+    canny_thresholds: tuple[int, int] = (100, 200)  # the canny preprocessor's low and high thresholds
 
     def __post_init__(self) -> None:
-        if isinstance(self.loras, (list, tuple)):  # from a dict (JSON lists): pairs as tuples, so the job hashes
-            pairs = tuple(tuple(p) if isinstance(p, (list, tuple)) else p for p in self.loras)
-            object.__setattr__(self, "loras", pairs)
+        for name in ("loras", "controlnets"):  # from a dict (JSON lists): tuples, so the job hashes
+            value = getattr(self, name)
+            if isinstance(value, (list, tuple)):
+                object.__setattr__(self, name, tuple(tuple(p) if isinstance(p, (list, tuple)) else p for p in value))
+        for name in ("control_images", "control_preprocess", "canny_thresholds"):
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         super().__post_init__()
 
     def validate(self) -> None:
@@ -160,6 +168,9 @@ class PromptJob(Job):
             _check_float(f"weight of the LoRA {pair[0]}", pair[1], -MAX_LORA_WEIGHT, MAX_LORA_WEIGHT)
         if not isinstance(self.vae, str):
             raise JobError("The VAE must be a path (text), or empty for the model's own.")
+        from ddpm_studio.engine.control_preprocess import check_control_fields
+
+        check_control_fields(self)
         _check_float("guidance scale", self.guidance_scale, 0.0, 50.0)
         _check_int("full-decode interval", self.full_decode_every, 0, MAX_STEPS)
         if self.prediction_type not in PREDICTION_TYPES:
@@ -167,7 +178,9 @@ class PromptJob(Job):
         _check_int("clip skip", self.clip_skip, 1, MAX_CLIP_SKIP)
 
     def a1111_fields(self) -> list[tuple[str, Any]]:
-        return [("Clip skip", self.clip_skip)] if self.clip_skip != 1 else []
+        from ddpm_studio.engine.control_preprocess import control_a1111_fields
+
+        return ([("Clip skip", self.clip_skip)] if self.clip_skip != 1 else []) + control_a1111_fields(self)
 
 
 HIRES_UPSCALERS = ("latent", "lanczos")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import numpy as np
 import torch
 from PIL import Image
@@ -60,6 +60,7 @@ class LoadedPipeline:
     addons: object = None  # adapters.PipelineAddons, made at the first job that may use LoRAs or embeddings
     vae_slot: object = None  # vae.VaeSlot, made at the first job that names a VAE
     hires_pipe: object = None  # the img2img pipeline on these components, for a hires fix's second pass
+    controlnets: dict = field(default_factory=dict)  # (path, mtime) → a loaded ControlNetModel (controlnet.py)
 
 
 def prepare_addons(loaded: LoadedPipeline, job: PromptJob, folders, allow_pickle: bool):
@@ -262,6 +263,13 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
     generators = [torch.Generator(device="cpu").manual_seed(job.seed + i) for i in range(job.batch_size)]
     args = pipeline_arguments(loaded, job, used.prompt, used.negative_prompt)
     canvas = args.pop("outpaint_canvas", None)
+    if job.controlnets:  # the ControlNet pipeline on the same modules and scheduler (controlnet.py)
+        from ddpm_studio.engine import controlnet
+
+        nets = controlnet.controlnets_for(loaded, job, folders or AddonFolders(), allow_pickle)
+        pipe = controlnet.control_pipeline(loaded, job_mode(job), nets)
+        size = (args["width"], args["height"]) if "width" in args else args["image"].size
+        args.update(controlnet.control_arguments(job, job_mode(job), size))
     if job.variation_strength:  # x_T made here, as the pipeline would draw it, then varied (variation.py)
         args["latents"], generators = varied_latents(pipe, job)
     attention = attention_recorder(loaded, job, args, used.prompt) if job.attention_maps else None

@@ -22,9 +22,11 @@ LAYOUT = {  # kind → folders relative to the install, A1111's then ComfyUI's
     "loras": ("models/Lora", "models/LyCORIS", "models/loras"),
     "embeddings": ("embeddings", "models/embeddings"),
     "vaes": ("models/VAE", "models/vae"),
+    "controlnets": ("models/ControlNet", "extensions/sd-webui-controlnet/models", "models/controlnet"),
 }
 
-LABELS = {"checkpoints": "checkpoints", "loras": "LoRAs", "embeddings": "embeddings", "vaes": "VAEs"}
+LABELS = {"checkpoints": "checkpoints", "loras": "LoRAs", "embeddings": "embeddings", "vaes": "VAEs",
+          "controlnets": "ControlNets"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class ModelsHome:
     loras: tuple[str, ...] = ()
     embeddings: tuple[str, ...] = ()
     vaes: tuple[str, ...] = ()
+    controlnets: tuple[str, ...] = ()
 
     @property
     def summary(self) -> str:

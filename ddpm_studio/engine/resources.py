@@ -284,3 +284,4 @@ class AddonFolders:
     loras: list[str] = field(default_factory=list)
     embeddings: list[str] = field(default_factory=list)
     vaes: list[str] = field(default_factory=list)
+    controlnets: list[str] = field(default_factory=list)

@@ -24,6 +24,7 @@ from ddpm_studio.engine.jobs import EDIT_MODES, EditJob, JobError
 from ddpm_studio.engine.models import MODE_NAMES, ModelInfo
 from ddpm_studio.engine.schedulers import LATENT_SCHEDULERS
 from ddpm_studio.ui.addon_fields import AddonFields
+from ddpm_studio.ui.control_fields import ControlFields
 from ddpm_studio.ui.image_input import ImageInput, open_paste_row
 from ddpm_studio.ui.images import store_image
 from ddpm_studio.ui.mask_painter import MaskPainter
@@ -67,6 +68,12 @@ class EditPanel(ImageInput, SamplingPanel):
         form.addRow("Strength", self.strength)
         form.addRow("Image guidance", self.image_guidance)
         self.outpaint = OutpaintFields(form)
+        self.control = ControlFields(form, self.settings, self)
+
+    def control_size(self) -> tuple[int, int]:
+        """The size a drawn control image is made at: the input picture's (512² before there is one)."""
+        image = getattr(self, "painter", None) and self.painter.image
+        return (image.width(), image.height()) if image is not None else (512, 512)
 
     def build_input(self) -> QWidget:
         self.painter = MaskPainter()
@@ -107,6 +114,7 @@ class EditPanel(ImageInput, SamplingPanel):
         self.strength.setEnabled(mode != "instruct")
         self.image_guidance.setEnabled(mode == "instruct")
         self.outpaint.show(mode == "outpaint")
+        self.control.set_visible(mode != "instruct")
         if hasattr(self, "painter"):
             self.painter.painting_enabled = mode == "inpaint"
             for widget in self.mask_tools:
@@ -150,7 +158,8 @@ class EditPanel(ImageInput, SamplingPanel):
             mask = str(self._store(self.painter.mask, "masks", "mask"))
         return dict(mode=mode, image=self.image_path, mask=mask, strength=round(self.strength.value(), 3),
                     image_guidance_scale=round(self.image_guidance.value(), 3),
-                    **(self.outpaint.values() if mode == "outpaint" else {}), **self.prompts.values(),
+                    **(self.outpaint.values() if mode == "outpaint" else {}),
+                    **(self.control.values() if mode != "instruct" else {}), **self.prompts.values(),
                     **self.addons.values())
 
     def restore_problems(self, path: str, job) -> list[str]:
@@ -162,7 +171,7 @@ class EditPanel(ImageInput, SamplingPanel):
         self.strength.setValue(job.strength)
         self.image_guidance.setValue(job.image_guidance_scale)
         self.outpaint.apply(job)
-        missing = self.addons.apply(job) + self.restore_image(job.image)
+        missing = self.control.apply(job) + self.addons.apply(job) + self.restore_image(job.image)
         if job.mask and self.image_path:
             if Path(job.mask).is_file() and not QImage(job.mask).isNull():
                 self.painter.set_mask(QImage(job.mask))

@@ -177,10 +177,11 @@ class MainWindow(QMainWindow):
 
     def addon_folders_changed(self) -> None:
         """The LoRA, embedding or VAE folders (or the models home) changed: the engine finds add-ons there from the
-        next run, without reloading its model, and the LoRA and VAE lists are read again."""
+        next run, without reloading its model, and the LoRA, VAE and ControlNet lists are read again."""
         self.sampler.set_folders(self.settings.addon_folders)
         for panel in self.addon_panels:
             panel.addons.refresh()
+            panel.control.refresh()
 
     def list_trained_model(self, folder: str) -> None:
         self.settings.add_model_folder(folder)

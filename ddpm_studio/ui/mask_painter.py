@@ -21,6 +21,8 @@ class MaskPainter(QWidget):
         self.brush = 24
         self.erasing = False
         self.painting_enabled = True
+        self.ink = QColor(255, 40, 40)  # how the mask is shown over the image: red, a little see-through …
+        self.ink_opacity = 0.55  # … or (a drawing page) black ink, opaque
         self._undo: list[QImage] = []
         self._last: QPointF | None = None
         self.setAcceptDrops(True)
@@ -154,7 +156,7 @@ class MaskPainter(QWidget):
         painter.drawImage(rect, self.image)
         if self.painting_enabled and self.mask is not None:
             overlay = QImage(self.mask.size(), QImage.Format.Format_ARGB32)
-            overlay.fill(QColor(255, 40, 40))
+            overlay.fill(self.ink)
             overlay.setAlphaChannel(self.mask)
-            painter.setOpacity(0.55)
+            painter.setOpacity(self.ink_opacity)
             painter.drawImage(rect, overlay)

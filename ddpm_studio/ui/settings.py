@@ -114,7 +114,8 @@ class Settings:
         """The engine's AddonFolders: where LoRAs, embeddings and VAEs named by name (prompt tags) are found."""
         from ddpm_studio.engine.resources import AddonFolders
 
-        return AddonFolders(**{kind: self.addon_folder_list(kind) for kind in ("loras", "embeddings", "vaes")})
+        return AddonFolders(**{kind: self.addon_folder_list(kind)
+                               for kind in ("loras", "embeddings", "vaes", "controlnets")})
 
     def model_vae(self, ref: str) -> str:
         """The VAE last chosen for the model ``ref``; "" for the model's own."""

@@ -8,6 +8,7 @@ from ddpm_studio.engine.jobs import MAX_SIDE, MIN_SIDE, Text2ImageJob
 from ddpm_studio.engine.models import ModelInfo
 from ddpm_studio.engine.schedulers import LATENT_SCHEDULERS
 from ddpm_studio.ui.addon_fields import AddonFields
+from ddpm_studio.ui.control_fields import ControlFields
 from ddpm_studio.ui.hires_fields import HiresFields
 from ddpm_studio.ui.prompt_fields import PromptFields
 from ddpm_studio.ui.sampling_panel import SamplingPanel
@@ -37,6 +38,11 @@ class Text2ImagePanel(SamplingPanel):
         size.addWidget(self.height_box)
         form.addRow("Size", size)
         self.hires = HiresFields(form, (self.width_box, self.height_box))
+        self.control = ControlFields(form, self.settings, self)
+
+    def control_size(self) -> tuple[int, int]:
+        """The size a drawn control image is made at: the picture's (the first pass's with a hires fix)."""
+        return self.width_box.value(), self.height_box.value()
 
     def model_changed(self, info: ModelInfo | None) -> None:
         self.prompts.show_prediction(info is not None and info.prediction_unknown)
@@ -44,7 +50,7 @@ class Text2ImagePanel(SamplingPanel):
 
     def job_fields(self) -> dict:
         return dict(width=self.width_box.value(), height=self.height_box.value(), **self.hires.values(),
-                    **self.prompts.values(), **self.addons.values())
+                    **self.control.values(), **self.prompts.values(), **self.addons.values())
 
     def restore_problems(self, path: str, job) -> list[str]:
         return self.addons.restore_problems(path, job)
@@ -54,4 +60,4 @@ class Text2ImagePanel(SamplingPanel):
         self.width_box.setValue(job.width)
         self.height_box.setValue(job.height)
         self.hires.apply(job)
-        return self.addons.apply(job)
+        return self.control.apply(job) + self.addons.apply(job)
