@@ -1,5 +1,9 @@
 """The cost of control and composition, measured side by side in one process, interleaved.
 
+- ControlNet: a Text to Image run with one ControlNet (made from the model's UNet config: its encoder half, random
+  weights) and a canny control image, against the same run without it. No target: the physical cost is one
+  ControlNet forward per step, so the ratio should be near 1 + (ControlNet's share of the UNet's work); the
+  parameter counts are printed beside it.
 - Hires fix: one Text to Image job with a hires fix (``--scale``, strength ``--strength``) against the sum of its two
   passes run as separate jobs — Text to Image at the base size, then img2img of the first picture enlarged with
   Lanczos (made once, before timing) at the large size. Target ≤ 1.03 for the Lanczos upscaler, whose passes are
@@ -55,8 +59,14 @@ def main() -> None:
     Image.fromarray(first).resize((width, height), Image.Resampling.LANCZOS).save(enlarged)
     second = EditJob(model=model, prompt=base.prompt, mode="img2img", image=str(enlarged), strength=args.strength,
                      steps=args.steps, seed=0, preview_every=1)
+    from tests.tiny_controlnet import save_tiny_controlnet
+
+    controlnet = save_tiny_controlnet(work / "controlnet", Path(model))
+    controlled = base.replace(controlnets=((str(controlnet), 1.0, 0.0, 1.0),), control_images=(str(enlarged),),
+                              control_preprocess=("canny",))
     img2img.run(second, save=False)
-    engine.run(hires, save=False)  # every pipeline made once before timing
+    engine.run(hires, save=False)
+    engine.run(controlled, save=False)  # every pipeline made once before timing
 
     def two_passes() -> None:
         engine.run(base, save=False)
@@ -64,12 +74,18 @@ def main() -> None:
 
     runs = {"hires_lanczos": lambda: engine.run(hires, save=False),
             "hires_latent": lambda: engine.run(hires.replace(hires_upscaler="latent"), save=False),
-            "two_passes": two_passes}
+            "two_passes": two_passes, "plain": lambda: engine.run(base, save=False),
+            "controlnet": lambda: engine.run(controlled, save=False)}
     times = interleaved(runs, args.rounds)
     print(f"{'run':16} {'s/run':>8}")
     for name, t in times.items():
         print(f"{name:16} {statistics.median(t):8.3f}")
+    loaded = engine._model
+    params = {"unet": sum(p.numel() for p in loaded.pipe.unet.parameters()),
+              "controlnet": sum(p.numel() for m in loaded.controlnets.values() for p in m.parameters())}
     print(json.dumps({
+        "controlnet/plain": round(paired_ratio(times, "controlnet", "plain"), 4),
+        "unet_params": params["unet"], "controlnet_params": params["controlnet"],
         "hires_lanczos/two_passes": round(paired_ratio(times, "hires_lanczos", "two_passes"), 4),
         "hires_latent/two_passes": round(paired_ratio(times, "hires_latent", "two_passes"), 4),
         "seconds_two_passes": round(statistics.median(times["two_passes"]), 4), "size": args.size,
