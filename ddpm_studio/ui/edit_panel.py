@@ -56,7 +56,7 @@ class EditPanel(ImageInput, SamplingPanel):
         for mode in EDIT_MODES:
             self.mode_box.addItem({"img2img": "Image to image", "inpaint": "Inpaint (paint a mask)",
                                    "instruct": "Instruct (InstructPix2Pix)",
-                                   "outpaint": "Outpaint (grow the canvas)"}[mode], mode)
+                                   "outpaint": "Outpaint"}[mode], mode)
         self.mode_box.currentIndexChanged.connect(self._mode_changed)
         form.insertRow(0, "Mode", self.mode_box)
         self.prompts = PromptFields(form)
