@@ -52,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="enlarge by this factor, 1 … 4 (default 1: off); the result is --size × FACTOR")
     hires.add_argument("--hires-strength", type=float, default=0.5, metavar="S",
                        help="the second pass's denoising strength (default 0.5)")
-    hires.add_argument("--hires-upscaler", default="latent", choices=["latent", "lanczos"],
-                       help="latent: enlarge the latents (no decode between the passes); lanczos: the picture")
+    hires.add_argument("--hires-upscaler", default="latent", metavar="latent|lanczos|MODEL",
+                       help="latent: enlarge the latents (no decode between the passes); lanczos: the picture; or a "
+                            "4× diffusion upscaler (SD x4, LDM 4×: a folder or cached hub id), 20 steps, tile by tile")
     hires.add_argument("--hires-steps", type=int, default=0, metavar="N",
                        help="the second pass's steps, of which strength × N run (default: --steps)")
 

@@ -13,8 +13,10 @@ from PySide6.QtCore import Qt
 from ddpm_studio.cli import main
 from ddpm_studio.engine.jobs import JobError, Text2ImageJob
 from ddpm_studio.engine.metadata import read_job, read_png_text
+from ddpm_studio.engine.models import ModelError
 from ddpm_studio.engine.runner import Engine
 from tests.tiny_sd import save_tiny_sd, save_tiny_sdxl
+from tests.tiny_upscalers import save_tiny_x4
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +59,24 @@ def test_the_second_pass_redraws_the_enlarged_first_pass(engine, models):
     assert np.abs(weak - enlarged).mean() < np.abs(strong - enlarged).mean()
 
 
+def test_a_diffusion_upscaler_enlarges_between_the_passes(engine, models, tmp_path):
+    upscaler = save_tiny_x4(tmp_path / "tiny-x4")
+    events = []
+    job = _job(models["sd"], hires_upscaler=str(upscaler), output_dir=str(tmp_path / "out"))
+    result = engine.run(job, on_step=events.append)
+    assert result.images.shape == (1, 96, 128, 3)
+    steps = [e for e in events if not e.final]
+    assert [e.index for e in steps] == list(range(26)) and {e.total for e in steps} == {26}  # 4 + 20 + 2
+    assert [e.second_pass for e in steps] == [False] * 24 + [True] * 2
+    assert "Hires upscaler: tiny-x4" in read_png_text(result.saved_paths[0])["parameters"]
+    seen = []
+    cancelled = engine.run(job.replace(output_dir=str(tmp_path / "cancelled")), on_step=seen.append,
+                           should_stop=lambda: len(seen) >= 10)  # inside the upscaler's steps
+    assert cancelled.cancelled and not (tmp_path / "cancelled").exists()
+    with pytest.raises(ModelError):
+        engine.run(job.replace(hires_upscaler=str(tmp_path / "no-such-upscaler")), save=False)
+
+
 def test_metadata_is_a1111s_and_the_job_comes_back(engine, models, tmp_path):
     job = _job(models["sd"], hires_steps=6, output_dir=str(tmp_path), preview_every=0)
     path = engine.run(job).saved_paths[0]
@@ -86,8 +106,8 @@ def test_impossible_hires_jobs_are_refused_in_words(models):
         _job("m", width=1280, height=1280, hires_scale=2.0)
     with pytest.raises(JobError, match="Attention maps are not recorded through a hires fix"):
         _job("m", attention_maps=True)
-    with pytest.raises(JobError, match="Unknown hires upscaler"):
-        _job("m", hires_upscaler="esrgan")
+    with pytest.raises(JobError, match="latent, lanczos or a 4× upscaler model"):
+        _job("m", hires_upscaler="")
 
 
 def test_cli_hires_flags(models, tmp_path):
@@ -101,6 +121,7 @@ def test_cli_hires_flags(models, tmp_path):
 
 
 def test_text_to_image_runs_a_hires_fix_and_restores_it(window_on, models, qtbot):
+    save_tiny_x4(models["sd"].parent / "x4")  # listed as an upscaler, not as a Text to Image model
     window = window_on(models["sd"].parent)
     panel = window.text2image_panel
     window.tabs.setCurrentWidget(panel)
@@ -124,3 +145,4 @@ def test_text_to_image_runs_a_hires_fix_and_restores_it(window_on, models, qtbot
     hires.enabled.setChecked(False)
     assert panel.restore_from_png(path)
     assert hires.enabled.isChecked() and hires.scale.value() == 1.5 and panel.current_job().hires_scale == 1.5
+    assert [hires.upscaler.itemText(i) for i in range(hires.upscaler.count())] == ["Latent", "Lanczos", "x4 (4×)"]

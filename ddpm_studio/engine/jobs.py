@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS, SCHEDULERS
@@ -193,7 +194,7 @@ class Text2ImageJob(PromptJob):
     width: int = 512  # the picture's size; with a hires fix the first pass's, and the result is this × hires_scale
     height: int = 512
     hires_scale: float = 1.0  # A1111's hires fix (engine/hires_fix.py): 1 is off, 2 renders at twice the size …
-    hires_upscaler: str = "latent"  # … from the first pass upscaled in latent space or as a picture …
+    hires_upscaler: str = "latent"  # … from the first pass enlarged as latents, as a picture or by an upscaler …
     hires_strength: float = 0.5  # … then img2img at this denoising strength …
     hires_steps: int = 0  # … over this many steps (0: the job's steps), of which strength × steps run
 
@@ -204,9 +205,8 @@ class Text2ImageJob(PromptJob):
             if value % 8:
                 raise JobError(f"The {label} must be a multiple of 8 (the VAE works in 8×8 blocks); got {value}.")
         _check_float("hires upscale", self.hires_scale, 1.0, 4.0)
-        if self.hires_upscaler not in HIRES_UPSCALERS:
-            raise JobError(f"Unknown hires upscaler '{self.hires_upscaler}'. Choose one of: "
-                           f"{', '.join(HIRES_UPSCALERS)}.")
+        if not (isinstance(self.hires_upscaler, str) and self.hires_upscaler.strip()):  # or a diffusion upscaler
+            raise JobError(f"The hires upscaler is {', '.join(HIRES_UPSCALERS)} or a 4× upscaler model.")
         _check_float("hires denoising strength", self.hires_strength, 0.0, 1.0)
         _check_int("hires steps", self.hires_steps, 0, MAX_STEPS)
         if self.hires:
@@ -228,7 +228,8 @@ class Text2ImageJob(PromptJob):
             return super().a1111_fields()
         return [("Denoising strength", self.hires_strength), *super().a1111_fields(),
                 ("Hires upscale", f"{self.hires_scale:g}"), ("Hires steps", self.hires_steps or self.steps),
-                ("Hires upscaler", self.hires_upscaler.capitalize())]
+                ("Hires upscaler", self.hires_upscaler.capitalize() if self.hires_upscaler in HIRES_UPSCALERS
+                 else Path(self.hires_upscaler).name)]
 
     @property
     def output_size(self) -> tuple[int, int]:

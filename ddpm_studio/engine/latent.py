@@ -61,6 +61,7 @@ class LoadedPipeline:
     vae_slot: object = None  # vae.VaeSlot, made at the first job that names a VAE
     hires_pipe: object = None  # the img2img pipeline on these components, for a hires fix's second pass
     controlnets: dict = field(default_factory=dict)  # (path, mtime) → a loaded ControlNetModel (controlnet.py)
+    hires_upscaler: tuple | None = None  # (reference, LoadedUpscaler): a hires fix's diffusion upscaler
 
 
 def prepare_addons(loaded: LoadedPipeline, job: PromptJob, folders, allow_pickle: bool):
@@ -275,11 +276,15 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
     attention = attention_recorder(loaded, job, args, used.prompt) if job.attention_maps else None
     hires = isinstance(job, Text2ImageJob) and job.hires
     phase = {"offset": 0, "total": None, "second": False}  # a hires fix numbers its second pass on from the first
+    upscaler, upscale_total = None, 0
     if hires:
         from ddpm_studio.engine import hires_fix
 
         args["output_type"] = hires_fix.first_pass_output(job)
-        phase["total"] = (hires_fix.pass_calls(job.scheduler, config, job.steps) +
+        if hires_fix.uses_model(job):
+            upscaler = hires_fix.upscaler_for(loaded, job, allow_pickle)
+            upscale_total = hires_fix.upscale_calls(job, upscaler)
+        phase["total"] = (hires_fix.pass_calls(job.scheduler, config, job.steps) + upscale_total +
                           hires_fix.pass_calls(job.scheduler, config, hires_fix.second_pass_steps(job),
                                                job.hires_strength))
     start = time.perf_counter()
@@ -316,8 +321,15 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
                 second.scheduler = build_scheduler(job.scheduler, config)
                 recorder = StepRecorder(second.scheduler)
                 recorder.wanted = job.preview_every > 0 or job.full_decode_every > 0
+                if upscaler is None:
+                    image = hires_fix.enlarge(job, out.images, pipe.vae_scale_factor)
+                else:  # a diffusion upscaler's steps, numbered on from the first pass's
+                    image = hires_fix.enlarge_with_model(job, upscaler, out.images, device, on_step, should_stop,
+                                                         calls, phase["total"])
+                    if image is None:
+                        raise _Cancelled
+                    calls += upscale_total
                 phase.update(offset=calls, second=True)
-                image = hires_fix.enlarge(job, out.images, pipe.vae_scale_factor)
                 out = second(**hires_fix.second_pass_arguments(args, job, image), generator=generators,
                              callback_on_step_end=on_step_end)
     except _Cancelled:

@@ -100,15 +100,20 @@ def tile_size(job: UpscaleJob, width: int, height: int, multiple: int) -> int:
     return AUTO_TILE // multiple * multiple or multiple
 
 
+def upscale_boxes(job: UpscaleJob, width: int, height: int, multiple: int):
+    """The tiles an input of ``width`` × ``height`` is cut into (one when it is small enough)."""
+    tile = tile_size(job, width, height, multiple)
+    overlap = min(job.overlap, tile // 2) if tile < max(width, height) else 0
+    return tile_boxes(width, height, tile, overlap)
+
+
 def run_upscale_job(loaded: LoadedUpscaler, job: UpscaleJob, device, on_step: StepCallback, should_stop: StopCheck) -> UpscaleOutput:
     image = open_rgb(job.image, "input image")
     width, height = image.size
     if min(width, height) < MIN_INPUT:
         raise ModelError(f"The input image {job.image} is {width}×{height}; upscaling needs at least {MIN_INPUT} px a side.")
     m = loaded.multiple
-    tile = tile_size(job, width, height, m)
-    overlap = min(job.overlap, tile // 2) if tile < max(width, height) else 0
-    boxes = tile_boxes(width, height, tile, overlap)
+    boxes = upscale_boxes(job, width, height, m)
     channels = _latent_channels(loaded)
     noise = torch.randn((1, channels, _round_up(height, m), _round_up(width, m)),
                         generator=torch.Generator(device="cpu").manual_seed(job.seed))

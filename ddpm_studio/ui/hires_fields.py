@@ -12,7 +12,8 @@ from ddpm_studio.ui.widgets import narrow_combo
 UPSCALER_LABELS = {"latent": "Latent", "lanczos": "Lanczos"}
 UPSCALER_TIP = ("Latent: enlarge the first pass's latents (fast, no decode between the passes; needs a strength "
                 "of about 0.5 or more to fill in detail). Lanczos: decode, enlarge the picture, encode again (keeps "
-                "the first pass closer at low strengths)")
+                "the first pass closer at low strengths). The Upscale panel's 4× diffusion upscalers are listed too: "
+                "slower (20 steps of their own, tile by tile), sharper")
 
 
 class HiresFields:
@@ -52,6 +53,22 @@ class HiresFields:
             box.valueChanged.connect(self._update)
         self._update()
 
+    def set_upscalers(self, infos) -> None:
+        """Latent and Lanczos, then the 4× diffusion upscalers the Upscale panel lists (``ModelInfo``s)."""
+        keep = self.upscaler.currentData()
+        while self.upscaler.count() > len(HIRES_UPSCALERS):
+            self.upscaler.removeItem(self.upscaler.count() - 1)
+        for info in infos:
+            self.upscaler.addItem(f"{info.name} (4×)", info.ref)
+        self.choose_upscaler(keep)
+
+    def choose_upscaler(self, ref: str) -> None:
+        index = self.upscaler.findData(ref)
+        if index < 0:  # a restored job's upscaler that is not listed here: shown by its reference, the run says more
+            self.upscaler.addItem(ref, ref)
+            index = self.upscaler.count() - 1
+        self.upscaler.setCurrentIndex(index)
+
     def _update(self, *_) -> None:
         on = self.enabled.isChecked()
         self.scale.setEnabled(on)
@@ -70,7 +87,7 @@ class HiresFields:
         self.enabled.setChecked(job.hires)
         if job.hires:
             self.scale.setValue(job.hires_scale)
-            self.upscaler.setCurrentIndex(max(self.upscaler.findData(job.hires_upscaler), 0))
+            self.choose_upscaler(job.hires_upscaler)
             self.strength.setValue(job.hires_strength)
             self.steps.setValue(job.hires_steps)
 

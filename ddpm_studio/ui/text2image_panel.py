@@ -44,6 +44,14 @@ class Text2ImagePanel(SamplingPanel):
         """The size a drawn control image is made at: the picture's (the first pass's with a hires fix)."""
         return self.width_box.value(), self.height_box.value()
 
+    def refresh_models(self, include_hf_cache: bool = False) -> None:
+        super().refresh_models(include_hf_cache)
+        from ddpm_studio.engine.models import list_models
+
+        self.hires.set_upscalers(list_models(self.settings.model_folders, include_hf_cache=include_hf_cache,
+                                             accept=lambda info: "upscale" in info.modes,
+                                             allow_pickle=self.settings.allow_pickle))
+
     def model_changed(self, info: ModelInfo | None) -> None:
         self.prompts.show_prediction(info is not None and info.prediction_unknown)
         self.addons.model_changed(info)
