@@ -68,6 +68,7 @@ def test_a_diffusion_upscaler_enlarges_between_the_passes(engine, models, tmp_pa
     steps = [e for e in events if not e.final]
     assert [e.index for e in steps] == list(range(26)) and {e.total for e in steps} == {26}  # 4 + 20 + 2
     assert [e.second_pass for e in steps] == [False] * 24 + [True] * 2
+    assert [e.upscaling for e in steps] == [False] * 4 + [True] * 20 + [False] * 2
     assert "Hires upscaler: tiny-x4" in read_png_text(result.saved_paths[0])["parameters"]
     seen = []
     cancelled = engine.run(job.replace(output_dir=str(tmp_path / "cancelled")), on_step=seen.append,

@@ -92,6 +92,7 @@ def test_the_edit_panel_outpaints(window_on, models, picture, qtbot):
     panel.load_image(path)
     panel.outpaint.sides["right"].setValue(24)
     assert panel.outpaint.size_label.text() == "56×40 → 80×40"
+    assert panel.control_size() == (80, 40)  # a control image drawn here lines up with the grown canvas
     panel.prompts.prompt.setPlainText("a meadow")
     panel.steps.setValue(2)
     with qtbot.waitSignal(window.sampler.job_finished, timeout=60000) as done:

@@ -13,6 +13,7 @@ No Qt.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -73,6 +74,7 @@ def check_control_fields(job) -> None:
         if not (isinstance(unit, tuple) and len(unit) == 4 and isinstance(unit[0], str) and unit[0].strip()):
             raise JobError(f"A ControlNet is (file or name, weight, start, end), not {unit!r}.")
         name, weight, start, end = unit
+        name = Path(name).name  # the ControlNet's name, as its list shows it
         _check_float(f"weight of the ControlNet {name}", weight, 0.0, MAX_CONTROL_WEIGHT)
         _check_float(f"start of the ControlNet {name}", start, 0.0, 1.0)
         _check_float(f"end of the ControlNet {name}", end, 0.0, 1.0)
@@ -92,13 +94,14 @@ def check_control_fields(job) -> None:
         raise JobError("The canny thresholds are two numbers: low, high.")
     for label, value in zip(("low", "high"), job.canny_thresholds):
         _check_int(f"canny {label} threshold", value, 0, 255)
+    if job.canny_thresholds[0] > job.canny_thresholds[1]:
+        raise JobError(f"The canny low threshold ({job.canny_thresholds[0]}) must not be above the high one "
+                       f"({job.canny_thresholds[1]}).")
 
 
 def control_a1111_fields(job) -> list[tuple[str, Any]]:
     """``ControlNet 0: "Module: canny, Model: NAME, Weight: 1, Guidance Start: 0, Guidance End: 1"``, as A1111's
     ControlNet extension writes each unit."""
-    from pathlib import Path
-
     fields = []
     for number, (name, weight, start, end) in enumerate(job.controlnets):
         model = Path(name).stem if name.endswith((".safetensors", ".pth", ".ckpt")) else Path(name).name

@@ -99,7 +99,7 @@ def enlarge_with_model(job: Text2ImageJob, upscaler, first: np.ndarray, device, 
             start = offset + index * per_image
 
             def step(event, start=start) -> None:
-                on_step(dataclasses.replace(event, index=start + event.index, total=total))
+                on_step(dataclasses.replace(event, index=start + event.index, total=total, upscaling=True))
 
             out = run_upscale_job(upscaler, upscale_job(job, upscaler, str(path), index), device, step, should_stop)
             if out.cancelled:

@@ -214,6 +214,9 @@ class Text2ImageJob(PromptJob):
                 raise JobError("A hires fix at denoising strength 0 would only enlarge the picture; use a value "
                                "above 0 (0.3–0.6 is usual).")
             width, height = self.output_size
+            if (width, height) == (self.width, self.height):
+                raise JobError(f"A hires fix of ×{self.hires_scale:g} leaves {width}×{height} as it is (sizes go by "
+                               "8 pixels); choose a larger factor.")
             if max(width, height) > MAX_SIDE:
                 raise JobError(f"The hires fix would make {width}×{height}; at most {MAX_SIDE} a side.")
             if self.attention_maps:

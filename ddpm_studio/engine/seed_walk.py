@@ -31,6 +31,9 @@ def parse_seeds(text: str) -> list[int]:
     for seed in seeds:
         if not 0 <= seed <= MAX_SEED:
             raise JobError(f"Seed {seed} of the walk is out of range: 0 … {MAX_SEED}.")
+    for a, b in zip(seeds, seeds[1:]):
+        if a == b:
+            raise JobError(f"The walk goes from seed {a} to seed {b}: nowhere. Give different seeds one after another.")
     return seeds
 
 

@@ -30,7 +30,8 @@ class TrajectoryRow:
     since: int | None = None  # the index of the previous kept step the changes are against; None for the first
     noise_kind: str = "alpha_bar"
     final: bool = False
-    second_pass: bool = False  # a step of a hires fix's second pass
+    second_pass: bool = False  # a step of a hires fix's second pass …
+    upscaling: bool = False  # … or of its diffusion upscaler
 
 
 def rms_change(current: np.ndarray | None, previous: np.ndarray | None) -> float | None:
@@ -51,7 +52,8 @@ def trajectory_row(event: StepEvent, previous: StepEvent | None) -> TrajectoryRo
     return TrajectoryRow(index=event.index, timestep=event.timestep, noise_level=event.noise_level,
                          x0_change=x0_change, xt_change=xt_change,
                          since=previous.index if previous is not None else None,
-                         noise_kind=event.noise_kind, final=event.final, second_pass=event.second_pass)
+                         noise_kind=event.noise_kind, final=event.final, second_pass=event.second_pass,
+                         upscaling=event.upscaling)
 
 
 def trajectory(events: Sequence[StepEvent]) -> list[TrajectoryRow]:

@@ -41,6 +41,7 @@ class ControlUnit(QGroupBox):
         self.image_path = ""
         self.model = narrow_combo(10)
         self.model.setToolTip("A ControlNet from your ControlNet folders, or one added with …")
+        self.model.setPlaceholderText("None found: add one with …")
         add = QToolButton(text="…")
         menu = QMenu(add)
         menu.addAction("A .safetensors file…", self.choose_file)
@@ -101,6 +102,8 @@ class ControlUnit(QGroupBox):
             self.model.addItem(path.stem if path.is_file() else path.name, str(path))
         if keep:
             self.choose_model(keep)
+        elif self.model.count():
+            self.model.setCurrentIndex(0)  # with a placeholder set, Qt would leave none chosen
 
     def choose_model(self, ref: str) -> None:
         index = self.model.findData(ref)

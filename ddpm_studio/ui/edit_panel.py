@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSlider,
     QToolButton,
     QVBoxLayout,
@@ -71,9 +72,15 @@ class EditPanel(ImageInput, SamplingPanel):
         self.control = ControlFields(form, self.settings, self)
 
     def control_size(self) -> tuple[int, int]:
-        """The size a drawn control image is made at: the input picture's (512² before there is one)."""
+        """The size a drawn control image is made at: the picture's (grown, when outpainting; 512² before there is
+        one), so that the drawing lines up with what is made."""
         image = getattr(self, "painter", None) and self.painter.image
-        return (image.width(), image.height()) if image is not None else (512, 512)
+        if image is None:
+            return 512, 512
+        if self.mode() != "outpaint":
+            return image.width(), image.height()
+        left, right, top, bottom = self.outpaint.extend()
+        return image.width() + left + right, image.height() + top + bottom
 
     def build_input(self) -> QWidget:
         self.painter = MaskPainter()
@@ -96,6 +103,8 @@ class EditPanel(ImageInput, SamplingPanel):
         mask_row.addStretch(1)
         self.image_label = QLabel("No input image")
         self.image_label.setWordWrap(True)
+        self.image_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # a long name
+        # must not widen the window
         column = QWidget()
         layout = QVBoxLayout(column)
         layout.setContentsMargins(0, 0, 0, 0)

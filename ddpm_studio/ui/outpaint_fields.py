@@ -3,13 +3,14 @@ as, and how far the seam is blended into the picture (``engine/outpaint.py``); s
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QFormLayout, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QWidget
+from PySide6.QtWidgets import QFormLayout, QGridLayout, QLabel, QSpinBox, QWidget
 
 from ddpm_studio.engine.jobs import MAX_FEATHER, MAX_SIDE, OUTPAINT_FILLS
 from ddpm_studio.ui.widgets import narrow_combo
 
 SIDES = ("left", "right", "top", "bottom")
-FILL_LABELS = {"edge": "Stretch the edges", "noise": "Noise"}
+ARROWS = {"left": "←", "right": "→", "top": "↑", "bottom": "↓"}  # short labels: the settings column is narrow
+FILL_LABELS = {"edge": "Edges", "noise": "Noise"}
 
 
 class OutpaintFields:
@@ -20,7 +21,7 @@ class OutpaintFields:
         grid.setContentsMargins(0, 0, 0, 0)
         for number, side in enumerate(SIDES):
             self.sides[side].setToolTip(f"Pixels added at the {side}")
-            grid.addWidget(QLabel(side.capitalize()), number // 2, (number % 2) * 2)
+            grid.addWidget(QLabel(ARROWS[side]), number // 2, (number % 2) * 2)
             grid.addWidget(self.sides[side], number // 2, (number % 2) * 2 + 1)
         self.size_label = QLabel("")
         grid.addWidget(self.size_label, 2, 0, 1, 4)
@@ -29,27 +30,21 @@ class OutpaintFields:
         self.fill = narrow_combo(10)
         for key in OUTPAINT_FILLS:
             self.fill.addItem(FILL_LABELS[key], key)
-        self.fill.setToolTip("What the new area starts as before it is painted: the picture's edge pixels stretched "
-                             "outwards, or noise around its mean colour (an inpainting model at strength 1 ignores "
-                             "it; a normal model, or a lower strength, keeps some of it)")
+        self.fill.setToolTip("What the new area starts as before it is painted: Edges, the picture's edge pixels "
+                             "stretched outwards, or noise around its mean colour (an inpainting model at strength 1 "
+                             "ignores it; a normal model, or a lower strength, keeps some of it)")
         self.feather = QSpinBox(minimum=0, maximum=MAX_FEATHER, value=32, suffix=" px")
         self.feather.setToolTip("How far into the picture the seam is repainted and blended; the rest of the "
                                 "picture is kept exactly")
-        fill_row = QHBoxLayout()
-        fill_row.setContentsMargins(0, 0, 0, 0)
-        fill_row.addWidget(self.fill, 1)
-        fill_row.addWidget(QLabel("seam"))
-        fill_row.addWidget(self.feather)
-        self.fill_row = QWidget()
-        self.fill_row.setLayout(fill_row)
         form.addRow("Extend", self.extend_row)
-        form.addRow("Fill", self.fill_row)
+        form.addRow("Fill", self.fill)
+        form.addRow("Seam", self.feather)
         self.picture_size: tuple[int, int] | None = None
         for box in self.sides.values():
             box.valueChanged.connect(self._update)
 
     def show(self, on: bool) -> None:
-        for row in (self.extend_row, self.fill_row):
+        for row in (self.extend_row, self.fill, self.feather):
             self.form.setRowVisible(row, on)
 
     def set_picture_size(self, size: tuple[int, int] | None) -> None:

@@ -9,36 +9,56 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit, QSpinBox
 
-from ddpm_studio.engine.jobs import JobError
+from ddpm_studio.engine.jobs import MAX_STEPS, JobError
 from ddpm_studio.engine.metadata import MetadataError, read_job
-from ddpm_studio.engine.seed_walk import (ANCESTRAL_NOTE, MAX_FRAMES, discard, is_ancestral, parse_seeds, save_walk,
-                                          walk_jobs)
+from ddpm_studio.engine.schedulers import SCHEDULERS
+from ddpm_studio.engine.seed_walk import MAX_FRAMES, discard, is_ancestral, parse_seeds, save_walk, walk_jobs
+from ddpm_studio.ui.widgets import scheduler_combo
 from ddpm_studio.ui.worker import JobFailed
 
 
 class SeedWalkDialog(QDialog):
-    """The seeds (those of the chosen results, first to last) and the frames of a walk."""
+    """The seeds (those of the chosen results, first to last), the frames, and the scheduler and steps of a walk
+    (the first result's, to change: a deterministic scheduler walks smoothly)."""
 
-    def __init__(self, seeds: list[int], scheduler: str, parent=None) -> None:
+    def __init__(self, seeds: list[int], base, schedulers, varied: bool = False, parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Seed walk")
         self.seeds = QLineEdit(", ".join(map(str, seeds)))
         self.seeds.setToolTip("Two or more seeds, separated by commas: the walk passes through each in order")
         self.frames = QSpinBox(minimum=2, maximum=MAX_FRAMES, value=24)
         self.fps = QDoubleSpinBox(minimum=1.0, maximum=60.0, value=12.0, decimals=0)
+        self.scheduler = scheduler_combo(14, schedulers)
+        self.scheduler.setCurrentIndex(max(self.scheduler.findData(base.scheduler), 0))
+        self.steps = QSpinBox(minimum=1, maximum=MAX_STEPS, value=base.steps)
         form = QFormLayout(self)
         form.addRow("Seeds", self.seeds)
         form.addRow("Frames", self.frames)
         form.addRow("Frames per second", self.fps)
-        if is_ancestral(scheduler):
-            note = QLabel(f"Note: {ANCESTRAL_NOTE.format(scheduler=scheduler)}.")
-            note.setWordWrap(True)
-            form.addRow(note)
+        form.addRow("Scheduler", self.scheduler)
+        form.addRow("Steps", self.steps)
+        self.note = QLabel("")
+        self.note.setWordWrap(True)
+        form.addRow(self.note)
+        self.varied = varied
+        self.scheduler.currentIndexChanged.connect(self._update_note)
+        self._update_note()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Walk")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def _update_note(self, *_) -> None:
+        notes = []
+        name = self.scheduler.currentData()
+        if is_ancestral(name):
+            notes.append(f"{SCHEDULERS[name].label} adds new noise at every step from each stretch's first seed, so "
+                         "the walk jumps where a stretch ends; DDIM, DPM++ 2M or Euler walk smoothly.")
+        if self.varied:
+            notes.append("The frames start from each seed's own picture: the variation of the result is not kept.")
+        self.note.setText(" ".join(notes))
+        self.note.setVisible(bool(notes))
 
     def chosen(self) -> tuple[list[int], int, float]:
         """(seeds, frames, fps); a JobError that says what to fix."""
@@ -46,6 +66,9 @@ class SeedWalkDialog(QDialog):
         if self.frames.value() < len(seeds):
             raise JobError(f"A walk through {len(seeds)} seeds needs at least {len(seeds)} frames.")
         return seeds, self.frames.value(), self.fps.value()
+
+    def settings(self) -> dict:
+        return {"scheduler": self.scheduler.currentData(), "steps": self.steps.value()}
 
 
 def walk_base(panel, paths: list[str]):
@@ -62,7 +85,8 @@ def walk_base(panel, paths: list[str]):
     seeds = [job.seed for job in jobs]
     if len(seeds) == 1:
         seeds.append(seeds[0] + 1)
-    return jobs[0].replace(variation_seed=0, variation_strength=0.0), seeds
+    varied = any(job.variation_strength for job in jobs)
+    return jobs[0].replace(variation_seed=0, variation_strength=0.0), seeds, varied
 
 
 def walk_folder(output_dir: str, seeds: list[int]) -> Path:
@@ -89,6 +113,15 @@ class SeedWalk:
         self._pending = None
         self._stopping = False
 
+    def discard(self, saved: list[str]) -> None:
+        """Nothing of a walk that did not finish stays: its frames, then its folders if they are empty."""
+        discard(saved)
+        for folder in (self.folder / "frames", self.folder):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass  # not there, or something else is in it
+
     def stop(self) -> None:
         self._stopping = True
         if self._pending is not None:
@@ -103,7 +136,7 @@ class SeedWalk:
             try:
                 result = await self._pending
             except JobFailed as exc:
-                discard(saved)
+                self.discard(saved)
                 panel.canvas.finish_run("Failed")
                 panel.show_error("Seed walk failed", str(exc))
                 return None
@@ -111,7 +144,7 @@ class SeedWalk:
                 saved += result.saved_paths
                 images.append(result.images[0])
             if self._stopping or result is None or result.cancelled:
-                discard(saved)
+                self.discard(saved)
                 panel.canvas.finish_run(f"Seed walk cancelled at frame {number} of {len(self.jobs)} — nothing saved")
                 panel.status_message.emit("Seed walk cancelled — its frames were removed")
                 return None
@@ -128,11 +161,11 @@ def start_seed_walk(panel, paths: list[str]) -> SeedWalkDialog | None:
     """The results strip's "Seed walk…": ask, then walk (kept as ``panel.walk`` and its task as
     ``panel.walk_task``)."""
     try:
-        base, seeds = walk_base(panel, paths)
+        base, seeds, varied = walk_base(panel, paths)
     except JobError as exc:
         panel.show_error("Cannot make a seed walk", str(exc))
         return None
-    dialog = SeedWalkDialog(seeds, base.scheduler, panel)
+    dialog = SeedWalkDialog(seeds, base, panel.schedulers, varied, panel)
     dialog.accepted.connect(lambda: _walk(panel, dialog, base))
     dialog.open()
     panel.walk_dialog = dialog
@@ -150,7 +183,7 @@ def _walk(panel, dialog: SeedWalkDialog, base) -> None:
         panel.show_error("Check the seed walk", str(exc))
         return
     try:
-        panel.walk = SeedWalk(panel, base.replace(preview_every=1), seeds, frames, fps,
+        panel.walk = SeedWalk(panel, base.replace(preview_every=1, **dialog.settings()), seeds, frames, fps,
                               walk_folder(panel.output_dir.text().strip(), seeds))
     except JobError as exc:
         panel.show_error("Check the seed walk", str(exc))

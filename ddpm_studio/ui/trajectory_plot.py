@@ -149,7 +149,7 @@ class TrajectoryPlot(QWidget):
     def row_text(self, position: int) -> str:
         row = self.rows[position]
         where = "the result x_0" if row.final else f"step {row.index + 1}/{self.total} · t={row.timestep:.0f}"
-        parts = [where + (" (hires pass)" if row.second_pass else "")]
+        parts = [where + (" (hires pass)" if row.second_pass else " (upscaling)" if row.upscaling else "")]
         if row.noise_level is not None:
             parts.append(f"{NOISE_SYMBOLS.get(row.noise_kind, 'noise')}={row.noise_level:.3g}")
         for name in ("x0", "xt"):
@@ -197,14 +197,21 @@ class TrajectoryPlot(QWidget):
         """The step index where a hires fix's second pass begins; None for a one-pass run."""
         return next((r.index for r in self.rows if r.second_pass), None)
 
+    def phase_starts(self) -> list[tuple[int, str]]:
+        """(step index, label) where a hires fix's upscaler and its second pass begin."""
+        starts = [(next((r.index for r in self.rows if r.upscaling), None), "upscale"),
+                  (self.second_pass_start(), "hires pass")]
+        return [(index, label) for index, label in starts if index is not None]
+
     def _draw_second_pass(self, painter: QPainter, area: QRectF, text: QColor) -> None:
-        start = self.second_pass_start()
-        if start is None:
-            return
-        x = self.x_of(start - 0.5)
         painter.setPen(QPen(text, 1))
-        painter.drawLine(QPointF(x, area.top()), QPointF(x, area.bottom()))
-        painter.drawText(QRectF(x + 3, area.top() + 1, area.width(), 14), Qt.AlignmentFlag.AlignLeft, "hires pass")
+        for start, label in self.phase_starts():
+            x = self.x_of(start - 0.5)
+            painter.drawLine(QPointF(x, area.top()), QPointF(x, area.bottom()))
+            width = self.fontMetrics().horizontalAdvance(label) + 6
+            left_of_line = x + width > area.right()  # near the right end the label goes before the line
+            where = QRectF(x - width if left_of_line else x + 3, area.top() + 1, width, 14)
+            painter.drawText(where, Qt.AlignmentFlag.AlignLeft, label)
 
     def _draw_marker(self, painter: QPainter, area: QRectF, text: QColor, curves: dict) -> None:
         if self.marker is None or not 0 <= self.marker < len(self.rows):
