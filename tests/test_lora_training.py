@@ -209,12 +209,13 @@ def test_two_process_accelerate_launch_trains_a_lora(tmp_path, sd15):
     assert launcher, "accelerate's launcher is not installed"
     data = captioned_folder(tmp_path / "data")
     out = tmp_path / "run"
-    cmd = [launcher, "launch", "--cpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+    cmd = [launcher, "launch", "--multi_gpu", "--num_processes", "2",  # on a CPU: two processes (--cpu starts one) "--num_machines", "1", "--mixed_precision", "no",
            "--dynamo_backend", "no", "--main_process_port", "29519", "-m", "ddpm_studio", "train", str(data),
            "--out", str(out), "--base", str(sd15), "--lora", "--rank", "4", "--resolution", "32", "--steps", "4",
            "--checkpoint-every", "2", "--sample-every", "4", "--trigger", "zqx"]
     done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Finished at step 4" in done.stderr
+    assert "Training on 2 processes (multi_cpu)" in done.stderr  # two, not one run twice
     assert lora_file(out / "lora" / "run.safetensors").context_dim == 32
     assert latest_checkpoint(out)[0] == 4 and (out / "samples" / "step-00000004.png").is_file()

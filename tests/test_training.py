@@ -179,13 +179,14 @@ def test_two_process_accelerate_launch_makes_a_loadable_model(tmp_path):
     assert launcher, "accelerate's launcher is not installed"
     data = shapes_folder(tmp_path / "shapes")
     out = tmp_path / "run"
-    cmd = [launcher, "launch", "--cpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+    cmd = [launcher, "launch", "--multi_gpu", "--num_processes", "2",  # on a CPU: two processes (--cpu starts one) "--num_machines", "1", "--mixed_precision", "no",
            "--dynamo_backend", "no", "--main_process_port", "29517", "-m", "ddpm_studio", "train", str(data), "--out", str(out),
            "--from-scratch", "tiny", "--resolution", "16", "--steps", "6", "--batch-size", "4", "--checkpoint-every", "3",
            "--sample-every", "6"]
     done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Finished at step 6" in done.stderr
+    assert "Training on 2 processes (multi_cpu)" in done.stderr  # two, not one run twice
     images = Engine(device="cpu").run(GenerateJob(model=str(out / "model"), steps=3, batch_size=1), save=False).images
     assert images.shape == (1, 16, 16, 3)
     assert latest_checkpoint(out)[0] == 6

@@ -30,9 +30,9 @@ def ignore_event(event: TrainEvent) -> None:
 
 def training_device():
     """The device this process trains on, before the Accelerator exists (for measuring precision on it)."""
-    from accelerate import PartialState
+    from ddpm_studio.distributed import process_state
 
-    return PartialState().device
+    return process_state().device
 
 
 def refuse_other_trainers_run(output: Path, lora: bool) -> None:
@@ -48,9 +48,9 @@ def refuse_other_trainers_run(output: Path, lora: bool) -> None:
 
 
 def device_is_main() -> bool:
-    from accelerate import PartialState
+    from ddpm_studio.distributed import process_state
 
-    return PartialState().is_main_process
+    return process_state().is_main_process
 
 
 def make_accelerator(config):
@@ -62,7 +62,10 @@ def make_accelerator(config):
     if mixed == "fp16" and not torch.cuda.is_available():
         raise TrainingError("fp16 mixed precision needs a CUDA GPU; on a CPU use bf16, no, or auto.")
     AcceleratorState._reset_state()  # a second run in the same process (GUI, tests) may change precision
+    from ddpm_studio.distributed import several_cpu_processes
+
     return Accelerator(
+        cpu=several_cpu_processes(),  # CPU processes of one run talk over gloo, as the PartialState made before
         mixed_precision=mixed,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         project_config=ProjectConfiguration(project_dir=config.output_dir),
@@ -85,6 +88,9 @@ def begin_run(accelerator, output: Path, config, resume: bool, emit) -> int:
     """The run's folder made ready (no half-written checkpoint, the recipe saved) and, with ``resume``, the latest
     checkpoint loaded; returns the step to go on from."""
     step = 0
+    if accelerator.num_processes > 1:
+        emit(TrainEvent("processes", message=f"Training on {accelerator.num_processes} processes "
+                                             f"({accelerator.distributed_type.value.lower()})."))
     if accelerator.is_main_process:
         output.mkdir(parents=True, exist_ok=True)
         ckpt.remove_partials(output)
