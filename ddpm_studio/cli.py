@@ -1,5 +1,5 @@
 """Command line: ``ddpm-studio`` opens the app; the other commands (``ddpm_studio/commands/``) run headless on the
-same engine: generate, txt2img, edit, upscale, train, info.
+same engine: generate, txt2img, edit, upscale, race, grid, train, search, index, info.
 
 Errors are one plain line on stderr with exit code 1 (2 for usage errors); ``--debug`` shows the traceback.
 """
@@ -158,6 +158,19 @@ def build_parser() -> argparse.ArgumentParser:
     lora.add_argument("--name", help="the LoRA's name, for its file and <lora:NAME:w> (default: --out's name)")
     tr.add_argument("--threads", type=int, help="torch CPU threads")
 
+    search = sub.add_parser("search", help="search every image made here (and in folders you indexed)")
+    search.add_argument("words", nargs="*", help="words of the prompt (all of them); seed:N, model:M, sampler:S, "
+                                                 "since:DATE, stars:N and tag:T work here too")
+    search.add_argument("--seed", type=int)
+    search.add_argument("--model", help="part of the model's name")
+    search.add_argument("--since", metavar="YYYY-MM-DD")
+    search.add_argument("--until", metavar="YYYY-MM-DD")
+    search.add_argument("--limit", type=int, default=0, help="at most this many (default: all)")
+    search.add_argument("--json", action="store_true",
+                        help="JSON rows (path, prompt, seed, model, scheduler, steps, …) instead of paths")
+    index = sub.add_parser("index", help="add a folder of PNGs to the gallery (ours, A1111's, …)")
+    index.add_argument("folder")
+
     info = sub.add_parser("info", help="print the parameters stored in one of our PNGs")
     info.add_argument("image")
     info.add_argument("--json", action="store_true", help="print the stored job as JSON")
@@ -190,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
             from ddpm_studio.commands.train import cmd_train
 
             return cmd_train(args)
+        if args.command in ("search", "index"):
+            from ddpm_studio.commands import gallery
+
+            return getattr(gallery, f"cmd_{args.command}")(args)
         if args.command == "info":
             from ddpm_studio.commands.info import cmd_info
 
@@ -293,6 +310,9 @@ def _variation_arguments(parser) -> None:
                              "seed-walk.gif and seed-walk.webp (one image per frame; --seed and --batch are not used)")
     parser.add_argument("--frames", type=int, default=24, help="frames of a --seed-walk (default 24)")
     parser.add_argument("--fps", type=float, default=12.0, help="frames per second of a --seed-walk's animation")
+    parser.add_argument("--count", type=int, metavar="N",
+                        help="make N images, seeds SEED … SEED+N−1, in batches of --batch; under accelerate launch "
+                             "the seeds are split between the processes (give --seed)")
 
 
 def _save_steps_argument(parser) -> None:

@@ -13,6 +13,7 @@ os.environ["HF_HUB_CACHE"] = os.path.join(os.environ["HF_HOME"], "hub")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ["DDPM_STUDIO_CACHE"] = tempfile.mkdtemp(prefix="ddpm-studio-test-cache-")  # file hashes, never the user's
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="ddpm-studio-test-data-")  # the gallery index, never the user's
 
 import socket  # noqa: E402
 

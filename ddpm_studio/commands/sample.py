@@ -208,6 +208,10 @@ def make_engine(args):
 
 
 def run_job(args, job) -> int:
+    if getattr(args, "count", None):
+        from ddpm_studio.commands.count import run_count
+
+        return run_count(args, job, make_engine(args))
     if getattr(args, "seed_walk", None):
         from ddpm_studio.commands.seed_walk import run_seed_walk
 

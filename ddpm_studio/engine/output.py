@@ -68,4 +68,7 @@ def save_result_images(job, images: np.ndarray, folder: str | Path, *, model_nam
         info = png_info(job, index=index, width=width, height=height, model_name=model_name, device=device, extra=extra)
         path = write_png_atomic(Image.fromarray(array, "RGB"), folder, f"{job.seed + index}", info)
         paths.append(str(path))
+    from ddpm_studio.engine.gallery_index import index_saved
+
+    index_saved(paths)  # the gallery finds them at once (engine/gallery_index.py)
     return paths
