@@ -258,14 +258,15 @@ class GalleryIndex:
         return f"{joins} WHERE {' AND '.join(conditions) or '1'}", values
 
     def search(self, query: Query | str = "", limit: int | None = 200, offset: int = 0,
-               order: str = "newest") -> list[dict]:
-        """The rows that match, in ``order``; files that are gone are dropped from the index as they are met."""
+               order: str = "newest", check_files: bool = True) -> list[dict]:
+        """The rows that match, in ``order``; files that are gone are dropped from the index as they are met
+        (``check_files`` False: the rows as they are, files not looked for)."""
         query = parse_query(query) if isinstance(query, str) else query
         where, values = self._where(query)
         page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
         rows = [dict(r) for r in self.conn.execute(
             f"SELECT images.* FROM images {where} ORDER BY {ORDERS[order]}{page}", values)]
-        gone = [r["path"] for r in rows if not os.path.exists(r["path"])]
+        gone = [r["path"] for r in rows if check_files and not os.path.exists(r["path"])]
         if gone:
             self.remove(gone)
         return [r for r in rows if r["path"] not in set(gone)]
