@@ -9,7 +9,7 @@ import sys
 
 def cmd_grid(args) -> int:
     from ddpm_studio.commands.race import base_job
-    from ddpm_studio.commands.sample import ProgressBar, addon_folders
+    from ddpm_studio.commands.sample import SeriesProgress, addon_folders
     from ddpm_studio.engine.runner import Engine
     from ddpm_studio.engine.xyz_grid import cell_jobs, parse_axis, run_grid, save_sheet
 
@@ -18,20 +18,9 @@ def cmd_grid(args) -> int:
     total = len(cell_jobs(base, axes))  # every cell checked before anything runs
     engine = Engine(device=args.device, allow_pickle=args.allow_pickle, precision=args.precision,
                     folders=addon_folders(args))
-    bar: list[ProgressBar] = []
-
-    def on_step(event) -> None:
-        if event.index == 0 and not event.final:
-            if bar:
-                bar.pop().close()
-            print(f"cell {event.lane + 1}/{total}", file=sys.stderr)
-            bar.append(ProgressBar(sys.stderr))
-        if bar:
-            bar[0].update(event)
-
-    grid = run_grid(engine, base, axes, args.out, on_step)
-    if bar:
-        bar[0].close()
+    progress = SeriesProgress("cell", total)
+    grid = run_grid(engine, base, axes, args.out, progress)
+    progress.close()
     for cell in grid.cells:
         print(cell.result.saved_paths[0])
     sheet = save_sheet(grid, args.out)

@@ -291,3 +291,24 @@ class ProgressBar:
         if self.drawn:
             self.stream.write("\n")
             self.stream.flush()
+
+
+class SeriesProgress:
+    """A progress bar per run of a series (a grid's cells, a walk's frames), each under "LABEL n/total"."""
+
+    def __init__(self, label: str, total: int, stream=None) -> None:
+        self.label, self.total, self.stream = label, total, stream or sys.stderr  # sys.stderr as it is now
+        self.bar: ProgressBar | None = None
+
+    def __call__(self, event) -> None:
+        if event.index == 0 and not event.final:
+            self.close()
+            print(f"{self.label} {event.lane + 1}/{self.total}", file=self.stream)
+            self.bar = ProgressBar(self.stream)
+        if self.bar is not None:
+            self.bar.update(event)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def run_seed_walk(args, job, engine) -> int:
-    from ddpm_studio.commands.sample import ProgressBar
+    from ddpm_studio.commands.sample import SeriesProgress
     from ddpm_studio.engine.seed_walk import ANCESTRAL_NOTE, is_ancestral, parse_seeds, run_walk, save_walk, walk_jobs
 
     if not args.out:
@@ -19,20 +19,9 @@ def run_seed_walk(args, job, engine) -> int:
     total = len(walk_jobs(job, seeds, args.frames))  # the frames checked before anything runs
     if is_ancestral(job.scheduler):
         print(f"note: {ANCESTRAL_NOTE.format(scheduler=job.scheduler)}", file=sys.stderr)
-    bar: list[ProgressBar] = []
-
-    def on_step(event) -> None:
-        if event.index == 0 and not event.final:
-            if bar:
-                bar.pop().close()
-            print(f"frame {event.lane + 1}/{total}", file=sys.stderr)
-            bar.append(ProgressBar(sys.stderr))
-        if bar:
-            bar[0].update(event)
-
-    walk = run_walk(engine, job, seeds, args.frames, args.out, on_step)
-    if bar:
-        bar[0].close()
+    progress = SeriesProgress("frame", total)
+    walk = run_walk(engine, job, seeds, args.frames, args.out, progress)
+    progress.close()
     written = save_walk(args.out, walk.images, args.fps)
     for path in [*walk.saved_paths, written["gif"], written["webp"]]:
         print(path)
