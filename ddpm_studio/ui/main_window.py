@@ -13,6 +13,7 @@ from ddpm_studio.ui.about_dialog import AboutDialog
 from ddpm_studio.ui.download_dialog import DownloadDialog
 from ddpm_studio.ui.edit_panel import EditPanel
 from ddpm_studio.ui.explorer_panel import ExplorerPanel
+from ddpm_studio.ui.gallery_panel import GalleryPanel
 from ddpm_studio.ui.generate_panel import GeneratePanel
 from ddpm_studio.ui.preferences_dialog import PreferencesDialog
 from ddpm_studio.ui.grid_panel import GridPanel
@@ -48,6 +49,7 @@ class MainWindow(QMainWindow):
         self.grid_panel = GridPanel(self.sampler, self.client, self.settings)
         self.train_panel = TrainPanel(self.settings)
         self.explorer_panel = ExplorerPanel(self.settings)
+        self.gallery_panel = GalleryPanel(self.settings)
         self.sampling_panels = [self.generate_panel, self.text2image_panel, self.edit_panel, self.upscale_panel]
         self.addon_panels = [self.text2image_panel, self.edit_panel]  # the panels with LoRA and VAE rows
         for panel in self.addon_panels:
@@ -63,6 +65,11 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.train_panel, "Train")
         self.tabs.addTab(self.explorer_panel, "Forward process")
         self.explorer_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.tabs.addTab(self.gallery_panel, "Gallery")
+        self.gallery_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.gallery_panel.restore_requested.connect(self.restore_from_png)
+        self.gallery_panel.send_requested.connect(self.send_image)
+        self.gallery_panel.rerun_requested.connect(self.rerun_with_new_seed)
         # a finished training lists its model everywhere but changes no panel's choice; "Use the new model" does
         self.train_panel.model_exported.connect(self.list_trained_model)
         self.train_panel.use_model_requested.connect(self.use_trained_model)
@@ -322,12 +329,27 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(panel)
         return panel.restore_from_png(path)
 
+    def send_image(self, path: str, where: str) -> bool:
+        """A gallery image as the input of Edit, Upscale or the forward-process explorer."""
+        panel = {"edit": self.edit_panel, "upscale": self.upscale_panel, "explorer": self.explorer_panel}[where]
+        self.tabs.setCurrentWidget(panel)
+        return panel.load_image(path)
+
+    def rerun_with_new_seed(self, path: str):
+        """Make a gallery image again with everything the same but the seed (a new random one)."""
+        if not self.restore_from_png(path):
+            return None
+        panel = self.current_sampling_panel()
+        panel.seed_field.roll()
+        return panel.submit(panel.current_job()) if panel.ready else None
+
     def closeEvent(self, event) -> None:
         """Stop the sampler (it stops within one step), save settings, then close."""
         for panel in self.sampling_panels:
             panel.save_settings()
         self.train_panel.shutdown()
         self.explorer_panel.shutdown()
+        self.gallery_panel.shutdown()
         self.settings.set_geometry(self.saveGeometry())
         self.settings.sync()
         self.sampler.shutdown()

@@ -1,0 +1,112 @@
+"""The Gallery tab's side: the chosen image large with its parameters, its stars and tags (kept in the index), and
+what can be done with it — restore its parameters into its panel, send it to Edit, Upscale or the forward-process
+explorer, make it again with a new seed, open its folder, copy it, move it to the trash — or, with two chosen,
+compare them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QToolButton,
+                               QVBoxLayout, QWidget)
+
+from ddpm_studio.engine.metadata import MetadataError, read_png_text
+from ddpm_studio.ui.canvas import ImageView
+
+ACTIONS = (("restore", "Restore parameters"), ("rerun", "Again, new seed"), ("edit", "Send to Edit"),
+           ("upscale", "Send to Upscale"), ("explorer", "Forward process"), ("folder", "Open folder"),
+           ("copy", "Copy image"), ("trash", "Move to trash"))
+
+
+class GalleryDetails(QWidget):
+    action_requested = Signal(str)  # one of ACTIONS' keys, for the chosen image
+    rating_changed = Signal(int)
+    tags_changed = Signal(list)
+    compare_requested = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.row: dict | None = None
+        self.view = ImageView()
+        self.view.setMinimumSize(240, 240)
+        self.name = QLabel("Choose an image")
+        self.name.setWordWrap(True)
+        self.parameters = QPlainTextEdit(readOnly=True)
+        self.parameters.setMaximumHeight(120)
+        self.stars = []
+        stars_row = QHBoxLayout()
+        stars_row.addWidget(QLabel("Stars"))
+        for number in range(1, 6):
+            star = QToolButton(text="☆")
+            star.setToolTip(f"{number} star(s); click the highest again for none")
+            star.clicked.connect(lambda _=False, n=number: self._star(n))
+            self.stars.append(star)
+            stars_row.addWidget(star)
+        stars_row.addStretch(1)
+        self.tags = QLineEdit(placeholderText="tags, comma-separated (search with tag:…)")
+        self.tags.editingFinished.connect(self._tags_edited)
+        self.buttons: dict[str, QPushButton] = {}
+        grid = QGridLayout()
+        for number, (key, text) in enumerate(ACTIONS):
+            button = QPushButton(text)
+            button.clicked.connect(lambda _=False, k=key: self.action_requested.emit(k))
+            self.buttons[key] = button
+            grid.addWidget(button, number // 2, number % 2)
+        self.compare = QPushButton("Compare the two chosen")
+        self.compare.clicked.connect(self.compare_requested.emit)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.name)
+        layout.addWidget(self.parameters)
+        layout.addLayout(stars_row)
+        layout.addWidget(self.tags)
+        layout.addLayout(grid)
+        layout.addWidget(self.compare)
+        self.show_row(None, chosen=0)
+
+    def show_row(self, row: dict | None, chosen: int = 1) -> None:
+        self.row = row
+        for button in self.buttons.values():
+            button.setEnabled(row is not None)
+        self.compare.setEnabled(chosen == 2)
+        self.tags.setEnabled(row is not None)
+        if row is None:
+            self.view.set_image(QImage())
+            self.name.setText("Choose an image" if chosen == 0 else f"{chosen} images chosen")
+            self.parameters.setPlainText("")
+            self._show_stars(0)
+            self.tags.setText("")
+            return
+        self.view.set_image(QImage(row["path"]))
+        self.name.setText(f"{Path(row['path']).name} — {row.get('width')}×{row.get('height')}")
+        self.name.setToolTip(row["path"])
+        try:
+            text = read_png_text(row["path"]).get("parameters", "(no parameters in this file)")
+        except MetadataError as exc:
+            text = str(exc)
+        self.parameters.setPlainText(text)
+        self.buttons["restore"].setEnabled(row.get("source") == "ddpm-studio")
+        self.buttons["rerun"].setEnabled(row.get("source") == "ddpm-studio")
+        self._show_stars(row.get("rating") or 0)
+        self.tags.setText(row.get("tags") or "")
+
+    def _show_stars(self, rating: int) -> None:
+        for number, star in enumerate(self.stars, 1):
+            star.setText("★" if number <= rating else "☆")
+            star.setEnabled(self.row is not None)
+
+    def _star(self, number: int) -> None:
+        if self.row is None:
+            return
+        rating = 0 if (self.row.get("rating") or 0) == number else number
+        self.row = {**self.row, "rating": rating}
+        self._show_stars(rating)
+        self.rating_changed.emit(rating)
+
+    def _tags_edited(self) -> None:
+        if self.row is not None and self.tags.text() != (self.row.get("tags") or ""):
+            tags = [t.strip() for t in self.tags.text().split(",") if t.strip()]
+            self.row = {**self.row, "tags": ", ".join(tags)}
+            self.tags_changed.emit(tags)

@@ -1,0 +1,84 @@
+"""The Gallery tab's list model: the rows of one search (paths and their parameters, from the index), each shown as
+its thumbnail under its seed. Only what the view paints asks for a thumbnail, so a search of 100,000 images costs
+the query and a page of thumbnails, not 100,000 files."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+
+from ddpm_studio.ui.thumbnails import SIZE, Thumbnails
+
+ROW_ROLE = Qt.ItemDataRole.UserRole  # the index row (a dict) of an item
+
+
+class GalleryModel(QAbstractListModel):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.rows: list[dict] = []
+        self._where: dict[str, int] = {}
+        self.thumbnails = Thumbnails(self)
+        self.thumbnails.ready.connect(self._thumbnail_ready)
+        placeholder = QPixmap(SIZE, SIZE)
+        placeholder.fill(QColor(128, 128, 128, 60))
+        self._placeholder = QIcon(placeholder)
+        self._icons: dict[str, QIcon] = {}
+
+    def set_rows(self, rows: list[dict]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self._where = {row["path"]: number for number, row in enumerate(rows)}
+        self._icons = {}
+        self.endResetModel()
+
+    def append_rows(self, rows: list[dict]) -> None:
+        """The next page of the same search."""
+        rows = [row for row in rows if row["path"] not in self._where]
+        if not rows:
+            return
+        first = len(self.rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
+        for number, row in enumerate(rows, first):
+            self._where[row["path"]] = number
+        self.rows += rows
+        self.endInsertRows()
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self.rows):
+            return None
+        row = self.rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            stars = "★" * (row.get("rating") or 0)
+            return f"seed {row['seed']} {stars}".strip() if row.get("seed") is not None else stars
+        if role == Qt.ItemDataRole.DecorationRole:
+            icon = self._icons.get(row["path"])
+            if icon is None:
+                image = self.thumbnails.get(row)
+                if image is None:
+                    return self._placeholder
+                icon = self._icons[row["path"]] = QIcon(QPixmap.fromImage(image))
+            return icon
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{row.get('prompt') or '(no prompt)'}\n{row.get('model') or ''}\n{row['path']}"
+        if role == ROW_ROLE:
+            return row
+        return None
+
+    def _thumbnail_ready(self, path: str) -> None:
+        number = self._where.get(path)
+        if number is not None:
+            index = self.index(number)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+    def update_row(self, row: dict) -> None:
+        number = self._where.get(row["path"])
+        if number is not None:
+            self.rows[number] = row
+            index = self.index(number)
+            self.dataChanged.emit(index, index)
+
+    def thumbnail(self, row: dict) -> QImage | None:
+        return self.thumbnails.get(row)

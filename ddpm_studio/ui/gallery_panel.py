@@ -1,0 +1,245 @@
+"""The Gallery tab: every image in the index (``engine/gallery_index.py``) — all the app and the CLI ever made, and
+the folders added — as a grid of thumbnails that pages in from the index as it scrolls, a search box (words,
+``seed:123``, ``model:…``, ``sampler:…``, ``since:…``/``until:…``, ``stars:…``, ``tag:…``), a sort, and the chosen
+image's details and actions beside it (``gallery_details.py``). Folders are indexed on a thread of their own, with
+progress. The index opens when the tab is first shown; a broken one is rebuilt and the panel says so."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, QThread, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QListView, QPushButton,
+                               QSplitter, QVBoxLayout, QWidget)
+
+from ddpm_studio.engine.gallery_query import QueryError, parse_query
+from ddpm_studio.ui.gallery_details import GalleryDetails
+from ddpm_studio.ui.gallery_model import ROW_ROLE, GalleryModel
+from ddpm_studio.ui.thumbnails import SIZE
+
+PAGE = 400  # rows fetched from the index at a time, as the grid scrolls
+SEARCH_TIP = ("Words of the prompt (all of them; \"red fox\" as a phrase, fox* as a prefix), and seed:123, "
+              "model:dream, sampler:euler-a, kind:txt2img, since:2026-11-01, until:2026-11-30, stars:3, tag:portrait")
+SORTS = (("newest", "Newest first"), ("oldest", "Oldest first"), ("stars", "Most stars"))
+
+
+class ScanThread(QThread):
+    """Indexes one folder with its own connection (SQLite connections stay on their thread)."""
+
+    progress = Signal(int, int)
+    finished_scan = Signal(object)  # a ScanReport, or the error's message
+
+    def __init__(self, folder: str, index_path: Path, parent=None) -> None:
+        super().__init__(parent)
+        self.folder, self.index_path = folder, index_path
+
+    def run(self) -> None:
+        from ddpm_studio.engine.gallery_index import GalleryIndex
+
+        try:
+            index = GalleryIndex(self.index_path)
+            try:
+                self.finished_scan.emit(index.add_folder(self.folder, lambda d, t: self.progress.emit(d, t)))
+            finally:
+                index.close()
+        except Exception as exc:  # a folder that vanished, a disk error: a message, never a dead thread
+            self.finished_scan.emit(f"{self.folder}: {exc}")
+
+
+class GalleryPanel(QWidget):
+    status_message = Signal(str)
+    restore_requested = Signal(str)  # a path: restore its parameters into its panel
+    send_requested = Signal(str, str)  # (path, "edit" | "upscale" | "explorer")
+    rerun_requested = Signal(str)  # a path: make it again with a new seed
+
+    def __init__(self, settings, parent=None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.index = None
+        self.query = parse_query("")
+        self.total = 0
+        self.scan: ScanThread | None = None
+        self.compare_dialog = None
+        self.search = QLineEdit(placeholderText="Search: red fox seed:123 model:dream since:2026-11-01")
+        self.search.setToolTip(SEARCH_TIP)
+        self.search.setClearButtonEnabled(True)
+        self._typing = QTimer(self, singleShot=True, interval=250)
+        self._typing.timeout.connect(self.refresh)
+        self.search.textChanged.connect(lambda _text: self._typing.start())
+        self.search.returnPressed.connect(self.refresh)
+        self.sort = QComboBox()
+        for key, label in SORTS:
+            self.sort.addItem(label, key)
+        self.sort.currentIndexChanged.connect(self.refresh)
+        self.count = QLabel("")
+        add = QPushButton("Add folder…")
+        add.setToolTip("Index a folder of PNGs (ours, or A1111's and other tools' with their parameters) where it is")
+        add.clicked.connect(self.choose_folder)
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        top.addWidget(self.sort)
+        top.addWidget(self.count)
+        top.addWidget(add)
+
+        self.model = GalleryModel(self)
+        self.grid = QListView()
+        self.grid.setViewMode(QListView.ViewMode.IconMode)
+        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
+        self.grid.setMovement(QListView.Movement.Static)
+        self.grid.setUniformItemSizes(True)  # 100,000 items lay out without asking each for its size
+        self.grid.setLayoutMode(QListView.LayoutMode.Batched)
+        self.grid.setIconSize(QSize(SIZE, SIZE))
+        self.grid.setGridSize(QSize(SIZE + 16, SIZE + 34))
+        self.grid.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
+        self.grid.setModel(self.model)
+        self.grid.selectionModel().selectionChanged.connect(self._chosen)
+        self.grid.verticalScrollBar().valueChanged.connect(self._maybe_more)
+        self.details = GalleryDetails()
+        self.details.action_requested.connect(self.act)
+        self.details.rating_changed.connect(self._rate)
+        self.details.tags_changed.connect(self._tag)
+        self.details.compare_requested.connect(self.compare)
+        split = QSplitter()
+        split.addWidget(self.grid)
+        split.addWidget(self.details)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(split, 1)
+
+    # ---- the index ----
+    def open_index(self):
+        if self.index is None:
+            from ddpm_studio.engine.gallery_index import GalleryIndex
+
+            self.index = GalleryIndex()
+            for note in self.index.notes:
+                self.status_message.emit(note)
+        return self.index
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.refresh()  # what was made since the tab was last looked at
+
+    def refresh(self) -> None:
+        try:
+            self.query = parse_query(self.search.text())
+        except QueryError as exc:
+            self.count.setText(str(exc))
+            return
+        index = self.open_index()
+        self.total = index.count(self.query)
+        self.model.set_rows(index.search(self.query, limit=PAGE, order=self.sort.currentData()))
+        self._update_count()
+        self._chosen()
+
+    def _update_count(self) -> None:
+        self.count.setText(f"{self.total:,} image(s)" if self.model.rowCount() >= self.total
+                           else f"{self.model.rowCount():,} of {self.total:,} shown")
+
+    def _maybe_more(self, value: int) -> None:
+        """Near the end of the grid: the next page from the index."""
+        bar = self.grid.verticalScrollBar()
+        if value >= bar.maximum() - bar.pageStep() and self.model.rowCount() < self.total:
+            more = self.index.search(self.query, limit=PAGE, offset=self.model.rowCount(),
+                                     order=self.sort.currentData())
+            if more:
+                self.model.append_rows(more)
+                self._update_count()
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "A folder of pictures to add to the gallery")
+        if folder:
+            self.add_folder(folder)
+
+    def add_folder(self, folder: str) -> ScanThread | None:
+        if self.scan is not None and self.scan.isRunning():
+            self.status_message.emit("A folder is being added already; wait for it to finish")
+            return None
+        self.scan = ScanThread(folder, self.open_index().path, self)
+        self.scan.progress.connect(lambda done, total: self.count.setText(f"Adding {Path(folder).name}: "
+                                                                         f"{done:,}/{total:,}"))
+        self.scan.finished_scan.connect(self._scanned)
+        self.scan.start()
+        return self.scan
+
+    def _scanned(self, report) -> None:
+        if isinstance(report, str):
+            self.status_message.emit(f"Could not add the folder: {report}")
+        else:
+            skipped = f", {len(report.skipped)} unreadable skipped" if report.skipped else ""
+            self.status_message.emit(f"Added {report.added} image(s), {report.updated} updated{skipped}")
+        self.refresh()
+
+    # ---- the chosen images ----
+    def chosen_rows(self) -> list[dict]:
+        return [index.data(ROW_ROLE) for index in self.grid.selectionModel().selectedIndexes()]
+
+    def _chosen(self, *_) -> None:
+        rows = self.chosen_rows()
+        self.details.show_row(rows[0] if len(rows) == 1 else None, len(rows))
+
+    def _rate(self, stars: int) -> None:
+        row = self.details.row
+        self.index.set_rating(row["path"], stars)
+        self.model.update_row({**row, "rating": stars})
+
+    def _tag(self, tags: list[str]) -> None:
+        row = self.details.row
+        self.index.set_tags(row["path"], tags)
+        self.model.update_row({**row, "tags": ", ".join(tags)})
+
+    def compare(self):
+        from ddpm_studio.ui.gallery_compare import CompareDialog
+
+        rows = self.chosen_rows()
+        if len(rows) != 2:
+            return None
+        self.compare_dialog = CompareDialog(rows[0], rows[1], self)
+        self.compare_dialog.show()
+        return self.compare_dialog
+
+    def act(self, action: str) -> None:
+        row = self.details.row
+        if row is None:
+            return
+        path = row["path"]
+        if action == "restore":
+            self.restore_requested.emit(path)
+        elif action == "rerun":
+            self.rerun_requested.emit(path)
+        elif action in ("edit", "upscale", "explorer"):
+            self.send_requested.emit(path, action)
+        elif action == "folder":
+            if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent))):
+                self.status_message.emit(f"No program here opens folders; the image is in {Path(path).parent}")
+        elif action == "copy":
+            QGuiApplication.clipboard().setImage(QImage(path))
+            self.status_message.emit(f"Copied {Path(path).name}")
+        elif action == "trash":
+            self.trash(path)
+
+    def trash(self, path: str) -> bool:
+        """To the desktop's trash (send2trash: recoverable), and out of the index."""
+        from send2trash import send2trash
+
+        try:
+            send2trash(path)
+        except OSError as exc:
+            self.status_message.emit(f"Could not move {Path(path).name} to the trash: {exc}")
+            return False
+        self.index.remove([path])
+        self.status_message.emit(f"Moved {Path(path).name} to the trash")
+        self.refresh()
+        return True
+
+    def shutdown(self) -> None:
+        """Let a folder scan and the thumbnail makers finish, and close the index."""
+        if self.scan is not None:
+            self.scan.wait(30000)
+        self.model.thumbnails.wait()
+        if self.index is not None:
+            self.index.close()
+            self.index = None

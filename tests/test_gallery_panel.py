@@ -1,0 +1,104 @@
+"""The Gallery tab on a real window: what the engine saved is listed with thumbnails made off the GUI thread; the
+search filters; a chosen image restores its parameters into Generate, goes to Edit, gets stars and tags; two are
+compared; one goes to the trash and out of the index; a folder of A1111 PNGs is added on a thread of its own."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image, PngImagePlugin
+
+from ddpm_studio.engine.gallery_index import GalleryIndex
+from ddpm_studio.engine.jobs import GenerateJob
+from ddpm_studio.engine.runner import Engine
+
+
+@pytest.fixture()
+def made(tiny_ddpm_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    result = Engine(device="cpu").run(GenerateJob(model=str(tiny_ddpm_dir), scheduler="ddim", steps=2, seed=40,
+                                                  batch_size=3, preview_every=0, output_dir=str(tmp_path / "out")))
+    return result.saved_paths
+
+
+@pytest.fixture()
+def gallery(window_on, tiny_ddpm_dir, made, qtbot):
+    window = window_on(tiny_ddpm_dir.parent)
+    panel = window.gallery_panel
+    window.tabs.setCurrentWidget(panel)  # shown: the index opens and the grid fills
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 3, timeout=10000)
+    return window, panel
+
+
+def _choose(panel, *numbers):
+    selection = panel.grid.selectionModel()
+    selection.clearSelection()
+    for number in numbers:
+        selection.select(panel.model.index(number), selection.SelectionFlag.Select)
+
+
+def test_made_images_are_listed_with_thumbnails_and_the_search_filters(gallery, made, qtbot):
+    window, panel = gallery
+    assert [panel.model.rows[n]["seed"] for n in range(3)] == [42, 41, 40]  # newest first
+    qtbot.waitUntil(lambda: all(panel.model.thumbnails.get(row) is not None for row in panel.model.rows),
+                    timeout=20000)
+    panel.search.setText("seed:41")
+    panel.refresh()
+    assert [row["path"] for row in panel.model.rows] == [made[1]] and panel.count.text() == "1 image(s)"
+    panel.search.setText("since:yesterday")
+    panel.refresh()
+    assert "not a date" in panel.count.text()
+
+
+def test_a_chosen_image_restores_goes_to_edit_and_gets_stars_and_tags(gallery, made, qtbot):
+    window, panel = gallery
+    _choose(panel, 1)
+    assert panel.details.row["seed"] == 41 and panel.details.buttons["restore"].isEnabled()
+    panel.details.buttons["restore"].click()
+    assert window.tabs.currentWidget() is window.generate_panel and window.generate_panel.seed.text() == "41"
+    window.tabs.setCurrentWidget(panel)
+    _choose(panel, 1)
+    panel.details.buttons["edit"].click()
+    assert window.tabs.currentWidget() is window.edit_panel and window.edit_panel.image_path == made[1]
+    window.tabs.setCurrentWidget(panel)
+    _choose(panel, 1)
+    panel.details.stars[2].click()  # three stars
+    panel.details.tags.setText("keeper, red")
+    panel.details.tags.editingFinished.emit()
+    index = GalleryIndex()
+    assert index.get(made[1])["rating"] == 3 and index.get(made[1])["tags"] == "keeper, red"
+    assert [row["path"] for row in index.search("stars:3 tag:keeper")] == [made[1]]
+
+
+def test_two_are_compared_and_one_goes_to_the_trash(gallery, made, qtbot):
+    window, panel = gallery
+    _choose(panel, 0, 2)
+    assert panel.details.compare.isEnabled()
+    dialog = panel.compare()
+    labels = [dialog.table.item(r, 0).text() for r in range(dialog.table.rowCount())]
+    assert labels == ["Seed"]  # the same run but for the seed
+    dialog.close()
+    _choose(panel, 0)
+    path = panel.details.row["path"]
+    panel.details.buttons["trash"].click()
+    assert path not in [row["path"] for row in panel.model.rows] and panel.model.rowCount() == 2
+    assert not os.path.exists(path) and GalleryIndex().get(path) is None
+
+
+def test_a_folder_of_a1111_pngs_is_added_on_its_own_thread(gallery, tmp_path, qtbot):
+    window, panel = gallery
+    folder = tmp_path / "webui"
+    folder.mkdir()
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a lighthouse at dusk\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 99, "
+                                "Size: 64x64, Model: sd15")
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(folder / "00001-99.png", pnginfo=info)
+    scan = panel.add_folder(str(folder))
+    qtbot.waitUntil(lambda: scan.isFinished() and panel.model.rowCount() == 4, timeout=30000)
+    panel.search.setText("lighthouse")
+    panel.refresh()
+    assert [row["seed"] for row in panel.model.rows] == [99]
+    _choose(panel, 0)
+    assert not panel.details.buttons["restore"].isEnabled()  # no DDPM Studio job in it to restore
