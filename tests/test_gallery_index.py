@@ -86,6 +86,40 @@ def test_words_search_the_prompt_and_an_a1111_png_is_indexed_from_its_parameters
     assert _paths(index.search("sampler:dpm++2m-karras")) == [str(castle)]
 
 
+COMFY_GRAPH = {
+    "3": {"class_type": "KSampler", "inputs": {"seed": 156680208700286, "steps": 20, "cfg": 8.0, "sampler_name":
+          "dpmpp_2m", "scheduler": "karras", "denoise": 1.0, "model": ["4", 0], "positive": ["6", 0],
+          "negative": ["7", 0], "latent_image": ["5", 0]}},
+    "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "juggernaut_v9.safetensors"}},
+    "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 512, "height": 512, "batch_size": 1}},
+    "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a misty harbour at dawn", "clip": ["4", 1]}},
+    "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "text, watermark", "clip": ["4", 1]}},
+}
+INVOKE_METADATA = {"positive_prompt": "a glass teapot", "negative_prompt": "cracks", "seed": 2024, "steps": 30,
+                   "cfg_scale": 6.5, "scheduler": "euler_a", "model": {"name": "dreamshaper-8", "base": "sd-1"},
+                   "generation_mode": "txt2img", "width": 64, "height": 64}
+
+
+def test_comfyui_and_invokeai_pngs_are_indexed_from_their_own_metadata(data_home, tmp_path):
+    folder = tmp_path / "others"
+    folder.mkdir()
+    for name, key, value in (("comfy.png", "prompt", COMFY_GRAPH), ("invoke.png", "invokeai_metadata",
+                                                                     INVOKE_METADATA)):
+        info = PngImagePlugin.PngInfo()
+        info.add_text(key, json.dumps(value))
+        Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(folder / name, pnginfo=info)
+    index = GalleryIndex()
+    assert index.add_folder(folder).added == 2
+    comfy, invoke = index.get(str(folder / "comfy.png")), index.get(str(folder / "invoke.png"))
+    assert (comfy["source"], comfy["prompt"], comfy["negative"], comfy["seed"], comfy["model"], comfy["scheduler"],
+            comfy["steps"], comfy["guidance"]) == ("comfyui", "a misty harbour at dawn", "text, watermark",
+                                                   156680208700286, "juggernaut_v9", "dpm++2m-karras", 20, 8.0)
+    assert (invoke["source"], invoke["prompt"], invoke["seed"], invoke["model"], invoke["scheduler"],
+            invoke["steps"]) == ("invokeai", "a glass teapot", 2024, "dreamshaper-8", "euler-a", 30)
+    assert _paths(index.search("harbour")) == [str(folder / "comfy.png")]
+    assert _paths(index.search("sampler:euler-a")) == [str(folder / "invoke.png")]
+
+
 @pytest.mark.parametrize("damage", ["deleted", "garbage", "another schema"])
 def test_a_lost_or_broken_database_is_rebuilt_from_the_pngs(made, damage):
     path = GalleryIndex().path

@@ -102,3 +102,15 @@ def test_a_folder_of_a1111_pngs_is_added_on_its_own_thread(gallery, tmp_path, qt
     assert [row["seed"] for row in panel.model.rows] == [99]
     _choose(panel, 0)
     assert not panel.details.buttons["restore"].isEnabled()  # no DDPM Studio job in it to restore
+
+
+def test_again_with_a_new_seed_makes_the_same_job_but_for_the_seed(gallery, made, qtbot):
+    window, panel = gallery
+    _choose(panel, 2)
+    original = panel.details.row
+    with qtbot.waitSignal(window.sampler.job_finished, timeout=60000) as done:
+        panel.details.buttons["rerun"].click()
+    job = done.args[1].job
+    assert job.seed != original["seed"] and (job.scheduler, job.steps, job.batch_size) == ("ddim", 2, 1)
+    window.tabs.setCurrentWidget(panel)
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 4, timeout=10000)  # the new image, in the gallery at once

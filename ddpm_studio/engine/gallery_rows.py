@@ -1,7 +1,7 @@
 """One gallery row from one PNG, read from the file alone: our own PNGs from the job in their JSON chunk, others
 (A1111, Forge, SD.Next, and every tool that writes A1111's ``parameters`` text) from that text, parsed by
-``metadata.parse_a1111``; a PNG with neither is still a row (path, size, time) so that nothing on disk is lost from
-the gallery. Only the chunks before the pixels are read (where these tools write their text), not the pixels.
+``metadata.parse_a1111``, ComfyUI's and InvokeAI's from their own chunks (``gallery_foreign.py``); a PNG with none
+is still a row (path, size, time) so that nothing on disk is lost from the gallery. Only the chunks before the pixels are read (where these tools write their text), not the pixels.
 No Qt, no torch.
 """
 
@@ -53,6 +53,10 @@ def row_from_png(path: str | Path) -> dict:
             pass  # damaged: fall back to the A1111 text, which we write too
     if PARAMETERS_KEY in text:
         row.update(_a1111(text[PARAMETERS_KEY]))
+        return row
+    from ddpm_studio.engine.gallery_foreign import foreign_row
+
+    row.update(foreign_row(text) or {})  # ComfyUI's graph, InvokeAI's metadata
     return row
 
 

@@ -336,11 +336,12 @@ class MainWindow(QMainWindow):
         return panel.load_image(path)
 
     def rerun_with_new_seed(self, path: str):
-        """Make a gallery image again with everything the same but the seed (a new random one)."""
+        """Make a gallery image again with everything the same but the seed (a new random one): one image."""
         if not self.restore_from_png(path):
             return None
         panel = self.current_sampling_panel()
         panel.seed_field.roll()
+        panel.batch.setValue(1)
         return panel.submit(panel.current_job()) if panel.ready else None
 
     def closeEvent(self, event) -> None:
