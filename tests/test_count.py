@@ -33,7 +33,8 @@ def test_two_processes_under_accelerate_split_the_seeds(tiny_ddpm_dir, tmp_path)
     assert launcher, "accelerate's launcher is not installed"
     out = tmp_path / "out"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "XDG_DATA_HOME": str(tmp_path / "data")}
-    cmd = [launcher, "launch", "--multi_gpu", "--num_processes", "2",  # on a CPU: two processes (--cpu starts one) "--num_machines", "1", "--mixed_precision", "no",
+    # on a CPU machine --multi_gpu is what starts two processes (--cpu starts one, whatever --num_processes says)
+    cmd = [launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
            "--dynamo_backend", "no", "--main_process_port", "29531", "-m", "ddpm_studio", "generate", "--model",
            str(tiny_ddpm_dir), "--steps", "2", "--seed", "0", "--count", "6", "--batch", "2", "--out", str(out)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)

@@ -108,7 +108,8 @@ def test_cancel_in_every_mode(engine, sd, photo, tmp_path, kind, mode):
 
 
 def test_inpainting_model_is_refused_for_text_to_image(engine, sd):
-    with pytest.raises(ModelError, match=r"inpaint.*made for inpainting or outpainting; it cannot do text-to-image.*Edit \(inpaint\)") as err:
+    with pytest.raises(ModelError, match=r"inpaint.*made for inpainting or outpainting; it cannot do "
+                                         r"text-to-image.*Edit \(inpaint\)") as err:
         engine.run(Text2ImageJob(model=str(sd["inpaint"]), prompt="x", steps=2, width=32, height=32), save=False)
     assert str(sd["inpaint"]) in str(err.value)
     with pytest.raises(ModelError, match="cannot do inpainting"):

@@ -209,7 +209,8 @@ def test_two_process_accelerate_launch_trains_a_lora(tmp_path, sd15):
     assert launcher, "accelerate's launcher is not installed"
     data = captioned_folder(tmp_path / "data")
     out = tmp_path / "run"
-    cmd = [launcher, "launch", "--multi_gpu", "--num_processes", "2",  # on a CPU: two processes (--cpu starts one) "--num_machines", "1", "--mixed_precision", "no",
+    # on a CPU machine --multi_gpu is what starts two processes (--cpu starts one, whatever --num_processes says)
+    cmd = [launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
            "--dynamo_backend", "no", "--main_process_port", "29519", "-m", "ddpm_studio", "train", str(data),
            "--out", str(out), "--base", str(sd15), "--lora", "--rank", "4", "--resolution", "32", "--steps", "4",
            "--checkpoint-every", "2", "--sample-every", "4", "--trigger", "zqx"]

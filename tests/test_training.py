@@ -179,7 +179,8 @@ def test_two_process_accelerate_launch_makes_a_loadable_model(tmp_path):
     assert launcher, "accelerate's launcher is not installed"
     data = shapes_folder(tmp_path / "shapes")
     out = tmp_path / "run"
-    cmd = [launcher, "launch", "--multi_gpu", "--num_processes", "2",  # on a CPU: two processes (--cpu starts one) "--num_machines", "1", "--mixed_precision", "no",
+    # on a CPU machine --multi_gpu is what starts two processes (--cpu starts one, whatever --num_processes says)
+    cmd = [launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
            "--dynamo_backend", "no", "--main_process_port", "29517", "-m", "ddpm_studio", "train", str(data), "--out", str(out),
            "--from-scratch", "tiny", "--resolution", "16", "--steps", "6", "--batch-size", "4", "--checkpoint-every", "3",
            "--sample-every", "6"]

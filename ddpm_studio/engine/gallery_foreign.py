@@ -77,7 +77,8 @@ def _comfyui(raw: str) -> dict | None:
         return None
     if not isinstance(graph, dict):
         return None
-    nodes = {key: node for key, node in graph.items() if isinstance(node, dict) and isinstance(node.get("inputs"), dict)}
+    nodes = {key: node for key, node in graph.items()
+             if isinstance(node, dict) and isinstance(node.get("inputs"), dict)}
     sampler = next((n for n in nodes.values() if n.get("class_type") in SAMPLER_NODES), None)
     if sampler is None:
         return None

@@ -29,8 +29,9 @@ ORDERS = {"newest": "created DESC, id DESC", "oldest": "created ASC, id ASC", "s
 
 MIGRATIONS = {  # version → the statements that bring the version before it there
     1: [
-        f"CREATE TABLE images (id INTEGER PRIMARY KEY, {', '.join(c + ' UNIQUE' if c == 'path' else c for c in COLUMNS)},"
-        " rating INTEGER NOT NULL DEFAULT 0, tags TEXT NOT NULL DEFAULT '')",
+        "CREATE TABLE images (id INTEGER PRIMARY KEY, "
+        f"{', '.join(c + ' UNIQUE' if c == 'path' else c for c in COLUMNS)}, "
+        "rating INTEGER NOT NULL DEFAULT 0, tags TEXT NOT NULL DEFAULT '')",
         "CREATE INDEX images_seed ON images(seed)",
         "CREATE INDEX images_created ON images(created)",
         "CREATE VIRTUAL TABLE images_fts USING fts5(prompt, negative, content='images', content_rowid='id')",

@@ -1,8 +1,8 @@
 """One gallery row from one PNG, read from the file alone: our own PNGs from the job in their JSON chunk, others
 (A1111, Forge, SD.Next, and every tool that writes A1111's ``parameters`` text) from that text, parsed by
 ``metadata.parse_a1111``, ComfyUI's and InvokeAI's from their own chunks (``gallery_foreign.py``); a PNG with none
-is still a row (path, size, time) so that nothing on disk is lost from the gallery. Only the chunks before the pixels are read (where these tools write their text), not the pixels.
-No Qt, no torch.
+is still a row (path, size, time) so that nothing on disk is lost from the gallery. Only the chunks before the
+pixels are read (where these tools write their text), not the pixels. No Qt, no torch.
 """
 
 from __future__ import annotations
@@ -75,7 +75,8 @@ def _a1111(parameters: str) -> dict:
     sampler = fields.get("Sampler", "")
     scheduler = SAMPLER_KEYS.get((sampler, fields.get("Schedule type", "")), SAMPLER_KEYS.get((sampler, "")))
     return dict(source="a1111", kind="txt2img" if "Denoising strength" not in fields else "edit",
-                model=fields.get("Model", ""), prompt=fields.get("prompt", ""), negative=fields.get("negative_prompt", ""),
+                model=fields.get("Model", ""), prompt=fields.get("prompt", ""),
+                negative=fields.get("negative_prompt", ""),
                 seed=_int(fields.get("Seed")), scheduler=scheduler or sampler.lower() or None,
                 steps=_int(fields.get("Steps")), guidance=_float(fields.get("CFG scale")),
                 loras=fields.get("Lora hashes", ""), device=fields.get("Device", ""))

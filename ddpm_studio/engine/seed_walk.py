@@ -60,7 +60,8 @@ def walk_points(seeds: list[int], frames: int) -> list[tuple[int, int, float]]:
 def walk_jobs(base: Job, seeds: list[int], frames: int, output_dir: str = "") -> list[Job]:
     """One job per frame: ``base`` with batch 1 and the frame's seed, variation seed and strength."""
     return [base.replace(seed=seed, variation_seed=other, variation_strength=strength, batch_size=1,
-                         output_dir=output_dir or base.output_dir) for seed, other, strength in walk_points(seeds, frames)]
+                         output_dir=output_dir or base.output_dir)
+            for seed, other, strength in walk_points(seeds, frames)]
 
 
 def is_ancestral(scheduler: str) -> bool:

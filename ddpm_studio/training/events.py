@@ -11,8 +11,8 @@ import numpy as np
 
 @dataclass(frozen=True)
 class TrainEvent:
-    """kind: data | precision | processes | step | sample | checkpoint | guide | exported | paused | resumed | finished |
-    stopped.
+    """kind: data | precision | processes | step | sample | checkpoint | guide | exported | paused | resumed |
+    finished | stopped.
 
     ``guide``: the early copy kept as exported models' autoguidance guide (not a model to list on its own)."""
 
