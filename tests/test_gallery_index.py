@@ -184,3 +184,41 @@ def test_cli_search_and_index(made, tmp_path, capsys):
     assert {"path", "prompt", "seed", "model", "scheduler", "steps"} <= set(rows[0])
     assert main(["search", "--model", "tiny", "--since", "2000-01-01"]) == 0
     assert sorted(capsys.readouterr().out.split()) == sorted(made["ddim"] + made["euler"])
+
+
+def test_a_database_torn_past_its_header_is_rebuilt_when_a_search_meets_the_damage(made):
+    index = GalleryIndex()
+    fake = [{**index.get(made["ddim"][0]), "path": f"/nowhere/{n}.png", "prompt": f"filler {n}"} for n in range(3000)]
+    index._write(fake)
+    index.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    index.close()
+    size = index.path.stat().st_size
+    with open(index.path, "r+b") as damaged:  # the first page (the header, the schema) stays good
+        damaged.seek(4096)
+        damaged.write(b"\xde\xad" * ((size - 8192) // 2))
+    again = GalleryIndex()
+    assert _paths(again.search("seed:7")) == [made["ddim"][0]]
+    assert again.notes and "malformed" in again.notes[0] and "moved aside" in again.notes[0]
+    assert _paths(again.search()) == sorted(made["ddim"] + made["euler"])  # every picture back; the filler had none
+
+
+def test_search_words_as_artists_type_them(data_home, tmp_path):
+    folder = tmp_path / "words"
+    folder.mkdir()
+    for name, prompt, sampler in (("a.png", "an artist's red fox", "DPM++ 2M Karras"), ("b.png", "a red cat",
+                                                                                          "Euler a")):
+        info = PngImagePlugin.PngInfo()
+        info.add_text("parameters", f"{prompt}\nSteps: {20 if name == 'a.png' else 30}, Sampler: {sampler}, "
+                                    "CFG scale: 7, Seed: 1, Size: 64x64, Model: m")
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(folder / name, pnginfo=info)
+    index = GalleryIndex()
+    index.add_folder(folder)
+    a, b = str(folder / "a.png"), str(folder / "b.png")
+    assert _paths(index.search("artist's")) == [a]  # an apostrophe is a letter
+    assert _paths(index.search('"red fox')) == [a]  # an open quote runs to the end
+    assert _paths(index.search("red -fox")) == [b] and _paths(index.search("-cat")) == [a]
+    assert _paths(index.search("steps:30")) == [b]
+    assert _paths(index.search("sampler:dpm++2m-karras")) == [a]  # A1111 before 1.9 wrote "DPM++ 2M Karras"
+    index.set_tags(a, ["reddish"])
+    index.set_tags(b, ["red", "keeper"])
+    assert _paths(index.search("tag:red")) == [b]  # a whole tag, not part of one

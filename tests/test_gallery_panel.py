@@ -49,7 +49,22 @@ def test_made_images_are_listed_with_thumbnails_and_the_search_filters(gallery, 
     assert [row["path"] for row in panel.model.rows] == [made[1]] and panel.count.text() == "1 image(s)"
     panel.search.setText("since:yesterday")
     panel.refresh()
-    assert "not a date" in panel.count.text()
+    assert "not a date" in panel.count.text() and panel.model.rowCount() == 0  # no results of another search
+    panel.search.setText("a long search that cannot be read since:" + "x" * 200)
+    panel.refresh()
+    assert window.minimumSizeHint().width() <= 800  # the message never widens the window
+
+
+def test_the_tab_keeps_its_place_and_drops_a_file_deleted_behind_its_back(gallery, made, qtbot):
+    window, panel = gallery
+    _choose(panel, 1)
+    window.tabs.setCurrentWidget(window.generate_panel)
+    window.tabs.setCurrentWidget(panel)
+    assert [row["path"] for row in panel.chosen_rows()] == [made[1]]  # still chosen after coming back
+    os.unlink(made[0])
+    assert panel.model.rows[2]["path"] == made[0]  # seed 40, the oldest
+    _choose(panel, 2)  # choosing it finds it gone: out of the gallery
+    assert made[0] not in [row["path"] for row in panel.model.rows] and panel.count.text() == "2 image(s)"
 
 
 def test_a_chosen_image_restores_goes_to_edit_and_gets_stars_and_tags(gallery, made, qtbot):

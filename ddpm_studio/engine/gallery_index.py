@@ -126,7 +126,7 @@ class GalleryIndex:
             if part.exists():
                 os.replace(part, f"{aside}{suffix}")
         self.notes.append(f"The gallery index {self.path} could not be used ({why}); it was moved aside to "
-                          f"{aside.name} and rebuilt from the pictures.")
+                          f"{aside.name} and rebuilt from the pictures (their stars and tags start afresh).")
         self.conn = self._connect()
         self._rescan()
         return self.conn
@@ -183,7 +183,10 @@ class GalleryIndex:
         total)`` is called as it goes."""
         root = Path(folder).expanduser().resolve()
         report = ScanReport()
-        files = sorted(p for p in root.rglob("*.png") if not p.name.startswith("."))
+        if not root.is_dir():
+            raise FileNotFoundError(f"{root} is not a folder.")
+        files = sorted(p for p in root.rglob("*") if p.suffix.lower() == ".png" and not p.name.startswith(".")
+                       and p.is_file())
         below = (f"{root}{os.sep}", f"{root}{chr(ord(os.sep) + 1)}")  # every path that starts with root/
         known = {r["path"]: (r["size"], r["mtime"]) for r in self.conn.execute(
             "SELECT path, size, mtime FROM images WHERE path >= ? AND path < ?", below)}
@@ -215,7 +218,8 @@ class GalleryIndex:
             with self.conn:
                 self.conn.executemany("DELETE FROM images WHERE path = ?", gone)
             report.removed = len(gone)
-        self._remember({str(root)})
+        if files:
+            self._remember({str(root)})
         return report
 
     def remove(self, paths) -> None:
@@ -232,6 +236,18 @@ class GalleryIndex:
             self.conn.execute("UPDATE images SET tags = ? WHERE path = ?", (text, path))
 
     # ---- reading ----
+    def _read(self, sql: str, values) -> list:
+        """A query; a database found damaged by it (a torn page past a good header) is set aside and rebuilt from
+        the pictures, then asked again."""
+        try:
+            return self.conn.execute(sql, values).fetchall()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "malformed" not in str(exc):
+                raise
+            self.conn.close()
+            self.conn = self._replace(exc)
+            return self.conn.execute(sql, values).fetchall()
+
     def _where(self, query: Query) -> tuple[str, list]:
         joins, conditions, values = "", [], []
         match = query.match_text()
@@ -239,19 +255,26 @@ class GalleryIndex:
             joins = "JOIN images_fts ON images_fts.rowid = images.id"
             conditions.append("images_fts MATCH ?")
             values.append(match)
+        excluded = query.excluded_text()
+        if excluded:  # -word: none of these (FTS5's NOT needs a word to take from, so a subquery)
+            conditions.append("images.id NOT IN (SELECT rowid FROM images_fts WHERE images_fts MATCH ?)")
+            values.append(excluded)
         if query.seed is not None:
             conditions.append("seed = ?")
             values.append(query.seed)
-        for column, text in (("model", query.model), ("tags", query.tag)):
-            if text:
-                conditions.append(f"{column} LIKE ? ESCAPE '\\'")
-                values.append("%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        if query.model:
+            conditions.append("model LIKE ? ESCAPE '\\'")
+            values.append(f"%{_like(query.model)}%")
+        if query.tag:  # a whole tag of the comma-separated list
+            conditions.append("(', ' || tags || ',') LIKE ? ESCAPE '\\'")
+            values.append(f"%, {_like(query.tag)},%")
         if query.sampler:
             names = {query.sampler.lower()} | {key for (sampler, _), key in SAMPLER_KEYS.items()
                                                if sampler.lower() == query.sampler.lower()}
             conditions.append(f"lower(scheduler) IN ({', '.join('?' * len(names))})")
             values += sorted(names)
-        for column, value, op in (("kind", query.kind or None, "="), ("created", query.since, ">="),
+        for column, value, op in (("kind", query.kind or None, "="), ("steps", query.steps, "="),
+                                  ("created", query.since, ">="),
                                   ("created", query.until, "<"), ("rating", query.stars or None, ">=")):
             if value is not None:
                 conditions.append(f"{column} {op} ?")
@@ -265,8 +288,8 @@ class GalleryIndex:
         query = parse_query(query) if isinstance(query, str) else query
         where, values = self._where(query)
         page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
-        rows = [dict(r) for r in self.conn.execute(
-            f"SELECT images.* FROM images {where} ORDER BY {ORDERS[order]}{page}", values)]
+        rows = [dict(r) for r in self._read(f"SELECT images.* FROM images {where} ORDER BY {ORDERS[order]}{page}",
+                                            values)]
         gone = [r["path"] for r in rows if check_files and not os.path.exists(r["path"])]
         if gone:
             self.remove(gone)
@@ -275,11 +298,15 @@ class GalleryIndex:
     def count(self, query: Query | str = "") -> int:
         query = parse_query(query) if isinstance(query, str) else query
         where, values = self._where(query)
-        return self.conn.execute(f"SELECT count(*) FROM images {where}", values).fetchone()[0]
+        return self._read(f"SELECT count(*) FROM images {where}", values)[0][0]
 
     def get(self, path: str) -> dict | None:
-        row = self.conn.execute("SELECT * FROM images WHERE path = ?", (str(Path(path).resolve()),)).fetchone()
-        return dict(row) if row is not None else None
+        rows = self._read("SELECT * FROM images WHERE path = ?", (str(Path(path).resolve()),))
+        return dict(rows[0]) if rows else None
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def index_saved(paths: list[str]) -> None:

@@ -73,6 +73,8 @@ def _ours(payload: dict) -> dict:
 def _a1111(parameters: str) -> dict:
     fields = parse_a1111(parameters)
     sampler = fields.get("Sampler", "")
+    if sampler.endswith(" Karras") and "Schedule type" not in fields:  # A1111 before 1.9: "DPM++ 2M Karras"
+        sampler, fields["Schedule type"] = sampler.removesuffix(" Karras"), "Karras"
     scheduler = SAMPLER_KEYS.get((sampler, fields.get("Schedule type", "")), SAMPLER_KEYS.get((sampler, "")))
     return dict(source="a1111", kind="txt2img" if "Denoising strength" not in fields else "edit",
                 model=fields.get("Model", ""), prompt=fields.get("prompt", ""),

@@ -20,6 +20,23 @@ ACTIONS = (("restore", "Restore parameters"), ("rerun", "Again, new seed"), ("ed
            ("copy", "Copy image"), ("trash", "Move to trash"))
 
 
+SOURCES = {"a1111": "A1111", "comfyui": "ComfyUI", "invokeai": "InvokeAI", "ddpm-studio": "DDPM Studio"}
+
+
+def indexed_text(row: dict) -> str:
+    """What the index read from a picture without A1111's parameters text (ComfyUI's graph, InvokeAI's metadata)."""
+    if not row.get("source") or row["source"] == "file":
+        return "(no parameters in this file)"
+    lines = [row.get("prompt") or ""]
+    if row.get("negative"):
+        lines.append(f"Negative prompt: {row['negative']}")
+    fields = [f"{label}: {row[key]}" for key, label in (("steps", "Steps"), ("scheduler", "Sampler"),
+                                                        ("guidance", "CFG scale"), ("seed", "Seed"),
+                                                        ("model", "Model")) if row.get(key) not in (None, "")]
+    lines.append(", ".join(fields) + f" (read from {SOURCES.get(row['source'], row['source'])}'s metadata)")
+    return "\n".join(line for line in lines if line)
+
+
 class GalleryDetails(QWidget):
     action_requested = Signal(str)  # one of ACTIONS' keys, for the chosen image
     rating_changed = Signal(int)
@@ -83,12 +100,15 @@ class GalleryDetails(QWidget):
         self.name.setText(f"{Path(row['path']).name} — {row.get('width')}×{row.get('height')}")
         self.name.setToolTip(row["path"])
         try:
-            text = read_png_text(row["path"]).get("parameters", "(no parameters in this file)")
+            text = read_png_text(row["path"]).get("parameters") or indexed_text(row)
         except MetadataError as exc:
-            text = str(exc)
+            text = f"{indexed_text(row)}\n({exc})"
         self.parameters.setPlainText(text)
-        self.buttons["restore"].setEnabled(row.get("source") == "ddpm-studio")
-        self.buttons["rerun"].setEnabled(row.get("source") == "ddpm-studio")
+        ours = row.get("source") == "ddpm-studio"
+        for key in ("restore", "rerun"):
+            self.buttons[key].setEnabled(ours)
+            self.buttons[key].setToolTip("" if ours else "Only pictures made by DDPM Studio carry the job that made "
+                                                         "them; this one's parameters are shown above")
         self._show_stars(row.get("rating") or 0)
         self.tags.setText(row.get("tags") or "")
 

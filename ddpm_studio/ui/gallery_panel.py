@@ -11,16 +11,18 @@ from pathlib import Path
 from PySide6.QtCore import QSize, QThread, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QListView, QPushButton,
-                               QSplitter, QVBoxLayout, QWidget)
+                               QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
 from ddpm_studio.engine.gallery_query import QueryError, parse_query
 from ddpm_studio.ui.gallery_details import GalleryDetails
 from ddpm_studio.ui.gallery_model import ROW_ROLE, GalleryModel
 from ddpm_studio.ui.thumbnails import SIZE
+from ddpm_studio.ui.widgets import error_dialog
 
 PAGE = 400  # rows fetched from the index at a time, as the grid scrolls
-SEARCH_TIP = ("Words of the prompt (all of them; \"red fox\" as a phrase, fox* as a prefix), and seed:123, "
-              "model:dream, sampler:euler-a, kind:txt2img, since:2026-11-01, until:2026-11-30, stars:3, tag:portrait")
+SEARCH_TIP = ("Words of the prompt or the negative prompt (all of them; \"red fox\" as a phrase, fox* as a prefix, "
+              "-fox for none with it), and seed:123, model:dream, sampler:euler-a, steps:30, kind:txt2img, "
+              "since:2026-11-01, until:2026-11-30, stars:3, tag:portrait")
 SORTS = (("newest", "Newest first"), ("oldest", "Oldest first"), ("stars", "Most stars"))
 
 
@@ -65,21 +67,23 @@ class GalleryPanel(QWidget):
         self.search.setToolTip(SEARCH_TIP)
         self.search.setClearButtonEnabled(True)
         self._typing = QTimer(self, singleShot=True, interval=250)
-        self._typing.timeout.connect(self.refresh)
+        self._typing.timeout.connect(lambda: self.refresh())
         self.search.textChanged.connect(lambda _text: self._typing.start())
-        self.search.returnPressed.connect(self.refresh)
+        self.search.returnPressed.connect(lambda: self.refresh())
         self.sort = QComboBox()
         for key, label in SORTS:
             self.sort.addItem(label, key)
-        self.sort.currentIndexChanged.connect(self.refresh)
+        self.sort.currentIndexChanged.connect(lambda _index: self.refresh())
         self.count = QLabel("")
+        self.count.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # a long message
+        self.count.setMinimumWidth(120)  # must not widen the window
         add = QPushButton("Add folder…")
         add.setToolTip("Index a folder of PNGs (ours, or A1111's and other tools' with their parameters) where it is")
         add.clicked.connect(self.choose_folder)
         top = QHBoxLayout()
-        top.addWidget(self.search, 1)
+        top.addWidget(self.search, 3)
         top.addWidget(self.sort)
-        top.addWidget(self.count)
+        top.addWidget(self.count, 1)
         top.addWidget(add)
 
         self.model = GalleryModel(self)
@@ -94,6 +98,7 @@ class GalleryPanel(QWidget):
         self.grid.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
         self.grid.setModel(self.model)
         self.grid.selectionModel().selectionChanged.connect(self._chosen)
+        self.grid.doubleClicked.connect(self.view_large)
         self.grid.verticalScrollBar().valueChanged.connect(self._maybe_more)
         self.details = GalleryDetails()
         self.details.action_requested.connect(self.act)
@@ -115,23 +120,46 @@ class GalleryPanel(QWidget):
             from ddpm_studio.engine.gallery_index import GalleryIndex
 
             self.index = GalleryIndex()
-            for note in self.index.notes:
-                self.status_message.emit(note)
+        self._tell_notes()
         return self.index
+
+    def _tell_notes(self) -> None:
+        """What the index had to do (set a broken database aside and rebuild it): said in a box, not only in the
+        status bar, since stars and tags start afresh."""
+        if self.index is not None and self.index.notes:
+            notes, self.index.notes = "\n\n".join(self.index.notes), []
+            self.status_message.emit(notes)
+            self.note_box = error_dialog(self, "The gallery index was rebuilt", notes)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        self.refresh()  # what was made since the tab was last looked at
+        self.refresh(keep_place=True)  # what was made since the tab was last looked at
 
-    def refresh(self) -> None:
+    def refresh(self, keep_place: bool = False) -> None:
+        """The search again; with ``keep_place``, the chosen images and the scroll position stay where they were."""
         try:
             self.query = parse_query(self.search.text())
         except QueryError as exc:
-            self.count.setText(str(exc))
+            self.model.set_rows([])  # no results that belong to another search
+            self.count.setText(f"<span style='color:#c03030'>{exc}</span>")
+            self.count.setToolTip(str(exc))
             return
+        chosen = {row["path"] for row in self.chosen_rows()} if keep_place else set()
+        scrolled = self.grid.verticalScrollBar().value() if keep_place else 0
         index = self.open_index()
-        self.total = index.count(self.query)
-        self.model.set_rows(index.search(self.query, limit=PAGE, order=self.sort.currentData()))
+        rows = index.search(self.query, limit=PAGE, order=self.sort.currentData())
+        self.total = index.count(self.query)  # after the search dropped the files that are gone
+        self._tell_notes()
+        self.model.set_rows(rows)
+        while keep_place and scrolled and self.grid.verticalScrollBar().maximum() < scrolled and \
+                self.model.rowCount() < self.total:
+            self._more()
+        if chosen:
+            selection = self.grid.selectionModel()
+            for number, row in enumerate(self.model.rows):
+                if row["path"] in chosen:
+                    selection.select(self.model.index(number), selection.SelectionFlag.Select)
+        self.grid.verticalScrollBar().setValue(scrolled)
         self._update_count()
         self._chosen()
 
@@ -143,11 +171,17 @@ class GalleryPanel(QWidget):
         """Near the end of the grid: the next page from the index."""
         bar = self.grid.verticalScrollBar()
         if value >= bar.maximum() - bar.pageStep() and self.model.rowCount() < self.total:
-            more = self.index.search(self.query, limit=PAGE, offset=self.model.rowCount(),
-                                     order=self.sort.currentData())
-            if more:
-                self.model.append_rows(more)
-                self._update_count()
+            self._more()
+
+    def _more(self) -> None:
+        before = self.model.rowCount()
+        more = self.index.search(self.query, limit=PAGE, offset=before, order=self.sort.currentData())
+        self.model.append_rows(more)
+        if len(more) < PAGE:  # files gone behind the app's back were dropped: the count follows
+            self.total = self.index.count(self.query)
+        self._update_count()
+        if self.model.rowCount() == before:
+            self.total = before
 
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "A folder of pictures to add to the gallery")
@@ -167,10 +201,16 @@ class GalleryPanel(QWidget):
 
     def _scanned(self, report) -> None:
         if isinstance(report, str):
-            self.status_message.emit(f"Could not add the folder: {report}")
+            self.note_box = error_dialog(self, "Could not add the folder", report)
         else:
-            skipped = f", {len(report.skipped)} unreadable skipped" if report.skipped else ""
-            self.status_message.emit(f"Added {report.added} image(s), {report.updated} updated{skipped}")
+            names = ", ".join(Path(path).name for path, _ in report.skipped[:5])
+            more = f" and {len(report.skipped) - 5} more" if len(report.skipped) > 5 else ""
+            skipped = f"; unreadable, skipped: {names}{more}" if report.skipped else ""
+            found = report.added + report.updated + report.unchanged
+            message = (f"Added {report.added} image(s), {report.updated} updated{skipped}" if found or skipped
+                       else f"No PNG pictures in {self.scan.folder}")
+            self.status_message.emit(message)
+            self.count.setToolTip(message)
         self.refresh()
 
     # ---- the chosen images ----
@@ -179,7 +219,21 @@ class GalleryPanel(QWidget):
 
     def _chosen(self, *_) -> None:
         rows = self.chosen_rows()
+        if len(rows) == 1 and not Path(rows[0]["path"]).exists():  # deleted behind the app's back
+            self.index.remove([rows[0]["path"]])
+            self.status_message.emit(f"{Path(rows[0]['path']).name} is gone from its folder; it is out of the "
+                                     "gallery now")
+            self.refresh()
+            return
         self.details.show_row(rows[0] if len(rows) == 1 else None, len(rows))
+
+    def view_large(self, index) -> None:
+        from ddpm_studio.ui.gallery import ImageViewer
+
+        row = index.data(ROW_ROLE)
+        if row is not None and Path(row["path"]).exists():
+            self.viewer = ImageViewer(row["path"], self.window())
+            self.viewer.show()
 
     def _rate(self, stars: int) -> None:
         row = self.details.row

@@ -342,7 +342,11 @@ class MainWindow(QMainWindow):
         panel = self.current_sampling_panel()
         panel.seed_field.roll()
         panel.batch.setValue(1)
-        return panel.submit(panel.current_job()) if panel.ready else None
+        if not panel.ready:
+            self.statusBar().showMessage("Restored; the sampler is still loading — press Generate when it is ready",
+                                         8000)
+            return None
+        return panel.submit(panel.current_job())
 
     def closeEvent(self, event) -> None:
         """Stop the sampler (it stops within one step), save settings, then close."""
