@@ -1,7 +1,8 @@
 """The hires fix (engine/hires_fix.py): two passes in one job on tiny random SD 1.x and SDXL pipelines — the result
 is the base size × the factor, one progress count over both passes with the second pass marked, A1111's fields in
 the metadata and the job back from it; cancel in the second pass saves nothing; the CLI flags and the Text to Image
-rows, with the trajectory plot marking where the second pass starts."""
+rows, with the trajectory plot marking where the second pass starts; and the size those rows start from, which
+follows the model's family (SDXL 1024², SD 512²) unless the user chose one."""
 
 from __future__ import annotations
 
@@ -147,3 +148,17 @@ def test_text_to_image_runs_a_hires_fix_and_restores_it(window_on, models, qtbot
     assert panel.restore_from_png(path)
     assert hires.enabled.isChecked() and hires.scale.value() == 1.5 and panel.current_job().hires_scale == 1.5
     assert [hires.upscaler.itemText(i) for i in range(hires.upscaler.count())] == ["Latent", "Lanczos", "x4 (4×)"]
+
+
+def test_text_to_image_takes_the_models_family_size_unless_one_was_chosen(window_on, models, qtbot):
+    window = window_on(models["sd"].parent)
+    panel = window.text2image_panel
+    panel.model_box.setCurrentIndex(panel.model_box.findText("sd"))
+    assert (panel.width_box.value(), panel.height_box.value()) == (512, 512)
+    panel.model_box.setCurrentIndex(panel.model_box.findText("xl"))
+    assert (panel.width_box.value(), panel.height_box.value()) == (1024, 1024)  # SDXL's own size
+    panel.model_box.setCurrentIndex(panel.model_box.findText("sd"))
+    assert (panel.width_box.value(), panel.height_box.value()) == (512, 512)
+    panel.width_box.setValue(640)
+    panel.model_box.setCurrentIndex(panel.model_box.findText("xl"))
+    assert panel.width_box.value() == 640  # chosen by hand: kept

@@ -107,8 +107,13 @@ def test_the_cli_races_one_thing_at_a_time(tiny_ddpm_dir, tmp_path, capsys):
     assert not list(tmp_path.iterdir())
 
 
-def test_export_writes_a_file_per_lane_and_the_table(engine, tiny_ddpm_dir, tmp_path):
+def test_export_writes_a_file_per_lane_and_the_table(engine, tiny_ddpm_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     race = RaceJob(base=GenerateJob(model=str(tiny_ddpm_dir), steps=3, seed=0, batch_size=1),
                    field="scheduler", values=("ddim", "euler"))
-    written = export_race(tmp_path, run_race(engine, race), "cpu")
+    written = export_race(tmp_path / "out", run_race(engine, race), "cpu")
     assert set(written["lanes"]) == {"ddim", "euler"} and written["table"].is_file()
+    from ddpm_studio.engine.gallery_index import GalleryIndex
+
+    found = {row["scheduler"]: row["path"] for row in GalleryIndex().search("sampler:ddim")}
+    assert found == {"ddim": str(written["lanes"]["ddim"])}  # each lane is in the gallery

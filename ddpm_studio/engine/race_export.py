@@ -112,6 +112,9 @@ def export_race(folder: str | Path, race: RaceResult, device: str) -> dict[str, 
         path = folder / f"{_file_name(lane.label)}.png"
         Image.fromarray(image, "RGB").save(path, pnginfo=info)
         written["lanes"][lane.label] = path
+    from ddpm_studio.engine.gallery_index import index_saved
+
+    index_saved([str(p) for p in written["lanes"].values()])  # each lane is a normal image: the gallery has it
     frames = race_frames(race)
     written["gif"] = save_gif(folder / "race.gif", frames, fps=max(4.0, math.ceil(len(frames) / 4)))
     written["webp"] = save_webp(folder / "race.webp", frames, fps=max(4.0, math.ceil(len(frames) / 4)))

@@ -14,6 +14,9 @@ from ddpm_studio.ui.prompt_fields import PromptFields
 from ddpm_studio.ui.sampling_panel import SamplingPanel
 
 
+NATIVE_SIDE = {"sd": 512, "xl": 1024}
+
+
 class Text2ImagePanel(SamplingPanel):
     job_type = Text2ImageJob
     variations = True
@@ -55,6 +58,18 @@ class Text2ImagePanel(SamplingPanel):
     def model_changed(self, info: ModelInfo | None) -> None:
         self.prompts.show_prediction(info is not None and info.prediction_unknown)
         self.addons.model_changed(info)
+        self.fit_size(info)
+
+    def fit_size(self, info: ModelInfo | None) -> None:
+        """The size the model's family was trained at (SDXL 1024², SD 512²), when the size is still the other
+        family's: a size the user chose stays."""
+        if info is None:
+            return
+        native = NATIVE_SIDE["xl" if info.family.startswith("stable-diffusion-xl") else "sd"]
+        others = set(NATIVE_SIDE.values()) - {native}
+        if self.width_box.value() == self.height_box.value() and self.width_box.value() in others:
+            self.width_box.setValue(native)
+            self.height_box.setValue(native)
 
     def job_fields(self) -> dict:
         return dict(width=self.width_box.value(), height=self.height_box.value(), **self.hires.values(),
