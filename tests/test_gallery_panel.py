@@ -129,3 +129,14 @@ def test_again_with_a_new_seed_makes_the_same_job_but_for_the_seed(gallery, made
     assert job.seed != original["seed"] and (job.scheduler, job.steps, job.batch_size) == ("ddim", 2, 1)
     window.tabs.setCurrentWidget(panel)
     qtbot.waitUntil(lambda: panel.model.rowCount() == 4, timeout=10000)  # the new image, in the gallery at once
+
+
+def test_a_broken_index_is_rebuilt_on_a_thread_and_said_in_a_box(window_on, tiny_ddpm_dir, made, qtbot):
+    path = GalleryIndex().path
+    path.write_bytes(b"not a database" * 300)
+    window = window_on(tiny_ddpm_dir.parent)
+    panel = window.gallery_panel
+    window.tabs.setCurrentWidget(panel)
+    qtbot.waitUntil(lambda: panel.scan is not None and panel.scan.isFinished() and panel.model.rowCount() == 3,
+                    timeout=30000)  # the pictures back, scanned off the GUI thread
+    assert "moved aside" in panel.note_box.text() and "stars and tags start afresh" in panel.note_box.text()

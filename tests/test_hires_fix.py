@@ -162,3 +162,6 @@ def test_text_to_image_takes_the_models_family_size_unless_one_was_chosen(window
     panel.width_box.setValue(640)
     panel.model_box.setCurrentIndex(panel.model_box.findText("xl"))
     assert panel.width_box.value() == 640  # chosen by hand: kept
+    form = window.race_panel.form  # the Race and Grid forms do the same
+    form.model_box.setCurrentIndex(form.model_box.findText("xl"))
+    assert (form.width_box.value(), form.height_box.value()) == (1024, 1024)

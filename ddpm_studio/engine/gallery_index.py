@@ -70,10 +70,14 @@ class ScanReport:
 
 
 class GalleryIndex:
-    def __init__(self, path: str | Path | None = None, timeout: float = LOCK_TIMEOUT_S) -> None:
+    def __init__(self, path: str | Path | None = None, timeout: float = LOCK_TIMEOUT_S, rescan: bool = True) -> None:
+        """``rescan`` False: a rebuild's folders are left in ``pending_folders`` for the caller to scan (the
+        Gallery tab does it on a thread of its own, not while the window waits)."""
         self.path = Path(path) if path is not None else index_path()
         self.folders_file = self.path.with_name(self.path.stem + "-folders.json")
         self.timeout = timeout
+        self.rescan = rescan
+        self.pending_folders: list[str] = []
         self.notes: list[str] = []  # for the user: what was moved aside and rebuilt
         self.path.parent.mkdir(parents=True, exist_ok=True)
         missing = not self.path.exists()
@@ -132,9 +136,12 @@ class GalleryIndex:
         return self.conn
 
     def _rescan(self) -> None:
-        for folder in self.folders():
-            if Path(folder).is_dir():
-                self.add_folder(folder)
+        folders = [folder for folder in self.folders() if Path(folder).is_dir()]
+        if not self.rescan:
+            self.pending_folders = folders
+            return
+        for folder in folders:
+            self.add_folder(folder)
 
     def close(self) -> None:
         self.conn.close()

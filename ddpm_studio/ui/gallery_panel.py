@@ -27,22 +27,30 @@ SORTS = (("newest", "Newest first"), ("oldest", "Oldest first"), ("stars", "Most
 
 
 class ScanThread(QThread):
-    """Indexes one folder with its own connection (SQLite connections stay on their thread)."""
+    """Indexes folders with its own connection (SQLite connections stay on their thread): one the user adds, or
+    all of a rebuilt index's."""
 
     progress = Signal(int, int)
-    finished_scan = Signal(object)  # a ScanReport, or the error's message
+    finished_scan = Signal(object)  # a ScanReport (the folders' together), or the error's message
 
-    def __init__(self, folder: str, index_path: Path, parent=None) -> None:
+    def __init__(self, folders: list[str], index_path: Path, parent=None) -> None:
         super().__init__(parent)
-        self.folder, self.index_path = folder, index_path
+        self.folders, self.index_path = folders, index_path
+        self.folder = folders[0] if len(folders) == 1 else f"{len(folders)} folders"
 
     def run(self) -> None:
-        from ddpm_studio.engine.gallery_index import GalleryIndex
+        from ddpm_studio.engine.gallery_index import GalleryIndex, ScanReport
 
+        total = ScanReport()
         try:
             index = GalleryIndex(self.index_path)
             try:
-                self.finished_scan.emit(index.add_folder(self.folder, lambda d, t: self.progress.emit(d, t)))
+                for folder in self.folders:
+                    report = index.add_folder(folder, lambda d, t: self.progress.emit(d, t))
+                    for name in ("added", "updated", "unchanged", "removed"):
+                        setattr(total, name, getattr(total, name) + getattr(report, name))
+                    total.skipped += report.skipped
+                self.finished_scan.emit(total)
             finally:
                 index.close()
         except Exception as exc:  # a folder that vanished, a disk error: a message, never a dead thread
@@ -119,17 +127,22 @@ class GalleryPanel(QWidget):
         if self.index is None:
             from ddpm_studio.engine.gallery_index import GalleryIndex
 
-            self.index = GalleryIndex()
+            self.index = GalleryIndex(rescan=False)  # a rebuild scans on a thread (_tell_notes)
         self._tell_notes()
         return self.index
 
     def _tell_notes(self) -> None:
-        """What the index had to do (set a broken database aside and rebuild it): said in a box, not only in the
-        status bar, since stars and tags start afresh."""
-        if self.index is not None and self.index.notes:
+        """What the index had to do (set a broken database aside to rebuild it): said in a box, not only in the
+        status bar, since stars and tags start afresh; the rebuild's folders scanned on a thread."""
+        if self.index is None:
+            return
+        if self.index.notes:
             notes, self.index.notes = "\n\n".join(self.index.notes), []
             self.status_message.emit(notes)
             self.note_box = error_dialog(self, "The gallery index was rebuilt", notes)
+        if self.index.pending_folders and (self.scan is None or not self.scan.isRunning()):
+            folders, self.index.pending_folders = self.index.pending_folders, []
+            self._start_scan(folders, "Rebuilding")
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -189,12 +202,15 @@ class GalleryPanel(QWidget):
             self.add_folder(folder)
 
     def add_folder(self, folder: str) -> ScanThread | None:
+        self.open_index()
         if self.scan is not None and self.scan.isRunning():
-            self.status_message.emit("A folder is being added already; wait for it to finish")
+            self.status_message.emit("The gallery is adding pictures already; wait for it to finish")
             return None
-        self.scan = ScanThread(folder, self.open_index().path, self)
-        self.scan.progress.connect(lambda done, total: self.count.setText(f"Adding {Path(folder).name}: "
-                                                                         f"{done:,}/{total:,}"))
+        return self._start_scan([folder], f"Adding {Path(folder).name}")
+
+    def _start_scan(self, folders: list[str], doing: str) -> ScanThread:
+        self.scan = ScanThread(folders, self.index.path, self)
+        self.scan.progress.connect(lambda done, total: self.count.setText(f"{doing}: {done:,}/{total:,}"))
         self.scan.finished_scan.connect(self._scanned)
         self.scan.start()
         return self.scan

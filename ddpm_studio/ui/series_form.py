@@ -15,7 +15,7 @@ from ddpm_studio.engine.models import PIXEL_FAMILY, ModelInfo, list_models
 from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, LATENT_SCHEDULERS, PIXEL_SCHEDULERS, SCHEDULERS
 from ddpm_studio.ui.seed_field import SeedField
 from ddpm_studio.ui.settings import Settings
-from ddpm_studio.ui.widgets import narrow_combo, scheduler_combo
+from ddpm_studio.ui.widgets import fit_family_size, narrow_combo, scheduler_combo
 
 AUTOGUIDANCE_TIP = "Autoguidance with the model's own guide: 1 is the model alone (see the Generate panel)"
 GUIDANCE_TIP = "Classifier-free guidance: higher follows the prompt more closely"
@@ -114,6 +114,7 @@ class SeriesForm(QWidget):
         self.rows.labelForField(self.guidance).setText("Autoguidance" if pixel else "Guidance")
         for row in (self.prompt, self.negative_prompt, self.size_row):
             self.rows.setRowVisible(row, not pixel)
+        fit_family_size(info, self.width_box, self.height_box)
 
     def set_schedulers(self, names) -> None:
         """The schedulers this kind of model offers; the one chosen before stays chosen where it exists."""

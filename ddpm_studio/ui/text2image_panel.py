@@ -12,9 +12,7 @@ from ddpm_studio.ui.control_fields import ControlFields
 from ddpm_studio.ui.hires_fields import HiresFields
 from ddpm_studio.ui.prompt_fields import PromptFields
 from ddpm_studio.ui.sampling_panel import SamplingPanel
-
-
-NATIVE_SIDE = {"sd": 512, "xl": 1024}
+from ddpm_studio.ui.widgets import fit_family_size
 
 
 class Text2ImagePanel(SamplingPanel):
@@ -58,18 +56,7 @@ class Text2ImagePanel(SamplingPanel):
     def model_changed(self, info: ModelInfo | None) -> None:
         self.prompts.show_prediction(info is not None and info.prediction_unknown)
         self.addons.model_changed(info)
-        self.fit_size(info)
-
-    def fit_size(self, info: ModelInfo | None) -> None:
-        """The size the model's family was trained at (SDXL 1024², SD 512²), when the size is still the other
-        family's: a size the user chose stays."""
-        if info is None:
-            return
-        native = NATIVE_SIDE["xl" if info.family.startswith("stable-diffusion-xl") else "sd"]
-        others = set(NATIVE_SIDE.values()) - {native}
-        if self.width_box.value() == self.height_box.value() and self.width_box.value() in others:
-            self.width_box.setValue(native)
-            self.height_box.setValue(native)
+        fit_family_size(info, self.width_box, self.height_box)
 
     def job_fields(self) -> dict:
         return dict(width=self.width_box.value(), height=self.height_box.value(), **self.hires.values(),

@@ -79,3 +79,18 @@ class _ColumnScroll(QScrollArea):
             return hint
         width = inner.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2
         return QSize(min(self.most, max(hint.width(), width)), hint.height())
+
+
+NATIVE_SIDE = {"sd": 512, "xl": 1024}  # the square each Stable Diffusion family was trained at
+
+
+def fit_family_size(info, width_box, height_box) -> None:
+    """Set the size to the model family's own square (SDXL 1024², SD 512²) when it is still the other family's:
+    a size the user chose stays."""
+    if info is None or not info.family.startswith("stable-diffusion"):
+        return
+    native = NATIVE_SIDE["xl" if info.family.startswith("stable-diffusion-xl") else "sd"]
+    others = set(NATIVE_SIDE.values()) - {native}
+    if width_box.value() == height_box.value() and width_box.value() in others:
+        width_box.setValue(native)
+        height_box.setValue(native)
