@@ -100,6 +100,10 @@ def test_two_are_compared_and_one_goes_to_the_trash(gallery, made, qtbot):
     panel.details.buttons["trash"].click()
     assert path not in [row["path"] for row in panel.model.rows] and panel.model.rowCount() == 2
     assert not os.path.exists(path) and GalleryIndex().get(path) is None
+    _choose(panel, 0, 1)  # the other two, together
+    assert panel.details.buttons["trash"].text() == "Move 2 to trash"
+    panel.details.buttons["trash"].click()
+    assert panel.model.rowCount() == 0 and not any(os.path.exists(p) for p in made)
 
 
 def test_a_folder_of_a1111_pngs_is_added_on_its_own_thread(gallery, tmp_path, qtbot):

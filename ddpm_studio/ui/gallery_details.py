@@ -88,6 +88,8 @@ class GalleryDetails(QWidget):
         for button in self.buttons.values():
             button.setEnabled(row is not None)
         self.compare.setEnabled(chosen == 2)
+        self.buttons["trash"].setEnabled(row is not None or chosen > 1)  # several go to the trash together
+        self.buttons["trash"].setText(f"Move {chosen} to trash" if row is None and chosen > 1 else "Move to trash")
         self.tags.setEnabled(row is not None)
         if row is None:
             self.view.set_image(QImage())

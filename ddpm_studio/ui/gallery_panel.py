@@ -273,6 +273,9 @@ class GalleryPanel(QWidget):
 
     def act(self, action: str) -> None:
         row = self.details.row
+        if action == "trash" and row is None:  # several chosen: all of them
+            self.trash([r["path"] for r in self.chosen_rows()])
+            return
         if row is None:
             return
         path = row["path"]
@@ -289,21 +292,27 @@ class GalleryPanel(QWidget):
             QGuiApplication.clipboard().setImage(QImage(path))
             self.status_message.emit(f"Copied {Path(path).name}")
         elif action == "trash":
-            self.trash(path)
+            self.trash([path])
 
-    def trash(self, path: str) -> bool:
-        """To the desktop's trash (send2trash: recoverable), and out of the index."""
+    def trash(self, paths: list[str]) -> bool:
+        """To the desktop's trash (send2trash: recoverable), and out of the index; True if all went."""
         from send2trash import send2trash
 
-        try:
-            send2trash(path)
-        except OSError as exc:
-            self.status_message.emit(f"Could not move {Path(path).name} to the trash: {exc}")
-            return False
-        self.index.remove([path])
-        self.status_message.emit(f"Moved {Path(path).name} to the trash")
+        moved, failed = [], []
+        for path in paths:
+            try:
+                send2trash(path)
+                moved.append(path)
+            except OSError as exc:
+                failed.append(f"{Path(path).name}: {exc}")
+        self.index.remove(moved)
+        names = Path(moved[0]).name if len(moved) == 1 else f"{len(moved)} images"
+        message = f"Moved {names} to the trash" if moved else ""
+        if failed:
+            message += ("; " if message else "") + "could not move " + "; ".join(failed[:3])
+        self.status_message.emit(message)
         self.refresh()
-        return True
+        return not failed
 
     def shutdown(self) -> None:
         """Let a folder scan and the thumbnail makers finish, and close the index."""
