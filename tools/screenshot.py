@@ -35,6 +35,19 @@ def start_app():
     return app, tmp, settings
 
 
+def side_by_side(left, right, gap: int = 12):
+    """Two grabs (QPixmaps) on one dark sheet, left and right, tops aligned."""
+    from PySide6.QtGui import QColor, QPainter, QPixmap
+
+    sheet = QPixmap(left.width() + gap + right.width(), max(left.height(), right.height()))
+    sheet.fill(QColor(40, 40, 48))
+    painter = QPainter(sheet)
+    painter.drawPixmap(0, 0, left)
+    painter.drawPixmap(left.width() + gap, 0, right)
+    painter.end()
+    return sheet
+
+
 def ready_window(app, settings, size: tuple[int, int]):
     """The main window on ``settings``, shown at ``size``, once its sampler is ready."""
     from ddpm_studio.ui.main_window import MainWindow

@@ -19,7 +19,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.screenshot import ready_window, start_app  # noqa: E402
+from tools.screenshot import ready_window, side_by_side, start_app  # noqa: E402
 from tools.screenshot_see import settle  # noqa: E402
 
 
@@ -34,7 +34,6 @@ def run(app, window, panel) -> None:
 
 def scribble_shot(app, settings, tmp: Path, out: Path) -> None:
     from PySide6.QtCore import QPointF
-    from PySide6.QtGui import QColor, QPainter, QPixmap
 
     from tests.tiny_controlnet import save_tiny_controlnet
     from tests.tiny_sd import save_tiny_sd
@@ -65,15 +64,7 @@ def scribble_shot(app, settings, tmp: Path, out: Path) -> None:
     page = dialog.grab()
     dialog.ok.click()
     run(app, window, panel)
-    shot = window.grab()
-    gap = 12
-    sheet = QPixmap(shot.width() + gap + page.width(), max(shot.height(), page.height()))
-    sheet.fill(QColor(40, 40, 48))
-    painter = QPainter(sheet)
-    painter.drawPixmap(0, 0, shot)
-    painter.drawPixmap(shot.width() + gap, 0, page)
-    painter.end()
-    sheet.save(str(out / "screenshot-scribble.png"))
+    side_by_side(window.grab(), page).save(str(out / "screenshot-scribble.png"))
     window.close()
 
 

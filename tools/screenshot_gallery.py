@@ -19,7 +19,7 @@ WORK = Path(tempfile.mkdtemp(prefix="ddpm-studio-gallery-shot-"))
 os.environ["XDG_DATA_HOME"] = str(WORK / "data")  # the shot's own index, never the user's
 os.environ["DDPM_STUDIO_CACHE"] = str(WORK / "cache")
 
-from tools.screenshot import ready_window, start_app  # noqa: E402
+from tools.screenshot import ready_window, side_by_side, start_app  # noqa: E402
 from tools.screenshot_see import settle  # noqa: E402
 
 
@@ -35,8 +35,6 @@ def make_samples() -> None:
 
 
 def main() -> None:
-    from PySide6.QtGui import QColor, QPainter, QPixmap
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="docs")
     args = parser.parse_args()
@@ -58,16 +56,8 @@ def main() -> None:
     dialog = panel.compare()
     dialog.resize(620, 560)
     settle(app, 40)
-    side = dialog.grab()
-    gap = 12
-    sheet = QPixmap(shot.width() + gap + side.width(), max(shot.height(), side.height()))
-    sheet.fill(QColor(40, 40, 48))
-    painter = QPainter(sheet)
-    painter.drawPixmap(0, 0, shot)
-    painter.drawPixmap(shot.width() + gap, 0, side)
-    painter.end()
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    sheet.save(str(Path(args.out) / "screenshot-gallery.png"))
+    side_by_side(shot, dialog.grab()).save(str(Path(args.out) / "screenshot-gallery.png"))
     window.close()
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.screenshot import ready_window, start_app  # noqa: E402
+from tools.screenshot import ready_window, side_by_side, start_app  # noqa: E402
 
 
 def settle(app, rounds: int = 30) -> None:
@@ -47,8 +47,6 @@ def grid_shot(app, settings, out: Path) -> None:
 
 
 def attention_shot(app, settings, tmp: Path, out: Path) -> None:
-    from PySide6.QtGui import QColor, QPainter, QPixmap
-
     from tests.tiny_sd import save_tiny_sd
 
     settings.add_model_folder(str(save_tiny_sd(tmp / "models" / "tiny-sd").parent))
@@ -74,14 +72,7 @@ def attention_shot(app, settings, tmp: Path, out: Path) -> None:
         canvas.attention.pick(word)
         settle(app)
         shots.append(canvas.grab())
-    gap = 12
-    sheet = QPixmap(sum(s.width() for s in shots) + gap, max(s.height() for s in shots))
-    sheet.fill(QColor(40, 40, 48))
-    painter = QPainter(sheet)
-    painter.drawPixmap(0, 0, shots[0])
-    painter.drawPixmap(shots[0].width() + gap, 0, shots[1])
-    painter.end()
-    sheet.save(str(out / "screenshot-attention.png"))
+    side_by_side(*shots).save(str(out / "screenshot-attention.png"))
     window.close()
 
 
