@@ -144,3 +144,15 @@ def test_a_broken_index_is_rebuilt_on_a_thread_and_said_in_a_box(window_on, tiny
     qtbot.waitUntil(lambda: panel.scan is not None and panel.scan.isFinished() and panel.model.rowCount() == 3,
                     timeout=30000)  # the pictures back, scanned off the GUI thread
     assert "moved aside" in panel.note_box.text() and "stars and tags start afresh" in panel.note_box.text()
+
+
+def test_right_click_offers_the_actions_and_images_drag_out_as_files(gallery, made):
+    window, panel = gallery
+    rect = panel.grid.visualRect(panel.model.index(1))
+    menu = panel.context_menu(rect.center())
+    texts = [action.text() for action in menu.actions()]
+    assert texts[0] == "View large" and "Send to Edit" in texts and "Move to trash" in texts
+    assert panel.details.row["path"] == made[1]  # the image under the pointer is the chosen one
+    menu.close()
+    data = panel.model.mimeData([panel.model.index(0), panel.model.index(2)])
+    assert [url.toLocalFile() for url in data.urls()] == [made[2], made[0]]

@@ -4,7 +4,7 @@ the query and a page of thumbnails, not 100,000 files."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, Qt, QUrl
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 
 from ddpm_studio.ui.thumbnails import SIZE, Thumbnails
@@ -66,6 +66,19 @@ class GalleryModel(QAbstractListModel):
         if role == ROW_ROLE:
             return row
         return None
+
+    def flags(self, index: QModelIndex):
+        flags = super().flags(index)
+        return flags | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else flags
+
+    def mimeTypes(self) -> list[str]:
+        return ["text/uri-list"]
+
+    def mimeData(self, indexes) -> QMimeData:
+        """Dragged out: the files themselves (to a file manager, another app, a panel's image input)."""
+        data = QMimeData()
+        data.setUrls([QUrl.fromLocalFile(self.rows[i.row()]["path"]) for i in indexes if i.isValid()])
+        return data
 
     def _thumbnail_ready(self, path: str) -> None:
         number = self._where.get(path)

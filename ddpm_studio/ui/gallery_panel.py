@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, QThread, QTimer, QUrl, Signal
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QThread, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QListView, QPushButton,
-                               QSizePolicy, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QListView, QMenu,
+                               QPushButton, QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
 from ddpm_studio.engine.gallery_query import QueryError, parse_query
-from ddpm_studio.ui.gallery_details import GalleryDetails
+from ddpm_studio.ui.gallery_details import ACTIONS, GalleryDetails
 from ddpm_studio.ui.gallery_model import ROW_ROLE, GalleryModel
 from ddpm_studio.ui.thumbnails import SIZE
 from ddpm_studio.ui.widgets import error_dialog
@@ -107,6 +107,10 @@ class GalleryPanel(QWidget):
         self.grid.setModel(self.model)
         self.grid.selectionModel().selectionChanged.connect(self._chosen)
         self.grid.doubleClicked.connect(self.view_large)
+        self.grid.setDragEnabled(True)
+        self.grid.setDragDropMode(QListView.DragDropMode.DragOnly)
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid.customContextMenuRequested.connect(self.context_menu)
         self.grid.verticalScrollBar().valueChanged.connect(self._maybe_more)
         self.details = GalleryDetails()
         self.details.action_requested.connect(self.act)
@@ -242,6 +246,25 @@ class GalleryPanel(QWidget):
             self.refresh()
             return
         self.details.show_row(rows[0] if len(rows) == 1 else None, len(rows))
+
+    def context_menu(self, pos) -> QMenu | None:
+        """Right-click: the chosen image's actions, as beside the grid (the image under the pointer is chosen)."""
+        index = self.grid.indexAt(pos)
+        if not index.isValid():
+            return None
+        if not self.grid.selectionModel().isSelected(index):
+            self.grid.selectionModel().select(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        menu = QMenu(self)
+        menu.addAction("View large", lambda: self.view_large(index))
+        for key, text in ACTIONS:
+            button = self.details.buttons[key]
+            if button.isEnabled():
+                menu.addAction(button.text() if key == "trash" else text, lambda k=key: self.act(k))
+        if self.details.compare.isEnabled():
+            menu.addAction(self.details.compare.text(), self.compare)
+        self.menu = menu
+        menu.popup(self.grid.viewport().mapToGlobal(pos))
+        return menu
 
     def view_large(self, index) -> None:
         from ddpm_studio.ui.gallery import ImageViewer
