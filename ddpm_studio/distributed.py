@@ -7,10 +7,15 @@ from __future__ import annotations
 import os
 
 
+def several_processes() -> bool:
+    """Whether this process is one of several started by ``accelerate launch`` (or torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 def several_cpu_processes() -> bool:
     """Several processes and no GPU (``accelerate launch --multi_gpu --num_processes K`` on a CPU machine): they
     talk over gloo."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+    if not several_processes():
         return False
     import torch
 

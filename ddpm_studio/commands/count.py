@@ -7,13 +7,9 @@ processes (with ``--cpu`` accelerate starts one); they then split the seeds over
 
 from __future__ import annotations
 
-import os
 import sys
 
-
-def distributed() -> bool:
-    """Whether this process is one of several started by ``accelerate launch`` (or torchrun)."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+from ddpm_studio.distributed import process_state, several_processes
 
 
 def batches(seeds: list[int], batch: int) -> list[tuple[int, int]]:
@@ -30,11 +26,9 @@ def run_count(args, job, engine) -> int:
         raise ValueError("--count and --seed-walk make different things; use one of them.")
     seeds = list(range(job.seed, job.seed + args.count))
     label = ""
-    if distributed():
+    if several_processes():
         if args.seed is None:
             raise ValueError("--count across processes needs --seed, so that every process splits the same seeds.")
-        from ddpm_studio.distributed import process_state
-
         state = process_state()
         with state.split_between_processes(seeds) as share:
             seeds = list(share)

@@ -8,7 +8,6 @@ another family than the model is refused in one line naming both. No Qt.
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 from ddpm_studio.engine.models import ARCH_CONTEXT, ModelError, check_weights_safe
@@ -120,19 +119,13 @@ def controlnets_for(loaded, job, folders, allow_pickle: bool) -> list:
 
 def control_pipeline(loaded, mode: str, controlnets: list):
     """The ControlNet pipeline for ``mode`` on the loaded model's modules (its scheduler as set for this run)."""
-    import diffusers
     from diffusers.models.controlnets import MultiControlNetModel
 
+    from ddpm_studio.engine.latent import pipeline_on
+
     xl = loaded.info.family.startswith("stable-diffusion-xl")
-    cls = getattr(diffusers, PIPELINES[(xl, mode)])
-    accepted = inspect.signature(cls.__init__).parameters
-    parts = {name: module for name, module in loaded.pipe.components.items() if name in accepted}
-    options = {key: loaded.pipe.config[key] for key in ("requires_safety_checker", "force_zeros_for_empty_prompt")
-               if key in accepted and key in loaded.pipe.config}
     control = controlnets[0] if len(controlnets) == 1 else MultiControlNetModel(controlnets)
-    pipe = cls(**parts, **options, controlnet=control)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return pipeline_on(loaded, PIPELINES[(xl, mode)], controlnet=control)
 
 
 def control_arguments(job, mode: str, size: tuple[int, int]) -> dict:

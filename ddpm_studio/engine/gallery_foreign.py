@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ddpm_studio.engine.gallery_rows import as_float, as_int
+
 MAX_SQLITE_INT = 2**63 - 1  # ComfyUI seeds go to 2**64 − 1; larger ones are left out rather than mis-stored
 COMFY_SAMPLERS = {"euler": "euler", "euler_ancestral": "euler-a", "ddim": "ddim", "ddpm": "ddpm", "dpmpp_2m": "dpm++2m",
                   "uni_pc": "unipc", "uni_pc_bh2": "unipc", "lms": "lms", "heun": "heun", "dpm_2": "dpm2",
@@ -39,18 +41,8 @@ def foreign_row(text: dict[str, str]) -> dict | None:
 
 
 def _seed(value) -> int | None:
-    try:
-        seed = int(value)
-    except (TypeError, ValueError):
-        return None
-    return seed if 0 <= seed <= MAX_SQLITE_INT else None
-
-
-def _number(value, kind=float):
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        return None
+    seed = as_int(value)
+    return seed if seed is not None and 0 <= seed <= MAX_SQLITE_INT else None
 
 
 def _invokeai(raw: str) -> dict | None:
@@ -67,7 +59,7 @@ def _invokeai(raw: str) -> dict | None:
     return dict(source="invokeai", kind=str(data.get("generation_mode") or "txt2img"), model=str(model or ""),
                 prompt=str(data.get("positive_prompt") or ""), negative=str(data.get("negative_prompt") or ""),
                 seed=_seed(data.get("seed")), scheduler=INVOKE_SAMPLERS.get(scheduler, scheduler or None),
-                steps=_number(data.get("steps"), int), guidance=_number(data.get("cfg_scale")))
+                steps=as_int(data.get("steps")), guidance=as_float(data.get("cfg_scale")))
 
 
 def _comfyui(raw: str) -> dict | None:
@@ -92,7 +84,7 @@ def _comfyui(raw: str) -> dict | None:
                 prompt=_follow(nodes, inputs.get("positive"), ("text", "text_g")) or "",
                 negative=_follow(nodes, inputs.get("negative"), ("text", "text_g")) or "",
                 seed=_seed(inputs.get("seed", inputs.get("noise_seed"))), scheduler=ours or name or None,
-                steps=_number(inputs.get("steps"), int), guidance=_number(inputs.get("cfg")))
+                steps=as_int(inputs.get("steps")), guidance=as_float(inputs.get("cfg")))
 
 
 def _follow(nodes: dict, link, keys: tuple[str, ...]) -> str | None:

@@ -65,8 +65,8 @@ def _ours(payload: dict) -> dict:
     loras = ", ".join(f"{Path(str(name)).stem}:{weight:g}" for name, weight in job.get("loras") or ())
     return dict(source="ddpm-studio", kind=job.get("kind"), model=str(payload.get("model_name") or job.get("model")),
                 prompt=str(job.get("prompt", "")), negative=str(job.get("negative_prompt", "")),
-                seed=_int(payload.get("seed", job.get("seed"))), scheduler=job.get("scheduler"),
-                steps=_int(job.get("steps")), guidance=_float(job.get("guidance_scale")), loras=loras,
+                seed=as_int(payload.get("seed", job.get("seed"))), scheduler=job.get("scheduler"),
+                steps=as_int(job.get("steps")), guidance=as_float(job.get("guidance_scale")), loras=loras,
                 device=str(payload.get("device", "")))
 
 
@@ -79,19 +79,19 @@ def _a1111(parameters: str) -> dict:
     return dict(source="a1111", kind="txt2img" if "Denoising strength" not in fields else "edit",
                 model=fields.get("Model", ""), prompt=fields.get("prompt", ""),
                 negative=fields.get("negative_prompt", ""),
-                seed=_int(fields.get("Seed")), scheduler=scheduler or sampler.lower() or None,
-                steps=_int(fields.get("Steps")), guidance=_float(fields.get("CFG scale")),
+                seed=as_int(fields.get("Seed")), scheduler=scheduler or sampler.lower() or None,
+                steps=as_int(fields.get("Steps")), guidance=as_float(fields.get("CFG scale")),
                 loras=fields.get("Lora hashes", ""), device=fields.get("Device", ""))
 
 
-def _int(value) -> int | None:
+def as_int(value) -> int | None:
     try:
         return int(value) if value is not None and not isinstance(value, bool) else None
     except (TypeError, ValueError):
         return None
 
 
-def _float(value) -> float | None:
+def as_float(value) -> float | None:
     try:
         return float(value) if value is not None else None
     except (TypeError, ValueError):

@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 
 from ddpm_studio.engine.jobs import HIRES_UPSCALERS, Text2ImageJob, UpscaleJob
+from ddpm_studio.engine.preview import unit_to_uint8
 from ddpm_studio.engine.schedulers import build_scheduler
 
 UPSCALER_STEPS = 20  # a diffusion upscaler's steps in a hires fix (the Upscale panel's own runs choose theirs)
@@ -89,11 +90,10 @@ def enlarge_with_model(job: Text2ImageJob, upscaler, first: np.ndarray, device, 
     steps ``offset`` … of ``total``. None when cancelled."""
     from ddpm_studio.engine.upscale import run_upscale_job
 
-    pictures = np.clip(np.round(np.asarray(first) * 255.0), 0, 255).astype(np.uint8)
-    per_image = total and upscale_calls(job, upscaler) // job.batch_size
+    per_image = upscale_calls(job, upscaler) // job.batch_size
     enlarged = []
     with tempfile.TemporaryDirectory(prefix="ddpm-studio-hires-") as folder:
-        for index, picture in enumerate(pictures):
+        for index, picture in enumerate(unit_to_uint8(first)):
             path = Path(folder) / f"{index}.png"
             Image.fromarray(picture).save(path)
             start = offset + index * per_image
@@ -118,29 +118,21 @@ def enlarge(job: Text2ImageJob, first, vae_scale_factor: int):
     if job.hires_upscaler == "latent":
         size = (height // vae_scale_factor, width // vae_scale_factor)
         return torch.nn.functional.interpolate(first, size=size, mode="bilinear", antialias=False)
-    pictures = np.clip(np.round(np.asarray(first) * 255.0), 0, 255).astype(np.uint8)
-    return [Image.fromarray(p).resize((width, height), Image.Resampling.LANCZOS) for p in pictures]
+    return [Image.fromarray(p).resize((width, height), Image.Resampling.LANCZOS) for p in unit_to_uint8(first)]
 
 
 def img2img_pipeline(loaded):
-    """The family's img2img pipeline on the loaded model's own components (nothing loaded twice; LoRAs, embeddings
-    and a chosen VAE as the first pass has them), made once per loaded model. Built from the components rather
-    than with ``from_pipe``, which casts every module to one dtype and would undo a VAE kept in fp32."""
-    import inspect
-
-    import diffusers
+    """The family's img2img pipeline on the loaded model's own modules (``latent.pipeline_on``), made once per
+    loaded model and given the first pass's modules again each time (a VAE swapped in since by ``vae.VaeSlot``)."""
+    from ddpm_studio.engine.latent import pipeline_on
 
     family = "stable-diffusion-xl" if loaded.info.family.startswith("stable-diffusion-xl") else "stable-diffusion"
-    cls = getattr(diffusers, IMG2IMG[family])
-    accepted = inspect.signature(cls.__init__).parameters
-    shared = {name: module for name, module in loaded.pipe.components.items() if name in accepted}
     if loaded.hires_pipe is None:
-        options = {key: loaded.pipe.config[key] for key in ("requires_safety_checker", "force_zeros_for_empty_prompt")
-                   if key in accepted and key in loaded.pipe.config}
-        loaded.hires_pipe = cls(**shared, **options)
-        loaded.hires_pipe.set_progress_bar_config(disable=True)
+        loaded.hires_pipe = pipeline_on(loaded, IMG2IMG[family])
     else:
-        loaded.hires_pipe.register_modules(**shared)  # a VAE swapped in since (vae.VaeSlot) is the first pass's too
+        pipe = loaded.hires_pipe
+        pipe.register_modules(**{name: module for name, module in loaded.pipe.components.items()
+                                 if name in pipe.components})
     return loaded.hires_pipe
 
 

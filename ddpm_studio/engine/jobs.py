@@ -35,6 +35,7 @@ class Job:
     """What every sampling job has: a model, a scheduler, steps, seeds (image i uses seed + i), previews, output."""
 
     kind: ClassVar[str] = ""
+    input_picture: ClassVar[str] = ""  # a job that starts from a picture, in words ("an edit"): no variation seeds
 
     model: str
     scheduler: str = DEFAULT_SCHEDULER
@@ -60,6 +61,9 @@ class Job:
         _check_int("preview interval", self.preview_every, 0, MAX_STEPS)
         _check_int("variation seed", self.variation_seed, 0, MAX_SEED)
         _check_float("variation strength", self.variation_strength, 0.0, 1.0)
+        if self.variation_strength and self.input_picture:
+            raise JobError("Variation seeds vary a picture made from noise (Generate, Text to Image); "
+                           f"{self.input_picture} starts from its input picture.")
         if not isinstance(self.output_dir, str):
             raise JobError("The output folder must be a path string.")
 
@@ -248,6 +252,7 @@ class EditJob(PromptJob):
     outpaint (the canvas grown by ``extend`` pixels and the new area painted, engine/outpaint.py)."""
 
     kind: ClassVar[str] = "edit"
+    input_picture: ClassVar[str] = "an edit"
 
     mode: str = "img2img"
     image: str = ""
@@ -281,9 +286,6 @@ class EditJob(PromptJob):
             raise JobError(f"Unknown outpaint fill '{self.outpaint_fill}'. Choose one of: {', '.join(OUTPAINT_FILLS)}.")
         _check_int("seam feather", self.feather, 0, MAX_FEATHER)
         _check_float("strength", self.strength, 0.0, 1.0)
-        if self.variation_strength:
-            raise JobError("Variation seeds vary a picture made from noise (Generate, Text to Image); an edit starts "
-                           "from its input picture.")
         if self.strength == 0.0 and self.mode != "instruct":
             raise JobError("A strength of 0 would change nothing; use a value above 0.")
         _check_float("image guidance scale", self.image_guidance_scale, 0.0, 50.0)
@@ -308,6 +310,7 @@ class UpscaleJob(PromptJob):
     """
 
     kind: ClassVar[str] = "upscale"
+    input_picture: ClassVar[str] = "an upscale"
 
     image: str = ""
     noise_level: int = 20
@@ -317,9 +320,6 @@ class UpscaleJob(PromptJob):
 
     def validate(self) -> None:
         super().validate()
-        if self.variation_strength:
-            raise JobError("Variation seeds vary a picture made from noise (Generate, Text to Image); an upscale "
-                           "starts from its input picture.")
         if not self.image:
             raise JobError("An upscale needs an input image.")
         if self.prediction_type != "auto":  # inherited from PromptJob; the upscalers' own configs say what they predict

@@ -22,7 +22,7 @@ from ddpm_studio.engine.errors import first_line
 from ddpm_studio.engine.events import StepCallback, StepEvent, StopCheck
 from ddpm_studio.engine.jobs import EditJob, PromptJob, Text2ImageJob
 from ddpm_studio.engine.latent_preview import LatentToRGB, StepRecorder
-from ddpm_studio.engine.preview import PREVIEW_MAX_IMAGES
+from ddpm_studio.engine.preview import PREVIEW_MAX_IMAGES, unit_to_uint8
 from ddpm_studio.engine.prompt_encoding import prompt_arguments
 from ddpm_studio.engine.models import ModelError, ModelInfo, check_weights_safe, inspect_model, require_mode
 from ddpm_studio.engine.sampler import SampleOutput
@@ -62,6 +62,25 @@ class LoadedPipeline:
     hires_pipe: object = None  # the img2img pipeline on these components, for a hires fix's second pass
     controlnets: dict = field(default_factory=dict)  # (path, mtime) → a loaded ControlNetModel (controlnet.py)
     hires_upscaler: tuple | None = None  # (reference, LoadedUpscaler): a hires fix's diffusion upscaler
+
+
+def pipeline_on(loaded: LoadedPipeline, class_name: str, **extra):
+    """Another diffusers pipeline (img2img for a hires fix's second pass, a ControlNet one) built on the loaded
+    model's own modules: nothing loaded twice, LoRAs, embeddings and a chosen VAE as they are. Built from the
+    components rather than with ``from_pipe``, which casts every module to one dtype and would undo a VAE kept in
+    fp32."""
+    import inspect
+
+    import diffusers
+
+    cls = getattr(diffusers, class_name)
+    accepted = inspect.signature(cls.__init__).parameters
+    parts = {name: module for name, module in loaded.pipe.components.items() if name in accepted}
+    options = {key: loaded.pipe.config[key] for key in ("requires_safety_checker", "force_zeros_for_empty_prompt")
+               if key in accepted and key in loaded.pipe.config}
+    pipe = cls(**parts, **options, **extra)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
 
 
 def prepare_addons(loaded: LoadedPipeline, job: PromptJob, folders, allow_pickle: bool):
@@ -341,7 +360,7 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
             f"{loaded.info.path} produced NaN values (a black image) in {pipe.vae.dtype}. This is the known fp16 VAE "
             "problem: turn on 'VAE in fp32' in Settings → Preferences (or --vae-fp32), or run in fp32."
         )
-    images = np.clip(np.round(out.images * 255.0), 0, 255).astype(np.uint8)
+    images = unit_to_uint8(out.images)
     if canvas is not None:
         from ddpm_studio.engine.outpaint import composite
 

@@ -12,6 +12,11 @@ PREVIEW_MAX_IMAGES = 16
 PREVIEW_MAX_SIDE = 256
 
 
+def unit_to_uint8(pictures) -> np.ndarray:
+    """Pictures with values in 0 … 1 (as diffusers' ``output_type="np"`` gives them) to uint8, rounded."""
+    return np.clip(np.round(np.asarray(pictures) * 255.0), 0, 255).astype(np.uint8)
+
+
 def to_uint8(x: torch.Tensor, max_images: int | None = None, max_side: int | None = None) -> np.ndarray:
     """[-1, 1] NCHW tensor -> uint8 NHWC numpy array with 3 channels; optionally fewer images, smaller sides."""
     if max_images is not None:

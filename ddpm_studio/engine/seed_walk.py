@@ -6,14 +6,14 @@ seed's picture, the last the last seed's and every seed in between is a frame of
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ddpm_studio.engine.events import StepEvent, StopCheck, never_stop
+from ddpm_studio.engine.events import StopCheck, never_stop
 from ddpm_studio.engine.jobs import Job, JobError, MAX_SEED
+from ddpm_studio.engine.series import run_series
 
 MAX_FRAMES = 1000
 ANCESTRAL_NOTE = ("{scheduler} draws new noise at every step from each segment's first seed, so the walk jumps where "
@@ -78,28 +78,13 @@ class WalkResult:
 
 def run_walk(engine, base: Job, seeds: list[int], frames: int, out: str | Path, on_step=None,
              should_stop: StopCheck = never_stop) -> WalkResult:
-    """Run every frame, saved into ``out/frames``, then write ``out/seed-walk.gif`` and ``.webp``. On cancel (within
-    one step) the frames written so far are removed again and nothing else is written."""
-    folder = Path(out).expanduser()
-    walk = WalkResult()
-    jobs = walk_jobs(base, seeds, frames, str(folder / "frames"))
-    for number, job in enumerate(jobs):
-        def frame_step(event: StepEvent, number: int = number) -> None:
-            if on_step is not None:
-                on_step(dataclasses.replace(event, lane=number))
-
-        result = engine.run(job, on_step=frame_step, should_stop=should_stop)
-        if result.cancelled:
-            discard(walk.saved_paths)
-            return WalkResult(cancelled=True)
-        walk.images.append(result.images[0])
-        walk.saved_paths += result.saved_paths
-    return walk
-
-
-def discard(paths: list[str]) -> None:
-    for path in paths:
-        Path(path).unlink(missing_ok=True)
+    """Run every frame, saved into ``out/frames`` (``save_walk`` then makes the animations). On cancel (within one
+    step) the frames written so far are removed again."""
+    jobs = walk_jobs(base, seeds, frames, str(Path(out).expanduser() / "frames"))
+    results = run_series(engine, jobs, on_step, should_stop)
+    if results is None:
+        return WalkResult(cancelled=True)
+    return WalkResult(images=[r.images[0] for r in results], saved_paths=[p for r in results for p in r.saved_paths])
 
 
 def save_walk(out: str | Path, images: list[np.ndarray], fps: float = 12.0) -> dict[str, Path]:

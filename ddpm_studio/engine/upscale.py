@@ -29,6 +29,7 @@ from ddpm_studio.engine.memory import apply_memory_options
 from ddpm_studio.engine.latent_preview import LatentToRGB, StepRecorder
 from ddpm_studio.engine.models import ModelError, ModelInfo, check_weights_safe, inspect_model, require_mode
 from ddpm_studio.engine.options import MemoryOptions
+from ddpm_studio.engine.preview import unit_to_uint8
 from ddpm_studio.engine.schedulers import build_scheduler
 from ddpm_studio.engine.tiling import Blender, PreviewMosaic, tile_boxes
 
@@ -152,7 +153,7 @@ def run_upscale_job(loaded: LoadedUpscaler, job: UpscaleJob, device, on_step: St
         h, w = box.height * SCALE, box.width * SCALE
         blender.add(box, out[:h, :w])
         mosaic.add(box, out[:h, :w])
-    result = np.clip(np.round(blender.result() * 255.0), 0, 255).astype(np.uint8)[None]
+    result = unit_to_uint8(blender.result())[None]
     reference = np.asarray(image.resize((width * SCALE, height * SCALE), Image.Resampling.LANCZOS))
     return UpscaleOutput(images=result, steps_run=steps_done, cancelled=False, reference=reference, tiles=len(boxes))
 

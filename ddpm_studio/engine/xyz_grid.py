@@ -16,17 +16,17 @@ The seed is the same in every cell unless it is an axis, as in A1111. No Qt.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 
-from ddpm_studio.engine.events import Result, StepEvent, StopCheck, never_stop
+from ddpm_studio.engine.events import Result, StopCheck, never_stop
 from ddpm_studio.engine.jobs import EditJob, GenerateJob, Job, JobError, PromptJob
 from ddpm_studio.engine.metadata import a1111_parameters
 from ddpm_studio.engine.schedulers import SCHEDULERS
+from ddpm_studio.engine.series import run_series
 
 AXIS_KINDS = {"scheduler": str, "steps": int, "seed": int, "clip_skip": int, "guidance": float,
               "autoguidance": float, "strength": float, "prompt": str}
@@ -149,20 +149,12 @@ def run_grid(engine, base: Job, axes: list[Axis], out: str | Path, on_step=None,
              should_stop: StopCheck = never_stop) -> GridResult:
     """Run every cell, each saved into ``out`` as a normal image; on cancel (within one step) the cells written so
     far are removed again and nothing else is written."""
-    grid = GridResult(base=base, axes=axes)
-    for number, (coords, job) in enumerate(cell_jobs(base, axes)):
-        def cell_step(event: StepEvent, number: int = number) -> None:
-            if on_step is not None:
-                on_step(dataclasses.replace(event, lane=number))
-
-        result = engine.run(job.replace(output_dir=str(out)), on_step=cell_step, should_stop=should_stop)
-        if result.cancelled:
-            for cell in grid.cells:
-                for path in cell.result.saved_paths:
-                    Path(path).unlink(missing_ok=True)
-            return GridResult(base=base, axes=axes, cancelled=True)
-        grid.cells.append(Cell(coords=coords, job=job, result=result))
-    return grid
+    cells = cell_jobs(base, axes)
+    results = run_series(engine, [job.replace(output_dir=str(out)) for _, job in cells], on_step, should_stop)
+    if results is None:
+        return GridResult(base=base, axes=axes, cancelled=True)
+    return GridResult(base=base, axes=axes, cells=[Cell(coords=coords, job=job, result=result)
+                                                   for (coords, job), result in zip(cells, results)])
 
 
 def _font(size: int):

@@ -11,6 +11,11 @@ from ddpm_studio.engine.jobs import MAX_BATCH, MAX_SEED
 from ddpm_studio.ui.icons import die_icon
 
 
+def random_seed() -> int:
+    """A new seed such that every image of the largest batch still has a valid one (image i uses seed + i)."""
+    return random.randrange(MAX_SEED + 2 - MAX_BATCH)
+
+
 class SeedField(QWidget):
     def __init__(self, random_on: bool, parent=None) -> None:
         super().__init__(parent)
@@ -31,8 +36,7 @@ class SeedField(QWidget):
         row.addWidget(self.random)
 
     def roll(self) -> None:
-        """A new seed such that every image of the largest batch still has a valid one (image i uses seed + i)."""
-        self.edit.setText(str(random.randrange(MAX_SEED + 2 - MAX_BATCH)))
+        self.edit.setText(str(random_seed()))
 
     def before_run(self) -> None:
         """With Random on, a new seed for this run, shown in the field: a run's seed is never a secret."""

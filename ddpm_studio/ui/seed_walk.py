@@ -12,7 +12,8 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLa
 from ddpm_studio.engine.jobs import MAX_STEPS, JobError
 from ddpm_studio.engine.metadata import MetadataError, read_job
 from ddpm_studio.engine.schedulers import SCHEDULERS
-from ddpm_studio.engine.seed_walk import MAX_FRAMES, discard, is_ancestral, parse_seeds, save_walk, walk_jobs
+from ddpm_studio.engine.seed_walk import MAX_FRAMES, is_ancestral, parse_seeds, save_walk, walk_jobs
+from ddpm_studio.engine.series import discard
 from ddpm_studio.ui.widgets import scheduler_combo
 from ddpm_studio.ui.worker import JobFailed
 

@@ -4,12 +4,11 @@ seed and how far each picture's starting noise is slerped towards that seed's (`
 
 from __future__ import annotations
 
-import random
-
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QToolButton, QWidget
 
-from ddpm_studio.engine.jobs import MAX_BATCH, MAX_SEED, JobError
+from ddpm_studio.engine.jobs import MAX_SEED, JobError
 from ddpm_studio.ui.icons import die_icon
+from ddpm_studio.ui.seed_field import random_seed
 
 
 class VariationField(QWidget):
@@ -33,7 +32,7 @@ class VariationField(QWidget):
         row.addWidget(self.strength)
 
     def roll(self) -> None:
-        self.seed.setText(str(random.randrange(MAX_SEED + 2 - MAX_BATCH)))
+        self.seed.setText(str(random_seed()))
 
     def job_fields(self) -> dict:
         """The job's variation fields; nothing when off (the seed field is then not read)."""
