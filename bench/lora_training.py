@@ -10,7 +10,8 @@ VAE encoder run (``latent_dist.sample()``), the text encoder run, the UNet, MSE 
 once per caption (the text encoder is frozen), fused AdamW, the loss read back every ``log_every`` steps; timed
 between its first and last loss report, so start-up and the one-off latent caching are left out of the step rate
 (the caching time is printed beside it). The reference runs in fp32, as that script does by default; ours in its
-default, mixed precision ``auto`` (fp32 on a CPU without bf16 instructions, where bf16 is many times slower).
+default, mixed precision ``auto`` (fp32 on a CPU without bf16 instructions, where bf16 is many times slower). Each
+side of each round runs in a fresh process (bench/isolated.py), as in bench/training.py.
 
     python bench/lora_training.py [--resolution 256] [--batch 2] [--steps 10] [--rounds 2] [--threads 2]
 """
@@ -118,15 +119,18 @@ def ours_seconds_per_step(model: Path, data: Path, out: Path, args) -> tuple[flo
 
 
 def row(args, tmp: Path) -> dict:
-    """The LoRA row: rounds of both sides, alternating which goes first."""
+    """The LoRA row: rounds of both sides, each side in a fresh process, alternating which goes first."""
+    from isolated import in_own_process
+
     model = build_small_sd(tmp / "small-sd")
     data = make_folder(tmp / "lora-data", 16, args.resolution)
     reference, ours = [], []
     for r in range(args.rounds):
-        runs = [lambda: reference.append(reference_seconds_per_step(model, data, args)),
-                lambda: ours.append(ours_seconds_per_step(model, data, tmp / f"lora-run-{r}", args))]
-        for run in runs if r % 2 == 0 else runs[::-1]:
-            run()
+        for side in ("reference", "ours") if r % 2 == 0 else ("ours", "reference"):
+            done = in_own_process(__file__, "--side", side, "--model", model, "--data", data,
+                                  "--out", tmp / f"lora-run-{r}", "--resolution", args.resolution,
+                                  "--batch", args.batch, "--steps", args.steps, "--threads", args.threads)
+            (reference if side == "reference" else ours).append(done["seconds"])
         print(f"lora round {r + 1}: reference {reference[-1]:.3f} s/step, ours {ours[-1][0]:.3f} s/step "
               f"(start-up incl. latent caching {ours[-1][1]:.1f} s)")
     print(f"  small SD at {args.resolution} px, batch {args.batch}, rank {RANK}, {args.steps} timed steps a side")
@@ -136,6 +140,14 @@ def row(args, tmp: Path) -> dict:
             "lora_ours_start_up_s": round(statistics.median(o[1] for o in ours), 2)}
 
 
+def one_side(args) -> dict:
+    """One side of one round, in this (fresh) process."""
+    model, data = Path(args.model), Path(args.data)
+    if args.side == "reference":
+        return {"seconds": reference_seconds_per_step(model, data, args)}
+    return {"seconds": list(ours_seconds_per_step(model, data, Path(args.out), args))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--resolution", type=int, default=256)
@@ -143,8 +155,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--side", choices=["reference", "ours"], help=argparse.SUPPRESS)  # one side, for isolated.py
+    for hidden in ("--model", "--data", "--out"):
+        parser.add_argument(hidden, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.side:
+        print(json.dumps(one_side(args)))
+        return
     result = row(args, Path(tempfile.mkdtemp(prefix="ddpm-lora-bench-")))
     print(f"CPU {cpu_model()}, torch threads {torch.get_num_threads()}")
     print(json.dumps(dict(result, torch_threads=torch.get_num_threads())))

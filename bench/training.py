@@ -9,9 +9,14 @@ training/precision.py), fused AdamW, foreach EMA, the loss read back every `log_
 at batch 64 (target ≥ 1.3 on a CPU with bf16 instructions, ≥ 1.2 without) and the 0.69 M `xsmall` one at batch 16
 (target ≥ 1.0: auto is never slower than fp32). LoRA row: bench/lora_training.py (target ≥ 1.5).
 
-Prints each row, then one JSON line.
+Each side of each round runs in a fresh process (bench/isolated.py), so that neither inherits the other's
+process-wide state: our trainer tunes glibc's malloc for the whole process (ddpm_studio/host_memory.py), and a
+reference run after ours would otherwise run with it too. Prints each row, then one JSON line.
 
-    python bench/training.py [--rows small,xsmall,lora] [--steps 30] [--rounds 2] [--threads 2]
+    python bench/training.py [--rows small,xsmall,lora] [--steps 30] [--rounds 2] [--threads 2] [--ours-precision no]
+
+``--ours-precision no`` runs our DDPM side in fp32 instead of at its default (auto): what a CPU without bf16
+instructions runs, measured on one that has them.
 """
 
 from __future__ import annotations
@@ -97,7 +102,8 @@ def ours_images_per_s(args, data: Path, out: Path) -> tuple[float, str]:
     log_every = 3
     config = TrainConfig(data_dir=str(data), output_dir=str(out), preset=args.preset, resolution=args.resolution,
                          batch_size=args.batch, max_steps=log_every + args.steps, log_every=log_every,
-                         checkpoint_every=10**9, sample_every=10**9, lr_warmup_steps=500)
+                         checkpoint_every=10**9, sample_every=10**9, lr_warmup_steps=500,
+                         mixed_precision=args.precision)
     train(config, on_event=on_event)
     (first_step, first_time), (last_step, last_time) = marks[0], marks[-1]
     return (last_step - first_step) * args.batch / (last_time - first_time), (chosen or [""])[0]
@@ -106,25 +112,37 @@ def ours_images_per_s(args, data: Path, out: Path) -> tuple[float, str]:
 ROWS = {"small": ("small", 32, 64), "xsmall": ("xsmall", 32, 16)}  # preset, resolution, batch
 
 
+def one_side(args) -> dict:
+    """One side of one round, in this (fresh) process: {"rate": images per second, "precision": auto's message}."""
+    preset, resolution, batch = ROWS[args.row]
+    row_args = argparse.Namespace(preset=preset, resolution=resolution, batch=batch, steps=args.steps,
+                                  precision=args.ours_precision)
+    if args.side == "reference":
+        return {"rate": reference_images_per_s(row_args, Path(args.data)), "precision": ""}
+    rate, chosen = ours_images_per_s(row_args, Path(args.data), Path(args.out))
+    return {"rate": rate, "precision": chosen}
+
+
 def ddpm_row(name: str, args, tmp: Path) -> dict:
+    from isolated import in_own_process
+
     preset, resolution, batch = ROWS[name]
-    row_args = argparse.Namespace(preset=preset, resolution=resolution, batch=batch, steps=args.steps)
     data = make_folder(tmp / f"data-{resolution}", max(2 * batch, 128), resolution)
     reference, ours, chosen = [], [], ""
     for r in range(args.rounds):
-        order = [0, 1] if r % 2 == 0 else [1, 0]
-        for side in order:
-            if side == 0:
-                reference.append(reference_images_per_s(row_args, data))
-            else:
-                rate, chosen = ours_images_per_s(row_args, data, tmp / f"run-{name}-{r}")
-                ours.append(rate)
+        for side in ("reference", "ours") if r % 2 == 0 else ("ours", "reference"):
+            done = in_own_process(__file__, "--side", side, "--rows", name, "--data", data,
+                                  "--out", tmp / f"run-{name}-{r}", "--steps", args.steps, "--threads", args.threads,
+                                  "--ours-precision", args.ours_precision)
+            (reference if side == "reference" else ours).append(done["rate"])
+            chosen = done["precision"] or chosen
         print(f"{name} round {r + 1}: reference {reference[-1]:.1f} img/s, ours {ours[-1]:.1f} img/s")
     print(f"  UNet {preset} at {resolution} px, batch {batch}: {chosen}")
     return {f"{name}_ours_over_reference": round(statistics.median(o / f for o, f in zip(ours, reference)), 3),
             f"{name}_ours_images_per_s": round(statistics.median(ours), 1),
             f"{name}_reference_images_per_s": round(statistics.median(reference), 1),
-            f"{name}_precision": chosen.split(":", 1)[-1].split(",")[0].split("(")[0].strip()}
+            f"{name}_precision": chosen.split(":", 1)[-1].split(",")[0].split("(")[0].strip() if chosen
+            else {"no": "fp32"}.get(args.ours_precision, args.ours_precision)}
 
 
 def cpu_facts() -> dict:
@@ -144,8 +162,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--ours-precision", default="auto", choices=["auto", "no", "bf16"],
+                        help="our DDPM side's mixed precision (default: auto, the trainer's default)")
+    parser.add_argument("--side", choices=["reference", "ours"], help=argparse.SUPPRESS)  # one side, for isolated.py
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.side:
+        args.row = args.rows
+        print(json.dumps(one_side(args)))
+        return
     tmp = Path(tempfile.mkdtemp(prefix="ddpm-train-bench-"))
     facts = cpu_facts()
     print(f"CPU {facts['cpu']}; flags {', '.join(facts['flags'])}; torch threads {torch.get_num_threads()}")
@@ -154,7 +181,8 @@ def main() -> None:
         if name == "lora":
             import lora_training
 
-            lora_args = argparse.Namespace(resolution=256, batch=2, steps=min(args.steps, 10), rounds=args.rounds)
+            lora_args = argparse.Namespace(resolution=256, batch=2, steps=min(args.steps, 10), rounds=args.rounds,
+                                           threads=args.threads)
             result.update(lora_training.row(lora_args, tmp))
         else:
             result.update(ddpm_row(name, args, tmp))

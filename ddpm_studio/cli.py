@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from ddpm_studio.host_memory import keep_freed_memory
+
+    keep_freed_memory()  # CPU steps reuse freed pages instead of faulting them in again (host_memory.py)
     try:
         if args.command in (None, "gui"):
             from ddpm_studio.ui.app import run_app

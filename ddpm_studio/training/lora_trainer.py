@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ddpm_studio.host_memory import keep_freed_memory
 from ddpm_studio.training.captions import step_caption, tag_frequency, template_caption
 from ddpm_studio.training.events import TrainCallback, TrainControl, TrainEvent, TrainingError
 from ddpm_studio.training.lora_config import LoraTrainConfig
@@ -97,6 +98,8 @@ def train_lora(config: LoraTrainConfig, on_event: TrainCallback = ignore_event, 
     if resume:
         refuse_other_trainers_run(output, lora=True)
     device = training_device()
+    if device.type == "cpu":
+        keep_freed_memory()
     emit = on_event if device_is_main() else ignore_event
 
     data = LoraData(config.data_dir, config.resolution, config.captions, config.buckets)

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ddpm_studio.engine.grid import image_grid
 from ddpm_studio.engine.model_defaults import write_defaults
+from ddpm_studio.host_memory import keep_freed_memory
 from ddpm_studio.training import checkpoints as ckpt
 from ddpm_studio.training.config import TrainConfig
 from ddpm_studio.training.dataset import ImageFolderDataset
@@ -81,6 +82,8 @@ def train(config: TrainConfig, on_event: TrainCallback = ignore_event, control: 
     if resume:
         refuse_other_trainers_run(output, lora=False)
     device = training_device()
+    if device.type == "cpu":
+        keep_freed_memory()
     emit = on_event if device_is_main() else ignore_event
 
     dataset = ImageFolderDataset(config.data_dir, config.resolution, config.center_crop, config.random_flip)
