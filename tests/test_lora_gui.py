@@ -9,7 +9,7 @@ import shutil
 import pytest
 import torch
 from PIL import Image
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFileDialog, QToolButton
 from safetensors.torch import save_file
@@ -117,6 +117,26 @@ def test_chosen_loras_and_weights_go_into_the_job_and_trigger_words_into_the_pro
     assert panel.current_job().loras == ((style, 0.8),)
     loras.rows[style].removed.emit()  # the ✕ on the row
     assert panel.current_job().loras == () and item_of(loras, "style").checkState() == Qt.CheckState.Unchecked
+
+
+def test_a_click_on_a_loras_name_ticks_it_as_a_click_on_its_box_does(window, qtbot):
+    window.tabs.setCurrentWidget(window.text2image_panel)
+    loras = window.text2image_panel.addons.loras
+    loras.toggle.click()
+    item = item_of(loras, "style")
+    path = item.data(Qt.ItemDataRole.UserRole)
+    rect = loras.list.visualItemRect(item)
+    on_name = QPoint(rect.left() + rect.width() // 2, rect.center().y())
+    on_box = QPoint(rect.left() + 10, rect.center().y())
+    qtbot.mouseClick(loras.list.viewport(), Qt.MouseButton.LeftButton, pos=on_name)
+    assert item.checkState() == Qt.CheckState.Checked and path in loras.rows
+    qtbot.mouseClick(loras.list.viewport(), Qt.MouseButton.LeftButton, pos=on_name)
+    assert item.checkState() == Qt.CheckState.Unchecked and path not in loras.rows
+    qtbot.mouseClick(loras.list.viewport(), Qt.MouseButton.LeftButton, pos=on_box)  # Qt ticks it: not untick again
+    assert item.checkState() == Qt.CheckState.Checked and path in loras.rows
+    loras.set_chosen(path, False)  # ticked by the program, not by a click: the next click on the name still counts
+    qtbot.mouseClick(loras.list.viewport(), Qt.MouseButton.LeftButton, pos=on_name)
+    assert item.checkState() == Qt.CheckState.Checked
 
 
 def test_a_typed_weight_is_kept_as_typed_and_a_wrong_family_says_so_on_its_row(window, qtbot):

@@ -1,7 +1,8 @@
 """The LoRA list of the prompt panels: the LoRAs in the LoRA folders (read from their headers only, at start-up, when
-the folders change and on Refresh; the search box only filters what is listed), ticked to use, each with its weight.
-A chosen LoRA shows the words it was trained with (kohya's tag counts); a click puts them in the prompt. LoRAs made
-for another family than the chosen model's are listed greyed, not hidden: the engine says why it refuses one."""
+the folders change and on Refresh; the search box only filters what is listed), ticked to use (a click on the name
+or on the box), each with its weight. A chosen LoRA shows the words it was trained with (kohya's tag counts); a click
+puts them in the prompt. LoRAs made for another family than the chosen model's are listed greyed, not hidden: the
+engine says why it refuses one."""
 
 from __future__ import annotations
 
@@ -71,8 +72,11 @@ class LoraList(QWidget):
         self.list.setMaximumHeight(7 * self.list.fontMetrics().height() + 8)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a long name keeps its family tag in sight
-        self.list.setToolTip("Tick a LoRA to use it; its weight is set below")
+        self.list.setToolTip("Click a LoRA (its name or its box) to use it; its weight is set below")
         self.list.itemChanged.connect(self._item_changed)
+        self._ticked: QListWidgetItem | None = None  # the item whose box this mouse click ticked or unticked
+        self.list.itemPressed.connect(lambda _: setattr(self, "_ticked", None))
+        self.list.itemClicked.connect(self._item_clicked)
         self.empty = QLabel(EMPTY_HINT, wordWrap=True)
         self.chosen = QVBoxLayout()
         self.chosen.setContentsMargins(0, 0, 0, 0)
@@ -155,7 +159,15 @@ class LoraList(QWidget):
                 self.rows[str(lora.path)].set_wrong_family(wrong)
 
     # ---- choosing ----
+    def _item_clicked(self, item: QListWidgetItem) -> None:
+        """A click on a LoRA's name ticks or unticks it, as a click on its box does (Qt has toggled that already)."""
+        if self._ticked is not item:
+            checked = item.checkState() == Qt.CheckState.Checked
+            item.setCheckState(Qt.CheckState.Unchecked if checked else Qt.CheckState.Checked)
+        self._ticked = None
+
     def _item_changed(self, item: QListWidgetItem) -> None:
+        self._ticked = item
         path = item.data(Qt.ItemDataRole.UserRole)
         if item.checkState() == Qt.CheckState.Checked and path not in self.rows:
             self._add_row(path, 1.0)
