@@ -108,6 +108,15 @@ class EmbeddingFile:
             return "SDXL"
         return {768: "SD 1.x", 1024: "SD 2.x"}.get(self.dims[0], "") if self.dims else ""
 
+    def fits(self, context_dim: int, xl: bool | None = None) -> bool | None:
+        """Whether the vectors fit a model whose UNet attends to ``context_dim``-wide text embeddings (SDXL's 2048
+        are its two encoders' 768 + 1280, one width per encoder here); None when neither tells."""
+        if self.dims and context_dim:
+            return sum(self.dims) == context_dim
+        if self.dims and xl is not None:
+            return (len(self.dims) == 2) == xl
+        return None
+
 
 @dataclass(frozen=True)
 class VaeFile:

@@ -1,6 +1,7 @@
-"""The add-on rows of the Text to Image and Edit panels: the LoRA list and the VAE override (A1111's "SD VAE"),
-remembered per model. What they give the job: ``loras`` ((path, weight) pairs) and ``vae`` (a path, "" for the
-model's own). Prompt tags (``<lora:NAME:W>``) stay in the prompt: the engine reads them, not these rows."""
+"""The add-on rows of the Text to Image and Edit panels: the LoRA list, the embedding list and the VAE override
+(A1111's "SD VAE"), remembered per model. What they give the job: ``loras`` ((path, weight) pairs) and ``vae`` (a
+path, "" for the model's own). Prompt tags (``<lora:NAME:W>``) and embedding names stay in the prompt: the engine
+reads them, not these rows."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QFileDialog, QFormLayout, QPlainTextEdit
 
 from ddpm_studio.engine.resources import list_vaes
+from ddpm_studio.ui.embedding_list import EmbeddingList
 from ddpm_studio.ui.lora_list import LoraList
 
 OWN = ""  # the model's own VAE
@@ -117,25 +119,27 @@ class VaeChoice(QComboBox):
 
 
 class AddonFields:
-    """The LoRA and VAE rows, added under a panel's prompt rows."""
+    """The LoRA, embedding and VAE rows; the lists right under the prompts they go with."""
 
-    def __init__(self, form: QFormLayout, settings, prompt: QPlainTextEdit, after=None) -> None:
+    def __init__(self, form: QFormLayout, settings, prompt: QPlainTextEdit, negative: QPlainTextEdit) -> None:
         self.settings = settings
         self.loras = LoraList(settings, prompt)
+        self.embeddings = EmbeddingList(settings, prompt, negative)
         self.vae = VaeChoice(settings)
-        row = form.rowCount()
-        for widget in (after,) if after is not None else ():  # the LoRAs right under the prompts they go with
-            row = form.getWidgetPosition(widget)[0] + 1
+        row = form.getWidgetPosition(negative)[0] + 1
         form.insertRow(row, "LoRAs", self.loras)
+        form.insertRow(row + 1, "Embeddings", self.embeddings)
         form.addRow("VAE", self.vae)
 
     def model_changed(self, info) -> None:
         self.loras.set_model(*model_family(info))
+        self.embeddings.set_model(*model_family(info))
         self.vae.set_model(info.ref if info is not None else "")
 
     def refresh(self) -> None:
         """The add-on folders changed: list them again."""
         self.loras.refresh()
+        self.embeddings.refresh()
         self.vae.refresh()
 
     def values(self) -> dict:

@@ -61,7 +61,7 @@ class EditPanel(ImageInput, SamplingPanel):
         self.mode_box.currentIndexChanged.connect(self._mode_changed)
         form.insertRow(0, "Mode", self.mode_box)
         self.prompts = PromptFields(form)
-        self.addons = AddonFields(form, self.settings, self.prompts.prompt, after=self.prompts.negative)
+        self.addons = AddonFields(form, self.settings, self.prompts.prompt, self.prompts.negative)
         self.strength = QDoubleSpinBox(minimum=0.01, maximum=1.0, value=0.75, singleStep=0.05, decimals=2)
         self.strength.setToolTip("How much to change: 0 keeps the image, 1 repaints it from noise")
         self.image_guidance = QDoubleSpinBox(minimum=0.0, maximum=50.0, value=1.5, singleStep=0.1, decimals=2)

@@ -6,11 +6,10 @@ engine says why it refuses one."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPalette, QTextCursor
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
@@ -29,11 +28,13 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.engine.jobs import MAX_LORA_WEIGHT
 from ddpm_studio.engine.resources import FAMILY_NAMES, LoraFile, list_loras
+from ddpm_studio.ui.prompt_words import append_words
 
 SLIDER_STEPS = 20  # slider units per weight unit: steps of 0.05
 SLIDER_RANGE = 2.0  # the slider's reach either way; the spin box takes the engine's whole range
 SHOWN_TRIGGERS = 6
-EMPTY_HINT = "No LoRAs found. Add a folder of them, or use File → Use an existing A1111 / ComfyUI folder…"
+EMPTY_HINT = ("No LoRAs found: add a folder of them with Add…, or use File → Use an existing A1111 / "
+              "ComfyUI folder…")
 
 
 def lora_tag(lora: LoraFile) -> str:
@@ -58,8 +59,8 @@ class LoraList(QWidget):
         refresh = QToolButton(text="Refresh")
         refresh.setToolTip("Read the LoRA folders again (new or removed files)")
         refresh.clicked.connect(self.refresh)
-        add = QToolButton(text="Add folder…")
-        add.setToolTip("A folder of LoRA files (.safetensors), listed where it is")
+        add = QToolButton(text="Add…")
+        add.setToolTip("Add a folder of LoRA files (.safetensors), listed where it is")
         add.clicked.connect(self.choose_folder)
         tools = QHBoxLayout()
         tools.addWidget(self.toggle)
@@ -208,7 +209,7 @@ class LoraList(QWidget):
             path = self.find(ref)
             if path is None:
                 missing.append(f"the LoRA '{Path(ref).name}' is not in the LoRA folders (File → Use an existing "
-                               "A1111 / ComfyUI folder…, or Add folder… under the LoRA list)")
+                               "A1111 / ComfyUI folder…, or Add… under the LoRA list)")
             else:
                 self.set_chosen(path, True, float(weight))
         return missing
@@ -226,16 +227,7 @@ class LoraList(QWidget):
 
     def insert_words(self, words) -> None:
         """Add trigger words at the end of the prompt, those it does not have yet, comma-separated."""
-        text = self.prompt.toPlainText()
-        new = [w for w in words if not re.search(rf"(?<!\w){re.escape(w)}(?!\w)", text, re.IGNORECASE)]
-        if not new:
-            return
-        kept = text.rstrip()
-        separator = "" if not kept else " " if kept.endswith(",") else ", "
-        cursor = QTextCursor(self.prompt.document())  # an edit, not a new text: Ctrl+Z takes the words back out
-        cursor.setPosition(len(kept.encode("utf-16-le")) // 2)
-        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
-        cursor.insertText(separator + ", ".join(new))
+        append_words(self.prompt, words)
 
 
 def _describe(lora: LoraFile) -> str:

@@ -51,9 +51,10 @@ class MainWindow(QMainWindow):
         self.explorer_panel = ExplorerPanel(self.settings)
         self.gallery_panel = GalleryPanel(self.settings)
         self.sampling_panels = [self.generate_panel, self.text2image_panel, self.edit_panel, self.upscale_panel]
-        self.addon_panels = [self.text2image_panel, self.edit_panel]  # the panels with LoRA and VAE rows
+        self.addon_panels = [self.text2image_panel, self.edit_panel]  # the panels with LoRA, embedding and VAE rows
         for panel in self.addon_panels:
             panel.addons.loras.folders_changed.connect(self.addon_folders_changed)
+            panel.addons.embeddings.folders_changed.connect(self.addon_folders_changed)
         self.tabs.addTab(self.generate_panel, "Generate")
         self.tabs.addTab(self.text2image_panel, "Text to Image")
         self.tabs.addTab(self.edit_panel, "Edit")
@@ -184,7 +185,7 @@ class MainWindow(QMainWindow):
 
     def addon_folders_changed(self) -> None:
         """The LoRA, embedding or VAE folders (or the models home) changed: the engine finds add-ons there from the
-        next run, without reloading its model, and the LoRA, VAE and ControlNet lists are read again."""
+        next run, without reloading its model, and the LoRA, embedding, VAE and ControlNet lists are read again."""
         self.sampler.set_folders(self.settings.addon_folders)
         for panel in self.addon_panels:
             panel.addons.refresh()

@@ -28,7 +28,7 @@ class Text2ImagePanel(SamplingPanel):
 
     def add_fields(self, form: QFormLayout) -> None:
         self.prompts = PromptFields(form)
-        self.addons = AddonFields(form, self.settings, self.prompts.prompt, after=self.prompts.negative)
+        self.addons = AddonFields(form, self.settings, self.prompts.prompt, self.prompts.negative)
         self.width_box = QSpinBox(minimum=MIN_SIDE, maximum=MAX_SIDE, value=512, singleStep=64)
         self.height_box = QSpinBox(minimum=MIN_SIDE, maximum=MAX_SIDE, value=512, singleStep=64)
         for box in (self.width_box, self.height_box):
