@@ -115,14 +115,16 @@ def test_stop_then_resume_matches_an_unbroken_run(tmp_path, sd15):
     changes = dict(max_steps=6, checkpoint_every=3, caption_dropout=0.3, shuffle_tags=True, random_flip=True,
                    noise_offset=0.05, min_snr_gamma=5.0)
     straight = train_lora(lora_config(data, tmp_path / "straight", sd15, **changes))
-    control = TrainControl()
+    control, saved = TrainControl(), []
 
     def stop_at_3(event):
-        if event.kind == "checkpoint" and event.step == 3:
-            control.request_stop()
+        if event.kind == "checkpoint":
+            saved.append(event.step)
+            if event.step == 3:
+                control.request_stop()
 
     first = train_lora(lora_config(data, tmp_path / "resumed", sd15, **changes), on_event=stop_at_3, control=control)
-    assert first.stopped and first.step == 3
+    assert first.stopped and first.step == 3 and saved == [3]  # stopped right after a checkpoint: not saved twice
     checkpoint = latest_checkpoint(tmp_path / "resumed")[1]
     assert sum(f.stat().st_size for f in checkpoint.iterdir()) < 1_000_000  # the LoRA, not the whole base model
     second = train_lora(lora_config(data, tmp_path / "resumed", sd15, **changes), resume=True)

@@ -3,6 +3,7 @@ the cache, recorded in the run, and the measuring changes neither the weights no
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -26,10 +27,16 @@ def test_the_fastest_finite_precision_is_chosen_and_remembered(tmp_path):
     choice = precision.choose("key-1", ["no", "bf16", "fp16"], measure, cache)
     assert choice.precision == "bf16" and measured == ["no", "bf16", "fp16"] and not choice.cached
     assert "bf16, the fastest of fp32 0.9 s, bf16 0.3 s, fp16 loss not finite" in choice.describe()
-    assert json.loads(cache.read_text())["key-1"] == "bf16"
+    assert json.loads(cache.read_text())["key-1"] == {"precision": "bf16", "seconds": {"no": 0.9, "bf16": 0.3,
+                                                                                       "fp16": math.inf}}
 
     again = precision.choose("key-1", ["no", "bf16"], lambda name: pytest.fail("measured again"), cache)
     assert again.precision == "bf16" and again.cached
+    assert again.describe() == ("Mixed precision auto: bf16, measured before for this model, batch and device: "
+                                "fp32 0.9 s, bf16 0.3 s, fp16 loss not finite per step")  # the timings it was chosen by
+    cache.write_text(json.dumps({"key-0": "bf16"}))  # as written before the timings were kept
+    older = precision.choose("key-0", ["no", "bf16"], lambda name: pytest.fail("measured again"), cache)
+    assert older.precision == "bf16" and older.describe().endswith("measured before for this model, batch and device")
     assert precision.choose("key-2", ["no"], lambda name: pytest.fail("nothing to measure"), cache).precision == "no"
     assert precision.choose("key-3", ["no", "bf16"], lambda name: math.inf, cache).precision == "no"
 
@@ -63,12 +70,19 @@ def test_auto_measures_records_its_choice_and_says_so(tmp_path, monkeypatch):
     assert config.mixed_precision == "auto"  # the default
     events = []
     train(config, on_event=events.append)
-    said = [e.message for e in events if e.kind == "precision"]
-    assert len(said) == 1 and said[0].startswith("Mixed precision auto: ") and "fp32" in said[0]
+    said = [e for e in events if e.kind == "precision"]
+    assert len(said) == 1 and said[0].message.startswith("Mixed precision auto: ") and "fp32" in said[0].message
     saved = TrainConfig.load(tmp_path / "run" / "train_config.json")
     assert saved.mixed_precision == "auto" and saved.chosen_precision in ("no", "bf16")
+    assert said[0].precision == precision.NAMES[saved.chosen_precision]
     cached = json.loads((tmp_path / "cache" / "precision.json").read_text())
-    assert list(cached.values()) == [saved.chosen_precision]
+    assert [entry["precision"] for entry in cached.values()] == [saved.chosen_precision]
     events.clear()
     train(config, on_event=events.append)  # the same model, batch and device: no measuring the second time
-    assert "measured before" in next(e.message for e in events if e.kind == "precision")
+    again = next(e.message for e in events if e.kind == "precision")
+    assert "measured before" in again and "fp32 " in again and " s per step" in again  # with the timings
+
+    events.clear()
+    train(dataclasses.replace(config, mixed_precision="no", output_dir=str(tmp_path / "run-2")), on_event=events.append)
+    set_by_hand = [e for e in events if e.kind == "precision"]  # a precision that was set is said too
+    assert len(set_by_hand) == 1 and set_by_hand[0].precision == "fp32" and "as set" in set_by_hand[0].message

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
+from ddpm_studio.training import loss_log
 from ddpm_studio.ui.settings import Settings
 from tests.folders import hostile_folder, shapes_folder
 
@@ -95,12 +96,17 @@ def test_pause_resume_and_stop(window, qtbot, tmp_path):
     panel.checkpoint_every.setValue(100000)
     panel.start()
     qtbot.waitUntil(lambda: len(panel.loss_plot.raw) >= 1, timeout=60000)
+    assert panel.training_precision in ("fp32", "bf16")  # what auto chose, on the step line; the timings in its tip
+    assert f"img/s · {panel.training_precision}" in panel.progress_label.text()
+    assert panel.progress_label.toolTip().startswith("Mixed precision auto: ")
     panel.toggle_pause()
     assert panel.pause_button.text() == "Resume"
-    qtbot.wait(300)
+    qtbot.waitUntil(lambda: "Paused at step" in panel.progress_label.text(), timeout=60000)
     paused_at = panel.progress.value()
-    qtbot.wait(500)
-    assert panel.progress.value() == paused_at
+    with qtbot.waitSignal(panel.model_exported, timeout=60000):  # Export now works while paused
+        panel.export_now()
+    qtbot.wait(300)
+    assert panel.progress.value() == paused_at and panel.trainer.control.paused
     panel.toggle_pause()
     with qtbot.waitSignal(panel.model_exported, timeout=60000):
         panel.stop()
@@ -189,5 +195,7 @@ def test_a_second_run_into_the_same_folder_asks_first(window, qtbot, tmp_path):
     next(b for b in panel.error_box.buttons() if b.text() == "Resume it").click()
     qtbot.waitUntil(lambda: panel.trainer is None and "Finished at step 6" in panel.progress_label.text(),
                     timeout=60000)
-    assert panel.loss_plot.steps[0] == 5  # it went on from step 4
+    assert [step for step in panel.loss_plot.steps if step > 4][0] == 5  # it went on from step 4
+    assert panel.loss_plot.steps[0] <= 2 and panel.loss_plot.steps == sorted(panel.loss_plot.steps)  # the whole run
+    assert [step for step, _ in loss_log.read(out)] == panel.loss_plot.steps  # as its run folder's log has it
     assert len(list(out.glob("earlier-run-*"))) == 1  # resuming moved nothing

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -85,6 +86,7 @@ def test_stop_then_resume_matches_an_uninterrupted_run(tmp_path):
 
     first = train(tiny_config(data, tmp_path / "resumed", checkpoint_every=10), on_event=on_event, control=control)
     assert first.stopped and first.step == 10
+    assert [e.step for e in events if e.kind == "checkpoint"] == [10]  # stopped right after one: not saved twice
     assert latest_checkpoint(tmp_path / "resumed")[0] == 10
     events.clear()
     second = train(tiny_config(data, tmp_path / "resumed", checkpoint_every=10), on_event=events.append, resume=True)
@@ -95,6 +97,36 @@ def test_stop_then_resume_matches_an_uninterrupted_run(tmp_path):
     b = load_file(f"{second.model_dir}/unet/diffusion_pytorch_model.safetensors")
     assert a.keys() == b.keys()
     assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-6
+
+
+def test_export_now_exports_while_paused(tmp_path):
+    """Paused at step 3, Export now writes the model at once (not after Resume); Resume then trains on."""
+    control, events = TrainControl(), []
+    paused, exported = threading.Event(), threading.Event()
+
+    def on_event(event):
+        events.append(event)
+        if event.kind == "step" and event.step == 3:
+            control.pause()
+        elif event.kind == "paused":
+            paused.set()
+        elif event.kind == "exported" and event.step == 3:
+            exported.set()
+
+    run = threading.Thread(target=train, args=(tiny_config(shapes_folder(tmp_path / "shapes"), tmp_path / "run",
+                                                           max_steps=6, log_every=1),),
+                           kwargs=dict(on_event=on_event, control=control))
+    run.start()
+    try:
+        assert paused.wait(120)
+        control.request_export()
+        assert exported.wait(120), [e.kind for e in events]
+        assert control.paused and not any(e.kind == "resumed" for e in events)  # exported while still paused
+        assert (tmp_path / "run" / "model" / "unet" / "diffusion_pytorch_model.safetensors").is_file()
+    finally:
+        control.resume()
+        run.join(120)
+    assert events[-1].kind == "finished" and events[-1].step == 6
 
 
 def test_an_early_copy_ships_as_the_models_autoguidance_guide(tmp_path):

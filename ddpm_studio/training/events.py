@@ -26,6 +26,7 @@ class TrainEvent:
     image: np.ndarray | None = None  # a sample grid (H, W, 3) uint8
     path: str = ""
     message: str = ""
+    precision: str = ""  # 'precision' events: the one the run trains in (fp32, bf16 or fp16)
 
 
 TrainCallback = Callable[[TrainEvent], None]

@@ -139,8 +139,10 @@ def train_lora(config: LoraTrainConfig, on_event: TrainCallback = ignore_event, 
     last_good_loss, stopped = None, False
     for model in models:
         model.train()
+    checkpointed = step if step > 0 else None  # the step of the newest checkpoint
     while state.step < config.max_steps:
-        stop_now = wait_while_paused(control, emit, state, config.max_steps)
+        stop_now = wait_while_paused(control, emit, state, config.max_steps,
+                                     lambda: _export(accelerator, parts, config, data, state.step, emit))
         if accelerator.num_processes > 1:  # all processes must agree, or the others hang in the next all-reduce
             stop_now = accelerator.reduce(torch.tensor(float(stop_now), device=device), "max").item() > 0
         if stop_now:
@@ -162,12 +164,14 @@ def train_lora(config: LoraTrainConfig, on_event: TrainCallback = ignore_event, 
                                          lr_scheduler.get_last_lr()[0], images_per_step, emit)
         if checkpoint_due and not last:
             save_checkpoint(accelerator, output, step, config, last_good_loss, emit)
+            checkpointed = step
         if step % config.sample_every == 0 or last:
             _validate(accelerator, parts, models, config, data, step, output, emit)
         if control.take_export_request():
             _export(accelerator, parts, config, data, step, emit)
 
-    save_checkpoint(accelerator, output, step, config, last_good_loss, emit)  # so that a stopped run can resume
+    if checkpointed != step:  # so that a stopped run can resume
+        save_checkpoint(accelerator, output, step, config, last_good_loss, emit)
     path = _export(accelerator, parts, config, data, step, emit)
     emit(TrainEvent("stopped" if stopped else "finished", step=step, max_steps=config.max_steps, loss=last_good_loss,
                     path=str(path), message=f"{'Stopped' if stopped else 'Finished'} at step {step}; LoRA in {path}"))

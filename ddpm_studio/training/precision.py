@@ -34,12 +34,13 @@ class Choice:
 
     def describe(self) -> str:
         chosen = NAMES[self.precision]
+        timings = ", ".join(f"{NAMES[p]} {self.seconds[p]:.3g} s" if math.isfinite(self.seconds[p])
+                            else f"{NAMES[p]} loss not finite" for p in sorted(self.seconds, key=list(NAMES).index))
         if self.cached:
-            return f"Mixed precision auto: {chosen} (measured before for this model, batch and device)"
+            measured = f": {timings} per step" if timings else ""
+            return f"Mixed precision auto: {chosen}, measured before for this model, batch and device{measured}"
         if len(self.seconds) <= 1:
             return f"Mixed precision auto: {chosen} (the only precision this device trains fast in)"
-        timings = ", ".join(f"{NAMES[p]} {s:.3g} s" if math.isfinite(s) else f"{NAMES[p]} loss not finite"
-                            for p, s in self.seconds.items())
         return f"Mixed precision auto: {chosen}, the fastest of {timings} per step"
 
 
@@ -115,13 +116,17 @@ def choose(key: str, options: list[str], measure: Callable[[str], float], cache:
     known = _read(cache)
     if len(options) == 1:
         return Choice(options[0], {options[0]: math.nan})
-    if known.get(key) in options:
-        return Choice(known[key], cached=True)
+    entry = known.get(key)
+    entry = {"precision": entry} if isinstance(entry, str) else entry  # caches written before the timings were kept
+    if isinstance(entry, dict) and entry.get("precision") in options:
+        seconds = entry.get("seconds") if isinstance(entry.get("seconds"), dict) else {}
+        kept = {p: float(v) for p, v in seconds.items() if p in NAMES and isinstance(v, (int, float))}
+        return Choice(entry["precision"], kept, cached=True)
     seconds = {p: measure(p) for p in options}
     finite = {p: s for p, s in seconds.items() if math.isfinite(s)}
     best = min(finite, key=finite.get) if finite else "no"
     if cache is not None:
-        known[key] = best
+        known[key] = {"precision": best, "seconds": seconds}
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             cache.write_text(json.dumps(known, indent=1, sort_keys=True), encoding="utf-8")
@@ -130,7 +135,7 @@ def choose(key: str, options: list[str], measure: Callable[[str], float], cache:
     return Choice(best, seconds)
 
 
-def _read(cache: Path | None) -> dict[str, str]:
+def _read(cache: Path | None) -> dict:
     if cache is None:
         return {}
     try:
@@ -167,8 +172,19 @@ def settle_precision(config, model_config: dict, loss_of, params, device, emit):
     key = cache_key(model_config, config.batch_size, config.resolution, device)
     choice = agree(choose(key, candidates(device), lambda p: time_precision(loss_of, params, device, p),
                           cache_path()))
-    emit(TrainEvent("precision", max_steps=config.max_steps, message=choice.describe()))
+    emit(TrainEvent("precision", max_steps=config.max_steps, message=choice.describe(),
+                    precision=NAMES[choice.precision]))
     return dataclasses.replace(config, chosen_precision=choice.precision)
+
+
+def as_set(config):
+    """The ``precision`` event of a run whose precision was set, not measured."""
+    from ddpm_studio.training.events import TrainEvent
+
+    name = NAMES.get(config.mixed_precision, config.mixed_precision)
+    return TrainEvent("precision", max_steps=config.max_steps, precision=name,
+                      message=f"Mixed precision {name}, as set (auto would time each precision this device has and "
+                              "take the fastest)")
 
 
 class AutocastOn:

@@ -13,7 +13,9 @@ from pathlib import Path
 import torch
 
 from ddpm_studio.training import checkpoints as ckpt
+from ddpm_studio.training import loss_log
 from ddpm_studio.training.events import TrainControl, TrainEvent, TrainingError
+from ddpm_studio.training.precision import as_set
 
 
 @dataclass
@@ -85,9 +87,11 @@ class LoopState:
 
 
 def begin_run(accelerator, output: Path, config, resume: bool, emit) -> int:
-    """The run's folder made ready (no half-written checkpoint, the recipe saved) and, with ``resume``, the latest
-    checkpoint loaded; returns the step to go on from."""
-    step = 0
+    """The run's folder made ready (no half-written checkpoint, the recipe saved, the loss history kept up to the
+    step it goes on from) and, with ``resume``, the latest checkpoint loaded; returns the step to go on from."""
+    step, found = 0, None
+    if config.mixed_precision != "auto":  # auto's choice, with its timings, was said when it was measured
+        emit(as_set(config))
     if accelerator.num_processes > 1:
         emit(TrainEvent("processes", message=f"Training on {accelerator.num_processes} processes "
                                              f"({accelerator.distributed_type.value.lower()})."))
@@ -102,8 +106,11 @@ def begin_run(accelerator, output: Path, config, resume: bool, emit) -> int:
         else:
             accelerator.load_state(str(found[1]))
             step = int(ckpt.read_state(found[1])["step"])
-            emit(TrainEvent("resumed", step=step, max_steps=config.max_steps, path=str(found[1]),
-                            message=f"Resumed from {found[1].name} at step {step}."))
+    if accelerator.is_main_process:
+        loss_log.start_at(output, step)  # before 'resumed' is said: the panel reads the history then
+    if found is not None:
+        emit(TrainEvent("resumed", step=step, max_steps=config.max_steps, path=str(found[1]),
+                        message=f"Resumed from {found[1].name} at step {step}."))
     accelerator.wait_for_everyone()
     return step
 
@@ -134,20 +141,25 @@ def report_loss(accelerator, running_loss: torch.Tensor, state: "LoopState", con
     elapsed = time.perf_counter() - state.started
     rate = (step - state.start_step) * images_per_step / max(elapsed, 1e-9)
     eta = (config.max_steps - step) * images_per_step / rate if rate > 0 else None
+    if accelerator.is_main_process:
+        loss_log.append(output, step, loss_value, lr)
     emit(TrainEvent("step", step=step, max_steps=config.max_steps, loss=loss_value, lr=lr, images_per_s=rate,
                     eta_s=eta))
     state.logged_step = step
     return loss_value
 
 
-def wait_while_paused(control: TrainControl, emit, state: "LoopState", max_steps: int) -> bool:
-    """Block while paused; True if a stop came meanwhile. The time paused does not count in the speed and ETA."""
+def wait_while_paused(control: TrainControl, emit, state: "LoopState", max_steps: int, export) -> bool:
+    """Block while paused; True if a stop came meanwhile. Export now still exports (``export()``, the model as it
+    is). The time paused does not count in the speed and ETA."""
     if not control.paused:
         return control.stopping
     step = state.step
     emit(TrainEvent("paused", step=step, max_steps=max_steps, message=f"Paused at step {step}"))
     paused_at = time.perf_counter()
     while control.paused and not control.stopping:
+        if control.take_export_request():
+            export()
         time.sleep(0.05)
     state.started += time.perf_counter() - paused_at
     if not control.stopping:

@@ -139,8 +139,13 @@ def train(config: TrainConfig, on_event: TrainCallback = ignore_event, control: 
 
     data = batches()
     unet.train()
+    checkpointed = step if step > 0 else None  # the step of the newest checkpoint
+
+    def export_now():
+        _export(accelerator, unet, ema, scheduler_config, config, output, state.step, last_good_loss, dataset, emit)
+
     while state.step < config.max_steps:
-        stop_now = wait_while_paused(control, emit, state, config.max_steps)
+        stop_now = wait_while_paused(control, emit, state, config.max_steps, export_now)
         if accelerator.num_processes > 1:  # all processes must agree, or the others hang in the next all-reduce
             stop_now = accelerator.reduce(torch.tensor(float(stop_now), device=accelerator.device), "max").item() > 0
         if stop_now:
@@ -164,15 +169,17 @@ def train(config: TrainConfig, on_event: TrainCallback = ignore_event, control: 
                                          lr_scheduler.get_last_lr()[0], images_per_step, emit)
         if checkpoint_due and not last:
             save_checkpoint(accelerator, output, step, config, last_good_loss, emit)
+            checkpointed = step
         if step % config.sample_every == 0 or last:
             _sample(accelerator, unet, ema, scheduler_config, config, step, output, emit)
         if step == config.guide_step:
             _export(accelerator, unet, ema, scheduler_config, config, output, step, last_good_loss, dataset, emit,
                     guide=True)
         if control.take_export_request():
-            _export(accelerator, unet, ema, scheduler_config, config, output, step, last_good_loss, dataset, emit)
+            export_now()
 
-    save_checkpoint(accelerator, output, step, config, last_good_loss, emit)  # so that a stopped run can resume
+    if checkpointed != step:  # so that a stopped run can resume
+        save_checkpoint(accelerator, output, step, config, last_good_loss, emit)
     model_dir = _export(accelerator, unet, ema, scheduler_config, config, output, step, last_good_loss, dataset, emit)
     emit(TrainEvent("stopped" if stopped else "finished", step=step, max_steps=config.max_steps, loss=last_good_loss,
                     path=str(model_dir), message=f"{'Stopped' if stopped else 'Finished'} at step {step}; model in {model_dir}"))

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_studio.training import checkpoints as ckpt
+from ddpm_studio.training import loss_log
 from ddpm_studio.training.config import MIXED_PRECISION, TrainConfig
 from ddpm_studio.training.lora_config import LoraTrainConfig
 from ddpm_studio.ui.ddpm_train_fields import DdpmTrainFields
@@ -57,6 +58,8 @@ class TrainPanel(QWidget):
         self.exported_base = ""  # a LoRA's base model
         self.running_lora = False  # what the running (or last) training trains
         self.final_message = ""  # how the running training ended, shown once its thread is over
+        self.training_precision = ""  # what the running training trains in (fp32, bf16, fp16), once it says
+        self.running_output = ""  # the running (or last) training's run folder
 
         self.folder = QLineEdit()
         self.folder.setPlaceholderText("Your images")
@@ -312,11 +315,12 @@ class TrainPanel(QWidget):
             moved = ckpt.set_aside(config.output_dir)
             self.status_message.emit(f"The earlier run is now in {moved}")
         self.resume_box.setChecked(resume)
-        self.final_message = ""
+        self.final_message = self.training_precision = ""
         self._clear_run_view()
         self.progress.setRange(0, config.max_steps)
         self.progress_label.setText("Loading the data and the model…")
         self.running_lora = isinstance(config, LoraTrainConfig)
+        self.running_output = config.output_dir
         self.exported_base = config.base_model if self.running_lora else ""
         self.trainer = TrainerThread(config, resume=resume, parent=self)
         self.trainer.event.connect(self._on_event)
@@ -367,8 +371,9 @@ class TrainPanel(QWidget):
             self.loss_plot.add(event.step, event.loss)
             self.progress.setValue(event.step)
             eta = f" · ETA {duration(event.eta_s)}" if event.eta_s is not None else ""
+            precision = f" · {self.training_precision}" if self.training_precision else ""
             self.progress_label.setText(f"Step {event.step}/{event.max_steps} · loss {event.loss:.4f} · "
-                                        f"{event.images_per_s:.1f} img/s{eta}")
+                                        f"{event.images_per_s:.1f} img/s{precision}{eta}")
         elif event.kind == "sample":
             self.run_view.show_sample(event, self.running_lora)
         elif event.kind == "exported":
@@ -380,10 +385,15 @@ class TrainPanel(QWidget):
             else:
                 self.model_exported.emit(event.path)
                 self.status_message.emit(f"{event.message}; it is in the Generate panel's list")
-        elif event.kind == "precision":
+        elif event.kind == "precision":  # kept on the step line, and the whole of it in the line's tooltip
+            self.training_precision = event.precision
             self.progress_label.setText(event.message)
+            self.progress_label.setToolTip(event.message)
             self.status_message.emit(event.message)
         elif event.kind in ("finished", "stopped", "paused", "resumed", "checkpoint", "guide"):
+            if event.kind == "resumed" and event.path:  # from a checkpoint: the loss before it, from the run's log
+                for step, loss in loss_log.read(self.running_output, up_to=event.step):
+                    self.loss_plot.add(step, loss)
             if event.kind == "paused":
                 self.progress_label.setText(f"{event.message} — press Resume to go on")
             self.status_message.emit(event.message)
