@@ -120,7 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", required=True, help="where checkpoints, samples and the final model go")
     origin = tr.add_mutually_exclusive_group()
     origin.add_argument("--base", default="", help="a DDPM pipeline to fine-tune (bundled:NAME, a folder, a cached hub id)")
-    origin.add_argument("--from-scratch", metavar="PRESET", help="train a new UNet of this size: tiny, small, medium, large, base")
+    from ddpm_studio.training.presets import PRESETS
+
+    origin.add_argument("--from-scratch", "--preset", metavar="PRESET", choices=list(PRESETS),
+                        help=f"train a new UNet of this size: {', '.join(PRESETS)} (the run's recipe calls it preset)")
     tr.add_argument("--config", help="a train_config.json to start from (flags override it)")
     tr.add_argument("--resolution", type=int)
     tr.add_argument("--steps", type=int, help="optimizer steps in all")

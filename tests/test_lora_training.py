@@ -145,7 +145,9 @@ def test_sdxl_with_both_text_encoders_from_the_cli(tmp_path, capsys):
                  "--resolution", "32", "--steps", "2", "--trigger", "zqx", "--train-text-encoder",
                  "--batch-size", "2", "--sample-every", "100", "--lr", "0.005"]) == 0
     path = out / "lora" / "xl-run.safetensors"
-    assert capsys.readouterr().out.strip().endswith(str(path))
+    said = capsys.readouterr()
+    assert said.out.strip().endswith(str(path))
+    assert f"samples at step 2: {out / 'samples' / 'step-00000002.png'} ('" in said.err  # where to look, and what
     keys = load_file(path).keys()
     assert {k.split("_")[1] for k in keys} == {"unet", "te1", "te2"}
     assert lora_file(path).arch == "sdxl"

@@ -238,6 +238,22 @@ def test_cli_resume_keeps_the_runs_recipe(tmp_path, capsys):
     assert "Resumed from checkpoint-00000002 at step 2" in capsys.readouterr().err
 
 
+def test_cli_takes_preset_for_from_scratch_and_warms_a_short_run_up_for_a_tenth(tmp_path, capsys):
+    from ddpm_studio.cli import main
+
+    data = solid_folder(tmp_path / "red", count=4)
+    common = [str(data), "--batch-size", "4", "--resolution", "16", "--checkpoint-every", "100", "--sample-every", "100"]
+    assert main(["train", *common, "--out", str(tmp_path / "a"), "--preset", "tiny", "--steps", "20"]) == 0
+    config = TrainConfig.load(tmp_path / "a" / "train_config.json")
+    assert (config.preset, config.lr_warmup_steps) == ("tiny", 2)  # not the default 100, more than the run has
+    assert main(["train", *common, "--out", str(tmp_path / "b"), "--from-scratch", "tiny", "--steps", "4",
+                 "--warmup", "3"]) == 0
+    assert TrainConfig.load(tmp_path / "b" / "train_config.json").lr_warmup_steps == 3  # as given
+    with pytest.raises(SystemExit):
+        main(["train", *common, "--out", str(tmp_path / "c"), "--preset", "enormous"])
+    assert "invalid choice: 'enormous'" in capsys.readouterr().err
+
+
 def test_fine_tune_records_the_base_models_noise_schedule(tmp_path, capsys):
     """A fine-tune trains with its base model's scheduler (v-prediction, cosine betas, 500 steps here), so its
     train_config.json files, checkpoints and model card say that, not the recipe's defaults; and it resumes."""

@@ -79,6 +79,9 @@ def train_config_from_args(args):
         values.update(base_model="", preset=args.from_scratch)
     if args.no_ema:
         values["use_ema"] = False
+    if args.warmup is None and not (args.config or (args.resume and saved.is_file())) and "max_steps" in values:
+        # as in the Train panel: a short run warms up for a tenth of its steps, not for more than it has
+        values["lr_warmup_steps"] = min(TrainConfig.lr_warmup_steps, values["max_steps"] // 10)
     return TrainConfig.from_dict(values)
 
 
@@ -129,6 +132,9 @@ class TrainProgress:
             eta = f" ETA {event.eta_s / 60:.1f} min" if event.eta_s is not None else ""
             self.stream.write(f"step {event.step}/{event.max_steps} loss {event.loss:.4f} lr {event.lr:.2e} "
                               f"{event.images_per_s:.1f} img/s{eta}\n")
+        elif event.kind == "sample":  # where the picture is, and what it shows
+            note = f" ({event.message})" if event.message else ""
+            self.stream.write(f"samples at step {event.step}: {event.path}{note}\n")
         elif event.message or event.path:
             self.stream.write(f"{event.message or event.path}\n")
         self.stream.flush()
