@@ -45,10 +45,13 @@ def test_train_panel_trains_and_the_model_appears_in_generate(window, qtbot, tmp
 
     before = (window.generate_panel.scheduler_box.currentData(), window.generate_panel.steps.value())
     assert not panel.use_button.isVisible()
+    window.resize(1100, 560)  # a short window: the settings column scrolls, the button at its foot is out of view
     with qtbot.waitSignal(panel.model_exported, timeout=120000) as exported:
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
         assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
     qtbot.waitUntil(lambda: panel.trainer is None, timeout=60000)
+    # scrolled into view, whole
+    qtbot.waitUntil(lambda: panel.use_button.visibleRegion().boundingRect() == panel.use_button.rect(), timeout=10000)
 
     assert len(panel.loss_plot.raw) >= 2
     assert panel.last_sample is not None and panel.last_sample.step == 20

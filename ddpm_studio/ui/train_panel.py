@@ -35,7 +35,7 @@ from ddpm_studio.ui.settings import Settings
 from ddpm_studio.ui.train_data_view import TrainDataView
 from ddpm_studio.ui.train_run_view import TrainRunView, duration
 from ddpm_studio.ui.train_worker import TrainerThread
-from ddpm_studio.ui.widgets import error_dialog, form_and_view, path_row
+from ddpm_studio.ui.widgets import error_dialog, form_and_view, path_row, scroll_into_view
 
 LAST_CONFIG_KEY = "train/last_config"
 LAST_LORA_KEY = "train/last_lora_config"
@@ -379,6 +379,7 @@ class TrainPanel(QWidget):
         elif event.kind == "exported":
             self.exported_model = event.path
             self.use_button.setVisible(True)
+            scroll_into_view(self.use_button)  # it may sit below the settings column's fold
             if self.running_lora:
                 self.lora_exported.emit(event.path)
                 self.status_message.emit(f"{event.message}; it is in Text to Image's LoRA list")
@@ -409,6 +410,8 @@ class TrainPanel(QWidget):
         self.progress_label.setText("Training stopped with an error" if error else self.final_message)
         if error:
             self.show_error("Training failed", error)
+        elif self.use_button.isVisible():  # the message above it may have grown: keep it in view
+            scroll_into_view(self.use_button)
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)

@@ -81,6 +81,23 @@ class _ColumnScroll(QScrollArea):
         return QSize(min(self.most, max(hint.width(), width)), hint.height())
 
 
+def scroll_into_view(widget: QWidget) -> None:
+    """Bring ``widget`` into the view of the scroll area it is in (a settings column), once the layout has placed it
+    (a label above it that has just grown moves it down first)."""
+    from PySide6.QtCore import QCoreApplication, QEvent, QTimer
+
+    area = widget.parentWidget()
+    while area is not None and not isinstance(area, QScrollArea):
+        area = area.parentWidget()
+
+    def scroll() -> None:
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)  # the layouts settle first
+        area.ensureWidgetVisible(widget)
+
+    if area is not None:
+        QTimer.singleShot(0, scroll)
+
+
 NATIVE_SIDE = {"sd": 512, "xl": 1024}  # the square each Stable Diffusion family was trained at
 
 
