@@ -9,14 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
     QSizePolicy,
@@ -28,13 +24,12 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.engine.jobs import MAX_LORA_WEIGHT
 from ddpm_studio.engine.resources import FAMILY_NAMES, LoraFile, list_loras
+from ddpm_studio.ui.folded_list import FoldedFileList
 from ddpm_studio.ui.prompt_words import append_words
 
 SLIDER_STEPS = 20  # slider units per weight unit: steps of 0.05
 SLIDER_RANGE = 2.0  # the slider's reach either way; the spin box takes the engine's whole range
 SHOWN_TRIGGERS = 6
-EMPTY_HINT = ("No LoRAs found: add a folder of them with Add…, or use File → Use an existing A1111 / "
-              "ComfyUI folder…")
 
 
 def lora_tag(lora: LoraFile) -> str:
@@ -43,117 +38,57 @@ def lora_tag(lora: LoraFile) -> str:
     return " · ".join([p for p in parts if p] + (["pickle"] if lora.pickled else []))
 
 
-class LoraList(QWidget):
-    folders_changed = Signal()  # the user added a LoRA folder here: the engine and the other panels re-read them
-
+class LoraList(FoldedFileList):
     def __init__(self, settings, prompt: QPlainTextEdit, parent=None) -> None:
-        super().__init__(parent)
-        self.settings, self.prompt = settings, prompt
-        self.loras: dict[str, LoraFile] = {}  # path → file, as listed
+        super().__init__(settings, "loras", ("LoRA", "LoRAs"),
+                         "Add a folder of LoRA files (.safetensors), listed where it is", 7, parent)
         self.rows: dict[str, _WeightRow] = {}  # path → the chosen LoRA's row, in the order they were chosen
-        self.skipped: list[str] = []
-        self.model_family: tuple[int, bool | None] = (0, None)
-        self.toggle = QToolButton(checkable=True, autoRaise=True)
-        self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.toggle.toggled.connect(self._show_list)
-        refresh = QToolButton(text="Refresh")
-        refresh.setToolTip("Read the LoRA folders again (new or removed files)")
-        refresh.clicked.connect(self.refresh)
-        add = QToolButton(text="Add…")
-        add.setToolTip("Add a folder of LoRA files (.safetensors), listed where it is")
-        add.clicked.connect(self.choose_folder)
-        tools = QHBoxLayout()
-        tools.addWidget(self.toggle)
-        tools.addStretch(1)
-        tools.addWidget(add)
-        tools.addWidget(refresh)
-        self.search = QLineEdit(placeholderText="Search LoRAs", clearButtonEnabled=True)
-        self.search.textChanged.connect(self._filter)
-        self.list = QListWidget()
-        self.list.setMaximumHeight(7 * self.list.fontMetrics().height() + 8)
-        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a long name keeps its family tag in sight
+        self.prompt = prompt
         self.list.setToolTip("Click a LoRA (its name or its box) to use it; its weight is set below")
         self.list.itemChanged.connect(self._item_changed)
         self._ticked: QListWidgetItem | None = None  # the item whose box this mouse click ticked or unticked
         self.list.itemPressed.connect(lambda _: setattr(self, "_ticked", None))
         self.list.itemClicked.connect(self._item_clicked)
-        self.empty = QLabel(EMPTY_HINT, wordWrap=True)
         self.chosen = QVBoxLayout()
         self.chosen.setContentsMargins(0, 0, 0, 0)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(tools)
-        layout.addWidget(self.search)
-        layout.addWidget(self.list)
-        layout.addWidget(self.empty)
-        layout.addLayout(self.chosen)
+        for widget in (self.search, self.list, self.empty):
+            self.column.addWidget(widget)
+        self.column.addLayout(self.chosen)
         self.refresh()
+
+    @property
+    def loras(self) -> dict[str, LoraFile]:
+        """path → file, as listed."""
+        return self.files
 
     # ---- listing ----
     def refresh(self) -> list[str]:
         """Read the LoRA folders again; chosen LoRAs that are still there stay chosen. Returns the skipped files."""
-        found, self.skipped = list_loras(self.settings.addon_folder_list("loras"))
-        self.loras = {str(lora.path): lora for lora in sorted(found, key=lambda f: (f.name.lower(), str(f.path)))}
-        for path in [p for p in self.rows if p not in self.loras]:
+        skipped = super().refresh()
+        for path in [p for p in self.rows if p not in self.files]:
             self._remove_row(path)
-        self.list.blockSignals(True)
-        self.list.clear()
-        for path, lora in self.loras.items():
-            tag = lora_tag(lora)
-            item = QListWidgetItem(f"{lora.name}   [{tag}]" if tag else lora.name)
-            item.setData(Qt.ItemDataRole.UserRole, path)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if path in self.rows else Qt.CheckState.Unchecked)
-            self.list.addItem(item)
-        self.list.blockSignals(False)
-        count = len(self.loras)
-        self.toggle.setText(f"{count} LoRA{'s' if count != 1 else ''}")
-        skipped = f"\n{len(self.skipped)} file(s) skipped:\n" + "\n".join(self.skipped[:10]) if self.skipped else ""
-        self.toggle.setToolTip("Show or hide the list of your LoRAs" + skipped)
-        self.toggle.setVisible(bool(count))
-        self.empty.setVisible(not count)
-        self._show_list(self.toggle.isChecked())
-        self._mark_families()
-        self._filter()
-        return self.skipped
+        return skipped
 
-    def _show_list(self, shown: bool) -> None:
-        self.toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
-        for widget in (self.search, self.list):
-            widget.setVisible(shown and bool(self.loras))
+    def read_files(self):
+        found, skipped = list_loras(self.settings.addon_folder_list("loras"))
+        return {str(lora.path): lora for lora in sorted(found, key=lambda f: (f.name.lower(), str(f.path)))}, skipped
 
-    def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of LoRAs")
-        if folder:
-            self.settings.add_own_folder("loras", folder)
-            self.refresh()
-            self.folders_changed.emit()
+    def make_item(self, path: str, lora: LoraFile) -> QListWidgetItem:
+        tag = lora_tag(lora)
+        item = QListWidgetItem(f"{lora.name}   [{tag}]" if tag else lora.name)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(Qt.CheckState.Checked if path in self.rows else Qt.CheckState.Unchecked)
+        return item
 
-    def _filter(self) -> None:
-        """Show the LoRAs whose name, trigger words or folder hold every word of the search."""
-        words = self.search.text().lower().split()
-        for item in self._items():
-            lora = self.loras[item.data(Qt.ItemDataRole.UserRole)]
-            text = " ".join([lora.name, *lora.triggers, lora.path.parent.name]).lower()
-            item.setHidden(not all(word in text for word in words))
+    def search_text(self, lora: LoraFile) -> str:
+        """A LoRA is found by its name, its trigger words or its folder."""
+        return " ".join([lora.name, *lora.triggers, lora.path.parent.name])
 
-    def _items(self) -> list[QListWidgetItem]:
-        return [self.list.item(i) for i in range(self.list.count())]
-
-    def set_model(self, context_dim: int, xl: bool | None) -> None:
-        """The chosen model's family (its text-embedding width, whether it is SDXL), for greying LoRAs made for
-        another."""
-        self.model_family = (context_dim, xl)
-        self._mark_families()
-
-    def _mark_families(self) -> None:
-        grey = self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
-        normal = self.palette().color(QPalette.ColorRole.Text)
-        for item in self._items():
-            lora = self.loras[item.data(Qt.ItemDataRole.UserRole)]
+    def mark(self) -> None:
+        for item in self.items():
+            lora = self.files[item.data(Qt.ItemDataRole.UserRole)]
             wrong = lora.fits(*self.model_family) is False
-            item.setForeground(grey if wrong else normal)
+            self.shade(item, wrong)
             note = "\nMade for another family than the chosen model's: the run will refuse it." if wrong else ""
             item.setToolTip(_describe(lora) + note)
             if str(lora.path) in self.rows:
@@ -191,7 +126,7 @@ class LoraList(QWidget):
 
     def set_chosen(self, path: str, chosen: bool, weight: float = 1.0) -> None:
         """Tick or untick a listed LoRA (by its path as listed)."""
-        item = next(i for i in self._items() if i.data(Qt.ItemDataRole.UserRole) == path)
+        item = next(i for i in self.items() if i.data(Qt.ItemDataRole.UserRole) == path)
         item.setCheckState(Qt.CheckState.Checked if chosen else Qt.CheckState.Unchecked)
         if chosen:
             self.rows[path].set_weight(weight)
