@@ -144,3 +144,28 @@ def test_the_loss_plots_end_label_makes_room_for_the_first(qapp):
     wide, narrow = plot.last_label(1000), plot.last_label(150)
     assert "smoothed" in wide and "smoothed" not in narrow and "loss 1.0824" in narrow
     assert metrics.horizontalAdvance(plot.last_label(60)) <= 60
+
+
+def test_the_loss_plot_has_grid_lines_at_round_losses_and_smooths_without_lagging(loss_plot):
+    import math
+
+    from ddpm_studio.ui.loss_plot import LABEL_GAP, log_ticks
+
+    assert log_ticks(math.log10(0.05), math.log10(1.2)) == [0.1, 0.2, 0.5, 1.0]
+    assert log_ticks(-4, 1) == [0.001, 0.01, 0.1, 1.0]  # too many 1-2-5s: the decades only
+    assert log_ticks(math.log10(1.05), math.log10(1.25)) == []
+    for step in range(1, 13):
+        loss_plot.add(step, 0.45 * 0.75 ** step)
+    grid = loss_plot.grid_losses()
+    assert grid and all(0.45 * 0.75 ** 12 < v < 0.45 * 0.75 for v in grid)
+    ys = [loss_plot.point(1, v).y() for v in [loss_plot.raw[-1], *grid, loss_plot.raw[0]]]
+    assert all(a - b >= LABEL_GAP for a, b in zip(ys, ys[1:]))  # labels never overlap, nor the end ones
+    image = loss_plot.grab().toImage()
+    background = image.pixelColor(int(loss_plot.data_rect().center().x()), int(loss_plot.data_rect().top()) + 2)
+    y = round(loss_plot.point(1, grid[0]).y())
+    assert any(image.pixelColor(x, y) != background for x in range(int(loss_plot.data_rect().left()),
+                                                                     int(loss_plot.data_rect().right())))
+    # the smoothed line starts at the first loss and is not held there: debiased, its second point is near the
+    # mean of the first two (a plain moving average from the first loss would still be at 0.975 of it)
+    assert loss_plot.smooth[0] == pytest.approx(loss_plot.raw[0])
+    assert loss_plot.smooth[1] < 0.9 * loss_plot.raw[0]

@@ -1,4 +1,6 @@
-"""A small live plot of the training loss: raw points and an exponentially smoothed line, log-scaled."""
+"""A small live plot of the training loss: the raw losses (a faint line, with dots while they are few) and an
+exponentially smoothed line (of the log loss, debiased as TensorBoard's is), log-scaled, with grid lines at round values (1, 2, 5 × 10^k) between the lowest and the
+highest loss."""
 
 from __future__ import annotations
 
@@ -12,6 +14,18 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from ddpm_studio.ui.plot_frame import framed
 
 INSET = 6  # the data sit this far inside the frame on every side, so no point is drawn on the frame line
+DOTS_UP_TO = 60  # raw losses are also drawn as dots while there are at most this many
+LABEL_GAP = 16  # px between the y labels
+
+
+def log_ticks(low: float, high: float, most: int = 6) -> list[float]:
+    """Round losses (1, 2, 5 × 10^k; only 1 × 10^k when those are too many) strictly between 10^low and 10^high."""
+    for mantissas in ((1, 2, 5), (1,)):
+        ticks = [m * 10.0 ** k for k in range(math.floor(low) - 1, math.ceil(high) + 1) for m in mantissas
+                 if low < math.log10(m * 10.0 ** k) < high]
+        if len(ticks) <= most:
+            return ticks
+    return ticks[:: math.ceil(len(ticks) / most)]
 
 
 class LossPlot(QWidget):
@@ -21,6 +35,7 @@ class LossPlot(QWidget):
         self.steps: list[int] = []
         self.raw: list[float] = []
         self.smooth: list[float] = []
+        self._ema = 0.0
         self.setMinimumSize(240, 140)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
@@ -31,6 +46,7 @@ class LossPlot(QWidget):
         self.steps.clear()
         self.raw.clear()
         self.smooth.clear()
+        self._ema = 0.0
         self.update()
 
     def add(self, step: int, loss: float) -> None:
@@ -38,8 +54,10 @@ class LossPlot(QWidget):
             return
         self.steps.append(step)
         self.raw.append(loss)
-        previous = self.smooth[-1] if self.smooth else loss
-        self.smooth.append(self.smoothing * previous + (1 - self.smoothing) * loss)
+        # an exponential moving average of log loss from zero, debiased as TensorBoard's smoothing is: the early
+        # points are not dragged towards the first one
+        self._ema = self.smoothing * self._ema + (1 - self.smoothing) * math.log(loss)
+        self.smooth.append(math.exp(self._ema / (1 - self.smoothing ** len(self.raw))))
         self.update()
 
     def frame_rect(self) -> QRectF:
@@ -87,17 +105,48 @@ class LossPlot(QWidget):
             painter.drawText(frame, Qt.AlignmentFlag.AlignCenter, "The loss appears here while training")
             return
         point = self.mapper()
+        self._draw_grid(painter, text)
         raw_colour = QColor(text)
-        raw_colour.setAlpha(90)
-        painter.setPen(QPen(raw_colour, 3))
-        for step, loss in zip(self.steps, self.raw):
-            painter.drawPoint(point(step, loss))
+        raw_colour.setAlpha(110)
+        raw = QPainterPath(point(self.steps[0], self.raw[0]))
+        for step, loss in zip(self.steps[1:], self.raw[1:]):
+            raw.lineTo(point(step, loss))
+        painter.setPen(QPen(raw_colour, 1.2))
+        painter.drawPath(raw)
+        if len(self.raw) <= DOTS_UP_TO:
+            painter.setPen(QPen(raw_colour, 4, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+            for step, loss in zip(self.steps, self.raw):
+                painter.drawPoint(point(step, loss))
         path = QPainterPath(point(self.steps[0], self.smooth[0]))
         for step, loss in zip(self.steps[1:], self.smooth[1:]):
             path.lineTo(point(step, loss))
         painter.setPen(QPen(QColor(230, 120, 30), 2))
         painter.drawPath(path)
         self._draw_labels(painter, text)
+
+    def grid_losses(self) -> list[float]:
+        """The round losses that get a grid line and a label (none too close to the lowest or highest label)."""
+        area = self.data_rect()
+        low, high = self.log_range()
+        per_decade = area.height() / (high - low)
+        kept: list[float] = []
+        for loss in log_ticks(low, high):
+            height = (math.log10(loss) - low) * per_decade  # above the lowest label
+            below = (math.log10(kept[-1]) - low) * per_decade if kept else 0.0
+            if height - below >= LABEL_GAP and (high - math.log10(loss)) * per_decade >= LABEL_GAP:
+                kept.append(loss)
+        return kept
+
+    def _draw_grid(self, painter: QPainter, text: QColor) -> None:
+        area, point = self.data_rect(), self.mapper()
+        faint = QColor(text)
+        faint.setAlpha(45)
+        for loss in self.grid_losses():
+            y = point(self.steps[0], loss).y()
+            painter.setPen(QPen(faint, 1, Qt.PenStyle.DashLine))
+            painter.drawLine(QPointF(area.left(), y), QPointF(area.right(), y))
+            painter.setPen(text)
+            painter.drawText(QRectF(0, y - 7, 44, 14), Qt.AlignmentFlag.AlignRight, f"{loss:.3g}")
 
     def _draw_labels(self, painter: QPainter, text: QColor) -> None:
         """The loss range beside the data's top and bottom, the first and last step under the frame."""
