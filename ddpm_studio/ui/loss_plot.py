@@ -1,6 +1,6 @@
 """A small live plot of the training loss: the raw losses (a faint line, with dots while they are few) and an
-exponentially smoothed line (of the log loss, debiased as TensorBoard's is), log-scaled, with grid lines at round values (1, 2, 5 × 10^k) between the lowest and the
-highest loss."""
+exponentially smoothed line (of the log loss, debiased as TensorBoard's is), log-scaled, with grid lines at round
+values (1, 2, 5 × 10^k) between the lowest and the highest loss."""
 
 from __future__ import annotations
 
