@@ -153,7 +153,9 @@ def test_the_loss_plot_has_grid_lines_at_round_losses_and_smooths_without_laggin
 
     assert log_ticks(math.log10(0.05), math.log10(1.2)) == [0.1, 0.2, 0.5, 1.0]
     assert log_ticks(-4, 1) == [0.001, 0.01, 0.1, 1.0]  # too many 1-2-5s: the decades only
-    assert log_ticks(math.log10(1.05), math.log10(1.25)) == []
+    assert log_ticks(math.log10(1.05), math.log10(1.25)) == [1.1, 1.2]  # a LoRA's narrow range: tenths
+    assert log_ticks(-6, 6, most=3) == [1e-05, 0.1, 1000.0]  # even the decades too many: every fourth
+    assert log_ticks(math.log10(0.3), math.log10(0.9)) == [0.4, 0.5, 0.6, 0.7, 0.8]
     for step in range(1, 13):
         loss_plot.add(step, 0.45 * 0.75 ** step)
     grid = loss_plot.grid_losses()

@@ -18,11 +18,16 @@ DOTS_UP_TO = 60  # raw losses are also drawn as dots while there are at most thi
 LABEL_GAP = 16  # px between the y labels
 
 
+MANTISSAS = ((1,), (1, 2, 5), tuple(range(1, 10)), tuple(m / 2 for m in range(2, 20)),
+             tuple(m / 10 for m in range(10, 100)))  # coarse to fine, each × 10^k
+
+
 def log_ticks(low: float, high: float, most: int = 6) -> list[float]:
-    """Round losses (1, 2, 5 × 10^k; only 1 × 10^k when those are too many) strictly between 10^low and 10^high."""
-    for mantissas in ((1, 2, 5), (1,)):
-        ticks = [m * 10.0 ** k for k in range(math.floor(low) - 1, math.ceil(high) + 1) for m in mantissas
-                 if low < math.log10(m * 10.0 ** k) < high]
+    """Round losses strictly between 10^low and 10^high: the finest of MANTISSAS' sets that gives no more than
+    ``most``."""
+    for mantissas in reversed(MANTISSAS):
+        ticks = [round(m * 10.0 ** k, 12) for k in range(math.floor(low) - 1, math.ceil(high) + 1) for m in mantissas
+                 if low + 1e-9 < math.log10(m * 10.0 ** k) < high - 1e-9]
         if len(ticks) <= most:
             return ticks
     return ticks[:: math.ceil(len(ticks) / most)]
