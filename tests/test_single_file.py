@@ -86,6 +86,31 @@ def test_single_files_are_listed_from_user_folders(tiny, configs):
     assert names["tiny-txt2img"].modes == ("txt2img", "img2img", "outpaint")
 
 
+def test_a_checkpoints_header_is_read_once_however_many_panels_list_it(tiny, tmp_path, monkeypatch):
+    """Every panel lists the model folders; an unchanged file is not read again (an A1111 folder of SDXL checkpoints
+    was read eleven times over as the window opened), a changed one is, and a broken one keeps its message."""
+    import ddpm_studio.engine.models as models
+
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    checkpoint = folder / "mine.safetensors"
+    shutil.copy(tiny["txt2img-file"], checkpoint)
+    (folder / "broken.safetensors").write_bytes(b"")
+    read = []
+    real_detect = models.detect
+    monkeypatch.setattr(models, "detect", lambda path, allow_pickle=False: read.append(path.name) or
+                        real_detect(path, allow_pickle))
+    for _ in range(3):
+        assert "mine" in [info.name for info in list_models([str(folder)], accept=lambda info: True)]
+    assert sorted(read) == ["broken.safetensors", "mine.safetensors"]
+    with pytest.raises(ModelError, match="broken.safetensors"):
+        inspect_model(str(folder / "broken.safetensors"))
+    with checkpoint.open("ab") as file:
+        file.write(b" ")  # changed (its size): read again
+    list_models([str(folder)], accept=lambda info: True)
+    assert read.count("mine.safetensors") == 2
+
+
 def test_missing_tokenizer_says_how_to_get_it(tiny, tmp_path, monkeypatch):
     """Only where the tokenizer that ships with the app is gone too (a broken install)."""
     import huggingface_hub.constants

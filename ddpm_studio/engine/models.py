@@ -141,7 +141,7 @@ def inspect_model(ref: str, allow_pickle: bool = False) -> ModelInfo:
     """Resolve ``ref`` and tell which family it is, from ``model_index.json`` (or a checkpoint's header) alone."""
     path = resolve(ref)
     if path.is_file():
-        return _inspect_single_file(ref, path, allow_pickle)
+        return _known_single_file(ref, path, allow_pickle)
     index = read_model_index(path)
     class_name = str(index.get("_class_name", ""))
     family, panel = FAMILIES.get(class_name, ("", ""))
@@ -173,6 +173,30 @@ SINGLE_FILE_FAMILIES = {  # (architecture, UNet input channels) → (family, pan
     ("sdxl", 4): ("stable-diffusion-xl", "Text to Image"),
     ("sdxl", 9): ("stable-diffusion-xl-inpaint", "Edit (inpaint)"),
 }
+
+
+_SINGLE_FILES: dict[tuple, ModelInfo | str] = {}  # (ref, path, mtime, size, allow_pickle) → its info, or the error
+_SINGLE_FILES_KEPT = 4096
+
+
+def _known_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
+    """``_inspect_single_file``, once per file as it is now: every panel lists the model folders, and an SDXL
+    checkpoint's header (2 500 tensors) takes about 17 ms to read and parse, so an A1111 folder of a hundred was read
+    a thousand times as the window opened. A file that changes (its time or size) is read again."""
+    stat = path.stat()
+    key = (ref, str(path), stat.st_mtime_ns, stat.st_size, allow_pickle)
+    known = _SINGLE_FILES.get(key)
+    if known is None:
+        try:
+            known = _inspect_single_file(ref, path, allow_pickle)
+        except ModelError as exc:
+            known = str(exc)
+        if len(_SINGLE_FILES) >= _SINGLE_FILES_KEPT:
+            _SINGLE_FILES.clear()
+        _SINGLE_FILES[key] = known
+    if isinstance(known, str):
+        raise ModelError(known)
+    return known
 
 
 def _inspect_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
