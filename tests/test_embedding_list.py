@@ -58,6 +58,9 @@ def test_the_list_names_each_embedding_with_its_family_and_greys_another_familys
     assert "another family" in listed["xl-look"].toolTip() and "another family" not in listed["my-style"].toolTip()
     embeddings.search.setText("XL")  # its name or its folder
     assert [n for n, item in items(embeddings).items() if not item.isHidden()] == ["xl-look"]
+    embeddings.search.setText("1.x")  # or what its tag says
+    assert [n for n, item in items(embeddings).items() if not item.isHidden()] == ["sd15-neg"]
+    embeddings.search.setText("")
     assert len(items(window.edit_panel.addons.embeddings)) == 3
 
 
@@ -77,6 +80,12 @@ def test_a_click_writes_the_name_into_the_chosen_prompt_once_and_the_run_uses_it
     embeddings.target.setCurrentText("Negative prompt")
     click(qtbot, embeddings, "my-style")
     assert panel.prompts.negative.toPlainText() == "my-style" and panel.prompts.prompt.toPlainText() == "a lighthouse"
+    click(qtbot, embeddings, "sd15-neg")  # greyed: made for SD 1.x, the run would refuse it; not written
+    assert panel.prompts.negative.toPlainText() == "my-style"
+    panel.prompts.negative.setPlainText("")
+    embeddings.list.setCurrentItem(items(embeddings)["my-style"])
+    qtbot.keyClick(embeddings.list, Qt.Key.Key_Return)  # Enter on the chosen row, as a click
+    assert panel.prompts.negative.toPlainText() == "my-style"
 
     panel.prompts.prompt.setPlainText("a lighthouse, my-style")
     panel.prompts.negative.setPlainText("")

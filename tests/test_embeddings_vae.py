@@ -70,7 +70,8 @@ def test_an_sdxl_embedding_goes_into_both_text_encoders(models):
 
 def test_an_embedding_for_another_family_is_a_message(models):
     engine = _engine(models)
-    with pytest.raises(AddonError, match="xlstyle.*SDXL"):
+    with pytest.raises(AddonError, match="xlstyle is made for SDXL, and this model is one whose text encoder is 32 "
+                                         "wide: take 'xlstyle' out of the prompt"):
         engine.run(_job(models["sd"], prompt="xlstyle"), save=False)
 
 

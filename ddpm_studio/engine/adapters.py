@@ -220,8 +220,8 @@ class EmbeddingSet:
             embedding = _describe_pickled(embedding, state)
         widths = self.widths()
         if embedding.dims != widths:
-            ours = "SDXL" if len(widths) == 2 else {768: "SD 1.x", 1024: "SD 2.x"}.get(
-                widths[0], f"a model whose text encoder is {widths[0]} wide")
+            family = "SDXL" if len(widths) == 2 else {768: "SD 1.x", 1024: "SD 2.x"}.get(widths[0], "")
+            ours = f"an {family} model" if family else f"one whose text encoder is {widths[0]} wide"
             made_for = embedding.family or f"a text encoder {' and '.join(map(str, embedding.dims))} wide"
             raise AddonError(f"The embedding {embedding.name} is made for {made_for}, and this model is {ours}: take "
                              f"'{embedding.name}' out of the prompt, or rename the file if the word is meant as a "

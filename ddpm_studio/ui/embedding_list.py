@@ -1,11 +1,13 @@
 """The embedding list of the prompt panels (A1111's Textual Inversion tab): the embeddings of the embedding folders,
-searchable; a click writes the embedding's name into the prompt or the negative prompt, where the engine finds it.
-Embeddings made for another family than the chosen model's are listed greyed: the run refuses them."""
+searchable; a click (or Enter) writes the embedding's name into the prompt or the negative prompt, where the engine
+finds it. Embeddings made for another family than the chosen model's are listed greyed, and a click on one says why
+instead of writing it: the run would refuse it."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidgetItem, QPlainTextEdit, QWidget
+from PySide6.QtGui import QCursor
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidgetItem, QPlainTextEdit, QToolTip, QWidget
 
 from ddpm_studio.engine.resources import EmbeddingFile, list_embeddings
 from ddpm_studio.ui.folded_list import FoldedFileList
@@ -34,6 +36,7 @@ class EmbeddingList(FoldedFileList):
         target_layout.addWidget(QLabel("A click adds to"))
         target_layout.addWidget(self.target, 1)
         self.list.itemClicked.connect(self._clicked)
+        self.list.itemActivated.connect(self._clicked)  # Enter on the chosen row
         self.folded.insert(1, target_row)
         for widget in (self.search, target_row, self.list, self.empty):
             self.column.addWidget(widget)
@@ -53,7 +56,8 @@ class EmbeddingList(FoldedFileList):
         return QListWidgetItem(f"{name}   [{tag}]" if tag else name)
 
     def search_text(self, embedding: EmbeddingFile) -> str:
-        return f"{embedding.name} {embedding.path.parent.name}"
+        """Found by its name, its folder, or what its tag says (its family, its vectors)."""
+        return f"{embedding.name} {embedding.path.parent.name} {embedding_tag(embedding)}"
 
     def mark(self) -> None:
         for item in self.items():
@@ -67,4 +71,11 @@ class EmbeddingList(FoldedFileList):
                             f"in the box chosen above the list\n{embedding.path}{note}")
 
     def _clicked(self, item: QListWidgetItem) -> None:
-        append_words(self.boxes[self.target.currentIndex()], [item.data(Qt.ItemDataRole.UserRole)])
+        """Write the name into the chosen box; one the chosen model cannot take is not written, and a tip says why."""
+        embedding = self.files[item.data(Qt.ItemDataRole.UserRole)]
+        if embedding.fits(*self.model_family) is False:
+            made_for = embedding.family or f"a text encoder {' + '.join(map(str, embedding.dims))} wide"
+            QToolTip.showText(QCursor.pos(), f"{embedding.name} is made for {made_for}, not the chosen model: a run "
+                              "with it would be refused.", self.list)
+            return
+        append_words(self.boxes[self.target.currentIndex()], [embedding.name])
