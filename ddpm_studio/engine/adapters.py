@@ -222,10 +222,9 @@ class EmbeddingSet:
         if embedding.dims != widths:
             family = "SDXL" if len(widths) == 2 else {768: "SD 1.x", 1024: "SD 2.x"}.get(widths[0], "")
             ours = f"an {family} model" if family else f"one whose text encoder is {widths[0]} wide"
-            made_for = embedding.family or f"a text encoder {' and '.join(map(str, embedding.dims))} wide"
-            raise AddonError(f"The embedding {embedding.name} is made for {made_for}, and this model is {ours}: take "
-                             f"'{embedding.name}' out of the prompt, or rename the file if the word is meant as a "
-                             f"word ({embedding.path}).")
+            raise AddonError(f"The embedding {embedding.name} is made for {embedding.made_for}, and this model is "
+                             f"{ours}: take '{embedding.name}' out of the prompt, or rename the file if the word is "
+                             f"meant as a word ({embedding.path}).")
         try:
             with _quiet():
                 if len(widths) == 2:

@@ -108,6 +108,11 @@ class EmbeddingFile:
             return "SDXL"
         return {768: "SD 1.x", 1024: "SD 2.x"}.get(self.dims[0], "") if self.dims else ""
 
+    @property
+    def made_for(self) -> str:
+        """What it is made for, in words: its family, else the width of its text encoder(s)."""
+        return self.family or f"a text encoder {' and '.join(map(str, self.dims))} wide"
+
     def fits(self, context_dim: int, xl: bool | None = None) -> bool | None:
         """Whether the vectors fit a model whose UNet attends to ``context_dim``-wide text embeddings (SDXL's 2048
         are its two encoders' 768 + 1280, one width per encoder here); None when neither tells."""

@@ -48,7 +48,7 @@ class EmbeddingList(FoldedFileList):
         return self.files
 
     def read_files(self):
-        found, skipped = list_embeddings(self.settings.addon_folder_list("embeddings"))
+        found, skipped = list_embeddings(self.settings.addon_folder_list(self.kind))
         return {e.name: e for e in sorted(found, key=lambda e: e.name.lower())}, skipped
 
     def make_item(self, name: str, embedding: EmbeddingFile) -> QListWidgetItem:
@@ -64,18 +64,16 @@ class EmbeddingList(FoldedFileList):
             embedding = self.files[item.data(Qt.ItemDataRole.UserRole)]
             wrong = embedding.fits(*self.model_family) is False
             self.shade(item, wrong)
-            made_for = f"for {embedding.family}" if embedding.family else f"{' + '.join(map(str, embedding.dims))} wide"
             note = "\nMade for another family than the chosen model's: the run will refuse it." if wrong else ""
             pickled = " (a pickle file)" if embedding.pickled else ""
-            item.setToolTip(f"{embedding.name}: an embedding {made_for}{pickled}\nA click writes '{embedding.name}' "
-                            f"in the box chosen above the list\n{embedding.path}{note}")
+            item.setToolTip(f"{embedding.name}: an embedding for {embedding.made_for}{pickled}\nA click writes "
+                            f"'{embedding.name}' in the box chosen above the list\n{embedding.path}{note}")
 
     def _clicked(self, item: QListWidgetItem) -> None:
         """Write the name into the chosen box; one the chosen model cannot take is not written, and a tip says why."""
         embedding = self.files[item.data(Qt.ItemDataRole.UserRole)]
         if embedding.fits(*self.model_family) is False:
-            made_for = embedding.family or f"a text encoder {' + '.join(map(str, embedding.dims))} wide"
-            QToolTip.showText(QCursor.pos(), f"{embedding.name} is made for {made_for}, not the chosen model: a run "
-                              "with it would be refused.", self.list)
+            QToolTip.showText(QCursor.pos(), f"{embedding.name} is made for {embedding.made_for}, not the chosen "
+                              "model: a run with it would be refused.", self.list)
             return
         append_words(self.boxes[self.target.currentIndex()], [embedding.name])

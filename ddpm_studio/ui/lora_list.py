@@ -70,7 +70,7 @@ class LoraList(FoldedFileList):
         return skipped
 
     def read_files(self):
-        found, skipped = list_loras(self.settings.addon_folder_list("loras"))
+        found, skipped = list_loras(self.settings.addon_folder_list(self.kind))
         return {str(lora.path): lora for lora in sorted(found, key=lambda f: (f.name.lower(), str(f.path)))}, skipped
 
     def make_item(self, path: str, lora: LoraFile) -> QListWidgetItem:
