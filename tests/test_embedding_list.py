@@ -4,7 +4,6 @@ real widgets, a tiny real model."""
 
 from __future__ import annotations
 
-from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFileDialog
@@ -12,6 +11,7 @@ from PySide6.QtWidgets import QFileDialog
 from ddpm_studio.ui.settings import Settings
 from tests.tiny_addons import save_embedding
 from tests.tiny_sd import save_tiny_sd
+from tests.ui_runs import run_small_txt2img
 
 
 def embedding_folder(folder):
@@ -89,14 +89,7 @@ def test_a_click_writes_the_name_into_the_chosen_prompt_once_and_the_run_uses_it
 
     panel.prompts.prompt.setPlainText("a lighthouse, my-style")
     panel.prompts.negative.setPlainText("")
-    panel.steps.setValue(2)
-    panel.width_box.setValue(32)
-    panel.height_box.setValue(32)
-    with qtbot.waitSignal(window.sampler.job_finished, timeout=120000):
-        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel.gallery.count() == 1, timeout=10000)
-    with Image.open(panel.gallery.paths()[0]) as image:
-        parameters = image.text["parameters"]
+    parameters = run_small_txt2img(window, qtbot)
     assert parameters.startswith("a lighthouse, my-style") and 'TI hashes: "my-style: ' in parameters
 
 

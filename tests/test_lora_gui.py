@@ -17,6 +17,7 @@ from safetensors.torch import save_file
 from ddpm_studio.engine.metadata import png_info
 from ddpm_studio.ui.settings import Settings
 from tests.tiny_sd import save_tiny_sd
+from tests.ui_runs import run_small_txt2img
 
 KEY = "lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k"  # the tiny UNet's cross-attention
 
@@ -270,15 +271,8 @@ def test_a_run_with_a_chosen_lora_names_it_in_the_png_and_a_wrong_family_is_a_pl
     panel = window.text2image_panel
     window.tabs.setCurrentWidget(panel)
     panel.prompts.prompt.setPlainText("a lighthouse")
-    panel.width_box.setValue(32)
-    panel.height_box.setValue(32)
-    panel.steps.setValue(2)
     tick(panel.addons.loras, "style", 0.8)
-    with qtbot.waitSignal(window.sampler.job_finished, timeout=120000):
-        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel.gallery.count() == 1, timeout=10000)
-    with Image.open(panel.gallery.paths()[0]) as image:
-        parameters = image.text["parameters"]
+    parameters = run_small_txt2img(window, qtbot)
     assert parameters.startswith("a lighthouse <lora:style:0.8>") and "Lora hashes: \"style: " in parameters
     engine, model = window.sampler.engine, window.sampler.engine._model
     window.settings.add_own_folder("loras", str(window.settings.path.parent / "new-loras"))
