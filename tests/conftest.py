@@ -107,6 +107,7 @@ def make_window(qtbot, qloop):
 
     yield make
     for window in windows:
+        window.quit_guard.quitting = True  # the test is over: quit without asking, whatever still runs
         window.close()
         assert window.sampler.wait(30000)
 

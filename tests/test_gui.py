@@ -130,15 +130,46 @@ def test_queue_runs_in_order_and_cancel_all(window, qtbot, tmp_path):
     assert panel.gallery.count() == 2 and panel.queue_label.text() == ""
 
 
-def test_close_window_mid_run_stops_cleanly(make_window, qtbot, tmp_path, models_root):
+def test_cancel_is_said_at_once(window, qtbot, tmp_path):
+    panel = window.generate_panel
+    set_form(panel, scheduler="ddpm", steps=1000, batch=1)
+    with qtbot.waitSignal(window.sampler.job_finished, timeout=60000):
+        panel.generate()
+        qtbot.waitUntil(lambda: panel.canvas.progress.value() >= 2, timeout=30000)
+        assert "running" in panel.canvas.rate_label.text()  # which step runs now, not only the last one shown
+        qtbot.keyClick(panel, Qt.Key.Key_Escape)
+        assert panel.canvas.step_label.text() == "Cancelling…"  # before the run has stopped
+    qtbot.waitUntil(lambda: "Cancelled" in panel.canvas.step_label.text(), timeout=5000)
+
+
+def test_close_window_mid_run_asks_then_stops_cleanly(make_window, qtbot, tmp_path, models_root):
     window = make_window(settings_for(tmp_path / "settings.ini", models_root, tmp_path / "out"))
     panel = window.generate_panel
     set_form(panel, scheduler="ddpm", steps=1000, batch=1)
     panel.generate()
     qtbot.waitUntil(lambda: panel.canvas.progress.value() >= 2, timeout=30000)
+    window.close()  # the window's close button, File → Quit and Ctrl+Q all come here
+    box = window.quit_guard.box
+    assert box is not None and box.isVisible() and "a run is in progress" in box.text().lower()
+    assert box.defaultButton().text() == "Keep working"
+    box.defaultButton().click()  # keep working: the run goes on
+    progress = panel.canvas.progress.value()
+    qtbot.waitUntil(lambda: panel.canvas.progress.value() > progress, timeout=30000)
+    assert window.isVisible() and window.sampler.busy
+
     window.close()
-    assert window.sampler.wait(10000) and window.sampler.isFinished()
+    window.quit_guard.quit_button.click()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=30000)  # closed once the sampler had stopped
+    assert window.sampler.isFinished()
     assert not list((tmp_path / "out").glob("*.png"))
+
+
+def test_close_window_when_idle_closes_at_once(make_window, qtbot, tmp_path, models_root):
+    window = make_window(settings_for(tmp_path / "settings.ini", models_root, tmp_path / "out"))
+    window.close()
+    assert window.quit_guard.box is None  # nothing to lose: no question
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=30000)
+    assert window.sampler.isFinished()
 
 
 def test_drop_png_restores_parameters(window, qtbot, tmp_path, models_root):

@@ -69,6 +69,7 @@ class Result:
 
 StepCallback = Callable[[StepEvent], None]
 StopCheck = Callable[[], bool]
+StageCallback = Callable[[str], None]  # a stage's name: "sampling", "decoding" (inside_step.STAGES)
 
 
 def never_stop() -> bool:
@@ -76,4 +77,8 @@ def never_stop() -> bool:
 
 
 def ignore_step(event: StepEvent) -> None:
+    return None
+
+
+def ignore_stage(stage: str) -> None:
     return None

@@ -269,7 +269,10 @@ def attention_recorder(loaded: LoadedPipeline, job: PromptJob, args: dict, promp
 
 
 def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: StepCallback, should_stop: StopCheck,
-                   folders=None, allow_pickle: bool = False) -> SampleOutput:
+                   folders=None, allow_pickle: bool = False, on_stage=None) -> SampleOutput:
+    """Run ``job`` on the loaded pipeline. Cancel is checked between steps and, through hooks, between the model's
+    blocks (inside_step.py); ``on_stage`` hears when sampling and decoding begin."""
+    from ddpm_studio.engine.inside_step import watch_inside_steps
     from ddpm_studio.engine.resources import AddonFolders
 
     used = prepare_addons(loaded, job, folders or AddonFolders(), allow_pickle)
@@ -332,7 +335,8 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
         return callback_kwargs
 
     try:
-        with torch.inference_mode(), attention if attention is not None else contextlib.nullcontext():
+        with torch.inference_mode(), attention if attention is not None else contextlib.nullcontext(), \
+                watch_inside_steps(pipe, should_stop, _Cancelled, on_stage):
             out = pipe(**args, generator=generators, callback_on_step_end=on_step_end)
             if hires:  # the second pass: the same seeds' generators, numbered on from the first pass
                 recorder.close()

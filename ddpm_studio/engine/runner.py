@@ -12,7 +12,8 @@ import torch
 
 from ddpm_studio.engine.device import DeviceChoice, pick_device
 from ddpm_studio.engine.options import MemoryOptions
-from ddpm_studio.engine.events import Result, StepCallback, StopCheck, final_event, ignore_step, never_stop
+from ddpm_studio.engine.events import (Result, StageCallback, StepCallback, StopCheck, final_event, ignore_stage,
+                                      ignore_step, never_stop)
 from ddpm_studio.engine.guidance import GuidedUNet, check_guide
 from ddpm_studio.engine.jobs import GenerateJob, PromptJob, UpscaleJob
 from ddpm_studio.engine.models import LoadedDDPM, load_ddpm, resolve
@@ -89,9 +90,11 @@ class Engine:
         check_guide(model, self._guide)
         return self._guide
 
-    def run(self, job, on_step: StepCallback = ignore_step, should_stop: StopCheck = never_stop, save: bool = True) -> Result:
+    def run(self, job, on_step: StepCallback = ignore_step, should_stop: StopCheck = never_stop, save: bool = True,
+            on_stage: StageCallback = ignore_stage) -> Result:
         """Run ``job``; ``on_step`` gets every model call's event and then, for a finished run with previews on, the
-        result as a ``final`` event (``events.final_event``)."""
+        result as a ``final`` event (``events.final_event``). ``on_stage`` hears "sampling" once the model is loaded
+        and the first step runs, and "decoding" when a latent run's VAE decodes (``inside_step.STAGES``)."""
         started = time.perf_counter()
         last_event = None
         user_on_step = on_step
@@ -106,17 +109,20 @@ class Engine:
             unet = model.unet
             if job.guided:
                 unet = GuidedUNet(unet, self.load_guide(model, job.guide_model).unet, job.guidance_scale)
+            on_stage("sampling")
             out = sample_ddpm(unet, model.scheduler_config, job, self.device.device, self.device.dtype, on_step, should_stop)
         elif isinstance(job, UpscaleJob):
             from ddpm_studio.engine.upscale import run_upscale_job
 
             model = self.load(job.model, "upscale")
+            on_stage("sampling")
             out = run_upscale_job(model, job, self.device.device, on_step, should_stop)
         elif isinstance(job, PromptJob):
             from ddpm_studio.engine.latent import job_mode, run_prompt_job
 
             model = self.load(job.model, job_mode(job))
-            out = run_prompt_job(model, job, self.device.device, on_step, should_stop, self.folders, self.allow_pickle)
+            out = run_prompt_job(model, job, self.device.device, on_step, should_stop, self.folders, self.allow_pickle,
+                                 on_stage)
         else:
             raise TypeError(f"The engine cannot run a {type(job).__name__}.")
         result = Result(

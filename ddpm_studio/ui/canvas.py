@@ -176,6 +176,7 @@ class StepCanvas(QWidget):
         self._live_event = None
         self._previous_live = None
         self._shown = None  # (event, previous) on screen
+        self._cancelling = False  # Cancel asked: the labels say so until the run ends
 
     # ---- live ----
     def start_run(self, history, export_name: str = "steps") -> None:
@@ -186,6 +187,7 @@ class StepCanvas(QWidget):
         self._timer.stop()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        self._cancelling = False
         self.step_label.setText("Loading model…")
         self.rate_label.setText("")
         self.kept_label.setText("")
@@ -201,10 +203,12 @@ class StepCanvas(QWidget):
         self.progress.setRange(0, event.total)
         done = min(event.index + 1, event.total)  # the result (final) comes after the last model call
         self.progress.setValue(done)
-        if not event.final:
+        if not event.final and not self._cancelling:
             rate = done / event.elapsed if event.elapsed > 0 else 0.0
             eta = (event.total - done) / rate if rate > 0 else 0.0
-            self.rate_label.setText(f"{rate:.1f} it/s · ETA {eta:.0f} s")
+            speed = f"{rate:.1f} it/s" if rate >= 1 or rate == 0 else f"{1 / rate:.1f} s/it"
+            running = f"step {done + 1}/{event.total} running · " if done < event.total else ""
+            self.rate_label.setText(f"{running}{speed} · ETA {eta:.0f} s")
         if self._history is not None and len(self._history):
             self.slider.setEnabled(True)
             if self._follow:
@@ -215,7 +219,23 @@ class StepCanvas(QWidget):
         if self._follow:
             self._draw(event, self._previous_live)
 
+    def show_stage(self, stage: str) -> None:
+        """The run reached a stage (engine/inside_step.STAGES): say what the model is doing while no step has ended."""
+        if self._cancelling:
+            return
+        if stage == "sampling" and self._live_event is None:
+            self.step_label.setText("Model loaded — step 1 running…")
+        elif stage == "decoding" and (self._live_event is None or not self._live_event.final):
+            self.rate_label.setText("decoding the picture (VAE)…")
+
+    def show_cancelling(self) -> None:
+        """Cancel was asked: say so at once (the run stops within one of the model's blocks)."""
+        self._cancelling = True
+        self.step_label.setText("Cancelling…")
+        self.rate_label.setText("")
+
     def finish_run(self, message: str) -> None:
+        self._cancelling = False
         self.step_label.setText(message)
         self.rate_label.setText("")
         if self._history is not None and not len(self._history):  # a run without previews (or none got that far)
@@ -356,6 +376,8 @@ class StepCanvas(QWidget):
             right = self.attention.laid_over(event, right, self._history.frames if self._history is not None else list)
         if right is not None:
             self.x0_view.set_image(to_qimage(grid(right)))
+        if self._cancelling:
+            return
         if event.final:
             self.step_label.setText(f"x_0 — the result, after all {event.total} steps")
             return

@@ -16,6 +16,7 @@ from ddpm_studio.ui.explorer_panel import ExplorerPanel
 from ddpm_studio.ui.gallery_panel import GalleryPanel
 from ddpm_studio.ui.generate_panel import GeneratePanel
 from ddpm_studio.ui.preferences_dialog import PreferencesDialog
+from ddpm_studio.ui.quitting import QuitGuard
 from ddpm_studio.ui.grid_panel import GridPanel
 from ddpm_studio.ui.race_panel import RacePanel
 from ddpm_studio.ui.settings import Settings
@@ -86,6 +87,8 @@ class MainWindow(QMainWindow):
         self.sampler.backend_ready.connect(self._on_backend_ready)
         self.sampler.backend_failed.connect(self._on_backend_failed)
         self._build_menus()
+        self.quit_guard = QuitGuard(self, self.work_in_progress, self._stop_for_quit,
+                                    lambda text: self.statusBar().showMessage(text))
 
         app = QApplication.instance()
         apply_theme(app, self.settings.theme)
@@ -349,14 +352,33 @@ class MainWindow(QMainWindow):
             return None
         return panel.submit(panel.current_job())
 
-    def closeEvent(self, event) -> None:
-        """Stop the sampler (it stops within one step), save settings, then close."""
+    def work_in_progress(self) -> list[str]:
+        """What quitting now would stop, in words; empty when nothing runs."""
+        busy = []
+        if self.sampler.active:
+            busy.append("a run")
+        if self.train_panel.training:
+            busy.append("a training")
+        return busy
+
+    def _stop_for_quit(self) -> list:
+        """Save the settings, ask every worker to stop; the threads that still run (the window closes after them)."""
         for panel in self.sampling_panels:
             panel.save_settings()
-        self.train_panel.shutdown()
-        self.explorer_panel.shutdown()
-        self.gallery_panel.shutdown()
         self.settings.set_geometry(self.saveGeometry())
         self.settings.sync()
-        self.sampler.shutdown()
+        threads = self.train_panel.request_stop()
+        if self.sampler.isRunning():
+            self.sampler.request_shutdown()
+            threads.append(self.sampler)
+        return threads
+
+    def closeEvent(self, event) -> None:
+        """One quit for the close button, File → Quit and Ctrl+Q: ask while a run or training is in progress, stop
+        them, and close once their threads have ended (quitting.py)."""
+        if not self.quit_guard.may_close():
+            event.ignore()
+            return
+        self.explorer_panel.shutdown()
+        self.gallery_panel.shutdown()
         super().closeEvent(event)

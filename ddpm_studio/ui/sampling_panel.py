@@ -350,6 +350,14 @@ class SamplingPanel(ModelList, QWidget):
         """The newest step of this panel's running job (called by the SamplerClient)."""
         self.canvas.show_step(event)
 
+    def on_stage(self, stage: str) -> None:
+        """This panel's running job reached a stage: the model is loaded and step 1 runs, or the VAE decodes."""
+        self.canvas.show_stage(stage)
+
+    def on_cancelling(self) -> None:
+        """Cancel reached this panel's running job: said at once, while the run stops inside its step."""
+        self.canvas.show_cancelling()
+
     def _on_queue_changed(self, waiting: int) -> None:
         self.queue_label.setText(f"Queue: {waiting} waiting" if waiting else "")
 

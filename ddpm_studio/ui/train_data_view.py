@@ -128,6 +128,10 @@ class TrainDataView(QWidget):
         if scanner is self.scanner:
             self.scan_label.setText(message)
 
+    def scanners(self) -> list:
+        """The folder scans still running (threads)."""
+        return [scanner for scanner in self._scanners if scanner.isRunning()]
+
     def wait(self, timeout_ms: int) -> None:
         for scanner in list(self._scanners):
             scanner.wait(timeout_ms)

@@ -353,6 +353,16 @@ class TrainPanel(QWidget):
         if self.trainer is not None:
             self.trainer.control.request_export()
 
+    @property
+    def training(self) -> bool:
+        return self.trainer is not None and self.trainer.isRunning()
+
+    def request_stop(self) -> list:
+        """Ask a running training to stop (it checkpoints first), without waiting: the threads still running."""
+        if self.trainer is not None:
+            self.trainer.control.request_stop()
+        return ([self.trainer] if self.trainer is not None else []) + self.data_view.scanners()
+
     def shutdown(self, timeout_ms: int = 120000) -> None:
         """Stop a running training (it checkpoints and exports first) and wait for it."""
         if self.trainer is not None:

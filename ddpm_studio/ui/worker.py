@@ -28,6 +28,8 @@ class SamplerThread(QThread):
     preview_ready = Signal()
     job_finished = Signal(int, object)  # id, Result (cancelled or not)
     job_failed = Signal(int, str)
+    job_stage = Signal(int, str)  # id, a stage of the run: "sampling" (step 1 runs), "decoding" (inside_step.STAGES)
+    cancelling = Signal(int)  # id of the running job that was just asked to stop
     queue_changed = Signal(int)  # jobs waiting (not counting the one running)
 
     def __init__(self, device: str = "auto", allow_pickle: bool = False, parent: QObject | None = None, **engine_options) -> None:
@@ -64,30 +66,52 @@ class SamplerThread(QThread):
         self._queue.put(_Configure({"folders": folders}))
 
     def cancel_current(self) -> None:
-        self._stop_current.set()
+        with self._lock:
+            current = self._current
+            self._stop_current.set()
+        self._say_cancelling(current)
+
+    def _say_cancelling(self, job_id: int | None) -> None:
+        if job_id is not None:
+            self.cancelling.emit(job_id)
 
     def cancel(self, job_id: int) -> None:
         """Stop one job, whoever's: within a step if it runs, before it starts if it waits (it then ends as None)."""
         with self._lock:
             waiting = job_id in self._pending
             self._pending.discard(job_id)
-            if self._current == job_id:
+            running = self._current == job_id
+            if running:
                 self._stop_current.set()
             count = len(self._pending)
         if waiting:
             self.queue_changed.emit(count)
+        if running:
+            self._say_cancelling(job_id)
 
     def cancel_all(self) -> None:
         with self._lock:
             self._pending.clear()
-        self._stop_current.set()
+            current = self._current
+            self._stop_current.set()
         self.queue_changed.emit(0)
+        self._say_cancelling(current)
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
-        """Cancel everything, let the thread finish its current step, and wait for it."""
+        """Cancel everything, let the thread stop inside its current step, and wait for it."""
+        self.request_shutdown()
+        return self.wait(timeout_ms) if self.isRunning() else True
+
+    def request_shutdown(self) -> None:
+        """Cancel everything and end the thread after that, without waiting (``finished`` says when)."""
         self.cancel_all()
         self._queue.put(None)
-        return self.wait(timeout_ms) if self.isRunning() else True
+
+    @property
+    def active(self) -> bool:
+        """A job runs or waits in the queue."""
+        with self._lock:
+            return self._current is not None or bool(self._pending)
 
     def take_latest(self):
         """(job id, StepEvent) of the newest step, or None; re-arms the preview signal."""
@@ -142,7 +166,8 @@ class SamplerThread(QThread):
             history = StepHistory(self.history_budget)
             self.job_started.emit(job_id, job, history)
             try:
-                result = self.engine.run(job, on_step=self._on_step(job_id, history), should_stop=self._stop_current.is_set)
+                result = self.engine.run(job, on_step=self._on_step(job_id, history), should_stop=self._stop_current.is_set,
+                                         on_stage=lambda stage, job_id=job_id: self.job_stage.emit(job_id, stage))
             except Exception as exc:
                 if _is_out_of_memory(exc):
                     self.engine.unload()  # free what the failed run held; the next run loads afresh
@@ -229,6 +254,8 @@ class SamplerClient(QObject):
         thread.job_failed.connect(self._on_failed)
         thread.job_started.connect(self._on_started)
         thread.preview_ready.connect(self._on_preview)
+        thread.job_stage.connect(self._on_stage)
+        thread.cancelling.connect(self._on_cancelling)
 
     def submit(self, job, owner=None) -> asyncio.Future:
         """Queue ``job`` now; the Future resolves to its Result (``cancelled`` set if stopped mid-run), to None
@@ -250,6 +277,16 @@ class SamplerClient(QObject):
         latest = self.thread.take_latest()  # always take it: that re-arms the next preview signal
         if latest is not None and latest[0] in self._owners:
             self._owners[latest[0]].on_step(latest[1])
+
+    def _on_stage(self, job_id: int, stage: str) -> None:
+        owner = self._owners.get(job_id)
+        if owner is not None and hasattr(owner, "on_stage"):
+            owner.on_stage(stage)
+
+    def _on_cancelling(self, job_id: int) -> None:
+        owner = self._owners.get(job_id)
+        if owner is not None and hasattr(owner, "on_cancelling"):
+            owner.on_cancelling()
 
     async def run(self, job):
         return await self.submit(job)
