@@ -120,6 +120,34 @@ def test_chosen_loras_and_weights_go_into_the_job_and_trigger_words_into_the_pro
     assert panel.current_job().loras == () and item_of(loras, "style").checkState() == Qt.CheckState.Unchecked
 
 
+def test_a_ticked_lora_and_its_tag_in_the_prompt_are_one_state_and_the_run_uses_it_once(window, qtbot):
+    panel = window.text2image_panel
+    window.tabs.setCurrentWidget(panel)
+    loras, prompt = panel.addons.loras, panel.prompts.prompt
+    prompt.setPlainText("a lighthouse")
+    style = tick(loras, "style", 0.8)
+    prompt.setPlainText("a lighthouse, <lora:style:0.6>")  # ticked, then also written: the tag's weight wins
+    assert item_of(loras, "style").checkState() == Qt.CheckState.Checked and loras.rows[style].weight() == 0.6
+    assert not loras.rows[style].in_prompt.isHidden()
+    assert panel.current_job().loras == ()  # the prompt carries it to the run, the list does not name it again
+    loras.rows[style].spin.setValue(0.9)  # the row's weight rewrites the tag
+    assert prompt.toPlainText() == "a lighthouse, <lora:style:0.9>"
+
+    parameters = run_small_txt2img(window, qtbot)  # runs: no "chosen twice" refusal
+    assert "Lora hashes: \"style: " in parameters and "<lora:style:0.9>" in parameters
+
+    item_of(loras, "style").setCheckState(Qt.CheckState.Unchecked)  # unticked: its tag leaves the prompt
+    assert prompt.toPlainText() == "a lighthouse"
+    prompt.setPlainText("<lora:detail-tweaker>, a lighthouse")  # written first: ticked with weight 1
+    detail = item_of(loras, "detail-tweaker").data(Qt.ItemDataRole.UserRole)
+    assert detail in loras.rows and loras.rows[detail].weight() == 1.0
+    loras.rows[detail].removed.emit()  # the row's ✕
+    assert prompt.toPlainText() == "a lighthouse" and detail not in loras.rows
+    prompt.setPlainText("a lighthouse <lora:style:0.5>")
+    prompt.setPlainText("a lighthouse")  # the tag deleted by hand: the LoRA is no longer used
+    assert style not in loras.rows and panel.current_job().loras == ()
+
+
 def test_a_click_on_a_loras_name_ticks_it_as_a_click_on_its_box_does(window, qtbot):
     window.tabs.setCurrentWidget(window.text2image_panel)
     loras = window.text2image_panel.addons.loras

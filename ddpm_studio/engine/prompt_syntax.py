@@ -68,6 +68,18 @@ def lora_tags(prompt: str) -> tuple[str, list[LoraTag]]:
     return EXTRA_NETWORK.sub(take, prompt), tags
 
 
+def lora_tag_spans(prompt: str) -> list[tuple[int, int, LoraTag]]:
+    """Where the prompt's well-formed ``<lora:…>`` tags stand: (start, end, tag), in the order written. Tags that
+    ``lora_tags`` would refuse are left out (a panel follows the prompt as it is typed; the run says what is wrong)."""
+    spans = []
+    for match in EXTRA_NETWORK.finditer(prompt):
+        fields = [f.strip() for f in match.group(2).split(":")]
+        if match.group(1).lower() in LORA_KINDS and fields[0] and len(fields) <= 2 and (
+                len(fields) == 1 or _is_number(fields[1])):
+            spans.append((match.start(), match.end(), LoraTag(fields[0], float(fields[1]) if len(fields) == 2 else 1.0)))
+    return spans
+
+
 @dataclass
 class Piece:
     """A run of prompt text and its attention weight; ``is_break`` marks a BREAK (its text is empty)."""

@@ -2,7 +2,11 @@
 the folders change and on Refresh; the search box only filters what is listed), ticked to use (a click on the name
 or on the box), each with its weight. A chosen LoRA shows the words it was trained with (kohya's tag counts); a click
 puts them in the prompt. LoRAs made for another family than the chosen model's are listed greyed, not hidden: the
-engine says why it refuses one."""
+engine says why it refuses one.
+
+A LoRA written in the prompt as ``<lora:NAME:WEIGHT>`` and a ticked LoRA are one state: the list follows the prompt
+(a tag ticks its LoRA, with the tag's weight), unticking such a LoRA takes its tag out of the prompt, and its weight
+row rewrites the tag. The prompt carries those LoRAs to the run, the list the others, so a run never names one twice."""
 
 from __future__ import annotations
 
@@ -23,9 +27,10 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_studio.engine.jobs import MAX_LORA_WEIGHT
+from ddpm_studio.engine.prompt_syntax import lora_tag_spans
 from ddpm_studio.engine.resources import FAMILY_NAMES, LoraFile, list_loras
 from ddpm_studio.ui.folded_list import FoldedFileList
-from ddpm_studio.ui.prompt_words import append_words
+from ddpm_studio.ui.prompt_words import append_words, remove_span, replace_span
 
 SLIDER_STEPS = 20  # slider units per weight unit: steps of 0.05
 SLIDER_RANGE = 2.0  # the slider's reach either way; the spin box takes the engine's whole range
@@ -44,6 +49,8 @@ class LoraList(FoldedFileList):
                          "Add a folder of LoRA files (.safetensors), listed where it is", 7, parent)
         self.rows: dict[str, _WeightRow] = {}  # path → the chosen LoRA's row, in the order they were chosen
         self.prompt = prompt
+        self.tagged: dict[str, float] = {}  # path → weight of the LoRAs the prompt names in <lora:…> tags
+        self._following = False  # the list is being made to follow the prompt: no edits back into it
         self.list.setToolTip("Click a LoRA (its name or its box) to use it; its weight is set below")
         self.list.itemChanged.connect(self._item_changed)
         self._ticked: QListWidgetItem | None = None  # the item whose box this mouse click ticked or unticked
@@ -55,6 +62,7 @@ class LoraList(FoldedFileList):
             self.column.addWidget(widget)
         self.column.addLayout(self.chosen)
         self.refresh()
+        prompt.textChanged.connect(self.follow_prompt)
 
     @property
     def loras(self) -> dict[str, LoraFile]:
@@ -67,6 +75,7 @@ class LoraList(FoldedFileList):
         skipped = super().refresh()
         for path in [p for p in self.rows if p not in self.files]:
             self._remove_row(path)
+        self.follow_prompt()
         return skipped
 
     def read_files(self):
@@ -109,12 +118,63 @@ class LoraList(FoldedFileList):
             self._add_row(path, 1.0)
         elif item.checkState() != Qt.CheckState.Checked and path in self.rows:
             self._remove_row(path)
+            if path in self.tagged and not self._following:  # unticked by the user: its tag leaves the prompt too
+                self._edit_tags(path, None)
+
+    # ---- the prompt's <lora:…> tags ----
+    def _tag_spans(self) -> list[tuple[int, int, str, float]]:
+        """(start, end, listed path, weight) of each tag in the prompt that names a listed LoRA."""
+        spans = []
+        for start, end, tag in lora_tag_spans(self.prompt.toPlainText()):
+            path = self.find(tag.name)
+            if path is not None:
+                spans.append((start, end, path, tag.weight))
+        return spans
+
+    def follow_prompt(self) -> None:
+        """Tick the LoRAs the prompt's tags name, with the tag's weight; untick those whose tag was taken out."""
+        tagged: dict[str, float] = {}
+        for _start, _end, path, weight in self._tag_spans():
+            tagged.setdefault(path, weight)
+        if tagged == self.tagged and all(p in self.rows for p in tagged):
+            return
+        self._following = True
+        try:
+            for path in [p for p in self.tagged if p not in tagged and p in self.rows]:
+                self.set_chosen(path, False)
+            for path, weight in tagged.items():
+                if path not in self.rows:
+                    self.set_chosen(path, True, weight)
+                else:
+                    self.rows[path].set_weight(weight)
+            self.tagged = tagged
+            for path, row in self.rows.items():
+                row.set_in_prompt(path in tagged)
+        finally:
+            self._following = False
+
+    def _edit_tags(self, path: str, weight: float | None) -> None:
+        """Rewrite the prompt's tags of ``path`` with ``weight``, or take them out (None); last first, so the
+        positions of the others hold."""
+        for start, end, tagged_path, _weight in reversed(self._tag_spans()):
+            if tagged_path != path:
+                continue
+            if weight is None:
+                remove_span(self.prompt, start, end)
+            else:
+                name = self.prompt.toPlainText()[start:end].split(":")[1]
+                replace_span(self.prompt, start, end, f"<lora:{name}:{weight:g}>")
+
+    def _weight_changed(self, path: str, weight: float) -> None:
+        if path in self.tagged and not self._following:
+            self._edit_tags(path, round(weight, 2))
 
     def _add_row(self, path: str, weight: float) -> None:
         lora = self.loras[path]
         row = _WeightRow(lora, weight)
         row.removed.connect(lambda: self.set_chosen(path, False))
         row.insert_requested.connect(self.insert_words)
+        row.spin.valueChanged.connect(lambda value: self._weight_changed(path, value))
         self.rows[path] = row
         self.chosen.addWidget(row)
         row.set_wrong_family(lora.fits(*self.model_family) is False)
@@ -132,13 +192,19 @@ class LoraList(FoldedFileList):
             self.rows[path].set_weight(weight)
 
     def values(self) -> tuple[tuple[str, float], ...]:
-        """The chosen LoRAs as the job takes them: (path, weight), in the order they were chosen."""
-        return tuple((path, row.weight()) for path, row in self.rows.items())
+        """The chosen LoRAs as the job takes them: (path, weight), in the order they were chosen; those the prompt
+        names in a tag travel in the prompt instead."""
+        return tuple((path, row.weight()) for path, row in self.rows.items() if path not in self.tagged)
 
     def apply(self, loras) -> list[str]:
         """Choose a restored job's LoRAs: by path, else by file name among the listed; say which are not there."""
-        for path in list(self.rows):
-            self.set_chosen(path, False)
+        self._following = True  # the restored prompt, not this, decides about its tags
+        try:
+            for path in list(self.rows):
+                self.set_chosen(path, False)
+        finally:
+            self._following = False
+        self.tagged = {}
         missing = []
         for ref, weight in loras:
             path = self.find(ref)
@@ -147,6 +213,7 @@ class LoraList(FoldedFileList):
                                "A1111 / ComfyUI folder…, or Add… under the LoRA list)")
             else:
                 self.set_chosen(path, True, float(weight))
+        self.follow_prompt()
         return missing
 
     def find(self, ref: str) -> str | None:
@@ -206,6 +273,12 @@ class _WeightRow(QWidget):
         layout.setContentsMargins(0, 4, 0, 2)
         layout.setSpacing(2)
         layout.addLayout(top)
+        self.in_prompt = QLabel("in the prompt")
+        self.in_prompt.setToolTip(f"The prompt names {lora.name} in a <lora:…> tag: this row and the tag are one; "
+                                  "untick it or ✕ to take the tag out")
+        self.in_prompt.setEnabled(False)  # a quiet note, in the palette's dimmed text
+        self.in_prompt.hide()
+        top.insertWidget(1, self.in_prompt)
         self.family_note = QLabel(wordWrap=True)
         self.family_note.setStyleSheet("color: #c0392b")
         self.family_note.hide()
@@ -240,6 +313,9 @@ class _WeightRow(QWidget):
     def _link(self, target: str) -> None:
         words = list(self.trigger_words())
         self.insert_requested.emit(words if target == "all" else [words[int(target)]])
+
+    def set_in_prompt(self, in_prompt: bool) -> None:
+        self.in_prompt.setVisible(in_prompt)
 
     def set_wrong_family(self, wrong: bool) -> None:
         self.name.setEnabled(not wrong)
