@@ -3,6 +3,8 @@ scrubbed together by fraction of the run, plotted per lane, cancelled (nothing k
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
@@ -101,6 +103,8 @@ def test_cancel_mid_race_keeps_no_lane(window, qtbot):
     assert panel.shown_events() == [None, None] and panel.plot.curves == []
     assert all(label.text() == "Cancelled — nothing kept" for label in panel.lanes_view.step_labels)
     assert not panel.export_button.isEnabled() and panel.run_button.isEnabled()
+    assert not panel.open_button.isEnabled()
+    assert not list(Path(window.settings.panel_output_dir("race")).glob("race-*"))  # a cancelled race saves nothing
     qtbot.waitUntil(lambda: not window.sampler.busy, timeout=30000)
 
 
@@ -118,8 +122,22 @@ def test_export_writes_the_race(window, qtbot, tmp_path, monkeypatch):
     panel = window.race_panel
     set_race(panel, "scheduler", ("ddim", "dpm++2m"), steps=3)
     result = run(panel, qtbot)
-    target = tmp_path / "race"
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: str(target))
+    saved = panel.folder  # saved as it finished, before any export, into a folder of its own
+    assert saved is not None and saved.parent == Path(window.settings.panel_output_dir("race"))
+    assert saved.name.startswith("race-") and panel.open_button.isEnabled()
+    assert sorted(p.name for p in saved.iterdir()) == ["contact-sheet.png", "ddim.png", "dpm++2m.png", "race.csv",
+                                                       "race.gif", "race.webp"]
+    assert str(saved) in panel.status.text()
+    from ddpm_studio.engine.gallery_index import GalleryIndex
+
+    index = GalleryIndex()  # each lane is an image of the gallery
+    try:
+        assert index.get(str(saved / "ddim.png")) is not None and index.get(str(saved / "dpm++2m.png")) is not None
+    finally:
+        index.close()
+
+    target = tmp_path / "new" / "race-copy"  # a name typed in the dialog, not there yet: made
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args: (str(target), ""))
     written = panel.choose_export()
     assert sorted(written["lanes"]) == ["ddim", "dpm++2m"]
     assert [lane.label for lane in result.lanes] == ["dpm++2m", "ddim"]  # in the order the panel lists them

@@ -6,29 +6,16 @@ together, by fraction of its run. Cancel stops within one step and removes the c
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from PySide6.QtCore import QUrl, Signal
-from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtCore import Signal
 
 from ddpm_studio.engine.xyz_grid import Cell, GridResult, cell_jobs, save_sheet
 from ddpm_studio.ui.grid_cells import GridCells
 from ddpm_studio.ui.grid_form import GridForm
-from ddpm_studio.ui.series_panel import SeriesPanel
+from ddpm_studio.ui.series_panel import SeriesPanel, new_series_folder
 from ddpm_studio.ui.settings import Settings
 from ddpm_studio.ui.worker import SamplerClient, SamplerThread
-
-
-def new_grid_folder(parent: str | Path) -> Path:
-    """A folder of its own for one grid's cells and sheet: ``grid-<date>-<time>`` (``-2``… if taken)."""
-    base = Path(parent).expanduser() / time.strftime("grid-%Y%m%d-%H%M%S")
-    folder, number = base, 1
-    while folder.exists():
-        number += 1
-        folder = base.with_name(f"{base.name}-{number}")
-    return folder
 
 
 class GridPanel(SeriesPanel):
@@ -37,21 +24,18 @@ class GridPanel(SeriesPanel):
     run_text = "Run the grid"
 
     def __init__(self, sampler: SamplerThread, client: SamplerClient, settings: Settings, parent=None) -> None:
-        self.result: GridResult | None = None  # the last finished grid
         self.sheet_path: Path | None = None
         super().__init__(sampler, client, settings, GridForm(settings), GridCells(), [], parent)
+        self.result: GridResult | None = None  # the last finished grid
         self.cells_view = self.view
-        self.open_button = QPushButton("Open folder")
         self.open_button.setToolTip("The folder with this grid's sheet and its cells")
-        self.open_button.clicked.connect(self.open_folder)
-        self.buttons.addWidget(self.open_button)
         self.show_fraction(self.slider.value())
         self._update_buttons()
 
     def series(self):
         base, axes = self.form.base_job(), self.form.axes()
         cells = cell_jobs(base, axes)  # every cell checked before anything runs
-        self.folder = new_grid_folder(self.settings.panel_output_dir(self.kind))
+        self.folder = new_series_folder(self.settings.panel_output_dir(self.kind), self.kind)
         self.grid = GridResult(base=base, axes=axes)
         self.coords = [coords for coords, _ in cells]
         return [(" · ".join(a.label(a.values[i]) for a, i in zip(axes, coords)),
@@ -93,11 +77,3 @@ class GridPanel(SeriesPanel):
             pass  # not there (nothing was saved) or holds something else
         self.result = None
         self.grid_finished.emit(None)
-
-    def _update_buttons(self) -> None:
-        super()._update_buttons()
-        self.open_button.setEnabled(self.result is not None)
-
-    def open_folder(self) -> None:
-        if self.result is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.folder)))

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
+from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from ddpm_studio.engine.jobs import Job, JobError
@@ -22,6 +25,16 @@ from ddpm_studio.ui.widgets import error_dialog, form_and_view
 from ddpm_studio.ui.worker import JobFailed, SamplerClient, SamplerThread
 
 SCRUB_STEPS = 1000  # the scrubber's positions: fractions of the run in tenths of a percent
+
+
+def new_series_folder(parent: str | Path, kind: str) -> Path:
+    """A folder of its own for one series' files: ``<kind>-<date>-<time>`` (``-2``… if taken)."""
+    base = Path(parent).expanduser() / time.strftime(f"{kind}-%Y%m%d-%H%M%S")
+    folder, number = base, 1
+    while folder.exists():
+        number += 1
+        folder = base.with_name(f"{base.name}-{number}")
+    return folder
 
 
 class SeriesPanel(QWidget):
@@ -42,14 +55,20 @@ class SeriesPanel(QWidget):
         self._pending: asyncio.Future | None = None  # the running (or queued) job
         self._lane = 0
         self._history = None
+        self.folder: Path | None = None  # where the series on screen is saved
+        self.result = None  # the last finished series (a subclass's result)
 
         self.run_button = QPushButton("Loading torch…")
         self.run_button.setEnabled(False)
         self.run_button.clicked.connect(self.run_series)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
+        self.open_button = QPushButton("Open folder")
+        self.open_button.setToolTip(f"The folder this {self.kind} was saved in")
+        self.open_button.clicked.connect(self.open_folder)
         self.buttons = QHBoxLayout()
         self.buttons.addWidget(self.cancel_button)
+        self.buttons.addWidget(self.open_button)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         left = QVBoxLayout()
@@ -182,6 +201,11 @@ class SeriesPanel(QWidget):
         self.run_button.setText("Loading torch…" if not self.ready else self.run_text if has_model
                                 else "Add a model folder first")
         self.cancel_button.setEnabled(self.running)
+        self.open_button.setEnabled(self.result is not None and self.folder is not None)
+
+    def open_folder(self) -> None:
+        if self.result is not None and self.folder is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.folder)))
 
     # ---- scrubbing ----
     def show_fraction(self, value: int) -> None:
