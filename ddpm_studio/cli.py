@@ -309,8 +309,8 @@ def _device_arguments(parser) -> None:
 def _variation_arguments(parser) -> None:
     parser.add_argument("--variation-seed", type=int, metavar="N",
                         help="vary the picture towards this seed's (image i: towards N + i), as A1111's Variation seed")
-    parser.add_argument("--variation-strength", type=float, default=0.0, metavar="S",
-                        help="how far: 0 is the seed's picture, 1 the variation seed's (default 0)")
+    parser.add_argument("--variation-strength", type=float, metavar="S",
+                        help="how far: 0 is the seed's picture, 1 the variation seed's (default: no variation)")
     parser.add_argument("--seed-walk", metavar="S1,S2,…",
                         help="an animation along the slerp through these seeds: --out DIR gets frames/ (normal PNGs), "
                              "seed-walk.gif and seed-walk.webp (one image per frame; --seed and --batch are not used)")

@@ -89,3 +89,15 @@ def test_cli_variation_flags(tiny_ddpm_dir, tmp_path, capsys):
     capsys.readouterr()
     assert main(common + ["--seed", "3", "--variation-seed", "9", "--out", str(tmp_path / "x")]) == 1
     assert "--variation-seed 9 does nothing without --variation-strength" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["pixel", "sd"])
+def test_an_explicit_variation_strength_0_runs_and_is_the_seeds_own_picture(tiny_ddpm_dir, tiny_sd, tmp_path, kind):
+    """A sweep from 0 to 1 starts at 0 (A1111 takes it): the seed's picture, not a refusal."""
+    common = (["generate", "--model", str(tiny_ddpm_dir)] if kind == "pixel" else
+              ["txt2img", "--model", str(tiny_sd), "--prompt", "a red fox", "--size", "64x64"])
+    common += ["--scheduler", "ddim", "--steps", "3", "--batch", "1", "--seed", "3", "--device", "cpu"]
+    assert main(common + ["--out", str(tmp_path / "plain")]) == 0
+    assert main(common + ["--variation-seed", "5", "--variation-strength", "0", "--out", str(tmp_path / "zero")]) == 0
+    plain, zero = (np.asarray(Image.open(next((tmp_path / d).glob("*.png")))) for d in ("plain", "zero"))
+    assert np.array_equal(plain, zero)

@@ -49,13 +49,16 @@ def _common_job_fields(args, model_ref: str) -> dict:
 
 def _variation_fields(args) -> dict:
     """--variation-seed and --variation-strength (generate and txt2img): a strength without a seed draws one at
-    random, as A1111 does; a seed without a strength would do nothing and is refused."""
-    strength, seed = getattr(args, "variation_strength", 0.0), getattr(args, "variation_seed", None)
-    if not strength:
+    random, as A1111 does; a seed without any strength would do nothing and is refused. An explicit strength 0 is
+    taken (a sweep from 0 to 1 starts there): it is the seed's own picture."""
+    strength, seed = getattr(args, "variation_strength", None), getattr(args, "variation_seed", None)
+    if strength is None:
         if seed is not None:
             raise ValueError(f"--variation-seed {seed} does nothing without --variation-strength S (0 … 1).")
         return {}
-    return dict(variation_seed=random.randrange(2**32) if seed is None else seed, variation_strength=strength)
+    if seed is None:
+        seed = random.randrange(2**32) if strength else 0
+    return dict(variation_seed=seed, variation_strength=strength)
 
 
 def _prompt_fields(args) -> dict:
