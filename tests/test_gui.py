@@ -136,7 +136,7 @@ def test_cancel_is_said_at_once(window, qtbot, tmp_path):
     with qtbot.waitSignal(window.sampler.job_finished, timeout=60000):
         panel.generate()
         qtbot.waitUntil(lambda: panel.canvas.progress.value() >= 2, timeout=30000)
-        assert "running" in panel.canvas.rate_label.text()  # which step runs now, not only the last one shown
+        assert "running" in panel.canvas.progress.text()  # which step runs now, not only the last one shown
         qtbot.keyClick(panel, Qt.Key.Key_Escape)
         assert panel.canvas.step_label.text() == "Cancelling…"  # before the run has stopped
     qtbot.waitUntil(lambda: "Cancelled" in panel.canvas.step_label.text(), timeout=5000)
@@ -213,12 +213,18 @@ def test_failed_run_reports_and_worker_survives(window, qtbot, models_root, tmp_
     panel = window.generate_panel
     weights = models_root / "tiny-ddpm" / "unet" / "diffusion_pytorch_model.safetensors"
     good = weights.read_bytes()
-    weights.write_bytes(good[:100])
     set_form(panel, steps=2, batch=1)
+    with qtbot.waitSignal(window.sampler.job_finished, timeout=30000):
+        panel.generate()
+    qtbot.waitUntil(lambda: panel.canvas.x0_view.image() is not None, timeout=5000)  # a run's pictures on screen
+    weights.write_bytes(good[:100])
     with qtbot.waitSignal(window.sampler.job_failed, timeout=30000):
         panel.generate()
     qtbot.waitUntil(lambda: panel.error_box is not None, timeout=5000)
     assert "Could not read the UNet weights" in panel.error_box.text()
+    # the failure is not shown over the last run's pictures
+    assert panel.canvas.step_label.text() == "Failed — nothing saved"
+    assert panel.canvas.x0_view.image() is None and panel.canvas.x_t_view.image() is None
     panel.error_box.close()
     weights.write_bytes(good)
     with qtbot.waitSignal(window.sampler.job_finished, timeout=30000) as done:
@@ -293,3 +299,21 @@ def test_a_file_that_holds_no_model_is_explained_and_not_remembered(window, tmp_
     panel.error_box.close()
     assert str(fake) not in window.settings.model_folders
     assert str(tmp_path / "my-models") in window.settings.model_folders  # what held models stays
+
+
+def test_a_long_status_message_is_cut_at_a_word_with_an_ellipsis_and_whole_in_its_tooltip(window, qtbot):
+    from PySide6.QtWidgets import QStatusBar
+
+    window.resize(900, 600)
+    bar = window.statusBar()
+    message = "Saved 4 image(s) to /home/artist/Pictures/ddpm-studio/outputs — " + "a long note about the model " * 12
+    bar.showMessage(message, 8000)
+    shown = QStatusBar.currentMessage(bar)  # what the bar draws
+    assert bar.currentMessage() == message and bar.toolTip() == message
+    assert shown.endswith("…") and message.startswith(shown[:-1]) and message[len(shown) - 1] == " "
+    assert bar.fontMetrics().horizontalAdvance(shown) <= bar.room()  # never under the device label
+    assert bar.room() < bar.width() - window.backend_label.sizeHint().width()
+    window.resize(3000, 600)  # room enough: whole again
+    qtbot.waitUntil(lambda: QStatusBar.currentMessage(bar) == message, timeout=5000)
+    bar.showMessage("Ready")
+    assert QStatusBar.currentMessage(bar) == "Ready" and bar.toolTip() == ""

@@ -160,3 +160,27 @@ def test_download_dialog_cancel(make_window, qtbot, tmp_path, repos, cache):
         qtbot.waitUntil(lambda: not dialog.running, timeout=30000)
     finally:
         slow.close()
+
+
+def test_no_network_is_said_in_words_not_errno(cache, monkeypatch):
+    import socket
+
+    from ddpm_studio.engine.hub import network_problem
+
+    try:  # what an HTTP client raises when the name cannot be looked up: the socket's error, wrapped
+        try:
+            raise socket.gaierror(-2, "Name or service not known")
+        except socket.gaierror as inner:
+            raise ConnectionError("Max retries exceeded with url: /api/models/x/y") from inner
+    except ConnectionError as outer:
+        message = network_problem(outer)
+    assert message and "could not reach the Hub" in message and "Errno" not in message
+    assert network_problem(ValueError("404 Client Error: Repository Not Found")) is None  # the Hub said no
+
+    with socket.socket() as closed:  # a port on this machine that nothing listens on: refused at once
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "2")
+    with pytest.raises(HubError) as refused:
+        plan_download("tiny/sd", endpoint=f"http://127.0.0.1:{port}")
+    assert "could not reach the Hub" in str(refused.value) and "Errno" not in str(refused.value)

@@ -77,6 +77,7 @@ def test_the_rate_and_eta_are_shown_beside_the_step(window):
         QApplication.processEvents()
         rate = canvas.rate_label
         assert rate.text().startswith("7.0 it/s · ETA")
+        assert canvas.progress.text().startswith("step 15/1000 running")  # the step the model is on now
         assert rate.width() >= rate.fontMetrics().horizontalAdvance(rate.text()), type(panel).__name__
         assert clipped_texts(canvas) == []
 
@@ -94,3 +95,17 @@ def test_the_divider_between_picture_and_canvas_is_remembered(make_window, tmp_p
     show_tab(second, second.tabs.indexOf(second.edit_panel))
     sizes = second.edit_panel.views.sizes()
     assert sizes[0] > sizes[1] and abs(sizes[0] / sum(sizes) - wanted[0] / sum(wanted)) < 0.05
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (1280, 800)])
+def test_every_grid_axis_shows_its_whole_example(window, size):
+    """The values box's hint (e.g. ddim, euler-a, dpm++2m) is read whole, whichever parameter the axis varies."""
+    window.resize(*size)
+    show_tab(window, window.tabs.indexOf(window.grid_panel))
+    row = window.grid_panel.form.axis_rows[0]
+    clipped = []
+    for index in range(1, row.name_box.count()):
+        row.name_box.setCurrentIndex(index)
+        QApplication.processEvents()
+        clipped += clipped_texts(row)
+    assert row.name_box.count() > 2 and clipped == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QToolButton
 
 from ddpm_studio.ui.settings import Settings
 from tests.ldm_checkpoint import save_config_folder, save_single_file
@@ -56,6 +57,23 @@ def test_single_file_checkpoint_added_and_used_from_the_gui(window, qtbot, sd):
     window.refresh_all_models()
     edit = window.edit_panel
     assert "my-checkpoint" in [edit.model_box.itemText(i) for i in range(edit.model_box.count())]
+
+
+def test_preferences_show_the_added_model_folders_and_remove_one(window, qtbot, sd):
+    panel = window.text2image_panel
+    panel.add_model_folder(str(sd["file"]))
+    names = lambda: [panel.model_box.itemText(i) for i in range(panel.model_box.count())]  # noqa: E731
+    assert {"tiny-sd", "my-checkpoint"} <= set(names())
+    dialog = window.open_preferences()
+    listed = dialog.files_page.model_folders
+    assert listed.folders() == [str(sd["models"]), str(sd["file"])]
+    listed.list.item(0).setSelected(True)
+    remove = next(b for b in listed.findChildren(QToolButton) if b.text() == "Remove")
+    qtbot.mouseClick(remove, Qt.MouseButton.LeftButton)
+    dialog.accept()
+    assert window.settings.user_model_folders == [str(sd["file"])]
+    assert names() == ["my-checkpoint"]  # the removed folder's model is no longer listed; nothing was deleted
+    assert sd["folder"].is_dir()
 
 
 def test_preferences_rebuild_the_engine_with_memory_savers(window, qtbot):

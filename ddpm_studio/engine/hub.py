@@ -59,7 +59,7 @@ def plan_download(repo_id: str, endpoint: str | None = None, token: str | None =
         with _online():
             info = HfApi(endpoint=endpoint, token=token).model_info(repo_id, files_metadata=True)
     except Exception as exc:
-        raise HubError(f"Could not look up {repo_id} on the Hub: {first_line(exc)}") from None
+        raise HubError(network_problem(exc) or f"Could not look up {repo_id} on the Hub: {first_line(exc)}") from None
     sizes = {s.rfilename: int(s.size or 0) for s in info.siblings or []}
     if "model_index.json" in sizes:
         components = _components(repo_id, info.sha or "main", endpoint, token, cache_dir)
@@ -172,8 +172,43 @@ def download(plan: DownloadPlan, on_progress: Progress, should_stop: Callable[[]
     except (DownloadCancelled, HubError):
         raise
     except Exception as exc:
-        raise HubError(f"Downloading {plan.repo_id} failed at {current}: {first_line(exc)}") from None
+        problem = network_problem(exc)
+        raise HubError(f"Downloading {plan.repo_id} stopped at {current}: {problem} Files already complete stay in "
+                       "the cache; downloading again resumes." if problem else
+                       f"Downloading {plan.repo_id} failed at {current}: {first_line(exc)}") from None
     return folder
+
+
+OFFLINE = ("This computer could not reach the Hub ({why}). Check the network connection (and a proxy, if you use "
+           "one), or copy the model's folder here from another computer and add it with File → Add model folder….")
+_NO_NAME = ("name or service not known", "temporary failure in name resolution", "failed to resolve",
+            "nodename nor servname", "getaddrinfo failed", "no address associated")
+
+
+def network_problem(exc: BaseException) -> str | None:
+    """What to tell the user when ``exc`` (or an error it wraps) is the network failing, not the Hub saying no; None
+    when it is something else. huggingface_hub and its HTTP client wrap the socket's error, so the chain is walked."""
+    import socket
+
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        error = pending.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        text = str(error).lower()
+        if isinstance(error, socket.gaierror) or any(words in text for words in _NO_NAME):
+            return OFFLINE.format(why="its address could not be looked up: no network, or no name server")
+        if isinstance(error, (ConnectionRefusedError, ConnectionResetError)) or "connection refused" in text:
+            return OFFLINE.format(why="the connection was refused")
+        if isinstance(error, (TimeoutError, socket.timeout)) or "timed out" in text:
+            return OFFLINE.format(why="the connection timed out")
+        if "network is unreachable" in text:
+            return OFFLINE.format(why="the network is unreachable")
+        pending += [e for e in (error.__cause__, error.__context__) if e is not None]
+        pending += [a for a in getattr(error, "args", ()) if isinstance(a, BaseException)]
+    return None
 
 
 @contextmanager

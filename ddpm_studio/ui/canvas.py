@@ -188,6 +188,7 @@ class StepCanvas(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self._cancelling = False
+        self.progress.setFormat("loading the model · %p%")
         self.step_label.setText("Loading model…")
         self.rate_label.setText("")
         self.kept_label.setText("")
@@ -207,8 +208,9 @@ class StepCanvas(QWidget):
             rate = done / event.elapsed if event.elapsed > 0 else 0.0
             eta = (event.total - done) / rate if rate > 0 else 0.0
             speed = f"{rate:.1f} it/s" if rate >= 1 or rate == 0 else f"{1 / rate:.1f} s/it"
-            running = f"step {done + 1}/{event.total} running · " if done < event.total else ""
-            self.rate_label.setText(f"{running}{speed} · ETA {eta:.0f} s")
+            self.rate_label.setText(f"{speed} · ETA {eta:.0f} s")
+            # the step the model is on now, which the pictures (the last step done) cannot show
+            self.progress.setFormat(f"step {done + 1}/{event.total} running · %p%" if done < event.total else "%p%")
         if self._history is not None and len(self._history):
             self.slider.setEnabled(True)
             if self._follow:
@@ -225,17 +227,31 @@ class StepCanvas(QWidget):
             return
         if stage == "sampling" and self._live_event is None:
             self.step_label.setText("Model loaded — step 1 running…")
+            self.progress.setFormat("step 1 running · %p%")
         elif stage == "decoding" and (self._live_event is None or not self._live_event.final):
-            self.rate_label.setText("decoding the picture (VAE)…")
+            self.progress.setFormat("decoding the picture (VAE) · %p%")
 
     def show_cancelling(self) -> None:
         """Cancel was asked: say so at once (the run stops within one of the model's blocks)."""
         self._cancelling = True
         self.step_label.setText("Cancelling…")
         self.rate_label.setText("")
+        self.progress.setFormat("cancelling · %p%")
+
+    def fail_run(self) -> None:
+        """The run failed: nothing saved. If it drew nothing yet, the pictures on screen are the last run's: they go,
+        so a failure is never shown over someone else's pictures."""
+        steps = f" after {self._live_event.index + 1} steps" if self._live_event is not None else ""
+        self.finish_run(f"Failed{steps} — nothing saved")
+        if self._live_event is None:
+            self.x_t_view.set_image(None)
+            self.x0_view.set_image(None)
+            self._shown = None
+            self.trajectory.clear("The run failed before its first step")
 
     def finish_run(self, message: str) -> None:
         self._cancelling = False
+        self.progress.setFormat("%p%")
         self.step_label.setText(message)
         self.rate_label.setText("")
         if self._history is not None and not len(self._history):  # a run without previews (or none got that far)

@@ -1,5 +1,5 @@
-"""Preferences → Your files: the models home (an A1111 / ComfyUI install used in place) and the user's own folders of
-LoRAs, embeddings and VAEs. Saved when the dialog is accepted; the main window then tells the engine."""
+"""Preferences → Your files: the model folders (and checkpoint files) added with File → Add…, the models home (an
+A1111 / ComfyUI install used in place) and the user's own folders of LoRAs, embeddings and VAEs. Saved when the dialog is accepted; the main window then tells the engine."""
 
 from __future__ import annotations
 
@@ -64,7 +64,11 @@ class AddonFoldersPage(QWidget):
         home_row.addWidget(self.home, 1)
         home_row.addWidget(clear)
         self.lists = {kind: FolderList(settings.own_folders(kind), title) for kind, title in KINDS.items()}
+        self.model_folders = FolderList(settings.user_model_folders, "Model folders")
+        self.model_folders.setToolTip("Folders of models and checkpoint files added with File → Add model folder… or "
+                                      "Add checkpoint file…; Remove stops listing them (nothing is deleted)")
         form = QFormLayout(self)
+        form.addRow("Model folders", self.model_folders)
         form.addRow("Models home", home_row)
         for kind, title in KINDS.items():
             form.addRow(title, self.lists[kind])
@@ -77,6 +81,8 @@ class AddonFoldersPage(QWidget):
         """Write the folders to ``settings``; whether anything changed."""
         changed = self.home.text() != settings.models_home
         settings.models_home = self.home.text()
+        changed |= self.model_folders.folders() != settings.user_model_folders
+        settings.set_user_model_folders(self.model_folders.folders())
         for kind, folder_list in self.lists.items():
             changed |= folder_list.folders() != settings.own_folders(kind)
             settings.set_own_folders(kind, folder_list.folders())

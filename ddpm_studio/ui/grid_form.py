@@ -6,7 +6,7 @@ model can be an axis too (its weight)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLineEdit, QWidget
+from PySide6.QtWidgets import QFormLayout, QLineEdit, QVBoxLayout, QWidget
 
 from ddpm_studio.engine.jobs import JobError
 from ddpm_studio.engine.resources import list_loras
@@ -32,10 +32,12 @@ class AxisRow(QWidget):
         super().__init__(parent)
         self.name_box = narrow_combo(9)
         self.values_edit = QLineEdit()
-        row = QHBoxLayout(self)
+        # the values under the parameter, the column's whole width: room for the example (ddim, euler-a, dpm++2m)
+        row = QVBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.name_box)
-        row.addWidget(self.values_edit, 1)
+        row.setSpacing(2)
+        row.addWidget(self.name_box, 0, Qt.AlignmentFlag.AlignLeft)
+        row.addWidget(self.values_edit)
         self.examples: dict[str, str] = {}
         self.name_box.currentIndexChanged.connect(self._name_changed)
 

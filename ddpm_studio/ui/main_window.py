@@ -21,6 +21,7 @@ from ddpm_studio.ui.grid_panel import GridPanel
 from ddpm_studio.ui.race_panel import RacePanel
 from ddpm_studio.ui.settings import Settings
 from ddpm_studio.ui.shortcuts_dialog import ShortcutsDialog
+from ddpm_studio.ui.status_bar import ElidingStatusBar
 from ddpm_studio.ui.theme import THEMES, apply_theme
 from ddpm_studio.ui.text2image_panel import Text2ImagePanel
 from ddpm_studio.ui.train_panel import TrainPanel
@@ -34,6 +35,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.setWindowTitle(f"DDPM Studio {__version__}")
         self.setAcceptDrops(True)
+        self.setStatusBar(ElidingStatusBar(self))  # long messages cut at a word with "…", whole in the tooltip
 
         options = self.settings.engine_options
         if device != "auto":  # asked for on the command line: wins over the saved preference for this session

@@ -31,9 +31,10 @@ ATTENTION_TIP = (
 class PromptFields:
     """``clip_skip`` False (the upscalers, which read their prompt one way only) hides clip skip and attention maps."""
 
-    def __init__(self, form: QFormLayout, clip_skip: bool = True) -> None:
+    def __init__(self, form: QFormLayout, clip_skip: bool = True,
+                 placeholder: str = "What to make: a lighthouse on a cliff at dusk, oil painting") -> None:
         self.prompt = QPlainTextEdit()
-        self.prompt.setPlaceholderText("What to make: a lighthouse on a cliff at dusk, oil painting")
+        self.prompt.setPlaceholderText(placeholder)
         self.prompt.setMaximumHeight(70)
         self.negative = QPlainTextEdit()
         self.negative.setPlaceholderText("What to avoid (optional)")

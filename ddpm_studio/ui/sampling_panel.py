@@ -309,7 +309,7 @@ class SamplingPanel(ModelList, QWidget):
         try:
             result = await pending
         except JobFailed as exc:
-            self.canvas.finish_run("Failed")
+            self.canvas.fail_run()
             if VAE_FP32_HINT in str(exc) and job is not None and not self.settings.engine_options["memory"].vae_fp32:
                 self.offer_vae_fp32(job, str(exc))
             else:

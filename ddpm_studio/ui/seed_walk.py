@@ -138,7 +138,7 @@ class SeedWalk:
                 result = await self._pending
             except JobFailed as exc:
                 self.discard(saved)
-                panel.canvas.finish_run("Failed")
+                panel.canvas.fail_run()
                 panel.show_error("Seed walk failed", str(exc))
                 return None
             if result is not None and not result.cancelled:

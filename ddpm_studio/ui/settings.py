@@ -70,6 +70,9 @@ class Settings:
     def remove_model_folder(self, folder: str) -> None:
         self.set_json("models/user_folders", [f for f in self.user_model_folders if f != folder])
 
+    def set_user_model_folders(self, folders: list[str]) -> None:
+        self.set_json("models/user_folders", _unique(folders))
+
     # ---- the user's own add-on files: LoRAs, embeddings, VAEs, and an A1111 / ComfyUI install used in place ----
     @property
     def models_home(self) -> str:

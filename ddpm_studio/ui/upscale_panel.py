@@ -35,7 +35,8 @@ class UpscalePanel(ImageInput, SamplingPanel):
 
     def add_fields(self, form: QFormLayout) -> None:
         self.image_path = ""
-        self.prompts = PromptFields(form, clip_skip=False)
+        self.prompts = PromptFields(form, clip_skip=False, placeholder="What the picture shows, so the upscaler adds "
+                                    "fitting detail: a lighthouse on a cliff at dusk")
         self.prompts.guidance.setValue(9.0)
         self.noise_level = QSpinBox(minimum=0, maximum=MAX_NOISE_LEVEL, value=20)
         self.noise_level.setToolTip("SD x4: noise added to the input first — more lets the model invent more detail")
