@@ -52,10 +52,13 @@ class QuitGuard(QObject):
             self.box.raise_()
             return self.box
         what = " and ".join(busy)
+        losses = {"a run": "the run's unfinished pictures are not saved",
+                  "a training": "the training saves a checkpoint first, and can be resumed"}
+        said = "; ".join(losses.get(item, item) for item in busy)
         box = QMessageBox(QMessageBox.Icon.Question, "Quit DDPM Studio?",
                           f"{what[0].upper()}{what[1:]} {'is' if len(busy) == 1 else 'are'} in progress. Quitting stops "
-                          "it: a run's unfinished pictures are not saved; a training saves a checkpoint first and can "
-                          "be resumed.", QMessageBox.StandardButton.NoButton, self.window)
+                          f"{'it' if len(busy) == 1 else 'them'}: {said}.", QMessageBox.StandardButton.NoButton,
+                          self.window)
         self.quit_button = box.addButton("Stop and quit", QMessageBox.ButtonRole.DestructiveRole)
         keep = box.addButton("Keep working", QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(keep)
