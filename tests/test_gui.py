@@ -317,3 +317,26 @@ def test_a_long_status_message_is_cut_at_a_word_with_an_ellipsis_and_whole_in_it
     qtbot.waitUntil(lambda: QStatusBar.currentMessage(bar) == message, timeout=5000)
     bar.showMessage("Ready")
     assert QStatusBar.currentMessage(bar) == "Ready" and bar.toolTip() == ""
+
+
+def test_quit_during_a_training_asks_then_it_saves_and_the_window_closes(make_window, qtbot, tmp_path):
+    from tests.folders import shapes_folder
+    from tests.test_train_panel import configure
+
+    settings = Settings(tmp_path / "settings.ini")
+    settings.output_dir = str(tmp_path / "out")
+    window = make_window(settings)
+    panel = window.train_panel
+    configure(panel, shapes_folder(tmp_path / "shapes"), tmp_path / "trained", steps=100000)
+    panel.sample_every.setValue(100000)
+    panel.checkpoint_every.setValue(100000)
+    panel.start()
+    qtbot.waitUntil(lambda: len(panel.loss_plot.raw) >= 1, timeout=60000)
+    window.close()
+    box = window.quit_guard.box
+    assert box is not None and box.isVisible() and "a training is in progress" in box.text().lower()
+    assert window.isVisible() and panel.training
+    window.quit_guard.quit_button.click()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=120000)  # after the training thread ended
+    assert panel.trainer is None or panel.trainer.isFinished()
+    assert (tmp_path / "trained" / "model" / "model_index.json").is_file()  # stopped as Stop does: saved first
