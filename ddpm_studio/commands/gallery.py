@@ -59,7 +59,9 @@ def cmd_index(args) -> int:
     report = index.add_folder(folder, progress)
     index.close()
     print(file=sys.stderr)
-    for path, why in report.skipped:
+    for _path, why in report.partial:
+        print(f"read in part: {why}", file=sys.stderr)
+    for _path, why in report.skipped:
         print(f"skipped: {why}", file=sys.stderr)
     print(f"{folder}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
           f"{report.removed} gone, {len(report.skipped)} skipped", file=sys.stderr)

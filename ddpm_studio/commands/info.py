@@ -11,7 +11,7 @@ def cmd_info(args) -> int:
     if args.json:
         print(json.dumps(read_metadata(args.image), indent=2, sort_keys=True))
         return 0
-    text = read_png_text(args.image)
+    text = read_png_text(args.image, ("parameters",))  # found before the pixels: they are not decoded
     if "parameters" not in text:
         raise ValueError(f"{args.image} carries no generation parameters.")
     print(text["parameters"])

@@ -15,12 +15,11 @@ Sampler names become ours where there is one (``euler_ancestral`` → ``euler-a`
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ddpm_studio.engine.gallery_rows import as_float, as_int
+from ddpm_studio.engine.gallery_rows import MAX_SQLITE_INT, as_float, as_int
+from ddpm_studio.engine.png_reading import NestedTooDeeply, UnreadablePng, load_json
 
-MAX_SQLITE_INT = 2**63 - 1  # ComfyUI seeds go to 2**64 − 1; larger ones are left out rather than mis-stored
 COMFY_SAMPLERS = {"euler": "euler", "euler_ancestral": "euler-a", "ddim": "ddim", "ddpm": "ddpm", "dpmpp_2m": "dpm++2m",
                   "uni_pc": "unipc", "uni_pc_bh2": "unipc", "lms": "lms", "heun": "heun", "dpm_2": "dpm2",
                   "lcm": "lcm"}
@@ -31,25 +30,28 @@ SAMPLER_NODES = ("KSampler", "KSamplerAdvanced")
 FOLLOW = 12  # links followed back from a sampler's input before giving up (a loop, a very long chain)
 
 
-def foreign_row(text: dict[str, str]) -> dict | None:
-    """The searchable fields of another tool's PNG from its text chunks; None when it is none of these."""
-    if "invokeai_metadata" in text:
-        return _invokeai(text["invokeai_metadata"])
-    if "prompt" in text:
-        return _comfyui(text["prompt"])
+def foreign_row(text: dict[str, str], path: str | Path = "", problems: list[str] | None = None) -> dict | None:
+    """The searchable fields of another tool's PNG from its text chunks; None when it is none of these (or its
+    text is nested too deeply to read: said in ``problems``)."""
+    try:
+        if "invokeai_metadata" in text:
+            return _invokeai(load_json(text["invokeai_metadata"], path, "its InvokeAI metadata"))
+        if "prompt" in text:
+            return _comfyui(load_json(text["prompt"], path, "its ComfyUI graph"))
+    except NestedTooDeeply as exc:
+        if problems is not None:
+            problems.append(f"{str(exc)[:-1]}; indexed without it.")
+    except UnreadablePng:
+        pass  # not JSON: a "prompt" chunk of a tool other than ComfyUI
     return None
 
 
-def _seed(value) -> int | None:
+def _seed(value) -> int | None:  # ComfyUI's go to 2**64 − 1: larger than SQLite stores ones are left out
     seed = as_int(value)
     return seed if seed is not None and 0 <= seed <= MAX_SQLITE_INT else None
 
 
-def _invokeai(raw: str) -> dict | None:
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
+def _invokeai(data) -> dict | None:
     if not isinstance(data, dict):
         return None
     model = data.get("model")
@@ -62,11 +64,7 @@ def _invokeai(raw: str) -> dict | None:
                 steps=as_int(data.get("steps")), guidance=as_float(data.get("cfg_scale")))
 
 
-def _comfyui(raw: str) -> dict | None:
-    try:
-        graph = json.loads(raw)
-    except ValueError:
-        return None
+def _comfyui(graph) -> dict | None:
     if not isinstance(graph, dict):
         return None
     nodes = {key: node for key, node in graph.items()

@@ -12,6 +12,7 @@ here: a rebuild starts them afresh. No Qt.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -65,8 +66,16 @@ class ScanReport:
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why): not in the index
+    partial: list[tuple[str, str]] = field(default_factory=list)  # (file, what was left out): indexed without it
     cancelled: bool = False
+
+    def merge(self, other: "ScanReport") -> None:
+        for name in ("added", "updated", "unchanged", "removed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.skipped += other.skipped
+        self.partial += other.partial
+        self.cancelled = self.cancelled or other.cancelled
 
 
 class GalleryIndex:
@@ -140,8 +149,12 @@ class GalleryIndex:
         if not self.rescan:
             self.pending_folders = folders
             return
+        report = ScanReport()
         for folder in folders:
-            self.add_folder(folder)
+            report.merge(self.add_folder(folder))
+        if report.skipped:
+            self.notes.append(f"{len(report.skipped)} file(s) could not be read and are not in the gallery: "
+                              + " ".join(why for _, why in report.skipped))
 
     def close(self) -> None:
         self.conn.close()
@@ -171,29 +184,76 @@ class GalleryIndex:
                 rows.append(row_from_png(path))
             except (RowError, OSError):
                 continue
-        self._write(rows)
+        refused = {row["path"] for row, _ in self._write(rows)}
+        rows = [row for row in rows if row["path"] not in refused]
         self._remember({str(Path(row["path"]).parent) for row in rows})
         return len(rows)
 
-    def _write(self, rows: list[dict]) -> None:
+    def _write(self, rows: list[dict]) -> list[tuple[dict, str]]:
+        """Insert or update ``rows`` together; when SQLite refuses one (a value it cannot store), each on its own,
+        so that one row never keeps the others out. Returns the refused rows with why."""
         if not rows:
-            return
+            return []
         names = ", ".join(COLUMNS)
         marks = ", ".join(f":{c}" for c in COLUMNS)
         updates = ", ".join(f"{c}=excluded.{c}" for c in COLUMNS if c != "path")
-        with self.conn:
-            self.conn.executemany(f"INSERT INTO images ({names}) VALUES ({marks}) "
-                                  f"ON CONFLICT(path) DO UPDATE SET {updates}", rows)
+        statement = f"INSERT INTO images ({names}) VALUES ({marks}) ON CONFLICT(path) DO UPDATE SET {updates}"
+        try:
+            with self.conn:
+                self.conn.executemany(statement, rows)
+            return []
+        except (OverflowError, sqlite3.InterfaceError, sqlite3.DataError, sqlite3.IntegrityError):
+            pass
+        refused = []
+        for row in rows:
+            try:
+                with self.conn:
+                    self.conn.execute(statement, row)
+            except (OverflowError, sqlite3.InterfaceError, sqlite3.DataError, sqlite3.IntegrityError) as exc:
+                refused.append((row, f"{row['path']} could not be stored in the gallery index: {exc}."))
+        return refused
+
+    def _pictures(self, root: Path, report: ScanReport) -> list[Path]:
+        """The PNGs under ``root``, sorted; symbolic links to folders are not followed. A link that loops (to
+        itself, or to a folder it is in), a link to nothing and a folder that cannot be listed are named in
+        ``report.skipped``."""
+        files = []
+
+        def unlisted(error: OSError) -> None:
+            report.skipped.append((str(error.filename), f"{error.filename}: the folder could not be read "
+                                                         f"({error.strerror or error}); its pictures are left out."))
+
+        for folder, subfolders, names in os.walk(root, onerror=unlisted):
+            here = Path(folder)
+            for name in sorted(subfolders):
+                link = here / name
+                if link.is_symlink() and _loops(link):
+                    report.skipped.append((str(link), f"{link} is a symbolic link to a folder it is in "
+                                                      f"({os.readlink(link)}); not followed."))
+            for name in names:
+                path = here / name
+                if name.startswith("."):
+                    continue
+                if path.is_symlink():
+                    loops, why = _bad_link(path)
+                    if loops or (why and path.suffix.lower() == ".png"):
+                        report.skipped.append((str(path), why))
+                    if why:
+                        continue
+                if path.suffix.lower() == ".png" and path.is_file():
+                    files.append(path)
+        return sorted(files)
 
     def add_folder(self, folder: str | Path, progress=None, should_stop=lambda: False) -> ScanReport:
         """Index every PNG under ``folder`` (new and changed files read, vanished ones dropped); ``progress(done,
-        total)`` is called as it goes."""
+        total)`` is called as it goes. A file that cannot be read is left out and named in the report's
+        ``skipped``, a value that cannot be read or stored is left out of its row and named in ``partial``: one
+        bad file never stops the others."""
         root = Path(folder).expanduser().resolve()
         report = ScanReport()
         if not root.is_dir():
             raise FileNotFoundError(f"{root} is not a folder.")
-        files = sorted(p for p in root.rglob("*") if p.suffix.lower() == ".png" and not p.name.startswith(".")
-                       and p.is_file())
+        files = self._pictures(root, report)
         below = (f"{root}{os.sep}", f"{root}{chr(ord(os.sep) + 1)}")  # every path that starts with root/
         known = {r["path"]: (r["size"], r["mtime"]) for r in self.conn.execute(
             "SELECT path, size, mtime FROM images WHERE path >= ? AND path < ?", below)}
@@ -204,22 +264,26 @@ class GalleryIndex:
                 break
             key = str(path)
             seen.add(key)
-            stat = path.stat()
-            if known.get(key) == (stat.st_size, stat.st_mtime):
-                report.unchanged += 1
-            else:
-                try:
-                    rows.append(row_from_png(path))
+            try:
+                stat = path.stat()
+                if known.get(key) == (stat.st_size, stat.st_mtime):
+                    report.unchanged += 1
+                else:
+                    problems: list[str] = []
+                    rows.append(row_from_png(path, problems))
+                    report.partial += [(key, why) for why in problems]
                     report.added += key not in known
                     report.updated += key in known
-                except RowError as exc:
-                    report.skipped.append((key, str(exc)))
+            except RowError as exc:
+                report.skipped.append((key, str(exc)))
+            except (OSError, RuntimeError) as exc:  # gone or unreadable since the folder was listed
+                report.skipped.append((key, f"{path} could not be read: {exc}"))
             if len(rows) >= BATCH:
-                self._write(rows)
+                self._written(rows, known, report)
                 rows = []
             if progress is not None:
                 progress(number, len(files))
-        self._write(rows)
+        self._written(rows, known, report)
         if not report.cancelled:
             gone = [(p,) for p in known if p not in seen]
             with self.conn:
@@ -228,6 +292,14 @@ class GalleryIndex:
         if files:
             self._remember({str(root)})
         return report
+
+    def _written(self, rows: list[dict], known: dict, report: ScanReport) -> None:
+        for row, why in self._write(rows):
+            report.skipped.append((row["path"], why))
+            if row["path"] in known:
+                report.updated -= 1
+            else:
+                report.added -= 1
 
     def remove(self, paths) -> None:
         with self.conn:
@@ -310,6 +382,28 @@ class GalleryIndex:
     def get(self, path: str) -> dict | None:
         rows = self._read("SELECT * FROM images WHERE path = ?", (str(Path(path).resolve()),))
         return dict(rows[0]) if rows else None
+
+
+def _bad_link(path: Path) -> tuple[bool, str | None]:
+    """Whether a symbolic link loops, and why it leads nowhere (it loops, or its target is missing) in a sentence;
+    (False, None) when it leads to a file or folder."""
+    try:
+        path.stat()
+        return False, None
+    except OSError as exc:
+        target = os.readlink(path)
+        if exc.errno == errno.ELOOP:
+            return True, f"{path} is a symbolic link that loops back on itself (→ {target})."
+        return False, f"{path} is a symbolic link to {target}, which is not there ({exc.strerror})."
+
+
+def _loops(link: Path) -> bool:
+    """Whether a link to a folder leads back to a folder it is in (followed, it would never end)."""
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False
+    return target == link.parent.resolve() or target in link.parent.resolve().parents
 
 
 def _like(text: str) -> str:

@@ -7,16 +7,15 @@ pixels are read (where these tools write their text), not the pixels. No Qt, no 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from PIL import Image
-
 from ddpm_studio.engine.metadata import JSON_KEY, PARAMETERS_KEY, parse_a1111
+from ddpm_studio.engine.png_reading import UnreadablePng, load_json, read_text
 from ddpm_studio.engine.schedulers import SCHEDULERS
 
 COLUMNS = ("path", "size", "mtime", "source", "kind", "model", "prompt", "negative", "seed", "scheduler", "steps",
            "guidance", "loras", "width", "height", "device", "created")
+MAX_SQLITE_INT, MIN_SQLITE_INT = 2**63 - 1, -(2**63)  # what an INTEGER column holds
 SAMPLER_KEYS = {}  # A1111's "Sampler" (and "Schedule type") → our scheduler name
 for _key, _spec in SCHEDULERS.items():
     SAMPLER_KEYS.setdefault((_spec.a1111_sampler, _spec.a1111_schedule or ""), _key)
@@ -29,48 +28,54 @@ class RowError(Exception):
 def png_text(path: Path) -> tuple[dict[str, str], tuple[int, int]]:
     """The text chunks before the image data, and the size, without decoding the pixels."""
     try:
-        with Image.open(path) as image:
-            text = {str(k): str(v) for k, v in image.info.items() if isinstance(v, str)}
-            return text, image.size
-    except FileNotFoundError:
-        raise RowError(f"{path}: no such file.") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise RowError(f"{path} is not a readable image: {exc}") from None
+        return read_text(path, after_pixels=False)
+    except UnreadablePng as exc:
+        raise RowError(str(exc)) from None
 
 
-def row_from_png(path: str | Path) -> dict:
+def row_from_png(path: str | Path, problems: list[str] | None = None) -> dict:
+    """The index row of the PNG at ``path``; a value that cannot be read or stored is left out, and said in
+    ``problems`` (one sentence naming the file each)."""
     path = Path(path)
+    problems = [] if problems is None else problems
     text, (width, height) = png_text(path)
-    stat = path.stat()
+    try:
+        stat = path.stat()
+        resolved = str(path.resolve())
+    except (OSError, RuntimeError) as exc:  # gone since it was opened; a link loop met on the way
+        raise RowError(f"{path} could not be read: {exc}") from None
     row = dict.fromkeys(COLUMNS)
-    row.update(path=str(path.resolve()), size=stat.st_size, mtime=stat.st_mtime, created=stat.st_mtime,
+    row.update(path=resolved, size=stat.st_size, mtime=stat.st_mtime, created=stat.st_mtime,
                width=width, height=height, source="file", prompt="", negative="")
     if JSON_KEY in text:
         try:
-            row.update(_ours(json.loads(text[JSON_KEY])))
+            row.update(_ours(load_json(text[JSON_KEY], path, "its DDPM Studio parameters"), path, problems))
             return row
+        except UnreadablePng as exc:
+            problems.append(f"{str(exc)[:-1]}; indexed without them.")
         except (ValueError, TypeError, KeyError, AttributeError):
             pass  # damaged: fall back to the A1111 text, which we write too
     if PARAMETERS_KEY in text:
-        row.update(_a1111(text[PARAMETERS_KEY]))
+        row.update(_a1111(text[PARAMETERS_KEY], path, problems))
         return row
     from ddpm_studio.engine.gallery_foreign import foreign_row
 
-    row.update(foreign_row(text) or {})  # ComfyUI's graph, InvokeAI's metadata
+    row.update(foreign_row(text, path, problems) or {})  # ComfyUI's graph, InvokeAI's metadata
     return row
 
 
-def _ours(payload: dict) -> dict:
+def _ours(payload: dict, path: Path, problems: list[str]) -> dict:
     job = payload["job"]
     loras = ", ".join(f"{Path(str(name)).stem}:{weight:g}" for name, weight in job.get("loras") or ())
     return dict(source="ddpm-studio", kind=job.get("kind"), model=str(payload.get("model_name") or job.get("model")),
                 prompt=str(job.get("prompt", "")), negative=str(job.get("negative_prompt", "")),
-                seed=as_int(payload.get("seed", job.get("seed"))), scheduler=job.get("scheduler"),
+                seed=seed_value(payload.get("seed", job.get("seed")), path, problems),
+                scheduler=job.get("scheduler"),
                 steps=as_int(job.get("steps")), guidance=as_float(job.get("guidance_scale")), loras=loras,
                 device=str(payload.get("device", "")))
 
 
-def _a1111(parameters: str) -> dict:
+def _a1111(parameters: str, path: Path, problems: list[str]) -> dict:
     fields = parse_a1111(parameters)
     sampler = fields.get("Sampler", "")
     if sampler.endswith(" Karras") and "Schedule type" not in fields:  # A1111 before 1.9: "DPM++ 2M Karras"
@@ -79,20 +84,36 @@ def _a1111(parameters: str) -> dict:
     return dict(source="a1111", kind="txt2img" if "Denoising strength" not in fields else "edit",
                 model=fields.get("Model", ""), prompt=fields.get("prompt", ""),
                 negative=fields.get("negative_prompt", ""),
-                seed=as_int(fields.get("Seed")), scheduler=scheduler or sampler.lower() or None,
+                seed=seed_value(fields.get("Seed"), path, problems), scheduler=scheduler or sampler.lower() or None,
                 steps=as_int(fields.get("Steps")), guidance=as_float(fields.get("CFG scale")),
                 loras=fields.get("Lora hashes", ""), device=fields.get("Device", ""))
 
 
 def as_int(value) -> int | None:
+    """A whole number SQLite can store (64 bits), else None."""
     try:
-        return int(value) if value is not None and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
+        number = int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
         return None
+    return number if number is None or MIN_SQLITE_INT <= number <= MAX_SQLITE_INT else None
+
+
+def seed_value(value, path: Path, problems: list[str]) -> int | None:
+    """The seed for the index; one beyond what SQLite stores (A1111 takes any digits) is left out, and said."""
+    seed = as_int(value)
+    if seed is None and value is not None and not isinstance(value, bool):
+        try:
+            int(value)
+        except (TypeError, ValueError, OverflowError):
+            return None  # not a number at all: nothing to say
+        shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:37]}…"
+        problems.append(f"{path}: its seed {shown} is larger than the gallery index stores (up to {MAX_SQLITE_INT}); "
+                        "the picture is indexed without it.")
+    return seed
 
 
 def as_float(value) -> float | None:
     try:
         return float(value) if value is not None else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer past 1e308
         return None

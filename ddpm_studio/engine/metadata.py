@@ -16,10 +16,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, PngImagePlugin
+from PIL import PngImagePlugin
 
 from ddpm_studio import __version__
 from ddpm_studio.engine.jobs import JobError, PromptJob, job_from_dict
+from ddpm_studio.engine.png_reading import UnreadablePng, load_json, read_text
 from ddpm_studio.engine.schedulers import SCHEDULERS
 
 PARAMETERS_KEY = "parameters"
@@ -87,28 +88,24 @@ def png_info(job, *, index: int, width: int, height: int, model_name: str, devic
     return info
 
 
-def read_png_text(path: str | Path) -> dict[str, str]:
-    path = Path(path)
+def read_png_text(path: str | Path, keys: tuple[str, ...] = ()) -> dict[str, str]:
+    """The PNG's text chunks (``png_reading.read_text``: ``keys`` found before the pixels spare decoding them)."""
     try:
-        with Image.open(path) as image:
-            image.load()
-            return {str(k): str(v) for k, v in getattr(image, "text", {}).items()}
-    except FileNotFoundError:
-        raise MetadataError(f"{path}: no such file.") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise MetadataError(f"{path} is not a readable image: {exc}") from None
+        return read_text(path, keys)[0]
+    except UnreadablePng as exc:
+        raise MetadataError(str(exc)) from None
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """The JSON payload DDPM Studio stored in ``path`` (job, index, seed, device, model name)."""
-    text = read_png_text(path)
+    text = read_png_text(path, (JSON_KEY,))
     raw = text.get(JSON_KEY)
     if raw is None:
         raise MetadataError(f"{path} carries no DDPM Studio parameters.")
     try:
-        payload = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise MetadataError(f"{path}: the DDPM Studio parameters are damaged ({exc}).") from None
+        payload = load_json(raw, path, "the DDPM Studio parameters")
+    except UnreadablePng as exc:
+        raise MetadataError(str(exc)) from None
     if not isinstance(payload, dict) or "job" not in payload:
         raise MetadataError(f"{path}: the DDPM Studio parameters have no job.")
     return payload
@@ -159,9 +156,14 @@ def _split_params(line: str) -> dict[str, str]:
         j = colon + 1
         while j < n and line[j] == " ":
             j += 1
+        quoted = None
         if j < n and line[j] == '"':
-            value, end = json.JSONDecoder().raw_decode(line, j)
-            j = end
+            try:
+                quoted, j = json.JSONDecoder().raw_decode(line, j)
+            except ValueError:  # a stray or unclosed quote: the text as it is, up to the next comma
+                quoted = None
+        if quoted is not None:
+            value = quoted
         else:
             end = line.find(",", j)
             end = n if end < 0 else end

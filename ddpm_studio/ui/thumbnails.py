@@ -44,7 +44,7 @@ def make_thumbnail(path: str, size: int, mtime: float) -> QImage:
             picture.thumbnail((SIZE, SIZE), Image.Resampling.LANCZOS)
             cached.parent.mkdir(parents=True, exist_ok=True)
             picture.save(cached)
-    except (OSError, ValueError, SyntaxError):
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):  # a header claiming 50,000² pixels
         return QImage()
     return QImage(str(cached))
 
