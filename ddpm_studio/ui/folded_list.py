@@ -6,7 +6,7 @@ is listed. Subclasses read the files (``read_files``), make their rows (``make_i
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -72,9 +72,18 @@ class FoldedFileList(QWidget):
         """Grey what the chosen model (``model_family``) cannot use (``shade``); say in each tooltip what it is."""
 
     def shade(self, item: QListWidgetItem, unusable: bool) -> None:
-        """An item in the palette's greyed-out text colour when the chosen model cannot use it."""
-        group = QPalette.ColorGroup.Disabled if unusable else QPalette.ColorGroup.Active
-        item.setForeground(self.palette().color(group, QPalette.ColorRole.Text))
+        """An item in the palette's greyed-out text colour when the chosen model cannot use it; else in no colour of
+        its own, so that it is painted in the palette's text colour, whichever theme is on."""
+        if unusable:
+            item.setForeground(self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
+        else:
+            item.setData(Qt.ItemDataRole.ForegroundRole, None)
+
+    def changeEvent(self, event) -> None:
+        """The theme changed: grey what is greyed in the new palette's colour (an item keeps the colour it was given)."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.mark()
 
     # ---- listing ----
     def refresh(self) -> list[str]:

@@ -30,6 +30,7 @@ from ddpm_studio.engine.jobs import MAX_LORA_WEIGHT
 from ddpm_studio.engine.prompt_syntax import lora_tag_spans
 from ddpm_studio.engine.resources import FAMILY_NAMES, LoraFile, list_loras
 from ddpm_studio.ui.folded_list import FoldedFileList
+from ddpm_studio.ui.notes import FieldNote, LinkLabel
 from ddpm_studio.ui.prompt_words import append_words, remove_span, replace_span
 
 SLIDER_STEPS = 20  # slider units per weight unit: steps of 0.05
@@ -279,12 +280,10 @@ class _WeightRow(QWidget):
         self.in_prompt.setEnabled(False)  # a quiet note, in the palette's dimmed text
         self.in_prompt.hide()
         top.insertWidget(1, self.in_prompt)
-        self.family_note = QLabel(wordWrap=True)
-        self.family_note.setStyleSheet("color: #c0392b")
-        self.family_note.hide()
+        self.family_note = FieldNote()
         layout.addWidget(self.family_note)
         layout.addLayout(weight_row)
-        self.triggers = QLabel(wordWrap=True, textFormat=Qt.TextFormat.RichText)
+        self.triggers = LinkLabel()
         self.triggers.linkActivated.connect(self._link)
         if lora.triggers:
             shown = lora.triggers[:SHOWN_TRIGGERS]
@@ -319,8 +318,10 @@ class _WeightRow(QWidget):
 
     def set_wrong_family(self, wrong: bool) -> None:
         self.name.setEnabled(not wrong)
-        self.family_note.setText(f"Made for {self.lora.family}, not this model: the run will refuse it.")
-        self.family_note.setVisible(wrong)
+        if wrong:
+            self.family_note.warn(f"Made for {self.lora.family}, not this model: the run will refuse it.")
+        else:
+            self.family_note.clear_note()
         note = f"\n{self.lora.name} is made for {self.lora.family}, not the chosen model's family." if wrong else ""
         self.name.setToolTip(_describe(self.lora) + note)
 
