@@ -62,14 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     _prompt_arguments(edit, SCHEDULERS)
     edit.add_argument("--image", required=True)
     edit.add_argument("--mode", default="img2img", choices=["img2img", "inpaint", "instruct", "outpaint"])
-    edit.add_argument("--mask", default="", help="inpaint: white where the image is repainted")
+    edit.add_argument("--mask", default="", help="inpaint: white where the image is repainted (any SD model; an "
+                      "inpainting one gives better seams); the rest is kept exactly")
     edit.add_argument("--strength", type=float, default=0.75, help="img2img/inpaint: how much to change (0–1)")
     edit.add_argument("--image-guidance", type=float, default=1.5, help="instruct: how closely to keep the input image")
     edit.add_argument("--extend", default="0,0,0,0", metavar="LEFT,RIGHT,TOP,BOTTOM",
                       help="outpaint: pixels to add on each side (e.g. 128,128,0,0)")
     edit.add_argument("--outpaint-fill", default="edge", choices=["edge", "noise"],
                       help="outpaint: the new area starts as the edge pixels stretched outwards, or as noise")
-    edit.add_argument("--feather", type=int, default=32, help="outpaint: the seam's blend into the picture, in pixels")
+    edit.add_argument("--feather", type=int, default=32, help="mask blur, in pixels: outpaint, the seam's blend into "
+                      "the picture; inpaint, the band around the mask that is repainted and blended")
     _prediction_argument(edit)
 
     race = sub.add_parser("race", help="one x_T, several schedulers (or step counts, or guidance scales), compared "

@@ -70,7 +70,7 @@ def test_download_progress_then_the_model_loads_offline(hub, cache):
     folder = download(plan, lambda done, total, name: seen.append((done, total, name)), endpoint=hub.url)
     assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen) and seen[-1][0] == seen[-1][1] == plan.total_bytes
     info = inspect_model("tiny/sd")
-    assert str(info.path) == folder and info.modes == ("txt2img", "img2img", "outpaint")
+    assert str(info.path) == folder and info.modes == ("txt2img", "img2img", "inpaint", "outpaint")
     # a second download finds everything in the cache and fetches no file again
     gets = sum(r.startswith("GET /tiny/sd/resolve") for r in hub.requests)
     download(plan, lambda *a: None, endpoint=hub.url)

@@ -83,7 +83,7 @@ def test_single_files_are_listed_from_user_folders(tiny, configs):
     found = list_models([str(tiny["txt2img-file"].parent)], accept=lambda info: info.family.startswith("stable-diffusion"))
     names = {info.name: info for info in found}
     assert {"tiny-txt2img", "tiny-inpaint"} <= set(names)
-    assert names["tiny-txt2img"].modes == ("txt2img", "img2img", "outpaint")
+    assert names["tiny-txt2img"].modes == ("txt2img", "img2img", "inpaint", "outpaint")
 
 
 def test_a_checkpoints_header_is_read_once_however_many_panels_list_it(tiny, tmp_path, monkeypatch):

@@ -261,7 +261,7 @@ class EditJob(PromptJob):
     image_guidance_scale: float = 1.5
     extend: tuple[int, int, int, int] = (0, 0, 0, 0)  # outpaint: pixels added left, right, top, bottom
     outpaint_fill: str = "edge"  # what the new area starts as: the edge pixels stretched, or noise
-    feather: int = 32  # outpaint: how far into the picture the seam is blended, in pixels
+    feather: int = 32  # pixels blended: outpaint, the seam's band into the picture; inpaint, the band around the mask
 
     def __post_init__(self) -> None:
         if isinstance(self.extend, list):  # from a dict (JSON)
@@ -293,9 +293,10 @@ class EditJob(PromptJob):
     def a1111_fields(self) -> list[tuple[str, Any]]:
         if self.mode == "instruct":
             return [("Image CFG scale", self.image_guidance_scale), *super().a1111_fields()]
-        outpaint = [("Outpaint", ",".join(map(str, self.extend))), ("Outpaint fill", self.outpaint_fill),
-                    ("Mask blur", self.feather)] if self.mode == "outpaint" else []
-        return [("Denoising strength", self.strength), *outpaint, *super().a1111_fields()]
+        outpaint = [("Outpaint", ",".join(map(str, self.extend))),
+                    ("Outpaint fill", self.outpaint_fill)] if self.mode == "outpaint" else []
+        blur = [("Mask blur", self.feather)] if self.mode in ("outpaint", "inpaint") else []
+        return [("Denoising strength", self.strength), *outpaint, *blur, *super().a1111_fields()]
 
 
 MAX_NOISE_LEVEL = 350  # the SD x4 upscaler's max_noise_level

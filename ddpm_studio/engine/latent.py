@@ -1,9 +1,11 @@
 """Latent diffusion (the Stable Diffusion family) through diffusers pipelines, emitting the same step events.
 
-Each mode runs the pipeline made for it: text-to-image and img2img on a 4-channel UNet, inpaint on a 9-channel one,
-instruct (InstructPix2Pix) on an 8-channel one. Steps are watched through ``callback_on_step_end``; x_t and x0 come
-from a recorder around ``scheduler.step`` (the callback only sees the next latents), shown through a linear
-latent→RGB map. Cancel raises from the callback, which stops every pipeline at once, with no VAE decode.
+Each mode runs the pipeline made for it: text-to-image and img2img on a 4-channel UNet, inpaint and outpaint on a
+9-channel one or a 4-channel one (masked img2img), instruct (InstructPix2Pix) on an 8-channel one. In- and outpainting
+put the result back over the input (mask_blend.py): pixels outside the mask and its feathered edge stay exact.
+Steps are watched through ``callback_on_step_end``; x_t and x0 come from a recorder around ``scheduler.step`` (the
+callback only sees the next latents), shown through a linear latent→RGB map. Cancel raises from the callback, which
+stops every pipeline at once, with no VAE decode.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ PIPELINES = {
     ("stable-diffusion-xl", "txt2img"): "StableDiffusionXLPipeline",
     ("stable-diffusion-xl", "img2img"): "StableDiffusionXLImg2ImgPipeline",
     ("stable-diffusion-xl-inpaint", "inpaint"): "StableDiffusionXLInpaintPipeline",
-    # outpainting: an inpainting UNet, or a normal one as masked img2img (the inpaint pipelines take both)
+    # in- and outpainting with a normal model: masked img2img (the inpaint pipelines take a 4-channel UNet too)
+    ("stable-diffusion", "inpaint"): "StableDiffusionInpaintPipeline",
+    ("stable-diffusion-xl", "inpaint"): "StableDiffusionXLInpaintPipeline",
     ("stable-diffusion", "outpaint"): "StableDiffusionInpaintPipeline",
     ("stable-diffusion-inpaint", "outpaint"): "StableDiffusionInpaintPipeline",
     ("stable-diffusion-xl", "outpaint"): "StableDiffusionXLInpaintPipeline",
@@ -197,18 +201,15 @@ def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, nega
     if isinstance(job, Text2ImageJob):
         args.update(height=job.height, width=job.width)
         return args
-    if job.mode == "outpaint":  # the canvas rides along for run_prompt_job to put the original back
-        canvas = outpaint_canvas(job, multiple)
+    if job.mode in ("outpaint", "inpaint"):  # the canvas rides along for run_prompt_job to put the original back
+        canvas = outpaint_canvas(job, multiple) if job.mode == "outpaint" else inpaint_canvas(job, multiple)
         args.update(image=canvas.image, mask_image=canvas.mask, height=canvas.image.height,
-                    width=canvas.image.width, strength=job.strength, outpaint_canvas=canvas)
+                    width=canvas.image.width, strength=job.strength, masked_canvas=canvas)
         return args
     image = _fit_to_latent_grid(open_rgb(job.image, "input image"), multiple)
     args["image"] = image
-    if job.mode in ("img2img", "inpaint"):
+    if job.mode == "img2img":
         args["strength"] = job.strength
-    if job.mode == "inpaint":
-        mask = open_rgb(job.mask, "mask").convert("L").resize(image.size, Image.Resampling.NEAREST)
-        args.update(mask_image=mask, height=image.height, width=image.width)
     if job.mode == "instruct":
         args["image_guidance_scale"] = job.image_guidance_scale
     return args
@@ -224,6 +225,18 @@ def outpaint_canvas(job: EditJob, multiple: int):
         raise ModelError(f"{job.image} ({picture.width}×{picture.height}) grown by {job.extend} would be "
                          f"{width}×{height}; at most {MAX_SIDE} a side.")
     return make_canvas(picture, job.extend, job.outpaint_fill, job.feather, job.seed, multiple)
+
+
+def inpaint_canvas(job: EditJob, multiple: int):
+    from ddpm_studio.engine import inpaint
+
+    picture = open_rgb(job.image, "input image")
+    mask = open_rgb(job.mask, "mask")
+    canvas = inpaint.make_canvas(picture, mask, job.feather, multiple)
+    if not canvas.alpha.any():
+        raise ModelError(f"The mask {job.mask} is black everywhere: paint white where the picture should be "
+                         "repainted.")
+    return canvas
 
 
 def varied_latents(pipe, job: Text2ImageJob) -> tuple[torch.Tensor, list[torch.Generator]]:
@@ -285,7 +298,7 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
     recorder.wanted = job.preview_every > 0 or job.full_decode_every > 0
     generators = [torch.Generator(device="cpu").manual_seed(job.seed + i) for i in range(job.batch_size)]
     args = pipeline_arguments(loaded, job, used.prompt, used.negative_prompt)
-    canvas = args.pop("outpaint_canvas", None)
+    canvas = args.pop("masked_canvas", None)
     if job.controlnets:  # the ControlNet pipeline on the same modules and scheduler (controlnet.py)
         from ddpm_studio.engine import controlnet
 
@@ -366,7 +379,7 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
         )
     images = unit_to_uint8(out.images)
     if canvas is not None:
-        from ddpm_studio.engine.outpaint import composite
+        from ddpm_studio.engine.mask_blend import composite
 
         images = np.stack([composite(canvas, image) for image in images])
     return SampleOutput(images=images, steps_run=calls, cancelled=False, addons=used)

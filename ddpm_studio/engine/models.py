@@ -48,8 +48,10 @@ class ModelError(Exception):
     """A model cannot be used; the message is for the user and names the path."""
 
 
-# what a Stable Diffusion UNet can do, by its number of input channels
-UNET_CHANNEL_MODES = {4: ("txt2img", "img2img", "outpaint"), 9: ("inpaint", "outpaint"), 8: ("instruct",)}
+# what a Stable Diffusion UNet can do, by its number of input channels: a normal one in- and outpaints as masked
+# img2img (as in A1111), an inpainting one (9: latents, mask, masked picture) does it with better seams
+UNET_CHANNEL_MODES = {4: ("txt2img", "img2img", "inpaint", "outpaint"), 9: ("inpaint", "outpaint"), 8: ("instruct",)}
+INPAINTING_CHANNELS = 9
 LATENT_FAMILIES = {"stable-diffusion", "stable-diffusion-xl", "stable-diffusion-inpaint", "stable-diffusion-xl-inpaint", "instruct-pix2pix"}
 MODE_NAMES = {"txt2img": "text-to-image", "img2img": "image-to-image", "inpaint": "inpainting", "instruct": "instruction editing",
               "outpaint": "outpainting",
@@ -79,6 +81,11 @@ class ModelInfo:
     @property
     def single_file(self) -> bool:
         return self.path.is_file()
+
+    @property
+    def inpainting(self) -> bool:
+        """An inpainting model (a 9-channel UNet): it sees the mask and the masked picture, so its seams blend."""
+        return self.family.endswith("-inpaint")
 
     @property
     def label(self) -> str:
@@ -153,7 +160,7 @@ def inspect_model(ref: str, allow_pickle: bool = False) -> ModelInfo:
         channels, context_dim = _unet_shape(path)
         modes = UNET_CHANNEL_MODES.get(channels, ())
         xl = family.startswith("stable-diffusion-xl")
-        if "inpaint" in modes:
+        if channels == INPAINTING_CHANNELS:
             family, panel = ("stable-diffusion-xl-inpaint" if xl else "stable-diffusion-inpaint"), "Edit (inpaint)"
         elif "instruct" in modes:
             family, panel = "instruct-pix2pix", "Edit (instruct)"

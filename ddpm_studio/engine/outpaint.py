@@ -3,7 +3,7 @@ stretched outwards, or noise around the picture's mean colour) and inpainted —
 normal one as masked img2img (diffusers' inpaint pipelines take a 4-channel UNet too and keep the unmasked latents
 at each step). The inpaint mask reaches ``feather`` pixels into the picture (at most a quarter of its side), so
 the model blends the seam; the result is put back over the original with a soft edge over that band, and every
-original pixel outside the band is kept exactly, not as the VAE's copy of it. The working canvas is padded to the
+original pixel outside the band is kept exactly, not as the VAE's copy of it (mask_blend.py, as inpainting). The working canvas is padded to the
 VAE's 8-pixel grid and cropped back, so any growth in pixels is exact. With an inpainting model at strength 1 the
 fill does not matter (its UNet sees the new area masked out); it does with a normal model, or below strength 1.
 No Qt.
@@ -11,23 +11,12 @@ No Qt.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from PIL import Image
 
+from ddpm_studio.engine.mask_blend import MaskedCanvas, soft_edge
+
 FILLS = ("edge", "noise")
-
-
-@dataclass
-class OutpaintCanvas:
-    image: Image.Image  # the grown picture, filled, padded to the grid: what the pipeline starts from
-    mask: Image.Image  # L: white (repaint) over the new area and the seam band, black elsewhere
-    alpha: np.ndarray  # float32 H × W in [0, 1]: how much of the generated picture the result takes, per pixel
-    original: np.ndarray  # uint8 h × w × 3: the input picture, placed at (left, top)
-    size: tuple[int, int]  # (width, height) of the result: the input grown by the requested pixels
-    left: int
-    top: int
 
 
 def grown_size(width: int, height: int, extend: tuple[int, int, int, int]) -> tuple[int, int]:
@@ -36,7 +25,8 @@ def grown_size(width: int, height: int, extend: tuple[int, int, int, int]) -> tu
 
 
 def make_canvas(picture: Image.Image, extend: tuple[int, int, int, int], fill: str, feather: int, seed: int,
-                grid: int = 8) -> OutpaintCanvas:
+                grid: int = 8) -> MaskedCanvas:
+    """The grown picture, filled; its mask over the new area and a band of the picture along each grown side."""
     left, right, top, bottom = extend
     original = np.asarray(picture.convert("RGB"))
     h, w = original.shape[:2]
@@ -55,27 +45,6 @@ def make_canvas(picture: Image.Image, extend: tuple[int, int, int, int], fill: s
     band = {side: feather if amount else 0 for side, amount in zip(("left", "right", "top", "bottom"), extend)}
     kept[top + band["top"]:top + h - band["bottom"], left + band["left"]:left + w - band["right"]] = True
     mask = Image.fromarray(np.where(kept, 0, 255).astype(np.uint8), "L")
-    return OutpaintCanvas(image=Image.fromarray(filled, "RGB"), mask=mask, alpha=soft_edge(kept, feather),
-                          original=original, size=(width, height), left=left, top=top)
+    return MaskedCanvas(image=Image.fromarray(filled, "RGB"), mask=mask, alpha=soft_edge(kept, feather),
+                        original=original, size=(width, height), left=left, top=top)
 
-
-def soft_edge(kept: np.ndarray, feather: int) -> np.ndarray:
-    """0 over what is kept, rising linearly across the band to 1 ``feather`` pixels away, 1 beyond."""
-    if feather <= 0 or kept.all() or not kept.any():
-        return np.where(kept, 0.0, 1.0).astype(np.float32)
-    from scipy.ndimage import distance_transform_edt
-
-    return np.clip(distance_transform_edt(~kept) / feather, 0.0, 1.0).astype(np.float32)
-
-
-def composite(canvas: OutpaintCanvas, generated: np.ndarray) -> np.ndarray:
-    """The result (uint8 H × W × 3 at the grown size): the generated picture over the new area and the band, the
-    original everywhere else, exactly."""
-    width, height = canvas.size
-    generated = generated[:height, :width].astype(np.float32)
-    alpha = canvas.alpha[:height, :width, None]
-    base = generated.copy()
-    h, w = canvas.original.shape[:2]
-    base[canvas.top:canvas.top + h, canvas.left:canvas.left + w] = canvas.original
-    out = np.round(alpha * generated + (1.0 - alpha) * base)
-    return np.clip(out, 0, 255).astype(np.uint8)

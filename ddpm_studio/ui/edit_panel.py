@@ -1,6 +1,7 @@
-"""The Edit panel: change an image with a prompt — img2img (strength), inpaint (a painted mask), instruct
-(InstructPix2Pix, image guidance). The image can be opened, dropped or pasted; pasted images and painted masks are
-saved under the output folder so that every result's parameters point at real files."""
+"""The Edit panel: change an image with a prompt — img2img (strength), inpaint (a painted mask, with any Stable
+Diffusion model: an inpainting one is recommended in a line under the model), instruct (InstructPix2Pix, image
+guidance), outpaint. The image can be opened, dropped or pasted; pasted images and painted masks are saved under the
+output folder so that every result's parameters point at real files."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ from ddpm_studio.ui.prompt_fields import PromptFields
 from ddpm_studio.ui.sampling_panel import SamplingPanel
 
 
+INPAINT_HINT = "An inpainting model (…-inpainting) gives better seams"  # shown while a normal one inpaints
+
+
 class EditPanel(ImageInput, SamplingPanel):
     job_type = EditJob
     settings_key = "edit/last_job"
@@ -60,6 +64,12 @@ class EditPanel(ImageInput, SamplingPanel):
                                    "outpaint": "Outpaint"}[mode], mode)
         self.mode_box.currentIndexChanged.connect(self._mode_changed)
         form.insertRow(0, "Mode", self.mode_box)
+        self.inpaint_hint = QLabel(INPAINT_HINT, wordWrap=True)
+        self.inpaint_hint.setToolTip("This model inpaints as masked img2img: it repaints the mask from what is there, "
+                                     "without seeing the picture around it. An inpainting model (a 9-channel UNet, "
+                                     "usually named …-inpainting) sees the mask and the picture, so its edges blend.")
+        form.insertRow(2, self.inpaint_hint)  # under the Model row: Mode, Model, this
+        self.hint_form = form
         self.prompts = PromptFields(form)
         self.addons = AddonFields(form, self.settings, self.prompts.prompt, self.prompts.negative)
         self.strength = QDoubleSpinBox(minimum=0.01, maximum=1.0, value=0.75, singleStep=0.05, decimals=2)
@@ -122,7 +132,7 @@ class EditPanel(ImageInput, SamplingPanel):
         mode = self.mode()
         self.strength.setEnabled(mode != "instruct")
         self.image_guidance.setEnabled(mode == "instruct")
-        self.outpaint.show(mode == "outpaint")
+        self.outpaint.show(mode == "outpaint", mask_blur=mode == "inpaint")
         self.control.set_visible(mode != "instruct")
         if hasattr(self, "painter"):
             self.painter.painting_enabled = mode == "inpaint"
@@ -131,6 +141,13 @@ class EditPanel(ImageInput, SamplingPanel):
             self.painter.update()
         if hasattr(self, "model_box"):
             self.refresh_models(include_hf_cache=self.ready)
+        self._show_inpaint_hint()
+
+    def _show_inpaint_hint(self) -> None:
+        """The one-line recommendation of an inpainting model, while a normal one is chosen for inpainting."""
+        info = self.current_model_info() if getattr(self, "model_infos", None) is not None else None
+        normal = info is not None and not info.inpainting
+        self.hint_form.setRowVisible(self.inpaint_hint, self.mode() == "inpaint" and normal)
 
     # ---- the input image ----
     def show_input(self, image: QImage) -> None:
@@ -155,6 +172,7 @@ class EditPanel(ImageInput, SamplingPanel):
     def model_changed(self, info: ModelInfo | None) -> None:
         self.prompts.show_prediction(info is not None and info.prediction_unknown)
         self.addons.model_changed(info)
+        self._show_inpaint_hint()
 
     def job_fields(self) -> dict:
         mode = self.mode()
@@ -168,6 +186,7 @@ class EditPanel(ImageInput, SamplingPanel):
         return dict(mode=mode, image=self.image_path, mask=mask, strength=round(self.strength.value(), 3),
                     image_guidance_scale=round(self.image_guidance.value(), 3),
                     **(self.outpaint.values() if mode == "outpaint" else {}),
+                    **(dict(feather=self.outpaint.feather.value()) if mode == "inpaint" else {}),
                     **(self.control.values() if mode != "instruct" else {}), **self.prompts.values(),
                     **self.addons.values())
 

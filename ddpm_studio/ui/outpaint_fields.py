@@ -1,5 +1,6 @@
 """The Outpaint rows of the Edit panel: how many pixels to grow the canvas by on each side, what the new area starts
-as, and how far the seam is blended into the picture (``engine/outpaint.py``); shown in outpaint mode only."""
+as, and how far the seam is blended into the picture (``engine/outpaint.py``); shown in outpaint mode only, but for
+the last, which inpainting shows as its mask blur (``engine/inpaint.py``)."""
 
 from __future__ import annotations
 
@@ -34,8 +35,6 @@ class OutpaintFields:
                              "stretched outwards, or noise around its mean colour (an inpainting model at strength 1 "
                              "ignores it; a normal model, or a lower strength, keeps some of it)")
         self.feather = QSpinBox(minimum=0, maximum=MAX_FEATHER, value=32, suffix=" px")
-        self.feather.setToolTip("How far into the picture the seam is repainted and blended; the rest of the "
-                                "picture is kept exactly")
         form.addRow("Extend", self.extend_row)
         form.addRow("Fill", self.fill)
         form.addRow("Seam", self.feather)
@@ -43,9 +42,20 @@ class OutpaintFields:
         for box in self.sides.values():
             box.valueChanged.connect(self._update)
 
-    def show(self, on: bool) -> None:
-        for row in (self.extend_row, self.fill, self.feather):
+    def show(self, on: bool, mask_blur: bool = False) -> None:
+        """The outpaint rows (``on``), or only the blend's width as inpainting's mask blur."""
+        for row in (self.extend_row, self.fill):
             self.form.setRowVisible(row, on)
+        self.form.setRowVisible(self.feather, on or mask_blur)
+        label = self.form.labelForField(self.feather)
+        if mask_blur and not on:
+            label.setText("Mask blur")
+            self.feather.setToolTip("How far around the painted mask the picture is repainted and blended into "
+                                    "it; every pixel further out is kept exactly")
+        else:
+            label.setText("Seam")
+            self.feather.setToolTip("How far into the picture the seam is repainted and blended; the rest of the "
+                                    "picture is kept exactly")
 
     def set_picture_size(self, size: tuple[int, int] | None) -> None:
         self.picture_size = size
