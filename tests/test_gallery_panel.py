@@ -156,3 +156,113 @@ def test_right_click_offers_the_actions_and_images_drag_out_as_files(gallery, ma
     menu.close()
     data = panel.model.mimeData([panel.model.index(0), panel.model.index(2)])
     assert [url.toLocalFile() for url in data.urls()] == [made[2], made[0]]
+
+
+# ---- issue 27: hand-offs (defect 13), hostile folders (defect 4), labels, empty searches, the preview (defect 15) ----
+
+def test_again_with_a_new_seed_leaves_the_panels_batch_and_random_box_alone(gallery, made, qtbot):
+    window, panel = gallery
+    generate = window.generate_panel
+    generate.batch.setValue(3)
+    generate.random_seed.setChecked(True)
+    _choose(panel, 2)
+    with qtbot.waitSignal(window.sampler.job_finished, timeout=60000) as done:
+        panel.details.buttons["rerun"].click()
+    job = done.args[1].job
+    assert job.batch_size == 1 and job.seed != 40 and generate.seed.text() == str(job.seed)  # the seed is shown
+    assert generate.batch.value() == 3 and generate.random_seed.isChecked()  # as the user left them
+
+
+def test_send_to_edit_brings_the_pictures_prompt_and_negative_prompt(gallery, tmp_path, qtbot):
+    from ddpm_studio.engine.jobs import Text2ImageJob
+    from ddpm_studio.engine.metadata import png_info
+    from tests.hostile_pngs import a1111_text, text_png
+
+    window, panel = gallery
+    folder = tmp_path / "others"
+    folder.mkdir()
+    text_png(folder / "webui.png", parameters=a1111_text("a lighthouse at dusk", 99, "fog, blur"))
+    ours = Text2ImageJob(model="sd15", prompt="a red fox in snow", negative_prompt="cartoon", steps=4, seed=5,
+                         width=64, height=64)
+    Image.new("RGB", (64, 64), (90, 60, 30)).save(folder / "ours.png", pnginfo=png_info(
+        ours, index=0, width=64, height=64, model_name="sd15", device="cpu"))
+    scan = panel.add_folder(str(folder))
+    qtbot.waitUntil(lambda: scan.isFinished() and panel.model.rowCount() == 5, timeout=30000)
+    edit = window.edit_panel
+    for words, prompt, negative in (("lighthouse", "a lighthouse at dusk", "fog, blur"),
+                                    ("fox", "a red fox in snow", "cartoon")):
+        window.tabs.setCurrentWidget(panel)
+        panel.search.setText(words)
+        panel.refresh()
+        _choose(panel, 0)
+        panel.details.buttons["edit"].click()
+        assert window.tabs.currentWidget() is edit and edit.image_path == panel.details.row["path"]
+        assert edit.prompts.prompt.toPlainText() == prompt and edit.prompts.negative.toPlainText() == negative
+
+
+def test_a_folder_with_hostile_files_is_added_and_each_bad_one_named(gallery, tmp_path, qtbot):
+    from tests.hostile_pngs import hostile_folder
+
+    window, panel = gallery
+    files = hostile_folder(tmp_path / "downloads")
+    messages = []
+    panel.status_message.connect(messages.append)
+    scan = panel.add_folder(str(tmp_path / "downloads"))
+    qtbot.waitUntil(lambda: scan.isFinished() and panel.model.rowCount() == 8, timeout=30000)  # 3 made + 5 read
+    said = next(m for m in messages if m.startswith("Added"))
+    assert "4 not added: bomb.png, here, loop_a.png, loop_b.png" in said
+    assert "big_seed.png" in said and "deep.png" in said  # indexed, without the value that could not be read
+    details = panel.note_box.detailedText()
+    assert "50,000×50,000 pixels" in details and "loops back on itself" in details and f"seed {10**26}" in details
+    assert window.restore_from_png(str(files["deep"])) is False  # restore says what is wrong, in a box
+    assert "nested too deeply" in window.generate_panel.error_box.text()
+    panel.search.setText("barn")
+    panel.refresh()
+    _choose(panel, 0)  # the picture whose seed was too large: shown with its parameters as written
+    qtbot.waitUntil(lambda: str(10**26) in panel.details.parameters.toPlainText(), timeout=10000)
+
+
+def test_thumbnail_labels_fit_their_cell(gallery):
+    from PySide6.QtCore import Qt
+
+    window, panel = gallery
+    cell = panel.grid.gridSize()
+    metrics = panel.grid.fontMetrics()
+    panel.model.update_row({**panel.model.rows[0], "seed": 1118967370, "rating": 5})
+    lines = panel.model.data(panel.model.index(0), Qt.ItemDataRole.DisplayRole).split("\n")
+    assert lines == ["seed 1118967370", "★★★★★"]
+    assert all(metrics.horizontalAdvance(line) <= cell.width() - 8 for line in lines)
+    assert cell.height() >= panel.grid.iconSize().height() + 2 * metrics.height()
+
+
+def test_a_search_with_no_match_says_so(gallery):
+    window, panel = gallery
+    assert not panel.empty_hint.isVisible()
+    panel.search.setText("zebra crossing")
+    panel.refresh()
+    assert panel.model.rowCount() == 0 and panel.empty_hint.isVisible()
+    assert "Nothing matches “zebra crossing”" in panel.empty_hint.text() and "all 3 picture(s)" in panel.empty_hint.text()
+    panel.search.setText("")
+    panel.refresh()
+    assert panel.model.rowCount() == 3 and not panel.empty_hint.isVisible()
+
+
+def test_the_chosen_picture_is_decoded_off_the_gui_thread(gallery, made, qtbot, monkeypatch):
+    import threading
+
+    from ddpm_studio.ui import gallery_details
+
+    window, panel = gallery
+    threads = []
+    real = gallery_details.load_preview
+
+    def recording(row):
+        threads.append(threading.current_thread())
+        return real(row)
+
+    monkeypatch.setattr(gallery_details, "load_preview", recording)
+    _choose(panel, 1)
+    assert panel.details.view.image().isNull()  # not read on the GUI thread while it chose
+    qtbot.waitUntil(lambda: not panel.details.view.image().isNull(), timeout=10000)
+    assert threads and threading.main_thread() not in threads
+    assert "Seed: 41" in panel.details.parameters.toPlainText()

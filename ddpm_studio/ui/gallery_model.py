@@ -10,6 +10,16 @@ from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from ddpm_studio.ui.thumbnails import SIZE, Thumbnails
 
 ROW_ROLE = Qt.ItemDataRole.UserRole  # the index row (a dict) of an item
+SHORT_SEED = 12  # digits that fit under a thumbnail after "seed "; a longer seed (ComfyUI's) is shown alone
+
+
+def label(row: dict) -> str:
+    """The text under a thumbnail: its seed on one line, its stars on the next (each fits the cell's width)."""
+    seed = row.get("seed")
+    lines = [] if seed is None else [f"seed {seed}" if len(str(seed)) <= SHORT_SEED else str(seed)]
+    if row.get("rating"):
+        lines.append("★" * row["rating"])
+    return "\n".join(lines)
 
 
 class GalleryModel(QAbstractListModel):
@@ -51,8 +61,7 @@ class GalleryModel(QAbstractListModel):
             return None
         row = self.rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            stars = "★" * (row.get("rating") or 0)
-            return f"seed {row['seed']} {stars}".strip() if row.get("seed") is not None else stars
+            return label(row)
         if role == Qt.ItemDataRole.DecorationRole:
             icon = self._icons.get(row["path"])
             if icon is None:
@@ -62,7 +71,8 @@ class GalleryModel(QAbstractListModel):
                 icon = self._icons[row["path"]] = QIcon(QPixmap.fromImage(image))
             return icon
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{row.get('prompt') or '(no prompt)'}\n{row.get('model') or ''}\n{row['path']}"
+            seed = [] if row.get("seed") is None else [f"seed {row['seed']}"]  # whole, where the label shortens it
+            return "\n".join([*seed, row.get("prompt") or "(no prompt)", row.get("model") or "", row["path"]])
         if role == ROW_ROLE:
             return row
         return None

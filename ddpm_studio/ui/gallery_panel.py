@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QThread, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QPalette
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QListView, QMenu,
                                QPushButton, QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
@@ -24,6 +24,15 @@ SEARCH_TIP = ("Words of the prompt or the negative prompt (all of them; \"red fo
               "-fox for none with it), and seed:123, model:dream, sampler:euler-a, steps:30, kind:txt2img, "
               "since:2026-11-01, until:2026-11-30, stars:3, tag:portrait")
 SORTS = (("newest", "Newest first"), ("oldest", "Oldest first"), ("stars", "Most stars"))
+
+
+MAX_REASONS = 40  # files and why, in the count's tooltip after a scan (the box after it lists them all)
+
+
+def _names(problems: list[tuple[str, str]], shown: int = 5) -> str:
+    names = sorted({Path(path).name for path, _ in problems})
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 class ScanThread(QThread):
@@ -46,10 +55,7 @@ class ScanThread(QThread):
             index = GalleryIndex(self.index_path)
             try:
                 for folder in self.folders:
-                    report = index.add_folder(folder, lambda d, t: self.progress.emit(d, t))
-                    for name in ("added", "updated", "unchanged", "removed"):
-                        setattr(total, name, getattr(total, name) + getattr(report, name))
-                    total.skipped += report.skipped
+                    total.merge(index.add_folder(folder, lambda d, t: self.progress.emit(d, t)))
                 self.finished_scan.emit(total)
             finally:
                 index.close()
@@ -102,7 +108,9 @@ class GalleryPanel(QWidget):
         self.grid.setUniformItemSizes(True)  # 100,000 items lay out without asking each for its size
         self.grid.setLayoutMode(QListView.LayoutMode.Batched)
         self.grid.setIconSize(QSize(SIZE, SIZE))
-        self.grid.setGridSize(QSize(SIZE + 16, SIZE + 34))
+        self.grid.setWordWrap(True)  # the label's two lines: seed, stars (gallery_model.label)
+        self.grid.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a seed too long to fit keeps both its ends
+        self.grid.setGridSize(QSize(SIZE + 16, SIZE + 14 + 2 * self.grid.fontMetrics().height()))
         self.grid.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
         self.grid.setModel(self.model)
         self.grid.selectionModel().selectionChanged.connect(self._chosen)
@@ -112,6 +120,13 @@ class GalleryPanel(QWidget):
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.grid.customContextMenuRequested.connect(self.context_menu)
         self.grid.verticalScrollBar().valueChanged.connect(self._maybe_more)
+        self.empty_hint = QLabel(self.grid.viewport())  # over the grid when nothing is in it: why, and what to do
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.empty_hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.empty_hint.hide()
+        QVBoxLayout(self.grid.viewport()).addWidget(self.empty_hint)
         self.details = GalleryDetails()
         self.details.action_requested.connect(self.act)
         self.details.rating_changed.connect(self._rate)
@@ -160,6 +175,7 @@ class GalleryPanel(QWidget):
             self.model.set_rows([])  # no results that belong to another search
             self.count.setText(f"<span style='color:#c03030'>{exc}</span>")
             self.count.setToolTip(str(exc))
+            self._show_hint(f"The search could not be read: {exc}")
             return
         chosen = {row["path"] for row in self.chosen_rows()} if keep_place else set()
         scrolled = self.grid.verticalScrollBar().value() if keep_place else 0
@@ -183,6 +199,20 @@ class GalleryPanel(QWidget):
     def _update_count(self) -> None:
         self.count.setText(f"{self.total:,} image(s)" if self.model.rowCount() >= self.total
                            else f"{self.model.rowCount():,} of {self.total:,} shown")
+        if self.model.rowCount():
+            self._show_hint("")
+        elif self.search.text().strip():
+            everything = self.index.count("") if self.index is not None else 0
+            self._show_hint(f"Nothing matches “{self.search.text().strip()}”.\n" + (
+                f"Try fewer words, or clear the search to see all {everything:,} picture(s)." if everything else
+                "The gallery is empty: what you make shows up here, and Add folder… brings in pictures."))
+        else:
+            self._show_hint("No pictures yet.\nWhat you make in the other tabs shows up here; Add folder… brings in "
+                            "pictures you already have.")
+
+    def _show_hint(self, text: str) -> None:
+        self.empty_hint.setText(text)
+        self.empty_hint.setVisible(bool(text))
 
     def _maybe_more(self, value: int) -> None:
         """Near the end of the grid: the next page from the index."""
@@ -223,14 +253,21 @@ class GalleryPanel(QWidget):
         if isinstance(report, str):
             self.note_box = error_dialog(self, "Could not add the folder", report)
         else:
-            names = ", ".join(Path(path).name for path, _ in report.skipped[:5])
-            more = f" and {len(report.skipped) - 5} more" if len(report.skipped) > 5 else ""
-            skipped = f"; unreadable, skipped: {names}{more}" if report.skipped else ""
             found = report.added + report.updated + report.unchanged
-            message = (f"Added {report.added} image(s), {report.updated} updated{skipped}" if found or skipped
+            message = (f"Added {report.added} image(s), {report.updated} updated" if found or report.skipped
                        else f"No PNG pictures in {self.scan.folder}")
+            if report.skipped:
+                message += f"; {len(report.skipped)} not added: {_names(report.skipped)}"
+            if report.partial:
+                message += f"; {len(report.partial)} added without a value that could not be read: " \
+                           f"{_names(report.partial)}"
             self.status_message.emit(message)
-            self.count.setToolTip(message)
+            reasons = [why for _, why in report.skipped + report.partial]
+            self.count.setToolTip("\n".join([message, *reasons[:MAX_REASONS]]))
+            if report.skipped:  # named where it stays, each with why: the status bar's message goes by
+                self.note_box = error_dialog(self, "Some files were not added to the gallery",
+                                             f"{message}.\n\nThe other pictures were added.")
+                self.note_box.setDetailedText("\n\n".join(reasons))
         self.refresh()
 
     # ---- the chosen images ----
@@ -342,6 +379,7 @@ class GalleryPanel(QWidget):
         if self.scan is not None:
             self.scan.wait(30000)
         self.model.thumbnails.wait()
+        self.details.wait()
         if self.index is not None:
             self.index.close()
             self.index = None

@@ -337,22 +337,18 @@ class MainWindow(QMainWindow):
 
     def send_image(self, path: str, where: str) -> bool:
         """A gallery image as the input of Edit, Upscale or the forward-process explorer."""
+        from ddpm_studio.ui.gallery_handoff import send_to_edit
+
         panel = {"edit": self.edit_panel, "upscale": self.upscale_panel, "explorer": self.explorer_panel}[where]
         self.tabs.setCurrentWidget(panel)
-        return panel.load_image(path)
+        return send_to_edit(panel, path) if where == "edit" else panel.load_image(path)
 
     def rerun_with_new_seed(self, path: str):
-        """Make a gallery image again with everything the same but the seed (a new random one): one image."""
-        if not self.restore_from_png(path):
-            return None
-        panel = self.current_sampling_panel()
-        panel.seed_field.roll()
-        panel.batch.setValue(1)
-        if not panel.ready:
-            self.statusBar().showMessage("Restored; the sampler is still loading — press Generate when it is ready",
-                                         8000)
-            return None
-        return panel.submit(panel.current_job())
+        """Make a gallery image again with everything the same but the seed (a new random one): one image, the
+        panel's batch size and Random box left as they were (gallery_handoff.py)."""
+        from ddpm_studio.ui.gallery_handoff import again_with_new_seed
+
+        return again_with_new_seed(self, path)
 
     def work_in_progress(self) -> list[str]:
         """What quitting now would stop, in words; empty when nothing runs."""
