@@ -163,3 +163,16 @@ def test_controlnet_with_a_hires_fix_and_with_outpainting(engine, tiny):
                                  control_images=(tiny["picture-a"],)), save=False).images
     assert steered.shape == plain.shape == (1, 64, 80, 3) and not np.array_equal(steered, plain)
     assert np.array_equal(steered[0, :, 32:], np.asarray(Image.open(tiny["picture-b"]))[:, 16:])  # kept exactly
+
+
+def test_controlnet_steers_inpainting_with_a_normal_model_and_keeps_the_rest(engine, tiny, tmp_path):
+    mask = np.zeros((64, 64), np.uint8)
+    mask[8:24, 8:24] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    inpaint = dict(model=str(tiny["sd"]), prompt="a red fox", mode="inpaint", image=tiny["picture-b"],
+                   mask=str(tmp_path / "mask.png"), feather=4, strength=1.0, steps=3, seed=2, preview_every=0)
+    plain = engine.run(EditJob(**inpaint), save=False).images
+    steered = engine.run(EditJob(**inpaint, controlnets=((str(tiny["cn"]), 1.0, 0.0, 1.0),),
+                                 control_images=(tiny["picture-a"],)), save=False).images
+    assert steered.shape == plain.shape == (1, 64, 64, 3) and not np.array_equal(steered, plain)
+    assert np.array_equal(steered[0, 32:], np.asarray(Image.open(tiny["picture-b"]))[32:])  # kept exactly
