@@ -125,15 +125,17 @@ class SamplingPanel(ModelList, QWidget):
         self.cancel_all_button = QPushButton("Cancel all")
         self.cancel_all_button.clicked.connect(self.cancel_all)
         self.queue_label = QLabel("")
+        self.queue_label.hide()
         buttons = QHBoxLayout()
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.cancel_all_button)
+        run_bar = QVBoxLayout()  # at the column's top, outside what scrolls: in sight however long the form is
+        run_bar.addWidget(self.generate_button)
+        run_bar.addLayout(buttons)
+        run_bar.addWidget(self.queue_label)
 
         left = QVBoxLayout()
         left.addLayout(form)
-        left.addWidget(self.generate_button)
-        left.addLayout(buttons)
-        left.addWidget(self.queue_label)
 
         self.canvas = StepCanvas(export_folder=lambda: self.output_dir.text().strip())
         self.canvas.exported.connect(lambda path: self.status_message.emit(f"Exported the steps to {path}"))
@@ -161,7 +163,11 @@ class SamplingPanel(ModelList, QWidget):
         right.addWidget(views, 1)
         right.addWidget(QLabel("Results — click to view, drag out, right-click for more"))
         right.addWidget(self.gallery)
-        QVBoxLayout(self).addWidget(form_and_view(left, right, 380))
+        self.columns = form_and_view(left, right, 380, pinned=run_bar)
+        saved = settings.layout_state(f"{self.settings_prefix}/columns")
+        if saved is not None:
+            self.columns.restoreState(saved)
+        QVBoxLayout(self).addWidget(self.columns)
 
         for keys in ("Ctrl+Return", "Ctrl+Enter"):  # Esc (cancel) is the main window's, on every tab
             QShortcut(QKeySequence(keys), self, activated=self.generate_button.click)
@@ -275,6 +281,7 @@ class SamplingPanel(ModelList, QWidget):
         self.settings.set_random_seed(self.settings_prefix, self.random_seed.isChecked())
         if self.views.count() > 1:
             self.settings.set_layout_state(f"{self.settings_prefix}/views", self.views.saveState())
+        self.settings.set_layout_state(f"{self.settings_prefix}/columns", self.columns.saveState())
         try:
             self.settings.set_json(self.settings_key, self.current_job().to_dict())
         except JobError:
@@ -360,6 +367,7 @@ class SamplingPanel(ModelList, QWidget):
 
     def _on_queue_changed(self, waiting: int) -> None:
         self.queue_label.setText(f"Queue: {waiting} waiting" if waiting else "")
+        self.queue_label.setVisible(bool(waiting))
 
     def _update_buttons(self) -> None:
         has_model = self.model_box.count() > 0

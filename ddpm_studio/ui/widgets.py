@@ -4,7 +4,18 @@ column, a non-blocking error dialog, and the settings-and-view layout."""
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QMessageBox, QScrollArea, QSplitter, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLayout,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 def path_row(field: QWidget, on_browse, label: str = "…") -> QHBoxLayout:
@@ -44,9 +55,13 @@ def error_dialog(parent: QWidget, title: str, message: str) -> QMessageBox:
     return box
 
 
-def form_and_view(left: QVBoxLayout, right: QVBoxLayout, left_width: int) -> QSplitter:
+COLUMN_SHARE = 0.34  # of a panel's width, for its settings column at first (it never gets less than it needs)
+
+
+def form_and_view(left: QVBoxLayout, right: QVBoxLayout, left_width: int, pinned: QLayout | None = None) -> QSplitter:
     """The panels' shape: settings in a column on the left (it scrolls on short screens), what they make on the
-    right."""
+    right. ``pinned`` (Generate and Cancel) stays at the column's top, outside what scrolls: always in sight. The
+    column takes a third of the width, at least what it needs up to ``left_width``; the divider widens it."""
     left.addStretch(1)
     left_widget, right_widget = QWidget(), QWidget()
     left_widget.setLayout(left)
@@ -56,11 +71,20 @@ def form_and_view(left: QVBoxLayout, right: QVBoxLayout, left_width: int) -> QSp
     scroll.setWidgetResizable(True)
     scroll.setFrameShape(QFrame.Shape.NoFrame)
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    scroll.setMaximumWidth(left_width)
+    column: QWidget = scroll
+    if pinned is not None:
+        column = QWidget()
+        column_layout = QVBoxLayout(column)
+        column_layout.setContentsMargins(0, 0, 0, 0)
+        column_layout.addLayout(pinned)
+        column_layout.addWidget(scroll, 1)
     splitter = QSplitter(Qt.Orientation.Horizontal)
-    splitter.addWidget(scroll)
+    splitter.setChildrenCollapsible(False)
+    splitter.addWidget(column)
     splitter.addWidget(right_widget)
-    splitter.setStretchFactor(1, 1)
+    splitter.setStretchFactor(0, 1)
+    splitter.setStretchFactor(1, 2)
+    splitter.setSizes([round(10000 * COLUMN_SHARE), round(10000 * (1 - COLUMN_SHARE))])  # shares, until shown
     return splitter
 
 
