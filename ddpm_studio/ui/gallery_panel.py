@@ -256,6 +256,8 @@ class GalleryPanel(QWidget):
             found = report.added + report.updated + report.unchanged
             message = (f"Added {report.added} image(s), {report.updated} updated" if found or report.skipped
                        else f"No PNG pictures in {self.scan.folder}")
+            if report.unchanged:
+                message += f", {report.unchanged} already in the gallery"
             if report.skipped:
                 message += f"; {len(report.skipped)} not added: {_names(report.skipped)}"
             if report.partial:
@@ -266,7 +268,7 @@ class GalleryPanel(QWidget):
             self.count.setToolTip("\n".join([message, *reasons[:MAX_REASONS]]))
             if report.skipped:  # named where it stays, each with why: the status bar's message goes by
                 self.note_box = error_dialog(self, "Some files were not added to the gallery",
-                                             f"{message}.\n\nThe other pictures were added.")
+                                             f"{message}.\n\nThe other pictures are in the gallery.")
                 self.note_box.setDetailedText("\n\n".join(reasons))
         self.refresh()
 
