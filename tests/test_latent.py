@@ -211,20 +211,22 @@ def test_cli_txt2img_and_edit(sd, photo, tmp_path, capsys):
     assert "--size must look like 512x768" in capsys.readouterr().err
 
 
-def test_nan_output_is_reported_not_saved(sd, tmp_path, monkeypatch):
+def test_nan_output_is_reported_not_saved(sd, tmp_path):
     import torch
 
     engine = Engine(device="cpu")
     loaded = engine.load(str(sd["txt2img"]), "txt2img")
-    from diffusers.models.autoencoders.vae import DecoderOutput
 
-    def black_decode(z, return_dict=True, **_):  # what an fp16 VAE overflow gives
-        sample = torch.full((z.shape[0], 3, 32, 32), float("nan"))
-        return DecoderOutput(sample=sample) if return_dict else (sample,)
+    def black(_module, _inputs, output):  # what an overflowing VAE gives
+        return torch.full_like(output, float("nan"))
 
-    monkeypatch.setattr(loaded.pipe.vae, "decode", black_decode)
-    with pytest.raises(ModelError, match="produced NaN values.*fp16 VAE.*VAE in fp32"):
-        engine.run(Text2ImageJob(model=str(sd["txt2img"]), prompt="x", steps=2, width=32, height=32, output_dir=str(tmp_path)))
+    handle = loaded.pipe.vae.decoder.conv_out.register_forward_hook(black)
+    try:
+        with pytest.raises(ModelError, match="decoded good latents into NaN values.*float32.*choose another VAE"):
+            engine.run(Text2ImageJob(model=str(sd["txt2img"]), prompt="x", steps=2, width=32, height=32,
+                                     output_dir=str(tmp_path)))
+    finally:
+        handle.remove()
     assert list(tmp_path.iterdir()) == []
 
 

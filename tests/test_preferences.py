@@ -125,29 +125,54 @@ def test_out_of_memory_gives_advice_frees_the_model_and_the_next_run_works(windo
     assert result.images.shape == (1, 32, 32, 3)
 
 
-def test_black_image_offers_the_vae_fp32_fix_and_runs_again(window, qtbot):
-    import torch
-    from diffusers.models.autoencoders.vae import DecoderOutput
+def _nan_output(_module, _inputs, output):  # what an overflowing layer gives
+    return output.new_full(output.shape, float("nan"))
 
+
+@pytest.fixture()
+def bf16_window(make_window, tmp_path, sd, monkeypatch):
+    """The window with the sampler in bfloat16 (a half precision this CPU runs)."""
+    monkeypatch.setenv("DDPM_STUDIO_CONFIGS", str(sd["configs"]))
+    settings = Settings(tmp_path / "settings.ini")
+    settings.output_dir = str(tmp_path / "out")
+    settings.add_model_folder(str(sd["models"]))
+    options = settings.engine_options
+    settings.set_engine_options(**{**options, "precision": "bf16"})
+    return make_window(settings)
+
+
+def test_black_image_from_a_half_precision_vae_offers_the_vae_fp32_fix_and_runs_again(bf16_window, qtbot):
+    window = bf16_window
     panel = window.text2image_panel
     small_job(panel)
     run(qtbot, window, panel)  # loads the model
     pipe = window.sampler.engine._model.pipe
-
-    def black_decode(z, return_dict=True, **_):  # what an fp16 VAE overflow gives
-        sample = torch.full((z.shape[0], 3, 32, 32), float("nan"))
-        return DecoderOutput(sample=sample) if return_dict else (sample,)
-
-    pipe.vae.decode = black_decode
-    with qtbot.waitSignal(window.sampler.job_failed, timeout=120000):
+    pipe.vae.decoder.conv_out.register_forward_hook(_nan_output)  # the fp16 VAE overflow, in bf16 here
+    with qtbot.waitSignal(window.sampler.job_failed, timeout=120000) as failed:
         qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    assert failed.args[2] == "vae-fp32"  # the remedy travels as data, beside the message
     qtbot.waitUntil(lambda: getattr(panel, "fix_button", None) is not None and panel.error_box.isVisible())
-    assert "NaN" in panel.error_box.text()
+    assert "NaN" in panel.error_box.text() and "bfloat16" in panel.error_box.text()
     with qtbot.waitSignal(window.sampler.job_finished, timeout=120000) as done:
         panel.fix_button.click()
     assert done.args[1].images.shape == (1, 32, 32, 3)  # the engine was rebuilt: a fresh VAE, in fp32
     assert Settings(window.settings.path).engine_options["memory"].vae_fp32
     assert window.sampler.engine.memory.vae_fp32
+
+
+def test_black_image_from_another_cause_does_not_offer_the_vae_fix(window, qtbot):
+    """In fp32 the VAE in fp32 cannot help: the error says where the NaN values came from, with no fix button,
+    whatever its wording."""
+    panel = window.text2image_panel
+    small_job(panel)
+    run(qtbot, window, panel)
+    window.sampler.engine._model.pipe.unet.conv_out.register_forward_hook(_nan_output)
+    with qtbot.waitSignal(window.sampler.job_failed, timeout=120000) as failed:
+        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    assert failed.args[2] == ""
+    qtbot.waitUntil(lambda: panel.error_box is not None and panel.error_box.isVisible())
+    assert "during sampling in float32" in panel.error_box.text()
+    assert getattr(panel, "fix_button", None) is None and "VAE" not in panel.error_box.text()
 
 
 def test_a_saved_device_this_machine_lacks_falls_back_and_says_so(qtbot, qloop, tmp_path):

@@ -10,6 +10,9 @@ image whatever came before. Where fusing is not possible (weights offloaded), th
 slower per step, the same image. A LoRA made for another family is refused before anything is loaded, naming both
 families.
 
+Every file's values are checked as it loads: one holding NaN or infinite values is refused, naming it (it would
+give black images).
+
 Embeddings: the prompt names one by its file name (matched as a word, in any case, as A1111 does through its
 tokenizer); a named one is loaded into the tokenizer and text encoder(s) — SDXL's ``clip_l`` and ``clip_g`` into each
 of its two — and stays for the pipeline's life. A pickle (``.pt``/``.bin``) file only where the user allows pickle
@@ -28,6 +31,7 @@ from pathlib import Path
 import torch
 
 from ddpm_studio.engine.errors import first_line
+from ddpm_studio.engine.non_finite import check_values, flat_tensors, safetensors_values
 from ddpm_studio.engine.prompt_syntax import lora_tags
 from ddpm_studio.engine.resources import (AddonError, AddonFolders, EmbeddingFile, LoraFile, find_lora, list_embeddings,
                                           lora_file, model_family)
@@ -134,10 +138,14 @@ class LoraSet:
             raise AddonError(f"The LoRA {lora.path} is no longer there.") from None
 
     def _load(self, lora: LoraFile) -> None:
+        try:
+            source = _weights_only(lora.path) if lora.pickled else str(lora.path)
+        except Exception as exc:
+            raise AddonError(f"The LoRA {lora.path} cannot be read: {first_line(exc, 240)}") from None
+        check_values("LoRA", lora.path, flat_tensors(source) if lora.pickled else safetensors_values(lora.path))
         self._count += 1
         name = f"lora_{self._count}"
         try:
-            source = _weights_only(lora.path) if lora.pickled else str(lora.path)
             with _quiet():
                 self.pipe.load_lora_weights(source, adapter_name=name)
         except Exception as exc:
@@ -216,6 +224,7 @@ class EmbeddingSet:
         if embedding.pickled and not allow_pickle:
             raise AddonError(f"The embedding {embedding.path} {PICKLE_REFUSED}")
         state = _weights_only(embedding.path) if embedding.pickled else _load_safetensors(embedding.path)
+        check_values("embedding", embedding.path, flat_tensors(state))
         if embedding.pickled:
             embedding = _describe_pickled(embedding, state)
         widths = self.widths()

@@ -155,11 +155,12 @@ class PromptJob(Job):
         super().validate()
         if not isinstance(self.prompt, str) or not isinstance(self.negative_prompt, str):
             raise JobError("Prompts must be text.")
-        from ddpm_studio.engine.prompt_syntax import PromptSyntaxError, lora_tags
+        from ddpm_studio.engine.prompt_syntax import PromptSyntaxError, check_weights, lora_tags
 
         try:
-            lora_tags(self.prompt)
-            _, negative_tags = lora_tags(self.negative_prompt)
+            check_weights(lora_tags(self.prompt)[0])
+            negative, negative_tags = lora_tags(self.negative_prompt)
+            check_weights(negative, "negative prompt")
         except PromptSyntaxError as exc:
             raise JobError(str(exc)) from None
         if negative_tags:

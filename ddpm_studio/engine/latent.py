@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ddpm_studio.engine import variation
+from ddpm_studio.engine import non_finite, variation
 from ddpm_studio.engine.memory import apply_memory_options
 from ddpm_studio.engine.options import MemoryOptions
 from ddpm_studio.engine.errors import first_line
@@ -324,6 +324,7 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
                                                job.hires_strength))
     start = time.perf_counter()
     calls = 0
+    vae_watch = non_finite.VaeWatch(pipe.vae)  # whether the latents the VAE decodes are finite: one check a decode
 
     def on_step_end(_pipe, index, timestep, callback_kwargs):
         nonlocal calls
@@ -349,7 +350,7 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
 
     try:
         with torch.inference_mode(), attention if attention is not None else contextlib.nullcontext(), \
-                watch_inside_steps(pipe, should_stop, _Cancelled, on_stage):
+                watch_inside_steps(pipe, should_stop, _Cancelled, on_stage), vae_watch:
             out = pipe(**args, generator=generators, callback_on_step_end=on_step_end)
             if hires:  # the second pass: the same seeds' generators, numbered on from the first pass
                 recorder.close()
@@ -372,11 +373,8 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
         return SampleOutput(images=None, steps_run=calls, cancelled=True, addons=used)
     finally:
         recorder.close()
-    if not np.isfinite(out.images).all():
-        raise ModelError(
-            f"{loaded.info.path} produced NaN values (a black image) in {pipe.vae.dtype}. This is the known fp16 VAE "
-            "problem: turn on 'VAE in fp32' in Settings → Preferences (or --vae-fp32), or run in fp32."
-        )
+    if not np.isfinite(out.images).all():  # a black image: say where its NaN values came from (non_finite.py)
+        raise non_finite.explain(loaded, job, used, args, vae_watch)
     images = unit_to_uint8(out.images)
     if canvas is not None:
         from ddpm_studio.engine.mask_blend import composite

@@ -161,6 +161,13 @@ def _encode(pipe, prompt: str, clip_skip: int) -> tuple[list[torch.Tensor], torc
     return embeds, pooled
 
 
+def text_embeddings(pipe, prompt: str, clip_skip: int = 1) -> list[torch.Tensor]:
+    """The text embeddings of ``prompt`` as a run makes them — one per 75-token chunk, and SDXL's pooled one — for
+    a check (a plain prompt is encoded so too: the pipeline's own encoding is the same)."""
+    embeds, pooled = _encode(pipe, prompt, clip_skip)
+    return embeds + ([pooled] if pooled is not None else [])
+
+
 def prompt_arguments(pipe, prompt: str, negative: str, clip_skip: int = 1) -> dict:
     """The prompt arguments for one pipeline call: the texts when both are plain, else embeddings made here."""
     convert = converter(pipe, pipe.tokenizer)

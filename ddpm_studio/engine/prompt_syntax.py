@@ -14,6 +14,8 @@ there means the same here:
 7. ``BREAK`` — the word in capitals, on its own — ends the current 75-token chunk: what follows starts a new one.
    (Also inside brackets, where A1111 would read it as the word "BREAK": an A1111 quirk not kept.)
 8. Neighbouring pieces of the same weight are joined, and an empty prompt is one empty piece at weight 1.
+   Brackets nest as deep as written (no recursion here): 5,000 ``(`` give a weight of 1.1^5000 ≈ 9e206, which
+   ``check_weights`` refuses in words: above ``MAX_WEIGHT`` the text embeddings overflow into NaN (a black image).
 9. ``<lora:NAME:WEIGHT>`` (A1111's extra-network tag, ``modules/extra_networks.py``; ``<lyco:…>`` is the LyCORIS
    extension's spelling of the same) names a LoRA by its file name and a weight, 1 when left out (``<lora:NAME>``).
    The tags are taken out of the prompt before anything else here, so the text encoder never sees them; the text
@@ -26,6 +28,7 @@ How the pieces become text-encoder input (75-token chunks, their weights, the me
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -38,6 +41,9 @@ SYNTAX = re.compile(r"[()\[\]\\]|\bBREAK\b")  # a prompt without any of these is
 
 EXTRA_NETWORK = re.compile(r"<(\w+):([^>]+)>")  # rule 9, A1111's pattern
 LORA_KINDS = ("lora", "lyco")
+
+
+MAX_WEIGHT = 1000.0  # |emphasis| beyond this (1.1^73: 73 nested brackets) overflows half-precision embeddings
 
 
 class PromptSyntaxError(ValueError):
@@ -140,6 +146,25 @@ def parse(prompt: str) -> list[Piece]:
     for start in square_open:
         scale(start, SQUARE)
     return _joined(_broken(pieces))
+
+
+def heaviest(*prompts: str) -> Piece | None:
+    """The piece of ``prompts`` whose weight is furthest from 1 (by its size), or None when all weigh 1."""
+    pieces = [p for prompt in prompts for p in parse(prompt) if not p.is_break and p.weight != 1.0]
+    return max(pieces, key=lambda p: abs(math.log(max(abs(p.weight), 1e-300))), default=None)
+
+
+def check_weights(prompt: str, label: str = "prompt") -> None:
+    """A PromptSyntaxError, in words, when a piece of ``prompt`` weighs more than ``MAX_WEIGHT`` (or is not a
+    number): its text embeddings would overflow into NaN, a black image."""
+    for piece in parse(prompt):
+        if not piece.is_break and not abs(piece.weight) <= MAX_WEIGHT:
+            text = " ".join(piece.text.split())
+            text = text if len(text) <= 40 else text[:39] + "…"
+            raise PromptSyntaxError(
+                f"The {label} gives '{text}' a weight of {piece.weight:.3g}; above {MAX_WEIGHT:g} its text "
+                "embeddings overflow into NaN (a black image): use fewer brackets (each '(' multiplies by 1.1), or a "
+                "weight such as (word:1.5).")
 
 
 def _is_number(text: str) -> bool:

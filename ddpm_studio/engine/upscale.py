@@ -28,6 +28,7 @@ from ddpm_studio.engine.latent import open_rgb
 from ddpm_studio.engine.memory import apply_memory_options
 from ddpm_studio.engine.latent_preview import LatentToRGB, StepRecorder
 from ddpm_studio.engine.models import ModelError, ModelInfo, check_weights_safe, inspect_model, require_mode
+from ddpm_studio.engine.non_finite import NonFiniteError, VaeWatch, decode_cause
 from ddpm_studio.engine.options import MemoryOptions
 from ddpm_studio.engine.preview import unit_to_uint8
 from ddpm_studio.engine.schedulers import build_scheduler
@@ -142,14 +143,19 @@ def run_upscale_job(loaded: LoadedUpscaler, job: UpscaleJob, device, on_step: St
                               elapsed=time.perf_counter() - start, x_t=x_t, x0=x0, noise_level=recorder.alpha_bar))
             steps_done = number * job.steps + index + 1
 
+        watch = VaeWatch(getattr(loaded.pipe, "vae", None) or loaded.pipe.vqvae)  # one check a decode
         try:
             run = _run_x4_tile if loaded.text_guided else _run_ldm_tile
-            out = run(loaded, job, crop, window, device, step_event)
+            with watch:
+                out = run(loaded, job, crop, window, device, step_event)
         except _Cancelled:
             return UpscaleOutput(images=None, steps_run=steps_done, cancelled=True, tiles=len(boxes))
-        if not np.isfinite(out).all():
-            raise ModelError(f"{loaded.info.path} produced NaN values (a black image); turn on 'VAE in fp32' in "
-                             "Settings → Preferences, or run in fp32.")
+        if not np.isfinite(out).all():  # a half-precision VAE offers the VAE in fp32; otherwise the UNet is said
+            dtype = str(loaded.pipe.unet.dtype).removeprefix("torch.")
+            raise decode_cause(watch, f"the one in {loaded.info.path}") or NonFiniteError(
+                f"The upscaler {loaded.info.path} produced NaN values during sampling in {dtype} (a black image): "
+                "try a lower noise level, or run in fp32 (Precision in Settings → Preferences, or --precision).",
+                "sampling")
         h, w = box.height * SCALE, box.width * SCALE
         blender.add(box, out[:h, :w])
         mosaic.add(box, out[:h, :w])

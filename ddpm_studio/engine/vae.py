@@ -3,8 +3,8 @@
 Accepted: a diffusers VAE folder (``config.json`` + ``diffusion_pytorch_model.safetensors``) or one ``.safetensors``
 file with diffusers keys or the original LDM keys (``encoder.down.0.block.0…``, as A1111's ``models/VAE`` files are;
 converted by diffusers' ``convert_ldm_vae_checkpoint``). A file has no config: the model's own VAE config is used,
-so the file must fit it (its weights load strictly). The model's own VAE is kept aside and put back when the job asks
-for none.
+so the file must fit it (its weights load strictly). A VAE holding NaN or infinite values is refused, naming it. The
+model's own VAE is kept aside and put back when the job asks for none.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ddpm_studio.engine.errors import first_line
+from ddpm_studio.engine.non_finite import check_values
 from ddpm_studio.engine.resources import PICKLED, AddonError, list_vaes
 
 LDM_PREFIXES = ("first_stage_model.", "vae.")
@@ -45,6 +46,7 @@ def load_vae(path: Path, like, dtype):
         raise
     except Exception as exc:
         raise AddonError(f"The VAE {path} does not fit this model: {first_line(exc, 240)}") from None
+    check_values("VAE", path, vae.named_parameters())
     if vae.config.latent_channels != like.config.latent_channels:
         raise AddonError(f"The VAE {path} has {vae.config.latent_channels} latent channels; this model's has "
                          f"{like.config.latent_channels}.")

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_studio.engine.jobs import MAX_BATCH, MAX_SEED, MAX_STEPS, Job, JobError
+from ddpm_studio.engine.errors import VAE_FP32
 from ddpm_studio.engine.metadata import MetadataError, read_job
 from ddpm_studio.engine.models import ModelInfo
 from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULERS
@@ -38,8 +39,6 @@ from ddpm_studio.ui.variation_field import VariationField
 from ddpm_studio.ui.settings import Settings
 from ddpm_studio.ui.widgets import error_dialog, form_and_view, narrow_combo, path_row, scheduler_combo
 from ddpm_studio.ui.worker import JobFailed, SamplerClient, SamplerThread
-
-VAE_FP32_HINT = "'VAE in fp32'"  # in the engine's message for a NaN (black) result
 
 
 class SamplingPanel(ModelList, QWidget):
@@ -317,7 +316,7 @@ class SamplingPanel(ModelList, QWidget):
             result = await pending
         except JobFailed as exc:
             self.canvas.fail_run()
-            if VAE_FP32_HINT in str(exc) and job is not None and not self.settings.engine_options["memory"].vae_fp32:
+            if exc.remedy == VAE_FP32 and job is not None and not self.settings.engine_options["memory"].vae_fp32:
                 self.offer_vae_fp32(job, str(exc))
             else:
                 self.show_error("Generation failed", str(exc))

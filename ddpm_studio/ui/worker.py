@@ -18,7 +18,12 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 
 class JobFailed(Exception):
-    """A job ended with an error; the message is for the user."""
+    """A job ended with an error; the message is for the user, ``remedy`` a fix it offers as an action
+    (``engine.errors.REMEDIES``; "" for none)."""
+
+    def __init__(self, message: str, remedy: str = "") -> None:
+        super().__init__(message)
+        self.remedy = remedy
 
 
 class SamplerThread(QThread):
@@ -27,7 +32,7 @@ class SamplerThread(QThread):
     job_started = Signal(int, object, object)  # id, job, StepHistory
     preview_ready = Signal()
     job_finished = Signal(int, object)  # id, Result (cancelled or not)
-    job_failed = Signal(int, str)
+    job_failed = Signal(int, str, str)  # id, the message for the user, the remedy it offers (engine.errors)
     job_stage = Signal(int, str)  # id, a stage of the run: "sampling" (step 1 runs), "decoding" (inside_step.STAGES)
     cancelling = Signal(int)  # id of the running job that was just asked to stop
     queue_changed = Signal(int)  # jobs waiting (not counting the one running)
@@ -173,7 +178,7 @@ class SamplerThread(QThread):
                     self.engine.unload()  # free what the failed run held; the next run loads afresh
                 elif not _is_user_error(exc):
                     traceback.print_exc(file=sys.stderr)
-                self.job_failed.emit(job_id, _message(exc, self.engine.device.label))
+                self.job_failed.emit(job_id, _message(exc, self.engine.device.label), _remedy(exc))
             else:
                 self.job_finished.emit(job_id, result)
             finally:
@@ -232,6 +237,12 @@ OUT_OF_MEMORY_ADVICE = (
     "or image size; in Settings → Preferences, attention slicing, VAE tiling and (with a GPU) model CPU offload; "
     "fp16 precision; or close other programs that use the GPU."
 )
+
+
+def _remedy(exc: Exception) -> str:
+    from ddpm_studio.engine.errors import remedy
+
+    return remedy(exc)
 
 
 def _message(exc: Exception, device: str = "") -> str:
@@ -303,8 +314,8 @@ class SamplerClient(QObject):
         if future is not None and not future.done():
             future.set_result(result)
 
-    def _on_failed(self, job_id: int, message: str) -> None:
+    def _on_failed(self, job_id: int, message: str, remedy: str = "") -> None:
         self._owners.pop(job_id, None)
         future = self._futures.pop(job_id, None)
         if future is not None and not future.done():
-            future.set_exception(JobFailed(message))
+            future.set_exception(JobFailed(message, remedy))
