@@ -143,7 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "usual choice; 0: none, the default)")
     tr.add_argument("--guide-scale", type=float, metavar="W", help="the autoguidance scale the model then recommends (2)")
     tr.add_argument("--no-ema", action="store_true")
-    tr.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    again = tr.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    again.add_argument("--new-run", action="store_true",
+                       help="--out holds an earlier run: move it into --out/earlier-run-DATE-TIME/ and start again")
     lora = tr.add_argument_group("LoRA for Stable Diffusion (with --lora; --base is then a Text to Image model)")
     lora.add_argument("--lora", action="store_true", help="train a LoRA for --base on the captioned folder")
     lora.add_argument("--rank", type=int, help="the LoRA's rank (8)")

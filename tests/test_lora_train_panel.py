@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.folders import captioned_folder
+from tests.folders import captioned_folder, shapes_folder
 from tests.tiny_sd import save_tiny_sd
 
 
@@ -128,3 +128,40 @@ def test_captions_are_checked_before_a_run_and_edits_are_not_lost(window, qtbot,
     assert items["3.png"].isSelected() and not items["0.png"].isSelected()
     panel.lora_fields.trigger.setText("zqx")
     assert "'a photo of zqx'" in view.caption_edit.placeholderText()  # follows the trigger word
+
+
+def test_a_lora_on_other_pictures_does_not_go_on_with_a_pixel_ddpm_run(window, qtbot, tmp_path, monkeypatch):
+    """Pixel DDPM on one folder, then LoRA on another: the output folder follows the new pictures (it stayed at the
+    first folder's, and Start offered to resume that run); a folder that holds the other kind's run is not offered
+    for resuming at all, and "Start a new run" is the default."""
+    from ddpm_studio.training.config import TrainConfig
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home"))
+    trained = tmp_path / "home" / "ddpm-studio" / "trained"
+    panel = window.train_panel
+    pixels = shapes_folder(tmp_path / "pixels")
+    panel.folder.setText(str(pixels))
+    panel.scan_folder(str(pixels))
+    assert panel.output.text() == str(trained / "pixels")
+    run = trained / "pixels"
+    (run / "checkpoints" / "checkpoint-00000010").mkdir(parents=True)  # a pixel DDPM run there, at step 10
+    (run / "checkpoints" / "checkpoint-00000010" / "trainer_state.json").write_text('{"step": 10}', encoding="utf-8")
+    TrainConfig(data_dir=str(pixels), output_dir=str(run), preset="tiny").save(run / "train_config.json")
+
+    panel.kind_box.setCurrentIndex(panel.kind_box.findData("lora"))
+    panel.lora_fields.trigger.setText("zqx")
+    stripes = captioned_folder(tmp_path / "stripes")
+    panel.folder.setText(str(stripes))
+    panel.scan_folder(str(stripes))
+    assert panel.output.text() == str(trained / "stripes")
+
+    panel.output.setText(str(run))  # into the DDPM run's folder, by hand
+    panel.start()
+    box = panel.error_box
+    assert panel.trainer is None and box.windowTitle() == "This folder holds another kind of run"
+    assert "it trained a pixel DDPM, this is a Stable Diffusion LoRA" in box.text()
+    assert f"its pictures were {pixels}, these are {stripes}" in box.text()
+    assert not [b.text() for b in box.buttons() if "Resume" in b.text()]
+    assert box.defaultButton().text() == "Start a new run"
+    box.reject()
+    assert panel.trainer is None and not list(run.glob("earlier-run-*"))  # cancelled: nothing moved

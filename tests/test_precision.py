@@ -78,7 +78,8 @@ def test_auto_measures_records_its_choice_and_says_so(tmp_path, monkeypatch):
     cached = json.loads((tmp_path / "cache" / "precision.json").read_text())
     assert [entry["precision"] for entry in cached.values()] == [saved.chosen_precision]
     events.clear()
-    train(config, on_event=events.append)  # the same model, batch and device: no measuring the second time
+    # the same model, batch and device (a new run: the first one's folder is not mixed into): no measuring again
+    train(dataclasses.replace(config, output_dir=str(tmp_path / "run-again")), on_event=events.append)
     again = next(e.message for e in events if e.kind == "precision")
     assert "measured before" in again and "fp32 " in again and " s per step" in again  # with the timings
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from PySide6.QtCore import Qt
 
 from ddpm_studio.training import loss_log
 from ddpm_studio.ui.settings import Settings
-from tests.folders import hostile_folder, shapes_folder
+from tests.folders import hostile_folder, shapes_folder, solid_folder
 
 
 @pytest.fixture()
@@ -202,3 +204,65 @@ def test_a_second_run_into_the_same_folder_asks_first(window, qtbot, tmp_path):
     assert panel.loss_plot.steps[0] <= 2 and panel.loss_plot.steps == sorted(panel.loss_plot.steps)  # the whole run
     assert [step for step, _ in loss_log.read(out)] == panel.loss_plot.steps  # as its run folder's log has it
     assert len(list(out.glob("earlier-run-*"))) == 1  # resuming moved nothing
+
+
+def test_other_pictures_get_their_own_run_and_a_different_run_is_not_resumed_unasked(window, qtbot, tmp_path,
+                                                                                      monkeypatch):
+    """Choosing other pictures moves the output folder to trained/<their folder> (it stayed at the first folder's,
+    and Start then offered to resume that run on the new pictures, Enter doing it); an output folder set by hand
+    stays; resuming a run made from other pictures says so, with "Start a new run" as the default."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home"))
+    trained = tmp_path / "home" / "ddpm-studio" / "trained"
+    panel = window.train_panel
+    first, second = shapes_folder(tmp_path / "cats"), solid_folder(tmp_path / "dogs", count=4)
+    configure(panel, first, "", steps=2)
+    panel.scan_folder(str(first))  # as when chosen in the folder dialog
+    assert panel.output.text() == str(trained / "cats")
+    panel.start()
+    qtbot.waitUntil(lambda: panel.trainer is None and "Finished" in panel.progress_label.text(), timeout=60000)
+
+    panel.folder.setText(str(second))
+    panel.scan_folder(str(second))
+    assert panel.output.text() == str(trained / "dogs")
+
+    panel.output.setText(str(trained / "cats"))  # set by hand: it stays when the pictures change
+    panel.folder.setText(str(tmp_path / "elsewhere"))
+    panel.scan_folder(str(tmp_path / "elsewhere"))
+    assert panel.output.text() == str(trained / "cats")
+
+    panel.folder.setText(str(second))
+    panel.resume_box.setChecked(True)  # even asked to resume, a run of other pictures is not resumed unasked
+    panel.start()
+    box = panel.error_box
+    assert panel.trainer is None and box.windowTitle() == "This folder holds a different run"
+    assert f"its pictures were {first}, these are {second}" in box.text()
+    assert box.defaultButton().text() == "Start a new run"
+    assert "Resume it anyway" in [b.text() for b in box.buttons()]
+    qtbot.keyClick(box, Qt.Key.Key_Return)  # Enter: a new run; the earlier one set aside
+    qtbot.waitUntil(lambda: panel.trainer is None and "Finished" in panel.progress_label.text(), timeout=60000)
+    earlier = next((trained / "cats").glob("earlier-run-*"))
+    assert json.loads((earlier / "train_config.json").read_text(encoding="utf-8"))["data_dir"] == str(first)
+    assert json.loads((trained / "cats" / "train_config.json").read_text(encoding="utf-8"))["data_dir"] == str(second)
+    assert [step for step, _ in loss_log.read(trained / "cats")][0] == 1  # its own loss history, from step 1
+
+
+def test_a_run_the_trainer_refuses_is_said_in_the_panels_words(window, qtbot, tmp_path):
+    """The trainer's typed refusals (a run of the other kind; a new run over an earlier one) reach the user in the
+    panel's terms, never as a command-line flag."""
+    panel = window.train_panel
+    out = tmp_path / "lora-run"
+    (out / "checkpoints" / "checkpoint-00000002").mkdir(parents=True)
+    (out / "checkpoints" / "checkpoint-00000002" / "trainer_state.json").write_text('{"step": 2}', encoding="utf-8")
+    (out / "train_config.json").write_text('{"trainer": "lora", "data_dir": "x", "resolution": 32}',
+                                           encoding="utf-8")
+    configure(panel, shapes_folder(tmp_path / "shapes"), out, steps=2)
+    panel.launch(panel.current_config(), resume=True)  # what "Resume it" would do
+    qtbot.waitUntil(lambda: panel.trainer is None, timeout=60000)
+    message = panel.error_box.text()
+    assert message == (f"{out} holds a Stable Diffusion LoRA run. To resume it, choose Stable Diffusion LoRA under "
+                       "Train first; or choose another output folder.")
+    panel.error_box.close()
+    panel.launch(panel.current_config(), resume=False)
+    qtbot.waitUntil(lambda: panel.trainer is None, timeout=60000)
+    assert "already holds a training run (checkpoints up to step 2). Press Start training again" in \
+        panel.error_box.text() and "--" not in panel.error_box.text()

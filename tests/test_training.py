@@ -303,3 +303,66 @@ def test_preset_sizes_match_their_comments_and_large_ones_fit_a_bundle(preset, l
     with torch.device("meta"):
         unet = UNet2DModel(**unet_config(preset, 32))
     assert low <= sum(p.numel() for p in unet.parameters()) <= high
+
+
+def test_a_new_run_never_mixes_into_an_earlier_one(tmp_path, capsys):
+    """`train` into a folder that holds a run, without --resume, is refused (it used to start at step 0 beside the
+    old checkpoints, and a later --resume took the old, higher step); --new-run sets the earlier run aside as the
+    Train panel does, and the resume then goes on from the new run's checkpoint. The trainer refuses it as well."""
+    from ddpm_studio.cli import main
+    from ddpm_studio.training.earlier_run import EarlierRunError
+
+    data = solid_folder(tmp_path / "red", count=4)
+    out = tmp_path / "run"
+    common = [str(data), "--out", str(out), "--from-scratch", "tiny", "--resolution", "16", "--batch-size", "4",
+              "--checkpoint-every", "4", "--sample-every", "100"]
+    assert main(["train", *common, "--steps", "4"]) == 0
+    first_model = (out / "model" / "unet" / "diffusion_pytorch_model.safetensors").read_bytes()
+    capsys.readouterr()
+
+    assert main(["train", *common, "--steps", "2"]) == 1
+    err = capsys.readouterr().err
+    assert f"{out} already holds a training run (checkpoints up to step 4 and an exported model)" in err
+    assert "Add --resume to continue it, --new-run to move it into a subfolder" in err
+    assert latest_checkpoint(out)[0] == 4 and not list(out.glob("earlier-run-*"))  # nothing touched
+    with pytest.raises(EarlierRunError, match="already holds a training run"):
+        train(tiny_config(data, out))
+
+    assert main(["train", *common, "--steps", "2", "--new-run"]) == 0
+    earlier = next(out.glob("earlier-run-*"))
+    assert f"the earlier run in {out} is now in {earlier}" in capsys.readouterr().err
+    assert (earlier / "model" / "unet" / "diffusion_pytorch_model.safetensors").read_bytes() == first_model
+    assert latest_checkpoint(earlier)[0] == 4 and (earlier / "loss_log.csv").is_file()
+    assert latest_checkpoint(out)[0] == 2
+
+    assert main(["train", *common, "--steps", "3", "--resume"]) == 0
+    assert "Resumed from checkpoint-00000002 at step 2" in capsys.readouterr().err  # not the set-aside step 4
+
+    other = solid_folder(tmp_path / "blue", colour=(40, 40, 200), count=4)
+    assert main(["train", str(other), "--out", str(out), "--steps", "4", "--resume"]) == 0
+    assert f"note: resuming the run in {out} with another recipe: its pictures were {data}, these are {other}" \
+        in capsys.readouterr().err
+
+
+def test_runs_set_aside_in_the_same_second_keep_their_own_folders(tmp_path, monkeypatch):
+    import datetime
+    import types
+
+    from ddpm_studio.training import checkpoints as ckpt
+
+    class Frozen(datetime.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return cls(2026, 12, 8, 10, 0, 0)
+
+    monkeypatch.setattr(ckpt, "datetime", types.SimpleNamespace(datetime=Frozen))
+    out = tmp_path / "run"
+    moved = []
+    for number in range(3):
+        (out / "checkpoints" / "checkpoint-00000001").mkdir(parents=True)
+        (out / "train_config.json").write_text(f'{{"run": {number}}}', encoding="utf-8")
+        moved.append(ckpt.set_aside(out))
+    assert [p.name for p in moved] == ["earlier-run-20261208-100000", "earlier-run-20261208-100000-2",
+                                       "earlier-run-20261208-100000-3"]
+    assert [(p / "train_config.json").read_text(encoding="utf-8") for p in moved] == [
+        f'{{"run": {number}}}' for number in range(3)]

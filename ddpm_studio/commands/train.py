@@ -106,6 +106,7 @@ def cmd_train(args) -> int:
             raise ValueError(f"{', '.join(lora_only)}: LoRA settings; add --lora (and a Stable Diffusion --base).")
         config = train_config_from_args(args)
     config.validate()
+    check_the_output_folder(args, config)
     control = TrainControl()
 
     def stop(signum, _frame):  # first Ctrl+C / SIGTERM: checkpoint, export, exit; a second one kills
@@ -116,9 +117,44 @@ def cmd_train(args) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     bar = TrainProgress(sys.stderr)
-    summary = train(config, on_event=bar.update, control=control, resume=args.resume)
+    from ddpm_studio.training.earlier_run import OtherTrainersRun
+
+    try:
+        summary = train(config, on_event=bar.update, control=control, resume=args.resume)
+    except OtherTrainersRun as exc:
+        how = "train it without --lora" if not exc.run_is_lora else "add --lora"
+        kind = "a LoRA" if exc.run_is_lora else "a pixel DDPM"
+        raise ValueError(f"{exc.output} holds {kind} run; to resume it, {how}; or choose another --out.") from None
     print(summary.model_dir)
     return 0
+
+
+def check_the_output_folder(args, config) -> None:
+    """A new run never goes into a folder that holds one: with --new-run the earlier run is moved into a subfolder
+    first (as the Train panel's "Start a new run" does), else it is refused, saying what to do. A resume whose
+    recipe differs from the run's (other pictures, base model or resolution) is said on stderr."""
+    from ddpm_studio.training import checkpoints as ckpt
+    from ddpm_studio.training.earlier_run import other_trainer, recipe_changes
+
+    out = Path(args.out).expanduser()
+    if args.resume:
+        changes = [] if other_trainer(out, config) else recipe_changes(out, config)
+        if changes:
+            print(f"ddpm-studio: note: resuming the run in {out} with another recipe: {'; '.join(changes)}.",
+                  file=sys.stderr)
+        return
+    if args.new_run:
+        from ddpm_studio.distributed import process_state
+
+        state = process_state()  # under accelerate launch: the main process moves it, the others wait for that
+        if state.is_main_process and ckpt.describe_run(out):
+            print(f"ddpm-studio: the earlier run in {out} is now in {ckpt.set_aside(out)}", file=sys.stderr)
+        state.wait_for_everyone()
+        return
+    earlier = ckpt.describe_run(out)
+    if earlier:
+        raise ValueError(f"{out} already holds a training run ({earlier}). Add --resume to continue it, --new-run to "
+                         "move it into a subfolder and start again, or choose another --out.")
 
 
 class TrainProgress:

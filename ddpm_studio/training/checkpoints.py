@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from ddpm_studio.engine.files import give_normal_modes
+from ddpm_studio.training.loss_log import LOSS_LOG
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d{8})$")
 STATE_FILE = "trainer_state.json"
@@ -69,7 +70,7 @@ def read_state(checkpoint: Path) -> dict:
     return json.loads((checkpoint / STATE_FILE).read_text(encoding="utf-8"))
 
 
-RUN_PARTS = ("checkpoints", "model", "guide", "lora", "samples", "train_config.json")  # what a run writes there
+RUN_PARTS = ("checkpoints", "model", "guide", "lora", "samples", "train_config.json", LOSS_LOG)  # what a run writes
 
 
 def describe_run(output_dir: str | Path) -> str:
@@ -88,11 +89,19 @@ def describe_run(output_dir: str | Path) -> str:
 
 
 def set_aside(output_dir: str | Path) -> Path:
-    """Move an earlier run's files into ``output_dir/earlier-run-YYYYMMDD-HHMMSS/`` (nothing is deleted), so that a
-    new run starts in an empty folder; returns where they went."""
+    """Move an earlier run's files into ``output_dir/earlier-run-YYYYMMDD-HHMMSS/`` (``…-2``, ``…-3`` when that
+    name is taken, as by a run set aside in the same second; nothing is deleted), so that a new run starts in an
+    empty folder; returns where they went."""
     output = Path(output_dir).expanduser()
-    aside = output / f"earlier-run-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-    aside.mkdir()
+    stem = f"earlier-run-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    number = 1
+    while True:
+        aside = output / (stem if number == 1 else f"{stem}-{number}")
+        try:
+            aside.mkdir()
+            break
+        except FileExistsError:
+            number += 1
     for name in RUN_PARTS:
         if (output / name).exists():
             (output / name).rename(aside / name)

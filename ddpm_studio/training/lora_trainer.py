@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from ddpm_studio.host_memory import keep_freed_memory
 from ddpm_studio.training.captions import step_caption, tag_frequency, template_caption
+from ddpm_studio.training.earlier_run import refuse_a_new_run_over, refuse_other_trainers_run
 from ddpm_studio.training.events import TrainCallback, TrainControl, TrainEvent, TrainingError
 from ddpm_studio.training.lora_config import LoraTrainConfig
 from ddpm_studio.training.lora_data import LoraData
@@ -28,7 +29,7 @@ from ddpm_studio.training.lora_export import kohya_metadata, kohya_state, write_
 from ddpm_studio.training.lora_network import TEXT_TARGETS, UNET_TARGETS, add_lora, load_lora_into, lora_off, lora_weights
 from ddpm_studio.training.precision import AutocastOn, settle_precision
 from ddpm_studio.training.run_loop import (LoopState, TrainSummary, begin_run, device_is_main, ignore_event,
-                                           make_accelerator, optimizer_step, refuse_other_trainers_run, report_loss,
+                                           make_accelerator, optimizer_step, report_loss,
                                            save_checkpoint, training_device, wait_while_paused)
 
 LORA_FOLDER = "lora"  # RUN/lora/<name>.safetensors: a folder of LoRAs the app lists
@@ -97,6 +98,8 @@ def train_lora(config: LoraTrainConfig, on_event: TrainCallback = ignore_event, 
     output = Path(config.output_dir).expanduser()
     if resume:
         refuse_other_trainers_run(output, lora=True)
+    else:  # a new run beside an earlier one's checkpoints would mix with it
+        refuse_a_new_run_over(output)
     device = training_device()
     if device.type == "cpu":
         keep_freed_memory()

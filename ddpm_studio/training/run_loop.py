@@ -37,18 +37,6 @@ def training_device():
     return process_state().device
 
 
-def refuse_other_trainers_run(output: Path, lora: bool) -> None:
-    """Resuming a run of the other trainer (a LoRA run with the DDPM trainer, or the other way) is a message."""
-    from ddpm_studio.training.lora_config import is_lora_run
-
-    saved = output / "train_config.json"
-    if saved.is_file() and is_lora_run(saved) != lora:
-        theirs = "a pixel DDPM" if lora else "a LoRA"
-        how = "Pixel DDPM in the Train panel, or train without --lora" if lora else \
-            "Stable Diffusion LoRA in the Train panel, or train --lora"
-        raise TrainingError(f"{output} holds {theirs} run; resume it as one ({how}), or choose another output folder.")
-
-
 def device_is_main() -> bool:
     from ddpm_studio.distributed import process_state
 

@@ -23,10 +23,11 @@ from ddpm_studio.host_memory import keep_freed_memory
 from ddpm_studio.training import checkpoints as ckpt
 from ddpm_studio.training.config import TrainConfig
 from ddpm_studio.training.dataset import ImageFolderDataset
+from ddpm_studio.training.earlier_run import refuse_a_new_run_over, refuse_other_trainers_run
 from ddpm_studio.training.events import TrainCallback, TrainControl, TrainEvent
 from ddpm_studio.training.precision import AutocastOn, settle_precision
 from ddpm_studio.training.run_loop import (LoopState, TrainSummary, begin_run, device_is_main, ignore_event,
-                                           make_accelerator, optimizer_step, refuse_other_trainers_run, report_loss,
+                                           make_accelerator, optimizer_step, report_loss,
                                            save_checkpoint, training_device, wait_while_paused)
 
 GUIDE_FOLDER = "guide"  # output/guide during a run; model/guide in the exported model
@@ -81,6 +82,8 @@ def train(config: TrainConfig, on_event: TrainCallback = ignore_event, control: 
     output = Path(config.output_dir).expanduser()
     if resume:
         refuse_other_trainers_run(output, lora=False)
+    else:  # a new run beside an earlier one's checkpoints would mix with it
+        refuse_a_new_run_over(output)
     device = training_device()
     if device.type == "cpu":
         keep_freed_memory()

@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -33,6 +34,7 @@ from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULERS
 from ddpm_studio.ui.canvas import StepCanvas
 from ddpm_studio.ui.gallery import GalleryStrip
 from ddpm_studio.ui.model_list import ModelList
+from ddpm_studio.ui.notes import FieldNote
 from ddpm_studio.ui.seed_field import SeedField
 from ddpm_studio.ui.seed_walk import start_seed_walk
 from ddpm_studio.ui.variation_field import VariationField
@@ -62,6 +64,11 @@ class SamplingPanel(ModelList, QWidget):
     def job_fields(self) -> dict:
         """The panel's own job fields, read from its widgets (may raise JobError)."""
         return {}
+
+    def field_problems(self) -> list[str]:
+        """What the panel's fields hold now that the job would refuse, a sentence each (each also said beside its
+        field); Generate waits until there is none. A panel calls ``check_fields`` when they may have changed."""
+        return []
 
     def apply_fields(self, job) -> list[str]:
         """Put the panel's own fields of ``job`` into its widgets; return what could not be restored (a file that is
@@ -125,6 +132,7 @@ class SamplingPanel(ModelList, QWidget):
         self.cancel_all_button.clicked.connect(self.cancel_all)
         self.queue_label = QLabel("")
         self.queue_label.hide()
+        self.problem_note = FieldNote()  # why Generate waits, where Generate is (the field may be scrolled away)
         buttons = QHBoxLayout()
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.cancel_all_button)
@@ -132,6 +140,7 @@ class SamplingPanel(ModelList, QWidget):
         run_bar.addWidget(self.generate_button)
         run_bar.addLayout(buttons)
         run_bar.addWidget(self.queue_label)
+        run_bar.addWidget(self.problem_note)
 
         left = QVBoxLayout()
         left.addLayout(form)
@@ -297,6 +306,10 @@ class SamplingPanel(ModelList, QWidget):
         """Queue a run with the form's parameters as they are at this click; the rest happens when it ends."""
         if not self.ready:
             return None
+        for box in self.findChildren(QAbstractSpinBox):  # a number still being typed counts, as it will be shown
+            box.interpretText()
+        if self.field_problems():
+            return None
         self.seed_field.before_run()
         try:
             job = self.current_job()
@@ -368,9 +381,18 @@ class SamplingPanel(ModelList, QWidget):
         self.queue_label.setText(f"Queue: {waiting} waiting" if waiting else "")
         self.queue_label.setVisible(bool(waiting))
 
+    def check_fields(self) -> None:
+        """Say why Generate waits (a field the job would refuse), or nothing."""
+        problems = self.field_problems()
+        if problems:
+            self.problem_note.warn("Generate waits: " + " ".join(problems))
+        else:
+            self.problem_note.clear_note()
+        self._update_buttons()
+
     def _update_buttons(self) -> None:
         has_model = self.model_box.count() > 0
-        self.generate_button.setEnabled(self.ready and has_model)
+        self.generate_button.setEnabled(self.ready and has_model and not self.field_problems())
         if not self.ready:
             self.generate_button.setText("Loading torch…")
         elif not has_model:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from ddpm_studio.training import checkpoints as ckpt
 from ddpm_studio.training import loss_log
 from ddpm_studio.training.config import MIXED_PRECISION, TrainConfig
+from ddpm_studio.training.earlier_run import EarlierRunError, OtherTrainersRun, other_trainer, recipe_changes
 from ddpm_studio.training.lora_config import LoraTrainConfig
 from ddpm_studio.ui.ddpm_train_fields import DdpmTrainFields
 from ddpm_studio.ui.lora_train_fields import LoraTrainFields
@@ -60,6 +61,7 @@ class TrainPanel(QWidget):
         self.final_message = ""  # how the running training ended, shown once its thread is over
         self.training_precision = ""  # what the running training trains in (fp32, bf16, fp16), once it says
         self.running_output = ""  # the running (or last) training's run folder
+        self.derived_output = ""  # the output folder the panel derived from the images (not set by hand)
 
         self.folder = QLineEdit()
         self.folder.setPlaceholderText("Your images")
@@ -104,7 +106,7 @@ class TrainPanel(QWidget):
             widget.setToolTip(tip)
         self.output = QLineEdit()
         self.output.setToolTip("Where checkpoints, samples and the result go (a LoRA: lora/NAME.safetensors in it, "
-                               "named after this folder)")
+                               "named after this folder); it follows the images' folder unless you set it")
         out_row = path_row(self.output, self.choose_output)
         self.resume_box = QCheckBox("Resume from the latest checkpoint")
         self.resume_box.setToolTip("Continue the run whose checkpoints are in the output folder")
@@ -230,15 +232,29 @@ class TrainPanel(QWidget):
         return self.data_view.scanned_folder
 
     def scan_folder(self, folder: str) -> None:
-        """Show thumbnails and the report (a LoRA's: buckets and captions) before anything trains."""
+        """Show thumbnails and the report (a LoRA's: buckets and captions) before anything trains; the output
+        folder follows the images."""
         if not folder.strip():
             return
-        if not self.output.text().strip():
-            from ddpm_studio.paths import trained_models_dir
-
-            self.output.setText(str(trained_models_dir() / Path(folder).name))
+        self._follow_folder(folder)
         self.data_view.set_captions(self._captions())
         self.data_view.scan(folder, self.resolution.value())
+
+    @staticmethod
+    def output_for(folder: str) -> str:
+        """The output folder a run on ``folder``'s images gets unless the user sets one: trained/<its name>."""
+        from ddpm_studio.paths import trained_models_dir
+
+        return str(trained_models_dir() / Path(folder.strip()).expanduser().name)
+
+    def _follow_folder(self, folder: str) -> None:
+        """Other images, another run: the output folder becomes trained/<their folder's name>, unless the user set
+        it (typed or chose one) — then it stays as set."""
+        current = self.output.text().strip()
+        if current and current != self.derived_output:
+            return
+        self.derived_output = self.output_for(folder)
+        self.output.setText(self.derived_output)
 
     def current_config(self) -> TrainConfig | LoraTrainConfig:
         shared = dict(data_dir=self.folder.text().strip(), output_dir=self.output.text().strip(),
@@ -259,6 +275,7 @@ class TrainPanel(QWidget):
             return
         self.folder.setText(config.data_dir)
         self.output.setText(config.output_dir)
+        self.derived_output = self.output_for(config.data_dir) if config.data_dir.strip() else ""
         (self.lora_fields if isinstance(config, LoraTrainConfig) else self.ddpm_fields).apply(config)
         self.resolution.setValue(config.resolution)
         self.batch.setValue(config.batch_size)
@@ -275,6 +292,9 @@ class TrainPanel(QWidget):
     def start(self) -> None:
         if self.trainer is not None:
             return
+        folder = self.folder.text().strip()
+        if folder and folder != self.scanned_folder:  # typed in without leaving the field: show what will be used,
+            self.scan_folder(folder)  # and the output folder follows it
         try:
             config = self.current_config()
         except ValueError as exc:
@@ -286,23 +306,41 @@ class TrainPanel(QWidget):
             self.show_error("Check the captions", problem)
             return
         self.settings.set_json(LAST_LORA_KEY if self.lora else LAST_CONFIG_KEY, config.to_dict())
-        if config.data_dir != self.scanned_folder:  # typed in without leaving the field: show what will be used
-            self.scan_folder(config.data_dir)
-        earlier = "" if self.resume_box.isChecked() else ckpt.describe_run(config.output_dir)
-        if earlier:  # a new run here would mix with, then overwrite, the one before: ask first
-            self.ask_about_earlier_run(config, earlier)
+        earlier = ckpt.describe_run(config.output_dir)
+        changes = recipe_changes(config.output_dir, config) if earlier else []
+        if earlier and (changes or not self.resume_box.isChecked()):
+            # a new run here would mix with, then overwrite, the one before; resuming one made from other pictures
+            # (base model, resolution, trainer) would go on training it on these: ask first
+            self.ask_about_earlier_run(config, earlier, changes)
             return
         self.launch(config, resume=self.resume_box.isChecked())
 
-    def ask_about_earlier_run(self, config: TrainConfig, earlier: str) -> QMessageBox:
-        box = QMessageBox(QMessageBox.Icon.Question, "This folder holds a training run",
-                          f"{config.output_dir} already holds {earlier}. Resume that run, or start a new one? A new "
-                          "run moves the earlier one's files into a subfolder; nothing is deleted.",
+    def ask_about_earlier_run(self, config: TrainConfig, earlier: str, changes: list[str] = ()) -> QMessageBox:
+        """Resume the run in the output folder, or set it aside and start a new one. When its recipe differs from
+        this one, that is said and "Start a new run" is the default (Enter); a run of the other trainer cannot be
+        resumed at all."""
+        other = bool(changes) and other_trainer(config.output_dir, config)
+        new_run = "Start a new run (the earlier one's files are moved into a subfolder; nothing is deleted)"
+        held = f"{config.output_dir} already holds {earlier}"
+        if not changes:
+            title, text = ("This folder holds a training run",
+                           f"{held}. Resume that run, or start a new one? A new run moves the earlier one's files "
+                           "into a subfolder; nothing is deleted.")
+        else:
+            title = "This folder holds another kind of run" if other else "This folder holds a different run"
+            text = (f"{held}, from a run with another recipe: {'; '.join(changes)}. " +
+                    (f"A run goes on only as the kind it began as. {new_run}, or choose another output folder."
+                     if other else f"Resuming it would go on training that run with these settings. {new_run}, or "
+                                   "resume it anyway?"))
+        box = QMessageBox(QMessageBox.Icon.Warning if changes else QMessageBox.Icon.Question, title, text,
                           QMessageBox.StandardButton.Cancel, self)
-        resume = box.addButton("Resume it", QMessageBox.ButtonRole.AcceptRole)
+        resume = None
+        if not other:
+            resume = box.addButton("Resume it anyway" if changes else "Resume it", QMessageBox.ButtonRole.AcceptRole)
+            resume.clicked.connect(lambda: self.launch(config, resume=True))
         new = box.addButton("Start a new run", QMessageBox.ButtonRole.DestructiveRole)
-        resume.clicked.connect(lambda: self.launch(config, resume=True))
         new.clicked.connect(lambda: self.launch(config, resume=False, set_aside=True))
+        box.setDefaultButton(new if changes else resume)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
         self.error_box = box
@@ -312,7 +350,12 @@ class TrainPanel(QWidget):
         if self.trainer is not None:
             return
         if set_aside:
-            moved = ckpt.set_aside(config.output_dir)
+            try:
+                moved = ckpt.set_aside(config.output_dir)
+            except OSError as exc:
+                self.show_error("The earlier run could not be moved aside",
+                                f"Could not move the earlier run in {config.output_dir} into a subfolder: {exc}")
+                return
             self.status_message.emit(f"The earlier run is now in {moved}")
         self.resume_box.setChecked(resume)
         self.final_message = self.training_precision = ""
@@ -413,7 +456,7 @@ class TrainPanel(QWidget):
 
     def _on_thread_finished(self) -> None:
         """The training thread is over: say how it ended and take the next Start, in one step."""
-        error = self.trainer.error
+        error = self._failure_message(self.trainer)
         self.trainer = None
         self._set_running(False)
         self.resume_box.setChecked(False)
@@ -422,6 +465,19 @@ class TrainPanel(QWidget):
             self.show_error("Training failed", error)
         elif self.use_button.isVisible():  # the message above it may have grown: keep it in view
             scroll_into_view(self.use_button)
+
+    @staticmethod
+    def _failure_message(trainer: TrainerThread) -> str:
+        """How the training failed, in this panel's terms (the trainer's typed errors), else its message."""
+        failure = trainer.failure
+        if isinstance(failure, OtherTrainersRun):
+            kind = KINDS["lora" if failure.run_is_lora else "ddpm"]
+            return (f"{failure.output} holds a {kind} run. To resume it, choose {kind} under Train first; or choose "
+                    "another output folder.")
+        if isinstance(failure, EarlierRunError):
+            return (f"{failure.output} already holds a training run ({failure.earlier}). Press Start training again "
+                    "to resume it or set it aside, or choose another output folder.")
+        return trainer.error
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)

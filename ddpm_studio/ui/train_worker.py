@@ -64,6 +64,7 @@ class TrainerThread(QThread):
         self.control = TrainControl()
         self.summary = None
         self.error = ""
+        self.failure: Exception | None = None  # the user's error as it was raised, for the panel to word
 
     def run(self) -> None:
         from ddpm_studio.engine.models import ModelError
@@ -78,7 +79,7 @@ class TrainerThread(QThread):
         try:
             self.summary = train(self.config, on_event=self.event.emit, control=self.control, resume=self.resume)
         except (DataError, ModelError, TrainingError, ValueError) as exc:
-            self.error = str(exc)
+            self.error, self.failure = str(exc), exc
         except Exception as exc:
             traceback.print_exc(file=sys.stderr)
             self.error = f"Training failed ({type(exc).__name__}): {exc}"
