@@ -17,6 +17,7 @@ MAX_STEPS = 1000
 MAX_BATCH = 64
 MAX_SEED = 2**32 - 1
 MIN_SIDE, MAX_SIDE = 32, 2048
+SIDE_STEP = 8  # a latent picture's sides go by the VAE's 8×8 blocks
 MIN_AUTOGUIDANCE, MAX_AUTOGUIDANCE = 0.0, 10.0  # 1: the model alone; 0: the guide alone; >1: away from the guide
 EDIT_MODES = ("img2img", "inpaint", "instruct", "outpaint")
 OUTPAINT_FILLS = ("edge", "noise")  # engine/outpaint.py
@@ -207,8 +208,9 @@ class Text2ImageJob(PromptJob):
         super().validate()
         for label, value in (("width", self.width), ("height", self.height)):
             _check_int(label, value, MIN_SIDE, MAX_SIDE)
-            if value % 8:
-                raise JobError(f"The {label} must be a multiple of 8 (the VAE works in 8×8 blocks); got {value}.")
+            if value % SIDE_STEP:
+                raise JobError(f"The {label} must be a multiple of {SIDE_STEP} (the VAE works in {SIDE_STEP}×"
+                               f"{SIDE_STEP} blocks); got {value}.")
         _check_float("hires upscale", self.hires_scale, 1.0, 4.0)
         if not (isinstance(self.hires_upscaler, str) and self.hires_upscaler.strip()):  # or a diffusion upscaler
             raise JobError(f"The hires upscaler is {', '.join(HIRES_UPSCALERS)} or a 4× upscaler model.")
@@ -218,12 +220,9 @@ class Text2ImageJob(PromptJob):
             if self.hires_strength == 0.0:
                 raise JobError("A hires fix at denoising strength 0 would only enlarge the picture; use a value "
                                "above 0 (0.3–0.6 is usual).")
-            width, height = self.output_size
-            if (width, height) == (self.width, self.height):
-                raise JobError(f"A hires fix of ×{self.hires_scale:g} leaves {width}×{height} as it is (sizes go by "
-                               "8 pixels); choose a larger factor.")
-            if max(width, height) > MAX_SIDE:
-                raise JobError(f"The hires fix would make {width}×{height}; at most {MAX_SIDE} a side.")
+            problem = hires_problem(self.width, self.height, self.hires_scale)
+            if problem:
+                raise JobError(problem)
             if self.attention_maps:
                 raise JobError("Attention maps are not recorded through a hires fix; turn one of them off.")
 
@@ -244,7 +243,37 @@ class Text2ImageJob(PromptJob):
         """(width, height) of the result: with a hires fix the base size × the scale, down to multiples of 8."""
         if not self.hires:
             return self.width, self.height
-        return int(self.width * self.hires_scale) // 8 * 8, int(self.height * self.hires_scale) // 8 * 8
+        return hires_size(self.width, self.height, self.hires_scale)
+
+
+def snap_side(value: int) -> int:
+    """The side a latent model takes nearest to ``value``: a multiple of SIDE_STEP from MIN_SIDE to MAX_SIDE."""
+    return min(MAX_SIDE, max(MIN_SIDE, int(value / SIDE_STEP + 0.5) * SIDE_STEP))
+
+
+def side_problem(value: int) -> str | None:
+    """Why ``value`` is not a side a latent model takes, in a few words; None when it is one."""
+    if value < MIN_SIDE:
+        return f"at least {MIN_SIDE} px"
+    if value > MAX_SIDE:
+        return f"at most {MAX_SIDE} px"
+    return f"sizes go by {SIDE_STEP} px" if value % SIDE_STEP else None
+
+
+def hires_size(width: int, height: int, scale: float) -> tuple[int, int]:
+    """A hires fix's result: the first pass's size × ``scale``, down to the sides' step."""
+    return int(width * scale) // SIDE_STEP * SIDE_STEP, int(height * scale) // SIDE_STEP * SIDE_STEP
+
+
+def hires_problem(width: int, height: int, scale: float) -> str | None:
+    """Why a hires fix of ``scale`` from ``width`` × ``height`` cannot run, in a sentence; None when it can."""
+    result = hires_size(width, height, scale)
+    if result == (width, height):
+        return (f"A hires fix of ×{scale:g} leaves {width}×{height} as it is (sizes go by {SIDE_STEP} pixels); "
+                "choose a larger factor.")
+    if max(result) > MAX_SIDE:
+        return f"The hires fix would make {result[0]}×{result[1]}; at most {MAX_SIDE} a side."
+    return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -302,6 +331,15 @@ class EditJob(PromptJob):
 
 MAX_NOISE_LEVEL = 350  # the SD x4 upscaler's max_noise_level
 MIN_TILE, MAX_TILE = 32, 1024
+UPSCALE_FACTOR = 4
+MIN_UPSCALE_INPUT = 16  # pixels a side of the picture to upscale
+
+
+def upscale_input_problem(width: int, height: int) -> str | None:
+    """Why a ``width`` × ``height`` picture cannot be upscaled, in a few words; None when it can."""
+    if min(width, height) < MIN_UPSCALE_INPUT:
+        return f"upscaling needs at least {MIN_UPSCALE_INPUT} px a side"
+    return None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,7 +23,7 @@ from PIL import Image
 
 from ddpm_studio.engine.errors import first_line
 from ddpm_studio.engine.events import StepCallback, StepEvent, StopCheck
-from ddpm_studio.engine.jobs import UpscaleJob
+from ddpm_studio.engine.jobs import UPSCALE_FACTOR, UpscaleJob, upscale_input_problem
 from ddpm_studio.engine.latent import open_rgb
 from ddpm_studio.engine.memory import apply_memory_options
 from ddpm_studio.engine.latent_preview import LatentToRGB, StepRecorder
@@ -34,10 +34,9 @@ from ddpm_studio.engine.preview import unit_to_uint8
 from ddpm_studio.engine.schedulers import build_scheduler
 from ddpm_studio.engine.tiling import Blender, PreviewMosaic, tile_boxes
 
-SCALE = 4
+SCALE = UPSCALE_FACTOR
 AUTO_LIMIT = 192  # inputs up to this many pixels a side go in one pass when the tile size is automatic
 AUTO_TILE = 128
-MIN_INPUT = 16
 PIPELINES = {"sd-x4-upscaler": "StableDiffusionUpscalePipeline", "ldm-super-resolution": "LDMSuperResolutionPipeline"}
 
 
@@ -112,8 +111,9 @@ def upscale_boxes(job: UpscaleJob, width: int, height: int, multiple: int):
 def run_upscale_job(loaded: LoadedUpscaler, job: UpscaleJob, device, on_step: StepCallback, should_stop: StopCheck) -> UpscaleOutput:
     image = open_rgb(job.image, "input image")
     width, height = image.size
-    if min(width, height) < MIN_INPUT:
-        raise ModelError(f"The input image {job.image} is {width}×{height}; upscaling needs at least {MIN_INPUT} px a side.")
+    problem = upscale_input_problem(width, height)
+    if problem:
+        raise ModelError(f"The input image {job.image} is {width}×{height}; {problem}.")
     m = loaded.multiple
     boxes = upscale_boxes(job, width, height, m)
     channels = _latent_channels(loaded)

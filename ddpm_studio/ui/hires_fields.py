@@ -1,12 +1,15 @@
 """The Hires fix rows of Text to Image (A1111's "Hires. fix"): on/off, the factor and the upscaler, then the second
 pass's denoising strength and steps (``engine/hires_fix.py``). The size rows stay the first pass's; the result is
-that size × the factor, shown beside the factor."""
+that size × the factor, shown beside the factor — and under it, in the warning colour, why the job would refuse it
+(larger than a model takes, or no larger than the first pass), so Generate waits until it is changed."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QSpinBox, QWidget
 
-from ddpm_studio.engine.jobs import HIRES_UPSCALERS, MAX_STEPS
+from ddpm_studio.engine.jobs import HIRES_UPSCALERS, MAX_STEPS, hires_problem, hires_size
+from ddpm_studio.ui.notes import FieldNote
 from ddpm_studio.ui.widgets import narrow_combo
 
 UPSCALER_LABELS = {"latent": "Latent", "lanczos": "Lanczos"}
@@ -16,8 +19,11 @@ UPSCALER_TIP = ("Latent: enlarge the first pass's latents (fast, no decode betwe
                 "slower (20 steps of their own, tile by tile), sharper")
 
 
-class HiresFields:
+class HiresFields(QObject):
+    changed = Signal()  # on, off, the factor or the size changed: what the job would say about it may have too
+
     def __init__(self, form: QFormLayout, size_boxes) -> None:
+        super().__init__()
         self.size_boxes = size_boxes
         self.enabled = QCheckBox("Hires fix")
         self.enabled.setToolTip("Render at the size above, enlarge, then img2img at the large size: detail without "
@@ -44,7 +50,9 @@ class HiresFields:
             second.addWidget(widget)
         self.pass_row = _wrapped(second)
         self.form = form
+        self.note = FieldNote()
         form.addRow("", _wrapped(first))
+        form.addRow("", self.note)
         form.addRow("Upscaler", self.upscaler)
         form.addRow("Hires strength", self.pass_row)
         self.enabled.toggled.connect(self._update)
@@ -74,8 +82,25 @@ class HiresFields:
         self.scale.setEnabled(on)
         for row in (self.upscaler, self.pass_row):  # the second pass's rows only while it is on
             self.form.setRowVisible(row, on)
-        width, height = (int(box.value() * self.scale.value()) // 8 * 8 for box in self.size_boxes)
+        width, height = hires_size(*self._first_pass(), self.scale.value())
         self.result.setText(f"→ {width}×{height}" if on else "")
+        problem = self.problem()
+        if problem:
+            self.note.warn(problem)
+        else:
+            self.note.clear_note()
+        self.form.setRowVisible(self.note, bool(problem))
+        self.changed.emit()
+
+    def _first_pass(self) -> tuple[int, int]:
+        width, height = (box.value() for box in self.size_boxes)
+        return width, height
+
+    def problem(self) -> str | None:
+        """Why the job would refuse this hires fix, in a sentence; None when it is off or fine."""
+        if not self.enabled.isChecked():
+            return None
+        return hires_problem(*self._first_pass(), round(self.scale.value(), 2))
 
     def values(self) -> dict:
         if not self.enabled.isChecked():

@@ -8,13 +8,14 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QPlainTextEdit, QSpinBox,
                                QWidget)
 
-from ddpm_studio.engine.jobs import (MAX_AUTOGUIDANCE, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_AUTOGUIDANCE, MIN_SIDE,
-                                     GenerateJob, Job, JobError, Text2ImageJob)
+from ddpm_studio.engine.jobs import (MAX_AUTOGUIDANCE, MAX_SEED, MAX_STEPS, MIN_AUTOGUIDANCE, GenerateJob, Job,
+                                     JobError, Text2ImageJob)
 from ddpm_studio.engine.model_defaults import read_defaults
 from ddpm_studio.engine.models import PIXEL_FAMILY, ModelInfo, list_models
 from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, LATENT_SCHEDULERS, PIXEL_SCHEDULERS, SCHEDULERS
 from ddpm_studio.ui.seed_field import SeedField
 from ddpm_studio.ui.settings import Settings
+from ddpm_studio.ui.size_fields import SideBox
 from ddpm_studio.ui.widgets import fit_family_size, narrow_combo, scheduler_combo
 
 AUTOGUIDANCE_TIP = "Autoguidance with the model's own guide: 1 is the model alone (see the Generate panel)"
@@ -43,8 +44,7 @@ class SeriesForm(QWidget):
         self.model_box = narrow_combo(14)
         self.prompt = _prompt_box("What to make (Stable Diffusion models)")
         self.negative_prompt = _prompt_box("What to avoid (optional)")
-        self.width_box = QSpinBox(minimum=MIN_SIDE, maximum=MAX_SIDE, value=512, singleStep=64)
-        self.height_box = QSpinBox(minimum=MIN_SIDE, maximum=MAX_SIDE, value=512, singleStep=64)
+        self.width_box, self.height_box = SideBox(512), SideBox(512)  # what is typed snaps to a side models take
         self.size_row = QWidget()
         size = QHBoxLayout(self.size_row)
         size.setContentsMargins(0, 0, 0, 0)

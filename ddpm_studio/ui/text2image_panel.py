@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QSpinBox
+from PySide6.QtWidgets import QFormLayout
 
-from ddpm_studio.engine.jobs import MAX_SIDE, MIN_SIDE, Text2ImageJob
+from ddpm_studio.engine.jobs import Text2ImageJob
 from ddpm_studio.engine.models import ModelInfo
 from ddpm_studio.engine.schedulers import LATENT_SCHEDULERS
 from ddpm_studio.ui.addon_fields import AddonFields
@@ -12,6 +12,7 @@ from ddpm_studio.ui.control_fields import ControlFields
 from ddpm_studio.ui.hires_fields import HiresFields
 from ddpm_studio.ui.prompt_fields import PromptFields
 from ddpm_studio.ui.sampling_panel import SamplingPanel
+from ddpm_studio.ui.size_fields import SizeFields
 from ddpm_studio.ui.widgets import fit_family_size
 
 
@@ -29,17 +30,15 @@ class Text2ImagePanel(SamplingPanel):
     def add_fields(self, form: QFormLayout) -> None:
         self.prompts = PromptFields(form)
         self.addons = AddonFields(form, self.settings, self.prompts.prompt, self.prompts.negative)
-        self.width_box = QSpinBox(minimum=MIN_SIDE, maximum=MAX_SIDE, value=512, singleStep=64)
-        self.height_box = QSpinBox(minimum=MIN_SIDE, maximum=MAX_SIDE, value=512, singleStep=64)
-        for box in (self.width_box, self.height_box):
-            box.setToolTip("A multiple of 8")
-        size = QHBoxLayout()
-        size.addWidget(self.width_box)
-        size.addWidget(QLabel("×"))
-        size.addWidget(self.height_box)
-        form.addRow("Size", size)
+        self.size = SizeFields(form)
+        self.width_box, self.height_box = self.size.width_box, self.size.height_box
         self.hires = HiresFields(form, (self.width_box, self.height_box))
+        self.hires.changed.connect(self.check_fields)
         self.control = ControlFields(form, self.settings, self)
+
+    def field_problems(self) -> list[str]:
+        problem = self.hires.problem() if hasattr(self, "hires") else None
+        return [problem] if problem else []
 
     def control_size(self) -> tuple[int, int]:
         """The size a drawn control image is made at: the picture's (the first pass's with a hires fix)."""

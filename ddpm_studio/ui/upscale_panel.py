@@ -8,12 +8,14 @@ from pathlib import Path
 from PySide6.QtGui import QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from ddpm_studio.engine.jobs import MAX_NOISE_LEVEL, MAX_TILE, MIN_TILE, JobError, UpscaleJob
+from ddpm_studio.engine.jobs import (MAX_NOISE_LEVEL, MAX_TILE, MIN_TILE, UPSCALE_FACTOR, JobError, UpscaleJob,
+                                     upscale_input_problem)
 from ddpm_studio.engine.models import ModelInfo
 from ddpm_studio.engine.schedulers import LATENT_SCHEDULERS
 from ddpm_studio.ui.compare_view import CompareView
 from ddpm_studio.ui.image_input import ImageInput, open_paste_row
 from ddpm_studio.ui.images import to_qimage
+from ddpm_studio.ui.notes import FieldNote
 from ddpm_studio.ui.prompt_fields import PromptFields
 from ddpm_studio.ui.sampling_panel import SamplingPanel
 
@@ -58,12 +60,15 @@ class UpscalePanel(ImageInput, SamplingPanel):
         row.addStretch(1)
         self.image_label = QLabel("No input image")
         self.image_label.setWordWrap(True)
+        self.input_note = FieldNote()  # a picture the upscalers cannot take, said when it is opened
+        self.input_problem: str | None = None
         column = QWidget()
         layout = QVBoxLayout(column)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
         layout.addWidget(self.compare, 1)
         layout.addWidget(self.image_label)
+        layout.addWidget(self.input_note)
         QShortcut(QKeySequence.StandardKey.Paste, self, activated=self.paste_image)
         self.batch.setMaximum(1)
         self.form.setRowVisible(self.batch, False)  # one picture per run
@@ -89,14 +94,30 @@ class UpscalePanel(ImageInput, SamplingPanel):
     # ---- the input image ----
     def show_input(self, image: QImage) -> None:
         self.compare.show_single(image)
-        self.image_label.setText(f"{Path(self.image_path).name} ({image.width()}×{image.height()} → "
-                                 f"{image.width() * 4}×{image.height() * 4})")
+        width, height = image.width(), image.height()
+        problem = upscale_input_problem(width, height)
+        result = "" if problem else f" → {width * UPSCALE_FACTOR}×{height * UPSCALE_FACTOR}"
+        self.image_label.setText(f"{Path(self.image_path).name} ({width}×{height}{result})")
         self.image_label.setToolTip(self.image_path)
+        self._set_input_problem(f"This picture is too small: {problem}." if problem else None)
 
     def show_missing(self, path: str) -> None:
         self.compare.show_single(None)
         self.image_label.setText(f"Missing: {path}")
         self.image_label.setToolTip(path)
+        self._set_input_problem(None)
+
+    def _set_input_problem(self, problem: str | None) -> None:
+        self.input_problem = problem
+        if problem:
+            self.input_note.warn(problem)
+        else:
+            self.input_note.clear_note()
+        self.check_fields()
+
+    def field_problems(self) -> list[str]:
+        problem = getattr(self, "input_problem", None)
+        return [problem] if problem else []
 
     # ---- the job ----
     def job_fields(self) -> dict:
