@@ -165,3 +165,14 @@ def test_a_lora_on_other_pictures_does_not_go_on_with_a_pixel_ddpm_run(window, q
     assert box.defaultButton().text() == "Start a new run"
     box.reject()
     assert panel.trainer is None and not list(run.glob("earlier-run-*"))  # cancelled: nothing moved
+
+
+def test_a_note_about_the_data_is_listed_with_the_files_and_said_once(window, qtbot):
+    from ddpm_studio.training.events import TrainEvent
+
+    panel = window.train_panel
+    said = []
+    panel.status_message.connect(said.append)
+    note = "Captions are cut at the 77 tokens the text encoder reads: /pictures/cat.txt is longer."
+    panel._on_event(TrainEvent("note", message=note))
+    assert panel.bad_files.toPlainText().splitlines()[-1] == note and said == [note]

@@ -224,3 +224,40 @@ def test_two_process_accelerate_launch_trains_a_lora(tmp_path, sd15):
     assert "Training on 2 processes (multi_cpu)" in done.stderr  # two, not one run twice
     assert lora_file(out / "lora" / "run.safetensors").context_dim == 32
     assert latest_checkpoint(out)[0] == 4 and (out / "samples" / "step-00000004.png").is_file()
+
+
+def test_a_long_caption_is_said_once_and_a_caption_folder_is_named(tmp_path, sd15):
+    """A caption past the text encoder's 77 tokens is cut with one line naming its file (diffusers logged the
+    whole cut-off text at every encoding: a 1 MB caption made a 1 MB log); a folder where a caption file would be
+    is named, and its picture trains with the template caption."""
+    import logging
+
+    data = captioned_folder(tmp_path / "data")
+    long_caption = "red stripes, " * 20000  # 260 kB
+    (data / "stripes-1.txt").write_text(long_caption, encoding="utf-8")
+    (data / "stripes-2.txt").mkdir()
+    found = LoraData(data, 32, CaptionOptions(trigger="zqx"))
+    assert f"note {data / 'stripes-2.txt'}: a folder, not a caption file" in found.report.details()
+    assert {item.path.name: item.caption for item in found.items}["stripes-2.png"] == "a photo of zqx"
+
+    logged = []  # what diffusers and transformers log, wherever their handlers write it
+
+    class Record(logging.Handler):
+        def emit(self, record):
+            logged.append(record.getMessage())
+
+    record = Record()
+    libraries = [logging.getLogger(name) for name in ("diffusers", "transformers")]
+    for library in libraries:
+        library.addHandler(record)
+    events = []
+    try:  # the text encoder trained too: every step encodes the captions again
+        train_lora(lora_config(data, tmp_path / "run", sd15, batch_size=4, max_steps=2, train_text_encoder=True),
+                   on_event=events.append)
+    finally:
+        for library in libraries:
+            library.removeHandler(record)
+    notes = [e.message for e in events if e.kind == "note"]
+    assert notes == [f"Captions are cut at the 77 tokens the text encoder reads: {data / 'stripes-1.txt'} is longer."]
+    assert "stripes-2.txt: a folder, not a caption file" in next(e for e in events if e.kind == "data").message
+    assert not [m for m in logged if "red stripes, red stripes" in m] and sum(map(len, logged)) < 20_000

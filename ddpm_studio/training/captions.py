@@ -1,8 +1,8 @@
 """Captions for LoRA training, read as kohya's sd-scripts reads them: each image's caption is the text file beside it
 with the same stem (``cat.png`` → ``cat.txt``). An image without one gets the caption template with the trigger
 word (``a photo of {trigger}``); a sidecar caption that does not name the trigger gets it in front, as its first tag.
-A caption file without an image, or an empty one, is reported by name (the empty one's image falls back to the
-template, so nothing is lost).
+A caption file without an image, an empty or unreadable one, or a folder named like one, is reported by name (its
+image falls back to the template, so nothing is lost).
 
 Per step a caption may be dropped (kohya's ``caption_dropout_rate``: the empty prompt, which keeps the model's
 unconditional output in shape) or have its comma-separated tags shuffled with the first ``keep_tags`` left in place
@@ -50,7 +50,16 @@ def read_captions(images: list[Path], options: CaptionOptions) -> tuple[list[str
     trigger = options.trigger.strip()
     for image in images:
         path = sidecar(image)
-        text = _read_text(path) if path.is_file() else None
+        text = None
+        if path.is_file():
+            try:
+                text = _read_text(path)
+            except OSError as exc:
+                problems.append((path, f"cannot be read ({exc.strerror or exc}); the image is trained with the "
+                                       "template caption instead"))
+        elif path.exists():
+            problems.append((path, "a folder, not a caption file; the image is trained with the template caption "
+                                   "instead"))
         if text is not None and not text:
             problems.append((path, "an empty caption file; the image is trained with the template caption instead"))
         if not text:
@@ -77,7 +86,7 @@ def orphan_captions(folder: Path) -> list[tuple[Path, str]]:
     """Caption files under ``folder`` with no image of the same stem beside them."""
     orphans = []
     for path in sorted(folder.rglob(f"*{CAPTION_SUFFIX}")):
-        if path.name.startswith("."):
+        if path.name.startswith(".") or path.is_dir():  # a folder named like one (beside its picture: read_captions)
             continue
         if not any(path.with_suffix(ext).exists() or path.with_suffix(ext.upper()).exists() for ext in EXTENSIONS):
             orphans.append((path, "a caption file without an image of the same name"))

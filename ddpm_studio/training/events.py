@@ -11,8 +11,11 @@ import numpy as np
 
 @dataclass(frozen=True)
 class TrainEvent:
-    """kind: data | precision | processes | step | sample | checkpoint | guide | exported | paused | resumed |
+    """kind: data | note | precision | processes | step | sample | checkpoint | guide | exported | paused | resumed |
     finished | stopped.
+
+    ``note``: a line about the data the run learns from that the user should read once (a caption cut at the
+    text encoder's limit), not an error.
 
     ``guide``: the early copy kept as exported models' autoguidance guide (not a model to list on its own)."""
 

@@ -23,6 +23,7 @@ from ddpm_studio.host_memory import keep_freed_memory
 from ddpm_studio.training.captions import step_caption, tag_frequency, template_caption
 from ddpm_studio.training.earlier_run import refuse_a_new_run_over, refuse_other_trainers_run
 from ddpm_studio.training.events import TrainCallback, TrainControl, TrainEvent, TrainingError
+from ddpm_studio.training.long_captions import long_caption_note, quiet_cuts
 from ddpm_studio.training.lora_config import LoraTrainConfig
 from ddpm_studio.training.lora_data import LoraData
 from ddpm_studio.training.lora_export import kohya_metadata, kohya_state, write_lora
@@ -80,12 +81,14 @@ class _Parts:
         return self.info.arch or ARCH_BY_CONTEXT.get(self.context_dim, "")
 
     def encode(self, captions: list[str], device) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(text embeddings, SDXL's pooled embeddings or None) for the captions."""
-        if self.xl:
-            embeds, _, pooled, _ = self.pipe.encode_prompt(captions, device=device, num_images_per_prompt=1,
-                                                           do_classifier_free_guidance=False)
-            return embeds, pooled
-        return self.pipe.encode_prompt(captions, device, 1, False)[0], None
+        """(text embeddings, SDXL's pooled embeddings or None) for the captions, each cut at the text encoder's
+        limit without its cut-off text in the log (the run says once which caption is cut)."""
+        with quiet_cuts(self.pipe):
+            if self.xl:
+                embeds, _, pooled, _ = self.pipe.encode_prompt(captions, device=device, num_images_per_prompt=1,
+                                                               do_classifier_free_guidance=False)
+                return embeds, pooled
+            return self.pipe.encode_prompt(captions, device, 1, False)[0], None
 
 
 def train_lora(config: LoraTrainConfig, on_event: TrainCallback = ignore_event, control: TrainControl | None = None,
@@ -110,6 +113,9 @@ def train_lora(config: LoraTrainConfig, on_event: TrainCallback = ignore_event, 
     emit(TrainEvent("data", max_steps=config.max_steps,
                     message=f"{data.report.summary()}; {data.bucket_summary()}{details}"))
     parts = _Parts(config, device)
+    cut = long_caption_note(parts.pipe.tokenizer, data.items)
+    if cut:
+        emit(TrainEvent("note", max_steps=config.max_steps, message=cut))
     data.cache_latents(parts.pipe.vae, device, config.random_flip)
     noise_scheduler = DDPMScheduler.from_config(parts.pipe.scheduler.config)
     texts = _TextCache(parts, device, frozen=not config.train_text_encoder)
@@ -264,6 +270,11 @@ def _lora_loss(parts: _Parts, noise_scheduler, data: LoraData, texts: _TextCache
     return (per_picture * weights).mean()
 
 
+def shortened(text: str, length: int = 80) -> str:
+    """``text`` for a message: its first ``length`` characters, and "…" when there was more."""
+    return text if len(text) <= length else text[:length - 1].rstrip() + "…"
+
+
 def validation_prompt(config: LoraTrainConfig, data: LoraData) -> str:
     if config.validation_prompt.strip():
         return config.validation_prompt.strip()
@@ -287,11 +298,12 @@ def validation_images(parts: _Parts, config: LoraTrainConfig, prompt: str) -> np
             args = dict(prompt=prompt, num_inference_steps=config.sample_steps, guidance_scale=config.sample_guidance,
                         height=config.resolution, width=config.resolution, output_type="np",
                         generator=torch.Generator().manual_seed(config.seed))
-            if lora:
-                pictures.append(pipe(**args).images[0])
-            else:
-                with lora_off(pipe.unet, *parts.encoders.values()):
+            with quiet_cuts(pipe):
+                if lora:
                     pictures.append(pipe(**args).images[0])
+                else:
+                    with lora_off(pipe.unet, *parts.encoders.values()):
+                        pictures.append(pipe(**args).images[0])
     finally:
         pipe.scheduler = kept
     gap = np.full((pictures[0].shape[0], 8, 3), 1.0, np.float32)
@@ -315,7 +327,8 @@ def _validate(accelerator, parts: _Parts, models, config: LoraTrainConfig, data:
         path = folder / f"step-{step:08d}.png"
         Image.fromarray(picture).save(path)
         emit(TrainEvent("sample", step=step, max_steps=config.max_steps, image=picture, path=str(path),
-                        message=f"'{prompt}', seed {config.seed}: without the LoRA (left) and with it (right)"))
+                        message=f"'{shortened(prompt)}', seed {config.seed}: without the LoRA (left) and with it "
+                                "(right)"))
     accelerator.wait_for_everyone()
 
 

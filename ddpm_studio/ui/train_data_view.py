@@ -183,5 +183,9 @@ class TrainDataView(QWidget):
 
 
 def _caption_text(picture: Path) -> str:
+    """The caption beside ``picture``; "" when there is none or it cannot be read (the scan's notes say why)."""
     text_file = sidecar(picture)
-    return text_file.read_text(encoding="utf-8", errors="replace").strip() if text_file.is_file() else ""
+    try:
+        return text_file.read_text(encoding="utf-8", errors="replace").strip() if text_file.is_file() else ""
+    except OSError:
+        return ""

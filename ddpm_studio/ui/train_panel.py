@@ -420,6 +420,9 @@ class TrainPanel(QWidget):
     def _on_event(self, event) -> None:
         if event.kind == "data":
             self.scan_label.setText(event.message.splitlines()[0])
+        elif event.kind == "note":  # about the data: listed with the files that cannot be used, and said once
+            self.bad_files.appendPlainText(event.message)
+            self.status_message.emit(event.message)
         elif event.kind == "step":
             self.loss_plot.add(event.step, event.loss)
             self.progress.setValue(event.step)
