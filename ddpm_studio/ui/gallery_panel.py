@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLin
 from ddpm_studio.engine.gallery_query import QueryError, parse_query
 from ddpm_studio.ui.gallery_details import ACTIONS, GalleryDetails
 from ddpm_studio.ui.gallery_model import ROW_ROLE, GalleryModel
+from ddpm_studio.ui.theme import warning_colour
 from ddpm_studio.ui.thumbnails import SIZE
 from ddpm_studio.ui.widgets import error_dialog
 
@@ -173,7 +174,7 @@ class GalleryPanel(QWidget):
             self.query = parse_query(self.search.text())
         except QueryError as exc:
             self.model.set_rows([])  # no results that belong to another search
-            self.count.setText(f"<span style='color:#c03030'>{exc}</span>")
+            self.count.setText(f"<span style='color:{warning_colour(self.palette()).name()}'>{exc}</span>")
             self.count.setToolTip(str(exc))
             self._show_hint(f"The search could not be read: {exc}")
             return

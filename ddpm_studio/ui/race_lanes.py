@@ -1,7 +1,9 @@
-"""A race's lanes side by side: per lane its name (in its plot colour), which step is shown, x_t above and
-the predicted x0 below. The panel says what to show (a live step, a scrubbed one, or a lane's state)."""
+"""A race's lanes side by side: per lane its name (after a swatch of its plot colour), which step is shown, x_t
+above and the predicted x0 below. The panel says what to show (a live step, a scrubbed one, or a lane's state)."""
 
 from __future__ import annotations
+
+from html import escape
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
@@ -57,9 +59,11 @@ class LanesView(QWidget):
         self.titles, self.step_labels, self.x_t_views, self.x0_views = [], [], [], []
         self.note.setVisible(not labels)
         for number, label in enumerate(labels):
-            title = QLabel(label)
+            # the name in the palette's text colour, readable in either theme; the lane's colour (its line in the
+            # plot) in a swatch before it
+            title = QLabel(f'<span style="color: {lane_colour(number).name()}">■</span> <b>{escape(label)}</b>',
+                           textFormat=Qt.TextFormat.RichText)
             title.setWordWrap(True)  # narrow columns wrap their name rather than clip it
-            title.setStyleSheet(f"font-weight: bold; color: {lane_colour(number).name()};")
             step = QLabel("waiting")
             step.setWordWrap(True)
             views = ImageView(), ImageView()
