@@ -328,7 +328,8 @@ class TrainPanel(QWidget):
                            "into a subfolder; nothing is deleted.")
         else:
             title = "This folder holds another kind of run" if other else "This folder holds a different run"
-            text = (f"{held}, from a run with another recipe: {'; '.join(changes)}. " +
+            listed = "".join(f"\n• {change}" for change in changes)
+            text = (f"{held}, from a run with another recipe:{listed}\n\n" +
                     (f"A run goes on only as the kind it began as. {new_run}, or choose another output folder."
                      if other else f"Resuming it would go on training that run with these settings. {new_run}, or "
                                    "resume it anyway?"))
