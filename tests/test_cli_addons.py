@@ -79,3 +79,25 @@ def test_a_wrong_lora_is_one_line_exit_1(home, tmp_path, capsys):
                                            ("C:\\loras\\x.safetensors", ("C:\\loras\\x.safetensors", 1.0))])
 def test_lora_argument(text, expected):
     assert lora_argument(text) == expected
+
+
+def test_unreadable_embedding_files_are_named_on_stderr(home, tmp_path, capsys):
+    """A cut-short file and one with no embedding in it are not passed over in silence: each is named with why, and
+    the one the prompt names is said to go to the text encoder as plain words."""
+    from safetensors.torch import save_file
+    import torch
+
+    folder = tmp_path / "embeddings"
+    whole = save_embedding(folder / "goodhands.safetensors", (32,))
+    (folder / "badhands.safetensors").write_bytes(whole.read_bytes()[:-40])  # an unfinished download
+    save_file({"weights": torch.zeros(2), "bias": torch.zeros(2)}, str(folder / "notes.safetensors"))
+    _run(["--model", str(home / "models" / "Stable-diffusion" / "tiny"), "--prompt", "a cat, badhands, goodhands",
+          "--embeddings", str(folder)], tmp_path / "out")
+    err = capsys.readouterr().err
+    notes = [line for line in err.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 2
+    bad = next(n for n in notes if "badhands.safetensors" in n)
+    assert "is cut short" in bad and "'badhands' in the prompt goes to the text encoder as plain words" in bad
+    unkeyed = next(n for n in notes if "notes.safetensors" in n)
+    assert "not a textual-inversion embedding" in unkeyed and "plain words" not in unkeyed  # the prompt does not name it
+    assert "used: embedding goodhands" in err

@@ -45,13 +45,13 @@ def test_the_list_names_each_embedding_with_its_family_and_greys_another_familys
     window = make(make_window, tmp_path)
     window.tabs.setCurrentWidget(window.text2image_panel)
     embeddings = window.text2image_panel.addons.embeddings
-    assert embeddings.toggle.text() == "3 embeddings" and not embeddings.list.isVisible()  # folded until asked for
-    assert "broken.safetensors" in embeddings.toggle.toolTip()  # the unreadable file is named, not listed
+    assert embeddings.toggle.text() == "3 embeddings" and not embeddings.list.isVisible()  # folded until asked
+    assert "broken.safetensors" in embeddings.toggle.toolTip()  # the unreadable file is named
     embeddings.toggle.click()
     assert embeddings.list.isVisible() and embeddings.search.isVisible()
     listed = items(embeddings)
     assert [listed[n].text() for n in listed] == ["my-style   [2 vectors]", "sd15-neg   [SD 1.x · 8 vectors]",
-                                                   "xl-look   [SDXL · 1 vector]"]
+                                                   "xl-look   [SDXL · 1 vector]", "broken   [unreadable]"]
     grey = embeddings.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
     assert listed["my-style"].foreground().color() != grey
     assert listed["sd15-neg"].foreground().color() == grey and listed["xl-look"].foreground().color() == grey
@@ -61,7 +61,7 @@ def test_the_list_names_each_embedding_with_its_family_and_greys_another_familys
     embeddings.search.setText("1.x")  # or what its tag says
     assert [n for n, item in items(embeddings).items() if not item.isHidden()] == ["sd15-neg"]
     embeddings.search.setText("")
-    assert len(items(window.edit_panel.addons.embeddings)) == 3
+    assert len(items(window.edit_panel.addons.embeddings)) == 4
 
 
 def test_a_click_writes_the_name_into_the_chosen_prompt_once_and_the_run_uses_it(make_window, tmp_path, qtbot):
@@ -126,3 +126,43 @@ def test_the_settings_column_fits_with_both_lists_open(make_window, tmp_path):
     column = next(s for s in panel.findChildren(_ColumnScroll) if s.isVisible())
     assert column.verticalScrollBar().isVisible()
     assert column.widget().minimumSizeHint().width() <= column.viewport().width()
+
+
+def test_unreadable_embedding_files_are_listed_greyed_with_why(make_window, tmp_path, qtbot):
+    """A cut-short file (an unfinished download) and one with no embedding in it are not passed over in silence:
+    listed after the others, greyed, tagged, with the reason in the tooltip; a click says why and writes nothing."""
+    from safetensors.torch import save_file
+    import torch
+
+    folder = tmp_path / "embeddings"
+    whole = save_embedding(tmp_path / "whole.safetensors", (32,))
+    folder.mkdir(parents=True)
+    (folder / "half-done.safetensors").write_bytes(whole.read_bytes()[:-40])
+    save_file({"weights": torch.zeros(2), "bias": torch.zeros(2)}, str(folder / "notes.safetensors"))
+    save_embedding(folder / "my-style.safetensors", (32,))
+    save_tiny_sd(tmp_path / "models" / "tiny-sd")
+    settings = Settings(tmp_path / "settings.ini")
+    settings.add_model_folder(str(tmp_path / "models"))
+    settings.add_own_folder("embeddings", str(folder))
+    window = make_window(settings)
+    panel = window.text2image_panel
+    window.tabs.setCurrentWidget(panel)
+    embeddings = panel.addons.embeddings
+    assert embeddings.toggle.text() == "1 embedding" and "2 file(s) skipped" in embeddings.toggle.toolTip()
+    embeddings.toggle.click()
+    listed = items(embeddings)
+    rows = {item.text(): item for item in listed.values()}
+    assert list(rows) == ["my-style   [2 vectors]", "half-done   [unreadable]", "notes   [unreadable]"]
+    grey = embeddings.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+    half, notes = rows["half-done   [unreadable]"], rows["notes   [unreadable]"]
+    assert half.foreground().color() == grey and notes.foreground().color() == grey
+    assert rows["my-style   [2 vectors]"].foreground().color() != grey
+    assert "half-done.safetensors is cut short" in half.toolTip() and "plain words" in half.toolTip()
+    assert "not a textual-inversion embedding" in notes.toolTip()
+    embeddings.search.setText("unreadable")  # the tag is searched too
+    assert sorted(n for n, item in items(embeddings).items() if not item.isHidden()) == sorted(
+        [str(folder / "half-done.safetensors"), str(folder / "notes.safetensors")])
+    embeddings.search.setText("")
+    panel.prompts.prompt.setPlainText("a lighthouse")
+    click(qtbot, embeddings, str(folder / "half-done.safetensors"))
+    assert panel.prompts.prompt.toPlainText() == "a lighthouse"  # not written: a run would pass it over

@@ -92,7 +92,19 @@ def test_embeddings_are_listed_with_their_family(models, tmp_path):
     (tmp_path / "notes.safetensors").write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00{}")
     found, skipped = list_embeddings([models["embeddings"], tmp_path])
     assert {(e.name, e.family, e.vectors) for e in found} == {("EasyStyle", "", 2), ("xlstyle", "SDXL", 1)}
-    assert len(skipped) == 1 and "notes.safetensors" in skipped[0]
+    assert len(skipped) == 1 and skipped[0].path == tmp_path / "notes.safetensors"
+    assert "notes.safetensors is not a textual-inversion embedding" in skipped[0].reason
+
+
+def test_a_cut_short_file_is_skipped_with_why_not_listed(models, tmp_path):
+    """An unfinished download: its header is whole, its tensors are not. Listed as skipped (the run says so), not
+    as an embedding whose loading would fail later."""
+    whole = (models["embeddings"] / "EasyStyle.safetensors").read_bytes()
+    (tmp_path / "halfdone.safetensors").write_bytes(whole[:-10])
+    (tmp_path / "headless.safetensors").write_bytes(whole[:20])
+    found, skipped = list_embeddings([tmp_path])
+    assert found == [] and sorted(f.name for f in skipped) == ["halfdone", "headless"]
+    assert all("is cut short" in f.reason and f.tag == "unreadable" for f in skipped)
 
 
 @pytest.fixture(scope="module")

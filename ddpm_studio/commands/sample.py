@@ -240,6 +240,8 @@ def run_job(args, job) -> int:
     if result.note:
         print(f"{result.job.model}: {result.note}", file=sys.stderr)
     used = result.addons
+    for note in used.notes if used is not None else ():  # embedding files that could not be read, and why
+        print(f"note: {note}", file=sys.stderr)
     if used is not None and (used.loras or used.embeddings):
         names = [f"LoRA {name} ({weight:g})" for name, weight, _ in used.loras] + \
                 [f"embedding {name}" for name, _ in used.embeddings]

@@ -49,6 +49,7 @@ class UsedAddons:
     embeddings: list[tuple[str, Path]] = field(default_factory=list)
     prompt: str = ""
     negative_prompt: str = ""
+    notes: list[str] = field(default_factory=list)  # what the user should know: embedding files that were not read
 
 
 @contextmanager
@@ -205,18 +206,25 @@ class EmbeddingSet:
         encoders = [getattr(self.pipe, n, None) for n in ("text_encoder", "text_encoder_2")]
         return tuple(int(e.get_input_embeddings().weight.shape[1]) for e in encoders if e is not None)
 
-    def use(self, texts: list[str], folders: list[str], allow_pickle: bool) -> tuple[list[str], list[EmbeddingFile]]:
-        """``texts`` with each embedding they name spelt as its token, and those embeddings (loaded now if new)."""
-        available, _ = list_embeddings(folders)
+    def use(self, texts: list[str], folders: list[str],
+            allow_pickle: bool) -> tuple[list[str], list[EmbeddingFile], list[str]]:
+        """``texts`` with each embedding they name spelt as its token, those embeddings (loaded now if new), and a
+        note for each file of the folders that could not be read (and whether the texts name it: then its word goes
+        to the text encoder as plain words)."""
+        available, unreadable = list_embeddings(folders)
         used: list[EmbeddingFile] = []
         for embedding in available:
-            word = re.compile(rf"(?<![\w-]){re.escape(embedding.name)}(?![\w-])", re.IGNORECASE)
+            word = _word(embedding.name)
             if not any(word.search(text) for text in texts):
                 continue
             self._load(embedding, allow_pickle)
             texts = [word.sub(embedding.name, text) for text in texts]
             used.append(embedding)
-        return texts, used
+        taken = {e.name.lower() for e in used}
+        notes = [f"{file.reason} So '{file.name}' in the prompt goes to the text encoder as plain words."
+                 if file.name.lower() not in taken and any(_word(file.name).search(t) for t in texts) else file.reason
+                 for file in unreadable]
+        return texts, used, notes
 
     def _load(self, embedding: EmbeddingFile, allow_pickle: bool) -> None:
         if embedding.name in self.loaded:
@@ -247,6 +255,11 @@ class EmbeddingSet:
         except Exception as exc:
             raise AddonError(f"The embedding {embedding.path} cannot be loaded: {first_line(exc, 240)}") from None
         self.loaded[embedding.name] = embedding.path
+
+
+def _word(name: str) -> re.Pattern:
+    """An embedding's name as a word of a prompt, in any case (as A1111 finds it through its tokenizer)."""
+    return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])", re.IGNORECASE)
 
 
 def _load_safetensors(path: Path) -> dict:
@@ -302,7 +315,8 @@ class PipelineAddons:
             seen[where] = ref
             wanted.append((lora, float(weight)))
         self.loras.apply(wanted, allow_pickle)
-        (prompt, negative), embeddings = self.embeddings.use([prompt, job.negative_prompt], folders.embeddings,
-                                                            allow_pickle)
+        (prompt, negative), embeddings, notes = self.embeddings.use([prompt, job.negative_prompt], folders.embeddings,
+                                                                   allow_pickle)
         return UsedAddons(loras=[(lora.name, weight, lora.path) for lora, weight in wanted],
-                          embeddings=[(e.name, e.path) for e in embeddings], prompt=prompt, negative_prompt=negative)
+                          embeddings=[(e.name, e.path) for e in embeddings], prompt=prompt, negative_prompt=negative,
+                          notes=notes)

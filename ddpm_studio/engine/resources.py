@@ -46,7 +46,8 @@ class Header:
 
 
 def read_header(path: Path) -> Header:
-    """The tensor shapes and the metadata of a ``.safetensors`` file, from its header only."""
+    """The tensor shapes and the metadata of a ``.safetensors`` file, from its header only; a file shorter than its
+    header says (an unfinished download or copy) is an AddonError too."""
     try:
         with open(path, "rb") as handle:
             size_bytes = handle.read(8)
@@ -55,7 +56,11 @@ def read_header(path: Path) -> Header:
             (size,) = struct.unpack("<Q", size_bytes)
             if size > HEADER_LIMIT:
                 raise AddonError(f"{path} is not a safetensors file (its header would be {size} bytes).")
-            raw = json.loads(handle.read(size))
+            text = handle.read(size)
+            if len(text) < size:
+                raise AddonError(f"{path} is cut short inside its header (an unfinished download or copy?).")
+            raw = json.loads(text)
+            file_size = handle.seek(0, 2)
     except OSError as exc:
         raise AddonError(f"{path} cannot be read: {exc.strerror or exc}.") from None
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -64,6 +69,12 @@ def read_header(path: Path) -> Header:
         raise AddonError(f"{path} is not a safetensors file.")
     metadata = raw.pop("__metadata__", None) or {}
     shapes = {k: list(v.get("shape", [])) for k, v in raw.items() if isinstance(v, dict)}
+    ends = [v["data_offsets"][1] for v in raw.values() if isinstance(v, dict) and isinstance(v.get("data_offsets"), list)
+            and len(v["data_offsets"]) == 2 and isinstance(v["data_offsets"][1], int)]
+    needed = 8 + size + max(ends, default=0)
+    if needed > file_size:
+        raise AddonError(f"{path} is cut short: its header promises {needed:,} bytes, the file holds {file_size:,} "
+                         "(an unfinished download or copy?).")
     return Header(shapes=shapes, metadata={str(k): str(v) for k, v in metadata.items()})
 
 
@@ -121,6 +132,23 @@ class EmbeddingFile:
         if self.dims and xl is not None:
             return (len(self.dims) == 2) == xl
         return None
+
+
+@dataclass(frozen=True)
+class UnreadableFile:
+    """An add-on file in a folder that cannot be used; ``reason`` is one sentence that names it and says why."""
+
+    path: Path
+    reason: str
+    tag: str = "unreadable"  # the reason in a word or two, for a list's tag
+
+    @property
+    def name(self) -> str:
+        """The word (a LoRA's tag name, an embedding's token) the file would have given."""
+        return self.path.stem
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 @dataclass(frozen=True)
@@ -206,14 +234,14 @@ def trigger_words(metadata: dict[str, str]) -> tuple[str, ...]:
     return tuple(ranked[:MAX_TRIGGERS])
 
 
-def list_loras(folders) -> tuple[list[LoraFile], list[str]]:
-    """The LoRAs in ``folders`` (searched through their subfolders), and one line for each file skipped and why."""
+def list_loras(folders) -> tuple[list[LoraFile], list[UnreadableFile]]:
+    """The LoRAs in ``folders`` (searched through their subfolders), and each file skipped, with why."""
     found, skipped = [], []
     for path in _files(folders, (SAFE, *PICKLED)):
         try:
             found.append(lora_file(path))
         except AddonError as exc:
-            skipped.append(str(exc))
+            skipped.append(UnreadableFile(path, str(exc)))
     return found, skipped
 
 
@@ -252,17 +280,20 @@ def embedding_file(path: Path) -> EmbeddingFile:
     return EmbeddingFile(name=path.stem, path=path, dims=dims, vectors=vectors)
 
 
-def list_embeddings(folders) -> tuple[list[EmbeddingFile], list[str]]:
+def list_embeddings(folders) -> tuple[list[EmbeddingFile], list[UnreadableFile]]:
+    """The embeddings in ``folders`` (searched through their subfolders), and each file skipped, with why: one that
+    cannot be read, holds no embedding, or repeats a name found first."""
     found, skipped = [], []
     names: set[str] = set()
     for path in _files(folders, (SAFE, *PICKLED)):
         try:
             embedding = embedding_file(path)
         except AddonError as exc:
-            skipped.append(str(exc))
+            skipped.append(UnreadableFile(path, str(exc)))
             continue
         if embedding.name in names:
-            skipped.append(f"{path}: an embedding named '{embedding.name}' was found first; this one is not used.")
+            skipped.append(UnreadableFile(path, f"{path}: an embedding named '{embedding.name}' was found first; "
+                                                "this one is not used.", tag="name taken"))
             continue
         names.add(embedding.name)
         found.append(embedding)

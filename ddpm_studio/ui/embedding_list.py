@@ -1,7 +1,8 @@
 """The embedding list of the prompt panels (A1111's Textual Inversion tab): the embeddings of the embedding folders,
 searchable; a click (or Enter) writes the embedding's name into the prompt or the negative prompt, where the engine
 finds it. Embeddings made for another family than the chosen model's are listed greyed, and a click on one says why
-instead of writing it: the run would refuse it."""
+instead of writing it: the run would refuse it. Files that cannot be read (cut short, no embedding in them, a name
+taken by another file) are listed greyed after them, tagged, with why in their tooltip: a run passes them over."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidgetItem, QPlainTextEdit, QToolTip, QWidget
 
-from ddpm_studio.engine.resources import EmbeddingFile, list_embeddings
+from ddpm_studio.engine.resources import EmbeddingFile, UnreadableFile, list_embeddings
 from ddpm_studio.ui.folded_list import FoldedFileList
 from ddpm_studio.ui.prompt_words import append_words
 from ddpm_studio.ui.widgets import narrow_combo
@@ -48,20 +49,35 @@ class EmbeddingList(FoldedFileList):
         return self.files
 
     def read_files(self):
+        """The embeddings by name, then the files that could not be read by path (a name has no separators)."""
         found, skipped = list_embeddings(self.settings.addon_folder_list(self.kind))
-        return {e.name: e for e in sorted(found, key=lambda e: e.name.lower())}, skipped
+        files: dict = {e.name: e for e in sorted(found, key=lambda e: e.name.lower())}
+        files.update((str(f.path), f) for f in sorted(skipped, key=lambda f: (f.name.lower(), str(f.path))))
+        return files, skipped
 
-    def make_item(self, name: str, embedding: EmbeddingFile) -> QListWidgetItem:
+    def listed_unusable(self, file) -> bool:
+        return isinstance(file, UnreadableFile)
+
+    def make_item(self, name: str, embedding: EmbeddingFile | UnreadableFile) -> QListWidgetItem:
+        if isinstance(embedding, UnreadableFile):
+            return QListWidgetItem(f"{embedding.name}   [{embedding.tag}]")
         tag = embedding_tag(embedding)
         return QListWidgetItem(f"{name}   [{tag}]" if tag else name)
 
-    def search_text(self, embedding: EmbeddingFile) -> str:
-        """Found by its name, its folder, or what its tag says (its family, its vectors)."""
+    def search_text(self, embedding: EmbeddingFile | UnreadableFile) -> str:
+        """Found by its name, its folder, or what its tag says (its family, its vectors; unreadable)."""
+        if isinstance(embedding, UnreadableFile):
+            return f"{embedding.name} {embedding.path.parent.name} {embedding.tag}"
         return f"{embedding.name} {embedding.path.parent.name} {embedding_tag(embedding)}"
 
     def mark(self) -> None:
         for item in self.items():
             embedding = self.files[item.data(Qt.ItemDataRole.UserRole)]
+            if isinstance(embedding, UnreadableFile):
+                self.shade(item, True)
+                plain = f", so '{embedding.name}' in a prompt is plain words" if embedding.tag == "unreadable" else ""
+                item.setToolTip(f"{embedding.path.name} is not used: a run passes it over{plain}\n{embedding.reason}")
+                continue
             wrong = embedding.fits(*self.model_family) is False
             self.shade(item, wrong)
             note = "\nMade for another family than the chosen model's: the run will refuse it." if wrong else ""
@@ -72,6 +88,9 @@ class EmbeddingList(FoldedFileList):
     def _clicked(self, item: QListWidgetItem) -> None:
         """Write the name into the chosen box; one the chosen model cannot take is not written, and a tip says why."""
         embedding = self.files[item.data(Qt.ItemDataRole.UserRole)]
+        if isinstance(embedding, UnreadableFile):
+            QToolTip.showText(QCursor.pos(), embedding.reason, self.list)
+            return
         if embedding.fits(*self.model_family) is False:
             QToolTip.showText(QCursor.pos(), f"{embedding.name} is made for {embedding.made_for}, not the chosen "
                               "model: a run with it would be refused.", self.list)

@@ -28,7 +28,7 @@ class FoldedFileList(QWidget):
         super().__init__(parent)
         self.settings, self.kind, self.nouns = settings, kind, nouns  # kind: the add-on folder kind ("loras")
         self.files: dict = {}  # key → file, as listed
-        self.skipped: list[str] = []
+        self.skipped: list = []  # resources.UnreadableFile: the files that could not be read, each with why
         self.model_family: tuple[int, bool | None] = (0, None)
         self.toggle = QToolButton(checkable=True, autoRaise=True)
         self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -58,9 +58,14 @@ class FoldedFileList(QWidget):
         self.column.addLayout(tools)
 
     # ---- for subclasses ----
-    def read_files(self) -> tuple[dict, list[str]]:
-        """({key: file} in the order to list them, the skipped files' messages)."""
+    def read_files(self) -> tuple[dict, list]:
+        """({key: file} in the order to list them, the skipped files: ``resources.UnreadableFile``, each with why).
+        A subclass may list skipped files too (greyed, with why): ``listed_unusable`` says which rows those are."""
         raise NotImplementedError
+
+    def listed_unusable(self, file) -> bool:
+        """Whether a listed row is a file that cannot be used at all (an unreadable one), not counted as one of them."""
+        return False
 
     def make_item(self, key, file) -> QListWidgetItem:
         raise NotImplementedError
@@ -86,7 +91,7 @@ class FoldedFileList(QWidget):
             self.mark()
 
     # ---- listing ----
-    def refresh(self) -> list[str]:
+    def refresh(self) -> list:
         """Read the folders again. Returns the skipped files."""
         self.files, self.skipped = self.read_files()
         self.list.blockSignals(True)
@@ -96,12 +101,14 @@ class FoldedFileList(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, key)
             self.list.addItem(item)
         self.list.blockSignals(False)
-        count, (one, many) = len(self.files), self.nouns
-        self.toggle.setText(f"{count} {one if count == 1 else many}")
-        skipped = f"\n{len(self.skipped)} file(s) skipped:\n" + "\n".join(self.skipped[:10]) if self.skipped else ""
+        (one, many), unusable = self.nouns, sum(map(self.listed_unusable, self.files.values()))
+        count = len(self.files) - unusable
+        self.toggle.setText(f"{count} {one if count == 1 else many}")  # the skipped: greyed rows, and the tooltip
+        skipped = (f"\n{len(self.skipped)} file(s) skipped:\n" + "\n".join(map(str, self.skipped[:10]))
+                   if self.skipped else "")
         self.toggle.setToolTip(f"Show or hide the list of your {many}" + skipped)
-        self.toggle.setVisible(bool(count))
-        self.empty.setVisible(not count)
+        self.toggle.setVisible(bool(self.files))
+        self.empty.setVisible(not self.files)
         self._show_list(self.toggle.isChecked())
         self.mark()
         self._filter()
