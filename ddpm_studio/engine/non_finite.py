@@ -255,8 +255,11 @@ def _text_embeddings_culprit(loaded, job, used, args: dict) -> NonFiniteError | 
     prompt = used.prompt if used else job.prompt
     negative = used.negative_prompt if used else job.negative_prompt
     if not given:
-        with torch.inference_mode():
-            given = [t for text in (prompt, negative) for t in text_embeddings(pipe, text, job.clip_skip)]
+        try:
+            with torch.inference_mode():
+                given = [t for text in (prompt, negative) for t in text_embeddings(pipe, text, job.clip_skip)]
+        except Exception:  # a pipeline this encoding does not serve: the text embeddings go unchecked
+            return None
     if all(bool(torch.isfinite(t).all()) for t in given):
         return None
     encoder = getattr(pipe, "text_encoder", None) or getattr(pipe, "text_encoder_2", None)
@@ -269,10 +272,15 @@ def _text_embeddings_culprit(loaded, job, used, args: dict) -> NonFiniteError | 
         return NonFiniteError(f"The prompt's text embeddings became NaN in {_name(dtype)} (a black image): "
                               f"'{piece.text.strip()[:40]}' weighs {piece.weight:.3g} there; lower the emphasis "
                               "(fewer brackets, or a weight such as (word:1.5)).", "prompt")
-    advice = ("run in bf16 or fp32 (Precision in Settings → Preferences, or --precision)" if dtype in HALF else
-              "the text encoder's weights are finite, so its input is the likely cause")
+    in_play = _in_play(used)
+    if dtype in HALF:
+        advice = "run in bf16 or fp32 (Precision in Settings → Preferences, or --precision)"
+    elif in_play:
+        advice = "its weights and the add-ons' values are finite; run without those add-ons, or with lower LoRA weights"
+    else:
+        advice = "its weights are finite; try another wording of the prompt"
     return NonFiniteError(f"The text encoder turned the prompt into NaN values in {_name(dtype)} (a black image)"
-                          f"{_in_play(used)}: {advice}.", "prompt")
+                          f"{in_play}: {advice}.", "prompt")
 
 
 def _in_play(used) -> str:
