@@ -67,9 +67,14 @@ def test_metadata_is_a1111s_and_each_image_restores_its_own_variation(engine, ti
     assert "Seed: 4, Variation seed: 10, Variation seed strength: 0.25" in read_png_text(second)["parameters"]
     again = read_job(second, own_seed=True)
     assert (again.seed, again.variation_seed, again.variation_strength) == (4, 10, 0.25)
-    alone = engine.run(again.replace(batch_size=1), save=False).images[0]
+    alone = engine.run(again.replace(batch_size=1), save=False).images[0].astype(int)
+    other = engine.run(again.replace(batch_size=1, variation_seed=11), save=False).images[0].astype(int)
     with Image.open(second) as image:
-        assert np.array_equal(np.asarray(image), alone)
+        saved = np.asarray(image).astype(int)
+    # the same picture: bit for bit on some CPUs; where the convolution kernels differ between a batch of 2 and of 1
+    # (oneDNN on avx2), a level or two here and there — while another variation seed changes it wholesale
+    assert np.abs(saved - alone).max() <= 2 and np.abs(saved - alone).mean() < 0.1
+    assert np.abs(saved - other).mean() > 20
 
 
 def test_bad_variations_are_refused_in_words():
