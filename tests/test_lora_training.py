@@ -261,3 +261,14 @@ def test_a_long_caption_is_said_once_and_a_caption_folder_is_named(tmp_path, sd1
     assert notes == [f"Captions are cut at the 77 tokens the text encoder reads: {data / 'stripes-1.txt'} is longer."]
     assert "stripes-2.txt: a folder, not a caption file" in next(e for e in events if e.kind == "data").message
     assert not [m for m in logged if "red stripes, red stripes" in m] and sum(map(len, logged)) < 20_000
+
+
+def test_the_cli_says_how_to_resume_a_run_of_the_other_kind(tmp_path, capsys, sd15):
+    from ddpm_studio.cli import main
+    from ddpm_studio.training.config import TrainConfig
+
+    data, out = captioned_folder(tmp_path / "data"), tmp_path / "pixels"
+    out.mkdir()
+    TrainConfig(data_dir=str(data), output_dir=str(out), preset="tiny").save(out / "train_config.json")
+    assert main(["train", str(data), "--out", str(out), "--base", str(sd15), "--lora", "--resume"]) == 1
+    assert f"{out} holds a pixel DDPM run; to resume it, train it without --lora" in capsys.readouterr().err

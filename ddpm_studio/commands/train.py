@@ -34,7 +34,7 @@ def trains_a_lora(args) -> bool:
 
 
 def lora_config_from_args(args):
-    from ddpm_studio.training.lora_config import LoraTrainConfig
+    from ddpm_studio.training.lora_config import LoraTrainConfig, is_lora_run
 
     given = [f"--{name.replace('_', '-')}" for name in DDPM_ONLY if getattr(args, name)]
     if given:
@@ -43,6 +43,9 @@ def lora_config_from_args(args):
     if args.config:
         values = LoraTrainConfig.load(args.config).to_dict()
     elif args.resume and saved.is_file():
+        if not is_lora_run(saved):
+            raise ValueError(f"{args.out} holds a pixel DDPM run; to resume it, train it without --lora; or choose "
+                             "another --out.")
         values = LoraTrainConfig.load(saved).to_dict()
     else:
         values = {"base_model": args.base}
