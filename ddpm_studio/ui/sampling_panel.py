@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_studio.engine.jobs import MAX_BATCH, MAX_SEED, MAX_STEPS, Job, JobError
 from ddpm_studio.engine.errors import VAE_FP32
+from ddpm_studio.engine.jobs import MAX_BATCH, MAX_SEED, MAX_STEPS, Job, JobError
 from ddpm_studio.engine.metadata import MetadataError, read_job
 from ddpm_studio.engine.models import ModelInfo
 from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, SCHEDULERS
