@@ -171,7 +171,7 @@ def test_black_image_from_another_cause_does_not_offer_the_vae_fix(window, qtbot
         qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
     assert failed.args[2] == ""
     qtbot.waitUntil(lambda: panel.error_box is not None and panel.error_box.isVisible())
-    assert "during sampling in float32" in panel.error_box.text()
+    assert "at step 1 in float32" in panel.error_box.text()
     assert getattr(panel, "fix_button", None) is None and "VAE" not in panel.error_box.text()
 
 

@@ -341,6 +341,7 @@ def run_prompt_job(loaded: LoadedPipeline, job: PromptJob, device, on_step: Step
         if job.full_decode_every and index % job.full_decode_every == 0 and recorder.x0 is not None:
             x0 = decode_preview(_pipe.vae, recorder.x0)
         maps = attention.take() if attention is not None else None
+        vae_watch.step_done(phase["offset"] + index, callback_kwargs.get("latents"))
         on_step(StepEvent(index=phase["offset"] + index, total=total, timestep=float(timestep),
                           elapsed=time.perf_counter() - start, x_t=x_t, x0=x0, noise_level=recorder.alpha_bar,
                           attention=maps, attention_words=attention.names if attention is not None else (),

@@ -6,8 +6,9 @@ overflows at some step, or a half-precision VAE that overflows while decoding go
 do in fp16: the known case, whose fix — the VAE in fp32 — is offered as a typed remedy, ``errors.VAE_FP32``, and
 only there).
 
-What the run pays: one ``isfinite`` reduction per VAE call on its input (``VaeWatch``), kept as a tensor (no device
-sync) and read only when the picture is not finite. Then the causes are looked for in the order the numbers flow:
+What the run pays: one ``isfinite`` reduction per VAE call on its input and one per step on the latents
+(``VaeWatch``), each kept as a tensor (no device sync) and read only when the picture is not finite, to say at which
+step the sampling went wrong. Then the causes are looked for in the order the numbers flow:
 the VAE decode (finite latents in, NaN out), the VAE encode of an input picture, the embeddings and LoRAs in play,
 the prompt's text embeddings (encoded again: the pipeline does not hand them back), the model's own weights, and
 what is left is the model's prediction during sampling. Files are checked when they load as well
@@ -93,6 +94,7 @@ class VaeWatch:
         self.vae = vae
         self.decoded: list[tuple[torch.Tensor, torch.dtype]] = []
         self.encoded: list[tuple[torch.Tensor, torch.dtype]] = []
+        self.steps: list[tuple[int, torch.Tensor]] = []  # (step, whether its latents were finite), every step
         self._handles = []
 
     def __enter__(self) -> "VaeWatch":
@@ -122,6 +124,15 @@ class VaeWatch:
     def _dtype(module) -> torch.dtype:
         parameter = next(module.parameters(), None)
         return parameter.dtype if parameter is not None else torch.float32
+
+    def step_done(self, step: int, latents) -> None:
+        """A step's latents: whether they are finite, kept unread (the reduction is queued, never waited for)."""
+        if isinstance(latents, torch.Tensor):
+            self.steps.append((step, torch.isfinite(latents).all()))
+
+    def first_bad_step(self) -> int | None:
+        """The first step (0-based) whose latents were not finite, else None."""
+        return next((step for step, ok in self.steps if not bool(ok)), None)
 
     def latents_finite(self) -> bool | None:
         """Whether every latent the VAE decoded was finite; None when it decoded nothing."""
@@ -166,8 +177,10 @@ def explain(loaded, job, used, args: dict, watch: VaeWatch) -> NonFiniteError:
     in_play = _in_play(used)
     if in_play:
         advice += "; or run without those add-ons, or with lower LoRA weights"
+    step = watch.first_bad_step()
+    when = f"at step {step + 1}" if step is not None else "during sampling"
     return NonFiniteError(
-        f"The model's prediction ({loaded.info.path}) became NaN during sampling in {_name(unet_dtype)} (a black "
+        f"The model's prediction ({loaded.info.path}) became NaN {when} in {_name(unet_dtype)} (a black "
         f"image){in_play}; the prompt's text embeddings and the weights are finite: {advice}.", "sampling")
 
 
