@@ -1,4 +1,4 @@
-"""What autoguidance costs per run: the model alone against the model steered by a guide (engine/guidance.py).
+"""What autoguidance costs per run: the model alone against the model steered by a guide (engine/sampling/guidance.py).
 
 A guided step calls the model and its guide, so the cost is 1 + (guide's time / model's time). The bundled model's
 guide is the `xsmall` preset beside a `small` model; a same-size guide is the upper bound. Random weights (speed does
@@ -28,7 +28,7 @@ from timing import interleaved, paired_ratio  # noqa: E402
 def save_model(folder: Path, preset: str, resolution: int, seed: int) -> tuple[Path, int]:
     from diffusers import DDPMPipeline, DDPMScheduler
 
-    from ddpm_studio.training.presets import build_unet
+    from ddpm_studio.training.ddpm.presets import build_unet
 
     unet = build_unet(preset, resolution, seed)
     DDPMPipeline(unet=unet, scheduler=DDPMScheduler()).save_pretrained(folder)
@@ -49,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from ddpm_studio.engine.jobs import GenerateJob
+    from ddpm_studio.engine.jobs.types import GenerateJob
     from ddpm_studio.engine.runner import Engine
 
     root = Path(tempfile.mkdtemp(prefix="ddpm-bench-guide-"))

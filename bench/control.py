@@ -44,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from ddpm_studio.engine.jobs import EditJob, Text2ImageJob
+    from ddpm_studio.engine.jobs.types import EditJob, Text2ImageJob
     from ddpm_studio.engine.runner import Engine
 
     work = Path(tempfile.mkdtemp(prefix="bench-control-"))

@@ -59,8 +59,8 @@ def first_paint() -> float:
     from PySide6.QtCore import QEvent, QObject
     from PySide6.QtWidgets import QApplication
 
-    from ddpm_studio.ui.gallery_panel import GalleryPanel
-    from ddpm_studio.ui.settings import Settings
+    from ddpm_studio.ui.core.settings import Settings
+    from ddpm_studio.ui.gallery.panel import GalleryPanel
 
     app = QApplication.instance() or QApplication([])
     painted = []
@@ -94,9 +94,9 @@ def main() -> None:
 
     import numpy as np
 
-    from ddpm_studio.engine.gallery_index import GalleryIndex
-    from ddpm_studio.engine.jobs import GenerateJob
-    from ddpm_studio.engine.output import save_result_images
+    from ddpm_studio.engine.gallery.index import GalleryIndex
+    from ddpm_studio.engine.jobs.types import GenerateJob
+    from ddpm_studio.engine.output.save import save_result_images
 
     work = Path(tempfile.mkdtemp(prefix="bench-gallery-"))
     index = GalleryIndex(work / "big.sqlite")

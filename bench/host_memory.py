@@ -29,7 +29,7 @@ def one_side(args) -> dict:
         from ddpm_studio.host_memory import keep_freed_memory
 
         assert keep_freed_memory(), "the tuning did not take (not glibc, or MALLOC_* set)"
-    from ddpm_studio.training.presets import build_unet
+    from ddpm_studio.training.ddpm.presets import build_unet
 
     batch = WORKLOADS[args.workload]
     model = build_unet("small", 32)

@@ -1,4 +1,4 @@
-"""What cancel-inside-a-step costs (ddpm_studio/engine/inside_step.py): a Stable-Diffusion-shaped pipeline run plain
+"""What cancel-inside-a-step costs (ddpm_studio/engine/sampling/inside_step.py): a Stable-Diffusion-shaped pipeline run plain
 against the same run with the pre-hooks on every ResNet, transformer, down- and upsampling block of the UNet and the
 VAE decoder. Random weights (speed does not depend on training), SD 1.x's block layout at reduced width, the same
 seed, measured side by side in one process, interleaved.
@@ -55,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from ddpm_studio.engine.inside_step import _blocks, watch_inside_steps
+    from ddpm_studio.engine.sampling.inside_step import _blocks, watch_inside_steps
 
     pipe = pipeline(args.width)
     pipe.set_progress_bar_config(disable=True)

@@ -60,7 +60,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from ddpm_studio.engine.jobs import Text2ImageJob
+    from ddpm_studio.engine.jobs.types import Text2ImageJob
     from ddpm_studio.engine.runner import Engine
 
     folder = build_small_sd(Path(tempfile.mkdtemp(prefix="ddpm-sd-bench-")) / "small-sd")

@@ -44,7 +44,7 @@ def build_full_size_sd(folder: Path) -> Path:
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    from ddpm_studio.engine.single_file import shipped_tokenizer
+    from ddpm_studio.engine.models.single_file import shipped_tokenizer
     from ddpm_studio.paths import resources_dir
 
     configs = resources_dir() / "configs" / "sd1"
@@ -85,9 +85,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from ddpm_studio.engine.adapters import PipelineAddons
-    from ddpm_studio.engine.jobs import Text2ImageJob
-    from ddpm_studio.engine.resources import AddonFolders
+    from ddpm_studio.engine.addons.adapters import PipelineAddons
+    from ddpm_studio.engine.addons.resources import AddonFolders
+    from ddpm_studio.engine.jobs.types import Text2ImageJob
     from ddpm_studio.engine.runner import Engine
     from tests.tiny_addons import save_lora
 

@@ -103,8 +103,8 @@ def reference_seconds_per_step(model: Path, data: Path, args) -> float:
 
 def ours_seconds_per_step(model: Path, data: Path, out: Path, args) -> tuple[float, float]:
     """(seconds per step between the first and last loss report, seconds from start to the first step's end)."""
-    from ddpm_studio.training.lora_config import LoraTrainConfig
-    from ddpm_studio.training.lora_trainer import train_lora
+    from ddpm_studio.training.lora.config import LoraTrainConfig
+    from ddpm_studio.training.lora.trainer import train_lora
 
     marks: list[tuple[int, float]] = []
     log_every = 2

@@ -1,5 +1,5 @@
 """Opening the window with an A1111 folder of SDXL checkpoints: every panel lists the model folders, and each listing
-inspects every checkpoint. With each file's header read once (engine/models.py's ``_known_single_file``) against
+inspects every checkpoint. With each file's header read once (engine/models/catalogue.py's ``_known_single_file``) against
 read at every listing, the main window built offscreen in a fresh process each side, rounds alternating which goes
 first. The checkpoints are fake: SDXL-sized headers (2 500 one-element tensors with the keys that tell an SDXL file),
 which is what the listing reads.
@@ -39,7 +39,7 @@ def fake_checkpoints(folder: Path, count: int) -> Path:
 
 def one_side(side: str, folder: str) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    import ddpm_studio.engine.models as models
+    import ddpm_studio.engine.models.catalogue as models
 
     if side == "every_listing":
         models._known_single_file = models._inspect_single_file
@@ -48,8 +48,8 @@ def one_side(side: str, folder: str) -> dict:
     models.detect = lambda path, allow_pickle=False: reads.append(path) or real_detect(path, allow_pickle)
     from PySide6.QtWidgets import QApplication
 
-    from ddpm_studio.ui.main_window import MainWindow
-    from ddpm_studio.ui.settings import Settings
+    from ddpm_studio.ui.app.main_window import MainWindow
+    from ddpm_studio.ui.core.settings import Settings
 
     app = QApplication([])
     settings = Settings(Path(tempfile.mkdtemp()) / "settings.ini")

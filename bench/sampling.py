@@ -29,8 +29,8 @@ from timing import interleaved, paired_ratio  # noqa: E402
 
 
 def bare_loop(unet, scheduler_config, job, device, dtype) -> None:
-    from ddpm_studio.engine.sampler import initial_noise
-    from ddpm_studio.engine.schedulers import build_scheduler
+    from ddpm_studio.engine.sampling.pixel import initial_noise
+    from ddpm_studio.engine.sampling.schedulers import build_scheduler
 
     scheduler = build_scheduler(job.scheduler, scheduler_config)
     scheduler.set_timesteps(job.steps, device=device)
@@ -58,9 +58,9 @@ def main() -> None:
 
     from diffusers import DDPMPipeline, DDPMScheduler
 
-    from ddpm_studio.engine.jobs import GenerateJob
+    from ddpm_studio.engine.jobs.types import GenerateJob
     from ddpm_studio.engine.runner import Engine
-    from ddpm_studio.training.presets import build_unet
+    from ddpm_studio.training.ddpm.presets import build_unet
 
     folder = Path(tempfile.mkdtemp(prefix="ddpm-bench-")) / "model"
     unet = build_unet(args.preset, args.resolution)

@@ -57,10 +57,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from ddpm_studio.engine import attention_maps
-    from ddpm_studio.engine.jobs import GenerateJob, RaceJob, Text2ImageJob
-    from ddpm_studio.engine.race import run_race
+    from ddpm_studio.engine.inspect import attention_maps
+    from ddpm_studio.engine.jobs.types import GenerateJob, RaceJob, Text2ImageJob
     from ddpm_studio.engine.runner import Engine
+    from ddpm_studio.engine.series.race import run_race
 
     engine = Engine(device="cpu")
     base = GenerateJob(model="bundled:emoji-32", steps=args.steps, seed=3, batch_size=1, preview_every=1)

@@ -50,8 +50,8 @@ def reference_images_per_s(args, data: Path) -> float:
     from diffusers.optimization import get_scheduler
     from diffusers.training_utils import EMAModel
 
-    from ddpm_studio.training.dataset import ImageFolderDataset
-    from ddpm_studio.training.presets import build_unet
+    from ddpm_studio.training.ddpm.dataset import ImageFolderDataset
+    from ddpm_studio.training.ddpm.presets import build_unet
 
     model = build_unet(args.preset, args.resolution)
     noise_scheduler = DDPMScheduler(num_train_timesteps=1000)
@@ -88,7 +88,7 @@ def ours_images_per_s(args, data: Path, out: Path) -> tuple[float, str]:
     """Our trainer at its defaults, timed between its first and last loss read-back (start-up and the precision
     measurement excluded); also the precision auto chose."""
     from ddpm_studio.training.config import TrainConfig
-    from ddpm_studio.training.trainer import train
+    from ddpm_studio.training.ddpm.trainer import train
 
     marks: list[tuple[int, float]] = []
     chosen = []

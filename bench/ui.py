@@ -33,9 +33,9 @@ def event_loop_gaps(args) -> dict:
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from ddpm_studio.training.presets import build_unet
-    from ddpm_studio.ui.main_window import MainWindow
-    from ddpm_studio.ui.settings import Settings
+    from ddpm_studio.training.ddpm.presets import build_unet
+    from ddpm_studio.ui.app.main_window import MainWindow
+    from ddpm_studio.ui.core.settings import Settings
 
     torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="ddpm-ui-bench-"))

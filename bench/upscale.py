@@ -29,7 +29,13 @@ from timing import interleaved, paired_ratio  # noqa: E402
 
 
 def build_small_x4(folder: Path) -> Path:
-    from diffusers import AutoencoderKL, DDIMScheduler, DDPMScheduler, StableDiffusionUpscalePipeline, UNet2DConditionModel
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        DDPMScheduler,
+        StableDiffusionUpscalePipeline,
+        UNet2DConditionModel,
+    )
     from transformers import CLIPTextConfig, CLIPTextModel
 
     from tests.tiny_sd import tiny_components
@@ -70,7 +76,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from ddpm_studio.engine.jobs import UpscaleJob
+    from ddpm_studio.engine.jobs.types import UpscaleJob
     from ddpm_studio.engine.runner import Engine
 
     root = Path(tempfile.mkdtemp(prefix="ddpm-upscale-bench-"))

@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
     gui.add_argument("--exit-when-ready", action="store_true", help="open, load the backend, print timings, quit")
 
-    from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS, SCHEDULERS
+    from ddpm_studio.engine.sampling.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS, SCHEDULERS
 
     gen = sub.add_parser("generate", help="sample images from an unconditional DDPM")
     gen.add_argument("--model", help="bundled:NAME, a pipeline folder, or a cached hub id (default: the bundled model)")
@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", required=True, help="where checkpoints, samples and the final model go")
     origin = tr.add_mutually_exclusive_group()
     origin.add_argument("--base", default="", help="a DDPM pipeline to fine-tune (bundled:NAME, a folder, a cached hub id)")
-    from ddpm_studio.training.presets import PRESETS
+    from ddpm_studio.training.ddpm.presets import PRESETS
 
     origin.add_argument("--from-scratch", "--preset", metavar="PRESET", choices=list(PRESETS),
                         help=f"train a new UNet of this size: {', '.join(PRESETS)} (the run's recipe calls it preset)")
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     keep_freed_memory()  # CPU steps reuse freed pages instead of faulting them in again (host_memory.py)
     try:
         if args.command in (None, "gui"):
-            from ddpm_studio.ui.app import run_app
+            from ddpm_studio.ui.app.start import run_app
 
             return run_app(
                 exit_when_ready=getattr(args, "exit_when_ready", False), device=getattr(args, "device", "auto")
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _prediction_argument(parser) -> None:
-    from ddpm_studio.engine.jobs import PREDICTION_TYPES
+    from ddpm_studio.engine.jobs.checks import PREDICTION_TYPES
 
     parser.add_argument("--prediction", default="auto", choices=PREDICTION_TYPES,
                         help="what the UNet predicts; only SD 2.x single files need it (auto: a same-named .yaml beside "
@@ -284,7 +284,7 @@ def _addon_arguments(parser) -> None:
 
 
 def _prompt_arguments(parser, schedulers, prompt_required: bool = True, guidance: float = 7.5) -> None:
-    from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS
+    from ddpm_studio.engine.sampling.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS
 
     parser.add_argument("--model", required=True,
                         help="a Stable Diffusion pipeline folder, a single-file .safetensors checkpoint, or a cached hub id")

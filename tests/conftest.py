@@ -92,7 +92,7 @@ def qloop(qapp):
 @pytest.fixture()
 def make_window(qtbot, qloop):
     """Open a real MainWindow on given Settings, wait for its sampler; close it (and check the thread ended) after."""
-    from ddpm_studio.ui.main_window import MainWindow
+    from ddpm_studio.ui.app.main_window import MainWindow
 
     windows = []
 
@@ -115,7 +115,7 @@ def make_window(qtbot, qloop):
 @pytest.fixture()
 def window_on(make_window, tmp_path):
     """``window_on(folder)``: a real MainWindow whose settings list ``folder``'s models and save under tmp."""
-    from ddpm_studio.ui.settings import Settings
+    from ddpm_studio.ui.core.settings import Settings
 
     def make(folder):
         settings = Settings(tmp_path / "settings.ini")

@@ -23,9 +23,11 @@ def test_engine_imports_no_qt_at_run_time(tiny_ddpm_dir):
     """Run a whole job headless in a fresh interpreter and check no Qt module was loaded."""
     code = f"""
 import sys
-from ddpm_studio.engine.jobs import GenerateJob
+from ddpm_studio.engine.jobs.types import GenerateJob
 from ddpm_studio.engine.runner import Engine
-from ddpm_studio.engine import history, metadata, output, preview
+from ddpm_studio.engine import history, preview
+from ddpm_studio.engine.output import metadata
+from ddpm_studio.engine.output import save as output
 Engine(device="cpu").run(GenerateJob(model={str(tiny_ddpm_dir)!r}, steps=2, batch_size=1), save=False)
 qt = sorted(m for m in sys.modules if m.startswith(("PySide6", "qasync", "ddpm_studio.ui")))
 print("QT:", qt)
@@ -34,3 +36,66 @@ print("QT:", qt)
                          env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert "QT: []" in out.stdout
+
+
+def _imports_by_module() -> dict[str, set[str]]:
+    """Every module of ddpm_studio and the ddpm_studio modules it imports, at the top or inside a function."""
+    import ast
+
+    package = ROOT / "ddpm_studio"
+    modules = {}
+    for path in package.rglob("*.py"):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        modules[name] = path
+    graph = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ddpm_studio"):
+                for alias in node.names:  # a submodule imported by name, else the module itself
+                    whole = f"{node.module}.{alias.name}"
+                    found.add(whole if whole in modules else node.module)
+            elif isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names if alias.name in modules}
+        graph[name] = {other for other in found if other in modules and other != name}
+    return graph
+
+
+def test_no_import_cycles():
+    """No module imports one that (through others) imports it back, function-level imports included."""
+    graph = _imports_by_module()
+    cycles, done, path = [], set(), []
+
+    def visit(module: str) -> None:
+        path.append(module)
+        for other in sorted(graph[module]):
+            if other in path:
+                cycles.append(" → ".join(path[path.index(other):] + [other]))
+            elif other not in done:
+                visit(other)
+        path.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        if module not in done:
+            visit(module)
+    assert cycles == []
+
+
+def test_every_folder_holds_at_most_about_twenty_modules():
+    crowded = {str(folder.relative_to(ROOT)): count for folder in (ROOT / "ddpm_studio").rglob("*")
+               if folder.is_dir() and (count := len([p for p in folder.glob("*.py") if p.name != "__init__.py"])) > 20}
+    assert crowded == {}
+
+
+def test_every_folder_the_architecture_page_names_exists_and_every_package_is_named():
+    import re
+
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(ddpm_studio/[\w/]+)/`", page))
+    packages = {str(init.parent.relative_to(ROOT)) for init in (ROOT / "ddpm_studio").rglob("__init__.py")} - {
+        "ddpm_studio", "ddpm_studio/ui"}
+    assert named - packages == set(), "named on the page but not in the code"
+    assert packages - named == set(), "in the code but not on the page"
+    for path in re.findall(r"`((?:engine|ui|training|commands)/[\w/]+\.py)`", page):
+        assert (ROOT / "ddpm_studio" / path).is_file(), path

@@ -1,4 +1,4 @@
-"""Per-word attention maps (engine/attention_maps.py, DAAM): recorded through attention processors on tiny SD 1.x and
+"""Per-word attention maps (engine/inspect/attention_maps.py, DAAM): recorded through attention processors on tiny SD 1.x and
 SDXL pipelines, one map per word per step that differ between words and are not flat, the image unchanged; words
 found across prompt syntax and BREAK; ``txt2img --attention-maps DIR``."""
 
@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 
 from ddpm_studio.cli import main
-from ddpm_studio.engine.attention_maps import word_positions
-from ddpm_studio.engine.jobs import JobError, Text2ImageJob, UpscaleJob
+from ddpm_studio.engine.inspect.attention_maps import word_positions
+from ddpm_studio.engine.jobs.checks import JobError
+from ddpm_studio.engine.jobs.types import Text2ImageJob, UpscaleJob
 from ddpm_studio.engine.runner import Engine
 from tests.tiny_sd import save_tiny_sd, save_tiny_sdxl
 
@@ -47,7 +48,7 @@ def test_each_word_has_a_map_per_step_that_differs_from_the_others_and_the_image
 def test_words_are_found_through_prompt_syntax_and_break():
     from transformers import CLIPTokenizer
 
-    from ddpm_studio.engine.single_file import shipped_tokenizer
+    from ddpm_studio.engine.models.single_file import shipped_tokenizer
 
     pipe = types.SimpleNamespace(tokenizer=CLIPTokenizer.from_pretrained(shipped_tokenizer()))
     assert word_positions(pipe, "a red cat") == [("a", [1]), ("red", [2]), ("cat", [3])]

@@ -1,4 +1,4 @@
-"""Per-word attention maps in the GUI (ui/attention_overlay.py): the "Attention maps" check box of Text to Image and
+"""Per-word attention maps in the GUI (ui/canvas/attention_overlay.py): the "Attention maps" check box of Text to Image and
 Edit goes into the job; after a run with it, a word of the prompt can be picked above x̂0, its map is laid over the
 picture and follows the scrubber; runs without maps hide the word control."""
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from ddpm_studio.engine.jobs import EditJob, Text2ImageJob
+from ddpm_studio.engine.jobs.types import EditJob, Text2ImageJob
 from tests.tiny_sd import save_tiny_sd
 
 

@@ -10,12 +10,13 @@ import pytest
 import torch
 
 from ddpm_studio.cli import main
-from ddpm_studio.engine.guidance import GuidedUNet
-from ddpm_studio.engine.jobs import GenerateJob, JobError
-from ddpm_studio.engine.metadata import read_job, read_png_text
-from ddpm_studio.engine.model_defaults import read_defaults, write_defaults
-from ddpm_studio.engine.models import ModelError, load_ddpm, resolve
+from ddpm_studio.engine.jobs.checks import JobError
+from ddpm_studio.engine.jobs.types import GenerateJob
+from ddpm_studio.engine.models.catalogue import ModelError, load_ddpm, resolve
+from ddpm_studio.engine.models.defaults import read_defaults, write_defaults
+from ddpm_studio.engine.output.metadata import read_job, read_png_text
 from ddpm_studio.engine.runner import Engine
+from ddpm_studio.engine.sampling.guidance import GuidedUNet
 from tests.tiny_models import save_tiny_ddpm
 
 
@@ -133,7 +134,7 @@ def test_cli_uses_the_recommended_guide_and_its_flags_override(tmp_path, capsys)
 def test_generate_panel_offers_the_recommended_guide_and_runs_guided(make_window, qtbot, tmp_path):
     from PySide6.QtCore import Qt
 
-    from ddpm_studio.ui.settings import Settings
+    from ddpm_studio.ui.core.settings import Settings
 
     guided = save_tiny_ddpm(tmp_path / "models" / "tiny-guided")
     save_tiny_ddpm(guided / "guide", seed=3)
@@ -183,7 +184,7 @@ def test_first_launch_generates_with_the_bundled_model_and_its_guide(make_window
     up (which re-lists the models); pressing Generate makes guided images."""
     from PySide6.QtCore import Qt
 
-    from ddpm_studio.ui.settings import Settings
+    from ddpm_studio.ui.core.settings import Settings
 
     settings = Settings(tmp_path / "settings.ini")
     settings.output_dir = str(tmp_path / "out")

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from ddpm_studio.cli import main
-from ddpm_studio.engine.jobs import GenerateJob
-from ddpm_studio.engine.metadata import read_job
+from ddpm_studio.engine.jobs.types import GenerateJob
+from ddpm_studio.engine.output.metadata import read_job
 
 
 def test_generate_writes_pngs_with_metadata(tiny_ddpm_dir, tmp_path, capsys):

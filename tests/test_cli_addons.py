@@ -9,7 +9,7 @@ from PIL import Image
 
 from ddpm_studio.cli import main
 from ddpm_studio.commands.sample import lora_argument
-from ddpm_studio.engine.metadata import parse_a1111, read_job, read_png_text
+from ddpm_studio.engine.output.metadata import parse_a1111, read_job, read_png_text
 from tests.tiny_addons import save_embedding, save_lora
 from tests.tiny_sd import save_tiny_sd
 
@@ -84,8 +84,8 @@ def test_lora_argument(text, expected):
 def test_unreadable_embedding_files_are_named_on_stderr(home, tmp_path, capsys):
     """A cut-short file and one with no embedding in it are not passed over in silence: each is named with why, and
     the one the prompt names is said to go to the text encoder as plain words."""
-    from safetensors.torch import save_file
     import torch
+    from safetensors.torch import save_file
 
     folder = tmp_path / "embeddings"
     whole = save_embedding(folder / "goodhands.safetensors", (32,))

@@ -10,9 +10,9 @@ import shutil
 import numpy as np
 import pytest
 
-from ddpm_studio.engine.jobs import Text2ImageJob
+from ddpm_studio.engine.jobs.types import Text2ImageJob
+from ddpm_studio.engine.models.single_file import shipped_tokenizer
 from ddpm_studio.engine.runner import Engine
-from ddpm_studio.engine.single_file import shipped_tokenizer
 from tests.ldm_checkpoint import save_config_folder, save_single_file
 from tests.tiny_sd import CLIP_VOCAB, save_tiny_sd, tiny_tokenizer
 

@@ -4,9 +4,10 @@ set-up commands (and so CI, which runs the second) install with it, and what thi
 from __future__ import annotations
 
 import re
-import tomllib
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 

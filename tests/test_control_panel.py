@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QPointF, Qt
 
-from ddpm_studio.engine.metadata import read_job
+from ddpm_studio.engine.output.metadata import read_job
 from tests.tiny_controlnet import save_tiny_controlnet
 from tests.tiny_sd import save_tiny_sd
 

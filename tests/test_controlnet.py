@@ -1,4 +1,4 @@
-"""ControlNet (engine/controlnet.py) on tiny random SD 1.x and SDXL pipelines, with ControlNets built from their
+"""ControlNet (engine/control/controlnet.py) on tiny random SD 1.x and SDXL pipelines, with ControlNets built from their
 UNets' configs: a ControlNet changes the picture and two control images give two pictures; weight 0 is the plain
 run bit for bit; the start/end fractions reach the ControlNet's scale step by step; several at once; Edit's img2img;
 a single .safetensors file; a ControlNet of another family is one line naming both; preprocessors; the CLI."""
@@ -10,10 +10,11 @@ import pytest
 from PIL import Image
 
 from ddpm_studio.cli import main
-from ddpm_studio.engine.control_preprocess import canny, preprocess
-from ddpm_studio.engine.jobs import EditJob, JobError, Text2ImageJob
-from ddpm_studio.engine.metadata import read_job, read_png_text
-from ddpm_studio.engine.models import ModelError
+from ddpm_studio.engine.control.preprocess import canny, preprocess
+from ddpm_studio.engine.jobs.checks import JobError
+from ddpm_studio.engine.jobs.types import EditJob, Text2ImageJob
+from ddpm_studio.engine.models.catalogue import ModelError
+from ddpm_studio.engine.output.metadata import read_job, read_png_text
 from ddpm_studio.engine.runner import Engine
 from tests.tiny_controlnet import save_tiny_controlnet
 from tests.tiny_sd import save_tiny_sd, save_tiny_sdxl

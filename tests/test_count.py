@@ -11,8 +11,8 @@ import sys
 
 from ddpm_studio.cli import main
 from ddpm_studio.commands.count import batches
-from ddpm_studio.engine.gallery_index import GalleryIndex
-from ddpm_studio.engine.metadata import read_metadata
+from ddpm_studio.engine.gallery.index import GalleryIndex
+from ddpm_studio.engine.output.metadata import read_metadata
 
 
 def _seeds(folder) -> list[int]:

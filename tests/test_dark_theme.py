@@ -10,7 +10,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QStyle
 
-from ddpm_studio.ui.settings import Settings
+from ddpm_studio.ui.core.settings import Settings
 from tests.tiny_addons import save_embedding, save_lora
 from tests.tiny_sd import save_tiny_sd, save_tiny_sdxl
 

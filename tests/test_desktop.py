@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QPalette
 from PySide6.QtWidgets import QApplication
 
-from ddpm_studio.ui.settings import Settings
+from ddpm_studio.ui.core.settings import Settings
 
 
 def lightness(app) -> int:
@@ -44,7 +44,7 @@ def test_shortcut_list_holds_every_menu_shortcut(make_window, tmp_path):
 def test_menu_items_open_what_they_say(make_window, tmp_path):
     """A menu item's slot never gets the item's checked flag: Download from the Hub opened with endpoint=False and
     could not reach the Hub at all."""
-    from ddpm_studio.ui.download_dialog import DownloadDialog
+    from ddpm_studio.ui.dialogs.download import DownloadDialog
 
     window = make_window(Settings(tmp_path / "settings.ini"))
     action = next(a for a in window.findChildren(QAction) if a.text() == "Download from the Hub…")
@@ -81,7 +81,7 @@ def test_window_fits_a_small_screen_and_its_geometry_is_remembered(make_window, 
 def test_no_settings_column_is_wider_than_its_cap(make_window, tmp_path):
     """Each panel's settings column scrolls vertically but is capped in width; a row that asks for more (a combo box
     sized to its longest label) would be clipped on the right, so none may."""
-    from ddpm_studio.ui.widgets import _ColumnScroll
+    from ddpm_studio.ui.widgets.common import _ColumnScroll
 
     window = make_window(Settings(tmp_path / "settings.ini"))
     columns = window.findChildren(_ColumnScroll)

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFileDialog
 
-from ddpm_studio.ui.settings import Settings
+from ddpm_studio.ui.core.settings import Settings
 from tests.tiny_addons import save_embedding
 from tests.tiny_sd import save_tiny_sd
 from tests.ui_runs import run_small_txt2img
@@ -108,7 +108,7 @@ def test_the_settings_column_fits_with_both_lists_open(make_window, tmp_path):
     from diffusers import StableDiffusionPipeline
     from PySide6.QtWidgets import QApplication
 
-    from ddpm_studio.ui.widgets import _ColumnScroll
+    from ddpm_studio.ui.widgets.common import _ColumnScroll
     from tests.tiny_addons import save_lora
 
     window = make(make_window, tmp_path)
@@ -131,8 +131,8 @@ def test_the_settings_column_fits_with_both_lists_open(make_window, tmp_path):
 def test_unreadable_embedding_files_are_listed_greyed_with_why(make_window, tmp_path, qtbot):
     """A cut-short file (an unfinished download) and one with no embedding in it are not passed over in silence:
     listed after the others, greyed, tagged, with the reason in the tooltip; a click says why and writes nothing."""
-    from safetensors.torch import save_file
     import torch
+    from safetensors.torch import save_file
 
     folder = tmp_path / "embeddings"
     whole = save_embedding(tmp_path / "whole.safetensors", (32,))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ddpm_studio.engine.jobs import Text2ImageJob
-from ddpm_studio.engine.resources import AddonError, AddonFolders, list_embeddings
+from ddpm_studio.engine.addons.resources import AddonError, AddonFolders, list_embeddings
+from ddpm_studio.engine.jobs.types import Text2ImageJob
 from ddpm_studio.engine.runner import Engine
 from tests.tiny_addons import save_embedding
 from tests.tiny_sd import save_tiny_sd, save_tiny_sdxl
@@ -51,7 +51,7 @@ def test_an_embedding_changes_the_image_when_named_and_not_when_absent(models):
 def test_the_run_reports_the_embeddings_it_used_and_their_hashes(models, tmp_path):
     import hashlib
 
-    from ddpm_studio.engine.metadata import parse_a1111, read_png_text
+    from ddpm_studio.engine.output.metadata import parse_a1111, read_png_text
 
     result = _engine(models).run(_job(models["sd"], prompt="a cat, EasyStyle", output_dir=str(tmp_path)))
     fields = parse_a1111(read_png_text(result.saved_paths[0])["parameters"])
@@ -139,8 +139,8 @@ def test_a_vae_override_decodes_with_that_vae_and_the_models_own_comes_back(mode
 
 
 def test_a_vae_that_does_not_fit_is_a_message_naming_it(models, tmp_path):
-    from safetensors.torch import save_file
     import torch
+    from safetensors.torch import save_file
 
     save_file({"encoder.down_blocks.0.resnets.0.conv1.weight": torch.zeros(3, 3, 3, 3)},
               str(tmp_path / "bad.safetensors"))
@@ -151,7 +151,7 @@ def test_a_vae_that_does_not_fit_is_a_message_naming_it(models, tmp_path):
 
 
 def test_vaes_are_listed_once_each(other_vae):
-    from ddpm_studio.engine.resources import list_vaes
+    from ddpm_studio.engine.addons.resources import list_vaes
 
     assert sorted((v.name, v.path.is_dir()) for v in list_vaes([other_vae])) == [
         ("other", False), ("other-ldm", False), ("other-vae", True)]  # the folder's own weights file is the folder

@@ -10,9 +10,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from ddpm_studio.engine.jobs import MAX_SIDE, MIN_SIDE, MIN_UPSCALE_INPUT, SIDE_STEP, JobError, Text2ImageJob
-from ddpm_studio.ui.settings import Settings
-from ddpm_studio.ui.theme import warning_colour
+from ddpm_studio.engine.jobs.checks import MAX_SIDE, MIN_SIDE, SIDE_STEP, JobError
+from ddpm_studio.engine.jobs.types import MIN_UPSCALE_INPUT, Text2ImageJob
+from ddpm_studio.ui.core.settings import Settings
+from ddpm_studio.ui.core.theme import warning_colour
 from tests.tiny_sd import save_tiny_sd
 from tests.tiny_upscalers import save_tiny_x4
 

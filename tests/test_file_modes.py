@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ddpm_studio.engine.files import create_exclusive, give_normal_modes
-from ddpm_studio.engine.jobs import GenerateJob
-from ddpm_studio.engine.output import write_png_atomic
+from ddpm_studio.engine.jobs.types import GenerateJob
+from ddpm_studio.engine.output.save import write_png_atomic
 from ddpm_studio.engine.runner import Engine
+from ddpm_studio.engine.runtime.files import create_exclusive, give_normal_modes
 from ddpm_studio.training.checkpoints import latest_checkpoint
 from ddpm_studio.training.config import TrainConfig
-from ddpm_studio.training.trainer import train
+from ddpm_studio.training.ddpm.trainer import train
 from tests.folders import solid_folder
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ddpm_studio.engine.forward import (
+from ddpm_studio.engine.inspect.forward import (
     BETA_SCHEDULES,
     fixed_noise,
     model_noise_check,
@@ -110,7 +110,7 @@ def test_the_model_is_asked_at_every_timestep_from_0_to_T_minus_1(picture):
 
 
 def test_explorer_panel(make_window, qtbot, tmp_path, tiny_ddpm_dir):
-    from ddpm_studio.ui.settings import Settings
+    from ddpm_studio.ui.core.settings import Settings
 
     settings = Settings(tmp_path / "settings.ini")
     settings.add_model_folder(str(tiny_ddpm_dir))
@@ -150,8 +150,8 @@ def test_explorer_panel(make_window, qtbot, tmp_path, tiny_ddpm_dir):
 @pytest.fixture()
 def explorer(qtbot, qloop, tmp_path, tiny_ddpm_dir):
     """An explorer panel on its own, the tiny model picked and a picture open, at t = 400."""
-    from ddpm_studio.ui.explorer_panel import ExplorerPanel
-    from ddpm_studio.ui.settings import Settings
+    from ddpm_studio.ui.core.settings import Settings
+    from ddpm_studio.ui.explorer.panel import ExplorerPanel
 
     settings = Settings(tmp_path / "settings.ini")
     settings.add_model_folder(str(tiny_ddpm_dir))

@@ -1,4 +1,4 @@
-"""The gallery index (engine/gallery_index.py): every image the engine saves is found at once; searches by words,
+"""The gallery index (engine/gallery/index.py): every image the engine saves is found at once; searches by words,
 seed, model, sampler and date return exactly the right images; an A1111 PNG is indexed from its parameters; a
 deleted or garbage database is rebuilt from the PNGs with every image found; vanished files drop out; the CLI's
 ``search`` and ``index``."""
@@ -14,9 +14,9 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from ddpm_studio.cli import main
-from ddpm_studio.engine.gallery_index import GalleryIndex
-from ddpm_studio.engine.gallery_query import QueryError, parse_query
-from ddpm_studio.engine.jobs import GenerateJob
+from ddpm_studio.engine.gallery.index import GalleryIndex
+from ddpm_studio.engine.gallery.query import QueryError, parse_query
+from ddpm_studio.engine.jobs.types import GenerateJob
 from ddpm_studio.engine.runner import Engine
 
 A1111_TEXT = ("a castle on a hill, oil painting\nNegative prompt: blurry\nSteps: 30, Sampler: DPM++ 2M, Schedule type: "

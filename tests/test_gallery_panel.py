@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from ddpm_studio.engine.gallery_index import GalleryIndex
-from ddpm_studio.engine.jobs import GenerateJob
+from ddpm_studio.engine.gallery.index import GalleryIndex
+from ddpm_studio.engine.jobs.types import GenerateJob
 from ddpm_studio.engine.runner import Engine
 
 
@@ -174,8 +174,8 @@ def test_again_with_a_new_seed_leaves_the_panels_batch_and_random_box_alone(gall
 
 
 def test_send_to_edit_brings_the_pictures_prompt_and_negative_prompt(gallery, tmp_path, qtbot):
-    from ddpm_studio.engine.jobs import Text2ImageJob
-    from ddpm_studio.engine.metadata import png_info
+    from ddpm_studio.engine.jobs.types import Text2ImageJob
+    from ddpm_studio.engine.output.metadata import png_info
     from tests.hostile_pngs import a1111_text, text_png
 
     window, panel = gallery
@@ -250,7 +250,7 @@ def test_a_search_with_no_match_says_so(gallery):
 def test_the_chosen_picture_is_decoded_off_the_gui_thread(gallery, made, qtbot, monkeypatch):
     import threading
 
-    from ddpm_studio.ui import gallery_details
+    from ddpm_studio.ui.gallery import details as gallery_details
 
     window, panel = gallery
     threads = []

@@ -10,11 +10,11 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from ddpm_studio.engine.metadata import read_job
+from ddpm_studio.engine.output.metadata import read_job
 from ddpm_studio.engine.runner import Engine
-from ddpm_studio.engine.xyz_grid import GRID_KEY
-from ddpm_studio.ui.images import to_qimage
-from ddpm_studio.ui.settings import Settings
+from ddpm_studio.engine.series.xyz_grid import GRID_KEY
+from ddpm_studio.ui.core.settings import Settings
+from ddpm_studio.ui.widgets.images import to_qimage
 
 
 @pytest.fixture()

@@ -8,14 +8,14 @@ import sys
 import pytest
 import torch
 
-from ddpm_studio.training.grow import deepen_unet
+from ddpm_studio.training.ddpm.grow import deepen_unet
 
 
 def _trained_looking_unet(layers_per_block: int):
     """A tiny UNet whose weights are all non-zero (a fresh one has zero-initialised parts that would hide mistakes)."""
     from diffusers import UNet2DModel
 
-    from ddpm_studio.training.presets import unet_config
+    from ddpm_studio.training.ddpm.presets import unet_config
 
     config = unet_config("tiny", 16)
     config["layers_per_block"] = layers_per_block
@@ -67,9 +67,8 @@ def test_every_new_layer_learns():
 
 
 def test_grow_tool_writes_a_loadable_pipeline(tiny_ddpm_dir, tmp_path, monkeypatch, capsys):
+    from ddpm_studio.engine.models.catalogue import load_ddpm
     from tools import grow_model
-
-    from ddpm_studio.engine.models import load_ddpm
 
     target = tmp_path / "grown"
     monkeypatch.setattr(sys, "argv", ["grow_model.py", str(tiny_ddpm_dir), str(target)])

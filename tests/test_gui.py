@@ -12,10 +12,10 @@ from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QAction, QDropEvent
 
-from ddpm_studio.engine.jobs import GenerateJob
-from ddpm_studio.engine.metadata import read_job
-from ddpm_studio.ui.images import to_qimage
-from ddpm_studio.ui.settings import Settings
+from ddpm_studio.engine.jobs.types import GenerateJob
+from ddpm_studio.engine.output.metadata import read_job
+from ddpm_studio.ui.core.settings import Settings
+from ddpm_studio.ui.widgets.images import to_qimage
 
 
 @pytest.fixture()
@@ -246,7 +246,7 @@ def test_window_is_shown_before_torch_is_imported(tmp_path):
 
 
 def _grid(batch: np.ndarray):
-    from ddpm_studio.ui.images import grid
+    from ddpm_studio.ui.widgets.images import grid
 
     return grid(batch)
 

@@ -1,4 +1,4 @@
-"""The hires fix (engine/hires_fix.py): two passes in one job on tiny random SD 1.x and SDXL pipelines — the result
+"""The hires fix (engine/upscale/hires_fix.py): two passes in one job on tiny random SD 1.x and SDXL pipelines — the result
 is the base size × the factor, one progress count over both passes with the second pass marked, A1111's fields in
 the metadata and the job back from it; cancel in the second pass saves nothing; the CLI flags and the Text to Image
 rows, with the trajectory plot marking where the second pass starts; and the size those rows start from, which
@@ -12,9 +12,10 @@ from PIL import Image
 from PySide6.QtCore import Qt
 
 from ddpm_studio.cli import main
-from ddpm_studio.engine.jobs import JobError, Text2ImageJob
-from ddpm_studio.engine.metadata import read_job, read_png_text
-from ddpm_studio.engine.models import ModelError
+from ddpm_studio.engine.jobs.checks import JobError
+from ddpm_studio.engine.jobs.types import Text2ImageJob
+from ddpm_studio.engine.models.catalogue import ModelError
+from ddpm_studio.engine.output.metadata import read_job, read_png_text
 from ddpm_studio.engine.runner import Engine
 from tests.tiny_sd import save_tiny_sd, save_tiny_sdxl
 from tests.tiny_upscalers import save_tiny_x4

@@ -28,7 +28,7 @@ elif mode == "cli":
 elif mode == "train":
     from PIL import Image
     from ddpm_studio.training.config import TrainConfig
-    from ddpm_studio.training.trainer import train
+    from ddpm_studio.training.ddpm.trainer import train
     data = Path(tempfile.mkdtemp())
     for i in range(2):
         Image.new("RGB", (16, 16), (40 * i, 90, 200)).save(data / f"{i}.png")

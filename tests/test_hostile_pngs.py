@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from ddpm_studio.cli import main
-from ddpm_studio.engine.gallery_index import GalleryIndex
-from ddpm_studio.engine.metadata import MetadataError, read_job, read_metadata, read_png_text
+from ddpm_studio.engine.gallery.index import GalleryIndex
+from ddpm_studio.engine.output.metadata import MetadataError, read_job, read_metadata, read_png_text
 from tests.hostile_pngs import hostile_folder
 
 

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from ddpm_studio.engine.hub import DownloadCancelled, HubError, download, plan_download
-from ddpm_studio.engine.models import ModelError, inspect_model
+from ddpm_studio.engine.models.catalogue import ModelError, inspect_model
+from ddpm_studio.engine.models.hub import DownloadCancelled, HubError, download, plan_download
 from tests.fake_hub import FakeHub
 from tests.tiny_sd import save_tiny_sd
 
@@ -120,7 +120,7 @@ def test_a_downloaded_tokenizer_wins_over_the_one_we_ship(hub, cache, repos, tmp
 
 
 def test_download_dialog_from_the_gui(make_window, qtbot, tmp_path, hub, cache):
-    from ddpm_studio.ui.settings import Settings
+    from ddpm_studio.ui.core.settings import Settings
 
     window = make_window(Settings(tmp_path / "settings.ini"))
     dialog = window.open_download_dialog(endpoint=hub.url)
@@ -136,7 +136,7 @@ def test_download_dialog_from_the_gui(make_window, qtbot, tmp_path, hub, cache):
 def test_download_dialog_cancel(make_window, qtbot, tmp_path, repos, cache):
     """Cancel: the dialog says "Cancelled" and takes the next Download in the same step (it used to re-enable the
     button a moment later, and while its old thread was still alive a prompt second click was ignored)."""
-    from ddpm_studio.ui.settings import Settings
+    from ddpm_studio.ui.core.settings import Settings
 
     slow = FakeHub(repos, delay=0.2)
     try:
@@ -165,7 +165,7 @@ def test_download_dialog_cancel(make_window, qtbot, tmp_path, repos, cache):
 def test_no_network_is_said_in_words_not_errno(cache, monkeypatch):
     import socket
 
-    from ddpm_studio.engine.hub import network_problem
+    from ddpm_studio.engine.models.hub import network_problem
 
     try:  # what an HTTP client raises when the name cannot be looked up: the socket's error, wrapped
         try:

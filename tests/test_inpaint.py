@@ -1,4 +1,4 @@
-"""Inpainting (engine/inpaint.py, mask_blend.py): any Stable Diffusion model inpaints — an inpainting one, or a normal
+"""Inpainting (engine/sampling/inpaint.py, mask_blend.py): any Stable Diffusion model inpaints — an inpainting one, or a normal
 one as masked img2img — and every pixel further than the mask blur from the painted stroke is the input's own, bit for
 bit; in the engine, the CLI (a normal single-file checkpoint) and the Edit panel."""
 
@@ -10,11 +10,11 @@ from PIL import Image
 from PySide6.QtCore import QPointF, Qt
 
 from ddpm_studio.cli import main
-from ddpm_studio.engine.inpaint import make_canvas
-from ddpm_studio.engine.jobs import EditJob
-from ddpm_studio.engine.metadata import read_job, read_png_text
-from ddpm_studio.engine.models import ModelError, inspect_model
+from ddpm_studio.engine.jobs.types import EditJob
+from ddpm_studio.engine.models.catalogue import ModelError, inspect_model
+from ddpm_studio.engine.output.metadata import read_job, read_png_text
 from ddpm_studio.engine.runner import Engine
+from ddpm_studio.engine.sampling.inpaint import make_canvas
 from tests.ldm_checkpoint import save_config_folder, save_single_file
 from tests.tiny_sd import save_tiny_sd, save_tiny_sdxl
 

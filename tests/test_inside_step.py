@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ddpm_studio.engine.jobs import Text2ImageJob
+from ddpm_studio.engine.jobs.types import Text2ImageJob
 from ddpm_studio.engine.runner import Engine
 from tests.tiny_sd import save_tiny_sd
 

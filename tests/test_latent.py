@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ddpm_studio.engine.jobs import EditJob, JobError, Text2ImageJob
-from ddpm_studio.engine.metadata import parse_a1111, read_job
-from ddpm_studio.engine.models import ModelError
+from ddpm_studio.engine.jobs.checks import JobError
+from ddpm_studio.engine.jobs.types import EditJob, Text2ImageJob
+from ddpm_studio.engine.models.catalogue import ModelError
+from ddpm_studio.engine.output.metadata import parse_a1111, read_job
 from ddpm_studio.engine.runner import Engine
 from tests.tiny_sd import save_tiny_sd, save_tiny_taesd
 
@@ -154,7 +155,7 @@ def test_fitted_latent_preview_inverts_a_known_encoder():
 
     import torch
 
-    from ddpm_studio.engine.latent_preview import LatentToRGB
+    from ddpm_studio.engine.sampling.latent_preview import LatentToRGB
 
     mix = torch.tensor([[0.8, -0.3, 0.1, 0.5], [0.2, 0.9, -0.4, 0.1], [-0.5, 0.2, 0.7, 0.3]])
 
@@ -180,7 +181,7 @@ def test_published_factors_for_sd_and_sdxl_vae_configs():
 
     import torch
 
-    from ddpm_studio.engine.latent_preview import LatentToRGB
+    from ddpm_studio.engine.sampling.latent_preview import LatentToRGB
 
     vae = SimpleNamespace(config=SimpleNamespace(latent_channels=4, scaling_factor=0.18215, block_out_channels=(128, 256, 512, 512)))
     to_rgb = LatentToRGB.for_vae(vae)
@@ -253,9 +254,8 @@ def test_taesd_auto_without_a_cached_copy_falls_back_and_a_bad_folder_is_named(s
 
 
 def test_tiny_sdxl_text_to_image_and_img2img(tmp_path, photo):
+    from ddpm_studio.engine.models.catalogue import inspect_model
     from tests.tiny_sd import save_tiny_sdxl
-
-    from ddpm_studio.engine.models import inspect_model
 
     model = save_tiny_sdxl(tmp_path / "sdxl")
     info = inspect_model(str(model))
@@ -278,7 +278,7 @@ def test_vae_in_fp32_inside_a_half_precision_pipeline(sd, photo, mode):
     """bf16 on the CPU stands in for fp16 on a GPU: the VAE alone runs in float32, encode and decode both."""
     import torch
 
-    from ddpm_studio.engine.options import MemoryOptions
+    from ddpm_studio.engine.runtime.options import MemoryOptions
 
     engine = Engine(device="cpu", precision="bf16", memory=MemoryOptions(vae_fp32=True))
     if mode == "txt2img":

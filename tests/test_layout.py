@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from ddpm_studio.ui.settings import Settings
+from ddpm_studio.ui.core.settings import Settings
 from tests.ui_fit import clipped_texts
 
 

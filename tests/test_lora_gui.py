@@ -14,8 +14,8 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFileDialog, QToolButton
 from safetensors.torch import save_file
 
-from ddpm_studio.engine.metadata import png_info
-from ddpm_studio.ui.settings import Settings
+from ddpm_studio.engine.output.metadata import png_info
+from ddpm_studio.ui.core.settings import Settings
 from tests.tiny_sd import save_tiny_sd
 from tests.ui_runs import run_small_txt2img
 

@@ -15,16 +15,16 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from ddpm_studio.engine.jobs import Text2ImageJob
-from ddpm_studio.engine.resources import AddonFolders, lora_file
+from ddpm_studio.engine.addons.resources import AddonFolders, lora_file
+from ddpm_studio.engine.jobs.types import Text2ImageJob
 from ddpm_studio.engine.runner import Engine
-from ddpm_studio.training.buckets import bucket_sizes, nearest_bucket
-from ddpm_studio.training.captions import CaptionOptions
 from ddpm_studio.training.checkpoints import latest_checkpoint
 from ddpm_studio.training.events import TrainControl
-from ddpm_studio.training.lora_config import LoraTrainConfig
-from ddpm_studio.training.lora_data import LoraData
-from ddpm_studio.training.lora_trainer import train_lora
+from ddpm_studio.training.lora.buckets import bucket_sizes, nearest_bucket
+from ddpm_studio.training.lora.captions import CaptionOptions
+from ddpm_studio.training.lora.config import LoraTrainConfig
+from ddpm_studio.training.lora.data import LoraData
+from ddpm_studio.training.lora.trainer import train_lora
 from tests.folders import captioned_folder
 from tests.killed_runs import kill_after_checkpoint
 from tests.tiny_sd import save_tiny_sd, save_tiny_sd2, save_tiny_sdxl
@@ -161,8 +161,8 @@ def test_sdxl_with_both_text_encoders_from_the_cli(tmp_path, capsys):
 
 def test_a_run_resumes_only_with_its_own_trainer(tmp_path, sd15):
     from ddpm_studio.training.config import TrainConfig
+    from ddpm_studio.training.ddpm.trainer import train
     from ddpm_studio.training.events import TrainingError
-    from ddpm_studio.training.trainer import train
 
     data = captioned_folder(tmp_path / "data")
     train_lora(lora_config(data, tmp_path / "run", sd15, max_steps=1))

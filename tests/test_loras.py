@@ -10,8 +10,9 @@ import struct
 import numpy as np
 import pytest
 
-from ddpm_studio.engine.jobs import JobError, Text2ImageJob
-from ddpm_studio.engine.resources import AddonError, AddonFolders, list_loras, lora_file
+from ddpm_studio.engine.addons.resources import AddonError, AddonFolders, list_loras, lora_file
+from ddpm_studio.engine.jobs.checks import JobError
+from ddpm_studio.engine.jobs.types import Text2ImageJob
 from ddpm_studio.engine.runner import Engine
 from tests.tiny_addons import save_lora
 from tests.tiny_sd import save_tiny_sd, save_tiny_sdxl
@@ -67,12 +68,12 @@ def test_a_prompt_tag_is_the_same_lora_as_the_list_and_the_encoder_never_sees_it
 
 
 def test_weights_combine_and_may_be_negative_without_reloading_the_model(engine, models, monkeypatch):
-    from ddpm_studio.engine import latent
+    from ddpm_studio.engine.sampling import pipelines
 
     base = _image(engine, _job(models["sd"]))
     loads = []
-    real = latent.load_pipeline
-    monkeypatch.setattr(latent, "load_pipeline", lambda *a, **k: loads.append(a) or real(*a, **k))
+    real = pipelines.load_pipeline
+    monkeypatch.setattr(pipelines, "load_pipeline", lambda *a, **k: loads.append(a) or real(*a, **k))
     plus = _image(engine, _job(models["sd"], loras=(("kohya_style", 1.0),)))
     minus = _image(engine, _job(models["sd"], loras=(("kohya_style", -1.0),)))
     both = _image(engine, _job(models["sd"], loras=(("kohya_style", 0.5), ("peft_style", 0.5))))
@@ -138,7 +139,7 @@ def test_tags_are_checked_when_the_job_is_made():
 
 
 def test_the_parameters_name_each_lora_with_its_hash(engine, models, tmp_path):
-    from ddpm_studio.engine.metadata import parse_a1111, read_job, read_png_text
+    from ddpm_studio.engine.output.metadata import parse_a1111, read_job, read_png_text
 
     job = _job(models["sd"], prompt="a cat <lora:kohya_style:0.5>", loras=(("peft_style", 1.0),),
                output_dir=str(tmp_path))
@@ -157,7 +158,7 @@ def test_the_parameters_name_each_lora_with_its_hash(engine, models, tmp_path):
 
 
 def test_hashes_are_cached_by_path_size_and_time(tmp_path, monkeypatch):
-    from ddpm_studio.engine import file_hashes
+    from ddpm_studio.engine.output import file_hashes
 
     monkeypatch.setenv("DDPM_STUDIO_CACHE", str(tmp_path / "cache"))
     target = tmp_path / "model.safetensors"
@@ -179,7 +180,7 @@ def test_loras_work_in_every_edit_mode(models, tmp_path, mode):
     from diffusers import StableDiffusionPipeline
     from PIL import Image
 
-    from ddpm_studio.engine.jobs import EditJob
+    from ddpm_studio.engine.jobs.types import EditJob
 
     model = save_tiny_sd(tmp_path / mode, mode if mode != "img2img" else "txt2img")
     save_lora(tmp_path / "loras" / "edit.safetensors", StableDiffusionPipeline.from_pretrained(
@@ -195,8 +196,8 @@ def test_loras_work_in_every_edit_mode(models, tmp_path, mode):
 
 
 def test_restoring_names_the_loras_and_embeddings_that_are_not_here(engine, models, tmp_path):
-    from ddpm_studio.engine.addon_metadata import missing_files
-    from ddpm_studio.engine.metadata import read_metadata
+    from ddpm_studio.engine.output.addon_metadata import missing_files
+    from ddpm_studio.engine.output.metadata import read_metadata
     from tests.tiny_addons import save_embedding
 
     save_embedding(tmp_path / "emb" / "shiny.safetensors", (32,))
@@ -231,7 +232,7 @@ def test_real_families_are_told_apart_by_their_cross_attention_width(tmp_path, w
     import torch
     from safetensors.torch import save_file
 
-    from ddpm_studio.engine.resources import model_family
+    from ddpm_studio.engine.addons.resources import model_family
 
     key = "lora_unet_up_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k"
     path = tmp_path / "real.safetensors"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from ddpm_studio.training import loss_log
-from ddpm_studio.training.trainer import train
+from ddpm_studio.training.ddpm.trainer import train
 from tests.folders import solid_folder
 from tests.test_training import tiny_config
 

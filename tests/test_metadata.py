@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from ddpm_studio.engine.jobs import GenerateJob, JobError, job_from_dict
-from ddpm_studio.engine.metadata import MetadataError, a1111_parameters, parse_a1111, read_job, read_metadata
+from ddpm_studio.engine.jobs.checks import JobError
+from ddpm_studio.engine.jobs.types import GenerateJob, job_from_dict
+from ddpm_studio.engine.output.metadata import MetadataError, a1111_parameters, parse_a1111, read_job, read_metadata
 from ddpm_studio.engine.runner import Engine
 
 

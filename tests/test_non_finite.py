@@ -8,12 +8,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+from ddpm_studio.engine.addons.resources import AddonError, AddonFolders
 from ddpm_studio.engine.errors import VAE_FP32, remedy
-from ddpm_studio.engine.jobs import JobError, Text2ImageJob
-from ddpm_studio.engine.non_finite import NonFiniteError
-from ddpm_studio.engine.prompt_syntax import parse
-from ddpm_studio.engine.resources import AddonError, AddonFolders
+from ddpm_studio.engine.jobs.checks import JobError
+from ddpm_studio.engine.jobs.types import Text2ImageJob
+from ddpm_studio.engine.prompts.syntax import parse
 from ddpm_studio.engine.runner import Engine
+from ddpm_studio.engine.sampling.non_finite import NonFiniteError
 from tests.tiny_addons import lora_state, save_embedding, save_lora
 from tests.tiny_sd import save_tiny_sd
 

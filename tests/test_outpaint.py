@@ -1,4 +1,4 @@
-"""Outpainting (engine/outpaint.py): the canvas grown by exactly the requested pixels on each side, the new area
+"""Outpainting (engine/sampling/outpaint.py): the canvas grown by exactly the requested pixels on each side, the new area
 painted by an inpainting model or a normal one, the original pixels outside the seam kept exactly; in the CLI
 (``edit --mode outpaint --extend L,R,T,B``) and in the Edit panel."""
 
@@ -10,10 +10,11 @@ from PIL import Image
 from PySide6.QtCore import Qt
 
 from ddpm_studio.cli import main
-from ddpm_studio.engine.jobs import EditJob, JobError
-from ddpm_studio.engine.metadata import read_job, read_png_text
-from ddpm_studio.engine.outpaint import make_canvas
+from ddpm_studio.engine.jobs.checks import JobError
+from ddpm_studio.engine.jobs.types import EditJob
+from ddpm_studio.engine.output.metadata import read_job, read_png_text
 from ddpm_studio.engine.runner import Engine
+from ddpm_studio.engine.sampling.outpaint import make_canvas
 from tests.tiny_sd import save_tiny_sd
 
 

@@ -12,7 +12,7 @@ import torch
 
 from ddpm_studio.training import precision
 from ddpm_studio.training.config import TrainConfig
-from ddpm_studio.training.trainer import train
+from ddpm_studio.training.ddpm.trainer import train
 from tests.folders import solid_folder
 
 

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QToolButton
 
-from ddpm_studio.ui.settings import Settings
+from ddpm_studio.ui.core.settings import Settings
 from tests.ldm_checkpoint import save_config_folder, save_single_file
 from tests.tiny_sd import save_tiny_sd
 
@@ -101,7 +101,7 @@ def test_preferences_rebuild_the_engine_with_memory_savers(window, qtbot):
 def test_out_of_memory_gives_advice_frees_the_model_and_the_next_run_works(window, qtbot, monkeypatch):
     import torch
 
-    import ddpm_studio.engine.latent as latent
+    import ddpm_studio.engine.sampling.latent as latent
 
     real = latent.run_prompt_job
     calls = []
@@ -178,8 +178,8 @@ def test_black_image_from_another_cause_does_not_offer_the_vae_fix(window, qtbot
 def test_a_saved_device_this_machine_lacks_falls_back_and_says_so(qtbot, qloop, tmp_path):
     import torch
 
-    from ddpm_studio.engine.options import MemoryOptions
-    from ddpm_studio.ui.main_window import MainWindow
+    from ddpm_studio.engine.runtime.options import MemoryOptions
+    from ddpm_studio.ui.app.main_window import MainWindow
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")

@@ -8,7 +8,7 @@ from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
 
-from ddpm_studio.ui.settings import Settings
+from ddpm_studio.ui.core.settings import Settings
 from tests.tiny_sd import save_tiny_sd
 
 

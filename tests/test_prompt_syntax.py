@@ -1,5 +1,5 @@
-"""A1111's prompt syntax, rule by rule (engine/prompt_syntax.py), and prompts encoded as A1111 encodes them: chunks of
-75 tokens, weights with the mean restored, BREAK (engine/prompt_encoding.py) — down to the images of tiny pipelines."""
+"""A1111's prompt syntax, rule by rule (engine/prompts/syntax.py), and prompts encoded as A1111 encodes them: chunks of
+75 tokens, weights with the mean restored, BREAK (engine/prompts/encoding.py) — down to the images of tiny pipelines."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_studio.engine.jobs import EditJob, Text2ImageJob
-from ddpm_studio.engine.prompt_encoding import CHUNK, Chunk, chunk_ids, chunks, is_plain, prompt_arguments, weighted
-from ddpm_studio.engine.prompt_syntax import LoraTag, PromptSyntaxError, has_syntax, lora_tags, parse
+from ddpm_studio.engine.jobs.types import EditJob, Text2ImageJob
+from ddpm_studio.engine.models.single_file import shipped_tokenizer
+from ddpm_studio.engine.prompts.encoding import CHUNK, Chunk, chunk_ids, chunks, is_plain, prompt_arguments, weighted
+from ddpm_studio.engine.prompts.syntax import LoraTag, PromptSyntaxError, has_syntax, lora_tags, parse
 from ddpm_studio.engine.runner import Engine
-from ddpm_studio.engine.single_file import shipped_tokenizer
 from tests.tiny_sd import save_tiny_sd, save_tiny_sdxl
 
 
@@ -238,7 +238,7 @@ def test_sdxl_clip_skip_reads_one_layer_further_back(tmp_path):
 
 def test_clip_skip_is_in_the_parameters_and_the_cli(sd, tmp_path, capsys):
     from ddpm_studio.cli import main
-    from ddpm_studio.engine.metadata import parse_a1111, read_job
+    from ddpm_studio.engine.output.metadata import parse_a1111, read_job
 
     assert main(["txt2img", "--model", str(sd), "--prompt", "a (red:1.2) fox", "--clip-skip", "2", "--steps", "2",
                  "--size", "32x32", "--seed", "1", "--out", str(tmp_path), "--device", "cpu"]) == 0

@@ -1,4 +1,4 @@
-"""Scheduler races (engine/race.py, engine/race_export.py, ``ddpm-studio race``): one x_T, lanes that differ in one
+"""Scheduler races (engine/series/race.py, engine/series/race_export.py, ``ddpm-studio race``): one x_T, lanes that differ in one
 parameter, each bit for bit the image of a separate run; scrubbed together by fraction of the run; cancel keeps
 nothing."""
 
@@ -11,11 +11,12 @@ import pytest
 from PIL import Image
 
 from ddpm_studio.cli import main
-from ddpm_studio.engine.jobs import GenerateJob, JobError, RaceJob, Text2ImageJob
-from ddpm_studio.engine.metadata import read_job
-from ddpm_studio.engine.race import run_race
-from ddpm_studio.engine.race_export import at_fraction, export_race
+from ddpm_studio.engine.jobs.checks import JobError
+from ddpm_studio.engine.jobs.types import GenerateJob, RaceJob, Text2ImageJob
+from ddpm_studio.engine.output.metadata import read_job
 from ddpm_studio.engine.runner import Engine
+from ddpm_studio.engine.series.race import run_race
+from ddpm_studio.engine.series.race_export import at_fraction, export_race
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +114,7 @@ def test_export_writes_a_file_per_lane_and_the_table(engine, tiny_ddpm_dir, tmp_
                    field="scheduler", values=("ddim", "euler"))
     written = export_race(tmp_path / "out", run_race(engine, race), "cpu")
     assert set(written["lanes"]) == {"ddim", "euler"} and written["table"].is_file()
-    from ddpm_studio.engine.gallery_index import GalleryIndex
+    from ddpm_studio.engine.gallery.index import GalleryIndex
 
     found = {row["scheduler"]: row["path"] for row in GalleryIndex().search("sampler:ddim")}
     assert found == {"ddim": str(written["lanes"]["ddim"])}  # each lane is in the gallery

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from ddpm_studio.engine.jobs import GenerateJob
-from ddpm_studio.engine.metadata import read_job
+from ddpm_studio.engine.jobs.types import GenerateJob
+from ddpm_studio.engine.output.metadata import read_job
 from ddpm_studio.engine.runner import Engine
-from ddpm_studio.ui.images import to_qimage
-from ddpm_studio.ui.settings import Settings
-from ddpm_studio.ui.worker import SamplerThread
+from ddpm_studio.ui.core.settings import Settings
+from ddpm_studio.ui.core.worker import SamplerThread
+from ddpm_studio.ui.widgets.images import to_qimage
 
 
 @pytest.fixture()
@@ -128,7 +128,7 @@ def test_export_writes_the_race(window, qtbot, tmp_path, monkeypatch):
     assert sorted(p.name for p in saved.iterdir()) == ["contact-sheet.png", "ddim.png", "dpm++2m.png", "race.csv",
                                                        "race.gif", "race.webp"]
     assert str(saved) in panel.status.text()
-    from ddpm_studio.engine.gallery_index import GalleryIndex
+    from ddpm_studio.engine.gallery.index import GalleryIndex
 
     index = GalleryIndex()  # each lane is an image of the gallery
     try:

@@ -11,9 +11,9 @@ from PIL import Image, PngImagePlugin
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from ddpm_studio.engine.jobs import EditJob, GenerateJob
-from ddpm_studio.engine.metadata import png_info
-from ddpm_studio.ui.settings import Settings
+from ddpm_studio.engine.jobs.types import EditJob, GenerateJob
+from ddpm_studio.engine.output.metadata import png_info
+from ddpm_studio.ui.core.settings import Settings
 
 
 @pytest.fixture()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ddpm_studio.engine.jobs import GenerateJob
+from ddpm_studio.engine.jobs.types import GenerateJob
 from ddpm_studio.engine.runner import Engine
-from ddpm_studio.engine.schedulers import SCHEDULERS
+from ddpm_studio.engine.sampling.schedulers import SCHEDULERS
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_x0_closed_form_matches_scheduler(prediction_type):
     import torch
     from diffusers import DDIMScheduler
 
-    from ddpm_studio.engine.sampler import predicted_x0
+    from ddpm_studio.engine.sampling.pixel import predicted_x0
 
     scheduler = DDIMScheduler(num_train_timesteps=1000, clip_sample=False, prediction_type=prediction_type)
     scheduler.set_timesteps(10)

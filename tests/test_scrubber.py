@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from ddpm_studio.engine.step_export import change_image, frame_image
-from ddpm_studio.ui.images import grid, to_qimage
-from ddpm_studio.ui.settings import Settings
+from ddpm_studio.engine.output.step_export import change_image, frame_image
+from ddpm_studio.ui.core.settings import Settings
+from ddpm_studio.ui.widgets.images import grid, to_qimage
 from tests.ui_runs import run_generate
 
 

@@ -1,4 +1,4 @@
-"""Seed walks (engine/seed_walk.py): frames along the slerp through two or more seeds, every seed a frame of its own
+"""Seed walks (engine/series/seed_walk.py): frames along the slerp through two or more seeds, every seed a frame of its own
 where the count allows; ``generate --seed-walk 3,9,12 --frames N --out DIR`` writes the frames as normal PNGs and
 the animations; the results strip's "Seed walk…" runs one in the panel, and Cancel keeps nothing of it.
 The Variation row of the panels is here too."""
@@ -12,9 +12,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
 from ddpm_studio.cli import main
-from ddpm_studio.engine.jobs import JobError
-from ddpm_studio.engine.metadata import read_job
-from ddpm_studio.engine.seed_walk import parse_seeds, walk_points
+from ddpm_studio.engine.jobs.checks import JobError
+from ddpm_studio.engine.output.metadata import read_job
+from ddpm_studio.engine.series.seed_walk import parse_seeds, walk_points
 
 
 def test_the_walk_passes_through_every_seed():

@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from ddpm_studio.engine.metadata import read_job
-from ddpm_studio.ui.gallery import SEED_ROLE
-from ddpm_studio.ui.settings import Settings
+from ddpm_studio.engine.output.metadata import read_job
+from ddpm_studio.ui.canvas.results_strip import SEED_ROLE
+from ddpm_studio.ui.core.settings import Settings
 from tests.tiny_sd import save_tiny_sd
 from tests.tiny_upscalers import save_tiny_x4
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 import pickle
+import shutil
 
 import numpy as np
 import pytest
 
-from ddpm_studio.engine.jobs import EditJob, Text2ImageJob
-from ddpm_studio.engine.models import ModelError, inspect_model, list_models
+from ddpm_studio.engine.jobs.types import EditJob, Text2ImageJob
+from ddpm_studio.engine.models.catalogue import ModelError, inspect_model, list_models
 from ddpm_studio.engine.runner import Engine
 from tests.ldm_checkpoint import save_config_folder, save_single_file
 from tests.tiny_sd import save_tiny_sd, save_tiny_sd2, save_tiny_sdxl
@@ -89,7 +89,7 @@ def test_single_files_are_listed_from_user_folders(tiny, configs):
 def test_a_checkpoints_header_is_read_once_however_many_panels_list_it(tiny, tmp_path, monkeypatch):
     """Every panel lists the model folders; an unchanged file is not read again (an A1111 folder of SDXL checkpoints
     was read eleven times over as the window opened), a changed one is, and a broken one keeps its message."""
-    import ddpm_studio.engine.models as models
+    import ddpm_studio.engine.models.catalogue as models
 
     folder = tmp_path / "checkpoints"
     folder.mkdir()
@@ -115,7 +115,7 @@ def test_missing_tokenizer_says_how_to_get_it(tiny, tmp_path, monkeypatch):
     """Only where the tokenizer that ships with the app is gone too (a broken install)."""
     import huggingface_hub.constants
 
-    from ddpm_studio.engine import single_file
+    from ddpm_studio.engine.models import single_file
 
     bare = tmp_path / "configs"
     save_config_folder(tiny["txt2img"], bare / "sd1")
@@ -163,8 +163,8 @@ def test_broken_or_foreign_files_get_a_message(tmp_path, content, problem):
 
 
 def test_a_lora_is_not_taken_for_a_checkpoint(tmp_path):
-    from safetensors.torch import save_file
     import torch
+    from safetensors.torch import save_file
 
     path = tmp_path / "style-lora.safetensors"
     save_file({"lora_unet_down_blocks_0_attentions_0.alpha": torch.ones(1)}, str(path))
@@ -265,7 +265,7 @@ def test_sd2_probe_reads_the_unets_output_at_the_last_timestep(sd2, bias, expect
     import torch
     from diffusers import UNet2DConditionModel
 
-    from ddpm_studio.engine.prediction import detect_prediction_type, probe
+    from ddpm_studio.engine.models.prediction import detect_prediction_type, probe
 
     unet = UNet2DConditionModel.from_pretrained(sd2["folder"] / "unet")
     with torch.no_grad():
@@ -293,7 +293,7 @@ def test_cli_prediction_flag_for_an_sd2_file(sd2, monkeypatch, tmp_path, capsys)
 def test_sd2_probe_that_cannot_run_says_so(sd2, monkeypatch):
     from diffusers import UNet2DConditionModel
 
-    from ddpm_studio.engine import prediction
+    from ddpm_studio.engine.models import prediction
 
     def broken(unet):
         raise NotImplementedError('"addmm_impl_cpu_" not implemented for \'Half\'')
@@ -310,8 +310,8 @@ def test_a_single_file_and_its_loras_are_named_with_a1111s_hashes(tiny, configs,
 
     from diffusers import StableDiffusionPipeline
 
-    from ddpm_studio.engine.metadata import parse_a1111, read_png_text
-    from ddpm_studio.engine.resources import AddonFolders
+    from ddpm_studio.engine.addons.resources import AddonFolders
+    from ddpm_studio.engine.output.metadata import parse_a1111, read_png_text
     from tests.tiny_addons import save_lora
 
     save_lora(tmp_path / "loras" / "ink.safetensors",

@@ -8,7 +8,7 @@ from PIL import Image
 
 from ddpm_studio.engine.events import StepEvent
 from ddpm_studio.engine.history import StepHistory
-from ddpm_studio.engine.step_export import change_image, contact_sheet, export_run, frame_image, frames, save_gif
+from ddpm_studio.engine.output.step_export import change_image, contact_sheet, export_run, frame_image, frames, save_gif
 
 
 def _event(i: int, total: int = 12, batch: int = 2) -> StepEvent:

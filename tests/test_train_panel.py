@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from ddpm_studio.training import loss_log
-from ddpm_studio.ui.settings import Settings
+from ddpm_studio.ui.core.settings import Settings
 from tests.folders import hostile_folder, shapes_folder, solid_folder
 
 

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 from safetensors.torch import load_file
 
-from ddpm_studio.engine.jobs import GenerateJob
-from ddpm_studio.engine.model_defaults import read_defaults
+from ddpm_studio.engine.jobs.types import GenerateJob
+from ddpm_studio.engine.models.defaults import read_defaults
 from ddpm_studio.engine.runner import Engine
-from ddpm_studio.training import trainer as trainer_module
 from ddpm_studio.training.checkpoints import latest_checkpoint
 from ddpm_studio.training.config import TrainConfig
+from ddpm_studio.training.ddpm import trainer as trainer_module
+from ddpm_studio.training.ddpm.trainer import train
 from ddpm_studio.training.events import TrainControl, TrainingError
-from ddpm_studio.training.trainer import train
 from tests.folders import hostile_folder, shapes_folder, solid_folder
 from tests.killed_runs import kill_after_checkpoint
 
@@ -298,7 +298,7 @@ def test_preset_sizes_match_their_comments_and_large_ones_fit_a_bundle(preset, l
     import torch
     from diffusers import UNet2DModel
 
-    from ddpm_studio.training.presets import unet_config
+    from ddpm_studio.training.ddpm.presets import unet_config
 
     with torch.device("meta"):
         unet = UNet2DModel(**unet_config(preset, 32))

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from ddpm_studio.training.data import DataError, load_rgb, scan
-from ddpm_studio.training.dataset import ImageFolderDataset
+from ddpm_studio.training.ddpm.dataset import ImageFolderDataset
 from tests.folders import hostile_folder
 
 

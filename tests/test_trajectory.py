@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from ddpm_studio.engine import trajectory as trajectory_module
 from ddpm_studio.engine.events import StepEvent, final_event
 from ddpm_studio.engine.history import StepHistory
-from ddpm_studio.engine.trajectory import TrajectoryCache, rms_change, trajectory
+from ddpm_studio.engine.inspect import trajectory as trajectory_module
+from ddpm_studio.engine.inspect.trajectory import TrajectoryCache, rms_change, trajectory
 from tests.ui_runs import run_generate
 
 
@@ -158,7 +158,7 @@ def test_the_marker_follows_a_live_run_and_a_thinned_history(window, qtbot):
 
 
 def test_a_run_without_previews_shows_a_note(window, qtbot):
-    from ddpm_studio.ui.trajectory_plot import NO_PREVIEWS_NOTE
+    from ddpm_studio.ui.canvas.trajectory_plot import NO_PREVIEWS_NOTE
 
     canvas = window.generate_panel.canvas
     history = StepHistory()
@@ -176,7 +176,7 @@ def test_a_run_without_previews_shows_a_note(window, qtbot):
 
 @pytest.mark.parametrize("width", [220, 380, 620, 900])
 def test_the_legend_fits_the_plot(qtbot, width):
-    from ddpm_studio.ui.trajectory_plot import TrajectoryPlot
+    from ddpm_studio.ui.canvas.trajectory_plot import TrajectoryPlot
 
     plot = TrajectoryPlot()
     qtbot.addWidget(plot)

@@ -7,11 +7,12 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 
-from ddpm_studio.engine.jobs import JobError, UpscaleJob
-from ddpm_studio.engine.metadata import parse_a1111, read_job
-from ddpm_studio.engine.models import ModelError
+from ddpm_studio.engine.jobs.checks import JobError
+from ddpm_studio.engine.jobs.types import UpscaleJob
+from ddpm_studio.engine.models.catalogue import ModelError
+from ddpm_studio.engine.output.metadata import parse_a1111, read_job
 from ddpm_studio.engine.runner import Engine
-from ddpm_studio.engine.tiling import Blender, tile_boxes
+from ddpm_studio.engine.upscale.tiling import Blender, tile_boxes
 from tests.tiny_upscalers import save_tiny_ldm_sr, save_tiny_x4
 
 
@@ -165,7 +166,7 @@ def test_cli_upscale(upscalers, tmp_path, capsys):
 
 @pytest.fixture()
 def window(make_window, tmp_path, upscalers):
-    from ddpm_studio.ui.settings import Settings
+    from ddpm_studio.ui.core.settings import Settings
 
     settings = Settings(tmp_path / "settings.ini")
     settings.output_dir = str(tmp_path / "out")

@@ -1,4 +1,4 @@
-"""Variation seeds (engine/variation.py): x_T slerped from the seed's noise towards the variation seed's, for pixel
+"""Variation seeds (engine/sampling/variation.py): x_T slerped from the seed's noise towards the variation seed's, for pixel
 DDPMs and Stable Diffusion — strength 0 and 1 are the two seeds' own pictures bit for bit — written and read as
 A1111 writes them; ``--variation-seed/--variation-strength`` on the CLI and the Variation row in the panels."""
 
@@ -10,10 +10,11 @@ import torch
 from PIL import Image
 
 from ddpm_studio.cli import main
-from ddpm_studio.engine.jobs import EditJob, GenerateJob, JobError, Text2ImageJob
-from ddpm_studio.engine.metadata import read_job, read_png_text
+from ddpm_studio.engine.jobs.checks import JobError
+from ddpm_studio.engine.jobs.types import EditJob, GenerateJob, Text2ImageJob
+from ddpm_studio.engine.output.metadata import read_job, read_png_text
 from ddpm_studio.engine.runner import Engine
-from ddpm_studio.engine.variation import initial_noise, slerp
+from ddpm_studio.engine.sampling.variation import initial_noise, slerp
 from tests.tiny_sd import save_tiny_sd
 
 

@@ -9,9 +9,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-from ddpm_studio.engine.model_defaults import read_defaults
-from ddpm_studio.engine.models import resolve
-from ddpm_studio.engine.schedulers import SCHEDULERS
+from ddpm_studio.engine.models.catalogue import resolve
+from ddpm_studio.engine.models.defaults import read_defaults
+from ddpm_studio.engine.sampling.schedulers import SCHEDULERS
 
 ROOT = Path(__file__).resolve().parent.parent
 

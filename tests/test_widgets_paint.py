@@ -8,12 +8,12 @@ from importlib import metadata
 import pytest
 from PySide6.QtGui import QColor, QImage
 
-from ddpm_studio.engine.forward import named_schedule
+from ddpm_studio.engine.inspect.forward import named_schedule
 
 
 @pytest.fixture()
 def schedule_plot(qtbot):
-    from ddpm_studio.ui.schedule_plot import SchedulePlot
+    from ddpm_studio.ui.explorer.schedule_plot import SchedulePlot
 
     plot = SchedulePlot()
     qtbot.addWidget(plot)
@@ -63,7 +63,7 @@ def test_schedule_plot_draws_t_at_the_marker_and_nothing_mid_axis(schedule_plot)
 
 @pytest.fixture()
 def loss_plot(qtbot):
-    from ddpm_studio.ui.loss_plot import LossPlot
+    from ddpm_studio.ui.train.loss_plot import LossPlot
 
     plot = LossPlot()
     qtbot.addWidget(plot)
@@ -94,7 +94,7 @@ def test_loss_plot_keeps_a_single_point_inside_the_frame(loss_plot):
 
 
 def test_compare_view_labels_sit_on_a_dark_backing(qtbot):
-    from ddpm_studio.ui.compare_view import CompareView
+    from ddpm_studio.ui.canvas.compare_view import CompareView
 
     view = CompareView()
     qtbot.addWidget(view)
@@ -116,7 +116,7 @@ def test_compare_view_labels_sit_on_a_dark_backing(qtbot):
 
 
 def test_about_shows_the_versions_as_a_two_column_table(qtbot):
-    from ddpm_studio.ui.about_dialog import AboutDialog
+    from ddpm_studio.ui.dialogs.about import AboutDialog
 
     dialog = AboutDialog("cpu")
     qtbot.addWidget(dialog)
@@ -135,7 +135,7 @@ def test_about_shows_the_versions_as_a_two_column_table(qtbot):
 
 
 def test_the_loss_plots_end_label_makes_room_for_the_first(qapp):
-    from ddpm_studio.ui.loss_plot import LossPlot
+    from ddpm_studio.ui.train.loss_plot import LossPlot
 
     plot = LossPlot()
     for step, loss in ((3, 1.2), (10, 1.15), (18, 1.0824)):
@@ -149,7 +149,7 @@ def test_the_loss_plots_end_label_makes_room_for_the_first(qapp):
 def test_the_loss_plot_has_grid_lines_at_round_losses_and_smooths_without_lagging(loss_plot):
     import math
 
-    from ddpm_studio.ui.loss_plot import LABEL_GAP, log_ticks
+    from ddpm_studio.ui.train.loss_plot import LABEL_GAP, log_ticks
 
     assert log_ticks(math.log10(0.05), math.log10(1.2)) == [0.1, 0.2, 0.5, 1.0]
     assert log_ticks(-4, 1) == [0.001, 0.01, 0.1, 1.0]  # too many 1-2-5s: the decades only

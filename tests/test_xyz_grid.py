@@ -1,4 +1,4 @@
-"""Parameter grids (engine/xyz_grid.py, ``ddpm-studio grid``): every cell an ordinary run, saved with its normal
+"""Parameter grids (engine/series/xyz_grid.py, ``ddpm-studio grid``): every cell an ordinary run, saved with its normal
 metadata, equal to a separate run; axes parsed and checked; the sheet's PNG names its axes; cancel keeps nothing."""
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ import pytest
 from PIL import Image
 
 from ddpm_studio.cli import main
-from ddpm_studio.engine.jobs import GenerateJob, JobError, Text2ImageJob
-from ddpm_studio.engine.metadata import read_job
+from ddpm_studio.engine.jobs.checks import JobError
+from ddpm_studio.engine.jobs.types import GenerateJob, Text2ImageJob
+from ddpm_studio.engine.output.metadata import read_job
 from ddpm_studio.engine.runner import Engine
-from ddpm_studio.engine.xyz_grid import GRID_KEY, cell_jobs, parse_axis, run_grid, save_sheet
+from ddpm_studio.engine.series.xyz_grid import GRID_KEY, cell_jobs, parse_axis, run_grid, save_sheet
 
 
 def test_axes_are_parsed_typed_and_checked():
@@ -84,7 +85,7 @@ def test_the_cli_writes_every_cell_and_the_sheet(tiny_ddpm_dir, tmp_path, capsys
 def test_a_lora_weight_axis(tmp_path):
     from diffusers import StableDiffusionPipeline
 
-    from ddpm_studio.engine.resources import AddonFolders
+    from ddpm_studio.engine.addons.resources import AddonFolders
     from tests.tiny_addons import save_lora
     from tests.tiny_sd import save_tiny_sd
 

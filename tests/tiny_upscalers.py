@@ -11,8 +11,13 @@ from tests.tiny_sd import tiny_components
 
 
 def save_tiny_x4(path: Path) -> Path:
-    from diffusers import (AutoencoderKL, DDIMScheduler, DDPMScheduler, StableDiffusionUpscalePipeline,
-                           UNet2DConditionModel)
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        DDPMScheduler,
+        StableDiffusionUpscalePipeline,
+        UNet2DConditionModel,
+    )
 
     parts = tiny_components(path.parent / f".{path.name}-parts")
     torch.manual_seed(0)

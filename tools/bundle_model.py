@@ -1,7 +1,7 @@
 """Ship a trained model with the app: copy a training run's exported pipeline into resources/models/NAME with fp16
 safetensors weights, check that fp16 does not change the samples, write its model card, and draw the sample grid
 that the README shows. With ``--guide`` a second, weaker run's model goes in as the model's autoguidance guide
-(``NAME/guide``, engine/guidance.py), recommended at ``--guidance``, and the grid is drawn with it.
+(``NAME/guide``, engine/sampling/guidance.py), recommended at ``--guidance``, and the grid is drawn with it.
 
     python tools/bundle_model.py runs/emoji-32 --name emoji-32 --grid docs/samples-emoji.png \
         --hardware "2-core CPU (bf16 autocast), no GPU" --wall-time "1 h 50 min" \
@@ -39,10 +39,10 @@ def main() -> None:
     parser.add_argument("--unguided-grid", help="with --guide: also draw the same seeds without it, for comparison")
     args = parser.parse_args()
 
-    from ddpm_studio.engine.files import give_normal_modes
-    from ddpm_studio.engine.jobs import GenerateJob
-    from ddpm_studio.engine.model_defaults import write_defaults
+    from ddpm_studio.engine.jobs.types import GenerateJob
+    from ddpm_studio.engine.models.defaults import write_defaults
     from ddpm_studio.engine.runner import Engine
+    from ddpm_studio.engine.runtime.files import give_normal_modes
     from ddpm_studio.training.checkpoints import latest_checkpoint, read_state
     from ddpm_studio.training.config import TrainConfig
 
@@ -115,7 +115,7 @@ def main() -> None:
 
 
 def save_grid(images: np.ndarray, path: str) -> None:
-    from ddpm_studio.training.trainer import sample_grid
+    from ddpm_studio.training.ddpm.trainer import sample_grid
 
     grid = sample_grid(images)
     Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
     python tools/grow_model.py runs/emoji-32/model runs/emoji-32-deep-base
     ddpm-studio train data/emoji-32 --base runs/emoji-32-deep-base --out runs/emoji-32-deep ...
 
-The UNet gets one more layer per block (see ddpm_studio/training/grow.py); the scheduler and everything else in the
+The UNet gets one more layer per block (see ddpm_studio/training/ddpm/grow.py); the scheduler and everything else in the
 folder are copied unchanged. The script checks that both UNets give the same output on random input before it writes.
 """
 
@@ -18,10 +18,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ddpm_studio.engine.files import give_normal_modes  # noqa: E402
-from ddpm_studio.engine.models import ModelError, load_ddpm  # noqa: E402
-from ddpm_studio.engine.sampler import sample_hw  # noqa: E402
-from ddpm_studio.training.grow import deepen_unet  # noqa: E402
+from ddpm_studio.engine.models.catalogue import ModelError, load_ddpm  # noqa: E402
+from ddpm_studio.engine.runtime.files import give_normal_modes  # noqa: E402
+from ddpm_studio.engine.sampling.pixel import sample_hw  # noqa: E402
+from ddpm_studio.training.ddpm.grow import deepen_unet  # noqa: E402
 
 
 def main() -> None:

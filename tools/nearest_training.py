@@ -38,9 +38,9 @@ def main() -> None:
     parser.add_argument("--autoguidance", type=float, help="default: the model's recommended scale (1: no guidance)")
     args = parser.parse_args()
 
-    from ddpm_studio.engine.jobs import GenerateJob
-    from ddpm_studio.engine.model_defaults import read_defaults
-    from ddpm_studio.engine.models import resolve
+    from ddpm_studio.engine.jobs.types import GenerateJob
+    from ddpm_studio.engine.models.catalogue import resolve
+    from ddpm_studio.engine.models.defaults import read_defaults
     from ddpm_studio.engine.runner import Engine
 
     defaults = read_defaults(resolve(args.model), args.model)

@@ -25,7 +25,7 @@ def start_app():
     import qasync
     from PySide6.QtWidgets import QApplication
 
-    from ddpm_studio.ui.settings import Settings
+    from ddpm_studio.ui.core.settings import Settings
 
     app = QApplication([])
     asyncio.set_event_loop(qasync.QEventLoop(app))
@@ -50,7 +50,7 @@ def side_by_side(left, right, gap: int = 12):
 
 def ready_window(app, settings, size: tuple[int, int]):
     """The main window on ``settings``, shown at ``size``, once its sampler is ready."""
-    from ddpm_studio.ui.main_window import MainWindow
+    from ddpm_studio.ui.app.main_window import MainWindow
 
     window = MainWindow(settings=settings)
     window.resize(*size)

@@ -24,7 +24,7 @@ from tools.screenshot_see import settle  # noqa: E402
 
 
 def make_samples() -> None:
-    from ddpm_studio.engine.jobs import GenerateJob
+    from ddpm_studio.engine.jobs.types import GenerateJob
     from ddpm_studio.engine.runner import Engine
 
     engine = Engine(device="cpu")

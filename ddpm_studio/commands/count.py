@@ -18,7 +18,7 @@ def batches(seeds: list[int], batch: int) -> list[tuple[int, int]]:
 
 
 def run_count(args, job, engine) -> int:
-    from ddpm_studio.commands.sample import ProgressBar
+    from ddpm_studio.commands.progress import ProgressBar
 
     if args.count < 1:
         raise ValueError(f"--count must be at least 1; got {args.count}.")

@@ -1,4 +1,4 @@
-"""``search`` and ``index``: the gallery index from the command line (``engine/gallery_index.py``).
+"""``search`` and ``index``: the gallery index from the command line (``engine/gallery/index.py``).
 
 ``ddpm-studio search [WORDS…] [--seed N] [--model M] [--since DATE] [--json]`` prints the matching paths, newest
 first, one a line (or JSON rows); ``ddpm-studio index FOLDER`` adds a folder of PNGs — ours, or A1111's and other
@@ -14,8 +14,8 @@ JSON_FIELDS = ("path", "prompt", "negative", "seed", "model", "scheduler", "step
 
 
 def cmd_search(args) -> int:
-    from ddpm_studio.engine.gallery_index import GalleryIndex
-    from ddpm_studio.engine.gallery_query import day, parse_query
+    from ddpm_studio.engine.gallery.index import GalleryIndex
+    from ddpm_studio.engine.gallery.query import day, parse_query
 
     query = parse_query(" ".join(args.words))
     if args.seed is not None:
@@ -43,7 +43,7 @@ def cmd_search(args) -> int:
 def cmd_index(args) -> int:
     from pathlib import Path
 
-    from ddpm_studio.engine.gallery_index import GalleryIndex
+    from ddpm_studio.engine.gallery.index import GalleryIndex
 
     folder = Path(args.folder).expanduser()
     if not folder.is_dir():

@@ -1,6 +1,6 @@
 """``grid``: A1111's X/Y/Z plot — one to three parameters on axes (``--x steps=10,25``), every cell a normal run
 saved with its own metadata into DIR, and the labelled sheet ``DIR/grid.png`` whose metadata names the axes
-(``engine/xyz_grid.py``)."""
+(``engine/series/xyz_grid.py``)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import sys
 
 
 def cmd_grid(args) -> int:
+    from ddpm_studio.commands.progress import SeriesProgress
     from ddpm_studio.commands.race import base_job
-    from ddpm_studio.commands.sample import SeriesProgress, addon_folders
+    from ddpm_studio.commands.sample import addon_folders
     from ddpm_studio.engine.runner import Engine
-    from ddpm_studio.engine.xyz_grid import cell_jobs, parse_axis, run_grid, save_sheet
+    from ddpm_studio.engine.series.xyz_grid import cell_jobs, parse_axis, run_grid, save_sheet
 
     axes = [parse_axis(text) for text in (args.x, args.y, args.z) if text]
     base = base_job(args, args.scheduler, args.steps, args.guidance)

@@ -6,7 +6,7 @@ import json
 
 
 def cmd_info(args) -> int:
-    from ddpm_studio.engine.metadata import read_metadata, read_png_text
+    from ddpm_studio.engine.output.metadata import read_metadata, read_png_text
 
     if args.json:
         print(json.dumps(read_metadata(args.image), indent=2, sort_keys=True))

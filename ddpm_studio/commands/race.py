@@ -1,6 +1,6 @@
 """``race``: one x_T, several schedulers (or step counts, or guidance scales), each lane a normal run; writes each
 lane's final image as ``DIR/<lane>.png``, the lanes side by side as an animation, a contact sheet and a per-step table
-(``engine/race_export.py``), and says when each lane's picture was decided."""
+(``engine/series/race_export.py``), and says when each lane's picture was decided."""
 
 from __future__ import annotations
 
@@ -22,12 +22,11 @@ def _values(text: str | None, kind) -> list:
 def base_job(args, scheduler: str | None = None, steps: int | None = None, guidance: float | None = None):
     """One picture's job from the flags a race and a grid share: a Generate job for a pixel model (guidance is
     autoguidance's, with the model's own guide by default), a Text to Image job for a Stable Diffusion one."""
-    from ddpm_studio.commands.sample import default_model_ref, recommended
-    from ddpm_studio.engine.jobs import GenerateJob, JobError, Text2ImageJob
-    from ddpm_studio.engine.models import PIXEL_FAMILY, inspect_model
-    from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS
-
-    from ddpm_studio.commands.sample import home_checkpoint, lora_argument
+    from ddpm_studio.commands.sample import default_model_ref, home_checkpoint, lora_argument, recommended
+    from ddpm_studio.engine.jobs.checks import JobError
+    from ddpm_studio.engine.jobs.types import GenerateJob, Text2ImageJob
+    from ddpm_studio.engine.models.catalogue import PIXEL_FAMILY, inspect_model
+    from ddpm_studio.engine.sampling.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS
 
     model = args.model or default_model_ref()
     model = home_checkpoint(args.models_home, model) if args.models_home else model
@@ -54,7 +53,8 @@ def base_job(args, scheduler: str | None = None, steps: int | None = None, guida
 
 
 def build_race(args):
-    from ddpm_studio.engine.jobs import JobError, RaceJob
+    from ddpm_studio.engine.jobs.checks import JobError
+    from ddpm_studio.engine.jobs.types import RaceJob
 
     axes = {"scheduler": _values(args.schedulers, str), "steps": _values(args.steps, int),
             "guidance_scale": _values(args.guidance, float)}
@@ -67,10 +67,11 @@ def build_race(args):
 
 
 def cmd_race(args) -> int:
-    from ddpm_studio.commands.sample import ProgressBar, addon_folders
-    from ddpm_studio.engine.race import run_race
-    from ddpm_studio.engine.race_export import export_race
+    from ddpm_studio.commands.progress import ProgressBar
+    from ddpm_studio.commands.sample import addon_folders
     from ddpm_studio.engine.runner import Engine
+    from ddpm_studio.engine.series.race import run_race
+    from ddpm_studio.engine.series.race_export import export_race
 
     race = build_race(args)
     engine = Engine(device=args.device, allow_pickle=args.allow_pickle, precision=args.precision,

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import random
 import sys
-import time
 from pathlib import Path
+
+from ddpm_studio.commands.progress import ProgressBar
 
 
 def default_model_ref() -> str:
-    from ddpm_studio.engine.models import list_models
+    from ddpm_studio.engine.models.catalogue import list_models
 
     bundled = list_models([])
     if not bundled:
@@ -19,10 +20,10 @@ def default_model_ref() -> str:
 
 
 def recommended(model_ref: str) -> dict:
-    """The model folder's recommended scheduler and steps (``engine/model_defaults.py``); {} when it has none or the
+    """The model folder's recommended scheduler and steps (``engine/models/defaults.py``); {} when it has none or the
     reference does not resolve (loading the model reports that properly)."""
-    from ddpm_studio.engine.model_defaults import read_defaults
-    from ddpm_studio.engine.models import ModelError, resolve
+    from ddpm_studio.engine.models.catalogue import ModelError, resolve
+    from ddpm_studio.engine.models.defaults import read_defaults
 
     try:
         return read_defaults(resolve(model_ref), model_ref)
@@ -31,7 +32,7 @@ def recommended(model_ref: str) -> dict:
 
 
 def _common_job_fields(args, model_ref: str) -> dict:
-    from ddpm_studio.engine.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS
+    from ddpm_studio.engine.sampling.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS
     from ddpm_studio.paths import default_output_dir
 
     defaults = recommended(model_ref) if args.scheduler is None or args.steps is None else {}
@@ -116,7 +117,7 @@ def lora_argument(text: str) -> tuple[str, float]:
 
 def home_checkpoint(home: str, model: str) -> str:
     """``model`` as given if it is a path, else a checkpoint of that name in the models home's checkpoint folders."""
-    from ddpm_studio.engine.models_home import models_home
+    from ddpm_studio.engine.models.home import models_home
 
     if Path(model).expanduser().exists() or ":" in model or "/" in model:
         return model
@@ -125,15 +126,15 @@ def home_checkpoint(home: str, model: str) -> str:
             if model in (candidate.name, candidate.stem) and (candidate.suffix == ".safetensors" or
                                                                (candidate / "model_index.json").is_file()):
                 return str(candidate)
-    from ddpm_studio.engine.models import ModelError
+    from ddpm_studio.engine.models.catalogue import ModelError
 
     raise ModelError(f"No model named '{model}' here, nor among the checkpoints of the models home {home}.")
 
 
 def addon_folders(args):
     """Where the engine finds LoRAs, embeddings and VAEs named by name: the flags' folders, then the models home's."""
-    from ddpm_studio.engine.models_home import models_home
-    from ddpm_studio.engine.resources import AddonFolders
+    from ddpm_studio.engine.addons.resources import AddonFolders
+    from ddpm_studio.engine.models.home import models_home
 
     folders = AddonFolders(loras=list(getattr(args, "lora_dir", [])), embeddings=list(getattr(args, "embeddings", [])),
                            vaes=list(getattr(args, "vae_dir", [])),
@@ -148,7 +149,7 @@ def addon_folders(args):
 
 
 def cmd_generate(args) -> int:
-    from ddpm_studio.engine.jobs import GenerateJob
+    from ddpm_studio.engine.jobs.types import GenerateJob
 
     fields = _common_job_fields(args, args.model or default_model_ref())
     return run_job(args, GenerateJob(**fields, **_autoguidance_fields(args, fields["model"])))
@@ -167,7 +168,7 @@ def _autoguidance_fields(args, model_ref: str) -> dict:
 
 
 def cmd_txt2img(args) -> int:
-    from ddpm_studio.engine.jobs import Text2ImageJob
+    from ddpm_studio.engine.jobs.types import Text2ImageJob
 
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))
@@ -179,7 +180,7 @@ def cmd_txt2img(args) -> int:
 
 
 def cmd_edit(args) -> int:
-    from ddpm_studio.engine.jobs import EditJob
+    from ddpm_studio.engine.jobs.types import EditJob
 
     try:
         extend = tuple(int(part) for part in args.extend.split(","))
@@ -192,7 +193,7 @@ def cmd_edit(args) -> int:
 
 
 def cmd_upscale(args) -> int:
-    from ddpm_studio.engine.jobs import UpscaleJob
+    from ddpm_studio.engine.jobs.types import UpscaleJob
 
     job = UpscaleJob(image=args.image, noise_level=args.noise_level, tile=args.tile, overlap=args.overlap,
                      **_prompt_fields(args))
@@ -200,8 +201,8 @@ def cmd_upscale(args) -> int:
 
 
 def make_engine(args):
-    from ddpm_studio.engine.options import MemoryOptions
     from ddpm_studio.engine.runner import Engine
+    from ddpm_studio.engine.runtime.options import MemoryOptions
 
     memory = MemoryOptions(attention_slicing=getattr(args, "attention_slicing", False),
                            vae_tiling=getattr(args, "vae_tiling", False), cpu_offload=getattr(args, "cpu_offload", False),
@@ -249,13 +250,13 @@ def run_job(args, job) -> int:
     for path in result.saved_paths:
         print(path)
     if attention is not None and not result.cancelled:
-        from ddpm_studio.engine.attention_export import export_attention
+        from ddpm_studio.engine.inspect.attention_export import export_attention
 
         maps = export_attention(args.attention_maps, attention, result.images[0])
         print(f"attention maps of {', '.join(p.stem for p in maps)} written to {Path(args.attention_maps)}",
               file=sys.stderr)
     if history is not None and not result.cancelled:
-        from ddpm_studio.engine.step_export import export_run
+        from ddpm_studio.engine.output.step_export import export_run
 
         kept = history.frames()
         written = export_run(args.save_steps, kept)
@@ -268,52 +269,3 @@ def run_job(args, job) -> int:
         file=sys.stderr,
     )
     return 0
-
-
-class ProgressBar:
-    """A one-line text progress bar: steps, it/s, ETA."""
-
-    def __init__(self, stream, width: int = 30) -> None:
-        self.stream, self.width = stream, width
-        self.started = time.perf_counter()
-        self.drawn = False
-
-    def update(self, event) -> None:
-        if event.final:  # the result, after the last step: the bar is full already
-            return
-        done = event.index + 1
-        filled = int(self.width * done / event.total)
-        rate = done / max(event.elapsed, 1e-9)
-        eta = (event.total - done) / rate if rate > 0 else 0.0
-        self.stream.write(
-            f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{event.total} "
-            f"t={event.timestep:.0f} {rate:.1f} it/s ETA {eta:.0f}s "
-        )
-        self.stream.flush()
-        self.drawn = True
-
-    def close(self) -> None:
-        if self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-class SeriesProgress:
-    """A progress bar per run of a series (a grid's cells, a walk's frames), each under "LABEL n/total"."""
-
-    def __init__(self, label: str, total: int, stream=None) -> None:
-        self.label, self.total, self.stream = label, total, stream or sys.stderr  # sys.stderr as it is now
-        self.bar: ProgressBar | None = None
-
-    def __call__(self, event) -> None:
-        if event.index == 0 and not event.final:
-            self.close()
-            print(f"{self.label} {event.lane + 1}/{self.total}", file=self.stream)
-            self.bar = ProgressBar(self.stream)
-        if self.bar is not None:
-            self.bar.update(event)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None

@@ -1,5 +1,5 @@
 """``generate|txt2img --seed-walk 3,9,12 --frames 24 --out DIR``: one run per frame along the slerp through the
-seeds (``engine/seed_walk.py``), the frames as normal PNGs in DIR/frames, and DIR/seed-walk.gif and .webp."""
+seeds (``engine/series/seed_walk.py``), the frames as normal PNGs in DIR/frames, and DIR/seed-walk.gif and .webp."""
 
 from __future__ import annotations
 
@@ -8,8 +8,15 @@ from pathlib import Path
 
 
 def run_seed_walk(args, job, engine) -> int:
-    from ddpm_studio.commands.sample import SeriesProgress
-    from ddpm_studio.engine.seed_walk import ANCESTRAL_NOTE, is_ancestral, parse_seeds, run_walk, save_walk, walk_jobs
+    from ddpm_studio.commands.progress import SeriesProgress
+    from ddpm_studio.engine.series.seed_walk import (
+        ANCESTRAL_NOTE,
+        is_ancestral,
+        parse_seeds,
+        run_walk,
+        save_walk,
+        walk_jobs,
+    )
 
     if not args.out:
         raise ValueError("--seed-walk needs --out DIR: the folder for its frames and animations.")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-
 TRAIN_FLAGS = {
     "resolution": "resolution", "steps": "max_steps", "batch_size": "batch_size", "grad_accum": "gradient_accumulation_steps",
     "lr": "learning_rate", "warmup": "lr_warmup_steps", "mixed_precision": "mixed_precision",
@@ -28,13 +27,13 @@ DDPM_ONLY = ("from_scratch", "guide_step", "guide_scale", "no_ema")
 
 
 def trains_a_lora(args) -> bool:
-    from ddpm_studio.training.lora_config import is_lora_run
+    from ddpm_studio.training.lora.config import is_lora_run
 
     return args.lora or (args.resume and not args.config and is_lora_run(Path(args.out) / "train_config.json"))
 
 
 def lora_config_from_args(args):
-    from ddpm_studio.training.lora_config import LoraTrainConfig, is_lora_run
+    from ddpm_studio.training.lora.config import LoraTrainConfig, is_lora_run
 
     given = [f"--{name.replace('_', '-')}" for name in DDPM_ONLY if getattr(args, name)]
     if given:
@@ -98,11 +97,11 @@ def cmd_train(args) -> int:
     from ddpm_studio.training.events import TrainControl
 
     if trains_a_lora(args):
-        from ddpm_studio.training.lora_trainer import train_lora as train
+        from ddpm_studio.training.lora.trainer import train_lora as train
 
         config = lora_config_from_args(args)
     else:
-        from ddpm_studio.training.trainer import train
+        from ddpm_studio.training.ddpm.trainer import train
 
         lora_only = [f"--{f.replace('_', '-')}" for f in (*LORA_FLAGS, *LORA_SWITCHES) if getattr(args, f)]
         if lora_only:

@@ -31,7 +31,7 @@ class StepEvent:
     lane: int = 0  # which run of a comparison (a race's lane) this step belongs to; 0 for a single run
     attention: np.ndarray | None = None  # per-word attention maps (words × h × w uint8, latent size), when asked for
     attention_words: tuple[str, ...] = ()  # the words of ``attention``, in prompt order
-    second_pass: bool = False  # a step of a hires fix's second pass (engine/hires_fix.py) …
+    second_pass: bool = False  # a step of a hires fix's second pass (engine/upscale/hires_fix.py) …
     upscaling: bool = False  # … or of its diffusion upscaler, between the passes
 
     @property

@@ -10,16 +10,24 @@ import time
 
 import torch
 
-from ddpm_studio.engine.device import DeviceChoice, pick_device
-from ddpm_studio.engine.options import MemoryOptions
-from ddpm_studio.engine.events import (Result, StageCallback, StepCallback, StopCheck, final_event, ignore_stage,
-                                      ignore_step, never_stop)
-from ddpm_studio.engine.guidance import GuidedUNet, check_guide
-from ddpm_studio.engine.jobs import GenerateJob, PromptJob, UpscaleJob
-from ddpm_studio.engine.models import LoadedDDPM, load_ddpm, resolve
-from ddpm_studio.engine.output import save_result_images
-from ddpm_studio.engine.resources import AddonFolders
-from ddpm_studio.engine.sampler import sample_ddpm
+from ddpm_studio.engine.addons.resources import AddonFolders
+from ddpm_studio.engine.events import (
+    Result,
+    StageCallback,
+    StepCallback,
+    StopCheck,
+    final_event,
+    ignore_stage,
+    ignore_step,
+    never_stop,
+)
+from ddpm_studio.engine.jobs.types import GenerateJob, PromptJob, UpscaleJob
+from ddpm_studio.engine.models.catalogue import LoadedDDPM, load_ddpm, resolve
+from ddpm_studio.engine.output.save import save_result_images
+from ddpm_studio.engine.runtime.device import DeviceChoice, pick_device
+from ddpm_studio.engine.runtime.options import MemoryOptions
+from ddpm_studio.engine.sampling.guidance import GuidedUNet, check_guide
+from ddpm_studio.engine.sampling.pixel import sample_ddpm
 
 
 class Engine:
@@ -59,18 +67,18 @@ class Engine:
         if self._model is None or self._model_key != key:
             self._model = None  # free the old one before loading the next
             if mode != "generate":
-                from ddpm_studio.engine.library_progress import hide_library_progress
+                from ddpm_studio.engine.runtime.library_progress import hide_library_progress
 
                 hide_library_progress()
             if mode == "generate":
                 self._model = load_ddpm(ref, self.device.device, self.device.dtype, allow_pickle=self.allow_pickle)
             elif mode == "upscale":
-                from ddpm_studio.engine.upscale import load_upscaler
+                from ddpm_studio.engine.upscale.upscalers import load_upscaler
 
                 self._model = load_upscaler(ref, self.device.device, self.device.dtype, self.allow_pickle, self.memory)
             else:
-                from ddpm_studio.engine.file_hashes import prefetch
-                from ddpm_studio.engine.latent import load_pipeline
+                from ddpm_studio.engine.output.file_hashes import prefetch
+                from ddpm_studio.engine.sampling.pipelines import load_pipeline
 
                 self._model = load_pipeline(ref, mode, self.device.device, self.device.dtype, allow_pickle=self.allow_pickle,
                                             memory=self.memory, taesd=self.taesd)
@@ -112,13 +120,13 @@ class Engine:
             on_stage("sampling")
             out = sample_ddpm(unet, model.scheduler_config, job, self.device.device, self.device.dtype, on_step, should_stop)
         elif isinstance(job, UpscaleJob):
-            from ddpm_studio.engine.upscale import run_upscale_job
+            from ddpm_studio.engine.upscale.upscalers import run_upscale_job
 
             model = self.load(job.model, "upscale")
             on_stage("sampling")
             out = run_upscale_job(model, job, self.device.device, on_step, should_stop)
         elif isinstance(job, PromptJob):
-            from ddpm_studio.engine.latent import job_mode, run_prompt_job
+            from ddpm_studio.engine.sampling.latent import job_mode, run_prompt_job
 
             model = self.load(job.model, job_mode(job))
             out = run_prompt_job(model, job, self.device.device, on_step, should_stop, self.folders, self.allow_pickle,
@@ -141,7 +149,7 @@ class Engine:
         if not out.cancelled and last_event is not None and job.preview_every:
             user_on_step(final_event(last_event, out.images))
         if save and not out.cancelled and job.output_dir:
-            from ddpm_studio.engine.addon_metadata import addon_fields
+            from ddpm_studio.engine.output.addon_metadata import addon_fields
 
             extra = addon_fields(model.info, job, result.addons, getattr(model, "vae_slot", None))
             result.saved_paths = save_result_images(
@@ -156,7 +164,7 @@ def _stamp(path) -> float:
     unet = path / "unet"
     try:
         if path.is_file():  # a checkpoint, and the A1111-style yaml beside it that may say its prediction type
-            from ddpm_studio.engine.prediction import sidecar
+            from ddpm_studio.engine.models.prediction import sidecar
 
             config = sidecar(path)
             return max(path.stat().st_mtime, config.stat().st_mtime if config else 0.0)

@@ -13,7 +13,7 @@ import re
 import shutil
 from pathlib import Path
 
-from ddpm_studio.engine.files import give_normal_modes
+from ddpm_studio.engine.runtime.files import give_normal_modes
 from ddpm_studio.training.loss_log import LOSS_LOG
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d{8})$")

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ddpm_studio.engine.jobs import MAX_AUTOGUIDANCE, MIN_AUTOGUIDANCE
-from ddpm_studio.engine.schedulers import SCHEDULERS
-from ddpm_studio.training.presets import PRESETS
+from ddpm_studio.engine.jobs.checks import MAX_AUTOGUIDANCE, MIN_AUTOGUIDANCE
+from ddpm_studio.engine.sampling.schedulers import SCHEDULERS
+from ddpm_studio.training.ddpm.presets import PRESETS
 
 MIXED_PRECISION = ("auto", "no", "fp16", "bf16")  # auto: the fastest of those the device has, measured
 
@@ -86,7 +86,7 @@ class TrainConfig(Recipe):
 
     @staticmethod
     def default_guide_step(max_steps: int) -> int:
-        """1/16 of the run, the guide's training time in Karras et al. 2024 (engine/guidance.py); 0 (none) for a run
+        """1/16 of the run, the guide's training time in Karras et al. 2024 (engine/sampling/guidance.py); 0 (none) for a run
         too short to have an earlier copy."""
         return max(1, max_steps // 16) if max_steps >= 2 else 0
 

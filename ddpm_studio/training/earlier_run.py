@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ddpm_studio.training import checkpoints as ckpt
 from ddpm_studio.training.events import TrainingError
-from ddpm_studio.training.lora_config import LORA_TRAINER
+from ddpm_studio.training.lora.config import LORA_TRAINER
 
 KIND_WORDS = {False: "a pixel DDPM", True: "a Stable Diffusion LoRA"}
 

@@ -1,0 +1,443 @@
+"""Job descriptions: one frozen dataclass per task, validated, round-tripping through a plain dict.
+
+The dict form is what goes into a PNG's JSON metadata chunk and what "restore parameters" reads back.
+No torch here: the GUI builds jobs before torch is imported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ddpm_studio.engine.jobs.checks import (
+    EDIT_MODES,
+    MAX_AUTOGUIDANCE,
+    MAX_BATCH,
+    MAX_CLIP_SKIP,
+    MAX_FEATHER,
+    MAX_LORA_WEIGHT,
+    MAX_SEED,
+    MAX_SIDE,
+    MAX_STEPS,
+    MIN_AUTOGUIDANCE,
+    MIN_SIDE,
+    OUTPAINT_FILLS,
+    PREDICTION_TYPES,
+    SIDE_STEP,
+    JobError,
+    check_float,
+    check_int,
+)
+from ddpm_studio.engine.sampling.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS, SCHEDULERS
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """What every sampling job has: a model, a scheduler, steps, seeds (image i uses seed + i), previews, output."""
+
+    kind: ClassVar[str] = ""
+    input_picture: ClassVar[str] = ""  # a job that starts from a picture, in words ("an edit"): no variation seeds
+
+    model: str
+    scheduler: str = DEFAULT_SCHEDULER
+    steps: int = DEFAULT_STEPS
+    seed: int = 0
+    batch_size: int = 4
+    preview_every: int = 1  # 0 = no previews, 1 = every step, k = every k-th step (the last step always)
+    output_dir: str = ""  # empty: the caller decides where (or nothing is saved)
+    variation_seed: int = 0  # image i's x_T is slerped towards this seed + i's (engine/sampling/variation.py) …
+    variation_strength: float = 0.0  # … this far: 0 (off) is the seed's picture, 1 the variation seed's
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise JobError("No model chosen: pick a model (a bundled one, a folder, or a cached hub id).")
+        if self.scheduler not in SCHEDULERS:
+            raise JobError(f"Unknown scheduler '{self.scheduler}'. Choose one of: {', '.join(SCHEDULERS)}.")
+        check_int("steps", self.steps, 1, MAX_STEPS)
+        check_int("seed", self.seed, 0, MAX_SEED)
+        check_int("batch size", self.batch_size, 1, MAX_BATCH)
+        check_int("preview interval", self.preview_every, 0, MAX_STEPS)
+        check_int("variation seed", self.variation_seed, 0, MAX_SEED)
+        check_float("variation strength", self.variation_strength, 0.0, 1.0)
+        if self.variation_strength and self.input_picture:
+            raise JobError("Variation seeds vary a picture made from noise (Generate, Text to Image); "
+                           f"{self.input_picture} starts from its input picture.")
+        if not isinstance(self.output_dir, str):
+            raise JobError("The output folder must be a path string.")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["kind"] = self.kind
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        if not isinstance(data, dict):
+            raise JobError("Job data must be a mapping.")
+        kind = data.get("kind", cls.kind)
+        if kind != cls.kind:
+            raise JobError(f"This is a '{kind}' job, not a '{cls.kind}' job.")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names - {"kind"})
+        if unknown:
+            raise JobError(f"Unknown job field(s): {', '.join(unknown)}.")
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def replace(self, **changes: Any):
+        return dataclasses.replace(self, **changes)
+
+    def a1111_fields(self) -> list[tuple[str, Any]]:
+        """Extra ``key: value`` pairs for the A1111 parameters line (after Size and Model)."""
+        return []
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerateJob(Job):
+    """Unconditional sampling from a pixel-space DDPM (UNet2DModel + scheduler).
+
+    ``guide_model`` and ``guidance_scale`` are autoguidance (engine/sampling/guidance.py): a weaker version of the model to steer
+    away from, and how far; a scale of 1 is the model alone and leaves the guide unused.
+    """
+
+    kind: ClassVar[str] = "generate"
+
+    guide_model: str = ""
+    guidance_scale: float = 1.0
+
+    def validate(self) -> None:
+        super().validate()
+        if not isinstance(self.guide_model, str):
+            raise JobError("The guide model must be a model reference (text).")
+        check_float("autoguidance scale", self.guidance_scale, MIN_AUTOGUIDANCE, MAX_AUTOGUIDANCE)
+        if self.guidance_scale != 1.0 and not self.guide_model.strip():
+            raise JobError("Autoguidance needs a guide model (a weaker version of this one); or set its scale to 1.")
+
+    @property
+    def guided(self) -> bool:
+        return self.guidance_scale != 1.0 and bool(self.guide_model.strip())
+
+    def a1111_fields(self) -> list[tuple[str, Any]]:
+        return [("Autoguidance", self.guidance_scale), ("Guide model", self.guide_model)] if self.guided else []
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromptJob(Job):
+    """A job guided by a text prompt (classifier-free guidance)."""
+
+    prompt: str = ""
+    negative_prompt: str = ""
+    guidance_scale: float = 7.5
+    batch_size: int = 1
+    full_decode_every: int = 0  # 0: linear latent previews only; k: the VAE decodes x0 every k-th step (slow)
+    prediction_type: str = "auto"  # what the UNet predicts; only SD 2.x single files need it set by hand
+    clip_skip: int = 1  # A1111's: which text-encoder layer the prompt is read from, counted from the last (1)
+    loras: tuple[tuple[str, float], ...] = ()  # (a LoRA file's path or name, its weight), besides the prompt's tags
+    vae: str = ""  # a VAE to decode with instead of the model's own: a .safetensors file or a diffusers VAE folder
+    attention_maps: bool = False  # record per-word cross-attention maps at every step (engine/inspect/attention_maps.py)
+    controlnets: tuple[tuple[str, float, float, float], ...] = ()  # (file/folder or name, weight, start, end)
+    control_images: tuple[str, ...] = ()  # one control image per ControlNet, in order
+    control_preprocess: tuple[str, ...] = ()  # per control image (engine/control/preprocess.py); missing: none
+    canny_thresholds: tuple[int, int] = (100, 200)  # the canny preprocessor's low and high thresholds
+
+    def __post_init__(self) -> None:
+        for name in ("loras", "controlnets"):  # from a dict (JSON lists): tuples, so the job hashes
+            value = getattr(self, name)
+            if isinstance(value, (list, tuple)):
+                object.__setattr__(self, name, tuple(tuple(p) if isinstance(p, (list, tuple)) else p for p in value))
+        for name in ("control_images", "control_preprocess", "canny_thresholds"):
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+        super().__post_init__()
+
+    def validate(self) -> None:
+        super().validate()
+        if not isinstance(self.prompt, str) or not isinstance(self.negative_prompt, str):
+            raise JobError("Prompts must be text.")
+        from ddpm_studio.engine.prompts.syntax import PromptSyntaxError, check_weights, lora_tags
+
+        try:
+            check_weights(lora_tags(self.prompt)[0])
+            negative, negative_tags = lora_tags(self.negative_prompt)
+            check_weights(negative, "negative prompt")
+        except PromptSyntaxError as exc:
+            raise JobError(str(exc)) from None
+        if negative_tags:
+            raise JobError("A <lora:…> tag belongs in the prompt, not the negative prompt (for a LoRA that takes "
+                           "something away, give it a negative weight).")
+        if not isinstance(self.loras, tuple):
+            raise JobError("The LoRAs must be a list of (file or name, weight) pairs.")
+        for pair in self.loras:
+            if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str) and pair[0].strip()):
+                raise JobError(f"A LoRA must be given as (file or name, weight), not {pair!r}.")
+            check_float(f"weight of the LoRA {pair[0]}", pair[1], -MAX_LORA_WEIGHT, MAX_LORA_WEIGHT)
+        if not isinstance(self.vae, str):
+            raise JobError("The VAE must be a path (text), or empty for the model's own.")
+        from ddpm_studio.engine.control.preprocess import check_control_fields
+
+        check_control_fields(self)
+        check_float("guidance scale", self.guidance_scale, 0.0, 50.0)
+        check_int("full-decode interval", self.full_decode_every, 0, MAX_STEPS)
+        if self.prediction_type not in PREDICTION_TYPES:
+            raise JobError(f"Unknown prediction type '{self.prediction_type}'; choose one of: {', '.join(PREDICTION_TYPES)}.")
+        check_int("clip skip", self.clip_skip, 1, MAX_CLIP_SKIP)
+
+    def a1111_fields(self) -> list[tuple[str, Any]]:
+        from ddpm_studio.engine.control.preprocess import control_a1111_fields
+
+        return ([("Clip skip", self.clip_skip)] if self.clip_skip != 1 else []) + control_a1111_fields(self)
+
+
+HIRES_UPSCALERS = ("latent", "lanczos")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Text2ImageJob(PromptJob):
+    kind: ClassVar[str] = "txt2img"
+
+    width: int = 512  # the picture's size; with a hires fix the first pass's, and the result is this × hires_scale
+    height: int = 512
+    hires_scale: float = 1.0  # A1111's hires fix (engine/upscale/hires_fix.py): 1 is off, 2 renders at twice the size …
+    hires_upscaler: str = "latent"  # … from the first pass enlarged as latents, as a picture or by an upscaler …
+    hires_strength: float = 0.5  # … then img2img at this denoising strength …
+    hires_steps: int = 0  # … over this many steps (0: the job's steps), of which strength × steps run
+
+    def validate(self) -> None:
+        super().validate()
+        for label, value in (("width", self.width), ("height", self.height)):
+            check_int(label, value, MIN_SIDE, MAX_SIDE)
+            if value % SIDE_STEP:
+                raise JobError(f"The {label} must be a multiple of {SIDE_STEP} (the VAE works in {SIDE_STEP}×"
+                               f"{SIDE_STEP} blocks); got {value}.")
+        check_float("hires upscale", self.hires_scale, 1.0, 4.0)
+        if not (isinstance(self.hires_upscaler, str) and self.hires_upscaler.strip()):  # or a diffusion upscaler
+            raise JobError(f"The hires upscaler is {', '.join(HIRES_UPSCALERS)} or a 4× upscaler model.")
+        check_float("hires denoising strength", self.hires_strength, 0.0, 1.0)
+        check_int("hires steps", self.hires_steps, 0, MAX_STEPS)
+        if self.hires:
+            if self.hires_strength == 0.0:
+                raise JobError("A hires fix at denoising strength 0 would only enlarge the picture; use a value "
+                               "above 0 (0.3–0.6 is usual).")
+            problem = hires_problem(self.width, self.height, self.hires_scale)
+            if problem:
+                raise JobError(problem)
+            if self.attention_maps:
+                raise JobError("Attention maps are not recorded through a hires fix; turn one of them off.")
+
+    @property
+    def hires(self) -> bool:
+        return self.hires_scale > 1.0
+
+    def a1111_fields(self) -> list[tuple[str, Any]]:
+        if not self.hires:
+            return super().a1111_fields()
+        return [("Denoising strength", self.hires_strength), *super().a1111_fields(),
+                ("Hires upscale", f"{self.hires_scale:g}"), ("Hires steps", self.hires_steps or self.steps),
+                ("Hires upscaler", self.hires_upscaler.capitalize() if self.hires_upscaler in HIRES_UPSCALERS
+                 else Path(self.hires_upscaler).name)]
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """(width, height) of the result: with a hires fix the base size × the scale, down to multiples of 8."""
+        if not self.hires:
+            return self.width, self.height
+        return hires_size(self.width, self.height, self.hires_scale)
+
+
+def snap_side(value: int) -> int:
+    """The side a latent model takes nearest to ``value``: a multiple of SIDE_STEP from MIN_SIDE to MAX_SIDE."""
+    return min(MAX_SIDE, max(MIN_SIDE, int(value / SIDE_STEP + 0.5) * SIDE_STEP))
+
+
+def side_problem(value: int) -> str | None:
+    """Why ``value`` is not a side a latent model takes, in a few words; None when it is one."""
+    if value < MIN_SIDE:
+        return f"at least {MIN_SIDE} px"
+    if value > MAX_SIDE:
+        return f"at most {MAX_SIDE} px"
+    return f"sizes go by {SIDE_STEP} px" if value % SIDE_STEP else None
+
+
+def hires_size(width: int, height: int, scale: float) -> tuple[int, int]:
+    """A hires fix's result: the first pass's size × ``scale``, down to the sides' step."""
+    return int(width * scale) // SIDE_STEP * SIDE_STEP, int(height * scale) // SIDE_STEP * SIDE_STEP
+
+
+def hires_problem(width: int, height: int, scale: float) -> str | None:
+    """Why a hires fix of ``scale`` from ``width`` × ``height`` cannot run, in a sentence; None when it can."""
+    result = hires_size(width, height, scale)
+    if result == (width, height):
+        return (f"A hires fix of ×{scale:g} leaves {width}×{height} as it is (sizes go by {SIDE_STEP} pixels); "
+                "choose a larger factor.")
+    if max(result) > MAX_SIDE:
+        return f"The hires fix would make {result[0]}×{result[1]}; at most {MAX_SIDE} a side."
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EditJob(PromptJob):
+    """Change an image with a prompt: img2img (strength), inpaint (mask; white = repaint), instruct (InstructPix2Pix),
+    outpaint (the canvas grown by ``extend`` pixels and the new area painted, engine/sampling/outpaint.py)."""
+
+    kind: ClassVar[str] = "edit"
+    input_picture: ClassVar[str] = "an edit"
+
+    mode: str = "img2img"
+    image: str = ""
+    mask: str = ""
+    strength: float = 0.75
+    image_guidance_scale: float = 1.5
+    extend: tuple[int, int, int, int] = (0, 0, 0, 0)  # outpaint: pixels added left, right, top, bottom
+    outpaint_fill: str = "edge"  # what the new area starts as: the edge pixels stretched, or noise
+    feather: int = 32  # pixels blended: outpaint, the seam's band into the picture; inpaint, the band around the mask
+
+    def __post_init__(self) -> None:
+        if isinstance(self.extend, list):  # from a dict (JSON)
+            object.__setattr__(self, "extend", tuple(self.extend))
+        super().__post_init__()
+
+    def validate(self) -> None:
+        super().validate()
+        if self.mode not in EDIT_MODES:
+            raise JobError(f"Unknown edit mode '{self.mode}'. Choose one of: {', '.join(EDIT_MODES)}.")
+        if not self.image:
+            raise JobError("An edit needs an input image.")
+        if self.mode == "inpaint" and not self.mask:
+            raise JobError("Inpainting needs a mask (white where the image should be repainted).")
+        if not (isinstance(self.extend, tuple) and len(self.extend) == 4):
+            raise JobError("Outpainting's extension is four numbers: left, right, top, bottom (pixels).")
+        for side, amount in zip(("left", "right", "top", "bottom"), self.extend):
+            check_int(f"extension at the {side}", amount, 0, MAX_SIDE)
+        if self.mode == "outpaint" and not any(self.extend):
+            raise JobError("Outpainting needs the canvas grown on at least one side (left, right, top, bottom).")
+        if self.outpaint_fill not in OUTPAINT_FILLS:
+            raise JobError(f"Unknown outpaint fill '{self.outpaint_fill}'. Choose one of: {', '.join(OUTPAINT_FILLS)}.")
+        check_int("seam feather", self.feather, 0, MAX_FEATHER)
+        check_float("strength", self.strength, 0.0, 1.0)
+        if self.strength == 0.0 and self.mode != "instruct":
+            raise JobError("A strength of 0 would change nothing; use a value above 0.")
+        check_float("image guidance scale", self.image_guidance_scale, 0.0, 50.0)
+
+    def a1111_fields(self) -> list[tuple[str, Any]]:
+        if self.mode == "instruct":
+            return [("Image CFG scale", self.image_guidance_scale), *super().a1111_fields()]
+        outpaint = [("Outpaint", ",".join(map(str, self.extend))),
+                    ("Outpaint fill", self.outpaint_fill)] if self.mode == "outpaint" else []
+        blur = [("Mask blur", self.feather)] if self.mode in ("outpaint", "inpaint") else []
+        return [("Denoising strength", self.strength), *outpaint, *blur, *super().a1111_fields()]
+
+
+MAX_NOISE_LEVEL = 350  # the SD x4 upscaler's max_noise_level
+MIN_TILE, MAX_TILE = 32, 1024
+UPSCALE_FACTOR = 4
+MIN_UPSCALE_INPUT = 16  # pixels a side of the picture to upscale
+
+
+def upscale_input_problem(width: int, height: int) -> str | None:
+    """Why a ``width`` × ``height`` picture cannot be upscaled, in a few words; None when it can."""
+    if min(width, height) < MIN_UPSCALE_INPUT:
+        return f"upscaling needs at least {MIN_UPSCALE_INPUT} px a side"
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpscaleJob(PromptJob):
+    """4× super-resolution of one image: the SD x4 upscaler (prompt, noise level, guidance) or LDM 4× (no prompt).
+
+    ``tile`` (input pixels, 0 = automatic) splits a large input into overlapping tiles, blended with feathered edges.
+    """
+
+    kind: ClassVar[str] = "upscale"
+    input_picture: ClassVar[str] = "an upscale"
+
+    image: str = ""
+    noise_level: int = 20
+    guidance_scale: float = 9.0
+    tile: int = 0
+    overlap: int = 16
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.image:
+            raise JobError("An upscale needs an input image.")
+        if self.prediction_type != "auto":  # inherited from PromptJob; the upscalers' own configs say what they predict
+            raise JobError("The upscalers use the prediction type from their own config; leave it on 'auto'.")
+        if self.clip_skip != 1:
+            raise JobError("The upscalers read the prompt from their text encoder's last layer; leave clip skip at 1.")
+        if self.loras or self.vae or lora_tags_in(self.prompt):
+            raise JobError("LoRAs and VAE overrides are for Text to Image and Edit; the upscalers take neither.")
+        if self.attention_maps:
+            raise JobError("Attention maps are for Text to Image and Edit, not the upscalers.")
+        if self.batch_size != 1:
+            raise JobError("Upscaling makes one image per run; run it again with another seed for another.")
+        check_int("noise level", self.noise_level, 0, MAX_NOISE_LEVEL)
+        if self.tile:
+            check_int("tile size", self.tile, MIN_TILE, MAX_TILE)
+        check_int("tile overlap", self.overlap, 0, MAX_TILE)
+        if self.tile and self.overlap * 2 > self.tile:
+            raise JobError(f"The tile overlap ({self.overlap}) must be at most half the tile size ({self.tile}).")
+
+    def a1111_fields(self) -> list[tuple[str, Any]]:
+        fields: list[tuple[str, Any]] = [("Noise level", self.noise_level), ("Upscale", "4x")]
+        if self.tile:
+            fields += [("Tile", self.tile), ("Tile overlap", self.overlap)]
+        return fields
+
+
+JOB_TYPES: dict[str, type[Job]] = {cls.kind: cls for cls in (GenerateJob, Text2ImageJob, EditJob, UpscaleJob)}
+
+RACE_FIELDS = {"scheduler": str, "steps": int, "guidance_scale": float}  # what a race's lanes may differ in
+MAX_LANES = 8
+
+
+@dataclass(frozen=True)
+class RaceJob:
+    """One x_T, several runs that differ in one parameter (``field``: scheduler, steps or guidance scale), compared
+    step by step: each lane is an ordinary job (``lanes``), run on its own, so its image is that of a separate run."""
+
+    base: Job
+    field: str
+    values: tuple
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", tuple(self.values))
+        if not isinstance(self.base, Job):
+            raise JobError("A race starts from a sampling job.")
+        if self.field not in RACE_FIELDS:
+            raise JobError(f"A race's lanes differ in one of: {', '.join(RACE_FIELDS)}; not '{self.field}'.")
+        if not 2 <= len(self.values) <= MAX_LANES:
+            raise JobError(f"A race needs 2 to {MAX_LANES} lanes; got {len(self.values)}.")
+        if len(set(self.values)) != len(self.values):
+            raise JobError(f"A race's lanes must differ: {', '.join(map(str, self.values))} repeats one.")
+        if self.base.batch_size != 1:
+            raise JobError("A race compares one picture per lane: set the batch size to 1.")
+        self.lanes()  # each lane is a valid job, or the race is not
+
+    def lanes(self) -> list[Job]:
+        return [self.base.replace(**{self.field: value}) for value in self.values]
+
+    def label(self, value) -> str:
+        """A lane's name, also its file name: the scheduler itself, else ``steps-25`` or ``guidance-7.5``."""
+        if self.field == "scheduler":
+            return str(value)
+        return f"{self.field.split('_')[0]}-{value:g}"
+
+
+def job_from_dict(data: dict[str, Any]) -> Job:
+    """Build the right job type from its dict (the ``kind`` field picks the class)."""
+    if not isinstance(data, dict) or "kind" not in data:
+        raise JobError("Job data has no 'kind' field.")
+    cls = JOB_TYPES.get(data["kind"])
+    if cls is None:
+        raise JobError(f"Unknown job kind '{data['kind']}'.")
+    return cls.from_dict(data)
+
+
+def lora_tags_in(prompt: str) -> bool:
+    from ddpm_studio.engine.prompts.syntax import lora_tags
+
+    return bool(lora_tags(prompt)[1])

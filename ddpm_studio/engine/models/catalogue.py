@@ -1,0 +1,395 @@
+"""Model references: resolve, inspect, load and list pixel-space DDPM pipelines — offline.
+
+A reference is one of:
+- ``bundled:NAME``: a pipeline folder under ``resources/models/NAME`` that ships with the app;
+- a path to a local diffusers pipeline folder (with ``model_index.json``);
+- a hub id (``org/name``) that is already in the local Hugging Face cache. Nothing is downloaded here;
+- a single-file Stable Diffusion checkpoint (``.safetensors``; see ``single_file``).
+
+Every failure is a ``ModelError`` whose message names the path and the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ddpm_studio.engine.errors import first_line
+from ddpm_studio.engine.models.defaults import BUNDLED_PREFIX, read_defaults
+from ddpm_studio.engine.models.single_file import ARCH_NAMES, SingleFileError, detect, is_checkpoint_file
+from ddpm_studio.paths import bundled_models_dir
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
+
+# pipeline class -> (family, the panel that takes it)
+FAMILIES: dict[str, tuple[str, str]] = {
+    "DDPMPipeline": ("ddpm", "Generate"),
+    "DDIMPipeline": ("ddpm", "Generate"),
+    "PNDMPipeline": ("ddpm", "Generate"),
+    "StableDiffusionPipeline": ("stable-diffusion", "Text to Image"),
+    "StableDiffusionXLPipeline": ("stable-diffusion-xl", "Text to Image"),
+    "StableDiffusionImg2ImgPipeline": ("stable-diffusion", "Edit"),
+    "StableDiffusionInpaintPipeline": ("stable-diffusion-inpaint", "Edit (inpaint)"),
+    "StableDiffusionXLInpaintPipeline": ("stable-diffusion-xl-inpaint", "Edit (inpaint)"),
+    "StableDiffusionInstructPix2PixPipeline": ("instruct-pix2pix", "Edit (instruct)"),
+    "StableDiffusionUpscalePipeline": ("sd-x4-upscaler", "Upscale"),
+    "LDMSuperResolutionPipeline": ("ldm-super-resolution", "Upscale"),
+    "LDMPipeline": ("latent-unconditional", ""),
+}
+PIXEL_FAMILY = "ddpm"
+
+
+class ModelError(Exception):
+    """A model cannot be used; the message is for the user and names the path."""
+
+
+# what a Stable Diffusion UNet can do, by its number of input channels: a normal one in- and outpaints as masked
+# img2img (as in A1111), an inpainting one (9: latents, mask, masked picture) does it with better seams
+UNET_CHANNEL_MODES = {4: ("txt2img", "img2img", "inpaint", "outpaint"), 9: ("inpaint", "outpaint"), 8: ("instruct",)}
+INPAINTING_CHANNELS = 9
+LATENT_FAMILIES = {"stable-diffusion", "stable-diffusion-xl", "stable-diffusion-inpaint", "stable-diffusion-xl-inpaint", "instruct-pix2pix"}
+MODE_NAMES = {"txt2img": "text-to-image", "img2img": "image-to-image", "inpaint": "inpainting", "instruct": "instruction editing",
+              "outpaint": "outpainting",
+              "upscale": "4× upscaling"}
+UPSCALE_FAMILIES = {"sd-x4-upscaler", "ldm-super-resolution"}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    ref: str
+    path: Path
+    name: str
+    class_name: str
+    family: str
+    panel: str
+    modes: tuple[str, ...] = ()  # for latent families: what the UNet can do (txt2img, img2img, inpaint, instruct)
+    in_channels: int = 0  # set for single-file checkpoints (the UNet's, read from the header)
+    arch: str = ""  # single-file checkpoints: sd1, sd2 or sdxl
+    about: str = ""  # where the model came from, when its folder says (a trained model: its base and step)
+    context_dim: int = 0  # latent families: the width of the text embeddings the UNet attends to (768, 1024, 2048)
+
+    @property
+    def prediction_unknown(self) -> bool:
+        """An SD 2.x file may be an ε or a v model and does not say which: the user may have to choose."""
+        return self.arch == "sd2"
+
+    @property
+    def single_file(self) -> bool:
+        return self.path.is_file()
+
+    @property
+    def inpainting(self) -> bool:
+        """An inpainting model (a 9-channel UNet): it sees the mask and the masked picture, so its seams blend."""
+        return self.family.endswith("-inpaint")
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (bundled)" if self.ref.startswith(BUNDLED_PREFIX) else self.name
+
+    @property
+    def description(self) -> str:
+        """For a tooltip: where the model came from (when known) and where it is."""
+        return f"{self.about}\n{self.path}" if self.about else str(self.path)
+
+
+def resolve(ref: str) -> Path:
+    """The local folder a reference points to. Never goes online."""
+    ref = (ref or "").strip()
+    if not ref:
+        raise ModelError("No model given.")
+    if ref.startswith(BUNDLED_PREFIX):
+        name = ref[len(BUNDLED_PREFIX) :]
+        path = bundled_models_dir() / name
+        if not name or not path.is_dir():
+            have = ", ".join(sorted(p.parent.name for p in bundled_models_dir().glob("*/model_index.json"))) or "none"
+            raise ModelError(f"No bundled model named '{name}' in {bundled_models_dir()} (bundled models: {have}).")
+        return path
+    path = Path(ref).expanduser()
+    if path.exists():
+        if not path.is_dir() and not is_checkpoint_file(path):
+            raise ModelError(f"{path} is a file but not a checkpoint (.safetensors); a pipeline is a folder that holds model_index.json.")
+        return path.resolve()
+    if HUB_ID.match(ref):
+        return _hub_cache_path(ref)
+    raise ModelError(f"Model folder not found: {path}")
+
+
+def _hub_cache_path(repo_id: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True))
+    except Exception as exc:  # LocalEntryNotFoundError and friends
+        raise ModelError(
+            f"'{repo_id}' is not in the local Hugging Face cache, and DDPM Studio does not download "
+            f"unless you ask ({type(exc).__name__})."
+        ) from None
+
+
+def read_model_index(path: Path) -> dict[str, Any]:
+    index = path / "model_index.json"
+    if not index.is_file():
+        raise ModelError(f"{path} is not a diffusers pipeline folder: model_index.json is missing.")
+    try:
+        data = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{index} cannot be read: {exc}") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{index} does not describe a pipeline (expected a JSON object).")
+    return data
+
+
+def inspect_model(ref: str, allow_pickle: bool = False) -> ModelInfo:
+    """Resolve ``ref`` and tell which family it is, from ``model_index.json`` (or a checkpoint's header) alone."""
+    path = resolve(ref)
+    if path.is_file():
+        return _known_single_file(ref, path, allow_pickle)
+    index = read_model_index(path)
+    class_name = str(index.get("_class_name", ""))
+    family, panel = FAMILIES.get(class_name, ("", ""))
+    if not family and _component_class(index, "unet") == "UNet2DModel" and "scheduler" in index:
+        family, panel = PIXEL_FAMILY, "Generate"
+    modes: tuple[str, ...] = ("upscale",) if family in UPSCALE_FAMILIES else ()
+    context_dim = 0
+    if family in LATENT_FAMILIES:
+        channels, context_dim = _unet_shape(path)
+        modes = UNET_CHANNEL_MODES.get(channels, ())
+        xl = family.startswith("stable-diffusion-xl")
+        if channels == INPAINTING_CHANNELS:
+            family, panel = ("stable-diffusion-xl-inpaint" if xl else "stable-diffusion-inpaint"), "Edit (inpaint)"
+        elif "instruct" in modes:
+            family, panel = "instruct-pix2pix", "Edit (instruct)"
+        elif modes:
+            family, panel = ("stable-diffusion-xl" if xl else "stable-diffusion"), "Text to Image"
+    card = read_defaults(path)
+    return ModelInfo(ref=ref, path=path, name=display_name(ref, path, card.get("name", "")), class_name=class_name,
+                     family=family, panel=panel, modes=modes, about=card.get("about", ""), context_dim=context_dim)
+
+
+SINGLE_FILE_FAMILIES = {  # (architecture, UNet input channels) → (family, panel)
+    ("sd1", 4): ("stable-diffusion", "Text to Image"),
+    ("sd1", 9): ("stable-diffusion-inpaint", "Edit (inpaint)"),
+    ("sd1", 8): ("instruct-pix2pix", "Edit (instruct)"),
+    ("sd2", 4): ("stable-diffusion", "Text to Image"),
+    ("sd2", 9): ("stable-diffusion-inpaint", "Edit (inpaint)"),
+    ("sdxl", 4): ("stable-diffusion-xl", "Text to Image"),
+    ("sdxl", 9): ("stable-diffusion-xl-inpaint", "Edit (inpaint)"),
+}
+
+
+_SINGLE_FILES: dict[tuple, ModelInfo | str] = {}  # (ref, path, mtime, size, allow_pickle) → its info, or the error
+_SINGLE_FILES_KEPT = 4096
+
+
+def _known_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
+    """``_inspect_single_file``, once per file as it is now: every panel lists the model folders, and an SDXL
+    checkpoint's header (2 500 tensors) takes about 17 ms to read and parse, so an A1111 folder of a hundred was read
+    a thousand times as the window opened. A file that changes (its time or size) is read again."""
+    stat = path.stat()
+    key = (ref, str(path), stat.st_mtime_ns, stat.st_size, allow_pickle)
+    known = _SINGLE_FILES.get(key)
+    if known is None:
+        try:
+            known = _inspect_single_file(ref, path, allow_pickle)
+        except ModelError as exc:
+            known = str(exc)
+        if len(_SINGLE_FILES) >= _SINGLE_FILES_KEPT:
+            _SINGLE_FILES.clear()
+        _SINGLE_FILES[key] = known
+    if isinstance(known, str):
+        raise ModelError(known)
+    return known
+
+
+def _inspect_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
+    try:
+        arch, channels = detect(path, allow_pickle)
+    except SingleFileError as exc:
+        raise ModelError(str(exc)) from None
+    if (arch, channels) not in SINGLE_FILE_FAMILIES:
+        raise ModelError(f"{path} is a {ARCH_NAMES[arch]} checkpoint with a {channels}-channel UNet, which DDPM Studio "
+                         "does not know how to use.")
+    family, panel = SINGLE_FILE_FAMILIES[(arch, channels)]
+    return ModelInfo(ref=ref, path=path, name=path.stem, class_name=f"single-file {ARCH_NAMES[arch]}", family=family,
+                     panel=panel, modes=UNET_CHANNEL_MODES[channels], in_channels=channels, arch=arch,
+                     context_dim=ARCH_CONTEXT[arch])
+
+
+ARCH_CONTEXT = {"sd1": 768, "sd2": 1024, "sdxl": 2048}  # each family's cross-attention width
+
+
+def _unet_shape(path: Path) -> tuple[int, int]:
+    """(input channels, cross-attention width) of a pipeline folder's UNet, from its config; 0 where unreadable."""
+    try:
+        config = json.loads((path / "unet" / "config.json").read_text(encoding="utf-8"))
+        return int(config.get("in_channels", 4)), int(config.get("cross_attention_dim") or 0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0, 0
+
+
+def require_mode(info: ModelInfo, mode: str) -> None:
+    """A latent model must be able to do ``mode``: an inpainting UNet is never loaded as a text-to-image one."""
+    if mode == "upscale" and "upscale" not in info.modes:
+        where = f"; open it in the {info.panel} panel" if info.panel else ""
+        raise ModelError(f"{info.path} holds {info.class_name or 'an unknown pipeline'}, not a 4× upscaler{where}.")
+    if info.family not in LATENT_FAMILIES and mode != "upscale":
+        what = info.class_name or "an unknown pipeline"
+        where = f"; open it in the {info.panel} panel" if info.panel else ""
+        raise ModelError(f"{info.path} holds {what}, not a Stable Diffusion model{where}.")
+    if mode not in info.modes:
+        can = " or ".join(MODE_NAMES[m] for m in info.modes) or "nothing DDPM Studio knows"
+        raise ModelError(
+            f"{info.path} is a {info.family} model whose UNet is made for {can}; it cannot do {MODE_NAMES[mode]}. "
+            f"Open it in the {info.panel} panel."
+        )
+
+
+def display_name(ref: str, path: Path, own_name: str = "") -> str:
+    """A bundled model's name, a hub id, else the name its folder gives itself in ddpm_studio.json (a trained model:
+    its run's), else the folder's name."""
+    if ref.startswith(BUNDLED_PREFIX):
+        return ref[len(BUNDLED_PREFIX) :]
+    if HUB_ID.match(ref) and not Path(ref).exists():
+        return ref
+    return own_name or path.name
+
+
+def require_pixel_ddpm(info: ModelInfo) -> None:
+    if info.family == PIXEL_FAMILY:
+        return
+    what = info.class_name or "an unknown pipeline"
+    if info.panel:
+        raise ModelError(f"{info.path} holds a {what} ({info.family}); open it in the {info.panel} panel.")
+    raise ModelError(f"{info.path} holds {what}, which DDPM Studio cannot sample from yet.")
+
+
+@dataclass
+class LoadedDDPM:
+    info: ModelInfo
+    unet: Any  # diffusers.UNet2DModel
+    scheduler_config: dict[str, Any]
+
+
+def check_weights_safe(folder: Path, allow_pickle: bool) -> None:
+    """Refuse a component folder whose only weights are pickle files (they can run code when loaded)."""
+    if allow_pickle or not folder.is_dir():
+        return
+    if any(folder.glob("*.safetensors")):
+        return
+    pickles = [p for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES]
+    if pickles:
+        raise ModelError(
+            f"{pickles[0]} is a pickle file, which can run arbitrary code when loaded; DDPM Studio only loads "
+            "safetensors unless you allow pickle files in the settings."
+        )
+
+
+def load_ddpm(ref: str, device=None, dtype=None, allow_pickle: bool = False) -> LoadedDDPM:
+    """Load the UNet2DModel and scheduler config of a pixel-space DDPM pipeline."""
+    info = inspect_model(ref)
+    require_pixel_ddpm(info)
+    unet_dir = info.path / "unet"
+    sched_file = info.path / "scheduler" / "scheduler_config.json"
+    if not (unet_dir / "config.json").is_file():
+        raise ModelError(f"{unet_dir} has no config.json: the pipeline's UNet is missing.")
+    if not sched_file.is_file():
+        raise ModelError(f"{sched_file} is missing: the pipeline has no scheduler config.")
+    try:
+        scheduler_config = json.loads(sched_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{sched_file} cannot be read: {exc}") from None
+
+    check_weights_safe(unet_dir, allow_pickle)
+    weights = sorted(unet_dir.glob("*.safetensors"))
+    pickles = [p for p in unet_dir.iterdir() if p.suffix in PICKLE_SUFFIXES]
+    if not weights and not pickles:
+        raise ModelError(f"{unet_dir} has no weights file (diffusion_pytorch_model.safetensors).")
+
+    from diffusers import UNet2DModel
+
+    weight_file = weights[0] if weights else pickles[0]
+    try:
+        kwargs = {"dtype": dtype} if dtype is not None else {}
+        unet = UNet2DModel.from_pretrained(unet_dir, use_safetensors=bool(weights), local_files_only=True, **kwargs)
+    except Exception as exc:
+        raise ModelError(f"Could not read the UNet weights in {weight_file}: {first_line(exc)}") from None
+    unet.eval().requires_grad_(False)
+    if device is not None:
+        unet.to(device)
+    return LoadedDDPM(info=info, unet=unet, scheduler_config=scheduler_config)
+
+
+def _component_class(index: dict[str, Any], name: str) -> str:
+    entry = index.get(name)
+    if isinstance(entry, (list, tuple)) and len(entry) == 2:
+        return str(entry[1])
+    return ""
+
+
+def _pipeline_folders(root: Path, single_files: bool = False) -> list[Path]:
+    """``root`` itself if it is a pipeline, else its direct subfolders that are (and its .safetensors checkpoints)."""
+    if (root / "model_index.json").is_file() or (single_files and is_checkpoint_file(root)):
+        return [root]
+    if not root.is_dir():
+        return []
+    found = sorted(p.parent for p in root.glob("*/model_index.json"))
+    return found + (sorted(root.glob("*.safetensors")) if single_files else [])
+
+
+def list_models(user_folders: list[str] = (), include_hf_cache: bool = False, accept=None,
+                allow_pickle: bool = False) -> list[ModelInfo]:
+    """Models that ``accept(info)`` takes (default: pixel-space DDPMs) from the bundled folder, the user's folders
+    and (optionally) the HF cache.
+
+    Unreadable entries are skipped: a listing must never fail because one folder is broken.
+    """
+    refs: list[str] = [BUNDLED_PREFIX + p.name for p in _pipeline_folders(bundled_models_dir()) if p != bundled_models_dir()]
+    for folder in user_folders:
+        refs.extend(str(p.resolve()) for p in _pipeline_folders(Path(folder).expanduser(), single_files=True))
+    if include_hf_cache:
+        refs.extend(_hf_cache_pipelines())
+    found: list[ModelInfo] = []
+    seen: set[Path] = set()
+    for ref in refs:
+        try:
+            info = inspect_model(ref, allow_pickle)
+        except ModelError:
+            continue
+        if info.path in seen or not (accept(info) if accept else info.family == PIXEL_FAMILY):
+            continue
+        seen.add(info.path)
+        found.append(info)
+    return found
+
+
+def folder_models(folder: str, allow_pickle: bool = False) -> list[ModelInfo]:
+    """Every usable model in ``folder`` (a pipeline, a checkpoint, or a folder of them), of any family."""
+    found = list_models([folder], accept=lambda info: True, allow_pickle=allow_pickle)
+    return [info for info in found if not info.ref.startswith(BUNDLED_PREFIX)]
+
+
+def panels_of(infos: list[ModelInfo]) -> str:
+    """Which panels take these models, counted: "4 for the Text to Image panel, 2 for the Edit (inpaint) panel"."""
+    counts: dict[str, int] = {}
+    for info in infos:
+        counts[info.panel] = counts.get(info.panel, 0) + 1
+    return ", ".join(f"{n} for the {panel} panel" if panel else f"{n} that no panel takes" for panel, n in counts.items())
+
+
+def _hf_cache_pipelines() -> list[str]:
+    try:
+        import huggingface_hub.constants
+        from huggingface_hub import scan_cache_dir
+
+        cache = scan_cache_dir(huggingface_hub.constants.HF_HUB_CACHE)  # read now: its own default is fixed at import
+    except Exception:
+        return []
+    ids = []
+    for repo in cache.repos:
+        if repo.repo_type == "model" and any((r.snapshot_path / "model_index.json").is_file() for r in repo.revisions):
+            ids.append(repo.repo_id)
+    return sorted(ids)

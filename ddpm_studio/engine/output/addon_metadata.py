@@ -1,0 +1,61 @@
+"""The A1111 parameters that name the files a run used, with their short hashes (``file_hashes``), as A1111 writes
+them: ``Model hash`` (a single-file checkpoint), ``VAE hash`` and ``VAE``, ``Lora hashes: "name: hash, …"`` and
+``TI hashes: "name: hash, …"``. A LoRA chosen from the list, not by a tag, is also written into the prompt line as a
+``<lora:NAME:WEIGHT>`` tag, where A1111 would have it, so other tools see every LoRA."""
+
+from __future__ import annotations
+
+from ddpm_studio.engine.output.file_hashes import embedding_hash, lora_hash, model_hash
+from ddpm_studio.engine.prompts.syntax import lora_tags
+
+
+def _weight(value: float) -> str:
+    return f"{value:g}"
+
+
+def addon_fields(info, job, used, vae_slot) -> dict:
+    """``{"before": [(key, value)…], "after": […], "prompt": text, "files": {…}}`` for ``metadata.png_info``: the
+    A1111 fields, and for our own JSON chunk the names of the LoRAs, embeddings and VAE used (``missing_files``)."""
+    before, after = [], []
+    files: dict = {}
+    if info.single_file:
+        before.append(("Model hash", model_hash(info.path)))
+    prompt = getattr(job, "prompt", "")
+    if used is not None:
+        vae_key = getattr(vae_slot, "current", None)
+        if vae_key:
+            from pathlib import Path
+
+            vae_path = Path(vae_key[0])
+            if vae_path.is_file():
+                after.append(("VAE hash", model_hash(vae_path)))
+            after.append(("VAE", vae_path.name))
+            files["vae"] = vae_path.name
+        tagged = {t.name for t in lora_tags(prompt)[1]}
+        listed = [f"<lora:{name}:{_weight(weight)}>" for name, weight, _ in used.loras if name not in tagged]
+        if listed:
+            prompt = " ".join([prompt.rstrip(), *listed]).strip()
+        if used.loras:
+            after.append(("Lora hashes", ", ".join(f"{name}: {lora_hash(path)}" for name, _, path in used.loras)))
+            files["loras"] = [name for name, _, _ in used.loras]
+        if used.embeddings:
+            after.append(("TI hashes", ", ".join(f"{name}: {embedding_hash(path)}" for name, path in used.embeddings)))
+            files["embeddings"] = [name for name, _ in used.embeddings]
+    return {"before": before, "after": after, "prompt": prompt, "files": files}
+
+
+def missing_files(payload: dict, folders) -> list[tuple[str, str]]:
+    """For restoring an image: (``"lora"`` or ``"embedding"``, name) for each LoRA or embedding it was made with that
+    is not in ``folders`` (a ``resources.AddonFolders``); ``payload`` is ``metadata.read_metadata``'s."""
+    from ddpm_studio.engine.addons.resources import AddonError, find_lora, list_embeddings
+
+    files = payload.get("files") if isinstance(payload.get("files"), dict) else {}
+    missing = []
+    for name in files.get("loras", []):
+        try:
+            find_lora(str(name), folders.loras)
+        except AddonError:
+            missing.append(("lora", str(name)))
+    have = {e.name.lower() for e in list_embeddings(folders.embeddings)[0]}
+    missing += [("embedding", str(name)) for name in files.get("embeddings", []) if str(name).lower() not in have]
+    return missing

@@ -1,0 +1,122 @@
+"""Cheap previews for latent diffusion: a linear map from latent channels to RGB, and a scheduler-step recorder
+that captures x_t and the predicted x0 (latents) at every model call of any diffusers pipeline.
+
+Linear factors for SD 1.x/2.x latents (4 channels → RGB, applied to model-space latents, i.e. after the VAE
+scaling factor) are the ones ComfyUI publishes (`comfy/latent_formats.py`, classes SD15, SDXL with its bias, and
+SD_X4 for the x4 upscaler).
+For any other VAE (custom, fine-tuned with another scaling factor) the map is fitted by least squares from the loaded VAE itself: a few synthetic images are encoded, and the latents are
+regressed onto the images downsampled to latent resolution.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+
+from ddpm_studio.engine.preview import PREVIEW_MAX_IMAGES
+from ddpm_studio.engine.sampling.pixel import predicted_x0
+
+SD15_FACTORS = [[0.3512, 0.2297, 0.3227], [0.3250, 0.4974, 0.2350], [-0.2829, 0.1762, 0.2721], [-0.2120, -0.2616, -0.7177]]
+SD15_SCALING = 0.18215
+SDXL_FACTORS = [[0.3651, 0.4232, 0.4341], [-0.2533, -0.0042, 0.1068], [0.1076, 0.1111, -0.0362], [-0.3165, -0.2492, -0.2188]]
+SDXL_BIAS = [0.1084, -0.0175, -0.0011]
+SDXL_SCALING = 0.13025
+SD_X4_FACTORS = [[-0.2340, -0.3863, -0.3257], [0.0994, 0.0885, -0.0908], [-0.2833, -0.2349, -0.3741], [0.2523, -0.0055, -0.1651]]
+SD_X4_SCALING = 0.08333  # the SD x4 upscaler's VAE
+
+
+class LatentToRGB:
+    """latents (B, C, h, w) in model space → uint8 (B, h, w, 3)."""
+
+    def __init__(self, weights: torch.Tensor, bias: torch.Tensor, source: str) -> None:
+        self.weights, self.bias, self.source = weights.float(), bias.float(), source
+
+    def __call__(self, latents: torch.Tensor) -> np.ndarray:
+        x = latents[:PREVIEW_MAX_IMAGES].detach().float()
+        rgb = torch.einsum("bchw,cr->bhwr", x, self.weights.to(x.device)) + self.bias.to(x.device)
+        return rgb.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8).cpu().numpy()
+
+    @classmethod
+    def for_vae(cls, vae) -> "LatentToRGB":
+        config = vae.config
+        if config.latent_channels == 4 and abs(config.scaling_factor - SD15_SCALING) < 1e-6 and _is_sd_vae(config):
+            return cls(torch.tensor(SD15_FACTORS), torch.zeros(3), "SD 1.x factors (published by ComfyUI)")
+        if config.latent_channels == 4 and abs(config.scaling_factor - SDXL_SCALING) < 1e-6 and _is_sd_vae(config):
+            return cls(torch.tensor(SDXL_FACTORS), torch.tensor(SDXL_BIAS), "SDXL factors (published by ComfyUI)")
+        if config.latent_channels == 4 and abs(config.scaling_factor - SD_X4_SCALING) < 1e-5 and \
+                tuple(config.block_out_channels) == (128, 256, 512):
+            return cls(torch.tensor(SD_X4_FACTORS), torch.zeros(3), "SD x4 upscaler factors (published by ComfyUI)")
+        return cls.fitted(vae)
+
+    @classmethod
+    def fitted(cls, vae, size: int = 64, encode=None) -> "LatentToRGB":
+        """Least squares from latents to the images they encode; ``encode`` (images → model-space latents) defaults
+        to a KL VAE's posterior mean times its scaling factor."""
+        images = _probe_images(size).to(device=vae.device, dtype=vae.dtype)
+        with torch.inference_mode():
+            if encode is None:
+                latents = vae.encode(images).latent_dist.mean.float() * vae.config.scaling_factor
+            else:
+                latents = encode(images).float()
+        h, w = latents.shape[-2:]
+        target = torch.nn.functional.adaptive_avg_pool2d(images.float(), (h, w))
+        lat = latents.permute(0, 2, 3, 1).reshape(-1, latents.shape[1]).cpu().numpy()
+        rgb = target.permute(0, 2, 3, 1).reshape(-1, 3).cpu().numpy()
+        design = np.concatenate([lat, np.ones((lat.shape[0], 1), np.float32)], axis=1)
+        solution, *_ = np.linalg.lstsq(design, rgb, rcond=None)
+        return cls(torch.from_numpy(solution[:-1]), torch.from_numpy(solution[-1]), "fitted to this VAE")
+
+
+def _is_sd_vae(config) -> bool:
+    return tuple(config.block_out_channels) == (128, 256, 512, 512)
+
+
+def _probe_images(size: int) -> torch.Tensor:
+    """Colour ramps and blocks in [-1, 1]: enough variety to pin a 4→3 linear map."""
+    ramp = torch.linspace(-1, 1, size)
+    yy, xx = torch.meshgrid(ramp, ramp, indexing="ij")
+    images = [torch.stack([xx, yy, -xx]), torch.stack([yy, -xx, xx * yy]), torch.stack([-yy, xx * 0.5, yy])]
+    for colour in ([1, -1, -1], [-1, 1, -1], [-1, -1, 1], [1, 1, 1], [-1, -1, -1], [1, 1, -1]):
+        images.append(torch.tensor(colour, dtype=torch.float32)[:, None, None].expand(3, size, size))
+    return torch.stack(images)
+
+
+class StepRecorder:
+    """Wraps ``scheduler.step`` to keep the latest x_t and x0 latents; restores the scheduler when closed."""
+
+    def __init__(self, scheduler) -> None:
+        self.scheduler = scheduler
+        self._step = scheduler.step
+        self.x_t: torch.Tensor | None = None
+        self.x0: torch.Tensor | None = None
+        self.alpha_bar: float | None = None
+        self.wanted = True
+        prediction_type = scheduler.config.get("prediction_type", "epsilon")
+        alphas = getattr(scheduler, "alphas_cumprod", None)
+
+        karras = float(scheduler.init_noise_sigma) > 1.0  # x_t is carried as x0 + σ·ε: show it as the model sees it
+
+        @functools.wraps(self._step)  # pipelines read step()'s signature to decide whether to pass generator/eta
+        def step(model_output, timestep, sample, *args, return_dict: bool = True, **kwargs):
+            sigma = None
+            if karras and self.wanted and getattr(scheduler, "step_index", None) is not None:
+                sigma = float(scheduler.sigmas[scheduler.step_index])
+            out = self._step(model_output, timestep, sample, *args, return_dict=True, **kwargs)
+            if self.wanted:
+                x0 = getattr(out, "pred_original_sample", None)
+                t_index = int(round(float(timestep)))
+                if alphas is not None:
+                    t_index = min(max(t_index, 0), len(alphas) - 1)
+                    self.alpha_bar = float(alphas[t_index])
+                if x0 is None and alphas is not None:
+                    x0 = predicted_x0(sample, model_output, alphas[t_index], prediction_type)
+                self.x_t = sample / (sigma**2 + 1) ** 0.5 if sigma is not None else sample
+                self.x0 = x0
+            return out if return_dict else out.to_tuple()
+
+        scheduler.step = step
+
+    def close(self) -> None:
+        self.scheduler.step = self._step

@@ -1,0 +1,144 @@
+"""The hires fix (A1111's two-pass "Hires. fix"): render at the base size, enlarge, then img2img at a denoising
+strength with the same prompt, LoRAs and seeds, so the model adds detail at the large size without the doubled
+limbs a direct large render gives. One job: one progress bar over both passes (the second pass's steps numbered on
+from the first's, ``StepEvent.second_pass`` set), previews and step history for both.
+
+Upscalers, as A1111 names them: ``latent`` enlarges the first pass's latents (bilinear, A1111's "Latent"; no VAE
+decode between the passes), ``lanczos`` decodes, enlarges the picture with Lanczos and encodes it again; any other
+value names one of the Upscale panel's diffusion upscalers (SD x4, LDM 4×), which makes the first pass 4× as
+large, tile by tile, with its own steps counted in the same progress (then Lanczos to the hires size when the
+factor is not 4). The second pass runs ``int(steps × strength)`` of its steps, as diffusers' and A1111's img2img
+do. No Qt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ddpm_studio.engine.jobs.types import HIRES_UPSCALERS, Text2ImageJob, UpscaleJob
+from ddpm_studio.engine.preview import unit_to_uint8
+from ddpm_studio.engine.sampling.schedulers import build_scheduler
+
+UPSCALER_STEPS = 20  # a diffusion upscaler's steps in a hires fix (the Upscale panel's own runs choose theirs)
+
+IMG2IMG = {"stable-diffusion": "StableDiffusionImg2ImgPipeline",
+           "stable-diffusion-xl": "StableDiffusionXLImg2ImgPipeline"}
+# the second pass takes its size from the enlarged picture; ControlNet steers the first pass only (A1111's
+# ControlNet "Low res only")
+FIRST_PASS_ONLY = ("height", "width", "latents", "control_image", "controlnet_conditioning_scale",
+                   "control_guidance_start", "control_guidance_end")
+
+
+def first_pass_output(job: Text2ImageJob) -> str:
+    """What the first pass hands on: latents for the latent upscaler (no decode), pictures for the others."""
+    return "latent" if job.hires_upscaler == "latent" else "np"
+
+
+def pass_calls(scheduler_name: str, config: dict, steps: int, strength: float = 1.0) -> int:
+    """Model calls of a pass, as the pipelines count them: all of ``steps``' timesteps for text to image, the last
+    ``int(steps × strength)`` steps' for img2img (``get_timesteps`` in diffusers' img2img pipelines)."""
+    scheduler = build_scheduler(scheduler_name, config)
+    scheduler.set_timesteps(steps)
+    timesteps = scheduler.timesteps
+    if strength >= 1.0:
+        return len(timesteps)
+    kept = min(int(steps * strength), steps)
+    start = max(steps - kept, 0)
+    return len(timesteps[start * scheduler.order:])
+
+
+def uses_model(job: Text2ImageJob) -> bool:
+    """Whether the hires upscaler is a diffusion upscaler (a model reference) rather than latent or Lanczos."""
+    return job.hires_upscaler not in HIRES_UPSCALERS
+
+
+def upscaler_for(loaded, job: Text2ImageJob, allow_pickle: bool = False):
+    """The job's diffusion upscaler, loaded once and kept with the model (on its device, in its dtype)."""
+    from ddpm_studio.engine.upscale.upscalers import load_upscaler
+
+    if loaded.hires_upscaler is None or loaded.hires_upscaler[0] != job.hires_upscaler:
+        loaded.hires_upscaler = None  # free the old one first
+        unet = loaded.pipe.unet
+        loaded.hires_upscaler = (job.hires_upscaler, load_upscaler(job.hires_upscaler, unet.device, unet.dtype,
+                                                                   allow_pickle))
+    return loaded.hires_upscaler[1]
+
+
+def upscale_job(job: Text2ImageJob, upscaler, image: str, index: int) -> UpscaleJob:
+    text = dict(prompt=job.prompt, negative_prompt=job.negative_prompt) if upscaler.text_guided else {}
+    return UpscaleJob(model=job.hires_upscaler, image=image, seed=job.seed + index, steps=UPSCALER_STEPS,
+                      preview_every=job.preview_every, **text)
+
+
+def upscale_calls(job: Text2ImageJob, upscaler) -> int:
+    """The upscaler's model calls for the whole batch: its steps for every tile of every first-pass picture."""
+    from ddpm_studio.engine.upscale.upscalers import upscale_boxes
+
+    boxes = upscale_boxes(upscale_job(job, upscaler, "first-pass.png", 0), job.width, job.height, upscaler.multiple)
+    return len(boxes) * UPSCALER_STEPS * job.batch_size
+
+
+def enlarge_with_model(job: Text2ImageJob, upscaler, first: np.ndarray, device, on_step, should_stop,
+                       offset: int, total: int) -> list[Image.Image] | None:
+    """The first pass's pictures through the diffusion upscaler, each at the hires size; its steps reported as
+    steps ``offset`` … of ``total``. None when cancelled."""
+    from ddpm_studio.engine.upscale.upscalers import run_upscale_job
+
+    per_image = upscale_calls(job, upscaler) // job.batch_size
+    enlarged = []
+    with tempfile.TemporaryDirectory(prefix="ddpm-studio-hires-") as folder:
+        for index, picture in enumerate(unit_to_uint8(first)):
+            path = Path(folder) / f"{index}.png"
+            Image.fromarray(picture).save(path)
+            start = offset + index * per_image
+
+            def step(event, start=start) -> None:
+                on_step(dataclasses.replace(event, index=start + event.index, total=total, upscaling=True))
+
+            out = run_upscale_job(upscaler, upscale_job(job, upscaler, str(path), index), device, step, should_stop)
+            if out.cancelled:
+                return None
+            enlarged.append(Image.fromarray(out.images[0]).resize(job.output_size, Image.Resampling.LANCZOS))
+    return enlarged
+
+
+def second_pass_steps(job: Text2ImageJob) -> int:
+    return job.hires_steps or job.steps
+
+
+def enlarge(job: Text2ImageJob, first, vae_scale_factor: int):
+    """The first pass's output at the hires size: latents (B × C × h × w) or a list of PIL pictures."""
+    width, height = job.output_size
+    if job.hires_upscaler == "latent":
+        size = (height // vae_scale_factor, width // vae_scale_factor)
+        return torch.nn.functional.interpolate(first, size=size, mode="bilinear", antialias=False)
+    return [Image.fromarray(p).resize((width, height), Image.Resampling.LANCZOS) for p in unit_to_uint8(first)]
+
+
+def img2img_pipeline(loaded):
+    """The family's img2img pipeline on the loaded model's own modules (``pipelines.pipeline_on``), made once per
+    loaded model and given the first pass's modules again each time (a VAE swapped in since by ``vae.VaeSlot``)."""
+    from ddpm_studio.engine.sampling.pipelines import pipeline_on
+
+    family = "stable-diffusion-xl" if loaded.info.family.startswith("stable-diffusion-xl") else "stable-diffusion"
+    if loaded.hires_pipe is None:
+        loaded.hires_pipe = pipeline_on(loaded, IMG2IMG[family])
+    else:
+        pipe = loaded.hires_pipe
+        pipe.register_modules(**{name: module for name, module in loaded.pipe.components.items()
+                                 if name in pipe.components})
+    return loaded.hires_pipe
+
+
+def second_pass_arguments(first_args: dict, job: Text2ImageJob, image) -> dict:
+    """The img2img call: the first pass's prompt embeddings and guidance, the enlarged picture, the strength."""
+    args = {key: value for key, value in first_args.items() if key not in FIRST_PASS_ONLY}
+    args.update(image=image, strength=job.hires_strength, num_inference_steps=second_pass_steps(job),
+                output_type="np")
+    return args

@@ -1,0 +1,127 @@
+"""Preferences: the device and precision the sampler runs on, memory savers for large models, latent previews
+(linear map or TAESD), and the pickle policy; on a second tab, the folders of the user's own files.
+
+Changes are saved to the settings and sent to the sampler thread, which rebuilds its engine before the next job.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ddpm_studio.engine.runtime.options import MemoryOptions
+from ddpm_studio.ui.core.settings import Settings
+from ddpm_studio.ui.dialogs.folder_prefs import AddonFoldersPage
+from ddpm_studio.ui.widgets.common import path_row
+
+DEVICES = [("Automatic (CUDA, then MPS, then CPU)", "auto"), ("CUDA GPU", "cuda"), ("Apple GPU (MPS)", "mps"), ("CPU", "cpu")]
+PREVIEWS = [("Linear latent→RGB map (instant)", ""), ("TAESD from the Hugging Face cache, if there", "auto"),
+            ("TAESD from a folder", "folder")]
+PRECISIONS = [("Automatic (fp16 on GPUs, fp32 on the CPU)", "auto"), ("fp16", "fp16"), ("bf16", "bf16"), ("fp32", "fp32")]
+
+
+class PreferencesDialog(QDialog):
+    def __init__(self, settings: Settings, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Preferences")
+        self.settings = settings
+        options = settings.engine_options
+
+        self.device_box = _combo(DEVICES, options["device"])
+        self.precision_box = _combo(PRECISIONS, options["precision"])
+        memory: MemoryOptions = options["memory"]
+        self.attention_slicing = QCheckBox("Attention slicing — less memory, a little slower")
+        self.attention_slicing.setChecked(memory.attention_slicing)
+        self.vae_tiling = QCheckBox("VAE tiling — decode large images tile by tile")
+        self.vae_tiling.setChecked(memory.vae_tiling)
+        self.cpu_offload = QCheckBox("Model CPU offload — keep each model on the CPU until it runs (GPU only)")
+        self.cpu_offload.setChecked(memory.cpu_offload)
+        self.vae_fp32 = QCheckBox("VAE in fp32 — the fix for black (NaN) images in fp16")
+        self.vae_fp32.setChecked(memory.vae_fp32)
+        self.preview_box = _combo(PREVIEWS, "folder" if options["taesd"] not in ("", "auto") else options["taesd"])
+        self.taesd_folder = QLineEdit(options["taesd"] if options["taesd"] not in ("", "auto") else "")
+        self.taesd_folder.setPlaceholderText("a folder holding an AutoencoderTiny (config.json + safetensors)")
+        self.preview_box.currentIndexChanged.connect(self._preview_changed)
+        self._preview_changed()
+        self.history_budget = QSpinBox(minimum=16, maximum=16384, value=settings.history_budget_mb, singleStep=64,
+                                       suffix=" MB")
+        self.history_budget.setToolTip("Previews kept per run for the scrubber and exports; beyond this, evenly "
+                                       "spaced steps (and the last) are kept")
+        self.allow_pickle = QCheckBox("Allow unsafe pickle files (.ckpt, .bin, .pt)")
+        self.allow_pickle.setChecked(options["allow_pickle"])
+        self.allow_pickle.setToolTip("Pickle files can run arbitrary code when loaded. Even when allowed, they are "
+                                     "read with torch's weights-only loader first.")
+
+        sampling = QWidget()
+        form = QFormLayout(sampling)
+        form.addRow("Device", self.device_box)
+        form.addRow("Precision", self.precision_box)
+        form.addRow("Memory", self.attention_slicing)
+        form.addRow("", self.vae_tiling)
+        form.addRow("", self.cpu_offload)
+        form.addRow("", self.vae_fp32)
+        form.addRow("Latent previews", self.preview_box)
+        form.addRow("", path_row(self.taesd_folder, self._choose_taesd))
+        form.addRow("Step history", self.history_budget)
+        form.addRow("Security", self.allow_pickle)
+        note = QLabel("Changes apply from the next run; the current one finishes as it started.")
+        note.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.files_page = AddonFoldersPage(settings)
+        self.folders_changed = False
+        tabs = QTabWidget()
+        tabs.addTab(sampling, "Sampling")
+        tabs.addTab(self.files_page, "Your files")
+        self.tabs = tabs
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs)
+        layout.addWidget(note)
+        layout.addWidget(buttons)
+
+    def chosen(self) -> dict:
+        memory = MemoryOptions(attention_slicing=self.attention_slicing.isChecked(), vae_tiling=self.vae_tiling.isChecked(),
+                               cpu_offload=self.cpu_offload.isChecked(), vae_fp32=self.vae_fp32.isChecked())
+        taesd = self.preview_box.currentData()
+        if taesd == "folder":
+            taesd = self.taesd_folder.text().strip()
+        return dict(device=self.device_box.currentData(), precision=self.precision_box.currentData(),
+                    allow_pickle=self.allow_pickle.isChecked(), memory=memory, taesd=taesd)
+
+    def _preview_changed(self) -> None:
+        self.taesd_folder.setEnabled(self.preview_box.currentData() == "folder")
+
+    def _choose_taesd(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "TAESD folder")
+        if folder:
+            self.taesd_folder.setText(folder)
+            self.preview_box.setCurrentIndex(self.preview_box.findData("folder"))
+
+    def save(self) -> dict:
+        options = self.chosen()
+        self.settings.set_engine_options(**options)
+        self.settings.history_budget_mb = self.history_budget.value()
+        self.folders_changed = self.files_page.save(self.settings)
+        self.settings.sync()
+        return options
+
+
+def _combo(items, current: str) -> QComboBox:
+    box = QComboBox()
+    for label, value in items:
+        box.addItem(label, value)
+    box.setCurrentIndex(max(0, box.findData(current)))
+    return box

@@ -1,0 +1,72 @@
+"""The Text to Image panel: Stable Diffusion family models, a prompt, and the same live canvas."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QFormLayout
+
+from ddpm_studio.engine.jobs.types import Text2ImageJob
+from ddpm_studio.engine.models.catalogue import ModelInfo
+from ddpm_studio.engine.sampling.schedulers import LATENT_SCHEDULERS
+from ddpm_studio.ui.addons.fields import AddonFields
+from ddpm_studio.ui.control.fields import ControlFields
+from ddpm_studio.ui.prompts.fields import PromptFields
+from ddpm_studio.ui.sampling.hires_fields import HiresFields
+from ddpm_studio.ui.sampling.panel import SamplingPanel
+from ddpm_studio.ui.widgets.common import fit_family_size
+from ddpm_studio.ui.widgets.size_fields import SizeFields
+
+
+class Text2ImagePanel(SamplingPanel):
+    job_type = Text2ImageJob
+    variations = True
+    settings_key = "txt2img/last_job"
+    default_batch = 1
+    schedulers = LATENT_SCHEDULERS
+    single_files = True
+
+    def accepts(self, info: ModelInfo) -> bool:
+        return "txt2img" in info.modes
+
+    def add_fields(self, form: QFormLayout) -> None:
+        self.prompts = PromptFields(form)
+        self.addons = AddonFields(form, self.settings, self.prompts.prompt, self.prompts.negative)
+        self.size = SizeFields(form)
+        self.width_box, self.height_box = self.size.width_box, self.size.height_box
+        self.hires = HiresFields(form, (self.width_box, self.height_box))
+        self.hires.changed.connect(self.check_fields)
+        self.control = ControlFields(form, self.settings, self)
+
+    def field_problems(self) -> list[str]:
+        problem = self.hires.problem() if hasattr(self, "hires") else None
+        return [problem] if problem else []
+
+    def control_size(self) -> tuple[int, int]:
+        """The size a drawn control image is made at: the picture's (the first pass's with a hires fix)."""
+        return self.width_box.value(), self.height_box.value()
+
+    def refresh_models(self, include_hf_cache: bool = False) -> None:
+        super().refresh_models(include_hf_cache)
+        from ddpm_studio.engine.models.catalogue import list_models
+
+        self.hires.set_upscalers(list_models(self.settings.model_folders, include_hf_cache=include_hf_cache,
+                                             accept=lambda info: "upscale" in info.modes,
+                                             allow_pickle=self.settings.allow_pickle))
+
+    def model_changed(self, info: ModelInfo | None) -> None:
+        self.prompts.show_prediction(info is not None and info.prediction_unknown)
+        self.addons.model_changed(info)
+        fit_family_size(info, self.width_box, self.height_box)
+
+    def job_fields(self) -> dict:
+        return dict(width=self.width_box.value(), height=self.height_box.value(), **self.hires.values(),
+                    **self.control.values(), **self.prompts.values(), **self.addons.values())
+
+    def restore_problems(self, path: str, job) -> list[str]:
+        return self.addons.restore_problems(path, job)
+
+    def apply_fields(self, job: Text2ImageJob) -> list[str]:
+        self.prompts.apply(job)
+        self.width_box.setValue(job.width)
+        self.height_box.setValue(job.height)
+        self.hires.apply(job)
+        return self.control.apply(job) + self.addons.apply(job)

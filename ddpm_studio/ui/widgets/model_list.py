@@ -1,0 +1,125 @@
+"""The model list of a sampling panel, mixed into SamplingPanel: what the panel takes from the bundled models, the
+user's folders and the Hugging Face cache; choosing one, which brings its recommended settings; adding a folder or a
+checkpoint file, with a message that counts what it holds and says which panels take the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
+
+from ddpm_studio.engine.models.catalogue import (
+    ModelError,
+    ModelInfo,
+    folder_models,
+    inspect_model,
+    list_models,
+    panels_of,
+)
+from ddpm_studio.engine.models.defaults import read_defaults
+
+
+class ModelList:
+    """Needs the panel's ``model_box``, ``scheduler_box``, ``steps``, ``settings``, ``ready``, ``accepts``,
+    ``refuse_reason``, ``apply_defaults``, ``status_message``, ``show_error`` and ``_update_buttons``."""
+
+    model_infos: dict[str, ModelInfo]  # ref → info of what the list shows, set by the panel and by refresh_models
+    _refreshing: bool  # True while the list is emptied and filled again
+
+    def current_model_info(self) -> ModelInfo | None:
+        return self.model_infos.get(self.model_box.currentData() or "")
+
+    def refresh_models(self, include_hf_cache: bool = False) -> None:
+        current = self.model_box.currentData()
+        self._refreshing = True  # re-listing the same model must not reset the user's scheduler and steps
+        try:
+            self.model_box.clear()
+            self.model_infos: dict[str, ModelInfo] = {}
+            for info in list_models(self.settings.model_folders, include_hf_cache=include_hf_cache, accept=self.accepts,
+                                    allow_pickle=self.settings.allow_pickle):
+                self.model_infos[info.ref] = info
+                self.model_box.addItem(info.label, info.ref)
+                self.model_box.setItemData(self.model_box.count() - 1, info.description, Qt.ItemDataRole.ToolTipRole)
+            if current:
+                self.select_model(current)
+        finally:
+            self._refreshing = False
+        if self.model_box.currentData() != current:
+            self._model_selected()
+        self._update_buttons()
+
+    def _model_selected(self, *_) -> None:
+        """A newly chosen model brings its recommended scheduler and steps, as InvokeAI's per-model default settings
+        do; a restored job (settings, a dropped PNG) sets its own afterwards."""
+        info = self.current_model_info() if not self._refreshing else None
+        if info is None:
+            return
+        defaults = read_defaults(info.path, info.ref)
+        applied = []
+        index = self.scheduler_box.findData(defaults.get("scheduler"))
+        if index >= 0:
+            self.scheduler_box.setCurrentIndex(index)
+            applied.append(self.scheduler_box.itemText(index))
+        if "steps" in defaults:
+            self.steps.setValue(defaults["steps"])
+            applied.append(f"{defaults['steps']} steps")
+        applied += self.apply_defaults(info, defaults)
+        if applied:
+            self.status_message.emit(f"{info.label}: its recommended settings, {', '.join(applied)}")
+
+    def select_model(self, ref: str) -> bool:
+        index = self.model_box.findData(ref)
+        if index < 0:
+            return False
+        self.model_box.setCurrentIndex(index)
+        return True
+
+    def add_model_folder(self, folder: str) -> None:
+        """Remember ``folder`` (a pipeline, a folder of pipelines, or a checkpoint file); explain if it holds no usable
+        model, and then do not remember it (it would be listed, and read, at every start)."""
+        before = {self.model_box.itemData(i) for i in range(self.model_box.count())}
+        new = folder not in self.settings.model_folders
+        self.settings.add_model_folder(folder)
+        self.refresh_models(include_hf_cache=self.ready)
+        added = [self.model_box.itemData(i) for i in range(self.model_box.count()) if self.model_box.itemData(i) not in before]
+        found = folder_models(folder, self.settings.allow_pickle)
+        if not found and new:
+            self.settings.remove_model_folder(folder)
+        what = "file" if Path(folder).is_file() else "folder"
+        elsewhere = panels_of([info for info in found if not self.accepts(info)])
+        if added:
+            self.select_model(added[0])
+            total = max(len(found), len(added))
+            text = f"Added {total} model{'s' if total != 1 else ''} from {folder}"
+            self.status_message.emit(text + (f": {len(added)} for this panel, {elsewhere}" if elsewhere else ""))
+            return
+        if found and not any(self.accepts(info) for info in found):
+            reason = self.refuse_reason(found[0]) if len(found) == 1 else f"{folder} holds {elsewhere}."
+            self.show_error(f"This {what} holds no model for this panel", reason)
+            return
+        try:
+            info = inspect_model(folder, self.settings.allow_pickle)
+        except ModelError as exc:
+            self.show_error(f"This {what} holds no model DDPM Studio can use", str(exc))
+            return
+        if self.accepts(info):
+            self.status_message.emit(f"{folder} is already in the list")
+        else:
+            self.show_error(f"This {what} holds no model for this panel", self.refuse_reason(info))
+
+    def add_trained_model(self, folder: str) -> None:
+        """A model the Train panel just exported: list it and select it, ready to sample."""
+        self.settings.add_model_folder(folder)
+        self.refresh_models(include_hf_cache=self.ready)
+        self.select_model(str(Path(folder).resolve()))
+
+    def choose_model_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a model folder (a diffusers pipeline, or a folder of them)")
+        if folder:
+            self.add_model_folder(folder)
+
+    def choose_model_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Add a single-file checkpoint", "", "Checkpoints (*.safetensors *.ckpt)")
+        if path:
+            self.add_model_folder(path)
