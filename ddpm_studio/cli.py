@@ -228,7 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"ddpm-studio: error: {exc}", file=sys.stderr)
+        from ddpm_studio.engine.errors import OUT_OF_MEMORY, describe_failure
+
+        failure = describe_failure(exc, getattr(args, "device", "") or "")
+        print(f"ddpm-studio: error: {failure.message if failure.kind == OUT_OF_MEMORY else exc}", file=sys.stderr)
         return 1
     parser.error(f"unknown command {args.command}")
     return 2

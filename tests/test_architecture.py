@@ -99,3 +99,35 @@ def test_every_folder_the_architecture_page_names_exists_and_every_package_is_na
     assert packages - named == set(), "in the code but not on the page"
     for path in re.findall(r"`((?:engine|ui|training|commands)/[\w/]+\.py)`", page):
         assert (ROOT / "ddpm_studio" / path).is_file(), path
+
+
+def test_what_failed_is_told_by_the_errors_type_not_its_wording():
+    import torch
+
+    from ddpm_studio.engine.errors import NON_FINITE, OUT_OF_MEMORY, UNEXPECTED, USER, describe_failure, failure_kind
+    from ddpm_studio.engine.jobs.checks import JobError
+    from ddpm_studio.engine.models.catalogue import ModelError
+    from ddpm_studio.engine.sampling.non_finite import NonFiniteError
+
+    assert failure_kind(JobError("the steps must be between 1 and 1000")) == USER
+    assert failure_kind(ModelError("out of memory is in this message, but it is a user's error")) == USER
+    assert failure_kind(NonFiniteError("NaN", "decode", remedy="vae-fp32")) == NON_FINITE
+    assert describe_failure(NonFiniteError("NaN", "decode", remedy="vae-fp32")).remedy == "vae-fp32"
+    assert failure_kind(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")) == OUT_OF_MEMORY
+    assert failure_kind(RuntimeError("MPS backend out of memory (MPS allocated: 17.9 GB)")) == OUT_OF_MEMORY
+    oom = describe_failure(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 GB"), "cpu")
+    assert oom.kind == OUT_OF_MEMORY and "(cpu) ran out of memory" in oom.message
+    assert failure_kind(ValueError("a bug")) == UNEXPECTED
+    assert describe_failure(KeyError("x")).message == "Unexpected error (KeyError): 'x'"
+
+
+def test_no_ui_code_reads_an_errors_wording():
+    """The UI reads an error's kind and remedy (engine/errors.py), never words in its message."""
+    import re
+
+    found = []
+    for path in (ROOT / "ddpm_studio" / "ui").rglob("*.py"):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(r"""(["'][^"']+["']|\b[A-Z][A-Z0-9_]{2,})\s+in\s+(str\((exc|error)\)|message\b|exc\.args)""", line):
+                found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert found == []

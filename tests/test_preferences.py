@@ -117,7 +117,9 @@ def test_out_of_memory_gives_advice_frees_the_model_and_the_next_run_works(windo
     small_job(panel)
     with qtbot.waitSignal(window.sampler.job_failed, timeout=120000) as failed:
         qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
-    message = failed.args[1]
+    failure = failed.args[1]  # what failed travels as data: its kind, the message, a remedy
+    assert failure.kind == "out-of-memory" and failure.remedy == ""
+    message = failure.message
     assert "ran out of memory" in message and "attention slicing" in message and "smaller batch" in message
     qtbot.waitUntil(lambda: panel.error_box is not None and "out of memory" in panel.error_box.text())
     assert window.sampler.engine._model is None  # freed
@@ -150,7 +152,7 @@ def test_black_image_from_a_half_precision_vae_offers_the_vae_fp32_fix_and_runs_
     pipe.vae.decoder.conv_out.register_forward_hook(_nan_output)  # the fp16 VAE overflow, in bf16 here
     with qtbot.waitSignal(window.sampler.job_failed, timeout=120000) as failed:
         qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
-    assert failed.args[2] == "vae-fp32"  # the remedy travels as data, beside the message
+    assert failed.args[1].remedy == "vae-fp32" and failed.args[1].kind == "non-finite"  # data, beside the message
     qtbot.waitUntil(lambda: getattr(panel, "fix_button", None) is not None and panel.error_box.isVisible())
     assert "NaN" in panel.error_box.text() and "bfloat16" in panel.error_box.text()
     with qtbot.waitSignal(window.sampler.job_finished, timeout=120000) as done:
@@ -169,7 +171,7 @@ def test_black_image_from_another_cause_does_not_offer_the_vae_fix(window, qtbot
     window.sampler.engine._model.pipe.unet.conv_out.register_forward_hook(_nan_output)
     with qtbot.waitSignal(window.sampler.job_failed, timeout=120000) as failed:
         qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
-    assert failed.args[2] == ""
+    assert failed.args[1].remedy == "" and failed.args[1].kind == "non-finite"
     qtbot.waitUntil(lambda: panel.error_box is not None and panel.error_box.isVisible())
     assert "at step 1 in float32" in panel.error_box.text()
     assert getattr(panel, "fix_button", None) is None and "VAE" not in panel.error_box.text()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ddpm_studio.engine.errors import USER
+
 MAX_STEPS = 1000
 MAX_BATCH = 64
 MAX_SEED = 2**32 - 1
@@ -21,6 +23,8 @@ MAX_LORA_WEIGHT = 10.0  # either sign: a negative weight pushes away from what t
 
 class JobError(ValueError):
     """A job's parameters are invalid; the message is meant for the user."""
+
+    kind = USER  # said as it is, no traceback (engine/errors.py)
 
 
 def check_int(label: str, value: Any, low: int, high: int) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ddpm_studio.engine.errors import first_line
+from ddpm_studio.engine.errors import USER, first_line
 from ddpm_studio.engine.models.defaults import BUNDLED_PREFIX, read_defaults
 from ddpm_studio.engine.models.single_file import ARCH_NAMES, SingleFileError, detect, is_checkpoint_file
 from ddpm_studio.paths import bundled_models_dir
@@ -45,6 +45,8 @@ PIXEL_FAMILY = "ddpm"
 
 class ModelError(Exception):
     """A model cannot be used; the message is for the user and names the path."""
+
+    kind = USER  # said as it is, no traceback (engine/errors.py)
 
 
 # what a Stable Diffusion UNet can do, by its number of input channels: a normal one in- and outpaints as masked

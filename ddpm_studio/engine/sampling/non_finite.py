@@ -24,7 +24,7 @@ from typing import Iterable
 import torch
 
 from ddpm_studio.engine.addons.resources import AddonError
-from ddpm_studio.engine.errors import REMEDIES, VAE_FP32
+from ddpm_studio.engine.errors import NON_FINITE, REMEDIES, VAE_FP32
 from ddpm_studio.engine.models.catalogue import ModelError
 
 HALF = (torch.float16, torch.bfloat16)
@@ -34,6 +34,8 @@ class NonFiniteError(ModelError):
     """A run produced NaN values. ``stage`` says where they first appeared ("decode", "encode", "embedding", "lora",
     "prompt", "model", "sampling"); ``culprit`` names the file when one is the cause; ``remedy`` is a fix the UI may
     offer as an action (``errors.REMEDIES``), "" when none would help."""
+
+    kind = NON_FINITE
 
     def __init__(self, message: str, stage: str, culprit: str = "", remedy: str = "") -> None:
         super().__init__(message)

@@ -19,11 +19,12 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 class JobFailed(Exception):
     """A job ended with an error; the message is for the user, ``remedy`` a fix it offers as an action
-    (``engine.errors.REMEDIES``; "" for none)."""
+    (``engine.errors.REMEDIES``; "" for none), ``kind`` what failed (``engine.errors``: user, non-finite,
+    out-of-memory, unexpected)."""
 
-    def __init__(self, message: str, remedy: str = "") -> None:
+    def __init__(self, message: str, remedy: str = "", kind: str = "unexpected") -> None:
         super().__init__(message)
-        self.remedy = remedy
+        self.remedy, self.kind = remedy, kind
 
 
 class SamplerThread(QThread):
@@ -32,7 +33,7 @@ class SamplerThread(QThread):
     job_started = Signal(int, object, object)  # id, job, StepHistory
     preview_ready = Signal()
     job_finished = Signal(int, object)  # id, Result (cancelled or not)
-    job_failed = Signal(int, str, str)  # id, the message for the user, the remedy it offers (engine.errors)
+    job_failed = Signal(int, object)  # id, an engine.errors.Failure: its kind, the message, a remedy
     job_stage = Signal(int, str)  # id, a stage of the run: "sampling" (step 1 runs), "decoding" (inside_step.STAGES)
     cancelling = Signal(int)  # id of the running job that was just asked to stop
     queue_changed = Signal(int)  # jobs waiting (not counting the one running)
@@ -174,11 +175,14 @@ class SamplerThread(QThread):
                 result = self.engine.run(job, on_step=self._on_step(job_id, history), should_stop=self._stop_current.is_set,
                                          on_stage=lambda stage, job_id=job_id: self.job_stage.emit(job_id, stage))
             except Exception as exc:
-                if _is_out_of_memory(exc):
+                from ddpm_studio.engine.errors import OUT_OF_MEMORY, UNEXPECTED, describe_failure
+
+                failure = describe_failure(exc, self.engine.device.label)  # its kind, read from the error's type
+                if failure.kind == OUT_OF_MEMORY:
                     self.engine.unload()  # free what the failed run held; the next run loads afresh
-                elif not _is_user_error(exc):
+                elif failure.kind == UNEXPECTED:
                     traceback.print_exc(file=sys.stderr)
-                self.job_failed.emit(job_id, _message(exc, self.engine.device.label), _remedy(exc))
+                self.job_failed.emit(job_id, failure)
             else:
                 self.job_finished.emit(job_id, result)
             finally:
@@ -214,43 +218,9 @@ class SamplerThread(QThread):
         return on_step
 
 
-def _is_user_error(exc: Exception) -> bool:
-    from ddpm_studio.engine.jobs.checks import JobError
-    from ddpm_studio.engine.models.catalogue import ModelError
-
-    return isinstance(exc, (JobError, ModelError))
-
-
 class _Configure:
     def __init__(self, options: dict) -> None:
         self.options = options
-
-
-def _is_out_of_memory(exc: Exception) -> bool:
-    import torch
-
-    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
-
-
-OUT_OF_MEMORY_ADVICE = (
-    "The device ({device}) ran out of memory; the model was unloaded to free it. Try, in this order: a smaller batch "
-    "or image size; in Settings → Preferences, attention slicing, VAE tiling and (with a GPU) model CPU offload; "
-    "fp16 precision; or close other programs that use the GPU."
-)
-
-
-def _remedy(exc: Exception) -> str:
-    from ddpm_studio.engine.errors import remedy
-
-    return remedy(exc)
-
-
-def _message(exc: Exception, device: str = "") -> str:
-    if _is_user_error(exc):
-        return str(exc)
-    if _is_out_of_memory(exc):
-        return OUT_OF_MEMORY_ADVICE.format(device=device or "GPU")
-    return f"Unexpected error ({type(exc).__name__}): {exc}"
 
 
 class SamplerClient(QObject):
@@ -314,8 +284,8 @@ class SamplerClient(QObject):
         if future is not None and not future.done():
             future.set_result(result)
 
-    def _on_failed(self, job_id: int, message: str, remedy: str = "") -> None:
+    def _on_failed(self, job_id: int, failure) -> None:
         self._owners.pop(job_id, None)
         future = self._futures.pop(job_id, None)
         if future is not None and not future.done():
-            future.set_exception(JobFailed(message, remedy))
+            future.set_exception(JobFailed(failure.message, failure.remedy, failure.kind))
