@@ -17,10 +17,12 @@ NOT_LINKED_FROM_README = {"architecture.md"}  # need not be linked (the README l
 # [text](target) and ![alt](target); the text may wrap over lines, the target may carry a "title".
 _LINK = re.compile(r"!?\[(?:[^\]\\]|\\.)*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)", re.S)
 _FENCE = re.compile(r"^```.*?^```", re.S | re.M)
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
 
 
 def _targets(markdown: Path) -> list[str]:
-    text = _FENCE.sub("", markdown.read_text(encoding="utf-8"))  # a link-like string in a code block is not a link
+    text = _FENCE.sub("", markdown.read_text(encoding="utf-8"))  # a link-like string in code is not a link
+    text = _INLINE_CODE.sub("", text)
     return _LINK.findall(text)
 
 
