@@ -58,19 +58,15 @@ class MainWindow(QMainWindow):
         for panel in self.addon_panels:
             panel.addons.loras.folders_changed.connect(self.addon_folders_changed)
             panel.addons.embeddings.folders_changed.connect(self.addon_folders_changed)
-        self.tabs.addTab(self.generate_panel, "Generate")
-        self.tabs.addTab(self.text2image_panel, "Text to Image")
-        self.tabs.addTab(self.edit_panel, "Edit")
-        self.tabs.addTab(self.upscale_panel, "Upscale")
-        for panel, name in ((self.race_panel, "Race"), (self.grid_panel, "Grid")):
-            self.tabs.addTab(panel, name)
-            panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-            self.sampler.backend_ready.connect(panel.set_backend_ready)
-        self.tabs.addTab(self.train_panel, "Train")
-        self.tabs.addTab(self.explorer_panel, "Forward process")
-        self.explorer_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        self.tabs.addTab(self.gallery_panel, "Gallery")
-        self.gallery_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        # the tabs, in order: each says things in the status bar (status_message); those that list models re-list
+        # them when asked (refresh_models); those with threads of their own stop them when the window closes
+        self.panels = [(self.generate_panel, "Generate"), (self.text2image_panel, "Text to Image"),
+                       (self.edit_panel, "Edit"), (self.upscale_panel, "Upscale"), (self.race_panel, "Race"),
+                       (self.grid_panel, "Grid"), (self.train_panel, "Train"), (self.explorer_panel, "Forward process"),
+                       (self.gallery_panel, "Gallery")]
+        for panel, title in self.panels:
+            self.tabs.addTab(panel, title)
+            panel.status_message.connect(self.say)
         self.gallery_panel.restore_requested.connect(self.restore_from_png)
         self.gallery_panel.send_requested.connect(self.send_image)
         self.gallery_panel.rerun_requested.connect(self.rerun_with_new_seed)
@@ -79,18 +75,15 @@ class MainWindow(QMainWindow):
         self.train_panel.use_model_requested.connect(self.use_trained_model)
         self.train_panel.lora_exported.connect(self.list_trained_lora)
         self.train_panel.use_lora_requested.connect(self.use_trained_lora)
-        self.train_panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.setCentralWidget(self.tabs)
 
         self.backend_label = QLabel("Loading torch and diffusers…")
         self.statusBar().addPermanentWidget(self.backend_label)
-        for panel in self.sampling_panels:
-            panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.sampler.backend_ready.connect(self._on_backend_ready)
         self.sampler.backend_failed.connect(self._on_backend_failed)
         self._build_menus()
         self.quit_guard = QuitGuard(self, self.work_in_progress, self._stop_for_quit,
-                                    lambda text: self.statusBar().showMessage(text))
+                                    lambda text: self.statusBar().showMessage(text))  # stays until the window goes
 
         app = QApplication.instance()
         apply_theme(app, self.settings.theme)
@@ -222,14 +215,18 @@ class MainWindow(QMainWindow):
             panel.addons.loras.set_chosen(listed, True, 0.8)
         self.tabs.setCurrentWidget(panel)
 
+    def say(self, text: str) -> None:
+        """A panel's message in the status bar, for 8 s."""
+        self.statusBar().showMessage(text, 8000)
+
     def refresh_all_models(self, except_panel=None) -> None:
-        for other in self.sampling_panels:
-            if other is not except_panel:
-                other.refresh_models(include_hf_cache=other.ready)
-        self.train_panel.refresh_models()
-        self.explorer_panel.refresh_models()
-        self.race_panel.refresh_models()
-        self.grid_panel.refresh_models()
+        for panel, _title in self.panels:
+            if panel is except_panel or not hasattr(panel, "refresh_models"):
+                continue
+            if panel in self.sampling_panels:
+                panel.refresh_models(include_hf_cache=panel.ready)
+            else:
+                panel.refresh_models()
 
     def set_theme(self, choice: str) -> None:
         self.settings.theme = choice
@@ -293,8 +290,9 @@ class MainWindow(QMainWindow):
 
     def _on_backend_ready(self, device_label: str) -> None:
         self.backend_label.setText(f"Device: {device_label}")
-        for panel in self.sampling_panels:
-            panel.set_backend_ready(device_label)
+        for panel, _title in self.panels:  # the tabs that run jobs on the sampler
+            if hasattr(panel, "set_backend_ready"):
+                panel.set_backend_ready(device_label)
 
     def _on_backend_failed(self, message: str) -> None:
         self.backend_label.setText("Sampler unavailable")
@@ -377,6 +375,7 @@ class MainWindow(QMainWindow):
         if not self.quit_guard.may_close():
             event.ignore()
             return
-        self.explorer_panel.shutdown()
-        self.gallery_panel.shutdown()
+        for panel, _title in self.panels:  # the threads still theirs (a folder scan, thumbnails) are short: waited for
+            if hasattr(panel, "shutdown"):
+                panel.shutdown()
         super().closeEvent(event)
