@@ -49,6 +49,18 @@ def final_event(last: StepEvent, images: np.ndarray) -> StepEvent:
 
 
 @dataclass
+class SampleOutput:
+    """What every sampling loop returns to the engine (pixel, latent, upscaler); ``Engine.run`` makes the Result."""
+
+    images: np.ndarray | None  # uint8 NHWC, None when cancelled
+    steps_run: int
+    cancelled: bool
+    addons: Any = None  # latent jobs: the LoRAs and embeddings the run used (adapters.UsedAddons)
+    reference: np.ndarray | None = None  # upscaling: Lanczos 4×, (4H, 4W, 3) uint8, to compare with
+    tiles: int = 1  # upscaling: how many tiles the picture was cut into
+
+
+@dataclass
 class Result:
     """The outcome of a job: images as uint8 arrays (batch, H, W, 3), the job, timings and saved files."""
 

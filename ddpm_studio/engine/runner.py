@@ -112,27 +112,8 @@ class Engine:
             last_event = event
             user_on_step(event)
 
-        if isinstance(job, GenerateJob):
-            model = self.load(job.model)
-            unet = model.unet
-            if job.guided:
-                unet = GuidedUNet(unet, self.load_guide(model, job.guide_model).unet, job.guidance_scale)
-            on_stage("sampling")
-            out = sample_ddpm(unet, model.scheduler_config, job, self.device.device, self.device.dtype, on_step, should_stop)
-        elif isinstance(job, UpscaleJob):
-            from ddpm_studio.engine.upscale.upscalers import run_upscale_job
-
-            model = self.load(job.model, "upscale")
-            on_stage("sampling")
-            out = run_upscale_job(model, job, self.device.device, on_step, should_stop)
-        elif isinstance(job, PromptJob):
-            from ddpm_studio.engine.sampling.latent import job_mode, run_prompt_job
-
-            model = self.load(job.model, job_mode(job))
-            out = run_prompt_job(model, job, self.device.device, on_step, should_stop, self.folders, self.allow_pickle,
-                                 on_stage)
-        else:
-            raise TypeError(f"The engine cannot run a {type(job).__name__}.")
+        run_kind = self._runner_for(job)
+        model, out = run_kind(job, on_step, should_stop, on_stage)
         result = Result(
             job=job,
             images=out.images,
@@ -141,10 +122,10 @@ class Engine:
             device=self.device.device.type,
             dtype=str(self.device.dtype).removeprefix("torch."),
             model_name=model.info.name,
-            reference=getattr(out, "reference", None),
-            tiles=getattr(out, "tiles", 1),
-            note=getattr(model, "note", ""),
-            addons=getattr(out, "addons", None),  # latent jobs only
+            reference=out.reference,
+            tiles=out.tiles,
+            note=getattr(model, "note", ""),  # what a loaded pipeline says about how it was loaded
+            addons=out.addons,
         )
         if not out.cancelled and last_event is not None and job.preview_every:
             user_on_step(final_event(last_event, out.images))
@@ -158,6 +139,37 @@ class Engine:
         result.seconds = time.perf_counter() - started
         return result
 
+
+    # ---- one runner per kind of job: (job, on_step, should_stop, on_stage) → (the loaded model, SampleOutput) ----
+    def _runner_for(self, job):
+        runners = {GenerateJob: self._run_pixel, UpscaleJob: self._run_upscale, PromptJob: self._run_latent}
+        for kind in type(job).__mro__:  # a Text to Image or Edit job is a PromptJob
+            if kind in runners:
+                return runners[kind]
+        raise TypeError(f"The engine cannot run a {type(job).__name__}.")
+
+    def _run_pixel(self, job: GenerateJob, on_step, should_stop, on_stage):
+        model = self.load(job.model)
+        unet = model.unet
+        if job.guided:
+            unet = GuidedUNet(unet, self.load_guide(model, job.guide_model).unet, job.guidance_scale)
+        on_stage("sampling")
+        return model, sample_ddpm(unet, model.scheduler_config, job, self.device.device, self.device.dtype, on_step,
+                                  should_stop)
+
+    def _run_upscale(self, job: UpscaleJob, on_step, should_stop, on_stage):
+        from ddpm_studio.engine.upscale.upscalers import run_upscale_job
+
+        model = self.load(job.model, "upscale")
+        on_stage("sampling")
+        return model, run_upscale_job(model, job, self.device.device, on_step, should_stop)
+
+    def _run_latent(self, job: PromptJob, on_step, should_stop, on_stage):
+        from ddpm_studio.engine.sampling.latent import job_mode, run_prompt_job
+
+        model = self.load(job.model, job_mode(job))
+        return model, run_prompt_job(model, job, self.device.device, on_step, should_stop, self.folders,
+                                     self.allow_pickle, on_stage)
 
 def _stamp(path) -> float:
     """Changes when the UNet weights change (e.g. a trainer exported over the same folder)."""

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ddpm_studio.engine.events import StepCallback, StepEvent, StopCheck
+from ddpm_studio.engine.events import SampleOutput, StepCallback, StepEvent, StopCheck
 from ddpm_studio.engine.inputs import open_rgb
 from ddpm_studio.engine.jobs.types import EditJob, PromptJob, Text2ImageJob
 from ddpm_studio.engine.models.catalogue import ModelError
@@ -26,7 +26,6 @@ from ddpm_studio.engine.prompts.encoding import prompt_arguments
 from ddpm_studio.engine.sampling import non_finite, variation
 from ddpm_studio.engine.sampling.latent_preview import LatentToRGB, StepRecorder
 from ddpm_studio.engine.sampling.pipelines import LoadedPipeline
-from ddpm_studio.engine.sampling.pixel import SampleOutput
 from ddpm_studio.engine.sampling.schedulers import build_scheduler
 
 

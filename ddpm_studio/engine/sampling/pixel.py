@@ -12,24 +12,14 @@ from __future__ import annotations
 
 import inspect
 import time
-from dataclasses import dataclass
 
-import numpy as np
 import torch
 
-from ddpm_studio.engine.events import StepCallback, StepEvent, StopCheck
+from ddpm_studio.engine.events import SampleOutput, StepCallback, StepEvent, StopCheck
 from ddpm_studio.engine.jobs.types import GenerateJob
 from ddpm_studio.engine.preview import preview, to_uint8
 from ddpm_studio.engine.sampling import variation
 from ddpm_studio.engine.sampling.schedulers import build_scheduler
-
-
-@dataclass
-class SampleOutput:
-    images: np.ndarray | None  # uint8 NHWC, None when cancelled
-    steps_run: int
-    cancelled: bool
-    addons: object = None  # latent jobs: the LoRAs and embeddings the run used (adapters.UsedAddons)
 
 
 def initial_noise(job: GenerateJob, shape: tuple[int, int, int]) -> tuple[torch.Tensor, list[torch.Generator]]:

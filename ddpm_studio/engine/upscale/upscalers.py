@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from ddpm_studio.engine.errors import first_line
-from ddpm_studio.engine.events import StepCallback, StepEvent, StopCheck
+from ddpm_studio.engine.events import SampleOutput, StepCallback, StepEvent, StopCheck
 from ddpm_studio.engine.inputs import open_rgb
 from ddpm_studio.engine.jobs.types import UPSCALE_FACTOR, UpscaleJob, upscale_input_problem
 from ddpm_studio.engine.models.catalogue import ModelError, ModelInfo, check_weights_safe, inspect_model, require_mode
@@ -55,15 +55,6 @@ class LoadedUpscaler:
     @property
     def text_guided(self) -> bool:
         return self.info.family == "sd-x4-upscaler"
-
-
-@dataclass
-class UpscaleOutput:
-    images: np.ndarray | None  # (1, 4H, 4W, 3) uint8, None when cancelled
-    steps_run: int
-    cancelled: bool
-    reference: np.ndarray | None = None  # Lanczos 4×, (4H, 4W, 3) uint8
-    tiles: int = 1
 
 
 def load_upscaler(ref: str, device, dtype, allow_pickle: bool = False, memory: MemoryOptions = MemoryOptions()) -> LoadedUpscaler:
@@ -108,7 +99,7 @@ def upscale_boxes(job: UpscaleJob, width: int, height: int, multiple: int):
     return tile_boxes(width, height, tile, overlap)
 
 
-def run_upscale_job(loaded: LoadedUpscaler, job: UpscaleJob, device, on_step: StepCallback, should_stop: StopCheck) -> UpscaleOutput:
+def run_upscale_job(loaded: LoadedUpscaler, job: UpscaleJob, device, on_step: StepCallback, should_stop: StopCheck) -> SampleOutput:
     image = open_rgb(job.image, "input image")
     width, height = image.size
     problem = upscale_input_problem(width, height)
@@ -149,7 +140,7 @@ def run_upscale_job(loaded: LoadedUpscaler, job: UpscaleJob, device, on_step: St
             with watch:
                 out = run(loaded, job, crop, window, device, step_event)
         except _Cancelled:
-            return UpscaleOutput(images=None, steps_run=steps_done, cancelled=True, tiles=len(boxes))
+            return SampleOutput(images=None, steps_run=steps_done, cancelled=True, tiles=len(boxes))
         if not np.isfinite(out).all():  # a half-precision VAE offers the VAE in fp32; otherwise the UNet is said
             dtype = str(loaded.pipe.unet.dtype).removeprefix("torch.")
             raise decode_cause(watch, f"the one in {loaded.info.path}") or NonFiniteError(
@@ -161,7 +152,7 @@ def run_upscale_job(loaded: LoadedUpscaler, job: UpscaleJob, device, on_step: St
         mosaic.add(box, out[:h, :w])
     result = unit_to_uint8(blender.result())[None]
     reference = np.asarray(image.resize((width * SCALE, height * SCALE), Image.Resampling.LANCZOS))
-    return UpscaleOutput(images=result, steps_run=steps_done, cancelled=False, reference=reference, tiles=len(boxes))
+    return SampleOutput(images=result, steps_run=steps_done, cancelled=False, reference=reference, tiles=len(boxes))
 
 
 def _latent_channels(loaded: LoadedUpscaler) -> int:
