@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -101,11 +103,17 @@ def test_edit_panel_img2img_inpaint_instruct(window, qtbot, tmp_path):
     qtbot.mouseMove(panel.painter, rect.center())
     qtbot.mouseRelease(panel.painter, Qt.MouseButton.LeftButton, pos=rect.center())
     assert panel.painter.has_mask()
+    masks = Path(panel.output_dir.text()).expanduser() / "masks"
+    panel.save_settings()  # the settings keep the form, but a mask is written only when a run uses it
+    assert not list(masks.glob("*.png")) and window.settings.get_json(panel.settings_key, {})["mask"] == ""
     result = run(qtbot, window, panel)
     assert result.images.shape == (1, 40, 48, 3)
     job = result.job
     assert job.mode == "inpaint" and Image.open(job.mask).size == (48, 40)
     assert np.asarray(Image.open(job.mask).convert("L")).max() == 255
+    panel.save_settings()  # now the run's mask is kept for next time, and not written again
+    assert window.settings.get_json(panel.settings_key, {})["mask"] == job.mask
+    assert [str(p) for p in masks.glob("*.png")] == [job.mask]
 
     panel.mode_box.setCurrentIndex(panel.mode_box.findData("instruct"))
     assert models(panel) == ["instruct"] and not panel.strength.isEnabled()

@@ -162,9 +162,9 @@ class EditPanel(ImageInput, SamplingPanel):
         self.image_label.setText(f"Missing: {path}")
         self.image_label.setToolTip(path)
 
-    def _store(self, image: QImage, folder: str, prefix: str) -> Path:
+    def _store(self, image: QImage, folder: str, prefix: str) -> Path | None:
         try:
-            return store_image(image, self.output_dir.text().strip(), folder, prefix)
+            return store_image(image, self.output_dir.text().strip(), folder, prefix, write=self.writing_files)
         except OSError as exc:
             raise JobError(str(exc)) from None
 
@@ -182,7 +182,8 @@ class EditPanel(ImageInput, SamplingPanel):
         if mode == "inpaint":
             if not self.painter.has_mask():
                 raise JobError("Paint the area to repaint on the image first (white = repaint).")
-            mask = str(self._store(self.painter.mask, "masks", "mask"))
+            stored = self._store(self.painter.mask, "masks", "mask")  # written for a run, not when settings are saved
+            mask = str(stored) if stored is not None else ""
         return dict(mode=mode, image=self.image_path, mask=mask, strength=round(self.strength.value(), 3),
                     image_guidance_scale=round(self.image_guidance.value(), 3),
                     **(self.outpaint.values() if mode == "outpaint" else {}),

@@ -83,6 +83,7 @@ class SamplingPanel(ModelList, QWidget):
         super().__init__(parent)
         self.sampler, self.client, self.settings = sampler, client, settings
         self.ready = False
+        self.writing_files = True  # False while the settings are saved: a job made then writes no file (a mask)
         self.error_box: QMessageBox | None = None
         self.walk = None  # the latest seed walk (ui/sampling/seed_walk.py)
 
@@ -291,10 +292,13 @@ class SamplingPanel(ModelList, QWidget):
         if self.views.count() > 1:
             self.settings.set_layout_state(f"{self.settings_prefix}/views", self.views.saveState())
         self.settings.set_layout_state(f"{self.settings_prefix}/columns", self.columns.saveState())
+        self.writing_files = False  # the job as the form stands, for next time: no file is written for it
         try:
             self.settings.set_json(self.settings_key, self.current_job().to_dict())
         except JobError:
             pass
+        finally:
+            self.writing_files = True
         self.settings.sync()
 
     # ---- running ----

@@ -23,13 +23,16 @@ def to_qimage(array: np.ndarray) -> QImage:
     return QImage(array.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
-def store_image(image: QImage, root: str, folder: str, prefix: str) -> Path:
+def store_image(image: QImage, root: str, folder: str, prefix: str, write: bool = True) -> Path | None:
     """Save a pasted or painted ``image`` under ``root/folder``, named by its content (the same image is stored once),
-    so that a job's parameters always point at a real file."""
+    so that a job's parameters always point at a real file. ``write`` False (settings being saved, no run): the path
+    only if that file is there already, else None — nothing is written for a picture no job has used."""
     data = bytes(image.constBits())
     target = Path(root or ".").expanduser() / folder
-    target.mkdir(parents=True, exist_ok=True)
     path = target / f"{prefix}-{hashlib.sha1(data).hexdigest()[:12]}.png"
+    if not write:
+        return path if path.is_file() else None
+    target.mkdir(parents=True, exist_ok=True)
     if not path.exists() and not image.save(str(path)):
         raise OSError(f"Could not save {path}.")
     return path
