@@ -131,3 +131,15 @@ def test_no_ui_code_reads_an_errors_wording():
             if re.search(r"""(["'][^"']+["']|\b[A-Z][A-Z0-9_]{2,})\s+in\s+(str\((exc|error)\)|message\b|exc\.args)""", line):
                 found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert found == []
+
+
+def test_a_limit_is_written_once_with_the_job_and_read_by_the_widgets():
+    """Guidance's 0–50 and the hires factor's bounds come from engine/jobs/checks.py, not from numbers in widgets."""
+    import re
+
+    written = []
+    for path in (ROOT / "ddpm_studio" / "ui").rglob("*.py"):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(r"maximum=(50|4)\.0\b|minimum=1\.05\b|\(0\.0, 50\.0\)", line):
+                written.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert written == []

@@ -18,6 +18,8 @@ OUTPAINT_FILLS = ("edge", "noise")  # engine/sampling/outpaint.py
 MAX_FEATHER = 256
 PREDICTION_TYPES = ("auto", "epsilon", "v_prediction")  # auto: the model's own (an SD 2.x file's: detected)
 MAX_CLIP_SKIP = 4  # A1111's "Clip skip": 1 is the text encoder's last layer, 2 the one before, …
+MAX_GUIDANCE = 50.0  # classifier-free guidance and InstructPix2Pix's image guidance: 0 … 50
+MIN_HIRES_SCALE, MAX_HIRES_SCALE = 1.0, 4.0  # a hires fix's enlargement (1: no hires fix; the panel's box starts above)
 MAX_LORA_WEIGHT = 10.0  # either sign: a negative weight pushes away from what the LoRA learnt, as in A1111
 
 

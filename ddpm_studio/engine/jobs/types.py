@@ -17,11 +17,14 @@ from ddpm_studio.engine.jobs.checks import (
     MAX_BATCH,
     MAX_CLIP_SKIP,
     MAX_FEATHER,
+    MAX_GUIDANCE,
+    MAX_HIRES_SCALE,
     MAX_LORA_WEIGHT,
     MAX_SEED,
     MAX_SIDE,
     MAX_STEPS,
     MIN_AUTOGUIDANCE,
+    MIN_HIRES_SCALE,
     MIN_SIDE,
     OUTPAINT_FILLS,
     PREDICTION_TYPES,
@@ -180,7 +183,7 @@ class PromptJob(Job):
         from ddpm_studio.engine.control.preprocess import check_control_fields
 
         check_control_fields(self)
-        check_float("guidance scale", self.guidance_scale, 0.0, 50.0)
+        check_float("guidance scale", self.guidance_scale, 0.0, MAX_GUIDANCE)
         check_int("full-decode interval", self.full_decode_every, 0, MAX_STEPS)
         if self.prediction_type not in PREDICTION_TYPES:
             raise JobError(f"Unknown prediction type '{self.prediction_type}'; choose one of: {', '.join(PREDICTION_TYPES)}.")
@@ -213,7 +216,7 @@ class Text2ImageJob(PromptJob):
             if value % SIDE_STEP:
                 raise JobError(f"The {label} must be a multiple of {SIDE_STEP} (the VAE works in {SIDE_STEP}×"
                                f"{SIDE_STEP} blocks); got {value}.")
-        check_float("hires upscale", self.hires_scale, 1.0, 4.0)
+        check_float("hires upscale", self.hires_scale, MIN_HIRES_SCALE, MAX_HIRES_SCALE)
         if not (isinstance(self.hires_upscaler, str) and self.hires_upscaler.strip()):  # or a diffusion upscaler
             raise JobError(f"The hires upscaler is {', '.join(HIRES_UPSCALERS)} or a 4× upscaler model.")
         check_float("hires denoising strength", self.hires_strength, 0.0, 1.0)
@@ -320,7 +323,7 @@ class EditJob(PromptJob):
         check_float("strength", self.strength, 0.0, 1.0)
         if self.strength == 0.0 and self.mode != "instruct":
             raise JobError("A strength of 0 would change nothing; use a value above 0.")
-        check_float("image guidance scale", self.image_guidance_scale, 0.0, 50.0)
+        check_float("image guidance scale", self.image_guidance_scale, 0.0, MAX_GUIDANCE)
 
     def a1111_fields(self) -> list[tuple[str, Any]]:
         if self.mode == "instruct":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QPlainTextEdit, QSpinBox
 
-from ddpm_studio.engine.jobs.checks import MAX_CLIP_SKIP, PREDICTION_TYPES
+from ddpm_studio.engine.jobs.checks import MAX_CLIP_SKIP, MAX_GUIDANCE, PREDICTION_TYPES
 from ddpm_studio.ui.widgets.common import narrow_combo
 
 PREDICTION_LABELS = {"auto": "Auto (detect)", "epsilon": "ε (noise)", "v_prediction": "v"}
@@ -39,7 +39,7 @@ class PromptFields:
         self.negative = QPlainTextEdit()
         self.negative.setPlaceholderText("What to avoid (optional)")
         self.negative.setMaximumHeight(44)
-        self.guidance = QDoubleSpinBox(minimum=0.0, maximum=50.0, value=7.5, singleStep=0.5, decimals=1)
+        self.guidance = QDoubleSpinBox(minimum=0.0, maximum=MAX_GUIDANCE, value=7.5, singleStep=0.5, decimals=1)
         self.guidance.setToolTip("Classifier-free guidance: higher follows the prompt more closely")
         self.prediction = narrow_combo(12)
         for key in PREDICTION_TYPES:

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_studio.engine.jobs.checks import EDIT_MODES, JobError
+from ddpm_studio.engine.jobs.checks import EDIT_MODES, MAX_GUIDANCE, JobError
 from ddpm_studio.engine.jobs.types import EditJob
 from ddpm_studio.engine.models.catalogue import MODE_NAMES, ModelInfo
 from ddpm_studio.engine.sampling.schedulers import LATENT_SCHEDULERS
@@ -74,7 +74,7 @@ class EditPanel(ImageInput, SamplingPanel):
         self.addons = AddonFields(form, self.settings, self.prompts.prompt, self.prompts.negative)
         self.strength = QDoubleSpinBox(minimum=0.01, maximum=1.0, value=0.75, singleStep=0.05, decimals=2)
         self.strength.setToolTip("How much to change: 0 keeps the image, 1 repaints it from noise")
-        self.image_guidance = QDoubleSpinBox(minimum=0.0, maximum=50.0, value=1.5, singleStep=0.1, decimals=2)
+        self.image_guidance = QDoubleSpinBox(minimum=0.0, maximum=MAX_GUIDANCE, value=1.5, singleStep=0.1, decimals=2)
         self.image_guidance.setToolTip("Instruct: how closely to keep the input image")
         form.addRow("Strength", self.strength)
         form.addRow("Image guidance", self.image_guidance)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QSpinBox, QWidget
 
-from ddpm_studio.engine.jobs.checks import MAX_STEPS
+from ddpm_studio.engine.jobs.checks import MAX_HIRES_SCALE, MAX_STEPS, MIN_HIRES_SCALE
 from ddpm_studio.engine.jobs.types import HIRES_UPSCALERS, hires_problem, hires_size
 from ddpm_studio.ui.widgets.common import narrow_combo
 from ddpm_studio.ui.widgets.notes import FieldNote
@@ -29,7 +29,8 @@ class HiresFields(QObject):
         self.enabled = QCheckBox("Hires fix")
         self.enabled.setToolTip("Render at the size above, enlarge, then img2img at the large size: detail without "
                                 "the doubled subjects a direct large render gives (A1111's two passes)")
-        self.scale = QDoubleSpinBox(minimum=1.05, maximum=4.0, value=2.0, singleStep=0.25, decimals=2, prefix="× ")
+        self.scale = QDoubleSpinBox(minimum=MIN_HIRES_SCALE + 0.05, maximum=MAX_HIRES_SCALE, value=2.0, singleStep=0.25,
+                                    decimals=2, prefix="× ")  # × 1 would be no hires fix: the box above says on or off
         self.upscaler = narrow_combo(8)
         for key in HIRES_UPSCALERS:
             self.upscaler.addItem(UPSCALER_LABELS[key], key)

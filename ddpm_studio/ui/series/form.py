@@ -7,16 +7,15 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QPlainTextEdit, QSpinBox, QWidget
 
-from ddpm_studio.engine.jobs.types import (
+from ddpm_studio.engine.jobs.checks import (
     MAX_AUTOGUIDANCE,
+    MAX_GUIDANCE,
     MAX_SEED,
     MAX_STEPS,
     MIN_AUTOGUIDANCE,
-    GenerateJob,
-    Job,
     JobError,
-    Text2ImageJob,
 )
+from ddpm_studio.engine.jobs.types import GenerateJob, Job, Text2ImageJob
 from ddpm_studio.engine.models.catalogue import PIXEL_FAMILY, ModelInfo, list_models
 from ddpm_studio.engine.models.defaults import read_defaults
 from ddpm_studio.engine.sampling.schedulers import DEFAULT_SCHEDULER, LATENT_SCHEDULERS, PIXEL_SCHEDULERS, SCHEDULERS
@@ -60,7 +59,7 @@ class SeriesForm(QWidget):
         size.addWidget(self.height_box)
         self.scheduler_box = scheduler_combo(14, PIXEL_SCHEDULERS)
         self.steps = QSpinBox(minimum=1, maximum=MAX_STEPS, value=25)
-        self.guidance = QDoubleSpinBox(minimum=0.0, maximum=50.0, value=1.0, singleStep=0.5, decimals=2)
+        self.guidance = QDoubleSpinBox(minimum=0.0, maximum=MAX_GUIDANCE, value=1.0, singleStep=0.5, decimals=2)
         self.seed_field = SeedField(settings.random_seed(panel))
         self.rows = QFormLayout(self)
         self.rows.setContentsMargins(0, 0, 0, 0)
@@ -114,7 +113,7 @@ class SeriesForm(QWidget):
         self.scheduler_box.setCurrentIndex(max(0, self.scheduler_box.findData(defaults.get("scheduler",
                                                                                            DEFAULT_SCHEDULER))))
         self.steps.setValue(defaults.get("steps", self.steps.value()))
-        low, high = (MIN_AUTOGUIDANCE, MAX_AUTOGUIDANCE) if pixel else (0.0, 50.0)
+        low, high = (MIN_AUTOGUIDANCE, MAX_AUTOGUIDANCE) if pixel else (0.0, MAX_GUIDANCE)
         self.guidance.setRange(low, high)
         self.guidance.setValue(defaults.get("guidance_scale", 1.0) if pixel else 7.5)
         self.guidance.setToolTip(AUTOGUIDANCE_TIP if pixel else GUIDANCE_TIP)
