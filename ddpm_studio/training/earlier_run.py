@@ -25,6 +25,15 @@ class EarlierRunError(TrainingError):
                          "another output folder.")
 
 
+def check_output_folder(output: str | Path, resume: bool, lora: bool) -> None:
+    """What both trainers check before a run: a resumed run must be this trainer's; a new one must not land beside
+    an earlier run's checkpoints (it would mix with them)."""
+    if resume:
+        refuse_other_trainers_run(output, lora=lora)
+    else:
+        refuse_a_new_run_over(output)
+
+
 def refuse_a_new_run_over(output: str | Path) -> None:
     """Raise ``EarlierRunError`` when ``output`` holds checkpoints or an exported model of an earlier run."""
     earlier = ckpt.describe_run(output)

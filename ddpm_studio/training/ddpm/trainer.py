@@ -23,7 +23,7 @@ from ddpm_studio.host_memory import keep_freed_memory
 from ddpm_studio.training import checkpoints as ckpt
 from ddpm_studio.training.config import TrainConfig
 from ddpm_studio.training.ddpm.dataset import ImageFolderDataset
-from ddpm_studio.training.earlier_run import refuse_a_new_run_over, refuse_other_trainers_run
+from ddpm_studio.training.earlier_run import check_output_folder
 from ddpm_studio.training.events import TrainCallback, TrainControl, TrainEvent
 from ddpm_studio.training.precision import AutocastOn, settle_precision
 from ddpm_studio.training.run_loop import (
@@ -90,10 +90,7 @@ def train(config: TrainConfig, on_event: TrainCallback = ignore_event, control: 
     config.validate()
     control = control or TrainControl()
     output = Path(config.output_dir).expanduser()
-    if resume:
-        refuse_other_trainers_run(output, lora=False)
-    else:  # a new run beside an earlier one's checkpoints would mix with it
-        refuse_a_new_run_over(output)
+    check_output_folder(output, resume, lora=False)
     device = training_device()
     if device.type == "cpu":
         keep_freed_memory()

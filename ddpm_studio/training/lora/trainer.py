@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ddpm_studio.host_memory import keep_freed_memory
-from ddpm_studio.training.earlier_run import refuse_a_new_run_over, refuse_other_trainers_run
+from ddpm_studio.training.earlier_run import check_output_folder
 from ddpm_studio.training.events import TrainCallback, TrainControl, TrainEvent, TrainingError
 from ddpm_studio.training.lora.captions import step_caption, tag_frequency, template_caption
 from ddpm_studio.training.lora.config import LoraTrainConfig
@@ -116,10 +116,7 @@ def train_lora(config: LoraTrainConfig, on_event: TrainCallback = ignore_event, 
     config.validate()
     control = control or TrainControl()
     output = Path(config.output_dir).expanduser()
-    if resume:
-        refuse_other_trainers_run(output, lora=True)
-    else:  # a new run beside an earlier one's checkpoints would mix with it
-        refuse_a_new_run_over(output)
+    check_output_folder(output, resume, lora=True)
     device = training_device()
     if device.type == "cpu":
         keep_freed_memory()
