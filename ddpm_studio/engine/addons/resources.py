@@ -23,13 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ddpm_studio.engine.models.catalogue import ModelError
+from ddpm_studio.engine.models.families import ARCH_BY_CONTEXT, FAMILY_NAMES, PICKLE_SUFFIXES
 
 SAFE = ".safetensors"
-PICKLED = (".pt", ".bin", ".ckpt", ".pth")
 HEADER_LIMIT = 100 * 2**20  # a safetensors header larger than this is not one
-ARCH_BY_CONTEXT = {768: "sd1", 1024: "sd2", 2048: "sdxl"}  # the cross-attention input width of each family's UNet
-# (the same facts as models.ARCH_CONTEXT, read the other way)
-FAMILY_NAMES = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
 KOHYA_BASE = {"sd_v1": "sd1", "sd_v2": "sd2", "v2": "sd2", "sdxl_base_v1-0": "sdxl"}  # ss_base_model_version
 LORA_MARKERS = (".lora_down.", ".lora_up.", ".lora_A.", ".lora_B.", ".hada_w1_a", ".lokr_w1", "lora.down.", "lora.up.")
 MAX_TRIGGERS = 12
@@ -184,7 +181,7 @@ def _files(folders, suffixes: tuple[str, ...]) -> list[Path]:
 def lora_file(path: Path) -> LoraFile:
     """What a LoRA file is, read from its header; an AddonError if it holds no LoRA."""
     path = Path(path)
-    if path.suffix.lower() in PICKLED:
+    if path.suffix.lower() in PICKLE_SUFFIXES:
         return LoraFile(name=path.stem, path=path, pickled=True)
     header = read_header(path)
     keys = header.shapes
@@ -237,7 +234,7 @@ def trigger_words(metadata: dict[str, str]) -> tuple[str, ...]:
 def list_loras(folders) -> tuple[list[LoraFile], list[UnreadableFile]]:
     """The LoRAs in ``folders`` (searched through their subfolders), and each file skipped, with why."""
     found, skipped = [], []
-    for path in _files(folders, (SAFE, *PICKLED)):
+    for path in _files(folders, (SAFE, *PICKLE_SUFFIXES)):
         try:
             found.append(lora_file(path))
         except AddonError as exc:
@@ -250,8 +247,8 @@ def find_lora(ref: str, folders) -> Path:
     path = Path(ref).expanduser()
     if path.is_file():
         return path
-    name = path.stem if path.suffix.lower() in (SAFE, *PICKLED) else path.name
-    candidates = _files(folders, (SAFE, *PICKLED))  # the folders walked once; the exact name first, then any case
+    name = path.stem if path.suffix.lower() in (SAFE, *PICKLE_SUFFIXES) else path.name
+    candidates = _files(folders, (SAFE, *PICKLE_SUFFIXES))  # the folders walked once; the exact name first, then any case
     matches = [p for p in candidates if p.stem == name] or [p for p in candidates if p.stem.lower() == name.lower()]
     if not matches:
         where = ", ".join(str(f) for f in folders) or "no LoRA folder is set"
@@ -261,7 +258,7 @@ def find_lora(ref: str, folders) -> Path:
 
 def embedding_file(path: Path) -> EmbeddingFile:
     path = Path(path)
-    if path.suffix.lower() in PICKLED:
+    if path.suffix.lower() in PICKLE_SUFFIXES:
         return EmbeddingFile(name=path.stem, path=path, pickled=True)
     shapes = read_header(path).shapes
     if "clip_l" in shapes and "clip_g" in shapes:
@@ -285,7 +282,7 @@ def list_embeddings(folders) -> tuple[list[EmbeddingFile], list[UnreadableFile]]
     cannot be read, holds no embedding, or repeats a name found first."""
     found, skipped = [], []
     names: set[str] = set()
-    for path in _files(folders, (SAFE, *PICKLED)):
+    for path in _files(folders, (SAFE, *PICKLE_SUFFIXES)):
         try:
             embedding = embedding_file(path)
         except AddonError as exc:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ddpm_studio.engine.addons.resources import PICKLED, AddonError, list_vaes
+from ddpm_studio.engine.addons.resources import AddonError, list_vaes
 from ddpm_studio.engine.errors import first_line
+from ddpm_studio.engine.models.families import PICKLE_SUFFIXES
 from ddpm_studio.engine.sampling.non_finite import check_values
 
 LDM_PREFIXES = ("first_stage_model.", "vae.")
@@ -33,7 +34,7 @@ def load_vae(path: Path, like, dtype):
     """An AutoencoderKL from ``path``, on the device and in the dtype of ``like`` (the model's own VAE)."""
     from diffusers import AutoencoderKL
 
-    if path.suffix.lower() in PICKLED:
+    if path.suffix.lower() in PICKLE_SUFFIXES:
         raise AddonError(f"The VAE {path} is a pickle file; DDPM Studio loads VAEs from .safetensors files or "
                          "diffusers folders only.")
     try:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ddpm_studio.engine.models.catalogue import ARCH_CONTEXT, ModelError, check_weights_safe
+from ddpm_studio.engine.models.catalogue import ModelError, check_weights_safe
+from ddpm_studio.engine.models.families import ARCH_BY_CONTEXT, FAMILY_NAMES, PICKLE_SUFFIXES
 
 PIPELINES = {  # (xl, mode) → the diffusers pipeline
     (False, "txt2img"): "StableDiffusionControlNetPipeline",
@@ -22,15 +23,12 @@ PIPELINES = {  # (xl, mode) → the diffusers pipeline
     (True, "inpaint"): "StableDiffusionXLControlNetInpaintPipeline",
     (True, "outpaint"): "StableDiffusionXLControlNetInpaintPipeline",
 }
-FAMILY_NAMES = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
-CONTEXT_ARCH = {width: arch for arch, width in ARCH_CONTEXT.items()}
-PICKLED = (".pth", ".pt", ".ckpt", ".bin")
 XL_KEYS = ("add_embedding.", "label_emb.")  # SDXL's size conditioning, in diffusers' and the original layout
 
 
 def family_words(xl: bool, context_dim: int) -> str:
     """"SDXL", "SD 1.x", or what a model of unknown size is: its text width."""
-    arch = CONTEXT_ARCH.get(context_dim)
+    arch = ARCH_BY_CONTEXT.get(context_dim)
     if arch is not None and (arch == "sdxl") == xl:
         return FAMILY_NAMES[arch]
     return f"{'an SDXL-type' if xl else 'an SD-type'} model with {context_dim}-wide text features"
@@ -62,7 +60,7 @@ def single_file_arch(path: Path) -> str:
     if not widths:
         raise ModelError(f"{path} is not a ControlNet: it has no cross-attention layers.")
     xl = any(key.startswith(XL_KEYS) or f".{XL_KEYS[0]}" in key or f".{XL_KEYS[1]}" in key for key in shapes)
-    return CONTEXT_ARCH.get(max(widths)) or ("sdxl" if xl else "sd1")
+    return ARCH_BY_CONTEXT.get(max(widths)) or ("sdxl" if xl else "sd1")
 
 
 def load_controlnet(path: Path, dtype, device, allow_pickle: bool = False):
@@ -78,7 +76,7 @@ def load_controlnet(path: Path, dtype, device, allow_pickle: bool = False):
             model = ControlNetModel.from_pretrained(path, local_files_only=True, torch_dtype=dtype,
                                                     use_safetensors=None if allow_pickle else True)
         else:
-            if path.suffix.lower() in PICKLED and not allow_pickle:
+            if path.suffix.lower() in PICKLE_SUFFIXES and not allow_pickle:
                 raise ModelError(f"{path} is a pickle file, which can run code when loaded; allow pickle files in "
                                  "Preferences (then it is read weights-only) or use a .safetensors ControlNet.")
             from ddpm_studio.engine.models.single_file import configs_root

@@ -19,11 +19,11 @@ from typing import Any
 
 from ddpm_studio.engine.errors import USER, first_line
 from ddpm_studio.engine.models.defaults import BUNDLED_PREFIX, read_defaults
+from ddpm_studio.engine.models.families import ARCH_CONTEXT, PICKLE_SUFFIXES
 from ddpm_studio.engine.models.single_file import ARCH_NAMES, SingleFileError, detect, is_checkpoint_file
 from ddpm_studio.paths import bundled_models_dir
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
 
 # pipeline class -> (family, the panel that takes it)
 FAMILIES: dict[str, tuple[str, str]] = {
@@ -219,9 +219,6 @@ def _inspect_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
     return ModelInfo(ref=ref, path=path, name=path.stem, class_name=f"single-file {ARCH_NAMES[arch]}", family=family,
                      panel=panel, modes=UNET_CHANNEL_MODES[channels], in_channels=channels, arch=arch,
                      context_dim=ARCH_CONTEXT[arch])
-
-
-ARCH_CONTEXT = {"sd1": 768, "sd2": 1024, "sdxl": 2048}  # each family's cross-attention width
 
 
 def _unet_shape(path: Path) -> tuple[int, int]:

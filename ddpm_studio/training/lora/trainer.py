@@ -93,7 +93,7 @@ class _Parts:
 
     @property
     def arch(self) -> str:
-        from ddpm_studio.engine.addons.resources import ARCH_BY_CONTEXT
+        from ddpm_studio.engine.models.families import ARCH_BY_CONTEXT
 
         return self.info.arch or ARCH_BY_CONTEXT.get(self.context_dim, "")
 

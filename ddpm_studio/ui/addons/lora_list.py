@@ -26,8 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_studio.engine.addons.resources import FAMILY_NAMES, LoraFile, list_loras
+from ddpm_studio.engine.addons.resources import LoraFile, list_loras
 from ddpm_studio.engine.jobs.checks import MAX_LORA_WEIGHT
+from ddpm_studio.engine.models.families import FAMILY_NAMES
 from ddpm_studio.engine.prompts.syntax import lora_tag_spans
 from ddpm_studio.ui.addons.folded_list import FoldedFileList
 from ddpm_studio.ui.prompts.words import append_words, remove_span, replace_span

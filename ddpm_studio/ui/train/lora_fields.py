@@ -82,7 +82,7 @@ class LoraTrainFields(QWidget):
 
     def native_side(self) -> int:
         """The resolution the chosen base model was trained at (512 when it does not say)."""
-        from ddpm_studio.engine.addons.resources import ARCH_BY_CONTEXT
+        from ddpm_studio.engine.models.families import ARCH_BY_CONTEXT
 
         info = self.infos.get(self.base_box.currentData() or "")
         arch = (info.arch or ARCH_BY_CONTEXT.get(info.context_dim, "")) if info is not None else ""
