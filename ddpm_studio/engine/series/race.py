@@ -7,7 +7,6 @@ image: the moment the picture is decided is where that distance falls to nothing
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -17,6 +16,7 @@ from PIL import Image
 from ddpm_studio.engine.events import Result, StepEvent, StopCheck, never_stop
 from ddpm_studio.engine.history import DEFAULT_BUDGET_BYTES, StepHistory
 from ddpm_studio.engine.jobs.types import RaceJob
+from ddpm_studio.engine.series.runner import run_series
 
 LaneStep = Callable[[StepEvent], None]  # gets every step event of every lane (``event.lane`` says which)
 
@@ -67,21 +67,20 @@ def distance(x0: np.ndarray | None, final: np.ndarray | None) -> float | None:
 
 def run_race(engine, race: RaceJob, on_step: LaneStep | None = None, should_stop: StopCheck = never_stop,
              budget_bytes: int = DEFAULT_BUDGET_BYTES) -> RaceResult:
-    """Run every lane in turn; stops within one step of ``should_stop`` (then ``cancelled``, nothing kept)."""
-    lanes: list[Lane] = []
+    """Run every lane in turn (``series.runner.run_series``, as a grid's cells), each lane's steps kept in a history
+    of its own; stops within one step of ``should_stop`` (then ``cancelled``, nothing kept)."""
     per_lane = max(1, budget_bytes // len(race.values))
-    for number, (value, job) in enumerate(zip(race.values, race.lanes())):
-        history = StepHistory(per_lane)
+    jobs = race.lanes()
+    histories = [StepHistory(per_lane) for _ in jobs]
 
-        def lane_step(event: StepEvent, number: int = number, history: StepHistory = history) -> None:
-            event = dataclasses.replace(event, lane=number)
-            history.add(event)
-            if on_step is not None:
-                on_step(event)
+    def lane_step(event: StepEvent) -> None:
+        histories[event.lane].add(event)
+        if on_step is not None:
+            on_step(event)
 
-        result = engine.run(job.replace(preview_every=max(job.preview_every, 1)), on_step=lane_step,
-                            should_stop=should_stop, save=False)
-        if result.cancelled:
-            return RaceResult(race=race, lanes=[], cancelled=True)
-        lanes.append(Lane(label=race.label(value), job=job, result=result, steps=history.frames()))
-    return RaceResult(race=race, lanes=lanes)
+    results = run_series(engine, [job.replace(preview_every=max(job.preview_every, 1)) for job in jobs], lane_step,
+                         should_stop, save=False)
+    if results is None:
+        return RaceResult(race=race, lanes=[], cancelled=True)
+    return RaceResult(race=race, lanes=[Lane(label=race.label(value), job=job, result=result, steps=history.frames())
+                                        for value, job, result, history in zip(race.values, jobs, results, histories)])

@@ -10,15 +10,17 @@ from pathlib import Path
 from ddpm_studio.engine.events import Result, StepEvent, StopCheck, never_stop
 
 
-def run_series(engine, jobs: list, on_step=None, should_stop: StopCheck = never_stop) -> list[Result] | None:
-    """The runs' results in order, or None when cancelled (with their files gone)."""
+def run_series(engine, jobs: list, on_step=None, should_stop: StopCheck = never_stop,
+               save: bool = True) -> list[Result] | None:
+    """The runs' results in order, or None when cancelled (with their files gone). ``save`` False: nothing is written
+    (a race keeps its lanes in memory until it is exported)."""
     results: list[Result] = []
     for number, job in enumerate(jobs):
         def step(event: StepEvent, number: int = number) -> None:
             if on_step is not None:
                 on_step(dataclasses.replace(event, lane=number))
 
-        result = engine.run(job, on_step=step, should_stop=should_stop)
+        result = engine.run(job, on_step=step, should_stop=should_stop, save=save)
         if result.cancelled:
             discard([path for done in results for path in done.saved_paths])
             return None
