@@ -173,7 +173,7 @@ def test_again_with_a_new_seed_leaves_the_panels_batch_and_random_box_alone(gall
     assert generate.batch.value() == 3 and generate.random_seed.isChecked()  # as the user left them
 
 
-def test_send_to_edit_brings_the_pictures_prompt_and_negative_prompt(gallery, tmp_path, qtbot):
+def test_send_to_edit_and_upscale_bring_the_pictures_prompt_and_negative_prompt(gallery, tmp_path, qtbot):
     from ddpm_studio.engine.jobs.types import Text2ImageJob
     from ddpm_studio.engine.output.metadata import png_info
     from tests.hostile_pngs import a1111_text, text_png
@@ -198,6 +198,11 @@ def test_send_to_edit_brings_the_pictures_prompt_and_negative_prompt(gallery, tm
         panel.details.buttons["edit"].click()
         assert window.tabs.currentWidget() is edit and edit.image_path == panel.details.row["path"]
         assert edit.prompts.prompt.toPlainText() == prompt and edit.prompts.negative.toPlainText() == negative
+    window.tabs.setCurrentWidget(panel)
+    panel.details.buttons["upscale"].click()  # the upscaler reads what the picture shows: its prompt too
+    upscale = window.upscale_panel
+    assert window.tabs.currentWidget() is upscale and upscale.prompts.prompt.toPlainText() == "a red fox in snow"
+    assert upscale.prompts.negative.toPlainText() == "cartoon"
 
 
 def test_a_folder_with_hostile_files_is_added_and_each_bad_one_named(gallery, tmp_path, qtbot):

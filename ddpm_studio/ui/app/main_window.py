@@ -335,11 +335,13 @@ class MainWindow(QMainWindow):
 
     def send_image(self, path: str, where: str) -> bool:
         """A gallery image as the input of Edit, Upscale or the forward-process explorer."""
-        from ddpm_studio.ui.gallery.handoff import send_to_edit
+        from ddpm_studio.ui.gallery.handoff import send_with_prompts
 
         panel = {"edit": self.edit_panel, "upscale": self.upscale_panel, "explorer": self.explorer_panel}[where]
         self.tabs.setCurrentWidget(panel)
-        return send_to_edit(panel, path) if where == "edit" else panel.load_image(path)
+        if where == "explorer":  # the forward process takes a picture, no prompt
+            return panel.load_image(path)
+        return send_with_prompts(panel, path, self.tabs.tabText(self.tabs.indexOf(panel)))
 
     def rerun_with_new_seed(self, path: str):
         """Make a gallery image again with everything the same but the seed (a new random one): one image, the

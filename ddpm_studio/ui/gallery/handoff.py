@@ -1,5 +1,5 @@
-"""What the Gallery hands to the other tabs, as A1111's "Send to img2img" does: a picture sent to Edit comes with its
-prompt and negative prompt (read from the file: ours, A1111's, ComfyUI's or InvokeAI's); "Again, new seed" makes
+"""What the Gallery hands to the other tabs, as A1111's "Send to img2img" does: a picture sent to Edit or Upscale comes
+with its prompt and negative prompt (read from the file: ours, A1111's, ComfyUI's or InvokeAI's); "Again, new seed" makes
 one image of the restored job with a new seed, leaving the panel's batch size and Random box as the user set them."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from ddpm_studio.engine.gallery.rows import RowError, row_from_png
 from ddpm_studio.engine.jobs.checks import JobError
 
 
-def send_to_edit(panel, path: str) -> bool:
-    """The picture at ``path`` as the Edit panel's input, with the prompts that made it (a picture without a
-    prompt, such as an unconditional model's, leaves the panel's prompts as they are)."""
+def send_with_prompts(panel, path: str, tab: str) -> bool:
+    """The picture at ``path`` as the input of ``panel`` (Edit or Upscale, called ``tab``), with the prompts that made
+    it: what to change for an edit, what the picture shows for an upscaler. A picture without a prompt, such as an
+    unconditional model's, leaves the panel's prompts as they are."""
     if not panel.load_image(path):
         return False
     try:
@@ -22,7 +23,7 @@ def send_to_edit(panel, path: str) -> bool:
     if row.get("prompt") or row.get("negative"):
         panel.prompts.prompt.setPlainText(row.get("prompt") or "")
         panel.prompts.negative.setPlainText(row.get("negative") or "")
-        panel.status_message.emit(f"{Path(path).name} is in Edit with its prompt")
+        panel.status_message.emit(f"{Path(path).name} is in {tab} with its prompt")
     return True
 
 
