@@ -359,8 +359,9 @@ class MainWindow(QMainWindow):
             busy.append("a training")
         return busy
 
-    def _stop_for_quit(self) -> list:
-        """Save the settings, ask every worker to stop; the threads that still run (the window closes after them)."""
+    def _stop_for_quit(self) -> dict:
+        """Save the settings, ask every worker to stop; the threads that still run, each with what it does in words
+        (the window closes after them)."""
         for panel in self.sampling_panels:
             panel.save_settings()
         self.settings.set_geometry(self.saveGeometry())
@@ -368,7 +369,7 @@ class MainWindow(QMainWindow):
         threads = self.train_panel.request_stop()
         if self.sampler.isRunning():
             self.sampler.request_shutdown()
-            threads.append(self.sampler)
+            threads[self.sampler] = "the run"
         return threads
 
     def closeEvent(self, event) -> None:

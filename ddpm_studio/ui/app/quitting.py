@@ -18,16 +18,16 @@ class QuitGuard(QObject):
     """Decides, for the window's closeEvent, whether to close now, ask first, or wait for threads to end. A QObject
     living on the GUI thread, so a thread's ``finished`` reaches it there."""
 
-    def __init__(self, window: QWidget, in_progress: Callable[[], list[str]], stop: Callable[[], list[QThread]],
-                 say: Callable[[str], None]) -> None:
+    def __init__(self, window: QWidget, in_progress: Callable[[], list[str]],
+                 stop: Callable[[], dict[QThread, str]], say: Callable[[str], None]) -> None:
         super().__init__(window)
         self.window = window
         self.in_progress = in_progress  # what would be lost, in words ("a run", "a training"); empty when nothing
-        self.stop = stop  # asks every worker to stop; the threads still running
+        self.stop = stop  # asks every worker to stop; the threads still running, each with what it does in words
         self.say = say  # a status line
         self.quitting = False
         self.box: QMessageBox | None = None
-        self._waiting: list[QThread] | None = None  # the threads asked to stop, once quitting
+        self._waiting: dict[QThread, str] | None = None  # the threads asked to stop, once quitting
 
     def may_close(self) -> bool:
         """True when the window may close now; else the close is put off (asked, or waiting for threads)."""
@@ -41,9 +41,9 @@ class QuitGuard(QObject):
             self._waiting = self.stop()
             for thread in self._waiting:
                 thread.finished.connect(self._thread_ended)
-        running = [thread for thread in self._waiting if thread.isRunning()]
+        running = [words for thread, words in self._waiting.items() if thread.isRunning()]
         if running:
-            self.say("Stopping " + " and ".join(_named(t) for t in running) + " before quitting…")
+            self.say("Stopping " + " and ".join(dict.fromkeys(running)) + " before quitting…")
             return False
         return True
 
@@ -77,7 +77,3 @@ class QuitGuard(QObject):
     def _thread_ended(self) -> None:
         if all(not thread.isRunning() for thread in self._waiting):
             QTimer.singleShot(0, self, self.window.close)  # not after the window is gone
-
-
-def _named(thread: QThread) -> str:
-    return "the training" if "Train" in type(thread).__name__ else "the run"

@@ -376,11 +376,14 @@ class TrainPanel(QWidget):
     def training(self) -> bool:
         return self.trainer is not None and self.trainer.isRunning()
 
-    def request_stop(self) -> list:
-        """Ask a running training to stop (it checkpoints first), without waiting: the threads still running."""
+    def request_stop(self) -> dict:
+        """Ask a running training to stop (it checkpoints first), without waiting: the threads still running, each
+        with what it does in words."""
+        threads = dict.fromkeys(self.data_view.scanners(), "the folder scan")
         if self.trainer is not None:
             self.trainer.control.request_stop()
-        return ([self.trainer] if self.trainer is not None else []) + self.data_view.scanners()
+            threads[self.trainer] = "the training"
+        return threads
 
     def shutdown(self, timeout_ms: int = 120000) -> None:
         """Stop a running training (it checkpoints and exports first) and wait for it."""
