@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from ddpm_studio.engine.addons.resources import LoraFile, list_loras
 from ddpm_studio.engine.jobs.checks import MAX_LORA_WEIGHT
 from ddpm_studio.engine.models.families import FAMILY_NAMES
-from ddpm_studio.engine.prompts.syntax import lora_tag_spans
+from ddpm_studio.engine.prompts.syntax import LoraTag, lora_tag_spans
 from ddpm_studio.ui.addons.folded_list import FoldedFileList
 from ddpm_studio.ui.prompts.words import append_words, remove_span, replace_span
 from ddpm_studio.ui.widgets.notes import FieldNote, LinkLabel
@@ -124,20 +124,20 @@ class LoraList(FoldedFileList):
                 self._edit_tags(path, None)
 
     # ---- the prompt's <lora:…> tags ----
-    def _tag_spans(self) -> list[tuple[int, int, str, float]]:
-        """(start, end, listed path, weight) of each tag in the prompt that names a listed LoRA."""
+    def _tag_spans(self) -> list[tuple[int, int, str, LoraTag]]:
+        """(start, end, listed path, tag) of each tag in the prompt that names a listed LoRA."""
         spans = []
         for start, end, tag in lora_tag_spans(self.prompt.toPlainText()):
             path = self.find(tag.name)
             if path is not None:
-                spans.append((start, end, path, tag.weight))
+                spans.append((start, end, path, tag))
         return spans
 
     def follow_prompt(self) -> None:
         """Tick the LoRAs the prompt's tags name, with the tag's weight; untick those whose tag was taken out."""
         tagged: dict[str, float] = {}
-        for _start, _end, path, weight in self._tag_spans():
-            tagged.setdefault(path, weight)
+        for _start, _end, path, tag in self._tag_spans():
+            tagged.setdefault(path, tag.weight)
         if tagged == self.tagged and all(p in self.rows for p in tagged):
             return
         self._following = True
@@ -158,14 +158,13 @@ class LoraList(FoldedFileList):
     def _edit_tags(self, path: str, weight: float | None) -> None:
         """Rewrite the prompt's tags of ``path`` with ``weight``, or take them out (None); last first, so the
         positions of the others hold."""
-        for start, end, tagged_path, _weight in reversed(self._tag_spans()):
+        for start, end, tagged_path, tag in reversed(self._tag_spans()):
             if tagged_path != path:
                 continue
             if weight is None:
                 remove_span(self.prompt, start, end)
             else:
-                name = self.prompt.toPlainText()[start:end].split(":")[1]
-                replace_span(self.prompt, start, end, f"<lora:{name}:{weight:g}>")
+                replace_span(self.prompt, start, end, f"<lora:{tag.name}:{weight:g}>")
 
     def _weight_changed(self, path: str, weight: float) -> None:
         if path in self.tagged and not self._following:
