@@ -56,6 +56,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from ddpm_studio.engine.sampling.inside_step import _blocks, watch_inside_steps
+    from ddpm_studio.training.precision import device_name
 
     pipe = pipeline(args.width)
     pipe.set_progress_bar_config(disable=True)
@@ -70,12 +71,13 @@ def main() -> None:
         with watch_inside_steps(pipe, never, RuntimeError):
             plain()
 
+    cpu = device_name(torch.device("cpu"))
     plain(), hooked()  # warm-up
     times = interleaved({"plain": plain, "hooked": hooked}, args.rounds)
     hooks = len(_blocks(pipe.unet)) + len(_blocks(pipe.vae.decoder)) + 2
     params = sum(p.numel() for p in pipe.unet.parameters())
     print(f"UNet {params / 1e6:.1f} M parameters, {args.size} px, {args.steps} steps, {hooks} hooks, {args.rounds} rounds, "
-          f"torch threads {torch.get_num_threads()}, CPU {cpu_model()}")
+          f"torch threads {torch.get_num_threads()}, CPU {cpu}")
     for name, values in times.items():
         print(f"  {name:<7} median {statistics.median(values):.3f} s   min {min(values):.3f} s   max {max(values):.3f} s")
     print(json.dumps({
@@ -83,20 +85,8 @@ def main() -> None:
         "seconds_per_step_plain": round(statistics.median(times["plain"]) / args.steps, 4),
         "hooks": hooks,
         "torch_threads": torch.get_num_threads(),
-        "cpu": cpu_model(),
+        "cpu": cpu,
     }))
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

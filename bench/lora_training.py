@@ -164,18 +164,10 @@ def main() -> None:
         print(json.dumps(one_side(args)))
         return
     result = row(args, Path(tempfile.mkdtemp(prefix="ddpm-lora-bench-")))
-    print(f"CPU {cpu_model()}, torch threads {torch.get_num_threads()}")
+    from ddpm_studio.training.precision import device_name
+
+    print(f"CPU {device_name(torch.device('cpu'))}, torch threads {torch.get_num_threads()}")
     print(json.dumps(dict(result, torch_threads=torch.get_num_threads())))
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 if __name__ == "__main__":
