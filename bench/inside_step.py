@@ -48,7 +48,7 @@ def pipeline(width: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=256, help="picture size in pixels (latent: size / 8)")
-    parser.add_argument("--width", type=int, default=64, help="the UNet's top channel count (SD 1.x: 320)")
+    parser.add_argument("--width", type=int, default=64, help="the UNet's top channel count, a multiple of 64 (SD 1.x: 320)")
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2)
