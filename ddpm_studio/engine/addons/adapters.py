@@ -41,6 +41,7 @@ from ddpm_studio.engine.addons.resources import (
     model_family,
 )
 from ddpm_studio.engine.errors import first_line
+from ddpm_studio.engine.models.families import family_of_text_widths
 from ddpm_studio.engine.prompts.syntax import lora_tags
 from ddpm_studio.engine.sampling.non_finite import check_values, flat_tensors, safetensors_values
 
@@ -245,8 +246,8 @@ class EmbeddingSet:
             embedding = _describe_pickled(embedding, state)
         widths = self.widths()
         if embedding.dims != widths:
-            family = "SDXL" if len(widths) == 2 else {768: "SD 1.x", 1024: "SD 2.x"}.get(widths[0], "")
-            ours = f"an {family} model" if family else f"one whose text encoder is {widths[0]} wide"
+            family = family_of_text_widths(widths)
+            ours = f"an {family.name} model" if family else f"one whose text encoder is {widths[0]} wide"
             raise AddonError(f"The embedding {embedding.name} is made for {embedding.made_for}, and this model is "
                              f"{ours}: take '{embedding.name}' out of the prompt, or rename the file if the word is "
                              f"meant as a word ({embedding.path}).")

@@ -23,11 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ddpm_studio.engine.models.catalogue import ModelError
-from ddpm_studio.engine.models.families import ARCH_BY_CONTEXT, FAMILY_NAMES, PICKLE_SUFFIXES
+from ddpm_studio.engine.models.families import (
+    ARCH_BY_CONTEXT,
+    FAMILY_NAMES,
+    KOHYA_BASE,
+    PICKLE_SUFFIXES,
+    family_of_text_widths,
+)
 
 SAFE = ".safetensors"
 HEADER_LIMIT = 100 * 2**20  # a safetensors header larger than this is not one
-KOHYA_BASE = {"sd_v1": "sd1", "sd_v2": "sd2", "v2": "sd2", "sdxl_base_v1-0": "sdxl"}  # ss_base_model_version
 LORA_MARKERS = (".lora_down.", ".lora_up.", ".lora_A.", ".lora_B.", ".hada_w1_a", ".lokr_w1", "lora.down.", "lora.up.")
 MAX_TRIGGERS = 12
 
@@ -112,9 +117,8 @@ class EmbeddingFile:
 
     @property
     def family(self) -> str:
-        if len(self.dims) == 2:
-            return "SDXL"
-        return {768: "SD 1.x", 1024: "SD 2.x"}.get(self.dims[0], "") if self.dims else ""
+        family = family_of_text_widths(self.dims)
+        return family.name if family is not None else ""
 
     @property
     def made_for(self) -> str:

@@ -11,18 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ddpm_studio.engine.models.catalogue import ModelError, check_weights_safe
-from ddpm_studio.engine.models.families import ARCH_BY_CONTEXT, FAMILY_NAMES, PICKLE_SUFFIXES
+from ddpm_studio.engine.models.families import ARCH_BY_CONTEXT, FAMILY_NAMES, PICKLE_SUFFIXES, family_of_info
 
-PIPELINES = {  # (xl, mode) → the diffusers pipeline
-    (False, "txt2img"): "StableDiffusionControlNetPipeline",
-    (False, "img2img"): "StableDiffusionControlNetImg2ImgPipeline",
-    (False, "inpaint"): "StableDiffusionControlNetInpaintPipeline",
-    (False, "outpaint"): "StableDiffusionControlNetInpaintPipeline",
-    (True, "txt2img"): "StableDiffusionXLControlNetPipeline",
-    (True, "img2img"): "StableDiffusionXLControlNetImg2ImgPipeline",
-    (True, "inpaint"): "StableDiffusionXLControlNetInpaintPipeline",
-    (True, "outpaint"): "StableDiffusionXLControlNetInpaintPipeline",
-}
 XL_KEYS = ("add_embedding.", "label_emb.")  # SDXL's size conditioning, in diffusers' and the original layout
 
 
@@ -95,7 +85,7 @@ def check_family(controlnet, path: Path, info) -> None:
     """The ControlNet must be made for the model's family: the same text width, SDXL's size conditioning or not."""
     xl_control = controlnet.config.get("addition_embed_type") == "text_time"
     width = int(controlnet.config.get("cross_attention_dim") or 0)
-    xl_model = info.family.startswith("stable-diffusion-xl")
+    xl_model = family_of_info(info).xl
     if xl_control != xl_model or (info.context_dim and width != info.context_dim):
         raise ModelError(f"The ControlNet {path.name} is for {family_words(xl_control, width)}; the model "
                          f"{info.name} is {family_words(xl_model, info.context_dim)}.")
@@ -121,9 +111,8 @@ def control_pipeline(loaded, mode: str, controlnets: list):
 
     from ddpm_studio.engine.sampling.pipelines import pipeline_on
 
-    xl = loaded.info.family.startswith("stable-diffusion-xl")
     control = controlnets[0] if len(controlnets) == 1 else MultiControlNetModel(controlnets)
-    return pipeline_on(loaded, PIPELINES[(xl, mode)], controlnet=control)
+    return pipeline_on(loaded, family_of_info(loaded.info).control_pipelines[mode], controlnet=control)
 
 
 def control_arguments(job, mode: str, size: tuple[int, int]) -> dict:

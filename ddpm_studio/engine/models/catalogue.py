@@ -19,23 +19,17 @@ from typing import Any
 
 from ddpm_studio.engine.errors import USER, first_line
 from ddpm_studio.engine.models.defaults import BUNDLED_PREFIX, read_defaults
-from ddpm_studio.engine.models.families import ARCH_CONTEXT, PICKLE_SUFFIXES
-from ddpm_studio.engine.models.single_file import ARCH_NAMES, SingleFileError, detect, is_checkpoint_file
+from ddpm_studio.engine.models.families import BY_KEY, FAMILIES, LATENT_KINDS, PICKLE_SUFFIXES, family_of_folder
+from ddpm_studio.engine.models.single_file import SingleFileError, detect, is_checkpoint_file
 from ddpm_studio.paths import bundled_models_dir
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
-# pipeline class -> (family, the panel that takes it)
-FAMILIES: dict[str, tuple[str, str]] = {
+# pipeline class -> (family, the panel that takes it), for the models outside the family table (models/families.py)
+OTHER_PIPELINES: dict[str, tuple[str, str]] = {
     "DDPMPipeline": ("ddpm", "Generate"),
     "DDIMPipeline": ("ddpm", "Generate"),
     "PNDMPipeline": ("ddpm", "Generate"),
-    "StableDiffusionPipeline": ("stable-diffusion", "Text to Image"),
-    "StableDiffusionXLPipeline": ("stable-diffusion-xl", "Text to Image"),
-    "StableDiffusionImg2ImgPipeline": ("stable-diffusion", "Edit"),
-    "StableDiffusionInpaintPipeline": ("stable-diffusion-inpaint", "Edit (inpaint)"),
-    "StableDiffusionXLInpaintPipeline": ("stable-diffusion-xl-inpaint", "Edit (inpaint)"),
-    "StableDiffusionInstructPix2PixPipeline": ("instruct-pix2pix", "Edit (instruct)"),
     "StableDiffusionUpscalePipeline": ("sd-x4-upscaler", "Upscale"),
     "LDMSuperResolutionPipeline": ("ldm-super-resolution", "Upscale"),
     "LDMPipeline": ("latent-unconditional", ""),
@@ -49,11 +43,6 @@ class ModelError(Exception):
     kind = USER  # said as it is, no traceback (engine/errors.py)
 
 
-# what a Stable Diffusion UNet can do, by its number of input channels: a normal one in- and outpaints as masked
-# img2img (as in A1111), an inpainting one (9: latents, mask, masked picture) does it with better seams
-UNET_CHANNEL_MODES = {4: ("txt2img", "img2img", "inpaint", "outpaint"), 9: ("inpaint", "outpaint"), 8: ("instruct",)}
-INPAINTING_CHANNELS = 9
-LATENT_FAMILIES = {"stable-diffusion", "stable-diffusion-xl", "stable-diffusion-inpaint", "stable-diffusion-xl-inpaint", "instruct-pix2pix"}
 MODE_NAMES = {"txt2img": "text-to-image", "img2img": "image-to-image", "inpaint": "inpainting", "instruct": "instruction editing",
               "outpaint": "outpainting",
               "upscale": "4× upscaling"}
@@ -152,35 +141,24 @@ def inspect_model(ref: str, allow_pickle: bool = False) -> ModelInfo:
         return _known_single_file(ref, path, allow_pickle)
     index = read_model_index(path)
     class_name = str(index.get("_class_name", ""))
-    family, panel = FAMILIES.get(class_name, ("", ""))
+    family, panel = OTHER_PIPELINES.get(class_name, ("", ""))
     if not family and _component_class(index, "unet") == "UNet2DModel" and "scheduler" in index:
         family, panel = PIXEL_FAMILY, "Generate"
     modes: tuple[str, ...] = ("upscale",) if family in UPSCALE_FAMILIES else ()
     context_dim = 0
-    if family in LATENT_FAMILIES:
+    if any(class_name in row.folder_classes for row in FAMILIES):  # a latent family: its variant by the UNet
         channels, context_dim = _unet_shape(path)
-        modes = UNET_CHANNEL_MODES.get(channels, ())
-        xl = family.startswith("stable-diffusion-xl")
-        if channels == INPAINTING_CHANNELS:
-            family, panel = ("stable-diffusion-xl-inpaint" if xl else "stable-diffusion-inpaint"), "Edit (inpaint)"
-        elif "instruct" in modes:
-            family, panel = "instruct-pix2pix", "Edit (instruct)"
-        elif modes:
-            family, panel = ("stable-diffusion-xl" if xl else "stable-diffusion"), "Text to Image"
+        row = family_of_folder(class_name, context_dim)
+        variant = row.variant(channels)
+        if variant is None:  # a UNet the family has no variant for: what its class says, and no modes
+            named = row.variant_named(row.folder_classes[class_name])
+            family, panel = (named.kind, named.panel) if named is not None else (row.variants[0].kind, "")
+        else:
+            family, panel, modes = variant.kind, variant.panel, variant.modes
     card = read_defaults(path)
     return ModelInfo(ref=ref, path=path, name=display_name(ref, path, card.get("name", "")), class_name=class_name,
                      family=family, panel=panel, modes=modes, about=card.get("about", ""), context_dim=context_dim)
 
-
-SINGLE_FILE_FAMILIES = {  # (architecture, UNet input channels) → (family, panel)
-    ("sd1", 4): ("stable-diffusion", "Text to Image"),
-    ("sd1", 9): ("stable-diffusion-inpaint", "Edit (inpaint)"),
-    ("sd1", 8): ("instruct-pix2pix", "Edit (instruct)"),
-    ("sd2", 4): ("stable-diffusion", "Text to Image"),
-    ("sd2", 9): ("stable-diffusion-inpaint", "Edit (inpaint)"),
-    ("sdxl", 4): ("stable-diffusion-xl", "Text to Image"),
-    ("sdxl", 9): ("stable-diffusion-xl-inpaint", "Edit (inpaint)"),
-}
 
 
 _SINGLE_FILES: dict[tuple, ModelInfo | str] = {}  # (ref, path, mtime, size, allow_pickle) → its info, or the error
@@ -212,13 +190,14 @@ def _inspect_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
         arch, channels = detect(path, allow_pickle)
     except SingleFileError as exc:
         raise ModelError(str(exc)) from None
-    if (arch, channels) not in SINGLE_FILE_FAMILIES:
-        raise ModelError(f"{path} is a {ARCH_NAMES[arch]} checkpoint with a {channels}-channel UNet, which DDPM Studio "
+    row = BY_KEY[arch]
+    variant = row.variant(channels)
+    if variant is None:
+        raise ModelError(f"{path} is a {row.name} checkpoint with a {channels}-channel UNet, which DDPM Studio "
                          "does not know how to use.")
-    family, panel = SINGLE_FILE_FAMILIES[(arch, channels)]
-    return ModelInfo(ref=ref, path=path, name=path.stem, class_name=f"single-file {ARCH_NAMES[arch]}", family=family,
-                     panel=panel, modes=UNET_CHANNEL_MODES[channels], in_channels=channels, arch=arch,
-                     context_dim=ARCH_CONTEXT[arch])
+    return ModelInfo(ref=ref, path=path, name=path.stem, class_name=f"single-file {row.name}", family=variant.kind,
+                     panel=variant.panel, modes=variant.modes, in_channels=channels, arch=arch,
+                     context_dim=row.context_dim)
 
 
 def _unet_shape(path: Path) -> tuple[int, int]:
@@ -235,7 +214,7 @@ def require_mode(info: ModelInfo, mode: str) -> None:
     if mode == "upscale" and "upscale" not in info.modes:
         where = f"; open it in the {info.panel} panel" if info.panel else ""
         raise ModelError(f"{info.path} holds {info.class_name or 'an unknown pipeline'}, not a 4× upscaler{where}.")
-    if info.family not in LATENT_FAMILIES and mode != "upscale":
+    if info.family not in LATENT_KINDS and mode != "upscale":
         what = info.class_name or "an unknown pipeline"
         where = f"; open it in the {info.panel} panel" if info.panel else ""
         raise ModelError(f"{info.path} holds {what}, not a Stable Diffusion model{where}.")

@@ -1,11 +1,190 @@
-"""Facts about the Stable Diffusion families by their short names (sd1, sd2, sdxl), written once and read by the
-model catalogue, the add-on listings and ControlNet: the name a user reads, each family's cross-attention width (how
-a LoRA, an embedding or a ControlNet shows which family it was made for) and the file suffixes of pickled weights.
-The start of the family table (issue 28): the next families add rows here. No torch, no Qt."""
+"""The family table: everything the code knows about a latent model family, one row each, read by the catalogue
+(how a folder or a single file is recognised), the pipeline loader (which diffusers pipeline runs each mode),
+ControlNet and the hires fix (their pipelines), the previews (the latent→RGB map, TAESD), the add-on listings (a
+LoRA's, an embedding's or a ControlNet's cross-attention width tells its family), the LoRA trainer and exporter
+(resolution, kohya's base-model names) and the panels (default size and guidance). Adding a family is adding a row
+here and its tiny test model in ``tests/fixtures``. No torch, no Qt, no other module of ours.
+
+Rows are keyed by their short names (sd1, sd2, sdxl) — the names of their config folders under
+``resources/configs`` and of ``ModelInfo.arch``. A model's *variant* is what its denoiser's input channels make
+it: a normal model (4), an inpainting one (9: latents, mask, masked picture), an InstructPix2Pix one (8); the
+variant's ``kind`` is the catalogue's ``ModelInfo.family`` (``stable-diffusion-inpaint``), which the panels list by.
+
+Latent→RGB factors (4 latent channels → RGB, applied to model-space latents) are the ones ComfyUI publishes in
+``comfy/latent_formats.py`` (classes SD15 and SDXL, the latter with its bias).
+"""
 
 from __future__ import annotations
 
-FAMILY_NAMES = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
-ARCH_CONTEXT = {"sd1": 768, "sd2": 1024, "sdxl": 2048}  # each family's cross-attention width: its text embeddings'
-ARCH_BY_CONTEXT = {width: arch for arch, width in ARCH_CONTEXT.items()}
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")  # read only by torch's weights-only loader, when allowed
+ADDONS = frozenset({"lora", "embedding", "vae", "controlnet", "hires"})  # what the SD families all take
+
+
+def _frozen(mapping: dict) -> MappingProxyType:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What a family's denoiser is by its input channels, and the pipeline each of its modes runs."""
+
+    kind: str  # the catalogue's name for it (ModelInfo.family)
+    channels: int  # the denoiser's input channels
+    panel: str  # the panel that opens it
+    pipelines: MappingProxyType  # mode (txt2img, img2img, inpaint, outpaint, instruct) → diffusers pipeline class
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        return tuple(self.pipelines)
+
+
+@dataclass(frozen=True)
+class LatentRGB:
+    """A linear map from a family's latents to RGB, for previews: RGB = latents · factors + bias; known by its VAE's
+    scaling factor and latent channels."""
+
+    factors: tuple[tuple[float, float, float], ...]
+    bias: tuple[float, float, float]
+    scaling_factor: float
+    source: str
+
+
+@dataclass(frozen=True)
+class Family:
+    key: str  # sd1, sd2, sdxl: ModelInfo.arch, its config folder's name
+    name: str  # what a user reads
+    context_dim: int  # the denoiser's cross-attention width (its text embeddings'): how an add-on shows its family
+    text_widths: tuple[int, ...]  # its text encoders' widths (an embedding holds one vector per encoder)
+    folder_classes: MappingProxyType  # model_index.json _class_name of its folders → the variant it names
+    variants: tuple[Variant, ...]
+    control_pipelines: MappingProxyType  # mode → the ControlNet pipeline
+    img2img: str  # the hires fix's second pass
+    latent_rgb: LatentRGB
+    taesd_repo: str  # the TAESD preview decoder for its latents, on the hub
+    checkpoint_key: str  # a key only its single-file checkpoints hold ("": the family a checkpoint is otherwise)
+    text_prefixes: tuple[str, ...]  # its text encoders' key prefixes in a single-file checkpoint
+    kohya_versions: tuple[str, ...]  # kohya's ss_base_model_version for it (the first is the one we write)
+    side: int  # the panels' default picture side
+    train_side: int  # the LoRA trainer's default resolution: what the family was trained at
+    guidance: float = 7.5  # classifier-free guidance scale
+    latent_channels: int = 4
+    vae_scale: int = 8  # pixels per latent, each side
+    addons: frozenset = field(default=ADDONS)
+
+    @property
+    def xl(self) -> bool:
+        """SDXL's conditioning (two text encoders, pooled text and size embeddings)."""
+        return self.key == "sdxl"
+
+    def variant(self, channels: int) -> Variant | None:
+        return next((v for v in self.variants if v.channels == channels), None)
+
+    def variant_named(self, kind: str) -> Variant | None:
+        return next((v for v in self.variants if v.kind == kind), None)
+
+    def pipeline(self, kind: str, mode: str) -> str | None:
+        return next((v.pipelines.get(mode) for v in self.variants if v.kind == kind), None)
+
+
+_SD_NORMAL = {"txt2img": "StableDiffusionPipeline", "img2img": "StableDiffusionImg2ImgPipeline",
+              # in- and outpainting with a normal model: masked img2img (the inpaint pipelines take 4 channels too)
+              "inpaint": "StableDiffusionInpaintPipeline", "outpaint": "StableDiffusionInpaintPipeline"}
+_SD_INPAINT = {"inpaint": "StableDiffusionInpaintPipeline", "outpaint": "StableDiffusionInpaintPipeline"}
+_SD_VARIANTS = (
+    Variant("stable-diffusion", 4, "Text to Image", _frozen(_SD_NORMAL)),
+    Variant("stable-diffusion-inpaint", 9, "Edit (inpaint)", _frozen(_SD_INPAINT)),
+    Variant("instruct-pix2pix", 8, "Edit (instruct)",
+            _frozen({"instruct": "StableDiffusionInstructPix2PixPipeline"})),
+)
+_SD_CONTROL = _frozen({"txt2img": "StableDiffusionControlNetPipeline",
+                       "img2img": "StableDiffusionControlNetImg2ImgPipeline",
+                       "inpaint": "StableDiffusionControlNetInpaintPipeline",
+                       "outpaint": "StableDiffusionControlNetInpaintPipeline"})
+_SD_CLASSES = _frozen({"StableDiffusionPipeline": "stable-diffusion", "StableDiffusionImg2ImgPipeline": "stable-diffusion",
+                       "StableDiffusionInpaintPipeline": "stable-diffusion-inpaint",
+                       "StableDiffusionInstructPix2PixPipeline": "instruct-pix2pix"})
+_SD15_RGB = LatentRGB(((0.3512, 0.2297, 0.3227), (0.3250, 0.4974, 0.2350), (-0.2829, 0.1762, 0.2721),
+                       (-0.2120, -0.2616, -0.7177)), (0.0, 0.0, 0.0), 0.18215, "SD 1.x factors (published by ComfyUI)")
+
+FAMILIES: tuple[Family, ...] = (
+    Family(key="sd1", name="SD 1.x", context_dim=768, text_widths=(768,), folder_classes=_SD_CLASSES, variants=_SD_VARIANTS,
+           control_pipelines=_SD_CONTROL, img2img="StableDiffusionImg2ImgPipeline", latent_rgb=_SD15_RGB,
+           taesd_repo="madebyollin/taesd", checkpoint_key="",
+           text_prefixes=("cond_stage_model.transformer.",), kohya_versions=("sd_v1",), side=512, train_side=512),
+    Family(key="sd2", name="SD 2.x", context_dim=1024, text_widths=(1024,), folder_classes=_SD_CLASSES,
+           # an SD 2.x checkpoint file is only known in its normal and inpainting variants
+           variants=_SD_VARIANTS[:2], control_pipelines=_SD_CONTROL, img2img="StableDiffusionImg2ImgPipeline",
+           latent_rgb=_SD15_RGB, taesd_repo="madebyollin/taesd",
+           checkpoint_key="cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight",  # OpenCLIP ViT-H
+           text_prefixes=("cond_stage_model.model.",), kohya_versions=("sd_v2", "v2"),
+           side=512, train_side=768),  # SD 2.x base is 512², its v model 768²: the panels start at 512
+    Family(key="sdxl", name="SDXL", context_dim=2048, text_widths=(768, 1280),
+           folder_classes=_frozen({"StableDiffusionXLPipeline": "stable-diffusion-xl",
+                                   "StableDiffusionXLImg2ImgPipeline": "stable-diffusion-xl",
+                                   "StableDiffusionXLInpaintPipeline": "stable-diffusion-xl-inpaint"}),
+           variants=(Variant("stable-diffusion-xl", 4, "Text to Image", _frozen({
+                         "txt2img": "StableDiffusionXLPipeline", "img2img": "StableDiffusionXLImg2ImgPipeline",
+                         "inpaint": "StableDiffusionXLInpaintPipeline", "outpaint": "StableDiffusionXLInpaintPipeline"})),
+                     Variant("stable-diffusion-xl-inpaint", 9, "Edit (inpaint)", _frozen({
+                         "inpaint": "StableDiffusionXLInpaintPipeline",
+                         "outpaint": "StableDiffusionXLInpaintPipeline"}))),
+           control_pipelines=_frozen({"txt2img": "StableDiffusionXLControlNetPipeline",
+                                      "img2img": "StableDiffusionXLControlNetImg2ImgPipeline",
+                                      "inpaint": "StableDiffusionXLControlNetInpaintPipeline",
+                                      "outpaint": "StableDiffusionXLControlNetInpaintPipeline"}),
+           img2img="StableDiffusionXLImg2ImgPipeline",
+           latent_rgb=LatentRGB(((0.3651, 0.4232, 0.4341), (-0.2533, -0.0042, 0.1068), (0.1076, 0.1111, -0.0362),
+                                 (-0.3165, -0.2492, -0.2188)), (0.1084, -0.0175, -0.0011), 0.13025,
+                                "SDXL factors (published by ComfyUI)"),
+           taesd_repo="madebyollin/taesdxl",
+           checkpoint_key="conditioner.embedders.1.model.positional_embedding",  # its second (OpenCLIP) text encoder
+           text_prefixes=("conditioner.embedders.0.transformer.", "conditioner.embedders.1.model."),
+           kohya_versions=("sdxl_base_v1-0",), side=1024, train_side=1024),
+)
+BY_KEY = {family.key: family for family in FAMILIES}
+FAMILY_NAMES = {family.key: family.name for family in FAMILIES}
+ARCH_CONTEXT = {family.key: family.context_dim for family in FAMILIES}  # each family's cross-attention width
+ARCH_BY_CONTEXT = {width: key for key, width in ARCH_CONTEXT.items()}
+KOHYA_BASE = {version: family.key for family in FAMILIES for version in family.kohya_versions}
+LATENT_KINDS = frozenset(variant.kind for family in FAMILIES for variant in family.variants)
+
+
+def family_of(kind: str = "", context_dim: int = 0, arch: str = "") -> Family | None:
+    """The row of a model: by its architecture when it says (a single file), else among the families that have its
+    kind, the one with its cross-attention width (SD 1.x and 2.x share their pipelines), else the first of them."""
+    if arch in BY_KEY:
+        return BY_KEY[arch]
+    rows = [family for family in FAMILIES if any(v.kind == kind for v in family.variants)]
+    return next((family for family in rows if family.context_dim == context_dim), rows[0] if rows else None)
+
+
+def family_of_info(info) -> Family | None:
+    """The row of a ``catalogue.ModelInfo`` (None for a pixel DDPM or an upscaler)."""
+    return family_of(info.family, info.context_dim, info.arch)
+
+
+def family_of_folder(class_name: str, context_dim: int) -> Family | None:
+    """The row of a diffusers folder, by its pipeline class and its UNet's cross-attention width."""
+    rows = [family for family in FAMILIES if class_name in family.folder_classes]
+    return next((family for family in rows if family.context_dim == context_dim), rows[0] if rows else None)
+
+
+def family_of_text_widths(widths) -> Family | None:
+    """The row whose text encoders have these widths (an embedding's vectors, a loaded model's encoders), else the
+    only row with that many text encoders (SDXL's two, whatever their widths)."""
+    widths = tuple(widths)
+    exact = next((family for family in FAMILIES if family.text_widths == widths), None)
+    if exact is not None or not widths:
+        return exact
+    by_count = [family for family in FAMILIES if len(family.text_widths) == len(widths)]
+    return by_count[0] if len(by_count) == 1 else None
+
+
+def family_of_checkpoint(keys) -> Family:
+    """The row of a single-file checkpoint, by the keys only its family holds (checked in table order)."""
+    keyed = [family for family in FAMILIES if family.checkpoint_key]
+    found = next((family for family in keyed if family.checkpoint_key in keys), None)
+    return found or next(family for family in FAMILIES if not family.checkpoint_key)

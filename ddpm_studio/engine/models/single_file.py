@@ -20,18 +20,14 @@ import os
 from pathlib import Path
 
 from ddpm_studio.engine.errors import first_line
+from ddpm_studio.engine.models.families import FAMILY_NAMES, family_of_checkpoint
 from ddpm_studio.paths import resources_dir
 
 SAFE_SUFFIXES = (".safetensors",)
 PICKLE_FILE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
-SD2_OPEN_CLIP = "cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight"  # SD 2.x: OpenCLIP ViT-H
-SDXL_KEY = "conditioner.embedders.1.model.positional_embedding"  # SDXL's second (OpenCLIP) text encoder
 UPSCALER_KEY = "model.diffusion_model.input_blocks.10.0.skip_connection.bias"
 VAE_PREFIXES = ("first_stage_model.", "vae.")
-TEXT_PREFIXES = {"sd1": ("cond_stage_model.transformer.",), "sd2": ("cond_stage_model.model.",),
-                 "sdxl": ("conditioner.embedders.0.transformer.", "conditioner.embedders.1.model.")}
-ARCH_NAMES = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
 # hub repos whose cached copy holds the CLIP tokenizer (SD 1.x, 2.x and SDXL share its vocabulary), and the subfolder
 TOKENIZER_REPOS = (
     ("openai/clip-vit-large-patch14", ""),
@@ -101,13 +97,13 @@ def detect(path: Path, allow_pickle: bool = False) -> tuple[str, int]:
             f"{path} does not hold a Stable Diffusion UNet in the original layout (no {UNET_IN}); "
             "it may be a LoRA, an embedding or a VAE on its own."
         )
-    arch = "sdxl" if SDXL_KEY in shapes else "sd2" if SD2_OPEN_CLIP in shapes else "sd1"
+    family = family_of_checkpoint(shapes)  # by the keys only its family holds (models/families.py)
     if UPSCALER_KEY in shapes:
         raise SingleFileError(f"{path} is an upscaler checkpoint; open its diffusers folder in the Upscale panel.")
-    text = all(any(k.startswith(prefix) for k in shapes) for prefix in TEXT_PREFIXES[arch])
+    text = all(any(k.startswith(prefix) for k in shapes) for prefix in family.text_prefixes)
     if not any(k.startswith(VAE_PREFIXES) for k in shapes) or not text:
         raise SingleFileError(f"{path} holds a UNet without its VAE or text encoder(s); DDPM Studio needs a full checkpoint.")
-    return arch, int(shapes[UNET_IN][1])
+    return family.key, int(shapes[UNET_IN][1])
 
 
 def config_folder(family: str) -> Path:
@@ -183,5 +179,5 @@ def load_single_file(path: Path, pipeline_class: str, in_channels: int, dtype, a
 
         kind, how = detect_prediction_type(path, pipe.unet)
         pipe.scheduler.register_to_config(prediction_type=kind)
-        note = f"{ARCH_NAMES[arch]} checkpoint, {describe(kind, how)}"
+        note = f"{FAMILY_NAMES[arch]} checkpoint, {describe(kind, how)}"
     return pipe, note

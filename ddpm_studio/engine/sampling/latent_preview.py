@@ -1,11 +1,11 @@
 """Cheap previews for latent diffusion: a linear map from latent channels to RGB, and a scheduler-step recorder
 that captures x_t and the predicted x0 (latents) at every model call of any diffusers pipeline.
 
-Linear factors for SD 1.x/2.x latents (4 channels → RGB, applied to model-space latents, i.e. after the VAE
-scaling factor) are the ones ComfyUI publishes (`comfy/latent_formats.py`, classes SD15, SDXL with its bias, and
-SD_X4 for the x4 upscaler).
-For any other VAE (custom, fine-tuned with another scaling factor) the map is fitted by least squares from the loaded VAE itself: a few synthetic images are encoded, and the latents are
-regressed onto the images downsampled to latent resolution.
+Linear factors (4 channels → RGB, applied to model-space latents, i.e. after the VAE scaling factor) are the ones
+ComfyUI publishes (`comfy/latent_formats.py`): each family's in its row of the family table, the x4 upscaler's
+(class SD_X4) here. For any other VAE (custom, fine-tuned with another scaling factor) the map is fitted by least
+squares from the loaded VAE itself: a few synthetic images are encoded, and the latents are regressed onto the
+images downsampled to latent resolution.
 """
 
 from __future__ import annotations
@@ -15,14 +15,10 @@ import functools
 import numpy as np
 import torch
 
+from ddpm_studio.engine.models.families import FAMILIES
 from ddpm_studio.engine.preview import PREVIEW_MAX_IMAGES
 from ddpm_studio.engine.sampling.pixel import predicted_x0
 
-SD15_FACTORS = [[0.3512, 0.2297, 0.3227], [0.3250, 0.4974, 0.2350], [-0.2829, 0.1762, 0.2721], [-0.2120, -0.2616, -0.7177]]
-SD15_SCALING = 0.18215
-SDXL_FACTORS = [[0.3651, 0.4232, 0.4341], [-0.2533, -0.0042, 0.1068], [0.1076, 0.1111, -0.0362], [-0.3165, -0.2492, -0.2188]]
-SDXL_BIAS = [0.1084, -0.0175, -0.0011]
-SDXL_SCALING = 0.13025
 SD_X4_FACTORS = [[-0.2340, -0.3863, -0.3257], [0.0994, 0.0885, -0.0908], [-0.2833, -0.2349, -0.3741], [0.2523, -0.0055, -0.1651]]
 SD_X4_SCALING = 0.08333  # the SD x4 upscaler's VAE
 
@@ -41,10 +37,11 @@ class LatentToRGB:
     @classmethod
     def for_vae(cls, vae) -> "LatentToRGB":
         config = vae.config
-        if config.latent_channels == 4 and abs(config.scaling_factor - SD15_SCALING) < 1e-6 and _is_sd_vae(config):
-            return cls(torch.tensor(SD15_FACTORS), torch.zeros(3), "SD 1.x factors (published by ComfyUI)")
-        if config.latent_channels == 4 and abs(config.scaling_factor - SDXL_SCALING) < 1e-6 and _is_sd_vae(config):
-            return cls(torch.tensor(SDXL_FACTORS), torch.tensor(SDXL_BIAS), "SDXL factors (published by ComfyUI)")
+        for family in FAMILIES:  # the families' published maps (models/families.py), known by their VAE
+            rgb = family.latent_rgb
+            if config.latent_channels == family.latent_channels and \
+                    abs(config.scaling_factor - rgb.scaling_factor) < 1e-6 and _is_sd_vae(config):
+                return cls(torch.tensor(rgb.factors), torch.tensor(rgb.bias), rgb.source)
         if config.latent_channels == 4 and abs(config.scaling_factor - SD_X4_SCALING) < 1e-5 and \
                 tuple(config.block_out_channels) == (128, 256, 512):
             return cls(torch.tensor(SD_X4_FACTORS), torch.zeros(3), "SD x4 upscaler factors (published by ComfyUI)")

@@ -1,6 +1,6 @@
 """Loading a latent model's diffusers pipeline for a mode, and building others on its modules.
 
-``PIPELINES`` names the pipeline each (family, mode) runs; ``load_pipeline`` loads it from a diffusers folder or a
+The family table (``models/families.py``) names the pipeline each model runs for a mode; ``load_pipeline`` loads it from a diffusers folder or a
 single checkpoint file (offline, safetensors unless pickle files are allowed), applies the memory options and the
 optional TAESD preview decoder; ``pipeline_on`` builds another pipeline (img2img for a hires fix, a ControlNet one)
 on the loaded modules. ``latent.py`` runs jobs on what this loads.
@@ -12,27 +12,10 @@ from dataclasses import dataclass, field
 
 from ddpm_studio.engine.errors import first_line
 from ddpm_studio.engine.models.catalogue import ModelError, ModelInfo, check_weights_safe, inspect_model, require_mode
+from ddpm_studio.engine.models.families import family_of_info
 from ddpm_studio.engine.runtime.memory import apply_memory_options
 from ddpm_studio.engine.runtime.options import MemoryOptions
 from ddpm_studio.engine.sampling.latent_preview import LatentToRGB
-
-PIPELINES = {
-    ("stable-diffusion", "txt2img"): "StableDiffusionPipeline",
-    ("stable-diffusion", "img2img"): "StableDiffusionImg2ImgPipeline",
-    ("stable-diffusion-inpaint", "inpaint"): "StableDiffusionInpaintPipeline",
-    ("instruct-pix2pix", "instruct"): "StableDiffusionInstructPix2PixPipeline",
-    ("stable-diffusion-xl", "txt2img"): "StableDiffusionXLPipeline",
-    ("stable-diffusion-xl", "img2img"): "StableDiffusionXLImg2ImgPipeline",
-    ("stable-diffusion-xl-inpaint", "inpaint"): "StableDiffusionXLInpaintPipeline",
-    # in- and outpainting with a normal model: masked img2img (the inpaint pipelines take a 4-channel UNet too)
-    ("stable-diffusion", "inpaint"): "StableDiffusionInpaintPipeline",
-    ("stable-diffusion-xl", "inpaint"): "StableDiffusionXLInpaintPipeline",
-    ("stable-diffusion", "outpaint"): "StableDiffusionInpaintPipeline",
-    ("stable-diffusion-inpaint", "outpaint"): "StableDiffusionInpaintPipeline",
-    ("stable-diffusion-xl", "outpaint"): "StableDiffusionXLInpaintPipeline",
-    ("stable-diffusion-xl-inpaint", "outpaint"): "StableDiffusionXLInpaintPipeline",
-}
-
 
 
 @dataclass
@@ -74,7 +57,8 @@ def load_pipeline(ref: str, mode: str, device, dtype, allow_pickle: bool = False
                   memory: MemoryOptions = MemoryOptions(), taesd: str = "") -> LoadedPipeline:
     info = inspect_model(ref, allow_pickle)
     require_mode(info, mode)
-    pipeline_class = PIPELINES[(info.family, mode)]
+    family = family_of_info(info)
+    pipeline_class = family.pipeline(info.family, mode)
     note = ""
     try:
         if info.single_file:
@@ -87,24 +71,22 @@ def load_pipeline(ref: str, mode: str, device, dtype, allow_pickle: bool = False
         raise ModelError(f"Could not load the pipeline in {info.path}: {first_line(exc)}") from None
     apply_memory_options(pipe, memory, device)
     pipe.set_progress_bar_config(disable=True)
-    tiny = load_taesd(taesd, info.family, device, dtype) if taesd else None
+    tiny = load_taesd(taesd, family.taesd_repo, device, dtype) if taesd else None
     return LoadedPipeline(info=info, mode=mode, pipe=pipe, to_rgb=LatentToRGB.for_vae(pipe.vae),
                           scheduler_config=dict(pipe.scheduler.config), taesd=tiny, note=note)
 
 
-TAESD_REPOS = {False: "madebyollin/taesd", True: "madebyollin/taesdxl"}  # SD 1.x/2.x, SDXL
-
-
-def load_taesd(where: str, family: str, device, dtype):
-    """TAESD (AutoencoderTiny) from a folder, or with ``auto`` from the HF cache if it is there (else None: linear
-    previews). A folder the user named that cannot be loaded is an error, not a silent fallback."""
+def load_taesd(where: str, repo: str, device, dtype):
+    """TAESD (AutoencoderTiny) from a folder, or with ``auto`` the family's ``repo`` from the HF cache if it is
+    there (else None: linear previews). A folder the user named that cannot be loaded is an error, not a silent
+    fallback."""
     from diffusers import AutoencoderTiny
 
     if where == "auto":
         from huggingface_hub import snapshot_download
 
         try:
-            where = snapshot_download(TAESD_REPOS[family.startswith("stable-diffusion-xl")], local_files_only=True)
+            where = snapshot_download(repo, local_files_only=True)
         except Exception:
             return None
     try:

@@ -27,8 +27,6 @@ from ddpm_studio.engine.sampling.schedulers import build_scheduler
 
 UPSCALER_STEPS = 20  # a diffusion upscaler's steps in a hires fix (the Upscale panel's own runs choose theirs)
 
-IMG2IMG = {"stable-diffusion": "StableDiffusionImg2ImgPipeline",
-           "stable-diffusion-xl": "StableDiffusionXLImg2ImgPipeline"}
 # the second pass takes its size from the enlarged picture; ControlNet steers the first pass only (A1111's
 # ControlNet "Low res only")
 FIRST_PASS_ONLY = ("height", "width", "latents", "control_image", "controlnet_conditioning_scale",
@@ -126,9 +124,10 @@ def img2img_pipeline(loaded):
     loaded model and given the first pass's modules again each time (a VAE swapped in since by ``vae.VaeSlot``)."""
     from ddpm_studio.engine.sampling.pipelines import pipeline_on
 
-    family = "stable-diffusion-xl" if loaded.info.family.startswith("stable-diffusion-xl") else "stable-diffusion"
+    from ddpm_studio.engine.models.families import family_of_info
+
     if loaded.hires_pipe is None:
-        loaded.hires_pipe = pipeline_on(loaded, IMG2IMG[family])
+        loaded.hires_pipe = pipeline_on(loaded, family_of_info(loaded.info).img2img)
     else:
         pipe = loaded.hires_pipe
         pipe.register_modules(**{name: module for name, module in loaded.pipe.components.items()

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import torch
 
+from ddpm_studio.engine.models.families import BY_KEY
 from ddpm_studio.engine.runtime.files import normal_mode
-
-KOHYA_VERSION = {"sd1": "sd_v1", "sd2": "sd_v2", "sdxl": "sdxl_base_v1-0"}  # ss_base_model_version, as kohya writes it
 
 
 def kohya_state(parts: dict[str, dict[str, torch.Tensor]], alpha: float, xl: bool) -> dict[str, torch.Tensor]:
@@ -42,7 +41,7 @@ def kohya_metadata(config, arch: str, images: int, step: int, tag_frequency: str
         "ss_network_module": "networks.lora",
         "ss_network_dim": str(config.rank),
         "ss_network_alpha": f"{config.alpha:g}",
-        "ss_base_model_version": KOHYA_VERSION.get(arch, ""),
+        "ss_base_model_version": BY_KEY[arch].kohya_versions[0] if arch in BY_KEY else "",
         "ss_v2": str(arch == "sd2"),
         "ss_sd_model_name": base_name,
         "ss_output_name": config.lora_name,

@@ -122,16 +122,15 @@ def scroll_into_view(widget: QWidget) -> None:
         QTimer.singleShot(0, scroll)
 
 
-NATIVE_SIDE = {"sd": 512, "xl": 1024}  # the square each Stable Diffusion family was trained at
-
-
 def fit_family_size(info, width_box, height_box) -> None:
-    """Set the size to the model family's own square (SDXL 1024², SD 512²) when it is still the other family's:
-    a size the user chose stays."""
-    if info is None or not info.family.startswith("stable-diffusion"):
+    """Set the size to the model family's own square (models/families.py: SDXL 1024², SD 512²) when it is still
+    another family's: a size the user chose stays."""
+    from ddpm_studio.engine.models.families import FAMILIES, family_of_info
+
+    family = family_of_info(info) if info is not None else None
+    if family is None:
         return
-    native = NATIVE_SIDE["xl" if info.family.startswith("stable-diffusion-xl") else "sd"]
-    others = set(NATIVE_SIDE.values()) - {native}
+    others = {row.side for row in FAMILIES} - {family.side}
     if width_box.value() == height_box.value() and width_box.value() in others:
-        width_box.setValue(native)
-        height_box.setValue(native)
+        width_box.setValue(family.side)
+        height_box.setValue(family.side)
