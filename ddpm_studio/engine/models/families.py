@@ -115,8 +115,7 @@ FAMILIES: tuple[Family, ...] = (
            taesd_repo="madebyollin/taesd", checkpoint_key="",
            text_prefixes=("cond_stage_model.transformer.",), kohya_versions=("sd_v1",), side=512, train_side=512),
     Family(key="sd2", name="SD 2.x", context_dim=1024, text_widths=(1024,), folder_classes=_SD_CLASSES,
-           # an SD 2.x checkpoint file is only known in its normal and inpainting variants
-           variants=_SD_VARIANTS[:2], control_pipelines=_SD_CONTROL, img2img="StableDiffusionImg2ImgPipeline",
+           variants=_SD_VARIANTS, control_pipelines=_SD_CONTROL, img2img="StableDiffusionImg2ImgPipeline",
            latent_rgb=_SD15_RGB, taesd_repo="madebyollin/taesd",
            checkpoint_key="cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight",  # OpenCLIP ViT-H
            text_prefixes=("cond_stage_model.model.",), kohya_versions=("sd_v2", "v2"),

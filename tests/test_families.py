@@ -1,0 +1,78 @@
+"""The family table (engine/models/families.py): its rows are consistent, name real diffusers pipelines, and the
+catalogue, loader and add-ons find a model's row from what its files show."""
+
+from __future__ import annotations
+
+import diffusers
+import pytest
+
+from ddpm_studio.engine.models import families
+from ddpm_studio.engine.models.families import (
+    BY_KEY,
+    FAMILIES,
+    KOHYA_BASE,
+    family_of,
+    family_of_checkpoint,
+    family_of_folder,
+    family_of_text_widths,
+)
+
+
+def test_keys_widths_and_variants_are_unique():
+    assert len(BY_KEY) == len(FAMILIES)
+    assert len({family.context_dim for family in FAMILIES}) == len(FAMILIES)  # an add-on's width tells its family
+    for family in FAMILIES:
+        assert len({v.channels for v in family.variants}) == len(family.variants), family.key
+        assert set(family.folder_classes.values()) <= {v.kind for v in family.variants}, family.key
+        assert len(family.latent_rgb.factors) == family.latent_channels
+        assert family.kohya_versions and KOHYA_BASE[family.kohya_versions[0]] == family.key
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.key)
+def test_every_pipeline_a_row_names_is_in_diffusers(family):
+    named = [cls for v in family.variants for cls in v.pipelines.values()]
+    named += [*family.control_pipelines.values(), family.img2img, *family.folder_classes]
+    missing = [cls for cls in named if not hasattr(diffusers, cls)]
+    assert not missing
+
+
+def test_a_folder_is_its_class_and_width_a_file_its_keys():
+    assert family_of_folder("StableDiffusionPipeline", 1024).key == "sd2"
+    assert family_of_folder("StableDiffusionPipeline", 768).key == "sd1"
+    assert family_of_folder("StableDiffusionPipeline", 32).key == "sd1"  # a width no row has: the first with the class
+    assert family_of_folder("StableDiffusionXLInpaintPipeline", 80).key == "sdxl"
+    assert family_of_folder("DDPMPipeline", 0) is None
+    assert family_of_checkpoint({BY_KEY["sdxl"].checkpoint_key: (1,), "x": (1,)}).key == "sdxl"
+    assert family_of_checkpoint({BY_KEY["sd2"].checkpoint_key: (1,)}).key == "sd2"
+    assert family_of_checkpoint({"model.diffusion_model.input_blocks.0.0.weight": (1,)}).key == "sd1"
+
+
+def test_a_model_info_finds_its_row_and_its_pipelines():
+    assert family_of("stable-diffusion-inpaint", 1024).key == "sd2"
+    assert family_of("stable-diffusion", 0, arch="sdxl").key == "sdxl"  # a single file says its architecture
+    assert family_of("ddpm") is None
+    sdxl = BY_KEY["sdxl"]
+    assert sdxl.pipeline("stable-diffusion-xl-inpaint", "outpaint") == "StableDiffusionXLInpaintPipeline"
+    assert sdxl.pipeline("stable-diffusion-xl-inpaint", "txt2img") is None  # an inpainting UNet cannot
+    assert BY_KEY["sd1"].variant(8).modes == ("instruct",)
+
+
+def test_text_encoder_widths_name_a_family_even_in_tiny_models():
+    assert family_of_text_widths((768,)).key == "sd1"
+    assert family_of_text_widths((768, 1280)).key == "sdxl"
+    assert family_of_text_widths((32, 48)).key == "sdxl"  # two encoders: only SDXL has two
+    assert family_of_text_widths((32,)) is None  # one encoder of a width no row has: SD 1.x and 2.x both have one
+    assert family_of_text_widths(()) is None
+
+
+def test_the_catalogue_reads_the_table_for_the_tiny_models(tmp_path):
+    from ddpm_studio.engine.models.catalogue import inspect_model
+    from tests.tiny_sd import save_tiny_sd, save_tiny_sdxl
+
+    for kind, expected in (("txt2img", "stable-diffusion"), ("inpaint", "stable-diffusion-inpaint"),
+                           ("instruct", "instruct-pix2pix")):
+        info = inspect_model(str(save_tiny_sd(tmp_path / kind, kind)))
+        variant = BY_KEY["sd1"].variant_named(expected)
+        assert (info.family, info.modes, info.panel) == (expected, variant.modes, variant.panel)
+    info = inspect_model(str(save_tiny_sdxl(tmp_path / "xl")))
+    assert families.family_of_info(info).key == "sdxl" and info.modes == BY_KEY["sdxl"].variant(4).modes
