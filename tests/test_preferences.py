@@ -101,9 +101,9 @@ def test_preferences_rebuild_the_engine_with_memory_savers(window, qtbot):
 def test_out_of_memory_gives_advice_frees_the_model_and_the_next_run_works(window, qtbot, monkeypatch):
     import torch
 
-    import ddpm_studio.engine.sampling.latent as latent
+    import ddpm_studio.engine.sampling.stages as stages
 
-    real = latent.run_prompt_job
+    real = stages.run_prompt_job
     calls = []
 
     def fails_once(*args, **kwargs):
@@ -112,7 +112,7 @@ def test_out_of_memory_gives_advice_frees_the_model_and_the_next_run_works(windo
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(latent, "run_prompt_job", fails_once)
+    monkeypatch.setattr(stages, "run_prompt_job", fails_once)
     panel = window.text2image_panel
     small_job(panel)
     with qtbot.waitSignal(window.sampler.job_failed, timeout=120000) as failed:

@@ -165,11 +165,33 @@ class Engine:
         return model, run_upscale_job(model, job, self.device.device, on_step, should_stop)
 
     def _run_latent(self, job: PromptJob, on_step, should_stop, on_stage):
-        from ddpm_studio.engine.sampling.latent import job_mode, run_prompt_job
+        from ddpm_studio.engine.sampling import stages
+        from ddpm_studio.engine.sampling.latent import job_mode
 
         model = self.load(job.model, job_mode(job))
-        return model, run_prompt_job(model, job, self.device.device, on_step, should_stop, self.folders,
-                                     self.allow_pickle, on_stage)
+        return model, stages.run_prompt_job(model, job, self.device.device, on_step, should_stop, self.folders,
+                                            self.allow_pickle, on_stage, latent_extensions(job))
+
+
+def latent_extensions(job: PromptJob) -> list:
+    """The capabilities a latent job plugs into the run's stages (sampling/stages.py), in the order they act:
+    ControlNet swaps in its pipeline before the attention maps hook the one that runs; the hires fix's second pass
+    comes last."""
+    extensions = []
+    if job.controlnets:
+        from ddpm_studio.engine.control.extension import ControlNets
+
+        extensions.append(ControlNets())
+    if job.attention_maps:
+        from ddpm_studio.engine.inspect.attention_extension import AttentionMaps
+
+        extensions.append(AttentionMaps())
+    if getattr(job, "hires", False):  # a Text to Image job's
+        from ddpm_studio.engine.upscale.hires_extension import HiresFix
+
+        extensions.append(HiresFix())
+    return extensions
+
 
 def _stamp(path) -> float:
     """Changes when the UNet weights change (e.g. a trainer exported over the same folder)."""

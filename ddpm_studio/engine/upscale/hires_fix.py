@@ -122,9 +122,8 @@ def enlarge(job: Text2ImageJob, first, vae_scale_factor: int):
 def img2img_pipeline(loaded):
     """The family's img2img pipeline on the loaded model's own modules (``pipelines.pipeline_on``), made once per
     loaded model and given the first pass's modules again each time (a VAE swapped in since by ``vae.VaeSlot``)."""
-    from ddpm_studio.engine.sampling.pipelines import pipeline_on
-
     from ddpm_studio.engine.models.families import family_of_info
+    from ddpm_studio.engine.sampling.pipelines import pipeline_on
 
     if loaded.hires_pipe is None:
         loaded.hires_pipe = pipeline_on(loaded, family_of_info(loaded.info).img2img)

@@ -1,0 +1,37 @@
+"""Attention maps as an extension of a latent run's stages (sampling/stages.py): a per-word recorder on the UNet's
+cross-attention (attention_maps.py), sized to the run's latents, whose maps ride on each step's event."""
+
+from __future__ import annotations
+
+import contextlib
+
+from ddpm_studio.engine.inspect.attention_maps import AttentionRecorder, word_positions
+from ddpm_studio.engine.sampling.latent import job_mode
+from ddpm_studio.engine.sampling.stages import Extension, LatentRun
+
+
+class AttentionMaps(Extension):
+    def __init__(self) -> None:
+        self.recorder: AttentionRecorder | None = None
+
+    def prepare(self, run: LatentRun) -> None:
+        pipe, args, job = run.pipe, run.args, run.job  # the pipeline that runs (ControlNet's, when it steers)
+        factor = pipe.vae_scale_factor
+        height, width = (args["height"], args["width"]) if "height" in args else (args["image"].height,
+                                                                                 args["image"].width)
+
+        def prompt_row(batch: int) -> int:
+            """Which row of the UNet's batch is image 0 with the prompt: the second half under classifier-free
+            guidance (the negative prompt's first), the first for InstructPix2Pix (prompt, image, negative)."""
+            if job_mode(job) == "instruct" or not getattr(pipe, "do_classifier_free_guidance", False):
+                return 0
+            return batch // 2
+
+        self.recorder = AttentionRecorder(pipe.unet, word_positions(pipe, run.used.prompt),
+                                          (height // factor, width // factor), prompt_row)
+
+    def context(self) -> contextlib.AbstractContextManager:
+        return self.recorder
+
+    def step_fields(self) -> dict:
+        return {"attention": self.recorder.take(), "attention_words": self.recorder.names}

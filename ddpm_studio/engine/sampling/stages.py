@@ -1,0 +1,188 @@
+"""A latent run in named stages, with the capabilities that change it plugged in as extensions.
+
+The stages, in order: ``prepare`` (add-ons, the scheduler, the seeds' generators and a varied x_T, the pipeline's
+arguments), each extension's ``prepare`` (ControlNet swaps in its pipeline, attention maps hook the UNet, a hires fix
+asks the first pass for latents), ``denoise`` (the pipeline's loop, every step an event), each
+extension's ``after_denoise`` (a hires fix's second pass), ``check`` (a picture with NaN values says where they came
+from) and ``finish`` (to uint8, an in- or outpainted picture put back over its input). InvokeAI's denoise extensions
+are the model: the stages know no capability, so a new family reuses them and a new capability is an extension.
+Extensions are chosen by the engine's front door (``runner.py``) from the job; none of them is imported here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ddpm_studio.engine.events import SampleOutput, StepCallback, StepEvent, StopCheck
+from ddpm_studio.engine.preview import unit_to_uint8
+from ddpm_studio.engine.sampling import non_finite
+from ddpm_studio.engine.sampling.latent import (
+    decode_preview,
+    pipeline_arguments,
+    prepare_addons,
+    taesd_preview,
+    varied_latents,
+)
+from ddpm_studio.engine.sampling.latent_preview import StepRecorder
+from ddpm_studio.engine.sampling.pipelines import LoadedPipeline
+from ddpm_studio.engine.sampling.schedulers import build_scheduler
+
+
+class Cancelled(Exception):
+    """Raised inside a run (from the step callback, or by an extension) to stop it between steps."""
+
+
+class Extension:
+    """A capability plugged into a latent run's stages; every hook does nothing unless overridden."""
+
+    def prepare(self, run: "LatentRun") -> None:
+        """Before denoising: change ``run.pipe``, ``run.args``, ``run.generators`` or ``run.total``."""
+
+    def context(self) -> contextlib.AbstractContextManager:
+        """Entered around denoising (and every pass after it)."""
+        return contextlib.nullcontext()
+
+    def step_fields(self) -> dict:
+        """Fields this extension adds to each step's event."""
+        return {}
+
+    def after_denoise(self, run: "LatentRun") -> None:
+        """After the first pass: a further pass over ``run.out`` (raise ``Cancelled`` to stop)."""
+
+
+@dataclass
+class LatentRun:
+    """One run's state as it passes through the stages."""
+
+    loaded: LoadedPipeline
+    job: object  # a PromptJob
+    device: object
+    on_step: StepCallback
+    should_stop: StopCheck
+    folders: object = None
+    allow_pickle: bool = False
+    extensions: list = field(default_factory=list)
+    pipe: object = None  # the pipeline denoising now (ControlNet's, a hires fix's img2img)
+    config: dict = field(default_factory=dict)  # the scheduler's config for this run
+    args: dict = field(default_factory=dict)  # the first pass's pipeline call
+    generators: list = field(default_factory=list)
+    used: object = None  # adapters.UsedAddons
+    canvas: object = None  # an in- or outpainting's canvas, to put the input back over the result
+    recorder: StepRecorder | None = None
+    offset: int = 0  # the first step number of this pass (a hires fix numbers its second pass on)
+    total: int | None = None  # the model calls of all passes, when more than the pipeline's own
+    second_pass: bool = False
+    calls: int = 0  # steps run so far
+    out: object = None  # the last pass's pipeline output
+    started: float = field(default_factory=time.perf_counter)
+    watch: non_finite.VaeWatch | None = None
+
+    @property
+    def previews_wanted(self) -> bool:
+        return self.job.preview_every > 0 or self.job.full_decode_every > 0
+
+    def scheduler(self):
+        """A fresh scheduler of the job's kind on the model's config (each pass has its own)."""
+        return build_scheduler(self.job.scheduler, self.config)
+
+    def denoise(self, pipe, args: dict):
+        """One pass of ``pipe`` with the step callback, x_t and x0 recorded from its scheduler."""
+        if self.recorder is not None:
+            self.recorder.close()
+        self.recorder = StepRecorder(pipe.scheduler)
+        self.recorder.wanted = self.previews_wanted
+        return pipe(**args, generator=self.generators, callback_on_step_end=self._on_step_end)
+
+    def _on_step_end(self, pipe, index, timestep, callback_kwargs):
+        if self.should_stop():
+            raise Cancelled
+        job, recorder = self.job, self.recorder
+        own_total = getattr(pipe, "_num_timesteps", None) or len(pipe.scheduler.timesteps)
+        previewed = job.preview_every and (index % job.preview_every == 0 or index == own_total - 1)
+        x_t = x0 = None
+        if previewed and recorder.x_t is not None:
+            x_t = self.loaded.to_rgb(recorder.x_t)
+            if recorder.x0 is not None:
+                x0 = (taesd_preview(self.loaded.taesd, recorder.x0) if self.loaded.taesd is not None
+                      else self.loaded.to_rgb(recorder.x0))
+        if job.full_decode_every and index % job.full_decode_every == 0 and recorder.x0 is not None:
+            x0 = decode_preview(pipe.vae, recorder.x0)
+        extra = {}
+        for extension in self.extensions:
+            extra.update(extension.step_fields())
+        self.watch.step_done(self.offset + index, callback_kwargs.get("latents"))
+        self.on_step(StepEvent(index=self.offset + index, total=self.total or own_total, timestep=float(timestep),
+                               elapsed=time.perf_counter() - self.started, x_t=x_t, x0=x0,
+                               noise_level=recorder.alpha_bar, second_pass=self.second_pass, **extra))
+        self.calls = self.offset + index + 1
+        return callback_kwargs
+
+
+def prepare(run: LatentRun) -> None:
+    """Add-ons in place, a fresh scheduler, a generator per image (and a varied x_T), the pipeline's arguments."""
+    loaded, job = run.loaded, run.job
+    run.used = prepare_addons(loaded, job, run.folders, run.allow_pickle)
+    run.pipe = loaded.pipe
+    run.config = loaded.scheduler_config
+    if job.prediction_type != "auto":  # the user's choice over the model's (or the probe's)
+        run.config = {**run.config, "prediction_type": job.prediction_type}
+    run.pipe.scheduler = run.scheduler()
+    run.generators = [torch.Generator(device="cpu").manual_seed(job.seed + i) for i in range(job.batch_size)]
+    run.args = pipeline_arguments(loaded, job, run.used.prompt, run.used.negative_prompt)
+    run.canvas = run.args.pop("masked_canvas", None)
+    if job.variation_strength:  # x_T made here, as the pipeline would draw it, then varied (variation.py)
+        run.args["latents"], run.generators = varied_latents(run.pipe, job)
+
+
+def check(run: LatentRun) -> None:
+    """A picture that is not finite is an error saying where its NaN values came from (non_finite.py)."""
+    if not np.isfinite(run.out.images).all():
+        raise non_finite.explain(run.loaded, run.job, run.used, run.args, run.watch)
+
+
+def finish(run: LatentRun) -> np.ndarray:
+    """The pictures as uint8; an in- or outpainted one put back over its input outside the mask."""
+    images = unit_to_uint8(run.out.images)
+    if run.canvas is not None:
+        from ddpm_studio.engine.sampling.mask_blend import composite
+
+        images = np.stack([composite(run.canvas, image) for image in images])
+    return images
+
+
+def run_prompt_job(loaded: LoadedPipeline, job, device, on_step: StepCallback, should_stop: StopCheck,
+                   folders=None, allow_pickle: bool = False, on_stage=None, extensions=()) -> SampleOutput:
+    """Run ``job`` on the loaded pipeline through the stages, with ``extensions`` plugged in. Cancel is checked
+    between steps and, through hooks, between the model's blocks (inside_step.py); ``on_stage`` hears when sampling
+    and decoding begin."""
+    from ddpm_studio.engine.addons.resources import AddonFolders
+    from ddpm_studio.engine.sampling.inside_step import watch_inside_steps
+
+    run = LatentRun(loaded=loaded, job=job, device=device, on_step=on_step, should_stop=should_stop,
+                    folders=folders or AddonFolders(), allow_pickle=allow_pickle, extensions=list(extensions))
+    prepare(run)
+    for extension in run.extensions:
+        extension.prepare(run)
+    run.watch = non_finite.VaeWatch(run.pipe.vae)  # whether the latents the VAE decodes are finite: one check each
+    try:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(torch.inference_mode())
+            for extension in run.extensions:
+                stack.enter_context(extension.context())
+            stack.enter_context(watch_inside_steps(run.pipe, should_stop, Cancelled, on_stage))
+            stack.enter_context(run.watch)
+            run.out = run.denoise(run.pipe, run.args)
+            for extension in run.extensions:
+                extension.after_denoise(run)
+    except Cancelled:
+        return SampleOutput(images=None, steps_run=run.calls, cancelled=True, addons=run.used)
+    finally:
+        if run.recorder is not None:
+            run.recorder.close()
+    check(run)
+    return SampleOutput(images=finish(run), steps_run=run.calls, cancelled=False, addons=run.used)

@@ -1,0 +1,39 @@
+"""The hires fix as an extension of a latent run's stages (sampling/stages.py): the first pass hands on latents or
+pictures, they are enlarged (latent, Lanczos, or a diffusion upscaler whose steps count in the same progress), and
+a second img2img pass runs on them with the first pass's prompt, add-ons and seeds, its steps numbered on from the
+first pass's (hires_fix.py)."""
+
+from __future__ import annotations
+
+from ddpm_studio.engine.sampling.stages import Cancelled, Extension, LatentRun
+from ddpm_studio.engine.upscale import hires_fix
+
+
+class HiresFix(Extension):
+    def __init__(self) -> None:
+        self.upscaler = None
+        self.upscale_total = 0  # the diffusion upscaler's model calls, counted between the passes
+
+    def prepare(self, run: LatentRun) -> None:
+        job, config = run.job, run.config
+        run.args["output_type"] = hires_fix.first_pass_output(job)
+        if hires_fix.uses_model(job):
+            self.upscaler = hires_fix.upscaler_for(run.loaded, job, run.allow_pickle)
+            self.upscale_total = hires_fix.upscale_calls(job, self.upscaler)
+        run.total = (hires_fix.pass_calls(job.scheduler, config, job.steps) + self.upscale_total +
+                     hires_fix.pass_calls(job.scheduler, config, hires_fix.second_pass_steps(job), job.hires_strength))
+
+    def after_denoise(self, run: LatentRun) -> None:
+        job = run.job
+        second = hires_fix.img2img_pipeline(run.loaded)
+        second.scheduler = run.scheduler()
+        if self.upscaler is None:
+            image = hires_fix.enlarge(job, run.out.images, run.pipe.vae_scale_factor)
+        else:  # a diffusion upscaler's steps, numbered on from the first pass's
+            image = hires_fix.enlarge_with_model(job, self.upscaler, run.out.images, run.device, run.on_step,
+                                                 run.should_stop, run.calls, run.total)
+            if image is None:
+                raise Cancelled
+            run.calls += self.upscale_total
+        run.offset, run.second_pass = run.calls, True
+        run.out = run.denoise(second, hires_fix.second_pass_arguments(run.args, job, image))
