@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 from ddpm_studio.cli import main
-from ddpm_studio.commands.count import batches
+from ddpm_studio.commands.count import batches, run_count
 from ddpm_studio.engine.gallery.index import GalleryIndex
 from ddpm_studio.engine.output.metadata import read_metadata
 
@@ -26,6 +26,41 @@ def test_count_makes_every_seed_once_in_batches(tiny_ddpm_dir, tmp_path, monkeyp
                  "2", "--out", str(tmp_path / "out")]) == 0
     assert _seeds(tmp_path / "out") == [3, 4, 5, 6, 7]
     assert sorted(r["seed"] for r in GalleryIndex().search()) == [3, 4, 5, 6, 7]
+
+
+def test_each_batch_is_printed_as_soon_as_it_is_saved():
+    """The batches run as one series (``engine.series.runner.run_series``): a batch's paths are printed when its run
+    ends, before the next one starts, and each run has a progress bar of its own."""
+    import contextlib
+    import io
+    import types
+
+    from ddpm_studio.engine.events import Result, StepEvent
+    from ddpm_studio.engine.jobs.types import GenerateJob
+
+    log: list[str] = []
+
+    class Engine:
+        device = types.SimpleNamespace(label="fake")
+
+        def run(self, job, on_step=None, should_stop=None, save=True):
+            log.append(f"run {job.seed}+{job.batch_size}")
+            on_step(StepEvent(index=0, total=1, timestep=10.0, elapsed=1.0))
+            return Result(job=job, images=None, saved_paths=[f"{job.seed + i}.png" for i in range(job.batch_size)])
+
+    class Out(io.StringIO):
+        def write(self, text):
+            if text.strip():
+                log.append(text.strip())
+            return super().write(text)
+
+    args = types.SimpleNamespace(count=3, seed=4, seed_walk=None)
+    err = io.StringIO()
+    with contextlib.redirect_stdout(Out()), contextlib.redirect_stderr(err):
+        assert run_count(args, GenerateJob(model="m", seed=4, batch_size=2), Engine()) == 0
+    assert log == ["run 4+2", "4.png", "5.png", "run 6+1", "6.png"]
+    bar = "\r[" + "#" * 30 + "] 1/1 t=10 1.0 it/s ETA 0s \n"
+    assert err.getvalue() == bar + bar + "3 image(s), seeds 4–6, on fake\n"
 
 
 def test_two_processes_under_accelerate_split_the_seeds(tiny_ddpm_dir, tmp_path):

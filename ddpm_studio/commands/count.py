@@ -1,4 +1,5 @@
-"""``generate|txt2img … --count N``: N images, seeds seed … seed + N − 1, made in batches of ``--batch``. Under
+"""``generate|txt2img … --count N``: N images, seeds seed … seed + N − 1, made in batches of ``--batch`` that run as
+one series (``engine/series/runner.py``), each batch's paths printed as soon as it is saved. Under
 ``accelerate launch --num_processes K`` the seeds are split between the processes (accelerate's
 ``split_between_processes``: each takes one contiguous share), each process writes its own files (the names are
 claimed atomically, so two processes never take the same one) and the gallery index takes them all — every seed
@@ -19,6 +20,7 @@ def batches(seeds: list[int], batch: int) -> list[tuple[int, int]]:
 
 def run_count(args, job, engine) -> int:
     from ddpm_studio.commands.progress import ProgressBar
+    from ddpm_studio.engine.series.runner import run_series
 
     if args.count < 1:
         raise ValueError(f"--count must be at least 1; got {args.count}.")
@@ -33,14 +35,21 @@ def run_count(args, job, engine) -> int:
         with state.split_between_processes(seeds) as share:
             seeds = list(share)
         label = f"process {state.process_index + 1}/{state.num_processes}: "
-    saved = []
-    for first, images in batches(seeds, job.batch_size):
+    saved: list[str] = []
+    bar: ProgressBar | None = None
+
+    def started(number: int, batch) -> None:  # a bar per batch
+        nonlocal bar
         bar = ProgressBar(sys.stderr)
-        result = engine.run(job.replace(seed=first, batch_size=images), on_step=bar.update)
+
+    def finished(number: int, result) -> None:  # each batch's files are printed as soon as they are saved
         bar.close()
-        saved += result.saved_paths
+        saved.extend(result.saved_paths)
         for path in result.saved_paths:
             print(path, flush=True)
+
+    jobs = (job.replace(seed=first, batch_size=images) for first, images in batches(seeds, job.batch_size))
+    run_series(engine, jobs, on_step=lambda event: bar.update(event), on_start=started, on_result=finished)
     span = f"seeds {seeds[0]}–{seeds[-1]}" if seeds else "no seeds (more processes than images)"
     print(f"{label}{len(saved)} image(s), {span}, on {engine.device.label}", file=sys.stderr)
     return 0

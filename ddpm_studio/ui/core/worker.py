@@ -8,6 +8,7 @@ also kept in the run's StepHistory for scrubbing. No widget is touched from here
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import queue
 import sys
@@ -272,6 +273,36 @@ class SamplerClient(QObject):
     async def run(self, job):
         return await self.submit(job)
 
+    async def run_series(self, jobs, owner=None, handle: SeriesHandle | None = None, on_queued=None,
+                         on_result=None) -> SeriesEnd:
+        """Run ``jobs`` one after another, each queued when the one before has ended (each image is that of a run
+        of its own): a grid's cells, a race's lanes, a seed walk's frames. ``owner`` hears each job's start and steps
+        as with ``submit``; ``on_queued(number, job)`` comes before each job is queued, ``on_result(number, result)``
+        when one finished and the series goes on. It ends when every job finished, at the first that fails, or
+        within a step of ``handle.stop()``; the SeriesEnd says which, and what had finished."""
+        handle = handle or SeriesHandle()
+        results: list = []
+        for number, job in enumerate(jobs):
+            if handle.stopping:  # stopped before this job was queued
+                return SeriesEnd(results, number, cancelled=True)
+            if on_queued is not None:
+                on_queued(number, job)
+            future = self.submit(job, owner)
+            handle._cancel = lambda future=future: self.cancel(future)
+            try:
+                result = await future
+            except JobFailed as exc:
+                return SeriesEnd(results, number, failure=exc)
+            finally:
+                handle._cancel = None
+            if result is not None and not result.cancelled:
+                results.append(result)
+            if result is None or result.cancelled or handle.stopping:  # one that finished as Stop came ends it too
+                return SeriesEnd(results, number, cancelled=True)
+            if on_result is not None:
+                on_result(number, result)
+        return SeriesEnd(results, len(results) - 1)
+
     def cancel(self, future: asyncio.Future) -> None:
         """Stop the job whose Future ``submit`` gave, and only that one (a panel's own run; Esc stops any)."""
         job_id = next((i for i, f in self._futures.items() if f is future), None)
@@ -289,3 +320,38 @@ class SamplerClient(QObject):
         future = self._futures.pop(job_id, None)
         if future is not None and not future.done():
             future.set_exception(JobFailed(failure.message, failure.remedy, failure.kind))
+
+
+class SeriesHandle:
+    """Stops a series that ``SamplerClient.run_series`` runs: its running job within a step, a queued one before it
+    starts; no further job is queued."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+        self._cancel = None  # cancels the series' job on the sampler thread now, while there is one
+
+    def stop(self) -> None:
+        self.stopping = True
+        if self._cancel is not None:
+            self._cancel()
+
+
+@dataclasses.dataclass
+class SeriesEnd:
+    """How a series ended. ``results``: its finished runs, in order (with one that finished just as the series was
+    stopped, which ``on_result`` never heard of); ``last``: the number (from 0) of the run it reached; ``cancelled``
+    when it was stopped; ``failure`` the JobFailed a run ended with."""
+
+    results: list
+    last: int
+    cancelled: bool = False
+    failure: JobFailed | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Every run finished."""
+        return not self.cancelled and self.failure is None
+
+    @property
+    def saved_paths(self) -> list[str]:
+        return [path for result in self.results for path in result.saved_paths]

@@ -14,7 +14,7 @@ from ddpm_studio.engine.output.metadata import MetadataError, read_job
 from ddpm_studio.engine.sampling.schedulers import SCHEDULERS
 from ddpm_studio.engine.series.runner import discard
 from ddpm_studio.engine.series.seed_walk import MAX_FRAMES, is_ancestral, parse_seeds, save_walk, walk_jobs
-from ddpm_studio.ui.core.worker import JobFailed
+from ddpm_studio.ui.core.worker import SeriesHandle
 from ddpm_studio.ui.widgets.common import scheduler_combo
 
 
@@ -103,16 +103,15 @@ def walk_folder(output_dir: str, seeds: list[int]) -> Path:
 
 
 class SeedWalk:
-    """One walk: each frame queued on the sampler thread after the one before has ended, shown live in the panel's
-    canvas; the animations written at the end. ``stop`` (the panel's Cancel) stops the frame that runs within a
-    step, or the one that waits before it starts, and nothing of the walk is kept."""
+    """One walk: each frame queued on the sampler thread after the one before has ended (``SamplerClient.run_series``),
+    shown live in the panel's canvas; the animations written at the end. ``stop`` (the panel's Cancel) stops the
+    frame that runs within a step, or the one that waits before it starts, and nothing of the walk is kept."""
 
     def __init__(self, panel, base, seeds: list[int], frames: int, fps: float, folder: Path) -> None:
         self.panel, self.seeds, self.fps, self.folder = panel, seeds, fps, folder
         self.jobs = walk_jobs(base, seeds, frames, str(folder / "frames"))
         self.written: dict | None = None  # frames, gif and webp once done
-        self._pending = None
-        self._stopping = False
+        self._series = SeriesHandle()
 
     def discard(self, saved: list[str]) -> None:
         """Nothing of a walk that did not finish stays: its frames, then its folders if they are empty."""
@@ -124,37 +123,30 @@ class SeedWalk:
                 pass  # not there, or something else is in it
 
     def stop(self) -> None:
-        self._stopping = True
-        if self._pending is not None:
-            self.panel.client.cancel(self._pending)
+        self._series.stop()
 
     async def run(self) -> dict | None:
         """What was written, or None when cancelled or failed."""
-        panel, saved, images = self.panel, [], []
-        for number, job in enumerate(self.jobs, 1):
-            panel.status_message.emit(f"Seed walk: frame {number} of {len(self.jobs)}")
-            self._pending = panel.client.submit(job, owner=panel)
-            try:
-                result = await self._pending
-            except JobFailed as exc:
-                self.discard(saved)
-                panel.canvas.fail_run()
-                panel.show_error("Seed walk failed", str(exc))
-                return None
-            if result is not None and not result.cancelled:
-                saved += result.saved_paths
-                images.append(result.images[0])
-            if self._stopping or result is None or result.cancelled:
-                self.discard(saved)
-                panel.canvas.finish_run(f"Seed walk cancelled at frame {number} of {len(self.jobs)} — nothing saved")
-                panel.status_message.emit("Seed walk cancelled — its frames were removed")
-                return None
-        written = save_walk(self.folder, images, self.fps)
-        panel.canvas.finish_run(f"Seed walk done — {len(self.jobs)} frames through seeds "
+        panel, total = self.panel, len(self.jobs)
+        end = await panel.client.run_series(
+            self.jobs, owner=panel, handle=self._series,
+            on_queued=lambda number, job: panel.status_message.emit(f"Seed walk: frame {number + 1} of {total}"))
+        if end.failure is not None:
+            self.discard(end.saved_paths)
+            panel.canvas.fail_run()
+            panel.show_error("Seed walk failed", str(end.failure))
+            return None
+        if end.cancelled:
+            self.discard(end.saved_paths)
+            panel.canvas.finish_run(f"Seed walk cancelled at frame {end.last + 1} of {total} — nothing saved")
+            panel.status_message.emit("Seed walk cancelled — its frames were removed")
+            return None
+        written = save_walk(self.folder, [result.images[0] for result in end.results], self.fps)
+        panel.canvas.finish_run(f"Seed walk done — {total} frames through seeds "
                                 f"{', '.join(map(str, self.seeds))}")
-        panel.status_message.emit(f"Seed walk: {len(self.jobs)} frames, {written['gif'].name} and "
+        panel.status_message.emit(f"Seed walk: {total} frames, {written['gif'].name} and "
                                   f"{written['webp'].name} written to {self.folder}")
-        self.written = {"frames": saved, **written}
+        self.written = {"frames": end.saved_paths, **written}
         return self.written
 
 

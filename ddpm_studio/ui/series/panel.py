@@ -1,9 +1,10 @@
 """What the Race and Grid panels share: a series of ordinary jobs queued on the sampler thread one after another
-(so each image is that of a separate run), each run's steps kept from its StepHistory as a ``race.Lane``, and one
-scrubber that shows every finished run at the same fraction of its run (``race_export.at_fraction``: a 25-step and
-a 50-step run line up at 50 %). Cancel stops the running job within a step and drops the whole series; so does a
-failure. A subclass gives the form (a ``SeriesForm``), the view (``set_lanes``, ``set_state``, ``show_event``,
-``clear_lane``, ``shown``), the jobs, and what a finished or dropped series leaves."""
+(``SamplerClient.run_series``: each image is that of a separate run), each run's steps kept from its StepHistory as
+a ``race.Lane``, and one scrubber that shows every finished run at the same fraction of its run
+(``race_export.at_fraction``: a 25-step and a 50-step run line up at 50 %). Cancel stops the running job within a
+step and drops the whole series; so does a failure. A subclass gives the form (a ``SeriesForm``), the view
+(``set_lanes``, ``set_state``, ``show_event``, ``clear_lane``, ``shown``), the jobs, and what a finished or dropped
+series leaves."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from ddpm_studio.engine.series.race import Lane
 from ddpm_studio.engine.series.race_export import at_fraction
 from ddpm_studio.ui.core.settings import Settings
 from ddpm_studio.ui.core.tasks import report_crash
-from ddpm_studio.ui.core.worker import JobFailed, SamplerClient, SamplerThread
+from ddpm_studio.ui.core.worker import SamplerClient, SamplerThread, SeriesHandle
 from ddpm_studio.ui.widgets.common import error_dialog, form_and_view
 
 SCRUB_STEPS = 1000  # the scrubber's positions: fractions of the run in tenths of a percent
@@ -52,8 +53,7 @@ class SeriesPanel(QWidget):
         self.error_box = None
         self.finished: list[Lane] = []  # the runs of the series on screen that have finished
         self.running = False
-        self._stopping = False
-        self._pending: asyncio.Future | None = None  # the running (or queued) job
+        self._series = SeriesHandle()  # stops the series that runs
         self._lane = 0
         self._history = None
         self.folder: Path | None = None  # where the series on screen is saved
@@ -124,7 +124,7 @@ class SeriesPanel(QWidget):
         self.refresh_models(include_hf_cache=True)
 
     def run_series(self) -> asyncio.Task | None:
-        """Queue the first run; each next one is queued when the one before has finished."""
+        """Run the series (``SamplerClient.run_series``: each run queued when the one before has finished)."""
         if not self.ready or self.running:
             return None
         self.form.seed_field.before_run()
@@ -134,7 +134,7 @@ class SeriesPanel(QWidget):
             self.show_error("Check the settings", str(exc))
             return None
         self.settings.set_random_seed(self.kind, self.form.seed_field.random.isChecked())
-        self.running, self._stopping, self.finished = True, False, []
+        self.running, self._series, self.finished = True, SeriesHandle(), []
         self.series_started([label for label, _ in runs])
         self.slider.setValue(SCRUB_STEPS)
         self._update_buttons()
@@ -143,30 +143,31 @@ class SeriesPanel(QWidget):
         return task
 
     async def _run(self, runs: list[tuple[str, Job]]) -> None:
-        for number, (label, job) in enumerate(runs):
-            self._lane = number
-            self.view.set_state(number, "queued")
-            self._pending = self.client.submit(job, owner=self)
-            try:
-                result = await self._pending
-            except JobFailed as exc:
-                self._drop(f"{label} failed — nothing kept")
-                self.show_error("The run failed", str(exc))
-                return
-            finally:
-                self._pending = None
-            if result is None or result.cancelled or self._stopping:
-                if result is not None and not result.cancelled:  # it finished just as Cancel came: it goes too
-                    self.finished.append(Lane(label=label, job=job, result=result))
-                self._drop("Cancelled — nothing kept")
-                return
-            steps = [dataclasses.replace(e, lane=number) for e in self._history.frames()]
-            self.finished.append(Lane(label=label, job=job, result=result, steps=steps))
-            self.lane_finished()
-            self.show_fraction(self.slider.value())
-        self.running = False
-        self.series_finished()
-        self._update_buttons()
+        end = await self.client.run_series([job for _, job in runs], owner=self, handle=self._series,
+                                           on_queued=self._queued, on_result=lambda n, r: self._lane_done(runs, n, r))
+        if end.failure is not None:
+            self._drop(f"{runs[end.last][0]} failed — nothing kept")
+            self.show_error("The run failed", str(end.failure))
+        elif end.cancelled:
+            for number in range(len(self.finished), len(end.results)):  # it finished just as Cancel came: it goes too
+                label, job = runs[number]
+                self.finished.append(Lane(label=label, job=job, result=end.results[number]))
+            self._drop("Cancelled — nothing kept")
+        else:
+            self.running = False
+            self.series_finished()
+            self._update_buttons()
+
+    def _queued(self, number: int, job) -> None:
+        self._lane = number
+        self.view.set_state(number, "queued")
+
+    def _lane_done(self, runs: list[tuple[str, Job]], number: int, result) -> None:
+        label, job = runs[number]
+        steps = [dataclasses.replace(e, lane=number) for e in self._history.frames()]
+        self.finished.append(Lane(label=label, job=job, result=result, steps=steps))
+        self.lane_finished()
+        self.show_fraction(self.slider.value())
 
     def _drop(self, why: str) -> None:
         """Nothing of a cancelled or failed series stays: no run is shown as finished, nothing can be exported."""
@@ -182,10 +183,8 @@ class SeriesPanel(QWidget):
         """Stop the running job within a step (only this panel's) and drop the series."""
         if not self.running:
             return
-        self._stopping = True
         self.status.setText("Cancelling…")
-        if self._pending is not None:
-            self.client.cancel(self._pending)
+        self._series.stop()
 
     def on_job_started(self, job, history) -> None:
         """A job started on the sampler thread (called by the SamplerClient): its steps go into ``history``."""
