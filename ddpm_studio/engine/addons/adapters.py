@@ -40,10 +40,10 @@ from ddpm_studio.engine.addons.resources import (
     lora_file,
     model_family,
 )
+from ddpm_studio.engine.addons.values import check_values, flat_tensors, safetensors_values
 from ddpm_studio.engine.errors import first_line
 from ddpm_studio.engine.models.families import family_of_text_widths
 from ddpm_studio.engine.prompts.syntax import lora_tags
-from ddpm_studio.engine.sampling.non_finite import check_values, flat_tensors, safetensors_values
 
 PICKLE_REFUSED = ("is a pickle file, which can run arbitrary code when loaded; DDPM Studio loads it only if you allow "
                   "pickle files in Preferences (then weights only).")

@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ddpm_studio.engine.addons.resources import AddonError, list_vaes
+from ddpm_studio.engine.addons.values import check_values
 from ddpm_studio.engine.errors import first_line
 from ddpm_studio.engine.models.families import PICKLE_SUFFIXES
-from ddpm_studio.engine.sampling.non_finite import check_values
 
 LDM_PREFIXES = ("first_stage_model.", "vae.")
 
