@@ -58,7 +58,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from ddpm_studio.engine.inspect import attention_maps
-    from ddpm_studio.engine.jobs.types import GenerateJob, RaceJob, Text2ImageJob
+    from ddpm_studio.engine.jobs.race import RaceJob
+    from ddpm_studio.engine.jobs.types import GenerateJob, Text2ImageJob
     from ddpm_studio.engine.runner import Engine
     from ddpm_studio.engine.series.race import run_race
 

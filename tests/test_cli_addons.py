@@ -9,7 +9,8 @@ from PIL import Image
 
 from ddpm_studio.cli import main
 from ddpm_studio.commands.sample import lora_argument
-from ddpm_studio.engine.output.metadata import parse_a1111, read_job, read_png_text
+from ddpm_studio.engine.output.metadata import read_job, read_png_text
+from ddpm_studio.engine.png.chunks import parse_a1111
 from tests.tiny_addons import save_embedding, save_lora
 from tests.tiny_sd import save_tiny_sd
 

@@ -51,7 +51,8 @@ def test_an_embedding_changes_the_image_when_named_and_not_when_absent(models):
 def test_the_run_reports_the_embeddings_it_used_and_their_hashes(models, tmp_path):
     import hashlib
 
-    from ddpm_studio.engine.output.metadata import parse_a1111, read_png_text
+    from ddpm_studio.engine.output.metadata import read_png_text
+    from ddpm_studio.engine.png.chunks import parse_a1111
 
     result = _engine(models).run(_job(models["sd"], prompt="a cat, EasyStyle", output_dir=str(tmp_path)))
     fields = parse_a1111(read_png_text(result.saved_paths[0])["parameters"])

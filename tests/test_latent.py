@@ -9,7 +9,8 @@ from PIL import Image
 from ddpm_studio.engine.jobs.checks import JobError
 from ddpm_studio.engine.jobs.types import EditJob, Text2ImageJob
 from ddpm_studio.engine.models.catalogue import ModelError
-from ddpm_studio.engine.output.metadata import parse_a1111, read_job
+from ddpm_studio.engine.output.metadata import read_job
+from ddpm_studio.engine.png.chunks import parse_a1111
 from ddpm_studio.engine.runner import Engine
 from tests.tiny_sd import save_tiny_sd, save_tiny_taesd
 

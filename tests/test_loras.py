@@ -139,7 +139,8 @@ def test_tags_are_checked_when_the_job_is_made():
 
 
 def test_the_parameters_name_each_lora_with_its_hash(engine, models, tmp_path):
-    from ddpm_studio.engine.output.metadata import parse_a1111, read_job, read_png_text
+    from ddpm_studio.engine.output.metadata import read_job, read_png_text
+    from ddpm_studio.engine.png.chunks import parse_a1111
 
     job = _job(models["sd"], prompt="a cat <lora:kohya_style:0.5>", loras=(("peft_style", 1.0),),
                output_dir=str(tmp_path))

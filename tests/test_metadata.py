@@ -7,7 +7,8 @@ from PIL import Image
 
 from ddpm_studio.engine.jobs.checks import JobError
 from ddpm_studio.engine.jobs.types import GenerateJob, job_from_dict
-from ddpm_studio.engine.output.metadata import MetadataError, a1111_parameters, parse_a1111, read_job, read_metadata
+from ddpm_studio.engine.output.metadata import MetadataError, a1111_parameters, read_job, read_metadata
+from ddpm_studio.engine.png.chunks import parse_a1111
 from ddpm_studio.engine.runner import Engine
 
 

@@ -238,7 +238,8 @@ def test_sdxl_clip_skip_reads_one_layer_further_back(tmp_path):
 
 def test_clip_skip_is_in_the_parameters_and_the_cli(sd, tmp_path, capsys):
     from ddpm_studio.cli import main
-    from ddpm_studio.engine.output.metadata import parse_a1111, read_job
+    from ddpm_studio.engine.output.metadata import read_job
+    from ddpm_studio.engine.png.chunks import parse_a1111
 
     assert main(["txt2img", "--model", str(sd), "--prompt", "a (red:1.2) fox", "--clip-skip", "2", "--steps", "2",
                  "--size", "32x32", "--seed", "1", "--out", str(tmp_path), "--device", "cpu"]) == 0

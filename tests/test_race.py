@@ -12,7 +12,8 @@ from PIL import Image
 
 from ddpm_studio.cli import main
 from ddpm_studio.engine.jobs.checks import JobError
-from ddpm_studio.engine.jobs.types import GenerateJob, RaceJob, Text2ImageJob
+from ddpm_studio.engine.jobs.race import RaceJob
+from ddpm_studio.engine.jobs.types import GenerateJob, Text2ImageJob
 from ddpm_studio.engine.output.metadata import read_job
 from ddpm_studio.engine.runner import Engine
 from ddpm_studio.engine.series.race import run_race

@@ -311,7 +311,8 @@ def test_a_single_file_and_its_loras_are_named_with_a1111s_hashes(tiny, configs,
     from diffusers import StableDiffusionPipeline
 
     from ddpm_studio.engine.addons.resources import AddonFolders
-    from ddpm_studio.engine.output.metadata import parse_a1111, read_png_text
+    from ddpm_studio.engine.output.metadata import read_png_text
+    from ddpm_studio.engine.png.chunks import parse_a1111
     from tests.tiny_addons import save_lora
 
     save_lora(tmp_path / "loras" / "ink.safetensors",

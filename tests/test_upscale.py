@@ -10,7 +10,8 @@ from PySide6.QtCore import QPoint, Qt
 from ddpm_studio.engine.jobs.checks import JobError
 from ddpm_studio.engine.jobs.types import UpscaleJob
 from ddpm_studio.engine.models.catalogue import ModelError
-from ddpm_studio.engine.output.metadata import parse_a1111, read_job
+from ddpm_studio.engine.output.metadata import read_job
+from ddpm_studio.engine.png.chunks import parse_a1111
 from ddpm_studio.engine.runner import Engine
 from ddpm_studio.engine.upscale.tiling import Blender, tile_boxes
 from tests.tiny_upscalers import save_tiny_ldm_sr, save_tiny_x4

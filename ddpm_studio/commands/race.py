@@ -54,7 +54,7 @@ def base_job(args, scheduler: str | None = None, steps: int | None = None, guida
 
 def build_race(args):
     from ddpm_studio.engine.jobs.checks import JobError
-    from ddpm_studio.engine.jobs.types import RaceJob
+    from ddpm_studio.engine.jobs.race import RaceJob
 
     axes = {"scheduler": _values(args.schedulers, str), "steps": _values(args.steps, int),
             "guidance_scale": _values(args.guidance, float)}

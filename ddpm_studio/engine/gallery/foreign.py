@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ddpm_studio.engine.gallery.values import MAX_SQLITE_INT, as_float, as_int
-from ddpm_studio.engine.output.png_reading import NestedTooDeeply, UnreadablePng, load_json
+from ddpm_studio.engine.png.reading import NestedTooDeeply, UnreadablePng, load_json
 
 COMFY_SAMPLERS = {"euler": "euler", "euler_ancestral": "euler-a", "ddim": "ddim", "ddpm": "ddpm", "dpmpp_2m": "dpm++2m",
                   "uni_pc": "unipc", "uni_pc_bh2": "unipc", "lms": "lms", "heun": "heun", "dpm_2": "dpm2",

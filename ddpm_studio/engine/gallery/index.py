@@ -12,7 +12,6 @@ here: a rebuild starts them afresh. No Qt.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import sqlite3
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from ddpm_studio.engine.gallery.query import Query, parse_query
 from ddpm_studio.engine.gallery.rows import COLUMNS, SAMPLER_KEYS, RowError, row_from_png
+from ddpm_studio.engine.gallery.walk import pictures
 
 SCHEMA_VERSION = 1
 LOCK_TIMEOUT_S = 10.0
@@ -213,37 +213,6 @@ class GalleryIndex:
                 refused.append((row, f"{row['path']} could not be stored in the gallery index: {exc}."))
         return refused
 
-    def _pictures(self, root: Path, report: ScanReport) -> list[Path]:
-        """The PNGs under ``root``, sorted; symbolic links to folders are not followed. A link that loops (to
-        itself, or to a folder it is in), a link to nothing and a folder that cannot be listed are named in
-        ``report.skipped``."""
-        files = []
-
-        def unlisted(error: OSError) -> None:
-            report.skipped.append((str(error.filename), f"{error.filename}: the folder could not be read "
-                                                         f"({error.strerror or error}); its pictures are left out."))
-
-        for folder, subfolders, names in os.walk(root, onerror=unlisted):
-            here = Path(folder)
-            for name in sorted(subfolders):
-                link = here / name
-                if link.is_symlink() and _loops(link):
-                    report.skipped.append((str(link), f"{link} is a symbolic link to a folder it is in "
-                                                      f"({os.readlink(link)}); not followed."))
-            for name in names:
-                path = here / name
-                if name.startswith("."):
-                    continue
-                if path.is_symlink():
-                    loops, why = _bad_link(path)
-                    if loops or (why and path.suffix.lower() == ".png"):
-                        report.skipped.append((str(path), why))
-                    if why:
-                        continue
-                if path.suffix.lower() == ".png" and path.is_file():
-                    files.append(path)
-        return sorted(files)
-
     def add_folder(self, folder: str | Path, progress=None, should_stop=lambda: False) -> ScanReport:
         """Index every PNG under ``folder`` (new and changed files read, vanished ones dropped); ``progress(done,
         total)`` is called as it goes. A file that cannot be read is left out and named in the report's
@@ -253,7 +222,7 @@ class GalleryIndex:
         report = ScanReport()
         if not root.is_dir():
             raise FileNotFoundError(f"{root} is not a folder.")
-        files = self._pictures(root, report)
+        files = pictures(root, report.skipped)
         below = (f"{root}{os.sep}", f"{root}{chr(ord(os.sep) + 1)}")  # every path that starts with root/
         known = {r["path"]: (r["size"], r["mtime"]) for r in self.conn.execute(
             "SELECT path, size, mtime FROM images WHERE path >= ? AND path < ?", below)}
@@ -382,28 +351,6 @@ class GalleryIndex:
     def get(self, path: str) -> dict | None:
         rows = self._read("SELECT * FROM images WHERE path = ?", (str(Path(path).resolve()),))
         return dict(rows[0]) if rows else None
-
-
-def _bad_link(path: Path) -> tuple[bool, str | None]:
-    """Whether a symbolic link loops, and why it leads nowhere (it loops, or its target is missing) in a sentence;
-    (False, None) when it leads to a file or folder."""
-    try:
-        path.stat()
-        return False, None
-    except OSError as exc:
-        target = os.readlink(path)
-        if exc.errno == errno.ELOOP:
-            return True, f"{path} is a symbolic link that loops back on itself (→ {target})."
-        return False, f"{path} is a symbolic link to {target}, which is not there ({exc.strerror})."
-
-
-def _loops(link: Path) -> bool:
-    """Whether a link to a folder leads back to a folder it is in (followed, it would never end)."""
-    try:
-        target = link.resolve(strict=True)
-    except (OSError, RuntimeError):
-        return False
-    return target == link.parent.resolve() or target in link.parent.resolve().parents
 
 
 def _like(text: str) -> str:

@@ -1,6 +1,6 @@
 """One gallery row from one PNG, read from the file alone: our own PNGs from the job in their JSON chunk, others
 (A1111, Forge, SD.Next, and every tool that writes A1111's ``parameters`` text) from that text, parsed by
-``metadata.parse_a1111``, ComfyUI's and InvokeAI's from their own chunks (``gallery_foreign.py``); a PNG with none
+``png/chunks.py``'s ``parse_a1111``, ComfyUI's and InvokeAI's from their own chunks (``foreign.py``); a PNG with none
 is still a row (path, size, time) so that nothing on disk is lost from the gallery. Only the chunks before the
 pixels are read (where these tools write their text), not the pixels. No Qt, no torch.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ddpm_studio.engine.gallery.values import MAX_SQLITE_INT, as_float, as_int
-from ddpm_studio.engine.output.metadata import JSON_KEY, PARAMETERS_KEY, parse_a1111
-from ddpm_studio.engine.output.png_reading import UnreadablePng, load_json, read_text
+from ddpm_studio.engine.png.chunks import JSON_KEY, PARAMETERS_KEY, parse_a1111
+from ddpm_studio.engine.png.reading import UnreadablePng, load_json, read_text
 from ddpm_studio.engine.sampling.schedulers import SCHEDULERS
 
 COLUMNS = ("path", "size", "mtime", "source", "kind", "model", "prompt", "negative", "seed", "scheduler", "steps",

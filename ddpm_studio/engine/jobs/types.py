@@ -33,6 +33,7 @@ from ddpm_studio.engine.jobs.checks import (
     check_float,
     check_int,
 )
+from ddpm_studio.engine.jobs.sizes import hires_problem, hires_size
 from ddpm_studio.engine.sampling.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS, SCHEDULERS
 
 
@@ -251,36 +252,6 @@ class Text2ImageJob(PromptJob):
         return hires_size(self.width, self.height, self.hires_scale)
 
 
-def snap_side(value: int) -> int:
-    """The side a latent model takes nearest to ``value``: a multiple of SIDE_STEP from MIN_SIDE to MAX_SIDE."""
-    return min(MAX_SIDE, max(MIN_SIDE, int(value / SIDE_STEP + 0.5) * SIDE_STEP))
-
-
-def side_problem(value: int) -> str | None:
-    """Why ``value`` is not a side a latent model takes, in a few words; None when it is one."""
-    if value < MIN_SIDE:
-        return f"at least {MIN_SIDE} px"
-    if value > MAX_SIDE:
-        return f"at most {MAX_SIDE} px"
-    return f"sizes go by {SIDE_STEP} px" if value % SIDE_STEP else None
-
-
-def hires_size(width: int, height: int, scale: float) -> tuple[int, int]:
-    """A hires fix's result: the first pass's size × ``scale``, down to the sides' step."""
-    return int(width * scale) // SIDE_STEP * SIDE_STEP, int(height * scale) // SIDE_STEP * SIDE_STEP
-
-
-def hires_problem(width: int, height: int, scale: float) -> str | None:
-    """Why a hires fix of ``scale`` from ``width`` × ``height`` cannot run, in a sentence; None when it can."""
-    result = hires_size(width, height, scale)
-    if result == (width, height):
-        return (f"A hires fix of ×{scale:g} leaves {width}×{height} as it is (sizes go by {SIDE_STEP} pixels); "
-                "choose a larger factor.")
-    if max(result) > MAX_SIDE:
-        return f"The hires fix would make {result[0]}×{result[1]}; at most {MAX_SIDE} a side."
-    return None
-
-
 @dataclass(frozen=True, kw_only=True)
 class EditJob(PromptJob):
     """Change an image with a prompt: img2img (strength), inpaint (mask; white = repaint), instruct (InstructPix2Pix),
@@ -392,43 +363,6 @@ class UpscaleJob(PromptJob):
 
 
 JOB_TYPES: dict[str, type[Job]] = {cls.kind: cls for cls in (GenerateJob, Text2ImageJob, EditJob, UpscaleJob)}
-
-RACE_FIELDS = {"scheduler": str, "steps": int, "guidance_scale": float}  # what a race's lanes may differ in
-MAX_LANES = 8
-
-
-@dataclass(frozen=True)
-class RaceJob:
-    """One x_T, several runs that differ in one parameter (``field``: scheduler, steps or guidance scale), compared
-    step by step: each lane is an ordinary job (``lanes``), run on its own, so its image is that of a separate run."""
-
-    base: Job
-    field: str
-    values: tuple
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "values", tuple(self.values))
-        if not isinstance(self.base, Job):
-            raise JobError("A race starts from a sampling job.")
-        if self.field not in RACE_FIELDS:
-            raise JobError(f"A race's lanes differ in one of: {', '.join(RACE_FIELDS)}; not '{self.field}'.")
-        if not 2 <= len(self.values) <= MAX_LANES:
-            raise JobError(f"A race needs 2 to {MAX_LANES} lanes; got {len(self.values)}.")
-        if len(set(self.values)) != len(self.values):
-            raise JobError(f"A race's lanes must differ: {', '.join(map(str, self.values))} repeats one.")
-        if self.base.batch_size != 1:
-            raise JobError("A race compares one picture per lane: set the batch size to 1.")
-        self.lanes()  # each lane is a valid job, or the race is not
-
-    def lanes(self) -> list[Job]:
-        return [self.base.replace(**{self.field: value}) for value in self.values]
-
-    def label(self, value) -> str:
-        """A lane's name, also its file name: the scheduler itself, else ``steps-25`` or ``guidance-7.5``."""
-        if self.field == "scheduler":
-            return str(value)
-        return f"{self.field.split('_')[0]}-{value:g}"
-
 
 def job_from_dict(data: dict[str, Any]) -> Job:
     """Build the right job type from its dict (the ``kind`` field picks the class)."""

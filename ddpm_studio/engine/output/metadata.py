@@ -7,7 +7,8 @@ The ``parameters`` layout (as read by A1111, sd-parsers, sd-prompt-reader and im
     Steps: 20, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 1, Size: 512x512, Model: name, ...
 
 Prompt lines are left out when empty (unconditional models have none). Values holding ',', ':' or a newline
-are JSON-quoted. No torch here.
+are JSON-quoted. The chunks' keys, and the ``parameters`` text read back into fields, are in ``engine/png/chunks.py``.
+No torch here.
 """
 
 from __future__ import annotations
@@ -21,11 +22,9 @@ from PIL import PngImagePlugin
 from ddpm_studio import __version__
 from ddpm_studio.engine.jobs.checks import JobError
 from ddpm_studio.engine.jobs.types import PromptJob, job_from_dict
-from ddpm_studio.engine.output.png_reading import UnreadablePng, load_json, read_text
+from ddpm_studio.engine.png.chunks import JSON_KEY, PARAMETERS_KEY
+from ddpm_studio.engine.png.reading import UnreadablePng, load_json, read_text
 from ddpm_studio.engine.sampling.schedulers import SCHEDULERS
-
-PARAMETERS_KEY = "parameters"
-JSON_KEY = "ddpm_studio"
 
 
 class MetadataError(ValueError):
@@ -90,7 +89,7 @@ def png_info(job, *, index: int, width: int, height: int, model_name: str, devic
 
 
 def read_png_text(path: str | Path, keys: tuple[str, ...] = ()) -> dict[str, str]:
-    """The PNG's text chunks (``png_reading.read_text``: ``keys`` found before the pixels spare decoding them)."""
+    """The PNG's text chunks (``png.reading.read_text``: ``keys`` found before the pixels spare decoding them)."""
     try:
         return read_text(path, keys)[0]
     except UnreadablePng as exc:
@@ -124,53 +123,3 @@ def read_job(path: str | Path, own_seed: bool = False):
         return job
     except (JobError, TypeError) as exc:
         raise MetadataError(f"{path}: the stored job is not valid here: {exc}") from None
-
-
-def parse_a1111(text: str) -> dict[str, str]:
-    """Parse an A1111 ``parameters`` text into {'prompt', 'negative_prompt', key: value, ...}."""
-    lines = text.strip().split("\n")
-    result: dict[str, str] = {"prompt": "", "negative_prompt": ""}
-    last = lines[-1] if lines else ""
-    pairs = _split_params(last)
-    if len(pairs) >= 3:
-        lines = lines[:-1]
-        result.update(pairs)
-    prompt_lines, negative_lines, target = [], [], None
-    for line in lines:
-        if line.startswith("Negative prompt:"):
-            target = negative_lines
-            line = line[len("Negative prompt:") :].strip()
-        (target if target is not None else prompt_lines).append(line)
-    result["prompt"] = "\n".join(prompt_lines).strip()
-    result["negative_prompt"] = "\n".join(negative_lines).strip()
-    return result
-
-
-def _split_params(line: str) -> dict[str, str]:
-    pairs: dict[str, str] = {}
-    i, n = 0, len(line)
-    while i < n:
-        colon = line.find(":", i)
-        if colon < 0:
-            break
-        key = line[i:colon].strip()
-        j = colon + 1
-        while j < n and line[j] == " ":
-            j += 1
-        quoted = None
-        if j < n and line[j] == '"':
-            try:
-                quoted, j = json.JSONDecoder().raw_decode(line, j)
-            except ValueError:  # a stray or unclosed quote: the text as it is, up to the next comma
-                quoted = None
-        if quoted is not None:
-            value = quoted
-        else:
-            end = line.find(",", j)
-            end = n if end < 0 else end
-            value = line[j:end].strip()
-            j = end
-        pairs[key] = str(value)
-        comma = line.find(",", j)
-        i = n if comma < 0 else comma + 1
-    return pairs

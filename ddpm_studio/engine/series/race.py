@@ -15,7 +15,7 @@ from PIL import Image
 
 from ddpm_studio.engine.events import Result, StepEvent, StopCheck, never_stop
 from ddpm_studio.engine.history import DEFAULT_BUDGET_BYTES, StepHistory
-from ddpm_studio.engine.jobs.types import RaceJob
+from ddpm_studio.engine.jobs.race import RaceJob
 from ddpm_studio.engine.series.runner import run_series
 
 LaneStep = Callable[[StepEvent], None]  # gets every step event of every lane (``event.lane`` says which)

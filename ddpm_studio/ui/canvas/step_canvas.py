@@ -26,31 +26,10 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.engine.inspect.trajectory import TrajectoryCache
 from ddpm_studio.ui.canvas.attention_overlay import AttentionOverlay
+from ddpm_studio.ui.canvas.step_exports import EXPORTS, free_name, suggested_path, write_steps
 from ddpm_studio.ui.canvas.trajectory_plot import NO_PREVIEWS_NOTE, TrajectoryPlot
 from ddpm_studio.ui.widgets.common import error_dialog
 from ddpm_studio.ui.widgets.images import grid, to_qimage
-
-EXPORTS = {  # kind: (menu entry, file suffix, file dialog filter); "frames" is a folder
-    "gif": ("Animated GIF…", ".gif", "GIF (*.gif)"),
-    "webp": ("Animated WebP…", ".webp", "WebP (*.webp)"),
-    "sheet": ("Contact sheet (PNG)…", ".png", "PNG (*.png)"),
-    "frames": ("Folder of frames…", "", ""),
-}
-
-
-def _free_name(path: Path) -> Path:
-    """``path``, or ``path-2``, ``path-3``… : the first that does not exist yet."""
-    candidate, n = path, 1
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.name}-{n}")
-    return candidate
-
-
-def with_suffix(target: str, kind: str) -> str:
-    """``target`` with the file suffix that ``kind`` implies, added when the name has another one or none."""
-    suffix = EXPORTS[kind][1]
-    return target if not suffix or target.lower().endswith(suffix) else target + suffix
 
 
 class ImageView(QWidget):
@@ -329,18 +308,14 @@ class StepCanvas(QWidget):
     # ---- exports ----
     def suggested_export_path(self, kind: str) -> str:
         """The output folder (when it exists) and a name from the run: where the export dialogs start."""
-        folder = Path(self.export_folder()).expanduser()
-        if not self.export_folder() or not folder.is_dir():  # never the working directory
-            folder = Path.home()
-        name = self.export_name + ("-frames" if kind == "frames" else EXPORTS[kind][1])
-        return str(folder / name)
+        return suggested_path(self.export_folder(), self.export_name, kind)
 
     def choose_export(self, kind: str) -> str | None:
         suggested = self.suggested_export_path(kind)
         if kind == "frames":  # a folder of their own inside the one chosen: never loose among the results
             start = str(Path(suggested).parent)
             where = QFileDialog.getExistingDirectory(self, "Where to put the folder of frames", start)
-            target = str(_free_name(Path(where) / Path(suggested).name)) if where else ""
+            target = str(free_name(Path(where) / Path(suggested).name)) if where else ""
         else:
             target, _ = QFileDialog.getSaveFileName(self, "Export the steps", suggested, EXPORTS[kind][2])
         if not target:
@@ -356,21 +331,8 @@ class StepCanvas(QWidget):
     def export(self, kind: str, target: str) -> str:
         """Write the kept steps of the last run as ``kind`` (gif, webp, sheet, frames) to ``target``, with the suffix
         the kind implies added if the name lacks it; returns what was written."""
-        from PIL import Image
-
-        from ddpm_studio.engine.output import step_export
-
-        target = with_suffix(target, kind)
         events = self._history.frames() if self._history is not None else []
-        view = "both" if self.right_view.currentData() == "x0" else "change"
-        if kind == "sheet":
-            Image.fromarray(step_export.contact_sheet(events, view="x0")).save(target, format="PNG")
-        elif kind == "frames":
-            step_export.save_frames(target, step_export.frames(events, view), events)
-        else:
-            save = step_export.save_gif if kind == "gif" else step_export.save_webp
-            save(target, step_export.frames(events, view))
-        return target
+        return write_steps(kind, target, events, "both" if self.right_view.currentData() == "x0" else "change")
 
     # ---- drawing ----
     def _redraw(self) -> None:

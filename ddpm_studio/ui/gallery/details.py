@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_studio.engine.output.metadata import PARAMETERS_KEY, MetadataError, read_png_text
+from ddpm_studio.engine.output.metadata import MetadataError, read_png_text
+from ddpm_studio.engine.png.chunks import PARAMETERS_KEY
 from ddpm_studio.ui.canvas.step_canvas import ImageView
 
 ACTIONS = (("restore", "Restore parameters"), ("rerun", "Again, new seed"), ("edit", "Send to Edit"),

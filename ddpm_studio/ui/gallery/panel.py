@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QThread, QTimer, QUrl, Signal
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
@@ -29,6 +29,7 @@ from ddpm_studio.engine.gallery.query import QueryError, parse_query
 from ddpm_studio.ui.core.theme import warning_colour
 from ddpm_studio.ui.gallery.details import ACTIONS, GalleryDetails
 from ddpm_studio.ui.gallery.model import ROW_ROLE, GalleryModel
+from ddpm_studio.ui.gallery.scan import MAX_REASONS, ScanThread, scan_message
 from ddpm_studio.ui.gallery.thumbnails import SIZE
 from ddpm_studio.ui.widgets.common import error_dialog
 
@@ -37,43 +38,6 @@ SEARCH_TIP = ("Words of the prompt or the negative prompt (all of them; \"red fo
               "-fox for none with it), and seed:123, model:dream, sampler:euler-a, steps:30, kind:txt2img, "
               "since:2026-11-01, until:2026-11-30, stars:3, tag:portrait")
 SORTS = (("newest", "Newest first"), ("oldest", "Oldest first"), ("stars", "Most stars"))
-
-
-MAX_REASONS = 40  # files and why, in the count's tooltip after a scan (the box after it lists them all)
-
-
-def _names(problems: list[tuple[str, str]], shown: int = 5) -> str:
-    names = sorted({Path(path).name for path, _ in problems})
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(names[:shown]) + more
-
-
-class ScanThread(QThread):
-    """Indexes folders with its own connection (SQLite connections stay on their thread): one the user adds, or
-    all of a rebuilt index's."""
-
-    progress = Signal(int, int)
-    finished_scan = Signal(object)  # a ScanReport (the folders' together), or the error's message
-
-    def __init__(self, folders: list[str], index_path: Path, parent=None) -> None:
-        super().__init__(parent)
-        self.folders, self.index_path = folders, index_path
-        self.folder = folders[0] if len(folders) == 1 else f"{len(folders)} folders"
-
-    def run(self) -> None:
-        from ddpm_studio.engine.gallery.index import GalleryIndex, ScanReport
-
-        total = ScanReport()
-        try:
-            index = GalleryIndex(self.index_path)
-            try:
-                for folder in self.folders:
-                    total.merge(index.add_folder(folder, lambda d, t: self.progress.emit(d, t)))
-                self.finished_scan.emit(total)
-            finally:
-                index.close()
-        except Exception as exc:  # a folder that vanished, a disk error: a message, never a dead thread
-            self.finished_scan.emit(f"{self.folder}: {exc}")
 
 
 class GalleryPanel(QWidget):
@@ -266,18 +230,8 @@ class GalleryPanel(QWidget):
         if isinstance(report, str):
             self.note_box = error_dialog(self, "Could not add the folder", report)
         else:
-            found = report.added + report.updated + report.unchanged
-            message = (f"Added {report.added} image(s), {report.updated} updated" if found or report.skipped
-                       else f"No PNG pictures in {self.scan.folder}")
-            if report.unchanged:
-                message += f", {report.unchanged} already in the gallery"
-            if report.skipped:
-                message += f"; {len(report.skipped)} not added: {_names(report.skipped)}"
-            if report.partial:
-                message += f"; {len(report.partial)} added without a value that could not be read: " \
-                           f"{_names(report.partial)}"
+            message, reasons = scan_message(report, self.scan.folder)
             self.status_message.emit(message)
-            reasons = [why for _, why in report.skipped + report.partial]
             self.count.setToolTip("\n".join([message, *reasons[:MAX_REASONS]]))
             if report.skipped:  # named where it stays, each with why: the status bar's message goes by
                 self.note_box = error_dialog(self, "Some files were not added to the gallery",

@@ -9,7 +9,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QSpinBox, QWidget
 
 from ddpm_studio.engine.jobs.checks import MAX_HIRES_SCALE, MAX_STEPS, MIN_HIRES_SCALE
-from ddpm_studio.engine.jobs.types import HIRES_UPSCALERS, hires_problem, hires_size
+from ddpm_studio.engine.jobs.sizes import hires_problem, hires_size
+from ddpm_studio.engine.jobs.types import HIRES_UPSCALERS
 from ddpm_studio.ui.widgets.common import narrow_combo
 from ddpm_studio.ui.widgets.notes import FieldNote
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QGridLayout, QLineEdit, QWidget
 
 from ddpm_studio.engine.jobs.checks import JobError
-from ddpm_studio.engine.jobs.types import RaceJob
+from ddpm_studio.engine.jobs.race import RaceJob
 from ddpm_studio.engine.sampling.schedulers import SCHEDULERS
 from ddpm_studio.ui.core.settings import Settings
 from ddpm_studio.ui.series.form import SeriesForm

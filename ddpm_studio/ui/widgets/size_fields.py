@@ -10,7 +10,7 @@ from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout
 
 from ddpm_studio.engine.jobs.checks import MAX_SIDE, MIN_SIDE, SIDE_STEP
-from ddpm_studio.engine.jobs.types import side_problem, snap_side
+from ddpm_studio.engine.jobs.sizes import side_problem, snap_side
 from ddpm_studio.ui.widgets.notes import FieldNote
 
 
