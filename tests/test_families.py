@@ -76,3 +76,32 @@ def test_the_catalogue_reads_the_table_for_the_tiny_models(tmp_path):
         assert (info.family, info.modes, info.panel) == (expected, variant.modes, variant.panel)
     info = inspect_model(str(save_tiny_sdxl(tmp_path / "xl")))
     assert families.family_of_info(info).key == "sdxl" and info.modes == BY_KEY["sdxl"].variant(4).modes
+
+
+def test_a_job_asking_for_an_addon_its_family_does_not_take_is_refused_by_name(tmp_path):
+    import dataclasses
+
+    from ddpm_studio.engine.jobs.types import Text2ImageJob
+    from ddpm_studio.engine.models.catalogue import ModelError, inspect_model
+    from ddpm_studio.engine.sampling import stages
+    from tests.tiny_sd import save_tiny_sd
+
+    job = Text2ImageJob(model="m", prompt="a cat <lora:style:0.5>", controlnets=(("net", 1.0, 0.0, 1.0),), control_images=("edges.png",),
+                        hires_scale=2.0)
+    assert stages.asked_addons(job) == {"lora", "controlnet", "hires"}
+    assert stages.asked_addons(Text2ImageJob(model="m", prompt="a cat")) == set()
+    bare = dataclasses.replace(BY_KEY["sd1"], addons=frozenset({"embedding"}))
+    assert families.unsupported_addons(bare, stages.asked_addons(job)) == ["ControlNet", "a hires fix", "LoRAs"]
+    assert families.unsupported_addons(BY_KEY["sd1"], stages.asked_addons(job)) == []
+
+    info = inspect_model(str(save_tiny_sd(tmp_path / "sd")))
+    run = stages.LatentRun(loaded=type("Loaded", (), {"info": info})(), job=job, device="cpu",
+                           on_step=lambda event: None, should_stop=lambda: False)
+    stages.check_family(run)  # the SD rows take them all
+    original = families.FAMILIES
+    try:
+        families.FAMILIES = (bare, *original[1:])
+        with pytest.raises(ModelError, match="SD 1.x model, which does not take ControlNet or a hires fix or LoRAs"):
+            stages.check_family(run)
+    finally:
+        families.FAMILIES = original

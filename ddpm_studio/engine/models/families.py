@@ -21,6 +21,8 @@ from types import MappingProxyType
 
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")  # read only by torch's weights-only loader, when allowed
 ADDONS = frozenset({"lora", "embedding", "vae", "controlnet", "hires"})  # what the SD families all take
+ADDON_WORDS = {"lora": "LoRAs", "embedding": "embeddings", "vae": "a VAE of its own", "controlnet": "ControlNet",
+               "hires": "a hires fix"}
 
 
 def _frozen(mapping: dict) -> MappingProxyType:
@@ -187,3 +189,8 @@ def family_of_checkpoint(keys) -> Family:
     keyed = [family for family in FAMILIES if family.checkpoint_key]
     found = next((family for family in keyed if family.checkpoint_key in keys), None)
     return found or next(family for family in FAMILIES if not family.checkpoint_key)
+
+
+def unsupported_addons(family: Family, asked: set[str]) -> list[str]:
+    """What of ``asked`` (add-on names of ``ADDONS``) ``family`` does not take, in words, in a stable order."""
+    return [ADDON_WORDS[name] for name in sorted(asked) if name not in family.addons]

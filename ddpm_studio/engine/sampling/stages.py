@@ -123,8 +123,31 @@ class LatentRun:
         return callback_kwargs
 
 
+def asked_addons(job) -> set[str]:
+    """The add-ons (families.ADDONS) a job asks for by itself (embeddings are only words of its prompt)."""
+    from ddpm_studio.engine.prompts.syntax import lora_tags
+
+    asked = {"lora"} if job.loras or lora_tags(job.prompt)[1] else set()
+    asked |= {"vae"} if job.vae else set()
+    asked |= {"controlnet"} if job.controlnets else set()
+    return asked | ({"hires"} if getattr(job, "hires", False) else set())
+
+
+def check_family(run: LatentRun) -> None:
+    """A job asks only for add-ons the model's family takes (its row in models/families.py)."""
+    from ddpm_studio.engine.models.catalogue import ModelError
+    from ddpm_studio.engine.models.families import family_of_info, unsupported_addons
+
+    family = family_of_info(run.loaded.info)
+    missing = unsupported_addons(family, asked_addons(run.job)) if family is not None else []
+    if missing:
+        raise ModelError(f"{run.loaded.info.name} is a {family.name} model, which does not take "
+                         f"{' or '.join(missing)}; run it without.")
+
+
 def prepare(run: LatentRun) -> None:
     """Add-ons in place, a fresh scheduler, a generator per image (and a varied x_T), the pipeline's arguments."""
+    check_family(run)
     loaded, job = run.loaded, run.job
     run.used = prepare_addons(loaded, job, run.folders, run.allow_pickle)
     run.pipe = loaded.pipe
