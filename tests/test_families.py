@@ -86,8 +86,8 @@ def test_a_job_asking_for_an_addon_its_family_does_not_take_is_refused_by_name(t
     from ddpm_studio.engine.sampling import stages
     from tests.tiny_sd import save_tiny_sd
 
-    job = Text2ImageJob(model="m", prompt="a cat <lora:style:0.5>", controlnets=(("net", 1.0, 0.0, 1.0),), control_images=("edges.png",),
-                        hires_scale=2.0)
+    job = Text2ImageJob(model="m", prompt="a cat <lora:style:0.5>", controlnets=(("net", 1.0, 0.0, 1.0),),
+                        control_images=("edges.png",), hires_scale=2.0)
     assert stages.asked_addons(job) == {"lora", "controlnet", "hires"}
     assert stages.asked_addons(Text2ImageJob(model="m", prompt="a cat")) == set()
     bare = dataclasses.replace(BY_KEY["sd1"], addons=frozenset({"embedding"}))

@@ -105,14 +105,16 @@ _SD_CONTROL = _frozen({"txt2img": "StableDiffusionControlNetPipeline",
                        "img2img": "StableDiffusionControlNetImg2ImgPipeline",
                        "inpaint": "StableDiffusionControlNetInpaintPipeline",
                        "outpaint": "StableDiffusionControlNetInpaintPipeline"})
-_SD_CLASSES = _frozen({"StableDiffusionPipeline": "stable-diffusion", "StableDiffusionImg2ImgPipeline": "stable-diffusion",
+_SD_CLASSES = _frozen({"StableDiffusionPipeline": "stable-diffusion",
+                       "StableDiffusionImg2ImgPipeline": "stable-diffusion",
                        "StableDiffusionInpaintPipeline": "stable-diffusion-inpaint",
                        "StableDiffusionInstructPix2PixPipeline": "instruct-pix2pix"})
 _SD15_RGB = LatentRGB(((0.3512, 0.2297, 0.3227), (0.3250, 0.4974, 0.2350), (-0.2829, 0.1762, 0.2721),
                        (-0.2120, -0.2616, -0.7177)), (0.0, 0.0, 0.0), 0.18215, "SD 1.x factors (published by ComfyUI)")
 
 FAMILIES: tuple[Family, ...] = (
-    Family(key="sd1", name="SD 1.x", context_dim=768, text_widths=(768,), folder_classes=_SD_CLASSES, variants=_SD_VARIANTS,
+    Family(key="sd1", name="SD 1.x", context_dim=768, text_widths=(768,), folder_classes=_SD_CLASSES,
+           variants=_SD_VARIANTS,
            control_pipelines=_SD_CONTROL, img2img="StableDiffusionImg2ImgPipeline", latent_rgb=_SD15_RGB,
            taesd_repo="madebyollin/taesd", checkpoint_key="",
            text_prefixes=("cond_stage_model.transformer.",), kohya_versions=("sd_v1",), side=512, train_side=512),
@@ -128,7 +130,8 @@ FAMILIES: tuple[Family, ...] = (
                                    "StableDiffusionXLInpaintPipeline": "stable-diffusion-xl-inpaint"}),
            variants=(Variant("stable-diffusion-xl", 4, "Text to Image", _frozen({
                          "txt2img": "StableDiffusionXLPipeline", "img2img": "StableDiffusionXLImg2ImgPipeline",
-                         "inpaint": "StableDiffusionXLInpaintPipeline", "outpaint": "StableDiffusionXLInpaintPipeline"})),
+                         "inpaint": "StableDiffusionXLInpaintPipeline",
+                         "outpaint": "StableDiffusionXLInpaintPipeline"})),
                      Variant("stable-diffusion-xl-inpaint", 9, "Edit (inpaint)", _frozen({
                          "inpaint": "StableDiffusionXLInpaintPipeline",
                          "outpaint": "StableDiffusionXLInpaintPipeline"}))),
