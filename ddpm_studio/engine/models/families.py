@@ -2,7 +2,7 @@
 (how a folder or a single file is recognised), the pipeline loader (which diffusers pipeline runs each mode),
 ControlNet and the hires fix (their pipelines), the previews (the latent→RGB map, TAESD), the add-on listings (a
 LoRA's, an embedding's or a ControlNet's cross-attention width tells its family), the LoRA trainer and exporter
-(resolution, kohya's base-model names) and the panels (default size and guidance). Adding a family is adding a row
+(resolution, kohya's base-model names) and the panels (default size). Adding a family is adding a row
 here and its tiny test model in ``tests/fixtures``. No torch, no Qt, no other module of ours.
 
 Rows are keyed by their short names (sd1, sd2, sdxl) — the names of their config folders under
@@ -71,7 +71,6 @@ class Family:
     kohya_versions: tuple[str, ...]  # kohya's ss_base_model_version for it (the first is the one we write)
     side: int  # the panels' default picture side
     train_side: int  # the LoRA trainer's default resolution: what the family was trained at
-    guidance: float = 7.5  # classifier-free guidance scale
     latent_channels: int = 4
     vae_scale: int = 8  # pixels per latent, each side
     addons: frozenset = field(default=ADDONS)
