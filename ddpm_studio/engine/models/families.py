@@ -3,7 +3,7 @@
 ControlNet and the hires fix (their pipelines), the previews (the latent→RGB map, TAESD), the add-on listings (a
 LoRA's, an embedding's or a ControlNet's cross-attention width tells its family), the LoRA trainer and exporter
 (resolution, kohya's base-model names) and the panels (default size). Adding a family is adding a row
-here and its tiny test model in ``tests/fixtures``. No torch, no Qt, no other module of ours.
+here and its tiny test model in ``tests/tiny_sd.py``. No torch, no Qt, no other module of ours.
 
 Rows are keyed by their short names (sd1, sd2, sdxl) — the names of their config folders under
 ``resources/configs`` and of ``ModelInfo.arch``. A model's *variant* is what its denoiser's input channels make
@@ -72,7 +72,6 @@ class Family:
     side: int  # the panels' default picture side
     train_side: int  # the LoRA trainer's default resolution: what the family was trained at
     latent_channels: int = 4
-    vae_scale: int = 8  # pixels per latent, each side
     addons: frozenset = field(default=ADDONS)
 
     @property
