@@ -42,13 +42,14 @@ from ddpm_studio.engine.inspect.forward import (
     to_model_space,
     to_uint8,
 )
-from ddpm_studio.engine.models.catalogue import ModelError, list_models
+from ddpm_studio.engine.models.catalogue import ModelError
 from ddpm_studio.ui.canvas.step_canvas import ImageView
 from ddpm_studio.ui.core.settings import Settings
 from ddpm_studio.ui.explorer.schedule_plot import SchedulePlot
 from ddpm_studio.ui.widgets.common import error_dialog, form_and_view
 from ddpm_studio.ui.widgets.image_input import IMAGE_FILTER, open_paste_row
 from ddpm_studio.ui.widgets.images import store_image, to_qimage
+from ddpm_studio.ui.widgets.model_picker import ModelPicker
 
 NO_MODEL_SIDE = 128  # without a model, pictures are shown at most this large (noise grains stay visible)
 NOISE_RANGE = 2.5  # ε is drawn from −2.5σ (black) to +2.5σ (white)
@@ -76,7 +77,7 @@ class ExplorerPanel(QWidget):
         self.image_label = QLabel("No image yet")
         self.image_label.setWordWrap(True)
 
-        self.model_box = QComboBox()
+        self.model_box = ModelPicker(settings, characters=None, leading=[("(none: a named schedule only)", "")])
         self.model_box.currentIndexChanged.connect(self._model_changed)
         self.schedule_box = QComboBox()
         self.schedule_box.addItem("the model's own", "model")
@@ -134,21 +135,11 @@ class ExplorerPanel(QWidget):
 
     # ---- models and schedules ----
     def refresh_models(self) -> None:
-        current = self.model_box.currentData()
-        self.model_box.blockSignals(True)
-        self.model_box.clear()
-        self.model_box.addItem("(none: a named schedule only)", "")
-        self.model_infos = {}
-        for info in list_models(self.settings.model_folders):
-            self.model_infos[info.ref] = info
-            self.model_box.addItem(info.label, info.ref)
-        index = self.model_box.findData(current) if current else -1
-        self.model_box.setCurrentIndex(index if index >= 0 else min(1, self.model_box.count() - 1))
-        self.model_box.blockSignals(False)
+        self.model_box.refresh()
         self._model_changed()
 
     def model_path(self) -> Path | None:
-        info = self.model_infos.get(self.model_box.currentData() or "")
+        info = self.model_box.current_info()
         return info.path if info else None
 
     def schedule(self) -> Schedule:

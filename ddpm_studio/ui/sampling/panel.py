@@ -37,8 +37,9 @@ from ddpm_studio.ui.core.settings import Settings
 from ddpm_studio.ui.core.tasks import report_crash
 from ddpm_studio.ui.core.worker import JobFailed, SamplerClient, SamplerThread
 from ddpm_studio.ui.sampling.seed_walk import start_seed_walk
-from ddpm_studio.ui.widgets.common import error_dialog, form_and_view, narrow_combo, path_row, scheduler_combo
+from ddpm_studio.ui.widgets.common import error_dialog, form_and_view, path_row, scheduler_combo
 from ddpm_studio.ui.widgets.model_list import ModelList
+from ddpm_studio.ui.widgets.model_picker import ModelPicker
 from ddpm_studio.ui.widgets.notes import FieldNote
 from ddpm_studio.ui.widgets.seed_field import SeedField
 from ddpm_studio.ui.widgets.variation_field import VariationField
@@ -88,7 +89,7 @@ class SamplingPanel(ModelList, QWidget):
         self.walk = None  # the latest seed walk (ui/sampling/seed_walk.py)
 
         # combo boxes sized by a few characters, not by their longest entry: the settings column has a fixed width
-        self.model_box = narrow_combo(14)
+        self.model_box = ModelPicker(settings, self.accepts)
         add_folder = QToolButton(text="Add folder…")  # under the list: beside it, the column would widen
         add_folder.clicked.connect(self.choose_model_folder)
         buttons = QHBoxLayout()
@@ -184,7 +185,6 @@ class SamplingPanel(ModelList, QWidget):
         sampler.queue_changed.connect(self._on_queue_changed)
 
         self._refreshing = False
-        self.model_infos: dict[str, ModelInfo] = {}
         self.model_box.currentIndexChanged.connect(self._model_selected)
         self.model_box.currentIndexChanged.connect(lambda *_: self.model_changed(self.current_model_info()))
         self.refresh_models()

@@ -16,11 +16,12 @@ from ddpm_studio.engine.jobs.checks import (
     JobError,
 )
 from ddpm_studio.engine.jobs.types import GenerateJob, Job, Text2ImageJob
-from ddpm_studio.engine.models.catalogue import PIXEL_FAMILY, ModelInfo, list_models
+from ddpm_studio.engine.models.catalogue import PIXEL_FAMILY, ModelInfo
 from ddpm_studio.engine.models.defaults import read_defaults
 from ddpm_studio.engine.sampling.schedulers import DEFAULT_SCHEDULER, LATENT_SCHEDULERS, PIXEL_SCHEDULERS, SCHEDULERS
 from ddpm_studio.ui.core.settings import Settings
-from ddpm_studio.ui.widgets.common import fit_family_size, narrow_combo, scheduler_combo
+from ddpm_studio.ui.widgets.common import fit_family_size, scheduler_combo
+from ddpm_studio.ui.widgets.model_picker import ModelPicker
 from ddpm_studio.ui.widgets.seed_field import SeedField
 from ddpm_studio.ui.widgets.size_fields import SideBox
 
@@ -44,10 +45,9 @@ class SeriesForm(QWidget):
     def __init__(self, settings: Settings, panel: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
-        self.model_infos: dict[str, ModelInfo] = {}
         self.guide_model = ""  # a pixel model's own autoguidance guide, from its recommended settings
 
-        self.model_box = narrow_combo(14)
+        self.model_box = ModelPicker(settings, series_model)
         self.prompt = _prompt_box("What to make (Stable Diffusion models)")
         self.negative_prompt = _prompt_box("What to avoid (optional)")
         self.width_box, self.height_box = SideBox(512), SideBox(512)  # what is typed snaps to a side models take
@@ -83,21 +83,11 @@ class SeriesForm(QWidget):
 
     # ---- models ----
     def refresh_models(self, include_hf_cache: bool = False) -> None:
-        current = self.model_box.currentData()
-        self.model_box.blockSignals(True)
-        self.model_box.clear()
-        self.model_infos = {}
-        for info in list_models(self.settings.model_folders, include_hf_cache=include_hf_cache,
-                                accept=series_model, allow_pickle=self.settings.allow_pickle):
-            self.model_infos[info.ref] = info
-            self.model_box.addItem(info.label, info.ref)
-        self.model_box.setCurrentIndex(max(0, self.model_box.findData(current)))
-        self.model_box.blockSignals(False)
-        if self.model_box.currentData() != current or self.scheduler_box.count() == 0:
+        if self.model_box.refresh(include_hf_cache) or self.scheduler_box.count() == 0:
             self._model_changed()
 
     def current_model_info(self) -> ModelInfo | None:
-        return self.model_infos.get(self.model_box.currentData() or "")
+        return self.model_box.current_info()
 
     @property
     def pixel(self) -> bool:

@@ -4,15 +4,14 @@ guide kept at 1/16 of the run. The rows the two trainers share stay the panel's.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QSpinBox, QWidget
 
 from ddpm_studio.engine.jobs.checks import MAX_STEPS
-from ddpm_studio.engine.models.catalogue import list_models
 from ddpm_studio.engine.sampling.schedulers import DEFAULT_STEPS, PIXEL_SCHEDULERS
 from ddpm_studio.training.config import TrainConfig
 from ddpm_studio.training.ddpm.presets import PRESETS
-from ddpm_studio.ui.widgets.common import narrow_combo, scheduler_combo
+from ddpm_studio.ui.widgets.common import scheduler_combo
+from ddpm_studio.ui.widgets.model_picker import ModelPicker
 
 SCRATCH = "scratch:"
 
@@ -21,7 +20,9 @@ class DdpmTrainFields(QWidget):
     def __init__(self, settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
-        self.base_box = narrow_combo(16)
+        self.base_box = ModelPicker(settings, characters=16, label=lambda info: f"Fine-tune: {info.label}",
+                                    leading=[(f"New model: {name} UNet", SCRATCH + name) for name in PRESETS],
+                                    default=SCRATCH + "small")
         self.ema = QCheckBox("EMA weights (recommended)", checked=True)
         self.sample_scheduler = scheduler_combo(10, PIXEL_SCHEDULERS)
         self.sample_steps = QSpinBox(minimum=1, maximum=MAX_STEPS, value=DEFAULT_STEPS)
@@ -54,15 +55,7 @@ class DdpmTrainFields(QWidget):
             form.setRowVisible(widget, shown)
 
     def refresh_models(self) -> None:
-        current = self.base_box.currentData()
-        self.base_box.clear()
-        for name in PRESETS:
-            self.base_box.addItem(f"New model: {name} UNet", SCRATCH + name)
-        for info in list_models(self.settings.model_folders):
-            self.base_box.addItem(f"Fine-tune: {info.label}", info.ref)
-            self.base_box.setItemData(self.base_box.count() - 1, info.description, Qt.ItemDataRole.ToolTipRole)
-        index = self.base_box.findData(current) if current else self.base_box.findData(SCRATCH + "small")
-        self.base_box.setCurrentIndex(max(index, 0))
+        self.base_box.refresh()
 
     def config(self, **shared) -> TrainConfig:
         base = self.base_box.currentData() or SCRATCH + "small"

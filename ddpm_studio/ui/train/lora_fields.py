@@ -4,14 +4,13 @@ validation prompt. The rows the two trainers share (folder, resolution, steps, â
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QSpinBox, QWidget
 
-from ddpm_studio.engine.models.catalogue import list_models
 from ddpm_studio.training.lora.captions import DEFAULT_TEMPLATE, CaptionOptions
 from ddpm_studio.training.lora.config import LoraTrainConfig
 from ddpm_studio.ui.train.lora_options import LoraTrainOptions
-from ddpm_studio.ui.widgets.common import narrow_combo
+from ddpm_studio.ui.widgets.model_picker import ModelPicker
 
 NATIVE_SIDE = {"sd1": 512, "sd2": 768, "sdxl": 1024}  # the resolution each family was trained at
 
@@ -22,7 +21,7 @@ class LoraTrainFields(QWidget):
     def __init__(self, settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
-        self.base_box = narrow_combo(16)
+        self.base_box = ModelPicker(settings, lambda info: "txt2img" in info.modes, characters=16)
         self.base_box.setToolTip("The Stable Diffusion model the LoRA is for; it is used with that model's family")
         self.trigger = QLineEdit()
         self.trigger.setPlaceholderText("e.g. zqx_style")
@@ -55,7 +54,6 @@ class LoraTrainFields(QWidget):
                      ("Validation prompt", self.validation), ("", self.options.toggle)]
         self.trigger.textChanged.connect(self.captions_changed)
         self.template.textChanged.connect(self.captions_changed)
-        self.infos = {}
 
     def add_rows(self, form: QFormLayout, at: int) -> None:
         for offset, (label, widget) in enumerate(self.rows + self.options.rows):
@@ -70,15 +68,12 @@ class LoraTrainFields(QWidget):
             form.setRowVisible(widget, shown and self.options.toggle.isChecked())
 
     def refresh_models(self) -> None:
-        current = self.base_box.currentData()
-        self.base_box.clear()
-        self.infos = {}
-        for info in list_models(self.settings.model_folders, accept=lambda i: "txt2img" in i.modes,
-                                allow_pickle=self.settings.allow_pickle):
-            self.infos[info.ref] = info
-            self.base_box.addItem(info.label, info.ref)
-            self.base_box.setItemData(self.base_box.count() - 1, info.description, Qt.ItemDataRole.ToolTipRole)
-        self.base_box.setCurrentIndex(max(0, self.base_box.findData(current)))
+        self.base_box.refresh()
+
+    @property
+    def infos(self) -> dict:
+        """ref â†’ info of each base model listed."""
+        return self.base_box.infos
 
     def native_side(self) -> int:
         """The resolution the chosen base model was trained at (512 when it does not say)."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from ddpm_studio.engine.models.catalogue import (
@@ -14,38 +13,35 @@ from ddpm_studio.engine.models.catalogue import (
     ModelInfo,
     folder_models,
     inspect_model,
-    list_models,
     panels_of,
 )
 from ddpm_studio.engine.models.defaults import read_defaults
 
 
 class ModelList:
-    """Needs the panel's ``model_box``, ``scheduler_box``, ``steps``, ``settings``, ``ready``, ``accepts``,
-    ``refuse_reason``, ``apply_defaults``, ``status_message``, ``show_error`` and ``_update_buttons``."""
+    """Needs the panel's ``model_box`` (a ModelPicker), ``scheduler_box``, ``steps``, ``settings``, ``ready``,
+    ``accepts``, ``refuse_reason``, ``model_changed``, ``apply_defaults``, ``status_message``, ``show_error`` and
+    ``_update_buttons``."""
 
-    model_infos: dict[str, ModelInfo]  # ref → info of what the list shows, set by the panel and by refresh_models
     _refreshing: bool  # True while the list is emptied and filled again
 
+    @property
+    def model_infos(self) -> dict[str, ModelInfo]:
+        """ref → info of what the list shows."""
+        return self.model_box.infos
+
     def current_model_info(self) -> ModelInfo | None:
-        return self.model_infos.get(self.model_box.currentData() or "")
+        return self.model_box.current_info()
 
     def refresh_models(self, include_hf_cache: bool = False) -> None:
-        current = self.model_box.currentData()
-        self._refreshing = True  # re-listing the same model must not reset the user's scheduler and steps
+        self._refreshing = True  # model_changed is told it is a re-listing (Generate keeps the guide chosen)
         try:
-            self.model_box.clear()
-            self.model_infos: dict[str, ModelInfo] = {}
-            for info in list_models(self.settings.model_folders, include_hf_cache=include_hf_cache, accept=self.accepts,
-                                    allow_pickle=self.settings.allow_pickle):
-                self.model_infos[info.ref] = info
-                self.model_box.addItem(info.label, info.ref)
-                self.model_box.setItemData(self.model_box.count() - 1, info.description, Qt.ItemDataRole.ToolTipRole)
-            if current:
-                self.select_model(current)
+            changed = self.model_box.refresh(include_hf_cache)
+            if changed or self.model_box.count():
+                self.model_changed(self.current_model_info())
         finally:
             self._refreshing = False
-        if self.model_box.currentData() != current:
+        if changed:
             self._model_selected()
         self._update_buttons()
 
@@ -69,11 +65,7 @@ class ModelList:
             self.status_message.emit(f"{info.label}: its recommended settings, {', '.join(applied)}")
 
     def select_model(self, ref: str) -> bool:
-        index = self.model_box.findData(ref)
-        if index < 0:
-            return False
-        self.model_box.setCurrentIndex(index)
-        return True
+        return self.model_box.select(ref)
 
     def add_model_folder(self, folder: str) -> None:
         """Remember ``folder`` (a pipeline, a folder of pipelines, or a checkpoint file); explain if it holds no usable
