@@ -12,8 +12,6 @@ from ddpm_studio.training.lora.config import LoraTrainConfig
 from ddpm_studio.ui.train.lora_options import LoraTrainOptions
 from ddpm_studio.ui.widgets.model_picker import ModelPicker
 
-NATIVE_SIDE = {"sd1": 512, "sd2": 768, "sdxl": 1024}  # the resolution each family was trained at
-
 
 class LoraTrainFields(QWidget):
     captions_changed = Signal()  # the trigger or template changed: the captions shown change with them
@@ -77,11 +75,11 @@ class LoraTrainFields(QWidget):
 
     def native_side(self) -> int:
         """The resolution the chosen base model was trained at (512 when it does not say)."""
-        from ddpm_studio.engine.models.families import ARCH_BY_CONTEXT
+        from ddpm_studio.engine.models.families import family_of_info
 
         info = self.infos.get(self.base_box.currentData() or "")
-        arch = (info.arch or ARCH_BY_CONTEXT.get(info.context_dim, "")) if info is not None else ""
-        return NATIVE_SIDE.get(arch, 512)
+        family = family_of_info(info) if info is not None else None
+        return family.train_side if family is not None else 512
 
     @property
     def captions(self) -> CaptionOptions:
