@@ -87,7 +87,7 @@ def reference_images_per_s(args, data: Path) -> float:
 def ours_images_per_s(args, data: Path, out: Path) -> tuple[float, str]:
     """Our trainer at its defaults, timed between its first and last loss read-back (start-up and the precision
     measurement excluded); also the precision auto chose."""
-    from ddpm_studio.training.config import TrainConfig
+    from ddpm_studio.training.ddpm.config import TrainConfig
     from ddpm_studio.training.ddpm.trainer import train
 
     marks: list[tuple[int, float]] = []

@@ -16,7 +16,7 @@ from ddpm_studio.engine.output.save import write_png_atomic
 from ddpm_studio.engine.runner import Engine
 from ddpm_studio.engine.runtime.files import create_exclusive, give_normal_modes
 from ddpm_studio.training.checkpoints import latest_checkpoint
-from ddpm_studio.training.config import TrainConfig
+from ddpm_studio.training.ddpm.config import TrainConfig
 from ddpm_studio.training.ddpm.trainer import train
 from tests.folders import solid_folder
 

@@ -27,7 +27,7 @@ elif mode == "cli":
     main(["search", "nothing"])
 elif mode == "train":
     from PIL import Image
-    from ddpm_studio.training.config import TrainConfig
+    from ddpm_studio.training.ddpm.config import TrainConfig
     from ddpm_studio.training.ddpm.trainer import train
     data = Path(tempfile.mkdtemp())
     for i in range(2):

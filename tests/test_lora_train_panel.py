@@ -134,7 +134,7 @@ def test_a_lora_on_other_pictures_does_not_go_on_with_a_pixel_ddpm_run(window, q
     """Pixel DDPM on one folder, then LoRA on another: the output folder follows the new pictures (it stayed at the
     first folder's, and Start offered to resume that run); a folder that holds the other kind's run is not offered
     for resuming at all, and "Start a new run" is the default."""
-    from ddpm_studio.training.config import TrainConfig
+    from ddpm_studio.training.ddpm.config import TrainConfig
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home"))
     trained = tmp_path / "home" / "ddpm-studio" / "trained"

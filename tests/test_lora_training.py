@@ -160,7 +160,7 @@ def test_sdxl_with_both_text_encoders_from_the_cli(tmp_path, capsys):
 
 
 def test_a_run_resumes_only_with_its_own_trainer(tmp_path, sd15):
-    from ddpm_studio.training.config import TrainConfig
+    from ddpm_studio.training.ddpm.config import TrainConfig
     from ddpm_studio.training.ddpm.trainer import train
     from ddpm_studio.training.events import TrainingError
 
@@ -265,7 +265,7 @@ def test_a_long_caption_is_said_once_and_a_caption_folder_is_named(tmp_path, sd1
 
 def test_the_cli_says_how_to_resume_a_run_of_the_other_kind(tmp_path, capsys, sd15):
     from ddpm_studio.cli import main
-    from ddpm_studio.training.config import TrainConfig
+    from ddpm_studio.training.ddpm.config import TrainConfig
 
     data, out = captioned_folder(tmp_path / "data"), tmp_path / "pixels"
     out.mkdir()

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from ddpm_studio.training import precision
-from ddpm_studio.training.config import TrainConfig
+from ddpm_studio.training.ddpm.config import TrainConfig
 from ddpm_studio.training.ddpm.trainer import train
 from tests.folders import solid_folder
 

@@ -16,8 +16,8 @@ from ddpm_studio.engine.jobs.types import GenerateJob
 from ddpm_studio.engine.models.defaults import read_defaults
 from ddpm_studio.engine.runner import Engine
 from ddpm_studio.training.checkpoints import latest_checkpoint
-from ddpm_studio.training.config import TrainConfig
 from ddpm_studio.training.ddpm import trainer as trainer_module
+from ddpm_studio.training.ddpm.config import TrainConfig
 from ddpm_studio.training.ddpm.trainer import train
 from ddpm_studio.training.events import TrainControl, TrainingError
 from tests.folders import hostile_folder, shapes_folder, solid_folder

@@ -44,7 +44,7 @@ def main() -> None:
     from ddpm_studio.engine.runner import Engine
     from ddpm_studio.engine.runtime.files import give_normal_modes
     from ddpm_studio.training.checkpoints import latest_checkpoint, read_state
-    from ddpm_studio.training.config import TrainConfig
+    from ddpm_studio.training.ddpm.config import TrainConfig
 
     run = Path(args.run)
     source = run / "model"

@@ -167,7 +167,7 @@ def show_training(window, app, run: Path, log: Path | None = None) -> None:
     import numpy as np
     from PIL import Image
 
-    from ddpm_studio.training.config import TrainConfig
+    from ddpm_studio.training.ddpm.config import TrainConfig
     from ddpm_studio.training.events import TrainEvent
 
     panel = window.train_panel

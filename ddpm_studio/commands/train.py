@@ -62,7 +62,7 @@ def lora_config_from_args(args):
 
 
 def train_config_from_args(args):
-    from ddpm_studio.training.config import TrainConfig
+    from ddpm_studio.training.ddpm.config import TrainConfig
 
     saved = Path(args.out) / "train_config.json"
     if args.config:

@@ -1,7 +1,8 @@
 """A run folder that already holds a run. A new run is never mixed into it (its checkpoints would sit beside the
 earlier ones, and a later resume would take the earlier run's higher step); and before a run is resumed, what
 differs from the recipe it was started with — the pictures, the base model, the resolution, the trainer — is said
-in words, read from its ``train_config.json``. No Qt."""
+in words, read from its ``train_config.json``. Which trainer made a run, and what it starts from, its recipe class
+says (``config.Recipe``): this module knows neither trainer. No Qt."""
 
 from __future__ import annotations
 
@@ -9,10 +10,8 @@ import json
 from pathlib import Path
 
 from ddpm_studio.training import checkpoints as ckpt
+from ddpm_studio.training.config import Recipe
 from ddpm_studio.training.events import TrainingError
-from ddpm_studio.training.lora.config import LORA_TRAINER
-
-KIND_WORDS = {False: "a pixel DDPM", True: "a Stable Diffusion LoRA"}
 
 
 class EarlierRunError(TrainingError):
@@ -25,11 +24,11 @@ class EarlierRunError(TrainingError):
                          "another output folder.")
 
 
-def check_output_folder(output: str | Path, resume: bool, lora: bool) -> None:
-    """What both trainers check before a run: a resumed run must be this trainer's; a new one must not land beside
-    an earlier run's checkpoints (it would mix with them)."""
+def check_output_folder(output: str | Path, resume: bool, config: Recipe) -> None:
+    """What both trainers check before a run: a resumed run must be this trainer's (``config``'s); a new one must
+    not land beside an earlier run's checkpoints (it would mix with them)."""
     if resume:
-        refuse_other_trainers_run(output, lora=lora)
+        refuse_other_trainers_run(output, config)
     else:
         refuse_a_new_run_over(output)
 
@@ -43,19 +42,26 @@ def refuse_a_new_run_over(output: str | Path) -> None:
 
 class OtherTrainersRun(TrainingError):
     """A resume of a run the other trainer made (a LoRA run with the pixel DDPM trainer, or the reverse):
-    ``output``, and whether the run there is a LoRA one (``run_is_lora``), for the caller to say in its own terms."""
+    ``output``, and the trainer that made the run there (``run_trainer``, its recipe's ``"trainer"`` mark), for the
+    caller to say in its own terms."""
 
-    def __init__(self, output: Path, run_is_lora: bool) -> None:
-        self.output, self.run_is_lora = Path(output), run_is_lora
-        super().__init__(f"{output} holds {'a LoRA' if run_is_lora else 'a pixel DDPM'} run; resume it as one, or "
-                         "choose another output folder.")
+    def __init__(self, output: Path, run_trainer: str) -> None:
+        self.output, self.run_trainer = Path(output), run_trainer
+        made_by = Recipe.trainers.get(run_trainer)
+        super().__init__(f"{output} holds {made_by.short_kind if made_by else 'another trainer’s'} run; resume it as "
+                         "one, or choose another output folder.")
+
+    @property
+    def run_is_lora(self) -> bool:
+        """Whether the run there is a LoRA one (its recipe is marked "lora"), as the Train tab asks."""
+        return self.run_trainer == "lora"
 
 
-def refuse_other_trainers_run(output: str | Path, lora: bool) -> None:
-    """Raise ``OtherTrainersRun`` when the run in ``output`` was made by the other trainer than ``lora`` says."""
+def refuse_other_trainers_run(output: str | Path, config: Recipe) -> None:
+    """Raise ``OtherTrainersRun`` when the run in ``output`` was made by another trainer than ``config``'s."""
     saved = saved_recipe(output)
-    if saved is not None and _is_lora(saved) != lora:
-        raise OtherTrainersRun(Path(output), not lora)
+    if saved is not None and _trainer(saved) != _trainer(config.to_dict()):
+        raise OtherTrainersRun(Path(output), _trainer(saved))
 
 
 def saved_recipe(output: str | Path) -> dict | None:
@@ -70,7 +76,7 @@ def saved_recipe(output: str | Path) -> dict | None:
 def other_trainer(output: str | Path, config) -> bool:
     """Whether the run in ``output`` was made by the other trainer than ``config``'s: it cannot be resumed with it."""
     saved = saved_recipe(output)
-    return saved is not None and _is_lora(saved) != _is_lora(config.to_dict())
+    return saved is not None and _trainer(saved) != _trainer(config.to_dict())
 
 
 def recipe_changes(output: str | Path, config) -> list[str]:
@@ -81,10 +87,9 @@ def recipe_changes(output: str | Path, config) -> list[str]:
     if saved is None:
         return []
     mine = config.to_dict()
-    theirs_lora, ours_lora = _is_lora(saved), _is_lora(mine)
     changes = []
-    if theirs_lora != ours_lora:
-        changes.append(f"it trained {KIND_WORDS[theirs_lora]}, this is {KIND_WORDS[ours_lora]}")
+    if _trainer(saved) != _trainer(mine):
+        changes.append(f"it trained {_kind(saved)}, this is {_kind(mine)}")
     data = str(saved.get("data_dir") or "")
     if not _same_place(data, config.data_dir):
         changes.append(f"its pictures were {data or 'not named'}, these are {config.data_dir}")
@@ -96,16 +101,24 @@ def recipe_changes(output: str | Path, config) -> list[str]:
     return changes
 
 
-def _is_lora(recipe: dict) -> bool:
-    return recipe.get("trainer") == LORA_TRAINER
+def _trainer(recipe: dict) -> str:
+    """The trainer a recipe (a saved one, or a recipe's dict) is for: its "trainer" mark, "" when it has none."""
+    return str(recipe.get("trainer") or "")
+
+
+def _made_by(recipe: dict) -> type[Recipe]:
+    """The recipe class of the trainer that made ``recipe``; ``Recipe`` itself for a trainer not known here."""
+    return Recipe.trainers.get(_trainer(recipe), Recipe)
+
+
+def _kind(recipe: dict) -> str:
+    """What a run of ``recipe`` trains, in words."""
+    return _made_by(recipe).kind
 
 
 def _base(recipe: dict) -> str:
     """The model a run starts from: a LoRA's base, a DDPM fine-tune's model, or "a new <preset> UNet"."""
-    base = str(recipe.get("base_model") or "")
-    if base or _is_lora(recipe):
-        return base
-    return f"a new {recipe.get('preset', 'small')} UNet"
+    return _made_by(recipe).starts_from(recipe)
 
 
 def _same_place(a: str, b: str) -> bool:

@@ -21,7 +21,7 @@ from ddpm_studio.engine.models.defaults import write_defaults
 from ddpm_studio.engine.output.grid import image_grid
 from ddpm_studio.host_memory import keep_freed_memory
 from ddpm_studio.training import checkpoints as ckpt
-from ddpm_studio.training.config import TrainConfig
+from ddpm_studio.training.ddpm.config import TrainConfig
 from ddpm_studio.training.ddpm.dataset import ImageFolderDataset
 from ddpm_studio.training.earlier_run import check_output_folder
 from ddpm_studio.training.events import TrainCallback, TrainControl, TrainEvent
@@ -90,7 +90,7 @@ def train(config: TrainConfig, on_event: TrainCallback = ignore_event, control: 
     config.validate()
     control = control or TrainControl()
     output = Path(config.output_dir).expanduser()
-    check_output_folder(output, resume, lora=False)
+    check_output_folder(output, resume, config)
     device = training_device()
     if device.type == "cpu":
         keep_freed_memory()

@@ -22,6 +22,7 @@ LORA_TRAINER = "lora"
 @dataclass
 class LoraTrainConfig(Recipe):
     what = "LoRA training"
+    kind, short_kind = "a Stable Diffusion LoRA", "a LoRA"  # its runs, told by the "trainer" field below
 
     data_dir: str
     output_dir: str

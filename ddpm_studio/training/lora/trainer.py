@@ -116,7 +116,7 @@ def train_lora(config: LoraTrainConfig, on_event: TrainCallback = ignore_event, 
     config.validate()
     control = control or TrainControl()
     output = Path(config.output_dir).expanduser()
-    check_output_folder(output, resume, lora=True)
+    check_output_folder(output, resume, config)
     device = training_device()
     if device.type == "cpu":
         keep_freed_memory()

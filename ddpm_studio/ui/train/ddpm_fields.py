@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QSpinBox, QWi
 
 from ddpm_studio.engine.jobs.checks import MAX_STEPS
 from ddpm_studio.engine.sampling.schedulers import DEFAULT_STEPS, PIXEL_SCHEDULERS
-from ddpm_studio.training.config import TrainConfig
+from ddpm_studio.training.ddpm.config import TrainConfig
 from ddpm_studio.training.ddpm.presets import PRESETS
 from ddpm_studio.ui.widgets.common import scheduler_combo
 from ddpm_studio.ui.widgets.model_picker import ModelPicker

@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_studio.training.config import MIXED_PRECISION, TrainConfig
+from ddpm_studio.training.config import MIXED_PRECISION
+from ddpm_studio.training.ddpm.config import TrainConfig
 from ddpm_studio.training.lora.config import LoraTrainConfig
 from ddpm_studio.ui.core.settings import Settings
 from ddpm_studio.ui.train.data_view import TrainDataView
