@@ -1,12 +1,14 @@
-"""What both trainers' loops share (the DDPM one in ``trainer.py``, the LoRA one in ``lora_trainer.py``): the device
-and the Accelerator, beginning or resuming a run, an optimizer step, the loss report with speed and ETA (and the stop
-at a loss that is not finite), pausing, and checkpoints that a kill cannot tear. No Qt.
+"""What both trainers' loops share (the DDPM one in ``ddpm/trainer.py``, the LoRA one in ``lora/trainer.py``): the
+device and the Accelerator, beginning or resuming a run, the loop of steps (``run_steps``: an optimizer step, the
+loss report with speed and ETA and the stop at a loss that is not finite, pausing, checkpoints that a kill cannot
+tear, samples and exports when they are due). No Qt.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +70,7 @@ class LoopState:
     started: float
     start_step: int
     logged_step: int = -1
+    last_loss: float | None = None  # the loss last reported (the last good one: a loss not finite stops the run)
 
     def __post_init__(self) -> None:
         if self.logged_step < 0:
@@ -164,3 +167,54 @@ def save_checkpoint(accelerator, output: Path, step: int, config, loss, emit) ->
         final = ckpt.commit_checkpoint(partial, step, {"loss": loss, "config": config.to_dict()}, config.checkpoints_total_limit)
         emit(TrainEvent("checkpoint", step=step, max_steps=config.max_steps, path=str(final), message=f"Saved {final.name}"))
     accelerator.wait_for_everyone()
+
+
+def run_steps(accelerator, config, output: Path, state: LoopState, control: TrainControl, emit, lr_scheduler, *,
+              micro_step: Callable[[int], torch.Tensor], sample: Callable[[int], None], export: Callable[[], object],
+              after_update: Callable[[], None] | None = None,
+              end_of_step: Callable[[int], None] | None = None) -> bool:
+    """The steps both trainers make, from ``state.step`` to the recipe's ``max_steps`` or a stop; True if stopped.
+
+    A step is ``micro_step(micro)`` for each of the recipe's accumulated micro-batches (the micro-batch's loss, with
+    ``optimizer_step`` done), then ``after_update()`` (the DDPM trainer's EMA). Then, at the recipe's intervals,
+    the loss is reported (kept in ``state.last_loss``), a checkpoint saved and ``sample(step)`` drawn, then
+    ``end_of_step(step)`` (the DDPM trainer keeps its autoguidance guide), and an export asked for meanwhile is made
+    with ``export()``, as it is while paused. A stopped run's last step is checkpointed, so that it can resume.
+    """
+    running_loss = torch.zeros((), device=accelerator.device)
+    images_per_step = config.batch_size * config.gradient_accumulation_steps * accelerator.num_processes
+    checkpointed = state.step if state.step > 0 else None  # the step of the newest checkpoint
+    stopped = False
+    while state.step < config.max_steps:
+        stop_now = wait_while_paused(control, emit, state, config.max_steps, export)
+        if accelerator.num_processes > 1:  # all processes must agree, or the others hang in the next all-reduce
+            stop_now = accelerator.reduce(torch.tensor(float(stop_now), device=accelerator.device), "max").item() > 0
+        if stop_now:
+            stopped = True
+            break
+        for micro in range(config.gradient_accumulation_steps):
+            loss = micro_step(micro)
+            running_loss += loss.detach()
+        if after_update is not None:
+            after_update()
+        state.step += 1
+        step = state.step
+
+        last = step == config.max_steps
+        checkpoint_due = step % config.checkpoint_every == 0 or last
+        if step % config.log_every == 0 or checkpoint_due:
+            state.last_loss = report_loss(accelerator, running_loss, state, config, output,
+                                          lr_scheduler.get_last_lr()[0], images_per_step, emit)
+        if checkpoint_due and not last:
+            save_checkpoint(accelerator, output, step, config, state.last_loss, emit)
+            checkpointed = step
+        if step % config.sample_every == 0 or last:
+            sample(step)
+        if end_of_step is not None:
+            end_of_step(step)
+        if control.take_export_request():
+            export()
+
+    if checkpointed != state.step:  # so that a stopped run can resume
+        save_checkpoint(accelerator, output, state.step, config, state.last_loss, emit)
+    return stopped

@@ -34,10 +34,8 @@ from ddpm_studio.training.run_loop import (
     ignore_event,
     make_accelerator,
     optimizer_step,
-    report_loss,
-    save_checkpoint,
+    run_steps,
     training_device,
-    wait_while_paused,
 )
 
 GUIDE_FOLDER = "guide"  # output/guide during a run; model/guide in the exported model
@@ -138,10 +136,6 @@ def train(config: TrainConfig, on_event: TrainCallback = ignore_event, control: 
     step = begin_run(accelerator, output, config, resume, emit)
 
     state = LoopState(step=step, started=time.perf_counter(), start_step=step)
-    running_loss = torch.zeros((), device=accelerator.device)
-    images_per_step = config.batch_size * config.gradient_accumulation_steps * accelerator.num_processes
-    last_good_loss: float | None = None
-    stopped = False
 
     def batches():
         while True:
@@ -149,48 +143,33 @@ def train(config: TrainConfig, on_event: TrainCallback = ignore_event, control: 
 
     data = batches()
     unet.train()
-    checkpointed = step if step > 0 else None  # the step of the newest checkpoint
 
-    def export_now():
-        _export(accelerator, unet, ema, scheduler_config, config, output, state.step, last_good_loss, dataset, emit)
+    def micro_step(micro: int) -> torch.Tensor:
+        clean = next(data)
+        with accelerator.accumulate(unet):
+            loss = _training_loss(unet, noise_scheduler, clean, prediction_type, accelerator)
+            optimizer_step(accelerator, loss, unet.parameters(), config.max_grad_norm, optimizer, lr_scheduler)
+        return loss
 
-    while state.step < config.max_steps:
-        stop_now = wait_while_paused(control, emit, state, config.max_steps, export_now)
-        if accelerator.num_processes > 1:  # all processes must agree, or the others hang in the next all-reduce
-            stop_now = accelerator.reduce(torch.tensor(float(stop_now), device=accelerator.device), "max").item() > 0
-        if stop_now:
-            stopped = True
-            break
-        for _ in range(config.gradient_accumulation_steps):
-            clean = next(data)
-            with accelerator.accumulate(unet):
-                loss = _training_loss(unet, noise_scheduler, clean, prediction_type, accelerator)
-                optimizer_step(accelerator, loss, unet.parameters(), config.max_grad_norm, optimizer, lr_scheduler)
-            running_loss += loss.detach()
-        if ema is not None:
-            ema.step(unet.parameters())
-        state.step += 1
-        step = state.step
+    def export_now(guide: bool = False) -> Path:
+        return _export(accelerator, unet, ema, scheduler_config, config, output, state.step, state.last_loss,
+                       dataset, emit, guide=guide)
 
-        last = step == config.max_steps
-        checkpoint_due = step % config.checkpoint_every == 0 or last
-        if step % config.log_every == 0 or checkpoint_due:
-            last_good_loss = report_loss(accelerator, running_loss, state, config, output,
-                                         lr_scheduler.get_last_lr()[0], images_per_step, emit)
-        if checkpoint_due and not last:
-            save_checkpoint(accelerator, output, step, config, last_good_loss, emit)
-            checkpointed = step
-        if step % config.sample_every == 0 or last:
-            _sample(accelerator, unet, ema, scheduler_config, config, step, output, emit)
+    def sample(step: int) -> None:
+        _sample(accelerator, unet, ema, scheduler_config, config, step, output, emit)
+
+    def ema_step() -> None:
+        ema.step(unet.parameters())
+
+    def keep_guide(step: int) -> None:
         if step == config.guide_step:
-            _export(accelerator, unet, ema, scheduler_config, config, output, step, last_good_loss, dataset, emit,
-                    guide=True)
-        if control.take_export_request():
-            export_now()
+            export_now(guide=True)
 
-    if checkpointed != step:  # so that a stopped run can resume
-        save_checkpoint(accelerator, output, step, config, last_good_loss, emit)
-    model_dir = _export(accelerator, unet, ema, scheduler_config, config, output, step, last_good_loss, dataset, emit)
+    stopped = run_steps(accelerator, config, output, state, control, emit, lr_scheduler, micro_step=micro_step,
+                        sample=sample, export=export_now, after_update=ema_step if ema is not None else None,
+                        end_of_step=keep_guide)
+    step, last_good_loss = state.step, state.last_loss
+    model_dir = export_now()
     emit(TrainEvent("stopped" if stopped else "finished", step=step, max_steps=config.max_steps, loss=last_good_loss,
                     path=str(model_dir), message=f"{'Stopped' if stopped else 'Finished'} at step {step}; model in {model_dir}"))
     accelerator.end_training()
