@@ -44,10 +44,8 @@ from ddpm_studio.training.run_loop import (
     ignore_event,
     make_accelerator,
     optimizer_step,
-    report_loss,
-    save_checkpoint,
+    run_steps,
     training_device,
-    wait_while_paused,
 )
 
 LORA_FOLDER = "lora"  # RUN/lora/<name>.safetensors: a folder of LoRAs the app lists
@@ -157,45 +155,27 @@ def train_lora(config: LoraTrainConfig, on_event: TrainCallback = ignore_event, 
     step = begin_run(accelerator, output, config, resume, emit)
 
     state = LoopState(step=step, started=time.perf_counter(), start_step=step)
-    running_loss = torch.zeros((), device=device)
-    images_per_step = config.batch_size * config.gradient_accumulation_steps * accelerator.num_processes
-    last_good_loss, stopped = None, False
     for model in models:
         model.train()
-    checkpointed = step if step > 0 else None  # the step of the newest checkpoint
-    while state.step < config.max_steps:
-        stop_now = wait_while_paused(control, emit, state, config.max_steps,
-                                     lambda: _export(accelerator, parts, config, data, state.step, emit))
-        if accelerator.num_processes > 1:  # all processes must agree, or the others hang in the next all-reduce
-            stop_now = accelerator.reduce(torch.tensor(float(stop_now), device=device), "max").item() > 0
-        if stop_now:
-            stopped = True
-            break
-        for micro in range(config.gradient_accumulation_steps):
-            draw = ((state.step * config.gradient_accumulation_steps + micro) * accelerator.num_processes
-                    + accelerator.process_index)
-            with accelerator.accumulate(*models):
-                loss = _lora_loss(parts, noise_scheduler, data, texts, config, draw, accelerator)
-                optimizer_step(accelerator, loss, params, config.max_grad_norm, optimizer, lr_scheduler)
-            running_loss += loss.detach()
-        state.step += 1
-        step = state.step
-        last = step == config.max_steps
-        checkpoint_due = step % config.checkpoint_every == 0 or last
-        if step % config.log_every == 0 or checkpoint_due:
-            last_good_loss = report_loss(accelerator, running_loss, state, config, output,
-                                         lr_scheduler.get_last_lr()[0], images_per_step, emit)
-        if checkpoint_due and not last:
-            save_checkpoint(accelerator, output, step, config, last_good_loss, emit)
-            checkpointed = step
-        if step % config.sample_every == 0 or last:
-            _validate(accelerator, parts, models, config, data, step, output, emit)
-        if control.take_export_request():
-            _export(accelerator, parts, config, data, step, emit)
 
-    if checkpointed != step:  # so that a stopped run can resume
-        save_checkpoint(accelerator, output, step, config, last_good_loss, emit)
-    path = _export(accelerator, parts, config, data, step, emit)
+    def micro_step(micro: int) -> torch.Tensor:
+        draw = ((state.step * config.gradient_accumulation_steps + micro) * accelerator.num_processes
+                + accelerator.process_index)
+        with accelerator.accumulate(*models):
+            loss = _lora_loss(parts, noise_scheduler, data, texts, config, draw, accelerator)
+            optimizer_step(accelerator, loss, params, config.max_grad_norm, optimizer, lr_scheduler)
+        return loss
+
+    def sample(step: int) -> None:
+        _validate(accelerator, parts, models, config, data, step, output, emit)
+
+    def export_now() -> Path:
+        return _export(accelerator, parts, config, data, state.step, emit)
+
+    stopped = run_steps(accelerator, config, output, state, control, emit, lr_scheduler, micro_step=micro_step,
+                        sample=sample, export=export_now)
+    step, last_good_loss = state.step, state.last_loss
+    path = export_now()
     emit(TrainEvent("stopped" if stopped else "finished", step=step, max_steps=config.max_steps, loss=last_good_loss,
                     path=str(path), message=f"{'Stopped' if stopped else 'Finished'} at step {step}; LoRA in {path}"))
     accelerator.end_training()
