@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
     gui.add_argument("--exit-when-ready", action="store_true", help="open, load the backend, print timings, quit")
 
-    from ddpm_studio.engine.sampling.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS, SCHEDULERS
+    from ddpm_studio.engine.jobs.scheduler_table import DEFAULT_SCHEDULER, DEFAULT_STEPS, SCHEDULERS
 
     gen = sub.add_parser("generate", help="sample images from an unconditional DDPM")
     gen.add_argument("--model", help="bundled:NAME, a pipeline folder, or a cached hub id (default: the bundled model)")
@@ -287,7 +287,7 @@ def _addon_arguments(parser) -> None:
 
 
 def _prompt_arguments(parser, schedulers, prompt_required: bool = True, guidance: float = 7.5) -> None:
-    from ddpm_studio.engine.sampling.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS
+    from ddpm_studio.engine.jobs.scheduler_table import DEFAULT_SCHEDULER, DEFAULT_STEPS
 
     parser.add_argument("--model", required=True,
                         help="a Stable Diffusion pipeline folder, a single-file .safetensors checkpoint, or a cached hub id")

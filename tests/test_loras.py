@@ -197,7 +197,7 @@ def test_loras_work_in_every_edit_mode(models, tmp_path, mode):
 
 
 def test_restoring_names_the_loras_and_embeddings_that_are_not_here(engine, models, tmp_path):
-    from ddpm_studio.engine.output.addon_metadata import missing_files
+    from ddpm_studio.engine.addons.resources import missing_files
     from ddpm_studio.engine.output.metadata import read_metadata
     from tests.tiny_addons import save_embedding
 

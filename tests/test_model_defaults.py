@@ -9,12 +9,12 @@ import shutil
 import pytest
 
 from ddpm_studio.cli import main
+from ddpm_studio.engine.jobs.scheduler_table import DEFAULT_SCHEDULER
 from ddpm_studio.engine.jobs.types import GenerateJob
 from ddpm_studio.engine.models.catalogue import resolve
 from ddpm_studio.engine.models.defaults import DEFAULTS_FILE, read_defaults, write_defaults
 from ddpm_studio.engine.output.metadata import read_job
 from ddpm_studio.engine.runner import Engine
-from ddpm_studio.engine.sampling.schedulers import DEFAULT_SCHEDULER
 from ddpm_studio.ui.core.settings import Settings
 
 

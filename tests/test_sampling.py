@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ddpm_studio.engine.jobs.scheduler_table import SCHEDULERS
 from ddpm_studio.engine.jobs.types import GenerateJob
 from ddpm_studio.engine.runner import Engine
-from ddpm_studio.engine.sampling.schedulers import SCHEDULERS
 
 
 @pytest.fixture(scope="module")

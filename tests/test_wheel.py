@@ -9,9 +9,9 @@ import sys
 import zipfile
 from pathlib import Path
 
+from ddpm_studio.engine.jobs.scheduler_table import SCHEDULERS
 from ddpm_studio.engine.models.catalogue import resolve
 from ddpm_studio.engine.models.defaults import read_defaults
-from ddpm_studio.engine.sampling.schedulers import SCHEDULERS
 
 ROOT = Path(__file__).resolve().parent.parent
 

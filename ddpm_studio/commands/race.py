@@ -24,9 +24,9 @@ def base_job(args, scheduler: str | None = None, steps: int | None = None, guida
     autoguidance's, with the model's own guide by default), a Text to Image job for a Stable Diffusion one."""
     from ddpm_studio.commands.sample import default_model_ref, home_checkpoint, lora_argument, recommended
     from ddpm_studio.engine.jobs.checks import JobError
+    from ddpm_studio.engine.jobs.scheduler_table import DEFAULT_SCHEDULER, DEFAULT_STEPS
     from ddpm_studio.engine.jobs.types import GenerateJob, Text2ImageJob
     from ddpm_studio.engine.models.catalogue import PIXEL_FAMILY, inspect_model
-    from ddpm_studio.engine.sampling.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS
 
     model = args.model or default_model_ref()
     model = home_checkpoint(args.models_home, model) if args.models_home else model

@@ -32,7 +32,7 @@ def recommended(model_ref: str) -> dict:
 
 
 def _common_job_fields(args, model_ref: str) -> dict:
-    from ddpm_studio.engine.sampling.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS
+    from ddpm_studio.engine.jobs.scheduler_table import DEFAULT_SCHEDULER, DEFAULT_STEPS
     from ddpm_studio.paths import default_output_dir
 
     defaults = recommended(model_ref) if args.scheduler is None or args.steps is None else {}

@@ -24,6 +24,12 @@ VAE_FP32 = "vae-fp32"  # the fix for a half-precision VAE that overflows into Na
 REMEDIES = {VAE_FP32: "the VAE in fp32 (Settings → Preferences, or --vae-fp32)"}
 
 
+class ModelError(Exception):
+    """A model (or a file given as input) cannot be used; the message is for the user and names the path."""
+
+    kind = USER  # said as it is, no traceback
+
+
 def first_line(exc: BaseException, limit: int = 300) -> str:
     """An exception's first line (or its type's name), cut to ``limit``: enough to tell the user what went wrong."""
     text = str(exc).strip()

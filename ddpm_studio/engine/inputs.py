@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from ddpm_studio.engine.models.catalogue import ModelError
+from ddpm_studio.engine.errors import ModelError
 
 
 def open_rgb(path: str, label: str) -> Image.Image:

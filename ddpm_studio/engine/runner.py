@@ -130,12 +130,14 @@ class Engine:
         if not out.cancelled and last_event is not None and job.preview_every:
             user_on_step(final_event(last_event, out.images))
         if save and not out.cancelled and job.output_dir:
+            from ddpm_studio.engine.gallery.index import index_saved
             from ddpm_studio.engine.output.addon_metadata import addon_fields
 
             extra = addon_fields(model.info, job, result.addons, getattr(model, "vae_slot", None))
             result.saved_paths = save_result_images(
                 job, out.images, job.output_dir, model_name=model.info.name, device=self.device.label, extra=extra
             )
+            index_saved(result.saved_paths)  # the gallery finds them at once (engine/gallery/index.py)
         result.seconds = time.perf_counter() - started
         return result
 

@@ -331,3 +331,18 @@ class AddonFolders:
     embeddings: list[str] = field(default_factory=list)
     vaes: list[str] = field(default_factory=list)
     controlnets: list[str] = field(default_factory=list)
+
+
+def missing_files(payload: dict, folders: AddonFolders) -> list[tuple[str, str]]:
+    """For restoring an image: (``"lora"`` or ``"embedding"``, name) for each LoRA or embedding it was made with that
+    is not in ``folders``; ``payload`` is ``output/metadata.read_metadata``'s."""
+    files = payload.get("files") if isinstance(payload.get("files"), dict) else {}
+    missing = []
+    for name in files.get("loras", []):
+        try:
+            find_lora(str(name), folders.loras)
+        except AddonError:
+            missing.append(("lora", str(name)))
+    have = {e.name.lower() for e in list_embeddings(folders.embeddings)[0]}
+    missing += [("embedding", str(name)) for name in files.get("embeddings", []) if str(name).lower() not in have]
+    return missing

@@ -119,8 +119,9 @@ def control_arguments(job, mode: str, size: tuple[int, int]) -> dict:
     """The control images (preprocessed, resized to the picture's ``size``), weights and start/end fractions."""
     from PIL import Image
 
-    from ddpm_studio.engine.control.preprocess import preprocess, preprocessor_of
+    from ddpm_studio.engine.control.preprocess import preprocess
     from ddpm_studio.engine.inputs import open_rgb
+    from ddpm_studio.engine.jobs.control_fields import preprocessor_of
 
     images = [preprocess(open_rgb(path, "control image"), preprocessor_of(job, number), job.canny_thresholds)
               .resize(size, Image.Resampling.BILINEAR) for number, path in enumerate(job.control_images)]

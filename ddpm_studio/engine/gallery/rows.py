@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ddpm_studio.engine.gallery.values import MAX_SQLITE_INT, as_float, as_int
+from ddpm_studio.engine.jobs.scheduler_table import SCHEDULERS
 from ddpm_studio.engine.png.chunks import JSON_KEY, PARAMETERS_KEY, parse_a1111
 from ddpm_studio.engine.png.reading import UnreadablePng, load_json, read_text
-from ddpm_studio.engine.sampling.schedulers import SCHEDULERS
 
 COLUMNS = ("path", "size", "mtime", "source", "kind", "model", "prompt", "negative", "seed", "scheduler", "steps",
            "guidance", "loras", "width", "height", "device", "created")

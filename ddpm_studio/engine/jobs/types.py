@@ -33,8 +33,9 @@ from ddpm_studio.engine.jobs.checks import (
     check_float,
     check_int,
 )
+from ddpm_studio.engine.jobs.control_fields import check_control_fields, control_a1111_fields
+from ddpm_studio.engine.jobs.scheduler_table import DEFAULT_SCHEDULER, DEFAULT_STEPS, SCHEDULERS
 from ddpm_studio.engine.jobs.sizes import hires_problem, hires_size
-from ddpm_studio.engine.sampling.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS, SCHEDULERS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,7 +146,7 @@ class PromptJob(Job):
     attention_maps: bool = False  # record per-word cross-attention maps at every step (engine/inspect/attention_maps.py)
     controlnets: tuple[tuple[str, float, float, float], ...] = ()  # (file/folder or name, weight, start, end)
     control_images: tuple[str, ...] = ()  # one control image per ControlNet, in order
-    control_preprocess: tuple[str, ...] = ()  # per control image (engine/control/preprocess.py); missing: none
+    control_preprocess: tuple[str, ...] = ()  # per control image (engine/jobs/control_fields.py); missing: none
     canny_thresholds: tuple[int, int] = (100, 200)  # the canny preprocessor's low and high thresholds
 
     def __post_init__(self) -> None:
@@ -181,8 +182,6 @@ class PromptJob(Job):
             check_float(f"weight of the LoRA {pair[0]}", pair[1], -MAX_LORA_WEIGHT, MAX_LORA_WEIGHT)
         if not isinstance(self.vae, str):
             raise JobError("The VAE must be a path (text), or empty for the model's own.")
-        from ddpm_studio.engine.control.preprocess import check_control_fields
-
         check_control_fields(self)
         check_float("guidance scale", self.guidance_scale, 0.0, MAX_GUIDANCE)
         check_int("full-decode interval", self.full_decode_every, 0, MAX_STEPS)
@@ -191,8 +190,6 @@ class PromptJob(Job):
         check_int("clip skip", self.clip_skip, 1, MAX_CLIP_SKIP)
 
     def a1111_fields(self) -> list[tuple[str, Any]]:
-        from ddpm_studio.engine.control.preprocess import control_a1111_fields
-
         return ([("Clip skip", self.clip_skip)] if self.clip_skip != 1 else []) + control_a1111_fields(self)
 
 

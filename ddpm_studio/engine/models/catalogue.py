@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ddpm_studio.engine.errors import USER, first_line
+from ddpm_studio.engine.errors import ModelError, first_line
 from ddpm_studio.engine.models.defaults import BUNDLED_PREFIX, read_defaults
 from ddpm_studio.engine.models.families import BY_KEY, FAMILIES, LATENT_KINDS, PICKLE_SUFFIXES, family_of_folder
 from ddpm_studio.engine.models.single_file import SingleFileError, detect, is_checkpoint_file
@@ -35,12 +35,6 @@ OTHER_PIPELINES: dict[str, tuple[str, str]] = {
     "LDMPipeline": ("latent-unconditional", ""),
 }
 PIXEL_FAMILY = "ddpm"
-
-
-class ModelError(Exception):
-    """A model cannot be used; the message is for the user and names the path."""
-
-    kind = USER  # said as it is, no traceback (engine/errors.py)
 
 
 MODE_NAMES = {"txt2img": "text-to-image", "img2img": "image-to-image", "inpaint": "inpainting", "instruct": "instruction editing",

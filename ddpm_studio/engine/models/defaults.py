@@ -28,7 +28,7 @@ def read_defaults(model_path: Path, ref: str = "") -> dict:
     pair travels together; it comes back as a reference: ``bundled:NAME/guide`` for a bundled model, else a path.
     """
     from ddpm_studio.engine.jobs.checks import MAX_AUTOGUIDANCE, MAX_STEPS, MIN_AUTOGUIDANCE
-    from ddpm_studio.engine.sampling.schedulers import SCHEDULERS
+    from ddpm_studio.engine.jobs.scheduler_table import SCHEDULERS
 
     path = Path(model_path) / DEFAULTS_FILE
     if not path.is_file():

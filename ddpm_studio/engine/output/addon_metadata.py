@@ -15,7 +15,8 @@ def _weight(value: float) -> str:
 
 def addon_fields(info, job, used, vae_slot) -> dict:
     """``{"before": [(key, value)…], "after": […], "prompt": text, "files": {…}}`` for ``metadata.png_info``: the
-    A1111 fields, and for our own JSON chunk the names of the LoRAs, embeddings and VAE used (``missing_files``)."""
+    A1111 fields, and for our own JSON chunk the names of the LoRAs, embeddings and VAE used (which
+    ``addons/resources.missing_files`` looks for when the image is restored)."""
     before, after = [], []
     files: dict = {}
     if info.single_file:
@@ -42,20 +43,3 @@ def addon_fields(info, job, used, vae_slot) -> dict:
             after.append(("TI hashes", ", ".join(f"{name}: {embedding_hash(path)}" for name, path in used.embeddings)))
             files["embeddings"] = [name for name, _ in used.embeddings]
     return {"before": before, "after": after, "prompt": prompt, "files": files}
-
-
-def missing_files(payload: dict, folders) -> list[tuple[str, str]]:
-    """For restoring an image: (``"lora"`` or ``"embedding"``, name) for each LoRA or embedding it was made with that
-    is not in ``folders`` (a ``resources.AddonFolders``); ``payload`` is ``metadata.read_metadata``'s."""
-    from ddpm_studio.engine.addons.resources import AddonError, find_lora, list_embeddings
-
-    files = payload.get("files") if isinstance(payload.get("files"), dict) else {}
-    missing = []
-    for name in files.get("loras", []):
-        try:
-            find_lora(str(name), folders.loras)
-        except AddonError:
-            missing.append(("lora", str(name)))
-    have = {e.name.lower() for e in list_embeddings(folders.embeddings)[0]}
-    missing += [("embedding", str(name)) for name in files.get("embeddings", []) if str(name).lower() not in have]
-    return missing

@@ -21,10 +21,10 @@ from PIL import PngImagePlugin
 
 from ddpm_studio import __version__
 from ddpm_studio.engine.jobs.checks import JobError
+from ddpm_studio.engine.jobs.scheduler_table import SCHEDULERS
 from ddpm_studio.engine.jobs.types import PromptJob, job_from_dict
 from ddpm_studio.engine.png.chunks import JSON_KEY, PARAMETERS_KEY
 from ddpm_studio.engine.png.reading import UnreadablePng, load_json, read_text
-from ddpm_studio.engine.sampling.schedulers import SCHEDULERS
 
 
 class MetadataError(ValueError):
@@ -83,7 +83,7 @@ def png_info(job, *, index: int, width: int, height: int, model_name: str, devic
     payload = {"job": job.to_dict(), "index": index, "seed": seed, "device": device, "model_name": model_name,
                "version": __version__}
     if extra and extra.get("files"):
-        payload["files"] = extra["files"]  # the add-ons' names, for restoring (addon_metadata.missing_files)
+        payload["files"] = extra["files"]  # the add-ons' names, for restoring (addons/resources.missing_files)
     info.add_itxt(JSON_KEY, json.dumps(payload, sort_keys=True))
     return info
 

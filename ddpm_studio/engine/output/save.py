@@ -60,7 +60,8 @@ def write_png_atomic(image: Image.Image, folder: Path, stem: str, pnginfo) -> Pa
 
 def save_result_images(job, images: np.ndarray, folder: str | Path, *, model_name: str, device: str,
                        extra: dict | None = None) -> list[str]:
-    """Save each image of a batch with its own seed in the name and full metadata."""
+    """Save each image of a batch with its own seed in the name and full metadata. (The gallery is told of them by
+    the caller: ``runner.Engine.run`` hands the paths to ``gallery/index.index_saved``.)"""
     folder = Path(folder).expanduser()
     paths = []
     for index, array in enumerate(images):
@@ -68,7 +69,4 @@ def save_result_images(job, images: np.ndarray, folder: str | Path, *, model_nam
         info = png_info(job, index=index, width=width, height=height, model_name=model_name, device=device, extra=extra)
         path = write_png_atomic(Image.fromarray(array, "RGB"), folder, f"{job.seed + index}", info)
         paths.append(str(path))
-    from ddpm_studio.engine.gallery.index import index_saved
-
-    index_saved(paths)  # the gallery finds them at once (engine/gallery/index.py)
     return paths

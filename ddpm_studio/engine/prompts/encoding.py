@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ddpm_studio.engine.models.catalogue import ModelError
+from ddpm_studio.engine.errors import ModelError
 from ddpm_studio.engine.prompts.syntax import Piece, has_syntax, parse
 
 CHUNK = 75  # tokens a chunk holds between its start and end tokens (CLIP's context is 77)

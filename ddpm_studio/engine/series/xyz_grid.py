@@ -24,9 +24,9 @@ from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 
 from ddpm_studio.engine.events import Result, StopCheck, never_stop
 from ddpm_studio.engine.jobs.checks import JobError
+from ddpm_studio.engine.jobs.scheduler_table import SCHEDULERS
 from ddpm_studio.engine.jobs.types import EditJob, GenerateJob, Job, PromptJob
 from ddpm_studio.engine.output.metadata import a1111_parameters
-from ddpm_studio.engine.sampling.schedulers import SCHEDULERS
 from ddpm_studio.engine.series.runner import run_series
 
 AXIS_KINDS = {"scheduler": str, "steps": int, "seed": int, "clip_skip": int, "guidance": float,

@@ -151,7 +151,7 @@ class AddonFields:
     def restore_problems(self, path: str, job) -> list[str]:
         """The LoRAs of the prompt's tags and the embeddings the image at ``path`` was made with that are not in
         the folders here (the LoRA list's own are reported by ``apply``)."""
-        from ddpm_studio.engine.output.addon_metadata import missing_files
+        from ddpm_studio.engine.addons.resources import missing_files
         from ddpm_studio.engine.output.metadata import MetadataError, read_metadata
 
         try:

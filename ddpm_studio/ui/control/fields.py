@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from ddpm_studio.engine.control.preprocess import MAX_CONTROLNETS
+from ddpm_studio.engine.jobs.control_fields import MAX_CONTROLNETS
 from ddpm_studio.ui.control.unit import ControlUnit, list_controlnets
 
 CONTROL_TIP = ("Steer the layout with a picture: edges, a scribble, a depth or pose map (ControlNet). Add one, pick "
@@ -100,7 +100,7 @@ class ControlFields:
         self.low.setValue(job.canny_thresholds[0])
         self.high.setValue(job.canny_thresholds[1])
         missing = []
-        from ddpm_studio.engine.control.preprocess import preprocessor_of
+        from ddpm_studio.engine.jobs.control_fields import preprocessor_of
 
         for number, (unit, image) in enumerate(zip(job.controlnets, job.control_images)):
             added = self.add_unit()

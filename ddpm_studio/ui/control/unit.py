@@ -20,8 +20,9 @@ from PySide6.QtWidgets import (
     QToolButton,
 )
 
-from ddpm_studio.engine.control.preprocess import MAX_CONTROL_WEIGHT, PREPROCESSORS, preprocess
+from ddpm_studio.engine.control.preprocess import preprocess
 from ddpm_studio.engine.jobs.checks import JobError
+from ddpm_studio.engine.jobs.control_fields import MAX_CONTROL_WEIGHT, PREPROCESSORS
 from ddpm_studio.ui.widgets.common import narrow_combo
 from ddpm_studio.ui.widgets.images import store_image
 

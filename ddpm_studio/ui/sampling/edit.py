@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_studio.engine.jobs.checks import EDIT_MODES, MAX_GUIDANCE, JobError
+from ddpm_studio.engine.jobs.scheduler_table import LATENT_SCHEDULERS
 from ddpm_studio.engine.jobs.types import EditJob
 from ddpm_studio.engine.models.catalogue import MODE_NAMES, ModelInfo
-from ddpm_studio.engine.sampling.schedulers import LATENT_SCHEDULERS
 from ddpm_studio.ui.addons.fields import AddonFields
 from ddpm_studio.ui.canvas.mask_painter import MaskPainter
 from ddpm_studio.ui.control.fields import ControlFields

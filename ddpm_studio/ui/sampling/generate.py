@@ -10,10 +10,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout
 
 from ddpm_studio.engine.jobs.checks import MAX_AUTOGUIDANCE, MIN_AUTOGUIDANCE
+from ddpm_studio.engine.jobs.scheduler_table import PIXEL_SCHEDULERS
 from ddpm_studio.engine.jobs.types import GenerateJob
 from ddpm_studio.engine.models.catalogue import PIXEL_FAMILY, ModelError, ModelInfo, resolve
 from ddpm_studio.engine.models.defaults import read_defaults
-from ddpm_studio.engine.sampling.schedulers import PIXEL_SCHEDULERS
 from ddpm_studio.ui.sampling.panel import SamplingPanel
 from ddpm_studio.ui.widgets.common import narrow_combo
 

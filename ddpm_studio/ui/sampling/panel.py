@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_studio.engine.jobs.checks import MAX_BATCH, MAX_SEED, MAX_STEPS, JobError
+from ddpm_studio.engine.jobs.scheduler_table import DEFAULT_SCHEDULER, SCHEDULERS
 from ddpm_studio.engine.jobs.types import Job
 from ddpm_studio.engine.models.catalogue import ModelInfo
 from ddpm_studio.engine.output.metadata import MetadataError, read_job
-from ddpm_studio.engine.sampling.schedulers import DEFAULT_SCHEDULER, SCHEDULERS
 from ddpm_studio.ui.canvas.results_strip import GalleryStrip
 from ddpm_studio.ui.canvas.step_canvas import StepCanvas
 from ddpm_studio.ui.core.settings import Settings

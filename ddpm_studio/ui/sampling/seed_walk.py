@@ -10,8 +10,8 @@ from pathlib import Path
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit, QSpinBox
 
 from ddpm_studio.engine.jobs.checks import MAX_STEPS, JobError
+from ddpm_studio.engine.jobs.scheduler_table import SCHEDULERS
 from ddpm_studio.engine.output.metadata import MetadataError, read_job
-from ddpm_studio.engine.sampling.schedulers import SCHEDULERS
 from ddpm_studio.engine.series.runner import discard
 from ddpm_studio.engine.series.seed_walk import MAX_FRAMES, is_ancestral, parse_seeds, save_walk, walk_jobs
 from ddpm_studio.ui.core.worker import SeriesHandle

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFormLayout
 
+from ddpm_studio.engine.jobs.scheduler_table import LATENT_SCHEDULERS
 from ddpm_studio.engine.jobs.types import Text2ImageJob
 from ddpm_studio.engine.models.catalogue import ModelInfo
-from ddpm_studio.engine.sampling.schedulers import LATENT_SCHEDULERS
 from ddpm_studio.ui.addons.fields import AddonFields
 from ddpm_studio.ui.control.fields import ControlFields
 from ddpm_studio.ui.prompts.fields import PromptFields

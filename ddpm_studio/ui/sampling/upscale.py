@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtGui import QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
+from ddpm_studio.engine.jobs.scheduler_table import LATENT_SCHEDULERS
 from ddpm_studio.engine.jobs.types import (
     MAX_NOISE_LEVEL,
     MAX_TILE,
@@ -18,7 +19,6 @@ from ddpm_studio.engine.jobs.types import (
     upscale_input_problem,
 )
 from ddpm_studio.engine.models.catalogue import ModelInfo
-from ddpm_studio.engine.sampling.schedulers import LATENT_SCHEDULERS
 from ddpm_studio.ui.canvas.compare_view import CompareView
 from ddpm_studio.ui.prompts.fields import PromptFields
 from ddpm_studio.ui.sampling.panel import SamplingPanel

@@ -15,10 +15,10 @@ from ddpm_studio.engine.jobs.checks import (
     MIN_AUTOGUIDANCE,
     JobError,
 )
+from ddpm_studio.engine.jobs.scheduler_table import DEFAULT_SCHEDULER, LATENT_SCHEDULERS, PIXEL_SCHEDULERS, SCHEDULERS
 from ddpm_studio.engine.jobs.types import GenerateJob, Job, Text2ImageJob
 from ddpm_studio.engine.models.catalogue import PIXEL_FAMILY, ModelInfo
 from ddpm_studio.engine.models.defaults import read_defaults
-from ddpm_studio.engine.sampling.schedulers import DEFAULT_SCHEDULER, LATENT_SCHEDULERS, PIXEL_SCHEDULERS, SCHEDULERS
 from ddpm_studio.ui.core.settings import Settings
 from ddpm_studio.ui.widgets.common import fit_family_size, scheduler_combo
 from ddpm_studio.ui.widgets.model_picker import ModelPicker

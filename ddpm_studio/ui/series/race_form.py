@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QCheckBox, QFormLayout, QGridLayout, QLineEdit, QW
 
 from ddpm_studio.engine.jobs.checks import JobError
 from ddpm_studio.engine.jobs.race import RaceJob
-from ddpm_studio.engine.sampling.schedulers import SCHEDULERS
+from ddpm_studio.engine.jobs.scheduler_table import SCHEDULERS
 from ddpm_studio.ui.core.settings import Settings
 from ddpm_studio.ui.series.form import SeriesForm
 from ddpm_studio.ui.widgets.common import narrow_combo

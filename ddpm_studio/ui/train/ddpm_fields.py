@@ -1,4 +1,4 @@
-"""The Train panel's rows for a pixel DDPM (``training.config.TrainConfig``): where it starts from (a new UNet of a
+"""The Train panel's rows for a pixel DDPM (``training.ddpm.config.TrainConfig``): where it starts from (a new UNet of a
 preset size, or a DDPM the app lists, fine-tuned), EMA weights, how its sample grids are drawn, and the autoguidance
 guide kept at 1/16 of the run. The rows the two trainers share stay the panel's."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QSpinBox, QWidget
 
 from ddpm_studio.engine.jobs.checks import MAX_STEPS
-from ddpm_studio.engine.sampling.schedulers import DEFAULT_STEPS, PIXEL_SCHEDULERS
+from ddpm_studio.engine.jobs.scheduler_table import DEFAULT_STEPS, PIXEL_SCHEDULERS
 from ddpm_studio.training.ddpm.config import TrainConfig
 from ddpm_studio.training.ddpm.presets import PRESETS
 from ddpm_studio.ui.widgets.common import scheduler_combo

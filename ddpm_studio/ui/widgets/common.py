@@ -37,7 +37,7 @@ def narrow_combo(characters: int) -> QComboBox:
 
 def scheduler_combo(characters: int, names) -> QComboBox:
     """A narrow combo box of schedulers: each entry its short label, its name as data, its note as the tooltip."""
-    from ddpm_studio.engine.sampling.schedulers import SCHEDULERS
+    from ddpm_studio.engine.jobs.scheduler_table import SCHEDULERS
 
     box = narrow_combo(characters)
     for name in names:
