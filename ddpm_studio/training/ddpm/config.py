@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ddpm_studio.engine.jobs.checks import MAX_AUTOGUIDANCE, MIN_AUTOGUIDANCE
-from ddpm_studio.engine.sampling.schedulers import SCHEDULERS
+from ddpm_studio.engine.jobs.scheduler_table import SCHEDULERS
 from ddpm_studio.training.config import MIXED_PRECISION, Recipe
 from ddpm_studio.training.ddpm.presets import PRESETS
 

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ddpm_studio.engine.sampling.schedulers import SCHEDULERS
+from ddpm_studio.engine.jobs.scheduler_table import SCHEDULERS
 from ddpm_studio.training.config import MIXED_PRECISION, Recipe
 from ddpm_studio.training.lora.captions import DEFAULT_TEMPLATE, CaptionOptions
 
