@@ -97,9 +97,9 @@ def test_a_checkpoints_header_is_read_once_however_many_panels_list_it(tiny, tmp
     shutil.copy(tiny["txt2img-file"], checkpoint)
     (folder / "broken.safetensors").write_bytes(b"")
     read = []
-    real_detect = models.detect
-    monkeypatch.setattr(models, "detect", lambda path, allow_pickle=False: read.append(path.name) or
-                        real_detect(path, allow_pickle))
+    real_read = models.read_checkpoint
+    monkeypatch.setattr(models, "read_checkpoint", lambda path, allow_pickle=False: read.append(path.name) or
+                        real_read(path, allow_pickle))
     for _ in range(3):
         assert "mine" in [info.name for info in list_models([str(folder)], accept=lambda info: True)]
     assert sorted(read) == ["broken.safetensors", "mine.safetensors"]

@@ -20,7 +20,7 @@ from typing import Any
 from ddpm_studio.engine.errors import ModelError, first_line
 from ddpm_studio.engine.models.defaults import BUNDLED_PREFIX, read_defaults
 from ddpm_studio.engine.models.families import BY_KEY, FAMILIES, LATENT_KINDS, PICKLE_SUFFIXES, family_of_folder
-from ddpm_studio.engine.models.single_file import SingleFileError, detect, is_checkpoint_file
+from ddpm_studio.engine.models.single_file import SingleFileError, is_checkpoint_file, read_checkpoint
 from ddpm_studio.paths import bundled_models_dir
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -57,10 +57,13 @@ class ModelInfo:
     about: str = ""  # where the model came from, when its folder says (a trained model: its base and step)
     context_dim: int = 0  # latent families: the width of the text embeddings the UNet attends to (768, 1024, 2048)
 
+    prediction: str = ""  # single-file checkpoints: what the UNet predicts when a key of the file says
+
     @property
     def prediction_unknown(self) -> bool:
-        """An SD 2.x file may be an ε or a v model and does not say which: the user may have to choose."""
-        return self.arch == "sd2"
+        """An SD 2.x or SDXL file may be an ε or a v model and need not say which: the user may have to choose."""
+        family = BY_KEY.get(self.arch)
+        return family is not None and family.asks_prediction and not self.prediction
 
     @property
     def single_file(self) -> bool:
@@ -154,7 +157,6 @@ def inspect_model(ref: str, allow_pickle: bool = False) -> ModelInfo:
                      family=family, panel=panel, modes=modes, about=card.get("about", ""), context_dim=context_dim)
 
 
-
 _SINGLE_FILES: dict[tuple, ModelInfo | str] = {}  # (ref, path, mtime, size, allow_pickle) → its info, or the error
 _SINGLE_FILES_KEPT = 4096
 
@@ -181,9 +183,10 @@ def _known_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
 
 def _inspect_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
     try:
-        arch, channels = detect(path, allow_pickle)
+        facts = read_checkpoint(path, allow_pickle)
     except SingleFileError as exc:
         raise ModelError(str(exc)) from None
+    arch, channels = facts.arch, facts.channels
     row = BY_KEY[arch]
     variant = row.variant(channels)
     if variant is None:
@@ -191,7 +194,7 @@ def _inspect_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
                          "does not know how to use.")
     return ModelInfo(ref=ref, path=path, name=path.stem, class_name=f"single-file {row.name}", family=variant.kind,
                      panel=variant.panel, modes=variant.modes, in_channels=channels, arch=arch,
-                     context_dim=row.context_dim)
+                     context_dim=row.context_dim, prediction=facts.prediction)
 
 
 def _unet_shape(path: Path) -> tuple[int, int]:

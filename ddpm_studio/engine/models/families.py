@@ -10,6 +10,9 @@ Rows are keyed by their short names (sd1, sd2, sdxl) — the names of their conf
 it: a normal model (4), an inpainting one (9: latents, mask, masked picture), an InstructPix2Pix one (8); the
 variant's ``kind`` is the catalogue's ``ModelInfo.family`` (``stable-diffusion-inpaint``), which the panels list by.
 
+A single file's own keys may say what its UNet predicts: SDXL v-prediction finetunes carry a ``v_pred`` key, and
+``ztsnr`` when trained with zero terminal SNR (read as ComfyUI and Forge read them).
+
 Latent→RGB factors (4 latent channels → RGB, applied to model-space latents) are the ones ComfyUI publishes in
 ``comfy/latent_formats.py`` (classes SD15 and SDXL, the latter with its bias).
 """
@@ -72,6 +75,10 @@ class Family:
     side: int  # the panels' default picture side
     train_side: int  # the LoRA trainer's default resolution: what the family was trained at
     latent_channels: int = 4
+    prediction_keys: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # a key → its prediction
+    zero_snr_key: str = ""  # a single file's key saying it was trained with zero terminal SNR
+    probe_prediction: bool = False  # its files may be ε or v without saying: a probe of the UNet tells (prediction.py)
+    asks_prediction: bool = False  # a file that does not say what it predicts may need the panels' Prediction row
     addons: frozenset = field(default=ADDONS)
 
     @property
@@ -121,6 +128,7 @@ FAMILIES: tuple[Family, ...] = (
            latent_rgb=_SD15_RGB, taesd_repo="madebyollin/taesd",
            checkpoint_key="cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight",  # OpenCLIP ViT-H
            text_prefixes=("cond_stage_model.model.",), kohya_versions=("sd_v2", "v2"),
+           probe_prediction=True, asks_prediction=True,
            side=512, train_side=768),  # SD 2.x base is 512², its v model 768²: the panels start at 512
     Family(key="sdxl", name="SDXL", context_dim=2048, text_widths=(768, 1280),
            folder_classes=_frozen({"StableDiffusionXLPipeline": "stable-diffusion-xl",
@@ -144,7 +152,9 @@ FAMILIES: tuple[Family, ...] = (
            taesd_repo="madebyollin/taesdxl",
            checkpoint_key="conditioner.embedders.1.model.positional_embedding",  # its second (OpenCLIP) text encoder
            text_prefixes=("conditioner.embedders.0.transformer.", "conditioner.embedders.1.model."),
-           kohya_versions=("sdxl_base_v1-0",), side=1024, train_side=1024),
+           kohya_versions=("sdxl_base_v1-0",), side=1024, train_side=1024,
+           # v-prediction finetunes (NoobAI-XL v-pred) mark their files as ComfyUI and Forge read them
+           prediction_keys=_frozen({"v_pred": "v_prediction"}), zero_snr_key="ztsnr", asks_prediction=True),
 )
 BY_KEY = {family.key: family for family in FAMILIES}
 FAMILY_NAMES = {family.key: family.name for family in FAMILIES}

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from ddpm_studio.engine.errors import first_line
-from ddpm_studio.engine.models.families import FAMILY_NAMES, family_of_checkpoint
+from ddpm_studio.engine.models.families import BY_KEY, FAMILY_NAMES, family_of_checkpoint
 from ddpm_studio.paths import resources_dir
 
 SAFE_SUFFIXES = (".safetensors",)
@@ -88,9 +89,27 @@ def read_shapes(path: Path, allow_pickle: bool = False) -> dict[str, tuple[int, 
     return {k: tuple(v.get("shape", ())) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
 
 
+@dataclass(frozen=True)
+class CheckpointFacts:
+    """What a checkpoint's header tells: its family (sd1, sd2, sdxl: the name of its config folder), its UNet's input
+    channels, and what the UNet predicts and whether with zero terminal SNR when its keys say so."""
+
+    arch: str
+    channels: int
+    prediction: str = ""  # epsilon / v_prediction when a key says; "" when the file does not tell
+    prediction_key: str = ""  # the key that said it
+    zero_snr: bool = False
+
+
 def detect(path: Path, allow_pickle: bool = False) -> tuple[str, int]:
     """(architecture: sd1, sd2 or sdxl, the name of its config folder; UNet input channels) of a checkpoint; errors
     say which kinds are not supported."""
+    facts = read_checkpoint(path, allow_pickle)
+    return facts.arch, facts.channels
+
+
+def read_checkpoint(path: Path, allow_pickle: bool = False) -> CheckpointFacts:
+    """The facts of a checkpoint's header (``CheckpointFacts``); errors say which kinds are not supported."""
     shapes = read_shapes(path, allow_pickle)
     if UNET_IN not in shapes:
         raise SingleFileError(
@@ -103,7 +122,9 @@ def detect(path: Path, allow_pickle: bool = False) -> tuple[str, int]:
     text = all(any(k.startswith(prefix) for k in shapes) for prefix in family.text_prefixes)
     if not any(k.startswith(VAE_PREFIXES) for k in shapes) or not text:
         raise SingleFileError(f"{path} holds a UNet without its VAE or text encoder(s); DDPM Studio needs a full checkpoint.")
-    return family.key, int(shapes[UNET_IN][1])
+    key = next((key for key in family.prediction_keys if key in shapes), "")
+    return CheckpointFacts(family.key, int(shapes[UNET_IN][1]), family.prediction_keys.get(key, ""), key,
+                           bool(family.zero_snr_key) and family.zero_snr_key in shapes)
 
 
 def config_folder(family: str) -> Path:
@@ -155,7 +176,8 @@ def load_single_file(path: Path, pipeline_class: str, in_channels: int, dtype, a
     import diffusers
     from transformers import CLIPTokenizer
 
-    arch, _ = detect(path, allow_pickle)
+    facts = read_checkpoint(path, allow_pickle)
+    arch = facts.arch
     config = config_folder(arch)
     open_clip = {"pad_token": "!"} if arch == "sd2" else {}  # SD 2.x: OpenCLIP, CLIP's vocabulary padded with "!"
     parts = {"tokenizer": CLIPTokenizer.from_pretrained(find_tokenizer(config), local_files_only=True, **open_clip)}
@@ -173,11 +195,16 @@ def load_single_file(path: Path, pipeline_class: str, in_channels: int, dtype, a
     common = dict(config=str(config), local_files_only=True, torch_dtype=dtype)
     parts["unet"] = diffusers.UNet2DConditionModel.from_single_file(str(path), subfolder="unet", in_channels=in_channels, **common)
     pipe = getattr(diffusers, pipeline_class).from_single_file(str(path), **parts, **common)
-    note = ""
-    if arch == "sd2":
-        from ddpm_studio.engine.models.prediction import describe, detect_prediction_type
+    from ddpm_studio.engine.models.prediction import checkpoint_prediction, describe
 
-        kind, how = detect_prediction_type(path, pipe.unet)
+    found = checkpoint_prediction(path, facts, pipe.unet)
+    said = []
+    if found is not None:
+        kind, how = found
         pipe.scheduler.register_to_config(prediction_type=kind)
-        note = f"{FAMILY_NAMES[arch]} checkpoint, {describe(kind, how)}"
+        said.append(describe(kind, how))
+    if facts.zero_snr:  # zero terminal SNR: the betas rescaled so the last step is pure noise, its steps trailing
+        pipe.scheduler.register_to_config(rescale_betas_zero_snr=True, timestep_spacing="trailing")
+        said.append(f"zero terminal SNR (its {BY_KEY[arch].zero_snr_key} key)")
+    note = f"{FAMILY_NAMES[arch]} checkpoint, {', '.join(said)}" if said else ""
     return pipe, note
