@@ -79,7 +79,7 @@ class LatentRun:
     second_pass: bool = False
     calls: int = 0  # steps run so far
     out: object = None  # the last pass's pipeline output
-    started: float = field(default_factory=time.perf_counter)
+    started: float = 0.0  # when denoising began: step events' elapsed time counts from here
     watch: non_finite.VaeWatch | None = None
 
     @property
@@ -199,6 +199,7 @@ def run_prompt_job(loaded: LoadedPipeline, job, device, on_step: StepCallback, s
                 stack.enter_context(extension.context())
             stack.enter_context(watch_inside_steps(run.pipe, should_stop, Cancelled, on_stage))
             stack.enter_context(run.watch)
+            run.started = time.perf_counter()
             run.out = run.denoise(run.pipe, run.args)
             for extension in run.extensions:
                 extension.after_denoise(run)
