@@ -25,7 +25,8 @@ def test_keys_widths_and_variants_are_unique():
         assert len({v.channels for v in family.variants}) == len(family.variants), family.key
         assert set(family.folder_classes.values()) <= {v.kind for v in family.variants}, family.key
         assert len(family.latent_rgb.factors) == family.latent_channels
-        assert family.kohya_versions and KOHYA_BASE[family.kohya_versions[0]] == family.key
+        if "lora" in family.addons:  # kohya's names are LoRA facts: a row that takes no LoRAs (SD 3.5) has none
+            assert family.kohya_versions and KOHYA_BASE[family.kohya_versions[0]] == family.key
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.key)

@@ -143,8 +143,9 @@ def inspect_model(ref: str, allow_pickle: bool = False) -> ModelInfo:
         family, panel = PIXEL_FAMILY, "Generate"
     modes: tuple[str, ...] = ("upscale",) if family in UPSCALE_FAMILIES else ()
     context_dim = 0
-    if any(class_name in row.folder_classes for row in FAMILIES):  # a latent family: its variant by the UNet
-        channels, context_dim = _unet_shape(path)
+    first = next((row for row in FAMILIES if class_name in row.folder_classes), None)
+    if first is not None:  # a latent family: its variant by its denoiser (the rows of one class share theirs)
+        channels, context_dim = _denoiser_shape(path, first)
         row = family_of_folder(class_name, context_dim)
         variant = row.variant(channels)
         if variant is None:  # a UNet the family has no variant for: what its class says, and no modes
@@ -197,11 +198,12 @@ def _inspect_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
                      context_dim=row.context_dim, prediction=facts.prediction)
 
 
-def _unet_shape(path: Path) -> tuple[int, int]:
-    """(input channels, cross-attention width) of a pipeline folder's UNet, from its config; 0 where unreadable."""
+def _denoiser_shape(path: Path, row) -> tuple[int, int]:
+    """(input channels, context width) of a pipeline folder's denoiser (a UNet's cross-attention width, an SD3
+    transformer's joint attention width), from its config as the family's row names them; 0 where unreadable."""
     try:
-        config = json.loads((path / "unet" / "config.json").read_text(encoding="utf-8"))
-        return int(config.get("in_channels", 4)), int(config.get("cross_attention_dim") or 0)
+        config = json.loads((path / row.denoiser / "config.json").read_text(encoding="utf-8"))
+        return int(config.get(row.channels_key, row.latent_channels)), int(config.get(row.context_key) or 0)
     except (OSError, ValueError, TypeError, AttributeError):
         return 0, 0
 

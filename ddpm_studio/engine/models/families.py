@@ -13,8 +13,12 @@ variant's ``kind`` is the catalogue's ``ModelInfo.family`` (``stable-diffusion-i
 A single file's own keys may say what its UNet predicts: SDXL v-prediction finetunes carry a ``v_pred`` key, and
 ``ztsnr`` when trained with zero terminal SNR (read as ComfyUI and Forge read them).
 
-Latent→RGB factors (4 latent channels → RGB, applied to model-space latents) are the ones ComfyUI publishes in
-``comfy/latent_formats.py`` (classes SD15 and SDXL, the latter with its bias).
+Latent→RGB factors (latent channels → RGB, applied to model-space latents) are the ones ComfyUI publishes in
+``comfy/latent_formats.py`` (classes SD15, SDXL and SD3, the latter two with their bias).
+
+Stable Diffusion 3 / 3.5 (``sd3``) is a flow-matching family: an MMDiT transformer (its folder ``transformer``, its
+context width ``joint_attention_dim``) on a 16-channel VAE with a shift factor, two CLIP encoders and T5, which may be
+left out (``optional_parts``); it takes plain text (no A1111 weights) and, in this slice, no add-ons.
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")  # read only by torch's weights-only loader, when allowed
-ADDONS = frozenset({"lora", "embedding", "vae", "controlnet", "hires"})  # what the SD families all take
+ADDONS = frozenset({"lora", "embedding", "vae", "controlnet", "hires", "attention"})  # what the SD families take
 ADDON_WORDS = {"lora": "LoRAs", "embedding": "embeddings", "vae": "a VAE of its own", "controlnet": "ControlNet",
-               "hires": "a hires fix"}
+               "hires": "a hires fix", "attention": "attention maps"}
 
 
 def _frozen(mapping: dict) -> MappingProxyType:
@@ -55,6 +59,7 @@ class LatentRGB:
     bias: tuple[float, float, float]
     scaling_factor: float
     source: str
+    shift_factor: float = 0.0  # the VAE's shift (SD3's latents are (z − shift) · scale): with the scale, how it is known
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,11 @@ class Family:
     probe_prediction: bool = False  # its files may be ε or v without saying: a probe of the UNet tells (prediction.py)
     asks_prediction: bool = False  # a file that does not say what it predicts may need the panels' Prediction row
     addons: frozenset = field(default=ADDONS)
+    denoiser: str = "unet"  # the denoiser's folder in a diffusers pipeline folder
+    channels_key: str = "in_channels"  # its config's key for its input channels (what names the variant)
+    context_key: str = "cross_attention_dim"  # its config's key for the width of the text it attends to
+    prompt_weights: bool = True  # prompts are encoded with A1111's weights (prompts/encoding.py), else plain text
+    optional_parts: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # folder → what it is
 
     @property
     def xl(self) -> bool:
@@ -116,6 +126,13 @@ _SD_CLASSES = _frozen({"StableDiffusionPipeline": "stable-diffusion",
                        "StableDiffusionInstructPix2PixPipeline": "instruct-pix2pix"})
 _SD15_RGB = LatentRGB(((0.3512, 0.2297, 0.3227), (0.3250, 0.4974, 0.2350), (-0.2829, 0.1762, 0.2721),
                        (-0.2120, -0.2616, -0.7177)), (0.0, 0.0, 0.0), 0.18215, "SD 1.x factors (published by ComfyUI)")
+
+_SD3_RGB = LatentRGB(  # ComfyUI comfy/latent_formats.py, class SD3 (16 channels, with its bias)
+    ((-0.0922, -0.0175, 0.0749), (0.0311, 0.0633, 0.0954), (0.1994, 0.0927, 0.0458), (0.0856, 0.0339, 0.0902),
+     (0.0587, 0.0272, -0.0496), (-0.0006, 0.1104, 0.0309), (0.0978, 0.0306, 0.0427), (-0.0042, 0.1038, 0.1358),
+     (-0.0194, 0.0020, 0.0669), (-0.0488, 0.0130, -0.0268), (0.0922, 0.0988, 0.0951), (-0.0278, 0.0524, -0.0542),
+     (0.0332, 0.0456, 0.0895), (-0.0069, -0.0030, -0.0810), (-0.0596, -0.0465, -0.0293), (-0.1448, -0.1463, -0.1189)),
+    (0.2394, 0.2135, 0.1925), 1.5305, "SD 3 factors (published by ComfyUI)", shift_factor=0.0609)
 
 FAMILIES: tuple[Family, ...] = (
     Family(key="sd1", name="SD 1.x", context_dim=768, text_widths=(768,), folder_classes=_SD_CLASSES,
@@ -155,6 +172,16 @@ FAMILIES: tuple[Family, ...] = (
            kohya_versions=("sdxl_base_v1-0",), side=1024, train_side=1024,
            # v-prediction finetunes (NoobAI-XL v-pred) mark their files as ComfyUI and Forge read them
            prediction_keys=_frozen({"v_pred": "v_prediction"}), zero_snr_key="ztsnr", asks_prediction=True),
+    Family(key="sd3", name="SD 3.5", context_dim=4096, text_widths=(768, 1280, 4096),  # CLIP-L, CLIP-G, T5-XXL
+           folder_classes=_frozen({"StableDiffusion3Pipeline": "stable-diffusion-3",
+                                   "StableDiffusion3Img2ImgPipeline": "stable-diffusion-3"}),
+           # txt2img only for now: diffusers' SD3 img2img adds its noise with the flow Euler scheduler alone
+           variants=(Variant("stable-diffusion-3", 16, "Text to Image", _frozen({"txt2img": "StableDiffusion3Pipeline"})),),
+           control_pipelines=_frozen({}), img2img="StableDiffusion3Img2ImgPipeline", latent_rgb=_SD3_RGB,
+           taesd_repo="madebyollin/taesd3", checkpoint_key="", text_prefixes=(), kohya_versions=(),
+           side=1024, train_side=1024, latent_channels=16, addons=frozenset(), denoiser="transformer",
+           context_key="joint_attention_dim", prompt_weights=False,
+           optional_parts=_frozen({"text_encoder_3": "T5", "tokenizer_3": "T5"})),
 )
 BY_KEY = {family.key: family for family in FAMILIES}
 FAMILY_NAMES = {family.key: family.name for family in FAMILIES}

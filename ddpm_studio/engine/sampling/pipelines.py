@@ -11,7 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ddpm_studio.engine.errors import first_line
-from ddpm_studio.engine.models.catalogue import ModelError, ModelInfo, check_weights_safe, inspect_model, require_mode
+from ddpm_studio.engine.models.catalogue import (
+    ModelError,
+    ModelInfo,
+    check_weights_safe,
+    inspect_model,
+    read_model_index,
+    require_mode,
+)
 from ddpm_studio.engine.models.families import family_of_info
 from ddpm_studio.engine.runtime.memory import apply_memory_options
 from ddpm_studio.engine.runtime.options import MemoryOptions
@@ -64,7 +71,7 @@ def load_pipeline(ref: str, mode: str, device, dtype, allow_pickle: bool = False
         if info.single_file:
             pipe, note = _load_single_file(info, pipeline_class, dtype, allow_pickle)
         else:
-            pipe = _load_folder(info, pipeline_class, dtype, allow_pickle)
+            pipe, note = _load_folder(info, family, pipeline_class, dtype, allow_pickle)
     except ModelError:
         raise
     except Exception as exc:
@@ -73,7 +80,12 @@ def load_pipeline(ref: str, mode: str, device, dtype, allow_pickle: bool = False
     pipe.set_progress_bar_config(disable=True)
     tiny = load_taesd(taesd, family.taesd_repo, device, dtype) if taesd else None
     return LoadedPipeline(info=info, mode=mode, pipe=pipe, to_rgb=LatentToRGB.for_vae(pipe.vae),
-                          scheduler_config=dict(pipe.scheduler.config), taesd=tiny, note=note)
+                          scheduler_config=own_scheduler_config(pipe.scheduler), taesd=tiny, note=note)
+
+
+def own_scheduler_config(scheduler) -> dict:
+    """A loaded scheduler's config with its class's name, as its folder's file has it: whether it is a flow one."""
+    return {**dict(scheduler.config), "_class_name": type(scheduler).__name__}
 
 
 def load_taesd(where: str, repo: str, device, dtype):
@@ -97,7 +109,9 @@ def load_taesd(where: str, repo: str, device, dtype):
     return tiny.eval().requires_grad_(False).to(device)
 
 
-def _load_folder(info: ModelInfo, pipeline_class: str, dtype, allow_pickle: bool):
+def _load_folder(info: ModelInfo, family, pipeline_class: str, dtype, allow_pickle: bool) -> tuple[object, str]:
+    """The folder's pipeline, and a note: the parts its family may do without that it left out (SD3's T5, as
+    ComfyUI allows), and that its prompts are plain text where its family takes no A1111 weights."""
     import diffusers
 
     for component in info.path.iterdir():
@@ -106,8 +120,19 @@ def _load_folder(info: ModelInfo, pipeline_class: str, dtype, allow_pickle: bool
     index = (info.path / "model_index.json").read_text(encoding="utf-8")
     if '"safety_checker"' in index:  # a local tool for artists, like A1111 and ComfyUI: no NSFW filter model
         extra.update(safety_checker=None, requires_safety_checker=False)
-    return getattr(diffusers, pipeline_class).from_pretrained(
+    entries = read_model_index(info.path)
+    left_out = [part for part in family.optional_parts
+                if not (info.path / part).is_dir() or not any(entries.get(part) or ())]
+    extra.update({part: None for part in left_out})
+    pipe = getattr(diffusers, pipeline_class).from_pretrained(
         info.path, dtype=dtype, local_files_only=True, use_safetensors=None if allow_pickle else True, **extra)
+    notes = []
+    if left_out:
+        what = sorted({family.optional_parts[part] for part in left_out})
+        notes.append(f"{' and '.join(what)} left out: the prompt is read by the other text encoders only")
+    if not family.prompt_weights:
+        notes.append(f"{family.name} takes the prompt as plain text: A1111 weights, brackets and BREAK are not applied")
+    return pipe, "; ".join(notes)
 
 
 def _load_single_file(info: ModelInfo, pipeline_class: str, dtype, allow_pickle: bool) -> tuple[object, str]:

@@ -130,6 +130,7 @@ def asked_addons(job) -> set[str]:
     asked = {"lora"} if job.loras or lora_tags(job.prompt)[1] else set()
     asked |= {"vae"} if job.vae else set()
     asked |= {"controlnet"} if job.controlnets else set()
+    asked |= {"attention"} if getattr(job, "attention_maps", False) else set()
     return asked | ({"hires"} if getattr(job, "hires", False) else set())
 
 

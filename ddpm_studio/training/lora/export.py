@@ -41,7 +41,7 @@ def kohya_metadata(config, arch: str, images: int, step: int, tag_frequency: str
         "ss_network_module": "networks.lora",
         "ss_network_dim": str(config.rank),
         "ss_network_alpha": f"{config.alpha:g}",
-        "ss_base_model_version": BY_KEY[arch].kohya_versions[0] if arch in BY_KEY else "",
+        "ss_base_model_version": next(iter(BY_KEY[arch].kohya_versions), "") if arch in BY_KEY else "",
         "ss_v2": str(arch == "sd2"),
         "ss_sd_model_name": base_name,
         "ss_output_name": config.lora_name,
