@@ -1,4 +1,6 @@
-"""Stable Diffusion 3.5 from a diffusers folder (T5 left out) on a tiny random pipeline."""
+"""Stable Diffusion 3.5 from a diffusers folder (T5 left out) on a tiny random pipeline: recognised as its family,
+text to image through the engine's stages with x_t and x̂0 previews from the flow step, its flow schedulers, cancel
+inside a step, the add-ons it does not take refused by name, its prompts as plain text, its PNG's metadata."""
 
 from __future__ import annotations
 
@@ -6,14 +8,28 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_studio.engine.models.catalogue import inspect_model
+from ddpm_studio.engine.jobs.types import Text2ImageJob
+from ddpm_studio.engine.models.catalogue import ModelError, inspect_model
 from ddpm_studio.engine.models.families import BY_KEY, family_of_info
+from ddpm_studio.engine.output.metadata import read_job
+from ddpm_studio.engine.runner import Engine
 from tests.tiny_sd3 import save_tiny_sd3
 
 
 @pytest.fixture(scope="module")
 def sd3(tmp_path_factory):
     return save_tiny_sd3(tmp_path_factory.mktemp("sd3") / "tiny-sd3")
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return Engine(device="cpu")
+
+
+def _job(sd3, **fields):
+    values = dict(model=str(sd3), prompt="a lighthouse at dusk", negative_prompt="blurry", steps=2, seed=7,
+                  width=64, height=64, preview_every=1)
+    return Text2ImageJob(**{**values, **fields})
 
 
 def test_the_tiny_folder_generates_with_the_bare_diffusers_pipeline(sd3):
@@ -32,3 +48,119 @@ def test_the_folder_is_an_sd3_model_with_its_modes(sd3):
     assert family_of_info(info) is row and info.family == "stable-diffusion-3"
     assert info.modes == row.variant(16).modes == ("txt2img",) and info.panel == "Text to Image"
     assert info.context_dim == 96  # the transformer's joint attention width, read from transformer/config.json
+
+
+def test_text_to_image_previews_every_step_and_says_how_the_prompt_was_read(engine, sd3, tmp_path):
+    events = []
+    job = _job(sd3, prompt="a (lighthouse:1.4) at [dusk]", output_dir=str(tmp_path))
+    result = engine.run(job, on_step=events.append)
+    assert result.images.shape == (1, 64, 64, 3) and np.isfinite(result.images).all()
+    *steps, last = events
+    assert last.final and len(steps) == 2 and [e.index for e in steps] == [0, 1]
+    for event in steps:
+        assert event.x_t.shape == (1, 8, 8, 3) and event.x0.shape == (1, 8, 8, 3)  # 16 channels → RGB, 1/8 size
+        assert np.isfinite(event.x0.astype(float)).all() and event.x0.std() > 0
+        assert 0 < event.noise_level < 1
+    assert steps[0].noise_level < steps[1].noise_level  # the signal's share grows as σ falls
+    assert "T5 left out" in result.note and "plain text" in result.note
+    assert read_job(sorted(result.saved_paths)[0]) == job
+
+
+@pytest.mark.parametrize("scheduler", ["euler", "dpm++2m", "unipc"])
+def test_its_flow_schedulers_run(engine, sd3, scheduler):
+    events = []
+    result = engine.run(_job(sd3, scheduler=scheduler), on_step=events.append, save=False)
+    assert np.isfinite(result.images).all() and len(events) == 3
+    assert all(e.x0 is not None and 0 <= e.noise_level < 1 for e in events[:-1])  # σ = 1 at Euler's first step: 0
+
+
+def test_a_scheduler_without_a_flow_form_is_refused_naming_those_that_work(engine, sd3):
+    with pytest.raises(ModelError, match=r"flow-matching model.*DDIM.*euler.*dpm\+\+2m.*unipc"):
+        engine.run(_job(sd3, scheduler="ddim"), save=False)
+
+
+def test_addons_it_does_not_take_are_refused_by_name(engine, sd3):
+    with pytest.raises(ModelError, match="SD 3.5 model, which does not take LoRAs"):
+        engine.run(_job(sd3, prompt="a cat <lora:style:0.8>"), save=False)
+    with pytest.raises(ModelError, match="does not take a hires fix"):
+        engine.run(_job(sd3, hires_scale=2.0), save=False)
+
+
+def test_cancel_inside_a_step_stops_the_run_with_no_image(engine, sd3, tmp_path):
+    transformer = engine.load(str(sd3), "txt2img").pipe.transformer
+    calls = {"started": 0}
+    stop = {"now": False}
+
+    def started(_module, _inputs):
+        calls["started"] += 1
+
+    def halfway(_module, _inputs):  # the second call reaches its second block: Cancel is pressed there
+        if calls["started"] == 2:
+            stop["now"] = True
+
+    handles = [transformer.register_forward_pre_hook(started),
+               transformer.transformer_blocks[1].register_forward_pre_hook(halfway)]
+    try:
+        steps = []
+        result = engine.run(_job(sd3, steps=3, output_dir=str(tmp_path)), on_step=steps.append,
+                            should_stop=lambda: stop["now"])
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert result.cancelled and result.images is None and not list(tmp_path.glob("*.png"))
+    assert len(steps) == 1 and result.steps_run == 1
+
+
+def test_variation_draws_the_transformers_latents(engine, sd3):
+    plain = engine.run(_job(sd3, preview_every=0), save=False).images
+    same = engine.run(_job(sd3, preview_every=0, variation_seed=9, variation_strength=0.0001), save=False).images
+    varied = engine.run(_job(sd3, preview_every=0, variation_seed=9, variation_strength=0.5), save=False).images
+    assert np.abs(plain.astype(int) - same.astype(int)).max() <= 2 and not np.array_equal(plain, varied)
+
+
+def test_the_flow_step_gives_x0_and_the_noise_level():
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    from ddpm_studio.engine.sampling.latent_preview import StepRecorder
+
+    scheduler = FlowMatchEulerDiscreteScheduler(shift=3.0)
+    scheduler.set_timesteps(4)
+    recorder = StepRecorder(scheduler)
+    x0, noise = torch.randn(1, 16, 4, 4), torch.randn(1, 16, 4, 4)
+    sigma = float(scheduler.sigmas[0])
+    x_t = (1 - sigma) * x0 + sigma * noise
+    scheduler.step(noise - x0, scheduler.timesteps[0], x_t)  # the exact velocity: x̂0 is x0
+    assert torch.allclose(recorder.x0, x0, atol=1e-5) and recorder.x_t is x_t
+    assert recorder.alpha_bar == pytest.approx((1 - sigma) ** 2 / ((1 - sigma) ** 2 + sigma**2))
+    recorder.close()
+
+
+def test_sd3_latents_preview_with_the_published_map_or_a_fit_that_knows_the_shift(sd3):
+    from types import SimpleNamespace
+
+    from ddpm_studio.engine.sampling.latent_preview import LatentToRGB
+
+    real = SimpleNamespace(latent_channels=16, scaling_factor=1.5305, shift_factor=0.0609,
+                           block_out_channels=(128, 256, 512, 512))
+    assert LatentToRGB.for_vae(SimpleNamespace(config=real)).source == "SD 3 factors (published by ComfyUI)"
+    assert BY_KEY["sd3"].latent_rgb.shift_factor == 0.0609
+    from diffusers import AutoencoderKL
+
+    vae = AutoencoderKL.from_pretrained(sd3 / "vae")
+    fitted = LatentToRGB.for_vae(vae)
+    assert fitted.source == "fitted to this VAE" and fitted.weights.shape == (16, 3)
+
+
+
+def test_its_prompts_go_as_plain_words_and_its_pipeline_gets_no_addons(engine, sd3):
+    from ddpm_studio.engine.prompts.syntax import plain_text
+    from ddpm_studio.engine.sampling.latent import pipeline_arguments, prepare_addons
+
+    assert plain_text("a (red:1.3) fox, [snow] BREAK ((night))") == "a red fox, snow night"
+    assert plain_text(r"\(kept\) words") == "(kept) words" and plain_text("") == ""
+    loaded = engine.load(str(sd3), "txt2img")
+    job = _job(sd3, prompt="a (lighthouse:1.4)", negative_prompt="[blurry]")
+    used = prepare_addons(loaded, job, None, False)
+    assert loaded.addons is None and loaded.vae_slot is None and used.prompt == job.prompt
+    args = pipeline_arguments(loaded, job, used.prompt, used.negative_prompt)
+    assert (args["prompt"], args["negative_prompt"]) == ("a lighthouse", "blurry") and "prompt_embeds" not in args

@@ -53,3 +53,20 @@ DEFAULT_STEPS = 25
 # those that suit pixel-space DDPMs (LCM needs a distilled model), in the order the panels list them
 PIXEL_SCHEDULERS = ("dpm++2m", "dpm++2m-karras", "unipc", "ddim", "euler", "euler-a", "heun", "dpm2", "pndm", "lms", "ddpm")
 LATENT_SCHEDULERS = ("dpm++2m", "dpm++2m-karras", "euler-a", "euler", "ddim", "unipc", "lcm")  # the SD panels' list
+
+# A flow-matching model (SD 3.5) keeps the job's scheduler names, each made a flow solver: Euler on the model's own
+# flow schedule (its shift kept), DPM++ 2M and UniPC on flow sigmas with the model's shift (``flow_shift``) and its
+# velocity read as a flow prediction (diffusers' names). The others have no flow form here and are refused by name.
+FLOW_SCHEDULERS: dict[str, SchedulerSpec] = {
+    "euler": SchedulerSpec("FlowMatchEulerDiscreteScheduler", "Euler", "Euler"),
+    "dpm++2m": SchedulerSpec(
+        "DPMSolverMultistepScheduler",
+        "DPM++ 2M",
+        "DPM++ 2M",
+        overrides={"algorithm_type": "dpmsolver++", "solver_order": 2, "use_flow_sigmas": True,
+                   "prediction_type": "flow_prediction"},
+    ),
+    "unipc": SchedulerSpec("UniPCMultistepScheduler", "UniPC", "UniPC",
+                           overrides={"use_flow_sigmas": True, "prediction_type": "flow_prediction"}),
+}
+FLOW_SHIFT_KEY = "shift"  # where a flow Euler config keeps its shift (flow_shift for the solvers)

@@ -176,7 +176,8 @@ FAMILIES: tuple[Family, ...] = (
            folder_classes=_frozen({"StableDiffusion3Pipeline": "stable-diffusion-3",
                                    "StableDiffusion3Img2ImgPipeline": "stable-diffusion-3"}),
            # txt2img only for now: diffusers' SD3 img2img adds its noise with the flow Euler scheduler alone
-           variants=(Variant("stable-diffusion-3", 16, "Text to Image", _frozen({"txt2img": "StableDiffusion3Pipeline"})),),
+           variants=(Variant("stable-diffusion-3", 16, "Text to Image",
+                             _frozen({"txt2img": "StableDiffusion3Pipeline"})),),
            control_pipelines=_frozen({}), img2img="StableDiffusion3Img2ImgPipeline", latent_rgb=_SD3_RGB,
            taesd_repo="madebyollin/taesd3", checkpoint_key="", text_prefixes=(), kohya_versions=(),
            side=1024, train_side=1024, latent_channels=16, addons=frozenset(), denoiser="transformer",

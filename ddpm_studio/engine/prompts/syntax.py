@@ -148,6 +148,13 @@ def parse(prompt: str) -> list[Piece]:
     return _joined(_broken(pieces))
 
 
+def plain_text(prompt: str) -> str:
+    """The words of ``prompt`` without its syntax (rules 1–8): brackets and weights dropped, escapes read, BREAK a
+    space — what a family that takes no weights (SD 3.5) is given."""
+    text = "".join(" " if piece.is_break else piece.text for piece in parse(prompt))
+    return " ".join(text.split())
+
+
 def heaviest(*prompts: str) -> Piece | None:
     """The piece of ``prompts`` whose weight is furthest from 1 (by its size), or None when all weigh 1."""
     pieces = [p for prompt in prompts for p in parse(prompt) if not p.is_break and p.weight != 1.0]

@@ -9,7 +9,6 @@ edge stay exact), a varied x_T, and the x0 previews through the VAE or TAESD.
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 from PIL import Image
@@ -17,8 +16,10 @@ from PIL import Image
 from ddpm_studio.engine.inputs import open_rgb
 from ddpm_studio.engine.jobs.types import EditJob, PromptJob, Text2ImageJob
 from ddpm_studio.engine.models.catalogue import ModelError
+from ddpm_studio.engine.models.families import family_of_info
 from ddpm_studio.engine.preview import PREVIEW_MAX_IMAGES
 from ddpm_studio.engine.prompts.encoding import prompt_arguments
+from ddpm_studio.engine.prompts.syntax import plain_text
 from ddpm_studio.engine.sampling import variation
 from ddpm_studio.engine.sampling.latent_preview import LatentToRGB
 from ddpm_studio.engine.sampling.pipelines import LoadedPipeline
@@ -27,9 +28,12 @@ from ddpm_studio.engine.sampling.pipelines import LoadedPipeline
 def prepare_addons(loaded: LoadedPipeline, job: PromptJob, folders, allow_pickle: bool):
     """Make the pipeline what ``job`` asks for — its LoRAs, embeddings and VAE — without reloading the model;
     returns what was used (``adapters.UsedAddons``)."""
-    from ddpm_studio.engine.addons.adapters import PipelineAddons
+    from ddpm_studio.engine.addons.adapters import PipelineAddons, UsedAddons
     from ddpm_studio.engine.addons.vae import VaeSlot, find_vae
 
+    family = family_of_info(loaded.info)
+    if family is not None and not family.addons:  # a family that takes none (SD 3.5): its pipeline left as loaded
+        return UsedAddons(prompt=job.prompt, negative_prompt=job.negative_prompt)
     if job.vae or loaded.vae_slot is not None:
         if loaded.vae_slot is None:
             loaded.vae_slot = VaeSlot(loaded.pipe)
@@ -54,7 +58,7 @@ def _fit_to_latent_grid(image: Image.Image, multiple: int) -> Image.Image:
 def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, negative: str) -> dict:
     """The pipeline call for ``job``; ``prompt`` and ``negative`` are the texts for the encoder (tags taken out)."""
     multiple = loaded.pipe.vae_scale_factor
-    args = dict(**prompt_arguments(loaded.pipe, prompt, negative, job.clip_skip),
+    args = dict(**_prompts(loaded, prompt, negative, job.clip_skip),
                 guidance_scale=job.guidance_scale, num_inference_steps=job.steps, num_images_per_prompt=job.batch_size,
                 output_type="np")
     if isinstance(job, Text2ImageJob):
@@ -72,6 +76,16 @@ def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, nega
     if job.mode == "instruct":
         args["image_guidance_scale"] = job.image_guidance_scale
     return args
+
+
+def _prompts(loaded: LoadedPipeline, prompt: str, negative: str, clip_skip: int) -> dict:
+    """The prompt arguments: A1111-weighted where the family takes weights, else the plain words (the load's note
+    says the weights are not applied), clip skip N as diffusers' N − 1."""
+    family = family_of_info(loaded.info)
+    if family is None or family.prompt_weights:
+        return prompt_arguments(loaded.pipe, prompt, negative, clip_skip)
+    args = dict(prompt=plain_text(prompt), negative_prompt=plain_text(negative) or None)
+    return {**args, "clip_skip": clip_skip - 1} if clip_skip > 1 else args
 
 
 def outpaint_canvas(job: EditJob, multiple: int):
@@ -102,9 +116,10 @@ def varied_latents(pipe, job: Text2ImageJob) -> tuple[torch.Tensor, list[torch.G
     """A Text to Image job's x_T with its variation seed, drawn per image with the pipeline's own shape and dtype
     (so strength 0 would be the pipeline's own x_T), and the seeds' generators for the sampler to go on with."""
     factor = pipe.vae_scale_factor
-    shape = (pipe.unet.config.in_channels, job.height // factor, job.width // factor)
+    denoiser = getattr(pipe, "unet", None) or pipe.transformer  # SD 3.5's is a transformer
+    shape = (denoiser.config.in_channels, job.height // factor, job.width // factor)
     return variation.initial_noise(job.seed, job.variation_seed, job.variation_strength, job.batch_size, shape,
-                                   dtype=pipe.unet.dtype)
+                                   dtype=denoiser.dtype)
 
 
 def decode_preview(vae, latents: torch.Tensor) -> np.ndarray:
@@ -112,6 +127,9 @@ def decode_preview(vae, latents: torch.Tensor) -> np.ndarray:
     from ddpm_studio.engine.preview import preview
 
     latents = latents[:PREVIEW_MAX_IMAGES].to(vae.dtype) / vae.config.scaling_factor
+    shift = getattr(vae.config, "shift_factor", None)
+    if shift:  # SD3's model-space latents are (z − shift) · scale
+        latents = latents + shift
     return preview(vae.decode(latents).sample)
 
 

@@ -37,10 +37,11 @@ class LatentToRGB:
     @classmethod
     def for_vae(cls, vae) -> "LatentToRGB":
         config = vae.config
+        shift = _shift(config)
         for family in FAMILIES:  # the families' published maps (models/families.py), known by their VAE
             rgb = family.latent_rgb
-            if config.latent_channels == family.latent_channels and \
-                    abs(config.scaling_factor - rgb.scaling_factor) < 1e-6 and _is_sd_vae(config):
+            if config.latent_channels == family.latent_channels and _is_sd_vae(config) and \
+                    abs(config.scaling_factor - rgb.scaling_factor) < 1e-6 and abs(shift - rgb.shift_factor) < 1e-6:
                 return cls(torch.tensor(rgb.factors), torch.tensor(rgb.bias), rgb.source)
         if config.latent_channels == 4 and abs(config.scaling_factor - SD_X4_SCALING) < 1e-5 and \
                 tuple(config.block_out_channels) == (128, 256, 512):
@@ -50,11 +51,12 @@ class LatentToRGB:
     @classmethod
     def fitted(cls, vae, size: int = 64, encode=None) -> "LatentToRGB":
         """Least squares from latents to the images they encode; ``encode`` (images → model-space latents) defaults
-        to a KL VAE's posterior mean times its scaling factor."""
+        to a KL VAE's posterior mean less its shift factor (SD3's), times its scaling factor."""
         images = _probe_images(size).to(device=vae.device, dtype=vae.dtype)
         with torch.inference_mode():
             if encode is None:
-                latents = vae.encode(images).latent_dist.mean.float() * vae.config.scaling_factor
+                mean = vae.encode(images).latent_dist.mean.float()
+                latents = (mean - _shift(vae.config)) * vae.config.scaling_factor
             else:
                 latents = encode(images).float()
         h, w = latents.shape[-2:]
@@ -64,6 +66,11 @@ class LatentToRGB:
         design = np.concatenate([lat, np.ones((lat.shape[0], 1), np.float32)], axis=1)
         solution, *_ = np.linalg.lstsq(design, rgb, rcond=None)
         return cls(torch.from_numpy(solution[:-1]), torch.from_numpy(solution[-1]), "fitted to this VAE")
+
+
+def _shift(config) -> float:
+    """A VAE's shift factor (SD3's latents are (z − shift) · scale), 0 where it has none."""
+    return float(getattr(config, "shift_factor", None) or 0.0)
 
 
 def _is_sd_vae(config) -> bool:
@@ -93,7 +100,9 @@ class StepRecorder:
         prediction_type = scheduler.config.get("prediction_type", "epsilon")
         alphas = getattr(scheduler, "alphas_cumprod", None)
 
-        karras = float(scheduler.init_noise_sigma) > 1.0  # x_t is carried as x0 + σ·ε: show it as the model sees it
+        flow = is_flow(scheduler)
+        # x_t is carried as x0 + σ·ε: show it as the model sees it
+        karras = not flow and float(getattr(scheduler, "init_noise_sigma", 1.0)) > 1.0
 
         @functools.wraps(self._step)  # pipelines read step()'s signature to decide whether to pass generator/eta
         def step(model_output, timestep, sample, *args, return_dict: bool = True, **kwargs):
@@ -101,7 +110,10 @@ class StepRecorder:
             if karras and self.wanted and getattr(scheduler, "step_index", None) is not None:
                 sigma = float(scheduler.sigmas[scheduler.step_index])
             out = self._step(model_output, timestep, sample, *args, return_dict=True, **kwargs)
-            if self.wanted:
+            if self.wanted and flow:  # the step counted itself: its σ is the one before (its first index is set then)
+                index = getattr(scheduler, "step_index", None)
+                self._flow_step(model_output, sample, float(scheduler.sigmas[index - 1]) if index else None)
+            elif self.wanted:
                 x0 = getattr(out, "pred_original_sample", None)
                 t_index = int(round(float(timestep)))
                 if alphas is not None:
@@ -115,5 +127,23 @@ class StepRecorder:
 
         scheduler.step = step
 
+    def _flow_step(self, velocity: torch.Tensor, sample: torch.Tensor, sigma: float | None) -> None:
+        """A flow model's step: x_t = (1 − σ)·x0 + σ·ε and the model predicts v = ε − x0, so x̂0 = x_t − σ·v̂ (the
+        flow Euler step is x_next = x_t + (σ_next − σ)·v̂, which at σ_next = 0 is x̂0). x_t is the sample itself; its
+        noise level, ᾱ's counterpart (the signal's share of the power), is (1 − σ)² / ((1 − σ)² + σ²)."""
+        self.x_t = sample
+        if sigma is None:
+            self.x0 = self.alpha_bar = None
+            return
+        self.x0 = sample - sigma * velocity
+        self.alpha_bar = (1 - sigma) ** 2 / ((1 - sigma) ** 2 + sigma**2)
+
     def close(self) -> None:
         self.scheduler.step = self._step
+
+
+def is_flow(scheduler) -> bool:
+    """Whether a scheduler runs a flow-matching model: the flow Euler one, or a solver on flow sigmas."""
+    config = scheduler.config
+    return type(scheduler).__name__.startswith("FlowMatch") or bool(config.get("use_flow_sigmas")) or \
+        config.get("prediction_type") == "flow_prediction"

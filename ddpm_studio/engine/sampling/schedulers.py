@@ -1,20 +1,33 @@
 """Building a job's scheduler from a model's scheduler config.
 
 Which schedulers there are (the table, plain data) is ``jobs/scheduler_table.py``; ``build_scheduler`` imports diffusers
-when called.
+when called. A flow-matching model's config (its flow Euler scheduler's) makes the job's name its flow form
+(``FLOW_SCHEDULERS``); a name with none is refused, naming those that work.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ddpm_studio.engine.jobs.scheduler_table import SCHEDULERS
+from ddpm_studio.engine.errors import ModelError
+from ddpm_studio.engine.jobs.scheduler_table import (
+    FLOW_SCHEDULERS,
+    FLOW_SHIFT_KEY,
+    SCHEDULERS,
+)
+
+
+def is_flow_config(config: dict[str, Any]) -> bool:
+    """Whether a model's scheduler config is a flow-matching one (SD 3.5's flow Euler scheduler)."""
+    return str(config.get("_class_name", "")).startswith("FlowMatch")
 
 
 def build_scheduler(name: str, base_config: dict[str, Any]):
     """A fresh scheduler of kind ``name`` that keeps the model's training noise schedule from ``base_config``."""
     import diffusers
 
+    if is_flow_config(base_config):
+        return _flow_scheduler(name, base_config)
     spec = SCHEDULERS[name]
     if spec.needs:
         try:
@@ -25,3 +38,22 @@ def build_scheduler(name: str, base_config: dict[str, Any]):
     config = {k: v for k, v in dict(base_config).items() if not k.startswith("_")}
     config.update(spec.overrides)
     return cls.from_config(config)
+
+
+def _flow_scheduler(name: str, base_config: dict[str, Any]):
+    """The flow form of ``name``: flow Euler on the model's own config, a solver on flow sigmas with its shift."""
+    import diffusers
+
+    spec = FLOW_SCHEDULERS.get(name)
+    if spec is None:
+        label = SCHEDULERS[name].label if name in SCHEDULERS else name
+        works = ", ".join(f"{key} ({FLOW_SCHEDULERS[key].label})" for key in FLOW_SCHEDULERS)
+        raise ModelError(f"This is a flow-matching model: the {label} scheduler has no flow form here; "
+                         f"choose one of {works}.")
+    config = {k: v for k, v in dict(base_config).items() if not k.startswith("_")}
+    cls = getattr(diffusers, spec.class_name)
+    if cls.__name__ == base_config.get("_class_name"):
+        return cls.from_config({**config, **spec.overrides})
+    solver = {"num_train_timesteps": config.get("num_train_timesteps", 1000),
+              "flow_shift": float(config.get(FLOW_SHIFT_KEY, 1.0)), **spec.overrides}
+    return cls.from_config(solver)
