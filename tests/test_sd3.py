@@ -164,3 +164,16 @@ def test_its_prompts_go_as_plain_words_and_its_pipeline_gets_no_addons(engine, s
     assert loaded.addons is None and loaded.vae_slot is None and used.prompt == job.prompt
     args = pipeline_arguments(loaded, job, used.prompt, used.negative_prompt)
     assert (args["prompt"], args["negative_prompt"]) == ("a lighthouse", "blurry") and "prompt_embeds" not in args
+
+
+def test_full_decodes_of_x0_add_the_vaes_shift_back(engine, sd3):
+    from ddpm_studio.engine.preview import preview
+    from ddpm_studio.engine.sampling.latent import decode_preview
+
+    events = []
+    engine.run(_job(sd3, preview_every=0, full_decode_every=1), on_step=events.append, save=False)
+    assert all(e.x0 is not None and e.x0.shape == (1, 64, 64, 3) for e in events)
+    vae = engine.load(str(sd3), "txt2img").pipe.vae
+    with torch.inference_mode():  # model-space 0 is the shift itself once decoded
+        expected = preview(vae.decode(torch.full((1, 16, 8, 8), vae.config.shift_factor)).sample)
+        assert np.array_equal(decode_preview(vae, torch.zeros(1, 16, 8, 8)), expected)
