@@ -196,15 +196,16 @@ def latent_extensions(job: PromptJob) -> list:
 
 
 def _stamp(path) -> float:
-    """Changes when the UNet weights change (e.g. a trainer exported over the same folder)."""
-    unet = path / "unet"
+    """Changes when the denoiser's weights change (e.g. a trainer exported over the same folder): a UNet's, or a
+    transformer's (SD 3.5)."""
     try:
         if path.is_file():  # a checkpoint, and the A1111-style yaml beside it that may say its prediction type
             from ddpm_studio.engine.models.prediction import sidecar
 
             config = sidecar(path)
             return max(path.stat().st_mtime, config.stat().st_mtime if config else 0.0)
-        return max((p.stat().st_mtime for p in unet.iterdir()), default=0.0)
+        denoiser = next((path / name for name in ("unet", "transformer") if (path / name).is_dir()), path / "unet")
+        return max((p.stat().st_mtime for p in denoiser.iterdir()), default=0.0)
     except OSError:
         return 0.0
 
