@@ -130,6 +130,13 @@ class AddonFields:
         form.insertRow(row, "LoRAs", self.loras)
         form.insertRow(row + 1, "Embeddings", self.embeddings)
         form.addRow("VAE", self.vae)
+        self.form = form
+
+    def offer(self, kinds) -> None:
+        """Show the rows of the add-ons the chosen model's family takes (``families.ADDONS`` names); a hidden one
+        adds nothing to the job."""
+        for kind, widget in (("lora", self.loras), ("embedding", self.embeddings), ("vae", self.vae)):
+            self.form.setRowVisible(widget, kind in kinds)
 
     def model_changed(self, info) -> None:
         self.loras.set_model(*model_family(info))
@@ -143,7 +150,9 @@ class AddonFields:
         self.vae.refresh()
 
     def values(self) -> dict:
-        return dict(loras=self.loras.values(), vae=self.vae.value())
+        shown = self.form.isRowVisible
+        return dict(loras=self.loras.values() if shown(self.loras) else (),
+                    vae=self.vae.value() if shown(self.vae) else "")
 
     def apply(self, job) -> list[str]:
         return self.loras.apply(job.loras) + self.vae.apply(job.vae)

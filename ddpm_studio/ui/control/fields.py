@@ -89,7 +89,7 @@ class ControlFields:
         self.add_button.setText("Add ControlNet" if not self.units else "Add another ControlNet")
 
     def values(self) -> dict:
-        if not self.units:
+        if not self.units or not self.form.isRowVisible(self.section):  # none, or not for this model or mode
             return {}
         chosen = [unit.values(number) for number, unit in enumerate(self.units, 1)]
         return dict(controlnets=tuple(c[0] for c in chosen), control_images=tuple(c[1] for c in chosen),

@@ -63,6 +63,10 @@ class PromptFields:
     def show_prediction(self, shown: bool) -> None:
         self.form.setRowVisible(self.prediction, shown)
 
+    def show_attention_maps(self, shown: bool) -> None:
+        """Only for a model whose family's attention the maps can read; hidden, the job records none."""
+        self.form.setRowVisible(self.attention_maps, shown)
+
     def values(self) -> dict:
         prediction = self.prediction.currentData() if self.form.isRowVisible(self.prediction) else "auto"
         clip_skip = self.clip_skip.value() if self.form.isRowVisible(self.clip_skip) else 1

@@ -54,7 +54,9 @@ class HiresFields(QObject):
         self.pass_row = _wrapped(second)
         self.form = form
         self.note = FieldNote()
-        form.addRow("", _wrapped(first))
+        self.first_row = _wrapped(first)
+        self.offered = True  # whether the chosen model's family takes a hires fix
+        form.addRow("", self.first_row)
         form.addRow("", self.note)
         form.addRow("Upscaler", self.upscaler)
         form.addRow("Hires strength", self.pass_row)
@@ -80,8 +82,14 @@ class HiresFields(QObject):
             index = self.upscaler.count() - 1
         self.upscaler.setCurrentIndex(index)
 
+    def offer(self, on: bool) -> None:
+        """Show the hires fix only for a model whose family takes one; hidden, it is off for the job."""
+        self.offered = on
+        self.form.setRowVisible(self.first_row, on)
+        self._update()
+
     def _update(self, *_) -> None:
-        on = self.enabled.isChecked()
+        on = self.enabled.isChecked() and self.offered
         self.scale.setEnabled(on)
         for row in (self.upscaler, self.pass_row):  # the second pass's rows only while it is on
             self.form.setRowVisible(row, on)
@@ -101,12 +109,12 @@ class HiresFields(QObject):
 
     def problem(self) -> str | None:
         """Why the job would refuse this hires fix, in a sentence; None when it is off or fine."""
-        if not self.enabled.isChecked():
+        if not self.enabled.isChecked() or not self.offered:
             return None
         return hires_problem(*self._first_pass(), round(self.scale.value(), 2))
 
     def values(self) -> dict:
-        if not self.enabled.isChecked():
+        if not self.enabled.isChecked() or not self.offered:
             return {}
         return dict(hires_scale=round(self.scale.value(), 2), hires_upscaler=self.upscaler.currentData(),
                     hires_strength=round(self.strength.value(), 2), hires_steps=self.steps.value())

@@ -56,6 +56,19 @@ class Text2ImagePanel(SamplingPanel):
         self.prompts.show_prediction(info is not None and info.prediction_unknown)
         self.addons.model_changed(info)
         fit_family_size(info, self.width_box, self.height_box)
+        self.offer_addons(info)
+
+    def offer_addons(self, info: ModelInfo | None) -> None:
+        """Show what the chosen model's family takes (its row in models/families.py) and hide the rest: SD 3.5 takes
+        no LoRAs, embeddings, VAE, ControlNet, hires fix or attention maps yet."""
+        from ddpm_studio.engine.models.families import ADDONS, family_of_info
+
+        family = family_of_info(info) if info is not None else None
+        kinds = family.addons if family is not None else ADDONS
+        self.addons.offer(kinds)
+        self.hires.offer("hires" in kinds)
+        self.control.set_visible("controlnet" in kinds)
+        self.prompts.show_attention_maps("attention" in kinds)
 
     def job_fields(self) -> dict:
         return dict(width=self.width_box.value(), height=self.height_box.value(), **self.hires.values(),

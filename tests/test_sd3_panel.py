@@ -1,0 +1,72 @@
+"""SD 3.5 in the Text to Image panel: listed with the SD models, the rows of what its family does not take hidden
+(and back for an SD model), and a run from the Generate button that shows its steps and saves its picture."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.tiny_sd import save_tiny_sd
+from tests.tiny_sd3 import save_tiny_sd3
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sd3-panel")
+    save_tiny_sd3(root / "tiny-sd3")
+    save_tiny_sd(root / "tiny-sd")
+    return root
+
+
+@pytest.fixture()
+def panel(make_window, models, tmp_path):
+    from ddpm_studio.ui.core.settings import Settings
+
+    settings = Settings(tmp_path / "settings.ini")
+    settings.output_dir = str(tmp_path / "out")
+    settings.add_model_folder(str(models))
+    window = make_window(settings)
+    window.tabs.setCurrentWidget(window.text2image_panel)
+    return window.text2image_panel
+
+
+def choose(panel, name: str) -> None:
+    panel.model_box.setCurrentIndex(panel.model_box.findText(name, flags=Qt.MatchFlag.MatchExactly))
+
+
+def offered(panel) -> dict:
+    form, shown = panel.form, panel.form.isRowVisible
+    assert form is panel.prompts.form
+    return {"loras": shown(panel.addons.loras), "embeddings": shown(panel.addons.embeddings),
+            "vae": shown(panel.addons.vae), "hires": shown(panel.hires.first_row),
+            "controlnet": shown(panel.control.section), "attention": shown(panel.prompts.attention_maps)}
+
+
+def test_sd3_hides_what_its_family_does_not_take_and_an_sd_model_shows_it_again(panel):
+    assert {"tiny-sd3", "tiny-sd"} <= {panel.model_box.itemText(i) for i in range(panel.model_box.count())}
+    panel.hires.enabled.setChecked(True)
+    panel.prompts.attention_maps.setChecked(True)
+    choose(panel, "tiny-sd3")
+    assert set(offered(panel).values()) == {False}
+    fields = panel.job_fields()
+    assert fields["loras"] == () and fields["vae"] == "" and "hires_scale" not in fields
+    assert fields["attention_maps"] is False and "controlnets" not in fields
+    choose(panel, "tiny-sd")
+    assert set(offered(panel).values()) == {True}
+    assert panel.job_fields()["hires_scale"] == 2.0 and panel.job_fields()["attention_maps"] is True
+
+
+def test_sd3_runs_from_the_generate_button(panel, qtbot, make_window):
+    choose(panel, "tiny-sd3")
+    panel.prompts.prompt.setPlainText("a (lighthouse:1.3) at dusk")
+    panel.width_box.setValue(64)
+    panel.height_box.setValue(64)
+    panel.steps.setValue(2)
+    window = panel.window()
+    with qtbot.waitSignal(window.sampler.job_finished, timeout=120000) as done:
+        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    result = done.args[1]
+    assert result.images.shape == (1, 64, 64, 3) and result.model_name == "tiny-sd3"
+    assert "plain text" in result.note
+    qtbot.waitUntil(lambda: panel.gallery.count() == 1, timeout=10000)
+    assert len(panel.canvas._history.frames()) >= 2  # each step kept for the scrubber
