@@ -294,7 +294,9 @@ def _prompt_arguments(parser, schedulers, prompt_required: bool = True, guidance
     parser.add_argument("--prompt", required=prompt_required, default="")
     parser.add_argument("--negative", default="", help="negative prompt")
     parser.add_argument("--steps", type=int, help=RECOMMENDED_HELP.format(DEFAULT_STEPS))
-    parser.add_argument("--guidance", type=float, default=guidance, help="classifier-free guidance scale")
+    parser.add_argument("--guidance", type=float,
+                        help=f"classifier-free guidance scale (default: the model family's, else {guidance:g})")
+    parser.set_defaults(guidance_default=guidance)
     parser.add_argument("--seed", type=int, help="default: random")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--scheduler", choices=list(schedulers), help=RECOMMENDED_HELP.format(DEFAULT_SCHEDULER))

@@ -106,3 +106,14 @@ def test_a_job_asking_for_an_addon_its_family_does_not_take_is_refused_by_name(t
             stages.check_family(run)
     finally:
         families.FAMILIES = original
+
+
+def test_a_rows_schedulers_and_defaults_are_the_jobs_names():
+    from ddpm_studio.engine.jobs.scheduler_table import FLOW_SCHEDULERS, SCHEDULERS
+
+    for family in FAMILIES:
+        assert set(family.schedulers) <= set(SCHEDULERS), family.key
+        if family.defaults.get("scheduler"):
+            assert family.defaults["scheduler"] in (family.schedulers or SCHEDULERS), family.key
+    assert BY_KEY["sd3"].schedulers == tuple(FLOW_SCHEDULERS)  # a flow family: the names with a flow form
+    assert not BY_KEY["sd1"].defaults  # SD's are the app's own: choosing an SD model changes no setting

@@ -177,3 +177,19 @@ def test_full_decodes_of_x0_add_the_vaes_shift_back(engine, sd3):
     with torch.inference_mode():  # model-space 0 is the shift itself once decoded
         expected = preview(vae.decode(torch.full((1, 16, 8, 8), vae.config.shift_factor)).sample)
         assert np.array_equal(decode_preview(vae, torch.zeros(1, 16, 8, 8)), expected)
+
+
+def test_the_cli_samples_with_the_familys_defaults_where_no_flag_says(sd3, tmp_path):
+    from PIL import Image
+
+    from ddpm_studio.cli import main
+
+    args = ["txt2img", "--model", str(sd3), "--prompt", "a boat", "--size", "64x64", "--seed", "3", "--device", "cpu"]
+    assert main([*args, "--out", str(tmp_path / "own")]) == 0
+    with Image.open(next((tmp_path / "own").glob("*.png"))) as image:
+        text = image.text["parameters"]
+    assert "Steps: 28" in text and "Sampler: Euler" in text and "CFG scale: 3.5" in text
+    assert main([*args, "--steps", "2", "--scheduler", "unipc", "--guidance", "6", "--out", str(tmp_path / "set")]) == 0
+    with Image.open(next((tmp_path / "set").glob("*.png"))) as image:
+        text = image.text["parameters"]
+    assert "Steps: 2" in text and "Sampler: UniPC" in text and "CFG scale: 6" in text

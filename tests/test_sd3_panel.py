@@ -70,3 +70,27 @@ def test_sd3_runs_from_the_generate_button(panel, qtbot, make_window):
     assert "plain text" in result.note
     qtbot.waitUntil(lambda: panel.gallery.count() == 1, timeout=10000)
     assert len(panel.canvas._history.frames()) >= 2  # each step kept for the scrubber
+
+
+def test_choosing_sd3_brings_its_schedulers_and_defaults_and_an_sd_model_its_own_again(panel):
+    def listed():
+        return [panel.scheduler_box.itemData(i) for i in range(panel.scheduler_box.count())]
+
+    choose(panel, "tiny-sd")
+    sd_list = listed()
+    choose(panel, "tiny-sd3")
+    assert listed() == ["euler", "dpm++2m", "unipc"] and panel.scheduler_box.currentData() == "euler"
+    assert panel.steps.value() == 28 and panel.prompts.guidance.value() == 3.5
+    choose(panel, "tiny-sd")
+    assert listed() == sd_list and panel.prompts.guidance.value() == 7.5  # still SD 3.5's: SD's own again
+    choose(panel, "tiny-sd3")
+    panel.prompts.guidance.setValue(5.0)  # the user's own scale: no family's, so it stays
+    choose(panel, "tiny-sd")
+    assert panel.prompts.guidance.value() == 5.0
+
+
+def test_a_user_scale_stays_when_the_family_does_not_change(panel):
+    choose(panel, "tiny-sd")
+    panel.prompts.guidance.setValue(5.0)
+    panel.refresh_models()
+    assert panel.prompts.guidance.value() == 5.0

@@ -20,15 +20,19 @@ def default_model_ref() -> str:
 
 
 def recommended(model_ref: str) -> dict:
-    """The model folder's recommended scheduler and steps (``engine/models/defaults.py``); {} when it has none or the
-    reference does not resolve (loading the model reports that properly)."""
-    from ddpm_studio.engine.models.catalogue import ModelError, resolve
-    from ddpm_studio.engine.models.defaults import read_defaults
+    """The model's recommended scheduler, steps and guidance: its family's, overridden by its folder's
+    (``engine/models/defaults.py``); {} when it has none or the reference does not resolve (loading the model
+    reports that properly)."""
+    from ddpm_studio.engine.models.catalogue import ModelError, inspect_model, resolve
+    from ddpm_studio.engine.models.defaults import read_defaults, recommended_settings
 
     try:
-        return read_defaults(resolve(model_ref), model_ref)
+        return recommended_settings(inspect_model(model_ref))
     except ModelError:
-        return {}
+        try:
+            return read_defaults(resolve(model_ref), model_ref)
+        except ModelError:
+            return {}
 
 
 def _common_job_fields(args, model_ref: str) -> dict:
@@ -70,7 +74,10 @@ def _prompt_fields(args) -> dict:
                  "loras": tuple(lora_argument(text) for text in args.lora),
                  "attention_maps": bool(args.attention_maps), **control_fields(args)}
         model = home_checkpoint(args.models_home, model) if args.models_home else model
-    return dict(prompt=args.prompt, negative_prompt=args.negative, guidance_scale=args.guidance,
+    guidance = args.guidance
+    if guidance is None:
+        guidance = recommended(model).get("guidance_scale", args.guidance_default)
+    return dict(prompt=args.prompt, negative_prompt=args.negative, guidance_scale=guidance,
                 **extra, **_common_job_fields(args, model))
 
 

@@ -91,3 +91,12 @@ def write_defaults(model_path: Path, scheduler: str, steps: int, guide: str = ""
     path = Path(model_path) / DEFAULTS_FILE
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def recommended_settings(info, ref: str = "") -> dict:
+    """What a newly chosen model brings: its family's defaults (models/families.py: scheduler, steps, guidance
+    scale), overridden by what its own folder's ``ddpm_studio.json`` says (``read_defaults``)."""
+    from ddpm_studio.engine.models.families import family_of_info
+
+    family = family_of_info(info)
+    return {**(dict(family.defaults) if family is not None else {}), **read_defaults(info.path, ref or info.ref)}

@@ -90,6 +90,8 @@ class Family:
     context_key: str = "cross_attention_dim"  # its config's key for the width of the text it attends to
     prompt_weights: bool = True  # prompts are encoded with A1111's weights (prompts/encoding.py), else plain text
     optional_parts: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # folder → what it is
+    schedulers: tuple[str, ...] = ()  # the job scheduler names it samples with (jobs/scheduler_table.py); (): any
+    defaults: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # scheduler, steps, guidance_scale
 
     @property
     def xl(self) -> bool:
@@ -182,7 +184,10 @@ FAMILIES: tuple[Family, ...] = (
            taesd_repo="madebyollin/taesd3", checkpoint_key="", text_prefixes=(), kohya_versions=(),
            side=1024, train_side=1024, latent_channels=16, addons=frozenset(), denoiser="transformer",
            context_key="joint_attention_dim", prompt_weights=False,
-           optional_parts=_frozen({"text_encoder_3": "T5", "tokenizer_3": "T5"})),
+           optional_parts=_frozen({"text_encoder_3": "T5", "tokenizer_3": "T5"}),
+           schedulers=("euler", "dpm++2m", "unipc"),  # the names with a flow form (jobs/scheduler_table.py)
+           # SD 3.5 Large's model card: 28 steps at guidance 3.5 (Medium's says 40 at 4.5, Large Turbo's 4 at 0)
+           defaults=_frozen({"scheduler": "euler", "steps": 28, "guidance_scale": 3.5})),
 )
 BY_KEY = {family.key: family for family in FAMILIES}
 FAMILY_NAMES = {family.key: family.name for family in FAMILIES}

@@ -12,7 +12,7 @@ from ddpm_studio.ui.control.fields import ControlFields
 from ddpm_studio.ui.prompts.fields import PromptFields
 from ddpm_studio.ui.sampling.hires_fields import HiresFields
 from ddpm_studio.ui.sampling.panel import SamplingPanel
-from ddpm_studio.ui.widgets.common import fit_family_size
+from ddpm_studio.ui.widgets.common import fill_schedulers, fit_family_size
 from ddpm_studio.ui.widgets.size_fields import SizeFields
 
 
@@ -60,15 +60,36 @@ class Text2ImagePanel(SamplingPanel):
 
     def offer_addons(self, info: ModelInfo | None) -> None:
         """Show what the chosen model's family takes (its row in models/families.py) and hide the rest: SD 3.5 takes
-        no LoRAs, embeddings, VAE, ControlNet, hires fix or attention maps yet."""
+        no LoRAs, embeddings, VAE, ControlNet, hires fix or attention maps yet, and samples with its own schedulers."""
         from ddpm_studio.engine.models.families import ADDONS, family_of_info
 
         family = family_of_info(info) if info is not None else None
         kinds = family.addons if family is not None else ADDONS
+        fill_schedulers(self.scheduler_box, family.schedulers if family is not None and family.schedulers
+                        else self.schedulers)  # a flow model's are its own
+        self._fit_guidance(family)
         self.addons.offer(kinds)
         self.hires.offer("hires" in kinds)
         self.control.set_visible("controlnet" in kinds)
         self.prompts.show_attention_maps("attention" in kinds)
+
+    def _fit_guidance(self, family) -> None:
+        """The guidance scale becomes the family's own when it is still another family's (SD 3.5's 3.5 after SD's
+        7.5, and back): a scale the user chose stays."""
+        from ddpm_studio.engine.models.families import FAMILIES
+
+        standard = Text2ImageJob.guidance_scale  # SD's, the job's default
+        own = family.defaults.get("guidance_scale", standard) if family is not None else standard
+        others = {row.defaults.get("guidance_scale", standard) for row in FAMILIES} - {own}
+        if self.prompts.guidance.value() in others:
+            self.prompts.guidance.setValue(own)
+
+    def apply_defaults(self, info: ModelInfo, defaults: dict) -> list[str]:
+        """A newly chosen model's family brings its guidance scale (SD 3.5's is lower than SD's)."""
+        if "guidance_scale" not in defaults:
+            return []
+        self.prompts.guidance.setValue(defaults["guidance_scale"])
+        return [f"guidance {defaults['guidance_scale']:g}"]
 
     def job_fields(self) -> dict:
         return dict(width=self.width_box.value(), height=self.height_box.value(), **self.hires.values(),

@@ -37,14 +37,27 @@ def narrow_combo(characters: int) -> QComboBox:
 
 def scheduler_combo(characters: int, names) -> QComboBox:
     """A narrow combo box of schedulers: each entry its short label, its name as data, its note as the tooltip."""
+    box = narrow_combo(characters)
+    fill_schedulers(box, names)
+    return box
+
+
+def fill_schedulers(box: QComboBox, names) -> None:
+    """List ``names`` in a scheduler box (its choice kept when still listed, else the first), without a signal for
+    the entries on the way."""
     from ddpm_studio.engine.jobs.scheduler_table import SCHEDULERS
 
-    box = narrow_combo(characters)
+    if [box.itemData(i) for i in range(box.count())] == list(names):
+        return
+    current = box.currentData()
+    blocked = box.blockSignals(True)
+    box.clear()
     for name in names:
         box.addItem(SCHEDULERS[name].label, name)
         if SCHEDULERS[name].note:
             box.setItemData(box.count() - 1, SCHEDULERS[name].note, Qt.ItemDataRole.ToolTipRole)
-    return box
+    box.setCurrentIndex(max(0, box.findData(current)))
+    box.blockSignals(blocked)
 
 
 def error_dialog(parent: QWidget, title: str, message: str) -> QMessageBox:

@@ -15,7 +15,7 @@ from ddpm_studio.engine.models.catalogue import (
     inspect_model,
     panels_of,
 )
-from ddpm_studio.engine.models.defaults import read_defaults
+from ddpm_studio.engine.models.defaults import recommended_settings
 
 
 class ModelList:
@@ -46,12 +46,12 @@ class ModelList:
         self._update_buttons()
 
     def _model_selected(self, *_) -> None:
-        """A newly chosen model brings its recommended scheduler and steps, as InvokeAI's per-model default settings
-        do; a restored job (settings, a dropped PNG) sets its own afterwards."""
+        """A newly chosen model brings its recommended scheduler and steps (its family's, or its folder's), as
+        InvokeAI's per-model default settings do; a restored job (settings, a dropped PNG) sets its own afterwards."""
         info = self.current_model_info() if not self._refreshing else None
         if info is None:
             return
-        defaults = read_defaults(info.path, info.ref)
+        defaults = recommended_settings(info)
         applied = []
         index = self.scheduler_box.findData(defaults.get("scheduler"))
         if index >= 0:
