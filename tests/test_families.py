@@ -8,6 +8,7 @@ import pytest
 
 from ddpm_studio.engine.models import families
 from ddpm_studio.engine.models.families import (
+    ARCH_BY_CONTEXT,
     BY_KEY,
     FAMILIES,
     KOHYA_BASE,
@@ -20,7 +21,9 @@ from ddpm_studio.engine.models.families import (
 
 def test_keys_widths_and_variants_are_unique():
     assert len(BY_KEY) == len(FAMILIES)
-    assert len({family.context_dim for family in FAMILIES}) == len(FAMILIES)  # an add-on's width tells its family
+    takers = [family for family in FAMILIES if family.addons]  # an add-on's width tells its family among these
+    assert len({family.context_dim for family in takers}) == len(takers)
+    assert ARCH_BY_CONTEXT[4096] == "sd3"  # SD 3.5 and Flux share T5's width: the first row of a width keeps it
     for family in FAMILIES:
         assert len({v.channels for v in family.variants}) == len(family.variants), family.key
         assert set(family.folder_classes.values()) <= {v.kind for v in family.variants}, family.key
@@ -116,4 +119,16 @@ def test_a_rows_schedulers_and_defaults_are_the_jobs_names():
         if family.defaults.get("scheduler"):
             assert family.defaults["scheduler"] in (family.schedulers or SCHEDULERS), family.key
     assert BY_KEY["sd3"].schedulers == tuple(FLOW_SCHEDULERS)  # a flow family: the names with a flow form
+    assert BY_KEY["flux"].schedulers == tuple(FLOW_SCHEDULERS)  # all take its pipeline's dynamic shift (mu)
+    assert BY_KEY["flux"].defaults == {"scheduler": "euler", "steps": 28, "guidance_scale": 3.5}
+
+
+def test_flux_is_a_packed_flow_row_without_a_negative_prompt():
+    row = BY_KEY["flux"]
+    assert family_of_folder("FluxPipeline", 4096) is row and row.variant(64).kind == "flux"
+    assert row.packed == 2 and row.variant(64).channels == row.latent_channels * row.packed**2
+    assert not row.negative_prompt and not row.addons and not row.prompt_weights
+    assert (row.latent_rgb.scaling_factor, row.latent_rgb.shift_factor) == (0.3611, 0.1159)
+    assert all(family.packed == 1 and family.negative_prompt for family in FAMILIES if family is not row)
+    assert family_of_text_widths((768, 4096)) is row and family_of_text_widths((32, 64)) is BY_KEY["sdxl"]
     assert not BY_KEY["sd1"].defaults  # SD's are the app's own: choosing an SD model changes no setting

@@ -58,6 +58,7 @@ class SampleOutput:
     addons: Any = None  # latent jobs: the LoRAs and embeddings the run used (adapters.UsedAddons)
     reference: np.ndarray | None = None  # upscaling: Lanczos 4×, (4H, 4W, 3) uint8, to compare with
     tiles: int = 1  # upscaling: how many tiles the picture was cut into
+    note: str = ""  # what the run tells the user about the job (a negative prompt its family cannot use)
 
 
 @dataclass

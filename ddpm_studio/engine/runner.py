@@ -124,7 +124,8 @@ class Engine:
             model_name=model.info.name,
             reference=out.reference,
             tiles=out.tiles,
-            note=getattr(model, "note", ""),  # what a loaded pipeline says about how it was loaded
+            # what a loaded pipeline says about how it was loaded, and what the run says about the job
+            note="; ".join(filter(None, (getattr(model, "note", ""), getattr(out, "note", "")))),
             addons=out.addons,
         )
         if not out.cancelled and last_event is not None and job.preview_every:

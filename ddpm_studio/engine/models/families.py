@@ -19,6 +19,10 @@ Latent→RGB factors (latent channels → RGB, applied to model-space latents) a
 Stable Diffusion 3 / 3.5 (``sd3``) is a flow-matching family: an MMDiT transformer (its folder ``transformer``, its
 context width ``joint_attention_dim``) on a 16-channel VAE with a shift factor, two CLIP encoders and T5, which may be
 left out (``optional_parts``); it takes plain text (no A1111 weights) and, in this slice, no add-ons.
+
+Flux.1 (``flux``) is one too: a transformer on a 16-channel VAE with a shift factor, CLIP-L (its pooled text) and T5
+(the context). Its transformer reads latents packed 2×2 into tokens (``packed``: 16 channels × 4 = its 64 inputs,
+which name its variant); its guidance is distilled into the transformer (no negative prompt: ``negative_prompt``).
 """
 
 from __future__ import annotations
@@ -92,6 +96,8 @@ class Family:
     optional_parts: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # folder → what it is
     schedulers: tuple[str, ...] = ()  # the job scheduler names it samples with (jobs/scheduler_table.py); (): any
     defaults: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # scheduler, steps, guidance_scale
+    packed: int = 1  # its denoiser reads latents packed p×p into tokens of channels·p² (Flux: 2)
+    negative_prompt: bool = True  # it takes a negative prompt (Flux's distilled guidance has no unconditional pass)
 
     @property
     def xl(self) -> bool:
@@ -135,6 +141,16 @@ _SD3_RGB = LatentRGB(  # ComfyUI comfy/latent_formats.py, class SD3 (16 channels
      (-0.0194, 0.0020, 0.0669), (-0.0488, 0.0130, -0.0268), (0.0922, 0.0988, 0.0951), (-0.0278, 0.0524, -0.0542),
      (0.0332, 0.0456, 0.0895), (-0.0069, -0.0030, -0.0810), (-0.0596, -0.0465, -0.0293), (-0.1448, -0.1463, -0.1189)),
     (0.2394, 0.2135, 0.1925), 1.5305, "SD 3 factors (published by ComfyUI)", shift_factor=0.0609)
+
+_FLUX_RGB = LatentRGB(  # ComfyUI comfy/latent_formats.py, class Flux (16 channels, with its bias)
+    ((-0.0346, 0.0244, 0.0681), (0.0034, 0.0210, 0.0687), (0.0275, -0.0668, -0.0433), (-0.0174, 0.0160, 0.0617),
+     (0.0859, 0.0721, 0.0329), (0.0004, 0.0383, 0.0115), (0.0405, 0.0861, 0.0915), (-0.0236, -0.0185, -0.0259),
+     (-0.0245, 0.0250, 0.1180), (0.1008, 0.0755, -0.0421), (-0.0515, 0.0201, 0.0011), (0.0428, -0.0012, -0.0036),
+     (0.0817, 0.0765, 0.0749), (-0.1264, -0.0522, -0.1103), (-0.0280, -0.0881, -0.0499), (-0.1262, -0.0982, -0.0778)),
+    (-0.0329, -0.0718, -0.0851), 0.3611, "Flux factors (published by ComfyUI)", shift_factor=0.1159)
+_FLOW = dict(latent_channels=16, addons=frozenset(), denoiser="transformer", context_key="joint_attention_dim",
+             prompt_weights=False, checkpoint_key="", text_prefixes=(), kohya_versions=(), side=1024, train_side=1024,
+             control_pipelines=_frozen({}))  # what the flow families' rows share so far
 
 FAMILIES: tuple[Family, ...] = (
     Family(key="sd1", name="SD 1.x", context_dim=768, text_widths=(768,), folder_classes=_SD_CLASSES,
@@ -180,19 +196,25 @@ FAMILIES: tuple[Family, ...] = (
            # txt2img only for now: diffusers' SD3 img2img adds its noise with the flow Euler scheduler alone
            variants=(Variant("stable-diffusion-3", 16, "Text to Image",
                              _frozen({"txt2img": "StableDiffusion3Pipeline"})),),
-           control_pipelines=_frozen({}), img2img="StableDiffusion3Img2ImgPipeline", latent_rgb=_SD3_RGB,
-           taesd_repo="madebyollin/taesd3", checkpoint_key="", text_prefixes=(), kohya_versions=(),
-           side=1024, train_side=1024, latent_channels=16, addons=frozenset(), denoiser="transformer",
-           context_key="joint_attention_dim", prompt_weights=False,
+           img2img="StableDiffusion3Img2ImgPipeline", latent_rgb=_SD3_RGB, taesd_repo="madebyollin/taesd3", **_FLOW,
            optional_parts=_frozen({"text_encoder_3": "T5", "tokenizer_3": "T5"}),
            schedulers=("euler", "dpm++2m", "unipc"),  # the names with a flow form (jobs/scheduler_table.py)
            # SD 3.5 Large's model card: 28 steps at guidance 3.5 (Medium's says 40 at 4.5, Large Turbo's 4 at 0)
+           defaults=_frozen({"scheduler": "euler", "steps": 28, "guidance_scale": 3.5})),
+    Family(key="flux", name="Flux.1", context_dim=4096, text_widths=(768, 4096),  # CLIP-L (pooled), T5-XXL
+           folder_classes=_frozen({"FluxPipeline": "flux"}),
+           variants=(Variant("flux", 64, "Text to Image", _frozen({"txt2img": "FluxPipeline"})),),  # 16 × 2×2
+           img2img="FluxImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1", **_FLOW,
+           packed=2, negative_prompt=False,
+           # its pipeline shifts the schedule by the picture's size (set_timesteps(mu=…)): the flow forms that take it
+           schedulers=("euler", "dpm++2m", "unipc"),
+           # FluxPipeline's defaults and Flux.1-dev's model card: 28 steps at (distilled) guidance 3.5
            defaults=_frozen({"scheduler": "euler", "steps": 28, "guidance_scale": 3.5})),
 )
 BY_KEY = {family.key: family for family in FAMILIES}
 FAMILY_NAMES = {family.key: family.name for family in FAMILIES}
 ARCH_CONTEXT = {family.key: family.context_dim for family in FAMILIES}  # each family's cross-attention width
-ARCH_BY_CONTEXT = {width: key for key, width in ARCH_CONTEXT.items()}
+ARCH_BY_CONTEXT = {width: key for key, width in reversed(ARCH_CONTEXT.items())}  # the first row of a width
 KOHYA_BASE = {version: family.key for family in FAMILIES for version in family.kohya_versions}
 LATENT_KINDS = frozenset(variant.kind for family in FAMILIES for variant in family.variants)
 
@@ -224,7 +246,8 @@ def family_of_text_widths(widths) -> Family | None:
     exact = next((family for family in FAMILIES if family.text_widths == widths), None)
     if exact is not None or not widths:
         return exact
-    by_count = [family for family in FAMILIES if len(family.text_widths) == len(widths)]
+    by_count = [family for family in FAMILIES  # among the families that take embeddings
+                if len(family.text_widths) == len(widths) and "embedding" in family.addons]
     return by_count[0] if len(by_count) == 1 else None
 
 

@@ -85,6 +85,8 @@ def _prompts(loaded: LoadedPipeline, prompt: str, negative: str, clip_skip: int)
     if family is None or family.prompt_weights:
         return prompt_arguments(loaded.pipe, prompt, negative, clip_skip)
     args = dict(prompt=plain_text(prompt), negative_prompt=plain_text(negative) or None)
+    if not family.negative_prompt:  # Flux's distilled guidance: no unconditional pass to take it (the run says so)
+        del args["negative_prompt"]
     return {**args, "clip_skip": clip_skip - 1} if clip_skip > 1 else args
 
 
@@ -112,14 +114,38 @@ def inpaint_canvas(job: EditJob, multiple: int):
     return canvas
 
 
-def varied_latents(pipe, job: Text2ImageJob) -> tuple[torch.Tensor, list[torch.Generator]]:
+def varied_latents(pipe, job: Text2ImageJob, packed: int = 1) -> tuple[torch.Tensor, list[torch.Generator]]:
     """A Text to Image job's x_T with its variation seed, drawn per image with the pipeline's own shape and dtype
-    (so strength 0 would be the pipeline's own x_T), and the seeds' generators for the sampler to go on with."""
+    (so strength 0 would be the pipeline's own x_T), and the seeds' generators for the sampler to go on with. A
+    packed family's (Flux's, ``packed`` its row's) is drawn as its VAE's latents, then packed, as its pipeline draws it."""
     factor = pipe.vae_scale_factor
-    denoiser = getattr(pipe, "unet", None) or pipe.transformer  # SD 3.5's is a transformer
-    shape = (denoiser.config.in_channels, job.height // factor, job.width // factor)
-    return variation.initial_noise(job.seed, job.variation_seed, job.variation_strength, job.batch_size, shape,
-                                   dtype=denoiser.dtype)
+    denoiser = getattr(pipe, "unet", None) or pipe.transformer  # SD 3.5's and Flux's is a transformer
+    if packed > 1:  # its latents' sides are whole numbers of packs
+        side = factor * packed
+        shape = (denoiser.config.in_channels // packed**2, job.height // side * packed, job.width // side * packed)
+    else:
+        shape = (denoiser.config.in_channels, job.height // factor, job.width // factor)
+    noise, generators = variation.initial_noise(job.seed, job.variation_seed, job.variation_strength,
+                                                job.batch_size, shape, dtype=denoiser.dtype)
+    return (pack_latents(noise, packed) if packed > 1 else noise), generators
+
+
+def pack_latents(latents: torch.Tensor, packed: int) -> torch.Tensor:
+    """(B, C, h, w) → (B, h/p · w/p, C·p²): each p×p patch of every channel one token, row by row (Flux's order:
+    a token's features run channel by channel, each channel's patch row by row)."""
+    b, c, h, w = latents.shape
+    patches = latents.reshape(b, c, h // packed, packed, w // packed, packed)
+    return patches.permute(0, 2, 4, 1, 3, 5).reshape(b, (h // packed) * (w // packed), c * packed * packed)
+
+
+def unpack_latents(tokens: torch.Tensor, packed: int, height: int, width: int, vae_scale_factor: int) -> torch.Tensor:
+    """The inverse of ``pack_latents`` for a picture of ``height`` × ``width`` pixels: (B, tokens, C·p²) →
+    (B, C, h, w), h and w its latents' sides (whole packs)."""
+    b, _, features = tokens.shape
+    side = vae_scale_factor * packed
+    rows, cols, channels = height // side, width // side, features // (packed * packed)
+    patches = tokens.reshape(b, rows, cols, channels, packed, packed)
+    return patches.permute(0, 3, 1, 4, 2, 5).reshape(b, channels, rows * packed, cols * packed)
 
 
 def decode_preview(vae, latents: torch.Tensor) -> np.ndarray:

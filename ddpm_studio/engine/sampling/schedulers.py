@@ -55,5 +55,7 @@ def _flow_scheduler(name: str, base_config: dict[str, Any]):
     if cls.__name__ == base_config.get("_class_name"):
         return cls.from_config({**config, **spec.overrides})
     solver = {"num_train_timesteps": config.get("num_train_timesteps", 1000),
-              "flow_shift": float(config.get(FLOW_SHIFT_KEY, 1.0)), **spec.overrides}
+              "flow_shift": float(config.get(FLOW_SHIFT_KEY, 1.0)), **spec.overrides,
+              # Flux's schedule is shifted by the picture's size (its pipeline passes set_timesteps mu)
+              "use_dynamic_shifting": bool(config.get("use_dynamic_shifting", False))}
     return cls.from_config(solver)

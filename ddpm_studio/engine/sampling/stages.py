@@ -26,6 +26,7 @@ from ddpm_studio.engine.sampling.latent import (
     pipeline_arguments,
     prepare_addons,
     taesd_preview,
+    unpack_latents,
     varied_latents,
 )
 from ddpm_studio.engine.sampling.latent_preview import StepRecorder
@@ -81,6 +82,8 @@ class LatentRun:
     out: object = None  # the last pass's pipeline output
     started: float = 0.0  # when denoising began: step events' elapsed time counts from here
     watch: non_finite.VaeWatch | None = None
+    packed: int = 1  # the family's latent packing (Flux's 2×2 tokens): previews unpack the scheduler's latents
+    notes: list = field(default_factory=list)  # what this run tells the user about the job (the result's note)
 
     @property
     def previews_wanted(self) -> bool:
@@ -98,6 +101,13 @@ class LatentRun:
         self.recorder.wanted = self.previews_wanted
         return pipe(**args, generator=self.generators, callback_on_step_end=self._on_step_end)
 
+    def latents(self, x):
+        """The scheduler's latents as the VAE's (B, C, h, w): a packed family's tokens unpacked (x̂0 = x_t − σ·v̂
+        holds for packed latents too, elementwise)."""
+        if x is None or self.packed == 1:
+            return x
+        return unpack_latents(x, self.packed, self.args["height"], self.args["width"], self.pipe.vae_scale_factor)
+
     def _on_step_end(self, pipe, index, timestep, callback_kwargs):
         if self.should_stop():
             raise Cancelled
@@ -105,13 +115,14 @@ class LatentRun:
         own_total = getattr(pipe, "_num_timesteps", None) or len(pipe.scheduler.timesteps)
         previewed = job.preview_every and (index % job.preview_every == 0 or index == own_total - 1)
         x_t = x0 = None
+        latent_x0 = self.latents(recorder.x0)
         if previewed and recorder.x_t is not None:
-            x_t = self.loaded.to_rgb(recorder.x_t)
-            if recorder.x0 is not None:
-                x0 = (taesd_preview(self.loaded.taesd, recorder.x0) if self.loaded.taesd is not None
-                      else self.loaded.to_rgb(recorder.x0))
-        if job.full_decode_every and index % job.full_decode_every == 0 and recorder.x0 is not None:
-            x0 = decode_preview(pipe.vae, recorder.x0)
+            x_t = self.loaded.to_rgb(self.latents(recorder.x_t))
+            if latent_x0 is not None:
+                x0 = (taesd_preview(self.loaded.taesd, latent_x0) if self.loaded.taesd is not None
+                      else self.loaded.to_rgb(latent_x0))
+        if job.full_decode_every and index % job.full_decode_every == 0 and latent_x0 is not None:
+            x0 = decode_preview(pipe.vae, latent_x0)
         extra = {}
         for extension in self.extensions:
             extra.update(extension.step_fields())
@@ -135,15 +146,26 @@ def asked_addons(job) -> set[str]:
 
 
 def check_family(run: LatentRun) -> None:
-    """A job asks only for add-ons the model's family takes (its row in models/families.py)."""
+    """A job asks only for add-ons and a scheduler the model's family takes (its row in models/families.py); a
+    negative prompt it cannot use is left out, and the run's note says so."""
+    from ddpm_studio.engine.jobs.scheduler_table import FLOW_SCHEDULERS
     from ddpm_studio.engine.models.catalogue import ModelError
     from ddpm_studio.engine.models.families import family_of_info, unsupported_addons
 
-    family = family_of_info(run.loaded.info)
-    missing = unsupported_addons(family, asked_addons(run.job)) if family is not None else []
+    family, job = family_of_info(run.loaded.info), run.job
+    if family is None:
+        return
+    missing = unsupported_addons(family, asked_addons(job))
     if missing:
         raise ModelError(f"{run.loaded.info.name} is a {family.name} model, which does not take "
                          f"{' or '.join(missing)}; run it without.")
+    if family.schedulers and job.scheduler in FLOW_SCHEDULERS and job.scheduler not in family.schedulers:
+        works = ", ".join(f"{key} ({FLOW_SCHEDULERS[key].label})" for key in family.schedulers)
+        raise ModelError(f"{run.loaded.info.name} is a {family.name} model: the {FLOW_SCHEDULERS[job.scheduler].label}"
+                         f" scheduler does not take its schedule; choose one of {works}.")
+    run.packed = family.packed
+    if job.negative_prompt.strip() and not family.negative_prompt:
+        run.notes.append(f"{family.name}'s guidance is distilled into the model: the negative prompt was not used")
 
 
 def prepare(run: LatentRun) -> None:
@@ -160,7 +182,7 @@ def prepare(run: LatentRun) -> None:
     run.args = pipeline_arguments(loaded, job, run.used.prompt, run.used.negative_prompt)
     run.canvas = run.args.pop("masked_canvas", None)
     if job.variation_strength:  # x_T made here, as the pipeline would draw it, then varied (variation.py)
-        run.args["latents"], run.generators = varied_latents(run.pipe, job)
+        run.args["latents"], run.generators = varied_latents(run.pipe, job, run.packed)
 
 
 def check(run: LatentRun) -> None:
@@ -210,4 +232,5 @@ def run_prompt_job(loaded: LoadedPipeline, job, device, on_step: StepCallback, s
         if run.recorder is not None:
             run.recorder.close()
     check(run)
-    return SampleOutput(images=finish(run), steps_run=run.calls, cancelled=False, addons=run.used)
+    return SampleOutput(images=finish(run), steps_run=run.calls, cancelled=False, addons=run.used,
+                        note="; ".join(run.notes))
