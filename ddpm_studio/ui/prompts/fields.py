@@ -67,11 +67,17 @@ class PromptFields:
         """Only for a model whose family's attention the maps can read; hidden, the job records none."""
         self.form.setRowVisible(self.attention_maps, shown)
 
+    def show_negative(self, shown: bool) -> None:
+        """Only for a model whose family takes a negative prompt (Flux's distilled guidance does not); hidden, the
+        job has none."""
+        self.form.setRowVisible(self.negative, shown)
+
     def values(self) -> dict:
+        negative = self.negative.toPlainText().strip() if self.form.isRowVisible(self.negative) else ""
         prediction = self.prediction.currentData() if self.form.isRowVisible(self.prediction) else "auto"
         clip_skip = self.clip_skip.value() if self.form.isRowVisible(self.clip_skip) else 1
         maps = self.attention_maps.isChecked() and self.form.isRowVisible(self.attention_maps)
-        return dict(prompt=self.prompt.toPlainText().strip(), negative_prompt=self.negative.toPlainText().strip(),
+        return dict(prompt=self.prompt.toPlainText().strip(), negative_prompt=negative,
                     guidance_scale=round(self.guidance.value(), 2), prediction_type=prediction, clip_skip=clip_skip,
                     attention_maps=maps)
 

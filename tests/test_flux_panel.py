@@ -1,0 +1,71 @@
+"""Flux.1 in the Text to Image panel: listed with the SD models, the negative prompt and the rows of what its family
+does not take hidden (a hidden negative adds nothing to the job) and back for an SD model, its schedulers and
+defaults, and a run from the Generate button that shows its steps and saves its picture."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.test_sd3_panel import choose, offered
+from tests.tiny_flux import save_tiny_flux
+from tests.tiny_sd import save_tiny_sd
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("flux-panel")
+    save_tiny_flux(root / "tiny-flux")
+    save_tiny_sd(root / "tiny-sd")
+    return root
+
+
+@pytest.fixture()
+def panel(make_window, models, tmp_path):
+    from ddpm_studio.ui.core.settings import Settings
+
+    settings = Settings(tmp_path / "settings.ini")
+    settings.output_dir = str(tmp_path / "out")
+    settings.add_model_folder(str(models))
+    window = make_window(settings)
+    window.tabs.setCurrentWidget(window.text2image_panel)
+    return window.text2image_panel
+
+
+def test_flux_hides_the_negative_prompt_and_the_addon_rows_and_an_sd_model_shows_them_again(panel):
+    assert {"tiny-flux", "tiny-sd"} <= {panel.model_box.itemText(i) for i in range(panel.model_box.count())}
+    panel.prompts.negative.setPlainText("blurry")
+    choose(panel, "tiny-flux")
+    assert set(offered(panel).values()) == {False} and not panel.form.isRowVisible(panel.prompts.negative)
+    fields = panel.job_fields()
+    assert fields["negative_prompt"] == "" and fields["loras"] == () and "hires_scale" not in fields
+    choose(panel, "tiny-sd")
+    assert set(offered(panel).values()) == {True} and panel.form.isRowVisible(panel.prompts.negative)
+    assert panel.job_fields()["negative_prompt"] == "blurry"  # the text was kept while hidden
+
+
+def test_choosing_flux_brings_its_schedulers_and_defaults(panel):
+    choose(panel, "tiny-sd")
+    choose(panel, "tiny-flux")
+    listed = [panel.scheduler_box.itemData(i) for i in range(panel.scheduler_box.count())]
+    assert listed == ["euler", "dpm++2m", "unipc"] and panel.scheduler_box.currentData() == "euler"
+    assert panel.steps.value() == 28 and panel.prompts.guidance.value() == 3.5
+    choose(panel, "tiny-sd")
+    assert panel.prompts.guidance.value() == 7.5
+
+
+def test_flux_runs_from_the_generate_button(panel, qtbot):
+    choose(panel, "tiny-flux")
+    panel.prompts.prompt.setPlainText("a (lighthouse:1.3) at dusk")
+    panel.width_box.setValue(64)
+    panel.height_box.setValue(64)
+    panel.steps.setValue(2)
+    window = panel.window()
+    with qtbot.waitSignal(window.sampler.job_finished, timeout=120000) as done:
+        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    result = done.args[1]
+    assert result.images.shape == (1, 64, 64, 3) and result.model_name == "tiny-flux"
+    assert "plain text" in result.note and "negative prompt" not in result.note
+    assert result.job.negative_prompt == "" and result.job.guidance_scale == 3.5
+    qtbot.waitUntil(lambda: panel.gallery.count() == 1, timeout=10000)
+    assert len(panel.canvas._history.frames()) >= 2  # each step kept for the scrubber
