@@ -45,6 +45,22 @@ def device_is_main() -> bool:
     return process_state().is_main_process
 
 
+def open_run(config, on_event, resume: bool):
+    """What both trainers do first: the recipe checked, the output folder's earlier run checked (``earlier_run``),
+    the device, freed memory kept for reuse on a CPU, and the events heard only on the main process; returns
+    (output folder, device, emit)."""
+    from ddpm_studio.host_memory import keep_freed_memory
+    from ddpm_studio.training.earlier_run import check_output_folder
+
+    config.validate()
+    output = Path(config.output_dir).expanduser()
+    check_output_folder(output, resume, config)
+    device = training_device()
+    if device.type == "cpu":
+        keep_freed_memory()
+    return output, device, on_event if device_is_main() else ignore_event
+
+
 def make_accelerator(config):
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState

@@ -19,23 +19,20 @@ import torch.nn.functional as F
 
 from ddpm_studio.engine.models.defaults import write_defaults
 from ddpm_studio.engine.output.grid import image_grid
-from ddpm_studio.host_memory import keep_freed_memory
 from ddpm_studio.training import checkpoints as ckpt
 from ddpm_studio.training.ddpm.config import TrainConfig
 from ddpm_studio.training.ddpm.dataset import ImageFolderDataset
-from ddpm_studio.training.earlier_run import check_output_folder
 from ddpm_studio.training.events import TrainCallback, TrainControl, TrainEvent
 from ddpm_studio.training.precision import AutocastOn, settle_precision
 from ddpm_studio.training.run_loop import (
     LoopState,
     TrainSummary,
     begin_run,
-    device_is_main,
     ignore_event,
     make_accelerator,
+    open_run,
     optimizer_step,
     run_steps,
-    training_device,
 )
 
 GUIDE_FOLDER = "guide"  # output/guide during a run; model/guide in the exported model
@@ -85,14 +82,8 @@ def train(config: TrainConfig, on_event: TrainCallback = ignore_event, control: 
     from diffusers.optimization import get_scheduler
     from diffusers.training_utils import EMAModel
 
-    config.validate()
+    output, device, emit = open_run(config, on_event, resume)
     control = control or TrainControl()
-    output = Path(config.output_dir).expanduser()
-    check_output_folder(output, resume, config)
-    device = training_device()
-    if device.type == "cpu":
-        keep_freed_memory()
-    emit = on_event if device_is_main() else ignore_event
 
     dataset = ImageFolderDataset(config.data_dir, config.resolution, config.center_crop, config.random_flip)
     emit(TrainEvent("data", max_steps=config.max_steps, message=dataset.report.summary() + _bad_files(dataset.report)))

@@ -19,8 +19,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ddpm_studio.host_memory import keep_freed_memory
-from ddpm_studio.training.earlier_run import check_output_folder
 from ddpm_studio.training.events import TrainCallback, TrainControl, TrainEvent, TrainingError
 from ddpm_studio.training.lora.captions import step_caption, tag_frequency, template_caption
 from ddpm_studio.training.lora.config import LoraTrainConfig
@@ -40,12 +38,11 @@ from ddpm_studio.training.run_loop import (
     LoopState,
     TrainSummary,
     begin_run,
-    device_is_main,
     ignore_event,
     make_accelerator,
+    open_run,
     optimizer_step,
     run_steps,
-    training_device,
 )
 
 LORA_FOLDER = "lora"  # RUN/lora/<name>.safetensors: a folder of LoRAs the app lists
@@ -111,14 +108,8 @@ def train_lora(config: LoraTrainConfig, on_event: TrainCallback = ignore_event, 
     from diffusers import DDPMScheduler
     from diffusers.optimization import get_scheduler
 
-    config.validate()
+    output, device, emit = open_run(config, on_event, resume)
     control = control or TrainControl()
-    output = Path(config.output_dir).expanduser()
-    check_output_folder(output, resume, config)
-    device = training_device()
-    if device.type == "cpu":
-        keep_freed_memory()
-    emit = on_event if device_is_main() else ignore_event
 
     data = LoraData(config.data_dir, config.resolution, config.captions, config.buckets)
     details = ("\n" + data.report.details()) if data.report.bad or data.report.notes else ""
