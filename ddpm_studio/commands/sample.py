@@ -35,11 +35,14 @@ def recommended(model_ref: str) -> dict:
             return {}
 
 
-def _common_job_fields(args, model_ref: str) -> dict:
+def _common_job_fields(args, model_ref: str, defaults: dict | None = None) -> dict:
+    """The fields every sampling command sets; ``defaults``: the model's ``recommended`` settings when the caller
+    has read them already."""
     from ddpm_studio.engine.jobs.scheduler_table import DEFAULT_SCHEDULER, DEFAULT_STEPS
     from ddpm_studio.paths import default_output_dir
 
-    defaults = recommended(model_ref) if args.scheduler is None or args.steps is None else {}
+    if defaults is None:
+        defaults = recommended(model_ref) if args.scheduler is None or args.steps is None else {}
     return dict(
         model=model_ref,
         scheduler=args.scheduler or defaults.get("scheduler", DEFAULT_SCHEDULER),
@@ -74,11 +77,11 @@ def _prompt_fields(args) -> dict:
                  "loras": tuple(lora_argument(text) for text in args.lora),
                  "attention_maps": bool(args.attention_maps), **control_fields(args)}
         model = home_checkpoint(args.models_home, model) if args.models_home else model
-    guidance = args.guidance
-    if guidance is None:
-        guidance = recommended(model).get("guidance_scale", args.guidance_default)
+    unset = None in (args.guidance, args.scheduler, args.steps)
+    defaults = recommended(model) if unset else {}  # read once for the guidance, scheduler and steps
+    guidance = args.guidance if args.guidance is not None else defaults.get("guidance_scale", args.guidance_default)
     return dict(prompt=args.prompt, negative_prompt=args.negative, guidance_scale=guidance,
-                **extra, **_common_job_fields(args, model))
+                **extra, **_common_job_fields(args, model, defaults))
 
 
 def control_fields(args) -> dict:

@@ -117,10 +117,9 @@ def _load_folder(info: ModelInfo, family, pipeline_class: str, dtype, allow_pick
     for component in info.path.iterdir():
         check_weights_safe(component, allow_pickle)
     extra = {}
-    index = (info.path / "model_index.json").read_text(encoding="utf-8")
-    if '"safety_checker"' in index:  # a local tool for artists, like A1111 and ComfyUI: no NSFW filter model
-        extra.update(safety_checker=None, requires_safety_checker=False)
     entries = read_model_index(info.path)
+    if "safety_checker" in entries:  # a local tool for artists, like A1111 and ComfyUI: no NSFW filter model
+        extra.update(safety_checker=None, requires_safety_checker=False)
     left_out = [part for part in family.optional_parts
                 if not (info.path / part).is_dir() or not any(entries.get(part) or ())]
     extra.update({part: None for part in left_out})
