@@ -12,7 +12,7 @@ from ddpm_studio.ui.control.fields import ControlFields
 from ddpm_studio.ui.prompts.fields import PromptFields
 from ddpm_studio.ui.sampling.hires_fields import HiresFields
 from ddpm_studio.ui.sampling.panel import SamplingPanel
-from ddpm_studio.ui.widgets.common import fill_schedulers, fit_family_size
+from ddpm_studio.ui.widgets.common import fill_schedulers, fit_family_size, fit_to_family
 from ddpm_studio.ui.widgets.size_fields import SizeFields
 
 
@@ -82,9 +82,7 @@ class Text2ImagePanel(SamplingPanel):
 
         standard = Text2ImageJob.guidance_scale  # SD's, the job's default
         own = family.defaults.get("guidance_scale", standard) if family is not None else standard
-        others = {row.defaults.get("guidance_scale", standard) for row in FAMILIES} - {own}
-        if self.prompts.guidance.value() in others:
-            self.prompts.guidance.setValue(own)
+        fit_to_family((self.prompts.guidance,), own, [row.defaults.get("guidance_scale", standard) for row in FAMILIES])
 
     def apply_defaults(self, info: ModelInfo, defaults: dict) -> list[str]:
         """A newly chosen model's family brings its guidance scale (SD 3.5's is lower than SD's)."""

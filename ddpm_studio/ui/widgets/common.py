@@ -141,9 +141,14 @@ def fit_family_size(info, width_box, height_box) -> None:
     from ddpm_studio.engine.models.families import FAMILIES, family_of_info
 
     family = family_of_info(info) if info is not None else None
-    if family is None:
-        return
-    others = {row.side for row in FAMILIES} - {family.side}
-    if width_box.value() == height_box.value() and width_box.value() in others:
-        width_box.setValue(family.side)
-        height_box.setValue(family.side)
+    if family is not None:
+        fit_to_family((width_box, height_box), family.side, [row.side for row in FAMILIES])
+
+
+def fit_to_family(boxes, own, every) -> None:
+    """Set ``boxes`` to a family's ``own`` value when they all still hold another family's (``every``: each
+    family's value): a value the user chose stays."""
+    held = {box.value() for box in boxes}
+    if len(held) == 1 and held <= set(every) - {own}:
+        for box in boxes:
+            box.setValue(own)
