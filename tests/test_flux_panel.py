@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.test_sd3_panel import choose, offered
 from tests.tiny_flux import save_tiny_flux
 from tests.tiny_sd import save_tiny_sd
+from tests.ui_runs import choose, offered, text2image_panel_on
 
 
 @pytest.fixture(scope="module")
@@ -22,14 +22,7 @@ def models(tmp_path_factory):
 
 @pytest.fixture()
 def panel(make_window, models, tmp_path):
-    from ddpm_studio.ui.core.settings import Settings
-
-    settings = Settings(tmp_path / "settings.ini")
-    settings.output_dir = str(tmp_path / "out")
-    settings.add_model_folder(str(models))
-    window = make_window(settings)
-    window.tabs.setCurrentWidget(window.text2image_panel)
-    return window.text2image_panel
+    return text2image_panel_on(make_window, models, tmp_path)
 
 
 def test_flux_hides_the_negative_prompt_and_the_addon_rows_and_an_sd_model_shows_them_again(panel):

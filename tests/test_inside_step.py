@@ -8,6 +8,7 @@ import torch
 
 from ddpm_studio.engine.jobs.types import Text2ImageJob
 from ddpm_studio.engine.runner import Engine
+from tests.stopped_runs import run_stopped_in_second_call
 from tests.tiny_sd import save_tiny_sd
 
 
@@ -32,28 +33,8 @@ def _hook_counts(module: torch.nn.Module) -> int:
 
 def test_cancel_stops_inside_the_models_call(engine, sd, tmp_path):
     unet = engine.load(str(sd), "txt2img").pipe.unet
-    calls = {"started": 0, "ended": 0}
-    stop = {"now": False}
-
-    def started(_module, _inputs):
-        calls["started"] += 1
-
-    def ended(_module, _inputs, _output):
-        calls["ended"] += 1
-
-    def halfway(_module, _inputs):  # the second model call reaches its middle block: Cancel is pressed there
-        if calls["started"] == 2:
-            stop["now"] = True
-
     hooks_before = _hook_counts(unet)
-    handles = [unet.register_forward_pre_hook(started), unet.register_forward_hook(ended),
-               unet.mid_block.register_forward_pre_hook(halfway)]
-    try:
-        steps = []
-        result = engine.run(_job(sd, tmp_path), on_step=steps.append, should_stop=lambda: stop["now"])
-    finally:
-        for handle in handles:
-            handle.remove()
+    result, steps, calls = run_stopped_in_second_call(engine, _job(sd, tmp_path), unet, unet.mid_block)
     assert result.cancelled and result.images is None and not list(tmp_path.glob("*.png"))
     assert calls == {"started": 2, "ended": 1}  # the second call never finished: stopped between its blocks
     assert len(steps) == 1 and result.steps_run == 1

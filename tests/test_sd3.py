@@ -13,6 +13,7 @@ from ddpm_studio.engine.models.catalogue import ModelError, inspect_model
 from ddpm_studio.engine.models.families import BY_KEY, family_of_info
 from ddpm_studio.engine.output.metadata import read_job
 from ddpm_studio.engine.runner import Engine
+from tests.stopped_runs import run_stopped_in_second_call
 from tests.tiny_sd3 import save_tiny_sd3
 
 
@@ -88,25 +89,9 @@ def test_addons_it_does_not_take_are_refused_by_name(engine, sd3):
 
 def test_cancel_inside_a_step_stops_the_run_with_no_image(engine, sd3, tmp_path):
     transformer = engine.load(str(sd3), "txt2img").pipe.transformer
-    calls = {"started": 0}
-    stop = {"now": False}
-
-    def started(_module, _inputs):
-        calls["started"] += 1
-
-    def halfway(_module, _inputs):  # the second call reaches its second block: Cancel is pressed there
-        if calls["started"] == 2:
-            stop["now"] = True
-
-    handles = [transformer.register_forward_pre_hook(started),
-               transformer.transformer_blocks[1].register_forward_pre_hook(halfway)]
-    try:
-        steps = []
-        result = engine.run(_job(sd3, steps=3, output_dir=str(tmp_path)), on_step=steps.append,
-                            should_stop=lambda: stop["now"])
-    finally:
-        for handle in handles:
-            handle.remove()
+    # the second call reaches its second block: Cancel is pressed there
+    result, steps, _ = run_stopped_in_second_call(engine, _job(sd3, steps=3, output_dir=str(tmp_path)),
+                                                  transformer, transformer.transformer_blocks[1])
     assert result.cancelled and result.images is None and not list(tmp_path.glob("*.png"))
     assert len(steps) == 1 and result.steps_run == 1
 

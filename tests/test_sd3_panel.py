@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 
 from tests.tiny_sd import save_tiny_sd
 from tests.tiny_sd3 import save_tiny_sd3
+from tests.ui_runs import choose, offered, text2image_panel_on
 
 
 @pytest.fixture(scope="module")
@@ -20,26 +21,7 @@ def models(tmp_path_factory):
 
 @pytest.fixture()
 def panel(make_window, models, tmp_path):
-    from ddpm_studio.ui.core.settings import Settings
-
-    settings = Settings(tmp_path / "settings.ini")
-    settings.output_dir = str(tmp_path / "out")
-    settings.add_model_folder(str(models))
-    window = make_window(settings)
-    window.tabs.setCurrentWidget(window.text2image_panel)
-    return window.text2image_panel
-
-
-def choose(panel, name: str) -> None:
-    panel.model_box.setCurrentIndex(panel.model_box.findText(name, flags=Qt.MatchFlag.MatchExactly))
-
-
-def offered(panel) -> dict:
-    form, shown = panel.form, panel.form.isRowVisible
-    assert form is panel.prompts.form
-    return {"loras": shown(panel.addons.loras), "embeddings": shown(panel.addons.embeddings),
-            "vae": shown(panel.addons.vae), "hires": shown(panel.hires.first_row),
-            "controlnet": shown(panel.control.section), "attention": shown(panel.prompts.attention_maps)}
+    return text2image_panel_on(make_window, models, tmp_path)
 
 
 def test_sd3_hides_what_its_family_does_not_take_and_an_sd_model_shows_it_again(panel):

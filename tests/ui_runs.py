@@ -34,3 +34,29 @@ def run_small_txt2img(window, qtbot) -> str:
     qtbot.waitUntil(lambda: panel.gallery.count() == 1, timeout=10000)
     with Image.open(panel.gallery.paths()[0]) as image:
         return image.text["parameters"]
+
+
+def text2image_panel_on(make_window, models, tmp_path):
+    """The Text to Image panel of a real window whose settings list ``models``' folders and save under tmp."""
+    from ddpm_studio.ui.core.settings import Settings
+
+    settings = Settings(tmp_path / "settings.ini")
+    settings.output_dir = str(tmp_path / "out")
+    settings.add_model_folder(str(models))
+    window = make_window(settings)
+    window.tabs.setCurrentWidget(window.text2image_panel)
+    return window.text2image_panel
+
+
+def choose(panel, name: str) -> None:
+    """Choose the model listed as ``name`` in a panel's model list."""
+    panel.model_box.setCurrentIndex(panel.model_box.findText(name, flags=Qt.MatchFlag.MatchExactly))
+
+
+def offered(panel) -> dict:
+    """Which of the Text to Image panel's add-on rows are shown."""
+    form, shown = panel.form, panel.form.isRowVisible
+    assert form is panel.prompts.form
+    return {"loras": shown(panel.addons.loras), "embeddings": shown(panel.addons.embeddings),
+            "vae": shown(panel.addons.vae), "hires": shown(panel.hires.first_row),
+            "controlnet": shown(panel.control.section), "attention": shown(panel.prompts.attention_maps)}
