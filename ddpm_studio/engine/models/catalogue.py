@@ -118,14 +118,19 @@ def _hub_cache_path(repo_id: str) -> Path:
         ) from None
 
 
+def _read_json(path: Path) -> Any:
+    """A pipeline's JSON file; a ModelError naming it when it cannot be read."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path} cannot be read: {exc}") from None
+
+
 def read_model_index(path: Path) -> dict[str, Any]:
     index = path / "model_index.json"
     if not index.is_file():
         raise ModelError(f"{path} is not a diffusers pipeline folder: model_index.json is missing.")
-    try:
-        data = json.loads(index.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{index} cannot be read: {exc}") from None
+    data = _read_json(index)
     if not isinstance(data, dict):
         raise ModelError(f"{index} does not describe a pipeline (expected a JSON object).")
     return data
@@ -275,10 +280,7 @@ def load_ddpm(ref: str, device=None, dtype=None, allow_pickle: bool = False) -> 
         raise ModelError(f"{unet_dir} has no config.json: the pipeline's UNet is missing.")
     if not sched_file.is_file():
         raise ModelError(f"{sched_file} is missing: the pipeline has no scheduler config.")
-    try:
-        scheduler_config = json.loads(sched_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{sched_file} cannot be read: {exc}") from None
+    scheduler_config = _read_json(sched_file)
 
     check_weights_safe(unet_dir, allow_pickle)
     weights = sorted(unet_dir.glob("*.safetensors"))
