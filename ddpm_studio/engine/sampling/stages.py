@@ -115,13 +115,14 @@ class LatentRun:
         own_total = getattr(pipe, "_num_timesteps", None) or len(pipe.scheduler.timesteps)
         previewed = job.preview_every and (index % job.preview_every == 0 or index == own_total - 1)
         x_t = x0 = None
-        latent_x0 = self.latents(recorder.x0)
+        decoded = bool(job.full_decode_every) and index % job.full_decode_every == 0
+        latent_x0 = self.latents(recorder.x0) if previewed or decoded else None  # unpacked only when shown
         if previewed and recorder.x_t is not None:
             x_t = self.loaded.to_rgb(self.latents(recorder.x_t))
             if latent_x0 is not None:
                 x0 = (taesd_preview(self.loaded.taesd, latent_x0) if self.loaded.taesd is not None
                       else self.loaded.to_rgb(latent_x0))
-        if job.full_decode_every and index % job.full_decode_every == 0 and latent_x0 is not None:
+        if decoded and latent_x0 is not None:
             x0 = decode_preview(pipe.vae, latent_x0)
         extra = {}
         for extension in self.extensions:
