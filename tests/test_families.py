@@ -35,7 +35,7 @@ def test_keys_widths_and_variants_are_unique():
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.key)
 def test_every_pipeline_a_row_names_is_in_diffusers(family):
     named = [cls for v in family.variants for cls in v.pipelines.values()]
-    named += [*family.control_pipelines.values(), family.img2img, *family.folder_classes]
+    named += [*family.control_pipelines.values(), *filter(None, (family.img2img,)), *family.folder_classes]
     missing = [cls for cls in named if not hasattr(diffusers, cls)]
     assert not missing
 
@@ -129,6 +129,18 @@ def test_flux_is_a_packed_flow_row_without_a_negative_prompt():
     assert row.packed == 2 and row.variant(64).channels == row.latent_channels * row.packed**2
     assert not row.negative_prompt and not row.addons and not row.prompt_weights
     assert (row.latent_rgb.scaling_factor, row.latent_rgb.shift_factor) == (0.3611, 0.1159)
-    assert all(family.packed == 1 and family.negative_prompt for family in FAMILIES if family is not row)
+    others = [family for family in FAMILIES if family.key not in ("flux", "klein")]
+    assert all(family.packed == 1 and family.negative_prompt for family in others)
     assert family_of_text_widths((768, 4096)) is row and family_of_text_widths((32, 64)) is BY_KEY["sdxl"]
     assert not BY_KEY["sd1"].defaults  # SD's are the app's own: choosing an SD model changes no setting
+
+
+def test_klein_is_a_packed_flow_row_on_a_batch_normalised_vae_whose_distilled_folders_bring_their_defaults():
+    row = BY_KEY["klein"]
+    assert family_of_folder("Flux2KleinPipeline", 12288) is row  # the 9B's width (Qwen3-8B's 3 × 4096) too
+    assert row.variant(128).kind == "flux2-klein" and row.variant(128).channels == row.latent_channels * row.packed**2
+    assert not row.negative_prompt and row.negative_why and not row.addons and not row.prompt_weights
+    assert (row.latent_rgb.scaling_factor, row.latent_rgb.shift_factor) == (1.0, 0.0) and row.latent_channels == 32
+    assert not row.img2img and row.schedulers == BY_KEY["flux"].schedulers
+    assert row.defaults == {"scheduler": "euler", "steps": 50, "guidance_scale": 4.0}
+    assert row.folder_defaults == (("is_distilled", True, {"steps": 4, "guidance_scale": 1.0}),)

@@ -23,6 +23,13 @@ left out (``optional_parts``); it takes plain text (no A1111 weights) and, in th
 Flux.1 (``flux``) is one too: a transformer on a 16-channel VAE with a shift factor, CLIP-L (its pooled text) and T5
 (the context). Its transformer reads latents packed 2×2 into tokens (``packed``: 16 channels × 4 = its 64 inputs,
 which name its variant); its guidance is distilled into the transformer (no negative prompt: ``negative_prompt``).
+
+Flux.2 Klein (``klein``, 4B and 9B) is a transformer on a 32-channel VAE (``AutoencoderKLFlux2``) that has no scaling
+factor: its latents are patchified 2×2 (128 values, its transformer's inputs) and normalised by the VAE's batch-norm
+running statistics, then packed one token per patch. Its context is three hidden states of a Qwen3 causal LM side by
+side (Qwen3-4B's 3 × 2560 in the 4B). Its pipeline takes no negative prompt text (its unconditional pass, in the base
+models, is the empty prompt). The step-distilled 4B and 9B say so in their model_index.json (``is_distilled``), which
+brings their own defaults (``folder_defaults``).
 """
 
 from __future__ import annotations
@@ -75,7 +82,7 @@ class Family:
     folder_classes: MappingProxyType  # model_index.json _class_name of its folders → the variant it names
     variants: tuple[Variant, ...]
     control_pipelines: MappingProxyType  # mode → the ControlNet pipeline
-    img2img: str  # the hires fix's second pass
+    img2img: str  # the hires fix's second pass ("": none, and no hires fix in its add-ons)
     latent_rgb: LatentRGB
     taesd_repo: str  # the TAESD preview decoder for its latents, on the hub
     checkpoint_key: str  # a key only its single-file checkpoints hold ("": the family a checkpoint is otherwise)
@@ -98,6 +105,9 @@ class Family:
     defaults: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # scheduler, steps, guidance_scale
     packed: int = 1  # its denoiser reads latents packed p×p into tokens of channels·p² (Flux: 2)
     negative_prompt: bool = True  # it takes a negative prompt (Flux's distilled guidance has no unconditional pass)
+    negative_why: str = ""  # why it takes none, for the run's note
+    # (model_index.json key, its value, the defaults a folder with that value brings over ``defaults``)
+    folder_defaults: tuple = ()
 
     @property
     def xl(self) -> bool:
@@ -148,6 +158,17 @@ _FLUX_RGB = LatentRGB(  # ComfyUI comfy/latent_formats.py, class Flux (16 channe
      (-0.0245, 0.0250, 0.1180), (0.1008, 0.0755, -0.0421), (-0.0515, 0.0201, 0.0011), (0.0428, -0.0012, -0.0036),
      (0.0817, 0.0765, 0.0749), (-0.1264, -0.0522, -0.1103), (-0.0280, -0.0881, -0.0499), (-0.1262, -0.0982, -0.0778)),
     (-0.0329, -0.0718, -0.0851), 0.3611, "Flux factors (published by ComfyUI)", shift_factor=0.1159)
+_FLUX2_RGB = LatentRGB(  # ComfyUI comfy/latent_formats.py, class Flux2: 32 channels of its 128 patchified 2×2
+    ((0.0058, 0.0113, 0.0073), (0.0495, 0.0443, 0.0836), (-0.0099, 0.0096, 0.0644), (0.2144, 0.3009, 0.3652),
+     (0.0166, -0.0039, -0.0054), (0.0157, 0.0103, -0.0160), (-0.0398, 0.0902, -0.0235), (-0.0052, 0.0095, 0.0109),
+     (-0.3527, -0.2712, -0.1666), (-0.0301, -0.0356, -0.0180), (-0.0107, 0.0078, 0.0013), (0.0746, 0.0090, -0.0941),
+     (0.0156, 0.0169, 0.0070), (-0.0034, -0.0040, -0.0114), (0.0032, 0.0181, 0.0080), (-0.0939, -0.0008, 0.0186),
+     (0.0018, 0.0043, 0.0104), (0.0284, 0.0056, -0.0127), (-0.0024, -0.0022, -0.0030), (0.1207, -0.0026, 0.0065),
+     (0.0128, 0.0101, 0.0142), (0.0137, -0.0072, -0.0007), (0.0095, 0.0092, -0.0059), (0.0000, -0.0077, -0.0049),
+     (-0.0465, -0.0204, -0.0312), (0.0095, 0.0012, -0.0066), (0.0290, -0.0034, 0.0025), (0.0220, 0.0169, -0.0048),
+     (-0.0332, -0.0457, -0.0468), (-0.0085, 0.0389, 0.0609), (-0.0076, 0.0003, -0.0043), (-0.0111, -0.0460, -0.0614)),
+    # applied, as ComfyUI does, to the normalised latents unpatchified (no scale or shift: its batch norm instead)
+    (-0.0329, -0.0718, -0.0851), 1.0, "Flux.2 factors (published by ComfyUI)")
 _FLOW = dict(latent_channels=16, addons=frozenset(), denoiser="transformer", context_key="joint_attention_dim",
              prompt_weights=False, checkpoint_key="", text_prefixes=(), kohya_versions=(), side=1024, train_side=1024,
              control_pipelines=_frozen({}))  # what the flow families' rows share so far
@@ -205,11 +226,23 @@ FAMILIES: tuple[Family, ...] = (
            folder_classes=_frozen({"FluxPipeline": "flux"}),
            variants=(Variant("flux", 64, "Text to Image", _frozen({"txt2img": "FluxPipeline"})),),  # 16 × 2×2
            img2img="FluxImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1", **_FLOW,
-           packed=2, negative_prompt=False,
+           packed=2, negative_prompt=False, negative_why="its guidance is distilled into the model",
            # its pipeline shifts the schedule by the picture's size (set_timesteps(mu=…)): the flow forms that take it
            schedulers=("euler", "dpm++2m", "unipc"),
            # FluxPipeline's defaults and Flux.1-dev's model card: 28 steps at (distilled) guidance 3.5
            defaults=_frozen({"scheduler": "euler", "steps": 28, "guidance_scale": 3.5})),
+    Family(key="klein", name="Flux.2 Klein", context_dim=7680, text_widths=(2560,),  # Qwen3-4B's 3 hidden states
+           folder_classes=_frozen({"Flux2KleinPipeline": "flux2-klein"}),
+           variants=(Variant("flux2-klein", 128, "Text to Image",  # 32 channels × 2×2
+                             _frozen({"txt2img": "Flux2KleinPipeline"})),),
+           img2img="", latent_rgb=_FLUX2_RGB, taesd_repo="", **{**_FLOW, "latent_channels": 32},
+           packed=2, negative_prompt=False, negative_why="its pipeline's unconditional pass is the empty prompt",
+           schedulers=("euler", "dpm++2m", "unipc"),  # it shifts the schedule by the picture's size (mu), as Flux.1
+           # Flux2KleinPipeline's defaults and its docstring's example (the base 9B): 50 steps at guidance 4.0, CFG
+           # on the empty prompt; the step-distilled Klein 4B and 9B (FLUX.2-klein-4B's model card and BFL's flux2
+           # README): 4 steps, guidance 1.0 (their pipeline ignores it)
+           defaults=_frozen({"scheduler": "euler", "steps": 50, "guidance_scale": 4.0}),
+           folder_defaults=(("is_distilled", True, _frozen({"steps": 4, "guidance_scale": 1.0})),)),
 )
 BY_KEY = {family.key: family for family in FAMILIES}
 FAMILY_NAMES = {family.key: family.name for family in FAMILIES}

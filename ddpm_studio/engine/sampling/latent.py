@@ -21,7 +21,7 @@ from ddpm_studio.engine.preview import PREVIEW_MAX_IMAGES
 from ddpm_studio.engine.prompts.encoding import prompt_arguments
 from ddpm_studio.engine.prompts.syntax import plain_text
 from ddpm_studio.engine.sampling import variation
-from ddpm_studio.engine.sampling.latent_preview import LatentToRGB
+from ddpm_studio.engine.sampling.latent_preview import LatentToRGB, patch_norm, vae_latents
 from ddpm_studio.engine.sampling.pipelines import LoadedPipeline
 
 
@@ -117,17 +117,22 @@ def inpaint_canvas(job: EditJob, multiple: int):
 def varied_latents(pipe, job: Text2ImageJob, packed: int = 1) -> tuple[torch.Tensor, list[torch.Generator]]:
     """A Text to Image job's x_T with its variation seed, drawn per image with the pipeline's own shape and dtype
     (so strength 0 would be the pipeline's own x_T), and the seeds' generators for the sampler to go on with. A
-    packed family's (Flux's, ``packed`` its row's) is drawn as its VAE's latents, then packed, as its pipeline draws it."""
+    packed family's (Flux's, ``packed`` its row's) is drawn as its VAE's latents, then packed, as its pipeline draws it;
+    one whose VAE normalises patches (Flux.2's) as the grid of its tokens (C·p² × h/p × w/p), which its pipeline
+    takes and packs itself."""
     factor = pipe.vae_scale_factor
     denoiser = getattr(pipe, "unet", None) or pipe.transformer  # SD 3.5's and Flux's is a transformer
+    channels = denoiser.config.in_channels
+    patches = packed > 1 and patch_norm(pipe.vae) is not None
     if packed > 1:  # its latents' sides are whole numbers of packs
         side = factor * packed
-        shape = (denoiser.config.in_channels // packed**2, job.height // side * packed, job.width // side * packed)
+        rows, cols = job.height // side, job.width // side
+        shape = (channels, rows, cols) if patches else (channels // packed**2, rows * packed, cols * packed)
     else:
-        shape = (denoiser.config.in_channels, job.height // factor, job.width // factor)
+        shape = (channels, job.height // factor, job.width // factor)
     noise, generators = variation.initial_noise(job.seed, job.variation_seed, job.variation_strength,
                                                 job.batch_size, shape, dtype=denoiser.dtype)
-    return (pack_latents(noise, packed) if packed > 1 else noise), generators
+    return (pack_latents(noise, packed) if packed > 1 and not patches else noise), generators
 
 
 def pack_latents(latents: torch.Tensor, packed: int) -> torch.Tensor:
@@ -152,10 +157,7 @@ def decode_preview(vae, latents: torch.Tensor) -> np.ndarray:
     """The full VAE decode of model-space latents: exact, and far slower than the linear map."""
     from ddpm_studio.engine.preview import preview
 
-    latents = latents[:PREVIEW_MAX_IMAGES].to(vae.dtype) / vae.config.scaling_factor
-    shift = getattr(vae.config, "shift_factor", None)
-    if shift:  # SD3's model-space latents are (z − shift) · scale
-        latents = latents + shift
+    latents = vae_latents(vae, latents[:PREVIEW_MAX_IMAGES].to(vae.dtype))  # SD3's shift, Flux.2's batch norm
     return preview(vae.decode(latents).sample)
 
 

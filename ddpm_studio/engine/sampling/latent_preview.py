@@ -37,13 +37,13 @@ class LatentToRGB:
     @classmethod
     def for_vae(cls, vae) -> "LatentToRGB":
         config = vae.config
-        shift = _shift(config)
+        scale, shift = _scale(config), _shift(config)
         for family in FAMILIES:  # the families' published maps (models/families.py), known by their VAE
             rgb = family.latent_rgb
             if config.latent_channels == family.latent_channels and _is_sd_vae(config) and \
-                    abs(config.scaling_factor - rgb.scaling_factor) < 1e-6 and abs(shift - rgb.shift_factor) < 1e-6:
+                    abs(scale - rgb.scaling_factor) < 1e-6 and abs(shift - rgb.shift_factor) < 1e-6:
                 return cls(torch.tensor(rgb.factors), torch.tensor(rgb.bias), rgb.source)
-        if config.latent_channels == 4 and abs(config.scaling_factor - SD_X4_SCALING) < 1e-5 and \
+        if config.latent_channels == 4 and abs(scale - SD_X4_SCALING) < 1e-5 and \
                 tuple(config.block_out_channels) == (128, 256, 512):
             return cls(torch.tensor(SD_X4_FACTORS), torch.zeros(3), "SD x4 upscaler factors (published by ComfyUI)")
         return cls.fitted(vae)
@@ -51,12 +51,11 @@ class LatentToRGB:
     @classmethod
     def fitted(cls, vae, size: int = 64, encode=None) -> "LatentToRGB":
         """Least squares from latents to the images they encode; ``encode`` (images → model-space latents) defaults
-        to a KL VAE's posterior mean less its shift factor (SD3's), times its scaling factor."""
+        to a KL VAE's posterior mean in model space (``model_latents``)."""
         images = _probe_images(size).to(device=vae.device, dtype=vae.dtype)
         with torch.inference_mode():
             if encode is None:
-                mean = vae.encode(images).latent_dist.mean.float()
-                latents = (mean - _shift(vae.config)) * vae.config.scaling_factor
+                latents = model_latents(vae, vae.encode(images).latent_dist.mean.float())
             else:
                 latents = encode(images).float()
         h, w = latents.shape[-2:]
@@ -71,6 +70,59 @@ class LatentToRGB:
 def _shift(config) -> float:
     """A VAE's shift factor (SD3's latents are (z − shift) · scale), 0 where it has none."""
     return float(getattr(config, "shift_factor", None) or 0.0)
+
+
+def _scale(config) -> float:
+    """A VAE's scaling factor, 1 where it has none (Flux.2's, normalised by its batch norm instead)."""
+    return float(getattr(config, "scaling_factor", None) or 1.0)
+
+
+def patch_norm(vae):
+    """A VAE that normalises its latents patch by patch (Flux.2's ``AutoencoderKLFlux2``): the mean and standard
+    deviation of each of the C·p² values of a p×p patch (its batch norm's running statistics, as its pipeline reads
+    them) and p; else None."""
+    norm = getattr(vae, "bn", None)
+    if not isinstance(norm, torch.nn.modules.batchnorm._BatchNorm) or norm.running_mean is None:
+        return None
+    patch = int(tuple(getattr(vae.config, "patch_size", (2, 2)))[0])
+    std = torch.sqrt(norm.running_var + getattr(vae.config, "batch_norm_eps", norm.eps))
+    return norm.running_mean, std, patch
+
+
+def _patchify(latents: torch.Tensor, p: int) -> torch.Tensor:
+    """(B, C, H, W) → (B, C·p², H/p, W/p): each channel's p×p patch row by row (Flux.2's order)."""
+    b, c, h, w = latents.shape
+    patches = latents.reshape(b, c, h // p, p, w // p, p).permute(0, 1, 3, 5, 2, 4)
+    return patches.reshape(b, c * p * p, h // p, w // p)
+
+
+def _unpatchify(patches: torch.Tensor, p: int) -> torch.Tensor:
+    """The inverse of ``_patchify``."""
+    b, cpp, h, w = patches.shape
+    latents = patches.reshape(b, cpp // (p * p), p, p, h, w).permute(0, 1, 4, 2, 5, 3)
+    return latents.reshape(b, cpp // (p * p), h * p, w * p)
+
+
+def vae_latents(vae, latents: torch.Tensor) -> torch.Tensor:
+    """Model-space latents (B, C, h, w), as the previews see them, → what ``vae.decode`` takes: divided by the
+    scaling factor and the shift added back (SD3's, Flux's), or, for a VAE with batch-norm statistics (Flux.2's),
+    each patch's values times their deviation plus their mean."""
+    norm = patch_norm(vae)
+    if norm is None:
+        latents = latents / _scale(vae.config)
+        shift = _shift(vae.config)
+        return latents + shift if shift else latents
+    mean, std, p = (value.to(latents.device, latents.dtype) if torch.is_tensor(value) else value for value in norm)
+    return _unpatchify(_patchify(latents, p) * std.view(1, -1, 1, 1) + mean.view(1, -1, 1, 1), p)
+
+
+def model_latents(vae, latents: torch.Tensor) -> torch.Tensor:
+    """The inverse of ``vae_latents``: what the VAE's encoder gives → model-space latents."""
+    norm = patch_norm(vae)
+    if norm is None:
+        return (latents - _shift(vae.config)) * _scale(vae.config)
+    mean, std, p = (value.to(latents.device, latents.dtype) if torch.is_tensor(value) else value for value in norm)
+    return _unpatchify((_patchify(latents, p) - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1), p)
 
 
 def _is_sd_vae(config) -> bool:

@@ -166,7 +166,8 @@ def check_family(run: LatentRun) -> None:
                          f" scheduler does not take its schedule; choose one of {works}.")
     run.packed = family.packed
     if job.negative_prompt.strip() and not family.negative_prompt:
-        run.notes.append(f"{family.name}'s guidance is distilled into the model: the negative prompt was not used")
+        why = f" ({family.negative_why})" if family.negative_why else ""
+        run.notes.append(f"{family.name} takes no negative prompt{why}: the negative prompt was not used")
 
 
 def prepare(run: LatentRun) -> None:
