@@ -1,0 +1,74 @@
+"""Flux.2 Klein in the Text to Image panel: listed with the SD models, the negative prompt and the rows of what its
+family does not take hidden, its schedulers and the defaults its folder selects (a step-distilled one's few steps),
+a run from the Generate button that shows its steps and saves its picture, and that picture's parameters restored."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.tiny_klein import save_tiny_klein
+from tests.tiny_sd import save_tiny_sd
+from tests.ui_runs import choose, offered, text2image_panel_on
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("klein-panel")
+    save_tiny_klein(root / "tiny-klein")
+    save_tiny_klein(root / "tiny-klein-base", is_distilled=False)
+    save_tiny_sd(root / "tiny-sd")
+    return root
+
+
+@pytest.fixture()
+def panel(make_window, models, tmp_path):
+    return text2image_panel_on(make_window, models, tmp_path)
+
+
+def test_klein_hides_the_negative_prompt_and_the_addon_rows_and_an_sd_model_shows_them_again(panel):
+    listed = {panel.model_box.itemText(i) for i in range(panel.model_box.count())}
+    assert {"tiny-klein", "tiny-klein-base", "tiny-sd"} <= listed
+    panel.prompts.negative.setPlainText("blurry")
+    choose(panel, "tiny-klein")
+    assert set(offered(panel).values()) == {False} and not panel.form.isRowVisible(panel.prompts.negative)
+    fields = panel.job_fields()
+    assert fields["negative_prompt"] == "" and fields["loras"] == () and "hires_scale" not in fields
+    choose(panel, "tiny-sd")
+    assert set(offered(panel).values()) == {True} and panel.form.isRowVisible(panel.prompts.negative)
+    assert panel.job_fields()["negative_prompt"] == "blurry"  # the text was kept while hidden
+
+
+def test_choosing_klein_brings_its_schedulers_and_the_defaults_its_folder_selects(panel):
+    choose(panel, "tiny-sd")
+    choose(panel, "tiny-klein")
+    listed = [panel.scheduler_box.itemData(i) for i in range(panel.scheduler_box.count())]
+    assert listed == ["euler", "dpm++2m", "unipc"] and panel.scheduler_box.currentData() == "euler"
+    assert panel.steps.value() == 4 and panel.prompts.guidance.value() == 1.0  # step-distilled
+    choose(panel, "tiny-klein-base")
+    assert panel.steps.value() == 50 and panel.prompts.guidance.value() == 4.0  # CFG on the empty prompt
+    choose(panel, "tiny-sd")
+    assert panel.prompts.guidance.value() == 7.5
+
+
+def test_klein_runs_from_the_generate_button_and_its_picture_restores(panel, qtbot):
+    choose(panel, "tiny-klein")
+    panel.prompts.prompt.setPlainText("a (lighthouse:1.3) at dusk")
+    panel.width_box.setValue(64)
+    panel.height_box.setValue(64)
+    panel.steps.setValue(2)
+    window = panel.window()
+    with qtbot.waitSignal(window.sampler.job_finished, timeout=120000) as done:
+        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    result = done.args[1]
+    assert result.images.shape == (1, 64, 64, 3) and result.model_name == "tiny-klein"
+    assert "plain text" in result.note and "negative prompt" not in result.note
+    assert result.job.negative_prompt == "" and result.job.guidance_scale == 1.0
+    qtbot.waitUntil(lambda: panel.gallery.count() == 1, timeout=10000)
+    assert len(panel.canvas._history.frames()) >= 2  # each step kept for the scrubber
+    choose(panel, "tiny-sd")
+    panel.steps.setValue(9)
+    assert panel.restore_from_png(result.saved_paths[0])
+    assert panel.model_box.currentText() == "tiny-klein" and panel.steps.value() == 2
+    assert panel.seed.text() == str(result.job.seed) and panel.prompts.guidance.value() == 1.0
+    assert panel.prompts.prompt.toPlainText() == "a (lighthouse:1.3) at dusk"
