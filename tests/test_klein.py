@@ -122,6 +122,12 @@ def test_text_to_image_previews_every_step_and_says_how_the_prompts_were_read(en
     assert "negative prompt" not in quiet.note  # none given: nothing to say
 
 
+def test_clip_skip_is_left_out_and_said_so(engine, klein):
+    result = engine.run(_job(klein, preview_every=0, clip_skip=2), save=False)
+    assert np.isfinite(result.images).all() and "has no clip skip" in result.note
+    assert "clip skip" not in engine.run(_job(klein, preview_every=0), save=False).note
+
+
 def _model_calls(engine, folder, **fields) -> int:
     transformer = engine.load(str(folder), "txt2img").pipe.transformer
     calls = []
