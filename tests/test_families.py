@@ -135,6 +135,19 @@ def test_flux_is_a_packed_flow_row_without_a_negative_prompt():
     assert not BY_KEY["sd1"].defaults  # SD's are the app's own: choosing an SD model changes no setting
 
 
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.key)
+def test_a_row_takes_clip_skip_where_its_pipelines_do(family):
+    import inspect
+
+    if family.prompt_weights:  # A1111 prompts encode clip skip themselves (prompts/encoding.py)
+        assert family.clip_skip
+        return
+    for variant in family.variants:
+        for name in variant.pipelines.values():
+            takes = "clip_skip" in inspect.signature(getattr(diffusers, name).__call__).parameters
+            assert takes == family.clip_skip, name
+
+
 def test_klein_is_a_packed_flow_row_on_a_batch_normalised_vae_whose_distilled_folders_bring_their_defaults():
     row = BY_KEY["klein"]
     assert family_of_folder("Flux2KleinPipeline", 12288) is row  # the 9B's width (Qwen3-8B's 3 × 4096) too

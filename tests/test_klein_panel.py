@@ -1,6 +1,7 @@
-"""Flux.2 Klein in the Text to Image panel: listed with the SD models, the negative prompt and the rows of what its
-family does not take hidden, its schedulers and the defaults its folder selects (a step-distilled one's few steps),
-a run from the Generate button that shows its steps and saves its picture, and that picture's parameters restored."""
+"""Flux.2 Klein in the Text to Image panel: listed with the SD models, the negative prompt, clip skip and the rows of
+what its family does not take hidden, its schedulers and the defaults its folder selects (a step-distilled one's few
+steps), a run from the Generate button that shows its steps and saves its picture, and that picture's parameters
+restored."""
 
 from __future__ import annotations
 
@@ -26,16 +27,21 @@ def panel(make_window, models, tmp_path):
     return text2image_panel_on(make_window, models, tmp_path)
 
 
-def test_klein_hides_the_negative_prompt_and_the_addon_rows_and_an_sd_model_shows_them_again(panel):
+def test_klein_hides_the_negative_prompt_clip_skip_and_the_addon_rows_and_an_sd_model_shows_them_again(panel):
     listed = {panel.model_box.itemText(i) for i in range(panel.model_box.count())}
     assert {"tiny-klein", "tiny-klein-base", "tiny-sd"} <= listed
     panel.prompts.negative.setPlainText("blurry")
     choose(panel, "tiny-klein")
+    panel.prompts.clip_skip.setValue(2)
+    choose(panel, "tiny-klein")
     assert set(offered(panel).values()) == {False} and not panel.form.isRowVisible(panel.prompts.negative)
+    assert not panel.form.isRowVisible(panel.prompts.clip_skip)  # its pipeline has none
     fields = panel.job_fields()
     assert fields["negative_prompt"] == "" and fields["loras"] == () and "hires_scale" not in fields
+    assert fields["clip_skip"] == 1
     choose(panel, "tiny-sd")
     assert set(offered(panel).values()) == {True} and panel.form.isRowVisible(panel.prompts.negative)
+    assert panel.form.isRowVisible(panel.prompts.clip_skip) and panel.job_fields()["clip_skip"] == 2
     assert panel.job_fields()["negative_prompt"] == "blurry"  # the text was kept while hidden
 
 

@@ -106,6 +106,7 @@ class Family:
     packed: int = 1  # its denoiser reads latents packed p×p into tokens of channels·p² (Flux: 2)
     negative_prompt: bool = True  # it takes a negative prompt (Flux's distilled guidance has no unconditional pass)
     negative_why: str = ""  # why it takes none, for the run's note
+    clip_skip: bool = True  # its pipeline takes clip skip (Flux's and Flux.2 Klein's do not)
     # (model_index.json key, its value, the defaults a folder with that value brings over ``defaults``)
     folder_defaults: tuple = ()
 
@@ -227,6 +228,7 @@ FAMILIES: tuple[Family, ...] = (
            variants=(Variant("flux", 64, "Text to Image", _frozen({"txt2img": "FluxPipeline"})),),  # 16 × 2×2
            img2img="FluxImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1", **_FLOW,
            packed=2, negative_prompt=False, negative_why="its guidance is distilled into the model",
+           clip_skip=False,
            # its pipeline shifts the schedule by the picture's size (set_timesteps(mu=…)): the flow forms that take it
            schedulers=("euler", "dpm++2m", "unipc"),
            # FluxPipeline's defaults and Flux.1-dev's model card: 28 steps at (distilled) guidance 3.5
@@ -237,6 +239,7 @@ FAMILIES: tuple[Family, ...] = (
                              _frozen({"txt2img": "Flux2KleinPipeline"})),),
            img2img="", latent_rgb=_FLUX2_RGB, taesd_repo="", **{**_FLOW, "latent_channels": 32},
            packed=2, negative_prompt=False, negative_why="its pipeline's unconditional pass is the empty prompt",
+           clip_skip=False,
            schedulers=("euler", "dpm++2m", "unipc"),  # it shifts the schedule by the picture's size (mu), as Flux.1
            # Flux2KleinPipeline's defaults and its docstring's example (the base 9B): 50 steps at guidance 4.0, CFG
            # on the empty prompt; the step-distilled Klein 4B and 9B (FLUX.2-klein-4B's model card and BFL's flux2

@@ -87,15 +87,8 @@ def _prompts(loaded: LoadedPipeline, prompt: str, negative: str, clip_skip: int)
     args = dict(prompt=plain_text(prompt), negative_prompt=plain_text(negative) or None)
     if not family.negative_prompt:  # Flux's distilled guidance: no unconditional pass to take it (the run says so)
         del args["negative_prompt"]
-    # a pipeline without CLIP layers to skip (Flux's, Flux.2 Klein's) runs without (the run says so)
-    return {**args, "clip_skip": clip_skip - 1} if clip_skip > 1 and takes_clip_skip(loaded.pipe) else args
-
-
-def takes_clip_skip(pipe) -> bool:
-    """Whether a pipeline's call takes ``clip_skip`` (SD 3.5's does; Flux's and Flux.2 Klein's do not)."""
-    import inspect
-
-    return "clip_skip" in inspect.signature(pipe.__call__).parameters
+    # a pipeline without clip skip (Flux's, Flux.2 Klein's: ``clip_skip`` in its row) runs without (the run says so)
+    return {**args, "clip_skip": clip_skip - 1} if clip_skip > 1 and family.clip_skip else args
 
 
 def outpaint_canvas(job: EditJob, multiple: int):

@@ -25,7 +25,6 @@ from ddpm_studio.engine.sampling.latent import (
     decode_preview,
     pipeline_arguments,
     prepare_addons,
-    takes_clip_skip,
     taesd_preview,
     unpack_latents,
     varied_latents,
@@ -169,7 +168,7 @@ def check_family(run: LatentRun) -> None:
     if job.negative_prompt.strip() and not family.negative_prompt:
         why = f" ({family.negative_why})" if family.negative_why else ""
         run.notes.append(f"{family.name} takes no negative prompt{why}: the negative prompt was not used")
-    if job.clip_skip > 1 and not family.prompt_weights and not takes_clip_skip(run.loaded.pipe):
+    if job.clip_skip > 1 and not family.clip_skip:
         run.notes.append(f"{family.name}'s pipeline has no clip skip: it was not applied")
 
 

@@ -74,6 +74,7 @@ class Text2ImagePanel(SamplingPanel):
         self.control.set_visible("controlnet" in kinds)
         self.prompts.show_attention_maps("attention" in kinds)
         self.prompts.show_negative(family is None or family.negative_prompt)
+        self.prompts.show_clip_skip(family is None or family.clip_skip)
 
     def _fit_guidance(self, family) -> None:
         """The guidance scale becomes the family's own when it is still another family's (SD 3.5's 3.5 after SD's
