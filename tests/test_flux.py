@@ -68,7 +68,7 @@ def test_packing_and_unpacking_are_inverse_and_keep_flux_order():
 def test_text_to_image_previews_every_step_and_says_how_the_prompts_were_read(engine, flux, tmp_path):
     events = []
     job = _job(flux, prompt="a (lighthouse:1.4) at [dusk]", negative_prompt="blurry", output_dir=str(tmp_path),
-               scheduler="dpm++2m")  # its σ all below 1 (Euler's first is 1: noise level 0)
+               scheduler="dpm++2m", clip_skip=2)  # its σ all below 1 (Euler's first is 1: noise level 0)
     result = engine.run(job, on_step=events.append)
     assert result.images.shape == (1, 64, 64, 3) and np.isfinite(result.images).all()
     *steps, last = events
@@ -79,9 +79,10 @@ def test_text_to_image_previews_every_step_and_says_how_the_prompts_were_read(en
         assert 0 < event.noise_level < 1
     assert steps[0].noise_level < steps[1].noise_level
     assert "plain text" in result.note and "negative prompt was not used" in result.note
+    assert "clip skip was not used" in result.note  # FluxPipeline takes none: its CLIP gives only the pooled text
     assert read_job(sorted(result.saved_paths)[0]) == job
     quiet = engine.run(_job(flux, preview_every=0), save=False)
-    assert "negative prompt" not in quiet.note  # none given: nothing to say
+    assert "negative prompt" not in quiet.note and "clip skip" not in quiet.note  # none given: nothing to say
 
 
 def test_the_negative_prompt_and_guidance_go_where_flux_takes_them(engine, flux):

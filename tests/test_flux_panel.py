@@ -1,5 +1,5 @@
-"""Flux.1 in the Text to Image panel: listed with the SD models, the negative prompt and the rows of what its family
-does not take hidden (a hidden negative adds nothing to the job) and back for an SD model, its schedulers and
+"""Flux.1 in the Text to Image panel: listed with the SD models, the negative prompt, clip skip and the rows of what its
+family does not take hidden (a hidden negative adds nothing to the job) and back for an SD model, its schedulers and
 defaults, and a run from the Generate button that shows its steps and saves its picture."""
 
 from __future__ import annotations
@@ -28,13 +28,17 @@ def panel(make_window, models, tmp_path):
 def test_flux_hides_the_negative_prompt_and_the_addon_rows_and_an_sd_model_shows_them_again(panel):
     assert {"tiny-flux", "tiny-sd"} <= {panel.model_box.itemText(i) for i in range(panel.model_box.count())}
     panel.prompts.negative.setPlainText("blurry")
+    panel.prompts.clip_skip.setValue(2)
     choose(panel, "tiny-flux")
     assert set(offered(panel).values()) == {False} and not panel.form.isRowVisible(panel.prompts.negative)
+    assert not panel.form.isRowVisible(panel.prompts.clip_skip)  # its CLIP gives only the pooled text
     fields = panel.job_fields()
     assert fields["negative_prompt"] == "" and fields["loras"] == () and "hires_scale" not in fields
+    assert fields["clip_skip"] == 1
     choose(panel, "tiny-sd")
     assert set(offered(panel).values()) == {True} and panel.form.isRowVisible(panel.prompts.negative)
-    assert panel.job_fields()["negative_prompt"] == "blurry"  # the text was kept while hidden
+    assert panel.form.isRowVisible(panel.prompts.clip_skip)
+    assert panel.job_fields()["negative_prompt"] == "blurry" and panel.job_fields()["clip_skip"] == 2  # kept hidden
 
 
 def test_choosing_flux_brings_its_schedulers_and_defaults(panel):

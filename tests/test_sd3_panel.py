@@ -30,6 +30,7 @@ def test_sd3_hides_what_its_family_does_not_take_and_an_sd_model_shows_it_again(
     panel.prompts.attention_maps.setChecked(True)
     choose(panel, "tiny-sd3")
     assert set(offered(panel).values()) == {False}
+    assert panel.form.isRowVisible(panel.prompts.clip_skip)  # its CLIP-L and CLIP-G take it
     fields = panel.job_fields()
     assert fields["loras"] == () and fields["vae"] == "" and "hires_scale" not in fields
     assert fields["attention_maps"] is False and "controlnets" not in fields

@@ -98,6 +98,7 @@ class Family:
     defaults: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # scheduler, steps, guidance_scale
     packed: int = 1  # its denoiser reads latents packed p×p into tokens of channels·p² (Flux: 2)
     negative_prompt: bool = True  # it takes a negative prompt (Flux's distilled guidance has no unconditional pass)
+    clip_skip: bool = True  # its prompt is read by CLIP encoders whose layers A1111's Clip skip counts back through
 
     @property
     def xl(self) -> bool:
@@ -149,7 +150,8 @@ _FLUX_RGB = LatentRGB(  # ComfyUI comfy/latent_formats.py, class Flux (16 channe
      (0.0817, 0.0765, 0.0749), (-0.1264, -0.0522, -0.1103), (-0.0280, -0.0881, -0.0499), (-0.1262, -0.0982, -0.0778)),
     (-0.0329, -0.0718, -0.0851), 0.3611, "Flux factors (published by ComfyUI)", shift_factor=0.1159)
 _FLOW = dict(latent_channels=16, addons=frozenset(), denoiser="transformer", context_key="joint_attention_dim",
-             prompt_weights=False, checkpoint_key="", text_prefixes=(), kohya_versions=(), side=1024, train_side=1024,
+             prompt_weights=False, clip_skip=False, checkpoint_key="", text_prefixes=(), kohya_versions=(), side=1024,
+             train_side=1024,
              control_pipelines=_frozen({}))  # what the flow families' rows share so far
 
 FAMILIES: tuple[Family, ...] = (
@@ -196,7 +198,8 @@ FAMILIES: tuple[Family, ...] = (
            # txt2img only for now: diffusers' SD3 img2img adds its noise with the flow Euler scheduler alone
            variants=(Variant("stable-diffusion-3", 16, "Text to Image",
                              _frozen({"txt2img": "StableDiffusion3Pipeline"})),),
-           img2img="StableDiffusion3Img2ImgPipeline", latent_rgb=_SD3_RGB, taesd_repo="madebyollin/taesd3", **_FLOW,
+           img2img="StableDiffusion3Img2ImgPipeline", latent_rgb=_SD3_RGB, taesd_repo="madebyollin/taesd3",
+           **dict(_FLOW, clip_skip=True),  # its CLIP-L and CLIP-G take it (StableDiffusion3Pipeline's clip_skip)
            optional_parts=_frozen({"text_encoder_3": "T5", "tokenizer_3": "T5"}),
            schedulers=("euler", "dpm++2m", "unipc"),  # the names with a flow form (jobs/scheduler_table.py)
            # SD 3.5 Large's model card: 28 steps at guidance 3.5 (Medium's says 40 at 4.5, Large Turbo's 4 at 0)

@@ -167,6 +167,8 @@ def check_family(run: LatentRun) -> None:
     run.packed = family.packed
     if job.negative_prompt.strip() and not family.negative_prompt:
         run.notes.append(f"{family.name}'s guidance is distilled into the model: the negative prompt was not used")
+    if job.clip_skip != 1 and not family.clip_skip:
+        run.notes.append(f"{family.name} does not read its prompt through CLIP's layers: clip skip was not used")
 
 
 def prepare(run: LatentRun) -> None:

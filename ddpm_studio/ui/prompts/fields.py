@@ -67,6 +67,11 @@ class PromptFields:
         """Only for a model whose family's attention the maps can read; hidden, the job records none."""
         self.form.setRowVisible(self.attention_maps, shown)
 
+    def show_clip_skip(self, shown: bool) -> None:
+        """Only for a model whose prompt CLIP encoders read (not Flux's, whose CLIP gives only its pooled text);
+        hidden, the job reads the last layer."""
+        self.form.setRowVisible(self.clip_skip, shown)
+
     def show_negative(self, shown: bool) -> None:
         """Only for a model whose family takes a negative prompt (Flux's distilled guidance does not); hidden, the
         job has none."""
