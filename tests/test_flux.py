@@ -76,8 +76,8 @@ def test_text_to_image_previews_every_step_and_says_how_the_prompts_were_read(en
     for event in steps:
         assert event.x_t.shape == (1, 8, 8, 3) and event.x0.shape == (1, 8, 8, 3)  # unpacked, 16 channels → RGB
         assert np.isfinite(event.x0.astype(float)).all() and event.x0.std() > 0
-        assert 0 < event.noise_level < 1
-    assert steps[0].noise_level < steps[1].noise_level
+        assert 0 < event.noise_level < 1 and event.noise_kind == "flow"
+    assert steps[0].noise_level > steps[1].noise_level  # σ_t falls
     assert "plain text" in result.note and "negative prompt was not used" in result.note
     assert "clip skip was not used" in result.note  # FluxPipeline takes none: its CLIP gives only the pooled text
     assert read_job(sorted(result.saved_paths)[0]) == job
@@ -98,7 +98,7 @@ def test_its_flow_schedulers_run_with_the_pipelines_shift(engine, flux, schedule
     events = []
     result = engine.run(_job(flux, scheduler=scheduler), on_step=events.append, save=False)
     assert np.isfinite(result.images).all() and len(events) == 3
-    assert all(e.x0 is not None and 0 <= e.noise_level < 1 for e in events[:-1])
+    assert all(e.x0 is not None and 0 < e.noise_level <= 1 for e in events[:-1])
 
 
 def test_the_solvers_take_the_dynamic_shift():

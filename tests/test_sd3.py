@@ -61,8 +61,8 @@ def test_text_to_image_previews_every_step_and_says_how_the_prompt_was_read(engi
     for event in steps:
         assert event.x_t.shape == (1, 8, 8, 3) and event.x0.shape == (1, 8, 8, 3)  # 16 channels → RGB, 1/8 size
         assert np.isfinite(event.x0.astype(float)).all() and event.x0.std() > 0
-        assert 0 < event.noise_level < 1
-    assert steps[0].noise_level < steps[1].noise_level  # the signal's share grows as σ falls
+        assert 0 < event.noise_level < 1 and event.noise_kind == "flow"  # σ_t: x_t = (1 − σ)·x0 + σ·ε
+    assert steps[0].noise_level > steps[1].noise_level  # σ falls step by step
     assert "T5 left out" in result.note and "plain text" in result.note
     assert read_job(sorted(result.saved_paths)[0]) == job
 
@@ -72,7 +72,7 @@ def test_its_flow_schedulers_run(engine, sd3, scheduler):
     events = []
     result = engine.run(_job(sd3, scheduler=scheduler), on_step=events.append, save=False)
     assert np.isfinite(result.images).all() and len(events) == 3
-    assert all(e.x0 is not None and 0 <= e.noise_level < 1 for e in events[:-1])  # σ = 1 at Euler's first step: 0
+    assert all(e.x0 is not None and 0 < e.noise_level <= 1 for e in events[:-1])  # σ = 1 at Euler's first step
 
 
 def test_a_scheduler_without_a_flow_form_is_refused_naming_those_that_work(engine, sd3):
@@ -116,7 +116,7 @@ def test_the_flow_step_gives_x0_and_the_noise_level():
     x_t = (1 - sigma) * x0 + sigma * noise
     scheduler.step(noise - x0, scheduler.timesteps[0], x_t)  # the exact velocity: x̂0 is x0
     assert torch.allclose(recorder.x0, x0, atol=1e-5) and recorder.x_t is x_t
-    assert recorder.alpha_bar == pytest.approx((1 - sigma) ** 2 / ((1 - sigma) ** 2 + sigma**2))
+    assert recorder.noise_kind == "flow" and recorder.noise_level == pytest.approx(sigma) == 1.0  # all noise
     recorder.close()
 
 

@@ -130,7 +130,8 @@ class LatentRun:
         self.watch.step_done(self.offset + index, callback_kwargs.get("latents"))
         self.on_step(StepEvent(index=self.offset + index, total=self.total or own_total, timestep=float(timestep),
                                elapsed=time.perf_counter() - self.started, x_t=x_t, x0=x0,
-                               noise_level=recorder.alpha_bar, second_pass=self.second_pass, **extra))
+                               noise_level=recorder.noise_level, noise_kind=recorder.noise_kind,
+                               second_pass=self.second_pass, **extra))
         self.calls = self.offset + index + 1
         return callback_kwargs
 
