@@ -11,6 +11,7 @@ from ddpm_studio.engine.models.families import (
     ARCH_BY_CONTEXT,
     BY_KEY,
     FAMILIES,
+    FILE_ADDONS,
     KOHYA_BASE,
     family_of,
     family_of_checkpoint,
@@ -21,7 +22,7 @@ from ddpm_studio.engine.models.families import (
 
 def test_keys_widths_and_variants_are_unique():
     assert len(BY_KEY) == len(FAMILIES)
-    takers = [family for family in FAMILIES if family.addons]  # an add-on's width tells its family among these
+    takers = [family for family in FAMILIES if family.addons & FILE_ADDONS]  # a file's width tells its family here
     assert len({family.context_dim for family in takers}) == len(takers)
     assert ARCH_BY_CONTEXT[4096] == "sd3"  # SD 3.5 and Flux share T5's width: the first row of a width keeps it
     for family in FAMILIES:
@@ -127,7 +128,7 @@ def test_flux_is_a_packed_flow_row_without_a_negative_prompt():
     row = BY_KEY["flux"]
     assert family_of_folder("FluxPipeline", 4096) is row and row.variant(64).kind == "flux"
     assert row.packed == 2 and row.variant(64).channels == row.latent_channels * row.packed**2
-    assert not row.negative_prompt and not row.addons and not row.prompt_weights
+    assert not row.negative_prompt and row.addons == {"hires"} and not row.prompt_weights and not row.clip_skip
     assert (row.latent_rgb.scaling_factor, row.latent_rgb.shift_factor) == (0.3611, 0.1159)
     assert all(family.packed == 1 and family.negative_prompt for family in FAMILIES if family is not row)
     assert family_of_text_widths((768, 4096)) is row and family_of_text_widths((32, 64)) is BY_KEY["sdxl"]

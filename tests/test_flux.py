@@ -126,8 +126,8 @@ def test_a_scheduler_without_a_flow_form_is_refused_naming_those_that_work(engin
 def test_addons_it_does_not_take_are_refused_by_name(engine, flux):
     with pytest.raises(ModelError, match="Flux.1 model, which does not take LoRAs"):
         engine.run(_job(flux, prompt="a cat <lora:style:0.8>"), save=False)
-    with pytest.raises(ModelError, match="does not take a hires fix"):
-        engine.run(_job(flux, hires_scale=2.0), save=False)
+    with pytest.raises(ModelError, match="does not take attention maps"):
+        engine.run(_job(flux, attention_maps=True), save=False)
 
 
 def test_cancel_inside_a_step_stops_the_run_with_no_image(engine, flux, tmp_path):
@@ -164,3 +164,29 @@ def test_flux_latents_preview_with_the_published_map_or_a_fit(flux):
     assert LatentToRGB.for_vae(SimpleNamespace(config=real)).source == "Flux factors (published by ComfyUI)"
     fitted = LatentToRGB.for_vae(AutoencoderKL.from_pretrained(flux / "vae"))
     assert fitted.source == "fitted to this VAE" and fitted.weights.shape == (16, 3)
+
+
+@pytest.mark.parametrize("upscaler", ["latent", "lanczos"])
+def test_the_hires_fix_runs_its_second_pass_through_the_img2img_pipeline(engine, flux, upscaler, tmp_path):
+    """Flux (its latents unpacked, enlarged and packed again): the first pass at 64², the second at 128² through the family's img2img pipeline, previews of both
+    passes at their own size, the progress over both, the job back from the PNG."""
+    events = []
+    job = _job(flux, steps=4, scheduler="euler", hires_scale=2.0, hires_upscaler=upscaler, hires_strength=0.5,
+               output_dir=str(tmp_path))
+    result = engine.run(job, on_step=events.append)
+    *steps, last = events
+    assert result.images.shape == (1, 128, 128, 3) and np.isfinite(result.images).all() and last.final
+    assert [e.second_pass for e in steps] == [False] * 4 + [True] * 2 and {e.total for e in steps} == {6}
+    assert {e.x0.shape for e in steps if not e.second_pass} == {(1, 8, 8, 3)}
+    assert {e.x0.shape for e in steps if e.second_pass} == {(1, 16, 16, 3)}
+    assert all(np.isfinite(e.x0.astype(float)).all() and e.x0.std() > 0 for e in steps)
+    assert result.steps_run == 6 and "hires pass ran with Euler" not in result.note
+    assert read_job(sorted(result.saved_paths)[0]) == job
+
+
+def test_a_hires_pass_after_a_flow_solver_runs_with_euler_and_says_so(engine, flux):
+    events = []
+    result = engine.run(_job(flux, steps=4, scheduler="unipc", hires_scale=1.5, hires_upscaler="lanczos"),
+                        on_step=events.append, save=False)
+    assert result.images.shape == (1, 96, 96, 3) and len(events) == 7  # 4 + 2 + the result
+    assert "the hires pass ran with Euler" in result.note

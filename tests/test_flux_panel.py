@@ -30,10 +30,11 @@ def test_flux_hides_the_negative_prompt_and_the_addon_rows_and_an_sd_model_shows
     panel.prompts.negative.setPlainText("blurry")
     panel.prompts.clip_skip.setValue(2)
     choose(panel, "tiny-flux")
-    assert set(offered(panel).values()) == {False} and not panel.form.isRowVisible(panel.prompts.negative)
+    assert [kind for kind, shown in offered(panel).items() if shown] == ["hires"]
+    assert not panel.form.isRowVisible(panel.prompts.negative)
     assert not panel.form.isRowVisible(panel.prompts.clip_skip)  # its CLIP gives only the pooled text
     fields = panel.job_fields()
-    assert fields["negative_prompt"] == "" and fields["loras"] == () and "hires_scale" not in fields
+    assert fields["negative_prompt"] == "" and fields["loras"] == ()
     assert fields["clip_skip"] == 1
     choose(panel, "tiny-sd")
     assert set(offered(panel).values()) == {True} and panel.form.isRowVisible(panel.prompts.negative)

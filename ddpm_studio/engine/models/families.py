@@ -18,7 +18,8 @@ Latent→RGB factors (latent channels → RGB, applied to model-space latents) a
 
 Stable Diffusion 3 / 3.5 (``sd3``) is a flow-matching family: an MMDiT transformer (its folder ``transformer``, its
 context width ``joint_attention_dim``) on a 16-channel VAE with a shift factor, two CLIP encoders and T5, which may be
-left out (``optional_parts``); it takes plain text (no A1111 weights) and, in this slice, no add-ons.
+left out (``optional_parts``); it takes plain text (no A1111 weights) and, of the add-ons, the hires fix only (its
+second pass through the img2img pipeline with the flow Euler scheduler, whose ``scale_noise`` that pipeline needs).
 
 Flux.1 (``flux``) is one too: a transformer on a 16-channel VAE with a shift factor, CLIP-L (its pooled text) and T5
 (the context). Its transformer reads latents packed 2×2 into tokens (``packed``: 16 channels × 4 = its 64 inputs,
@@ -32,6 +33,7 @@ from types import MappingProxyType
 
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")  # read only by torch's weights-only loader, when allowed
 ADDONS = frozenset({"lora", "embedding", "vae", "controlnet", "hires", "attention"})  # what the SD families take
+FILE_ADDONS = frozenset({"lora", "embedding", "vae", "controlnet"})  # add-on files: their widths tell their family
 ADDON_WORDS = {"lora": "LoRAs", "embedding": "embeddings", "vae": "a VAE of its own", "controlnet": "ControlNet",
                "hires": "a hires fix", "attention": "attention maps"}
 
@@ -199,7 +201,8 @@ FAMILIES: tuple[Family, ...] = (
            variants=(Variant("stable-diffusion-3", 16, "Text to Image",
                              _frozen({"txt2img": "StableDiffusion3Pipeline"})),),
            img2img="StableDiffusion3Img2ImgPipeline", latent_rgb=_SD3_RGB, taesd_repo="madebyollin/taesd3",
-           **dict(_FLOW, clip_skip=True),  # its CLIP-L and CLIP-G take it (StableDiffusion3Pipeline's clip_skip)
+           # its CLIP-L and CLIP-G take clip skip (StableDiffusion3Pipeline's clip_skip); the hires fix through its img2img
+           **dict(_FLOW, clip_skip=True, addons=frozenset({"hires"})),
            optional_parts=_frozen({"text_encoder_3": "T5", "tokenizer_3": "T5"}),
            schedulers=("euler", "dpm++2m", "unipc"),  # the names with a flow form (jobs/scheduler_table.py)
            # SD 3.5 Large's model card: 28 steps at guidance 3.5 (Medium's says 40 at 4.5, Large Turbo's 4 at 0)
@@ -207,7 +210,8 @@ FAMILIES: tuple[Family, ...] = (
     Family(key="flux", name="Flux.1", context_dim=4096, text_widths=(768, 4096),  # CLIP-L (pooled), T5-XXL
            folder_classes=_frozen({"FluxPipeline": "flux"}),
            variants=(Variant("flux", 64, "Text to Image", _frozen({"txt2img": "FluxPipeline"})),),  # 16 × 2×2
-           img2img="FluxImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1", **_FLOW,
+           img2img="FluxImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
+           **dict(_FLOW, addons=frozenset({"hires"})),  # the hires fix through FluxImg2ImgPipeline
            packed=2, negative_prompt=False,
            # its pipeline shifts the schedule by the picture's size (set_timesteps(mu=…)): the flow forms that take it
            schedulers=("euler", "dpm++2m", "unipc"),

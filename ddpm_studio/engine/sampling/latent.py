@@ -32,7 +32,7 @@ def prepare_addons(loaded: LoadedPipeline, job: PromptJob, folders, allow_pickle
     from ddpm_studio.engine.addons.vae import VaeSlot, find_vae
 
     family = family_of_info(loaded.info)
-    if family is not None and not family.addons:  # a family that takes none (SD 3.5): its pipeline left as loaded
+    if family is not None and not {"lora", "embedding", "vae"} & family.addons:  # SD 3.5's: left as loaded
         return UsedAddons(prompt=job.prompt, negative_prompt=job.negative_prompt)
     if job.vae or loaded.vae_slot is not None:
         if loaded.vae_slot is None:

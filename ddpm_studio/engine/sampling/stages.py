@@ -71,6 +71,7 @@ class LatentRun:
     pipe: object = None  # the pipeline denoising now (ControlNet's, a hires fix's img2img)
     config: dict = field(default_factory=dict)  # the scheduler's config for this run
     args: dict = field(default_factory=dict)  # the first pass's pipeline call
+    size: tuple = ()  # (height, width) of the pass denoising now, in pixels: a packed family's previews unpack by it
     generators: list = field(default_factory=list)
     used: object = None  # adapters.UsedAddons
     canvas: object = None  # an in- or outpainting's canvas, to put the input back over the result
@@ -99,6 +100,7 @@ class LatentRun:
             self.recorder.close()
         self.recorder = StepRecorder(pipe.scheduler)
         self.recorder.wanted = self.previews_wanted
+        self.size = (args.get("height"), args.get("width"))
         return pipe(**args, generator=self.generators, callback_on_step_end=self._on_step_end)
 
     def latents(self, x):
@@ -106,7 +108,7 @@ class LatentRun:
         holds for packed latents too, elementwise)."""
         if x is None or self.packed == 1:
             return x
-        return unpack_latents(x, self.packed, self.args["height"], self.args["width"], self.pipe.vae_scale_factor)
+        return unpack_latents(x, self.packed, *self.size, self.pipe.vae_scale_factor)
 
     def _on_step_end(self, pipe, index, timestep, callback_kwargs):
         if self.should_stop():
