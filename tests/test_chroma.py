@@ -121,13 +121,15 @@ def test_a_scheduler_without_a_flow_form_is_refused(engine, chroma):
         engine.run(_job(chroma, scheduler="ddim"), save=False)
 
 
-def test_addons_and_true_cfg_it_does_not_take_are_refused_by_name(engine, chroma):
+def test_addons_true_cfg_and_clip_skip_it_does_not_take_are_refused_by_name(engine, chroma):
     with pytest.raises(ModelError, match="Chroma model, which does not take LoRAs"):
         engine.run(_job(chroma, prompt="a cat <lora:style:0.8>"), save=False)
     with pytest.raises(ModelError, match="does not take a hires fix"):
         engine.run(_job(chroma, hires_scale=2.0), save=False)
     with pytest.raises(ModelError, match="classifier-free guidance already.*set it to 1"):
         engine.run(_job(chroma, true_cfg_scale=4.0), save=False)
+    with pytest.raises(ModelError, match="Chroma model, whose pipeline reads the prompt at one layer only"):
+        engine.run(_job(chroma, clip_skip=2), save=False)  # T5 alone: ChromaPipeline takes no clip_skip
 
 
 def test_cancel_inside_a_step_stops_the_run_with_no_image(engine, chroma, tmp_path):

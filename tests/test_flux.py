@@ -127,6 +127,8 @@ def test_addons_it_does_not_take_are_refused_by_name(engine, flux):
         engine.run(_job(flux, prompt="a cat <lora:style:0.8>"), save=False)
     with pytest.raises(ModelError, match="does not take a hires fix"):
         engine.run(_job(flux, hires_scale=2.0), save=False)
+    with pytest.raises(ModelError, match="Flux.1 model, whose pipeline reads the prompt at one layer only"):
+        engine.run(_job(flux, clip_skip=2), save=False)  # FluxPipeline takes no clip_skip
 
 
 def test_cancel_inside_a_step_stops_the_run_with_no_image(engine, flux, tmp_path):

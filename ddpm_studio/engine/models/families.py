@@ -116,6 +116,7 @@ class Family:
     negative_prompt: bool = True  # it takes a negative prompt (Flux's distilled guidance has no unconditional pass)
     true_cfg: bool = False  # a true CFG scale above 1 adds an unconditional pass with the negative prompt (Flux's)
     flavours: tuple[Flavour, ...] = ()  # kinds of its models its denoiser's config tells apart, with their defaults
+    clip_skip: bool = True  # its pipeline reads the prompt at a chosen CLIP layer (A1111's clip skip; not Flux's)
 
     @property
     def xl(self) -> bool:
@@ -241,6 +242,7 @@ FAMILIES: tuple[Family, ...] = (
            variants=(Variant("flux", 64, "Text to Image", _frozen({"txt2img": "FluxPipeline"})),),  # 16 × 2×2
            img2img="FluxImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1", **_FLOW,
            packed=2, negative_prompt=False, true_cfg=True,  # FluxPipeline's true_cfg_scale and negative_prompt
+           clip_skip=False,  # FluxPipeline takes no clip_skip: CLIP-L gives only its pooled output
            # its pipeline shifts the schedule by the picture's size (set_timesteps(mu=…)): the flow forms that take it
            schedulers=("euler", "dpm++2m", "unipc"),
            # FluxPipeline's defaults and Flux.1-dev's model card: 28 steps at (distilled) guidance 3.5
@@ -253,7 +255,7 @@ FAMILIES: tuple[Family, ...] = (
            variants=(Variant("chroma", 64, "Text to Image", _frozen({"txt2img": "ChromaPipeline"})),),  # 16 × 2×2
            # Flux.1's VAE (ComfyUI comfy/supported_models.py: Chroma's latent_format is Flux's), so taef1 decodes it
            img2img="ChromaImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1", **_FLOW,
-           packed=2,  # real CFG: guidance_scale above 1 runs the negative prompt (ChromaPipeline)
+           packed=2, clip_skip=False,  # real CFG: guidance_scale above 1 runs the negative prompt; T5 alone
            # ChromaPipeline always passes its own sigmas (set_timesteps(sigmas=…, mu=…)), which the flow solvers
            # (DPM++ 2M, UniPC) do not take, unlike FluxPipeline, which leaves them out for solvers on flow sigmas
            schedulers=("euler",),

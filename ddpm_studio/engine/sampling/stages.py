@@ -164,6 +164,9 @@ def check_family(run: LatentRun) -> None:
         works = ", ".join(f"{key} ({FLOW_SCHEDULERS[key].label})" for key in family.schedulers)
         raise ModelError(f"{run.loaded.info.name} is a {family.name} model: the {FLOW_SCHEDULERS[job.scheduler].label}"
                          f" scheduler does not take its schedule; choose one of {works}.")
+    if job.clip_skip > 1 and not family.clip_skip:
+        raise ModelError(f"{run.loaded.info.name} is a {family.name} model, whose pipeline reads the prompt at one "
+                         "layer only: set clip skip to 1.")
     true_cfg = getattr(job, "true_cfg_scale", 1.0)
     if true_cfg > 1.0 and not family.true_cfg:
         raise ModelError(f"{run.loaded.info.name} is a {family.name} model, whose guidance scale is its classifier-"
