@@ -1,7 +1,7 @@
 """Chroma from a diffusers folder on a tiny random pipeline: recognised as its family, text to image through the
-engine's stages with x_t and x̂0 previews unpacked from the transformer's 2×2 tokens, real CFG with the negative prompt
-(two transformer calls a step), its flow schedulers, its defaults, cancel inside a step, add-ons refused by name,
-variation seeds on packed latents, its PNG's metadata read back and restored."""
+engine's stages with x_t and x̂0 previews unpacked from the transformer's 2×2 tokens, real CFG with the negative
+prompt (two transformer calls a step), its flow scheduler, its defaults, cancel inside a step, add-ons refused by
+name, variation seeds on packed latents, its PNG's metadata read back (the panel test restores it)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,11 @@ from tests.tiny_flux import T5_WIDTH, tiny_flux_vae, tiny_t5_encoder, tiny_t5_to
 
 
 def tiny_chroma_pipeline():
-    from diffusers import ChromaPipeline, ChromaTransformer2DModel, FlowMatchEulerDiscreteScheduler
+    from diffusers import (
+        ChromaPipeline,
+        ChromaTransformer2DModel,
+        FlowMatchEulerDiscreteScheduler,
+    )
 
     torch.manual_seed(0)
     transformer = ChromaTransformer2DModel(

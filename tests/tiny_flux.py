@@ -52,7 +52,11 @@ def tiny_t5_encoder():
 
 
 def tiny_flux_pipeline(parts: Path, guidance_embeds: bool = True):
-    from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
+    from diffusers import (
+        FlowMatchEulerDiscreteScheduler,
+        FluxPipeline,
+        FluxTransformer2DModel,
+    )
     from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.manual_seed(0)
