@@ -130,6 +130,22 @@ def test_flux_is_a_packed_flow_row_without_a_negative_prompt():
     assert row.packed == 2 and row.variant(64).channels == row.latent_channels * row.packed**2
     assert not row.negative_prompt and row.addons == {"hires"} and not row.prompt_weights and not row.clip_skip
     assert (row.latent_rgb.scaling_factor, row.latent_rgb.shift_factor) == (0.3611, 0.1159)
-    assert all(family.packed == 1 and family.negative_prompt for family in FAMILIES if family is not row)
+    assert all(BY_KEY[key].packed == 1 and BY_KEY[key].negative_prompt for key in ("sd1", "sd2", "sdxl", "sd3"))
+    assert row.true_cfg and row.uses_negative(4.0) and not row.uses_negative(1.0)  # true CFG where the user asks
+    assert row.flavour_of({"guidance_embeds": False}) == "schnell" and row.flavour_of({"guidance_embeds": True}) == ""
+    assert row.defaults_for("schnell") == {"scheduler": "euler", "steps": 4, "guidance_scale": 0.0}
+    assert row.defaults_for("") == row.defaults_for("krea") == row.defaults
+    assert [d["steps"] for d in row.every_defaults()] == [28, 4]
     assert family_of_text_widths((768, 4096)) is row and family_of_text_widths((32, 64)) is BY_KEY["sdxl"]
     assert not BY_KEY["sd1"].defaults  # SD's are the app's own: choosing an SD model changes no setting
+
+
+def test_chroma_is_fluxs_latents_with_t5_alone_and_real_cfg():
+    row, flux = BY_KEY["chroma"], BY_KEY["flux"]
+    assert family_of_folder("ChromaPipeline", 4096) is row and row.variant(64).kind == "chroma"
+    assert (row.packed, row.latent_channels, row.latent_rgb, row.taesd_repo) == \
+        (flux.packed, flux.latent_channels, flux.latent_rgb, flux.taesd_repo)
+    assert row.negative_prompt and not row.true_cfg and row.uses_negative() and not row.prompt_weights
+    assert row.text_widths == (4096,) and family_of_text_widths((4096,)) is row and not row.addons
+    assert row.schedulers == ("euler",)  # ChromaPipeline passes its own sigmas, which the flow solvers do not take
+    assert row.defaults == {"scheduler": "euler", "steps": 40, "guidance_scale": 3.0}  # Chroma1-HD's card

@@ -168,8 +168,9 @@ def test_flux_latents_preview_with_the_published_map_or_a_fit(flux):
 
 @pytest.mark.parametrize("upscaler", ["latent", "lanczos"])
 def test_the_hires_fix_runs_its_second_pass_through_the_img2img_pipeline(engine, flux, upscaler, tmp_path):
-    """Flux (its latents unpacked, enlarged and packed again): the first pass at 64², the second at 128² through the family's img2img pipeline, previews of both
-    passes at their own size, the progress over both, the job back from the PNG."""
+    """Flux (its latents unpacked, enlarged and packed again): the first pass at 64², the second at 128² through
+    the family's img2img pipeline, previews of both passes at their own size, the progress over both, the job back
+    from the PNG."""
     events = []
     job = _job(flux, steps=4, scheduler="euler", hires_scale=2.0, hires_upscaler=upscaler, hires_strength=0.5,
                output_dir=str(tmp_path))
@@ -190,3 +191,84 @@ def test_a_hires_pass_after_a_flow_solver_runs_with_euler_and_says_so(engine, fl
                         on_step=events.append, save=False)
     assert result.images.shape == (1, 96, 96, 3) and len(events) == 7  # 4 + 2 + the result
     assert "the hires pass ran with Euler" in result.note
+
+
+def _counting_calls(transformer):
+    calls = []
+    return calls, transformer.register_forward_pre_hook(lambda _module, _inputs: calls.append(1))
+
+
+def test_true_cfg_runs_the_negative_prompt_where_the_user_asks(engine, flux, tmp_path):
+    from PIL import Image
+
+    from ddpm_studio.engine.sampling.latent import pipeline_arguments
+
+    loaded = engine.load(str(flux), "txt2img")
+    asked = _job(flux, negative_prompt="blurry", true_cfg_scale=4.0, output_dir=str(tmp_path))
+    args = pipeline_arguments(loaded, asked, "a cat", "(blurry:1.2)")
+    assert args["true_cfg_scale"] == 4.0 and args["negative_prompt"] == "blurry" and args["guidance_scale"] == 3.5
+    empty = pipeline_arguments(loaded, _job(flux, true_cfg_scale=2.0), "a cat", "")
+    assert empty["negative_prompt"] == ""  # against the empty prompt: still true CFG
+    calls, handle = _counting_calls(loaded.pipe.transformer)
+    try:
+        result = engine.run(asked)
+        plain = engine.run(_job(flux, negative_prompt="blurry", preview_every=0), save=False)
+    finally:
+        handle.remove()
+    assert len(calls) == 4 + 2  # true CFG: two passes a step; distilled guidance alone: one
+    assert "negative prompt was not used" not in result.note and "negative prompt was not used" in plain.note
+    assert "true CFG scale above 1 uses it" in plain.note
+    assert not np.array_equal(result.images, plain.images) and np.isfinite(result.images).all()
+    path = sorted(result.saved_paths)[0]
+    assert read_job(path) == asked
+    with Image.open(path) as image:
+        assert "True CFG scale: 4.0" in image.text["parameters"] and "CFG scale: 3.5" in image.text["parameters"]
+
+
+def test_a_true_cfg_scale_below_1_is_refused_and_sd_families_refuse_one_above():
+    from ddpm_studio.engine.jobs.checks import JobError
+    from ddpm_studio.engine.models.families import FAMILIES
+
+    with pytest.raises(JobError, match="true CFG scale must be between 1"):
+        Text2ImageJob(model="m", true_cfg_scale=0.5)
+    assert Text2ImageJob(model="m").true_cfg_scale == 1.0 and Text2ImageJob(model="m").a1111_fields() == []
+    assert [family.key for family in FAMILIES if family.true_cfg] == ["flux"]
+
+
+def test_the_cli_takes_true_cfg(flux, tmp_path):
+    from ddpm_studio.cli import main
+
+    args = ["txt2img", "--model", str(flux), "--prompt", "a boat", "--negative", "snow", "--size", "64x64",
+            "--seed", "3", "--device", "cpu", "--steps", "2", "--true-cfg", "3", "--out", str(tmp_path)]
+    assert main(args) == 0
+    job = read_job(next(tmp_path.glob("*.png")))
+    assert job.true_cfg_scale == 3.0 and job.negative_prompt == "snow" and job.guidance_scale == 3.5
+
+
+def test_a_folder_without_the_guidance_embedding_is_schnell_with_its_defaults(flux, tmp_path):
+    from ddpm_studio.engine.models.defaults import recommended_settings
+
+    schnell = inspect_model(str(save_tiny_flux(tmp_path / "tiny-schnell", guidance_embeds=False)))
+    dev = inspect_model(str(flux))
+    assert (schnell.flavour, dev.flavour) == ("schnell", "")
+    assert schnell.family == dev.family == "flux" and schnell.modes == dev.modes
+    # FLUX.1-schnell's model card: 4 steps, guidance 0; Flux.1-dev's: 28 steps at 3.5
+    assert recommended_settings(schnell) == {"scheduler": "euler", "steps": 4, "guidance_scale": 0.0}
+    assert recommended_settings(dev) == {"scheduler": "euler", "steps": 28, "guidance_scale": 3.5}
+    assert BY_KEY["flux"].defaults["steps"] == 28  # the flavour's are laid over the family's, not written into them
+    (schnell.path / "ddpm_studio.json").write_text('{"steps": 8}', encoding="utf-8")
+    assert recommended_settings(inspect_model(str(schnell.path)))["steps"] == 8  # its folder's own still wins
+
+
+def test_the_cli_samples_schnell_with_its_defaults(tmp_path):
+    from PIL import Image
+
+    from ddpm_studio.cli import main
+
+    schnell = save_tiny_flux(tmp_path / "tiny-schnell", guidance_embeds=False)
+    args = ["txt2img", "--model", str(schnell), "--prompt", "a boat", "--size", "64x64", "--seed", "3",
+            "--device", "cpu", "--out", str(tmp_path / "out")]
+    assert main(args) == 0
+    with Image.open(next((tmp_path / "out").glob("*.png"))) as image:
+        text = image.text["parameters"]
+    assert "Steps: 4" in text and "CFG scale: 0.0" in text

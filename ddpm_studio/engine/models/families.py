@@ -23,7 +23,12 @@ second pass through the img2img pipeline with the flow Euler scheduler, whose ``
 
 Flux.1 (``flux``) is one too: a transformer on a 16-channel VAE with a shift factor, CLIP-L (its pooled text) and T5
 (the context). Its transformer reads latents packed 2×2 into tokens (``packed``: 16 channels × 4 = its 64 inputs,
-which name its variant); its guidance is distilled into the transformer (no negative prompt: ``negative_prompt``).
+which name its variant); its guidance is distilled into the transformer (no negative prompt: ``negative_prompt``),
+but its pipeline can also run true CFG with a negative prompt where the user asks (``true_cfg``). A Flux folder whose
+transformer has no guidance embedding is schnell-like (``flavours``): it brings schnell's defaults.
+
+Chroma (``chroma``) is Flux.1 schnell pruned and de-distilled: the same 16-channel VAE and 2×2 packing, T5 alone
+(no CLIP), and real classifier-free guidance with a negative prompt (its ``guidance_scale``).
 """
 
 from __future__ import annotations
@@ -69,6 +74,17 @@ class LatentRGB:
 
 
 @dataclass(frozen=True)
+class Flavour:
+    """Models of one variant that its denoiser's config tells apart (``config_key`` holding ``value``) and that bring
+    other defaults: Flux.1 schnell has no guidance embedding and samples in 4 steps without guidance."""
+
+    name: str  # what a user reads (schnell): ModelInfo.flavour
+    config_key: str
+    value: object
+    defaults: MappingProxyType  # over the family's own
+
+
+@dataclass(frozen=True)
 class Family:
     key: str  # sd1, sd2, sdxl: ModelInfo.arch, its config folder's name
     name: str  # what a user reads
@@ -100,6 +116,8 @@ class Family:
     defaults: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # scheduler, steps, guidance_scale
     packed: int = 1  # its denoiser reads latents packed p×p into tokens of channels·p² (Flux: 2)
     negative_prompt: bool = True  # it takes a negative prompt (Flux's distilled guidance has no unconditional pass)
+    true_cfg: bool = False  # a true CFG scale above 1 adds an unconditional pass with the negative prompt (Flux's)
+    flavours: tuple[Flavour, ...] = ()  # kinds of its models its denoiser's config tells apart, with their defaults
     clip_skip: bool = True  # its prompt is read by CLIP encoders whose layers A1111's Clip skip counts back through
 
     @property
@@ -115,6 +133,23 @@ class Family:
 
     def pipeline(self, kind: str, mode: str) -> str | None:
         return next((v.pipelines.get(mode) for v in self.variants if v.kind == kind), None)
+
+    def flavour_of(self, config: dict) -> str:
+        """The flavour a denoiser's config makes a model ("" when none of the row's says so)."""
+        return next((f.name for f in self.flavours if f.config_key in config and config[f.config_key] == f.value), "")
+
+    def defaults_for(self, flavour: str = "") -> MappingProxyType:
+        """The defaults a model of ``flavour`` brings: the family's, with its flavour's over them."""
+        own = next((f.defaults for f in self.flavours if f.name == flavour), None)
+        return self.defaults if own is None else _frozen({**self.defaults, **own})
+
+    def every_defaults(self) -> tuple[MappingProxyType, ...]:
+        """The family's defaults and each flavour's (what the panels tell from a value the user chose)."""
+        return (self.defaults, *(self.defaults_for(f.name) for f in self.flavours))
+
+    def uses_negative(self, true_cfg_scale: float = 1.0) -> bool:
+        """Whether a job's negative prompt is used: where the family takes one, or through true CFG above 1."""
+        return self.negative_prompt or (self.true_cfg and true_cfg_scale > 1.0)
 
 
 _SD_NORMAL = {"txt2img": "StableDiffusionPipeline", "img2img": "StableDiffusionImg2ImgPipeline",
@@ -212,11 +247,26 @@ FAMILIES: tuple[Family, ...] = (
            variants=(Variant("flux", 64, "Text to Image", _frozen({"txt2img": "FluxPipeline"})),),  # 16 × 2×2
            img2img="FluxImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
            **dict(_FLOW, addons=frozenset({"hires"})),  # the hires fix through FluxImg2ImgPipeline
-           packed=2, negative_prompt=False,
+           packed=2, negative_prompt=False, true_cfg=True,  # FluxPipeline's true_cfg_scale and negative_prompt
            # its pipeline shifts the schedule by the picture's size (set_timesteps(mu=…)): the flow forms that take it
            schedulers=("euler", "dpm++2m", "unipc"),
            # FluxPipeline's defaults and Flux.1-dev's model card: 28 steps at (distilled) guidance 3.5
-           defaults=_frozen({"scheduler": "euler", "steps": 28, "guidance_scale": 3.5})),
+           defaults=_frozen({"scheduler": "euler", "steps": 28, "guidance_scale": 3.5}),
+           # FLUX.1-schnell's transformer has no guidance embedding (its config's guidance_embeds: false); its model
+           # card and diffusers' Flux docs sample it in 4 steps at guidance 0 (FluxPipeline then ignores guidance)
+           flavours=(Flavour("schnell", "guidance_embeds", False, _frozen({"steps": 4, "guidance_scale": 0.0})),)),
+    Family(key="chroma", name="Chroma", context_dim=4096, text_widths=(4096,),  # T5-XXL only
+           folder_classes=_frozen({"ChromaPipeline": "chroma"}),
+           variants=(Variant("chroma", 64, "Text to Image", _frozen({"txt2img": "ChromaPipeline"})),),  # 16 × 2×2
+           # Flux.1's VAE (ComfyUI comfy/supported_models.py: Chroma's latent_format is Flux's), so taef1 decodes it
+           img2img="ChromaImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1", **_FLOW,
+           packed=2,  # real CFG: guidance_scale above 1 runs the negative prompt; T5 alone
+           # ChromaPipeline always passes its own sigmas (set_timesteps(sigmas=…, mu=…)), which the flow solvers
+           # (DPM++ 2M, UniPC) do not take, unlike FluxPipeline, which leaves them out for solvers on flow sigmas
+           schedulers=("euler",),
+           # the Chroma1-HD model card's and diffusers' Chroma docs' example: 40 steps at CFG 3.0 (ChromaPipeline's
+           # own signature defaults, 35 steps at 5.0, predate Chroma1-HD)
+           defaults=_frozen({"scheduler": "euler", "steps": 40, "guidance_scale": 3.0})),
 )
 BY_KEY = {family.key: family for family in FAMILIES}
 FAMILY_NAMES = {family.key: family.name for family in FAMILIES}

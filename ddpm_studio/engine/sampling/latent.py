@@ -58,7 +58,7 @@ def _fit_to_latent_grid(image: Image.Image, multiple: int) -> Image.Image:
 def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, negative: str) -> dict:
     """The pipeline call for ``job``; ``prompt`` and ``negative`` are the texts for the encoder (tags taken out)."""
     multiple = loaded.pipe.vae_scale_factor
-    args = dict(**_prompts(loaded, prompt, negative, job.clip_skip),
+    args = dict(**_prompts(loaded, prompt, negative, job.clip_skip, job.true_cfg_scale),
                 guidance_scale=job.guidance_scale, num_inference_steps=job.steps, num_images_per_prompt=job.batch_size,
                 output_type="np")
     if isinstance(job, Text2ImageJob):
@@ -78,14 +78,17 @@ def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, nega
     return args
 
 
-def _prompts(loaded: LoadedPipeline, prompt: str, negative: str, clip_skip: int) -> dict:
+def _prompts(loaded: LoadedPipeline, prompt: str, negative: str, clip_skip: int, true_cfg_scale: float = 1.0) -> dict:
     """The prompt arguments: A1111-weighted where the family takes weights, else the plain words (the load's note
-    says the weights are not applied), clip skip N as diffusers' N − 1."""
+    says the weights are not applied), clip skip N as diffusers' N − 1. Flux's true CFG (``true_cfg_scale`` above 1)
+    takes the negative prompt, even an empty one (then its unconditional pass is the empty prompt's)."""
     family = family_of_info(loaded.info)
     if family is None or family.prompt_weights:
         return prompt_arguments(loaded.pipe, prompt, negative, clip_skip)
     args = dict(prompt=plain_text(prompt), negative_prompt=plain_text(negative) or None)
-    if not family.negative_prompt:  # Flux's distilled guidance: no unconditional pass to take it (the run says so)
+    if family.true_cfg and true_cfg_scale > 1.0:
+        args.update(negative_prompt=plain_text(negative), true_cfg_scale=true_cfg_scale)
+    elif not family.negative_prompt:  # Flux's distilled guidance: no unconditional pass to take it (the run says so)
         del args["negative_prompt"]
     return {**args, "clip_skip": clip_skip - 1} if clip_skip > 1 and family.clip_skip else args
 

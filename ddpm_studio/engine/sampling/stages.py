@@ -167,9 +167,14 @@ def check_family(run: LatentRun) -> None:
         works = ", ".join(f"{key} ({FLOW_SCHEDULERS[key].label})" for key in family.schedulers)
         raise ModelError(f"{run.loaded.info.name} is a {family.name} model: the {FLOW_SCHEDULERS[job.scheduler].label}"
                          f" scheduler does not take its schedule; choose one of {works}.")
+    true_cfg = getattr(job, "true_cfg_scale", 1.0)
+    if true_cfg > 1.0 and not family.true_cfg:
+        raise ModelError(f"{run.loaded.info.name} is a {family.name} model, whose guidance scale is its classifier-"
+                         f"free guidance already: a true CFG scale is for Flux.1; set it to 1.")
     run.packed = family.packed
-    if job.negative_prompt.strip() and not family.negative_prompt:
-        run.notes.append(f"{family.name}'s guidance is distilled into the model: the negative prompt was not used")
+    if job.negative_prompt.strip() and not family.uses_negative(true_cfg):
+        how = " (a true CFG scale above 1 uses it, at twice the time per step)" if family.true_cfg else ""
+        run.notes.append(f"{family.name}'s guidance is distilled into the model: the negative prompt was not used{how}")
     if job.clip_skip != 1 and not family.clip_skip:
         run.notes.append(f"{family.name} does not read its prompt through CLIP's layers: clip skip was not used")
 
