@@ -132,3 +132,14 @@ def test_flux_is_a_packed_flow_row_without_a_negative_prompt():
     assert all(family.packed == 1 and family.negative_prompt for family in FAMILIES if family is not row)
     assert family_of_text_widths((768, 4096)) is row and family_of_text_widths((32, 64)) is BY_KEY["sdxl"]
     assert not BY_KEY["sd1"].defaults  # SD's are the app's own: choosing an SD model changes no setting
+
+
+def test_z_image_is_an_unpacked_flow_row_whose_cfg_starts_above_0():
+    row = BY_KEY["zimage"]
+    assert family_of_folder("ZImagePipeline", 2560) is row and row.variant(16).kind == "z-image"
+    assert row.packed == 1 and row.latent_channels == 16 and row.context_key == "cap_feat_dim"
+    assert row.negative_prompt and row.cfg_above == 0.0 and row.float32_latents
+    assert not row.addons and not row.prompt_weights and row.latent_rgb is BY_KEY["flux"].latent_rgb
+    assert row.schedulers == ("euler", "unipc")  # DPM++ 2M's set_timesteps takes no sigmas, which its pipeline passes
+    assert row.defaults == {"scheduler": "euler", "steps": 9, "guidance_scale": 0.0}
+    assert family_of_text_widths((2560,)) is row and BY_KEY["sd1"].cfg_above == 1.0

@@ -23,6 +23,12 @@ left out (``optional_parts``); it takes plain text (no A1111 weights) and, in th
 Flux.1 (``flux``) is one too: a transformer on a 16-channel VAE with a shift factor, CLIP-L (its pooled text) and T5
 (the context). Its transformer reads latents packed 2×2 into tokens (``packed``: 16 channels × 4 = its 64 inputs,
 which name its variant); its guidance is distilled into the transformer (no negative prompt: ``negative_prompt``).
+
+Z-Image (``zimage``, Turbo and its base) is one too: a single-stream transformer (its context width ``cap_feat_dim``)
+that patchifies 2×2 inside, so its scheduler holds plain 16-channel latents, on Flux.1's VAE (ComfyUI's Z-Image, a
+Lumina2 model, uses the Flux latent format); one Qwen3 text encoder. Its pipeline keeps x_t in float32 whatever the
+transformer's dtype (``float32_latents``), takes its own sigmas (so only the solvers whose ``set_timesteps`` takes
+sigmas), and runs true CFG with the negative prompt at any guidance above 0 (``cfg_above``): Turbo is sampled at 0.
 """
 
 from __future__ import annotations
@@ -98,6 +104,8 @@ class Family:
     defaults: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # scheduler, steps, guidance_scale
     packed: int = 1  # its denoiser reads latents packed p×p into tokens of channels·p² (Flux: 2)
     negative_prompt: bool = True  # it takes a negative prompt (Flux's distilled guidance has no unconditional pass)
+    cfg_above: float = 1.0  # the guidance above which its pipeline runs the unconditional pass (Z-Image's from 0)
+    float32_latents: bool = False  # its pipeline draws and keeps x_t in float32, whatever the denoiser's dtype
 
     @property
     def xl(self) -> bool:
@@ -210,6 +218,18 @@ FAMILIES: tuple[Family, ...] = (
            schedulers=("euler", "dpm++2m", "unipc"),
            # FluxPipeline's defaults and Flux.1-dev's model card: 28 steps at (distilled) guidance 3.5
            defaults=_frozen({"scheduler": "euler", "steps": 28, "guidance_scale": 3.5})),
+    Family(key="zimage", name="Z-Image", context_dim=2560, text_widths=(2560,),  # Qwen3-4B's hidden size
+           folder_classes=_frozen({"ZImagePipeline": "z-image"}),
+           # its transformer patchifies 2×2 inside: the pipeline's latents are the VAE's, 16 channels, unpacked
+           variants=(Variant("z-image", 16, "Text to Image", _frozen({"txt2img": "ZImagePipeline"})),),
+           # ComfyUI's ZImage is a Lumina2 model, whose latent format is Flux's: Flux's map, and taef1 decodes them
+           img2img="ZImageImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
+           **{**_FLOW, "context_key": "cap_feat_dim"}, cfg_above=0.0, float32_latents=True,
+           # ZImagePipeline passes its own sigmas to set_timesteps: DPM++ 2M's takes none, so Euler and UniPC only
+           schedulers=("euler", "unipc"),
+           # Z-Image-Turbo's model card: 9 steps at guidance 0 ("Guidance should be 0 for the Turbo models");
+           # ZImagePipeline's own defaults (50 steps at 5.0) are the base model's kind
+           defaults=_frozen({"scheduler": "euler", "steps": 9, "guidance_scale": 0.0})),
 )
 BY_KEY = {family.key: family for family in FAMILIES}
 FAMILY_NAMES = {family.key: family.name for family in FAMILIES}
