@@ -138,6 +138,15 @@ def test_the_negative_prompt_is_true_cfg_above_guidance_0(engine, zimage):
     assert not np.array_equal(guided.images, other.images)  # the negative prompt steers the picture
 
 
+def test_a_clip_skip_is_not_passed_to_its_pipeline_and_the_run_says_so(engine, zimage):
+    from ddpm_studio.engine.sampling.latent import pipeline_arguments
+
+    job = _job(zimage, preview_every=0, clip_skip=2)
+    assert "clip_skip" not in pipeline_arguments(engine.load(str(zimage), "txt2img"), job, "a cat", "")
+    result = engine.run(job, save=False)  # ZImagePipeline's call takes none: it would be a TypeError
+    assert np.isfinite(result.images).all() and "clip skip 2 was not used" in result.note
+
+
 @pytest.mark.parametrize("scheduler", ["euler", "unipc"])
 def test_its_flow_schedulers_run_on_the_pipelines_sigmas(engine, zimage, scheduler):
     events = []

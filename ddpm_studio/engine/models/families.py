@@ -106,6 +106,7 @@ class Family:
     negative_prompt: bool = True  # it takes a negative prompt (Flux's distilled guidance has no unconditional pass)
     cfg_above: float = 1.0  # the guidance above which its pipeline runs the unconditional pass (Z-Image's from 0)
     float32_latents: bool = False  # its pipeline draws and keeps x_t in float32, whatever the denoiser's dtype
+    clip_skip: bool = True  # its pipeline reads a clip skip (a CLIP encoder's layer): Flux's and Z-Image's do not
 
     @property
     def xl(self) -> bool:
@@ -213,7 +214,7 @@ FAMILIES: tuple[Family, ...] = (
            folder_classes=_frozen({"FluxPipeline": "flux"}),
            variants=(Variant("flux", 64, "Text to Image", _frozen({"txt2img": "FluxPipeline"})),),  # 16 × 2×2
            img2img="FluxImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1", **_FLOW,
-           packed=2, negative_prompt=False,
+           packed=2, negative_prompt=False, clip_skip=False,  # FluxPipeline's call takes no clip skip
            # its pipeline shifts the schedule by the picture's size (set_timesteps(mu=…)): the flow forms that take it
            schedulers=("euler", "dpm++2m", "unipc"),
            # FluxPipeline's defaults and Flux.1-dev's model card: 28 steps at (distilled) guidance 3.5
@@ -224,7 +225,7 @@ FAMILIES: tuple[Family, ...] = (
            variants=(Variant("z-image", 16, "Text to Image", _frozen({"txt2img": "ZImagePipeline"})),),
            # ComfyUI's ZImage is a Lumina2 model, whose latent format is Flux's: Flux's map, and taef1 decodes them
            img2img="ZImageImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
-           **{**_FLOW, "context_key": "cap_feat_dim"}, cfg_above=0.0, float32_latents=True,
+           **{**_FLOW, "context_key": "cap_feat_dim"}, cfg_above=0.0, float32_latents=True, clip_skip=False,
            # ZImagePipeline passes its own sigmas to set_timesteps: DPM++ 2M's takes none, so Euler and UniPC only
            schedulers=("euler", "unipc"),
            # Z-Image-Turbo's model card: 9 steps at guidance 0 ("Guidance should be 0 for the Turbo models");

@@ -87,7 +87,8 @@ def _prompts(loaded: LoadedPipeline, prompt: str, negative: str, clip_skip: int)
     args = dict(prompt=plain_text(prompt), negative_prompt=plain_text(negative) or None)
     if not family.negative_prompt:  # Flux's distilled guidance: no unconditional pass to take it (the run says so)
         del args["negative_prompt"]
-    return {**args, "clip_skip": clip_skip - 1} if clip_skip > 1 else args
+    # a pipeline without a clip skip (Flux's, Z-Image's) is called without one (the run says so)
+    return {**args, "clip_skip": clip_skip - 1} if clip_skip > 1 and family.clip_skip else args
 
 
 def outpaint_canvas(job: EditJob, multiple: int):

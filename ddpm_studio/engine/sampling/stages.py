@@ -174,6 +174,8 @@ def check_family(run: LatentRun) -> None:
     elif job.negative_prompt.strip() and job.guidance_scale <= family.cfg_above:
         run.notes.append(f"at guidance {job.guidance_scale:g} {family.name} runs no unconditional pass: the negative "
                          f"prompt was not used (it is, above {family.cfg_above:g})")
+    if job.clip_skip > 1 and not family.clip_skip:
+        run.notes.append(f"{family.name} reads its prompt with no clip skip: clip skip {job.clip_skip} was not used")
 
 
 def check_side(run: LatentRun, family) -> None:
