@@ -67,10 +67,16 @@ class PromptFields:
         """Only for a model whose family's attention the maps can read; hidden, the job records none."""
         self.form.setRowVisible(self.attention_maps, shown)
 
-    def show_negative(self, shown: bool) -> None:
+    def show_clip_skip(self, shown: bool) -> None:
+        """Only for a model whose pipeline reads a clip skip (not Flux's or Z-Image's); hidden, the job has none."""
+        self.form.setRowVisible(self.clip_skip, shown)
+
+    def show_negative(self, shown: bool, cfg_above: float = 1.0) -> None:
         """Only for a model whose family takes a negative prompt (Flux's distilled guidance does not); hidden, the
-        job has none."""
+        job has none. A family whose CFG starts at another guidance than SD's 1 (Z-Image's 0) says where."""
         self.form.setRowVisible(self.negative, shown)
+        self.negative.setPlaceholderText("What to avoid (optional)" if cfg_above == 1.0 else
+                                         f"What to avoid (optional): read at guidance above {cfg_above:g}")
 
     def values(self) -> dict:
         negative = self.negative.toPlainText().strip() if self.form.isRowVisible(self.negative) else ""

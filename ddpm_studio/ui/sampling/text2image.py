@@ -60,8 +60,8 @@ class Text2ImagePanel(SamplingPanel):
 
     def offer_addons(self, info: ModelInfo | None) -> None:
         """Show what the chosen model's family takes (its row in models/families.py) and hide the rest: SD 3.5 and
-        Flux take no LoRAs, embeddings, VAE, ControlNet, hires fix or attention maps yet, Flux no negative prompt, and
-        they sample with their own schedulers."""
+        Flux take no LoRAs, embeddings, VAE, ControlNet, hires fix or attention maps yet, Flux no negative prompt, Flux
+        and Z-Image no clip skip, and they sample with their own schedulers."""
         from ddpm_studio.engine.models.families import ADDONS, family_of_info
 
         family = family_of_info(info) if info is not None else None
@@ -73,7 +73,9 @@ class Text2ImagePanel(SamplingPanel):
         self.hires.offer("hires" in kinds)
         self.control.set_visible("controlnet" in kinds)
         self.prompts.show_attention_maps("attention" in kinds)
-        self.prompts.show_negative(family is None or family.negative_prompt)
+        self.prompts.show_negative(family is None or family.negative_prompt,
+                                   family.cfg_above if family is not None else 1.0)
+        self.prompts.show_clip_skip(family is None or family.clip_skip)
 
     def _fit_guidance(self, family) -> None:
         """The guidance scale becomes the family's own when it is still another family's (SD 3.5's 3.5 after SD's
