@@ -29,6 +29,12 @@ transformer has no guidance embedding is schnell-like (``flavours``): it brings 
 
 Chroma (``chroma``) is Flux.1 schnell pruned and de-distilled: the same 16-channel VAE and 2×2 packing, T5 alone
 (no CLIP), and real classifier-free guidance with a negative prompt (its ``guidance_scale``).
+
+Z-Image (``zimage``, Turbo and its base) is one too: a single-stream transformer (its context width ``cap_feat_dim``)
+that patchifies 2×2 inside, so its scheduler holds plain 16-channel latents, on Flux.1's VAE (ComfyUI's Z-Image, a
+Lumina2 model, uses the Flux latent format); one Qwen3 text encoder. Its pipeline keeps x_t in float32 whatever the
+transformer's dtype (``float32_latents``), takes its own sigmas (so only the solvers whose ``set_timesteps`` takes
+sigmas), and runs true CFG with the negative prompt at any guidance above 0 (``cfg_above``): Turbo is sampled at 0.
 """
 
 from __future__ import annotations
@@ -119,6 +125,8 @@ class Family:
     true_cfg: bool = False  # a true CFG scale above 1 adds an unconditional pass with the negative prompt (Flux's)
     flavours: tuple[Flavour, ...] = ()  # kinds of its models its denoiser's config tells apart, with their defaults
     clip_skip: bool = True  # its prompt is read by CLIP encoders whose layers A1111's Clip skip counts back through
+    cfg_above: float = 1.0  # the guidance above which its pipeline runs the unconditional pass (Z-Image's from 0)
+    float32_latents: bool = False  # its pipeline draws and keeps x_t in float32, whatever the denoiser's dtype
 
     @property
     def xl(self) -> bool:
@@ -267,6 +275,18 @@ FAMILIES: tuple[Family, ...] = (
            # the Chroma1-HD model card's and diffusers' Chroma docs' example: 40 steps at CFG 3.0 (ChromaPipeline's
            # own signature defaults, 35 steps at 5.0, predate Chroma1-HD)
            defaults=_frozen({"scheduler": "euler", "steps": 40, "guidance_scale": 3.0})),
+    Family(key="zimage", name="Z-Image", context_dim=2560, text_widths=(2560,),  # Qwen3-4B's hidden size
+           folder_classes=_frozen({"ZImagePipeline": "z-image"}),
+           # its transformer patchifies 2×2 inside: the pipeline's latents are the VAE's, 16 channels, unpacked
+           variants=(Variant("z-image", 16, "Text to Image", _frozen({"txt2img": "ZImagePipeline"})),),
+           # ComfyUI's ZImage is a Lumina2 model, whose latent format is Flux's: Flux's map, and taef1 decodes them
+           img2img="ZImageImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
+           **{**_FLOW, "context_key": "cap_feat_dim"}, cfg_above=0.0, float32_latents=True,
+           # ZImagePipeline passes its own sigmas to set_timesteps: DPM++ 2M's takes none, so Euler and UniPC only
+           schedulers=("euler", "unipc"),
+           # Z-Image-Turbo's model card: 9 steps at guidance 0 ("Guidance should be 0 for the Turbo models");
+           # ZImagePipeline's own defaults (50 steps at 5.0) are the base model's kind
+           defaults=_frozen({"scheduler": "euler", "steps": 9, "guidance_scale": 0.0})),
 )
 BY_KEY = {family.key: family for family in FAMILIES}
 FAMILY_NAMES = {family.key: family.name for family in FAMILIES}

@@ -117,10 +117,12 @@ def inpaint_canvas(job: EditJob, multiple: int):
     return canvas
 
 
-def varied_latents(pipe, job: Text2ImageJob, packed: int = 1) -> tuple[torch.Tensor, list[torch.Generator]]:
+def varied_latents(pipe, job: Text2ImageJob, packed: int = 1,
+                   dtype: torch.dtype | None = None) -> tuple[torch.Tensor, list[torch.Generator]]:
     """A Text to Image job's x_T with its variation seed, drawn per image with the pipeline's own shape and dtype
     (so strength 0 would be the pipeline's own x_T), and the seeds' generators for the sampler to go on with. A
-    packed family's (Flux's, ``packed`` its row's) is drawn as its VAE's latents, then packed, as its pipeline draws it."""
+    packed family's (Flux's, ``packed`` its row's) is drawn as its VAE's latents, then packed, as its pipeline draws it;
+    ``dtype``: the one its pipeline draws in where not the denoiser's (Z-Image's float32)."""
     factor = pipe.vae_scale_factor
     denoiser = getattr(pipe, "unet", None) or pipe.transformer  # SD 3.5's and Flux's is a transformer
     if packed > 1:  # its latents' sides are whole numbers of packs
@@ -129,7 +131,7 @@ def varied_latents(pipe, job: Text2ImageJob, packed: int = 1) -> tuple[torch.Ten
     else:
         shape = (denoiser.config.in_channels, job.height // factor, job.width // factor)
     noise, generators = variation.initial_noise(job.seed, job.variation_seed, job.variation_strength,
-                                                job.batch_size, shape, dtype=denoiser.dtype)
+                                                job.batch_size, shape, dtype=dtype or denoiser.dtype)
     return (pack_latents(noise, packed) if packed > 1 else noise), generators
 
 

@@ -88,10 +88,12 @@ class PromptFields:
         job's is 1 (off)."""
         self.form.setRowVisible(self.true_cfg, shown)
 
-    def show_negative(self, shown: bool) -> None:
+    def show_negative(self, shown: bool, cfg_above: float = 1.0) -> None:
         """Only for a model whose family takes a negative prompt (Flux's distilled guidance does not); hidden, the
-        job has none."""
+        job has none. A family whose CFG starts at another guidance than SD's 1 (Z-Image's 0) says where."""
         self.form.setRowVisible(self.negative, shown)
+        self.negative.setPlaceholderText("What to avoid (optional)" if cfg_above == 1.0 else
+                                         f"What to avoid (optional): read at guidance above {cfg_above:g}")
 
     def values(self) -> dict:
         negative = self.negative.toPlainText().strip() if self.form.isRowVisible(self.negative) else ""

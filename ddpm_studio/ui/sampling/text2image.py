@@ -61,9 +61,9 @@ class Text2ImagePanel(SamplingPanel):
         self.offer_addons(info)
 
     def offer_addons(self, info: ModelInfo | None) -> None:
-        """Show what the chosen model's family takes (its row in models/families.py) and hide the rest: SD 3.5, Flux
-        and Chroma take no LoRAs, embeddings, VAE, ControlNet or attention maps yet (SD 3.5 and Flux the hires fix),
-        Flux a negative prompt only through its True CFG row, Flux and Chroma no clip skip, and they sample with their
+        """Show what the chosen model's family takes (its row in models/families.py) and hide the rest: the flow
+        families take no LoRAs, embeddings, VAE, ControlNet or attention maps yet (SD 3.5 and Flux the hires fix),
+        Flux a negative prompt only through its True CFG row, none but SD 3.5 a clip skip, and they sample with their
         own schedulers."""
         from ddpm_studio.engine.models.families import ADDONS, family_of_info
 
@@ -85,7 +85,8 @@ class Text2ImagePanel(SamplingPanel):
         """The Negative row shows where the family uses it: always, or (Flux) with a true CFG scale above 1."""
         family = self._family
         true_cfg = self.prompts.true_cfg.value() if self.form.isRowVisible(self.prompts.true_cfg) else 1.0
-        self.prompts.show_negative(family is None or family.uses_negative(true_cfg))
+        self.prompts.show_negative(family is None or family.uses_negative(true_cfg),
+                                   family.cfg_above if family is not None else 1.0)
 
     def _fit_guidance(self, family, flavour: str = "") -> None:
         """The guidance scale becomes the family's own (its flavour's: Flux.1 schnell's 0) when it is still another
