@@ -105,7 +105,7 @@ def test_its_tokens_unpack_to_latents_its_vae_decodes_as_its_pipeline_does(klein
 def test_text_to_image_previews_every_step_and_says_how_the_prompts_were_read(engine, klein, tmp_path):
     events = []
     job = _job(klein, prompt="a (lighthouse:1.4) at [dusk]", negative_prompt="blurry", output_dir=str(tmp_path),
-               scheduler="dpm++2m")  # its σ all below 1 (Euler's first is 1: noise level 0)
+               scheduler="dpm++2m")  # its σ all below 1 (Euler's first is 1)
     result = engine.run(job, on_step=events.append)
     assert result.images.shape == (1, 64, 64, 3) and np.isfinite(result.images).all() and result.images.std() > 0
     *steps, last = events
@@ -113,8 +113,8 @@ def test_text_to_image_previews_every_step_and_says_how_the_prompts_were_read(en
     for event in steps:
         assert event.x_t.shape == (1, 8, 8, 3) and event.x0.shape == (1, 8, 8, 3)  # unpacked, 32 channels → RGB
         assert np.isfinite(event.x0.astype(float)).all() and event.x0.std() > 0 and event.x_t.std() > 0
-        assert 0 < event.noise_level < 1
-    assert steps[0].noise_level < steps[1].noise_level
+        assert 0 < event.noise_level < 1 and event.noise_kind == "flow"
+    assert steps[0].noise_level > steps[1].noise_level  # σ_t falls
     assert "plain text" in result.note and "negative prompt was not used" in result.note
     assert "empty prompt" in result.note  # why: its pipeline's unconditional pass
     assert read_job(sorted(result.saved_paths)[0]) == job
@@ -124,7 +124,7 @@ def test_text_to_image_previews_every_step_and_says_how_the_prompts_were_read(en
 
 def test_clip_skip_is_left_out_and_said_so(engine, klein):
     result = engine.run(_job(klein, preview_every=0, clip_skip=2), save=False)
-    assert np.isfinite(result.images).all() and "has no clip skip" in result.note
+    assert np.isfinite(result.images).all() and "clip skip was not used" in result.note
     assert "clip skip" not in engine.run(_job(klein, preview_every=0), save=False).note
 
 
@@ -155,7 +155,7 @@ def test_its_flow_schedulers_run_with_the_pipelines_shift(engine, klein, schedul
     events = []
     result = engine.run(_job(klein, scheduler=scheduler), on_step=events.append, save=False)
     assert np.isfinite(result.images).all() and len(events) == 3
-    assert all(e.x0 is not None and 0 <= e.noise_level < 1 for e in events[:-1])
+    assert all(e.x0 is not None and 0 < e.noise_level <= 1 for e in events[:-1])
 
 
 def test_a_scheduler_without_a_flow_form_is_refused_naming_those_that_work(engine, klein):

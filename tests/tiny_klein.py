@@ -1,8 +1,9 @@
 """A tiny random Flux.2 Klein pipeline built offline: a Flux2Transformer2DModel of one double- and one single-stream
 block on 128 inputs (32 latent channels patchified 2×2), a 32-channel AutoencoderKLFlux2 whose batch norm has running
 statistics of its own (so the pipeline's normalisation is not the identity), a Qwen3 causal LM of 27 layers (the
-pipeline stacks its hidden states 9, 18 and 27) on a byte-level BPE tokenizer with a Qwen3-style chat template made
-here with the ``tokenizers`` library, and the flow-matching Euler scheduler with dynamic shifting."""
+pipeline stacks its hidden states 9, 18 and 27) on the byte-level Qwen tokenizer of ``tiny_zimage.py`` with Qwen3's
+chat template as Klein's pipeline calls it (thinking switched off), and the flow-matching Euler scheduler with dynamic
+shifting."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from pathlib import Path
 
 import torch
 
+from tests.tiny_zimage import tiny_qwen_tokenizer
+
 QWEN_WIDTH = 16  # the text encoder's hidden size: Qwen3-4B's 2560 in Klein 4B
 CONTEXT_WIDTH = 3 * QWEN_WIDTH  # the transformer's joint_attention_dim: three hidden states side by side (7680)
 QWEN_LAYERS = 27  # the deepest hidden state the pipeline reads is the 27th
-SPECIAL = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>")
 # the part of Qwen3's chat template the pipeline uses: one user turn, the assistant's turn opened, thinking off
 CHAT_TEMPLATE = ("{% for message in messages %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n"
                  "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n"
@@ -21,16 +23,10 @@ CHAT_TEMPLATE = ("{% for message in messages %}<|im_start|>{{ message.role }}\n{
                  "{% endif %}")
 
 
-def tiny_qwen_tokenizer():
-    """A Qwen2 tokenizer (byte-level BPE, no merges: one token per byte) with Qwen's special tokens and a chat
-    template, built without any download."""
-    from tokenizers import pre_tokenizers
-    from transformers import Qwen2Tokenizer
-
-    alphabet = pre_tokenizers.ByteLevel.alphabet()
-    vocab = {token: i for i, token in enumerate(sorted(alphabet))}
-    vocab.update({token: len(alphabet) + i for i, token in enumerate(SPECIAL)})
-    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=[], model_max_length=512)
+def tiny_klein_tokenizer():
+    """Z-Image's tiny Qwen tokenizer (one token per byte, Qwen's special tokens) with the chat template Klein's
+    pipeline calls (``enable_thinking=False`` closes an empty thinking block, as Qwen3's template does)."""
+    tokenizer = tiny_qwen_tokenizer()
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
 
@@ -54,7 +50,7 @@ def tiny_klein_pipeline(is_distilled: bool = True):
         sample_size=64)
     vae.bn.running_mean.copy_(torch.randn(128) * 0.3)  # statistics as a trained VAE has them, not 0 and 1
     vae.bn.running_var.copy_(torch.rand(128) + 0.5)
-    tokenizer = tiny_qwen_tokenizer()
+    tokenizer = tiny_klein_tokenizer()
     qwen = Qwen3ForCausalLM(Qwen3Config(
         vocab_size=len(tokenizer), hidden_size=QWEN_WIDTH, intermediate_size=24, num_hidden_layers=QWEN_LAYERS,
         num_attention_heads=2, num_key_value_heads=1, head_dim=8, max_position_embeddings=512,

@@ -95,24 +95,10 @@ def write_defaults(model_path: Path, scheduler: str, steps: int, guide: str = ""
 
 def recommended_settings(info, ref: str = "") -> dict:
     """What a newly chosen model brings: its family's defaults (models/families.py: scheduler, steps, guidance
-    scale), those its folder's model_index.json selects (a step-distilled Flux.2 Klein's), overridden by what its own
-    folder's ``ddpm_studio.json`` says (``read_defaults``)."""
+    scale; its flavour's, such as Flux.1 schnell's, over them), overridden by what its own folder's
+    ``ddpm_studio.json`` says (``read_defaults``)."""
     from ddpm_studio.engine.models.families import family_of_info
 
     family = family_of_info(info)
-    found = dict(family.defaults) if family is not None else {}
-    if family is not None and family.folder_defaults:
-        index = _model_index(Path(info.path))
-        for key, value, defaults in family.folder_defaults:
-            if index.get(key) == value:
-                found.update(defaults)
-    return {**found, **read_defaults(info.path, ref or info.ref)}
-
-
-def _model_index(folder: Path) -> dict:
-    """A pipeline folder's model_index.json, or {} (a single file, or one that cannot be read: the catalogue says)."""
-    try:
-        data = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    own = dict(family.defaults_for(getattr(info, "flavour", ""))) if family is not None else {}
+    return {**own, **read_defaults(info.path, ref or info.ref)}

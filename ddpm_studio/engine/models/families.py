@@ -18,18 +18,30 @@ Latent→RGB factors (latent channels → RGB, applied to model-space latents) a
 
 Stable Diffusion 3 / 3.5 (``sd3``) is a flow-matching family: an MMDiT transformer (its folder ``transformer``, its
 context width ``joint_attention_dim``) on a 16-channel VAE with a shift factor, two CLIP encoders and T5, which may be
-left out (``optional_parts``); it takes plain text (no A1111 weights) and, in this slice, no add-ons.
+left out (``optional_parts``); it takes plain text (no A1111 weights) and, of the add-ons, the hires fix only (its
+second pass through the img2img pipeline with the flow Euler scheduler, whose ``scale_noise`` that pipeline needs).
 
 Flux.1 (``flux``) is one too: a transformer on a 16-channel VAE with a shift factor, CLIP-L (its pooled text) and T5
 (the context). Its transformer reads latents packed 2×2 into tokens (``packed``: 16 channels × 4 = its 64 inputs,
-which name its variant); its guidance is distilled into the transformer (no negative prompt: ``negative_prompt``).
+which name its variant); its guidance is distilled into the transformer (no negative prompt: ``negative_prompt``),
+but its pipeline can also run true CFG with a negative prompt where the user asks (``true_cfg``). A Flux folder whose
+transformer has no guidance embedding is schnell-like (``flavours``): it brings schnell's defaults.
+
+Chroma (``chroma``) is Flux.1 schnell pruned and de-distilled: the same 16-channel VAE and 2×2 packing, T5 alone
+(no CLIP), and real classifier-free guidance with a negative prompt (its ``guidance_scale``).
+
+Z-Image (``zimage``, Turbo and its base) is one too: a single-stream transformer (its context width ``cap_feat_dim``)
+that patchifies 2×2 inside, so its scheduler holds plain 16-channel latents, on Flux.1's VAE (ComfyUI's Z-Image, a
+Lumina2 model, uses the Flux latent format); one Qwen3 text encoder. Its pipeline keeps x_t in float32 whatever the
+transformer's dtype (``float32_latents``), takes its own sigmas (so only the solvers whose ``set_timesteps`` takes
+sigmas), and runs true CFG with the negative prompt at any guidance above 0 (``cfg_above``): Turbo is sampled at 0.
 
 Flux.2 Klein (``klein``, 4B and 9B) is a transformer on a 32-channel VAE (``AutoencoderKLFlux2``) that has no scaling
 factor: its latents are patchified 2×2 (128 values, its transformer's inputs) and normalised by the VAE's batch-norm
 running statistics, then packed one token per patch. Its context is three hidden states of a Qwen3 causal LM side by
 side (Qwen3-4B's 3 × 2560 in the 4B). Its pipeline takes no negative prompt text (its unconditional pass, in the base
-models, is the empty prompt). The step-distilled 4B and 9B say so in their model_index.json (``is_distilled``), which
-brings their own defaults (``folder_defaults``).
+models, is the empty prompt: ``negative_why`` says so in the run's note). The step-distilled 4B and 9B say so in their
+model_index.json (``is_distilled``): a flavour read from the folder's index, with its own defaults.
 """
 
 from __future__ import annotations
@@ -39,6 +51,7 @@ from types import MappingProxyType
 
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")  # read only by torch's weights-only loader, when allowed
 ADDONS = frozenset({"lora", "embedding", "vae", "controlnet", "hires", "attention"})  # what the SD families take
+FILE_ADDONS = frozenset({"lora", "embedding", "vae", "controlnet"})  # add-on files: their widths tell their family
 ADDON_WORDS = {"lora": "LoRAs", "embedding": "embeddings", "vae": "a VAE of its own", "controlnet": "ControlNet",
                "hires": "a hires fix", "attention": "attention maps"}
 
@@ -74,6 +87,18 @@ class LatentRGB:
 
 
 @dataclass(frozen=True)
+class Flavour:
+    """Models of one variant that its denoiser's config tells apart (``config_key`` holding ``value``) and that bring
+    other defaults: Flux.1 schnell has no guidance embedding and samples in 4 steps without guidance."""
+
+    name: str  # what a user reads (schnell): ModelInfo.flavour
+    config_key: str
+    value: object
+    defaults: MappingProxyType  # over the family's own
+    in_index: bool = False  # ``config_key`` is the folder's model_index.json's (Flux.2 Klein's is_distilled)
+
+
+@dataclass(frozen=True)
 class Family:
     key: str  # sd1, sd2, sdxl: ModelInfo.arch, its config folder's name
     name: str  # what a user reads
@@ -105,10 +130,12 @@ class Family:
     defaults: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # scheduler, steps, guidance_scale
     packed: int = 1  # its denoiser reads latents packed p×p into tokens of channels·p² (Flux: 2)
     negative_prompt: bool = True  # it takes a negative prompt (Flux's distilled guidance has no unconditional pass)
-    negative_why: str = ""  # why it takes none, for the run's note
-    clip_skip: bool = True  # its pipeline takes clip skip (Flux's and Flux.2 Klein's do not)
-    # (model_index.json key, its value, the defaults a folder with that value brings over ``defaults``)
-    folder_defaults: tuple = ()
+    true_cfg: bool = False  # a true CFG scale above 1 adds an unconditional pass with the negative prompt (Flux's)
+    flavours: tuple[Flavour, ...] = ()  # kinds of its models its denoiser's config tells apart, with their defaults
+    clip_skip: bool = True  # its prompt is read by CLIP encoders whose layers A1111's Clip skip counts back through
+    cfg_above: float = 1.0  # the guidance above which its pipeline runs the unconditional pass (Z-Image's from 0)
+    float32_latents: bool = False  # its pipeline draws and keeps x_t in float32, whatever the denoiser's dtype
+    negative_why: str = ""  # why it takes no negative prompt, for the run's note
 
     @property
     def xl(self) -> bool:
@@ -123,6 +150,28 @@ class Family:
 
     def pipeline(self, kind: str, mode: str) -> str | None:
         return next((v.pipelines.get(mode) for v in self.variants if v.kind == kind), None)
+
+    def flavour_of(self, config: dict, index: dict | None = None) -> str:
+        """The flavour a denoiser's config, or its folder's model_index.json (``index``), makes a model ("" when none
+        of the row's says so)."""
+        for flavour in self.flavours:
+            found = (index or {}) if flavour.in_index else config
+            if flavour.config_key in found and found[flavour.config_key] == flavour.value:
+                return flavour.name
+        return ""
+
+    def defaults_for(self, flavour: str = "") -> MappingProxyType:
+        """The defaults a model of ``flavour`` brings: the family's, with its flavour's over them."""
+        own = next((f.defaults for f in self.flavours if f.name == flavour), None)
+        return self.defaults if own is None else _frozen({**self.defaults, **own})
+
+    def every_defaults(self) -> tuple[MappingProxyType, ...]:
+        """The family's defaults and each flavour's (what the panels tell from a value the user chose)."""
+        return (self.defaults, *(self.defaults_for(f.name) for f in self.flavours))
+
+    def uses_negative(self, true_cfg_scale: float = 1.0) -> bool:
+        """Whether a job's negative prompt is used: where the family takes one, or through true CFG above 1."""
+        return self.negative_prompt or (self.true_cfg and true_cfg_scale > 1.0)
 
 
 _SD_NORMAL = {"txt2img": "StableDiffusionPipeline", "img2img": "StableDiffusionImg2ImgPipeline",
@@ -171,7 +220,8 @@ _FLUX2_RGB = LatentRGB(  # ComfyUI comfy/latent_formats.py, class Flux2: 32 chan
     # applied, as ComfyUI does, to the normalised latents unpatchified (no scale or shift: its batch norm instead)
     (-0.0329, -0.0718, -0.0851), 1.0, "Flux.2 factors (published by ComfyUI)")
 _FLOW = dict(latent_channels=16, addons=frozenset(), denoiser="transformer", context_key="joint_attention_dim",
-             prompt_weights=False, checkpoint_key="", text_prefixes=(), kohya_versions=(), side=1024, train_side=1024,
+             prompt_weights=False, clip_skip=False, checkpoint_key="", text_prefixes=(), kohya_versions=(), side=1024,
+             train_side=1024,
              control_pipelines=_frozen({}))  # what the flow families' rows share so far
 
 FAMILIES: tuple[Family, ...] = (
@@ -218,7 +268,9 @@ FAMILIES: tuple[Family, ...] = (
            # txt2img only for now: diffusers' SD3 img2img adds its noise with the flow Euler scheduler alone
            variants=(Variant("stable-diffusion-3", 16, "Text to Image",
                              _frozen({"txt2img": "StableDiffusion3Pipeline"})),),
-           img2img="StableDiffusion3Img2ImgPipeline", latent_rgb=_SD3_RGB, taesd_repo="madebyollin/taesd3", **_FLOW,
+           img2img="StableDiffusion3Img2ImgPipeline", latent_rgb=_SD3_RGB, taesd_repo="madebyollin/taesd3",
+           # its CLIP-L and CLIP-G take clip skip (StableDiffusion3Pipeline's clip_skip); the hires fix through its img2img
+           **dict(_FLOW, clip_skip=True, addons=frozenset({"hires"})),
            optional_parts=_frozen({"text_encoder_3": "T5", "tokenizer_3": "T5"}),
            schedulers=("euler", "dpm++2m", "unipc"),  # the names with a flow form (jobs/scheduler_table.py)
            # SD 3.5 Large's model card: 28 steps at guidance 3.5 (Medium's says 40 at 4.5, Large Turbo's 4 at 0)
@@ -226,26 +278,54 @@ FAMILIES: tuple[Family, ...] = (
     Family(key="flux", name="Flux.1", context_dim=4096, text_widths=(768, 4096),  # CLIP-L (pooled), T5-XXL
            folder_classes=_frozen({"FluxPipeline": "flux"}),
            variants=(Variant("flux", 64, "Text to Image", _frozen({"txt2img": "FluxPipeline"})),),  # 16 × 2×2
-           img2img="FluxImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1", **_FLOW,
-           packed=2, negative_prompt=False, negative_why="its guidance is distilled into the model",
-           clip_skip=False,
+           img2img="FluxImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
+           **dict(_FLOW, addons=frozenset({"hires"})),  # the hires fix through FluxImg2ImgPipeline
+           packed=2, negative_prompt=False, true_cfg=True,  # FluxPipeline's true_cfg_scale and negative_prompt
+           negative_why="its guidance is distilled into the model",
            # its pipeline shifts the schedule by the picture's size (set_timesteps(mu=…)): the flow forms that take it
            schedulers=("euler", "dpm++2m", "unipc"),
            # FluxPipeline's defaults and Flux.1-dev's model card: 28 steps at (distilled) guidance 3.5
-           defaults=_frozen({"scheduler": "euler", "steps": 28, "guidance_scale": 3.5})),
+           defaults=_frozen({"scheduler": "euler", "steps": 28, "guidance_scale": 3.5}),
+           # FLUX.1-schnell's transformer has no guidance embedding (its config's guidance_embeds: false); its model
+           # card and diffusers' Flux docs sample it in 4 steps at guidance 0 (FluxPipeline then ignores guidance)
+           flavours=(Flavour("schnell", "guidance_embeds", False, _frozen({"steps": 4, "guidance_scale": 0.0})),)),
+    Family(key="chroma", name="Chroma", context_dim=4096, text_widths=(4096,),  # T5-XXL only
+           folder_classes=_frozen({"ChromaPipeline": "chroma"}),
+           variants=(Variant("chroma", 64, "Text to Image", _frozen({"txt2img": "ChromaPipeline"})),),  # 16 × 2×2
+           # Flux.1's VAE (ComfyUI comfy/supported_models.py: Chroma's latent_format is Flux's), so taef1 decodes it
+           img2img="ChromaImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1", **_FLOW,
+           packed=2,  # real CFG: guidance_scale above 1 runs the negative prompt; T5 alone
+           # ChromaPipeline always passes its own sigmas (set_timesteps(sigmas=…, mu=…)), which the flow solvers
+           # (DPM++ 2M, UniPC) do not take, unlike FluxPipeline, which leaves them out for solvers on flow sigmas
+           schedulers=("euler",),
+           # the Chroma1-HD model card's and diffusers' Chroma docs' example: 40 steps at CFG 3.0 (ChromaPipeline's
+           # own signature defaults, 35 steps at 5.0, predate Chroma1-HD)
+           defaults=_frozen({"scheduler": "euler", "steps": 40, "guidance_scale": 3.0})),
+    Family(key="zimage", name="Z-Image", context_dim=2560, text_widths=(2560,),  # Qwen3-4B's hidden size
+           folder_classes=_frozen({"ZImagePipeline": "z-image"}),
+           # its transformer patchifies 2×2 inside: the pipeline's latents are the VAE's, 16 channels, unpacked
+           variants=(Variant("z-image", 16, "Text to Image", _frozen({"txt2img": "ZImagePipeline"})),),
+           # ComfyUI's ZImage is a Lumina2 model, whose latent format is Flux's: Flux's map, and taef1 decodes them
+           img2img="ZImageImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
+           **{**_FLOW, "context_key": "cap_feat_dim"}, cfg_above=0.0, float32_latents=True,
+           # ZImagePipeline passes its own sigmas to set_timesteps: DPM++ 2M's takes none, so Euler and UniPC only
+           schedulers=("euler", "unipc"),
+           # Z-Image-Turbo's model card: 9 steps at guidance 0 ("Guidance should be 0 for the Turbo models");
+           # ZImagePipeline's own defaults (50 steps at 5.0) are the base model's kind
+           defaults=_frozen({"scheduler": "euler", "steps": 9, "guidance_scale": 0.0})),
     Family(key="klein", name="Flux.2 Klein", context_dim=7680, text_widths=(2560,),  # Qwen3-4B's 3 hidden states
            folder_classes=_frozen({"Flux2KleinPipeline": "flux2-klein"}),
            variants=(Variant("flux2-klein", 128, "Text to Image",  # 32 channels × 2×2
                              _frozen({"txt2img": "Flux2KleinPipeline"})),),
            img2img="", latent_rgb=_FLUX2_RGB, taesd_repo="", **{**_FLOW, "latent_channels": 32},
            packed=2, negative_prompt=False, negative_why="its pipeline's unconditional pass is the empty prompt",
-           clip_skip=False,
            schedulers=("euler", "dpm++2m", "unipc"),  # it shifts the schedule by the picture's size (mu), as Flux.1
            # Flux2KleinPipeline's defaults and its docstring's example (the base 9B): 50 steps at guidance 4.0, CFG
            # on the empty prompt; the step-distilled Klein 4B and 9B (FLUX.2-klein-4B's model card and BFL's flux2
-           # README): 4 steps, guidance 1.0 (their pipeline ignores it)
+           # README; their model_index.json says is_distilled): 4 steps, guidance 1.0 (their pipeline ignores it)
            defaults=_frozen({"scheduler": "euler", "steps": 50, "guidance_scale": 4.0}),
-           folder_defaults=(("is_distilled", True, _frozen({"steps": 4, "guidance_scale": 1.0})),)),
+           flavours=(Flavour("distilled", "is_distilled", True, _frozen({"steps": 4, "guidance_scale": 1.0}),
+                             in_index=True),)),
 )
 BY_KEY = {family.key: family for family in FAMILIES}
 FAMILY_NAMES = {family.key: family.name for family in FAMILIES}

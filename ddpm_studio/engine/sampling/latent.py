@@ -32,7 +32,7 @@ def prepare_addons(loaded: LoadedPipeline, job: PromptJob, folders, allow_pickle
     from ddpm_studio.engine.addons.vae import VaeSlot, find_vae
 
     family = family_of_info(loaded.info)
-    if family is not None and not family.addons:  # a family that takes none (SD 3.5): its pipeline left as loaded
+    if family is not None and not {"lora", "embedding", "vae"} & family.addons:  # SD 3.5's: left as loaded
         return UsedAddons(prompt=job.prompt, negative_prompt=job.negative_prompt)
     if job.vae or loaded.vae_slot is not None:
         if loaded.vae_slot is None:
@@ -58,7 +58,7 @@ def _fit_to_latent_grid(image: Image.Image, multiple: int) -> Image.Image:
 def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, negative: str) -> dict:
     """The pipeline call for ``job``; ``prompt`` and ``negative`` are the texts for the encoder (tags taken out)."""
     multiple = loaded.pipe.vae_scale_factor
-    args = dict(**_prompts(loaded, prompt, negative, job.clip_skip),
+    args = dict(**_prompts(loaded, prompt, negative, job.clip_skip, job.true_cfg_scale),
                 guidance_scale=job.guidance_scale, num_inference_steps=job.steps, num_images_per_prompt=job.batch_size,
                 output_type="np")
     if isinstance(job, Text2ImageJob):
@@ -78,16 +78,18 @@ def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, nega
     return args
 
 
-def _prompts(loaded: LoadedPipeline, prompt: str, negative: str, clip_skip: int) -> dict:
+def _prompts(loaded: LoadedPipeline, prompt: str, negative: str, clip_skip: int, true_cfg_scale: float = 1.0) -> dict:
     """The prompt arguments: A1111-weighted where the family takes weights, else the plain words (the load's note
-    says the weights are not applied), clip skip N as diffusers' N − 1."""
+    says the weights are not applied), clip skip N as diffusers' N − 1. Flux's true CFG (``true_cfg_scale`` above 1)
+    takes the negative prompt, even an empty one (then its unconditional pass is the empty prompt's)."""
     family = family_of_info(loaded.info)
     if family is None or family.prompt_weights:
         return prompt_arguments(loaded.pipe, prompt, negative, clip_skip)
     args = dict(prompt=plain_text(prompt), negative_prompt=plain_text(negative) or None)
-    if not family.negative_prompt:  # Flux's distilled guidance: no unconditional pass to take it (the run says so)
+    if family.true_cfg and true_cfg_scale > 1.0:
+        args.update(negative_prompt=plain_text(negative), true_cfg_scale=true_cfg_scale)
+    elif not family.negative_prompt:  # Flux's distilled guidance: no unconditional pass to take it (the run says so)
         del args["negative_prompt"]
-    # a pipeline without clip skip (Flux's, Flux.2 Klein's: ``clip_skip`` in its row) runs without (the run says so)
     return {**args, "clip_skip": clip_skip - 1} if clip_skip > 1 and family.clip_skip else args
 
 
@@ -115,12 +117,13 @@ def inpaint_canvas(job: EditJob, multiple: int):
     return canvas
 
 
-def varied_latents(pipe, job: Text2ImageJob, packed: int = 1) -> tuple[torch.Tensor, list[torch.Generator]]:
+def varied_latents(pipe, job: Text2ImageJob, packed: int = 1,
+                   dtype: torch.dtype | None = None) -> tuple[torch.Tensor, list[torch.Generator]]:
     """A Text to Image job's x_T with its variation seed, drawn per image with the pipeline's own shape and dtype
     (so strength 0 would be the pipeline's own x_T), and the seeds' generators for the sampler to go on with. A
     packed family's (Flux's, ``packed`` its row's) is drawn as its VAE's latents, then packed, as its pipeline draws it;
-    one whose VAE normalises patches (Flux.2's) as the grid of its tokens (C·p² × h/p × w/p), which its pipeline
-    takes and packs itself."""
+    ``dtype``: the one its pipeline draws in where not the denoiser's (Z-Image's float32); one whose VAE normalises
+    patches (Flux.2's) as the grid of its tokens (C·p² × h/p × w/p), which its pipeline takes and packs itself."""
     factor = pipe.vae_scale_factor
     denoiser = getattr(pipe, "unet", None) or pipe.transformer  # SD 3.5's and Flux's is a transformer
     channels = denoiser.config.in_channels
@@ -132,7 +135,7 @@ def varied_latents(pipe, job: Text2ImageJob, packed: int = 1) -> tuple[torch.Ten
     else:
         shape = (channels, job.height // factor, job.width // factor)
     noise, generators = variation.initial_noise(job.seed, job.variation_seed, job.variation_strength,
-                                                job.batch_size, shape, dtype=denoiser.dtype)
+                                                job.batch_size, shape, dtype=dtype or denoiser.dtype)
     return (pack_latents(noise, packed) if packed > 1 and not patches else noise), generators
 
 

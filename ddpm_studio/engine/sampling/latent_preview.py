@@ -147,12 +147,14 @@ class StepRecorder:
         self._step = scheduler.step
         self.x_t: torch.Tensor | None = None
         self.x0: torch.Tensor | None = None
-        self.alpha_bar: float | None = None
+        self.alpha_bar: float | None = None  # ᾱ_t of the step (a variance-preserving scheduler's)
+        self.sigma: float | None = None  # σ_t of the step (a flow scheduler's: x_t = (1 − σ)·x0 + σ·ε)
         self.wanted = True
         prediction_type = scheduler.config.get("prediction_type", "epsilon")
         alphas = getattr(scheduler, "alphas_cumprod", None)
 
         flow = is_flow(scheduler)
+        self.noise_kind = "flow" if flow else "alpha_bar"  # what the steps' noise level is (StepEvent.noise_kind)
         # x_t is carried as x0 + σ·ε: show it as the model sees it
         karras = not flow and float(getattr(scheduler, "init_noise_sigma", 1.0)) > 1.0
 
@@ -182,13 +184,15 @@ class StepRecorder:
     def _flow_step(self, velocity: torch.Tensor, sample: torch.Tensor, sigma: float | None) -> None:
         """A flow model's step: x_t = (1 − σ)·x0 + σ·ε and the model predicts v = ε − x0, so x̂0 = x_t − σ·v̂ (the
         flow Euler step is x_next = x_t + (σ_next − σ)·v̂, which at σ_next = 0 is x̂0). x_t is the sample itself; its
-        noise level, ᾱ's counterpart (the signal's share of the power), is (1 − σ)² / ((1 − σ)² + σ²)."""
+        noise level is σ itself (1: all noise, 0: the picture)."""
         self.x_t = sample
-        if sigma is None:
-            self.x0 = self.alpha_bar = None
-            return
-        self.x0 = sample - sigma * velocity
-        self.alpha_bar = (1 - sigma) ** 2 / ((1 - sigma) ** 2 + sigma**2)
+        self.sigma = sigma
+        self.x0 = None if sigma is None else sample - sigma * velocity
+
+    @property
+    def noise_level(self) -> float | None:
+        """The step's noise level as ``noise_kind`` says: σ_t for a flow model, else ᾱ_t."""
+        return self.sigma if self.noise_kind == "flow" else self.alpha_bar
 
     def close(self) -> None:
         self.scheduler.step = self._step
