@@ -7,6 +7,7 @@ when called. A flow-matching model's config (its flow Euler scheduler's) makes t
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from ddpm_studio.engine.errors import ModelError
@@ -58,4 +59,6 @@ def _flow_scheduler(name: str, base_config: dict[str, Any]):
               "flow_shift": float(config.get(FLOW_SHIFT_KEY, 1.0)), **spec.overrides,
               # Flux's schedule is shifted by the picture's size (its pipeline passes set_timesteps mu)
               "use_dynamic_shifting": bool(config.get("use_dynamic_shifting", False))}
+    if config.get("shift_terminal") and "shift_terminal" in inspect.signature(cls.__init__).parameters:
+        solver["shift_terminal"] = config["shift_terminal"]  # Qwen-Image's schedule ends at σ 0.02, not at its last
     return cls.from_config(solver)

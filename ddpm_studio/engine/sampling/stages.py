@@ -172,6 +172,8 @@ def check_family(run: LatentRun) -> None:
         run.notes.append(f"{family.name}'s guidance is distilled into the model: the negative prompt was not used")
     if job.clip_skip != 1 and not family.clip_skip:
         run.notes.append(f"{family.name} does not read its prompt through CLIP's layers: clip skip was not used")
+    if job.negative_prompt.strip() and family.true_cfg and job.guidance_scale <= 1:
+        run.notes.append(f"{family.name} guides only above guidance 1: the negative prompt was not used")
 
 
 def prepare(run: LatentRun) -> None:
