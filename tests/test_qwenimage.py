@@ -16,7 +16,13 @@ from ddpm_studio.engine.models.families import BY_KEY, family_of_info
 from ddpm_studio.engine.output.metadata import read_job
 from ddpm_studio.engine.runner import Engine
 from tests.stopped_runs import run_stopped_in_second_call
-from tests.tiny_qwenimage import LATENTS_MEAN, LATENTS_STD, TEMPLATE_HEAD, TEXT_WIDTH, save_tiny_qwenimage
+from tests.tiny_qwenimage import (
+    LATENTS_MEAN,
+    LATENTS_STD,
+    TEMPLATE_HEAD,
+    TEXT_WIDTH,
+    save_tiny_qwenimage,
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +66,10 @@ def test_the_folder_is_a_qwen_image_model_with_its_modes(qwen):
 
 
 def test_its_defaults_are_its_pipelines_and_model_cards():
-    from ddpm_studio.engine.models.families import family_of_folder, family_of_text_widths
+    from ddpm_studio.engine.models.families import (
+        family_of_folder,
+        family_of_text_widths,
+    )
 
     row = BY_KEY["qwenimage"]
     assert family_of_folder("QwenImagePipeline", 3584) is row and family_of_text_widths((3584,)) is row
@@ -179,7 +188,11 @@ def test_model_and_vae_latents_follow_the_vaes_normalisation(qwen):
 
     from diffusers import AutoencoderKLQwenImage
 
-    from ddpm_studio.engine.sampling.latent_preview import model_latents, takes_frames, vae_latents
+    from ddpm_studio.engine.sampling.latent_preview import (
+        model_latents,
+        takes_frames,
+        vae_latents,
+    )
 
     vae = AutoencoderKLQwenImage.from_pretrained(qwen / "vae")
     x = torch.randn(2, 16, 4, 6)
@@ -203,6 +216,7 @@ def test_qwen_image_latents_preview_with_comfyuis_wan_map_or_a_fit(qwen):
     published = LatentToRGB.for_vae(SimpleNamespace(config=real))
     assert published.source == "Wan 2.1 factors (published by ComfyUI)"
     assert published(torch.zeros(1, 16, 1, 2, 2)).shape == (1, 2, 2, 3)  # a frame VAE's 5-D latents: its one frame
-    assert not _normalised_as(SimpleNamespace(**{**vars(real), "latents_std": [1.0] * 16}), BY_KEY["qwenimage"].latent_rgb)
+    other = SimpleNamespace(**{**vars(real), "latents_std": [1.0] * 16})  # another VAE's statistics: not its map
+    assert not _normalised_as(other, BY_KEY["qwenimage"].latent_rgb)
     fitted = LatentToRGB.for_vae(AutoencoderKLQwenImage.from_pretrained(qwen / "vae"))
     assert fitted.source == "fitted to this VAE" and fitted.weights.shape == (16, 3)

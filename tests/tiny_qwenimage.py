@@ -35,7 +35,14 @@ WORDS = "a an the cat dog boat lighthouse at dusk in snow red fox night blurry a
 def tiny_qwen_tokenizer():
     """A byte-level BPE (Qwen's pre-tokenizer) trained on the template and a few words, so each word of the
     template's head is one token as in the real vocabulary: the pipeline's 34 dropped tokens are exactly that head."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import (
+        AddedToken,
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+        trainers,
+    )
     from transformers import Qwen2Tokenizer
 
     inner = Tokenizer(models.BPE())

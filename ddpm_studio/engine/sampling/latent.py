@@ -21,7 +21,11 @@ from ddpm_studio.engine.preview import PREVIEW_MAX_IMAGES
 from ddpm_studio.engine.prompts.encoding import prompt_arguments
 from ddpm_studio.engine.prompts.syntax import plain_text
 from ddpm_studio.engine.sampling import variation
-from ddpm_studio.engine.sampling.latent_preview import LatentToRGB, takes_frames, vae_latents
+from ddpm_studio.engine.sampling.latent_preview import (
+    LatentToRGB,
+    takes_frames,
+    vae_latents,
+)
 from ddpm_studio.engine.sampling.pipelines import LoadedPipeline
 
 

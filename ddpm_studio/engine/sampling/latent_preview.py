@@ -91,8 +91,8 @@ def _channels(config) -> int:
 
 
 def _statistics(config, channels: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """m and σ of x = (z − m)·s/σ, shaped to broadcast over (B, C, …) latents like ``like``: the VAE's per-channel
-    ``latents_mean`` and ``latents_std`` where it has them, else its shift factor and 1."""
+    """m and σ of x = (z − m)·s/σ, shaped to broadcast over (B, C, …) latents like ``like``: the VAE's
+    per-channel ``latents_mean`` and ``latents_std`` where it has them, else its shift factor and 1."""
     mean, std = getattr(config, "latents_mean", None), getattr(config, "latents_std", None)
     shape = (1, channels) + (1,) * (like.ndim - 2)
     if mean is not None and std is not None:
