@@ -112,7 +112,7 @@ def test_the_negative_prompt_changes_the_picture_and_guidance_1_runs_one_pass(en
 @pytest.mark.parametrize("scheduler", ["dpm++2m", "unipc"])
 def test_the_solvers_its_pipeline_cannot_drive_are_refused_naming_euler(engine, chroma, scheduler):
     # ChromaPipeline hands set_timesteps its own sigmas, which these do not take (FluxPipeline leaves them out)
-    with pytest.raises(ModelError, match=r"Chroma model: the .* scheduler does not take its schedule.*euler \(Euler\)"):
+    with pytest.raises(ModelError, match=r"\(Chroma\): the .* scheduler does not take its schedule.*euler \(Euler\)"):
         engine.run(_job(chroma, scheduler=scheduler), save=False)
 
 

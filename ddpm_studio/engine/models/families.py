@@ -36,6 +36,12 @@ Lumina2 model, uses the Flux latent format); one Qwen3 text encoder. Its pipelin
 transformer's dtype (``float32_latents``), takes its own sigmas (so only the solvers whose ``set_timesteps`` takes
 sigmas), and runs true CFG with the negative prompt at any guidance above 0 (``cfg_above``): Turbo is sampled at 0.
 
+Qwen-Image (``qwenimage``) is one too: a transformer on latents packed 2×2 like Flux's, read from a Wan-style VAE of
+video frames whose 16 channels are normalised by their mean and std (``LatentRGB.latents_mean``/``latents_std``), and
+one text encoder, Qwen2.5-VL. Its guidance is classifier-free, as the pipeline's ``true_cfg_scale`` with a negative
+prompt (``guidance_argument``): the job's guidance scale goes there, and an empty negative prompt is sent as " " (what
+its model card does) so that guidance above 1 always runs both passes.
+
 Flux.2 Klein (``klein``, 4B and 9B) is a transformer on a 32-channel VAE (``AutoencoderKLFlux2``) that has no scaling
 factor: its latents are patchified 2×2 (128 values, its transformer's inputs) and normalised by the VAE's batch-norm
 running statistics, then packed one token per patch. Its context is three hidden states of a Qwen3 causal LM side by
@@ -84,6 +90,8 @@ class LatentRGB:
     scaling_factor: float
     source: str
     shift_factor: float = 0.0  # the VAE's shift (SD3's latents are (z − shift) · scale): with the scale, how it is known
+    latents_mean: tuple[float, ...] = ()  # a VAE normalising per channel, (z − mean) / std (Wan's, Qwen-Image's): how
+    latents_std: tuple[float, ...] = ()  # it is known instead of its scale and shift
 
 
 @dataclass(frozen=True)
@@ -135,6 +143,8 @@ class Family:
     clip_skip: bool = True  # its prompt is read by CLIP encoders whose layers A1111's Clip skip counts back through
     cfg_above: float = 1.0  # the guidance above which its pipeline runs the unconditional pass (Z-Image's from 0)
     float32_latents: bool = False  # its pipeline draws and keeps x_t in float32, whatever the denoiser's dtype
+    guidance_argument: str = "guidance_scale"  # the pipeline's argument for the job's guidance (Qwen-Image's:
+    # true_cfg_scale, which guides only with a negative prompt)
     negative_why: str = ""  # why it takes no negative prompt, for the run's note
 
     @property
@@ -219,6 +229,17 @@ _FLUX2_RGB = LatentRGB(  # ComfyUI comfy/latent_formats.py, class Flux2: 32 chan
      (-0.0332, -0.0457, -0.0468), (-0.0085, 0.0389, 0.0609), (-0.0076, 0.0003, -0.0043), (-0.0111, -0.0460, -0.0614)),
     # applied, as ComfyUI does, to the normalised latents unpatchified (no scale or shift: its batch norm instead)
     (-0.0329, -0.0718, -0.0851), 1.0, "Flux.2 factors (published by ComfyUI)")
+_WAN21_RGB = LatentRGB(  # ComfyUI comfy/latent_formats.py, class Wan21 (its QwenImage model's latent format)
+    ((-0.1299, -0.1692, 0.2932), (0.0671, 0.0406, 0.0442), (0.3568, 0.2548, 0.1747), (0.0372, 0.2344, 0.1420),
+     (0.0313, 0.0189, -0.0328), (0.0296, -0.0956, -0.0665), (-0.3477, -0.4059, -0.2925), (0.0166, 0.1902, 0.1975),
+     (-0.0412, 0.0267, -0.1364), (-0.1293, 0.0740, 0.1636), (0.0680, 0.3019, 0.1128), (0.0032, 0.0581, 0.0639),
+     (-0.1251, 0.0927, 0.1699), (0.0060, -0.0633, 0.0005), (0.3477, 0.2275, 0.2950), (0.1984, 0.0913, 0.1861)),
+    (-0.1835, -0.0868, -0.3360), 1.0, "Wan 2.1 factors (published by ComfyUI)",
+    # the VAE's own statistics (Qwen-Image's vae/config.json; ComfyUI's Wan21 the same)
+    latents_mean=(-0.7571, -0.7089, -0.9113, 0.1075, -0.1745, 0.9653, -0.1517, 1.5508,
+                  0.4134, -0.0715, 0.5517, -0.3632, -0.1922, -0.9497, 0.2503, -0.2921),
+    latents_std=(2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743,
+                 3.2687, 2.1526, 2.8652, 1.5579, 1.6382, 1.1253, 2.8251, 1.9160))
 _FLOW = dict(latent_channels=16, addons=frozenset(), denoiser="transformer", context_key="joint_attention_dim",
              prompt_weights=False, clip_skip=False, checkpoint_key="", text_prefixes=(), kohya_versions=(), side=1024,
              train_side=1024,
@@ -313,6 +334,16 @@ FAMILIES: tuple[Family, ...] = (
            # Z-Image-Turbo's model card: 9 steps at guidance 0 ("Guidance should be 0 for the Turbo models");
            # ZImagePipeline's own defaults (50 steps at 5.0) are the base model's kind
            defaults=_frozen({"scheduler": "euler", "steps": 9, "guidance_scale": 0.0})),
+    Family(key="qwenimage", name="Qwen-Image", context_dim=3584, text_widths=(3584,),  # Qwen2.5-VL-7B's hidden size
+           folder_classes=_frozen({"QwenImagePipeline": "qwen-image"}),
+           variants=(Variant("qwen-image", 64, "Text to Image", _frozen({"txt2img": "QwenImagePipeline"})),),
+           img2img="QwenImageImg2ImgPipeline", latent_rgb=_WAN21_RGB, taesd_repo="",  # no AutoencoderTiny for it
+           **{**_FLOW, "side": 1328},  # its model card's 1:1 size
+           packed=2, guidance_argument="true_cfg_scale",
+           # its pipeline sets the schedule by sigmas (set_timesteps(sigmas=…, mu=…)): DPM++ 2M takes no sigmas
+           schedulers=("euler", "unipc"),
+           # QwenImagePipeline's docstring and Qwen-Image's model card: 50 steps at true CFG 4
+           defaults=_frozen({"scheduler": "euler", "steps": 50, "guidance_scale": 4.0})),
     Family(key="klein", name="Flux.2 Klein", context_dim=7680, text_widths=(2560,),  # Qwen3-4B's 3 hidden states
            folder_classes=_frozen({"Flux2KleinPipeline": "flux2-klein"}),
            variants=(Variant("flux2-klein", 128, "Text to Image",  # 32 channels × 2×2

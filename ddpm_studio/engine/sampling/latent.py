@@ -21,7 +21,12 @@ from ddpm_studio.engine.preview import PREVIEW_MAX_IMAGES
 from ddpm_studio.engine.prompts.encoding import prompt_arguments
 from ddpm_studio.engine.prompts.syntax import plain_text
 from ddpm_studio.engine.sampling import variation
-from ddpm_studio.engine.sampling.latent_preview import LatentToRGB, patch_norm, vae_latents
+from ddpm_studio.engine.sampling.latent_preview import (
+    LatentToRGB,
+    patch_norm,
+    takes_frames,
+    vae_latents,
+)
 from ddpm_studio.engine.sampling.pipelines import LoadedPipeline
 
 
@@ -59,8 +64,8 @@ def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, nega
     """The pipeline call for ``job``; ``prompt`` and ``negative`` are the texts for the encoder (tags taken out)."""
     multiple = loaded.pipe.vae_scale_factor
     args = dict(**_prompts(loaded, prompt, negative, job.clip_skip, job.true_cfg_scale),
-                guidance_scale=job.guidance_scale, num_inference_steps=job.steps, num_images_per_prompt=job.batch_size,
-                output_type="np")
+                num_inference_steps=job.steps, num_images_per_prompt=job.batch_size, output_type="np")
+    args.update(_guidance(loaded, job.guidance_scale, args.get("negative_prompt")))
     if isinstance(job, Text2ImageJob):
         args.update(height=job.height, width=job.width)
         return args
@@ -91,6 +96,16 @@ def _prompts(loaded: LoadedPipeline, prompt: str, negative: str, clip_skip: int,
     elif not family.negative_prompt:  # Flux's distilled guidance: no unconditional pass to take it (the run says so)
         del args["negative_prompt"]
     return {**args, "clip_skip": clip_skip - 1} if clip_skip > 1 and family.clip_skip else args
+
+
+def _guidance(loaded: LoadedPipeline, scale: float, negative: str | None) -> dict:
+    """The job's guidance scale as the pipeline takes it: ``guidance_scale``, or for a true-CFG family (Qwen-Image)
+    ``true_cfg_scale``, which guides only with a negative prompt: above 1, an empty one is sent as " ", as its model
+    card does; at 1 or below the pipeline runs one pass and no negative is sent (the run's note says so)."""
+    family = family_of_info(loaded.info)
+    if family is None or family.guidance_argument != "true_cfg_scale":
+        return {"guidance_scale": scale}
+    return {"true_cfg_scale": scale, "negative_prompt": (negative or " ") if scale > 1 else None}
 
 
 def outpaint_canvas(job: EditJob, multiple: int):
@@ -158,11 +173,15 @@ def unpack_latents(tokens: torch.Tensor, packed: int, height: int, width: int, v
 
 
 def decode_preview(vae, latents: torch.Tensor) -> np.ndarray:
-    """The full VAE decode of model-space latents: exact, and far slower than the linear map."""
+    """The full VAE decode of model-space latents (B, C, h, w): exact, and far slower than the linear map. The VAE's
+    config says how its latents are normalised (latent_preview.vae_latents); a VAE of frames decodes the picture as
+    one frame."""
     from ddpm_studio.engine.preview import preview
 
-    latents = vae_latents(vae, latents[:PREVIEW_MAX_IMAGES].to(vae.dtype))  # SD3's shift, Flux.2's batch norm
-    return preview(vae.decode(latents).sample)
+    latents = vae_latents(vae, latents[:PREVIEW_MAX_IMAGES].to(vae.dtype))
+    if not takes_frames(vae):
+        return preview(vae.decode(latents).sample)
+    return preview(vae.decode(latents.unsqueeze(2)).sample[:, :, 0])
 
 
 def taesd_preview(taesd, latents: torch.Tensor) -> np.ndarray:

@@ -7,6 +7,7 @@ when called. A flow-matching model's config (its flow Euler scheduler's) makes t
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from ddpm_studio.engine.errors import ModelError
@@ -58,6 +59,8 @@ def _flow_scheduler(name: str, base_config: dict[str, Any]):
               "flow_shift": float(config.get(FLOW_SHIFT_KEY, 1.0)), **spec.overrides,
               # Flux's schedule is shifted by the picture's size (its pipeline passes set_timesteps mu)
               "use_dynamic_shifting": bool(config.get("use_dynamic_shifting", False))}
+    if config.get("shift_terminal") and "shift_terminal" in inspect.signature(cls.__init__).parameters:
+        solver["shift_terminal"] = config["shift_terminal"]  # Qwen-Image's schedule ends at σ 0.02, not at its last
     return _sigmas_as_array(cls.from_config(solver))
 
 
@@ -66,7 +69,6 @@ def _sigmas_as_array(scheduler):
     a pipeline that passes its own as a list (Z-Image's) gets them made an array first. The signature stays the
     solver's (pipelines read it to know whether it takes sigmas)."""
     import functools
-    import inspect
 
     import numpy as np
 
