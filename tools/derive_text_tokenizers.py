@@ -29,8 +29,8 @@ TOKENIZERS = {
               ("tokenizer.json.gz", "tokenizer_config.json", "special_tokens_map.json")),
 }
 LICENSE_NAME = "T5-Qwen3-tokenizers-Apache-2.0.txt"
-HEADER = """The T5 tokenizer in resources/tokenizers/t5 (google/t5-v1_1-xxl's, Copyright Google LLC) and the Qwen3 tokenizer in
-resources/tokenizers/qwen3 (Qwen/Qwen3-4B's, Copyright Alibaba Cloud, the Qwen team) are licensed under the Apache
+HEADER = """The T5 tokenizer in resources/tokenizers/t5 (google/t5-v1_1-xxl's, Copyright Google LLC) and the Qwen3
+tokenizer in resources/tokenizers/qwen3 (Qwen/Qwen3-4B's, Copyright Alibaba Cloud, the Qwen team) are licensed under the Apache
 License 2.0. DDPM Studio's tools/derive_text_tokenizers.py copies them unchanged from the package data of InvokeAI's
 wheel on PyPI ({wheel},
 sha256 {sha256}), which is itself Apache-2.0; its licence text follows.

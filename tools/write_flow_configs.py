@@ -59,7 +59,8 @@ VAE_16 = {  # the 16-channel AutoencoderKL of SD 3.5 and Flux.1 (their vae/confi
 SD35_TRANSFORMER = {"_class_name": "SD3Transformer2DModel", "attention_head_dim": 64, "in_channels": 16,
                     "joint_attention_dim": 4096, "out_channels": 16, "patch_size": 2, "pooled_projection_dim": 2048,
                     "qk_norm": "rms_norm", "sample_size": 128}
-SD35_INDEX = {"_class_name": "StableDiffusion3Pipeline", "feature_extractor": [None, None], "image_encoder": [None, None],
+SD35_INDEX = {"_class_name": "StableDiffusion3Pipeline", "feature_extractor": [None, None],
+              "image_encoder": [None, None],
               "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"],
               "text_encoder": ["transformers", "CLIPTextModelWithProjection"],
               "text_encoder_2": ["transformers", "CLIPTextModelWithProjection"],

@@ -58,6 +58,7 @@ class ModelInfo:
     context_dim: int = 0  # latent families: the width of the text embeddings the UNet attends to (768, 1024, 2048)
 
     prediction: str = ""  # single-file checkpoints: what the UNet predicts when a key of the file says
+    split: bool = False  # a flow family's diffusion-model file: its text encoders (and VAE) may be other files
 
     @property
     def prediction_unknown(self) -> bool:
@@ -188,6 +189,9 @@ def _known_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
 
 
 def _inspect_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
+    split = _split_file(ref, path, allow_pickle)
+    if split is not None:
+        return split
     try:
         facts = read_checkpoint(path, allow_pickle)
     except SingleFileError as exc:
@@ -201,6 +205,24 @@ def _inspect_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
     return ModelInfo(ref=ref, path=path, name=path.stem, class_name=f"single-file {row.name}", family=variant.kind,
                      panel=variant.panel, modes=variant.modes, in_channels=channels, arch=arch,
                      context_dim=row.context_dim, prediction=facts.prediction)
+
+
+def _split_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo | None:
+    """A flow family's diffusion-model file (engine/models/split_files.py), or None when ``path`` is none."""
+    from ddpm_studio.engine.models.single_file import read_shapes
+    from ddpm_studio.engine.models.split_files import read_split
+
+    try:
+        facts = read_split(path, read_shapes(path, allow_pickle))
+    except SingleFileError:
+        return None  # read_checkpoint says what is wrong with it
+    if facts is None:
+        return None
+    row = BY_KEY[facts.family]
+    variant = row.variants[0]
+    return ModelInfo(ref=ref, path=path, name=path.stem, class_name=f"{row.name} diffusion model ({facts.config})",
+                     family=variant.kind, panel=variant.panel, modes=variant.modes, in_channels=variant.channels,
+                     arch=row.key, context_dim=row.context_dim, split=True)
 
 
 def _denoiser_shape(path: Path, row) -> tuple[int, int]:
