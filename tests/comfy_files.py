@@ -77,9 +77,13 @@ def _plain(state: dict) -> dict:
 
 
 def save_text_encoder(model, path: Path) -> Path:
-    """A transformers text encoder as ComfyUI keeps it: its own key names, one file."""
+    """A transformers text encoder as ComfyUI keeps it: transformers' key names, one file; a CLIP's under
+    ``text_model.`` (transformers 5's CLIPTextModel leaves that level out of its own names)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(_plain(model.state_dict()), str(path))
+    state = _plain(model.state_dict())
+    if type(model).__name__ == "CLIPTextModel" and not any(key.startswith("text_model.") for key in state):
+        state = {f"text_model.{key}": value for key, value in state.items()}
+    save_file(state, str(path))
     return path
 
 
@@ -119,3 +123,90 @@ def save_configs(pipeline_dir: Path, out: Path) -> Path:
             (out / item.relative_to(pipeline_dir)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(item, out / item.relative_to(pipeline_dir))
     return out
+
+
+FLUX_FIXED = {"time_text_embed.timestep_embedder.linear_1": "time_in.in_layer",
+              "time_text_embed.timestep_embedder.linear_2": "time_in.out_layer",
+              "time_text_embed.text_embedder.linear_1": "vector_in.in_layer",
+              "time_text_embed.text_embedder.linear_2": "vector_in.out_layer",
+              "time_text_embed.guidance_embedder.linear_1": "guidance_in.in_layer",
+              "time_text_embed.guidance_embedder.linear_2": "guidance_in.out_layer",
+              "context_embedder": "txt_in", "x_embedder": "img_in", "proj_out": "final_layer.linear"}
+FLUX_DOUBLE = {"norm1.linear": "img_mod.lin", "norm1_context.linear": "txt_mod.lin",
+               "attn.norm_q": "img_attn.norm.query_norm", "attn.norm_k": "img_attn.norm.key_norm",
+               "attn.norm_added_q": "txt_attn.norm.query_norm", "attn.norm_added_k": "txt_attn.norm.key_norm",
+               "ff.net.0.proj": "img_mlp.0", "ff.net.2": "img_mlp.2", "ff_context.net.0.proj": "txt_mlp.0",
+               "ff_context.net.2": "txt_mlp.2", "attn.to_out.0": "img_attn.proj", "attn.to_add_out": "txt_attn.proj"}
+FLUX_SINGLE = {"norm.linear": "modulation.lin", "attn.norm_q": "norm.query_norm", "attn.norm_k": "norm.key_norm",
+               "proj_out": "linear2"}
+FLUX_JOINED = ("attn.to_q", "attn.to_k", "attn.to_v", "attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj",
+               "proj_mlp")
+
+
+def flux_to_original(state: dict) -> dict:
+    """A diffusers Flux transformer's state in BFL's layout (flux1-dev.safetensors), q/k norm weights as ``scale``."""
+    out = {}
+    doubles, singles = set(), set()
+    for key, value in state.items():
+        stem, _, param = key.rpartition(".")
+        if stem in FLUX_FIXED:
+            out[f"{FLUX_FIXED[stem]}.{param}"] = value
+        elif stem == "norm_out.linear":
+            out[f"final_layer.adaLN_modulation.1.{param}"] = _swap_halves(value)
+        elif m := re.match(r"(transformer_blocks|single_transformer_blocks)\.(\d+)\.(.*)", stem):
+            double = m[1] == "transformer_blocks"
+            (doubles if double else singles).add(int(m[2]))
+            if m[3] in FLUX_JOINED:
+                continue
+            table, block = (FLUX_DOUBLE, "double_blocks") if double else (FLUX_SINGLE, "single_blocks")
+            name = table[m[3]]
+            out[f"{block}.{m[2]}.{name}.{'scale' if name.endswith('_norm') else param}"] = value
+        else:
+            raise KeyError(f"no original name for {key}")
+    for i in doubles:
+        for param in ("weight", "bias"):
+            block = f"transformer_blocks.{i}.attn"
+            out[f"double_blocks.{i}.img_attn.qkv.{param}"] = torch.cat([state[f"{block}.to_{x}.{param}"] for x in "qkv"])
+            out[f"double_blocks.{i}.txt_attn.qkv.{param}"] = torch.cat(
+                [state[f"{block}.add_{x}_proj.{param}"] for x in "qkv"])
+    for i in singles:
+        for param in ("weight", "bias"):
+            block = f"single_transformer_blocks.{i}"
+            out[f"single_blocks.{i}.linear1.{param}"] = torch.cat(
+                [*(state[f"{block}.attn.to_{x}.{param}"] for x in "qkv"), state[f"{block}.proj_mlp.{param}"]])
+    return out
+
+
+def flux_converter_for_tiny_widths(original):
+    """diffusers' Flux converter splits a single block's fused q/k/v/MLP weights at Flux.1's own widths (its
+    single_file_utils fixes inner_dim = 3072, the MLP 4 × that). For a tiny model this wraps it: the tiny pieces are
+    padded to those widths before and cut back after, so every key name is still diffusers' own conversion."""
+    flux_widths = (3072, 3072, 3072, 4 * 3072)
+
+    def convert(checkpoint, config, **kwargs):
+        inner = config["num_attention_heads"] * config["attention_head_dim"]
+        tiny = (inner, inner, inner, 4 * inner)
+        for key in [k for k in checkpoint if re.search(r"single_blocks\.\d+\.linear1\.", k)]:
+            pieces = torch.split(checkpoint[key], tiny)
+            checkpoint[key] = torch.cat([torch.cat([p, p.new_zeros((size - p.shape[0], *p.shape[1:]))])
+                                         for p, size in zip(pieces, flux_widths)])
+        out = original(checkpoint=checkpoint, config=config, **kwargs)
+        for key in out:
+            if m := re.match(r"single_transformer_blocks\.\d+\.(attn\.to_[qkv]|proj_mlp)\.", key):
+                out[key] = out[key][: 4 * inner if m[1] == "proj_mlp" else inner]
+        return out
+
+    return convert
+
+
+def save_flux_files(pipe, home: Path) -> dict:
+    """The tiny Flux pipeline as a ComfyUI models home: models/diffusion_models/tiny-flux1-dev.safetensors (BFL's
+    layout), models/text_encoders/clip_l.safetensors and t5xxl_fp16.safetensors, models/vae/ae.safetensors."""
+    models = home / "models"
+    files = {"model": models / "diffusion_models" / "tiny-flux1-dev.safetensors"}
+    files["model"].parent.mkdir(parents=True, exist_ok=True)
+    save_file(flux_to_original(_plain(pipe.transformer.state_dict())), str(files["model"]))
+    files["clip_l"] = save_text_encoder(pipe.text_encoder, models / "text_encoders" / "clip_l.safetensors")
+    files["t5xxl"] = save_text_encoder(pipe.text_encoder_2, models / "text_encoders" / "t5xxl_fp16.safetensors")
+    files["vae"] = save_vae(pipe.vae, models / "vae" / "ae.safetensors")
+    return files

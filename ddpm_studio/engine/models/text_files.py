@@ -4,7 +4,8 @@ loaded from it.
 
 ComfyUI's files keep the Hugging Face transformers key names (``clip_l.safetensors``: ``text_model.encoder.
 layers.N…``; ``t5xxl_fp16.safetensors``: ``shared.weight``, ``encoder.block.N.layer…``), alone or behind a prefix
-in an all-in-one checkpoint (``text_encoders.clip_l.transformer.``). A kind here is one such layout: the key that
+in an all-in-one checkpoint (``text_encoders.clip_l.transformer.``); transformers 5's own CLIPTextModel drops the
+``text_model.`` level, which loading takes off. A kind here is one such layout: the key that
 says it and the tensor whose shape gives its width (CLIP-L 768, CLIP-G 1280, T5-XXL 4096 …). A family adds a kind
 by adding a row to ``KINDS``.
 """
@@ -22,11 +23,12 @@ class TextKind:
     key: str  # a key only this kind of encoder holds (after its prefix)
     width_key: str  # the tensor whose last dimension is its width
     label: str  # what a user reads
+    level: str = ""  # a first level of the files' key names that a model of its kind may not have
 
 
 KINDS = {
     "clip": TextKind("text_model.embeddings.token_embedding.weight", "text_model.embeddings.token_embedding.weight",
-                     "CLIP text encoder"),
+                     "CLIP text encoder", level="text_model."),
     "t5": TextKind("encoder.block.0.layer.0.SelfAttention.q.weight", "encoder.block.0.layer.0.SelfAttention.q.weight",
                    "T5 encoder"),
 }
@@ -85,6 +87,9 @@ def load_text_encoder(class_name: str, config: Path, found: TextEncoderFile, dty
     with torch.device("meta"):
         model = cls(transformers.AutoConfig.from_pretrained(config, local_files_only=True))
     own = model.state_dict()
+    level = KINDS[found.kind].level  # transformers 5's CLIPTextModel has no text_model. level in its names
+    if level and not any(k.startswith(level) for k in own):
+        state = {key.removeprefix(level): value for key, value in state.items()}
     if "text_projection.weight" in own and "text_projection.weight" not in state:
         width = own["text_projection.weight"].shape
         if width[0] == width[1]:
