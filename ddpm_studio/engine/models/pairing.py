@@ -40,6 +40,7 @@ class Pairing:
     vae: str = ""
     missing: tuple[str, ...] = ()
     chosen: tuple[tuple[str, str], ...] = ()  # (part: text_encoder…/vae, path): what to remember
+    options: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (part, its name, every file that fits it)
 
     @property
     def complete(self) -> bool:
@@ -98,12 +99,15 @@ def pair(model: Path, text_folders=(), vae_folders=(), remembered: dict | None =
     chosen: dict[str, TextEncoderFile] = {}
     inside_parts: dict[str, None] = {}
     taken: set[Path] = set()
+    options: list[tuple[str, str, tuple[str, ...]]] = []
     for part in family.split.text_encoders:
         if any(f.kind == part.kind and f.width == widths[part.folder] for f in facts.text_inside):
             inside_parts[part.folder] = None  # inside the model's own file
             continue
-        fits = [p for p, encoders in found_in.items() if p not in taken
-                and any(e.kind == part.kind and e.width == widths[part.folder] for e in encoders)]
+        fitting = [p for p, encoders in found_in.items()
+                   if any(e.kind == part.kind and e.width == widths[part.folder] for e in encoders)]
+        options.append((part.folder, part.name, tuple(str(p) for p in fitting)))
+        fits = [p for p in fitting if p not in taken]
         pick = _pick(fits, remembered.get(part.folder, ""), part.words)
         if pick is not None:
             chosen[part.folder] = next(e for e in found_in[pick] if e.kind == part.kind)
@@ -112,12 +116,13 @@ def pair(model: Path, text_folders=(), vae_folders=(), remembered: dict | None =
     if not facts.vae_inside:
         channels = vae_latent_channels(config)
         fits = [p for p in _files(vae_folders) if vae_channels(p, _shapes(p)) == channels and p not in found_in]
+        options.append((VAE_PART, "VAE", tuple(str(p) for p in fits)))
         pick = _pick(fits, remembered.get(VAE_PART, ""), family.split.vae_words)
         vae = str(pick) if pick is not None else ""
     lacking = missing_parts(family, config, {**inside_parts, **chosen}, bool(vae) or facts.vae_inside)
     memory = tuple((part, str(found.path)) for part, found in chosen.items()) + (((VAE_PART, vae),) if vae else ())
     return Pairing(model=model, family=family.key, text_encoders=tuple(str(f.path) for f in chosen.values()), vae=vae,
-                   missing=tuple(lacking), chosen=memory)
+                   missing=tuple(lacking), chosen=memory, options=tuple(options))
 
 
 def pair_in_home(model: Path, home, remembered: dict | None = None) -> Pairing:
