@@ -116,6 +116,19 @@ def save_sd3_files(pipe, home: Path, checkpoint: bool = False) -> dict:
     return files
 
 
+def save_all_in_one(checkpoint: Path, clip_l: Path, clip_g: Path, path: Path) -> Path:
+    """Stability's checkpoint with both CLIP encoders inside under ComfyUI's prefixes
+    (``text_encoders.clip_l.transformer.``), as its all-in-one files hold them."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(checkpoint))
+    for name, encoder in (("clip_l", clip_l), ("clip_g", clip_g)):
+        state.update({f"text_encoders.{name}.transformer.{k}": v for k, v in load_file(str(encoder)).items()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(path))
+    return path
+
+
 def save_configs(pipeline_dir: Path, out: Path) -> Path:
     """A pipeline folder's configs and tokenizers, without weights: what a shipped config folder stands in for."""
     for item in pipeline_dir.rglob("*"):
@@ -166,7 +179,8 @@ def flux_to_original(state: dict) -> dict:
     for i in doubles:
         for param in ("weight", "bias"):
             block = f"transformer_blocks.{i}.attn"
-            out[f"double_blocks.{i}.img_attn.qkv.{param}"] = torch.cat([state[f"{block}.to_{x}.{param}"] for x in "qkv"])
+            out[f"double_blocks.{i}.img_attn.qkv.{param}"] = torch.cat(
+                [state[f"{block}.to_{x}.{param}"] for x in "qkv"])
             out[f"double_blocks.{i}.txt_attn.qkv.{param}"] = torch.cat(
                 [state[f"{block}.add_{x}_proj.{param}"] for x in "qkv"])
     for i in singles:

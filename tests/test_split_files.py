@@ -122,6 +122,18 @@ def test_a_checkpoint_with_its_vae_needs_only_its_text_encoders(sd3, configs, en
     assert np.abs(result.images.astype(int) - folder.images.astype(int)).max() <= 1
 
 
+def test_an_all_in_one_file_is_used_as_it_is(sd3, configs, engine, tmp_path):
+    from tests.comfy_files import save_all_in_one
+
+    files = sd3["stability"]
+    path = save_all_in_one(files["model"], files["clip_l"], files["clip_g"], tmp_path / "sd35_all_in_one.safetensors")
+    pairing = pair(path, [], [])
+    assert pairing.complete and pairing.text_encoders == () and pairing.vae == ""
+    result = engine.run(Text2ImageJob(model=str(path), **JOB), save=False)
+    folder = engine.run(Text2ImageJob(model=str(sd3["folder"]), **JOB), save=False)
+    assert np.abs(result.images.astype(int) - folder.images.astype(int)).max() <= 1
+
+
 def test_pairing_names_what_the_folders_lack(sd3, configs, tmp_path):
     home = tmp_path / "ComfyUI" / "models"
     (home / "diffusion_models").mkdir(parents=True)
