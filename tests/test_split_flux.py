@@ -108,3 +108,19 @@ def test_the_cli_pairs_from_the_models_home(flux, configs, tmp_path):
     job = read_job(next(tmp_path.glob("*.png")))
     assert sorted(Path(p).name for p in job.text_encoders) == ["clip_l.safetensors", "t5xxl_fp16.safetensors"]
     assert Path(job.vae).name == "ae.safetensors"
+
+
+def test_a_t5_file_loaded_in_fp16_keeps_its_feed_forward_output_in_fp32(flux, configs):
+    import torch
+
+    from ddpm_studio.engine.models.text_files import encoders_in, load_text_encoder
+    from ddpm_studio.engine.models.single_file import read_shapes
+
+    (found,) = encoders_in(flux["t5xxl"], read_shapes(flux["t5xxl"]))
+    assert (found.kind, found.width, found.prefix) == ("t5", 32, "")
+    t5 = load_text_encoder("T5EncoderModel", configs / "flux.1-dev" / "text_encoder_2", found, torch.float16)
+    dtypes = {name: param.dtype for name, param in t5.named_parameters()}
+    assert dtypes["encoder.block.0.layer.1.DenseReluDense.wo.weight"] == torch.float32
+    assert dtypes["shared.weight"] == torch.float16 and t5.encoder.embed_tokens.weight is t5.shared.weight
+    out = t5(torch.tensor([[3, 4, 1]])).last_hidden_state
+    assert torch.isfinite(out).all()

@@ -115,4 +115,9 @@ def load_text_encoder(class_name: str, config: Path, found: TextEncoderFile, dty
     if missing:
         raise ModelError(f"{found.path} lacks weights of its {class_name}: {', '.join(missing[:3])}"
                          f"{' …' if len(missing) > 3 else ''}.")
+    keep = getattr(model, "_keep_in_fp32_modules", None) or ()
+    if dtype == torch.float16 and keep:  # T5's feed-forward output overflows in fp16 (transformers keeps it fp32)
+        for name, param in model.named_parameters():
+            if any(part in name.split(".") for part in keep):
+                param.data = param.data.float()
     return model.eval().requires_grad_(False)
