@@ -32,7 +32,10 @@ SD3_BLOCK = {"attn.to_out.0": "x_block.attn.proj", "attn.to_add_out": "context_b
              "ff.net.0.proj": "x_block.mlp.fc1", "ff.net.2": "x_block.mlp.fc2",
              "ff_context.net.0.proj": "context_block.mlp.fc1", "ff_context.net.2": "context_block.mlp.fc2",
              "attn.norm_q": "x_block.attn.ln_q", "attn.norm_k": "x_block.attn.ln_k",
-             "attn.norm_added_q": "context_block.attn.ln_q", "attn.norm_added_k": "context_block.attn.ln_k"}
+             "attn.norm_added_q": "context_block.attn.ln_q", "attn.norm_added_k": "context_block.attn.ln_k",
+             # MMDiT-X's second attention (SD 3.5 Medium's first 13 blocks)
+             "attn2.norm_q": "x_block.attn2.ln_q", "attn2.norm_k": "x_block.attn2.ln_k",
+             "attn2.to_out.0": "x_block.attn2.proj"}
 
 
 def _swap_halves(weight: torch.Tensor) -> torch.Tensor:
@@ -53,7 +56,8 @@ def sd3_to_original(state: dict, num_layers: int) -> dict:
             out[f"final_layer.adaLN_modulation.1.{param}"] = _swap_halves(value)
         elif m := re.match(r"transformer_blocks\.(\d+)\.(.*)", stem):
             i, rest = int(m[1]), m[2]
-            if rest in ("attn.to_q", "attn.to_k", "attn.to_v", "attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj"):
+            if rest in ("attn.to_q", "attn.to_k", "attn.to_v", "attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj",
+                        "attn2.to_q", "attn2.to_k", "attn2.to_v"):
                 continue  # joined below
             if rest not in SD3_BLOCK:
                 raise KeyError(f"no original name for {key}")
@@ -69,6 +73,9 @@ def sd3_to_original(state: dict, num_layers: int) -> dict:
                 [state[f"{block}.to_{x}.{param}"] for x in "qkv"])
             out[f"joint_blocks.{i}.context_block.attn.qkv.{param}"] = torch.cat(
                 [state[f"{block}.add_{x}_proj.{param}"] for x in "qkv"])
+            if f"transformer_blocks.{i}.attn2.to_q.{param}" in state:
+                out[f"joint_blocks.{i}.x_block.attn2.qkv.{param}"] = torch.cat(
+                    [state[f"transformer_blocks.{i}.attn2.to_{x}.{param}"] for x in "qkv"])
     return out
 
 
