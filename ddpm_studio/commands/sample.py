@@ -159,12 +159,13 @@ def split_fields(args, model: str) -> dict:
             raise ValueError("--text-encoder is for a diffusion-model file (SD 3.5, Flux.1); "
                              f"{model} holds its own text encoders.")
         return {}
-    home = args.models_home or _home_above(info.path)
-    if home:
-        from ddpm_studio.engine.models.home import models_home
+    from ddpm_studio.engine.models.home import home_above, models_home
+
+    home = models_home(args.models_home) if args.models_home else home_above(info.path)
+    if home is not None:
         from ddpm_studio.engine.models.pairing import pair_in_home
 
-        pairing = pair_in_home(info.path, models_home(home))
+        pairing = pair_in_home(info.path, home)
         given = assign_given(info.path, text) if text else {}
         paired = {part: path for part, path in pairing.chosen if part != "vae" and part not in given}
         text = tuple(given.values()) + tuple(paired.values())
@@ -182,20 +183,6 @@ def assign_given(model: Path, text: tuple[str, ...]) -> dict[str, str]:
     facts = split_facts(model)
     chosen = assign(BY_KEY[facts.family], config_folder(facts.config), facts, text_files(text))
     return {part: str(found.path) for part, found in chosen.items() if found.path != model}
-
-
-def _home_above(path: Path) -> str:
-    """The ComfyUI (or A1111) folder a model file lies in, when it lies in one's models/<kind>/ folder."""
-    from ddpm_studio.engine.models.catalogue import ModelError
-    from ddpm_studio.engine.models.home import models_home
-
-    for parent in path.parents:
-        if parent.name == "models":
-            try:
-                return str(models_home(parent).root)
-            except ModelError:
-                return ""
-    return ""
 
 
 def addon_folders(args):

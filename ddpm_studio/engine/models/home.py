@@ -63,3 +63,14 @@ def models_home(folder: str | Path) -> ModelsHome:
         raise ModelError(f"{root} does not look like an A1111 or ComfyUI folder: none of {expected} (or ComfyUI's "
                          "models/checkpoints, models/loras, …) is in it.")
     return ModelsHome(root=base, **found)
+
+
+def home_above(path: Path) -> ModelsHome | None:
+    """The ComfyUI (or A1111) install a model file lies in, when it lies in one's ``models/<kind>/`` folder."""
+    for parent in Path(path).parents:
+        if parent.name == "models":
+            try:
+                return models_home(parent)
+            except ModelError:
+                return None
+    return None

@@ -49,11 +49,14 @@ class SplitFields(QObject):
         if self.info is None:
             self.changed.emit()
             return
+        from ddpm_studio.engine.models.home import home_above
         from ddpm_studio.engine.models.pairing import pair
 
+        above = home_above(self.info.path)  # the ComfyUI folder the file lies in, if it does
+        text_folders = [*self.settings.home_folders("text_encoders"), *(above.text_encoders if above else ())]
+        vae_folders = [*self.settings.addon_folder_list("vaes"), *(above.vaes if above else ())]
         try:
-            self.pairing = pair(self.info.path, self.settings.home_folders("text_encoders"),
-                                self.settings.addon_folder_list("vaes"), self.settings.model_parts(self.info.ref))
+            self.pairing = pair(self.info.path, text_folders, vae_folders, self.settings.model_parts(self.info.ref))
         except ModelError as exc:
             self.error = str(exc)
         chosen = dict(self.pairing.chosen) if self.pairing is not None else {}
