@@ -253,6 +253,9 @@ def _prediction_argument(parser) -> None:
                         help="also write where each word of the prompt was attended to: DIR/<word>.png over the "
                              "result, and DIR/steps/<word>-NNNN.png for every step (DAAM)")
     _addon_arguments(parser)
+    parser.add_argument("--text-encoder", action="append", default=[], metavar="FILE",
+                        help="a text-encoder file for a diffusion-model file (ComfyUI's models/text_encoders: "
+                             "clip_l, clip_g, t5xxl_fp16 …), matched to its place by kind and width; repeatable")
     _control_arguments(parser)
 
 
@@ -282,18 +285,22 @@ def _addon_arguments(parser) -> None:
                              "(repeatable)")
     parser.add_argument("--vae", default="", metavar="PATH_OR_NAME",
                         help="decode with this VAE (a .safetensors file or a diffusers VAE folder, or its name in a "
-                             "--vae-dir) instead of the model's own")
+                             "--vae-dir) instead of the model's own; for a diffusion-model file (SD 3.5, Flux.1): "
+                             "its VAE file (ComfyUI's models/vae, e.g. Flux's ae.safetensors)")
     parser.add_argument("--vae-dir", action="append", default=[], metavar="DIR", help="a folder of VAEs (repeatable)")
     parser.add_argument("--models-home", metavar="DIR",
-                        help="an A1111 or ComfyUI folder: its LoRAs, embeddings and VAEs are found by name, and "
-                             "--model may name one of its checkpoints")
+                        help="an A1111 or ComfyUI folder: its LoRAs, embeddings and VAEs are found by name, "
+                             "--model may name one of its checkpoints or diffusion models, and a diffusion model is "
+                             "paired with the text encoders and VAE its family needs from its folders")
 
 
 def _prompt_arguments(parser, schedulers, prompt_required: bool = True, guidance: float = 7.5) -> None:
     from ddpm_studio.engine.jobs.scheduler_table import DEFAULT_SCHEDULER, DEFAULT_STEPS
 
     parser.add_argument("--model", required=True,
-                        help="a Stable Diffusion pipeline folder, a single-file .safetensors checkpoint, or a cached hub id")
+                        help="a pipeline folder, a single-file .safetensors checkpoint, a diffusion-model file (SD 3.5, "
+                             "Flux.1: its text encoders and VAE from --text-encoder/--vae or the models home), or a "
+                             "cached hub id")
     parser.add_argument("--prompt", required=prompt_required, default="")
     parser.add_argument("--negative", default="", help="negative prompt")
     parser.add_argument("--steps", type=int, help=RECOMMENDED_HELP.format(DEFAULT_STEPS))

@@ -34,6 +34,10 @@ def test_installed_wheel_generates_with_the_bundled_model(tmp_path):
     assert "ddpm_studio/resources/licenses/NotoColorEmoji-OFL-1.1.txt" in names
     assert {f"ddpm_studio/resources/tokenizers/clip/{name}" for name in ("vocab.json", "merges.txt")} <= set(names)
     assert "ddpm_studio/resources/licenses/OpenAI-CLIP-MIT.txt" in names
+    for shipped in ("tokenizers/t5/tokenizer.json", "tokenizers/qwen3/tokenizer.json.gz",
+                    "licenses/T5-Qwen3-tokenizers-Apache-2.0.txt", "configs/sd3.5-medium/transformer/config.json",
+                    "configs/flux.1-dev/text_encoder_2/config.json"):  # what split files load through, offline
+        assert f"ddpm_studio/resources/{shipped}" in names
 
     # a fresh virtual environment; the wheel goes in with pip, offline. Its heavy dependencies (torch, diffusers,
     # PySide6) are not downloaded again: a .pth file lets it see the ones this interpreter has.

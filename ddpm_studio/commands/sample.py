@@ -77,6 +77,7 @@ def _prompt_fields(args) -> dict:
                  "loras": tuple(lora_argument(text) for text in args.lora),
                  "attention_maps": bool(args.attention_maps), **control_fields(args)}
         model = home_checkpoint(args.models_home, model) if args.models_home else model
+        extra.update(split_fields(args, model))
     unset = None in (args.guidance, args.scheduler, args.steps)
     defaults = recommended(model) if unset else {}  # read once for the guidance, scheduler and steps
     guidance = args.guidance if args.guidance is not None else defaults.get("guidance_scale", args.guidance_default)
@@ -133,7 +134,8 @@ def home_checkpoint(home: str, model: str) -> str:
 
     if Path(model).expanduser().exists() or ":" in model or "/" in model:
         return model
-    for folder in models_home(home).checkpoints:
+    found = models_home(home)
+    for folder in found.checkpoints + found.diffusion_models:
         for candidate in sorted(Path(folder).rglob("*")):
             if model in (candidate.name, candidate.stem) and (candidate.suffix == ".safetensors" or
                                                                (candidate / "model_index.json").is_file()):
@@ -141,6 +143,48 @@ def home_checkpoint(home: str, model: str) -> str:
     from ddpm_studio.engine.models.catalogue import ModelError
 
     raise ModelError(f"No model named '{model}' here, nor among the checkpoints of the models home {home}.")
+
+
+def split_fields(args, model: str) -> dict:
+    """A diffusion-model file's text encoders and VAE: the files named (--text-encoder, --vae), and for the parts
+    they leave open, the files the models home pairs it with (--models-home, else the ComfyUI folder the file is
+    in). {} for any other model; --text-encoder with one is refused."""
+    from ddpm_studio.engine.models.catalogue import ModelError, inspect_model
+
+    text = tuple(getattr(args, "text_encoder", []))
+    try:
+        info = inspect_model(model, args.allow_pickle)
+    except ModelError:
+        info = None  # loading the model says what is wrong with it
+    if info is None or not info.split:
+        if text:
+            raise ValueError("--text-encoder is for a diffusion-model file (SD 3.5, Flux.1); "
+                             f"{model} holds its own text encoders.")
+        return {}
+    from ddpm_studio.engine.models.home import home_above, models_home
+
+    home = models_home(args.models_home) if args.models_home else home_above(info.path)
+    if home is not None:
+        from ddpm_studio.engine.models.pairing import pair_in_home
+
+        pairing = pair_in_home(info.path, home)
+        given = assign_given(info.path, text) if text else {}
+        paired = {part: path for part, path in pairing.chosen if part != "vae" and part not in given}
+        text = tuple(given.values()) + tuple(paired.values())
+        return dict(text_encoders=text, vae=args.vae or pairing.vae)
+    return dict(text_encoders=text, vae=args.vae)
+
+
+def assign_given(model: Path, text: tuple[str, ...]) -> dict[str, str]:
+    """Text part → the file named for it."""
+    from ddpm_studio.engine.models.families import BY_KEY
+    from ddpm_studio.engine.models.pairing import split_facts
+    from ddpm_studio.engine.models.single_file import config_folder
+    from ddpm_studio.engine.models.split_files import assign, text_files
+
+    facts = split_facts(model)
+    chosen = assign(BY_KEY[facts.family], config_folder(facts.config), facts, text_files(text))
+    return {part: str(found.path) for part, found in chosen.items() if found.path != model}
 
 
 def addon_folders(args):

@@ -60,10 +60,11 @@ class Engine:
         import diffusers.models.unets.unet_2d  # noqa: F401
         import diffusers.schedulers  # noqa: F401 (imported for its side effect: loaded now)
 
-    def load(self, ref: str, mode: str = "generate"):
-        """The pixel DDPM (mode 'generate') or the latent pipeline for ``mode``; kept until another is asked for."""
+    def load(self, ref: str, mode: str = "generate", parts: tuple = ((), "")):
+        """The pixel DDPM (mode 'generate') or the latent pipeline for ``mode``; kept until another is asked for.
+        ``parts``: (text-encoder files, VAE file) a flow family's diffusion-model file is paired with."""
         path = resolve(ref)
-        key = (str(path), _stamp(path), mode, self.device.label, self.allow_pickle, self.memory, self.taesd)
+        key = (str(path), _stamp(path), mode, self.device.label, self.allow_pickle, self.memory, self.taesd, parts)
         if self._model is None or self._model_key != key:
             self._model = None  # free the old one before loading the next
             if mode != "generate":
@@ -81,7 +82,7 @@ class Engine:
                 from ddpm_studio.engine.sampling.pipelines import load_pipeline
 
                 self._model = load_pipeline(ref, mode, self.device.device, self.device.dtype, allow_pickle=self.allow_pickle,
-                                            memory=self.memory, taesd=self.taesd)
+                                            memory=self.memory, taesd=self.taesd, text_encoders=parts[0], vae=parts[1])
                 if self._model.info.single_file:
                     prefetch(self._model.info.path)  # its Model hash, for the parameters of the first image
             self._model_key = key
@@ -171,9 +172,26 @@ class Engine:
         from ddpm_studio.engine.sampling import stages
         from ddpm_studio.engine.sampling.latent import job_mode
 
-        model = self.load(job.model, job_mode(job))
+        model = self.load(job.model, job_mode(job), self._split_parts(job))
         return model, stages.run_prompt_job(model, job, self.device.device, on_step, should_stop, self.folders,
                                             self.allow_pickle, on_stage, latent_extensions(job))
+
+
+    def _split_parts(self, job: PromptJob) -> tuple:
+        """(text-encoder files, VAE file) of a job whose model is a flow family's diffusion-model file: parts of the
+        model, loaded with it; for any other model the job's VAE is an add-on and nothing is paired."""
+        if not resolve(job.model).is_file():
+            return (), ""
+        from ddpm_studio.engine.models.catalogue import inspect_model
+
+        if not inspect_model(job.model, self.allow_pickle).split:
+            return (), ""
+        from pathlib import Path
+
+        def full(path: str) -> str:
+            return str(Path(path).expanduser().resolve())
+
+        return tuple(full(path) for path in job.text_encoders), full(job.vae) if job.vae else ""
 
 
 def latent_extensions(job: PromptJob) -> list:

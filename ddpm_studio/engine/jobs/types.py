@@ -144,6 +144,7 @@ class PromptJob(Job):
     clip_skip: int = 1  # A1111's: which text-encoder layer the prompt is read from, counted from the last (1)
     loras: tuple[tuple[str, float], ...] = ()  # (a LoRA file's path or name, its weight), besides the prompt's tags
     vae: str = ""  # a VAE to decode with instead of the model's own: a .safetensors file or a diffusers VAE folder
+    text_encoders: tuple[str, ...] = ()  # a flow family's diffusion-model file's text-encoder files (its VAE: vae)
     attention_maps: bool = False  # record per-word cross-attention maps at every step (engine/inspect/attention_maps.py)
     controlnets: tuple[tuple[str, float, float, float], ...] = ()  # (file/folder or name, weight, start, end)
     control_images: tuple[str, ...] = ()  # one control image per ControlNet, in order
@@ -155,7 +156,7 @@ class PromptJob(Job):
             value = getattr(self, name)
             if isinstance(value, (list, tuple)):
                 object.__setattr__(self, name, tuple(tuple(p) if isinstance(p, (list, tuple)) else p for p in value))
-        for name in ("control_images", "control_preprocess", "canny_thresholds"):
+        for name in ("control_images", "control_preprocess", "canny_thresholds", "text_encoders"):
             if isinstance(getattr(self, name), list):
                 object.__setattr__(self, name, tuple(getattr(self, name)))
         super().__post_init__()
@@ -183,6 +184,8 @@ class PromptJob(Job):
             check_float(f"weight of the LoRA {pair[0]}", pair[1], -MAX_LORA_WEIGHT, MAX_LORA_WEIGHT)
         if not isinstance(self.vae, str):
             raise JobError("The VAE must be a path (text), or empty for the model's own.")
+        if not isinstance(self.text_encoders, tuple) or not all(isinstance(p, str) and p for p in self.text_encoders):
+            raise JobError("The text encoders must be a list of file paths.")
         check_control_fields(self)
         check_float("guidance scale", self.guidance_scale, 0.0, MAX_GUIDANCE)
         check_float("true CFG scale", self.true_cfg_scale, 1.0, MAX_GUIDANCE)

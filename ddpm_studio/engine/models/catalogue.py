@@ -58,7 +58,8 @@ class ModelInfo:
     context_dim: int = 0  # latent families: the width of the text embeddings the UNet attends to (768, 1024, 2048)
 
     prediction: str = ""  # single-file checkpoints: what the UNet predicts when a key of the file says
-    flavour: str = ""  # what its denoiser's config or its model_index.json makes it within its family (Flux.1 schnell)
+    flavour: str = ""  # what its denoiser's config or its model_index.json makes it in its family (Flux.1 schnell)
+    split: bool = False  # a flow family's diffusion-model file: its text encoders (and VAE) may be other files
 
     @property
     def prediction_unknown(self) -> bool:
@@ -192,6 +193,9 @@ def _known_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
 
 
 def _inspect_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
+    split = _split_file(ref, path, allow_pickle)
+    if split is not None:
+        return split
     try:
         facts = read_checkpoint(path, allow_pickle)
     except SingleFileError as exc:
@@ -205,6 +209,27 @@ def _inspect_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
     return ModelInfo(ref=ref, path=path, name=path.stem, class_name=f"single-file {row.name}", family=variant.kind,
                      panel=variant.panel, modes=variant.modes, in_channels=channels, arch=arch,
                      context_dim=row.context_dim, prediction=facts.prediction)
+
+
+def _split_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo | None:
+    """A flow family's diffusion-model file (engine/models/split_files.py), or None when ``path`` is none."""
+    from ddpm_studio.engine.models.single_file import read_shapes
+    from ddpm_studio.engine.models.split_files import read_split
+
+    try:
+        facts = read_split(path, read_shapes(path, allow_pickle))
+    except SingleFileError:
+        return None  # read_checkpoint says what is wrong with it
+    if facts is None:
+        return None
+    from ddpm_studio.engine.models.single_file import configs_root
+
+    row = BY_KEY[facts.family]
+    variant = row.variants[0]
+    flavour = row.flavour_of(_denoiser_config(configs_root() / facts.config, row))  # its config's: Flux.1 schnell
+    return ModelInfo(ref=ref, path=path, name=path.stem, class_name=f"{row.name} diffusion model ({facts.config})",
+                     family=variant.kind, panel=variant.panel, modes=variant.modes, in_channels=variant.channels,
+                     arch=row.key, context_dim=row.context_dim, split=True, flavour=flavour)
 
 
 def _denoiser_config(path: Path, row) -> dict:

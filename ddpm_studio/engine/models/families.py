@@ -48,6 +48,13 @@ running statistics, then packed one token per patch. Its context is three hidden
 side (Qwen3-4B's 3 × 2560 in the 4B). Its pipeline takes no negative prompt text (its unconditional pass, in the base
 models, is the empty prompt: ``negative_why`` says so in the run's note). The step-distilled 4B and 9B say so in their
 model_index.json (``is_distilled``): a flavour read from the folder's index, with its own defaults.
+
+A flow family's files as artists keep them (``split``, a ``SplitFiles``): a diffusion-model file (ComfyUI's
+``models/diffusion_models``; its keys in the original layout, BFL's or Stability's, with or without the
+``model.diffusion_model.`` prefix) recognised by keys only its family holds; the config folder it loads through
+(``resources/configs/<name>``) picked by a key; its text encoders, each a part of its pipeline folder (the width
+its config folder gives it), the kind of file it is (``engine/models/text_files.py``), the words ComfyUI's names for
+it hold, and its prefix inside an all-in-one file; words a VAE file's name holds for it.
 """
 
 from __future__ import annotations
@@ -107,6 +114,42 @@ class Flavour:
 
 
 @dataclass(frozen=True)
+class TextPart:
+    """One text encoder of a flow family's pipeline, as a split file gives it."""
+
+    folder: str  # its part of the pipeline (text_encoder, text_encoder_2 …); its config there gives its width
+    kind: str  # the kind of file (text_files.KINDS: clip, t5, …)
+    name: str  # what a user reads: CLIP-L, CLIP-G, T5-XXL
+    words: tuple[str, ...]  # what ComfyUI's file names for it hold (clip_l, t5xxl): the pairing's first choice
+    inside: str  # its keys' prefix in an all-in-one file (Comfy's text_encoders.clip_l.transformer.)
+    optional: bool = False  # the pipeline runs without it (SD 3.5's T5, as ComfyUI allows)
+    pad_token: str = ""  # its tokenizer's padding when the shipped CLIP one stands in (OpenCLIP's CLIP-G pads with !)
+
+    @property
+    def tokenizer(self) -> str:
+        """Its tokenizer's part of the pipeline: text_encoder_2 → tokenizer_2."""
+        return self.folder.replace("text_encoder", "tokenizer")
+
+
+@dataclass(frozen=True)
+class SplitFiles:
+    """How a flow family's diffusion-model file is known, the config folder it loads through, and the other files
+    it needs."""
+
+    keys: tuple[str, ...]  # keys (without model.diffusion_model.) all of which its files hold: the most wins
+    configs: tuple[tuple[str, str], ...]  # (config folder, a key that picks it; "" for the last, the default)
+    text_encoders: tuple[TextPart, ...]
+    vae_words: tuple[str, ...] = ()  # what a VAE file's name for it holds (Flux's ae.safetensors)
+
+    def config_for(self, keys) -> str:
+        return next(name for name, key in self.configs if not key or key in keys)
+
+
+_CLIP_L = TextPart("text_encoder", "clip", "CLIP-L", ("clip_l",), "text_encoders.clip_l.transformer.")
+_T5 = dict(kind="t5", name="T5-XXL", words=("t5xxl", "t5"), inside="text_encoders.t5xxl.transformer.")
+
+
+@dataclass(frozen=True)
 class Family:
     key: str  # sd1, sd2, sdxl: ModelInfo.arch, its config folder's name
     name: str  # what a user reads
@@ -145,6 +188,7 @@ class Family:
     float32_latents: bool = False  # its pipeline draws and keeps x_t in float32, whatever the denoiser's dtype
     guidance_argument: str = "guidance_scale"  # the pipeline's argument for the job's guidance (Qwen-Image's:
     # true_cfg_scale, which guides only with a negative prompt)
+    split: SplitFiles | None = None  # its diffusion-model, text-encoder and VAE files (a flow family's)
     negative_why: str = ""  # why it takes no negative prompt, for the run's note
 
     @property
@@ -295,7 +339,16 @@ FAMILIES: tuple[Family, ...] = (
            optional_parts=_frozen({"text_encoder_3": "T5", "tokenizer_3": "T5"}),
            schedulers=("euler", "dpm++2m", "unipc"),  # the names with a flow form (jobs/scheduler_table.py)
            # SD 3.5 Large's model card: 28 steps at guidance 3.5 (Medium's says 40 at 4.5, Large Turbo's 4 at 0)
-           defaults=_frozen({"scheduler": "euler", "steps": 28, "guidance_scale": 3.5})),
+           defaults=_frozen({"scheduler": "euler", "steps": 28, "guidance_scale": 3.5}),
+           # Stability's files (sd3.5_large.safetensors, sd3.5_medium.safetensors) and ComfyUI's: MMDiT joint blocks;
+           # Large has 38 of them (diffusers' single_file_utils tells them apart by the 38th)
+           split=SplitFiles(keys=("joint_blocks.0.context_block.adaLN_modulation.1.bias",),
+                            configs=(("sd3.5-large", "joint_blocks.37.x_block.mlp.fc1.weight"), ("sd3.5-medium", "")),
+                            text_encoders=(_CLIP_L,
+                                           TextPart("text_encoder_2", "clip", "CLIP-G", ("clip_g",),
+                                                    "text_encoders.clip_g.transformer.", pad_token="!"),
+                                           TextPart("text_encoder_3", optional=True, **_T5)),
+                            vae_words=("sd3", "sd35"))),
     Family(key="flux", name="Flux.1", context_dim=4096, text_widths=(768, 4096),  # CLIP-L (pooled), T5-XXL
            folder_classes=_frozen({"FluxPipeline": "flux"}),
            variants=(Variant("flux", 64, "Text to Image", _frozen({"txt2img": "FluxPipeline"})),),  # 16 × 2×2
@@ -309,7 +362,14 @@ FAMILIES: tuple[Family, ...] = (
            defaults=_frozen({"scheduler": "euler", "steps": 28, "guidance_scale": 3.5}),
            # FLUX.1-schnell's transformer has no guidance embedding (its config's guidance_embeds: false); its model
            # card and diffusers' Flux docs sample it in 4 steps at guidance 0 (FluxPipeline then ignores guidance)
-           flavours=(Flavour("schnell", "guidance_embeds", False, _frozen({"steps": 4, "guidance_scale": 0.0})),)),
+           flavours=(Flavour("schnell", "guidance_embeds", False, _frozen({"steps": 4, "guidance_scale": 0.0})),),
+           # BFL's files (flux1-dev.safetensors, flux1-schnell.safetensors) and ComfyUI's: double-stream blocks with
+           # q/k norms and CLIP's pooled text in (vector_in, which Chroma's files lack); dev's guidance embedding tells
+           # it from schnell (as diffusers' single_file_utils does)
+           split=SplitFiles(keys=("double_blocks.0.img_attn.norm.key_norm.scale", "vector_in.in_layer.weight"),
+                            configs=(("flux.1-dev", "guidance_in.in_layer.bias"), ("flux.1-schnell", "")),
+                            text_encoders=(_CLIP_L, TextPart("text_encoder_2", **_T5)),
+                            vae_words=("ae", "flux"))),
     Family(key="chroma", name="Chroma", context_dim=4096, text_widths=(4096,),  # T5-XXL only
            folder_classes=_frozen({"ChromaPipeline": "chroma"}),
            variants=(Variant("chroma", 64, "Text to Image", _frozen({"txt2img": "ChromaPipeline"})),),  # 16 × 2×2
@@ -403,6 +463,13 @@ def family_of_checkpoint(keys) -> Family:
     keyed = [family for family in FAMILIES if family.checkpoint_key]
     found = next((family for family in keyed if family.checkpoint_key in keys), None)
     return found or next(family for family in FAMILIES if not family.checkpoint_key)
+
+
+def family_of_split_file(keys) -> Family | None:
+    """The flow family a diffusion-model file is (its keys, the ``model.diffusion_model.`` prefix taken off): the row
+    all of whose ``split.keys`` it holds, the one with most of them (a family built on another's blocks names more)."""
+    rows = [family for family in FAMILIES if family.split and all(key in keys for key in family.split.keys)]
+    return max(rows, key=lambda family: len(family.split.keys), default=None)
 
 
 def unsupported_addons(family: Family, asked: set[str]) -> list[str]:

@@ -5,7 +5,9 @@ Nothing is copied; the folders are listed where they are. The layouts (each tool
 - AUTOMATIC1111 / Forge: ``models/Stable-diffusion``, ``models/Lora`` and ``models/LyCORIS``, ``embeddings``,
   ``models/VAE``;
 - ComfyUI: ``models/checkpoints``, ``models/loras``, ``models/embeddings``, ``models/vae`` (and ``models/diffusers``
-  for diffusers folders).
+  for diffusers folders); the flow families' split files in ``models/diffusion_models`` (older: ``models/unet``) and
+  ``models/text_encoders`` (older: ``models/clip``; Forge: ``models/text_encoder``), paired by
+  ``engine/models/pairing.py``.
 
 The user may point at the install or at its ``models`` folder; both are understood.
 """
@@ -23,10 +25,12 @@ LAYOUT = {  # kind → folders relative to the install, A1111's then ComfyUI's
     "embeddings": ("embeddings", "models/embeddings"),
     "vaes": ("models/VAE", "models/vae"),
     "controlnets": ("models/ControlNet", "extensions/sd-webui-controlnet/models", "models/controlnet"),
+    "diffusion_models": ("models/diffusion_models", "models/unet"),
+    "text_encoders": ("models/text_encoders", "models/clip", "models/text_encoder"),
 }
 
 LABELS = {"checkpoints": "checkpoints", "loras": "LoRAs", "embeddings": "embeddings", "vaes": "VAEs",
-          "controlnets": "ControlNets"}
+          "controlnets": "ControlNets", "diffusion_models": "diffusion models", "text_encoders": "text encoders"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ class ModelsHome:
     embeddings: tuple[str, ...] = ()
     vaes: tuple[str, ...] = ()
     controlnets: tuple[str, ...] = ()
+    diffusion_models: tuple[str, ...] = ()
+    text_encoders: tuple[str, ...] = ()
 
     @property
     def summary(self) -> str:
@@ -57,3 +63,14 @@ def models_home(folder: str | Path) -> ModelsHome:
         raise ModelError(f"{root} does not look like an A1111 or ComfyUI folder: none of {expected} (or ComfyUI's "
                          "models/checkpoints, models/loras, …) is in it.")
     return ModelsHome(root=base, **found)
+
+
+def home_above(path: Path) -> ModelsHome | None:
+    """The ComfyUI (or A1111) install a model file lies in, when it lies in one's ``models/<kind>/`` folder."""
+    for parent in Path(path).parents:
+        if parent.name == "models":
+            try:
+                return models_home(parent)
+            except ModelError:
+                return None
+    return None

@@ -61,14 +61,23 @@ def pipeline_on(loaded: LoadedPipeline, class_name: str, **extra):
 
 
 def load_pipeline(ref: str, mode: str, device, dtype, allow_pickle: bool = False,
-                  memory: MemoryOptions = MemoryOptions(), taesd: str = "") -> LoadedPipeline:
+                  memory: MemoryOptions = MemoryOptions(), taesd: str = "", text_encoders=(), vae: str = ""
+                  ) -> LoadedPipeline:
+    """The pipeline for ``mode``; ``text_encoders`` and ``vae`` are the files a flow family's diffusion-model file
+    is paired with (models/split_files.py), unused for any other model."""
     info = inspect_model(ref, allow_pickle)
     require_mode(info, mode)
     family = family_of_info(info)
     pipeline_class = family.pipeline(info.family, mode)
     note = ""
     try:
-        if info.single_file:
+        if info.split:
+            from ddpm_studio.engine.models.single_file import read_shapes
+            from ddpm_studio.engine.models.split_files import load_split, read_split
+
+            facts = read_split(info.path, read_shapes(info.path, allow_pickle))
+            pipe, note = load_split(info.path, facts, pipeline_class, dtype, text_encoders, vae)
+        elif info.single_file:
             pipe, note = _load_single_file(info, pipeline_class, dtype, allow_pickle)
         else:
             pipe, note = _load_folder(info, family, pipeline_class, dtype, allow_pickle)

@@ -160,7 +160,8 @@ def check_family(run: LatentRun) -> None:
     family, job = family_of_info(run.loaded.info), run.job
     if family is None:
         return
-    missing = unsupported_addons(family, asked_addons(job))
+    asked = asked_addons(job) - ({"vae"} if run.loaded.info.split else set())  # a diffusion model's VAE file: a part
+    missing = unsupported_addons(family, asked)
     if missing:
         raise ModelError(f"{run.loaded.info.name} is a {family.name} model, which does not take "
                          f"{' or '.join(missing)}; run it without.")

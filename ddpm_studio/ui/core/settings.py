@@ -57,7 +57,8 @@ class Settings:
     @property
     def model_folders(self) -> list[str]:
         """Where models are listed from: the user's folders, then the models home's checkpoint folders."""
-        return _unique(self.user_model_folders + list(self.home_folders("checkpoints")))
+        return _unique(self.user_model_folders + list(self.home_folders("checkpoints"))
+                       + list(self.home_folders("diffusion_models")))
 
     @property
     def user_model_folders(self) -> list[str]:
@@ -131,6 +132,19 @@ class Settings:
         if vae:
             chosen[ref] = vae
         self.set_json("addons/vae_per_model", chosen)
+
+    def model_parts(self, ref: str) -> dict:
+        """The files last chosen for a diffusion-model file ``ref``: part (text_encoder…, vae) → path."""
+        chosen = self.get_json("models/split_parts", {})
+        parts = chosen.get(ref, {}) if isinstance(chosen, dict) else {}
+        return {str(k): str(v) for k, v in parts.items()} if isinstance(parts, dict) else {}
+
+    def set_model_parts(self, ref: str, parts: dict) -> None:
+        chosen = self.get_json("models/split_parts", {})
+        chosen = {k: v for k, v in chosen.items() if k != ref} if isinstance(chosen, dict) else {}
+        if parts:
+            chosen[ref] = dict(parts)
+        self.set_json("models/split_parts", chosen)
 
     @property
     def allow_pickle(self) -> bool:

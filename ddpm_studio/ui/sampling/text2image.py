@@ -12,6 +12,7 @@ from ddpm_studio.ui.control.fields import ControlFields
 from ddpm_studio.ui.prompts.fields import PromptFields
 from ddpm_studio.ui.sampling.hires_fields import HiresFields
 from ddpm_studio.ui.sampling.panel import SamplingPanel
+from ddpm_studio.ui.sampling.split_fields import SplitFields
 from ddpm_studio.ui.widgets.common import fill_schedulers, fit_family_size, fit_to_family
 from ddpm_studio.ui.widgets.size_fields import SizeFields
 
@@ -31,6 +32,8 @@ class Text2ImagePanel(SamplingPanel):
         self.prompts = PromptFields(form)
         self._family = None  # the chosen model's row (models/families.py)
         self.prompts.true_cfg.valueChanged.connect(self._show_negative)
+        self.split = SplitFields(form, self.settings)
+        self.split.changed.connect(self.check_fields)
         self.addons = AddonFields(form, self.settings, self.prompts.prompt, self.prompts.negative)
         self.size = SizeFields(form)
         self.width_box, self.height_box = self.size.width_box, self.size.height_box
@@ -39,8 +42,9 @@ class Text2ImagePanel(SamplingPanel):
         self.control = ControlFields(form, self.settings, self)
 
     def field_problems(self) -> list[str]:
-        problem = self.hires.problem() if hasattr(self, "hires") else None
-        return [problem] if problem else []
+        problems = [self.hires.problem() if hasattr(self, "hires") else None,
+                    self.split.problem() if hasattr(self, "split") else None]
+        return [problem for problem in problems if problem]
 
     def control_size(self) -> tuple[int, int]:
         """The size a drawn control image is made at: the picture's (the first pass's with a hires fix)."""
@@ -57,6 +61,7 @@ class Text2ImagePanel(SamplingPanel):
     def model_changed(self, info: ModelInfo | None) -> None:
         self.prompts.show_prediction(info is not None and info.prediction_unknown)
         self.addons.model_changed(info)
+        self.split.model_changed(info)
         fit_family_size(info, self.width_box, self.height_box)
         self.offer_addons(info)
 
@@ -107,7 +112,8 @@ class Text2ImagePanel(SamplingPanel):
 
     def job_fields(self) -> dict:
         return dict(width=self.width_box.value(), height=self.height_box.value(), **self.hires.values(),
-                    **self.control.values(), **self.prompts.values(), **self.addons.values())
+                    **self.control.values(), **self.prompts.values(),
+                    **{**self.addons.values(), **self.split.values()})  # a diffusion model's VAE file: its own
 
     def restore_problems(self, path: str, job) -> list[str]:
         return self.addons.restore_problems(path, job)
@@ -117,4 +123,4 @@ class Text2ImagePanel(SamplingPanel):
         self.width_box.setValue(job.width)
         self.height_box.setValue(job.height)
         self.hires.apply(job)
-        return self.control.apply(job) + self.addons.apply(job)
+        return self.control.apply(job) + self.addons.apply(job) + self.split.apply(job)

@@ -1,0 +1,135 @@
+"""Write the config folders that ship in ``resources/configs/`` for SD 3.5 and Flux.1 single files: what diffusers'
+``from_single_file`` reads instead of fetching the reference repo's folder, and what the text encoders of split
+files are built from. Configs only (a few KB), no weights.
+
+The values are those of the reference repos' own config files (facts, taken field by field):
+
+- ``sd3.5-large``: stabilityai/stable-diffusion-3.5-large (transformer/config.json: 38 layers of 38 heads × 64,
+  caption projection 2432, positions up to 192², RMS q/k norms);
+- ``sd3.5-medium``: stabilityai/stable-diffusion-3.5-medium (24 layers of 24 heads × 64, caption projection 1536,
+  positions up to 384², MMDiT-X's second attention in layers 0–12, RMS q/k norms);
+  both: text_encoder CLIP-L (CLIPTextModelWithProjection, 768), text_encoder_2 CLIP-G (1280), text_encoder_3
+  T5-XXL (google/t5-v1_1-xxl's encoder: 4096 wide, 24 blocks, 64 heads, gated GELU), a 16-channel AutoencoderKL
+  with scale 1.5305 and shift 0.0609, FlowMatchEulerDiscreteScheduler with shift 3.0;
+- ``flux.1-dev`` / ``flux.1-schnell``: black-forest-labs/FLUX.1-dev and FLUX.1-schnell (19 double- and 38
+  single-stream blocks of 24 heads × 128 on 64 packed inputs, RoPE axes 16/56/56; dev has the guidance embedding,
+  schnell not), text_encoder CLIP-L (CLIPTextModel, its pooled output), text_encoder_2 T5-XXL, the 16-channel VAE
+  with scale 0.3611 and shift 0.1159, flow Euler with dynamic shifting 0.5 → 1.15 over 256 → 4096 tokens (dev) or
+  a fixed shift of 1 (schnell).
+
+``tests/test_flow_configs.py`` builds each model from these on the meta device and checks its parameter count
+against the published one (SD 3.5 Large 8.1 B, Medium 2.5 B, Flux.1 11.9 B, T5-XXL's encoder 4.8 B).
+
+    python tools/write_flow_configs.py            # writes resources/configs/{sd3.5-large,sd3.5-medium,flux.1-*}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CLIP_L = {  # openai/clip-vit-large-patch14's text model, as SD 3.5's and Flux.1's text_encoder/config.json hold it
+    "attention_dropout": 0.0, "bos_token_id": 0, "dropout": 0.0, "eos_token_id": 2, "hidden_act": "quick_gelu",
+    "hidden_size": 768, "initializer_factor": 1.0, "initializer_range": 0.02, "intermediate_size": 3072,
+    "layer_norm_eps": 1e-05, "max_position_embeddings": 77, "model_type": "clip_text_model", "num_attention_heads": 12,
+    "num_hidden_layers": 12, "pad_token_id": 1, "projection_dim": 768, "vocab_size": 49408,
+}
+CLIP_G = {  # laion/CLIP-ViT-bigG-14's text model (SD 3.5's text_encoder_2, SDXL's too)
+    **CLIP_L, "hidden_act": "gelu", "hidden_size": 1280, "intermediate_size": 5120, "num_attention_heads": 20,
+    "num_hidden_layers": 32, "projection_dim": 1280,
+}
+T5_XXL = {  # google/t5-v1_1-xxl's encoder (SD 3.5's text_encoder_3, Flux.1's text_encoder_2)
+    "architectures": ["T5EncoderModel"], "d_ff": 10240, "d_kv": 64, "d_model": 4096, "decoder_start_token_id": 0,
+    "dense_act_fn": "gelu_new", "dropout_rate": 0.1, "eos_token_id": 1, "feed_forward_proj": "gated-gelu",
+    "initializer_factor": 1.0, "is_encoder_decoder": True, "is_gated_act": True, "layer_norm_epsilon": 1e-06,
+    "model_type": "t5", "num_decoder_layers": 24, "num_heads": 64, "num_layers": 24, "output_past": True,
+    "pad_token_id": 0, "relative_attention_max_distance": 128, "relative_attention_num_buckets": 32,
+    "tie_word_embeddings": False, "use_cache": True, "vocab_size": 32128,
+}
+VAE_16 = {  # the 16-channel AutoencoderKL of SD 3.5 and Flux.1 (their vae/config.json; scale and shift differ)
+    "_class_name": "AutoencoderKL", "act_fn": "silu", "block_out_channels": [128, 256, 512, 512],
+    "down_block_types": ["DownEncoderBlock2D"] * 4, "force_upcast": True, "in_channels": 3, "latent_channels": 16,
+    "latents_mean": None, "latents_std": None, "layers_per_block": 2, "mid_block_add_attention": True,
+    "norm_num_groups": 32, "out_channels": 3, "sample_size": 1024, "up_block_types": ["UpDecoderBlock2D"] * 4,
+    "use_post_quant_conv": False, "use_quant_conv": False,
+}
+SD35_TRANSFORMER = {"_class_name": "SD3Transformer2DModel", "attention_head_dim": 64, "in_channels": 16,
+                    "joint_attention_dim": 4096, "out_channels": 16, "patch_size": 2, "pooled_projection_dim": 2048,
+                    "qk_norm": "rms_norm", "sample_size": 128}
+SD35_INDEX = {"_class_name": "StableDiffusion3Pipeline", "feature_extractor": [None, None],
+              "image_encoder": [None, None],
+              "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"],
+              "text_encoder": ["transformers", "CLIPTextModelWithProjection"],
+              "text_encoder_2": ["transformers", "CLIPTextModelWithProjection"],
+              "text_encoder_3": ["transformers", "T5EncoderModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
+              "tokenizer_2": ["transformers", "CLIPTokenizer"], "tokenizer_3": ["transformers", "T5TokenizerFast"],
+              "transformer": ["diffusers", "SD3Transformer2DModel"], "vae": ["diffusers", "AutoencoderKL"]}
+FLUX_TRANSFORMER = {"_class_name": "FluxTransformer2DModel", "attention_head_dim": 128, "axes_dims_rope": [16, 56, 56],
+                    "in_channels": 64, "joint_attention_dim": 4096, "num_attention_heads": 24, "num_layers": 19,
+                    "num_single_layers": 38, "patch_size": 1, "pooled_projection_dim": 768}
+FLUX_INDEX = {"_class_name": "FluxPipeline", "feature_extractor": [None, None], "image_encoder": [None, None],
+              "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"],
+              "text_encoder": ["transformers", "CLIPTextModel"], "text_encoder_2": ["transformers", "T5EncoderModel"],
+              "tokenizer": ["transformers", "CLIPTokenizer"], "tokenizer_2": ["transformers", "T5TokenizerFast"],
+              "transformer": ["diffusers", "FluxTransformer2DModel"], "vae": ["diffusers", "AutoencoderKL"]}
+FLOW_EULER = {"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000}
+
+
+def folders() -> dict[str, dict[str, dict]]:
+    """Config folder name → {file inside it: its JSON}."""
+    sd35 = {
+        "text_encoder/config.json": {"architectures": ["CLIPTextModelWithProjection"], **CLIP_L},
+        "text_encoder_2/config.json": {"architectures": ["CLIPTextModelWithProjection"], **CLIP_G},
+        "text_encoder_3/config.json": T5_XXL,
+        "vae/config.json": {**VAE_16, "scaling_factor": 1.5305, "shift_factor": 0.0609},
+        "scheduler/scheduler_config.json": {**FLOW_EULER, "shift": 3.0},
+        "model_index.json": SD35_INDEX,
+    }
+    flux = {
+        "text_encoder/config.json": {"architectures": ["CLIPTextModel"], **CLIP_L},
+        "text_encoder_2/config.json": T5_XXL,
+        "vae/config.json": {**VAE_16, "scaling_factor": 0.3611, "shift_factor": 0.1159},
+        "model_index.json": FLUX_INDEX,
+    }
+    return {
+        "sd3.5-large": {**sd35, "transformer/config.json": {
+            **SD35_TRANSFORMER, "caption_projection_dim": 2432, "dual_attention_layers": [], "num_attention_heads": 38,
+            "num_layers": 38, "pos_embed_max_size": 192}},
+        "sd3.5-medium": {**sd35, "transformer/config.json": {
+            **SD35_TRANSFORMER, "caption_projection_dim": 1536, "dual_attention_layers": list(range(13)),
+            "num_attention_heads": 24, "num_layers": 24, "pos_embed_max_size": 384}},
+        "flux.1-dev": {**flux, "transformer/config.json": {**FLUX_TRANSFORMER, "guidance_embeds": True},
+                       "scheduler/scheduler_config.json": {
+                           **FLOW_EULER, "base_image_seq_len": 256, "base_shift": 0.5, "max_image_seq_len": 4096,
+                           "max_shift": 1.15, "shift": 3.0, "use_dynamic_shifting": True}},
+        "flux.1-schnell": {**flux, "transformer/config.json": {**FLUX_TRANSFORMER, "guidance_embeds": False},
+                           "scheduler/scheduler_config.json": {
+                               **FLOW_EULER, "base_image_seq_len": 256, "base_shift": 0.5, "max_image_seq_len": 4096,
+                               "max_shift": 1.15, "shift": 1.0, "use_dynamic_shifting": False}},
+    }
+
+
+def write(root: Path) -> list[Path]:
+    written = []
+    for name, files in folders().items():
+        for rel, data in files.items():
+            path = root / name / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            written.append(path)
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "resources" / "configs")
+    args = parser.parse_args()
+    for path in write(args.out):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
