@@ -60,8 +60,8 @@ class Text2ImagePanel(SamplingPanel):
 
     def offer_addons(self, info: ModelInfo | None) -> None:
         """Show what the chosen model's family takes (its row in models/families.py) and hide the rest: SD 3.5 and
-        Flux take no LoRAs, embeddings, VAE, ControlNet, hires fix or attention maps yet, Flux no negative prompt, and
-        they sample with their own schedulers."""
+        Flux take no LoRAs, embeddings, VAE, ControlNet, hires fix or attention maps yet (the attention maps' row
+        says so), Flux no negative prompt, and they sample with their own schedulers."""
         from ddpm_studio.engine.models.families import ADDONS, family_of_info
 
         family = family_of_info(info) if info is not None else None
@@ -72,7 +72,7 @@ class Text2ImagePanel(SamplingPanel):
         self.addons.offer(kinds)
         self.hires.offer("hires" in kinds)
         self.control.set_visible("controlnet" in kinds)
-        self.prompts.show_attention_maps("attention" in kinds)
+        self.prompts.show_attention_maps("attention" in kinds, family.name if family is not None else "")
         self.prompts.show_negative(family is None or family.negative_prompt)
 
     def _fit_guidance(self, family) -> None:
