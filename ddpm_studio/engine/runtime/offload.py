@@ -96,5 +96,7 @@ def execution_device(module: torch.nn.Module) -> torch.device:
     then sit on the CPU, or on the meta device)."""
     from diffusers.utils.torch_utils import get_module_execution_device
 
+    if not isinstance(module, torch.nn.Module):  # an encoder that only says where it runs
+        return torch.device(module.device)
     return get_module_execution_device(module)
 
