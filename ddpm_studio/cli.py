@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     t2i = sub.add_parser("txt2img", help="text to image with a Stable Diffusion model")
     _prompt_arguments(t2i, SCHEDULERS)
     t2i.add_argument("--size", default="512x512", help="WIDTHxHEIGHT, multiples of 8")
+    t2i.add_argument("--true-cfg", type=float, default=1.0, metavar="W",
+                     help="Flux.1: true classifier-free guidance with --negative, besides its distilled --guidance "
+                          "(default 1: off; above 1 each step runs the model twice)")
     _prediction_argument(t2i)
     _variation_arguments(t2i)
     hires = t2i.add_argument_group("hires fix (A1111's): render at --size, enlarge, then img2img at the large size")

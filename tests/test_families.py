@@ -11,6 +11,7 @@ from ddpm_studio.engine.models.families import (
     ARCH_BY_CONTEXT,
     BY_KEY,
     FAMILIES,
+    FILE_ADDONS,
     KOHYA_BASE,
     family_of,
     family_of_checkpoint,
@@ -21,7 +22,7 @@ from ddpm_studio.engine.models.families import (
 
 def test_keys_widths_and_variants_are_unique():
     assert len(BY_KEY) == len(FAMILIES)
-    takers = [family for family in FAMILIES if family.addons]  # an add-on's width tells its family among these
+    takers = [family for family in FAMILIES if family.addons & FILE_ADDONS]  # a file's width tells its family here
     assert len({family.context_dim for family in takers}) == len(takers)
     assert ARCH_BY_CONTEXT[4096] == "sd3"  # SD 3.5 and Flux share T5's width: the first row of a width keeps it
     for family in FAMILIES:
@@ -127,8 +128,35 @@ def test_flux_is_a_packed_flow_row_without_a_negative_prompt():
     row = BY_KEY["flux"]
     assert family_of_folder("FluxPipeline", 4096) is row and row.variant(64).kind == "flux"
     assert row.packed == 2 and row.variant(64).channels == row.latent_channels * row.packed**2
-    assert not row.negative_prompt and not row.addons and not row.prompt_weights
+    assert not row.negative_prompt and row.addons == {"hires"} and not row.prompt_weights and not row.clip_skip
     assert (row.latent_rgb.scaling_factor, row.latent_rgb.shift_factor) == (0.3611, 0.1159)
-    assert all(family.packed == 1 and family.negative_prompt for family in FAMILIES if family is not row)
+    assert all(BY_KEY[key].packed == 1 and BY_KEY[key].negative_prompt for key in ("sd1", "sd2", "sdxl", "sd3"))
+    assert row.true_cfg and row.uses_negative(4.0) and not row.uses_negative(1.0)  # true CFG where the user asks
+    assert row.flavour_of({"guidance_embeds": False}) == "schnell" and row.flavour_of({"guidance_embeds": True}) == ""
+    assert row.defaults_for("schnell") == {"scheduler": "euler", "steps": 4, "guidance_scale": 0.0}
+    assert row.defaults_for("") == row.defaults_for("krea") == row.defaults
+    assert [d["steps"] for d in row.every_defaults()] == [28, 4]
     assert family_of_text_widths((768, 4096)) is row and family_of_text_widths((32, 64)) is BY_KEY["sdxl"]
     assert not BY_KEY["sd1"].defaults  # SD's are the app's own: choosing an SD model changes no setting
+
+
+def test_chroma_is_fluxs_latents_with_t5_alone_and_real_cfg():
+    row, flux = BY_KEY["chroma"], BY_KEY["flux"]
+    assert family_of_folder("ChromaPipeline", 4096) is row and row.variant(64).kind == "chroma"
+    assert (row.packed, row.latent_channels, row.latent_rgb, row.taesd_repo) == \
+        (flux.packed, flux.latent_channels, flux.latent_rgb, flux.taesd_repo)
+    assert row.negative_prompt and not row.true_cfg and row.uses_negative() and not row.prompt_weights
+    assert row.text_widths == (4096,) and family_of_text_widths((4096,)) is row and not row.addons
+    assert row.schedulers == ("euler",)  # ChromaPipeline passes its own sigmas, which the flow solvers do not take
+    assert row.defaults == {"scheduler": "euler", "steps": 40, "guidance_scale": 3.0}  # Chroma1-HD's card
+
+
+def test_z_image_is_an_unpacked_flow_row_whose_cfg_starts_above_0():
+    row = BY_KEY["zimage"]
+    assert family_of_folder("ZImagePipeline", 2560) is row and row.variant(16).kind == "z-image"
+    assert row.packed == 1 and row.latent_channels == 16 and row.context_key == "cap_feat_dim"
+    assert row.negative_prompt and row.cfg_above == 0.0 and row.float32_latents
+    assert not row.addons and not row.prompt_weights and row.latent_rgb is BY_KEY["flux"].latent_rgb
+    assert row.schedulers == ("euler", "unipc")  # DPM++ 2M's set_timesteps takes no sigmas, which its pipeline passes
+    assert row.defaults == {"scheduler": "euler", "steps": 9, "guidance_scale": 0.0}
+    assert family_of_text_widths((2560,)) is row and BY_KEY["sd1"].cfg_above == 1.0

@@ -68,7 +68,7 @@ def test_packing_and_unpacking_are_inverse_and_keep_flux_order():
 def test_text_to_image_previews_every_step_and_says_how_the_prompts_were_read(engine, flux, tmp_path):
     events = []
     job = _job(flux, prompt="a (lighthouse:1.4) at [dusk]", negative_prompt="blurry", output_dir=str(tmp_path),
-               scheduler="dpm++2m")  # its σ all below 1 (Euler's first is 1: noise level 0)
+               scheduler="dpm++2m", clip_skip=2)  # its σ all below 1 (Euler's first is 1: noise level 0)
     result = engine.run(job, on_step=events.append)
     assert result.images.shape == (1, 64, 64, 3) and np.isfinite(result.images).all()
     *steps, last = events
@@ -76,12 +76,13 @@ def test_text_to_image_previews_every_step_and_says_how_the_prompts_were_read(en
     for event in steps:
         assert event.x_t.shape == (1, 8, 8, 3) and event.x0.shape == (1, 8, 8, 3)  # unpacked, 16 channels → RGB
         assert np.isfinite(event.x0.astype(float)).all() and event.x0.std() > 0
-        assert 0 < event.noise_level < 1
-    assert steps[0].noise_level < steps[1].noise_level
+        assert 0 < event.noise_level < 1 and event.noise_kind == "flow"
+    assert steps[0].noise_level > steps[1].noise_level  # σ_t falls
     assert "plain text" in result.note and "negative prompt was not used" in result.note
+    assert "clip skip was not used" in result.note  # FluxPipeline takes none: its CLIP gives only the pooled text
     assert read_job(sorted(result.saved_paths)[0]) == job
     quiet = engine.run(_job(flux, preview_every=0), save=False)
-    assert "negative prompt" not in quiet.note  # none given: nothing to say
+    assert "negative prompt" not in quiet.note and "clip skip" not in quiet.note  # none given: nothing to say
 
 
 def test_the_negative_prompt_and_guidance_go_where_flux_takes_them(engine, flux):
@@ -97,7 +98,7 @@ def test_its_flow_schedulers_run_with_the_pipelines_shift(engine, flux, schedule
     events = []
     result = engine.run(_job(flux, scheduler=scheduler), on_step=events.append, save=False)
     assert np.isfinite(result.images).all() and len(events) == 3
-    assert all(e.x0 is not None and 0 <= e.noise_level < 1 for e in events[:-1])
+    assert all(e.x0 is not None and 0 < e.noise_level <= 1 for e in events[:-1])
 
 
 def test_the_solvers_take_the_dynamic_shift():
@@ -125,8 +126,8 @@ def test_a_scheduler_without_a_flow_form_is_refused_naming_those_that_work(engin
 def test_addons_it_does_not_take_are_refused_by_name(engine, flux):
     with pytest.raises(ModelError, match="Flux.1 model, which does not take LoRAs"):
         engine.run(_job(flux, prompt="a cat <lora:style:0.8>"), save=False)
-    with pytest.raises(ModelError, match="does not take a hires fix"):
-        engine.run(_job(flux, hires_scale=2.0), save=False)
+    with pytest.raises(ModelError, match="does not take attention maps"):
+        engine.run(_job(flux, attention_maps=True), save=False)
 
 
 def test_cancel_inside_a_step_stops_the_run_with_no_image(engine, flux, tmp_path):
@@ -163,3 +164,111 @@ def test_flux_latents_preview_with_the_published_map_or_a_fit(flux):
     assert LatentToRGB.for_vae(SimpleNamespace(config=real)).source == "Flux factors (published by ComfyUI)"
     fitted = LatentToRGB.for_vae(AutoencoderKL.from_pretrained(flux / "vae"))
     assert fitted.source == "fitted to this VAE" and fitted.weights.shape == (16, 3)
+
+
+@pytest.mark.parametrize("upscaler", ["latent", "lanczos"])
+def test_the_hires_fix_runs_its_second_pass_through_the_img2img_pipeline(engine, flux, upscaler, tmp_path):
+    """Flux (its latents unpacked, enlarged and packed again): the first pass at 64², the second at 128² through
+    the family's img2img pipeline, previews of both passes at their own size, the progress over both, the job back
+    from the PNG."""
+    events = []
+    job = _job(flux, steps=4, scheduler="euler", hires_scale=2.0, hires_upscaler=upscaler, hires_strength=0.5,
+               output_dir=str(tmp_path))
+    result = engine.run(job, on_step=events.append)
+    *steps, last = events
+    assert result.images.shape == (1, 128, 128, 3) and np.isfinite(result.images).all() and last.final
+    assert [e.second_pass for e in steps] == [False] * 4 + [True] * 2 and {e.total for e in steps} == {6}
+    assert {e.x0.shape for e in steps if not e.second_pass} == {(1, 8, 8, 3)}
+    assert {e.x0.shape for e in steps if e.second_pass} == {(1, 16, 16, 3)}
+    assert all(np.isfinite(e.x0.astype(float)).all() and e.x0.std() > 0 for e in steps)
+    assert result.steps_run == 6 and "hires pass ran with Euler" not in result.note
+    assert read_job(sorted(result.saved_paths)[0]) == job
+
+
+def test_a_hires_pass_after_a_flow_solver_runs_with_euler_and_says_so(engine, flux):
+    events = []
+    result = engine.run(_job(flux, steps=4, scheduler="unipc", hires_scale=1.5, hires_upscaler="lanczos"),
+                        on_step=events.append, save=False)
+    assert result.images.shape == (1, 96, 96, 3) and len(events) == 7  # 4 + 2 + the result
+    assert "the hires pass ran with Euler" in result.note
+
+
+def _counting_calls(transformer):
+    calls = []
+    return calls, transformer.register_forward_pre_hook(lambda _module, _inputs: calls.append(1))
+
+
+def test_true_cfg_runs_the_negative_prompt_where_the_user_asks(engine, flux, tmp_path):
+    from PIL import Image
+
+    from ddpm_studio.engine.sampling.latent import pipeline_arguments
+
+    loaded = engine.load(str(flux), "txt2img")
+    asked = _job(flux, negative_prompt="blurry", true_cfg_scale=4.0, output_dir=str(tmp_path))
+    args = pipeline_arguments(loaded, asked, "a cat", "(blurry:1.2)")
+    assert args["true_cfg_scale"] == 4.0 and args["negative_prompt"] == "blurry" and args["guidance_scale"] == 3.5
+    empty = pipeline_arguments(loaded, _job(flux, true_cfg_scale=2.0), "a cat", "")
+    assert empty["negative_prompt"] == ""  # against the empty prompt: still true CFG
+    calls, handle = _counting_calls(loaded.pipe.transformer)
+    try:
+        result = engine.run(asked)
+        plain = engine.run(_job(flux, negative_prompt="blurry", preview_every=0), save=False)
+    finally:
+        handle.remove()
+    assert len(calls) == 4 + 2  # true CFG: two passes a step; distilled guidance alone: one
+    assert "negative prompt was not used" not in result.note and "negative prompt was not used" in plain.note
+    assert "true CFG scale above 1 uses it" in plain.note
+    assert not np.array_equal(result.images, plain.images) and np.isfinite(result.images).all()
+    path = sorted(result.saved_paths)[0]
+    assert read_job(path) == asked
+    with Image.open(path) as image:
+        assert "True CFG scale: 4.0" in image.text["parameters"] and "CFG scale: 3.5" in image.text["parameters"]
+
+
+def test_a_true_cfg_scale_below_1_is_refused_and_sd_families_refuse_one_above():
+    from ddpm_studio.engine.jobs.checks import JobError
+    from ddpm_studio.engine.models.families import FAMILIES
+
+    with pytest.raises(JobError, match="true CFG scale must be between 1"):
+        Text2ImageJob(model="m", true_cfg_scale=0.5)
+    assert Text2ImageJob(model="m").true_cfg_scale == 1.0 and Text2ImageJob(model="m").a1111_fields() == []
+    assert [family.key for family in FAMILIES if family.true_cfg] == ["flux"]
+
+
+def test_the_cli_takes_true_cfg(flux, tmp_path):
+    from ddpm_studio.cli import main
+
+    args = ["txt2img", "--model", str(flux), "--prompt", "a boat", "--negative", "snow", "--size", "64x64",
+            "--seed", "3", "--device", "cpu", "--steps", "2", "--true-cfg", "3", "--out", str(tmp_path)]
+    assert main(args) == 0
+    job = read_job(next(tmp_path.glob("*.png")))
+    assert job.true_cfg_scale == 3.0 and job.negative_prompt == "snow" and job.guidance_scale == 3.5
+
+
+def test_a_folder_without_the_guidance_embedding_is_schnell_with_its_defaults(flux, tmp_path):
+    from ddpm_studio.engine.models.defaults import recommended_settings
+
+    schnell = inspect_model(str(save_tiny_flux(tmp_path / "tiny-schnell", guidance_embeds=False)))
+    dev = inspect_model(str(flux))
+    assert (schnell.flavour, dev.flavour) == ("schnell", "")
+    assert schnell.family == dev.family == "flux" and schnell.modes == dev.modes
+    # FLUX.1-schnell's model card: 4 steps, guidance 0; Flux.1-dev's: 28 steps at 3.5
+    assert recommended_settings(schnell) == {"scheduler": "euler", "steps": 4, "guidance_scale": 0.0}
+    assert recommended_settings(dev) == {"scheduler": "euler", "steps": 28, "guidance_scale": 3.5}
+    assert BY_KEY["flux"].defaults["steps"] == 28  # the flavour's are laid over the family's, not written into them
+    (schnell.path / "ddpm_studio.json").write_text('{"steps": 8}', encoding="utf-8")
+    assert recommended_settings(inspect_model(str(schnell.path)))["steps"] == 8  # its folder's own still wins
+
+
+def test_the_cli_samples_schnell_with_its_defaults(tmp_path):
+    from PIL import Image
+
+    from ddpm_studio.cli import main
+
+    schnell = save_tiny_flux(tmp_path / "tiny-schnell", guidance_embeds=False)
+    args = ["txt2img", "--model", str(schnell), "--prompt", "a boat", "--size", "64x64", "--seed", "3",
+            "--device", "cpu", "--out", str(tmp_path / "out")]
+    assert main(args) == 0
+    with Image.open(next((tmp_path / "out").glob("*.png"))) as image:
+        text = image.text["parameters"]
+    assert "Steps: 4" in text and "CFG scale: 0.0" in text

@@ -61,8 +61,8 @@ def test_text_to_image_previews_every_step_and_says_how_the_prompt_was_read(engi
     for event in steps:
         assert event.x_t.shape == (1, 8, 8, 3) and event.x0.shape == (1, 8, 8, 3)  # 16 channels → RGB, 1/8 size
         assert np.isfinite(event.x0.astype(float)).all() and event.x0.std() > 0
-        assert 0 < event.noise_level < 1
-    assert steps[0].noise_level < steps[1].noise_level  # the signal's share grows as σ falls
+        assert 0 < event.noise_level < 1 and event.noise_kind == "flow"  # σ_t: x_t = (1 − σ)·x0 + σ·ε
+    assert steps[0].noise_level > steps[1].noise_level  # σ falls step by step
     assert "T5 left out" in result.note and "plain text" in result.note
     assert read_job(sorted(result.saved_paths)[0]) == job
 
@@ -72,7 +72,7 @@ def test_its_flow_schedulers_run(engine, sd3, scheduler):
     events = []
     result = engine.run(_job(sd3, scheduler=scheduler), on_step=events.append, save=False)
     assert np.isfinite(result.images).all() and len(events) == 3
-    assert all(e.x0 is not None and 0 <= e.noise_level < 1 for e in events[:-1])  # σ = 1 at Euler's first step: 0
+    assert all(e.x0 is not None and 0 < e.noise_level <= 1 for e in events[:-1])  # σ = 1 at Euler's first step
 
 
 def test_a_scheduler_without_a_flow_form_is_refused_naming_those_that_work(engine, sd3):
@@ -83,8 +83,8 @@ def test_a_scheduler_without_a_flow_form_is_refused_naming_those_that_work(engin
 def test_addons_it_does_not_take_are_refused_by_name(engine, sd3):
     with pytest.raises(ModelError, match="SD 3.5 model, which does not take LoRAs"):
         engine.run(_job(sd3, prompt="a cat <lora:style:0.8>"), save=False)
-    with pytest.raises(ModelError, match="does not take a hires fix"):
-        engine.run(_job(sd3, hires_scale=2.0), save=False)
+    with pytest.raises(ModelError, match="does not take attention maps"):
+        engine.run(_job(sd3, attention_maps=True), save=False)
 
 
 def test_cancel_inside_a_step_stops_the_run_with_no_image(engine, sd3, tmp_path):
@@ -116,7 +116,7 @@ def test_the_flow_step_gives_x0_and_the_noise_level():
     x_t = (1 - sigma) * x0 + sigma * noise
     scheduler.step(noise - x0, scheduler.timesteps[0], x_t)  # the exact velocity: x̂0 is x0
     assert torch.allclose(recorder.x0, x0, atol=1e-5) and recorder.x_t is x_t
-    assert recorder.alpha_bar == pytest.approx((1 - sigma) ** 2 / ((1 - sigma) ** 2 + sigma**2))
+    assert recorder.noise_kind == "flow" and recorder.noise_level == pytest.approx(sigma) == 1.0  # all noise
     recorder.close()
 
 
@@ -178,3 +178,29 @@ def test_the_cli_samples_with_the_familys_defaults_where_no_flag_says(sd3, tmp_p
     with Image.open(next((tmp_path / "set").glob("*.png"))) as image:
         text = image.text["parameters"]
     assert "Steps: 2" in text and "Sampler: UniPC" in text and "CFG scale: 6" in text
+
+
+@pytest.mark.parametrize("upscaler", ["latent", "lanczos"])
+def test_the_hires_fix_runs_its_second_pass_through_the_img2img_pipeline(engine, sd3, upscaler, tmp_path):
+    """SD 3.5: the first pass at 64², the second at 128² through the family's img2img pipeline, previews of both
+    passes at their own size, the progress over both, the job back from the PNG."""
+    events = []
+    job = _job(sd3, steps=4, scheduler="euler", hires_scale=2.0, hires_upscaler=upscaler, hires_strength=0.5,
+               output_dir=str(tmp_path))
+    result = engine.run(job, on_step=events.append)
+    *steps, last = events
+    assert result.images.shape == (1, 128, 128, 3) and np.isfinite(result.images).all() and last.final
+    assert [e.second_pass for e in steps] == [False] * 4 + [True] * 2 and {e.total for e in steps} == {6}
+    assert {e.x0.shape for e in steps if not e.second_pass} == {(1, 8, 8, 3)}
+    assert {e.x0.shape for e in steps if e.second_pass} == {(1, 16, 16, 3)}
+    assert all(np.isfinite(e.x0.astype(float)).all() and e.x0.std() > 0 for e in steps)
+    assert result.steps_run == 6 and "hires pass ran with Euler" not in result.note
+    assert read_job(sorted(result.saved_paths)[0]) == job
+
+
+def test_a_hires_pass_after_a_flow_solver_runs_with_euler_and_says_so(engine, sd3):
+    events = []
+    result = engine.run(_job(sd3, steps=4, scheduler="unipc", hires_scale=1.5, hires_upscaler="lanczos"),
+                        on_step=events.append, save=False)
+    assert result.images.shape == (1, 96, 96, 3) and len(events) == 7  # 4 + 2 + the result
+    assert "the hires pass ran with Euler" in result.note

@@ -188,3 +188,22 @@ def test_the_legend_fits_the_plot(qtbot, width):
     assert all(rect.width() >= plot.fontMetrics().horizontalAdvance(text) for _name, text, rect in items)
     if width >= 620:
         assert "max" in items[1][1]  # where there is room, the scale each change curve is divided by
+
+
+@pytest.mark.parametrize(("kind", "symbol", "scale"), [("alpha_bar", "ᾱ_t", 1.0), ("flow", "σ_t", 1.0),
+                                                       ("sigma", "σ_t", 14.6)])
+def test_the_noise_curve_is_named_and_scaled_by_its_kind(qtbot, kind, symbol, scale):
+    """ᾱ_t and a flow model's σ_t are drawn on their own 0 … 1 scale; a Karras-style σ_t by its largest value."""
+    from ddpm_studio.ui.canvas.trajectory_plot import TrajectoryPlot
+    from ddpm_studio.ui.series.race_plot import noise_share
+
+    plot = TrajectoryPlot()
+    qtbot.addWidget(plot)
+    levels = {"alpha_bar": [0.01, 0.5], "flow": [0.9, 0.4], "sigma": [14.6, 3.0]}[kind]
+    events = [StepEvent(index=i, total=2, timestep=900.0 - 400 * i, elapsed=0.0, x_t=filled(i), x0=filled(i),
+                        noise_level=level, noise_kind=kind) for i, level in enumerate(levels)]
+    plot.set_rows(trajectory(events), total=2)
+    assert plot.noise_symbol() == symbol and plot.scale("noise") == scale
+    assert ("(0 … 1)" in plot.legend_text("noise")) == (scale == 1.0)
+    # the race plot's noise share: how much of x_t is noise, 0 … 1, the same number whatever the kind
+    assert noise_share(0.5, "flow") == pytest.approx(noise_share(0.5, "alpha_bar")) == pytest.approx(0.5 ** 0.5)

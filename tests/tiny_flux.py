@@ -31,14 +31,33 @@ def tiny_t5_tokenizer():
                            extra_ids=0, model_max_length=512)
 
 
+def tiny_flux_vae():
+    """A 16-channel AutoencoderKL with Flux.1's scaling and shift factors (Chroma's too)."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=16, block_out_channels=(8, 8, 16, 16), layers_per_block=1,
+        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4, norm_num_groups=8,
+        sample_size=64, scaling_factor=0.3611, shift_factor=0.1159, use_quant_conv=False, use_post_quant_conv=False,
+    )
+
+
+def tiny_t5_encoder():
+    """A 2-layer T5 encoder on ``tiny_t5_tokenizer``'s words, ``T5_WIDTH`` wide."""
+    from transformers import T5Config, T5EncoderModel
+
+    return T5EncoderModel(T5Config(vocab_size=3 + len(T5_WORDS), d_model=T5_WIDTH, d_kv=8, d_ff=37, num_layers=2,
+                                   num_heads=4, relative_attention_num_buckets=8, pad_token_id=0, eos_token_id=1,
+                                   decoder_start_token_id=0))
+
+
 def tiny_flux_pipeline(parts: Path, guidance_embeds: bool = True):
     from diffusers import (
-        AutoencoderKL,
         FlowMatchEulerDiscreteScheduler,
         FluxPipeline,
         FluxTransformer2DModel,
     )
-    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+    from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.manual_seed(0)
     transformer = FluxTransformer2DModel(
@@ -46,17 +65,11 @@ def tiny_flux_pipeline(parts: Path, guidance_embeds: bool = True):
         num_attention_heads=2, joint_attention_dim=T5_WIDTH, pooled_projection_dim=CLIP_WIDTH,
         guidance_embeds=guidance_embeds, axes_dims_rope=(2, 2, 4),
     )
-    vae = AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=16, block_out_channels=(8, 8, 16, 16), layers_per_block=1,
-        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4, norm_num_groups=8,
-        sample_size=64, scaling_factor=0.3611, shift_factor=0.1159, use_quant_conv=False, use_post_quant_conv=False,
-    )
+    vae = tiny_flux_vae()
     clip = CLIPTextModel(CLIPTextConfig(
         hidden_size=CLIP_WIDTH, vocab_size=1000, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
         max_position_embeddings=77, bos_token_id=512, eos_token_id=513, pad_token_id=513, projection_dim=CLIP_WIDTH))
-    t5 = T5EncoderModel(T5Config(vocab_size=3 + len(T5_WORDS), d_model=T5_WIDTH, d_kv=8, d_ff=37, num_layers=2,
-                                 num_heads=4, relative_attention_num_buckets=8, pad_token_id=0, eos_token_id=1,
-                                 decoder_start_token_id=0))
+    t5 = tiny_t5_encoder()
     scheduler = FlowMatchEulerDiscreteScheduler(  # Flux-dev's scheduler config
         shift=3.0, use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15, base_image_seq_len=256,
         max_image_seq_len=4096)

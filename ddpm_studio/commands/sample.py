@@ -80,6 +80,8 @@ def _prompt_fields(args) -> dict:
     unset = None in (args.guidance, args.scheduler, args.steps)
     defaults = recommended(model) if unset else {}  # read once for the guidance, scheduler and steps
     guidance = args.guidance if args.guidance is not None else defaults.get("guidance_scale", args.guidance_default)
+    if getattr(args, "true_cfg", 1.0) != 1.0:  # txt2img: Flux's true CFG
+        extra["true_cfg_scale"] = args.true_cfg
     return dict(prompt=args.prompt, negative_prompt=args.negative, guidance_scale=guidance,
                 **extra, **_common_job_fields(args, model, defaults))
 

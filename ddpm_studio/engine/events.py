@@ -14,7 +14,8 @@ class StepEvent:
 
     ``x_t`` and ``x0`` are uint8 arrays of shape (batch, height, width, 3) — the noisy sample the model saw
     and the model's prediction of the clean image — or None when this step was not previewed.
-    ``noise_level`` is ᾱ_t for variance-preserving schedulers, σ_t for Karras-style ones (see ``noise_kind``).
+    ``noise_level`` is ᾱ_t for variance-preserving schedulers, σ_t for Karras-style ones, a flow model's σ_t
+    (x_t = (1 − σ)·x0 + σ·ε, 0 … 1) for flow-matching ones (``noise_kind``: alpha_bar, sigma, flow).
     The final event (``index == total``, made by ``final_event``) holds the finished images as both x_t and x0: the
     last model call still sees a noisy x_t, so without it a run's step history would end one step short of x_0.
     """

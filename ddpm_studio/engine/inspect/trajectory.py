@@ -17,7 +17,7 @@ import numpy as np
 
 from ddpm_studio.engine.events import StepEvent
 
-NOISE_SYMBOLS = {"alpha_bar": "ᾱ_t", "sigma": "σ_t"}  # StepEvent.noise_kind: how the noise level is written
+NOISE_SYMBOLS = {"alpha_bar": "ᾱ_t", "sigma": "σ_t", "flow": "σ_t"}  # StepEvent.noise_kind: how the noise level is written
 
 
 @dataclass(frozen=True)

@@ -137,6 +137,7 @@ class PromptJob(Job):
     prompt: str = ""
     negative_prompt: str = ""
     guidance_scale: float = 7.5
+    true_cfg_scale: float = 1.0  # Flux's true CFG with the negative prompt, besides its distilled guidance: 1 is off
     batch_size: int = 1
     full_decode_every: int = 0  # 0: linear latent previews only; k: the VAE decodes x0 every k-th step (slow)
     prediction_type: str = "auto"  # what the UNet predicts; only SD 2.x single files need it set by hand
@@ -184,13 +185,15 @@ class PromptJob(Job):
             raise JobError("The VAE must be a path (text), or empty for the model's own.")
         check_control_fields(self)
         check_float("guidance scale", self.guidance_scale, 0.0, MAX_GUIDANCE)
+        check_float("true CFG scale", self.true_cfg_scale, 1.0, MAX_GUIDANCE)
         check_int("full-decode interval", self.full_decode_every, 0, MAX_STEPS)
         if self.prediction_type not in PREDICTION_TYPES:
             raise JobError(f"Unknown prediction type '{self.prediction_type}'; choose one of: {', '.join(PREDICTION_TYPES)}.")
         check_int("clip skip", self.clip_skip, 1, MAX_CLIP_SKIP)
 
     def a1111_fields(self) -> list[tuple[str, Any]]:
-        return ([("Clip skip", self.clip_skip)] if self.clip_skip != 1 else []) + control_a1111_fields(self)
+        true_cfg = [("True CFG scale", self.true_cfg_scale)] if self.true_cfg_scale > 1.0 else []
+        return true_cfg + ([("Clip skip", self.clip_skip)] if self.clip_skip != 1 else []) + control_a1111_fields(self)
 
 
 HIRES_UPSCALERS = ("latent", "lanczos")

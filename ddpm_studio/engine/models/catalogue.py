@@ -58,6 +58,7 @@ class ModelInfo:
     context_dim: int = 0  # latent families: the width of the text embeddings the UNet attends to (768, 1024, 2048)
 
     prediction: str = ""  # single-file checkpoints: what the UNet predicts when a key of the file says
+    flavour: str = ""  # what its denoiser's config makes it within its family (Flux.1 schnell): its defaults
 
     @property
     def prediction_unknown(self) -> bool:
@@ -147,11 +148,13 @@ def inspect_model(ref: str, allow_pickle: bool = False) -> ModelInfo:
     if not family and _component_class(index, "unet") == "UNet2DModel" and "scheduler" in index:
         family, panel = PIXEL_FAMILY, "Generate"
     modes: tuple[str, ...] = ("upscale",) if family in UPSCALE_FAMILIES else ()
-    context_dim = 0
+    context_dim, flavour = 0, ""
     first = next((row for row in FAMILIES if class_name in row.folder_classes), None)
     if first is not None:  # a latent family: its variant by its denoiser (the rows of one class share theirs)
-        channels, context_dim = _denoiser_shape(path, first)
+        config = _denoiser_config(path, first)
+        channels, context_dim = _denoiser_shape(config, first)
         row = family_of_folder(class_name, context_dim)
+        flavour = row.flavour_of(config)
         variant = row.variant(channels)
         if variant is None:  # a UNet the family has no variant for: what its class says, and no modes
             named = row.variant_named(row.folder_classes[class_name])
@@ -160,7 +163,8 @@ def inspect_model(ref: str, allow_pickle: bool = False) -> ModelInfo:
             family, panel, modes = variant.kind, variant.panel, variant.modes
     card = read_defaults(path)
     return ModelInfo(ref=ref, path=path, name=display_name(ref, path, card.get("name", "")), class_name=class_name,
-                     family=family, panel=panel, modes=modes, about=card.get("about", ""), context_dim=context_dim)
+                     family=family, panel=panel, modes=modes, about=card.get("about", ""), context_dim=context_dim,
+                     flavour=flavour)
 
 
 _SINGLE_FILES: dict[tuple, ModelInfo | str] = {}  # (ref, path, mtime, size, allow_pickle) → its info, or the error
@@ -203,13 +207,23 @@ def _inspect_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
                      context_dim=row.context_dim, prediction=facts.prediction)
 
 
-def _denoiser_shape(path: Path, row) -> tuple[int, int]:
+def _denoiser_config(path: Path, row) -> dict:
+    """A pipeline folder's denoiser's config (in the folder the family's row names); {} where unreadable."""
+    try:
+        config = json.loads((path / row.denoiser / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def _denoiser_shape(config: dict, row) -> tuple[int, int]:
     """(input channels, context width) of a pipeline folder's denoiser (a UNet's cross-attention width, an SD3
     transformer's joint attention width), from its config as the family's row names them; 0 where unreadable."""
     try:
-        config = json.loads((path / row.denoiser / "config.json").read_text(encoding="utf-8"))
+        if not config:
+            return 0, 0
         return int(config.get(row.channels_key, row.latent_channels)), int(config.get(row.context_key) or 0)
-    except (OSError, ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError):
         return 0, 0
 
 

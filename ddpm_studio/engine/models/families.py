@@ -18,11 +18,29 @@ Latent→RGB factors (latent channels → RGB, applied to model-space latents) a
 
 Stable Diffusion 3 / 3.5 (``sd3``) is a flow-matching family: an MMDiT transformer (its folder ``transformer``, its
 context width ``joint_attention_dim``) on a 16-channel VAE with a shift factor, two CLIP encoders and T5, which may be
-left out (``optional_parts``); it takes plain text (no A1111 weights) and, in this slice, no add-ons.
+left out (``optional_parts``); it takes plain text (no A1111 weights) and, of the add-ons, the hires fix only (its
+second pass through the img2img pipeline with the flow Euler scheduler, whose ``scale_noise`` that pipeline needs).
 
 Flux.1 (``flux``) is one too: a transformer on a 16-channel VAE with a shift factor, CLIP-L (its pooled text) and T5
 (the context). Its transformer reads latents packed 2×2 into tokens (``packed``: 16 channels × 4 = its 64 inputs,
-which name its variant); its guidance is distilled into the transformer (no negative prompt: ``negative_prompt``).
+which name its variant); its guidance is distilled into the transformer (no negative prompt: ``negative_prompt``),
+but its pipeline can also run true CFG with a negative prompt where the user asks (``true_cfg``). A Flux folder whose
+transformer has no guidance embedding is schnell-like (``flavours``): it brings schnell's defaults.
+
+Chroma (``chroma``) is Flux.1 schnell pruned and de-distilled: the same 16-channel VAE and 2×2 packing, T5 alone
+(no CLIP), and real classifier-free guidance with a negative prompt (its ``guidance_scale``).
+
+Z-Image (``zimage``, Turbo and its base) is one too: a single-stream transformer (its context width ``cap_feat_dim``)
+that patchifies 2×2 inside, so its scheduler holds plain 16-channel latents, on Flux.1's VAE (ComfyUI's Z-Image, a
+Lumina2 model, uses the Flux latent format); one Qwen3 text encoder. Its pipeline keeps x_t in float32 whatever the
+transformer's dtype (``float32_latents``), takes its own sigmas (so only the solvers whose ``set_timesteps`` takes
+sigmas), and runs true CFG with the negative prompt at any guidance above 0 (``cfg_above``): Turbo is sampled at 0.
+
+Qwen-Image (``qwenimage``) is one too: a transformer on latents packed 2×2 like Flux's, read from a Wan-style VAE of
+video frames whose 16 channels are normalised by their mean and std (``LatentRGB.latents_mean``/``latents_std``), and
+one text encoder, Qwen2.5-VL. Its guidance is classifier-free, as the pipeline's ``true_cfg_scale`` with a negative
+prompt (``guidance_argument``): the job's guidance scale goes there, and an empty negative prompt is sent as " " (what
+its model card does) so that guidance above 1 always runs both passes.
 """
 
 from __future__ import annotations
@@ -32,6 +50,7 @@ from types import MappingProxyType
 
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")  # read only by torch's weights-only loader, when allowed
 ADDONS = frozenset({"lora", "embedding", "vae", "controlnet", "hires", "attention"})  # what the SD families take
+FILE_ADDONS = frozenset({"lora", "embedding", "vae", "controlnet"})  # add-on files: their widths tell their family
 ADDON_WORDS = {"lora": "LoRAs", "embedding": "embeddings", "vae": "a VAE of its own", "controlnet": "ControlNet",
                "hires": "a hires fix", "attention": "attention maps"}
 
@@ -64,6 +83,19 @@ class LatentRGB:
     scaling_factor: float
     source: str
     shift_factor: float = 0.0  # the VAE's shift (SD3's latents are (z − shift) · scale): with the scale, how it is known
+    latents_mean: tuple[float, ...] = ()  # a VAE normalising per channel, (z − mean) / std (Wan's, Qwen-Image's): how
+    latents_std: tuple[float, ...] = ()  # it is known instead of its scale and shift
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """Models of one variant that its denoiser's config tells apart (``config_key`` holding ``value``) and that bring
+    other defaults: Flux.1 schnell has no guidance embedding and samples in 4 steps without guidance."""
+
+    name: str  # what a user reads (schnell): ModelInfo.flavour
+    config_key: str
+    value: object
+    defaults: MappingProxyType  # over the family's own
 
 
 @dataclass(frozen=True)
@@ -98,6 +130,13 @@ class Family:
     defaults: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # scheduler, steps, guidance_scale
     packed: int = 1  # its denoiser reads latents packed p×p into tokens of channels·p² (Flux: 2)
     negative_prompt: bool = True  # it takes a negative prompt (Flux's distilled guidance has no unconditional pass)
+    true_cfg: bool = False  # a true CFG scale above 1 adds an unconditional pass with the negative prompt (Flux's)
+    flavours: tuple[Flavour, ...] = ()  # kinds of its models its denoiser's config tells apart, with their defaults
+    clip_skip: bool = True  # its prompt is read by CLIP encoders whose layers A1111's Clip skip counts back through
+    cfg_above: float = 1.0  # the guidance above which its pipeline runs the unconditional pass (Z-Image's from 0)
+    float32_latents: bool = False  # its pipeline draws and keeps x_t in float32, whatever the denoiser's dtype
+    guidance_argument: str = "guidance_scale"  # the pipeline's argument for the job's guidance (Qwen-Image's:
+    # true_cfg_scale, which guides only with a negative prompt)
 
     @property
     def xl(self) -> bool:
@@ -112,6 +151,23 @@ class Family:
 
     def pipeline(self, kind: str, mode: str) -> str | None:
         return next((v.pipelines.get(mode) for v in self.variants if v.kind == kind), None)
+
+    def flavour_of(self, config: dict) -> str:
+        """The flavour a denoiser's config makes a model ("" when none of the row's says so)."""
+        return next((f.name for f in self.flavours if f.config_key in config and config[f.config_key] == f.value), "")
+
+    def defaults_for(self, flavour: str = "") -> MappingProxyType:
+        """The defaults a model of ``flavour`` brings: the family's, with its flavour's over them."""
+        own = next((f.defaults for f in self.flavours if f.name == flavour), None)
+        return self.defaults if own is None else _frozen({**self.defaults, **own})
+
+    def every_defaults(self) -> tuple[MappingProxyType, ...]:
+        """The family's defaults and each flavour's (what the panels tell from a value the user chose)."""
+        return (self.defaults, *(self.defaults_for(f.name) for f in self.flavours))
+
+    def uses_negative(self, true_cfg_scale: float = 1.0) -> bool:
+        """Whether a job's negative prompt is used: where the family takes one, or through true CFG above 1."""
+        return self.negative_prompt or (self.true_cfg and true_cfg_scale > 1.0)
 
 
 _SD_NORMAL = {"txt2img": "StableDiffusionPipeline", "img2img": "StableDiffusionImg2ImgPipeline",
@@ -148,8 +204,20 @@ _FLUX_RGB = LatentRGB(  # ComfyUI comfy/latent_formats.py, class Flux (16 channe
      (-0.0245, 0.0250, 0.1180), (0.1008, 0.0755, -0.0421), (-0.0515, 0.0201, 0.0011), (0.0428, -0.0012, -0.0036),
      (0.0817, 0.0765, 0.0749), (-0.1264, -0.0522, -0.1103), (-0.0280, -0.0881, -0.0499), (-0.1262, -0.0982, -0.0778)),
     (-0.0329, -0.0718, -0.0851), 0.3611, "Flux factors (published by ComfyUI)", shift_factor=0.1159)
+_WAN21_RGB = LatentRGB(  # ComfyUI comfy/latent_formats.py, class Wan21 (its QwenImage model's latent format)
+    ((-0.1299, -0.1692, 0.2932), (0.0671, 0.0406, 0.0442), (0.3568, 0.2548, 0.1747), (0.0372, 0.2344, 0.1420),
+     (0.0313, 0.0189, -0.0328), (0.0296, -0.0956, -0.0665), (-0.3477, -0.4059, -0.2925), (0.0166, 0.1902, 0.1975),
+     (-0.0412, 0.0267, -0.1364), (-0.1293, 0.0740, 0.1636), (0.0680, 0.3019, 0.1128), (0.0032, 0.0581, 0.0639),
+     (-0.1251, 0.0927, 0.1699), (0.0060, -0.0633, 0.0005), (0.3477, 0.2275, 0.2950), (0.1984, 0.0913, 0.1861)),
+    (-0.1835, -0.0868, -0.3360), 1.0, "Wan 2.1 factors (published by ComfyUI)",
+    # the VAE's own statistics (Qwen-Image's vae/config.json; ComfyUI's Wan21 the same)
+    latents_mean=(-0.7571, -0.7089, -0.9113, 0.1075, -0.1745, 0.9653, -0.1517, 1.5508,
+                  0.4134, -0.0715, 0.5517, -0.3632, -0.1922, -0.9497, 0.2503, -0.2921),
+    latents_std=(2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743,
+                 3.2687, 2.1526, 2.8652, 1.5579, 1.6382, 1.1253, 2.8251, 1.9160))
 _FLOW = dict(latent_channels=16, addons=frozenset(), denoiser="transformer", context_key="joint_attention_dim",
-             prompt_weights=False, checkpoint_key="", text_prefixes=(), kohya_versions=(), side=1024, train_side=1024,
+             prompt_weights=False, clip_skip=False, checkpoint_key="", text_prefixes=(), kohya_versions=(), side=1024,
+             train_side=1024,
              control_pipelines=_frozen({}))  # what the flow families' rows share so far
 
 FAMILIES: tuple[Family, ...] = (
@@ -196,7 +264,9 @@ FAMILIES: tuple[Family, ...] = (
            # txt2img only for now: diffusers' SD3 img2img adds its noise with the flow Euler scheduler alone
            variants=(Variant("stable-diffusion-3", 16, "Text to Image",
                              _frozen({"txt2img": "StableDiffusion3Pipeline"})),),
-           img2img="StableDiffusion3Img2ImgPipeline", latent_rgb=_SD3_RGB, taesd_repo="madebyollin/taesd3", **_FLOW,
+           img2img="StableDiffusion3Img2ImgPipeline", latent_rgb=_SD3_RGB, taesd_repo="madebyollin/taesd3",
+           # its CLIP-L and CLIP-G take clip skip (StableDiffusion3Pipeline's clip_skip); the hires fix through its img2img
+           **dict(_FLOW, clip_skip=True, addons=frozenset({"hires"})),
            optional_parts=_frozen({"text_encoder_3": "T5", "tokenizer_3": "T5"}),
            schedulers=("euler", "dpm++2m", "unipc"),  # the names with a flow form (jobs/scheduler_table.py)
            # SD 3.5 Large's model card: 28 steps at guidance 3.5 (Medium's says 40 at 4.5, Large Turbo's 4 at 0)
@@ -204,12 +274,50 @@ FAMILIES: tuple[Family, ...] = (
     Family(key="flux", name="Flux.1", context_dim=4096, text_widths=(768, 4096),  # CLIP-L (pooled), T5-XXL
            folder_classes=_frozen({"FluxPipeline": "flux"}),
            variants=(Variant("flux", 64, "Text to Image", _frozen({"txt2img": "FluxPipeline"})),),  # 16 × 2×2
-           img2img="FluxImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1", **_FLOW,
-           packed=2, negative_prompt=False,
+           img2img="FluxImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
+           **dict(_FLOW, addons=frozenset({"hires"})),  # the hires fix through FluxImg2ImgPipeline
+           packed=2, negative_prompt=False, true_cfg=True,  # FluxPipeline's true_cfg_scale and negative_prompt
            # its pipeline shifts the schedule by the picture's size (set_timesteps(mu=…)): the flow forms that take it
            schedulers=("euler", "dpm++2m", "unipc"),
            # FluxPipeline's defaults and Flux.1-dev's model card: 28 steps at (distilled) guidance 3.5
-           defaults=_frozen({"scheduler": "euler", "steps": 28, "guidance_scale": 3.5})),
+           defaults=_frozen({"scheduler": "euler", "steps": 28, "guidance_scale": 3.5}),
+           # FLUX.1-schnell's transformer has no guidance embedding (its config's guidance_embeds: false); its model
+           # card and diffusers' Flux docs sample it in 4 steps at guidance 0 (FluxPipeline then ignores guidance)
+           flavours=(Flavour("schnell", "guidance_embeds", False, _frozen({"steps": 4, "guidance_scale": 0.0})),)),
+    Family(key="chroma", name="Chroma", context_dim=4096, text_widths=(4096,),  # T5-XXL only
+           folder_classes=_frozen({"ChromaPipeline": "chroma"}),
+           variants=(Variant("chroma", 64, "Text to Image", _frozen({"txt2img": "ChromaPipeline"})),),  # 16 × 2×2
+           # Flux.1's VAE (ComfyUI comfy/supported_models.py: Chroma's latent_format is Flux's), so taef1 decodes it
+           img2img="ChromaImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1", **_FLOW,
+           packed=2,  # real CFG: guidance_scale above 1 runs the negative prompt; T5 alone
+           # ChromaPipeline always passes its own sigmas (set_timesteps(sigmas=…, mu=…)), which the flow solvers
+           # (DPM++ 2M, UniPC) do not take, unlike FluxPipeline, which leaves them out for solvers on flow sigmas
+           schedulers=("euler",),
+           # the Chroma1-HD model card's and diffusers' Chroma docs' example: 40 steps at CFG 3.0 (ChromaPipeline's
+           # own signature defaults, 35 steps at 5.0, predate Chroma1-HD)
+           defaults=_frozen({"scheduler": "euler", "steps": 40, "guidance_scale": 3.0})),
+    Family(key="zimage", name="Z-Image", context_dim=2560, text_widths=(2560,),  # Qwen3-4B's hidden size
+           folder_classes=_frozen({"ZImagePipeline": "z-image"}),
+           # its transformer patchifies 2×2 inside: the pipeline's latents are the VAE's, 16 channels, unpacked
+           variants=(Variant("z-image", 16, "Text to Image", _frozen({"txt2img": "ZImagePipeline"})),),
+           # ComfyUI's ZImage is a Lumina2 model, whose latent format is Flux's: Flux's map, and taef1 decodes them
+           img2img="ZImageImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
+           **{**_FLOW, "context_key": "cap_feat_dim"}, cfg_above=0.0, float32_latents=True,
+           # ZImagePipeline passes its own sigmas to set_timesteps: DPM++ 2M's takes none, so Euler and UniPC only
+           schedulers=("euler", "unipc"),
+           # Z-Image-Turbo's model card: 9 steps at guidance 0 ("Guidance should be 0 for the Turbo models");
+           # ZImagePipeline's own defaults (50 steps at 5.0) are the base model's kind
+           defaults=_frozen({"scheduler": "euler", "steps": 9, "guidance_scale": 0.0})),
+    Family(key="qwenimage", name="Qwen-Image", context_dim=3584, text_widths=(3584,),  # Qwen2.5-VL-7B's hidden size
+           folder_classes=_frozen({"QwenImagePipeline": "qwen-image"}),
+           variants=(Variant("qwen-image", 64, "Text to Image", _frozen({"txt2img": "QwenImagePipeline"})),),
+           img2img="QwenImageImg2ImgPipeline", latent_rgb=_WAN21_RGB, taesd_repo="",  # no AutoencoderTiny for it
+           **{**_FLOW, "side": 1328},  # its model card's 1:1 size
+           packed=2, guidance_argument="true_cfg_scale",
+           # its pipeline sets the schedule by sigmas (set_timesteps(sigmas=…, mu=…)): DPM++ 2M takes no sigmas
+           schedulers=("euler", "unipc"),
+           # QwenImagePipeline's docstring and Qwen-Image's model card: 50 steps at true CFG 4
+           defaults=_frozen({"scheduler": "euler", "steps": 50, "guidance_scale": 4.0})),
 )
 BY_KEY = {family.key: family for family in FAMILIES}
 FAMILY_NAMES = {family.key: family.name for family in FAMILIES}

@@ -27,7 +27,7 @@ def caption(event: StepEvent) -> str:
         return f"x_0: the result, after {event.total} steps"
     level = ""
     if event.noise_level is not None:
-        symbol = "sigma" if event.noise_kind == "sigma" else "alpha_bar"  # ASCII: Pillow's built-in font has no Greek
+        symbol = "alpha_bar" if event.noise_kind == "alpha_bar" else "sigma"  # ASCII: Pillow's built-in font has no Greek
         level = f"  {symbol}={event.noise_level:.3g}"
     return f"step {event.index + 1}/{event.total}  t={event.timestep:.0f}{level}"
 

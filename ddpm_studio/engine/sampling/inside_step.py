@@ -17,7 +17,9 @@ from typing import Callable
 import torch
 
 # the blocks a check sits before: small enough that one block is a small part of a step, big enough to cost nothing
-_BLOCK_SUFFIXES = ("ResnetBlock2D", "TransformerBlock", "Transformer2DModel", "Downsample2D", "Upsample2D")
+# (ResidualBlock: the Wan-style frame VAE's, Qwen-Image's)
+_BLOCK_SUFFIXES = ("ResnetBlock2D", "TransformerBlock", "Transformer2DModel", "Downsample2D", "Upsample2D",
+                   "ResidualBlock")
 
 STAGES = {
     "sampling": "the model is loaded and the prompt encoded: the first step runs",

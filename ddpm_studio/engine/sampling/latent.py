@@ -21,7 +21,11 @@ from ddpm_studio.engine.preview import PREVIEW_MAX_IMAGES
 from ddpm_studio.engine.prompts.encoding import prompt_arguments
 from ddpm_studio.engine.prompts.syntax import plain_text
 from ddpm_studio.engine.sampling import variation
-from ddpm_studio.engine.sampling.latent_preview import LatentToRGB
+from ddpm_studio.engine.sampling.latent_preview import (
+    LatentToRGB,
+    takes_frames,
+    vae_latents,
+)
 from ddpm_studio.engine.sampling.pipelines import LoadedPipeline
 
 
@@ -32,7 +36,7 @@ def prepare_addons(loaded: LoadedPipeline, job: PromptJob, folders, allow_pickle
     from ddpm_studio.engine.addons.vae import VaeSlot, find_vae
 
     family = family_of_info(loaded.info)
-    if family is not None and not family.addons:  # a family that takes none (SD 3.5): its pipeline left as loaded
+    if family is not None and not {"lora", "embedding", "vae"} & family.addons:  # SD 3.5's: left as loaded
         return UsedAddons(prompt=job.prompt, negative_prompt=job.negative_prompt)
     if job.vae or loaded.vae_slot is not None:
         if loaded.vae_slot is None:
@@ -58,9 +62,9 @@ def _fit_to_latent_grid(image: Image.Image, multiple: int) -> Image.Image:
 def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, negative: str) -> dict:
     """The pipeline call for ``job``; ``prompt`` and ``negative`` are the texts for the encoder (tags taken out)."""
     multiple = loaded.pipe.vae_scale_factor
-    args = dict(**_prompts(loaded, prompt, negative, job.clip_skip),
-                guidance_scale=job.guidance_scale, num_inference_steps=job.steps, num_images_per_prompt=job.batch_size,
-                output_type="np")
+    args = dict(**_prompts(loaded, prompt, negative, job.clip_skip, job.true_cfg_scale),
+                num_inference_steps=job.steps, num_images_per_prompt=job.batch_size, output_type="np")
+    args.update(_guidance(loaded, job.guidance_scale, args.get("negative_prompt")))
     if isinstance(job, Text2ImageJob):
         args.update(height=job.height, width=job.width)
         return args
@@ -78,16 +82,29 @@ def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, nega
     return args
 
 
-def _prompts(loaded: LoadedPipeline, prompt: str, negative: str, clip_skip: int) -> dict:
+def _prompts(loaded: LoadedPipeline, prompt: str, negative: str, clip_skip: int, true_cfg_scale: float = 1.0) -> dict:
     """The prompt arguments: A1111-weighted where the family takes weights, else the plain words (the load's note
-    says the weights are not applied), clip skip N as diffusers' N − 1."""
+    says the weights are not applied), clip skip N as diffusers' N − 1. Flux's true CFG (``true_cfg_scale`` above 1)
+    takes the negative prompt, even an empty one (then its unconditional pass is the empty prompt's)."""
     family = family_of_info(loaded.info)
     if family is None or family.prompt_weights:
         return prompt_arguments(loaded.pipe, prompt, negative, clip_skip)
     args = dict(prompt=plain_text(prompt), negative_prompt=plain_text(negative) or None)
-    if not family.negative_prompt:  # Flux's distilled guidance: no unconditional pass to take it (the run says so)
+    if family.true_cfg and true_cfg_scale > 1.0:
+        args.update(negative_prompt=plain_text(negative), true_cfg_scale=true_cfg_scale)
+    elif not family.negative_prompt:  # Flux's distilled guidance: no unconditional pass to take it (the run says so)
         del args["negative_prompt"]
-    return {**args, "clip_skip": clip_skip - 1} if clip_skip > 1 else args
+    return {**args, "clip_skip": clip_skip - 1} if clip_skip > 1 and family.clip_skip else args
+
+
+def _guidance(loaded: LoadedPipeline, scale: float, negative: str | None) -> dict:
+    """The job's guidance scale as the pipeline takes it: ``guidance_scale``, or for a true-CFG family (Qwen-Image)
+    ``true_cfg_scale``, which guides only with a negative prompt: above 1, an empty one is sent as " ", as its model
+    card does; at 1 or below the pipeline runs one pass and no negative is sent (the run's note says so)."""
+    family = family_of_info(loaded.info)
+    if family is None or family.guidance_argument != "true_cfg_scale":
+        return {"guidance_scale": scale}
+    return {"true_cfg_scale": scale, "negative_prompt": (negative or " ") if scale > 1 else None}
 
 
 def outpaint_canvas(job: EditJob, multiple: int):
@@ -114,10 +131,12 @@ def inpaint_canvas(job: EditJob, multiple: int):
     return canvas
 
 
-def varied_latents(pipe, job: Text2ImageJob, packed: int = 1) -> tuple[torch.Tensor, list[torch.Generator]]:
+def varied_latents(pipe, job: Text2ImageJob, packed: int = 1,
+                   dtype: torch.dtype | None = None) -> tuple[torch.Tensor, list[torch.Generator]]:
     """A Text to Image job's x_T with its variation seed, drawn per image with the pipeline's own shape and dtype
     (so strength 0 would be the pipeline's own x_T), and the seeds' generators for the sampler to go on with. A
-    packed family's (Flux's, ``packed`` its row's) is drawn as its VAE's latents, then packed, as its pipeline draws it."""
+    packed family's (Flux's, ``packed`` its row's) is drawn as its VAE's latents, then packed, as its pipeline draws it;
+    ``dtype``: the one its pipeline draws in where not the denoiser's (Z-Image's float32)."""
     factor = pipe.vae_scale_factor
     denoiser = getattr(pipe, "unet", None) or pipe.transformer  # SD 3.5's and Flux's is a transformer
     if packed > 1:  # its latents' sides are whole numbers of packs
@@ -126,7 +145,7 @@ def varied_latents(pipe, job: Text2ImageJob, packed: int = 1) -> tuple[torch.Ten
     else:
         shape = (denoiser.config.in_channels, job.height // factor, job.width // factor)
     noise, generators = variation.initial_noise(job.seed, job.variation_seed, job.variation_strength,
-                                                job.batch_size, shape, dtype=denoiser.dtype)
+                                                job.batch_size, shape, dtype=dtype or denoiser.dtype)
     return (pack_latents(noise, packed) if packed > 1 else noise), generators
 
 
@@ -149,14 +168,15 @@ def unpack_latents(tokens: torch.Tensor, packed: int, height: int, width: int, v
 
 
 def decode_preview(vae, latents: torch.Tensor) -> np.ndarray:
-    """The full VAE decode of model-space latents: exact, and far slower than the linear map."""
+    """The full VAE decode of model-space latents (B, C, h, w): exact, and far slower than the linear map. The VAE's
+    config says how its latents are normalised (latent_preview.vae_latents); a VAE of frames decodes the picture as
+    one frame."""
     from ddpm_studio.engine.preview import preview
 
-    latents = latents[:PREVIEW_MAX_IMAGES].to(vae.dtype) / vae.config.scaling_factor
-    shift = getattr(vae.config, "shift_factor", None)
-    if shift:  # SD3's model-space latents are (z − shift) · scale
-        latents = latents + shift
-    return preview(vae.decode(latents).sample)
+    latents = vae_latents(vae, latents[:PREVIEW_MAX_IMAGES].to(vae.dtype))
+    if not takes_frames(vae):
+        return preview(vae.decode(latents).sample)
+    return preview(vae.decode(latents.unsqueeze(2)).sample[:, :, 0])
 
 
 def taesd_preview(taesd, latents: torch.Tensor) -> np.ndarray:

@@ -6,6 +6,12 @@ ComfyUI publishes (`comfy/latent_formats.py`): each family's in its row of the f
 (class SD_X4) here. For any other VAE (custom, fine-tuned with another scaling factor) the map is fitted by least
 squares from the loaded VAE itself: a few synthetic images are encoded, and the latents are regressed onto the
 images downsampled to latent resolution.
+
+Model-space latents x are what the denoiser works on; a VAE's own latents z follow from its config, read the same
+way for every VAE (``vae_latents``, ``model_latents``): x = (z − m)·s/σ with m its ``latents_mean`` or shift factor
+(SD3, Flux), σ its ``latents_std`` and s its scaling factor (each 0 or 1 where it has none) — SD's scale, SD3's scale
+and shift, Qwen-Image's (Wan's) per-channel mean and std. A VAE of video frames (Qwen-Image's, Wan's: 3-D
+convolutions) encodes and decodes (B, C, 1, h, w); a picture's latents are its one frame (``takes_frames``).
 """
 
 from __future__ import annotations
@@ -32,32 +38,33 @@ class LatentToRGB:
 
     def __call__(self, latents: torch.Tensor) -> np.ndarray:
         x = latents[:PREVIEW_MAX_IMAGES].detach().float()
+        if x.ndim == 5:  # a frame VAE's (B, C, 1, h, w): the picture is its one frame
+            x = x[:, :, 0]
         rgb = torch.einsum("bchw,cr->bhwr", x, self.weights.to(x.device)) + self.bias.to(x.device)
         return rgb.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8).cpu().numpy()
 
     @classmethod
     def for_vae(cls, vae) -> "LatentToRGB":
         config = vae.config
-        shift = _shift(config)
         for family in FAMILIES:  # the families' published maps (models/families.py), known by their VAE
             rgb = family.latent_rgb
-            if config.latent_channels == family.latent_channels and _is_sd_vae(config) and \
-                    abs(config.scaling_factor - rgb.scaling_factor) < 1e-6 and abs(shift - rgb.shift_factor) < 1e-6:
+            if _channels(config) == family.latent_channels and _is_full_size(config) and _normalised_as(config, rgb):
                 return cls(torch.tensor(rgb.factors), torch.tensor(rgb.bias), rgb.source)
-        if config.latent_channels == 4 and abs(config.scaling_factor - SD_X4_SCALING) < 1e-5 and \
-                tuple(config.block_out_channels) == (128, 256, 512):
+        if _channels(config) == 4 and abs(_scale(config) - SD_X4_SCALING) < 1e-5 and \
+                tuple(getattr(config, "block_out_channels", ())) == (128, 256, 512):
             return cls(torch.tensor(SD_X4_FACTORS), torch.zeros(3), "SD x4 upscaler factors (published by ComfyUI)")
         return cls.fitted(vae)
 
     @classmethod
     def fitted(cls, vae, size: int = 64, encode=None) -> "LatentToRGB":
         """Least squares from latents to the images they encode; ``encode`` (images → model-space latents) defaults
-        to a KL VAE's posterior mean less its shift factor (SD3's), times its scaling factor."""
+        to a KL VAE's posterior mean in model space (``model_latents``)."""
         images = _probe_images(size).to(device=execution_device(vae), dtype=vae.dtype)  # an offloaded VAE's, too
         with torch.inference_mode():
             if encode is None:
-                mean = vae.encode(images).latent_dist.mean.float()
-                latents = (mean - _shift(vae.config)) * vae.config.scaling_factor
+                frames = takes_frames(vae)
+                mean = vae.encode(images.unsqueeze(2) if frames else images).latent_dist.mean.float()
+                latents = model_latents(vae, mean[:, :, 0] if frames else mean)
             else:
                 latents = encode(images).float()
         h, w = latents.shape[-2:]
@@ -74,8 +81,60 @@ def _shift(config) -> float:
     return float(getattr(config, "shift_factor", None) or 0.0)
 
 
-def _is_sd_vae(config) -> bool:
-    return tuple(config.block_out_channels) == (128, 256, 512, 512)
+def _scale(config) -> float:
+    """A VAE's scaling factor, 1 where it has none (Qwen-Image's normalises by its mean and std alone)."""
+    return float(getattr(config, "scaling_factor", None) or 1.0)
+
+
+def _channels(config) -> int:
+    """A VAE's latent channels: ``latent_channels`` (AutoencoderKL), ``z_dim`` (the Wan-style frame VAEs)."""
+    return int(getattr(config, "latent_channels", None) or getattr(config, "z_dim", None) or 0)
+
+
+def _statistics(config, channels: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """m and σ of x = (z − m)·s/σ, shaped to broadcast over (B, C, …) latents like ``like``: the VAE's
+    per-channel ``latents_mean`` and ``latents_std`` where it has them, else its shift factor and 1."""
+    mean, std = getattr(config, "latents_mean", None), getattr(config, "latents_std", None)
+    shape = (1, channels) + (1,) * (like.ndim - 2)
+    if mean is not None and std is not None:
+        return (torch.tensor(mean, dtype=like.dtype, device=like.device).view(shape),
+                torch.tensor(std, dtype=like.dtype, device=like.device).view(shape))
+    return torch.full(shape, _shift(config), dtype=like.dtype, device=like.device), torch.ones((), dtype=like.dtype)
+
+
+def vae_latents(vae, x: torch.Tensor) -> torch.Tensor:
+    """Model-space latents → the VAE's own, z = x·σ/s + m (the module docstring), whatever the VAE's kind."""
+    mean, std = _statistics(vae.config, x.shape[1], x)
+    return x * (std.to(x.device) / _scale(vae.config)) + mean
+
+
+def model_latents(vae, z: torch.Tensor) -> torch.Tensor:
+    """The VAE's latents → model space, x = (z − m)·s/σ."""
+    mean, std = _statistics(vae.config, z.shape[1], z)
+    return (z - mean) * (_scale(vae.config) / std.to(z.device))
+
+
+def takes_frames(vae) -> bool:
+    """Whether a VAE works on video frames, (B, C, T, h, w) (Qwen-Image's and Wan's: its decoder's first
+    convolution is a 3-D one), rather than on pictures."""
+    weight = getattr(getattr(getattr(vae, "decoder", None), "conv_in", None), "weight", None)
+    return isinstance(weight, torch.Tensor) and weight.ndim == 5
+
+
+def _normalised_as(config, rgb) -> bool:
+    """Whether a VAE normalises its latents as a published map's family does (its scale and shift, or its
+    per-channel mean and std)."""
+    if rgb.latents_mean:
+        mean, std = getattr(config, "latents_mean", None), getattr(config, "latents_std", None)
+        return mean is not None and std is not None and len(mean) == len(rgb.latents_mean) and \
+            np.allclose(mean, rgb.latents_mean, atol=1e-4) and np.allclose(std, rgb.latents_std, atol=1e-4)
+    return abs(_scale(config) - rgb.scaling_factor) < 1e-6 and abs(_shift(config) - rgb.shift_factor) < 1e-6
+
+
+def _is_full_size(config) -> bool:
+    """The full-size VAEs the published maps were made on: SD's KL VAE and Wan 2.1's (Qwen-Image's) frame VAE."""
+    return tuple(getattr(config, "block_out_channels", ())) == (128, 256, 512, 512) or \
+        (getattr(config, "base_dim", None) == 96 and tuple(getattr(config, "dim_mult", ())) == (1, 2, 4, 4))
 
 
 def _probe_images(size: int) -> torch.Tensor:
@@ -96,12 +155,14 @@ class StepRecorder:
         self._step = scheduler.step
         self.x_t: torch.Tensor | None = None
         self.x0: torch.Tensor | None = None
-        self.alpha_bar: float | None = None
+        self.alpha_bar: float | None = None  # ᾱ_t of the step (a variance-preserving scheduler's)
+        self.sigma: float | None = None  # σ_t of the step (a flow scheduler's: x_t = (1 − σ)·x0 + σ·ε)
         self.wanted = True
         prediction_type = scheduler.config.get("prediction_type", "epsilon")
         alphas = getattr(scheduler, "alphas_cumprod", None)
 
         flow = is_flow(scheduler)
+        self.noise_kind = "flow" if flow else "alpha_bar"  # what the steps' noise level is (StepEvent.noise_kind)
         # x_t is carried as x0 + σ·ε: show it as the model sees it
         karras = not flow and float(getattr(scheduler, "init_noise_sigma", 1.0)) > 1.0
 
@@ -131,13 +192,15 @@ class StepRecorder:
     def _flow_step(self, velocity: torch.Tensor, sample: torch.Tensor, sigma: float | None) -> None:
         """A flow model's step: x_t = (1 − σ)·x0 + σ·ε and the model predicts v = ε − x0, so x̂0 = x_t − σ·v̂ (the
         flow Euler step is x_next = x_t + (σ_next − σ)·v̂, which at σ_next = 0 is x̂0). x_t is the sample itself; its
-        noise level, ᾱ's counterpart (the signal's share of the power), is (1 − σ)² / ((1 − σ)² + σ²)."""
+        noise level is σ itself (1: all noise, 0: the picture)."""
         self.x_t = sample
-        if sigma is None:
-            self.x0 = self.alpha_bar = None
-            return
-        self.x0 = sample - sigma * velocity
-        self.alpha_bar = (1 - sigma) ** 2 / ((1 - sigma) ** 2 + sigma**2)
+        self.sigma = sigma
+        self.x0 = None if sigma is None else sample - sigma * velocity
+
+    @property
+    def noise_level(self) -> float | None:
+        """The step's noise level as ``noise_kind`` says: σ_t for a flow model, else ᾱ_t."""
+        return self.sigma if self.noise_kind == "flow" else self.alpha_bar
 
     def close(self) -> None:
         self.scheduler.step = self._step

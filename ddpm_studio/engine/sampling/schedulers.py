@@ -7,6 +7,7 @@ when called. A flow-matching model's config (its flow Euler scheduler's) makes t
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from ddpm_studio.engine.errors import ModelError
@@ -58,4 +59,26 @@ def _flow_scheduler(name: str, base_config: dict[str, Any]):
               "flow_shift": float(config.get(FLOW_SHIFT_KEY, 1.0)), **spec.overrides,
               # Flux's schedule is shifted by the picture's size (its pipeline passes set_timesteps mu)
               "use_dynamic_shifting": bool(config.get("use_dynamic_shifting", False))}
-    return cls.from_config(solver)
+    if config.get("shift_terminal") and "shift_terminal" in inspect.signature(cls.__init__).parameters:
+        solver["shift_terminal"] = config["shift_terminal"]  # Qwen-Image's schedule ends at σ 0.02, not at its last
+    return _sigmas_as_array(cls.from_config(solver))
+
+
+def _sigmas_as_array(scheduler):
+    """A solver on flow sigmas whose ``set_timesteps`` takes custom sigmas does numpy arithmetic on them (UniPC's):
+    a pipeline that passes its own as a list (Z-Image's) gets them made an array first. The signature stays the
+    solver's (pipelines read it to know whether it takes sigmas)."""
+    import functools
+
+    import numpy as np
+
+    set_timesteps = scheduler.set_timesteps
+    if "sigmas" not in inspect.signature(set_timesteps).parameters:
+        return scheduler
+
+    @functools.wraps(set_timesteps)
+    def with_array(*args, sigmas=None, **kwargs):
+        return set_timesteps(*args, sigmas=None if sigmas is None else np.asarray(sigmas, dtype=np.float64), **kwargs)
+
+    scheduler.set_timesteps = with_array
+    return scheduler

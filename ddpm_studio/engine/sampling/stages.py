@@ -71,6 +71,7 @@ class LatentRun:
     pipe: object = None  # the pipeline denoising now (ControlNet's, a hires fix's img2img)
     config: dict = field(default_factory=dict)  # the scheduler's config for this run
     args: dict = field(default_factory=dict)  # the first pass's pipeline call
+    size: tuple = ()  # (height, width) of the pass denoising now, in pixels: a packed family's previews unpack by it
     generators: list = field(default_factory=list)
     used: object = None  # adapters.UsedAddons
     canvas: object = None  # an in- or outpainting's canvas, to put the input back over the result
@@ -83,6 +84,7 @@ class LatentRun:
     started: float = 0.0  # when denoising began: step events' elapsed time counts from here
     watch: non_finite.VaeWatch | None = None
     packed: int = 1  # the family's latent packing (Flux's 2×2 tokens): previews unpack the scheduler's latents
+    latent_dtype: object = None  # the dtype its pipeline draws x_T in, where not the denoiser's (Z-Image: float32)
     notes: list = field(default_factory=list)  # what this run tells the user about the job (the result's note)
 
     @property
@@ -99,6 +101,7 @@ class LatentRun:
             self.recorder.close()
         self.recorder = StepRecorder(pipe.scheduler)
         self.recorder.wanted = self.previews_wanted
+        self.size = (args.get("height"), args.get("width"))
         return pipe(**args, generator=self.generators, callback_on_step_end=self._on_step_end)
 
     def latents(self, x):
@@ -106,7 +109,7 @@ class LatentRun:
         holds for packed latents too, elementwise)."""
         if x is None or self.packed == 1:
             return x
-        return unpack_latents(x, self.packed, self.args["height"], self.args["width"], self.pipe.vae_scale_factor)
+        return unpack_latents(x, self.packed, *self.size, self.pipe.vae_scale_factor)
 
     def _on_step_end(self, pipe, index, timestep, callback_kwargs):
         if self.should_stop():
@@ -130,7 +133,8 @@ class LatentRun:
         self.watch.step_done(self.offset + index, callback_kwargs.get("latents"))
         self.on_step(StepEvent(index=self.offset + index, total=self.total or own_total, timestep=float(timestep),
                                elapsed=time.perf_counter() - self.started, x_t=x_t, x0=x0,
-                               noise_level=recorder.alpha_bar, second_pass=self.second_pass, **extra))
+                               noise_level=recorder.noise_level, noise_kind=recorder.noise_kind,
+                               second_pass=self.second_pass, **extra))
         self.calls = self.offset + index + 1
         return callback_kwargs
 
@@ -149,7 +153,7 @@ def asked_addons(job) -> set[str]:
 def check_family(run: LatentRun) -> None:
     """A job asks only for add-ons and a scheduler the model's family takes (its row in models/families.py); a
     negative prompt it cannot use is left out, and the run's note says so."""
-    from ddpm_studio.engine.jobs.scheduler_table import FLOW_SCHEDULERS
+    from ddpm_studio.engine.jobs.scheduler_table import FLOW_SCHEDULERS, SCHEDULERS
     from ddpm_studio.engine.models.catalogue import ModelError
     from ddpm_studio.engine.models.families import family_of_info, unsupported_addons
 
@@ -160,13 +164,40 @@ def check_family(run: LatentRun) -> None:
     if missing:
         raise ModelError(f"{run.loaded.info.name} is a {family.name} model, which does not take "
                          f"{' or '.join(missing)}; run it without.")
-    if family.schedulers and job.scheduler in FLOW_SCHEDULERS and job.scheduler not in family.schedulers:
+    if family.schedulers and job.scheduler not in family.schedulers:  # its row's: those its pipeline takes
         works = ", ".join(f"{key} ({FLOW_SCHEDULERS[key].label})" for key in family.schedulers)
-        raise ModelError(f"{run.loaded.info.name} is a {family.name} model: the {FLOW_SCHEDULERS[job.scheduler].label}"
-                         f" scheduler does not take its schedule; choose one of {works}.")
+        label = (FLOW_SCHEDULERS.get(job.scheduler) or SCHEDULERS[job.scheduler]).label
+        raise ModelError(f"{run.loaded.info.name} is a flow-matching model ({family.name}): the {label} scheduler "
+                         f"does not take its schedule; choose one of {works}.")
+    true_cfg = getattr(job, "true_cfg_scale", 1.0)
+    if true_cfg > 1.0 and not family.true_cfg:
+        raise ModelError(f"{run.loaded.info.name} is a {family.name} model, whose guidance scale is its classifier-"
+                         f"free guidance already: a true CFG scale is for Flux.1; set it to 1.")
+    check_side(run, family)
     run.packed = family.packed
-    if job.negative_prompt.strip() and not family.negative_prompt:
-        run.notes.append(f"{family.name}'s guidance is distilled into the model: the negative prompt was not used")
+    run.latent_dtype = torch.float32 if family.float32_latents else None
+    if job.negative_prompt.strip() and not family.uses_negative(true_cfg):
+        how = " (a true CFG scale above 1 uses it, at twice the time per step)" if family.true_cfg else ""
+        run.notes.append(f"{family.name}'s guidance is distilled into the model: the negative prompt was not used{how}")
+    elif job.negative_prompt.strip() and family.negative_prompt and job.guidance_scale <= family.cfg_above:
+        run.notes.append(f"at guidance {job.guidance_scale:g} {family.name} runs no unconditional pass: the negative "
+                         f"prompt was not used (it is, above {family.cfg_above:g})")
+    if job.clip_skip != 1 and not family.clip_skip:
+        run.notes.append(f"{family.name} does not read its prompt through CLIP's layers: clip skip was not used")
+
+
+def check_side(run: LatentRun, family) -> None:
+    """A Text to Image picture's sides are whole multiples of what its pipeline's image processor works in (the VAE's
+    8 px, 16 where the denoiser reads 2×2 patches of latents): Z-Image's pipeline refuses others with an error."""
+    from ddpm_studio.engine.models.catalogue import ModelError
+
+    processor = getattr(getattr(run.loaded, "pipe", None), "image_processor", None)
+    multiple = int(getattr(getattr(processor, "config", None), "vae_scale_factor", 0) or 0)
+    width, height = getattr(run.job, "width", 0), getattr(run.job, "height", 0)
+    if multiple > 1 and width and height and (width % multiple or height % multiple):
+        raise ModelError(f"{run.loaded.info.name} is a {family.name} model: its pictures' sides are multiples of "
+                         f"{multiple} px, and {width}×{height} is not; choose "
+                         f"{width // multiple * multiple or multiple}×{height // multiple * multiple or multiple}.")
 
 
 def prepare(run: LatentRun) -> None:
@@ -183,7 +214,7 @@ def prepare(run: LatentRun) -> None:
     run.args = pipeline_arguments(loaded, job, run.used.prompt, run.used.negative_prompt)
     run.canvas = run.args.pop("masked_canvas", None)
     if job.variation_strength:  # x_T made here, as the pipeline would draw it, then varied (variation.py)
-        run.args["latents"], run.generators = varied_latents(run.pipe, job, run.packed)
+        run.args["latents"], run.generators = varied_latents(run.pipe, job, run.packed, run.latent_dtype)
 
 
 def check(run: LatentRun) -> None:

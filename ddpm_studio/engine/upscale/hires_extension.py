@@ -5,6 +5,8 @@ first pass's (hires_fix.py)."""
 
 from __future__ import annotations
 
+import inspect
+
 from ddpm_studio.engine.sampling.stages import Cancelled, Extension, LatentRun
 from ddpm_studio.engine.upscale import hires_fix
 
@@ -26,9 +28,12 @@ class HiresFix(Extension):
     def after_denoise(self, run: LatentRun) -> None:
         job = run.job
         second = hires_fix.img2img_pipeline(run.loaded)
-        second.scheduler = run.scheduler()
-        if self.upscaler is None:
-            image = hires_fix.enlarge(job, run.out.images, run.pipe.vae_scale_factor)
+        second.scheduler = hires_fix.second_pass_scheduler(job.scheduler, run.config)
+        if type(second.scheduler) is not type(run.scheduler()):
+            run.notes.append("the hires pass ran with Euler: a flow model's img2img starts from its picture with it")
+        if self.upscaler is None:  # a packed family's latents unpacked first (the img2img pipeline packs them again)
+            first = run.latents(run.out.images) if job.hires_upscaler == "latent" else run.out.images
+            image = hires_fix.enlarge(job, first, run.pipe.vae_scale_factor)
         else:  # a diffusion upscaler's steps, numbered on from the first pass's
             image = hires_fix.enlarge_with_model(job, self.upscaler, run.out.images, run.device, run.on_step,
                                                  run.should_stop, run.calls, run.total)
@@ -36,4 +41,5 @@ class HiresFix(Extension):
                 raise Cancelled
             run.calls += self.upscale_total
         run.offset, run.second_pass = run.calls, True
-        run.out = run.denoise(second, hires_fix.second_pass_arguments(run.args, job, image))
+        sized = "height" in inspect.signature(second.__call__).parameters  # SD 3.5's and Flux's img2img take it
+        run.out = run.denoise(second, hires_fix.second_pass_arguments(run.args, job, image, sized))

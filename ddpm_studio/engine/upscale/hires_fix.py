@@ -24,7 +24,7 @@ from PIL import Image
 from ddpm_studio.engine.jobs.types import HIRES_UPSCALERS, Text2ImageJob, UpscaleJob
 from ddpm_studio.engine.preview import unit_to_uint8
 from ddpm_studio.engine.runtime.offload import execution_device
-from ddpm_studio.engine.sampling.schedulers import build_scheduler
+from ddpm_studio.engine.sampling.schedulers import build_scheduler, is_flow_config
 
 UPSCALER_STEPS = 20  # a diffusion upscaler's steps in a hires fix (the Upscale panel's own runs choose theirs)
 
@@ -41,7 +41,12 @@ def first_pass_output(job: Text2ImageJob) -> str:
 
 def pass_calls(scheduler_name: str, config: dict, steps: int, strength: float = 1.0) -> int:
     """Model calls of a pass, as the pipelines count them: all of ``steps``' timesteps for text to image, the last
-    ``int(steps × strength)`` steps' for img2img (``get_timesteps`` in diffusers' img2img pipelines)."""
+    ``int(steps × strength)`` steps' for img2img (``get_timesteps`` in diffusers' img2img pipelines; the flow ones
+    skip ``int(steps − steps × strength)`` and run the rest)."""
+    if is_flow_config(config):
+        if strength >= 1.0:  # one call per step for the flow schedulers (all first order)
+            return steps
+        return steps - int(max(steps - steps * strength, 0))
     scheduler = build_scheduler(scheduler_name, config)
     scheduler.set_timesteps(steps)
     timesteps = scheduler.timesteps
@@ -50,6 +55,15 @@ def pass_calls(scheduler_name: str, config: dict, steps: int, strength: float = 
     kept = min(int(steps * strength), steps)
     start = max(steps - kept, 0)
     return len(timesteps[start * scheduler.order:])
+
+
+def second_pass_scheduler(scheduler_name: str, config: dict):
+    """The second pass's scheduler: the job's, except on a flow model, whose img2img pipelines noise the picture
+    with the flow Euler scheduler's ``scale_noise`` and so run with it (the note says so)."""
+    scheduler = build_scheduler(scheduler_name, config)
+    if is_flow_config(config) and not hasattr(scheduler, "scale_noise"):
+        return build_scheduler("euler", config)
+    return scheduler
 
 
 def uses_model(job: Text2ImageJob) -> bool:
@@ -63,9 +77,9 @@ def upscaler_for(loaded, job: Text2ImageJob, allow_pickle: bool = False):
 
     if loaded.hires_upscaler is None or loaded.hires_upscaler[0] != job.hires_upscaler:
         loaded.hires_upscaler = None  # free the old one first
-        unet = loaded.pipe.unet
-        loaded.hires_upscaler = (job.hires_upscaler, load_upscaler(job.hires_upscaler, execution_device(unet), unet.dtype,
-                                                                   allow_pickle))
+        denoiser = getattr(loaded.pipe, "unet", None) or loaded.pipe.transformer  # SD 3.5's and Flux's: a transformer
+        loaded.hires_upscaler = (job.hires_upscaler, load_upscaler(job.hires_upscaler, execution_device(denoiser),
+                                                                   denoiser.dtype, allow_pickle))
     return loaded.hires_upscaler[1]
 
 
@@ -135,9 +149,13 @@ def img2img_pipeline(loaded):
     return loaded.hires_pipe
 
 
-def second_pass_arguments(first_args: dict, job: Text2ImageJob, image) -> dict:
-    """The img2img call: the first pass's prompt embeddings and guidance, the enlarged picture, the strength."""
+def second_pass_arguments(first_args: dict, job: Text2ImageJob, image, sized: bool = False) -> dict:
+    """The img2img call: the first pass's prompt embeddings and guidance, the enlarged picture, the strength;
+    ``sized``: the hires size too, for a pipeline that does not take it from the picture (SD 3.5's and Flux's
+    img2img fall back on their model's default size)."""
     args = {key: value for key, value in first_args.items() if key not in FIRST_PASS_ONLY}
     args.update(image=image, strength=job.hires_strength, num_inference_steps=second_pass_steps(job),
                 output_type="np")
+    if sized:
+        args["width"], args["height"] = job.output_size
     return args

@@ -361,6 +361,6 @@ class StepCanvas(QWidget):
             return
         level = ""
         if event.noise_level is not None:
-            level = f" · {'σ_t' if event.noise_kind == 'sigma' else 'ᾱ_t'}={event.noise_level:.3g}"
+            level = f" · {'ᾱ_t' if event.noise_kind == 'alpha_bar' else 'σ_t'}={event.noise_level:.3g}"
         second = " · hires pass" if event.second_pass else " · upscaling" if event.upscaling else ""
         self.step_label.setText(f"Step {event.index + 1}/{event.total}{second} · t={event.timestep:.0f}{level}")

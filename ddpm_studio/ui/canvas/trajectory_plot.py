@@ -1,7 +1,7 @@
 """Under the scrubber: the run's trajectory over its kept steps — the noise level, and how much x_t and the predicted
 x̂0 changed since the previous kept step (engine/inspect/trajectory.py) — with the scrubbed step marked by a dashed line.
-Click or drag on it to scrub. The noise level ᾱ_t is drawn on its own 0 … 1 scale; σ_t and the two changes are each
-divided by their own largest value, which the legend gives."""
+Click or drag on it to scrub. The noise level ᾱ_t (or a flow model's σ_t) is drawn on its own 0 … 1 scale; a
+Karras-style σ_t and the two changes are each divided by their own largest value, which the legend gives."""
 
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ class TrajectoryPlot(QWidget):
         self._dragged_to: int | None = None
         self.setMinimumSize(200, 100)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.setToolTip(ABOUT.format(noise="ᾱ_t (1: clean) or σ_t, as the scheduler gives it"))
+        self.setToolTip(ABOUT.format(noise="ᾱ_t (1: clean) or σ_t (a flow model's: 0 clean, 1 all noise), as the "
+                                           "scheduler gives it"))
 
     def sizeHint(self) -> QSize:
         return QSize(480, 124)
@@ -69,9 +70,11 @@ class TrajectoryPlot(QWidget):
             self.marker = position
             self.update()
 
+    def noise_kind(self) -> str:
+        return next((r.noise_kind for r in self.rows if r.noise_level is not None), "alpha_bar")
+
     def noise_symbol(self) -> str:
-        kind = next((r.noise_kind for r in self.rows if r.noise_level is not None), "alpha_bar")
-        return NOISE_SYMBOLS.get(kind, "noise level")
+        return NOISE_SYMBOLS.get(self.noise_kind(), "noise level")
 
     def values(self, name: str) -> list[float | None]:
         if name == "noise":
@@ -79,11 +82,12 @@ class TrajectoryPlot(QWidget):
         return [r.x0_change if name == "x0" else r.xt_change for r in self.rows]
 
     def scale(self, name: str) -> float | None:
-        """What a curve is divided by: 1 for ᾱ_t (already 0 … 1), else its largest value; None: nothing to draw."""
+        """What a curve is divided by: 1 for ᾱ_t and a flow model's σ_t (already 0 … 1), else its largest value;
+        None: nothing to draw."""
         present = [v for v in self.values(name) if v is not None]
         if not present:
             return None
-        if name == "noise" and self.noise_symbol() == "ᾱ_t":
+        if name == "noise" and self.noise_kind() in ("alpha_bar", "flow"):
             return 1.0
         return max(present) if max(present) > 0 else 1.0
 
@@ -142,7 +146,7 @@ class TrajectoryPlot(QWidget):
         label = self.noise_symbol() if name == "noise" else (LONG_NAMES if detail == "long" else NAMES)[name]
         if detail == "names":
             return label
-        if name == "noise" and self.scale(name) == 1.0 and label == "ᾱ_t":
+        if name == "noise" and self.scale(name) == 1.0 and self.noise_kind() in ("alpha_bar", "flow"):
             return f"{label} (0 … 1)"
         return f"{label} · max {self.scale(name):.2g}"
 
@@ -252,7 +256,8 @@ class TrajectoryPlot(QWidget):
     def event(self, event) -> bool:
         if event.type() == QEvent.Type.ToolTip and self.rows:  # the values of the step under the pointer
             position = self.position_at(event.pos().x())
-            noise = f"{self.noise_symbol()}" + (" (1: clean)" if self.noise_symbol() == "ᾱ_t" else "")
+            clean = {"alpha_bar": " (1: clean)", "flow": " (0: clean, 1: all noise)"}.get(self.noise_kind(), "")
+            noise = f"{self.noise_symbol()}{clean}"
             QToolTip.showText(event.globalPos(), f"<p>{self.row_text(position)}</p>{ABOUT.format(noise=noise)}", self)
             return True
         return super().event(event)

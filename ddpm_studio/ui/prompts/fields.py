@@ -1,5 +1,6 @@
-"""Form rows shared by the prompt-driven panels: prompt, negative prompt, guidance scale, the prediction type (shown
-only for models that need it chosen: SD 2.x single files), clip skip and per-word attention maps."""
+"""Form rows shared by the prompt-driven panels: prompt, negative prompt, guidance scale, a true CFG scale (shown only
+for models whose family takes one: Flux.1), the prediction type (shown only for models that need it chosen: SD 2.x
+single files), clip skip and per-word attention maps."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ PREDICTION_TIP = (
 CLIP_SKIP_TIP = (
     "Which layer of the text encoder the prompt is read from, counted from the last, as A1111's Clip skip: 1 is the "
     "last layer; 2 the one before, which many anime-style SD 1.x models were trained with"
+)
+
+TRUE_CFG_TIP = (
+    "True classifier-free guidance with the negative prompt, besides the model's distilled guidance (Forge's CFG "
+    "scale beside its Distilled CFG Scale): 1 is off; above 1 the negative prompt is used and each step runs the model "
+    "twice"
 )
 
 ATTENTION_TIP = (
@@ -48,6 +55,9 @@ class PromptFields:
         form.addRow("Prompt", self.prompt)
         form.addRow("Negative", self.negative)
         form.addRow("Guidance", self.guidance)
+        self.true_cfg = QDoubleSpinBox(minimum=1.0, maximum=MAX_GUIDANCE, value=1.0, singleStep=0.5, decimals=1)
+        self.true_cfg.setToolTip(TRUE_CFG_TIP)
+        form.addRow("True CFG", self.true_cfg)
         form.addRow("Prediction", self.prediction)
         self.clip_skip = QSpinBox(minimum=1, maximum=MAX_CLIP_SKIP, value=1)
         self.clip_skip.setToolTip(CLIP_SKIP_TIP)
@@ -59,6 +69,7 @@ class PromptFields:
         form.setRowVisible(self.attention_maps, clip_skip)  # nor do they record attention maps
         self.form = form
         self.show_prediction(False)
+        self.show_true_cfg(False)
 
     def show_prediction(self, shown: bool) -> None:
         self.form.setRowVisible(self.prediction, shown)
@@ -73,10 +84,22 @@ class PromptFields:
                                        f"{family}'s transformer joins text and image in one attention, which the "
                                        "maps (recorded from the UNet's cross-attention) cannot read yet.")
 
-    def show_negative(self, shown: bool) -> None:
+    def show_clip_skip(self, shown: bool) -> None:
+        """Only for a model whose prompt CLIP encoders read (not Flux's, whose CLIP gives only its pooled text);
+        hidden, the job reads the last layer."""
+        self.form.setRowVisible(self.clip_skip, shown)
+
+    def show_true_cfg(self, shown: bool) -> None:
+        """Only for a model whose family takes a true CFG scale besides its distilled guidance (Flux.1); hidden, the
+        job's is 1 (off)."""
+        self.form.setRowVisible(self.true_cfg, shown)
+
+    def show_negative(self, shown: bool, cfg_above: float = 1.0) -> None:
         """Only for a model whose family takes a negative prompt (Flux's distilled guidance does not); hidden, the
-        job has none."""
+        job has none. A family whose CFG starts at another guidance than SD's 1 (Z-Image's 0) says where."""
         self.form.setRowVisible(self.negative, shown)
+        self.negative.setPlaceholderText("What to avoid (optional)" if cfg_above == 1.0 else
+                                         f"What to avoid (optional): read at guidance above {cfg_above:g}")
 
     def values(self) -> dict:
         negative = self.negative.toPlainText().strip() if self.form.isRowVisible(self.negative) else ""
@@ -84,14 +107,16 @@ class PromptFields:
         clip_skip = self.clip_skip.value() if self.form.isRowVisible(self.clip_skip) else 1
         maps = self.attention_maps.isChecked() and self.attention_maps.isEnabled() and \
             self.form.isRowVisible(self.attention_maps)
+        true_cfg = round(self.true_cfg.value(), 2) if self.form.isRowVisible(self.true_cfg) else 1.0
         return dict(prompt=self.prompt.toPlainText().strip(), negative_prompt=negative,
-                    guidance_scale=round(self.guidance.value(), 2), prediction_type=prediction, clip_skip=clip_skip,
-                    attention_maps=maps)
+                    guidance_scale=round(self.guidance.value(), 2), true_cfg_scale=true_cfg,
+                    prediction_type=prediction, clip_skip=clip_skip, attention_maps=maps)
 
     def apply(self, job) -> None:
         self.prompt.setPlainText(job.prompt)
         self.negative.setPlainText(job.negative_prompt)
         self.guidance.setValue(job.guidance_scale)
+        self.true_cfg.setValue(job.true_cfg_scale)
         self.prediction.setCurrentIndex(max(0, self.prediction.findData(job.prediction_type)))
         self.clip_skip.setValue(job.clip_skip)
         self.attention_maps.setChecked(job.attention_maps)

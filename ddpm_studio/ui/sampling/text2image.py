@@ -29,6 +29,8 @@ class Text2ImagePanel(SamplingPanel):
 
     def add_fields(self, form: QFormLayout) -> None:
         self.prompts = PromptFields(form)
+        self._family = None  # the chosen model's row (models/families.py)
+        self.prompts.true_cfg.valueChanged.connect(self._show_negative)
         self.addons = AddonFields(form, self.settings, self.prompts.prompt, self.prompts.negative)
         self.size = SizeFields(form)
         self.width_box, self.height_box = self.size.width_box, self.size.height_box
@@ -59,30 +61,42 @@ class Text2ImagePanel(SamplingPanel):
         self.offer_addons(info)
 
     def offer_addons(self, info: ModelInfo | None) -> None:
-        """Show what the chosen model's family takes (its row in models/families.py) and hide the rest: SD 3.5 and
-        Flux take no LoRAs, embeddings, VAE, ControlNet, hires fix or attention maps yet (the attention maps' row
-        says so), Flux no negative prompt, and they sample with their own schedulers."""
+        """Show what the chosen model's family takes (its row in models/families.py) and hide the rest: the flow
+        families take no LoRAs, embeddings, VAE, ControlNet or attention maps yet (the attention maps' row says so;
+        SD 3.5 and Flux the hires fix), Flux a negative prompt only through its True CFG row, none but SD 3.5 a clip
+        skip, and they sample with their own schedulers."""
         from ddpm_studio.engine.models.families import ADDONS, family_of_info
 
         family = family_of_info(info) if info is not None else None
+        self._family = family
         kinds = family.addons if family is not None else ADDONS
         fill_schedulers(self.scheduler_box, family.schedulers if family is not None and family.schedulers
                         else self.schedulers)  # a flow model's are its own
-        self._fit_guidance(family)
+        self._fit_guidance(family, info.flavour if info is not None else "")
         self.addons.offer(kinds)
         self.hires.offer("hires" in kinds)
         self.control.set_visible("controlnet" in kinds)
         self.prompts.show_attention_maps("attention" in kinds, family.name if family is not None else "")
-        self.prompts.show_negative(family is None or family.negative_prompt)
+        self.prompts.show_true_cfg(family is not None and family.true_cfg)
+        self.prompts.show_clip_skip(family is None or family.clip_skip)
+        self._show_negative()
 
-    def _fit_guidance(self, family) -> None:
-        """The guidance scale becomes the family's own when it is still another family's (SD 3.5's 3.5 after SD's
-        7.5, and back): a scale the user chose stays."""
+    def _show_negative(self, *_) -> None:
+        """The Negative row shows where the family uses it: always, or (Flux) with a true CFG scale above 1."""
+        family = self._family
+        true_cfg = self.prompts.true_cfg.value() if self.form.isRowVisible(self.prompts.true_cfg) else 1.0
+        self.prompts.show_negative(family is None or family.uses_negative(true_cfg),
+                                   family.cfg_above if family is not None else 1.0)
+
+    def _fit_guidance(self, family, flavour: str = "") -> None:
+        """The guidance scale becomes the family's own (its flavour's: Flux.1 schnell's 0) when it is still another
+        family's (SD 3.5's 3.5 after SD's 7.5, and back): a scale the user chose stays."""
         from ddpm_studio.engine.models.families import FAMILIES
 
         standard = Text2ImageJob.guidance_scale  # SD's, the job's default
-        own = family.defaults.get("guidance_scale", standard) if family is not None else standard
-        fit_to_family((self.prompts.guidance,), own, [row.defaults.get("guidance_scale", standard) for row in FAMILIES])
+        own = family.defaults_for(flavour).get("guidance_scale", standard) if family is not None else standard
+        every = [defaults.get("guidance_scale", standard) for row in FAMILIES for defaults in row.every_defaults()]
+        fit_to_family((self.prompts.guidance,), own, every)
 
     def apply_defaults(self, info: ModelInfo, defaults: dict) -> list[str]:
         """A newly chosen model's family brings its guidance scale (SD 3.5's is lower than SD's)."""

@@ -20,7 +20,7 @@ def step_text(event: StepEvent) -> str:
     if event.final:
         return f"the result, after {event.total} steps"
     noise = "" if event.noise_level is None else \
-        f" · {'σ_t' if event.noise_kind == 'sigma' else 'ᾱ_t'}={event.noise_level:.2g}"
+        f" · {'ᾱ_t' if event.noise_kind == 'alpha_bar' else 'σ_t'}={event.noise_level:.2g}"
     return f"step {event.index + 1}/{event.total}{noise}"
 
 

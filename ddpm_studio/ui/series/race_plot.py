@@ -38,11 +38,14 @@ def lane_colour(number: int) -> QColor:
 
 def noise_share(level: float | None, kind: str) -> float | None:
     """How much of x_t is noise, 0 … 1: √(1 − ᾱ_t) for ᾱ_t, σ/√(1 + σ²) for a Karras-style σ_t (the same
-    number)."""
+    number), σ/√((1 − σ)² + σ²) for a flow model's σ_t (x_t = (1 − σ)·x0 + σ·ε: the noise's share of its amplitude,
+    counted as for ᾱ_t)."""
     if level is None:
         return None
     if kind == "sigma":
         return level / math.sqrt(1.0 + level * level)
+    if kind == "flow":
+        return level / math.sqrt((1.0 - level) ** 2 + level * level)
     return math.sqrt(max(0.0, 1.0 - level))
 
 
