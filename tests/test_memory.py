@@ -1,4 +1,4 @@
-"""Memory savers for every family (tiny SD 1.x, SD 3.5 and Flux pipelines): VAE tiling and slicing set on the VAE;
+"""Memory savers for every family (tiny SD 1.x, SD 3.5, Flux.1, Chroma, Z-Image and Qwen-Image pipelines): VAE tiling and slicing set on the VAE;
 the three offloads, one at a time, ignored with a note on the CPU; and — with the CPU standing in for the GPU, so that
 diffusers' and accelerate's real hooks run — each offload gives the image the pipeline gives without it, with its
 hooks where they belong (group offload: every denoiser block and every text-encoder layer a group of its own).
@@ -14,12 +14,17 @@ from ddpm_studio.engine.jobs.types import Text2ImageJob
 from ddpm_studio.engine.runner import Engine
 from ddpm_studio.engine.runtime import offload
 from ddpm_studio.engine.runtime.options import OFFLOADS, MemoryOptions
+from tests.tiny_chroma import save_tiny_chroma
 from tests.tiny_flux import save_tiny_flux
+from tests.tiny_qwenimage import save_tiny_qwenimage
 from tests.tiny_sd import save_tiny_sd
 from tests.tiny_sd3 import save_tiny_sd3
+from tests.tiny_zimage import save_tiny_zimage
 
-FAMILIES = {"sd": lambda p: save_tiny_sd(p, "txt2img"), "sd3": save_tiny_sd3, "flux": save_tiny_flux}
-SIZES = {"sd": 32, "sd3": 64, "flux": 64}
+FAMILIES = {"sd": lambda p: save_tiny_sd(p, "txt2img"), "sd3": save_tiny_sd3, "flux": save_tiny_flux,
+            "chroma": save_tiny_chroma, "zimage": save_tiny_zimage, "qwenimage": save_tiny_qwenimage}
+SIZES = {"sd": 32}  # the others' 64
+GUIDANCE = {"zimage": 0.0}  # Turbo's: no CFG
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +34,9 @@ def models(tmp_path_factory):
 
 
 def _job(models, family, **fields):
-    size = SIZES[family]
+    size = SIZES.get(family, 64)
     values = dict(model=str(models[family]), prompt="a red fox in snow", steps=2, seed=3, width=size, height=size,
-                  guidance_scale=4.0, scheduler="euler", preview_every=1)
+                  guidance_scale=GUIDANCE.get(family, 4.0), scheduler="euler", preview_every=1)
     return Text2ImageJob(**{**values, **fields})
 
 
@@ -115,16 +120,25 @@ def test_each_offload_reaches_every_component_and_gives_the_same_image(models, f
         assert all(p.device.type == "meta" for m in modules.values() for p in m.parameters())  # loaded per layer
     else:
         denoiser = pipe.unet if family == "sd" else pipe.transformer
-        blocks = [b for name in ("down_blocks", "up_blocks", "transformer_blocks", "single_transformer_blocks")
-                  for b in getattr(denoiser, name, ())]
-        assert blocks and all(_group_hooked(block) for block in blocks)
-        encoders = [m for name, m in modules.items() if name.startswith("text_encoder")]
-        layers = [layer for encoder in encoders for name, list_ in encoder.named_modules()
-                  if name.endswith(("encoder.layers", "encoder.block")) for layer in list_]
-        assert len(layers) == sum(e.config.num_hidden_layers if hasattr(e.config, "num_hidden_layers")
-                                  else e.config.num_layers for e in encoders)
-        assert all(_group_hooked(layer) for layer in layers)  # each layer a group, not the whole encoder
+        blocks = [block for child in denoiser.children() if isinstance(child, torch.nn.ModuleList) for block in child]
+        assert blocks and all(_group_hooked(block) for block in blocks)  # each block a group
+        for name, encoder in modules.items():
+            if name.startswith("text_encoder"):
+                lists = _layer_lists(encoder)
+                layers = getattr(encoder.config, "num_hidden_layers", None) or getattr(encoder.config, "num_layers", 0)
+                assert any(len(list_) == layers for list_ in lists) or not layers  # its layers were found
+                assert lists and all(_group_hooked(layer) for list_ in lists for layer in list_)  # not one group
         assert not _group_hooked(pipe.vae) and pipe._execution_device.type == "cpu"
+
+
+def _layer_lists(module) -> list:
+    """The lists of layers nearest the top of ``module``'s tree (CLIP's ``encoder.layers``, T5's ``encoder.block``,
+    Qwen's ``layers``)."""
+    found = []
+    for child in module.children():
+        is_list = isinstance(child, (torch.nn.ModuleList, torch.nn.Sequential)) and len(child) > 1
+        found += [child] if is_list else _layer_lists(child)
+    return found
 
 
 def test_a_vae_swapped_in_under_sequential_offload_gets_its_hooks(models, cpu_as_gpu, tmp_path):
