@@ -192,3 +192,18 @@ def test_the_cli_out_of_memory_error_names_the_flags(models, monkeypatch, capsys
                  "--device", "cpu", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert code != 0 and "ran out of memory" in err and "--group-offload" in err and "--sequential-offload" in err
+
+
+def test_the_x4_upscaler_takes_the_savers_too_and_says_what_it_did_not_use(tmp_path):
+    from PIL import Image
+
+    from ddpm_studio.engine.jobs.types import UpscaleJob
+    from tests.tiny_upscalers import save_tiny_x4
+
+    model = save_tiny_x4(tmp_path / "tiny-x4")
+    Image.fromarray(np.full((24, 32, 3), 120, np.uint8)).save(tmp_path / "in.png")
+    engine = Engine(device="cpu", memory=MemoryOptions(vae_slicing=True, cpu_offload=True))
+    result = engine.run(UpscaleJob(model=str(model), image=str(tmp_path / "in.png"), steps=2, output_dir=""),
+                        save=False)
+    assert result.images.shape == (1, 96, 128, 3) and engine._model.pipe.vae.use_slicing
+    assert "model CPU offload was not used" in result.note
