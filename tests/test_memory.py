@@ -1,8 +1,9 @@
-"""Memory savers for every family (tiny SD 1.x, SD 3.5, Flux.1, Chroma, Z-Image and Qwen-Image pipelines): VAE tiling and slicing set on the VAE;
-the three offloads, one at a time, ignored with a note on the CPU; and — with the CPU standing in for the GPU, so that
-diffusers' and accelerate's real hooks run — each offload gives the image the pipeline gives without it, with its
-hooks where they belong (group offload: every denoiser block and every text-encoder layer a group of its own).
-Also: the options' round trip, the CLI flags, and the out-of-memory message naming them."""
+"""Memory savers for every family (tiny SD 1.x, SD 3.5, Flux.1, Chroma, Z-Image and Qwen-Image pipelines, and the
+x4 upscaler): VAE tiling and slicing set on the VAE; the three offloads, one at a time, ignored with a note on the
+CPU; and — with the CPU standing in for the GPU, so that diffusers' and accelerate's real hooks run — each offload
+gives the image the pipeline gives without it, with its hooks where they belong (group offload: every denoiser block
+and every text-encoder layer a group of its own). Also: the options' round trip, the CLI flags, and the
+out-of-memory message naming them."""
 
 from __future__ import annotations
 

@@ -99,4 +99,3 @@ def execution_device(module: torch.nn.Module) -> torch.device:
     if not isinstance(module, torch.nn.Module):  # an encoder that only says where it runs
         return torch.device(module.device)
     return get_module_execution_device(module)
-
