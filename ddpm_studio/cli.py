@@ -312,11 +312,29 @@ def _prompt_arguments(parser, schedulers, prompt_required: bool = True, guidance
     parser.add_argument("--scheduler", choices=list(schedulers), help=RECOMMENDED_HELP.format(DEFAULT_SCHEDULER))
     parser.add_argument("--out", help="output folder (default: your pictures folder / DDPM Studio)")
     _device_arguments(parser)
-    parser.add_argument("--attention-slicing", action="store_true", help="less memory, a little slower")
-    parser.add_argument("--vae-tiling", action="store_true", help="decode large images tile by tile")
-    parser.add_argument("--cpu-offload", action="store_true", help="keep each model on the CPU until it runs (GPUs)")
-    parser.add_argument("--vae-fp32", action="store_true", help="the VAE in float32: the fix for black (NaN) images")
+    _memory_arguments(parser)
     _save_steps_argument(parser)
+
+
+def _memory_arguments(parser) -> None:
+    memory = parser.add_argument_group("memory", "savers for large models on small GPUs (docs/troubleshooting.md)")
+    memory.add_argument("--attention-slicing", action="store_true",
+                        help="less memory, a little slower (Stable Diffusion's UNet; transformer families already "
+                             "compute attention in a memory-saving kernel)")
+    memory.add_argument("--vae-tiling", action="store_true", help="decode large images tile by tile")
+    memory.add_argument("--vae-slicing", action="store_true", help="decode a batch one image at a time")
+    memory.add_argument("--vae-fp32", action="store_true", help="the VAE in float32: the fix for black (NaN) images")
+    offloads = memory.add_mutually_exclusive_group()  # diffusers takes one at a time
+    offloads.add_argument("--cpu-offload", action="store_true",
+                          help="model CPU offload: each model on the GPU only while it runs (CUDA only; one offload "
+                               "at a time)")
+    offloads.add_argument("--group-offload", action="store_true",
+                          help="the denoiser's and text encoders' blocks on the GPU in turn, the next one copied "
+                               "while the current runs: less memory than --cpu-offload (CUDA only; one offload at a "
+                               "time)")
+    offloads.add_argument("--sequential-offload", action="store_true",
+                          help="each layer's weights on the GPU only while it runs: the least memory, the slowest "
+                               "(CUDA only; one offload at a time)")
 
 
 def _device_arguments(parser) -> None:

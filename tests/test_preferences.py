@@ -197,3 +197,30 @@ def test_a_saved_device_this_machine_lacks_falls_back_and_says_so(qtbot, qloop, 
     finally:
         window.close()
         assert window.sampler.wait(30000)
+
+
+def test_preferences_offer_one_offload_at_a_time_and_vae_slicing_and_the_cpu_run_says_the_offload_was_not_used(
+        window, qtbot):
+    dialog = window.open_preferences()
+    assert "One offload at a time" in dialog.offload_note.text() and "CUDA" in dialog.group_offload.toolTip()
+    dialog.device_box.setCurrentIndex(dialog.device_box.findData("cpu"))
+    dialog.group_offload.setChecked(True)
+    dialog.sequential_offload.setChecked(True)  # replaces group offload: diffusers takes one at a time
+    assert not dialog.group_offload.isChecked() and not dialog.cpu_offload.isChecked()
+    dialog.vae_slicing.setChecked(True)
+    with qtbot.waitSignal(window.sampler.backend_ready, timeout=30000):
+        dialog.accept()
+    saved = Settings(window.settings.path).engine_options["memory"]  # on disk, for the next launch
+    assert saved.sequential_offload and saved.vae_slicing and not saved.group_offload and not saved.cpu_offload
+    assert window.sampler.engine.memory == saved
+    again = window.open_preferences()  # the dialog shows what was saved
+    assert again.sequential_offload.isChecked() and again.vae_slicing.isChecked() and not again.group_offload.isChecked()
+    again.reject()
+
+    panel = window.text2image_panel
+    small_job(panel)
+    with qtbot.waitSignal(panel.status_message,
+                          timeout=120000, check_params_cb=lambda text: text.startswith("Saved")) as shown:
+        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    assert "sequential CPU offload was not used" in shown.args[0]
+    assert window.sampler.engine._model.pipe.vae.use_slicing

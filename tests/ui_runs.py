@@ -54,9 +54,10 @@ def choose(panel, name: str) -> None:
 
 
 def offered(panel) -> dict:
-    """Which of the Text to Image panel's add-on rows are shown."""
+    """Which of the Text to Image panel's add-on rows are offered (shown, and for attention maps enabled)."""
     form, shown = panel.form, panel.form.isRowVisible
     assert form is panel.prompts.form
     return {"loras": shown(panel.addons.loras), "embeddings": shown(panel.addons.embeddings),
             "vae": shown(panel.addons.vae), "hires": shown(panel.hires.first_row),
-            "controlnet": shown(panel.control.section), "attention": shown(panel.prompts.attention_maps)}
+            "controlnet": shown(panel.control.section),
+            "attention": shown(panel.prompts.attention_maps) and panel.prompts.attention_maps.isEnabled()}

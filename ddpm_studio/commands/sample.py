@@ -260,9 +260,7 @@ def make_engine(args):
     from ddpm_studio.engine.runner import Engine
     from ddpm_studio.engine.runtime.options import MemoryOptions
 
-    memory = MemoryOptions(attention_slicing=getattr(args, "attention_slicing", False),
-                           vae_tiling=getattr(args, "vae_tiling", False), cpu_offload=getattr(args, "cpu_offload", False),
-                           vae_fp32=getattr(args, "vae_fp32", False))
+    memory = MemoryOptions(**{name: bool(getattr(args, name, False)) for name in MemoryOptions.__dataclass_fields__})
     return Engine(device=args.device, allow_pickle=args.allow_pickle, precision=getattr(args, "precision", "auto"),
                   memory=memory, folders=addon_folders(args))
 

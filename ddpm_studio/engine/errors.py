@@ -44,8 +44,11 @@ def remedy(exc: BaseException) -> str:
 
 OUT_OF_MEMORY_ADVICE = (
     "The device ({device}) ran out of memory; the model was unloaded to free it. Try, in this order: a smaller batch "
-    "or image size; in Settings → Preferences, attention slicing, VAE tiling and (with a GPU) model CPU offload; "
-    "fp16 precision; or close other programs that use the GPU."
+    "or image size; VAE tiling and VAE slicing; on a CUDA GPU one offload: model CPU offload, else group offload, "
+    "else sequential CPU offload (the least memory, the slowest); attention slicing (Stable Diffusion's UNet); fp16 "
+    "precision; or close other programs that use the GPU. They are in Settings → Preferences → Memory, and on the "
+    "command line --vae-tiling, --vae-slicing, --cpu-offload, --group-offload, --sequential-offload, "
+    "--attention-slicing."
 )
 _OUT_OF_MEMORY_WORDS = ("out of memory", "can't allocate memory", "cannot allocate memory")  # CUDA, MPS; the CPU's
 

@@ -15,6 +15,7 @@ from ddpm_studio.engine.addons.resources import AddonError, list_vaes
 from ddpm_studio.engine.addons.values import check_values
 from ddpm_studio.engine.errors import first_line
 from ddpm_studio.engine.models.families import PICKLE_SUFFIXES
+from ddpm_studio.engine.runtime.offload import execution_device, place_like
 
 LDM_PREFIXES = ("first_stage_model.", "vae.")
 
@@ -51,7 +52,7 @@ def load_vae(path: Path, like, dtype):
     if vae.config.latent_channels != like.config.latent_channels:
         raise AddonError(f"The VAE {path} has {vae.config.latent_channels} latent channels; this model's has "
                          f"{like.config.latent_channels}.")
-    vae = vae.to(device=like.device, dtype=dtype).eval().requires_grad_(False)
+    vae = vae.to(device=execution_device(like), dtype=dtype).eval().requires_grad_(False)
     if getattr(like, "use_tiling", False):
         vae.enable_tiling()
     if getattr(like, "use_slicing", False):
@@ -94,7 +95,6 @@ class VaeSlot:
             return False
         vae = self.own if path is None else load_vae(path, self.own, self.own.dtype)
         self.pipe.register_modules(vae=vae)
-        if getattr(self.own, "_hf_hook", None) is not None:  # model CPU offload: the new VAE needs its hook too
-            self.pipe.enable_model_cpu_offload(device=getattr(self.pipe, "_offload_device", None) or "cuda")
+        place_like(self.pipe, "vae")  # with an offload, the new VAE needs its hooks too
         self.current = key
         return True

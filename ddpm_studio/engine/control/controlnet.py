@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ddpm_studio.engine.models.catalogue import ModelError, check_weights_safe
 from ddpm_studio.engine.models.families import ARCH_BY_CONTEXT, FAMILY_NAMES, PICKLE_SUFFIXES, family_of_info
+from ddpm_studio.engine.runtime.offload import execution_device
 
 XL_KEYS = ("add_embedding.", "label_emb.")  # SDXL's size conditioning, in diffusers' and the original layout
 
@@ -99,7 +100,7 @@ def controlnets_for(loaded, job, folders, allow_pickle: bool) -> list:
         path = find_controlnet(ref, folders)
         key = (str(path.resolve()), path.stat().st_mtime)
         if key not in loaded.controlnets:
-            loaded.controlnets[key] = load_controlnet(path, pipe.unet.dtype, pipe.unet.device, allow_pickle)
+            loaded.controlnets[key] = load_controlnet(path, pipe.unet.dtype, execution_device(pipe.unet), allow_pickle)
         check_family(loaded.controlnets[key], path, loaded.info)
         models.append(loaded.controlnets[key])
     return models

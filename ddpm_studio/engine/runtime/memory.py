@@ -1,5 +1,6 @@
 """Memory savers for latent pipelines, applied when a pipeline is placed on its device: attention slicing, VAE
-tiling, model CPU offload (GPUs), and the VAE in float32 inside a half-precision pipeline (the fix for black images).
+tiling and slicing, the VAE in float32 inside a half-precision pipeline (the fix for black images), and one of the
+offloads (``offload.py``; CUDA GPUs only). What does not apply to a model or a device is said in the load's note.
 """
 
 from __future__ import annotations
@@ -8,21 +9,38 @@ import functools
 
 import torch
 
+from ddpm_studio.engine.runtime import offload
 from ddpm_studio.engine.runtime.options import MemoryOptions
 
 
-def apply_memory_options(pipe, memory: MemoryOptions, device) -> None:
-    """Place the pipeline on ``device``, with the memory savers asked for."""
+def apply_memory_options(pipe, memory: MemoryOptions, device) -> str:
+    """Place the pipeline on ``device``, with the memory savers asked for; returns a note on those that do not
+    apply here ("" when all do)."""
+    notes = []
     if memory.attention_slicing:
+        if not any(hasattr(module, "set_attention_slice") for module in _modules(pipe)):
+            notes.append("attention slicing does not apply to this model: its attention runs in PyTorch's fused "
+                         "kernel, which already keeps memory low")
         pipe.enable_attention_slicing()
-    if memory.vae_tiling:
-        pipe.vae.enable_tiling()
-    if memory.cpu_offload and torch.device(device).type == "cuda":
-        pipe.enable_model_cpu_offload(device=device)  # each model moves to the GPU only while it runs
-    else:
-        pipe.to(device)  # offload only helps when there is a GPU to move to
-    if memory.vae_fp32 and pipe.vae.dtype != torch.float32:
-        upcast_vae(pipe.vae)
+    vae = getattr(pipe, "vae", None)
+    for wanted, method, name in ((memory.vae_tiling, "enable_tiling", "VAE tiling"),
+                                 (memory.vae_slicing, "enable_slicing", "VAE slicing")):
+        if wanted and hasattr(vae, method):
+            getattr(vae, method)()
+        elif wanted:
+            notes.append(f"{name} does not apply to this model's {type(vae).__name__}")
+    if memory.vae_fp32 and vae is not None and vae.dtype != torch.float32:
+        upcast_vae(vae)  # before any offload, which keeps the weights as they are when it starts
+    wanted = memory.offload
+    if wanted and not offload.offload_applies(device):
+        notes.append(offload.not_applied_note(wanted, device))
+        wanted = ""
+    offload.place(pipe, wanted, device)
+    return "; ".join(notes)
+
+
+def _modules(pipe):
+    return [module for module in pipe.components.values() if isinstance(module, torch.nn.Module)]
 
 
 def upcast_vae(vae) -> None:

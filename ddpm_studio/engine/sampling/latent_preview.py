@@ -24,6 +24,7 @@ import torch
 
 from ddpm_studio.engine.models.families import FAMILIES
 from ddpm_studio.engine.preview import PREVIEW_MAX_IMAGES
+from ddpm_studio.engine.runtime.offload import execution_device
 from ddpm_studio.engine.sampling.pixel import predicted_x0
 
 SD_X4_FACTORS = [[-0.2340, -0.3863, -0.3257], [0.0994, 0.0885, -0.0908], [-0.2833, -0.2349, -0.3741], [0.2523, -0.0055, -0.1651]]
@@ -59,7 +60,7 @@ class LatentToRGB:
     def fitted(cls, vae, size: int = 64, encode=None) -> "LatentToRGB":
         """Least squares from latents to the images they encode; ``encode`` (images → model-space latents) defaults
         to a KL VAE's posterior mean in model space (``model_latents``)."""
-        images = _probe_images(size).to(device=vae.device, dtype=vae.dtype)
+        images = _probe_images(size).to(device=execution_device(vae), dtype=vae.dtype)  # an offloaded VAE's, too
         with torch.inference_mode():
             if encode is None:
                 frames = takes_frames(vae)

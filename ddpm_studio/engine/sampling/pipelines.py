@@ -85,7 +85,7 @@ def load_pipeline(ref: str, mode: str, device, dtype, allow_pickle: bool = False
         raise
     except Exception as exc:
         raise ModelError(f"Could not load the pipeline in {info.path}: {first_line(exc)}") from None
-    apply_memory_options(pipe, memory, device)
+    note = "; ".join(filter(None, (note, apply_memory_options(pipe, memory, device))))
     pipe.set_progress_bar_config(disable=True)
     tiny = load_taesd(taesd, family.taesd_repo, device, dtype) if taesd else None
     return LoadedPipeline(info=info, mode=mode, pipe=pipe, to_rgb=LatentToRGB.for_vae(pipe.vae),

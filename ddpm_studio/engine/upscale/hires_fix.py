@@ -23,6 +23,7 @@ from PIL import Image
 
 from ddpm_studio.engine.jobs.types import HIRES_UPSCALERS, Text2ImageJob, UpscaleJob
 from ddpm_studio.engine.preview import unit_to_uint8
+from ddpm_studio.engine.runtime.offload import execution_device
 from ddpm_studio.engine.sampling.schedulers import build_scheduler, is_flow_config
 
 UPSCALER_STEPS = 20  # a diffusion upscaler's steps in a hires fix (the Upscale panel's own runs choose theirs)
@@ -77,7 +78,7 @@ def upscaler_for(loaded, job: Text2ImageJob, allow_pickle: bool = False):
     if loaded.hires_upscaler is None or loaded.hires_upscaler[0] != job.hires_upscaler:
         loaded.hires_upscaler = None  # free the old one first
         denoiser = getattr(loaded.pipe, "unet", None) or loaded.pipe.transformer  # SD 3.5's and Flux's: a transformer
-        loaded.hires_upscaler = (job.hires_upscaler, load_upscaler(job.hires_upscaler, denoiser.device,
+        loaded.hires_upscaler = (job.hires_upscaler, load_upscaler(job.hires_upscaler, execution_device(denoiser),
                                                                    denoiser.dtype, allow_pickle))
     return loaded.hires_upscaler[1]
 

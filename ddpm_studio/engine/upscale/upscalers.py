@@ -51,6 +51,7 @@ class LoadedUpscaler:
     to_rgb: LatentToRGB
     scheduler_config: dict
     multiple: int  # tiles are padded to a multiple of this (the UNet's downsampling)
+    note: str = ""  # the memory savers that do not apply here (memory.apply_memory_options)
 
     @property
     def text_guided(self) -> bool:
@@ -72,15 +73,17 @@ def load_upscaler(ref: str, device, dtype, allow_pickle: bool = False, memory: M
             info.path, dtype=dtype, local_files_only=True, use_safetensors=None if allow_pickle else True, **extra)
     except Exception as exc:
         raise ModelError(f"Could not load the upscaler in {info.path}: {first_line(exc)}") from None
+    note = ""
     if info.family == "sd-x4-upscaler":
-        apply_memory_options(pipe, memory, device)
+        note = apply_memory_options(pipe, memory, device)
         to_rgb = LatentToRGB.for_vae(pipe.vae)
     else:
         pipe.to(device)
         to_rgb = LatentToRGB.fitted(pipe.vqvae, encode=lambda images: pipe.vqvae.encode(images).latents)
     pipe.set_progress_bar_config(disable=True)
     multiple = 2 ** (len(pipe.unet.config.down_block_types) - 1)
-    return LoadedUpscaler(info=info, pipe=pipe, to_rgb=to_rgb, scheduler_config=dict(pipe.scheduler.config), multiple=multiple)
+    return LoadedUpscaler(info=info, pipe=pipe, to_rgb=to_rgb, scheduler_config=dict(pipe.scheduler.config), multiple=multiple,
+                          note=note)
 
 
 def tile_size(job: UpscaleJob, width: int, height: int, multiple: int) -> int:

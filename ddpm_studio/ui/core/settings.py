@@ -180,10 +180,9 @@ class Settings:
         """What the sampler's Engine is built with: device, precision, pickle policy, memory savers."""
         from ddpm_studio.engine.runtime.options import MemoryOptions
 
-        memory = self.get_json("engine/memory", {})
-        known = {k: bool(v) for k, v in (memory if isinstance(memory, dict) else {}).items() if k in MemoryOptions.__dataclass_fields__}
+        memory = MemoryOptions.from_dict(self.get_json("engine/memory", {}))
         return dict(device=str(self.get_json("engine/device", "auto")), precision=str(self.get_json("engine/precision", "auto")),
-                    allow_pickle=self.allow_pickle, memory=MemoryOptions(**known), taesd=str(self.get_json("engine/taesd", "")))
+                    allow_pickle=self.allow_pickle, memory=memory, taesd=str(self.get_json("engine/taesd", "")))
 
     def set_engine_options(self, device: str, precision: str, allow_pickle: bool, memory, taesd: str = "") -> None:
         from dataclasses import asdict

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_studio.engine.runtime.options import MemoryOptions
+from ddpm_studio.engine.runtime.options import OFFLOADS, MemoryOptions
 from ddpm_studio.ui.core.settings import Settings
 from ddpm_studio.ui.dialogs.folder_prefs import AddonFoldersPage
 from ddpm_studio.ui.widgets.common import path_row
@@ -29,6 +29,18 @@ from ddpm_studio.ui.widgets.common import path_row
 DEVICES = [("Automatic (CUDA, then MPS, then CPU)", "auto"), ("CUDA GPU", "cuda"), ("Apple GPU (MPS)", "mps"), ("CPU", "cpu")]
 PREVIEWS = [("Linear latent→RGB map (instant)", ""), ("TAESD from the Hugging Face cache, if there", "auto"),
             ("TAESD from a folder", "folder")]
+MEMORY_SAVERS = [  # MemoryOptions' fields, in the order the dialog shows them
+    ("attention_slicing", "Attention slicing — less memory, a little slower"),
+    ("vae_tiling", "VAE tiling — decode large images tile by tile"),
+    ("vae_slicing", "VAE slicing — decode a batch one image at a time"),
+    ("vae_fp32", "VAE in fp32 — the fix for black (NaN) images in fp16"),
+    ("cpu_offload", "Model CPU offload — each model on the GPU only while it runs"),
+    ("group_offload", "Group offload — the models' blocks on the GPU in turn: less memory, a little slower"),
+    ("sequential_offload", "Sequential CPU offload — each layer on the GPU only while it runs: least memory, "
+                           "slowest"),
+]
+OFFLOAD_NOTE = ("One offload at a time (checking one clears the others). Offloads work on CUDA GPUs only: on the CPU "
+                "or an Apple GPU the model stays where it is, and the run says so.")
 PRECISIONS = [("Automatic (fp16 on GPUs, fp32 on the CPU)", "auto"), ("fp16", "fp16"), ("bf16", "bf16"), ("fp32", "fp32")]
 
 
@@ -42,14 +54,17 @@ class PreferencesDialog(QDialog):
         self.device_box = _combo(DEVICES, options["device"])
         self.precision_box = _combo(PRECISIONS, options["precision"])
         memory: MemoryOptions = options["memory"]
-        self.attention_slicing = QCheckBox("Attention slicing — less memory, a little slower")
-        self.attention_slicing.setChecked(memory.attention_slicing)
-        self.vae_tiling = QCheckBox("VAE tiling — decode large images tile by tile")
-        self.vae_tiling.setChecked(memory.vae_tiling)
-        self.cpu_offload = QCheckBox("Model CPU offload — keep each model on the CPU until it runs (GPU only)")
-        self.cpu_offload.setChecked(memory.cpu_offload)
-        self.vae_fp32 = QCheckBox("VAE in fp32 — the fix for black (NaN) images in fp16")
-        self.vae_fp32.setChecked(memory.vae_fp32)
+        self.memory_boxes = {name: QCheckBox(label) for name, label in MEMORY_SAVERS}
+        for name, box in self.memory_boxes.items():
+            box.setChecked(getattr(memory, name))
+            setattr(self, name, box)
+        self.attention_slicing.setToolTip("Stable Diffusion's UNet; SD 3.5 and Flux compute attention in PyTorch's "
+                                          "fused kernel, which already keeps memory low")
+        for name in OFFLOADS:  # one at a time: checking one unchecks the others
+            self.memory_boxes[name].toggled.connect(lambda on, chosen=name: on and self._one_offload(chosen))
+            self.memory_boxes[name].setToolTip(OFFLOAD_NOTE)
+        self.offload_note = QLabel(OFFLOAD_NOTE)
+        self.offload_note.setWordWrap(True)
         self.preview_box = _combo(PREVIEWS, "folder" if options["taesd"] not in ("", "auto") else options["taesd"])
         self.taesd_folder = QLineEdit(options["taesd"] if options["taesd"] not in ("", "auto") else "")
         self.taesd_folder.setPlaceholderText("a folder holding an AutoencoderTiny (config.json + safetensors)")
@@ -68,10 +83,9 @@ class PreferencesDialog(QDialog):
         form = QFormLayout(sampling)
         form.addRow("Device", self.device_box)
         form.addRow("Precision", self.precision_box)
-        form.addRow("Memory", self.attention_slicing)
-        form.addRow("", self.vae_tiling)
-        form.addRow("", self.cpu_offload)
-        form.addRow("", self.vae_fp32)
+        for row, (name, _) in enumerate(MEMORY_SAVERS):
+            form.addRow("Memory" if row == 0 else "", self.memory_boxes[name])
+        form.addRow("", self.offload_note)
         form.addRow("Latent previews", self.preview_box)
         form.addRow("", path_row(self.taesd_folder, self._choose_taesd))
         form.addRow("Step history", self.history_budget)
@@ -93,13 +107,17 @@ class PreferencesDialog(QDialog):
         layout.addWidget(buttons)
 
     def chosen(self) -> dict:
-        memory = MemoryOptions(attention_slicing=self.attention_slicing.isChecked(), vae_tiling=self.vae_tiling.isChecked(),
-                               cpu_offload=self.cpu_offload.isChecked(), vae_fp32=self.vae_fp32.isChecked())
+        memory = MemoryOptions(**{name: box.isChecked() for name, box in self.memory_boxes.items()})
         taesd = self.preview_box.currentData()
         if taesd == "folder":
             taesd = self.taesd_folder.text().strip()
         return dict(device=self.device_box.currentData(), precision=self.precision_box.currentData(),
                     allow_pickle=self.allow_pickle.isChecked(), memory=memory, taesd=taesd)
+
+    def _one_offload(self, chosen: str) -> None:
+        for name in OFFLOADS:
+            if name != chosen:
+                self.memory_boxes[name].setChecked(False)
 
     def _preview_changed(self) -> None:
         self.taesd_folder.setEnabled(self.preview_box.currentData() == "folder")

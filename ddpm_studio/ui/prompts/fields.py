@@ -74,9 +74,15 @@ class PromptFields:
     def show_prediction(self, shown: bool) -> None:
         self.form.setRowVisible(self.prediction, shown)
 
-    def show_attention_maps(self, shown: bool) -> None:
-        """Only for a model whose family's attention the maps can read; hidden, the job records none."""
-        self.form.setRowVisible(self.attention_maps, shown)
+    def show_attention_maps(self, shown: bool, family: str = "") -> None:
+        """For a model whose family's attention the maps can read. For another ``family`` the row stays, disabled,
+        saying they are not available there; with no family named it is hidden. Either way the job records none."""
+        self.form.setRowVisible(self.attention_maps, shown or bool(family))
+        self.attention_maps.setEnabled(shown)
+        self.attention_maps.setText("Attention maps" if shown else f"Attention maps: not available for {family} yet")
+        self.attention_maps.setToolTip(ATTENTION_TIP if shown else
+                                       f"{family}'s transformer joins text and image in one attention, which the "
+                                       "maps (recorded from the UNet's cross-attention) cannot read yet.")
 
     def show_clip_skip(self, shown: bool) -> None:
         """Only for a model whose prompt CLIP encoders read (not Flux's, whose CLIP gives only its pooled text);
@@ -99,7 +105,8 @@ class PromptFields:
         negative = self.negative.toPlainText().strip() if self.form.isRowVisible(self.negative) else ""
         prediction = self.prediction.currentData() if self.form.isRowVisible(self.prediction) else "auto"
         clip_skip = self.clip_skip.value() if self.form.isRowVisible(self.clip_skip) else 1
-        maps = self.attention_maps.isChecked() and self.form.isRowVisible(self.attention_maps)
+        maps = self.attention_maps.isChecked() and self.attention_maps.isEnabled() and \
+            self.form.isRowVisible(self.attention_maps)
         true_cfg = round(self.true_cfg.value(), 2) if self.form.isRowVisible(self.true_cfg) else 1.0
         return dict(prompt=self.prompt.toPlainText().strip(), negative_prompt=negative,
                     guidance_scale=round(self.guidance.value(), 2), true_cfg_scale=true_cfg,

@@ -67,9 +67,9 @@ class Text2ImagePanel(SamplingPanel):
 
     def offer_addons(self, info: ModelInfo | None) -> None:
         """Show what the chosen model's family takes (its row in models/families.py) and hide the rest: the flow
-        families take no LoRAs, embeddings, VAE, ControlNet or attention maps yet (SD 3.5 and Flux the hires fix),
-        Flux a negative prompt only through its True CFG row, none but SD 3.5 a clip skip, and they sample with their
-        own schedulers."""
+        families take no LoRAs, embeddings, VAE, ControlNet or attention maps yet (the attention maps' row says so;
+        SD 3.5 and Flux the hires fix), Flux a negative prompt only through its True CFG row, none but SD 3.5 a clip
+        skip, and they sample with their own schedulers."""
         from ddpm_studio.engine.models.families import ADDONS, family_of_info
 
         family = family_of_info(info) if info is not None else None
@@ -81,7 +81,7 @@ class Text2ImagePanel(SamplingPanel):
         self.addons.offer(kinds)
         self.hires.offer("hires" in kinds)
         self.control.set_visible("controlnet" in kinds)
-        self.prompts.show_attention_maps("attention" in kinds)
+        self.prompts.show_attention_maps("attention" in kinds, family.name if family is not None else "")
         self.prompts.show_true_cfg(family is not None and family.true_cfg)
         self.prompts.show_clip_skip(family is None or family.clip_skip)
         self._show_negative()
