@@ -1,0 +1,226 @@
+"""Per family: what does our txt2img cost per step against the family's bare diffusers pipeline, and what do previews
+every step cost? One row per family (``FAMILY_MODELS``), each a tiny-but-real-shaped pipeline with random weights
+(speed does not depend on training):
+
+  sd3   SD 3.5 Medium's transformer geometry — patch 2 on 16 latent channels, heads of 64, RMS-normed q/k, the dual
+        attention of its first blocks, a context width of 4096 (T5-XXL's) and a pooled width of 2048 (CLIP-L + G) —
+        cut to one block of 4 heads; T5 left out, as ComfyUI allows (its part of the context is zeros)
+  flux  Flux.1-dev's — 2×2-packed tokens of 64 values, heads of 128 with its RoPE axes (16, 56, 56), the guidance
+        embedding, context 4096 and pooled text 768 — cut to one double- and one single-stream block of 2 heads
+
+Their text encoders keep the widths the transformer reads (CLIP-L 768, CLIP-G 1280, T5 4096) at one layer, and
+their VAEs the family's 16 latent channels, scale and shift at small widths: the steps are the part measured.
+
+Three runs of the same pipeline object (the same weights, scheduler, steps, size, seed and prompt), side by side in
+one process, interleaved over rounds (the order rotating):
+
+  bare        the pipeline's own ``__call__``, as diffusers' docs write it
+  engine      ``Engine.run`` with previews off (what the CLI does)
+  preview     ``Engine.run`` with x_t and x̂0 previews every step (what the GUI does)
+
+Each run is timed at ``--steps`` and at 1 step; the difference over ``--steps − 1`` is the cost of a step (the text
+encoding, the decode and the run's setup cancel out). Prints a table per family, then one JSON line: per family
+engine/bare and preview/engine per step (medians of ratios paired within each round; targets ≤ 1.02), the same
+for whole runs, the bare step in seconds, the torch thread count, the CPU and the load average at the start.
+
+    python bench/families.py [--families sd3,flux] [--size 256] [--steps 8] [--rounds 7] [--threads 2]
+
+A family added to the table is one ``FamilyModel`` row: its name and a function that saves its pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT.parent))
+from timing import interleaved, paired_ratio  # noqa: E402
+
+
+def _clip(width: int, tokenizer_words: int = 1000):
+    """A one-layer CLIP text encoder with projection whose hidden width is ``width`` (what SD3 and Flux read)."""
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
+
+    return CLIPTextModelWithProjection(CLIPTextConfig(
+        hidden_size=width, projection_dim=width, vocab_size=tokenizer_words, intermediate_size=64,
+        num_attention_heads=4, num_hidden_layers=1, max_position_embeddings=77, bos_token_id=512, eos_token_id=513,
+        pad_token_id=513))
+
+
+def _vae(scale: float, shift: float):
+    """The family's 16-channel latent space (its scaling and shift factors, 8× down) at small widths."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=16, block_out_channels=(8, 8, 16, 16), layers_per_block=1,
+        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4, norm_num_groups=8,
+        scaling_factor=scale, shift_factor=shift, use_quant_conv=False, use_post_quant_conv=False)
+
+
+def save_sd3(folder: Path) -> tuple[Path, int]:
+    """SD 3.5 Medium's block (diffusers' stabilityai/stable-diffusion-3.5-medium transformer config: patch 2,
+    16 channels, head dim 64, joint_attention_dim 4096, pooled 2048, qk_norm rms_norm, dual attention in its first
+    13 blocks), one block of 4 heads."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel, StableDiffusion3Pipeline
+
+    from tests.tiny_sd import tiny_tokenizer
+
+    torch.manual_seed(0)
+    transformer = SD3Transformer2DModel(
+        sample_size=128, patch_size=2, in_channels=16, out_channels=16, num_layers=1, attention_head_dim=64,
+        num_attention_heads=4, joint_attention_dim=4096, caption_projection_dim=256, pooled_projection_dim=2048,
+        pos_embed_max_size=384, qk_norm="rms_norm", dual_attention_layers=(0,))
+    tokenizer = tiny_tokenizer(folder.parent / ".sd3-tokenizer")
+    pipe = StableDiffusion3Pipeline(
+        transformer=transformer, vae=_vae(1.5305, 0.0609), text_encoder=_clip(768), tokenizer=tokenizer,
+        text_encoder_2=_clip(1280), tokenizer_2=tokenizer, text_encoder_3=None, tokenizer_3=None,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0))  # SD 3.5's scheduler config
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder, sum(p.numel() for p in transformer.parameters())
+
+
+def save_flux(folder: Path) -> tuple[Path, int]:
+    """Flux.1-dev's blocks (diffusers' black-forest-labs/FLUX.1-dev transformer config: 64 packed inputs, head dim
+    128, RoPE axes (16, 56, 56), joint_attention_dim 4096, pooled 768, guidance embedding), one double- and one
+    single-stream block of 2 heads."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
+    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+
+    from tests.tiny_flux import T5_WORDS, tiny_t5_tokenizer
+    from tests.tiny_sd import tiny_tokenizer
+
+    torch.manual_seed(0)
+    transformer = FluxTransformer2DModel(
+        patch_size=1, in_channels=64, num_layers=1, num_single_layers=1, attention_head_dim=128,
+        num_attention_heads=2, joint_attention_dim=4096, pooled_projection_dim=768, guidance_embeds=True,
+        axes_dims_rope=(16, 56, 56))
+    t5 = T5EncoderModel(T5Config(vocab_size=3 + len(T5_WORDS), d_model=4096, d_kv=8, d_ff=64, num_layers=1,
+                                 num_heads=4, relative_attention_num_buckets=8, pad_token_id=0, eos_token_id=1,
+                                 decoder_start_token_id=0))
+    clip = CLIPTextModel(CLIPTextConfig(
+        hidden_size=768, vocab_size=1000, intermediate_size=64, num_attention_heads=4, num_hidden_layers=1,
+        max_position_embeddings=77, bos_token_id=512, eos_token_id=513, pad_token_id=513))
+    scheduler = FlowMatchEulerDiscreteScheduler(  # Flux.1-dev's scheduler config
+        shift=3.0, use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15, base_image_seq_len=256,
+        max_image_seq_len=4096)
+    pipe = FluxPipeline(transformer=transformer, vae=_vae(0.3611, 0.1159), text_encoder=clip,
+                        tokenizer=tiny_tokenizer(folder.parent / ".flux-tokenizer"), text_encoder_2=t5,
+                        tokenizer_2=tiny_t5_tokenizer(), scheduler=scheduler)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder, sum(p.numel() for p in transformer.parameters())
+
+
+@dataclass(frozen=True)
+class FamilyModel:
+    key: str  # the family's row in ddpm_studio/engine/models/families.py
+    save: Callable[[Path], tuple[Path, int]]  # writes its pipeline folder; (the folder, the transformer's params)
+    prompt: str = "a lighthouse at dusk"
+
+
+FAMILY_MODELS = (
+    FamilyModel("sd3", save_sd3),
+    FamilyModel("flux", save_flux),
+)
+
+
+def bare_call(pipe, scheduler_config: dict, job):
+    """The family's pipeline as diffusers' docs call it, with a fresh scheduler of the folder's own config."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    pipe.scheduler = FlowMatchEulerDiscreteScheduler.from_config(scheduler_config)
+    with torch.inference_mode():
+        return pipe(job.prompt, num_inference_steps=job.steps, height=job.height, width=job.width,
+                    guidance_scale=job.guidance_scale, generator=torch.Generator("cpu").manual_seed(job.seed),
+                    output_type="np").images
+
+
+def measure(model: FamilyModel, folder: Path, args) -> dict:
+    from ddpm_studio.engine.jobs.types import Text2ImageJob
+    from ddpm_studio.engine.models.families import BY_KEY
+    from ddpm_studio.engine.runner import Engine
+
+    family = BY_KEY[model.key]
+    engine = Engine(device="cpu")
+    job = Text2ImageJob(model=str(folder), prompt=model.prompt, width=args.size, height=args.size, seed=3,
+                        steps=args.steps, scheduler="euler", guidance_scale=family.defaults["guidance_scale"],
+                        preview_every=0)
+    loaded = engine.load(job.model, "txt2img")
+    pipe, config = loaded.pipe, dict(loaded.scheduler_config)
+    pipe.set_progress_bar_config(disable=True)
+    ours = engine.run(job, save=False).images
+    theirs = bare_call(pipe, config, job)
+    same = bool(abs(ours.astype(int) - (theirs * 255).round().astype(int)).max() <= 1)  # one picture, both ways
+    events = []
+    runs = {}
+    for steps in (1, args.steps):
+        one = job.replace(steps=steps)
+        runs[f"bare@{steps}"] = lambda one=one: bare_call(pipe, config, one)
+        runs[f"engine@{steps}"] = lambda one=one: engine.run(one, save=False)
+        runs[f"preview@{steps}"] = lambda one=one: (events.clear(),
+                                                    engine.run(one.replace(preview_every=1), on_step=events.append,
+                                                               save=False))
+    for run in runs.values():  # warm-up; the last is previews every step at the full count: its events are counted
+        run()
+    previews = sum(1 for event in events if event.x_t is not None and event.x0 is not None and not event.final)
+    times = interleaved(runs, args.rounds)
+    n = args.steps
+    step = {side: [(a - b) / (n - 1) for a, b in zip(times[f"{side}@{n}"], times[f"{side}@1"])]
+            for side in ("bare", "engine", "preview")}
+    return {
+        "times": times, "step": step, "same_picture": same, "previews_per_run": previews,
+        "engine/bare_per_step": paired_ratio(step, "engine", "bare"),
+        "preview/engine_per_step": paired_ratio(step, "preview", "engine"),
+        "engine/bare_run": paired_ratio(times, f"engine@{n}", f"bare@{n}"),
+        "preview/engine_run": paired_ratio(times, f"preview@{n}", f"engine@{n}"),
+        "bare_seconds_per_step": statistics.median(step["bare"]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--families", default=",".join(m.key for m in FAMILY_MODELS))
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    from ddpm_studio.training.precision import device_name
+
+    load = os.getloadavg()
+    cpu = device_name(torch.device("cpu"))
+    chosen = [m for m in FAMILY_MODELS if m.key in args.families.split(",")]
+    summary: dict = {}
+    for model in chosen:
+        folder, params = model.save(Path(tempfile.mkdtemp(prefix=f"ddpm-bench-{model.key}-")) / model.key)
+        found = measure(model, folder, args)
+        print(f"{model.key}: transformer {params / 1e6:.1f} M params, {args.size}×{args.size}, euler, {args.steps} "
+              f"steps (and 1), {args.rounds} rounds, same picture both ways: {found['same_picture']}, "
+              f"previews per run: {found['previews_per_run']}")
+        for name, values in found["times"].items():
+            print(f"  {name:<11} median {statistics.median(values):.3f} s   min {min(values):.3f} s")
+        for side, values in found["step"].items():
+            print(f"  {side:<7} per step  median {statistics.median(values) * 1000:.1f} ms")
+        summary[model.key] = {key: round(value, 4) for key, value in found.items()
+                              if isinstance(value, float)} | {"same_picture": found["same_picture"],
+                                                              "transformer_params_m": round(params / 1e6, 1)}
+    print(json.dumps({**summary, "size": args.size, "steps": args.steps, "rounds": args.rounds,
+                      "torch_threads": torch.get_num_threads(), "cpu": cpu,
+                      "load_average_at_start": [round(x, 2) for x in load]}))
+
+
+if __name__ == "__main__":
+    main()
