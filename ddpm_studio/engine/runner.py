@@ -135,7 +135,10 @@ class Engine:
             from ddpm_studio.engine.gallery.index import index_saved
             from ddpm_studio.engine.output.addon_metadata import addon_fields
 
+            from ddpm_studio.engine.output.family_metadata import family_fields
+
             extra = addon_fields(model.info, job, result.addons, getattr(model, "vae_slot", None))
+            extra.update(family_fields(model.info, job, getattr(model, "scheduler_config", None)))
             result.saved_paths = save_result_images(
                 job, out.images, job.output_dir, model_name=model.info.name, device=self.device.label, extra=extra
             )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ddpm_studio.engine.gallery.values import MAX_SQLITE_INT, as_float, as_int
 from ddpm_studio.engine.jobs.scheduler_table import SCHEDULERS
-from ddpm_studio.engine.png.chunks import JSON_KEY, PARAMETERS_KEY, parse_a1111
+from ddpm_studio.engine.png.chunks import JSON_KEY, PARAMETERS_KEY, guidance_text, parse_a1111
 from ddpm_studio.engine.png.reading import UnreadablePng, load_json, read_text
 
 COLUMNS = ("path", "size", "mtime", "source", "kind", "model", "prompt", "negative", "seed", "scheduler", "steps",
@@ -85,7 +85,7 @@ def _a1111(parameters: str, path: Path, problems: list[str]) -> dict:
                 model=fields.get("Model", ""), prompt=fields.get("prompt", ""),
                 negative=fields.get("negative_prompt", ""),
                 seed=seed_value(fields.get("Seed"), path, problems), scheduler=scheduler or sampler.lower() or None,
-                steps=as_int(fields.get("Steps")), guidance=as_float(fields.get("CFG scale")),
+                steps=as_int(fields.get("Steps")), guidance=as_float(guidance_text(fields)),
                 loras=fields.get("Lora hashes", ""), device=fields.get("Device", ""))
 
 

@@ -24,7 +24,8 @@ second pass through the img2img pipeline with the flow Euler scheduler, whose ``
 Flux.1 (``flux``) is one too: a transformer on a 16-channel VAE with a shift factor, CLIP-L (its pooled text) and T5
 (the context). Its transformer reads latents packed 2×2 into tokens (``packed``: 16 channels × 4 = its 64 inputs,
 which name its variant); its guidance is distilled into the transformer (no negative prompt: ``negative_prompt``),
-but its pipeline can also run true CFG with a negative prompt where the user asks (``true_cfg``). A Flux folder whose
+but its pipeline can also run true CFG with a negative prompt where the user asks (``true_cfg``).
+Its PNGs' parameters name its guidance as Forge does (``guidance_field``: ``Distilled CFG Scale``). A Flux folder whose
 transformer has no guidance embedding is schnell-like (``flavours``): it brings schnell's defaults.
 
 Chroma (``chroma``) is Flux.1 schnell pruned and de-distilled: the same 16-channel VAE and 2×2 packing, T5 alone
@@ -190,6 +191,9 @@ class Family:
     # true_cfg_scale, which guides only with a negative prompt)
     split: SplitFiles | None = None  # its diffusion-model, text-encoder and VAE files (a flow family's)
     negative_why: str = ""  # why it takes no negative prompt, for the run's note
+    # the name its guidance scale has in A1111/Forge parameters: "CFG scale", or Forge's "Distilled CFG Scale" for a
+    # guidance distilled into the model (then "CFG scale" is its true CFG scale, 1 when none ran, as Forge writes it)
+    guidance_field: str = "CFG scale"
 
     @property
     def xl(self) -> bool:
@@ -356,6 +360,7 @@ FAMILIES: tuple[Family, ...] = (
            **dict(_FLOW, addons=frozenset({"hires"})),  # the hires fix through FluxImg2ImgPipeline
            packed=2, negative_prompt=False, true_cfg=True,  # FluxPipeline's true_cfg_scale and negative_prompt
            negative_why="its guidance is distilled into the model",
+           guidance_field="Distilled CFG Scale",  # Forge's name for it in a PNG's parameters
            # its pipeline shifts the schedule by the picture's size (set_timesteps(mu=…)): the flow forms that take it
            schedulers=("euler", "dpm++2m", "unipc"),
            # FluxPipeline's defaults and Flux.1-dev's model card: 28 steps at (distilled) guidance 3.5

@@ -41,14 +41,16 @@ def _quote(value: Any) -> str:
 def a1111_parameters(job, *, seed: int, width: int, height: int, model_name: str, device: str,
                      extra: dict | None = None) -> str:
     """The A1111 ``parameters`` text for one image of ``job``; ``extra`` (``addon_metadata.addon_fields``) adds the
-    files' names and hashes, and the prompt as A1111 would write it (every LoRA as a tag)."""
+    files' names and hashes, and the prompt as A1111 would write it (every LoRA as a tag), and
+    (``family_metadata.family_fields``) the guidance and shift as the model's family names them."""
     extra = extra or {}
     spec = SCHEDULERS[job.scheduler]
     fields: list[tuple[str, Any]] = [("Steps", job.steps), ("Sampler", spec.a1111_sampler)]
     if spec.a1111_schedule:
         fields.append(("Schedule type", spec.a1111_schedule))
     if isinstance(job, PromptJob):  # classifier-free guidance; a GenerateJob's guidance_scale is autoguidance's
-        fields.append(("CFG scale", job.guidance_scale))
+        # the family's own names (family_metadata.py: Flux's Distilled CFG Scale, a flow scheduler's Shift)
+        fields += extra.get("guidance") or [("CFG scale", job.guidance_scale)]
     fields += [
         ("Seed", seed),
         *([("Variation seed", seed - job.seed + job.variation_seed),

@@ -12,6 +12,14 @@ import json
 
 PARAMETERS_KEY = "parameters"  # A1111's text, which other tools read
 JSON_KEY = "ddpm_studio"  # our JSON payload: the job, for round-trips
+# where a picture's guidance scale is: Forge writes Flux's (distilled) guidance as "Distilled CFG Scale" beside a
+# "CFG scale: 1" that says no classifier-free pass ran (modules/processing.py, create_infotext); others "CFG scale"
+GUIDANCE_KEYS = ("Distilled CFG Scale", "CFG scale")
+
+
+def guidance_text(fields: dict[str, str]) -> str | None:
+    """The guidance scale of parsed ``parameters`` (``parse_a1111``), as written; None when it has none."""
+    return next((fields[key] for key in GUIDANCE_KEYS if key in fields), None)
 
 
 def parse_a1111(text: str) -> dict[str, str]:

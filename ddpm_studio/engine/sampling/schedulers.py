@@ -23,6 +23,14 @@ def is_flow_config(config: dict[str, Any]) -> bool:
     return str(config.get("_class_name", "")).startswith("FlowMatch")
 
 
+def fixed_shift(config: dict[str, Any]) -> float | None:
+    """A flow-matching config's shift of its σ schedule (SD 3.5's 3.0), None where it has none or where the shift
+    follows the picture's size (Flux's dynamic shifting: the config's own ``shift`` is not the one used)."""
+    if not is_flow_config(config) or config.get("use_dynamic_shifting") or FLOW_SHIFT_KEY not in config:
+        return None
+    return float(config[FLOW_SHIFT_KEY])
+
+
 def build_scheduler(name: str, base_config: dict[str, Any]):
     """A fresh scheduler of kind ``name`` that keeps the model's training noise schedule from ``base_config``."""
     import diffusers
