@@ -18,7 +18,8 @@ from ddpm_studio.engine.jobs.checks import (
 from ddpm_studio.engine.jobs.scheduler_table import DEFAULT_SCHEDULER, LATENT_SCHEDULERS, PIXEL_SCHEDULERS, SCHEDULERS
 from ddpm_studio.engine.jobs.types import GenerateJob, Job, Text2ImageJob
 from ddpm_studio.engine.models.catalogue import PIXEL_FAMILY, ModelInfo
-from ddpm_studio.engine.models.defaults import read_defaults
+from ddpm_studio.engine.models.defaults import recommended_settings
+from ddpm_studio.engine.models.families import family_of_info
 from ddpm_studio.ui.core.settings import Settings
 from ddpm_studio.ui.widgets.common import fit_family_size, scheduler_combo
 from ddpm_studio.ui.widgets.model_picker import ModelPicker
@@ -94,18 +95,27 @@ class SeriesForm(QWidget):
         info = self.current_model_info()
         return info is None or info.family == PIXEL_FAMILY
 
+    def schedulers_for(self, info: ModelInfo | None) -> tuple[str, ...]:
+        """The schedulers a model samples with: a pixel DDPM's, its family's own where its row lists them (SD 3.5's
+        and Flux's flow solvers, as Text to Image offers), else the Stable Diffusion panels'."""
+        if self.pixel:
+            return PIXEL_SCHEDULERS
+        family = family_of_info(info) if info is not None else None
+        return family.schedulers if family is not None and family.schedulers else LATENT_SCHEDULERS
+
     def _model_changed(self, *_) -> None:
-        """A model brings its schedulers and its recommended scheduler, steps and guidance."""
+        """A model brings its schedulers and its recommended scheduler, steps and guidance (its family's defaults,
+        overridden by its folder's own, as Text to Image takes them)."""
         info, pixel = self.current_model_info(), self.pixel
-        defaults = read_defaults(info.path, info.ref) if info is not None else {}
+        defaults = recommended_settings(info) if info is not None else {}
         self.guide_model = defaults.get("guide_model", "") if pixel else ""
-        self.set_schedulers(PIXEL_SCHEDULERS if pixel else LATENT_SCHEDULERS)
+        self.set_schedulers(self.schedulers_for(info))
         self.scheduler_box.setCurrentIndex(max(0, self.scheduler_box.findData(defaults.get("scheduler",
                                                                                            DEFAULT_SCHEDULER))))
         self.steps.setValue(defaults.get("steps", self.steps.value()))
         low, high = (MIN_AUTOGUIDANCE, MAX_AUTOGUIDANCE) if pixel else (0.0, MAX_GUIDANCE)
         self.guidance.setRange(low, high)
-        self.guidance.setValue(defaults.get("guidance_scale", 1.0) if pixel else 7.5)
+        self.guidance.setValue(defaults.get("guidance_scale", 1.0 if pixel else Text2ImageJob.guidance_scale))
         self.guidance.setToolTip(AUTOGUIDANCE_TIP if pixel else GUIDANCE_TIP)
         self.rows.labelForField(self.guidance).setText("Autoguidance" if pixel else "Guidance")
         for row in (self.prompt, self.negative_prompt, self.size_row):

@@ -97,8 +97,12 @@ class GridForm(SeriesForm):
         if info is not None and not self.pixel:
             found, _ = list_loras(self.settings.addon_folder_list("loras"))
             loras = sorted({lora.name for lora in found if lora.fits(info.context_dim) is not False})
+        examples = PIXEL_AXES if self.pixel else PROMPT_AXES
+        schedulers = self.schedulers_for(info)
+        if not set(examples["scheduler"].split(", ")) <= set(schedulers):  # a family's own (SD 3.5's, Flux's)
+            examples = {**examples, "scheduler": ", ".join(schedulers[:3])}
         for row in self.axis_rows:
-            row.set_names(PIXEL_AXES if self.pixel else PROMPT_AXES, loras)
+            row.set_names(examples, loras)
         self.mark_replaced()
 
     def axes(self) -> list[Axis]:
