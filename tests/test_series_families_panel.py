@@ -15,6 +15,7 @@ from ddpm_studio.engine.models.families import BY_KEY
 from ddpm_studio.engine.output.metadata import read_job
 from ddpm_studio.engine.png.chunks import parse_a1111
 from ddpm_studio.engine.runner import Engine
+from ddpm_studio.engine.series.race_export import export_race
 from tests.tiny_flux import save_tiny_flux
 from tests.tiny_sd import save_tiny_sd
 from tests.tiny_sd3 import save_tiny_sd3
@@ -70,7 +71,7 @@ def test_a_flow_family_offers_its_own_schedulers_and_defaults_and_an_sd_model_al
         assert list(form.checks) == list(LATENT_SCHEDULERS)
 
 
-def test_a_flux_race_over_its_schedulers_runs_each_lane_as_its_own_job(window, qtbot):
+def test_a_flux_race_over_its_schedulers_runs_each_lane_as_its_own_job(window, qtbot, tmp_path):
     panel = window.race_panel
     form = panel.form
     window.tabs.setCurrentWidget(panel)
@@ -89,6 +90,9 @@ def test_a_flux_race_over_its_schedulers_runs_each_lane_as_its_own_job(window, q
         assert all(e.x0 is not None for e in lane.steps)
     alone = Engine(device="cpu").run(result.race.lanes()[1], save=False).images
     assert np.array_equal(result.lanes[1].result.images, alone)
+    written = export_race(tmp_path / "export", result, "cpu")  # each lane's PNG with Flux's own fields
+    with Image.open(written["lanes"]["unipc"]) as image:
+        assert "CFG scale: 1, Distilled CFG Scale: 3.5" in image.text["parameters"]
 
 
 @pytest.mark.parametrize(("name", "axes", "guidance_key"), [
@@ -116,6 +120,8 @@ def test_a_grid_over_scheduler_steps_and_guidance_saves_every_cell_with_its_fami
         assert float(fields[guidance_key]) == cell.job.guidance_scale
     values = {(cell.job.scheduler, cell.job.steps, cell.job.guidance_scale) for cell in grid.cells}
     assert len(values) == 4 and {g for *_, g in values} == {2.0, 5.0}
+    with Image.open(panel.sheet_path) as sheet:  # the sheet names its first cell's settings the same way
+        assert float(parse_a1111(sheet.text["parameters"])[guidance_key]) == grid.cells[0].job.guidance_scale
     last = grid.cells[-1]
     alone = Engine(device="cpu").run(last.job.replace(output_dir=""), save=False).images
     with Image.open(last.result.saved_paths[0]) as image:

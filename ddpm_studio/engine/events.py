@@ -79,6 +79,7 @@ class Result:
     tiles: int = 1  # upscaling: how many tiles the picture was cut into
     addons: Any = None  # latent jobs: the LoRAs and embeddings used (adapters.UsedAddons)
     note: str = ""  # about the model, for the user (an SD 2.x file's prediction type and how it was found)
+    family_fields: dict = field(default_factory=dict)  # its family's own A1111 fields (output/family_metadata.py)
 
 
 StepCallback = Callable[[StepEvent], None]

@@ -23,6 +23,7 @@ from ddpm_studio.engine.events import (
 )
 from ddpm_studio.engine.jobs.types import GenerateJob, PromptJob, UpscaleJob
 from ddpm_studio.engine.models.catalogue import LoadedDDPM, load_ddpm, resolve
+from ddpm_studio.engine.output.family_metadata import family_fields
 from ddpm_studio.engine.output.save import save_result_images
 from ddpm_studio.engine.runtime.device import DeviceChoice, pick_device
 from ddpm_studio.engine.runtime.options import MemoryOptions
@@ -128,6 +129,7 @@ class Engine:
             # what a loaded pipeline says about how it was loaded, and what the run says about the job
             note="; ".join(filter(None, (getattr(model, "note", ""), getattr(out, "note", "")))),
             addons=out.addons,
+            family_fields=family_fields(model.info, job, getattr(model, "scheduler_config", None)),
         )
         if not out.cancelled and last_event is not None and job.preview_every:
             user_on_step(final_event(last_event, out.images))
@@ -135,10 +137,8 @@ class Engine:
             from ddpm_studio.engine.gallery.index import index_saved
             from ddpm_studio.engine.output.addon_metadata import addon_fields
 
-            from ddpm_studio.engine.output.family_metadata import family_fields
-
             extra = addon_fields(model.info, job, result.addons, getattr(model, "vae_slot", None))
-            extra.update(family_fields(model.info, job, getattr(model, "scheduler_config", None)))
+            extra.update(result.family_fields)
             result.saved_paths = save_result_images(
                 job, out.images, job.output_dir, model_name=model.info.name, device=self.device.label, extra=extra
             )

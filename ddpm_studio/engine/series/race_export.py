@@ -108,7 +108,8 @@ def export_race(folder: str | Path, race: RaceResult, device: str) -> dict[str, 
     for lane in race.lanes:
         image = lane.result.images[0]
         info = png_info(lane.job, index=0, width=image.shape[1], height=image.shape[0],
-                        model_name=lane.result.model_name, device=device)
+                        model_name=lane.result.model_name, device=device,
+                        extra=lane.result.family_fields)  # Flux's Distilled CFG Scale, SD 3.5's Shift
         path = folder / f"{_file_name(lane.label)}.png"
         Image.fromarray(image, "RGB").save(path, pnginfo=info)
         written["lanes"][lane.label] = path

@@ -214,7 +214,8 @@ def save_sheet(grid: GridResult, out: str | Path) -> Path:
     first = grid.cells[0]
     height, width = first.result.images[0].shape[:2]
     info.add_itxt("parameters", a1111_parameters(first.job, seed=first.job.seed, width=width, height=height,
-                                                 model_name=first.result.model_name, device=first.result.device))
+                                                 model_name=first.result.model_name, device=first.result.device,
+                                                 extra=first.result.family_fields))
     path, number = folder / "grid.png", 1
     while path.exists():  # an earlier grid in the same folder stays
         number += 1
