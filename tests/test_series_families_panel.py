@@ -64,11 +64,14 @@ def test_a_flow_family_offers_its_own_schedulers_and_defaults_and_an_sd_model_al
             row = form.axis_rows[0]
             row.choose("scheduler", "")
             assert set(row.values_edit.placeholderText().removeprefix("e.g. ").split(", ")) <= set(family.schedulers)
+            assert (row.name_box.findData("clip_skip") >= 0) == family.clip_skip  # SD 3.5's CLIPs take it, Flux not
     choose(form, "tiny-sd")
     assert listed(form.scheduler_box) == list(LATENT_SCHEDULERS)
     assert form.guidance.value() == Text2ImageJob.guidance_scale
     if panel_name == "race_panel":
         assert list(form.checks) == list(LATENT_SCHEDULERS)
+    else:
+        assert form.axis_rows[0].name_box.findData("clip_skip") >= 0
 
 
 def test_a_flux_race_over_its_schedulers_runs_each_lane_as_its_own_job(window, qtbot, tmp_path):

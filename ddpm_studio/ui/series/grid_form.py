@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFormLayout, QLineEdit, QVBoxLayout, QWidget
 
 from ddpm_studio.engine.addons.resources import list_loras
 from ddpm_studio.engine.jobs.checks import JobError
+from ddpm_studio.engine.models.families import family_of_info
 from ddpm_studio.engine.series.xyz_grid import Axis, parse_axis
 from ddpm_studio.ui.core.settings import Settings
 from ddpm_studio.ui.series.form import SeriesForm
@@ -93,14 +94,16 @@ class GridForm(SeriesForm):
     def _model_changed(self, *_) -> None:
         super()._model_changed()
         info = self.current_model_info()
+        family = family_of_info(info) if info is not None and not self.pixel else None
         loras = []
-        if info is not None and not self.pixel:
+        if info is not None and not self.pixel and (family is None or "lora" in family.addons):
             found, _ = list_loras(self.settings.addon_folder_list("loras"))
             loras = sorted({lora.name for lora in found if lora.fits(info.context_dim) is not False})
-        examples = PIXEL_AXES if self.pixel else PROMPT_AXES
-        schedulers = self.schedulers_for(info)
-        if not set(examples["scheduler"].split(", ")) <= set(schedulers):  # a family's own (SD 3.5's, Flux's)
-            examples = {**examples, "scheduler": ", ".join(schedulers[:3])}
+        examples = dict(PIXEL_AXES if self.pixel else PROMPT_AXES)
+        if family is not None and family.schedulers:  # its own (SD 3.5's and Flux's flow solvers)
+            examples["scheduler"] = ", ".join(family.schedulers[:3])
+        if family is not None and not family.clip_skip:  # Flux's prompt goes through no CLIP layers to count back
+            del examples["clip_skip"]
         for row in self.axis_rows:
             row.set_names(examples, loras)
         self.mark_replaced()
