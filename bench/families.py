@@ -18,12 +18,15 @@ one process, interleaved over rounds (the order rotating):
   engine      ``Engine.run`` with previews off (what the CLI does)
   preview     ``Engine.run`` with x_t and x̂0 previews every step (what the GUI does)
 
-Each run is timed at ``--steps`` and at 1 step; the difference over ``--steps − 1`` is the cost of a step (the text
-encoding, the decode and the run's setup cancel out). Prints a table per family, then one JSON line: per family
-engine/bare and preview/engine per step (medians of ratios paired within each round; targets ≤ 1.02), the same
-for whole runs, the bare step in seconds, the torch thread count, the CPU and the load average at the start.
+A step is timed from one call of the transformer to the next (a forward pre-hook, the same on every side): the
+model, the scheduler's step, the pipeline's callback and what our engine does there, without the run's text
+encoding, setup and decode. Prints a table per family, then one JSON line: per family engine/bare and
+preview/engine per step (each run's median step, ratios paired within each round, their median over rounds;
+targets ≤ 1.02), the same for whole runs, the two ratios of the medians of all steps of all rounds
+(``pooled_steps``), the bare step in seconds, the torch thread count, the CPU and the load average at the start.
+On a machine others share, ``--threads 1`` suffers least from their load.
 
-    python bench/families.py [--families sd3,flux] [--size 256] [--steps 8] [--rounds 7] [--threads 2]
+    python bench/families.py [--families sd3,flux] [--size 256] [--steps 8] [--rounds 9] [--threads 2]
 
 A family added to the table is one ``FamilyModel`` row: its name and a function that saves its pipeline.
 """
@@ -36,6 +39,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -145,6 +149,22 @@ def bare_call(pipe, scheduler_config: dict, job):
                     output_type="np").images
 
 
+class StepClock:
+    """When each call of the pipeline's denoiser starts (a forward pre-hook, the same on every side): the time from
+    one call to the next is one whole step — the model, the scheduler's step, the pipeline's callback and whatever
+    our engine does there (previews) — with the run's text encoding, setup and decode left out."""
+
+    def __init__(self, denoiser) -> None:
+        self.starts: list[float] = []
+        self.handle = denoiser.register_forward_pre_hook(lambda *_: self.starts.append(time.perf_counter()))
+
+    def steps(self, run: Callable[[], object]) -> list[float]:
+        """The seconds of each step of one run of ``run`` (the first model call's start to the last's)."""
+        self.starts.clear()
+        run()
+        return [b - a for a, b in zip(self.starts, self.starts[1:])]
+
+
 def measure(model: FamilyModel, folder: Path, args) -> dict:
     from ddpm_studio.engine.jobs.types import Text2ImageJob
     from ddpm_studio.engine.models.families import BY_KEY
@@ -162,28 +182,36 @@ def measure(model: FamilyModel, folder: Path, args) -> dict:
     theirs = bare_call(pipe, config, job)
     same = bool(abs(ours.astype(int) - (theirs * 255).round().astype(int)).max() <= 1)  # one picture, both ways
     events = []
-    runs = {}
-    for steps in (1, args.steps):
-        one = job.replace(steps=steps)
-        runs[f"bare@{steps}"] = lambda one=one: bare_call(pipe, config, one)
-        runs[f"engine@{steps}"] = lambda one=one: engine.run(one, save=False)
-        runs[f"preview@{steps}"] = lambda one=one: (events.clear(),
-                                                    engine.run(one.replace(preview_every=1), on_step=events.append,
-                                                               save=False))
-    for run in runs.values():  # warm-up; the last is previews every step at the full count: its events are counted
+    runs = {
+        "bare": lambda: bare_call(pipe, config, job),
+        "engine": lambda: engine.run(job, save=False),
+        "preview": lambda: (events.clear(), engine.run(job.replace(preview_every=1), on_step=events.append,
+                                                       save=False)),
+    }
+    for run in runs.values():  # warm-up; the last is previews every step: its events are counted
         run()
     previews = sum(1 for event in events if event.x_t is not None and event.x0 is not None and not event.final)
-    times = interleaved(runs, args.rounds)
-    n = args.steps
-    step = {side: [(a - b) / (n - 1) for a, b in zip(times[f"{side}@{n}"], times[f"{side}@1"])]
-            for side in ("bare", "engine", "preview")}
+    times = interleaved(runs, args.rounds)  # whole runs
+    clock = StepClock(pipe.transformer)
+    try:
+        every = {name: [] for name in runs}  # each round's steps
+        for r in range(args.rounds):  # the same rotation as interleaved's
+            names = list(runs)[r % len(runs):] + list(runs)[:r % len(runs)]
+            for name in names:
+                every[name].append(clock.steps(runs[name]))
+    finally:
+        clock.handle.remove()
+    step = {name: [statistics.median(one) for one in rounds] for name, rounds in every.items()}
+    pooled = {name: statistics.median(x for one in rounds for x in one) for name, rounds in every.items()}
     return {
         "times": times, "step": step, "same_picture": same, "previews_per_run": previews,
         "engine/bare_per_step": paired_ratio(step, "engine", "bare"),
         "preview/engine_per_step": paired_ratio(step, "preview", "engine"),
-        "engine/bare_run": paired_ratio(times, f"engine@{n}", f"bare@{n}"),
-        "preview/engine_run": paired_ratio(times, f"preview@{n}", f"engine@{n}"),
+        "engine/bare_run": paired_ratio(times, "engine", "bare"),
+        "preview/engine_run": paired_ratio(times, "preview", "engine"),
         "bare_seconds_per_step": statistics.median(step["bare"]),
+        # the medians of all steps of all rounds, side against side (less moved by one slow round)
+        "pooled_steps": [pooled["engine"] / pooled["bare"], pooled["preview"] / pooled["engine"]],
     }
 
 
@@ -192,7 +220,7 @@ def main() -> None:
     parser.add_argument("--families", default=",".join(m.key for m in FAMILY_MODELS))
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -208,15 +236,15 @@ def main() -> None:
         folder, params = model.save(Path(tempfile.mkdtemp(prefix=f"ddpm-bench-{model.key}-")) / model.key)
         found = measure(model, folder, args)
         print(f"{model.key}: transformer {params / 1e6:.1f} M params, {args.size}×{args.size}, euler, {args.steps} "
-              f"steps (and 1), {args.rounds} rounds, same picture both ways: {found['same_picture']}, "
+              f"steps, {args.rounds} rounds, same picture both ways: {found['same_picture']}, "
               f"previews per run: {found['previews_per_run']}")
         for name, values in found["times"].items():
-            print(f"  {name:<11} median {statistics.median(values):.3f} s   min {min(values):.3f} s")
-        for side, values in found["step"].items():
-            print(f"  {side:<7} per step  median {statistics.median(values) * 1000:.1f} ms")
-        summary[model.key] = {key: round(value, 4) for key, value in found.items()
-                              if isinstance(value, float)} | {"same_picture": found["same_picture"],
-                                                              "transformer_params_m": round(params / 1e6, 1)}
+            steps = found["step"][name]
+            print(f"  {name:<8} run median {statistics.median(values):.3f} s (min {min(values):.3f} s)   "
+                  f"step median {statistics.median(steps) * 1000:.1f} ms (min {min(steps) * 1000:.1f} ms)")
+        summary[model.key] = {key: round(value, 4) for key, value in found.items() if isinstance(value, float)} | {
+            "pooled_steps": [round(value, 4) for value in found["pooled_steps"]],
+            "same_picture": found["same_picture"], "transformer_params_m": round(params / 1e6, 1)}
     print(json.dumps({**summary, "size": args.size, "steps": args.steps, "rounds": args.rounds,
                       "torch_threads": torch.get_num_threads(), "cpu": cpu,
                       "load_average_at_start": [round(x, 2) for x in load]}))
