@@ -66,6 +66,9 @@ def test_a_flux_picture_writes_forges_distilled_cfg_scale_and_comes_back_whole(e
     assert read_job(path) == job
     row = row_from_png(path)
     assert row["guidance"] == 4.5 and row["source"] == "ddpm-studio"
+    job, path, fields, _ = _saved(engine, flux, tmp_path / "true-cfg", true_cfg_scale=2.0, negative_prompt="blurry")
+    assert fields["CFG scale"] == "2" and fields["Distilled CFG Scale"] == "4.5"  # a true CFG pass ran, as in Forge
+    assert read_job(path) == job
 
 
 def test_a_forge_flux_picture_is_read_with_its_distilled_guidance(tmp_path):

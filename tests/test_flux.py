@@ -222,7 +222,8 @@ def test_true_cfg_runs_the_negative_prompt_where_the_user_asks(engine, flux, tmp
     path = sorted(result.saved_paths)[0]
     assert read_job(path) == asked
     with Image.open(path) as image:
-        assert "True CFG scale: 4.0" in image.text["parameters"] and "CFG scale: 3.5" in image.text["parameters"]
+        text = image.text["parameters"]  # Forge's names: the true CFG pass's scale, then the distilled guidance
+        assert "True CFG scale: 4.0" in text and "CFG scale: 4, Distilled CFG Scale: 3.5" in text
 
 
 def test_a_true_cfg_scale_below_1_is_refused_and_sd_families_refuse_one_above():
@@ -271,4 +272,4 @@ def test_the_cli_samples_schnell_with_its_defaults(tmp_path):
     assert main(args) == 0
     with Image.open(next((tmp_path / "out").glob("*.png"))) as image:
         text = image.text["parameters"]
-    assert "Steps: 4" in text and "CFG scale: 0.0" in text
+    assert "Steps: 4" in text and "CFG scale: 1, Distilled CFG Scale: 0.0" in text

@@ -24,6 +24,6 @@ def family_fields(info, job, scheduler_config: dict | None) -> dict:
     if family.guidance_field == CFG:
         guidance = [(CFG, job.guidance_scale)]
     else:  # the model's own guidance has its own name; CFG scale is a true CFG pass's (1: none ran)
-        guidance = [(CFG, getattr(job, "true_cfg_scale", 1.0)), (family.guidance_field, job.guidance_scale)]
+        guidance = [(CFG, f"{getattr(job, 'true_cfg_scale', 1.0):g}"), (family.guidance_field, job.guidance_scale)]
     shift = fixed_shift(scheduler_config or {})
     return {"guidance": guidance + ([("Shift", f"{shift:g}")] if shift is not None else [])}
