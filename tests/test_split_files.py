@@ -53,16 +53,24 @@ def engine():
 JOB = dict(prompt="a lighthouse at dusk", steps=2, seed=3, width=64, height=64, preview_every=1)
 
 
-def test_the_hugging_face_cache_is_empty():
-    cache = Path(os.environ["HF_HUB_CACHE"])
-    assert os.environ["HF_HUB_OFFLINE"] == "1" and not (cache.is_dir() and any(cache.iterdir()))
+@pytest.fixture()
+def empty_cache(tmp_path, monkeypatch):
+    """An empty Hugging Face cache of this test's own (the session's may hold what other tests put there), offline."""
+    import huggingface_hub
+
+    cache = tmp_path / "empty-hf-cache"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    return cache
 
 
-def test_split_files_generate_what_the_folder_does(sd3, configs, engine):
+def test_split_files_generate_what_the_folder_does(sd3, configs, engine, empty_cache):
     job = Text2ImageJob(model=str(sd3["model"]), text_encoders=(str(sd3["clip_l"]), str(sd3["clip_g"])),
                         vae=str(sd3["vae"]), **JOB)
     events = []
     split = engine.run(job, on_step=events.append, save=False)
+    assert not (empty_cache.is_dir() and any(empty_cache.iterdir()))  # nothing fetched or written there
     folder = engine.run(Text2ImageJob(model=str(sd3["folder"]), **JOB), save=False)
     assert np.abs(split.images.astype(int) - folder.images.astype(int)).max() <= 1
     assert "T5-XXL left out" in split.note  # the run says so, as the folder's does
