@@ -156,7 +156,7 @@ def test_z_image_is_an_unpacked_flow_row_whose_cfg_starts_above_0():
     assert family_of_folder("ZImagePipeline", 2560) is row and row.variant(16).kind == "z-image"
     assert row.packed == 1 and row.latent_channels == 16 and row.context_key == "cap_feat_dim"
     assert row.negative_prompt and row.cfg_above == 0.0 and row.float32_latents
-    assert not row.addons and not row.prompt_weights and row.latent_rgb is BY_KEY["flux"].latent_rgb
+    assert row.addons == {"hires"} and not row.prompt_weights and row.latent_rgb is BY_KEY["flux"].latent_rgb
     assert row.schedulers == ("euler", "unipc")  # DPM++ 2M's set_timesteps takes no sigmas, which its pipeline passes
     assert row.defaults == {"scheduler": "euler", "steps": 9, "guidance_scale": 0.0}
     assert family_of_text_widths((2560,)) is row and BY_KEY["sd1"].cfg_above == 1.0

@@ -75,7 +75,7 @@ def test_its_defaults_are_its_pipelines_and_model_cards():
     assert family_of_folder("QwenImagePipeline", 3584) is row and family_of_text_widths((3584,)) is row
     assert row.variant(64).channels == row.latent_channels * row.packed**2 and row.taesd_repo == ""
     assert row.defaults == {"scheduler": "euler", "steps": 50, "guidance_scale": 4.0} and row.side == 1328
-    assert row.schedulers == ("euler", "unipc") and not row.addons and not row.prompt_weights
+    assert row.schedulers == ("euler", "unipc") and row.addons == {"hires"} and not row.prompt_weights
 
 
 def test_text_to_image_is_the_bare_pipelines_with_true_cfg_and_previews_every_step(engine, qwen, tmp_path):
@@ -154,8 +154,8 @@ def test_the_unipc_solver_keeps_the_folders_terminal_sigma():
 def test_addons_it_does_not_take_are_refused_by_name(engine, qwen):
     with pytest.raises(ModelError, match="Qwen-Image model, which does not take LoRAs"):
         engine.run(_job(qwen, prompt="a cat <lora:style:0.8>"), save=False)
-    with pytest.raises(ModelError, match="does not take a hires fix"):
-        engine.run(_job(qwen, hires_scale=2.0), save=False)
+    with pytest.raises(ModelError, match="does not take attention maps"):
+        engine.run(_job(qwen, attention_maps=True), save=False)
 
 
 def test_cancel_inside_a_step_stops_the_run_with_no_image(engine, qwen, tmp_path):
@@ -220,3 +220,18 @@ def test_qwen_image_latents_preview_with_comfyuis_wan_map_or_a_fit(qwen):
     assert not _normalised_as(other, BY_KEY["qwenimage"].latent_rgb)
     fitted = LatentToRGB.for_vae(AutoencoderKLQwenImage.from_pretrained(qwen / "vae"))
     assert fitted.source == "fitted to this VAE" and fitted.weights.shape == (16, 3)
+
+
+@pytest.mark.parametrize("upscaler", ["latent", "lanczos"])
+def test_the_hires_fix_runs_its_second_pass_through_the_img2img_pipeline(engine, qwen, upscaler):
+    """The first pass at 64², the second at 128² through the family's img2img pipeline, previews of both passes at
+    their own size, the progress over both."""
+    events = []
+    result = engine.run(_job(qwen, steps=4, hires_scale=2.0, hires_upscaler=upscaler, hires_strength=0.5),
+                        on_step=events.append, save=False)
+    *steps, last = events
+    assert result.images.shape == (1, 128, 128, 3) and np.isfinite(result.images).all() and last.final
+    assert [e.second_pass for e in steps] == [False] * 4 + [True] * 2 and {e.total for e in steps} == {6}
+    assert {e.x0.shape for e in steps if not e.second_pass} == {(1, 8, 8, 3)}
+    assert {e.x0.shape for e in steps if e.second_pass} == {(1, 16, 16, 3)}
+    assert all(np.isfinite(e.x0.astype(float)).all() and e.x0.std() > 0 for e in steps)

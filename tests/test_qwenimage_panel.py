@@ -31,14 +31,15 @@ def test_qwen_image_hides_the_addon_rows_keeps_the_negative_prompt_and_brings_it
     panel.prompts.negative.setPlainText("blurry")
     panel.prompts.clip_skip.setValue(2)
     choose(panel, "tiny-qwen-image")
-    assert set(offered(panel).values()) == {False} and panel.form.isRowVisible(panel.prompts.negative)
+    assert [kind for kind, on in offered(panel).items() if on] == ["hires"]  # through its img2img pipeline
+    assert panel.form.isRowVisible(panel.prompts.negative)
     assert not panel.form.isRowVisible(panel.prompts.clip_skip)  # no CLIP encoder to skip layers of
     listed = [panel.scheduler_box.itemData(i) for i in range(panel.scheduler_box.count())]
     assert listed == ["euler", "unipc"] and panel.scheduler_box.currentData() == "euler"
     assert panel.steps.value() == 50 and panel.prompts.guidance.value() == 4.0
     assert (panel.width_box.value(), panel.height_box.value()) == (1328, 1328)  # its model card's square
     fields = panel.job_fields()
-    assert fields["negative_prompt"] == "blurry" and fields["loras"] == () and "hires_scale" not in fields
+    assert fields["negative_prompt"] == "blurry" and fields["loras"] == ()
     assert fields["clip_skip"] == 1  # hidden: the job reads the last layer
     choose(panel, "tiny-sd")
     assert set(offered(panel).values()) == {True} and panel.prompts.guidance.value() == 7.5

@@ -165,8 +165,8 @@ def test_a_scheduler_that_cannot_take_its_sigmas_is_refused_naming_those_that_wo
 def test_addons_it_does_not_take_are_refused_by_name(engine, zimage):
     with pytest.raises(ModelError, match="Z-Image model, which does not take LoRAs"):
         engine.run(_job(zimage, prompt="a cat <lora:style:0.8>"), save=False)
-    with pytest.raises(ModelError, match="does not take a hires fix"):
-        engine.run(_job(zimage, hires_scale=2.0), save=False)
+    with pytest.raises(ModelError, match="does not take attention maps"):
+        engine.run(_job(zimage, attention_maps=True), save=False)
 
 
 def test_a_side_its_pipeline_refuses_is_a_clear_error(engine, zimage):
@@ -230,3 +230,18 @@ def test_its_latents_preview_with_flux_published_map(zimage):
                            block_out_channels=(128, 256, 512, 512))  # Z-Image-Turbo's VAE: Flux.1's
     assert LatentToRGB.for_vae(SimpleNamespace(config=real)).source == "Flux factors (published by ComfyUI)"
     assert BY_KEY["zimage"].latent_rgb is BY_KEY["flux"].latent_rgb
+
+
+@pytest.mark.parametrize("upscaler", ["latent", "lanczos"])
+def test_the_hires_fix_runs_its_second_pass_through_the_img2img_pipeline(engine, zimage, upscaler):
+    """The first pass at 64², the second at 128² through the family's img2img pipeline, previews of both passes at
+    their own size, the progress over both."""
+    events = []
+    result = engine.run(_job(zimage, steps=4, hires_scale=2.0, hires_upscaler=upscaler, hires_strength=0.5),
+                        on_step=events.append, save=False)
+    *steps, last = events
+    assert result.images.shape == (1, 128, 128, 3) and np.isfinite(result.images).all() and last.final
+    assert [e.second_pass for e in steps] == [False] * 4 + [True] * 2 and {e.total for e in steps} == {6}
+    assert {e.x0.shape for e in steps if not e.second_pass} == {(1, 8, 8, 3)}
+    assert {e.x0.shape for e in steps if e.second_pass} == {(1, 16, 16, 3)}
+    assert all(np.isfinite(e.x0.astype(float)).all() and e.x0.std() > 0 for e in steps)

@@ -240,7 +240,9 @@ FAMILIES: tuple[Family, ...] = (
            variants=(Variant("z-image", 16, "Text to Image", _frozen({"txt2img": "ZImagePipeline"})),),
            # ComfyUI's ZImage is a Lumina2 model, whose latent format is Flux's: Flux's map, and taef1 decodes them
            img2img="ZImageImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
-           **{**_FLOW, "context_key": "cap_feat_dim"}, cfg_above=0.0, float32_latents=True,
+           # the hires fix through ZImageImg2ImgPipeline
+           **{**_FLOW, "context_key": "cap_feat_dim", "addons": frozenset({"hires"})}, cfg_above=0.0,
+           float32_latents=True,
            # ZImagePipeline passes its own sigmas to set_timesteps: DPM++ 2M's takes none, so Euler and UniPC only
            schedulers=("euler", "unipc"),
            # Z-Image-Turbo's model card: 9 steps at guidance 0 ("Guidance should be 0 for the Turbo models");
@@ -250,7 +252,8 @@ FAMILIES: tuple[Family, ...] = (
            folder_classes=_frozen({"QwenImagePipeline": "qwen-image"}),
            variants=(Variant("qwen-image", 64, "Text to Image", _frozen({"txt2img": "QwenImagePipeline"})),),
            img2img="QwenImageImg2ImgPipeline", latent_rgb=_WAN21_RGB, taesd_repo="",  # no AutoencoderTiny for it
-           **{**_FLOW, "side": 1328},  # its model card's 1:1 size
+           **{**_FLOW, "side": 1328, "addons": frozenset({"hires"})},  # its model card's 1:1 size; the hires fix
+           # through QwenImageImg2ImgPipeline
            packed=2, guidance_argument="true_cfg_scale",
            # its pipeline sets the schedule by sigmas (set_timesteps(sigmas=…, mu=…)): DPM++ 2M takes no sigmas
            schedulers=("euler", "unipc"),
