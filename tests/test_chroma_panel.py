@@ -5,12 +5,11 @@ that uses the negative prompt, shows its steps and saves a picture whose paramet
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt
 
 from tests.tiny_chroma import save_tiny_chroma
 from tests.tiny_flux import save_tiny_flux
 from tests.tiny_sd import save_tiny_sd
-from tests.ui_runs import choose, offered, text2image_panel_on
+from tests.ui_runs import choose, generate_small, offered, text2image_panel_on
 
 
 @pytest.fixture(scope="module")
@@ -58,19 +57,10 @@ def test_choosing_chroma_brings_its_scheduler_and_defaults(panel):
 
 def test_chroma_runs_from_the_generate_button_and_its_picture_restores(panel, qtbot):
     choose(panel, "tiny-chroma")
-    panel.prompts.prompt.setPlainText("a (lighthouse:1.3) at dusk")
-    panel.prompts.negative.setPlainText("snow")
-    panel.width_box.setValue(64)
-    panel.height_box.setValue(64)
-    panel.steps.setValue(2)
-    window = panel.window()
-    with qtbot.waitSignal(window.sampler.job_finished, timeout=120000) as done:
-        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
-    result = done.args[1]
+    result = generate_small(panel, qtbot, "a (lighthouse:1.3) at dusk", negative="snow")
     assert result.images.shape == (1, 64, 64, 3) and result.model_name == "tiny-chroma"
     assert "plain text" in result.note and "negative prompt" not in result.note
     assert result.job.negative_prompt == "snow" and result.job.guidance_scale == 3.0
-    qtbot.waitUntil(lambda: panel.gallery.count() == 1, timeout=10000)
     assert len(panel.canvas._history.frames()) >= 2  # each step kept for the scrubber
     choose(panel, "tiny-sd")
     panel.prompts.negative.setPlainText("")

@@ -6,11 +6,10 @@ guidance embedding), and a run from the Generate button that shows its steps and
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt
 
 from tests.tiny_flux import save_tiny_flux
 from tests.tiny_sd import save_tiny_sd
-from tests.ui_runs import choose, offered, text2image_panel_on
+from tests.ui_runs import choose, generate_small, offered, text2image_panel_on
 
 
 @pytest.fixture(scope="module")
@@ -56,18 +55,10 @@ def test_choosing_flux_brings_its_schedulers_and_defaults(panel):
 
 def test_flux_runs_from_the_generate_button(panel, qtbot):
     choose(panel, "tiny-flux")
-    panel.prompts.prompt.setPlainText("a (lighthouse:1.3) at dusk")
-    panel.width_box.setValue(64)
-    panel.height_box.setValue(64)
-    panel.steps.setValue(2)
-    window = panel.window()
-    with qtbot.waitSignal(window.sampler.job_finished, timeout=120000) as done:
-        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
-    result = done.args[1]
+    result = generate_small(panel, qtbot)
     assert result.images.shape == (1, 64, 64, 3) and result.model_name == "tiny-flux"
     assert "plain text" in result.note and "negative prompt" not in result.note
     assert result.job.negative_prompt == "" and result.job.guidance_scale == 3.5
-    qtbot.waitUntil(lambda: panel.gallery.count() == 1, timeout=10000)
     assert len(panel.canvas._history.frames()) >= 2  # each step kept for the scrubber
 
 
@@ -103,19 +94,10 @@ def test_a_schnell_folder_brings_4_steps_without_guidance_and_dev_its_own_again(
 
 def test_true_cfg_runs_from_the_generate_button_and_restores(panel, qtbot):
     choose(panel, "tiny-flux")
-    panel.prompts.prompt.setPlainText("a lighthouse at dusk")
     panel.prompts.true_cfg.setValue(3.0)
-    panel.prompts.negative.setPlainText("snow")
-    panel.width_box.setValue(64)
-    panel.height_box.setValue(64)
-    panel.steps.setValue(2)
-    window = panel.window()
-    with qtbot.waitSignal(window.sampler.job_finished, timeout=120000) as done:
-        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
-    result = done.args[1]
+    result = generate_small(panel, qtbot, "a lighthouse at dusk", negative="snow")
     assert result.job.true_cfg_scale == 3.0 and result.job.negative_prompt == "snow"
     assert "negative prompt" not in result.note
-    qtbot.waitUntil(lambda: panel.gallery.count() == 1, timeout=10000)
     choose(panel, "tiny-sd")
     assert panel.restore_from_png(panel.gallery.paths()[0])
     assert panel.prompts.true_cfg.value() == 3.0 and panel.form.isRowVisible(panel.prompts.negative)

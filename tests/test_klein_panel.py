@@ -6,11 +6,10 @@ restored."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt
 
 from tests.tiny_klein import save_tiny_klein
 from tests.tiny_sd import save_tiny_sd
-from tests.ui_runs import choose, offered, text2image_panel_on
+from tests.ui_runs import choose, generate_small, offered, text2image_panel_on
 
 
 @pytest.fixture(scope="module")
@@ -59,18 +58,10 @@ def test_choosing_klein_brings_its_schedulers_and_the_defaults_its_folder_select
 
 def test_klein_runs_from_the_generate_button_and_its_picture_restores(panel, qtbot):
     choose(panel, "tiny-klein")
-    panel.prompts.prompt.setPlainText("a (lighthouse:1.3) at dusk")
-    panel.width_box.setValue(64)
-    panel.height_box.setValue(64)
-    panel.steps.setValue(2)
-    window = panel.window()
-    with qtbot.waitSignal(window.sampler.job_finished, timeout=120000) as done:
-        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
-    result = done.args[1]
+    result = generate_small(panel, qtbot)
     assert result.images.shape == (1, 64, 64, 3) and result.model_name == "tiny-klein"
     assert "plain text" in result.note and "negative prompt" not in result.note
     assert result.job.negative_prompt == "" and result.job.guidance_scale == 1.0
-    qtbot.waitUntil(lambda: panel.gallery.count() == 1, timeout=10000)
     assert len(panel.canvas._history.frames()) >= 2  # each step kept for the scrubber
     choose(panel, "tiny-sd")
     panel.steps.setValue(9)

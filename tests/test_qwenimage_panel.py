@@ -5,11 +5,10 @@ button that shows its steps and saves its picture, and that picture's parameters
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt
 
 from tests.tiny_qwenimage import save_tiny_qwenimage
 from tests.tiny_sd import save_tiny_sd
-from tests.ui_runs import choose, offered, text2image_panel_on
+from tests.ui_runs import choose, generate_small, offered, text2image_panel_on
 
 
 @pytest.fixture(scope="module")
@@ -49,20 +48,12 @@ def test_qwen_image_hides_the_addon_rows_keeps_the_negative_prompt_and_brings_it
 
 def test_qwen_image_runs_from_the_generate_button_and_its_picture_restores(panel, qtbot):
     choose(panel, "tiny-qwen-image")
-    panel.prompts.prompt.setPlainText("a red fox at dusk")
-    panel.prompts.negative.setPlainText("blurry")
-    panel.width_box.setValue(64)
-    panel.height_box.setValue(64)
-    panel.steps.setValue(2)
     panel.scheduler_box.setCurrentIndex(panel.scheduler_box.findData("unipc"))
     window = panel.window()
-    with qtbot.waitSignal(window.sampler.job_finished, timeout=120000) as done:
-        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
-    result = done.args[1]
+    result = generate_small(panel, qtbot, "a red fox at dusk", negative="blurry")
     assert result.images.shape == (1, 64, 64, 3) and result.model_name == "tiny-qwen-image"
     assert "plain text" in result.note and "negative prompt" not in result.note
     assert (result.job.negative_prompt, result.job.guidance_scale, result.job.scheduler) == ("blurry", 4.0, "unipc")
-    qtbot.waitUntil(lambda: panel.gallery.count() == 1, timeout=10000)
     assert len(panel.canvas._history.frames()) >= 2  # each step kept for the scrubber
 
     choose(panel, "tiny-sd")

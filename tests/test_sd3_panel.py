@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt
 
 from tests.tiny_sd import save_tiny_sd
 from tests.tiny_sd3 import save_tiny_sd3
-from tests.ui_runs import choose, offered, text2image_panel_on
+from tests.ui_runs import choose, generate_small, offered, text2image_panel_on
 
 
 @pytest.fixture(scope="module")
@@ -41,17 +40,9 @@ def test_sd3_hides_what_its_family_does_not_take_and_an_sd_model_shows_it_again(
 
 def test_sd3_runs_from_the_generate_button(panel, qtbot, make_window):
     choose(panel, "tiny-sd3")
-    panel.prompts.prompt.setPlainText("a (lighthouse:1.3) at dusk")
-    panel.width_box.setValue(64)
-    panel.height_box.setValue(64)
-    panel.steps.setValue(2)
-    window = panel.window()
-    with qtbot.waitSignal(window.sampler.job_finished, timeout=120000) as done:
-        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
-    result = done.args[1]
+    result = generate_small(panel, qtbot)
     assert result.images.shape == (1, 64, 64, 3) and result.model_name == "tiny-sd3"
     assert "plain text" in result.note
-    qtbot.waitUntil(lambda: panel.gallery.count() == 1, timeout=10000)
     assert len(panel.canvas._history.frames()) >= 2  # each step kept for the scrubber
 
 

@@ -6,11 +6,10 @@ the negative prompt was not used at guidance 0; and its parameters restored from
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt
 
 from tests.tiny_sd import save_tiny_sd
 from tests.tiny_zimage import save_tiny_zimage
-from tests.ui_runs import choose, offered, text2image_panel_on
+from tests.ui_runs import choose, generate_small, offered, text2image_panel_on
 
 
 @pytest.fixture(scope="module")
@@ -55,20 +54,12 @@ def test_choosing_z_image_brings_its_schedulers_and_turbos_defaults(panel):
 
 def test_z_image_runs_from_the_generate_button_and_its_picture_restores_it(panel, qtbot):
     choose(panel, "tiny-zimage")
-    panel.prompts.prompt.setPlainText("a (lighthouse:1.3) at dusk")
-    panel.prompts.negative.setPlainText("blurry")
-    panel.width_box.setValue(64)
-    panel.height_box.setValue(64)
-    panel.steps.setValue(2)
     window = panel.window()
-    with qtbot.waitSignal(window.sampler.job_finished, timeout=120000) as done:
-        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
-    result = done.args[1]
+    result = generate_small(panel, qtbot, "a (lighthouse:1.3) at dusk", negative="blurry")
     assert result.images.shape == (1, 64, 64, 3) and result.model_name == "tiny-zimage"
     assert "plain text" in result.note and "at guidance 0 Z-Image runs no unconditional pass" in result.note
     assert result.job.negative_prompt == "blurry" and result.job.guidance_scale == 0.0
     assert result.job.scheduler == "euler" and result.job.clip_skip == 1
-    qtbot.waitUntil(lambda: panel.gallery.count() == 1, timeout=10000)
     assert len(panel.canvas._history.frames()) >= 2  # each step kept for the scrubber
     choose(panel, "tiny-sd")
     panel.prompts.negative.setPlainText("")
