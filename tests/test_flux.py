@@ -14,6 +14,7 @@ from ddpm_studio.engine.models.catalogue import ModelError, inspect_model
 from ddpm_studio.engine.models.families import BY_KEY, family_of_info
 from ddpm_studio.engine.output.metadata import read_job
 from ddpm_studio.engine.runner import Engine
+from tests.hires_runs import run_two_pass_hires
 from tests.stopped_runs import run_stopped_in_second_call
 from tests.tiny_flux import T5_WIDTH, save_tiny_flux
 
@@ -171,18 +172,8 @@ def test_the_hires_fix_runs_its_second_pass_through_the_img2img_pipeline(engine,
     """Flux (its latents unpacked, enlarged and packed again): the first pass at 64², the second at 128² through
     the family's img2img pipeline, previews of both passes at their own size, the progress over both, the job back
     from the PNG."""
-    events = []
-    job = _job(flux, steps=4, scheduler="euler", hires_scale=2.0, hires_upscaler=upscaler, hires_strength=0.5,
-               output_dir=str(tmp_path))
-    result = engine.run(job, on_step=events.append)
-    *steps, last = events
-    assert result.images.shape == (1, 128, 128, 3) and np.isfinite(result.images).all() and last.final
-    assert [e.second_pass for e in steps] == [False] * 4 + [True] * 2 and {e.total for e in steps} == {6}
-    assert {e.x0.shape for e in steps if not e.second_pass} == {(1, 8, 8, 3)}
-    assert {e.x0.shape for e in steps if e.second_pass} == {(1, 16, 16, 3)}
-    assert all(np.isfinite(e.x0.astype(float)).all() and e.x0.std() > 0 for e in steps)
-    assert result.steps_run == 6 and "hires pass ran with Euler" not in result.note
-    assert read_job(sorted(result.saved_paths)[0]) == job
+    job = _job(flux, steps=4, scheduler="euler", hires_scale=2.0, hires_upscaler=upscaler, hires_strength=0.5)
+    run_two_pass_hires(engine, job, tmp_path)
 
 
 def test_a_hires_pass_after_a_flow_solver_runs_with_euler_and_says_so(engine, flux):
