@@ -63,9 +63,10 @@ def _fit_to_latent_grid(image: Image.Image, multiple: int) -> Image.Image:
 def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, negative: str) -> dict:
     """The pipeline call for ``job``; ``prompt`` and ``negative`` are the texts for the encoder (tags taken out)."""
     multiple = loaded.pipe.vae_scale_factor
-    args = dict(**_prompts(loaded, prompt, negative, job.clip_skip, job.true_cfg_scale),
+    family = family_of_info(loaded.info)
+    args = dict(**_prompts(loaded, family, prompt, negative, job.clip_skip, job.true_cfg_scale),
                 num_inference_steps=job.steps, num_images_per_prompt=job.batch_size, output_type="np")
-    args.update(_guidance(loaded, job.guidance_scale, args.get("negative_prompt")))
+    args.update(_guidance(family, job.guidance_scale, args.get("negative_prompt")))
     if isinstance(job, Text2ImageJob):
         args.update(height=job.height, width=job.width)
         return args
@@ -83,11 +84,12 @@ def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, nega
     return args
 
 
-def _prompts(loaded: LoadedPipeline, prompt: str, negative: str, clip_skip: int, true_cfg_scale: float = 1.0) -> dict:
+def _prompts(loaded: LoadedPipeline, family, prompt: str, negative: str, clip_skip: int,
+             true_cfg_scale: float = 1.0) -> dict:
     """The prompt arguments: A1111-weighted where the family takes weights, else the plain words (the load's note
     says the weights are not applied), clip skip N as diffusers' N − 1. Flux's true CFG (``true_cfg_scale`` above 1)
-    takes the negative prompt, even an empty one (then its unconditional pass is the empty prompt's)."""
-    family = family_of_info(loaded.info)
+    takes the negative prompt, even an empty one (then its unconditional pass is the empty prompt's). ``family``:
+    the model's row (None for a model of none)."""
     if family is None or family.prompt_weights:
         return prompt_arguments(loaded.pipe, prompt, negative, clip_skip)
     args = dict(prompt=plain_text(prompt), negative_prompt=plain_text(negative) or None)
@@ -98,11 +100,10 @@ def _prompts(loaded: LoadedPipeline, prompt: str, negative: str, clip_skip: int,
     return {**args, "clip_skip": clip_skip - 1} if clip_skip > 1 and family.clip_skip else args
 
 
-def _guidance(loaded: LoadedPipeline, scale: float, negative: str | None) -> dict:
+def _guidance(family, scale: float, negative: str | None) -> dict:
     """The job's guidance scale as the pipeline takes it: ``guidance_scale``, or for a true-CFG family (Qwen-Image)
     ``true_cfg_scale``, which guides only with a negative prompt: above 1, an empty one is sent as " ", as its model
     card does; at 1 or below the pipeline runs one pass and no negative is sent (the run's note says so)."""
-    family = family_of_info(loaded.info)
     if family is None or family.guidance_argument != "true_cfg_scale":
         return {"guidance_scale": scale}
     return {"true_cfg_scale": scale, "negative_prompt": (negative or " ") if scale > 1 else None}
