@@ -28,8 +28,8 @@ class HiresFix(Extension):
     def after_denoise(self, run: LatentRun) -> None:
         job = run.job
         second = hires_fix.img2img_pipeline(run.loaded)
-        second.scheduler = hires_fix.second_pass_scheduler(job.scheduler, run.config)
-        if type(second.scheduler) is not type(run.scheduler()):
+        second.scheduler, replaced = hires_fix.second_pass_scheduler(job.scheduler, run.config)
+        if replaced:
             run.notes.append("the hires pass ran with Euler: a flow model's img2img starts from its picture with it")
         if self.upscaler is None:  # a packed family's latents unpacked first (the img2img pipeline packs them again)
             first = run.latents(run.out.images) if job.hires_upscaler == "latent" else run.out.images

@@ -57,13 +57,14 @@ def pass_calls(scheduler_name: str, config: dict, steps: int, strength: float = 
     return len(timesteps[start * scheduler.order:])
 
 
-def second_pass_scheduler(scheduler_name: str, config: dict):
-    """The second pass's scheduler: the job's, except on a flow model, whose img2img pipelines noise the picture
-    with the flow Euler scheduler's ``scale_noise`` and so run with it (the note says so)."""
+def second_pass_scheduler(scheduler_name: str, config: dict) -> tuple[object, bool]:
+    """The second pass's scheduler, and whether it is not the job's: the job's, except on a flow model, whose
+    img2img pipelines noise the picture with the flow Euler scheduler's ``scale_noise`` and so run with it (the note
+    says so)."""
     scheduler = build_scheduler(scheduler_name, config)
     if is_flow_config(config) and not hasattr(scheduler, "scale_noise"):
-        return build_scheduler("euler", config)
-    return scheduler
+        return build_scheduler("euler", config), True
+    return scheduler, False
 
 
 def uses_model(job: Text2ImageJob) -> bool:
