@@ -162,6 +162,26 @@ def test_the_users_choice_is_remembered_over_the_names(sd3, configs, tmp_path):
     assert dict(pairing.chosen)["text_encoder_2"] == str(other.resolve())
 
 
+def test_an_optional_t5_the_user_left_out_stays_out(sd3, tmp_path, monkeypatch):
+    from transformers import T5Config, T5EncoderModel
+
+    from tests.comfy_files import save_text_encoder
+
+    configs = Path(shutil.copytree(sd3["configs"], tmp_path / "configs"))  # with a T5 32 wide in its folder
+    t5 = T5EncoderModel(T5Config(d_model=32, d_ff=37, d_kv=8, num_heads=4, num_layers=1, vocab_size=1000))
+    t5.config.save_pretrained(configs / "sd3.5-medium" / "text_encoder_3")
+    (tmp_path / "te").mkdir()
+    save_text_encoder(t5, tmp_path / "te" / "t5xxl_fp16.safetensors")
+    monkeypatch.setenv("DDPM_STUDIO_CONFIGS", str(configs))
+    folders = [sd3["home"] / "models" / "text_encoders", sd3["home"] / "models" / "clip", tmp_path / "te"]
+    vaes = [sd3["home"] / "models" / "vae"]
+    assert Path(dict(pair(sd3["model"], folders, vaes).chosen)["text_encoder_3"]).name == "t5xxl_fp16.safetensors"
+    left_out = pair(sd3["model"], folders, vaes, remembered={"text_encoder_3": ""})  # "(none)" in the panel's list
+    assert "text_encoder_3" not in dict(left_out.chosen) and left_out.complete and len(left_out.text_encoders) == 2
+    again = pair(sd3["model"], folders, vaes, remembered={"text_encoder_2": ""})  # a part it cannot do without: paired
+    assert Path(dict(again.chosen)["text_encoder_2"]).name == "clip_g.safetensors"
+
+
 def test_the_real_path_uses_the_shipped_config_folder(sd3):
     from ddpm_studio.engine.models.pairing import split_facts
     from ddpm_studio.engine.models.single_file import config_folder

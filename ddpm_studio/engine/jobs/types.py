@@ -195,8 +195,8 @@ class PromptJob(Job):
         check_int("clip skip", self.clip_skip, 1, MAX_CLIP_SKIP)
 
     def a1111_fields(self) -> list[tuple[str, Any]]:
-        true_cfg = [("True CFG scale", self.true_cfg_scale)] if self.true_cfg_scale > 1.0 else []
-        return true_cfg + ([("Clip skip", self.clip_skip)] if self.clip_skip != 1 else []) + control_a1111_fields(self)
+        # a true CFG scale is Forge's "CFG scale" beside the distilled guidance (output/family_metadata.py)
+        return ([("Clip skip", self.clip_skip)] if self.clip_skip != 1 else []) + control_a1111_fields(self)
 
 
 HIRES_UPSCALERS = ("latent", "lanczos")

@@ -3,7 +3,7 @@ folders (ComfyUI's ``models/text_encoders``, ``models/clip``, ``models/vae``), a
 
 Each text part of the family (``split.text_encoders`` in models/families.py) takes a file of its kind and width (a
 CLIP-L 768 wide, a CLIP-G 1280, a T5-XXL 4096 — the widths of its config folder); among those that fit, the one
-the user chose before (``remembered``: part → path) wins, then one whose name holds ComfyUI's name for it
+the user chose before (``remembered``: part → path; "" for an optional part the user left out) wins, then one whose name holds ComfyUI's name for it
 (``clip_l``, ``t5xxl``), then the first by name. The VAE likewise, by its latent channels and the family's
 ``vae_words`` (Flux's ``ae.safetensors``); a checkpoint with its VAE inside needs none, and text encoders inside an
 all-in-one file are used as they are. What cannot be found is named in ``missing``. Headers only are read, each
@@ -107,6 +107,8 @@ def pair(model: Path, text_folders=(), vae_folders=(), remembered: dict | None =
         fitting = [p for p, encoders in found_in.items()
                    if any(e.kind == part.kind and e.width == widths[part.folder] for e in encoders)]
         options.append((part.folder, part.name, tuple(str(p) for p in fitting)))
+        if part.optional and remembered.get(part.folder) == "":  # the user chose none (SD 3.5 without its T5)
+            continue
         fits = [p for p in fitting if p not in taken]
         pick = _pick(fits, remembered.get(part.folder, ""), part.words)
         if pick is not None:

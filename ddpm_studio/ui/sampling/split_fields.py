@@ -77,8 +77,9 @@ class SplitFields(QObject):
         """The user picked a file: remembered for this model, and the pairing made again around it."""
         if self.info is None:
             return
-        self.settings.set_model_parts(self.info.ref, {part: combo.currentData() for part, combo in self.combos.items()
-                                                      if combo.currentData()})
+        # a part set to "(none)" is remembered as "" (an optional one then stays out: SD 3.5 without its T5)
+        self.settings.set_model_parts(self.info.ref, {part: combo.currentData() or "" for part, combo
+                                                      in self.combos.items()})
         self.model_changed(self.info)
 
     def problem(self) -> str:
