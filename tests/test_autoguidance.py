@@ -12,7 +12,8 @@ import torch
 from ddpm_studio.cli import main
 from ddpm_studio.engine.jobs.checks import JobError
 from ddpm_studio.engine.jobs.types import GenerateJob
-from ddpm_studio.engine.models.catalogue import ModelError, load_ddpm, resolve
+from ddpm_studio.engine.models.catalogue import ModelError, resolve
+from ddpm_studio.engine.models.pixel_ddpm import load_ddpm
 from ddpm_studio.engine.models.defaults import read_defaults, write_defaults
 from ddpm_studio.engine.output.metadata import read_job, read_png_text
 from ddpm_studio.engine.runner import Engine

@@ -67,7 +67,7 @@ def test_every_new_layer_learns():
 
 
 def test_grow_tool_writes_a_loadable_pipeline(tiny_ddpm_dir, tmp_path, monkeypatch, capsys):
-    from ddpm_studio.engine.models.catalogue import load_ddpm
+    from ddpm_studio.engine.models.pixel_ddpm import load_ddpm
     from tools import grow_model
 
     target = tmp_path / "grown"

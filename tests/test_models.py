@@ -8,7 +8,8 @@ import shutil
 import pytest
 
 from ddpm_studio.engine.models import catalogue as models
-from ddpm_studio.engine.models.catalogue import ModelError, inspect_model, list_models, load_ddpm
+from ddpm_studio.engine.models.catalogue import ModelError, inspect_model, list_models
+from ddpm_studio.engine.models.pixel_ddpm import load_ddpm
 
 
 def _copy(src, dst):

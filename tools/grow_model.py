@@ -18,7 +18,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ddpm_studio.engine.models.catalogue import ModelError, load_ddpm  # noqa: E402
+from ddpm_studio.engine.models.catalogue import ModelError  # noqa: E402
+from ddpm_studio.engine.models.pixel_ddpm import load_ddpm  # noqa: E402
 from ddpm_studio.engine.runtime.files import give_normal_modes  # noqa: E402
 from ddpm_studio.engine.sampling.pixel import sample_hw  # noqa: E402
 from ddpm_studio.training.ddpm.grow import deepen_unet  # noqa: E402

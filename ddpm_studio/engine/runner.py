@@ -22,7 +22,8 @@ from ddpm_studio.engine.events import (
     never_stop,
 )
 from ddpm_studio.engine.jobs.types import GenerateJob, PromptJob, UpscaleJob
-from ddpm_studio.engine.models.catalogue import LoadedDDPM, load_ddpm, resolve
+from ddpm_studio.engine.models.catalogue import resolve
+from ddpm_studio.engine.models.pixel_ddpm import LoadedDDPM, load_ddpm
 from ddpm_studio.engine.output.family_metadata import family_fields
 from ddpm_studio.engine.output.save import save_result_images
 from ddpm_studio.engine.runtime.device import DeviceChoice, pick_device

@@ -1,4 +1,5 @@
-"""Model references: resolve, inspect, load and list pixel-space DDPM pipelines — offline.
+"""Model references: resolve, inspect and list the models DDPM Studio opens — offline (pixel DDPMs load in
+pixel_ddpm.py, the others in sampling/pipelines.py).
 
 A reference is one of:
 - ``bundled:NAME``: a pipeline folder under ``resources/models/NAME`` that ships with the app;
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ddpm_studio.engine.errors import ModelError, first_line
+from ddpm_studio.engine.errors import ModelError
 from ddpm_studio.engine.models.defaults import BUNDLED_PREFIX, read_defaults
 from ddpm_studio.engine.models.families import BY_KEY, FAMILIES, LATENT_KINDS, PICKLE_SUFFIXES, family_of_folder
 from ddpm_studio.engine.models.single_file import SingleFileError, is_checkpoint_file, read_checkpoint
@@ -120,7 +121,7 @@ def _hub_cache_path(repo_id: str) -> Path:
         ) from None
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
     """A pipeline's JSON file; a ModelError naming it when it cannot be read."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -132,7 +133,7 @@ def read_model_index(path: Path) -> dict[str, Any]:
     index = path / "model_index.json"
     if not index.is_file():
         raise ModelError(f"{path} is not a diffusers pipeline folder: model_index.json is missing.")
-    data = _read_json(index)
+    data = read_json(index)
     if not isinstance(data, dict):
         raise ModelError(f"{index} does not describe a pipeline (expected a JSON object).")
     return data
@@ -279,22 +280,6 @@ def display_name(ref: str, path: Path, own_name: str = "") -> str:
     return own_name or path.name
 
 
-def require_pixel_ddpm(info: ModelInfo) -> None:
-    if info.family == PIXEL_FAMILY:
-        return
-    what = info.class_name or "an unknown pipeline"
-    if info.panel:
-        raise ModelError(f"{info.path} holds a {what} ({info.family}); open it in the {info.panel} panel.")
-    raise ModelError(f"{info.path} holds {what}, which DDPM Studio cannot sample from yet.")
-
-
-@dataclass
-class LoadedDDPM:
-    info: ModelInfo
-    unet: Any  # diffusers.UNet2DModel
-    scheduler_config: dict[str, Any]
-
-
 def check_weights_safe(folder: Path, allow_pickle: bool) -> None:
     """Refuse a component folder whose only weights are pickle files (they can run code when loaded)."""
     if allow_pickle or not folder.is_dir():
@@ -307,38 +292,6 @@ def check_weights_safe(folder: Path, allow_pickle: bool) -> None:
             f"{pickles[0]} is a pickle file, which can run arbitrary code when loaded; DDPM Studio only loads "
             "safetensors unless you allow pickle files in the settings."
         )
-
-
-def load_ddpm(ref: str, device=None, dtype=None, allow_pickle: bool = False) -> LoadedDDPM:
-    """Load the UNet2DModel and scheduler config of a pixel-space DDPM pipeline."""
-    info = inspect_model(ref)
-    require_pixel_ddpm(info)
-    unet_dir = info.path / "unet"
-    sched_file = info.path / "scheduler" / "scheduler_config.json"
-    if not (unet_dir / "config.json").is_file():
-        raise ModelError(f"{unet_dir} has no config.json: the pipeline's UNet is missing.")
-    if not sched_file.is_file():
-        raise ModelError(f"{sched_file} is missing: the pipeline has no scheduler config.")
-    scheduler_config = _read_json(sched_file)
-
-    check_weights_safe(unet_dir, allow_pickle)
-    weights = sorted(unet_dir.glob("*.safetensors"))
-    pickles = [p for p in unet_dir.iterdir() if p.suffix in PICKLE_SUFFIXES]
-    if not weights and not pickles:
-        raise ModelError(f"{unet_dir} has no weights file (diffusion_pytorch_model.safetensors).")
-
-    from diffusers import UNet2DModel
-
-    weight_file = weights[0] if weights else pickles[0]
-    try:
-        kwargs = {"dtype": dtype} if dtype is not None else {}
-        unet = UNet2DModel.from_pretrained(unet_dir, use_safetensors=bool(weights), local_files_only=True, **kwargs)
-    except Exception as exc:
-        raise ModelError(f"Could not read the UNet weights in {weight_file}: {first_line(exc)}") from None
-    unet.eval().requires_grad_(False)
-    if device is not None:
-        unet.to(device)
-    return LoadedDDPM(info=info, unet=unet, scheduler_config=scheduler_config)
 
 
 def _component_class(index: dict[str, Any], name: str) -> str:

@@ -21,7 +21,8 @@ from typing import Any
 
 import torch
 
-from ddpm_studio.engine.models.catalogue import LoadedDDPM, ModelError
+from ddpm_studio.engine.models.catalogue import ModelError
+from ddpm_studio.engine.models.pixel_ddpm import LoadedDDPM
 
 # scheduler config entries that fix the noise schedule and what the UNet predicts, which a guide must share, with
 # diffusers' DDPMScheduler defaults for a config that leaves one out

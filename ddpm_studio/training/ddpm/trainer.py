@@ -43,7 +43,7 @@ def build_model(config: TrainConfig):
     from diffusers import DDPMScheduler
 
     if config.base_model:
-        from ddpm_studio.engine.models.catalogue import load_ddpm
+        from ddpm_studio.engine.models.pixel_ddpm import load_ddpm
 
         loaded = load_ddpm(config.base_model, dtype=torch.float32)
         unet = loaded.unet

@@ -299,7 +299,7 @@ class ExplorerPanel(QWidget):
 
     def _check(self, ref, prediction, x0, t, schedule, eps):
         from ddpm_studio.engine.inspect.forward import model_noise_check
-        from ddpm_studio.engine.models.catalogue import load_ddpm
+        from ddpm_studio.engine.models.pixel_ddpm import load_ddpm
 
         if ref not in self._unets:
             self._unets[ref] = load_ddpm(ref).unet
