@@ -2,7 +2,8 @@
 their base models): recognised as its family with the defaults its folder selects, text to image through the
 engine's stages with x_t and x̂0 previews unpacked from its tokens (32 channels patchified 2×2, normalised by the
 VAE's batch norm), full decodes that undo that normalisation as its pipeline does, its flow schedulers, cancel inside
-a step, add-ons refused by name, the negative prompt left out and said so (CFG on the empty prompt in a base model),
+a step, add-ons refused by name, the negative prompt as a base model's CFG pass reads it (its embeddings) and left out
+in a step-distilled one, said so,
 variation seeds drawn as its pipeline draws x_T, its PNG's metadata."""
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def test_the_folder_is_a_klein_model_with_its_modes(klein):
     row = BY_KEY["klein"]
     assert family_of_info(info) is row and info.family == "flux2-klein" and info.arch in ("", "klein")
     assert info.modes == row.variant(128).modes == ("txt2img",) and info.panel == "Text to Image"
-    assert info.context_dim == CONTEXT_WIDTH and row.packed == 2 and not row.negative_prompt
+    assert info.context_dim == CONTEXT_WIDTH and row.packed == 2 and row.negative_embeds
     assert row.variant(128).channels == row.latent_channels * row.packed**2
 
 
@@ -116,7 +117,7 @@ def test_text_to_image_previews_every_step_and_says_how_the_prompts_were_read(en
         assert 0 < event.noise_level < 1 and event.noise_kind == "flow"
     assert steps[0].noise_level > steps[1].noise_level  # σ_t falls
     assert "plain text" in result.note and "negative prompt was not used" in result.note
-    assert "empty prompt" in result.note  # why: its pipeline's unconditional pass
+    assert "step-distilled" in result.note  # why: its pipeline runs no unconditional pass
     assert read_job(sorted(result.saved_paths)[0]) == job
     quiet = engine.run(_job(klein, preview_every=0), save=False)
     assert "negative prompt" not in quiet.note  # none given: nothing to say
@@ -139,12 +140,29 @@ def _model_calls(engine, folder, **fields) -> int:
     return len(calls)
 
 
-def test_a_base_model_guides_with_the_empty_prompt_and_a_distilled_one_does_not(engine, klein, klein_base):
+def test_a_base_model_guides_with_the_negative_prompt_and_a_distilled_one_does_not(engine, klein, klein_base):
+    from diffusers import Flux2KleinPipeline
+
     from ddpm_studio.engine.sampling.latent import pipeline_arguments
 
     loaded = engine.load(str(klein_base), "txt2img")
     args = pipeline_arguments(loaded, _job(klein_base, negative_prompt="blurry", guidance_scale=4.0), "a cat", "x")
     assert "negative_prompt" not in args and args["guidance_scale"] == 4.0 and args["prompt"] == "a cat"
+    bare = Flux2KleinPipeline.from_pretrained(klein_base, local_files_only=True)
+    own = bare.encode_prompt(prompt=["x"])[0]
+    assert torch.equal(args["negative_prompt_embeds"], own)  # its pipeline's own encoding of the negative text
+    quiet = pipeline_arguments(loaded, _job(klein_base, negative_prompt="blurry", guidance_scale=1.0), "a cat", "x")
+    assert "negative_prompt_embeds" not in quiet  # no CFG pass to read it: not encoded
+    with_negative = engine.run(_job(klein_base, negative_prompt="blurry", guidance_scale=4.0, preview_every=0),
+                               save=False)
+    empty = engine.run(_job(klein_base, guidance_scale=4.0, preview_every=0), save=False)
+    assert not np.allclose(with_negative.images, empty.images) and "negative prompt" not in with_negative.note
+    bare.set_progress_bar_config(disable=True)
+    got = bare(prompt="a lighthouse at dusk", negative_prompt_embeds=bare.encode_prompt(prompt=["blurry"])[0],
+               num_inference_steps=2, width=64, height=64, guidance_scale=4.0, output_type="np",
+               generator=torch.Generator().manual_seed(7)).images
+    # what the bare pipeline makes of that negative, within a level of 8 bits
+    assert np.abs(with_negative.images.astype(int) - np.round(got * 255).astype(int)).max() <= 1
     assert _model_calls(engine, klein_base, guidance_scale=4.0) == 4  # CFG: two calls a step
     assert _model_calls(engine, klein_base, guidance_scale=1.0) == 2
     assert _model_calls(engine, klein, guidance_scale=4.0) == 2  # step-distilled: its pipeline ignores guidance

@@ -42,6 +42,8 @@ def test_klein_hides_the_negative_prompt_clip_skip_and_the_addon_rows_and_an_sd_
     assert set(offered(panel).values()) == {True} and panel.form.isRowVisible(panel.prompts.negative)
     assert panel.form.isRowVisible(panel.prompts.clip_skip) and panel.job_fields()["clip_skip"] == 2
     assert panel.job_fields()["negative_prompt"] == "blurry"  # the text was kept while hidden
+    choose(panel, "tiny-klein-base")  # a base model guides with it (as negative_prompt_embeds)
+    assert panel.form.isRowVisible(panel.prompts.negative) and panel.job_fields()["negative_prompt"] == "blurry"
 
 
 def test_choosing_klein_brings_its_schedulers_and_the_defaults_its_folder_selects(panel):

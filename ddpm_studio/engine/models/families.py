@@ -47,9 +47,10 @@ its model card does) so that guidance above 1 always runs both passes.
 Flux.2 Klein (``klein``, 4B and 9B) is a transformer on a 32-channel VAE (``AutoencoderKLFlux2``) that has no scaling
 factor: its latents are patchified 2×2 (128 values, its transformer's inputs) and normalised by the VAE's batch-norm
 running statistics, then packed one token per patch. Its context is three hidden states of a Qwen3 causal LM side by
-side (Qwen3-4B's 3 × 2560 in the 4B). Its pipeline takes no negative prompt text (its unconditional pass, in the base
-models, is the empty prompt: ``negative_why`` says so in the run's note). The step-distilled 4B and 9B say so in their
-model_index.json (``is_distilled``): a flavour read from the folder's index, with its own defaults.
+side (Qwen3-4B's 3 × 2560 in the 4B). Its pipeline takes no negative prompt text: its unconditional pass is the empty
+prompt's unless given ``negative_prompt_embeds``, which the base models' negative prompt is encoded into
+(``negative_embeds``). The step-distilled 4B and 9B say so in their model_index.json (``is_distilled``): a flavour read
+from the folder's index, with its own defaults, whose pipeline runs no unconditional pass (``unguided_why``).
 
 A flow family's files as artists keep them (``split``, a ``SplitFiles``): a diffusion-model file (ComfyUI's
 ``models/diffusion_models``; its keys in the original layout, BFL's or Stability's, with or without the
@@ -264,14 +265,16 @@ FAMILIES: tuple[Family, ...] = (
            variants=(Variant("flux2-klein", 128, "Text to Image",  # 32 channels × 2×2
                              _frozen({"txt2img": "Flux2KleinPipeline"})),),
            img2img="", latent_rgb=_FLUX2_RGB, taesd_repo="", **{**_FLOW, "latent_channels": 32},
-           packed=2, negative_prompt=False, negative_why="its pipeline's unconditional pass is the empty prompt",
+           packed=2, negative_embeds=True,  # its pipeline takes negative_prompt_embeds, not the text
            schedulers=("euler", "dpm++2m", "unipc"),  # it shifts the schedule by the picture's size (mu), as Flux.1
            # Flux2KleinPipeline's defaults and its docstring's example (the base 9B): 50 steps at guidance 4.0, CFG
            # on the empty prompt; the step-distilled Klein 4B and 9B (FLUX.2-klein-4B's model card and BFL's flux2
            # README; their model_index.json says is_distilled): 4 steps, guidance 1.0 (their pipeline ignores it)
            defaults=_frozen({"scheduler": "euler", "steps": 50, "guidance_scale": 4.0}),
+           # (Flux2KleinPipeline.do_classifier_free_guidance: guidance above 1 and not is_distilled)
            flavours=(Flavour("distilled", "is_distilled", True, _frozen({"steps": 4, "guidance_scale": 1.0}),
-                             in_index=True),)),
+                             in_index=True, unguided_why="it is step-distilled: its pipeline runs no unconditional "
+                                                         "pass at any guidance"),)),
 )
 BY_KEY = {family.key: family for family in FAMILIES}
 FAMILY_NAMES = {family.key: family.name for family in FAMILIES}

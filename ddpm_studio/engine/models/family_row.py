@@ -58,6 +58,7 @@ class Flavour:
     value: object
     defaults: MappingProxyType  # over the family's own
     in_index: bool = False  # ``config_key`` is the folder's model_index.json's (Flux.2 Klein's is_distilled)
+    unguided_why: str = ""  # why its pipeline runs no unconditional pass at any scale (step-distilled); "": it does
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ class Family:
     defaults: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # scheduler, steps, guidance_scale
     packed: int = 1  # its denoiser reads latents packed p×p into tokens of channels·p² (Flux: 2)
     negative_prompt: bool = True  # it takes a negative prompt (Flux's distilled guidance has no unconditional pass)
+    negative_embeds: bool = False  # its pipeline takes the negative only as embeddings (Klein's negative_prompt_embeds)
     true_cfg: bool = False  # a true CFG scale above 1 adds an unconditional pass with the negative prompt (Flux's)
     flavours: tuple[Flavour, ...] = ()  # kinds of its models its denoiser's config tells apart, with their defaults
     clip_skip: bool = True  # its prompt is read by CLIP encoders whose layers A1111's Clip skip counts back through
@@ -169,6 +171,13 @@ class Family:
         """The family's defaults and each flavour's (what the panels tell from a value the user chose)."""
         return (self.defaults, *(self.defaults_for(f.name) for f in self.flavours))
 
-    def uses_negative(self, true_cfg_scale: float = 1.0) -> bool:
-        """Whether a job's negative prompt is used: where the family takes one, or through true CFG above 1."""
+    def uses_negative(self, true_cfg_scale: float = 1.0, flavour: str = "") -> bool:
+        """Whether a job's negative prompt is used: where the family takes one (but not in a flavour whose pipeline
+        runs no unconditional pass), or through true CFG above 1."""
+        if self.unguided_why(flavour):
+            return False
         return self.negative_prompt or (self.true_cfg and true_cfg_scale > 1.0)
+
+    def unguided_why(self, flavour: str = "") -> str:
+        """Why a model of ``flavour`` runs no unconditional pass at any guidance (step-distilled Klein); "" if it may."""
+        return next((f.unguided_why for f in self.flavours if f.name == flavour), "")

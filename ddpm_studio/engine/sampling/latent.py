@@ -67,6 +67,10 @@ def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, nega
     args = dict(**_prompts(loaded, family, prompt, negative, job.clip_skip, job.true_cfg_scale),
                 num_inference_steps=job.steps, num_images_per_prompt=job.batch_size, output_type="np")
     args.update(_guidance(family, job.guidance_scale, args.get("negative_prompt")))
+    if family is not None and family.negative_embeds:  # Klein: the text's embeddings, where a CFG pass reads them
+        text = args.pop("negative_prompt", None)
+        if text and family.uses_negative(flavour=loaded.info.flavour) and job.guidance_scale > family.cfg_above:
+            args["negative_prompt_embeds"] = _negative_embeds(loaded.pipe, text)
     if isinstance(job, Text2ImageJob):
         args.update(height=job.height, width=job.width)
         return args
@@ -98,6 +102,12 @@ def _prompts(loaded: LoadedPipeline, family, prompt: str, negative: str, clip_sk
     elif not family.negative_prompt:  # Flux's distilled guidance: no unconditional pass to take it (the run says so)
         del args["negative_prompt"]
     return {**args, "clip_skip": clip_skip - 1} if clip_skip > 1 and family.clip_skip else args
+
+
+def _negative_embeds(pipe, text: str) -> torch.Tensor:
+    """``text`` encoded by the pipeline's own ``encode_prompt`` (one copy: the pipeline repeats it per image)."""
+    with torch.no_grad():
+        return pipe.encode_prompt(prompt=[text], device=pipe._execution_device, num_images_per_prompt=1)[0]
 
 
 def _guidance(family, scale: float, negative: str | None) -> dict:

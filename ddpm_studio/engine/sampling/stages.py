@@ -177,9 +177,11 @@ def check_family(run: LatentRun) -> None:
     check_side(run, family)
     run.packed = family.packed
     run.latent_dtype = torch.float32 if family.float32_latents else None
-    if job.negative_prompt.strip() and not family.uses_negative(true_cfg):
+    flavour = run.loaded.info.flavour
+    if job.negative_prompt.strip() and not family.uses_negative(true_cfg, flavour):
         how = " (a true CFG scale above 1 uses it, at twice the time per step)" if family.true_cfg else ""
-        why = f" ({family.negative_why})" if family.negative_why else ""
+        why = family.unguided_why(flavour) or family.negative_why
+        why = f" ({why})" if why else ""
         run.notes.append(f"{family.name} takes no negative prompt{why}: the negative prompt was not used{how}")
     elif job.negative_prompt.strip() and family.negative_prompt and job.guidance_scale <= family.cfg_above:
         run.notes.append(f"at guidance {job.guidance_scale:g} {family.name} runs no unconditional pass: the negative "

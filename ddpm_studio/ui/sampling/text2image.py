@@ -30,7 +30,7 @@ class Text2ImagePanel(SamplingPanel):
 
     def add_fields(self, form: QFormLayout) -> None:
         self.prompts = PromptFields(form)
-        self._family = None  # the chosen model's row (models/families.py)
+        self._family, self._flavour = None, ""  # the chosen model's row (models/families.py) and its flavour
         self.prompts.true_cfg.valueChanged.connect(self._show_negative)
         self.split = SplitFields(form, self.settings)
         self.split.changed.connect(self.check_fields)
@@ -73,11 +73,11 @@ class Text2ImagePanel(SamplingPanel):
         from ddpm_studio.engine.models.families import ADDONS, family_of_info
 
         family = family_of_info(info) if info is not None else None
-        self._family = family
+        self._family, self._flavour = family, (info.flavour if info is not None else "")
         kinds = family.addons if family is not None else ADDONS
         fill_schedulers(self.scheduler_box, family.schedulers if family is not None and family.schedulers
                         else self.schedulers)  # a flow model's are its own
-        self._fit_guidance(family, info.flavour if info is not None else "")
+        self._fit_guidance(family, self._flavour)
         self.addons.offer(kinds)
         self.hires.offer("hires" in kinds)
         self.control.set_visible("controlnet" in kinds)
@@ -87,10 +87,11 @@ class Text2ImagePanel(SamplingPanel):
         self._show_negative()
 
     def _show_negative(self, *_) -> None:
-        """The Negative row shows where the family uses it: always, or (Flux) with a true CFG scale above 1."""
+        """The Negative row shows where the family uses it: always (not in a step-distilled Klein), or (Flux) with a
+        true CFG scale above 1."""
         family = self._family
         true_cfg = self.prompts.true_cfg.value() if self.form.isRowVisible(self.prompts.true_cfg) else 1.0
-        self.prompts.show_negative(family is None or family.uses_negative(true_cfg),
+        self.prompts.show_negative(family is None or family.uses_negative(true_cfg, self._flavour),
                                    family.cfg_above if family is not None else 1.0)
 
     def _fit_guidance(self, family, flavour: str = "") -> None:
