@@ -85,3 +85,33 @@ def test_what_is_missing_is_said_and_generate_waits(make_window, comfy, tmp_path
     assert not panel.generate_button.isEnabled()
     said = panel.problem_note.text()
     assert "needs its CLIP-G text encoder (a clip_g file, 48 wide) and a VAE (16 latent channels)" in said
+
+
+def test_a_race_runs_the_diffusion_model_with_its_paired_files(make_window, comfy, tmp_path, monkeypatch, qtbot):
+    from ddpm_studio.engine.jobs.checks import JobError
+
+    panel = _panel(make_window, comfy, tmp_path, monkeypatch)
+    race = panel.window().race_panel
+    form = race.form
+    form.model_box.setCurrentIndex(form.model_box.findText("tiny-sd35", flags=Qt.MatchFlag.MatchExactly))
+    form.prompt.setPlainText("a boat at dusk")
+    form.width_box.setValue(64)
+    form.height_box.setValue(64)
+    form.steps.setValue(2)
+    form.field_box.setCurrentIndex(form.field_box.findData("scheduler"))
+    for name, box in form.checks.items():
+        box.setChecked(name in ("euler", "unipc"))
+    job = form.base_job()
+    assert sorted(Path(p).name for p in job.text_encoders) == ["clip_g.safetensors", "clip_l.safetensors"]
+    assert Path(job.vae).name == "sd35_vae.safetensors"
+    panel.window().tabs.setCurrentWidget(race)
+    with qtbot.waitSignal(race.race_finished, timeout=120000) as finished:
+        qtbot.mouseClick(race.run_button, Qt.MouseButton.LeftButton)
+    result = finished.args[0]
+    assert result is not None and [lane.label for lane in result.lanes] == ["euler", "unipc"]
+    assert all(lane.result.images.shape == (1, 64, 64, 3) for lane in result.lanes)
+    panel.settings.models_home = str(tmp_path / "elsewhere")  # its files gone from the folders: said, not run
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.setattr("ddpm_studio.engine.models.home.home_above", lambda path: None)
+    with pytest.raises(JobError, match=r"tiny-sd35.safetensors \(SD 3.5 diffusion model\) needs its CLIP-L"):
+        form.base_job()

@@ -3,8 +3,8 @@ folders (ComfyUI's ``models/text_encoders``, ``models/clip``, ``models/vae``), a
 
 Each text part of the family (``split.text_encoders`` in models/families.py) takes a file of its kind and width (a
 CLIP-L 768 wide, a CLIP-G 1280, a T5-XXL 4096 — the widths of its config folder); among those that fit, the one
-the user chose before (``remembered``: part → path; "" for an optional part the user left out) wins, then one whose name holds ComfyUI's name for it
-(``clip_l``, ``t5xxl``), then the first by name. The VAE likewise, by its latent channels and the family's
+the user chose before (``remembered``: part → path; "" for an optional part the user left out) wins, then one whose
+name holds ComfyUI's name for it (``clip_l``, ``t5xxl``), then the first by name. The VAE likewise, by its latent channels and the family's
 ``vae_words`` (Flux's ``ae.safetensors``); a checkpoint with its VAE inside needs none, and text encoders inside an
 all-in-one file are used as they are. What cannot be found is named in ``missing``. Headers only are read, each
 file once while it is unchanged.
@@ -125,6 +125,21 @@ def pair(model: Path, text_folders=(), vae_folders=(), remembered: dict | None =
     memory = tuple((part, str(found.path)) for part, found in chosen.items()) + (((VAE_PART, vae),) if vae else ())
     return Pairing(model=model, family=family.key, text_encoders=tuple(str(f.path) for f in chosen.values()), vae=vae,
                    missing=tuple(lacking), chosen=memory, options=tuple(options))
+
+
+def pair_beside(model: Path, text_folders=(), vae_folders=(), remembered: dict | None = None) -> Pairing:
+    """``pair`` from the folders given and those of the ComfyUI folder ``model`` lies in, if it does (the panels')."""
+    from ddpm_studio.engine.models.home import home_above
+
+    above = home_above(Path(model))
+    return pair(model, [*text_folders, *(above.text_encoders if above else ())],
+                [*vae_folders, *(above.vaes if above else ())], remembered)
+
+
+def lacking_words(model: Path, family: str, lacking) -> str:
+    """What a diffusion-model file lacks, for the panels (the CLI's names its flags: split_files.missing_message)."""
+    return (f"{Path(model).name} ({BY_KEY[family].name} diffusion model) needs {' and '.join(lacking)}: put them in "
+            "the models home's models/text_encoders and models/vae.")
 
 
 def pair_in_home(model: Path, home, remembered: dict | None = None) -> Pairing:

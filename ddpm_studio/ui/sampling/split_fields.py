@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QVBoxLayout, QWidget
 
 from ddpm_studio.engine.errors import ModelError
+from ddpm_studio.engine.models.pairing import lacking_words, pair_beside
 from ddpm_studio.ui.widgets.notes import FieldNote
 
 VAE_PART = "vae"
@@ -49,14 +50,10 @@ class SplitFields(QObject):
         if self.info is None:
             self.changed.emit()
             return
-        from ddpm_studio.engine.models.home import home_above
-        from ddpm_studio.engine.models.pairing import pair
-
-        above = home_above(self.info.path)  # the ComfyUI folder the file lies in, if it does
-        text_folders = [*self.settings.home_folders("text_encoders"), *(above.text_encoders if above else ())]
-        vae_folders = [*self.settings.addon_folder_list("vaes"), *(above.vaes if above else ())]
         try:
-            self.pairing = pair(self.info.path, text_folders, vae_folders, self.settings.model_parts(self.info.ref))
+            settings = self.settings
+            self.pairing = pair_beside(self.info.path, settings.home_folders("text_encoders"),
+                                       settings.addon_folder_list("vaes"), settings.model_parts(self.info.ref))
         except ModelError as exc:
             self.error = str(exc)
         chosen = dict(self.pairing.chosen) if self.pairing is not None else {}
@@ -88,12 +85,7 @@ class SplitFields(QObject):
         if self.error:
             return self.error
         lacking = list(self.pairing.missing) if self.pairing is not None else []
-        if not lacking:
-            return ""
-        from ddpm_studio.engine.models.families import BY_KEY
-
-        return (f"{self.info.path.name} ({BY_KEY[self.info.arch].name} diffusion model) needs "
-                f"{' and '.join(lacking)}: put them in the models home's models/text_encoders and models/vae.")
+        return lacking_words(self.info.path, self.info.arch, lacking) if lacking else ""
 
     def _say(self) -> None:
         problem = self.problem()

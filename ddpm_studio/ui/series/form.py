@@ -122,6 +122,19 @@ class SeriesForm(QWidget):
             self.rows.setRowVisible(row, not pixel)
         fit_family_size(info, self.width_box, self.height_box)
 
+    def _split_files(self, info: ModelInfo) -> dict:
+        from ddpm_studio.engine.errors import ModelError
+        from ddpm_studio.engine.models.pairing import lacking_words, pair_beside
+
+        try:
+            pairing = pair_beside(info.path, self.settings.home_folders("text_encoders"),
+                                  self.settings.addon_folder_list("vaes"), self.settings.model_parts(info.ref))
+        except ModelError as exc:
+            raise JobError(str(exc)) from None
+        if pairing.missing:
+            raise JobError(lacking_words(info.path, info.arch, pairing.missing))
+        return dict(text_encoders=pairing.text_encoders, vae=pairing.vae)
+
     def set_schedulers(self, names) -> None:
         """The schedulers this kind of model offers; the one chosen before stays chosen where it exists."""
         current = self.scheduler_box.currentData()
@@ -144,6 +157,8 @@ class SeriesForm(QWidget):
                       guidance_scale=round(self.guidance.value(), 2))
         if self.pixel:
             return GenerateJob(guide_model=self.guide_model, **fields)
+        if info.split:  # a diffusion-model file: the text encoders and VAE Text to Image pairs it with
+            fields.update(self._split_files(info))
         return Text2ImageJob(prompt=self.prompt.toPlainText().strip(),
                              negative_prompt=self.negative_prompt.toPlainText().strip(),
                              width=self.width_box.value(), height=self.height_box.value(), **fields)
