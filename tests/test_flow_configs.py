@@ -1,4 +1,4 @@
-"""The config folders and tokenizers that ship for SD 3.5 and Flux.1 files (tools/write_flow_configs.py,
+"""The config folders and tokenizers that ship for SD 3.5, Flux.1 and Chroma files (tools/write_flow_configs.py,
 tools/derive_text_tokenizers.py): each model built from its folder on the meta device has its published size, and
 the shipped T5 and Qwen3 tokenizers give their models' own ids, offline."""
 
@@ -18,7 +18,9 @@ PUBLISHED = {("sd3.5-large", "transformer"): 8.1, ("sd3.5-medium", "transformer"
              ("flux.1-dev", "transformer"): 11.9, ("flux.1-schnell", "transformer"): 11.9,
              ("sd3.5-large", "text_encoder_3"): 4.76, ("flux.1-dev", "text_encoder_2"): 4.76,
              ("sd3.5-medium", "text_encoder_2"): 0.695, ("flux.1-dev", "text_encoder"): 0.123,
-             ("sd3.5-medium", "vae"): 0.084}
+             ("sd3.5-medium", "vae"): 0.084,
+             # Chroma1-HD's model card: 8.9 B (Flux.1 schnell pruned), with the T5-XXL encoder alone
+             ("chroma", "transformer"): 8.9, ("chroma", "text_encoder"): 4.76}
 
 
 def _build(folder, part):
@@ -48,6 +50,17 @@ def test_the_variants_differ_where_their_repos_do():
     assert transformer("sd3.5-medium")["dual_attention_layers"] and not transformer("sd3.5-large")["dual_attention_layers"]
     vae = {name: json.loads((CONFIGS / name / "vae" / "config.json").read_text()) for name in ("sd3.5-large", "flux.1-dev")}
     assert (vae["sd3.5-large"]["scaling_factor"], vae["flux.1-dev"]["shift_factor"]) == (1.5305, 0.1159)
+
+
+def test_chromas_folder_is_flux_schnells_pruned_with_t5_alone():
+    index = json.loads((CONFIGS / "chroma" / "model_index.json").read_text())
+    assert index["transformer"] == ["diffusers", "ChromaTransformer2DModel"] and "text_encoder_2" not in index
+    assert index["text_encoder"] == ["transformers", "T5EncoderModel"]
+    flux, chroma = ({rel: json.loads((CONFIGS / name / rel).read_text()) for rel in
+                     ("vae/config.json", "transformer/config.json")} for name in ("flux.1-schnell", "chroma"))
+    assert chroma["vae/config.json"] == flux["vae/config.json"]  # Flux.1's ae.safetensors
+    assert all(chroma["transformer/config.json"][key] == flux["transformer/config.json"][key]
+               for key in ("num_layers", "num_single_layers", "num_attention_heads", "attention_head_dim"))
 
 
 def test_the_tool_writes_what_ships(tmp_path):

@@ -1,7 +1,8 @@
 """The shipped config folders against the real files' layouts, at real size on the meta device (no weights, no
 memory): a transformer built from each folder, written in the original layout (Stability's MMDiT names, BFL's Flux
-names) and read back by diffusers' own single-file conversion, gives every tensor of the model at its shape; the
-CLIP-L, CLIP-G and T5-XXL built from the folders are known by kind and width and fill their places."""
+names, lodestones' Chroma names) and read back by diffusers' own single-file conversion, gives every tensor of the
+model at its shape; the CLIP-L, CLIP-G and T5-XXL built from the folders are known by kind and width and fill their
+places."""
 
 from __future__ import annotations
 
@@ -70,3 +71,26 @@ def test_real_text_encoders_are_known_by_kind_and_width_and_fill_their_places(na
     chosen = assign(family, CONFIGS / name, SplitFacts(family.key, name, False), list(reversed(found)))
     assert {part: f.path.name for part, f in chosen.items()} == {
         part.folder: f"{part.words[0]}.safetensors" for part in family.split.text_encoders}
+
+
+def test_chromas_original_layout_is_read_back_whole_and_its_t5_fills_its_place(tmp_path):
+    import transformers
+    from diffusers.loaders import single_file_utils as utils
+
+    from tests.comfy_chroma import chroma_to_original
+
+    model = _meta_transformer("chroma")
+    state = model.state_dict()
+    original = chroma_to_original(dict(state))
+    facts = read_split(tmp_path / "Chroma1-HD.safetensors", {k: tuple(v.shape) for k, v in original.items()})
+    assert facts is not None and (facts.family, facts.config) == ("chroma", "chroma")
+    converted = utils.convert_chroma_transformer_checkpoint_to_diffusers(checkpoint=dict(original),
+                                                                         config=dict(model.config))
+    assert {k: tuple(v.shape) for k, v in converted.items()} == {k: tuple(v.shape) for k, v in state.items()}
+    with torch.device("meta"):
+        t5 = transformers.T5EncoderModel(transformers.AutoConfig.from_pretrained(CONFIGS / "chroma" / "text_encoder"))
+    path = tmp_path / "t5xxl_fp16.safetensors"
+    (found,) = encoders_in(path, {key: tuple(value.shape) for key, value in t5.state_dict().items()})
+    family = BY_KEY["chroma"]
+    chosen = assign(family, CONFIGS / "chroma", SplitFacts("chroma", "chroma", False), [found])
+    assert (found.width, {part: f.path.name for part, f in chosen.items()}) == (4096, {"text_encoder": path.name})

@@ -1,4 +1,4 @@
-"""Write the config folders that ship in ``resources/configs/`` for SD 3.5 and Flux.1 single files: what diffusers'
+"""Write the config folders that ship in ``resources/configs/`` for SD 3.5, Flux.1 and Chroma files: what diffusers'
 ``from_single_file`` reads instead of fetching the reference repo's folder, and what the text encoders of split
 files are built from. Configs only (a few KB), no weights.
 
@@ -15,12 +15,17 @@ The values are those of the reference repos' own config files (facts, taken fiel
   single-stream blocks of 24 heads × 128 on 64 packed inputs, RoPE axes 16/56/56; dev has the guidance embedding,
   schnell not), text_encoder CLIP-L (CLIPTextModel, its pooled output), text_encoder_2 T5-XXL, the 16-channel VAE
   with scale 0.3611 and shift 0.1159, flow Euler with dynamic shifting 0.5 → 1.15 over 256 → 4096 tokens (dev) or
-  a fixed shift of 1 (schnell).
+  a fixed shift of 1 (schnell);
+- ``chroma``: lodestones/Chroma1-HD (transformer/config.json: Flux.1's 19 double- and 38 single-stream blocks of
+  24 heads × 128, its modulation replaced by an approximator of 5 layers 5120 wide on 64 channels — the values
+  diffusers' ChromaTransformer2DModel defaults to, whose docstring names Chroma1-HD; model_index.json: ChromaPipeline
+  with a T5EncoderModel and its tokenizer, no CLIP), text_encoder T5-XXL, Flux.1's VAE, and the flow Euler scheduler
+  with Flux.1-dev's dynamic shifting (ChromaPipeline reads its mu from those keys).
 
 ``tests/test_flow_configs.py`` builds each model from these on the meta device and checks its parameter count
-against the published one (SD 3.5 Large 8.1 B, Medium 2.5 B, Flux.1 11.9 B, T5-XXL's encoder 4.8 B).
+against the published one (SD 3.5 Large 8.1 B, Medium 2.5 B, Flux.1 11.9 B, Chroma 8.9 B, T5-XXL's encoder 4.8 B).
 
-    python tools/write_flow_configs.py            # writes resources/configs/{sd3.5-large,sd3.5-medium,flux.1-*}
+    python tools/write_flow_configs.py            # writes resources/configs/{sd3.5-large,sd3.5-medium,flux.1-*,chroma}
 """
 
 from __future__ import annotations
@@ -76,6 +81,15 @@ FLUX_INDEX = {"_class_name": "FluxPipeline", "feature_extractor": [None, None], 
               "tokenizer": ["transformers", "CLIPTokenizer"], "tokenizer_2": ["transformers", "T5TokenizerFast"],
               "transformer": ["diffusers", "FluxTransformer2DModel"], "vae": ["diffusers", "AutoencoderKL"]}
 FLOW_EULER = {"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000}
+CHROMA_TRANSFORMER = {  # lodestones/Chroma1-HD's transformer/config.json
+    "_class_name": "ChromaTransformer2DModel", "approximator_hidden_dim": 5120, "approximator_layers": 5,
+    "approximator_num_channels": 64, "attention_head_dim": 128, "axes_dims_rope": [16, 56, 56], "in_channels": 64,
+    "joint_attention_dim": 4096, "num_attention_heads": 24, "num_layers": 19, "num_single_layers": 38,
+    "out_channels": None, "patch_size": 1}
+CHROMA_INDEX = {"_class_name": "ChromaPipeline", "feature_extractor": [None, None], "image_encoder": [None, None],
+                "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"],
+                "text_encoder": ["transformers", "T5EncoderModel"], "tokenizer": ["transformers", "T5Tokenizer"],
+                "transformer": ["diffusers", "ChromaTransformer2DModel"], "vae": ["diffusers", "AutoencoderKL"]}
 
 
 def folders() -> dict[str, dict[str, dict]]:
@@ -109,6 +123,12 @@ def folders() -> dict[str, dict[str, dict]]:
                            "scheduler/scheduler_config.json": {
                                **FLOW_EULER, "base_image_seq_len": 256, "base_shift": 0.5, "max_image_seq_len": 4096,
                                "max_shift": 1.15, "shift": 1.0, "use_dynamic_shifting": False}},
+        "chroma": {"transformer/config.json": CHROMA_TRANSFORMER, "text_encoder/config.json": T5_XXL,
+                   "vae/config.json": {**VAE_16, "scaling_factor": 0.3611, "shift_factor": 0.1159},  # Flux.1's
+                   "scheduler/scheduler_config.json": {
+                       **FLOW_EULER, "base_image_seq_len": 256, "base_shift": 0.5, "max_image_seq_len": 4096,
+                       "max_shift": 1.15, "shift": 3.0, "use_dynamic_shifting": True},
+                   "model_index.json": CHROMA_INDEX},
     }
 
 

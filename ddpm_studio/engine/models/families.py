@@ -30,7 +30,8 @@ Its PNGs' parameters name its guidance as Forge does (``guidance_field``: ``Dist
 transformer has no guidance embedding is schnell-like (``flavours``): it brings schnell's defaults.
 
 Chroma (``chroma``) is Flux.1 schnell pruned and de-distilled: the same 16-channel VAE and 2×2 packing, T5 alone
-(no CLIP), and real classifier-free guidance with a negative prompt (its ``guidance_scale``).
+(no CLIP), and real classifier-free guidance with a negative prompt (its ``guidance_scale``). Its diffusion-model
+files are known by the approximator that replaced Flux's modulation (``distilled_guidance_layer``).
 
 Z-Image (``zimage``, Turbo and its base) is one too: a single-stream transformer (its context width ``cap_feat_dim``)
 that patchifies 2×2 inside, so its scheduler holds plain 16-channel latents, on Flux.1's VAE (ComfyUI's Z-Image, a
@@ -234,7 +235,14 @@ FAMILIES: tuple[Family, ...] = (
            schedulers=("euler",),
            # the Chroma1-HD model card's and diffusers' Chroma docs' example: 40 steps at CFG 3.0 (ChromaPipeline's
            # own signature defaults, 35 steps at 5.0, predate Chroma1-HD)
-           defaults=_frozen({"scheduler": "euler", "steps": 40, "guidance_scale": 3.0})),
+           defaults=_frozen({"scheduler": "euler", "steps": 40, "guidance_scale": 3.0}),
+           # lodestones' files (Chroma1-HD.safetensors) and ComfyUI's: Flux's double-stream blocks, its modulation
+           # replaced by the distilled_guidance_layer approximator (diffusers' single_file_utils knows Chroma by its
+           # in_proj), no vector_in (so never Flux.1); img_in leaves out Chroma1-Radiance, which works on pixels
+           split=SplitFiles(keys=("double_blocks.0.img_attn.norm.key_norm.scale",
+                                  "distilled_guidance_layer.in_proj.bias", "img_in.weight"),
+                            configs=(("chroma", ""),), text_encoders=(TextPart("text_encoder", **_T5),),
+                            vae_words=("ae", "flux"))),  # Flux.1's VAE, ae.safetensors
     Family(key="zimage", name="Z-Image", context_dim=2560, text_widths=(2560,),  # Qwen3-4B's hidden size
            folder_classes=_frozen({"ZImagePipeline": "z-image"}),
            # its transformer patchifies 2×2 inside: the pipeline's latents are the VAE's, 16 channels, unpacked

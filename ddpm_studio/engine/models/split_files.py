@@ -171,7 +171,8 @@ def load_split(path: Path, facts: SplitFacts, pipeline_class: str, dtype, text_e
     try:
         denoiser = getattr(diffusers, index[family.denoiser][1])
         parts[family.denoiser] = denoiser.from_single_file(str(path), subfolder=family.denoiser, **common)
-        parts["vae"] = diffusers.AutoencoderKL.from_single_file(str(vae_path or path), subfolder="vae", **common)
+        vae_class = getattr(diffusers, index["vae"][1])  # the config folder's (AutoencoderKL for Flux and Chroma)
+        parts["vae"] = vae_class.from_single_file(str(vae_path or path), subfolder="vae", **common)
     except Exception as exc:
         raise ModelError(f"Could not load {path.name} as {family.name} diffusion model: {first_line(exc)}") from None
     parts["scheduler"] = getattr(diffusers, index["scheduler"][1]).from_pretrained(config, subfolder="scheduler")
