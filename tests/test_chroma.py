@@ -15,6 +15,7 @@ from ddpm_studio.engine.models.defaults import recommended_settings
 from ddpm_studio.engine.models.families import BY_KEY, family_of_info
 from ddpm_studio.engine.output.metadata import read_job
 from ddpm_studio.engine.runner import Engine
+from tests.hires_runs import run_two_pass_hires
 from tests.stopped_runs import run_stopped_in_second_call
 from tests.tiny_chroma import save_tiny_chroma
 from tests.tiny_flux import T5_WIDTH
@@ -59,7 +60,7 @@ def test_the_folder_is_a_chroma_model_with_its_modes(chroma):
     assert family_of_info(info) is row and info.family == "chroma" and info.flavour == ""
     assert info.modes == row.variant(64).modes == ("txt2img",) and info.panel == "Text to Image"
     assert info.context_dim == T5_WIDTH and row.packed == 2 and row.negative_prompt and not row.true_cfg
-    assert row.text_widths == (4096,) and not row.prompt_weights and row.addons == frozenset()
+    assert row.text_widths == (4096,) and not row.prompt_weights and row.addons == frozenset({"hires"})
 
 
 def test_its_defaults_are_chroma1_hds(chroma):
@@ -124,12 +125,18 @@ def test_a_scheduler_without_a_flow_form_is_refused(engine, chroma):
 def test_addons_and_true_cfg_it_does_not_take_are_refused_by_name_and_clip_skip_left_out(engine, chroma):
     with pytest.raises(ModelError, match="Chroma model, which does not take LoRAs"):
         engine.run(_job(chroma, prompt="a cat <lora:style:0.8>"), save=False)
-    with pytest.raises(ModelError, match="does not take a hires fix"):
-        engine.run(_job(chroma, hires_scale=2.0), save=False)
     with pytest.raises(ModelError, match="classifier-free guidance already.*set it to 1"):
         engine.run(_job(chroma, true_cfg_scale=4.0), save=False)
     skipped = engine.run(_job(chroma, clip_skip=2, preview_every=0), save=False)  # T5 alone: no CLIP layers
     assert "clip skip was not used" in skipped.note and np.isfinite(skipped.images).all()
+
+
+@pytest.mark.parametrize("upscaler", ["latent", "lanczos"])
+def test_the_hires_fix_runs_its_second_pass_through_its_img2img_pipeline(engine, chroma, upscaler, tmp_path):
+    """Chroma's img2img pipeline takes the enlarged latents as they are (its image processor told their channels),
+    or the enlarged picture."""
+    job = _job(chroma, steps=4, hires_scale=2.0, hires_upscaler=upscaler, hires_strength=0.5)
+    run_two_pass_hires(engine, job, tmp_path)
 
 
 def test_cancel_inside_a_step_stops_the_run_with_no_image(engine, chroma, tmp_path):

@@ -142,12 +142,25 @@ def img2img_pipeline(loaded):
     from ddpm_studio.engine.sampling.pipelines import pipeline_on
 
     if loaded.hires_pipe is None:
-        loaded.hires_pipe = pipeline_on(loaded, family_of_info(loaded.info).img2img)
+        loaded.hires_pipe = _takes_latents(pipeline_on(loaded, family_of_info(loaded.info).img2img))
     else:
         pipe = loaded.hires_pipe
         pipe.register_modules(**{name: module for name, module in loaded.pipe.components.items()
                                  if name in pipe.components})
     return loaded.hires_pipe
+
+
+def _takes_latents(pipe):
+    """``pipe`` with an image processor that passes the VAE's latents through (the latent upscaler's output) rather
+    than normalising them as a picture: ChromaImg2ImgPipeline builds its VaeImageProcessor without the VAE's latent
+    channels (its default, 4), where FluxImg2ImgPipeline gives it 16."""
+    from diffusers.image_processor import VaeImageProcessor
+
+    processor, vae = getattr(pipe, "image_processor", None), getattr(pipe, "vae", None)
+    channels = getattr(getattr(vae, "config", None), "latent_channels", None)
+    if type(processor) is VaeImageProcessor and channels and processor.config.vae_latent_channels != channels:
+        pipe.image_processor = VaeImageProcessor(**{**processor.config, "vae_latent_channels": channels})
+    return pipe
 
 
 def second_pass_arguments(first_args: dict, job: Text2ImageJob, image, sized: bool = False) -> dict:
