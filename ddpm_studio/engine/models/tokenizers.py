@@ -4,7 +4,10 @@ empty cache.
 
 - ``clip``: CLIP's byte-pair vocabulary (``single_file.find_tokenizer``; tools/derive_clip_tokenizer.py);
 - ``t5``: T5 v1.1's (google/t5-v1_1-xxl, Apache-2.0), ``tokenizer.json``;
-- ``qwen3``: Qwen3's (Qwen/Qwen3-4B, Apache-2.0), ``tokenizer.json`` — shipped gzip-compressed (11 MB unpacked).
+- ``qwen3``: Qwen3's (Qwen/Qwen3-4B, Apache-2.0), ``tokenizer.json`` — shipped gzip-compressed (11 MB unpacked);
+- ``qwen2.5-vl``: Qwen2.5-VL's (Qwen-Image's text encoder) from the HF cache, else the shipped Qwen3 one stands in
+  (``STAND_INS``): the same byte-level BPE, the same special tokens up to id 151,664 — Qwen3 adds four after them —,
+  so Qwen-Image's prompt template tokenizes the same (tests/test_qwenvl_tokenizer.py shows it).
 
 The shipped T5 and Qwen3 files are copied from InvokeAI's wheel by tools/derive_text_tokenizers.py; their licence
 and the wheel's hash are in ``resources/licenses/T5-Qwen3-tokenizers-Apache-2.0.txt``. No network here.
@@ -27,7 +30,9 @@ CACHED = {
            ("stabilityai/stable-diffusion-3.5-large", "tokenizer_3"),
            ("stabilityai/stable-diffusion-3.5-medium", "tokenizer_3")),
     "qwen3": (("Qwen/Qwen3-4B", ""),),
+    "qwen2.5-vl": (("Qwen/Qwen-Image", "tokenizer"), ("Qwen/Qwen2.5-VL-7B-Instruct", "")),
 }
+STAND_INS = {"qwen2.5-vl": "qwen3"}  # kind → the shipped tokenizer that gives its ids
 T5_CONTEXT = 512  # T5 v1.1's model_max_length (SD 3.5 reads 256 tokens of it, Flux-dev 512, schnell 256)
 
 
@@ -37,7 +42,7 @@ class TokenizerMissing(Exception):
 
 def shipped(kind: str) -> Path:
     """The folder of the ``kind`` tokenizer that ships with the app."""
-    return resources_dir() / "tokenizers" / kind
+    return resources_dir() / "tokenizers" / STAND_INS.get(kind, kind)
 
 
 def _holds(folder: Path) -> bool:
