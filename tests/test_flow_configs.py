@@ -18,7 +18,9 @@ PUBLISHED = {("sd3.5-large", "transformer"): 8.1, ("sd3.5-medium", "transformer"
              ("flux.1-dev", "transformer"): 11.9, ("flux.1-schnell", "transformer"): 11.9,
              ("sd3.5-large", "text_encoder_3"): 4.76, ("flux.1-dev", "text_encoder_2"): 4.76,
              ("sd3.5-medium", "text_encoder_2"): 0.695, ("flux.1-dev", "text_encoder"): 0.123,
-             ("sd3.5-medium", "vae"): 0.084}
+             ("sd3.5-medium", "vae"): 0.084,
+             # Qwen-Image's model card: a 20 B MMDiT; Qwen2.5-VL-7B-Instruct's: 8.29 B; Wan 2.1's VAE: 127 M
+             ("qwen-image", "transformer"): 20.4, ("qwen-image", "text_encoder"): 8.29, ("qwen-image", "vae"): 0.127}
 
 
 def _build(folder, part):
