@@ -44,7 +44,8 @@ def _wan_name(key: str) -> str:
         return f"encoder.downsamples.{m[1]}.{WAN_RESNET[m[2]]}.{m[3]}"
     if key.startswith("encoder.down_blocks."):  # the resampling layers keep their names
         return key.replace("encoder.down_blocks.", "encoder.downsamples.")
-    if m := re.fullmatch(r"decoder\.up_blocks\.(\d)\.resnets\.(\d)\.(norm1|conv1|norm2|conv2|conv_shortcut)\.(\w+)", key):
+    resnet = r"(norm1|conv1|norm2|conv2|conv_shortcut)"
+    if m := re.fullmatch(rf"decoder\.up_blocks\.(\d)\.resnets\.(\d)\.{resnet}\.(\w+)", key):
         return f"decoder.upsamples.{4 * int(m[1]) + int(m[2])}.{WAN_RESNET[m[3]]}.{m[4]}"
     if m := re.fullmatch(r"decoder\.up_blocks\.(\d)\.upsamplers\.0\.(.+)", key):
         return f"decoder.upsamples.{4 * int(m[1]) + 3}.{m[2]}"

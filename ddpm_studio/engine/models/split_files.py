@@ -6,8 +6,9 @@ A diffusion-model file is known by its keys (its family's ``split`` row, models/
 safetensors header alone; its config folder (``resources/configs/<name>``, e.g. ``sd3.5-medium``) is picked by a
 key too. Its text encoders are matched to the parts of its pipeline by kind and width (text_files.py; the widths are
 its config folder's); whatever it needs and was not given is named in the error. The transformer and the VAE load
-with diffusers' ``from_single_file(config=<that folder>, local_files_only=True)``, the encoders are built from the
-folder's configs with their files' weights, the tokenizers come from tokenizers.py — nothing is fetched.
+with diffusers' ``from_single_file(config=<that folder>, local_files_only=True)`` (a Wan-style VAE, Qwen-Image's,
+through wan_vae.py), the encoders are built from the folder's configs with their files' weights, the tokenizers
+come from tokenizers.py — nothing is fetched.
 """
 
 from __future__ import annotations

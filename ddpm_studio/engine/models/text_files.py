@@ -102,7 +102,6 @@ def load_text_encoder(class_name: str, config: Path, found: TextEncoderFile, dty
     CLIP-L; a T5's tied input embedding is its ``shared`` table."""
     import torch
     import transformers
-
     from accelerate import init_empty_weights
 
     cls = getattr(transformers, class_name)
@@ -114,10 +113,11 @@ def load_text_encoder(class_name: str, config: Path, found: TextEncoderFile, dty
     if level and not any(k.startswith(level) for k in own):
         state = {key.removeprefix(level): value for key, value in state.items()}
     state = _renamed(state, KINDS[found.kind].renames, own)
-    if "lm_head.weight" in own and "lm_head.weight" not in state and "model.language_model.embed_tokens.weight" in state:
+    embedding = "model.language_model.embed_tokens.weight"
+    if "lm_head.weight" in own and "lm_head.weight" not in state and embedding in state:
         # ComfyUI's Qwen2.5-VL files may leave the LM head out (its Qwen25_7BVLI_Config has lm_head False): the
         # pipelines read hidden states only, so the input embedding stands in for it
-        state["lm_head.weight"] = state["model.language_model.embed_tokens.weight"]
+        state["lm_head.weight"] = state[embedding]
     if "text_projection.weight" in own and "text_projection.weight" not in state:
         width = own["text_projection.weight"].shape
         if width[0] == width[1]:
