@@ -81,7 +81,7 @@ def tokenizer_folder(kind: str, own: Path | None = None) -> Path:
 
 
 def load_tokenizer(kind: str, own: Path | None = None):
-    """The ``kind`` (t5, qwen3) fast tokenizer from ``tokenizer_folder``."""
+    """The ``kind`` (t5, qwen3, qwen2.5-vl) fast tokenizer from ``tokenizer_folder``."""
     return _load(str(tokenizer_folder(kind, own)), kind)
 
 
