@@ -20,7 +20,9 @@ PUBLISHED = {("sd3.5-large", "transformer"): 8.1, ("sd3.5-medium", "transformer"
              ("sd3.5-medium", "text_encoder_2"): 0.695, ("flux.1-dev", "text_encoder"): 0.123,
              ("sd3.5-medium", "vae"): 0.084,
              # Chroma1-HD's model card: 8.9 B (Flux.1 schnell pruned), with the T5-XXL encoder alone
-             ("chroma", "transformer"): 8.9, ("chroma", "text_encoder"): 4.76}
+             ("chroma", "transformer"): 8.9, ("chroma", "text_encoder"): 4.76,
+             # Qwen-Image's model card: a 20 B MMDiT; Qwen2.5-VL-7B-Instruct's: 8.29 B; Wan 2.1's VAE: 127 M
+             ("qwen-image", "transformer"): 20.4, ("qwen-image", "text_encoder"): 8.29, ("qwen-image", "vae"): 0.127}
 
 
 def _build(folder, part):

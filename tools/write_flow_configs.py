@@ -1,4 +1,4 @@
-"""Write the config folders that ship in ``resources/configs/`` for SD 3.5, Flux.1 and Chroma files: what diffusers'
+"""Write the config folders that ship in ``resources/configs/`` for the flow families' single files: what diffusers'
 ``from_single_file`` reads instead of fetching the reference repo's folder, and what the text encoders of split
 files are built from. Configs only (a few KB), no weights.
 
@@ -20,12 +20,18 @@ The values are those of the reference repos' own config files (facts, taken fiel
   24 heads × 128, its modulation replaced by an approximator of 5 layers 5120 wide on 64 channels — the values
   diffusers' ChromaTransformer2DModel defaults to, whose docstring names Chroma1-HD; model_index.json: ChromaPipeline
   with a T5EncoderModel and its tokenizer, no CLIP), text_encoder T5-XXL, Flux.1's VAE, and the flow Euler scheduler
-  with Flux.1-dev's dynamic shifting (ChromaPipeline reads its mu from those keys).
+  with Flux.1-dev's dynamic shifting (ChromaPipeline reads its mu from those keys);
+- ``qwen-image``: Qwen/Qwen-Image (transformer/config.json: 60 layers of 24 heads × 128 on 64 packed inputs, context
+  3584, RoPE axes 16/56/56; text_encoder/config.json: Qwen2.5-VL-7B-Instruct's, 28 layers 3584 wide with its
+  32-block vision tower; vae/config.json: the Wan 2.1-style AutoencoderKLQwenImage, z_dim 16, with its per-channel
+  latents mean and std; scheduler: flow Euler, exponential dynamic shift 0.5 → 0.9 over 256 → 8192 tokens, ending
+  at σ 0.02).
 
 ``tests/test_flow_configs.py`` builds each model from these on the meta device and checks its parameter count
-against the published one (SD 3.5 Large 8.1 B, Medium 2.5 B, Flux.1 11.9 B, Chroma 8.9 B, T5-XXL's encoder 4.8 B).
+against the published one (its ``PUBLISHED`` table: SD 3.5 Large 8.1 B, Flux.1 11.9 B, Chroma 8.9 B, Qwen-Image
+20.4 B, T5-XXL's encoder 4.8 B, Qwen2.5-VL-7B 8.3 B …).
 
-    python tools/write_flow_configs.py            # writes resources/configs/{sd3.5-large,sd3.5-medium,flux.1-*,chroma}
+    python tools/write_flow_configs.py            # writes every folder above into resources/configs/
 """
 
 from __future__ import annotations
@@ -90,6 +96,37 @@ CHROMA_INDEX = {"_class_name": "ChromaPipeline", "feature_extractor": [None, Non
                 "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"],
                 "text_encoder": ["transformers", "T5EncoderModel"], "tokenizer": ["transformers", "T5Tokenizer"],
                 "transformer": ["diffusers", "ChromaTransformer2DModel"], "vae": ["diffusers", "AutoencoderKL"]}
+QWEN_IMAGE_TRANSFORMER = {"_class_name": "QwenImageTransformer2DModel", "attention_head_dim": 128,
+                          "axes_dims_rope": [16, 56, 56], "guidance_embeds": False, "in_channels": 64,
+                          "joint_attention_dim": 3584, "num_attention_heads": 24, "num_layers": 60, "out_channels": 16,
+                          "patch_size": 2}
+QWEN25_VL_7B = {  # Qwen/Qwen-Image's text_encoder/config.json (Qwen/Qwen2.5-VL-7B-Instruct's)
+    "architectures": ["Qwen2_5_VLForConditionalGeneration"], "attention_dropout": 0.0, "bos_token_id": 151643,
+    "eos_token_id": 151645, "hidden_act": "silu", "hidden_size": 3584, "image_token_id": 151655,
+    "initializer_range": 0.02, "intermediate_size": 18944, "max_position_embeddings": 128000, "max_window_layers": 28,
+    "model_type": "qwen2_5_vl", "num_attention_heads": 28, "num_hidden_layers": 28, "num_key_value_heads": 4,
+    "rms_norm_eps": 1e-06, "rope_scaling": {"mrope_section": [16, 24, 24], "rope_type": "default", "type": "default"},
+    "rope_theta": 1000000.0, "sliding_window": 32768, "tie_word_embeddings": False, "use_cache": True,
+    "use_sliding_window": False, "video_token_id": 151656, "vision_end_token_id": 151653,
+    "vision_start_token_id": 151652, "vision_token_id": 151654, "vocab_size": 152064,
+    "vision_config": {"depth": 32, "fullatt_block_indexes": [7, 15, 23, 31], "hidden_act": "silu", "hidden_size": 1280,
+                      "in_channels": 3, "intermediate_size": 3420, "num_heads": 16, "out_hidden_size": 3584,
+                      "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "tokens_per_second": 2,
+                      "window_size": 112},
+}
+QWEN_IMAGE_VAE = {  # Qwen/Qwen-Image's vae/config.json: Wan 2.1's VAE and its latent statistics
+    "_class_name": "AutoencoderKLQwenImage", "attn_scales": [], "base_dim": 96, "dim_mult": [1, 2, 4, 4],
+    "dropout": 0.0, "num_res_blocks": 2, "temperal_downsample": [False, True, True], "z_dim": 16,
+    "latents_mean": [-0.7571, -0.7089, -0.9113, 0.1075, -0.1745, 0.9653, -0.1517, 1.5508, 0.4134, -0.0715, 0.5517,
+                     -0.3632, -0.1922, -0.9497, 0.2503, -0.2921],
+    "latents_std": [2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743, 3.2687, 2.1526, 2.8652, 1.5579,
+                    1.6382, 1.1253, 2.8251, 1.916],
+}
+QWEN_IMAGE_INDEX = {"_class_name": "QwenImagePipeline", "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"],
+                    "text_encoder": ["transformers", "Qwen2_5_VLForConditionalGeneration"],
+                    "tokenizer": ["transformers", "Qwen2Tokenizer"],
+                    "transformer": ["diffusers", "QwenImageTransformer2DModel"],
+                    "vae": ["diffusers", "AutoencoderKLQwenImage"]}
 
 
 def folders() -> dict[str, dict[str, dict]]:
@@ -129,6 +166,12 @@ def folders() -> dict[str, dict[str, dict]]:
                        **FLOW_EULER, "base_image_seq_len": 256, "base_shift": 0.5, "max_image_seq_len": 4096,
                        "max_shift": 1.15, "shift": 3.0, "use_dynamic_shifting": True},
                    "model_index.json": CHROMA_INDEX},
+        "qwen-image": {"transformer/config.json": QWEN_IMAGE_TRANSFORMER, "text_encoder/config.json": QWEN25_VL_7B,
+                       "vae/config.json": QWEN_IMAGE_VAE, "model_index.json": QWEN_IMAGE_INDEX,
+                       "scheduler/scheduler_config.json": {
+                           **FLOW_EULER, "base_image_seq_len": 256, "base_shift": 0.5, "max_image_seq_len": 8192,
+                           "max_shift": 0.9, "shift": 1.0, "shift_terminal": 0.02, "time_shift_type": "exponential",
+                           "use_dynamic_shifting": True}},
     }
 
 

@@ -269,7 +269,16 @@ FAMILIES: tuple[Family, ...] = (
            # its pipeline sets the schedule by sigmas (set_timesteps(sigmas=…, mu=…)): DPM++ 2M takes no sigmas
            schedulers=("euler", "unipc"),
            # QwenImagePipeline's docstring and Qwen-Image's model card: 50 steps at true CFG 4
-           defaults=_frozen({"scheduler": "euler", "steps": 50, "guidance_scale": 4.0})),
+           defaults=_frozen({"scheduler": "euler", "steps": 50, "guidance_scale": 4.0}),
+           # ComfyUI's qwen_image_*.safetensors keep diffusers' own names (diffusers maps them as they are): its text
+           # in through txt_norm and txt_in, which no other family's file names (InvokeAI tells Qwen-Image files by
+           # txt_norm/txt_in/img_in too); its modulation img_mod.1 is Qwen-Image's alone. Text: Qwen2.5-VL-7B
+           # (qwen_2.5_vl_7b*.safetensors); VAE: qwen_image_vae.safetensors, Wan 2.1-style
+           split=SplitFiles(keys=("txt_norm.weight", "transformer_blocks.0.img_mod.1.weight"),
+                            configs=(("qwen-image", ""),),
+                            text_encoders=(TextPart("text_encoder", "qwen2.5-vl", "Qwen2.5-VL", ("qwen_2.5_vl", "qwen"),
+                                                    "text_encoders.qwen25_7b.transformer."),),
+                            vae_words=("qwen_image", "qwen"))),
     Family(key="klein", name="Flux.2 Klein", context_dim=7680, text_widths=(2560,),  # Qwen3-4B's 3 hidden states
            folder_classes=_frozen({"Flux2KleinPipeline": "flux2-klein"}),
            variants=(Variant("flux2-klein", 128, "Text to Image",  # 32 channels × 2×2

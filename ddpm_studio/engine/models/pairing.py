@@ -24,6 +24,7 @@ from ddpm_studio.engine.models.split_files import (
     read_split,
     vae_channels,
     vae_latent_channels,
+    wan_vae,
 )
 from ddpm_studio.engine.models.text_files import TextEncoderFile, encoders_in
 
@@ -116,8 +117,8 @@ def pair(model: Path, text_folders=(), vae_folders=(), remembered: dict | None =
             taken.add(pick)
     vae = ""
     if not facts.vae_inside:
-        channels = vae_latent_channels(config)
-        fits = [p for p in _files(vae_folders) if vae_channels(p, _shapes(p)) == channels and p not in found_in]
+        channels, wan = vae_latent_channels(config), wan_vae(config)
+        fits = [p for p in _files(vae_folders) if vae_channels(p, _shapes(p), wan) == channels and p not in found_in]
         options.append((VAE_PART, "VAE", tuple(str(p) for p in fits)))
         pick = _pick(fits, remembered.get(VAE_PART, ""), family.split.vae_words)
         vae = str(pick) if pick is not None else ""

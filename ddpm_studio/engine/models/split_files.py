@@ -6,8 +6,9 @@ A diffusion-model file is known by its keys (its family's ``split`` row, models/
 safetensors header alone; its config folder (``resources/configs/<name>``, e.g. ``sd3.5-medium``) is picked by a
 key too. Its text encoders are matched to the parts of its pipeline by kind and width (text_files.py; the widths are
 its config folder's); whatever it needs and was not given is named in the error. The transformer and the VAE load
-with diffusers' ``from_single_file(config=<that folder>, local_files_only=True)``, the encoders are built from the
-folder's configs with their files' weights, the tokenizers come from tokenizers.py — nothing is fetched.
+with diffusers' ``from_single_file(config=<that folder>, local_files_only=True)`` (a Wan-style VAE, Qwen-Image's,
+through wan_vae.py), the encoders are built from the folder's configs with their files' weights, the tokenizers
+come from tokenizers.py — nothing is fetched.
 """
 
 from __future__ import annotations
@@ -46,8 +47,13 @@ def read_split(path: Path, shapes: dict[str, tuple[int, ...]]) -> SplitFacts | N
     return SplitFacts(family.key, family.split.config_for(own), vae_inside, tuple(encoders_in(path, shapes)))
 
 
-def vae_channels(path: Path, shapes: dict[str, tuple[int, ...]]) -> int:
-    """The latent channels of a VAE file (or of the VAE inside a checkpoint); 0 when it holds none."""
+def vae_channels(path: Path, shapes: dict[str, tuple[int, ...]], wan: bool = False) -> int:
+    """The latent channels of a VAE file (or of the VAE inside a checkpoint); 0 when it holds none. ``wan``: of a
+    Wan-style VAE (Qwen-Image's, wan_vae.py) instead of an AutoencoderKL."""
+    if wan:
+        from ddpm_studio.engine.models.wan_vae import wan_channels
+
+        return wan_channels(shapes, VAE_PREFIXES)
     for prefix in VAE_PREFIXES:
         shape = shapes.get(prefix + VAE_KEY)
         if shape and len(shape) == 4:
@@ -104,7 +110,13 @@ def missing_parts(family: Family, config: Path, chosen: dict, vae: bool) -> list
 
 
 def vae_latent_channels(config: Path) -> int:
-    return int(json.loads((config / "vae" / "config.json").read_text(encoding="utf-8"))["latent_channels"])
+    data = json.loads((config / "vae" / "config.json").read_text(encoding="utf-8"))
+    return int(data.get("latent_channels") or data["z_dim"])  # z_dim: a Wan-style VAE's (AutoencoderKLQwenImage)
+
+
+def wan_vae(config: Path) -> bool:
+    """Whether the config folder's VAE is Wan-style (a 3-D causal VAE: Qwen-Image's), not an AutoencoderKL."""
+    return "z_dim" in json.loads((config / "vae" / "config.json").read_text(encoding="utf-8"))
 
 
 def missing_message(path: Path, family: Family, lacking: list[str]) -> str:
@@ -139,11 +151,13 @@ def check_vae(path: Path, family: Family, config: Path) -> None:
         shapes = read_shapes(path)
     except SingleFileError as exc:
         raise ModelError(str(exc)) from None
-    channels = vae_channels(path, shapes)
+    wan = wan_vae(config)
+    channels = vae_channels(path, shapes, wan)
     wanted = vae_latent_channels(config)
     if channels != wanted:
-        what = f"a {channels}-channel VAE" if channels else "no VAE"
-        raise ModelError(f"{path} holds {what}; {family.name} models need a {wanted}-channel one.")
+        what = f"a {channels}-channel VAE" if channels else f"no{' Wan-style' if wan else ''} VAE"
+        raise ModelError(f"{path} holds {what}; {family.name} models need a {wanted}-channel"
+                         f"{' Wan-style' if wan else ''} one.")
 
 
 def load_split(path: Path, facts: SplitFacts, pipeline_class: str, dtype, text_encoders=(), vae: str = ""):
@@ -170,9 +184,17 @@ def load_split(path: Path, facts: SplitFacts, pipeline_class: str, dtype, text_e
     parts: dict = {}
     try:
         denoiser = getattr(diffusers, index[family.denoiser][1])
-        parts[family.denoiser] = denoiser.from_single_file(str(path), subfolder=family.denoiser, **common)
-        vae_class = getattr(diffusers, index["vae"][1])  # the config folder's (AutoencoderKL for Flux and Chroma)
-        parts["vae"] = vae_class.from_single_file(str(vae_path or path), subfolder="vae", **common)
+        parts[family.denoiser] = denoiser.from_single_file(_denoiser_source(path, index[family.denoiser][1]),
+                                                           subfolder=family.denoiser, **common)
+        if wan_vae(config):  # diffusers' from_single_file does not take AutoencoderKLQwenImage
+            from ddpm_studio.engine.models.wan_vae import load_wan_vae
+
+            parts["vae"] = load_wan_vae(index["vae"][1], vae_path or path, config, dtype)
+        else:
+            vae_class = getattr(diffusers, index["vae"][1])  # the config folder's (AutoencoderKL for Flux and Chroma)
+            parts["vae"] = vae_class.from_single_file(str(vae_path or path), subfolder="vae", **common)
+    except ModelError:
+        raise
     except Exception as exc:
         raise ModelError(f"Could not load {path.name} as {family.name} diffusion model: {first_line(exc)}") from None
     parts["scheduler"] = getattr(diffusers, index["scheduler"][1]).from_pretrained(config, subfolder="scheduler")
@@ -190,6 +212,22 @@ def load_split(path: Path, facts: SplitFacts, pipeline_class: str, dtype, text_e
     if not family.prompt_weights:
         notes.append(f"{family.name} takes the prompt as plain text: A1111 weights, brackets and BREAK are not applied")
     return getattr(diffusers, pipeline_class)(**parts), "; ".join(notes)
+
+
+def _denoiser_source(path: Path, class_name: str):
+    """What diffusers' ``from_single_file`` reads for the denoiser: the file, or its tensors with ComfyUI's
+    ``model.diffusion_model.`` taken off where diffusers maps the file's keys as they are (its
+    SINGLE_FILE_LOADABLE_CLASSES gives QwenImageTransformer2DModel the identity) and so would not see them."""
+    if class_name != "QwenImageTransformer2DModel":
+        return str(path)
+    from ddpm_studio.engine.models.single_file import SingleFileError, read_shapes
+    from ddpm_studio.engine.models.text_files import read_tensors
+
+    try:
+        prefixed = any(key.startswith(DIFFUSION_PREFIX) for key in read_shapes(path))
+    except SingleFileError as exc:
+        raise ModelError(str(exc)) from None
+    return read_tensors(path, DIFFUSION_PREFIX) if prefixed else str(path)
 
 
 def _tokenizer(part: TextPart, config: Path):

@@ -24,6 +24,8 @@ class TextKind:
     width_key: str  # the tensor whose last dimension is its width
     label: str  # what a user reads
     level: str = ""  # a first level of the files' key names that a model of its kind may not have
+    # (old prefix, new prefix): the files' levels a newer transformers model names otherwise, the first that fits
+    renames: tuple[tuple[str, str], ...] = ()
 
 
 KINDS = {
@@ -31,6 +33,12 @@ KINDS = {
                      "CLIP text encoder", level="text_model."),
     "t5": TextKind("encoder.block.0.layer.0.SelfAttention.q.weight", "encoder.block.0.layer.0.SelfAttention.q.weight",
                    "T5 encoder"),
+    # Qwen2.5-VL with its vision tower (Qwen-Image's qwen_2.5_vl_7b.safetensors): the layout of Qwen/Qwen2.5-VL-7B's
+    # files, visual.* and model.* (the language model), which transformers 5 names model.visual.* and
+    # model.language_model.* (its conversion_mapping.py, Qwen2VLForConditionalGeneration; InvokeAI's Qwen-Image
+    # loader maps ComfyUI's files the same way). Known by its vision tower, which no Qwen3 file has.
+    "qwen2.5-vl": TextKind("visual.patch_embed.proj.weight", "model.embed_tokens.weight", "Qwen2.5-VL text encoder",
+                           renames=(("visual.", "model.visual."), ("model.", "model.language_model."))),
 }
 
 
@@ -75,21 +83,41 @@ def read_tensors(path: Path, prefix: str = "", dtype=None) -> dict:
     return tensors
 
 
+def _renamed(state: dict, renames, own) -> dict:
+    """``state`` with each key's first matching old level renamed, when the model names the new levels and the file
+    does not already."""
+    new = tuple(after for _, after in renames)
+    if not renames or not any(k.startswith(new) for k in own) or any(k.startswith(new) for k in state):
+        return state
+    out = {}
+    for key, value in state.items():
+        old, after = next(((o, a) for o, a in renames if key.startswith(o)), ("", ""))
+        out[after + key[len(old):] if old else key] = value
+    return out
+
+
 def load_text_encoder(class_name: str, config: Path, found: TextEncoderFile, dtype):
     """The transformers encoder ``class_name`` built from the config folder ``config`` with the weights of
     ``found``. A CLIP with a projection whose file has none gets the identity, as diffusers and ComfyUI give SD 3's
     CLIP-L; a T5's tied input embedding is its ``shared`` table."""
     import torch
     import transformers
+    from accelerate import init_empty_weights
 
     cls = getattr(transformers, class_name)
     state = read_tensors(found.path, found.prefix, dtype)
-    with torch.device("meta"):
+    with init_empty_weights(include_buffers=False):  # buffers made by the model (rotary inv_freq) stay real
         model = cls(transformers.AutoConfig.from_pretrained(config, local_files_only=True))
     own = model.state_dict()
     level = KINDS[found.kind].level  # transformers 5's CLIPTextModel has no text_model. level in its names
     if level and not any(k.startswith(level) for k in own):
         state = {key.removeprefix(level): value for key, value in state.items()}
+    state = _renamed(state, KINDS[found.kind].renames, own)
+    embedding = "model.language_model.embed_tokens.weight"
+    if "lm_head.weight" in own and "lm_head.weight" not in state and embedding in state:
+        # ComfyUI's Qwen2.5-VL files may leave the LM head out (its Qwen25_7BVLI_Config has lm_head False): the
+        # pipelines read hidden states only, so the input embedding stands in for it
+        state["lm_head.weight"] = state[embedding]
     if "text_projection.weight" in own and "text_projection.weight" not in state:
         width = own["text_projection.weight"].shape
         if width[0] == width[1]:
