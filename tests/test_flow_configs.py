@@ -18,7 +18,9 @@ PUBLISHED = {("sd3.5-large", "transformer"): 8.1, ("sd3.5-medium", "transformer"
              ("flux.1-dev", "transformer"): 11.9, ("flux.1-schnell", "transformer"): 11.9,
              ("sd3.5-large", "text_encoder_3"): 4.76, ("flux.1-dev", "text_encoder_2"): 4.76,
              ("sd3.5-medium", "text_encoder_2"): 0.695, ("flux.1-dev", "text_encoder"): 0.123,
-             ("sd3.5-medium", "vae"): 0.084}
+             ("sd3.5-medium", "vae"): 0.084,
+             # Z-Image's model card: a 6.15 B transformer; Qwen3-4B's: 4.0 B (the LM head tied to the embedding)
+             ("z-image-turbo", "transformer"): 6.15, ("z-image-turbo", "text_encoder"): 4.0}
 
 
 def _build(folder, part):

@@ -17,6 +17,9 @@ The values are those of the reference repos' own config files (facts, taken fiel
   with scale 0.3611 and shift 0.1159, flow Euler with dynamic shifting 0.5 → 1.15 over 256 → 4096 tokens (dev) or
   a fixed shift of 1 (schnell).
 
+- ``z-image-turbo``: Tongyi-MAI/Z-Image-Turbo (see ``ZIMAGE_TRANSFORMER``), its text encoder Qwen/Qwen3-4B's config,
+  Flux.1's VAE, flow Euler with a static shift of 3.
+
 ``tests/test_flow_configs.py`` builds each model from these on the meta device and checks its parameter count
 against the published one (SD 3.5 Large 8.1 B, Medium 2.5 B, Flux.1 11.9 B, T5-XXL's encoder 4.8 B).
 
@@ -77,6 +80,40 @@ FLUX_INDEX = {"_class_name": "FluxPipeline", "feature_extractor": [None, None], 
               "transformer": ["diffusers", "FluxTransformer2DModel"], "vae": ["diffusers", "AutoencoderKL"]}
 FLOW_EULER = {"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000}
 
+# Qwen/Qwen3-4B's config.json (Z-Image-Turbo's and FLUX.2-klein-4B's text_encoder/config.json are it): 36 layers,
+# 2560 wide, 32 query and 8 key/value heads of 128, tied embeddings; Qwen/Qwen3-8B's: 4096 wide, 12288 MLP, untied
+QWEN3_4B = {
+    "architectures": ["Qwen3ForCausalLM"], "attention_bias": False, "attention_dropout": 0.0, "bos_token_id": 151643,
+    "eos_token_id": 151645, "head_dim": 128, "hidden_act": "silu", "hidden_size": 2560, "initializer_range": 0.02,
+    "intermediate_size": 9728, "max_position_embeddings": 40960, "max_window_layers": 36, "model_type": "qwen3",
+    "num_attention_heads": 32, "num_hidden_layers": 36, "num_key_value_heads": 8, "rms_norm_eps": 1e-06,
+    "rope_scaling": None, "rope_theta": 1000000, "sliding_window": None, "tie_word_embeddings": True,
+    "use_cache": True, "use_sliding_window": False, "vocab_size": 151936,
+}
+QWEN3_8B = {**QWEN3_4B, "hidden_size": 4096, "intermediate_size": 12288, "tie_word_embeddings": False}
+# Tongyi-MAI/Z-Image-Turbo: transformer/config.json (30 layers of 30 heads × 128 on 3840, 2 refiner layers,
+# Qwen3-4B's 2560-wide captions, RoPE axes 32/48/48 with theta 256), model_index.json, a static shift of 3
+ZIMAGE_TRANSFORMER = {
+    "_class_name": "ZImageTransformer2DModel", "all_f_patch_size": [1], "all_patch_size": [2],
+    "axes_dims": [32, 48, 48], "axes_lens": [1536, 512, 512], "cap_feat_dim": 2560, "dim": 3840, "in_channels": 16,
+    "n_heads": 30, "n_kv_heads": 30, "n_layers": 30, "n_refiner_layers": 2, "norm_eps": 1e-05, "qk_norm": True,
+    "rope_theta": 256.0, "t_scale": 1000.0,
+}
+ZIMAGE_INDEX = {"_class_name": "ZImagePipeline", "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"],
+                "text_encoder": ["transformers", "Qwen3Model"], "tokenizer": ["transformers", "Qwen2Tokenizer"],
+                "transformer": ["diffusers", "ZImageTransformer2DModel"], "vae": ["diffusers", "AutoencoderKL"]}
+
+
+def qwen3_folders() -> dict[str, dict[str, dict]]:
+    """The config folders of the families whose text encoder is Qwen3 (Z-Image; Flux.2 Klein)."""
+    return {
+        "z-image-turbo": {
+            "transformer/config.json": ZIMAGE_TRANSFORMER, "text_encoder/config.json": QWEN3_4B,
+            "vae/config.json": {**VAE_16, "scaling_factor": 0.3611, "shift_factor": 0.1159},  # Flux.1's VAE
+            "scheduler/scheduler_config.json": {**FLOW_EULER, "shift": 3.0, "use_dynamic_shifting": False},
+            "model_index.json": ZIMAGE_INDEX},
+    }
+
 
 def folders() -> dict[str, dict[str, dict]]:
     """Config folder name → {file inside it: its JSON}."""
@@ -109,6 +146,7 @@ def folders() -> dict[str, dict[str, dict]]:
                            "scheduler/scheduler_config.json": {
                                **FLOW_EULER, "base_image_seq_len": 256, "base_shift": 0.5, "max_image_seq_len": 4096,
                                "max_shift": 1.15, "shift": 1.0, "use_dynamic_shifting": False}},
+        **qwen3_folders(),
     }
 
 

@@ -77,6 +77,8 @@ from ddpm_studio.engine.models.family_row import (  # noqa: F401 (the table's vo
 
 _CLIP_L = TextPart("text_encoder", "clip", "CLIP-L", ("clip_l",), "text_encoders.clip_l.transformer.")
 _T5 = dict(kind="t5", name="T5-XXL", words=("t5xxl", "t5"), inside="text_encoders.t5xxl.transformer.")
+# ComfyUI's qwen_3_4b.safetensors (Z-Image, Flux.2 Klein 4B) and qwen_3_8b (Klein 9B): a Qwen3 causal LM
+_QWEN3_4B = TextPart("text_encoder", "qwen3", "Qwen3", ("qwen_3", "qwen3"), "text_encoders.qwen3_4b.transformer.")
 
 
 _SD_NORMAL = {"txt2img": "StableDiffusionPipeline", "img2img": "StableDiffusionImg2ImgPipeline",
@@ -247,7 +249,13 @@ FAMILIES: tuple[Family, ...] = (
            schedulers=("euler", "unipc"),
            # Z-Image-Turbo's model card: 9 steps at guidance 0 ("Guidance should be 0 for the Turbo models");
            # ZImagePipeline's own defaults (50 steps at 5.0) are the base model's kind
-           defaults=_frozen({"scheduler": "euler", "steps": 9, "guidance_scale": 0.0})),
+           defaults=_frozen({"scheduler": "euler", "steps": 9, "guidance_scale": 0.0}),
+           # ComfyUI's z_image_turbo_bf16.safetensors: Lumina2-style names, but its blocks' adaLN is a bare Linear
+           # (adaLN_modulation.0, where Lumina 2's is SiLU then Linear, .1) and its attention fused (qkv); diffusers'
+           # single_file_utils tells it by the first (convert_z_image_transformer_checkpoint_to_diffusers reads it)
+           split=SplitFiles(keys=("layers.0.adaLN_modulation.0.weight", "context_refiner.0.attention.qkv.weight"),
+                            configs=(("z-image-turbo", ""),),
+                            text_encoders=(_QWEN3_4B,), vae_words=("ae", "flux"))),
     Family(key="qwenimage", name="Qwen-Image", context_dim=3584, text_widths=(3584,),  # Qwen2.5-VL-7B's hidden size
            folder_classes=_frozen({"QwenImagePipeline": "qwen-image"}),
            variants=(Variant("qwen-image", 64, "Text to Image", _frozen({"txt2img": "QwenImagePipeline"})),),
@@ -323,7 +331,8 @@ def family_of_checkpoint(keys) -> Family:
 def family_of_split_file(keys) -> Family | None:
     """The flow family a diffusion-model file is (its keys, the ``model.diffusion_model.`` prefix taken off): the row
     all of whose ``split.keys`` it holds, the one with most of them (a family built on another's blocks names more)."""
-    rows = [family for family in FAMILIES if family.split and all(key in keys for key in family.split.keys)]
+    rows = [family for family in FAMILIES if family.split and all(key in keys for key in family.split.keys)
+            and not any(key in keys for key in family.split.absent)]
     return max(rows, key=lambda family: len(family.split.keys), default=None)
 
 

@@ -7,7 +7,8 @@ safetensors header alone; its config folder (``resources/configs/<name>``, e.g. 
 key too. Its text encoders are matched to the parts of its pipeline by kind and width (text_files.py; the widths are
 its config folder's); whatever it needs and was not given is named in the error. The transformer and the VAE load
 with diffusers' ``from_single_file(config=<that folder>, local_files_only=True)``, the encoders are built from the
-folder's configs with their files' weights, the tokenizers come from tokenizers.py — nothing is fetched.
+folder's configs with their files' weights, the tokenizers come from tokenizers.py — nothing is fetched. The VAE
+loads as the class the folder's model_index.json names (vae_files.py; Flux.2's by a conversion of our own).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from ddpm_studio.engine.errors import ModelError, first_line
 from ddpm_studio.engine.models.families import BY_KEY, Family, TextPart, family_of_split_file
-from ddpm_studio.engine.models.text_files import TextEncoderFile, encoders_in
+from ddpm_studio.engine.models.text_files import KINDS, TextEncoderFile, encoders_in
 
 DIFFUSION_PREFIX = "model.diffusion_model."  # ComfyUI's and Stability's checkpoints; BFL's files have none
 VAE_KEY = "decoder.conv_in.weight"  # its input channels are the VAE's latent channels
@@ -126,8 +127,8 @@ def text_files(paths) -> list[TextEncoderFile]:
             raise ModelError(str(exc)) from None
         encoders = encoders_in(path, shapes)
         if not encoders:
-            raise ModelError(f"{path} holds no text encoder DDPM Studio knows (CLIP or T5 in the layout ComfyUI "
-                             "keeps them).")
+            raise ModelError(f"{path} holds no text encoder DDPM Studio knows ({', '.join(KINDS)} in the layout "
+                             "ComfyUI keeps them).")
         found.extend(encoders)
     return found
 
@@ -152,6 +153,7 @@ def load_split(path: Path, facts: SplitFacts, pipeline_class: str, dtype, text_e
     import diffusers
 
     from ddpm_studio.engine.models.single_file import SingleFileError, config_folder
+    from ddpm_studio.engine.models.vae_files import load_vae
 
     family = BY_KEY[facts.family]
     try:
@@ -171,7 +173,9 @@ def load_split(path: Path, facts: SplitFacts, pipeline_class: str, dtype, text_e
     try:
         denoiser = getattr(diffusers, index[family.denoiser][1])
         parts[family.denoiser] = denoiser.from_single_file(str(path), subfolder=family.denoiser, **common)
-        parts["vae"] = diffusers.AutoencoderKL.from_single_file(str(vae_path or path), subfolder="vae", **common)
+        parts["vae"] = load_vae(index["vae"][1], vae_path or path, config, dtype)  # the class its folder names
+    except ModelError:
+        raise
     except Exception as exc:
         raise ModelError(f"Could not load {path.name} as {family.name} diffusion model: {first_line(exc)}") from None
     parts["scheduler"] = getattr(diffusers, index["scheduler"][1]).from_pretrained(config, subfolder="scheduler")

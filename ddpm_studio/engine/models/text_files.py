@@ -31,6 +31,11 @@ KINDS = {
                      "CLIP text encoder", level="text_model."),
     "t5": TextKind("encoder.block.0.layer.0.SelfAttention.q.weight", "encoder.block.0.layer.0.SelfAttention.q.weight",
                    "T5 encoder"),
+    # ComfyUI's qwen_3_4b.safetensors / qwen_3_8b (Z-Image, Flux.2 Klein) keep Qwen3's own names under model.;
+    # ComfyUI (comfy/sd.py detect_te_model) knows Qwen3 by its q/k norms, which Qwen2.5-VL lacks, and its width by
+    # post_attention_layernorm (2560 for Qwen3-4B, 4096 for 8B); transformers 5's Qwen3Model has no model. level
+    "qwen3": TextKind("model.layers.0.self_attn.q_norm.weight", "model.layers.0.post_attention_layernorm.weight",
+                      "Qwen3 text encoder", level="model."),
 }
 
 
@@ -98,6 +103,9 @@ def load_text_encoder(class_name: str, config: Path, found: TextEncoderFile, dty
         state["shared.weight"] = state["encoder.embed_tokens.weight"]
     if "encoder.embed_tokens.weight" in own and "encoder.embed_tokens.weight" not in state and "shared.weight" in state:
         state["encoder.embed_tokens.weight"] = state["shared.weight"]
+    if "lm_head.weight" in own and "lm_head.weight" not in state and "model.embed_tokens.weight" in state:
+        # a causal LM's head, which ComfyUI's files leave out: never used (the pipelines read hidden states)
+        state["lm_head.weight"] = state["model.embed_tokens.weight"]
     wrong = [key for key, value in state.items() if key in own and tuple(value.shape) != tuple(own[key].shape)]
     if wrong:
         raise ModelError(f"{found.path} does not fit {config.name}'s {class_name}: {wrong[0]} is "
@@ -111,6 +119,12 @@ def load_text_encoder(class_name: str, config: Path, found: TextEncoderFile, dty
             module_name, _, buffer = name.rpartition(".")
             module = model.get_submodule(module_name)
             setattr(module, buffer, torch.arange(getattr(module, buffer).shape[-1]).expand((1, -1)))
+            missing.remove(name)
+        elif name.endswith("inv_freq"):  # a rotary embedding's frequencies (Qwen3's), computed from its config
+            module_name, _, buffer = name.rpartition(".")
+            module = model.get_submodule(module_name)
+            with torch.device("cpu"):
+                setattr(module, buffer, getattr(type(module)(module.config), buffer))
             missing.remove(name)
     if missing:
         raise ModelError(f"{found.path} lacks weights of its {class_name}: {', '.join(missing[:3])}"
