@@ -112,15 +112,19 @@ def save_flux2_vae(vae, path: Path) -> Path:
     """An AutoencoderKLFlux2 as BFL's flux2-vae.safetensors: the LDM layout, the quant convolutions inside the encoder
     and decoder, the batch norm's running statistics (its step counter left out)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = _plain(vae.state_dict())
+    save_file(flux2_vae_to_original(_plain(vae.state_dict()), len(vae.config.down_block_types)), str(path))
+    return path
+
+
+def flux2_vae_to_original(state: dict, num_blocks: int) -> dict:
+    state = dict(state)
     norm = {key: state.pop(key) for key in ("bn.running_mean", "bn.running_var")}
-    state.pop("bn.num_batches_tracked")
-    ldm = vae_to_ldm(state, len(vae.config.down_block_types))
+    state.pop("bn.num_batches_tracked", None)
+    ldm = vae_to_ldm(state, num_blocks)
     for old, new in (("quant_conv.", "encoder.quant_conv."), ("post_quant_conv.", "decoder.post_quant_conv.")):
         for key in [k for k in ldm if k.startswith(old)]:
             ldm[new + key[len(old):]] = ldm.pop(key)
-    save_file({**ldm, **norm}, str(path))
-    return path
+    return {**ldm, **norm}
 
 
 def save_klein_files(pipe, home: Path, prefix: str = "") -> dict:

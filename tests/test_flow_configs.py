@@ -20,7 +20,11 @@ PUBLISHED = {("sd3.5-large", "transformer"): 8.1, ("sd3.5-medium", "transformer"
              ("sd3.5-medium", "text_encoder_2"): 0.695, ("flux.1-dev", "text_encoder"): 0.123,
              ("sd3.5-medium", "vae"): 0.084,
              # Z-Image's model card: a 6.15 B transformer; Qwen3-4B's: 4.0 B (the LM head tied to the embedding)
-             ("z-image-turbo", "transformer"): 6.15, ("z-image-turbo", "text_encoder"): 4.0}
+             ("z-image-turbo", "transformer"): 6.15, ("z-image-turbo", "text_encoder"): 4.0,
+             # FLUX.2-klein-4B's and -9B's model cards: 4 B (3.9 B, rounded in its name) and 9 B flow transformers;
+             # Qwen3-8B's: 8.2 B
+             ("flux.2-klein-4b", "transformer"): 3.9, ("flux.2-klein-9b", "transformer"): 9.0,
+             ("flux.2-klein-9b", "text_encoder"): 8.2, ("flux.2-klein-4b", "vae"): 0.084}
 
 
 def _build(folder, part):

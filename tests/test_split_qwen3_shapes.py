@@ -15,10 +15,10 @@ from ddpm_studio.engine.models.families import BY_KEY
 from ddpm_studio.engine.models.split_files import SplitFacts, assign, read_split
 from ddpm_studio.engine.models.text_files import encoders_in
 from ddpm_studio.paths import resources_dir
-from tests.comfy_qwen3 import zimage_to_original
+from tests.comfy_qwen3 import flux2_vae_to_original, klein_to_original, zimage_to_original
 
 CONFIGS = resources_dir() / "configs"
-FOLDERS = [("z-image-turbo", "zimage", 2560)]
+FOLDERS = [("z-image-turbo", "zimage", 2560), ("flux.2-klein-4b", "klein", 2560), ("flux.2-klein-9b", "klein", 4096)]
 
 
 def _meta(name, part):
@@ -38,7 +38,7 @@ def _original(family, state):
 
     if family == "zimage":
         return zimage_to_original(state), utils.convert_z_image_transformer_checkpoint_to_diffusers
-    raise KeyError(family)
+    return klein_to_original(state), utils.convert_flux2_transformer_checkpoint_to_diffusers
 
 
 @pytest.mark.parametrize(("name", "family", "width"), FOLDERS)
@@ -49,8 +49,8 @@ def test_the_original_layout_of_each_shipped_config_is_read_back_whole(name, fam
     shipped = {f"model.diffusion_model.{key}": tuple(value.shape) for key, value in original.items()}
     facts = read_split(tmp_path / "model.safetensors", shipped)
     assert facts is not None and (facts.family, facts.config) == (family, name)  # known by its keys alone
-    converted = convert(checkpoint={f"model.diffusion_model.{k}": v for k, v in original.items()},
-                        config=dict(model.config))
+    # read without the prefix, as split_files hands it to diffusers (Flux.2's conversion would keep it)
+    converted = convert(checkpoint=dict(original), config=dict(model.config))
     assert {k: tuple(v.shape) for k, v in converted.items()} == {k: tuple(v.shape) for k, v in state.items()}
 
 
@@ -63,3 +63,16 @@ def test_the_real_qwen3_is_known_by_kind_and_width_and_fills_its_place(name, fam
     assert (found.kind, found.width) == ("qwen3", width)
     chosen = assign(BY_KEY[family], CONFIGS / name, SplitFacts(family, name, False), [found])
     assert chosen == {"text_encoder": found}
+
+
+def test_the_real_flux2_vae_layout_is_read_back_whole():
+    from ddpm_studio.engine.models.split_files import vae_channels
+    from ddpm_studio.engine.models.vae_files import flux2_to_diffusers
+
+    vae = _meta("flux.2-klein-4b", "vae")
+    state = vae.state_dict()
+    original = flux2_vae_to_original(dict(state), len(vae.config.down_block_types))
+    assert vae_channels(CONFIGS, {k: tuple(v.shape) for k, v in original.items()}) == 32
+    converted = flux2_to_diffusers(original, vae.config)
+    assert {k: tuple(v.shape) for k, v in converted.items()} == \
+        {k: tuple(v.shape) for k, v in state.items() if k != "bn.num_batches_tracked"}

@@ -89,7 +89,7 @@ def test_the_models_home_pairs_qwen3_and_ae_and_lists_the_model(zimage, configs)
     assert [Path(p).name for p in pairing.text_encoders] == ["qwen_3_4b.safetensors"]
     assert Path(pairing.vae).name == "ae.safetensors"  # Flux's name first among the 16-channel VAEs
     listed = folder_models(str(zimage["home"] / "models" / "diffusion_models"))
-    assert [(info.name, info.arch, info.panel) for info in listed] == [("tiny-z-image-turbo", "zimage", "Text to Image")]
+    assert [(i.name, i.arch, i.panel) for i in listed] == [("tiny-z-image-turbo", "zimage", "Text to Image")]
     assert folder_models(str(zimage["home"] / "models" / "text_encoders")) == []  # an encoder is no model
 
 

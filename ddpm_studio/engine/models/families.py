@@ -279,7 +279,17 @@ FAMILIES: tuple[Family, ...] = (
            # README; their model_index.json says is_distilled): 4 steps, guidance 1.0 (their pipeline ignores it)
            defaults=_frozen({"scheduler": "euler", "steps": 50, "guidance_scale": 4.0}),
            flavours=(Flavour("distilled", "is_distilled", True, _frozen({"steps": 4, "guidance_scale": 1.0}),
-                             in_index=True),)),
+                             in_index=True),),
+           # BFL's flux-2-klein-4b.safetensors / -9b (ComfyUI's the same): Flux.2's shared modulations
+           # (single_stream_modulation, as diffusers' single_file_utils knows Flux.2) and no pooled text in, so never
+           # Flux.1's; no guidance embedding, which Flux.2 dev has; the 9B by its sixth double block (the 4B has 5).
+           # The base (undistilled) Klein files have the same keys: they load as the distilled ones
+           split=SplitFiles(keys=("double_blocks.0.img_attn.norm.key_norm.scale",
+                                  "single_stream_modulation.lin.weight"),
+                            configs=(("flux.2-klein-9b", "double_blocks.5.img_attn.qkv.weight"),
+                                     ("flux.2-klein-4b", "")),
+                            text_encoders=(_QWEN3_4B,), vae_words=("flux2",),
+                            absent=("guidance_in.in_layer.weight",))),
 )
 BY_KEY = {family.key: family for family in FAMILIES}
 FAMILY_NAMES = {family.key: family.name for family in FAMILIES}

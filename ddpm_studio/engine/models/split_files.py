@@ -172,7 +172,7 @@ def load_split(path: Path, facts: SplitFacts, pipeline_class: str, dtype, text_e
     parts: dict = {}
     try:
         denoiser = getattr(diffusers, index[family.denoiser][1])
-        parts[family.denoiser] = denoiser.from_single_file(str(path), subfolder=family.denoiser, **common)
+        parts[family.denoiser] = denoiser.from_single_file(_denoiser_source(path), subfolder=family.denoiser, **common)
         parts["vae"] = load_vae(index["vae"][1], vae_path or path, config, dtype)  # the class its folder names
     except ModelError:
         raise
@@ -192,7 +192,33 @@ def load_split(path: Path, facts: SplitFacts, pipeline_class: str, dtype, text_e
         parts[part.tokenizer] = _tokenizer(part, config)
     if not family.prompt_weights:
         notes.append(f"{family.name} takes the prompt as plain text: A1111 weights, brackets and BREAK are not applied")
-    return getattr(diffusers, pipeline_class)(**parts), "; ".join(notes)
+    return _pipeline(getattr(diffusers, pipeline_class), parts, index), "; ".join(notes)
+
+
+def _pipeline(cls, parts: dict, index: dict):
+    """The pipeline of ``parts``, with the settings its folder's model_index.json gives it beside its parts (Flux.2
+    Klein's is_distilled), as ``from_pretrained`` would."""
+    import inspect
+
+    takes = inspect.signature(cls.__init__).parameters
+    settings = {key: value for key, value in index.items()
+                if key in takes and key not in parts and not isinstance(value, list)}
+    return cls(**parts, **settings)
+
+
+def _denoiser_source(path: Path):
+    """What diffusers reads the diffusion model from: the file, or, when its keys are behind ComfyUI's
+    ``model.diffusion_model.`` (which not every diffusers conversion takes off: Flux.2's keeps it), its tensors
+    without it (those of a VAE or text encoders beside them left out)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        prefixed = any(key.startswith(DIFFUSION_PREFIX) for key in f.keys())
+    if not prefixed:
+        return str(path)
+    from ddpm_studio.engine.models.text_files import read_tensors
+
+    return read_tensors(path, DIFFUSION_PREFIX)
 
 
 def _tokenizer(part: TextPart, config: Path):
