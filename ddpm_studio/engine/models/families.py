@@ -53,7 +53,8 @@ model_index.json (``is_distilled``): a flavour read from the folder's index, wit
 
 A flow family's files as artists keep them (``split``, a ``SplitFiles``): a diffusion-model file (ComfyUI's
 ``models/diffusion_models``; its keys in the original layout, BFL's or Stability's, with or without the
-``model.diffusion_model.`` prefix) recognised by keys only its family holds; the config folder it loads through
+``model.diffusion_model.`` prefix) recognised by keys only its family holds (and, where another family is built on
+the same blocks, keys its files never hold: ``absent``); the config folder it loads through
 (``resources/configs/<name>``) picked by a key; its text encoders, each a part of its pipeline folder (the width
 its config folder gives it), the kind of file it is (``engine/models/text_files.py``), the words ComfyUI's names for
 it hold, and its prefix inside an all-in-one file; words a VAE file's name holds for it.
