@@ -22,7 +22,13 @@ PUBLISHED = {("sd3.5-large", "transformer"): 8.1, ("sd3.5-medium", "transformer"
              # Chroma1-HD's model card: 8.9 B (Flux.1 schnell pruned), with the T5-XXL encoder alone
              ("chroma", "transformer"): 8.9, ("chroma", "text_encoder"): 4.76,
              # Qwen-Image's model card: a 20 B MMDiT; Qwen2.5-VL-7B-Instruct's: 8.29 B; Wan 2.1's VAE: 127 M
-             ("qwen-image", "transformer"): 20.4, ("qwen-image", "text_encoder"): 8.29, ("qwen-image", "vae"): 0.127}
+             ("qwen-image", "transformer"): 20.4, ("qwen-image", "text_encoder"): 8.29, ("qwen-image", "vae"): 0.127,
+             # Z-Image's model card: a 6.15 B transformer; Qwen3-4B's: 4.0 B (the LM head tied to the embedding)
+             ("z-image-turbo", "transformer"): 6.15, ("z-image-turbo", "text_encoder"): 4.0,
+             # FLUX.2-klein-4B's and -9B's model cards: 4 B (3.9 B, rounded in its name) and 9 B flow transformers;
+             # Qwen3-8B's: 8.2 B
+             ("flux.2-klein-4b", "transformer"): 3.9, ("flux.2-klein-9b", "transformer"): 9.0,
+             ("flux.2-klein-9b", "text_encoder"): 8.2, ("flux.2-klein-4b", "vae"): 0.084}
 
 
 def _build(folder, part):

@@ -25,7 +25,11 @@ The values are those of the reference repos' own config files (facts, taken fiel
   3584, RoPE axes 16/56/56; text_encoder/config.json: Qwen2.5-VL-7B-Instruct's, 28 layers 3584 wide with its
   32-block vision tower; vae/config.json: the Wan 2.1-style AutoencoderKLQwenImage, z_dim 16, with its per-channel
   latents mean and std; scheduler: flow Euler, exponential dynamic shift 0.5 → 0.9 over 256 → 8192 tokens, ending
-  at σ 0.02).
+  at σ 0.02);
+- ``z-image-turbo``: Tongyi-MAI/Z-Image-Turbo (see ``ZIMAGE_TRANSFORMER``), its text encoder Qwen/Qwen3-4B's config,
+  Flux.1's VAE, flow Euler with a static shift of 3;
+- ``flux.2-klein-4b`` / ``flux.2-klein-9b``: black-forest-labs/FLUX.2-klein-4B and -9B, step-distilled (see
+  ``KLEIN_TRANSFORMER``), their text encoders Qwen3-4B's and Qwen3-8B's configs, FLUX.2's 32-channel VAE.
 
 ``tests/test_flow_configs.py`` builds each model from these on the meta device and checks its parameter count
 against the published one (its ``PUBLISHED`` table: SD 3.5 Large 8.1 B, Flux.1 11.9 B, Chroma 8.9 B, Qwen-Image
@@ -128,6 +132,76 @@ QWEN_IMAGE_INDEX = {"_class_name": "QwenImagePipeline", "scheduler": ["diffusers
                     "transformer": ["diffusers", "QwenImageTransformer2DModel"],
                     "vae": ["diffusers", "AutoencoderKLQwenImage"]}
 
+# Qwen/Qwen3-4B's config.json (Z-Image-Turbo's and FLUX.2-klein-4B's text_encoder/config.json are it): 36 layers,
+# 2560 wide, 32 query and 8 key/value heads of 128, tied embeddings; Qwen/Qwen3-8B's: 4096 wide, 12288 MLP, untied
+QWEN3_4B = {
+    "architectures": ["Qwen3ForCausalLM"], "attention_bias": False, "attention_dropout": 0.0, "bos_token_id": 151643,
+    "eos_token_id": 151645, "head_dim": 128, "hidden_act": "silu", "hidden_size": 2560, "initializer_range": 0.02,
+    "intermediate_size": 9728, "max_position_embeddings": 40960, "max_window_layers": 36, "model_type": "qwen3",
+    "num_attention_heads": 32, "num_hidden_layers": 36, "num_key_value_heads": 8, "rms_norm_eps": 1e-06,
+    "rope_scaling": None, "rope_theta": 1000000, "sliding_window": None, "tie_word_embeddings": True,
+    "use_cache": True, "use_sliding_window": False, "vocab_size": 151936,
+}
+QWEN3_8B = {**QWEN3_4B, "hidden_size": 4096, "intermediate_size": 12288, "tie_word_embeddings": False}
+# Tongyi-MAI/Z-Image-Turbo: transformer/config.json (30 layers of 30 heads × 128 on 3840, 2 refiner layers,
+# Qwen3-4B's 2560-wide captions, RoPE axes 32/48/48 with theta 256), model_index.json, a static shift of 3
+ZIMAGE_TRANSFORMER = {
+    "_class_name": "ZImageTransformer2DModel", "all_f_patch_size": [1], "all_patch_size": [2],
+    "axes_dims": [32, 48, 48], "axes_lens": [1536, 512, 512], "cap_feat_dim": 2560, "dim": 3840, "in_channels": 16,
+    "n_heads": 30, "n_kv_heads": 30, "n_layers": 30, "n_refiner_layers": 2, "norm_eps": 1e-05, "qk_norm": True,
+    "rope_theta": 256.0, "t_scale": 1000.0,
+}
+ZIMAGE_INDEX = {"_class_name": "ZImagePipeline", "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"],
+                "text_encoder": ["transformers", "Qwen3Model"], "tokenizer": ["transformers", "Qwen2Tokenizer"],
+                "transformer": ["diffusers", "ZImageTransformer2DModel"], "vae": ["diffusers", "AutoencoderKL"]}
+
+# black-forest-labs/FLUX.2-klein-4B: transformer/config.json (5 double- and 20 single-stream blocks of 24 heads × 128
+# on 128 inputs, three Qwen3-4B hidden states as its 7680-wide context, RoPE axes 4 × 32 with theta 2000, no guidance
+# embedding), vae/config.json (FLUX.2's AutoencoderKLFlux2: 32 channels, a batch norm over its 2×2 patches),
+# scheduler_config.json (dynamic shifting) and model_index.json (step-distilled: is_distilled); FLUX.2-klein-9B's
+# transformer: 8 double and 24 single blocks of 32 heads, Qwen3-8B's 3 × 4096 = 12288 context
+KLEIN_TRANSFORMER = {
+    "_class_name": "Flux2Transformer2DModel", "attention_head_dim": 128, "axes_dims_rope": [32, 32, 32, 32],
+    "eps": 1e-06, "guidance_embeds": False, "in_channels": 128, "joint_attention_dim": 7680, "mlp_ratio": 3.0,
+    "num_attention_heads": 24, "num_layers": 5, "num_single_layers": 20, "out_channels": None, "patch_size": 1,
+    "rope_theta": 2000, "timestep_guidance_channels": 256,
+}
+KLEIN_9B_TRANSFORMER = {**KLEIN_TRANSFORMER, "joint_attention_dim": 12288, "num_attention_heads": 32, "num_layers": 8,
+                        "num_single_layers": 24}
+FLUX2_VAE = {
+    "_class_name": "AutoencoderKLFlux2", "act_fn": "silu", "batch_norm_eps": 0.0001, "batch_norm_momentum": 0.1,
+    "block_out_channels": [128, 256, 512, 512], "down_block_types": ["DownEncoderBlock2D"] * 4, "force_upcast": True,
+    "in_channels": 3, "latent_channels": 32, "layers_per_block": 2, "mid_block_add_attention": True,
+    "norm_num_groups": 32, "out_channels": 3, "patch_size": [2, 2], "sample_size": 1024,
+    "up_block_types": ["UpDecoderBlock2D"] * 4, "use_post_quant_conv": True, "use_quant_conv": True,
+}
+KLEIN_INDEX = {"_class_name": "Flux2KleinPipeline", "is_distilled": True,
+               "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"],
+               "text_encoder": ["transformers", "Qwen3ForCausalLM"],
+               "tokenizer": ["transformers", "Qwen2TokenizerFast"],
+               "transformer": ["diffusers", "Flux2Transformer2DModel"], "vae": ["diffusers", "AutoencoderKLFlux2"]}
+KLEIN_SCHEDULER = {**FLOW_EULER, "base_image_seq_len": 256, "base_shift": 0.5, "max_image_seq_len": 4096,
+                   "max_shift": 1.15, "shift": 3.0, "use_dynamic_shifting": True}
+
+
+def qwen3_folders() -> dict[str, dict[str, dict]]:
+    """The config folders of the families whose text encoder is Qwen3 (Z-Image; Flux.2 Klein)."""
+    return {
+        "z-image-turbo": {
+            "transformer/config.json": ZIMAGE_TRANSFORMER, "text_encoder/config.json": QWEN3_4B,
+            "vae/config.json": {**VAE_16, "scaling_factor": 0.3611, "shift_factor": 0.1159},  # Flux.1's VAE
+            "scheduler/scheduler_config.json": {**FLOW_EULER, "shift": 3.0, "use_dynamic_shifting": False},
+            "model_index.json": ZIMAGE_INDEX},
+        "flux.2-klein-4b": {
+            "transformer/config.json": KLEIN_TRANSFORMER, "text_encoder/config.json": QWEN3_4B,
+            "vae/config.json": FLUX2_VAE, "scheduler/scheduler_config.json": KLEIN_SCHEDULER,
+            "model_index.json": KLEIN_INDEX},
+        "flux.2-klein-9b": {
+            "transformer/config.json": KLEIN_9B_TRANSFORMER, "text_encoder/config.json": QWEN3_8B,
+            "vae/config.json": FLUX2_VAE, "scheduler/scheduler_config.json": KLEIN_SCHEDULER,
+            "model_index.json": KLEIN_INDEX},
+    }
+
 
 def folders() -> dict[str, dict[str, dict]]:
     """Config folder name → {file inside it: its JSON}."""
@@ -172,6 +246,7 @@ def folders() -> dict[str, dict[str, dict]]:
                            **FLOW_EULER, "base_image_seq_len": 256, "base_shift": 0.5, "max_image_seq_len": 8192,
                            "max_shift": 0.9, "shift": 1.0, "shift_terminal": 0.02, "time_shift_type": "exponential",
                            "use_dynamic_shifting": True}},
+        **qwen3_folders(),
     }
 
 

@@ -227,7 +227,9 @@ def _split_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo | None:
 
     row = BY_KEY[facts.family]
     variant = row.variants[0]
-    flavour = row.flavour_of(_denoiser_config(configs_root() / facts.config, row))  # its config's: Flux.1 schnell
+    folder = configs_root() / facts.config  # its config's (Flux.1 schnell), or its index's (Klein's is_distilled)
+    index = read_json(folder / "model_index.json") if (folder / "model_index.json").is_file() else {}
+    flavour = row.flavour_of(_denoiser_config(folder, row), index if isinstance(index, dict) else {})
     return ModelInfo(ref=ref, path=path, name=path.stem, class_name=f"{row.name} diffusion model ({facts.config})",
                      family=variant.kind, panel=variant.panel, modes=variant.modes, in_channels=variant.channels,
                      arch=row.key, context_dim=row.context_dim, split=True, flavour=flavour)

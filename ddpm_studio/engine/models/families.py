@@ -55,7 +55,8 @@ from the folder's index, with its own defaults, whose pipeline runs no unconditi
 
 A flow family's files as artists keep them (``split``, a ``SplitFiles``): a diffusion-model file (ComfyUI's
 ``models/diffusion_models``; its keys in the original layout, BFL's or Stability's, with or without the
-``model.diffusion_model.`` prefix) recognised by keys only its family holds; the config folder it loads through
+``model.diffusion_model.`` prefix) recognised by keys only its family holds (and, where another family is built on
+the same blocks, keys its files never hold: ``absent``); the config folder it loads through
 (``resources/configs/<name>``) picked by a key; its text encoders, each a part of its pipeline folder (the width
 its config folder gives it), the kind of file it is (``engine/models/text_files.py``), the words ComfyUI's names for
 it hold, and its prefix inside an all-in-one file; words a VAE file's name holds for it.
@@ -79,6 +80,8 @@ from ddpm_studio.engine.models.family_row import (  # noqa: F401 (the table's vo
 
 _CLIP_L = TextPart("text_encoder", "clip", "CLIP-L", ("clip_l",), "text_encoders.clip_l.transformer.")
 _T5 = dict(kind="t5", name="T5-XXL", words=("t5xxl", "t5"), inside="text_encoders.t5xxl.transformer.")
+# ComfyUI's qwen_3_4b.safetensors (Z-Image, Flux.2 Klein 4B) and qwen_3_8b (Klein 9B): a Qwen3 causal LM
+_QWEN3_4B = TextPart("text_encoder", "qwen3", "Qwen3", ("qwen_3", "qwen3"), "text_encoders.qwen3_4b.transformer.")
 
 
 _SD_NORMAL = {"txt2img": "StableDiffusionPipeline", "img2img": "StableDiffusionImg2ImgPipeline",
@@ -258,7 +261,13 @@ FAMILIES: tuple[Family, ...] = (
            schedulers=("euler", "unipc"),
            # Z-Image-Turbo's model card: 9 steps at guidance 0 ("Guidance should be 0 for the Turbo models");
            # ZImagePipeline's own defaults (50 steps at 5.0) are the base model's kind
-           defaults=_frozen({"scheduler": "euler", "steps": 9, "guidance_scale": 0.0})),
+           defaults=_frozen({"scheduler": "euler", "steps": 9, "guidance_scale": 0.0}),
+           # ComfyUI's z_image_turbo_bf16.safetensors: Lumina2-style names, but its blocks' adaLN is a bare Linear
+           # (adaLN_modulation.0, where Lumina 2's is SiLU then Linear, .1) and its attention fused (qkv); diffusers'
+           # single_file_utils tells it by the first (convert_z_image_transformer_checkpoint_to_diffusers reads it)
+           split=SplitFiles(keys=("layers.0.adaLN_modulation.0.weight", "context_refiner.0.attention.qkv.weight"),
+                            configs=(("z-image-turbo", ""),),
+                            text_encoders=(_QWEN3_4B,), vae_words=("ae", "flux"))),
     Family(key="qwenimage", name="Qwen-Image", context_dim=3584, text_widths=(3584,),  # Qwen2.5-VL-7B's hidden size
            folder_classes=_frozen({"QwenImagePipeline": "qwen-image"}),
            variants=(Variant("qwen-image", 64, "Text to Image", _frozen({"txt2img": "QwenImagePipeline"})),),
@@ -293,7 +302,17 @@ FAMILIES: tuple[Family, ...] = (
            # (Flux2KleinPipeline.do_classifier_free_guidance: guidance above 1 and not is_distilled)
            flavours=(Flavour("distilled", "is_distilled", True, _frozen({"steps": 4, "guidance_scale": 1.0}),
                              in_index=True, unguided_why="it is step-distilled: its pipeline runs no unconditional "
-                                                         "pass at any guidance"),)),
+                                                         "pass at any guidance"),),
+           # BFL's flux-2-klein-4b.safetensors / -9b (ComfyUI's the same): Flux.2's shared modulations
+           # (single_stream_modulation, as diffusers' single_file_utils knows Flux.2) and no pooled text in, so never
+           # Flux.1's; no guidance embedding, which Flux.2 dev has; the 9B by its sixth double block (the 4B has 5).
+           # The base (undistilled) Klein files have the same keys: they load as the distilled ones
+           split=SplitFiles(keys=("double_blocks.0.img_attn.norm.key_norm.scale",
+                                  "single_stream_modulation.lin.weight"),
+                            configs=(("flux.2-klein-9b", "double_blocks.5.img_attn.qkv.weight"),
+                                     ("flux.2-klein-4b", "")),
+                            text_encoders=(_QWEN3_4B,), vae_words=("flux2",),
+                            absent=("guidance_in.in_layer.weight",))),
 )
 BY_KEY = {family.key: family for family in FAMILIES}
 FAMILY_NAMES = {family.key: family.name for family in FAMILIES}
@@ -345,7 +364,8 @@ def family_of_checkpoint(keys) -> Family:
 def family_of_split_file(keys) -> Family | None:
     """The flow family a diffusion-model file is (its keys, the ``model.diffusion_model.`` prefix taken off): the row
     all of whose ``split.keys`` it holds, the one with most of them (a family built on another's blocks names more)."""
-    rows = [family for family in FAMILIES if family.split and all(key in keys for key in family.split.keys)]
+    rows = [family for family in FAMILIES if family.split and all(key in keys for key in family.split.keys)
+            and not any(key in keys for key in family.split.absent)]
     return max(rows, key=lambda family: len(family.split.keys), default=None)
 
 

@@ -88,6 +88,7 @@ class SplitFiles:
     configs: tuple[tuple[str, str], ...]  # (config folder, a key that picks it; "" for the last, the default)
     text_encoders: tuple[TextPart, ...]
     vae_words: tuple[str, ...] = ()  # what a VAE file's name for it holds (Flux's ae.safetensors)
+    absent: tuple[str, ...] = ()  # keys its files never hold (another family's on the same blocks: Flux.2 dev's)
 
     def config_for(self, keys) -> str:
         return next(name for name, key in self.configs if not key or key in keys)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ddpm_studio.engine.errors import ModelError
-from ddpm_studio.engine.models.families import BY_KEY
+from ddpm_studio.engine.models.families import BY_KEY, FAMILIES
 from ddpm_studio.engine.models.split_files import (
     SplitFacts,
     missing_parts,
@@ -71,7 +71,8 @@ def _files(folders) -> list[Path]:
 def split_facts(model: Path) -> SplitFacts:
     facts = read_split(model, _shapes(model))
     if facts is None:
-        raise ModelError(f"{model} is not a diffusion-model file of a family DDPM Studio pairs (SD 3.5, Flux.1 …).")
+        paired = ", ".join(family.name for family in FAMILIES if family.split)
+        raise ModelError(f"{model} is not a diffusion-model file of a family DDPM Studio pairs ({paired}).")
     return facts
 
 

@@ -6,9 +6,10 @@ A diffusion-model file is known by its keys (its family's ``split`` row, models/
 safetensors header alone; its config folder (``resources/configs/<name>``, e.g. ``sd3.5-medium``) is picked by a
 key too. Its text encoders are matched to the parts of its pipeline by kind and width (text_files.py; the widths are
 its config folder's); whatever it needs and was not given is named in the error. The transformer and the VAE load
-with diffusers' ``from_single_file(config=<that folder>, local_files_only=True)`` (a Wan-style VAE, Qwen-Image's,
-through wan_vae.py), the encoders are built from the folder's configs with their files' weights, the tokenizers
-come from tokenizers.py — nothing is fetched.
+with diffusers' ``from_single_file(config=<that folder>, local_files_only=True)``, the encoders are built from the
+folder's configs with their files' weights, the tokenizers come from tokenizers.py — nothing is fetched. The VAE
+loads as the class the folder's model_index.json names (vae_files.py: Flux.2's by a conversion of our own, a
+Wan-style one, Qwen-Image's, through wan_vae.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from ddpm_studio.engine.errors import ModelError, first_line
 from ddpm_studio.engine.models.families import BY_KEY, Family, TextPart, family_of_split_file
-from ddpm_studio.engine.models.text_files import TextEncoderFile, encoders_in
+from ddpm_studio.engine.models.text_files import KINDS, TextEncoderFile, encoders_in
 
 DIFFUSION_PREFIX = "model.diffusion_model."  # ComfyUI's and Stability's checkpoints; BFL's files have none
 VAE_KEY = "decoder.conv_in.weight"  # its input channels are the VAE's latent channels
@@ -138,8 +139,8 @@ def text_files(paths) -> list[TextEncoderFile]:
             raise ModelError(str(exc)) from None
         encoders = encoders_in(path, shapes)
         if not encoders:
-            raise ModelError(f"{path} holds no text encoder DDPM Studio knows (CLIP or T5 in the layout ComfyUI "
-                             "keeps them).")
+            raise ModelError(f"{path} holds no text encoder DDPM Studio knows ({', '.join(KINDS)} in the layout "
+                             "ComfyUI keeps them).")
         found.extend(encoders)
     return found
 
@@ -166,6 +167,7 @@ def load_split(path: Path, facts: SplitFacts, pipeline_class: str, dtype, text_e
     import diffusers
 
     from ddpm_studio.engine.models.single_file import SingleFileError, config_folder
+    from ddpm_studio.engine.models.vae_files import load_vae
 
     family = BY_KEY[facts.family]
     try:
@@ -184,15 +186,8 @@ def load_split(path: Path, facts: SplitFacts, pipeline_class: str, dtype, text_e
     parts: dict = {}
     try:
         denoiser = getattr(diffusers, index[family.denoiser][1])
-        parts[family.denoiser] = denoiser.from_single_file(_denoiser_source(path, index[family.denoiser][1]),
-                                                           subfolder=family.denoiser, **common)
-        if wan_vae(config):  # diffusers' from_single_file does not take AutoencoderKLQwenImage
-            from ddpm_studio.engine.models.wan_vae import load_wan_vae
-
-            parts["vae"] = load_wan_vae(index["vae"][1], vae_path or path, config, dtype)
-        else:
-            vae_class = getattr(diffusers, index["vae"][1])  # the config folder's (AutoencoderKL for Flux and Chroma)
-            parts["vae"] = vae_class.from_single_file(str(vae_path or path), subfolder="vae", **common)
+        parts[family.denoiser] = denoiser.from_single_file(_denoiser_source(path), subfolder=family.denoiser, **common)
+        parts["vae"] = load_vae(index["vae"][1], vae_path or path, config, dtype)  # the class its folder names
     except ModelError:
         raise
     except Exception as exc:
@@ -211,23 +206,33 @@ def load_split(path: Path, facts: SplitFacts, pipeline_class: str, dtype, text_e
         parts[part.tokenizer] = _tokenizer(part, config)
     if not family.prompt_weights:
         notes.append(f"{family.name} takes the prompt as plain text: A1111 weights, brackets and BREAK are not applied")
-    return getattr(diffusers, pipeline_class)(**parts), "; ".join(notes)
+    return _pipeline(getattr(diffusers, pipeline_class), parts, index), "; ".join(notes)
 
 
-def _denoiser_source(path: Path, class_name: str):
-    """What diffusers' ``from_single_file`` reads for the denoiser: the file, or its tensors with ComfyUI's
-    ``model.diffusion_model.`` taken off where diffusers maps the file's keys as they are (its
-    SINGLE_FILE_LOADABLE_CLASSES gives QwenImageTransformer2DModel the identity) and so would not see them."""
-    if class_name != "QwenImageTransformer2DModel":
+def _pipeline(cls, parts: dict, index: dict):
+    """The pipeline of ``parts``, with the settings its folder's model_index.json gives it beside its parts (Flux.2
+    Klein's is_distilled), as ``from_pretrained`` would."""
+    import inspect
+
+    takes = inspect.signature(cls.__init__).parameters
+    settings = {key: value for key, value in index.items()
+                if key in takes and key not in parts and not isinstance(value, list)}
+    return cls(**parts, **settings)
+
+
+def _denoiser_source(path: Path):
+    """What diffusers reads the diffusion model from: the file, or, when its keys are behind ComfyUI's
+    ``model.diffusion_model.`` (which not every diffusers conversion takes off: Flux.2's keeps it), its tensors
+    without it (those of a VAE or text encoders beside them left out)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        prefixed = any(key.startswith(DIFFUSION_PREFIX) for key in f.keys())
+    if not prefixed:
         return str(path)
-    from ddpm_studio.engine.models.single_file import SingleFileError, read_shapes
     from ddpm_studio.engine.models.text_files import read_tensors
 
-    try:
-        prefixed = any(key.startswith(DIFFUSION_PREFIX) for key in read_shapes(path))
-    except SingleFileError as exc:
-        raise ModelError(str(exc)) from None
-    return read_tensors(path, DIFFUSION_PREFIX) if prefixed else str(path)
+    return read_tensors(path, DIFFUSION_PREFIX)
 
 
 def _tokenizer(part: TextPart, config: Path):

@@ -39,6 +39,11 @@ KINDS = {
     # loader maps ComfyUI's files the same way). Known by its vision tower, which no Qwen3 file has.
     "qwen2.5-vl": TextKind("visual.patch_embed.proj.weight", "model.embed_tokens.weight", "Qwen2.5-VL text encoder",
                            renames=(("visual.", "model.visual."), ("model.", "model.language_model."))),
+    # ComfyUI's qwen_3_4b.safetensors / qwen_3_8b (Z-Image, Flux.2 Klein) keep Qwen3's own names under model.;
+    # ComfyUI (comfy/sd.py detect_te_model) knows Qwen3 by its q/k norms, which Qwen2.5-VL lacks, and its width by
+    # post_attention_layernorm (2560 for Qwen3-4B, 4096 for 8B); transformers 5's Qwen3Model has no model. level
+    "qwen3": TextKind("model.layers.0.self_attn.q_norm.weight", "model.layers.0.post_attention_layernorm.weight",
+                      "Qwen3 text encoder", level="model."),
 }
 
 
@@ -113,10 +118,11 @@ def load_text_encoder(class_name: str, config: Path, found: TextEncoderFile, dty
     if level and not any(k.startswith(level) for k in own):
         state = {key.removeprefix(level): value for key, value in state.items()}
     state = _renamed(state, KINDS[found.kind].renames, own)
-    embedding = "model.language_model.embed_tokens.weight"
-    if "lm_head.weight" in own and "lm_head.weight" not in state and embedding in state:
-        # ComfyUI's Qwen2.5-VL files may leave the LM head out (its Qwen25_7BVLI_Config has lm_head False): the
-        # pipelines read hidden states only, so the input embedding stands in for it
+    embedding = next((key for key in ("model.language_model.embed_tokens.weight", "model.embed_tokens.weight")
+                      if key in state), None)
+    if "lm_head.weight" in own and "lm_head.weight" not in state and embedding:
+        # a causal LM's head, which ComfyUI's Qwen files may leave out (its Qwen25_7BVLI_Config has lm_head False):
+        # the pipelines read hidden states only, so the input embedding stands in for it
         state["lm_head.weight"] = state[embedding]
     if "text_projection.weight" in own and "text_projection.weight" not in state:
         width = own["text_projection.weight"].shape
@@ -134,12 +140,6 @@ def load_text_encoder(class_name: str, config: Path, found: TextEncoderFile, dty
     if hasattr(model, "tie_weights"):
         model.tie_weights()
     missing = [name for name, param in [*model.named_parameters(), *model.named_buffers()] if param.is_meta]
-    for name in list(missing):  # buffers the model makes itself (CLIP's position ids) are made again here
-        if name.endswith("position_ids"):
-            module_name, _, buffer = name.rpartition(".")
-            module = model.get_submodule(module_name)
-            setattr(module, buffer, torch.arange(getattr(module, buffer).shape[-1]).expand((1, -1)))
-            missing.remove(name)
     if missing:
         raise ModelError(f"{found.path} lacks weights of its {class_name}: {', '.join(missing[:3])}"
                          f"{' …' if len(missing) > 3 else ''}.")
