@@ -146,7 +146,7 @@ def test_chroma_is_fluxs_latents_with_t5_alone_and_real_cfg():
     assert (row.packed, row.latent_channels, row.latent_rgb, row.taesd_repo) == \
         (flux.packed, flux.latent_channels, flux.latent_rgb, flux.taesd_repo)
     assert row.negative_prompt and not row.true_cfg and row.uses_negative() and not row.prompt_weights
-    assert row.text_widths == (4096,) and family_of_text_widths((4096,)) is row and not row.addons
+    assert row.text_widths == (4096,) and family_of_text_widths((4096,)) is row and row.addons == {"hires"}
     assert row.schedulers == ("euler",)  # ChromaPipeline passes its own sigmas, which the flow solvers do not take
     assert row.defaults == {"scheduler": "euler", "steps": 40, "guidance_scale": 3.0}  # Chroma1-HD's card
 
@@ -166,8 +166,8 @@ def test_klein_is_a_packed_flow_row_on_a_batch_normalised_vae_whose_distilled_fo
     row = BY_KEY["klein"]
     assert family_of_folder("Flux2KleinPipeline", 12288) is row  # the 9B's width (Qwen3-8B's 3 × 4096) too
     assert row.variant(128).kind == "flux2-klein" and row.variant(128).channels == row.latent_channels * row.packed**2
-    assert not row.negative_prompt and row.negative_why and not row.addons and not row.prompt_weights
-    assert not row.clip_skip and not row.true_cfg and not row.uses_negative(4.0)
+    assert row.negative_embeds and not row.addons and not row.prompt_weights  # the negative as embeddings
+    assert not row.clip_skip and not row.true_cfg and row.uses_negative() and not row.uses_negative(flavour="distilled")
     assert (row.latent_rgb.scaling_factor, row.latent_rgb.shift_factor) == (1.0, 0.0) and row.latent_channels == 32
     assert not row.img2img and row.schedulers == BY_KEY["flux"].schedulers
     assert row.defaults == {"scheduler": "euler", "steps": 50, "guidance_scale": 4.0}
