@@ -128,7 +128,8 @@ def test_flux_is_a_packed_flow_row_without_a_negative_prompt():
     row = BY_KEY["flux"]
     assert family_of_folder("FluxPipeline", 4096) is row and row.variant(64).kind == "flux"
     assert row.packed == 2 and row.variant(64).channels == row.latent_channels * row.packed**2
-    assert not row.negative_prompt and row.addons == {"hires"} and not row.prompt_weights and not row.clip_skip
+    assert not row.negative_prompt and row.addons == {"hires", "attention"} and not row.prompt_weights
+    assert not row.clip_skip
     assert (row.latent_rgb.scaling_factor, row.latent_rgb.shift_factor) == (0.3611, 0.1159)
     assert all(BY_KEY[key].packed == 1 and BY_KEY[key].negative_prompt for key in ("sd1", "sd2", "sdxl", "sd3"))
     assert row.true_cfg and row.uses_negative(4.0) and not row.uses_negative(1.0)  # true CFG where the user asks

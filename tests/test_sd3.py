@@ -84,8 +84,6 @@ def test_a_scheduler_without_a_flow_form_is_refused_naming_those_that_work(engin
 def test_addons_it_does_not_take_are_refused_by_name(engine, sd3):
     with pytest.raises(ModelError, match="SD 3.5 model, which does not take LoRAs"):
         engine.run(_job(sd3, prompt="a cat <lora:style:0.8>"), save=False)
-    with pytest.raises(ModelError, match="does not take attention maps"):
-        engine.run(_job(sd3, attention_maps=True), save=False)
 
 
 def test_cancel_inside_a_step_stops_the_run_with_no_image(engine, sd3, tmp_path):

@@ -28,11 +28,12 @@ def test_sd3_hides_what_its_family_does_not_take_and_an_sd_model_shows_it_again(
     panel.hires.enabled.setChecked(True)
     panel.prompts.attention_maps.setChecked(True)
     choose(panel, "tiny-sd3")
-    assert [kind for kind, shown in offered(panel).items() if shown] == ["hires"]  # through its img2img pipeline
+    # the hires fix through its img2img pipeline, attention maps from its joint attention
+    assert [kind for kind, shown in offered(panel).items() if shown] == ["hires", "attention"]
     assert panel.form.isRowVisible(panel.prompts.clip_skip)  # its CLIP-L and CLIP-G take it
     fields = panel.job_fields()
     assert fields["loras"] == () and fields["vae"] == "" and fields["hires_scale"] == 2.0
-    assert fields["attention_maps"] is False and "controlnets" not in fields
+    assert fields["attention_maps"] is True and "controlnets" not in fields
     choose(panel, "tiny-sd")
     assert set(offered(panel).values()) == {True}
     assert panel.job_fields()["hires_scale"] == 2.0 and panel.job_fields()["attention_maps"] is True

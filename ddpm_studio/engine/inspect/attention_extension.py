@@ -1,11 +1,15 @@
 """Attention maps as an extension of a latent run's stages (sampling/stages.py): a per-word recorder on the UNet's
-cross-attention (attention_maps.py), sized to the run's latents, whose maps ride on each step's event."""
+cross-attention (attention_maps.py), or on an MMDiT's joint attention (joint_attention.py: SD 3.5, Flux.1), sized to
+the run's latents, whose maps ride on each step's event."""
 
 from __future__ import annotations
 
 import contextlib
 
 from ddpm_studio.engine.inspect.attention_maps import AttentionRecorder, word_positions
+from ddpm_studio.engine.inspect.joint_attention import JointAttentionRecorder, joint_families, joint_word_positions
+from ddpm_studio.engine.models.families import family_of_info
+from ddpm_studio.engine.prompts.syntax import plain_text
 from ddpm_studio.engine.sampling.latent import job_mode
 from ddpm_studio.engine.sampling.stages import Extension, LatentRun
 
@@ -27,8 +31,13 @@ class AttentionMaps(Extension):
                 return 0
             return batch // 2
 
-        self.recorder = AttentionRecorder(pipe.unet, word_positions(pipe, run.used.prompt),
-                                          (height // factor, width // factor), prompt_row)
+        size = (height // factor, width // factor)
+        family = family_of_info(run.loaded.info)
+        if family is not None and family.key in joint_families():
+            words = joint_word_positions(pipe, family.key, plain_text(run.used.prompt))
+            self.recorder = JointAttentionRecorder(pipe.transformer, words, size, prompt_row)
+        else:
+            self.recorder = AttentionRecorder(pipe.unet, word_positions(pipe, run.used.prompt), size, prompt_row)
 
     def context(self) -> contextlib.AbstractContextManager:
         return self.recorder

@@ -88,7 +88,11 @@ class AttentionRecorder:
         heads = attn.heads
         query = query.view(1, -1, heads, query.shape[-1] // heads).transpose(1, 2).float()
         key = key.view(1, -1, heads, key.shape[-1] // heads).transpose(1, 2).float()
-        probs = torch.softmax(query @ key.transpose(-1, -2) * attn.scale, dim=-1).sum(dim=1)[0]  # (pixels, tokens)
+        self.accumulate(torch.softmax(query @ key.transpose(-1, -2) * attn.scale, dim=-1).sum(dim=1)[0])
+
+    def accumulate(self, probs: torch.Tensor) -> None:
+        """Add one layer's attention (pixels × tokens, the pixels a row-major grid of the latents' aspect) to this
+        step's sums at latent resolution."""
         height, width = self.size
         side = max(1, round(height / (height * width / probs.shape[0]) ** 0.5))
         grid = probs.T.reshape(probs.shape[1], side, probs.shape[0] // side)[None]

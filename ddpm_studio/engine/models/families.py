@@ -191,7 +191,8 @@ FAMILIES: tuple[Family, ...] = (
                              _frozen({"txt2img": "StableDiffusion3Pipeline"})),),
            img2img="StableDiffusion3Img2ImgPipeline", latent_rgb=_SD3_RGB, taesd_repo="madebyollin/taesd3",
            # its CLIP-L and CLIP-G take clip skip (StableDiffusion3Pipeline's clip_skip); the hires fix through its img2img
-           **dict(_FLOW, clip_skip=True, addons=frozenset({"hires"})),
+           # attention maps from its joint attention (inspect/joint_attention.py)
+           **dict(_FLOW, clip_skip=True, addons=frozenset({"hires", "attention"})),
            optional_parts=_frozen({"text_encoder_3": "T5", "tokenizer_3": "T5"}),
            schedulers=("euler", "dpm++2m", "unipc"),  # the names with a flow form (jobs/scheduler_table.py)
            # SD 3.5 Large's model card: 28 steps at guidance 3.5 (Medium's says 40 at 4.5, Large Turbo's 4 at 0)
@@ -209,7 +210,8 @@ FAMILIES: tuple[Family, ...] = (
            folder_classes=_frozen({"FluxPipeline": "flux"}),
            variants=(Variant("flux", 64, "Text to Image", _frozen({"txt2img": "FluxPipeline"})),),  # 16 × 2×2
            img2img="FluxImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
-           **dict(_FLOW, addons=frozenset({"hires"})),  # the hires fix through FluxImg2ImgPipeline
+           # the hires fix through FluxImg2ImgPipeline; attention maps from its double-stream blocks' joint attention
+           **dict(_FLOW, addons=frozenset({"hires", "attention"})),
            packed=2, negative_prompt=False, true_cfg=True,  # FluxPipeline's true_cfg_scale and negative_prompt
            negative_why="its guidance is distilled into the model",
            guidance_field="Distilled CFG Scale",  # Forge's name for it in a PNG's parameters

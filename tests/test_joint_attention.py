@@ -1,0 +1,92 @@
+"""Attention maps for SD 3.5 and Flux.1 (engine/inspect/joint_attention.py): what the recorder takes from each joint
+block equals the probabilities the block's own attention computed (its queries and keys caught on their way into
+scaled_dot_product_attention, softmaxed whole, the picture's rows and the prompt's columns kept); the words are
+found in the family's text sequence (SD 3.5: CLIP's 77 tokens then T5's; Flux: T5's); a run's steps carry one map
+per word, and the panel offers the row for these families."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ddpm_studio.engine.inspect.joint_attention import JointAttentionRecorder, joint_word_positions
+from ddpm_studio.engine.jobs.types import Text2ImageJob
+from ddpm_studio.engine.runner import Engine
+from tests.tiny_flux import save_tiny_flux
+from tests.tiny_sd3 import save_tiny_sd3
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("joint-attention")
+    return {"sd3": save_tiny_sd3(root / "tiny-sd3"), "flux": save_tiny_flux(root / "tiny-flux")}
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return Engine(device="cpu")
+
+
+def _job(folder, **fields):
+    values = dict(model=str(folder), prompt="a red fox in deep snow", steps=1, seed=4, width=64, height=64,
+                  preview_every=1, scheduler="euler", guidance_scale=3.5, attention_maps=True)
+    return Text2ImageJob(**{**values, **fields})
+
+
+@pytest.mark.parametrize("family, text_first", [("sd3", False), ("flux", True)])
+def test_each_blocks_map_is_its_own_attention_to_the_prompt(engine, folders, family, text_first, monkeypatch):
+    """One step; the SDPA calls of the joint blocks are caught (SD 3.5 runs the negative and the prompt as one
+    batch of two: row 1 is the prompt's), and each is compared with what the recorder added for that block."""
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    caught, recorded = [], []
+
+    def spy(query, key, value, *args, **kwargs):
+        caught.append((query.detach().clone(), key.detach().clone()))
+        return sdpa(query, key, value, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
+    monkeypatch.setattr(JointAttentionRecorder, "accumulate", lambda self, probs: recorded.append(probs.clone()))
+    engine.run(_job(folders[family]), save=False)
+    assert recorded
+    tokens_n = recorded[0].shape[0]  # the picture's tokens (64² px → 8² latents → 4² patches)
+    assert tokens_n == 16
+    text_n = recorded[0].shape[1]  # SD 3.5: CLIP's 77 + the 256 of its absent T5; Flux: T5's 512
+    joint = [(q, k) for q, k in caught if q.shape[2] == tokens_n + text_n]  # the picture's and the prompt's tokens
+    assert len(joint) >= len(recorded)  # (and Flux's single-stream blocks after its double-stream ones)
+    for probs, (query, key) in zip(recorded, joint):  # the double-stream blocks come first, in order
+        row = query.shape[0] - 1  # the prompt's row: the second of SD 3.5's CFG batch, Flux's only one
+        weights = torch.softmax(query[row].float() @ key[row].float().transpose(-1, -2) * query.shape[-1] ** -0.5,
+                                dim=-1).sum(dim=0)  # tokens × tokens, summed over heads
+        expected = weights[text_n:, :text_n] if text_first else weights[:tokens_n, tokens_n:]
+        assert probs.shape == expected.shape
+        assert torch.allclose(probs, expected, atol=1e-4), (family, (probs - expected).abs().max())
+
+
+def test_words_are_found_in_each_encoders_tokens(engine, folders):
+    sd3 = engine.load(str(folders["sd3"]), "txt2img").pipe
+    words = dict(joint_word_positions(sd3, "sd3", "a red fox, in snow"))
+    assert list(words) == ["a", "red", "fox", "in", "snow"]
+    ids = sd3.tokenizer("a red fox, in snow").input_ids
+    assert [ids[p] for p in words["fox"]] == sd3.tokenizer("fox", add_special_tokens=False).input_ids
+    assert all(p < 77 for positions in words.values() for p in positions)  # its T5 is left out: CLIP's alone
+    flux = engine.load(str(folders["flux"]), "txt2img").pipe
+    words = dict(joint_word_positions(flux, "flux", "a red fox"))
+    ids = flux.tokenizer_2("a red fox").input_ids
+    assert [ids[p] for p in words["red"]] == flux.tokenizer_2("red", add_special_tokens=False).input_ids
+
+
+@pytest.mark.parametrize("family", ["sd3", "flux"])
+def test_a_run_carries_a_map_per_word_every_step(engine, folders, family):
+    events = []
+    result = engine.run(_job(folders[family], steps=2, prompt="a red fox in deep snow"), on_step=events.append,
+                        save=False)
+    steps = [event for event in events if not event.final]
+    assert len(steps) == 2 and np.isfinite(result.images).all()
+    for event in steps:
+        assert event.attention_words == ("a", "red", "fox", "in", "deep", "snow")
+        assert event.attention.shape == (6, 8, 8) and event.attention.dtype == np.uint8
+        assert (event.attention.reshape(6, -1).max(axis=1) == 255).all()  # each word scaled to its own peak
+    assert not np.array_equal(steps[0].attention[1], steps[0].attention[2])  # words differ
+    plain = engine.run(_job(folders[family], steps=2, attention_maps=False), save=False)
+    assert np.array_equal(plain.images, result.images)  # recording changes nothing in the picture
