@@ -183,9 +183,10 @@ FAMILIES: tuple[Family, ...] = (
     Family(key="sd3", name="SD 3.5", context_dim=4096, text_widths=(768, 1280, 4096),  # CLIP-L, CLIP-G, T5-XXL
            folder_classes=_frozen({"StableDiffusion3Pipeline": "stable-diffusion-3",
                                    "StableDiffusion3Img2ImgPipeline": "stable-diffusion-3"}),
-           # txt2img only for now: diffusers' SD3 img2img adds its noise with the flow Euler scheduler alone
-           variants=(Variant("stable-diffusion-3", 16, "Text to Image",
-                             _frozen({"txt2img": "StableDiffusion3Pipeline"})),),
+           # its img2img and inpaint pipelines noise the picture with the flow Euler scheduler (sampling/flow_edit.py)
+           variants=(Variant("stable-diffusion-3", 16, "Text to Image", _frozen({
+               "txt2img": "StableDiffusion3Pipeline", "img2img": "StableDiffusion3Img2ImgPipeline",
+               "inpaint": "StableDiffusion3InpaintPipeline", "outpaint": "StableDiffusion3InpaintPipeline"})),),
            img2img="StableDiffusion3Img2ImgPipeline", latent_rgb=_SD3_RGB, taesd_repo="madebyollin/taesd3",
            # its CLIP-L and CLIP-G take clip skip (StableDiffusion3Pipeline's clip_skip); the hires fix through its img2img
            **dict(_FLOW, clip_skip=True, addons=frozenset({"hires"})),
@@ -204,7 +205,9 @@ FAMILIES: tuple[Family, ...] = (
                             vae_words=("sd3", "sd35"))),
     Family(key="flux", name="Flux.1", context_dim=4096, text_widths=(768, 4096),  # CLIP-L (pooled), T5-XXL
            folder_classes=_frozen({"FluxPipeline": "flux"}),
-           variants=(Variant("flux", 64, "Text to Image", _frozen({"txt2img": "FluxPipeline"})),),  # 16 × 2×2
+           variants=(Variant("flux", 64, "Text to Image", _frozen({  # 16 × 2×2; masked img2img for in/outpaint
+               "txt2img": "FluxPipeline", "img2img": "FluxImg2ImgPipeline", "inpaint": "FluxInpaintPipeline",
+               "outpaint": "FluxInpaintPipeline"})),),
            img2img="FluxImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
            **dict(_FLOW, addons=frozenset({"hires"})),  # the hires fix through FluxImg2ImgPipeline
            packed=2, negative_prompt=False, true_cfg=True,  # FluxPipeline's true_cfg_scale and negative_prompt
