@@ -251,7 +251,9 @@ FAMILIES: tuple[Family, ...] = (
     Family(key="zimage", name="Z-Image", context_dim=2560, text_widths=(2560,),  # Qwen3-4B's hidden size
            folder_classes=_frozen({"ZImagePipeline": "z-image"}),
            # its transformer patchifies 2×2 inside: the pipeline's latents are the VAE's, 16 channels, unpacked
-           variants=(Variant("z-image", 16, "Text to Image", _frozen({"txt2img": "ZImagePipeline"})),),
+           variants=(Variant("z-image", 16, "Text to Image", _frozen({
+               "txt2img": "ZImagePipeline", "img2img": "ZImageImg2ImgPipeline", "inpaint": "ZImageInpaintPipeline",
+               "outpaint": "ZImageInpaintPipeline"})),),
            # ComfyUI's ZImage is a Lumina2 model, whose latent format is Flux's: Flux's map, and taef1 decodes them
            img2img="ZImageImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
            # the hires fix through ZImageImg2ImgPipeline
