@@ -266,7 +266,9 @@ FAMILIES: tuple[Family, ...] = (
            defaults=_frozen({"scheduler": "euler", "steps": 9, "guidance_scale": 0.0})),
     Family(key="qwenimage", name="Qwen-Image", context_dim=3584, text_widths=(3584,),  # Qwen2.5-VL-7B's hidden size
            folder_classes=_frozen({"QwenImagePipeline": "qwen-image"}),
-           variants=(Variant("qwen-image", 64, "Text to Image", _frozen({"txt2img": "QwenImagePipeline"})),),
+           variants=(Variant("qwen-image", 64, "Text to Image", _frozen({
+               "txt2img": "QwenImagePipeline", "img2img": "QwenImageImg2ImgPipeline",
+               "inpaint": "QwenImageInpaintPipeline", "outpaint": "QwenImageInpaintPipeline"})),),
            img2img="QwenImageImg2ImgPipeline", latent_rgb=_WAN21_RGB, taesd_repo="",  # no AutoencoderTiny for it
            **{**_FLOW, "side": 1328, "addons": frozenset({"hires"})},  # its model card's 1:1 size; the hires fix
            # through QwenImageImg2ImgPipeline
