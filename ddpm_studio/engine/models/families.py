@@ -229,7 +229,9 @@ FAMILIES: tuple[Family, ...] = (
                             vae_words=("ae", "flux"))),
     Family(key="chroma", name="Chroma", context_dim=4096, text_widths=(4096,),  # T5-XXL only
            folder_classes=_frozen({"ChromaPipeline": "chroma"}),
-           variants=(Variant("chroma", 64, "Text to Image", _frozen({"txt2img": "ChromaPipeline"})),),  # 16 × 2×2
+           variants=(Variant("chroma", 64, "Text to Image", _frozen({  # 16 × 2×2
+               "txt2img": "ChromaPipeline", "img2img": "ChromaImg2ImgPipeline", "inpaint": "ChromaInpaintPipeline",
+               "outpaint": "ChromaInpaintPipeline"})),),
            # Flux.1's VAE (ComfyUI comfy/supported_models.py: Chroma's latent_format is Flux's), so taef1 decodes it
            # the hires fix through ChromaImg2ImgPipeline (upscale/hires_fix.py gives it an image processor for latents)
            img2img="ChromaImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",

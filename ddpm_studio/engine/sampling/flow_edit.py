@@ -60,3 +60,14 @@ def edit_scheduler(run, mode: str):
 def edit_schedulers(family) -> tuple[str, ...]:
     """The schedulers a flow family's edit modes run with as asked (the rest run with Euler): Euler alone."""
     return ("euler",) if is_flow_family(family) else ()
+
+
+def fit_pipeline(pipe):
+    """``pipe`` made to run where its diffusers class trips over its own model: ChromaInpaintPipeline (diffusers
+    0.42.1, pipeline_chroma_inpainting.py, "handle guidance") reads ``transformer.config.guidance_embeds``, a key of
+    Flux's transformer config that Chroma's lacks, for a guidance tensor it never passes on: Chroma has no guidance
+    embedding, so the key is set to what it is, False."""
+    transformer = getattr(pipe, "transformer", None)
+    if type(pipe).__name__ == "ChromaInpaintPipeline" and "guidance_embeds" not in transformer.config:
+        transformer.register_to_config(guidance_embeds=False)
+    return pipe
