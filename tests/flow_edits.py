@@ -90,10 +90,12 @@ def check_outpaint_grows_the_picture(engine, model, pics, **fields):
     assert result[:, :10].std() > 0
 
 
-def check_cancel_inside_a_step(engine, model, pics, block_of, tmp_path, **fields):
-    """Cancel pressed inside the second model call of an image to image run: no picture, nothing saved."""
-    job = edit_job(model, "img2img", pics["picture"], strength=1.0, output_dir=str(tmp_path), **fields)
-    transformer = engine.load(str(model), "img2img").pipe.transformer
+def check_cancel_inside_a_step(engine, model, pics, block_of, tmp_path, mode: str = "img2img", **fields):
+    """Cancel pressed inside the second model call of an image to image (or inpainting) run: no picture, nothing
+    saved."""
+    image, masked = (pics["small"], dict(mask=pics["mask"])) if mode == "inpaint" else (pics["picture"], {})
+    job = edit_job(model, mode, image, strength=1.0, output_dir=str(tmp_path), **masked, **fields)
+    transformer = engine.load(str(model), mode).pipe.transformer
     result, steps, _ = run_stopped_in_second_call(engine, job, transformer, block_of(transformer))
     assert result.cancelled and result.images is None and not list(tmp_path.glob("*.png"))
     assert len(steps) == 1 and result.steps_run == 1
@@ -107,6 +109,6 @@ def check_the_png_restores_the_job(engine, model, pics, tmp_path, solver: str = 
     result = engine.run(job)
     assert read_job(sorted(result.saved_paths)[0]) == job
     if solver:
-        note = engine.run(edit_job(model, "img2img", pics["picture"], scheduler=solver, steps=2, preview_every=0,
-                                   **fields), save=False).note
+        note = engine.run(edit_job(model, "inpaint", pics["small"], mask=pics["mask"], scheduler=solver, steps=2,
+                                   preview_every=0, **fields), save=False).note
         assert "it ran with Euler" in note

@@ -281,8 +281,10 @@ FAMILIES: tuple[Family, ...] = (
            defaults=_frozen({"scheduler": "euler", "steps": 50, "guidance_scale": 4.0})),
     Family(key="klein", name="Flux.2 Klein", context_dim=7680, text_widths=(2560,),  # Qwen3-4B's 3 hidden states
            folder_classes=_frozen({"Flux2KleinPipeline": "flux2-klein"}),
-           variants=(Variant("flux2-klein", 128, "Text to Image",  # 32 channels × 2×2
-                             _frozen({"txt2img": "Flux2KleinPipeline"})),),
+           variants=(Variant("flux2-klein", 128, "Text to Image", _frozen({  # 32 channels × 2×2
+               # diffusers 0.42 has an inpaint pipeline for it, no img2img one
+               "txt2img": "Flux2KleinPipeline", "inpaint": "Flux2KleinInpaintPipeline",
+               "outpaint": "Flux2KleinInpaintPipeline"})),),
            img2img="", latent_rgb=_FLUX2_RGB, taesd_repo="", **{**_FLOW, "latent_channels": 32},
            packed=2, negative_embeds=True,  # its pipeline takes negative_prompt_embeds, not the text
            schedulers=("euler", "dpm++2m", "unipc"),  # it shifts the schedule by the picture's size (mu), as Flux.1
