@@ -1,5 +1,6 @@
-"""SD 3.5's image to image, inpaint and outpaint through StableDiffusion3Img2ImgPipeline and StableDiffusion3InpaintPipeline on the tiny
-random pipeline (tests/flow_edits.py: the checks every flow family shares), and ``edit`` on the CLI."""
+"""SD 3.5's image to image, inpaint and outpaint through StableDiffusion3Img2ImgPipeline and
+StableDiffusion3InpaintPipeline on the tiny random pipeline (tests/flow_edits.py: the checks every flow family
+shares), with its negative prompt, and ``edit`` on the CLI."""
 
 from __future__ import annotations
 
@@ -53,16 +54,16 @@ def test_the_png_restores_the_job(engine, sd3, pics, tmp_path):
     flow_edits.check_the_png_restores_the_job(engine, sd3, pics, tmp_path)
 
 
-def test_the_cli_edits_with_sd3(sd3, pics, tmp_path, capsys):
+def test_the_cli_outpaints_with_sd3(sd3, pics, tmp_path, capsys):
     from ddpm_studio.cli import main
 
-    assert main(["edit", "--model", str(sd3), "--mode", "img2img", "--image", pics["picture"], "--prompt",
-                 "a red fox", "--steps", "4", "--strength", "0.5", "--scheduler", "euler", "--out",
+    assert main(["edit", "--model", str(sd3), "--mode", "outpaint", "--image", pics["picture"], "--prompt",
+                 "a meadow", "--steps", "2", "--strength", "1", "--extend", "16,0,0,8", "--feather", "8", "--out",
                  str(tmp_path), "--device", "cpu"]) == 0
     out = capsys.readouterr().out.split()[0]
     with Image.open(out) as image:
-        assert image.size == flow_edits.SIZE
-        assert "Denoising strength: 0.5" in image.text["parameters"]
+        result = np.asarray(image.convert("RGB"))
+    assert result.shape == (48 + 8, 64 + 16, 3)
+    assert np.array_equal(result[:40, 24:80], pics["pixels"][:40, 8:64])  # the picture outside the seam's band
     job = read_job(out)
-    assert job.mode == "img2img" and job.strength == 0.5 and job.model == str(sd3)
-    assert not np.array_equal(np.asarray(Image.open(out).convert("RGB")), pics["pixels"])
+    assert job.mode == "outpaint" and job.extend == (16, 0, 0, 8) and job.model == str(sd3)
