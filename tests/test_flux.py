@@ -52,8 +52,9 @@ def test_the_folder_is_a_flux_model_with_its_modes(flux):
     info = inspect_model(str(flux))
     row = BY_KEY["flux"]
     assert family_of_info(info) is row and info.family == "flux" and info.arch in ("", "flux")
-    assert info.modes == row.variant(64).modes == ("txt2img",) and info.panel == "Text to Image"
-    assert info.context_dim == T5_WIDTH and row.packed == 2 and not row.negative_prompt
+    assert info.modes == row.variant(64).modes == ("txt2img", "img2img", "inpaint", "outpaint")
+    assert info.panel == "Text to Image" and info.context_dim == T5_WIDTH
+    assert row.packed == 2 and not row.negative_prompt
 
 
 def test_packing_and_unpacking_are_inverse_and_keep_flux_order():

@@ -62,8 +62,8 @@ def test_the_folder_is_a_qwen_image_model_with_its_modes(qwen):
     info = inspect_model(str(qwen))
     row = BY_KEY["qwenimage"]
     assert family_of_info(info) is row and info.family == "qwen-image" and info.arch in ("", "qwenimage")
-    assert info.modes == row.variant(64).modes == ("txt2img",) and info.panel == "Text to Image"
-    assert info.context_dim == TEXT_WIDTH and row.packed == 2 and row.negative_prompt
+    assert info.modes == row.variant(64).modes == ("txt2img", "img2img", "inpaint", "outpaint")
+    assert info.panel == "Text to Image" and info.context_dim == TEXT_WIDTH and row.packed == 2 and row.negative_prompt
     assert row.guidance_argument == "true_cfg_scale"
 
 

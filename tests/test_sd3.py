@@ -48,7 +48,8 @@ def test_the_folder_is_an_sd3_model_with_its_modes(sd3):
     info = inspect_model(str(sd3))
     row = BY_KEY["sd3"]
     assert family_of_info(info) is row and info.family == "stable-diffusion-3"
-    assert info.modes == row.variant(16).modes == ("txt2img",) and info.panel == "Text to Image"
+    assert info.modes == row.variant(16).modes == ("txt2img", "img2img", "inpaint", "outpaint")
+    assert info.panel == "Text to Image"
     assert info.context_dim == 96  # the transformer's joint attention width, read from transformer/config.json
 
 

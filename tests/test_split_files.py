@@ -80,7 +80,8 @@ def test_split_files_generate_what_the_folder_does(sd3, configs, engine, empty_c
 
 def test_the_file_is_known_by_its_keys_and_its_config_folder(sd3, configs):
     info = inspect_model(str(sd3["model"]))
-    assert info.split and info.arch == "sd3" and info.family == "stable-diffusion-3" and info.modes == ("txt2img",)
+    assert info.split and info.arch == "sd3" and info.family == "stable-diffusion-3"
+    assert info.modes == ("txt2img", "img2img", "inpaint", "outpaint")
     assert "sd3.5-medium" in info.class_name
     assert inspect_model(str(sd3["stability"]["model"])).split  # model.diffusion_model.* with first_stage_model.*
 

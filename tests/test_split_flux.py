@@ -131,3 +131,24 @@ def test_a_t5_file_loaded_in_fp16_keeps_its_feed_forward_output_in_fp32(flux, co
     assert dtypes["shared.weight"] == torch.float16 and t5.encoder.embed_tokens.weight is t5.shared.weight
     out = t5(torch.tensor([[3, 4, 1]])).last_hidden_state
     assert torch.isfinite(out).all()
+
+
+def test_split_files_inpaint_as_the_folder_does(flux, configs, tmp_path):
+    """The Edit modes load the family's inpaint pipeline from the same files (FluxInpaintPipeline)."""
+    from PIL import Image
+
+    from ddpm_studio.engine.jobs.types import EditJob
+
+    rng = np.random.default_rng(0)
+    Image.fromarray((rng.random((48, 64, 3)) * 255).astype(np.uint8)).save(tmp_path / "picture.png")
+    mask = np.zeros((48, 64), dtype=np.uint8)
+    mask[16:32, 16:48] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    edit = dict(mode="inpaint", image=str(tmp_path / "picture.png"), mask=str(tmp_path / "mask.png"), strength=1.0,
+                prompt="a red fox", steps=2, seed=3, guidance_scale=3.5, preview_every=0)
+    engine = Engine(device="cpu")
+    split = engine.run(EditJob(model=str(flux["model"]), text_encoders=(str(flux["t5xxl"]), str(flux["clip_l"])),
+                               vae=str(flux["vae"]), **edit), save=False)
+    folder = engine.run(EditJob(model=str(flux["folder"]), **edit), save=False)
+    assert split.images.shape == (1, 48, 64, 3)
+    assert np.abs(split.images.astype(int) - folder.images.astype(int)).max() <= 1

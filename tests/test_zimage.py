@@ -70,7 +70,8 @@ def test_the_folder_is_a_z_image_model_with_its_modes(zimage):
     info = inspect_model(str(zimage))
     row = BY_KEY["zimage"]
     assert family_of_info(info) is row and info.family == "z-image" and info.arch in ("", "zimage")
-    assert info.modes == row.variant(16).modes == ("txt2img",) and info.panel == "Text to Image"
+    assert info.modes == row.variant(16).modes == ("txt2img", "img2img", "inpaint", "outpaint")
+    assert info.panel == "Text to Image"
     assert info.context_dim == QWEN_WIDTH and row.packed == 1 and row.negative_prompt and row.cfg_above == 0.0
 
 

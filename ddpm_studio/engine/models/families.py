@@ -186,9 +186,10 @@ FAMILIES: tuple[Family, ...] = (
     Family(key="sd3", name="SD 3.5", context_dim=4096, text_widths=(768, 1280, 4096),  # CLIP-L, CLIP-G, T5-XXL
            folder_classes=_frozen({"StableDiffusion3Pipeline": "stable-diffusion-3",
                                    "StableDiffusion3Img2ImgPipeline": "stable-diffusion-3"}),
-           # txt2img only for now: diffusers' SD3 img2img adds its noise with the flow Euler scheduler alone
-           variants=(Variant("stable-diffusion-3", 16, "Text to Image",
-                             _frozen({"txt2img": "StableDiffusion3Pipeline"})),),
+           # its img2img and inpaint pipelines noise the picture with the flow Euler scheduler (sampling/flow_edit.py)
+           variants=(Variant("stable-diffusion-3", 16, "Text to Image", _frozen({
+               "txt2img": "StableDiffusion3Pipeline", "img2img": "StableDiffusion3Img2ImgPipeline",
+               "inpaint": "StableDiffusion3InpaintPipeline", "outpaint": "StableDiffusion3InpaintPipeline"})),),
            img2img="StableDiffusion3Img2ImgPipeline", latent_rgb=_SD3_RGB, taesd_repo="madebyollin/taesd3",
            # its CLIP-L and CLIP-G take clip skip (StableDiffusion3Pipeline's clip_skip); the hires fix through its img2img
            # attention maps from its joint attention (inspect/joint_attention.py)
@@ -208,7 +209,9 @@ FAMILIES: tuple[Family, ...] = (
                             vae_words=("sd3", "sd35"))),
     Family(key="flux", name="Flux.1", context_dim=4096, text_widths=(768, 4096),  # CLIP-L (pooled), T5-XXL
            folder_classes=_frozen({"FluxPipeline": "flux"}),
-           variants=(Variant("flux", 64, "Text to Image", _frozen({"txt2img": "FluxPipeline"})),),  # 16 × 2×2
+           variants=(Variant("flux", 64, "Text to Image", _frozen({  # 16 × 2×2; masked img2img for in/outpaint
+               "txt2img": "FluxPipeline", "img2img": "FluxImg2ImgPipeline", "inpaint": "FluxInpaintPipeline",
+               "outpaint": "FluxInpaintPipeline"})),),
            img2img="FluxImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
            # the hires fix through FluxImg2ImgPipeline; attention maps from its double-stream blocks' joint attention
            **dict(_FLOW, addons=frozenset({"hires", "attention"})),
@@ -231,7 +234,9 @@ FAMILIES: tuple[Family, ...] = (
                             vae_words=("ae", "flux"))),
     Family(key="chroma", name="Chroma", context_dim=4096, text_widths=(4096,),  # T5-XXL only
            folder_classes=_frozen({"ChromaPipeline": "chroma"}),
-           variants=(Variant("chroma", 64, "Text to Image", _frozen({"txt2img": "ChromaPipeline"})),),  # 16 × 2×2
+           variants=(Variant("chroma", 64, "Text to Image", _frozen({  # 16 × 2×2
+               "txt2img": "ChromaPipeline", "img2img": "ChromaImg2ImgPipeline", "inpaint": "ChromaInpaintPipeline",
+               "outpaint": "ChromaInpaintPipeline"})),),
            # Flux.1's VAE (ComfyUI comfy/supported_models.py: Chroma's latent_format is Flux's), so taef1 decodes it
            # the hires fix through ChromaImg2ImgPipeline (upscale/hires_fix.py gives it an image processor for latents)
            img2img="ChromaImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
@@ -253,7 +258,9 @@ FAMILIES: tuple[Family, ...] = (
     Family(key="zimage", name="Z-Image", context_dim=2560, text_widths=(2560,),  # Qwen3-4B's hidden size
            folder_classes=_frozen({"ZImagePipeline": "z-image"}),
            # its transformer patchifies 2×2 inside: the pipeline's latents are the VAE's, 16 channels, unpacked
-           variants=(Variant("z-image", 16, "Text to Image", _frozen({"txt2img": "ZImagePipeline"})),),
+           variants=(Variant("z-image", 16, "Text to Image", _frozen({
+               "txt2img": "ZImagePipeline", "img2img": "ZImageImg2ImgPipeline", "inpaint": "ZImageInpaintPipeline",
+               "outpaint": "ZImageInpaintPipeline"})),),
            # ComfyUI's ZImage is a Lumina2 model, whose latent format is Flux's: Flux's map, and taef1 decodes them
            img2img="ZImageImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
            # the hires fix through ZImageImg2ImgPipeline
@@ -272,7 +279,9 @@ FAMILIES: tuple[Family, ...] = (
                             text_encoders=(_QWEN3_4B,), vae_words=("ae", "flux"))),
     Family(key="qwenimage", name="Qwen-Image", context_dim=3584, text_widths=(3584,),  # Qwen2.5-VL-7B's hidden size
            folder_classes=_frozen({"QwenImagePipeline": "qwen-image"}),
-           variants=(Variant("qwen-image", 64, "Text to Image", _frozen({"txt2img": "QwenImagePipeline"})),),
+           variants=(Variant("qwen-image", 64, "Text to Image", _frozen({
+               "txt2img": "QwenImagePipeline", "img2img": "QwenImageImg2ImgPipeline",
+               "inpaint": "QwenImageInpaintPipeline", "outpaint": "QwenImageInpaintPipeline"})),),
            img2img="QwenImageImg2ImgPipeline", latent_rgb=_WAN21_RGB, taesd_repo="",  # no AutoencoderTiny for it
            **{**_FLOW, "side": 1328, "addons": frozenset({"hires"})},  # its model card's 1:1 size; the hires fix
            # through QwenImageImg2ImgPipeline
@@ -292,8 +301,10 @@ FAMILIES: tuple[Family, ...] = (
                             vae_words=("qwen_image", "qwen"))),
     Family(key="klein", name="Flux.2 Klein", context_dim=7680, text_widths=(2560,),  # Qwen3-4B's 3 hidden states
            folder_classes=_frozen({"Flux2KleinPipeline": "flux2-klein"}),
-           variants=(Variant("flux2-klein", 128, "Text to Image",  # 32 channels × 2×2
-                             _frozen({"txt2img": "Flux2KleinPipeline"})),),
+           variants=(Variant("flux2-klein", 128, "Text to Image", _frozen({  # 32 channels × 2×2
+               # diffusers 0.42 has an inpaint pipeline for it, no img2img one
+               "txt2img": "Flux2KleinPipeline", "inpaint": "Flux2KleinInpaintPipeline",
+               "outpaint": "Flux2KleinInpaintPipeline"})),),
            img2img="", latent_rgb=_FLUX2_RGB, taesd_repo="", **{**_FLOW, "latent_channels": 32},
            packed=2, negative_embeds=True,  # its pipeline takes negative_prompt_embeds, not the text
            schedulers=("euler", "dpm++2m", "unipc"),  # it shifts the schedule by the picture's size (mu), as Flux.1

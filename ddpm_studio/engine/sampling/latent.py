@@ -21,6 +21,7 @@ from ddpm_studio.engine.preview import PREVIEW_MAX_IMAGES
 from ddpm_studio.engine.prompts.encoding import prompt_arguments
 from ddpm_studio.engine.prompts.syntax import plain_text
 from ddpm_studio.engine.sampling import variation
+from ddpm_studio.engine.sampling.flow_edit import picture_grid, takes_size
 from ddpm_studio.engine.sampling.latent_preview import (
     LatentToRGB,
     patch_norm,
@@ -62,8 +63,8 @@ def _fit_to_latent_grid(image: Image.Image, multiple: int) -> Image.Image:
 
 def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, negative: str) -> dict:
     """The pipeline call for ``job``; ``prompt`` and ``negative`` are the texts for the encoder (tags taken out)."""
-    multiple = loaded.pipe.vae_scale_factor
     family = family_of_info(loaded.info)
+    multiple = picture_grid(loaded.pipe, family)  # a flow family's pictures are whole 2×2 patches of latents
     args = dict(**_prompts(loaded, family, prompt, negative, job.clip_skip, job.true_cfg_scale),
                 num_inference_steps=job.steps, num_images_per_prompt=job.batch_size, output_type="np")
     args.update(_guidance(family, job.guidance_scale, args.get("negative_prompt")))
@@ -83,6 +84,8 @@ def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, nega
     args["image"] = image
     if job.mode == "img2img":
         args["strength"] = job.strength
+        if takes_size(loaded.pipe):  # a flow img2img pipeline otherwise makes its model's default size
+            args.update(height=image.height, width=image.width)
     if job.mode == "instruct":
         args["image_guidance_scale"] = job.image_guidance_scale
     return args

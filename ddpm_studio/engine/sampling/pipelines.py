@@ -22,6 +22,7 @@ from ddpm_studio.engine.models.catalogue import (
 from ddpm_studio.engine.models.families import family_of_info
 from ddpm_studio.engine.runtime.memory import apply_memory_options
 from ddpm_studio.engine.runtime.options import MemoryOptions
+from ddpm_studio.engine.sampling.flow_edit import fit_pipeline
 from ddpm_studio.engine.sampling.latent_preview import LatentToRGB
 
 
@@ -85,6 +86,7 @@ def load_pipeline(ref: str, mode: str, device, dtype, allow_pickle: bool = False
         raise
     except Exception as exc:
         raise ModelError(f"Could not load the pipeline in {info.path}: {first_line(exc)}") from None
+    pipe = fit_pipeline(pipe)  # ChromaInpaintPipeline reads a config key Chroma's transformer lacks
     note = "; ".join(filter(None, (note, apply_memory_options(pipe, memory, device))))
     pipe.set_progress_bar_config(disable=True)
     tiny = load_taesd(taesd, family.taesd_repo, device, dtype) if taesd else None

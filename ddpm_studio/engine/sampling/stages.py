@@ -21,8 +21,10 @@ import torch
 from ddpm_studio.engine.events import SampleOutput, StepCallback, StepEvent, StopCheck
 from ddpm_studio.engine.preview import unit_to_uint8
 from ddpm_studio.engine.sampling import non_finite
+from ddpm_studio.engine.sampling.flow_edit import edit_scheduler
 from ddpm_studio.engine.sampling.latent import (
     decode_preview,
+    job_mode,
     pipeline_arguments,
     prepare_addons,
     taesd_preview,
@@ -213,7 +215,7 @@ def prepare(run: LatentRun) -> None:
     run.config = loaded.scheduler_config
     if job.prediction_type != "auto":  # the user's choice over the model's (or the probe's)
         run.config = {**run.config, "prediction_type": job.prediction_type}
-    run.pipe.scheduler = run.scheduler()
+    run.pipe.scheduler = edit_scheduler(run, job_mode(job))  # a flow model's img2img noises with Euler
     run.generators = [torch.Generator(device="cpu").manual_seed(job.seed + i) for i in range(job.batch_size)]
     run.args = pipeline_arguments(loaded, job, run.used.prompt, run.used.negative_prompt)
     run.canvas = run.args.pop("masked_canvas", None)

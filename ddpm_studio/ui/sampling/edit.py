@@ -1,6 +1,7 @@
 """The Edit panel: change an image with a prompt — img2img (strength), inpaint (a painted mask, with any Stable
-Diffusion model: an inpainting one is recommended in a line under the model), instruct (InstructPix2Pix, image
-guidance), outpaint. The image can be opened, dropped or pasted; pasted images and painted masks are saved under the
+Diffusion model: an inpainting one is recommended in a line under the model; a flow model, SD 3.5, Flux.1, Chroma,
+Z-Image, Qwen-Image or Klein, through its family's own pipeline), instruct (InstructPix2Pix, image guidance),
+outpaint. The image can be opened, dropped or pasted; pasted images and painted masks are saved under the
 output folder so that every result's parameters point at real files."""
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ddpm_studio.ui.addons.fields import AddonFields
 from ddpm_studio.ui.canvas.mask_painter import MaskPainter
 from ddpm_studio.ui.control.fields import ControlFields
 from ddpm_studio.ui.prompts.fields import PromptFields
+from ddpm_studio.ui.sampling.edit_family import EditFamilyRows
 from ddpm_studio.ui.sampling.outpaint_fields import OutpaintFields
 from ddpm_studio.ui.sampling.panel import SamplingPanel
 from ddpm_studio.ui.widgets.image_input import ImageInput, open_paste_row
@@ -38,7 +40,7 @@ from ddpm_studio.ui.widgets.images import store_image
 INPAINT_HINT = "An inpainting model (…-inpainting) gives better seams"  # shown while a normal one inpaints
 
 
-class EditPanel(ImageInput, SamplingPanel):
+class EditPanel(ImageInput, EditFamilyRows, SamplingPanel):
     job_type = EditJob
     settings_key = "edit/last_job"
     default_batch = 1
@@ -71,6 +73,7 @@ class EditPanel(ImageInput, SamplingPanel):
         form.insertRow(2, self.inpaint_hint)  # under the Model row: Mode, Model, this
         self.hint_form = form
         self.prompts = PromptFields(form)
+        self.prompts.true_cfg.valueChanged.connect(self.show_family_negative)  # Flux's True CFG brings the negative
         self.addons = AddonFields(form, self.settings, self.prompts.prompt, self.prompts.negative)
         self.strength = QDoubleSpinBox(minimum=0.01, maximum=1.0, value=0.75, singleStep=0.05, decimals=2)
         self.strength.setToolTip("How much to change: 0 keeps the image, 1 repaints it from noise")
@@ -133,7 +136,8 @@ class EditPanel(ImageInput, SamplingPanel):
         self.strength.setEnabled(mode != "instruct")
         self.image_guidance.setEnabled(mode == "instruct")
         self.outpaint.show(mode == "outpaint", mask_blur=mode == "inpaint")
-        self.control.set_visible(mode != "instruct")
+        takes_control = self._family is None or "controlnet" in self._family.addons  # a flow family's does not
+        self.control.set_visible(mode != "instruct" and takes_control)
         if hasattr(self, "painter"):
             self.painter.painting_enabled = mode == "inpaint"
             for widget in self.mask_tools:
@@ -146,7 +150,8 @@ class EditPanel(ImageInput, SamplingPanel):
     def _show_inpaint_hint(self) -> None:
         """The one-line recommendation of an inpainting model, while a normal one is chosen for inpainting."""
         info = self.current_model_info() if getattr(self, "model_infos", None) is not None else None
-        normal = info is not None and not info.inpainting
+        family = self._family  # a flow family has no inpainting model: its own pipeline inpaints (flow_edit.py)
+        normal = info is not None and not info.inpainting and (family is None or family.denoiser == "unet")
         self.hint_form.setRowVisible(self.inpaint_hint, self.mode() == "inpaint" and normal)
 
     # ---- the input image ----
@@ -172,6 +177,7 @@ class EditPanel(ImageInput, SamplingPanel):
     def model_changed(self, info: ModelInfo | None) -> None:
         self.prompts.show_prediction(info is not None and info.prediction_unknown)
         self.addons.model_changed(info)
+        self.offer_family(info)
         self._show_inpaint_hint()
 
     def job_fields(self) -> dict:
