@@ -188,7 +188,8 @@ FAMILIES: tuple[Family, ...] = (
                              _frozen({"txt2img": "StableDiffusion3Pipeline"})),),
            img2img="StableDiffusion3Img2ImgPipeline", latent_rgb=_SD3_RGB, taesd_repo="madebyollin/taesd3",
            # its CLIP-L and CLIP-G take clip skip (StableDiffusion3Pipeline's clip_skip); the hires fix through its img2img
-           **dict(_FLOW, clip_skip=True, addons=frozenset({"hires"})),
+           # LoRAs through SD3LoraLoaderMixin (kohya's SD3 layout renamed first: addons/flow_loras.py)
+           **dict(_FLOW, clip_skip=True, addons=frozenset({"hires", "lora"})),
            optional_parts=_frozen({"text_encoder_3": "T5", "tokenizer_3": "T5"}),
            schedulers=("euler", "dpm++2m", "unipc"),  # the names with a flow form (jobs/scheduler_table.py)
            # SD 3.5 Large's model card: 28 steps at guidance 3.5 (Medium's says 40 at 4.5, Large Turbo's 4 at 0)
@@ -206,7 +207,8 @@ FAMILIES: tuple[Family, ...] = (
            folder_classes=_frozen({"FluxPipeline": "flux"}),
            variants=(Variant("flux", 64, "Text to Image", _frozen({"txt2img": "FluxPipeline"})),),  # 16 × 2×2
            img2img="FluxImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
-           **dict(_FLOW, addons=frozenset({"hires"})),  # the hires fix through FluxImg2ImgPipeline
+           # the hires fix through FluxImg2ImgPipeline; LoRAs through FluxLoraLoaderMixin (addons/flow_loras.py)
+           **dict(_FLOW, addons=frozenset({"hires", "lora"})),
            packed=2, negative_prompt=False, true_cfg=True,  # FluxPipeline's true_cfg_scale and negative_prompt
            negative_why="its guidance is distilled into the model",
            guidance_field="Distilled CFG Scale",  # Forge's name for it in a PNG's parameters
@@ -230,7 +232,7 @@ FAMILIES: tuple[Family, ...] = (
            # Flux.1's VAE (ComfyUI comfy/supported_models.py: Chroma's latent_format is Flux's), so taef1 decodes it
            # the hires fix through ChromaImg2ImgPipeline (upscale/hires_fix.py gives it an image processor for latents)
            img2img="ChromaImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
-           **dict(_FLOW, addons=frozenset({"hires"})),
+           **dict(_FLOW, addons=frozenset({"hires", "lora"})),  # LoRAs through FluxLoraLoaderMixin, as Flux.1's
            packed=2,  # real CFG: guidance_scale above 1 runs the negative prompt; T5 alone
            # ChromaPipeline always passes its own sigmas (set_timesteps(sigmas=…, mu=…)), which the flow solvers
            # (DPM++ 2M, UniPC) do not take, unlike FluxPipeline, which leaves them out for solvers on flow sigmas
@@ -252,7 +254,7 @@ FAMILIES: tuple[Family, ...] = (
            # ComfyUI's ZImage is a Lumina2 model, whose latent format is Flux's: Flux's map, and taef1 decodes them
            img2img="ZImageImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
            # the hires fix through ZImageImg2ImgPipeline
-           **{**_FLOW, "context_key": "cap_feat_dim", "addons": frozenset({"hires"})}, cfg_above=0.0,
+           **{**_FLOW, "context_key": "cap_feat_dim", "addons": frozenset({"hires", "lora"})}, cfg_above=0.0,
            float32_latents=True,
            # ZImagePipeline passes its own sigmas to set_timesteps: DPM++ 2M's takes none, so Euler and UniPC only
            schedulers=("euler", "unipc"),
@@ -263,7 +265,7 @@ FAMILIES: tuple[Family, ...] = (
            folder_classes=_frozen({"QwenImagePipeline": "qwen-image"}),
            variants=(Variant("qwen-image", 64, "Text to Image", _frozen({"txt2img": "QwenImagePipeline"})),),
            img2img="QwenImageImg2ImgPipeline", latent_rgb=_WAN21_RGB, taesd_repo="",  # no AutoencoderTiny for it
-           **{**_FLOW, "side": 1328, "addons": frozenset({"hires"})},  # its model card's 1:1 size; the hires fix
+           **{**_FLOW, "side": 1328, "addons": frozenset({"hires", "lora"})},  # its model card's 1:1 size; the hires fix
            # through QwenImageImg2ImgPipeline
            packed=2, guidance_argument="true_cfg_scale",
            # its pipeline sets the schedule by sigmas (set_timesteps(sigmas=…, mu=…)): DPM++ 2M takes no sigmas
@@ -274,7 +276,8 @@ FAMILIES: tuple[Family, ...] = (
            folder_classes=_frozen({"Flux2KleinPipeline": "flux2-klein"}),
            variants=(Variant("flux2-klein", 128, "Text to Image",  # 32 channels × 2×2
                              _frozen({"txt2img": "Flux2KleinPipeline"})),),
-           img2img="", latent_rgb=_FLUX2_RGB, taesd_repo="", **{**_FLOW, "latent_channels": 32},
+           img2img="", latent_rgb=_FLUX2_RGB, taesd_repo="",
+           **{**_FLOW, "latent_channels": 32, "addons": frozenset({"lora"})},  # LoRAs: Flux2LoraLoaderMixin
            packed=2, negative_embeds=True,  # its pipeline takes negative_prompt_embeds, not the text
            schedulers=("euler", "dpm++2m", "unipc"),  # it shifts the schedule by the picture's size (mu), as Flux.1
            # Flux2KleinPipeline's defaults and its docstring's example (the base 9B): 50 steps at guidance 4.0, CFG
