@@ -202,3 +202,20 @@ def test_real_flux_and_klein_single_blocks_are_told_apart_by_their_shapes():
     assert flow_families(shapes(27648)) == ("klein",)
     attention_only = {"transformer.transformer_blocks.40.attn.to_q.lora_A.weight": [16, 3072]}
     assert flow_families(attention_only) == ("qwenimage",)  # 41 blocks: only Qwen-Image's 60 reach so deep
+
+
+def test_an_sd35_lora_in_diffusers_layout_loads_as_its_kohya_twin(built, tmp_path):
+    """diffusers' own names (``transformer.transformer_blocks.0.attn.to_q``), which SD3LoraLoaderMixin reads as they
+    are, give the picture the same LoRA in kohya's layout gives (its fused qkv split, its alpha folded in)."""
+    from safetensors.torch import load_file
+
+    from ddpm_studio.engine.addons.flow_loras import sd3_kohya_to_diffusers
+
+    case = built("sd3")
+    state = sd3_kohya_to_diffusers(load_file(str(case["loras"] / "sd3-kohya.safetensors")))
+    save_file(state, str(tmp_path / "sd3-diffusers.safetensors"))
+    assert "sd3" in lora_file(tmp_path / "sd3-diffusers.safetensors").flow
+    engine = _engine(case["loras"], tmp_path)
+    kohya = _image(engine, _job(case["model"], family="sd3", loras=(("sd3-kohya", 1.0),)))
+    ours = _image(engine, _job(case["model"], family="sd3", loras=(("sd3-diffusers", 1.0),)))
+    assert np.abs(ours.astype(int) - kohya).max() <= 1

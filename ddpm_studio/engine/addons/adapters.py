@@ -6,8 +6,8 @@ weights, is *fused* into the base weights (``fuse_lora``) so that a step costs w
 the set or a weight changes, the base weights are put back from a copy taken before the first fuse, as ComfyUI keeps
 a backup of the weights it patches (peft's unmerge would compute each LoRA's product again to subtract it, and leave
 rounding behind), so weight 0, or no LoRA, gives the model's own image bit for bit, and the same weights give the same
-image whatever came before. Where fusing is not possible (weights offloaded), the adapters stay active unfused:
-slower per step, the same image. A LoRA made for another family is refused before anything is loaded, naming both
+image whatever came before. Where fusing is not possible (weights offloaded), or would need a copy of a flow
+family's multi-billion-parameter transformer, the adapters stay active unfused: slower per step, the same image. A LoRA made for another family is refused before anything is loaded, naming both
 families.
 
 Every file's values are checked as it loads: one holding NaN or infinite values is refused, naming it (it would
@@ -111,7 +111,10 @@ class LoraSet:
         self.active: tuple[tuple[str, float], ...] = ()  # what the pipeline applies (fused or not)
         self._originals: dict[int, tuple[torch.nn.Module, torch.Tensor]] = {}
         self._count = 0
-        self.fuse = True  # False: keep the adapters unfused (bench/lora.py measures what fusing saves)
+        # False: keep the adapters unfused (bench/lora.py measures what fusing saves). A flow family's transformer
+        # (2–20 B parameters) is not fused: the copy of its weights that puts them back exactly would double its
+        # memory; unfused, a step costs the LoRAs' small products more, and weight 0 is still the model's own image
+        self.fuse = getattr(pipe, "unet", None) is not None or family is None
 
     def apply(self, wanted: list[tuple[LoraFile, float]], allow_pickle: bool) -> None:
         for lora, _ in wanted:
