@@ -219,3 +219,45 @@ def test_an_sd35_lora_in_diffusers_layout_loads_as_its_kohya_twin(built, tmp_pat
     kohya = _image(engine, _job(case["model"], family="sd3", loras=(("sd3-kohya", 1.0),)))
     ours = _image(engine, _job(case["model"], family="sd3", loras=(("sd3-diffusers", 1.0),)))
     assert np.abs(ours.astype(int) - kohya).max() <= 1
+
+
+@pytest.mark.parametrize("keys, families", [
+    # AI-Toolkit's Flux.1 LoRAs: diffusers' names
+    (["transformer.single_transformer_blocks.0.attn.to_k", "transformer.transformer_blocks.0.attn.add_k_proj"],
+     ("flux", "chroma")),
+    (["lora_unet_double_blocks_0_img_mod_lin", "lora_te1_text_model_encoder_layers_0_mlp_fc1"], ("flux", "chroma")),
+    (["diffusion_model.distilled_guidance_layer.layers.0.in_layer", "diffusion_model.double_blocks.0.img_attn.qkv"],
+     ("chroma",)),
+    (["transformer.transformer_blocks.0.img_mlp.net.0.proj", "transformer.transformer_blocks.0.attn.to_q"],
+     ("qwenimage",)),  # Qwen-Image's own names, as AI-Toolkit and DiffSynth write them
+    (["diffusion_model.layers.12.attention.to_k", "diffusion_model.layers.12.attention.to_out.0"], ("zimage",)),
+    (["lora_unet_layers_3_feed_forward_w1"], ("zimage",)),
+    (["transformer.single_transformer_blocks.0.attn.to_qkv_mlp_proj"], ("klein",)),  # Flux2Transformer2DModel's
+    (["lora_unet_joint_blocks_0_x_block_attn_qkv"], ("sd3",)),
+    (["transformer.transformer_blocks.30.attn.to_q"], ("qwenimage", "sd3")),  # past Flux.1's 19 double blocks
+    (["lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q"], ()),  # an SD UNet's: not a flow one
+])
+def test_the_layouts_artists_download_are_told_by_their_names(keys, families):
+    from ddpm_studio.engine.addons.lora_families import flow_families
+
+    suffix = {True: (".lora_down.weight", ".lora_up.weight"), False: (".lora_A.weight", ".lora_B.weight")}
+    shapes = {f"{k}{end}": [4, 4] for k in keys for end in suffix[k.startswith("lora_")]}
+    assert flow_families(shapes) == families
+
+
+def test_the_command_line_takes_a_flux_lora_by_flag_and_by_tag(built, tmp_path):
+    from PIL import Image
+
+    from ddpm_studio.cli import main
+
+    case = built("flux")
+
+    def run(out, *args):
+        assert main(["txt2img", "--model", str(case["model"]), "--steps", "2", "--size", "64x64", "--seed", "4",
+                     "--device", "cpu", "--scheduler", "euler", "--out", str(out), *args]) == 0
+        return np.asarray(Image.open(next(out.glob("*.png"))).convert("RGB"))
+
+    plain = run(tmp_path / "plain", "--prompt", "a cat")
+    by_flag = run(tmp_path / "flag", "--prompt", "a cat", "--lora", "flux-kohya:0.7", "--lora-dir", str(case["loras"]))
+    by_tag = run(tmp_path / "tag", "--prompt", "a cat <lora:flux-kohya:0.7>", "--lora-dir", str(case["loras"]))
+    assert not np.array_equal(plain, by_flag) and np.array_equal(by_flag, by_tag)

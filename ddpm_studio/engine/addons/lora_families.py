@@ -83,8 +83,8 @@ def flow_families(shapes: dict[str, list[int]]) -> tuple[str, ...]:
         return ("klein",)
     if has("joint_blocks", "context_block", "x_block"):
         return ("sd3",)
-    if has("noise_refiner", "context_refiner") or (has("attention") and has("feed_forward")) or has(
-            "layers_0_attention", "adaLN_modulation"):
+    if has("noise_refiner", "context_refiner") or any(re.search(r"(?:^|_)layers_\d+_(attention|feed_forward)_", k)
+                                                      for k in flat):
         return ("zimage",)
     if has("single_transformer_blocks"):  # diffusers' Flux.1 (and Chroma)
         if has("distilled_guidance_layer"):
