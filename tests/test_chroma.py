@@ -61,7 +61,7 @@ def test_the_folder_is_a_chroma_model_with_its_modes(chroma):
     assert info.modes == row.variant(64).modes == ("txt2img", "img2img", "inpaint", "outpaint")
     assert info.panel == "Text to Image"
     assert info.context_dim == T5_WIDTH and row.packed == 2 and row.negative_prompt and not row.true_cfg
-    assert row.text_widths == (4096,) and not row.prompt_weights and row.addons == frozenset({"hires"})
+    assert row.text_widths == (4096,) and not row.prompt_weights and row.addons == frozenset({"hires", "lora"})
 
 
 def test_its_defaults_are_chroma1_hds(chroma):
@@ -124,7 +124,7 @@ def test_a_scheduler_without_a_flow_form_is_refused(engine, chroma):
 
 
 def test_addons_and_true_cfg_it_does_not_take_are_refused_by_name_and_clip_skip_left_out(engine, chroma):
-    with pytest.raises(ModelError, match="Chroma model, which does not take LoRAs"):
+    with pytest.raises(ModelError, match="No LoRA named 'style'"):  # LoRAs it takes (test_flow_loras.py)
         engine.run(_job(chroma, prompt="a cat <lora:style:0.8>"), save=False)
     with pytest.raises(ModelError, match="classifier-free guidance already.*set it to 1"):
         engine.run(_job(chroma, true_cfg_scale=4.0), save=False)

@@ -22,14 +22,16 @@ from ddpm_studio.engine.models.families import (
 
 def test_keys_widths_and_variants_are_unique():
     assert len(BY_KEY) == len(FAMILIES)
-    takers = [family for family in FAMILIES if family.addons & FILE_ADDONS]  # a file's width tells its family here
+    takers = [family for family in FAMILIES  # a UNet add-on file's width tells its family here (a flow LoRA's names)
+              if family.addons & FILE_ADDONS and family.denoiser == "unet"]
     assert len({family.context_dim for family in takers}) == len(takers)
     assert ARCH_BY_CONTEXT[4096] == "sd3"  # SD 3.5 and Flux share T5's width: the first row of a width keeps it
     for family in FAMILIES:
         assert len({v.channels for v in family.variants}) == len(family.variants), family.key
         assert set(family.folder_classes.values()) <= {v.kind for v in family.variants}, family.key
         assert len(family.latent_rgb.factors) == family.latent_channels
-        if "lora" in family.addons:  # kohya's names are LoRA facts: a row that takes no LoRAs (SD 3.5) has none
+        if "lora" in family.addons and family.denoiser == "unet":  # kohya's names are an SD LoRA's facts (a flow
+            # family's LoRAs are told by their layers' names: addons/lora_families.py)
             assert family.kohya_versions and KOHYA_BASE[family.kohya_versions[0]] == family.key
 
 
@@ -128,7 +130,7 @@ def test_flux_is_a_packed_flow_row_without_a_negative_prompt():
     row = BY_KEY["flux"]
     assert family_of_folder("FluxPipeline", 4096) is row and row.variant(64).kind == "flux"
     assert row.packed == 2 and row.variant(64).channels == row.latent_channels * row.packed**2
-    assert not row.negative_prompt and row.addons == {"hires", "attention"} and not row.prompt_weights
+    assert not row.negative_prompt and row.addons == {"hires", "attention", "lora"} and not row.prompt_weights
     assert not row.clip_skip
     assert (row.latent_rgb.scaling_factor, row.latent_rgb.shift_factor) == (0.3611, 0.1159)
     assert all(BY_KEY[key].packed == 1 and BY_KEY[key].negative_prompt for key in ("sd1", "sd2", "sdxl", "sd3"))
@@ -147,7 +149,7 @@ def test_chroma_is_fluxs_latents_with_t5_alone_and_real_cfg():
     assert (row.packed, row.latent_channels, row.latent_rgb, row.taesd_repo) == \
         (flux.packed, flux.latent_channels, flux.latent_rgb, flux.taesd_repo)
     assert row.negative_prompt and not row.true_cfg and row.uses_negative() and not row.prompt_weights
-    assert row.text_widths == (4096,) and family_of_text_widths((4096,)) is row and row.addons == {"hires"}
+    assert row.text_widths == (4096,) and family_of_text_widths((4096,)) is row and row.addons == {"hires", "lora"}
     assert row.schedulers == ("euler",)  # ChromaPipeline passes its own sigmas, which the flow solvers do not take
     assert row.defaults == {"scheduler": "euler", "steps": 40, "guidance_scale": 3.0}  # Chroma1-HD's card
 
@@ -157,7 +159,7 @@ def test_z_image_is_an_unpacked_flow_row_whose_cfg_starts_above_0():
     assert family_of_folder("ZImagePipeline", 2560) is row and row.variant(16).kind == "z-image"
     assert row.packed == 1 and row.latent_channels == 16 and row.context_key == "cap_feat_dim"
     assert row.negative_prompt and row.cfg_above == 0.0 and row.float32_latents
-    assert row.addons == {"hires"} and not row.prompt_weights and row.latent_rgb is BY_KEY["flux"].latent_rgb
+    assert row.addons == {"hires", "lora"} and not row.prompt_weights and row.latent_rgb is BY_KEY["flux"].latent_rgb
     assert row.schedulers == ("euler", "unipc")  # DPM++ 2M's set_timesteps takes no sigmas, which its pipeline passes
     assert row.defaults == {"scheduler": "euler", "steps": 9, "guidance_scale": 0.0}
     assert family_of_text_widths((2560,)) is row and BY_KEY["sd1"].cfg_above == 1.0
@@ -167,7 +169,7 @@ def test_klein_is_a_packed_flow_row_on_a_batch_normalised_vae_whose_distilled_fo
     row = BY_KEY["klein"]
     assert family_of_folder("Flux2KleinPipeline", 12288) is row  # the 9B's width (Qwen3-8B's 3 × 4096) too
     assert row.variant(128).kind == "flux2-klein" and row.variant(128).channels == row.latent_channels * row.packed**2
-    assert row.negative_embeds and not row.addons and not row.prompt_weights  # the negative as embeddings
+    assert row.negative_embeds and row.addons == {"lora"} and not row.prompt_weights  # the negative as embeddings
     assert not row.clip_skip and not row.true_cfg and row.uses_negative() and not row.uses_negative(flavour="distilled")
     assert (row.latent_rgb.scaling_factor, row.latent_rgb.shift_factor) == (1.0, 0.0) and row.latent_channels == 32
     assert not row.img2img and row.schedulers == BY_KEY["flux"].schedulers

@@ -126,7 +126,7 @@ def test_a_scheduler_without_a_flow_form_is_refused_naming_those_that_work(engin
 
 
 def test_addons_it_does_not_take_are_refused_by_name(engine, flux):
-    with pytest.raises(ModelError, match="Flux.1 model, which does not take LoRAs"):
+    with pytest.raises(ModelError, match="No LoRA named 'style'"):  # LoRAs it takes (test_flow_loras.py)
         engine.run(_job(flux, prompt="a cat <lora:style:0.8>"), save=False)
 
 

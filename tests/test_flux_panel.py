@@ -31,7 +31,7 @@ def test_flux_hides_the_negative_prompt_and_the_addon_rows_and_an_sd_model_shows
     panel.prompts.negative.setPlainText("blurry")
     panel.prompts.clip_skip.setValue(2)
     choose(panel, "tiny-flux")
-    assert [kind for kind, shown in offered(panel).items() if shown] == ["hires", "attention"]
+    assert [kind for kind, shown in offered(panel).items() if shown] == ["loras", "hires", "attention"]
     assert not panel.form.isRowVisible(panel.prompts.negative)
     assert not panel.form.isRowVisible(panel.prompts.clip_skip)  # its CLIP gives only the pooled text
     fields = panel.job_fields()

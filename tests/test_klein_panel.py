@@ -26,14 +26,15 @@ def panel(make_window, models, tmp_path):
     return text2image_panel_on(make_window, models, tmp_path)
 
 
-def test_klein_hides_the_negative_prompt_clip_skip_and_the_addon_rows_and_an_sd_model_shows_them_again(panel):
+def test_klein_hides_the_negative_prompt_clip_skip_and_the_other_addon_rows_and_an_sd_model_shows_them_again(panel):
     listed = {panel.model_box.itemText(i) for i in range(panel.model_box.count())}
     assert {"tiny-klein", "tiny-klein-base", "tiny-sd"} <= listed
     panel.prompts.negative.setPlainText("blurry")
     choose(panel, "tiny-klein")
     panel.prompts.clip_skip.setValue(2)
     choose(panel, "tiny-klein")
-    assert set(offered(panel).values()) == {False} and not panel.form.isRowVisible(panel.prompts.negative)
+    assert [kind for kind, on in offered(panel).items() if on] == ["loras"]  # its LoRAs only
+    assert not panel.form.isRowVisible(panel.prompts.negative)
     assert not panel.form.isRowVisible(panel.prompts.clip_skip)  # its pipeline has none
     fields = panel.job_fields()
     assert fields["negative_prompt"] == "" and fields["loras"] == () and "hires_scale" not in fields

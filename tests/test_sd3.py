@@ -83,7 +83,7 @@ def test_a_scheduler_without_a_flow_form_is_refused_naming_those_that_work(engin
 
 
 def test_addons_it_does_not_take_are_refused_by_name(engine, sd3):
-    with pytest.raises(ModelError, match="SD 3.5 model, which does not take LoRAs"):
+    with pytest.raises(ModelError, match="No LoRA named 'style'"):  # LoRAs it takes (test_flow_loras.py)
         engine.run(_job(sd3, prompt="a cat <lora:style:0.8>"), save=False)
 
 
@@ -137,7 +137,7 @@ def test_sd3_latents_preview_with_the_published_map_or_a_fit_that_knows_the_shif
 
 
 
-def test_its_prompts_go_as_plain_words_and_its_pipeline_gets_no_addons(engine, sd3):
+def test_its_prompts_go_as_plain_words_and_its_pipeline_gets_no_vae_or_embeddings(engine, sd3):
     from ddpm_studio.engine.prompts.syntax import plain_text
     from ddpm_studio.engine.sampling.latent import pipeline_arguments, prepare_addons
 
@@ -146,7 +146,7 @@ def test_its_prompts_go_as_plain_words_and_its_pipeline_gets_no_addons(engine, s
     loaded = engine.load(str(sd3), "txt2img")
     job = _job(sd3, prompt="a (lighthouse:1.4)", negative_prompt="[blurry]")
     used = prepare_addons(loaded, job, None, False)
-    assert loaded.addons is None and loaded.vae_slot is None and used.prompt == job.prompt
+    assert loaded.vae_slot is None and used.prompt == job.prompt and not used.loras and not used.embeddings
     args = pipeline_arguments(loaded, job, used.prompt, used.negative_prompt)
     assert (args["prompt"], args["negative_prompt"]) == ("a lighthouse", "blurry") and "prompt_embeds" not in args
 

@@ -29,7 +29,7 @@ def test_sd3_hides_what_its_family_does_not_take_and_an_sd_model_shows_it_again(
     panel.prompts.attention_maps.setChecked(True)
     choose(panel, "tiny-sd3")
     # the hires fix through its img2img pipeline, attention maps from its joint attention
-    assert [kind for kind, shown in offered(panel).items() if shown] == ["hires", "attention"]
+    assert [kind for kind, shown in offered(panel).items() if shown] == ["loras", "hires", "attention"]
     assert panel.form.isRowVisible(panel.prompts.clip_skip)  # its CLIP-L and CLIP-G take it
     fields = panel.job_fields()
     assert fields["loras"] == () and fields["vae"] == "" and fields["hires_scale"] == 2.0

@@ -165,7 +165,7 @@ def test_a_scheduler_that_cannot_take_its_sigmas_is_refused_naming_those_that_wo
 
 
 def test_addons_it_does_not_take_are_refused_by_name(engine, zimage):
-    with pytest.raises(ModelError, match="Z-Image model, which does not take LoRAs"):
+    with pytest.raises(ModelError, match="No LoRA named 'style'"):  # LoRAs it takes (test_flow_loras.py)
         engine.run(_job(zimage, prompt="a cat <lora:style:0.8>"), save=False)
     with pytest.raises(ModelError, match="does not take attention maps"):
         engine.run(_job(zimage, attention_maps=True), save=False)

@@ -31,7 +31,7 @@ def test_z_image_keeps_the_negative_prompt_and_hides_clip_skip_and_the_addon_row
     panel.prompts.clip_skip.setValue(2)
     choose(panel, "tiny-zimage")
     shown = panel.form.isRowVisible
-    assert [kind for kind, on in offered(panel).items() if on] == ["hires"]  # through its img2img pipeline
+    assert [kind for kind, on in offered(panel).items() if on] == ["loras", "hires"]  # through its img2img pipeline
     assert shown(panel.prompts.negative) and not shown(panel.prompts.clip_skip)
     assert "read at guidance above 0" in panel.prompts.negative.placeholderText()
     fields = panel.job_fields()

@@ -6,8 +6,8 @@ weights, is *fused* into the base weights (``fuse_lora``) so that a step costs w
 the set or a weight changes, the base weights are put back from a copy taken before the first fuse, as ComfyUI keeps
 a backup of the weights it patches (peft's unmerge would compute each LoRA's product again to subtract it, and leave
 rounding behind), so weight 0, or no LoRA, gives the model's own image bit for bit, and the same weights give the same
-image whatever came before. Where fusing is not possible (weights offloaded), the adapters stay active unfused:
-slower per step, the same image. A LoRA made for another family is refused before anything is loaded, naming both
+image whatever came before. Where fusing is not possible (weights offloaded), or would need a copy of a flow
+family's multi-billion-parameter transformer, the adapters stay active unfused: slower per step, the same image. A LoRA made for another family is refused before anything is loaded, naming both
 families.
 
 Every file's values are checked as it loads: one holding NaN or infinite values is refused, naming it (it would
@@ -40,6 +40,7 @@ from ddpm_studio.engine.addons.resources import (
     lora_file,
     model_family,
 )
+from ddpm_studio.engine.addons.flow_loras import landed, lora_source
 from ddpm_studio.engine.addons.values import check_values, flat_tensors, safetensors_values
 from ddpm_studio.engine.errors import first_line
 from ddpm_studio.engine.models.families import family_of_text_widths
@@ -81,8 +82,15 @@ def _weights_only(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def check_lora_family(lora: LoraFile, pipe) -> None:
-    """One line when ``lora`` was made for another family than the pipeline's model."""
+def check_lora_family(lora: LoraFile, pipe, family=None) -> None:
+    """One line when ``lora`` was made for another family than the pipeline's model (``family``: its row, which a
+    flow model's LoRAs are told by)."""
+    if family is not None and getattr(pipe, "unet", None) is None:  # a flow transformer's
+        if lora.fits(0, None, 0, arch=family.key) is False:
+            raise AddonError(f"The LoRA {lora.name} is made for {lora.family}, and this model is {family.name}: "
+                             f"untick it (or take its tag out of the prompt), or choose a {lora.family} model "
+                             f"({lora.path}).")
+        return
     context = int(pipe.unet.config.cross_attention_dim)
     xl = getattr(pipe, "text_encoder_2", None) is not None
     text = int(pipe.text_encoder.config.hidden_size) if getattr(pipe, "text_encoder", None) is not None else 0
@@ -95,20 +103,24 @@ def check_lora_family(lora: LoraFile, pipe) -> None:
 class LoraSet:
     """The LoRAs on one pipeline: loaded adapters, and which are fused at which weights."""
 
-    def __init__(self, pipe) -> None:
+    def __init__(self, pipe, family=None) -> None:
         self.pipe = pipe
+        self.family = family  # the model's row (None: a Stable Diffusion model of none)
         self.adapters: dict[tuple, str] = {}  # (path, mtime) → adapter name
         self.fused: tuple[tuple[str, float], ...] = ()  # what is in the base weights now
         self.active: tuple[tuple[str, float], ...] = ()  # what the pipeline applies (fused or not)
         self._originals: dict[int, tuple[torch.nn.Module, torch.Tensor]] = {}
         self._count = 0
-        self.fuse = True  # False: keep the adapters unfused (bench/lora.py measures what fusing saves)
+        # False: keep the adapters unfused (bench/lora.py measures what fusing saves). A flow family's transformer
+        # (2–20 B parameters) is not fused: the copy of its weights that puts them back exactly would double its
+        # memory; unfused, a step costs the LoRAs' small products more, and weight 0 is still the model's own image
+        self.fuse = getattr(pipe, "unet", None) is not None or family is None
 
     def apply(self, wanted: list[tuple[LoraFile, float]], allow_pickle: bool) -> None:
         for lora, _ in wanted:
             if lora.pickled and not allow_pickle:
                 raise AddonError(f"The LoRA {lora.path} {PICKLE_REFUSED}")
-            check_lora_family(lora, self.pipe)
+            check_lora_family(lora, self.pipe, self.family)
         keys = {self._key(lora): weight for lora, weight in wanted}
         if set(keys) == set(self.adapters) and self._target(keys) == self.active:
             return  # nothing changed: no adapter loaded, nothing fused again
@@ -155,10 +167,17 @@ class LoraSet:
         check_values("LoRA", lora.path, flat_tensors(source) if lora.pickled else safetensors_values(lora.path))
         self._count += 1
         name = f"lora_{self._count}"
+        flow = self.family is not None and getattr(self.pipe, "unet", None) is None
         try:
+            if flow:  # a flow family's file, renamed where its loader needs it (flow_loras.py)
+                source = lora_source(lora.path, self.family.key, source if lora.pickled else None)
             with _quiet():
                 self.pipe.load_lora_weights(source, adapter_name=name)
         except Exception as exc:
+            if flow:
+                self._forget(name)
+                raise AddonError(f"The LoRA {lora.path} cannot be loaded into this {self.family.name} model by "
+                                 f"diffusers: {first_line(exc, 240)}") from None
             if lora.network != "LoRA":  # diffusers' own message is a list of the keys it could not rename
                 import diffusers
 
@@ -166,13 +185,26 @@ class LoraSet:
                                  f"{diffusers.__version__} cannot apply to Stable Diffusion (it reads LoRA and LoCon "
                                  "files).") from None
             raise AddonError(f"The LoRA {lora.path} cannot be loaded by diffusers: {first_line(exc, 240)}") from None
+        if flow and not landed(self.pipe, name):
+            self._forget(name)
+            raise AddonError(f"The LoRA {lora.path} changes none of this {self.family.name} model's layers: its keys "
+                             f"(such as '{_first_key(source)}') are in a layout diffusers does not read for "
+                             f"{self.family.name}, or it is made for another family.")
         self.adapters[self._key(lora)] = name
+
+    def _forget(self, name: str) -> None:
+        """An adapter that failed half-way taken out of every model it reached."""
+        try:
+            with _quiet():
+                self.pipe.delete_adapters([name])
+        except Exception:  # nothing of it was loaded
+            pass
 
     def _lora_layers(self):
         """The peft LoRA layers of every component, each with the layer it wraps."""
         from peft.tuners.lora import LoraLayer
 
-        for component in ("unet", "text_encoder", "text_encoder_2"):
+        for component in ("unet", "transformer", "text_encoder", "text_encoder_2", "text_encoder_3"):
             model = getattr(self.pipe, component, None)
             for module in model.modules() if model is not None else ():
                 if isinstance(module, LoraLayer):
@@ -266,6 +298,15 @@ class EmbeddingSet:
         self.loaded[embedding.name] = embedding.path
 
 
+def _first_key(source) -> str:
+    if isinstance(source, dict):
+        return next(iter(source), "")
+    from safetensors import safe_open
+
+    with safe_open(str(source), framework="pt") as handle:
+        return next(iter(handle.keys()), "")
+
+
 def _word(name: str) -> re.Pattern:
     """An embedding's name as a word of a prompt, in any case (as A1111 finds it through its tokenizer)."""
     return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])", re.IGNORECASE)
@@ -307,9 +348,10 @@ def _describe_pickled(embedding: EmbeddingFile, state) -> EmbeddingFile:
 class PipelineAddons:
     """Everything added to one loaded pipeline; ``apply`` makes it what a job asks for."""
 
-    def __init__(self, pipe) -> None:
-        self.loras = LoraSet(pipe)
+    def __init__(self, pipe, family=None) -> None:
+        self.loras = LoraSet(pipe, family)
         self.embeddings = EmbeddingSet(pipe)
+        self.takes_embeddings = family is None or "embedding" in family.addons
 
     def apply(self, job, folders: AddonFolders, allow_pickle: bool) -> UsedAddons:
         prompt, tags = lora_tags(job.prompt)
@@ -324,6 +366,9 @@ class PipelineAddons:
             seen[where] = ref
             wanted.append((lora, float(weight)))
         self.loras.apply(wanted, allow_pickle)
+        if not self.takes_embeddings:  # a flow family's: its prompt's words stay words
+            return UsedAddons(loras=[(lora.name, weight, lora.path) for lora, weight in wanted], prompt=prompt,
+                              negative_prompt=job.negative_prompt)
         (prompt, negative), embeddings, notes = self.embeddings.use([prompt, job.negative_prompt], folders.embeddings,
                                                                    allow_pickle)
         return UsedAddons(loras=[(lora.name, weight, lora.path) for lora, weight in wanted],

@@ -22,6 +22,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ddpm_studio.engine.addons.lora_families import ALL_FLOW, flow_families
 from ddpm_studio.engine.models.catalogue import ModelError
 from ddpm_studio.engine.models.families import (
     ARCH_BY_CONTEXT,
@@ -35,6 +36,7 @@ SAFE = ".safetensors"
 HEADER_LIMIT = 100 * 2**20  # a safetensors header larger than this is not one
 LORA_MARKERS = (".lora_down.", ".lora_up.", ".lora_A.", ".lora_B.", ".hada_w1_a", ".lokr_w1", "lora.down.", "lora.up.")
 MAX_TRIGGERS = 12
+FLOW_KEYS = frozenset(ALL_FLOW)
 
 
 class AddonError(ModelError):
@@ -90,14 +92,22 @@ class LoraFile:
     network: str = "LoRA"  # LoRA, LoHa or LoKr
     triggers: tuple[str, ...] = ()
     pickled: bool = False
+    flow: tuple[str, ...] = ()  # the flow families its keys may be for (lora_families.py); () an SD LoRA or unknown
 
     @property
     def family(self) -> str:
+        if self.flow:
+            return " or ".join(FAMILY_NAMES[key] for key in self.flow)
         return family_name(self.arch, self.context_dim)
 
-    def fits(self, context_dim: int, xl: bool | None = None, text_dim: int = 0) -> bool | None:
+    def fits(self, context_dim: int, xl: bool | None = None, text_dim: int = 0, arch: str = "") -> bool | None:
         """Whether this LoRA is for a model whose UNet attends to ``context_dim``-wide text embeddings (``xl``: the
-        model has SDXL's two text encoders; ``text_dim``: its first text encoder's width); None when neither tells."""
+        model has SDXL's two text encoders; ``text_dim``: its first text encoder's width), or (``arch``: the model's
+        family key) a flow model of that family; None when neither tells."""
+        if self.flow:  # a flow transformer's LoRA: the model's family key tells (an SD model's too)
+            return arch in self.flow if arch else (False if xl is not None else None)
+        if arch in FLOW_KEYS:  # an SD LoRA on a flow model; one whose family is unknown: the run decides
+            return False if (self.arch or self.context_dim or self.text_dim) else None
         if self.context_dim and context_dim:
             return self.context_dim == context_dim and not (self.text_dim and text_dim and self.text_dim != text_dim)
         if self.text_dim and text_dim:
@@ -191,6 +201,11 @@ def lora_file(path: Path) -> LoraFile:
     keys = header.shapes
     if not any(marker in key for key in keys for marker in LORA_MARKERS):
         raise AddonError(f"{path} holds no LoRA weights (no lora_down/lora_up, lora_A/lora_B, LoHa or LoKr keys).")
+    network = "LoHa" if any(".hada_" in k for k in keys) else "LoKr" if any(".lokr_" in k for k in keys) else "LoRA"
+    flow = flow_families(keys)
+    if flow:  # a flow transformer's LoRA: its family is told by its layers' names (lora_families.py)
+        return LoraFile(name=path.stem, path=path, arch=flow[0] if len(flow) == 1 else "", network=network,
+                        triggers=trigger_words(header.metadata), flow=flow)
     context = text = 0
     for key, shape in keys.items():
         down = any(m in key for m in (".lora_down.", ".lora_A.", "lora.down."))
@@ -204,7 +219,6 @@ def lora_file(path: Path) -> LoraFile:
         arch = "sdxl"
     if not arch:
         arch = KOHYA_BASE.get(header.metadata.get("ss_base_model_version", ""), "")
-    network = "LoHa" if any(".hada_" in k for k in keys) else "LoKr" if any(".lokr_" in k for k in keys) else "LoRA"
     return LoraFile(name=path.stem, path=path, arch=arch, context_dim=context, text_dim=text, network=network,
                     triggers=trigger_words(header.metadata))
 

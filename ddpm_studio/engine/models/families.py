@@ -192,8 +192,9 @@ FAMILIES: tuple[Family, ...] = (
                "inpaint": "StableDiffusion3InpaintPipeline", "outpaint": "StableDiffusion3InpaintPipeline"})),),
            img2img="StableDiffusion3Img2ImgPipeline", latent_rgb=_SD3_RGB, taesd_repo="madebyollin/taesd3",
            # its CLIP-L and CLIP-G take clip skip (StableDiffusion3Pipeline's clip_skip); the hires fix through its img2img
-           # attention maps from its joint attention (inspect/joint_attention.py)
-           **dict(_FLOW, clip_skip=True, addons=frozenset({"hires", "attention"})),
+           # attention maps from its joint attention (inspect/joint_attention.py); LoRAs through SD3LoraLoaderMixin
+           # (kohya's SD3 layout renamed first: addons/flow_loras.py)
+           **dict(_FLOW, clip_skip=True, addons=frozenset({"hires", "attention", "lora"})),
            optional_parts=_frozen({"text_encoder_3": "T5", "tokenizer_3": "T5"}),
            schedulers=("euler", "dpm++2m", "unipc"),  # the names with a flow form (jobs/scheduler_table.py)
            # SD 3.5 Large's model card: 28 steps at guidance 3.5 (Medium's says 40 at 4.5, Large Turbo's 4 at 0)
@@ -213,8 +214,9 @@ FAMILIES: tuple[Family, ...] = (
                "txt2img": "FluxPipeline", "img2img": "FluxImg2ImgPipeline", "inpaint": "FluxInpaintPipeline",
                "outpaint": "FluxInpaintPipeline"})),),
            img2img="FluxImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
-           # the hires fix through FluxImg2ImgPipeline; attention maps from its double-stream blocks' joint attention
-           **dict(_FLOW, addons=frozenset({"hires", "attention"})),
+           # the hires fix through FluxImg2ImgPipeline; attention maps from its double-stream blocks' joint attention;
+           # LoRAs through FluxLoraLoaderMixin (addons/flow_loras.py)
+           **dict(_FLOW, addons=frozenset({"hires", "attention", "lora"})),
            packed=2, negative_prompt=False, true_cfg=True,  # FluxPipeline's true_cfg_scale and negative_prompt
            negative_why="its guidance is distilled into the model",
            guidance_field="Distilled CFG Scale",  # Forge's name for it in a PNG's parameters
@@ -240,7 +242,7 @@ FAMILIES: tuple[Family, ...] = (
            # Flux.1's VAE (ComfyUI comfy/supported_models.py: Chroma's latent_format is Flux's), so taef1 decodes it
            # the hires fix through ChromaImg2ImgPipeline (upscale/hires_fix.py gives it an image processor for latents)
            img2img="ChromaImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
-           **dict(_FLOW, addons=frozenset({"hires"})),
+           **dict(_FLOW, addons=frozenset({"hires", "lora"})),  # LoRAs through FluxLoraLoaderMixin, as Flux.1's
            packed=2,  # real CFG: guidance_scale above 1 runs the negative prompt; T5 alone
            # ChromaPipeline always passes its own sigmas (set_timesteps(sigmas=…, mu=…)), which the flow solvers
            # (DPM++ 2M, UniPC) do not take, unlike FluxPipeline, which leaves them out for solvers on flow sigmas
@@ -264,7 +266,7 @@ FAMILIES: tuple[Family, ...] = (
            # ComfyUI's ZImage is a Lumina2 model, whose latent format is Flux's: Flux's map, and taef1 decodes them
            img2img="ZImageImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
            # the hires fix through ZImageImg2ImgPipeline
-           **{**_FLOW, "context_key": "cap_feat_dim", "addons": frozenset({"hires"})}, cfg_above=0.0,
+           **{**_FLOW, "context_key": "cap_feat_dim", "addons": frozenset({"hires", "lora"})}, cfg_above=0.0,
            float32_latents=True,
            # ZImagePipeline passes its own sigmas to set_timesteps: DPM++ 2M's takes none, so Euler and UniPC only
            schedulers=("euler", "unipc"),
@@ -283,7 +285,7 @@ FAMILIES: tuple[Family, ...] = (
                "txt2img": "QwenImagePipeline", "img2img": "QwenImageImg2ImgPipeline",
                "inpaint": "QwenImageInpaintPipeline", "outpaint": "QwenImageInpaintPipeline"})),),
            img2img="QwenImageImg2ImgPipeline", latent_rgb=_WAN21_RGB, taesd_repo="",  # no AutoencoderTiny for it
-           **{**_FLOW, "side": 1328, "addons": frozenset({"hires"})},  # its model card's 1:1 size; the hires fix
+           **{**_FLOW, "side": 1328, "addons": frozenset({"hires", "lora"})},  # its model card's 1:1 size; the hires fix
            # through QwenImageImg2ImgPipeline
            packed=2, guidance_argument="true_cfg_scale",
            # its pipeline sets the schedule by sigmas (set_timesteps(sigmas=…, mu=…)): DPM++ 2M takes no sigmas
@@ -305,7 +307,8 @@ FAMILIES: tuple[Family, ...] = (
                # diffusers 0.42 has an inpaint pipeline for it, no img2img one
                "txt2img": "Flux2KleinPipeline", "inpaint": "Flux2KleinInpaintPipeline",
                "outpaint": "Flux2KleinInpaintPipeline"})),),
-           img2img="", latent_rgb=_FLUX2_RGB, taesd_repo="", **{**_FLOW, "latent_channels": 32},
+           img2img="", latent_rgb=_FLUX2_RGB, taesd_repo="",
+           **{**_FLOW, "latent_channels": 32, "addons": frozenset({"lora"})},  # LoRAs: Flux2LoraLoaderMixin
            packed=2, negative_embeds=True,  # its pipeline takes negative_prompt_embeds, not the text
            schedulers=("euler", "dpm++2m", "unipc"),  # it shifts the schedule by the picture's size (mu), as Flux.1
            # Flux2KleinPipeline's defaults and its docstring's example (the base 9B): 50 steps at guidance 4.0, CFG

@@ -38,15 +38,16 @@ def prepare_addons(loaded: LoadedPipeline, job: PromptJob, folders, allow_pickle
     from ddpm_studio.engine.addons.vae import VaeSlot, find_vae
 
     family = family_of_info(loaded.info)
-    if family is not None and not {"lora", "embedding", "vae"} & family.addons:  # SD 3.5's: left as loaded
+    if family is not None and not {"lora", "embedding", "vae"} & family.addons:  # none of them: left as loaded
         return UsedAddons(prompt=job.prompt, negative_prompt=job.negative_prompt)
-    if job.vae or loaded.vae_slot is not None:
+    if (family is None or "vae" in family.addons) and (job.vae or loaded.vae_slot is not None):  # a split model's
+        # VAE file is one of its parts, not an add-on
         if loaded.vae_slot is None:
             loaded.vae_slot = VaeSlot(loaded.pipe)
         if loaded.vae_slot.use(find_vae(job.vae, folders.vaes) if job.vae else None):
             loaded.to_rgb = LatentToRGB.for_vae(loaded.pipe.vae)
     if loaded.addons is None:
-        loaded.addons = PipelineAddons(loaded.pipe)
+        loaded.addons = PipelineAddons(loaded.pipe, family)
     return loaded.addons.apply(job, folders, allow_pickle)
 
 

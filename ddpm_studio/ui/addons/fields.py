@@ -25,6 +25,14 @@ def model_family(info) -> tuple[int, bool | None]:
     return info.context_dim, info.family.startswith("stable-diffusion-xl")
 
 
+def model_arch(info) -> str:
+    """A model's family key (families.py), "" for none: what a flow model's LoRAs are told by."""
+    from ddpm_studio.engine.models.families import family_of_info
+
+    family = family_of_info(info) if info is not None else None
+    return family.key if family is not None else ""
+
+
 class VaeChoice(QComboBox):
     """The model's own VAE, the VAEs of the VAE folders, a file chosen by hand; the choice is kept per model."""
 
@@ -139,7 +147,7 @@ class AddonFields:
             self.form.setRowVisible(widget, kind in kinds)
 
     def model_changed(self, info) -> None:
-        self.loras.set_model(*model_family(info))
+        self.loras.set_model(*model_family(info), arch=model_arch(info))
         self.embeddings.set_model(*model_family(info))
         self.vae.set_model(info.ref if info is not None else "")
 

@@ -41,7 +41,8 @@ SHOWN_TRIGGERS = 6
 
 def lora_tag(lora: LoraFile) -> str:
     """The short tag after a LoRA's name in the list: its family (when the file tells) and kind."""
-    parts = [FAMILY_NAMES.get(lora.arch, "")] + ([lora.network] if lora.network != "LoRA" else [])
+    family = " or ".join(FAMILY_NAMES[key] for key in lora.flow) or FAMILY_NAMES.get(lora.arch, "")
+    parts = [family] + ([lora.network] if lora.network != "LoRA" else [])
     return " · ".join([p for p in parts if p] + (["pickle"] if lora.pickled else []))
 
 
@@ -56,6 +57,7 @@ class LoraList(FoldedFileList):
         self.list.setToolTip("Click a LoRA (its name or its box) to use it; its weight is set below")
         self.list.itemChanged.connect(self._item_changed)
         self._ticked: QListWidgetItem | None = None  # the item whose box this mouse click ticked or unticked
+        self.model_arch = ""  # the chosen model's family key: a flow model's LoRAs are told by it
         self.list.itemPressed.connect(lambda _: setattr(self, "_ticked", None))
         self.list.itemClicked.connect(self._item_clicked)
         self.chosen = QVBoxLayout()
@@ -98,12 +100,18 @@ class LoraList(FoldedFileList):
     def mark(self) -> None:
         for item in self.items():
             lora = self.files[item.data(Qt.ItemDataRole.UserRole)]
-            wrong = lora.fits(*self.model_family) is False
+            wrong = lora.fits(*self.model_family, arch=self.model_arch) is False
             self.shade(item, wrong)
             note = "\nMade for another family than the chosen model's: the run will refuse it." if wrong else ""
             item.setToolTip(_describe(lora) + note)
             if str(lora.path) in self.rows:
                 self.rows[str(lora.path)].set_wrong_family(wrong)
+
+    def set_model(self, context_dim: int, xl: bool | None, arch: str = "") -> None:
+        """The chosen model's family: its text-embedding width, whether it is SDXL, and its row's key (a flow
+        family's LoRAs are told by the names of its layers, not by a width)."""
+        self.model_arch = arch
+        super().set_model(context_dim, xl)
 
     # ---- choosing ----
     def _item_clicked(self, item: QListWidgetItem) -> None:
@@ -178,7 +186,7 @@ class LoraList(FoldedFileList):
         row.spin.valueChanged.connect(lambda value: self._weight_changed(path, value))
         self.rows[path] = row
         self.chosen.addWidget(row)
-        row.set_wrong_family(lora.fits(*self.model_family) is False)
+        row.set_wrong_family(lora.fits(*self.model_family, arch=self.model_arch) is False)
 
     def _remove_row(self, path: str) -> None:
         row = self.rows.pop(path)

@@ -67,8 +67,8 @@ class Text2ImagePanel(SamplingPanel):
 
     def offer_addons(self, info: ModelInfo | None) -> None:
         """Show what the chosen model's family takes (its row in models/families.py) and hide the rest: the flow
-        families take no LoRAs, embeddings, VAE, ControlNet or attention maps yet (the attention maps' row says so;
-        SD 3.5 and Flux the hires fix), Flux a negative prompt only through its True CFG row, none but SD 3.5 a clip
+        families take LoRAs (the list greys another family's) but no embeddings, VAE, ControlNet or attention maps
+        yet (the attention maps' row says so; all but Klein the hires fix), Flux a negative prompt only through its True CFG row, none but SD 3.5 a clip
         skip, and they sample with their own schedulers."""
         from ddpm_studio.engine.models.families import ADDONS, family_of_info
 

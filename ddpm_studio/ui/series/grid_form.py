@@ -98,7 +98,7 @@ class GridForm(SeriesForm):
         loras = []
         if info is not None and not self.pixel and (family is None or "lora" in family.addons):
             found, _ = list_loras(self.settings.addon_folder_list("loras"))
-            loras = sorted({lora.name for lora in found if lora.fits(info.context_dim) is not False})
+            loras = sorted({lora.name for lora in found if lora.fits(info.context_dim, None, 0, family.key if family else "") is not False})
         examples = dict(PIXEL_AXES if self.pixel else PROMPT_AXES)
         if family is not None and family.schedulers:  # its own (SD 3.5's and Flux's flow solvers)
             examples["scheduler"] = ", ".join(family.schedulers[:3])
