@@ -49,7 +49,8 @@ def test_the_edit_panel_lists_flow_models_and_inpaints_with_flux_from_its_button
     _mode(panel, "img2img")
     choose(panel, "tiny-sd3")
     assert [panel.scheduler_box.itemData(i) for i in range(panel.scheduler_box.count())] == ["euler"]
-    assert panel.form.isRowVisible(panel.prompts.negative) and not panel.form.isRowVisible(panel.addons.loras)
+    assert panel.form.isRowVisible(panel.prompts.negative) and panel.form.isRowVisible(panel.addons.loras)
+    assert not panel.form.isRowVisible(panel.addons.vae)  # its own LoRAs, no add-on VAE
     assert panel.prompts.guidance.value() == 3.5 and panel.steps.value() == 28  # SD 3.5's defaults
     choose(panel, "tiny-sd")
     assert panel.form.isRowVisible(panel.addons.loras) and panel.scheduler_box.count() > 3
