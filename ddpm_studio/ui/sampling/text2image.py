@@ -98,7 +98,7 @@ class Text2ImagePanel(SamplingPanel):
         fill_schedulers(self.scheduler_box, without_combined(family.schedulers if family is not None and
                                                              family.schedulers else self.schedulers))  # a flow model's
         self.schedule.refill(flow=family is not None and bool(family.schedulers))  # … and their schedule types
-        self._fit_guidance(family, self._flavour)
+        self._fit_guidance(family, self._flavour, info)
         self.addons.offer(kinds)
         self.hires.offer("hires" in kinds)
         self.control.set_visible("controlnet" in kinds)
@@ -115,13 +115,17 @@ class Text2ImagePanel(SamplingPanel):
         self.prompts.show_negative(family is None or family.uses_negative(true_cfg, self._flavour),
                                    family.cfg_above if family is not None else 1.0)
 
-    def _fit_guidance(self, family, flavour: str = "") -> None:
+    def _fit_guidance(self, family, flavour: str = "", info: ModelInfo | None = None) -> None:
         """The guidance scale becomes the family's own (its flavour's: Flux.1 schnell's 0) when it is still another
         family's (SD 3.5's 3.5 after SD's 7.5, and back): a scale the user chose stays."""
         from ddpm_studio.engine.models.families import FAMILIES
 
         standard = Text2ImageJob.guidance_scale  # SD's, the job's default
         own = family.defaults_for(flavour).get("guidance_scale", standard) if family is not None else standard
+        if info is not None:  # a few-step model's own (SDXL-Turbo's 0: models/presets.py)
+            from ddpm_studio.engine.models.presets import preset_for_model
+
+            own = preset_for_model(info).get("guidance_scale", own)
         every = [defaults.get("guidance_scale", standard) for row in FAMILIES for defaults in row.every_defaults()]
         fit_to_family((self.prompts.guidance,), own, every)
 
