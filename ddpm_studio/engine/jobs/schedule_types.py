@@ -31,7 +31,8 @@ AUTOMATIC = ""
 SCHEDULE_TYPES: dict[str, ScheduleType] = {  # keys: ComfyUI's scheduler names (A1111 uses them as its aliases)
     AUTOMATIC: ScheduleType("Automatic", note="The model's own spacing (its scheduler config's)"),
     "uniform": ScheduleType("Uniform", {"timestep_spacing": "linspace"}, "Steps evenly spaced from first to last"),
-    "karras": ScheduleType("Karras", {"use_karras_sigmas": True}, "Karras et al.'s σ spacing: more small steps at the end"),
+    "karras": ScheduleType("Karras", {"use_karras_sigmas": True},
+                           "Karras et al.'s σ spacing: more small steps at the end"),
     "exponential": ScheduleType("Exponential", {"timestep_spacing": "linspace", "use_exponential_sigmas": True},
                                 "σ evenly spaced in log σ"),
     "sgm_uniform": ScheduleType("SGM Uniform", {"timestep_spacing": "trailing"},

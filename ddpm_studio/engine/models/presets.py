@@ -62,8 +62,9 @@ PRESETS: tuple[Preset, ...] = (
            {"scheduler": "euler-a", "schedule": "sgm_uniform", "steps": 1, "guidance_scale": 0.0},
            families=_SD + ("sd3",), needs_steps_lora=True),
 )
-_FLOW_STEPS = {("hyper", "flux"): {"steps": 8, "guidance_scale": 3.5}, ("hyper", "sd3"): {"steps": 8, "guidance_scale": 5.0},
-               ("turbo", "sd3"): {"steps": 4, "guidance_scale": 0.0}}  # the flow releases' (model cards above)
+_FLOW_STEPS = {("hyper", "flux"): {"steps": 8, "guidance_scale": 3.5},  # the flow releases' (model cards above)
+               ("hyper", "sd3"): {"steps": 8, "guidance_scale": 5.0},
+               ("turbo", "sd3"): {"steps": 4, "guidance_scale": 0.0}}
 
 
 def find_preset(texts, family_key: str = "", lora: bool = False) -> dict:

@@ -20,8 +20,8 @@ from ddpm_studio.engine.models.defaults import recommended_settings
 
 class ModelList:
     """Needs the panel's ``model_box`` (a ModelPicker), ``scheduler_box``, ``schedule`` (a ScheduleBox), ``steps``,
-    ``settings``, ``ready``, ``accepts``, ``refuse_reason``, ``model_changed``, ``apply_defaults``, ``status_message``, ``show_error`` and
-    ``_update_buttons``."""
+    ``settings``, ``ready``, ``accepts``, ``refuse_reason``, ``model_changed``, ``apply_defaults``,
+    ``status_message``, ``show_error`` and ``_update_buttons``."""
 
     _refreshing: bool  # True while the list is emptied and filled again
 
