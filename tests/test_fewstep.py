@@ -1,6 +1,6 @@
 """Few-step sampling on tiny random pipelines: TCD and LCM on Stable Diffusion, schedule types in a run and its
-metadata, the flow-matching LCM on flow families whose pipelines pass their own σ (Chroma) or shift by the picture's
-size (Flux), reproducible from the seed; presets from a Turbo model's and a Lightning LoRA's names, in the command
+metadata, the flow-matching LCM on every flow family (their pipelines pass their own σ, as Chroma's and Qwen-Image's,
+or shift by the picture's size, as Flux's), reproducible from the seed; presets from a Turbo model's and a Lightning LoRA's names, in the command
 line's defaults."""
 
 from __future__ import annotations
@@ -20,14 +20,19 @@ from ddpm_studio.engine.png.chunks import parse_a1111
 from ddpm_studio.engine.runner import Engine
 from tests.tiny_chroma import save_tiny_chroma
 from tests.tiny_flux import save_tiny_flux
+from tests.tiny_klein import save_tiny_klein
+from tests.tiny_qwenimage import save_tiny_qwenimage
 from tests.tiny_sd import save_tiny_sd
+from tests.tiny_sd3 import save_tiny_sd3
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("fewstep")
     return {"sd": save_tiny_sd(root / "tiny-sd"), "turbo": save_tiny_sd(root / "tiny-sdxl-turbo"),
-            "chroma": save_tiny_chroma(root / "tiny-chroma"), "flux": save_tiny_flux(root / "tiny-flux")}
+            "chroma": save_tiny_chroma(root / "tiny-chroma"), "flux": save_tiny_flux(root / "tiny-flux"),
+            "sd3": save_tiny_sd3(root / "tiny-sd3"), "qwenimage": save_tiny_qwenimage(root / "tiny-qwenimage"),
+            "klein": save_tiny_klein(root / "tiny-klein")}
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +84,8 @@ def test_an_old_combined_name_makes_the_picture_of_its_two_halves(engine, models
     assert np.array_equal(old, engine.run(_sd(models, scheduler="dpm++2m", schedule="karras"), save=False).images)
 
 
-@pytest.mark.parametrize("family, guidance", [("chroma", 3.0), ("flux", 3.5)])
+@pytest.mark.parametrize("family, guidance", [("chroma", 3.0), ("flux", 3.5), ("sd3", 3.5), ("qwenimage", 4.0),
+                                              ("klein", 1.0)])  # every flow family's pipeline drives it
 def test_the_flow_lcm_runs_on_flow_families_and_keeps_to_its_seed(engine, models, family, guidance):
     job = Text2ImageJob(model=str(models[family]), prompt="a lighthouse", steps=3, seed=7, width=64, height=64,
                         scheduler="lcm", guidance_scale=guidance)
