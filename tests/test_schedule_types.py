@@ -145,3 +145,14 @@ def test_tcd_and_the_flow_lcm_are_built_on_the_models_config():
     karras = build_scheduler("lcm", FLOW_CONFIG, "karras")
     assert karras.config.use_karras_sigmas and not np.allclose(_sigmas(karras), _sigmas(build_scheduler("lcm", FLOW_CONFIG)))
     assert type(build_scheduler("lcm", SD_CONFIG)).__name__ == "LCMScheduler"  # an SD model's LCM is its own
+
+
+def test_a_grid_axis_takes_combined_names_and_keeps_a_schedule_its_scheduler_takes():
+    from ddpm_studio.engine.series.xyz_grid import parse_axis
+
+    axis = parse_axis("scheduler=euler-karras,DDIM,dpm++2m-karras,unipc")
+    base = Text2ImageJob(model="m", prompt="x", scheduler="euler", schedule="beta")
+    cells = [(job.scheduler, job.schedule) for job in (axis.apply(base, value) for value in axis.values)]
+    assert cells == [("euler", "karras"), ("ddim", ""), ("dpm++2m", "karras"), ("unipc", "beta")]
+    with pytest.raises(JobError, match="not a scheduler"):
+        parse_axis("scheduler=euler-polyexponential")
