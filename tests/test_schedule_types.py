@@ -156,3 +156,12 @@ def test_a_grid_axis_takes_combined_names_and_keeps_a_schedule_its_scheduler_tak
     assert cells == [("euler", "karras"), ("ddim", ""), ("dpm++2m", "karras"), ("unipc", "beta")]
     with pytest.raises(JobError, match="not a scheduler"):
         parse_axis("scheduler=euler-polyexponential")
+
+
+def test_race_lanes_take_combined_names_and_the_bases_schedule_where_it_fits():
+    from ddpm_studio.engine.jobs.race import RaceJob
+
+    base = Text2ImageJob(model="m", prompt="x", scheduler="euler", schedule="sgm_uniform", batch_size=1)
+    race = RaceJob(base=base, field="scheduler", values=("euler-karras", "lcm", "ddim", "dpm++2m-karras"))
+    assert [(job.scheduler, job.schedule) for job in race.lanes()] == [
+        ("euler", "karras"), ("lcm", ""), ("ddim", "sgm_uniform"), ("dpm++2m", "karras")]

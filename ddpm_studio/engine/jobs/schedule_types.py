@@ -100,6 +100,16 @@ def split_name(name: str, schedule: str = AUTOMATIC) -> tuple[str, str]:
     return name, schedule
 
 
+def scheduler_fields(value: str, schedule: str) -> dict:
+    """A job's ``scheduler`` and ``schedule`` for a grid cell's or race lane's scheduler ``value``: a combined name's
+    own type; else the job's ``schedule`` where the scheduler takes it, else automatic."""
+    base, own = split_name(value)
+    if own or value in COMBINED:
+        return {"scheduler": base, "schedule": own}
+    takes = schedule in schedules_of(base) or schedule in schedules_of(base, flow=True)
+    return {"scheduler": base, "schedule": schedule if takes else AUTOMATIC}
+
+
 def schedule_problem(name: str, schedule: str) -> str:
     """Why a job cannot run ``name`` with ``schedule``, in words; empty when it can (on some model: a flow model's
     own check is at build time)."""

@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 
 from ddpm_studio.engine.events import Result, StopCheck, never_stop
 from ddpm_studio.engine.jobs.checks import JobError
-from ddpm_studio.engine.jobs.schedule_types import COMBINED, schedules_of, split_name
+from ddpm_studio.engine.jobs.schedule_types import scheduler_fields, split_name
 from ddpm_studio.engine.jobs.scheduler_table import SCHEDULERS
 from ddpm_studio.engine.jobs.types import EditJob, GenerateJob, Job, PromptJob
 from ddpm_studio.engine.output.metadata import a1111_parameters
@@ -67,7 +67,7 @@ class Axis:
                                f"'{job.prompt}' does not contain.")
             return job.replace(prompt=job.prompt.replace(self.values[0], value))
         if self.name == "scheduler":  # a combined name (euler-karras) sets the schedule type too
-            return job.replace(**cell_scheduler(value, job.schedule))
+            return job.replace(**scheduler_fields(value, job.schedule))
         name = {"guidance": "guidance_scale", "autoguidance": "guidance_scale"}.get(self.name, self.name)
         if self.name == "autoguidance" and not isinstance(job, GenerateJob):
             raise JobError("Autoguidance is for pixel models (the Generate panel); for a prompt, use 'guidance'.")
@@ -89,16 +89,6 @@ def scheduler_name(text: str) -> str:
         return wanted
     raise JobError(f"'{text}' is not a scheduler; use one of: {', '.join(SCHEDULERS)} (or one with a schedule type, "
                    f"as euler-karras).")
-
-
-def cell_scheduler(value: str, schedule: str) -> dict:
-    """A cell's scheduler and schedule type: a combined name's own; else the job's type where the scheduler takes
-    it, else automatic."""
-    base, own = split_name(value)
-    if own or value in COMBINED:
-        return {"scheduler": base, "schedule": own}
-    takes = schedule in schedules_of(base) or schedule in schedules_of(base, flow=True)
-    return {"scheduler": base, "schedule": schedule if takes else ""}
 
 
 def parse_axis(text: str) -> Axis:
