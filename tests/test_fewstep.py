@@ -144,3 +144,13 @@ def test_the_command_line_takes_a_lightning_loras_settings_unless_given(models, 
     assert plain["steps"] == 25 and plain["schedule"] == ""
     turbo = _prompt_fields(parser.parse_args(["txt2img", "--model", str(models["turbo"]), "--prompt", "x"]))
     assert (turbo["steps"], turbo["guidance_scale"], turbo["scheduler"]) == (1, 0.0, "euler-a")
+
+
+def test_a_hires_fix_runs_its_second_pass_with_the_flow_lcm_and_tcd(engine, models):
+    flux = Text2ImageJob(model=str(models["flux"]), prompt="a lighthouse", steps=3, seed=7, width=64, height=64,
+                         scheduler="lcm", guidance_scale=3.5, hires_scale=1.5, hires_upscaler="lanczos")
+    first = engine.run(flux, save=False)
+    assert first.images.shape == (1, 96, 96, 3) and "Euler" not in first.note  # its scale_noise: no Euler needed
+    assert np.array_equal(first.images, engine.run(flux, save=False).images)
+    tcd = _sd(models, scheduler="tcd", steps=4, hires_scale=1.5)
+    assert engine.run(tcd, save=False).images.shape == (1, 48, 48, 3)

@@ -112,8 +112,11 @@ def _flow_scheduler(name: str, base_config: dict[str, Any]):
                          f"choose one of {works}.")
     config = {k: v for k, v in dict(base_config).items() if not k.startswith("_")}
     cls = getattr(diffusers, spec.class_name)
-    if cls.__name__ == base_config.get("_class_name") or spec.class_name.startswith("FlowMatch"):  # on its own config
+    if cls.__name__ == base_config.get("_class_name"):
         return cls.from_config({**config, **spec.overrides})
+    if spec.class_name.startswith("FlowMatch"):  # another flow scheduler on the model's config: what it takes of it
+        takes = inspect.signature(cls.__init__).parameters
+        return cls.from_config({**{k: v for k, v in config.items() if k in takes}, **spec.overrides})
     solver = {"num_train_timesteps": config.get("num_train_timesteps", 1000),
               "flow_shift": float(config.get(FLOW_SHIFT_KEY, 1.0)), **spec.overrides,
               # Flux's schedule is shifted by the picture's size (its pipeline passes set_timesteps mu)
