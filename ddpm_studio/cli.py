@@ -24,11 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
     gui.add_argument("--exit-when-ready", action="store_true", help="open, load the backend, print timings, quit")
 
+    from ddpm_studio.commands.scheduling import scheduler_arguments
     from ddpm_studio.engine.jobs.scheduler_table import DEFAULT_SCHEDULER, DEFAULT_STEPS, SCHEDULERS
 
     gen = sub.add_parser("generate", help="sample images from an unconditional DDPM")
     gen.add_argument("--model", help="bundled:NAME, a pipeline folder, or a cached hub id (default: the bundled model)")
-    gen.add_argument("--scheduler", choices=list(SCHEDULERS), help=RECOMMENDED_HELP.format(DEFAULT_SCHEDULER))
+    scheduler_arguments(gen, list(SCHEDULERS), RECOMMENDED_HELP.format(DEFAULT_SCHEDULER))
     gen.add_argument("--steps", type=int, help=RECOMMENDED_HELP.format(DEFAULT_STEPS))
     gen.add_argument("--seed", type=int, help="default: random")
     gen.add_argument("--batch", type=int, default=4, help="images per run")
@@ -295,6 +296,7 @@ def _addon_arguments(parser) -> None:
 
 
 def _prompt_arguments(parser, schedulers, prompt_required: bool = True, guidance: float = 7.5) -> None:
+    from ddpm_studio.commands.scheduling import scheduler_arguments
     from ddpm_studio.engine.jobs.scheduler_table import DEFAULT_SCHEDULER, DEFAULT_STEPS
 
     parser.add_argument("--model", required=True,
@@ -309,7 +311,7 @@ def _prompt_arguments(parser, schedulers, prompt_required: bool = True, guidance
     parser.set_defaults(guidance_default=guidance)
     parser.add_argument("--seed", type=int, help="default: random")
     parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--scheduler", choices=list(schedulers), help=RECOMMENDED_HELP.format(DEFAULT_SCHEDULER))
+    scheduler_arguments(parser, list(schedulers), RECOMMENDED_HELP.format(DEFAULT_SCHEDULER))
     parser.add_argument("--out", help="output folder (default: your pictures folder / DDPM Studio)")
     _device_arguments(parser)
     _memory_arguments(parser)

@@ -47,7 +47,7 @@ def test_choosing_chroma_brings_its_scheduler_and_defaults(panel):
     choose(panel, "tiny-sd")
     choose(panel, "tiny-chroma")
     listed = [panel.scheduler_box.itemData(i) for i in range(panel.scheduler_box.count())]
-    assert listed == ["euler"] and panel.scheduler_box.currentData() == "euler"
+    assert listed == ["euler", "lcm"] and panel.scheduler_box.currentData() == "euler"
     assert panel.steps.value() == 40 and panel.prompts.guidance.value() == 3.0
     assert panel.width_box.value() == panel.height_box.value() == 1024
     choose(panel, "tiny-flux")

@@ -150,7 +150,7 @@ def test_chroma_is_fluxs_latents_with_t5_alone_and_real_cfg():
         (flux.packed, flux.latent_channels, flux.latent_rgb, flux.taesd_repo)
     assert row.negative_prompt and not row.true_cfg and row.uses_negative() and not row.prompt_weights
     assert row.text_widths == (4096,) and family_of_text_widths((4096,)) is row and row.addons == {"hires", "lora"}
-    assert row.schedulers == ("euler",)  # ChromaPipeline passes its own sigmas, which the flow solvers do not take
+    assert row.schedulers == ("euler", "lcm")  # ChromaPipeline passes its own sigmas, which the flow solvers do not take
     assert row.defaults == {"scheduler": "euler", "steps": 40, "guidance_scale": 3.0}  # Chroma1-HD's card
 
 
@@ -160,7 +160,8 @@ def test_z_image_is_an_unpacked_flow_row_whose_cfg_starts_above_0():
     assert row.packed == 1 and row.latent_channels == 16 and row.context_key == "cap_feat_dim"
     assert row.negative_prompt and row.cfg_above == 0.0 and row.float32_latents
     assert row.addons == {"hires", "lora"} and not row.prompt_weights and row.latent_rgb is BY_KEY["flux"].latent_rgb
-    assert row.schedulers == ("euler", "unipc")  # DPM++ 2M's set_timesteps takes no sigmas, which its pipeline passes
+    # DPM++ 2M's set_timesteps takes no sigmas, which its pipeline passes
+    assert row.schedulers == ("euler", "unipc", "lcm")
     assert row.defaults == {"scheduler": "euler", "steps": 9, "guidance_scale": 0.0}
     assert family_of_text_widths((2560,)) is row and BY_KEY["sd1"].cfg_above == 1.0
 

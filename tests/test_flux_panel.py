@@ -47,7 +47,7 @@ def test_choosing_flux_brings_its_schedulers_and_defaults(panel):
     choose(panel, "tiny-sd")
     choose(panel, "tiny-flux")
     listed = [panel.scheduler_box.itemData(i) for i in range(panel.scheduler_box.count())]
-    assert listed == ["euler", "dpm++2m", "unipc"] and panel.scheduler_box.currentData() == "euler"
+    assert listed == ["euler", "dpm++2m", "unipc", "lcm"] and panel.scheduler_box.currentData() == "euler"
     assert panel.steps.value() == 28 and panel.prompts.guidance.value() == 3.5
     choose(panel, "tiny-sd")
     assert panel.prompts.guidance.value() == 7.5

@@ -51,7 +51,7 @@ def test_choosing_klein_brings_its_schedulers_and_the_defaults_its_folder_select
     choose(panel, "tiny-sd")
     choose(panel, "tiny-klein")
     listed = [panel.scheduler_box.itemData(i) for i in range(panel.scheduler_box.count())]
-    assert listed == ["euler", "dpm++2m", "unipc"] and panel.scheduler_box.currentData() == "euler"
+    assert listed == ["euler", "dpm++2m", "unipc", "lcm"] and panel.scheduler_box.currentData() == "euler"
     assert panel.steps.value() == 4 and panel.prompts.guidance.value() == 1.0  # step-distilled
     choose(panel, "tiny-klein-base")
     assert panel.steps.value() == 50 and panel.prompts.guidance.value() == 4.0  # CFG on the empty prompt

@@ -77,7 +77,7 @@ def test_its_defaults_are_its_pipelines_and_model_cards():
     assert family_of_folder("QwenImagePipeline", 3584) is row and family_of_text_widths((3584,)) is row
     assert row.variant(64).channels == row.latent_channels * row.packed**2 and row.taesd_repo == ""
     assert row.defaults == {"scheduler": "euler", "steps": 50, "guidance_scale": 4.0} and row.side == 1328
-    assert row.schedulers == ("euler", "unipc") and row.addons == {"hires", "lora"} and not row.prompt_weights
+    assert row.schedulers == ("euler", "unipc", "lcm") and row.addons == {"hires", "lora"} and not row.prompt_weights
 
 
 def test_text_to_image_is_the_bare_pipelines_with_true_cfg_and_previews_every_step(engine, qwen, tmp_path):

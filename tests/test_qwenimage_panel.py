@@ -34,7 +34,7 @@ def test_qwen_image_hides_the_addon_rows_keeps_the_negative_prompt_and_brings_it
     assert panel.form.isRowVisible(panel.prompts.negative)
     assert not panel.form.isRowVisible(panel.prompts.clip_skip)  # no CLIP encoder to skip layers of
     listed = [panel.scheduler_box.itemData(i) for i in range(panel.scheduler_box.count())]
-    assert listed == ["euler", "unipc"] and panel.scheduler_box.currentData() == "euler"
+    assert listed == ["euler", "unipc", "lcm"] and panel.scheduler_box.currentData() == "euler"
     assert panel.steps.value() == 50 and panel.prompts.guidance.value() == 4.0
     assert (panel.width_box.value(), panel.height_box.value()) == (1328, 1328)  # its model card's square
     fields = panel.job_fields()

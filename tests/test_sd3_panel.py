@@ -54,7 +54,7 @@ def test_choosing_sd3_brings_its_schedulers_and_defaults_and_an_sd_model_its_own
     choose(panel, "tiny-sd")
     sd_list = listed()
     choose(panel, "tiny-sd3")
-    assert listed() == ["euler", "dpm++2m", "unipc"] and panel.scheduler_box.currentData() == "euler"
+    assert listed() == ["euler", "dpm++2m", "unipc", "lcm"] and panel.scheduler_box.currentData() == "euler"
     assert panel.steps.value() == 28 and panel.prompts.guidance.value() == 3.5
     choose(panel, "tiny-sd")
     assert listed() == sd_list and panel.prompts.guidance.value() == 7.5  # still SD 3.5's: SD's own again

@@ -149,7 +149,7 @@ def test_a_clip_skip_is_not_passed_to_its_pipeline_and_the_run_says_so(engine, z
     assert np.isfinite(result.images).all() and "clip skip was not used" in result.note
 
 
-@pytest.mark.parametrize("scheduler", ["euler", "unipc"])
+@pytest.mark.parametrize("scheduler", ["euler", "unipc", "lcm"])  # the flow LCM takes its sigmas too
 def test_its_flow_schedulers_run_on_the_pipelines_sigmas(engine, zimage, scheduler):
     events = []
     result = engine.run(_job(zimage, scheduler=scheduler), on_step=events.append, save=False)
@@ -160,7 +160,7 @@ def test_its_flow_schedulers_run_on_the_pipelines_sigmas(engine, zimage, schedul
 @pytest.mark.parametrize("scheduler, label", [("dpm++2m", r"DPM\+\+ 2M"), ("ddim", "DDIM")])
 def test_a_scheduler_that_cannot_take_its_sigmas_is_refused_naming_those_that_work(engine, zimage, scheduler, label):
     with pytest.raises(ModelError, match=rf"flow-matching model \(Z-Image\): the {label} scheduler does not take its "
-                                         r"schedule; choose one of euler \(Euler\), unipc \(UniPC\)\."):
+                                         r"schedule; choose one of euler \(Euler\), unipc \(UniPC\), lcm \(LCM\)\."):
         engine.run(_job(zimage, scheduler=scheduler), save=False)
 
 

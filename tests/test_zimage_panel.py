@@ -46,7 +46,7 @@ def test_choosing_z_image_brings_its_schedulers_and_turbos_defaults(panel):
     choose(panel, "tiny-sd")
     choose(panel, "tiny-zimage")
     listed = [panel.scheduler_box.itemData(i) for i in range(panel.scheduler_box.count())]
-    assert listed == ["euler", "unipc"] and panel.scheduler_box.currentData() == "euler"
+    assert listed == ["euler", "unipc", "lcm"] and panel.scheduler_box.currentData() == "euler"
     assert panel.steps.value() == 9 and panel.prompts.guidance.value() == 0.0
     choose(panel, "tiny-sd")
     assert panel.prompts.guidance.value() == 7.5

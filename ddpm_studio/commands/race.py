@@ -33,7 +33,11 @@ def base_job(args, scheduler: str | None = None, steps: int | None = None, guida
     info = inspect_model(model, args.allow_pickle)
     addons = dict(loras=tuple(lora_argument(text) for text in args.lora), vae=args.vae)
     defaults = recommended(model)
-    fields = dict(model=model, scheduler=scheduler or defaults.get("scheduler", DEFAULT_SCHEDULER),
+    from ddpm_studio.engine.jobs.schedule_types import split_name
+
+    name, schedule = split_name(scheduler or defaults.get("scheduler", DEFAULT_SCHEDULER),  # euler-karras: both
+                                "" if scheduler else defaults.get("schedule", ""))
+    fields = dict(model=model, scheduler=name, schedule=schedule,
                   steps=steps or defaults.get("steps", DEFAULT_STEPS),
                   seed=random.randrange(2**32) if args.seed is None else args.seed, batch_size=1, preview_every=1)
     if guidance is not None:

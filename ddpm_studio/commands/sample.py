@@ -38,6 +38,7 @@ def recommended(model_ref: str) -> dict:
 def _common_job_fields(args, model_ref: str, defaults: dict | None = None) -> dict:
     """The fields every sampling command sets; ``defaults``: the model's ``recommended`` settings when the caller
     has read them already."""
+    from ddpm_studio.commands.scheduling import job_scheduler
     from ddpm_studio.engine.jobs.scheduler_table import DEFAULT_SCHEDULER, DEFAULT_STEPS
     from ddpm_studio.paths import default_output_dir
 
@@ -45,7 +46,7 @@ def _common_job_fields(args, model_ref: str, defaults: dict | None = None) -> di
         defaults = recommended(model_ref) if args.scheduler is None or args.steps is None else {}
     return dict(
         model=model_ref,
-        scheduler=args.scheduler or defaults.get("scheduler", DEFAULT_SCHEDULER),
+        **job_scheduler(args, defaults, DEFAULT_SCHEDULER),  # --scheduler dpm++2m-karras: DPM++ 2M, Karras
         steps=args.steps if args.steps is not None else defaults.get("steps", DEFAULT_STEPS),
         seed=random.randrange(2**32) if args.seed is None else args.seed,
         batch_size=args.batch,
@@ -80,6 +81,10 @@ def _prompt_fields(args) -> dict:
         extra.update(split_fields(args, model))
     unset = None in (args.guidance, args.scheduler, args.steps)
     defaults = recommended(model) if unset else {}  # read once for the guidance, scheduler and steps
+    if unset and extra.get("loras"):  # a few-step LoRA's preset (Lightning, Hyper-SD, DMD2, LCM) over the model's
+        from ddpm_studio.commands.scheduling import lora_defaults
+
+        defaults = lora_defaults(extra["loras"], defaults, model)
     guidance = args.guidance if args.guidance is not None else defaults.get("guidance_scale", args.guidance_default)
     if getattr(args, "true_cfg", 1.0) != 1.0:  # txt2img: Flux's true CFG
         extra["true_cfg_scale"] = args.true_cfg

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ddpm_studio.engine.gallery.values import MAX_SQLITE_INT, as_float, as_int
+from ddpm_studio.engine.jobs.schedule_types import combined_name, from_a1111
 from ddpm_studio.engine.jobs.scheduler_table import SCHEDULERS
 from ddpm_studio.engine.png.chunks import JSON_KEY, PARAMETERS_KEY, guidance_text, parse_a1111
 from ddpm_studio.engine.png.reading import UnreadablePng, load_json, read_text
@@ -70,7 +71,7 @@ def _ours(payload: dict, path: Path, problems: list[str]) -> dict:
     return dict(source="ddpm-studio", kind=job.get("kind"), model=str(payload.get("model_name") or job.get("model")),
                 prompt=str(job.get("prompt", "")), negative=str(job.get("negative_prompt", "")),
                 seed=seed_value(payload.get("seed", job.get("seed")), path, problems),
-                scheduler=job.get("scheduler"),
+                scheduler=_with_schedule(job.get("scheduler"), job.get("schedule")),
                 steps=as_int(job.get("steps")), guidance=as_float(job.get("guidance_scale")), loras=loras,
                 device=str(payload.get("device", "")))
 
@@ -80,13 +81,21 @@ def _a1111(parameters: str, path: Path, problems: list[str]) -> dict:
     sampler = fields.get("Sampler", "")
     if sampler.endswith(" Karras") and "Schedule type" not in fields:  # A1111 before 1.9: "DPM++ 2M Karras"
         sampler, fields["Schedule type"] = sampler.removesuffix(" Karras"), "Karras"
-    scheduler = SAMPLER_KEYS.get((sampler, fields.get("Schedule type", "")), SAMPLER_KEYS.get((sampler, "")))
+    pair = from_a1111(sampler, fields.get("Schedule type", ""))  # A1111 1.9's sampler and schedule type
+    scheduler = combined_name(*pair) if pair else None
     return dict(source="a1111", kind="txt2img" if "Denoising strength" not in fields else "edit",
                 model=fields.get("Model", ""), prompt=fields.get("prompt", ""),
                 negative=fields.get("negative_prompt", ""),
                 seed=seed_value(fields.get("Seed"), path, problems), scheduler=scheduler or sampler.lower() or None,
                 steps=as_int(fields.get("Steps")), guidance=as_float(guidance_text(fields)),
                 loras=fields.get("Lora hashes", ""), device=fields.get("Device", ""))
+
+
+def _with_schedule(scheduler, schedule) -> str | None:
+    """One name for a job's scheduler and schedule type (``euler-karras``), as the sampler column keeps them."""
+    if isinstance(scheduler, str) and isinstance(schedule, str) and schedule:
+        return combined_name(scheduler, schedule)
+    return scheduler
 
 
 def seed_value(value, path: Path, problems: list[str]) -> int | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ddpm_studio.engine.jobs.checks import JobError
+from ddpm_studio.engine.jobs.schedule_types import scheduler_fields
 from ddpm_studio.engine.jobs.types import Job
 
 RACE_FIELDS = {"scheduler": str, "steps": int, "guidance_scale": float}  # what a race's lanes may differ in
@@ -36,6 +37,8 @@ class RaceJob:
         self.lanes()  # each lane is a valid job, or the race is not
 
     def lanes(self) -> list[Job]:
+        if self.field == "scheduler":  # a lane's schedule type: its combined name's, else the base's where it fits
+            return [self.base.replace(**scheduler_fields(value, self.base.schedule)) for value in self.values]
         return [self.base.replace(**{self.field: value}) for value in self.values]
 
     def label(self, value) -> str:

@@ -46,13 +46,16 @@ SCHEDULERS: dict[str, SchedulerSpec] = {
     "pndm": SchedulerSpec("PNDMScheduler", "PNDM / PLMS", "PLMS", overrides={"skip_prk_steps": True}),
     "lms": SchedulerSpec("LMSDiscreteScheduler", "LMS", "LMS", needs="scipy"),
     "lcm": SchedulerSpec("LCMScheduler", "LCM", "LCM", note="For LCM-distilled models only, at 4–8 steps"),
+    # Trajectory Consistency Distillation (Zheng et al. 2024): diffusers' TCDScheduler, for TCD and Hyper-SD 1-step
+    # LoRAs; its step's eta (0.3, diffusers' default) sets how much fresh noise each step adds
+    "tcd": SchedulerSpec("TCDScheduler", "TCD", "TCD", note="For TCD and Hyper-SD LoRAs, at 1–8 steps"),
 }
 
 DEFAULT_SCHEDULER = "dpm++2m"
 DEFAULT_STEPS = 25
 # those that suit pixel-space DDPMs (LCM needs a distilled model), in the order the panels list them
 PIXEL_SCHEDULERS = ("dpm++2m", "dpm++2m-karras", "unipc", "ddim", "euler", "euler-a", "heun", "dpm2", "pndm", "lms", "ddpm")
-LATENT_SCHEDULERS = ("dpm++2m", "dpm++2m-karras", "euler-a", "euler", "ddim", "unipc", "lcm")  # the SD panels' list
+LATENT_SCHEDULERS = ("dpm++2m", "dpm++2m-karras", "euler-a", "euler", "ddim", "unipc", "lcm", "tcd")  # the SD panels' list
 
 # A flow-matching model (SD 3.5) keeps the job's scheduler names, each made a flow solver: Euler on the model's own
 # flow schedule (its shift kept), DPM++ 2M and UniPC on flow sigmas with the model's shift (``flow_shift``) and its
@@ -68,5 +71,9 @@ FLOW_SCHEDULERS: dict[str, SchedulerSpec] = {
     ),
     "unipc": SchedulerSpec("UniPCMultistepScheduler", "UniPC", "UniPC",
                            overrides={"use_flow_sigmas": True, "prediction_type": "flow_prediction"}),
+    # diffusers' FlowMatchLCMScheduler: x̂0 from the velocity at each σ, then fresh noise to the next σ (a consistency
+    # sampler on the flow); it takes set_timesteps(sigmas=…, mu=…) as flow Euler does, so every flow pipeline drives it
+    "lcm": SchedulerSpec("FlowMatchLCMScheduler", "LCM", "LCM",
+                         note="For few-step (consistency-distilled) flow models and LoRAs"),
 }
 FLOW_SHIFT_KEY = "shift"  # where a flow Euler config keeps its shift (flow_shift for the solvers)

@@ -34,6 +34,7 @@ from ddpm_studio.engine.jobs.checks import (
     check_int,
 )
 from ddpm_studio.engine.jobs.control_fields import check_control_fields, control_a1111_fields
+from ddpm_studio.engine.jobs.schedule_types import schedule_problem
 from ddpm_studio.engine.jobs.scheduler_table import DEFAULT_SCHEDULER, DEFAULT_STEPS, SCHEDULERS
 from ddpm_studio.engine.jobs.sizes import hires_problem, hires_size
 
@@ -47,6 +48,7 @@ class Job:
 
     model: str
     scheduler: str = DEFAULT_SCHEDULER
+    schedule: str = ""  # the schedule type (jobs/schedule_types.py): "" automatic, the model's own spacing
     steps: int = DEFAULT_STEPS
     seed: int = 0
     batch_size: int = 4
@@ -63,6 +65,9 @@ class Job:
             raise JobError("No model chosen: pick a model (a bundled one, a folder, or a cached hub id).")
         if self.scheduler not in SCHEDULERS:
             raise JobError(f"Unknown scheduler '{self.scheduler}'. Choose one of: {', '.join(SCHEDULERS)}.")
+        if not isinstance(self.schedule, str) or schedule_problem(self.scheduler, self.schedule):
+            raise JobError(schedule_problem(self.scheduler, self.schedule) if isinstance(self.schedule, str)
+                           else "The schedule type must be a name (text).")
         check_int("steps", self.steps, 1, MAX_STEPS)
         check_int("seed", self.seed, 0, MAX_SEED)
         check_int("batch size", self.batch_size, 1, MAX_BATCH)

@@ -95,10 +95,12 @@ def write_defaults(model_path: Path, scheduler: str, steps: int, guide: str = ""
 
 def recommended_settings(info, ref: str = "") -> dict:
     """What a newly chosen model brings: its family's defaults (models/families.py: scheduler, steps, guidance
-    scale; its flavour's, such as Flux.1 schnell's, over them), overridden by what its own folder's
-    ``ddpm_studio.json`` says (``read_defaults``)."""
+    scale; its flavour's, such as Flux.1 schnell's, over them), then a step-distilled model's preset (an SDXL-Turbo
+    or Lightning checkpoint: models/presets.py), overridden by what its own folder's ``ddpm_studio.json`` says
+    (``read_defaults``)."""
     from ddpm_studio.engine.models.families import family_of_info
+    from ddpm_studio.engine.models.presets import preset_for_model
 
     family = family_of_info(info)
     own = dict(family.defaults_for(getattr(info, "flavour", ""))) if family is not None else {}
-    return {**own, **read_defaults(info.path, ref or info.ref)}
+    return {**own, **preset_for_model(info), **read_defaults(info.path, ref or info.ref)}

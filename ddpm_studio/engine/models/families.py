@@ -196,7 +196,7 @@ FAMILIES: tuple[Family, ...] = (
            # (kohya's SD3 layout renamed first: addons/flow_loras.py)
            **dict(_FLOW, clip_skip=True, addons=frozenset({"hires", "attention", "lora"})),
            optional_parts=_frozen({"text_encoder_3": "T5", "tokenizer_3": "T5"}),
-           schedulers=("euler", "dpm++2m", "unipc"),  # the names with a flow form (jobs/scheduler_table.py)
+           schedulers=("euler", "dpm++2m", "unipc", "lcm"),  # the names with a flow form (jobs/scheduler_table.py)
            # SD 3.5 Large's model card: 28 steps at guidance 3.5 (Medium's says 40 at 4.5, Large Turbo's 4 at 0)
            defaults=_frozen({"scheduler": "euler", "steps": 28, "guidance_scale": 3.5}),
            # Stability's files (sd3.5_large.safetensors, sd3.5_medium.safetensors) and ComfyUI's: MMDiT joint blocks;
@@ -221,7 +221,7 @@ FAMILIES: tuple[Family, ...] = (
            negative_why="its guidance is distilled into the model",
            guidance_field="Distilled CFG Scale",  # Forge's name for it in a PNG's parameters
            # its pipeline shifts the schedule by the picture's size (set_timesteps(mu=…)): the flow forms that take it
-           schedulers=("euler", "dpm++2m", "unipc"),
+           schedulers=("euler", "dpm++2m", "unipc", "lcm"),
            # FluxPipeline's defaults and Flux.1-dev's model card: 28 steps at (distilled) guidance 3.5
            defaults=_frozen({"scheduler": "euler", "steps": 28, "guidance_scale": 3.5}),
            # FLUX.1-schnell's transformer has no guidance embedding (its config's guidance_embeds: false); its model
@@ -246,7 +246,7 @@ FAMILIES: tuple[Family, ...] = (
            packed=2,  # real CFG: guidance_scale above 1 runs the negative prompt; T5 alone
            # ChromaPipeline always passes its own sigmas (set_timesteps(sigmas=…, mu=…)), which the flow solvers
            # (DPM++ 2M, UniPC) do not take, unlike FluxPipeline, which leaves them out for solvers on flow sigmas
-           schedulers=("euler",),
+           schedulers=("euler", "lcm"),  # flow LCM takes sigmas as flow Euler does
            # the Chroma1-HD model card's and diffusers' Chroma docs' example: 40 steps at CFG 3.0 (ChromaPipeline's
            # own signature defaults, 35 steps at 5.0, predate Chroma1-HD)
            defaults=_frozen({"scheduler": "euler", "steps": 40, "guidance_scale": 3.0}),
@@ -269,7 +269,7 @@ FAMILIES: tuple[Family, ...] = (
            **{**_FLOW, "context_key": "cap_feat_dim", "addons": frozenset({"hires", "lora"})}, cfg_above=0.0,
            float32_latents=True,
            # ZImagePipeline passes its own sigmas to set_timesteps: DPM++ 2M's takes none, so Euler and UniPC only
-           schedulers=("euler", "unipc"),
+           schedulers=("euler", "unipc", "lcm"),
            # Z-Image-Turbo's model card: 9 steps at guidance 0 ("Guidance should be 0 for the Turbo models");
            # ZImagePipeline's own defaults (50 steps at 5.0) are the base model's kind
            defaults=_frozen({"scheduler": "euler", "steps": 9, "guidance_scale": 0.0}),
@@ -289,7 +289,7 @@ FAMILIES: tuple[Family, ...] = (
            # through QwenImageImg2ImgPipeline
            packed=2, guidance_argument="true_cfg_scale",
            # its pipeline sets the schedule by sigmas (set_timesteps(sigmas=…, mu=…)): DPM++ 2M takes no sigmas
-           schedulers=("euler", "unipc"),
+           schedulers=("euler", "unipc", "lcm"),
            # QwenImagePipeline's docstring and Qwen-Image's model card: 50 steps at true CFG 4
            defaults=_frozen({"scheduler": "euler", "steps": 50, "guidance_scale": 4.0}),
            # ComfyUI's qwen_image_*.safetensors keep diffusers' own names (diffusers maps them as they are): its text
@@ -310,7 +310,7 @@ FAMILIES: tuple[Family, ...] = (
            img2img="", latent_rgb=_FLUX2_RGB, taesd_repo="",
            **{**_FLOW, "latent_channels": 32, "addons": frozenset({"lora"})},  # LoRAs: Flux2LoraLoaderMixin
            packed=2, negative_embeds=True,  # its pipeline takes negative_prompt_embeds, not the text
-           schedulers=("euler", "dpm++2m", "unipc"),  # it shifts the schedule by the picture's size (mu), as Flux.1
+           schedulers=("euler", "dpm++2m", "unipc", "lcm"),  # it shifts the schedule by the picture's size (mu), as Flux.1
            # Flux2KleinPipeline's defaults and its docstring's example (the base 9B): 50 steps at guidance 4.0, CFG
            # on the empty prompt; the step-distilled Klein 4B and 9B (FLUX.2-klein-4B's model card and BFL's flux2
            # README; their model_index.json says is_distilled): 4 steps, guidance 1.0 (their pipeline ignores it)

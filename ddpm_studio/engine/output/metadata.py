@@ -21,7 +21,7 @@ from PIL import PngImagePlugin
 
 from ddpm_studio import __version__
 from ddpm_studio.engine.jobs.checks import JobError
-from ddpm_studio.engine.jobs.scheduler_table import SCHEDULERS
+from ddpm_studio.engine.jobs.schedule_types import a1111_names
 from ddpm_studio.engine.jobs.types import PromptJob, job_from_dict
 from ddpm_studio.engine.png.chunks import JSON_KEY, PARAMETERS_KEY
 from ddpm_studio.engine.png.reading import UnreadablePng, load_json, read_text
@@ -44,10 +44,10 @@ def a1111_parameters(job, *, seed: int, width: int, height: int, model_name: str
     files' names and hashes, and the prompt as A1111 would write it (every LoRA as a tag), and
     (``family_metadata.family_fields``) the guidance and shift as the model's family names them."""
     extra = extra or {}
-    spec = SCHEDULERS[job.scheduler]
-    fields: list[tuple[str, Any]] = [("Steps", job.steps), ("Sampler", spec.a1111_sampler)]
-    if spec.a1111_schedule:
-        fields.append(("Schedule type", spec.a1111_schedule))
+    sampler, schedule = a1111_names(job.scheduler, job.schedule)  # A1111 1.9's "DPM++ 2M" with "Karras"
+    fields: list[tuple[str, Any]] = [("Steps", job.steps), ("Sampler", sampler)]
+    if schedule:
+        fields.append(("Schedule type", schedule))
     if isinstance(job, PromptJob):  # classifier-free guidance; a GenerateJob's guidance_scale is autoguidance's
         # the family's own names (family_metadata.py: Flux's Distilled CFG Scale, a flow scheduler's Shift)
         fields += extra.get("guidance") or [("CFG scale", job.guidance_scale)]

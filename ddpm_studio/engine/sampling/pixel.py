@@ -57,7 +57,7 @@ def sample_ddpm(
     on_step: StepCallback,
     should_stop: StopCheck,
 ) -> SampleOutput:
-    scheduler = build_scheduler(job.scheduler, scheduler_config)
+    scheduler = build_scheduler(job.scheduler, scheduler_config, job.schedule)
     scheduler.set_timesteps(job.steps, device=device)
     timesteps = scheduler.timesteps
     total = len(timesteps)

@@ -11,6 +11,7 @@ import inspect
 from typing import Any
 
 from ddpm_studio.engine.errors import ModelError
+from ddpm_studio.engine.jobs.schedule_types import SCHEDULE_TYPES, schedules_of, split_name
 from ddpm_studio.engine.jobs.scheduler_table import (
     FLOW_SCHEDULERS,
     FLOW_SHIFT_KEY,
@@ -31,12 +32,15 @@ def fixed_shift(config: dict[str, Any]) -> float | None:
     return float(config[FLOW_SHIFT_KEY])
 
 
-def build_scheduler(name: str, base_config: dict[str, Any]):
-    """A fresh scheduler of kind ``name`` that keeps the model's training noise schedule from ``base_config``."""
+def build_scheduler(name: str, base_config: dict[str, Any], schedule: str = ""):
+    """A fresh scheduler of kind ``name`` that keeps the model's training noise schedule from ``base_config``, its
+    σ spaced as the schedule type ``schedule`` says (jobs/schedule_types.py; "" the model's own). ``name`` may be a
+    combined one (``dpm++2m-karras``)."""
     import diffusers
 
+    name, schedule = split_name(name, schedule)
     if is_flow_config(base_config):
-        return _flow_scheduler(name, base_config)
+        return _with_schedule(_flow_scheduler(name, base_config), name, schedule, flow=True)
     spec = SCHEDULERS[name]
     if spec.needs:
         try:
@@ -46,7 +50,54 @@ def build_scheduler(name: str, base_config: dict[str, Any]):
     cls = getattr(diffusers, spec.class_name)
     config = {k: v for k, v in dict(base_config).items() if not k.startswith("_")}
     config.update(spec.overrides)
-    return cls.from_config(config)
+    return _with_schedule(cls.from_config(config), name, schedule)
+
+
+def _with_schedule(scheduler, name: str, schedule: str, flow: bool = False):
+    """``scheduler`` made again with the schedule type's settings (its own config otherwise kept); a type the
+    scheduler does not take is refused, naming those it does."""
+    if not schedule:
+        return scheduler
+    if schedule not in schedules_of(name, flow):
+        label = (FLOW_SCHEDULERS if flow else SCHEDULERS)[name].label
+        takes = [SCHEDULE_TYPES[key].label for key in schedules_of(name, flow) if key]
+        raise ModelError(f"The {label} scheduler{' of a flow-matching model' if flow else ''} takes no "
+                         f"{SCHEDULE_TYPES[schedule].label} schedule; "
+                         + (f"choose one of {', '.join(takes)}, or Automatic." if takes else "leave it on Automatic."))
+    takes = inspect.signature(type(scheduler).__init__).parameters
+    overrides = {k: v for k, v in SCHEDULE_TYPES[schedule].overrides.items() if k in takes}
+    # without the "_" keys: diffusers drops from a config the keys its _use_default_values lists, overrides and all
+    own = {k: v for k, v in dict(scheduler.config).items() if not k.startswith("_")}
+    return type(scheduler).from_config({**own, **overrides})
+
+
+TCD_ETA = 0.3  # TCD's γ: its step's default and the TCD LoRA model card's (h1t/TCD-SDXL-LoRA: eta=0.3)
+
+
+def step_arguments(scheduler, pipe) -> dict:
+    """Pipeline arguments a scheduler needs: TCD's eta (the SD pipelines pass theirs, 0 by default, to its step)."""
+    if type(scheduler).__name__ == "TCDScheduler" and "eta" in inspect.signature(pipe.__call__).parameters:
+        return {"eta": TCD_ETA}
+    return {}
+
+
+def seeded_steps(scheduler, generators):
+    """A stochastic step (flow LCM's fresh noise) drawn from the run's generators where its pipeline passes none (the
+    flow pipelines call ``step`` without one): the same seed gives the same picture. The signature stays the step's."""
+    import functools
+
+    step = scheduler.step
+    if "generator" not in inspect.signature(step).parameters or not generators:
+        return scheduler
+
+    @functools.wraps(step)
+    def with_generator(*args, **kwargs):
+        if kwargs.get("generator") is None:
+            kwargs["generator"] = generators if len(generators) > 1 else generators[0]
+        return step(*args, **kwargs)
+
+    scheduler.step = with_generator
+    return scheduler
 
 
 def _flow_scheduler(name: str, base_config: dict[str, Any]):
@@ -63,6 +114,9 @@ def _flow_scheduler(name: str, base_config: dict[str, Any]):
     cls = getattr(diffusers, spec.class_name)
     if cls.__name__ == base_config.get("_class_name"):
         return cls.from_config({**config, **spec.overrides})
+    if spec.class_name.startswith("FlowMatch"):  # another flow scheduler on the model's config: what it takes of it
+        takes = inspect.signature(cls.__init__).parameters
+        return cls.from_config({**{k: v for k, v in config.items() if k in takes}, **spec.overrides})
     solver = {"num_train_timesteps": config.get("num_train_timesteps", 1000),
               "flow_shift": float(config.get(FLOW_SHIFT_KEY, 1.0)), **spec.overrides,
               # Flux's schedule is shifted by the picture's size (its pipeline passes set_timesteps mu)

@@ -33,7 +33,7 @@ from ddpm_studio.engine.sampling.latent import (
 )
 from ddpm_studio.engine.sampling.latent_preview import StepRecorder
 from ddpm_studio.engine.sampling.pipelines import LoadedPipeline
-from ddpm_studio.engine.sampling.schedulers import build_scheduler
+from ddpm_studio.engine.sampling.schedulers import build_scheduler, seeded_steps, step_arguments
 
 
 class Cancelled(Exception):
@@ -95,7 +95,7 @@ class LatentRun:
 
     def scheduler(self):
         """A fresh scheduler of the job's kind on the model's config (each pass has its own)."""
-        return build_scheduler(self.job.scheduler, self.config)
+        return build_scheduler(self.job.scheduler, self.config, self.job.schedule)
 
     def denoise(self, pipe, args: dict):
         """One pass of ``pipe`` with the step callback, x_t and x0 recorded from its scheduler."""
@@ -221,6 +221,8 @@ def prepare(run: LatentRun) -> None:
     run.canvas = run.args.pop("masked_canvas", None)
     if job.variation_strength:  # x_T made here, as the pipeline would draw it, then varied (variation.py)
         run.args["latents"], run.generators = varied_latents(run.pipe, job, run.packed, run.latent_dtype)
+    seeded_steps(run.pipe.scheduler, run.generators)  # a flow LCM's fresh noise from the seeds
+    run.args.update(step_arguments(run.pipe.scheduler, run.pipe))  # TCD's eta
 
 
 def check(run: LatentRun) -> None:

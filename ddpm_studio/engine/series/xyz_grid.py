@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 
 from ddpm_studio.engine.events import Result, StopCheck, never_stop
 from ddpm_studio.engine.jobs.checks import JobError
+from ddpm_studio.engine.jobs.schedule_types import scheduler_fields, split_name
 from ddpm_studio.engine.jobs.scheduler_table import SCHEDULERS
 from ddpm_studio.engine.jobs.types import EditJob, GenerateJob, Job, PromptJob
 from ddpm_studio.engine.output.metadata import a1111_parameters
@@ -65,6 +66,8 @@ class Axis:
                 raise JobError(f"The prompt axis replaces '{self.values[0]}' (its first value), which the prompt "
                                f"'{job.prompt}' does not contain.")
             return job.replace(prompt=job.prompt.replace(self.values[0], value))
+        if self.name == "scheduler":  # a combined name (euler-karras) sets the schedule type too
+            return job.replace(**scheduler_fields(value, job.schedule))
         name = {"guidance": "guidance_scale", "autoguidance": "guidance_scale"}.get(self.name, self.name)
         if self.name == "autoguidance" and not isinstance(job, GenerateJob):
             raise JobError("Autoguidance is for pixel models (the Generate panel); for a prompt, use 'guidance'.")
@@ -81,7 +84,11 @@ def scheduler_name(text: str) -> str:
     for name, spec in SCHEDULERS.items():
         if wanted in (name, spec.label.lower()):
             return name
-    raise JobError(f"'{text}' is not a scheduler; use one of: {', '.join(SCHEDULERS)}.")
+    base, schedule = split_name(wanted)
+    if schedule and base in SCHEDULERS:
+        return wanted
+    raise JobError(f"'{text}' is not a scheduler; use one of: {', '.join(SCHEDULERS)} (or one with a schedule type, "
+                   f"as euler-karras).")
 
 
 def parse_axis(text: str) -> Axis:

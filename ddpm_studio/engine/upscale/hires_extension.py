@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import inspect
 
+from ddpm_studio.engine.jobs.schedule_types import combined_name
+from ddpm_studio.engine.sampling.schedulers import seeded_steps
 from ddpm_studio.engine.sampling.stages import Cancelled, Extension, LatentRun
 from ddpm_studio.engine.upscale import hires_fix
 
@@ -18,17 +20,20 @@ class HiresFix(Extension):
 
     def prepare(self, run: LatentRun) -> None:
         job, config = run.job, run.config
+        name = combined_name(job.scheduler, job.schedule)  # its schedule type too
         run.args["output_type"] = hires_fix.first_pass_output(job)
         if hires_fix.uses_model(job):
             self.upscaler = hires_fix.upscaler_for(run.loaded, job, run.allow_pickle)
             self.upscale_total = hires_fix.upscale_calls(job, self.upscaler)
-        run.total = (hires_fix.pass_calls(job.scheduler, config, job.steps) + self.upscale_total +
-                     hires_fix.pass_calls(job.scheduler, config, hires_fix.second_pass_steps(job), job.hires_strength))
+        run.total = (hires_fix.pass_calls(name, config, job.steps) + self.upscale_total +
+                     hires_fix.pass_calls(name, config, hires_fix.second_pass_steps(job), job.hires_strength))
 
     def after_denoise(self, run: LatentRun) -> None:
         job = run.job
         second = hires_fix.img2img_pipeline(run.loaded)
-        second.scheduler, replaced = hires_fix.second_pass_scheduler(job.scheduler, run.config)
+        second.scheduler, replaced = hires_fix.second_pass_scheduler(combined_name(job.scheduler, job.schedule),
+                                                                     run.config)
+        seeded_steps(second.scheduler, run.generators)
         if replaced:
             run.notes.append("the hires pass ran with Euler: a flow model's img2img starts from its picture with it")
         if self.upscaler is None:  # a packed family's latents unpacked first (the img2img pipeline packs them again)

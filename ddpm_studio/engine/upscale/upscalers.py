@@ -175,7 +175,7 @@ def _pad(pixels: np.ndarray, multiple: int) -> np.ndarray:
 
 def _run_x4_tile(loaded: LoadedUpscaler, job: UpscaleJob, crop: np.ndarray, noise: torch.Tensor, device, step_event) -> np.ndarray:
     pipe = loaded.pipe
-    pipe.scheduler = build_scheduler(job.scheduler, loaded.scheduler_config)
+    pipe.scheduler = build_scheduler(job.scheduler, loaded.scheduler_config, job.schedule)
     recorder = StepRecorder(pipe.scheduler)
     recorder.wanted = job.preview_every > 0
     try:
@@ -194,7 +194,7 @@ def _run_ldm_tile(loaded: LoadedUpscaler, job: UpscaleJob, crop: np.ndarray, noi
     import inspect
 
     pipe = loaded.pipe
-    scheduler = build_scheduler(job.scheduler, loaded.scheduler_config)
+    scheduler = build_scheduler(job.scheduler, loaded.scheduler_config, job.schedule)
     recorder = StepRecorder(scheduler)
     recorder.wanted = job.preview_every > 0
     dtype = pipe.unet.dtype

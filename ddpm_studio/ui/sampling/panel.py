@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_studio.engine.jobs.checks import MAX_BATCH, MAX_SEED, MAX_STEPS, JobError
+from ddpm_studio.engine.jobs.schedule_types import split_name, without_combined
 from ddpm_studio.engine.jobs.scheduler_table import DEFAULT_SCHEDULER, SCHEDULERS
 from ddpm_studio.engine.jobs.types import Job
 from ddpm_studio.engine.models.catalogue import ModelInfo
@@ -38,6 +39,7 @@ from ddpm_studio.ui.widgets.common import error_dialog, form_and_view, path_row,
 from ddpm_studio.ui.widgets.model_list import ModelList
 from ddpm_studio.ui.widgets.model_picker import ModelPicker
 from ddpm_studio.ui.widgets.notes import FieldNote
+from ddpm_studio.ui.widgets.schedule_box import ScheduleBox
 from ddpm_studio.ui.widgets.seed_field import SeedField
 from ddpm_studio.ui.widgets.variation_field import VariationField
 
@@ -101,7 +103,7 @@ class SamplingPanel(ModelList, PanelRuns, QWidget):
         model_row.addWidget(self.model_box)
         model_row.addLayout(buttons)
 
-        self.scheduler_box = scheduler_combo(16, self.schedulers)
+        self.scheduler_box = scheduler_combo(16, without_combined(self.schedulers))  # a schedule type beside it
         self.steps = QSpinBox(minimum=1, maximum=MAX_STEPS, value=25)
         self.seed_field = SeedField(settings.random_seed(self.settings_prefix))
         self.seed, self.random_seed, self.dice_button = self.seed_field.edit, self.seed_field.random, self.seed_field.dice
@@ -113,6 +115,7 @@ class SamplingPanel(ModelList, PanelRuns, QWidget):
         form.addRow("Model", model_row)
         self.add_fields(form)
         form.addRow("Scheduler", self.scheduler_box)
+        self.schedule = ScheduleBox(form, self.scheduler_box)
         form.addRow("Steps", self.steps)
         form.addRow("Seed", self.seed_field)
         self.variation = VariationField() if self.variations else None
@@ -225,6 +228,7 @@ class SamplingPanel(ModelList, PanelRuns, QWidget):
         return self.job_type(
             model=self.model_box.currentData() or "",
             scheduler=self.scheduler_box.currentData(),
+            schedule=self.schedule.value(),
             steps=self.steps.value(),
             seed=int(seed_text),
             batch_size=self.batch.value(),
@@ -243,8 +247,10 @@ class SamplingPanel(ModelList, PanelRuns, QWidget):
         if job.model and not self.select_model(job.model):
             kept = f"; {self.model_box.currentText()} is still chosen" if self.model_box.count() else ""
             missing.append(f"the model '{job.model}' is not in the model list{kept}")
-        index = self.scheduler_box.findData(job.scheduler)
+        name, schedule = split_name(job.scheduler, job.schedule)  # an old job's dpm++2m-karras: DPM++ 2M, Karras
+        index = self.scheduler_box.findData(name)
         self.scheduler_box.setCurrentIndex(index if index >= 0 else self.scheduler_box.findData(DEFAULT_SCHEDULER))
+        self.schedule.set(schedule)
         self.steps.setValue(job.steps)
         self.seed.setText(str(job.seed))
         self.batch.setValue(job.batch_size)

@@ -31,6 +31,7 @@ class SeedWalkDialog(QDialog):
         self.fps = QDoubleSpinBox(minimum=1.0, maximum=60.0, value=12.0, decimals=0)
         self.scheduler = scheduler_combo(14, schedulers)
         self.scheduler.setCurrentIndex(max(self.scheduler.findData(base.scheduler), 0))
+        self.schedule = base.schedule  # the first result's schedule type, kept where the walk's scheduler takes it
         self.steps = QSpinBox(minimum=1, maximum=MAX_STEPS, value=base.steps)
         form = QFormLayout(self)
         form.addRow("Seeds", self.seeds)
@@ -69,7 +70,12 @@ class SeedWalkDialog(QDialog):
         return seeds, self.frames.value(), self.fps.value()
 
     def settings(self) -> dict:
-        return {"scheduler": self.scheduler.currentData(), "steps": self.steps.value()}
+        from ddpm_studio.engine.jobs.schedule_types import COMBINED, schedules_of
+
+        name = self.scheduler.currentData()
+        takes = name not in COMBINED and (self.schedule in schedules_of(name) or
+                                          self.schedule in schedules_of(name, flow=True))
+        return {"scheduler": name, "schedule": self.schedule if takes else "", "steps": self.steps.value()}
 
 
 def walk_base(panel, paths: list[str]):

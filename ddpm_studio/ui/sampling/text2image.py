@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtWidgets import QFormLayout
 
+from ddpm_studio.engine.jobs.schedule_types import without_combined
 from ddpm_studio.engine.jobs.scheduler_table import LATENT_SCHEDULERS
 from ddpm_studio.engine.jobs.types import Text2ImageJob
 from ddpm_studio.engine.models.catalogue import ModelInfo
@@ -40,6 +43,23 @@ class Text2ImagePanel(SamplingPanel):
         self.hires = HiresFields(form, (self.width_box, self.height_box))
         self.hires.changed.connect(self.check_fields)
         self.control = ControlFields(form, self.settings, self)
+        self._restoring = False  # a job's LoRAs are being put back: their presets are not applied over it
+        self.addons.loras.list.itemChanged.connect(self._lora_chosen)
+
+    def _lora_chosen(self, item) -> None:
+        """A few-step LoRA just ticked (Lightning, Hyper-SD, DMD2, LCM, TCD: models/presets.py) sets its steps,
+        guidance and scheduler, as choosing a model sets the model's."""
+        from PySide6.QtCore import Qt
+
+        from ddpm_studio.engine.models.presets import preset_for_lora
+
+        if self._restoring or item.checkState() != Qt.CheckState.Checked:
+            return
+        preset = preset_for_lora(Path(item.data(Qt.ItemDataRole.UserRole)),
+                                 self._family.key if self._family is not None else "")
+        applied = self.put_settings(self.current_model_info(), preset) if preset else []
+        if applied:
+            self.status_message.emit(f"{item.text()}: its settings, {', '.join(applied)}")
 
     def field_problems(self) -> list[str]:
         problems = [self.hires.problem() if hasattr(self, "hires") else None,
@@ -75,9 +95,10 @@ class Text2ImagePanel(SamplingPanel):
         family = family_of_info(info) if info is not None else None
         self._family, self._flavour = family, (info.flavour if info is not None else "")
         kinds = family.addons if family is not None else ADDONS
-        fill_schedulers(self.scheduler_box, family.schedulers if family is not None and family.schedulers
-                        else self.schedulers)  # a flow model's are its own
-        self._fit_guidance(family, self._flavour)
+        fill_schedulers(self.scheduler_box, without_combined(family.schedulers if family is not None and
+                                                             family.schedulers else self.schedulers))  # a flow model's
+        self.schedule.refill(flow=family is not None and bool(family.schedulers))  # … and their schedule types
+        self._fit_guidance(family, self._flavour, info)
         self.addons.offer(kinds)
         self.hires.offer("hires" in kinds)
         self.control.set_visible("controlnet" in kinds)
@@ -94,13 +115,17 @@ class Text2ImagePanel(SamplingPanel):
         self.prompts.show_negative(family is None or family.uses_negative(true_cfg, self._flavour),
                                    family.cfg_above if family is not None else 1.0)
 
-    def _fit_guidance(self, family, flavour: str = "") -> None:
+    def _fit_guidance(self, family, flavour: str = "", info: ModelInfo | None = None) -> None:
         """The guidance scale becomes the family's own (its flavour's: Flux.1 schnell's 0) when it is still another
         family's (SD 3.5's 3.5 after SD's 7.5, and back): a scale the user chose stays."""
         from ddpm_studio.engine.models.families import FAMILIES
 
         standard = Text2ImageJob.guidance_scale  # SD's, the job's default
         own = family.defaults_for(flavour).get("guidance_scale", standard) if family is not None else standard
+        if info is not None:  # a few-step model's own (SDXL-Turbo's 0: models/presets.py)
+            from ddpm_studio.engine.models.presets import preset_for_model
+
+            own = preset_for_model(info).get("guidance_scale", own)
         every = [defaults.get("guidance_scale", standard) for row in FAMILIES for defaults in row.every_defaults()]
         fit_to_family((self.prompts.guidance,), own, every)
 
@@ -124,4 +149,8 @@ class Text2ImagePanel(SamplingPanel):
         self.width_box.setValue(job.width)
         self.height_box.setValue(job.height)
         self.hires.apply(job)
-        return self.control.apply(job) + self.addons.apply(job) + self.split.apply(job)
+        self._restoring = True
+        try:
+            return self.control.apply(job) + self.addons.apply(job) + self.split.apply(job)
+        finally:
+            self._restoring = False

@@ -19,9 +19,9 @@ from ddpm_studio.engine.models.defaults import recommended_settings
 
 
 class ModelList:
-    """Needs the panel's ``model_box`` (a ModelPicker), ``scheduler_box``, ``steps``, ``settings``, ``ready``,
-    ``accepts``, ``refuse_reason``, ``model_changed``, ``apply_defaults``, ``status_message``, ``show_error`` and
-    ``_update_buttons``."""
+    """Needs the panel's ``model_box`` (a ModelPicker), ``scheduler_box``, ``schedule`` (a ScheduleBox), ``steps``,
+    ``settings``, ``ready``, ``accepts``, ``refuse_reason``, ``model_changed``, ``apply_defaults``,
+    ``status_message``, ``show_error`` and ``_update_buttons``."""
 
     _refreshing: bool  # True while the list is emptied and filled again
 
@@ -52,17 +52,27 @@ class ModelList:
         if info is None:
             return
         defaults = recommended_settings(info)
-        applied = []
-        index = self.scheduler_box.findData(defaults.get("scheduler"))
+        applied = self.put_settings(info, defaults)
+        if applied:
+            self.status_message.emit(f"{info.label}: its recommended settings, {', '.join(applied)}")
+
+    def put_settings(self, info, defaults: dict) -> list[str]:
+        """Put recommended settings (a model's, a few-step preset's: models/presets.py) into the form; what was set,
+        in words. A scheduler comes with its schedule type ("" when it names none: the model's own spacing)."""
+        from ddpm_studio.engine.jobs.schedule_types import SCHEDULE_TYPES, split_name
+
+        applied = [defaults["preset"]] if defaults.get("preset") else []
+        name, schedule = split_name(defaults.get("scheduler") or "", defaults.get("schedule", ""))
+        index = self.scheduler_box.findData(name)
         if index >= 0:
             self.scheduler_box.setCurrentIndex(index)
             applied.append(self.scheduler_box.itemText(index))
+            if self.schedule.set(schedule) and schedule:
+                applied[-1] += f" {SCHEDULE_TYPES[schedule].label}"
         if "steps" in defaults:
             self.steps.setValue(defaults["steps"])
             applied.append(f"{defaults['steps']} steps")
-        applied += self.apply_defaults(info, defaults)
-        if applied:
-            self.status_message.emit(f"{info.label}: its recommended settings, {', '.join(applied)}")
+        return applied + self.apply_defaults(info, defaults)
 
     def select_model(self, ref: str) -> bool:
         return self.model_box.select(ref)
