@@ -78,7 +78,8 @@ def test_a_forge_flux_picture_is_read_with_its_distilled_guidance(tmp_path):
     Image.new("RGB", (16, 16)).save(path, pnginfo=info)
     row = row_from_png(path)
     assert row["source"] == "a1111" and row["guidance"] == 3.5  # not Forge's CFG scale: 1
-    assert row["scheduler"] == "euler" and row["steps"] == 20 and row["seed"] == 1234
+    # its sampler and schedule type as one of our combined names (jobs/schedule_types.py)
+    assert row["scheduler"] == "euler-simple" and row["steps"] == 20 and row["seed"] == 1234
     assert row["model"] == "flux1-dev-bnb-nf4-v2" and row["prompt"] == "a red fox in snow, golden hour"
 
 
