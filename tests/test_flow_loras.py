@@ -261,3 +261,20 @@ def test_the_command_line_takes_a_flux_lora_by_flag_and_by_tag(built, tmp_path):
     by_flag = run(tmp_path / "flag", "--prompt", "a cat", "--lora", "flux-kohya:0.7", "--lora-dir", str(case["loras"]))
     by_tag = run(tmp_path / "tag", "--prompt", "a cat <lora:flux-kohya:0.7>", "--lora-dir", str(case["loras"]))
     assert not np.array_equal(plain, by_flag) and np.array_equal(by_flag, by_tag)
+
+
+@pytest.mark.parametrize("family", ["flux", "sd3"])
+def test_a_lora_applies_in_the_edit_panels_img2img_too(built, family, tmp_path):
+    from PIL import Image
+
+    from ddpm_studio.engine.jobs.types import EditJob
+
+    made = built(family)
+    Image.fromarray((np.random.default_rng(0).random((64, 64, 3)) * 255).astype("uint8")).save(tmp_path / "in.png")
+    engine = _engine(made["loras"])
+    base = dict(model=str(made["model"]), image=str(tmp_path / "in.png"), mode="img2img", strength=0.75, steps=4,
+                seed=3, scheduler="euler", preview_every=0, guidance_scale=3.5)
+    plain = _image(engine, EditJob(prompt="a cat", **base))
+    styled = _image(engine, EditJob(prompt=f"a cat <lora:{family}-kohya:1>", **base))
+    off = _image(engine, EditJob(prompt=f"a cat <lora:{family}-kohya:0>", **base))
+    assert not np.array_equal(plain, styled) and np.array_equal(plain, off)
