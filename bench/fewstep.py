@@ -91,9 +91,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, (model, few, full) in cases(Path(tmp), [c for c in args.cases.split(",") if c], args.model).items():
             results[name] = measure(engine, model, few, full, args.size, args.rounds)
-            print(f"{name:10s} few {results[name]['few']['seconds']:.3f} s  full {results[name]['full']['seconds']:.3f} s"
-                  f"  ratio {results[name]['few_over_full']:.3f}", flush=True)
-    print(json.dumps({"fewstep": results, "threads": args.threads, "size": args.size, "rounds": args.rounds}))
+            few, full = results[name]["few"]["seconds"], results[name]["full"]["seconds"]
+            print(f"{name:10s} few {few:.3f} s  full {full:.3f} s  ratio {results[name]['few_over_full']:.3f}", flush=True)
+    from ddpm_studio.training.precision import device_name
+
+    cpu = device_name(torch.device("cpu"))
+    print(json.dumps({"fewstep": results, "torch_threads": torch.get_num_threads(), "cpu": cpu, "size": args.size,
+                      "rounds": args.rounds}))
 
 
 if __name__ == "__main__":
