@@ -92,7 +92,8 @@ def main() -> None:
         for name, (model, few, full) in cases(Path(tmp), [c for c in args.cases.split(",") if c], args.model).items():
             results[name] = measure(engine, model, few, full, args.size, args.rounds)
             few, full = results[name]["few"]["seconds"], results[name]["full"]["seconds"]
-            print(f"{name:10s} few {few:.3f} s  full {full:.3f} s  ratio {results[name]['few_over_full']:.3f}", flush=True)
+            ratio = results[name]["few_over_full"]
+            print(f"{name:10s} few {few:.3f} s  full {full:.3f} s  ratio {ratio:.3f}", flush=True)
     from ddpm_studio.training.precision import device_name
 
     cpu = device_name(torch.device("cpu"))
