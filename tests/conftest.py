@@ -68,6 +68,18 @@ def tiny_ddpm_dir(tmp_path_factory):
 
 
 @pytest.fixture()
+def empty_cache(tmp_path, monkeypatch):
+    """An empty Hugging Face cache of this test's own (the session's may hold what other tests put there), offline."""
+    import huggingface_hub
+
+    cache = tmp_path / "empty-hf-cache"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    return cache
+
+
+@pytest.fixture()
 def isolated_settings(tmp_path, monkeypatch):
     """Settings file and output folder under tmp, never the user's."""
     path = tmp_path / "settings.ini"

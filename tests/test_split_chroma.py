@@ -51,18 +51,6 @@ def configs(chroma, monkeypatch):
     return chroma["configs"]
 
 
-@pytest.fixture()
-def empty_cache(tmp_path, monkeypatch):
-    """An empty Hugging Face cache of this test's own, offline."""
-    import huggingface_hub
-
-    cache = tmp_path / "empty-hf-cache"
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
-    assert os.environ["HF_HUB_OFFLINE"] == "1"
-    return cache
-
-
 @pytest.fixture(scope="module")
 def folder_images(chroma):
     return Engine(device="cpu").run(Text2ImageJob(model=str(chroma["folder"]), **JOB), save=False).images

@@ -53,18 +53,6 @@ def engine():
 JOB = dict(prompt="a lighthouse at dusk", steps=2, seed=3, width=64, height=64, preview_every=1)
 
 
-@pytest.fixture()
-def empty_cache(tmp_path, monkeypatch):
-    """An empty Hugging Face cache of this test's own (the session's may hold what other tests put there), offline."""
-    import huggingface_hub
-
-    cache = tmp_path / "empty-hf-cache"
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
-    assert os.environ["HF_HUB_OFFLINE"] == "1"
-    return cache
-
-
 def test_split_files_generate_what_the_folder_does(sd3, configs, engine, empty_cache):
     job = Text2ImageJob(model=str(sd3["model"]), text_encoders=(str(sd3["clip_l"]), str(sd3["clip_g"])),
                         vae=str(sd3["vae"]), **JOB)

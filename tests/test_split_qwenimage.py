@@ -8,7 +8,6 @@ shipped folder they stand in for (qwen-image)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -42,17 +41,6 @@ def qwen(tmp_path_factory):
 def configs(qwen, monkeypatch):
     monkeypatch.setenv("DDPM_STUDIO_CONFIGS", str(qwen["configs"]))
     return qwen["configs"]
-
-
-@pytest.fixture()
-def empty_cache(tmp_path, monkeypatch):
-    import huggingface_hub
-
-    cache = tmp_path / "empty-hf-cache"
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
-    assert os.environ["HF_HUB_OFFLINE"] == "1"
-    return cache
 
 
 JOB = dict(prompt="a red fox in snow", negative_prompt="blurry", steps=2, seed=3, width=64, height=64,

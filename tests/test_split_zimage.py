@@ -44,17 +44,6 @@ def configs(zimage, monkeypatch):
     return zimage["configs"]
 
 
-@pytest.fixture()
-def empty_cache(tmp_path, monkeypatch):
-    import huggingface_hub
-
-    cache = tmp_path / "empty-hf-cache"
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
-    assert os.environ["HF_HUB_OFFLINE"] == "1"
-    return cache
-
-
 JOB = dict(prompt="a red fox in snow", steps=2, seed=3, width=64, height=64, preview_every=1, scheduler="euler")
 
 
