@@ -78,6 +78,8 @@ from ddpm_studio.engine.models.family_row import (  # noqa: F401 (the table's vo
     _frozen,
 )
 
+from ddpm_studio.engine.models.latent_factors import FLUX2_RGB, FLUX_RGB, SD3_RGB, SD15_RGB, WAN21_RGB
+
 _CLIP_L = TextPart("text_encoder", "clip", "CLIP-L", ("clip_l",), "text_encoders.clip_l.transformer.")
 _T5 = dict(kind="t5", name="T5-XXL", words=("t5xxl", "t5"), inside="text_encoders.t5xxl.transformer.")
 # ComfyUI's qwen_3_4b.safetensors (Z-Image, Flux.2 Klein 4B) and qwen_3_8b (Klein 9B): a Qwen3 causal LM
@@ -102,44 +104,6 @@ _SD_CLASSES = _frozen({"StableDiffusionPipeline": "stable-diffusion",
                        "StableDiffusionImg2ImgPipeline": "stable-diffusion",
                        "StableDiffusionInpaintPipeline": "stable-diffusion-inpaint",
                        "StableDiffusionInstructPix2PixPipeline": "instruct-pix2pix"})
-_SD15_RGB = LatentRGB(((0.3512, 0.2297, 0.3227), (0.3250, 0.4974, 0.2350), (-0.2829, 0.1762, 0.2721),
-                       (-0.2120, -0.2616, -0.7177)), (0.0, 0.0, 0.0), 0.18215, "SD 1.x factors (published by ComfyUI)")
-
-_SD3_RGB = LatentRGB(  # ComfyUI comfy/latent_formats.py, class SD3 (16 channels, with its bias)
-    ((-0.0922, -0.0175, 0.0749), (0.0311, 0.0633, 0.0954), (0.1994, 0.0927, 0.0458), (0.0856, 0.0339, 0.0902),
-     (0.0587, 0.0272, -0.0496), (-0.0006, 0.1104, 0.0309), (0.0978, 0.0306, 0.0427), (-0.0042, 0.1038, 0.1358),
-     (-0.0194, 0.0020, 0.0669), (-0.0488, 0.0130, -0.0268), (0.0922, 0.0988, 0.0951), (-0.0278, 0.0524, -0.0542),
-     (0.0332, 0.0456, 0.0895), (-0.0069, -0.0030, -0.0810), (-0.0596, -0.0465, -0.0293), (-0.1448, -0.1463, -0.1189)),
-    (0.2394, 0.2135, 0.1925), 1.5305, "SD 3 factors (published by ComfyUI)", shift_factor=0.0609)
-
-_FLUX_RGB = LatentRGB(  # ComfyUI comfy/latent_formats.py, class Flux (16 channels, with its bias)
-    ((-0.0346, 0.0244, 0.0681), (0.0034, 0.0210, 0.0687), (0.0275, -0.0668, -0.0433), (-0.0174, 0.0160, 0.0617),
-     (0.0859, 0.0721, 0.0329), (0.0004, 0.0383, 0.0115), (0.0405, 0.0861, 0.0915), (-0.0236, -0.0185, -0.0259),
-     (-0.0245, 0.0250, 0.1180), (0.1008, 0.0755, -0.0421), (-0.0515, 0.0201, 0.0011), (0.0428, -0.0012, -0.0036),
-     (0.0817, 0.0765, 0.0749), (-0.1264, -0.0522, -0.1103), (-0.0280, -0.0881, -0.0499), (-0.1262, -0.0982, -0.0778)),
-    (-0.0329, -0.0718, -0.0851), 0.3611, "Flux factors (published by ComfyUI)", shift_factor=0.1159)
-_FLUX2_RGB = LatentRGB(  # ComfyUI comfy/latent_formats.py, class Flux2: 32 channels of its 128 patchified 2×2
-    ((0.0058, 0.0113, 0.0073), (0.0495, 0.0443, 0.0836), (-0.0099, 0.0096, 0.0644), (0.2144, 0.3009, 0.3652),
-     (0.0166, -0.0039, -0.0054), (0.0157, 0.0103, -0.0160), (-0.0398, 0.0902, -0.0235), (-0.0052, 0.0095, 0.0109),
-     (-0.3527, -0.2712, -0.1666), (-0.0301, -0.0356, -0.0180), (-0.0107, 0.0078, 0.0013), (0.0746, 0.0090, -0.0941),
-     (0.0156, 0.0169, 0.0070), (-0.0034, -0.0040, -0.0114), (0.0032, 0.0181, 0.0080), (-0.0939, -0.0008, 0.0186),
-     (0.0018, 0.0043, 0.0104), (0.0284, 0.0056, -0.0127), (-0.0024, -0.0022, -0.0030), (0.1207, -0.0026, 0.0065),
-     (0.0128, 0.0101, 0.0142), (0.0137, -0.0072, -0.0007), (0.0095, 0.0092, -0.0059), (0.0000, -0.0077, -0.0049),
-     (-0.0465, -0.0204, -0.0312), (0.0095, 0.0012, -0.0066), (0.0290, -0.0034, 0.0025), (0.0220, 0.0169, -0.0048),
-     (-0.0332, -0.0457, -0.0468), (-0.0085, 0.0389, 0.0609), (-0.0076, 0.0003, -0.0043), (-0.0111, -0.0460, -0.0614)),
-    # applied, as ComfyUI does, to the normalised latents unpatchified (no scale or shift: its batch norm instead)
-    (-0.0329, -0.0718, -0.0851), 1.0, "Flux.2 factors (published by ComfyUI)")
-_WAN21_RGB = LatentRGB(  # ComfyUI comfy/latent_formats.py, class Wan21 (its QwenImage model's latent format)
-    ((-0.1299, -0.1692, 0.2932), (0.0671, 0.0406, 0.0442), (0.3568, 0.2548, 0.1747), (0.0372, 0.2344, 0.1420),
-     (0.0313, 0.0189, -0.0328), (0.0296, -0.0956, -0.0665), (-0.3477, -0.4059, -0.2925), (0.0166, 0.1902, 0.1975),
-     (-0.0412, 0.0267, -0.1364), (-0.1293, 0.0740, 0.1636), (0.0680, 0.3019, 0.1128), (0.0032, 0.0581, 0.0639),
-     (-0.1251, 0.0927, 0.1699), (0.0060, -0.0633, 0.0005), (0.3477, 0.2275, 0.2950), (0.1984, 0.0913, 0.1861)),
-    (-0.1835, -0.0868, -0.3360), 1.0, "Wan 2.1 factors (published by ComfyUI)",
-    # the VAE's own statistics (Qwen-Image's vae/config.json; ComfyUI's Wan21 the same)
-    latents_mean=(-0.7571, -0.7089, -0.9113, 0.1075, -0.1745, 0.9653, -0.1517, 1.5508,
-                  0.4134, -0.0715, 0.5517, -0.3632, -0.1922, -0.9497, 0.2503, -0.2921),
-    latents_std=(2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743,
-                 3.2687, 2.1526, 2.8652, 1.5579, 1.6382, 1.1253, 2.8251, 1.9160))
 _FLOW = dict(latent_channels=16, addons=frozenset(), denoiser="transformer", context_key="joint_attention_dim",
              prompt_weights=False, clip_skip=False, checkpoint_key="", text_prefixes=(), kohya_versions=(), side=1024,
              train_side=1024,
@@ -148,12 +112,12 @@ _FLOW = dict(latent_channels=16, addons=frozenset(), denoiser="transformer", con
 FAMILIES: tuple[Family, ...] = (
     Family(key="sd1", name="SD 1.x", context_dim=768, text_widths=(768,), folder_classes=_SD_CLASSES,
            variants=_SD_VARIANTS,
-           control_pipelines=_SD_CONTROL, img2img="StableDiffusionImg2ImgPipeline", latent_rgb=_SD15_RGB,
+           control_pipelines=_SD_CONTROL, img2img="StableDiffusionImg2ImgPipeline", latent_rgb=SD15_RGB,
            taesd_repo="madebyollin/taesd", checkpoint_key="",
            text_prefixes=("cond_stage_model.transformer.",), kohya_versions=("sd_v1",), side=512, train_side=512),
     Family(key="sd2", name="SD 2.x", context_dim=1024, text_widths=(1024,), folder_classes=_SD_CLASSES,
            variants=_SD_VARIANTS, control_pipelines=_SD_CONTROL, img2img="StableDiffusionImg2ImgPipeline",
-           latent_rgb=_SD15_RGB, taesd_repo="madebyollin/taesd",
+           latent_rgb=SD15_RGB, taesd_repo="madebyollin/taesd",
            checkpoint_key="cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight",  # OpenCLIP ViT-H
            text_prefixes=("cond_stage_model.model.",), kohya_versions=("sd_v2", "v2"),
            probe_prediction=True, asks_prediction=True,
@@ -190,7 +154,7 @@ FAMILIES: tuple[Family, ...] = (
            variants=(Variant("stable-diffusion-3", 16, "Text to Image", _frozen({
                "txt2img": "StableDiffusion3Pipeline", "img2img": "StableDiffusion3Img2ImgPipeline",
                "inpaint": "StableDiffusion3InpaintPipeline", "outpaint": "StableDiffusion3InpaintPipeline"})),),
-           img2img="StableDiffusion3Img2ImgPipeline", latent_rgb=_SD3_RGB, taesd_repo="madebyollin/taesd3",
+           img2img="StableDiffusion3Img2ImgPipeline", latent_rgb=SD3_RGB, taesd_repo="madebyollin/taesd3",
            # its CLIP-L and CLIP-G take clip skip (StableDiffusion3Pipeline's clip_skip); the hires fix through its img2img
            # attention maps from its joint attention (inspect/joint_attention.py); LoRAs through SD3LoraLoaderMixin
            # (kohya's SD3 layout renamed first: addons/flow_loras.py)
@@ -213,7 +177,7 @@ FAMILIES: tuple[Family, ...] = (
            variants=(Variant("flux", 64, "Text to Image", _frozen({  # 16 × 2×2; masked img2img for in/outpaint
                "txt2img": "FluxPipeline", "img2img": "FluxImg2ImgPipeline", "inpaint": "FluxInpaintPipeline",
                "outpaint": "FluxInpaintPipeline"})),),
-           img2img="FluxImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
+           img2img="FluxImg2ImgPipeline", latent_rgb=FLUX_RGB, taesd_repo="madebyollin/taef1",
            # the hires fix through FluxImg2ImgPipeline; attention maps from its double-stream blocks' joint attention;
            # LoRAs through FluxLoraLoaderMixin (addons/flow_loras.py)
            **dict(_FLOW, addons=frozenset({"hires", "attention", "lora"})),
@@ -241,7 +205,7 @@ FAMILIES: tuple[Family, ...] = (
                "outpaint": "ChromaInpaintPipeline"})),),
            # Flux.1's VAE (ComfyUI comfy/supported_models.py: Chroma's latent_format is Flux's), so taef1 decodes it
            # the hires fix through ChromaImg2ImgPipeline (upscale/hires_fix.py gives it an image processor for latents)
-           img2img="ChromaImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
+           img2img="ChromaImg2ImgPipeline", latent_rgb=FLUX_RGB, taesd_repo="madebyollin/taef1",
            **dict(_FLOW, addons=frozenset({"hires", "lora"})),  # LoRAs through FluxLoraLoaderMixin, as Flux.1's
            packed=2,  # real CFG: guidance_scale above 1 runs the negative prompt; T5 alone
            # ChromaPipeline always passes its own sigmas (set_timesteps(sigmas=…, mu=…)), which the flow solvers
@@ -264,7 +228,7 @@ FAMILIES: tuple[Family, ...] = (
                "txt2img": "ZImagePipeline", "img2img": "ZImageImg2ImgPipeline", "inpaint": "ZImageInpaintPipeline",
                "outpaint": "ZImageInpaintPipeline"})),),
            # ComfyUI's ZImage is a Lumina2 model, whose latent format is Flux's: Flux's map, and taef1 decodes them
-           img2img="ZImageImg2ImgPipeline", latent_rgb=_FLUX_RGB, taesd_repo="madebyollin/taef1",
+           img2img="ZImageImg2ImgPipeline", latent_rgb=FLUX_RGB, taesd_repo="madebyollin/taef1",
            # the hires fix through ZImageImg2ImgPipeline
            **{**_FLOW, "context_key": "cap_feat_dim", "addons": frozenset({"hires", "lora"})}, cfg_above=0.0,
            float32_latents=True,
@@ -284,7 +248,7 @@ FAMILIES: tuple[Family, ...] = (
            variants=(Variant("qwen-image", 64, "Text to Image", _frozen({
                "txt2img": "QwenImagePipeline", "img2img": "QwenImageImg2ImgPipeline",
                "inpaint": "QwenImageInpaintPipeline", "outpaint": "QwenImageInpaintPipeline"})),),
-           img2img="QwenImageImg2ImgPipeline", latent_rgb=_WAN21_RGB, taesd_repo="",  # no AutoencoderTiny for it
+           img2img="QwenImageImg2ImgPipeline", latent_rgb=WAN21_RGB, taesd_repo="",  # no AutoencoderTiny for it
            **{**_FLOW, "side": 1328, "addons": frozenset({"hires", "lora"})},  # its model card's 1:1 size; the hires fix
            # through QwenImageImg2ImgPipeline
            packed=2, guidance_argument="true_cfg_scale",
@@ -307,7 +271,7 @@ FAMILIES: tuple[Family, ...] = (
                # diffusers 0.42 has an inpaint pipeline for it, no img2img one
                "txt2img": "Flux2KleinPipeline", "inpaint": "Flux2KleinInpaintPipeline",
                "outpaint": "Flux2KleinInpaintPipeline"})),),
-           img2img="", latent_rgb=_FLUX2_RGB, taesd_repo="",
+           img2img="", latent_rgb=FLUX2_RGB, taesd_repo="",
            **{**_FLOW, "latent_channels": 32, "addons": frozenset({"lora"})},  # LoRAs: Flux2LoraLoaderMixin
            packed=2, negative_embeds=True,  # its pipeline takes negative_prompt_embeds, not the text
            schedulers=("euler", "dpm++2m", "unipc", "lcm"),  # it shifts the schedule by the picture's size (mu), as Flux.1
