@@ -1,8 +1,8 @@
 """Instruction editing on the flow families (engine/sampling/instruct.py) with tiny random pipelines: Flux.1 Kontext
 and Flux.2 Klein's reference editing run with previews every step, at the input's size, cancel inside a step and
 restore from their PNG with their reference pictures; Qwen-Image-Edit's folders are known and their calls built
-(running one needs torchvision, which is not installed here: the loader says so by name); ``edit --mode instruct``
-on the CLI."""
+(loading one needs torchvision, which is not installed here: the loader says so by name), and with a stand-in for
+its Qwen2-VL processor they run through the stages as any run does; ``edit --mode instruct`` on the CLI."""
 
 from __future__ import annotations
 
@@ -17,7 +17,12 @@ from ddpm_studio.engine.output.metadata import read_job
 from ddpm_studio.engine.runner import Engine
 from tests import flow_edits
 from tests.stopped_runs import run_stopped_in_second_call
-from tests.tiny_instruct import qwenimage_edit_pipeline, save_tiny_kontext, save_tiny_qwenimage_edit
+from tests.tiny_instruct import (
+    qwenimage_edit_pipeline,
+    save_tiny_kontext,
+    save_tiny_qwenimage_edit,
+    tiny_qwenimage_edit_pipeline,
+)
 from tests.tiny_klein import save_tiny_klein
 
 KLEIN_SIZE = (96, 64)  # width, height: Flux2KleinPipeline reads no picture under 64 px a side
@@ -214,3 +219,45 @@ def test_the_cli_edits_by_instruction(kontext, klein, pics, tmp_path, capsys):
         assert image.size == flow_edits.SIZE
     assert main([*common, "--model", str(kontext), "--image", pics["picture"], "--reference", pics["ref1"]]) != 0
     assert "takes no reference pictures" in capsys.readouterr().err
+
+
+def _run_qwen_edit(info, plus: bool, job, on_step=lambda event: None, should_stop=lambda: False):
+    """``job`` through the stages on the tiny Qwen-Image-Edit (Plus) pipeline with the stand-in processor (the loader
+    refuses the folder without torchvision, before anything loads)."""
+    import torch
+
+    from ddpm_studio.engine.sampling.latent_preview import LatentToRGB
+    from ddpm_studio.engine.sampling.pipelines import LoadedPipeline, own_scheduler_config
+    from ddpm_studio.engine.sampling.stages import run_prompt_job
+
+    pipe = tiny_qwenimage_edit_pipeline(plus)
+    pipe.set_progress_bar_config(disable=True)
+    loaded = LoadedPipeline(info=info, mode="instruct", pipe=pipe, to_rgb=LatentToRGB.for_vae(pipe.vae),
+                            scheduler_config=own_scheduler_config(pipe.scheduler))
+    return run_prompt_job(loaded, job, torch.device("cpu"), on_step, should_stop)
+
+
+def test_qwen_image_edit_plus_runs_with_references_at_the_inputs_size(qwen_edits, pics, monkeypatch):
+    from diffusers.pipelines.qwenimage import pipeline_qwenimage_edit_plus
+
+    # the pictures' latents at 128² rather than the pipeline's 1 MP (its VAE_IMAGE_SIZE), to keep the test short
+    monkeypatch.setattr(pipeline_qwenimage_edit_plus, "VAE_IMAGE_SIZE", 128 * 128)
+    info = inspect_model(str(qwen_edits[1]))
+    events = []
+    job = instruct_job(qwen_edits[1], pics["picture"], guidance_scale=4.0, steps=3, references=(pics["ref1"],))
+    one = _run_qwen_edit(info, True, job, events.append)
+    width, height = flow_edits.SIZE
+    assert one.images.shape == (1, height, width, 3)  # not the pipeline's 1 MP
+    assert [e.index for e in events] == [0, 1, 2] and all(e.total == 3 for e in events)
+    assert all(e.x_t.shape == e.x0.shape == (1, height // 8, width // 8, 3) for e in events)
+    assert events[0].noise_level > events[-1].noise_level
+    two = _run_qwen_edit(info, True, job.replace(references=(pics["ref1"], pics["ref2"]), preview_every=0))
+    assert not np.array_equal(one.images, two.images)
+
+
+def test_qwen_image_edit_runs_and_cancels(qwen_edits, pics):
+    info = inspect_model(str(qwen_edits[0]))
+    job = instruct_job(qwen_edits[0], pics["picture"], guidance_scale=1.0, steps=3)
+    events = []
+    stopped = _run_qwen_edit(info, False, job, events.append, should_stop=lambda: len(events) >= 1)
+    assert stopped.cancelled and stopped.images is None and len(events) == 1
