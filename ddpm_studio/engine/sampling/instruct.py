@@ -71,14 +71,10 @@ def check_references(info, family, job) -> None:
                          f"{len(references) - most} of them.")
 
 
-def instruct_arguments(pipe, family, job, image) -> dict:
-    """The instruct call's arguments besides the prompts and steps: the picture (with the references after it) and
-    its size, as ``pipe``'s call takes them; ``image`` is the input already fitted to the latent grid (the references
-    were counted by ``check_references``)."""
-    from ddpm_studio.engine.sampling.flow_edit import is_flow_family
-
-    if not is_flow_family(family):  # InstructPix2Pix: the picture and how closely to keep it
-        return dict(image=image, image_guidance_scale=job.image_guidance_scale)
+def instruct_arguments(pipe, job, image) -> dict:
+    """A flow model's instruct call's arguments besides the prompts and steps: the picture (with the references after
+    it) and its size, as ``pipe``'s call takes them; ``image`` is the input already fitted to the latent grid (the
+    references were counted by ``check_references``)."""
     references = [open_rgb(path, "reference image") for path in job.references]
     for path, picture in zip((job.image, *job.references), (image, *references)):
         _check_picture(pipe, path, picture)

@@ -22,7 +22,7 @@ from ddpm_studio.engine.preview import PREVIEW_MAX_IMAGES
 from ddpm_studio.engine.prompts.encoding import prompt_arguments
 from ddpm_studio.engine.prompts.syntax import plain_text
 from ddpm_studio.engine.sampling import variation
-from ddpm_studio.engine.sampling.flow_edit import picture_grid, takes_size
+from ddpm_studio.engine.sampling.flow_edit import is_flow_family, picture_grid, takes_size
 from ddpm_studio.engine.sampling.instruct import check_references, instruct_arguments
 from ddpm_studio.engine.sampling.latent_preview import (
     LatentToRGB,
@@ -89,8 +89,10 @@ def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, nega
         args["strength"] = job.strength
         if takes_size(loaded.pipe):  # a flow img2img pipeline otherwise makes its model's default size
             args.update(height=image.height, width=image.width)
-    if job.mode == "instruct":  # InstructPix2Pix's image guidance, or a flow model's pictures and size (instruct.py)
-        args.update(instruct_arguments(loaded.pipe, family, job, image))
+    if job.mode == "instruct" and is_flow_family(family):  # its pictures and size (instruct.py)
+        args.update(instruct_arguments(loaded.pipe, job, image))
+    elif job.mode == "instruct":  # InstructPix2Pix: how closely to keep the picture
+        args["image_guidance_scale"] = job.image_guidance_scale
     return args
 
 

@@ -64,8 +64,11 @@ class EditPanel(ImageInput, EditFamilyRows, EditInstructRows, SamplingPanel):
         self.mode_box = QComboBox()
         for mode in EDIT_MODES:
             self.mode_box.addItem({"img2img": "Image to image", "inpaint": "Inpaint (paint a mask)",
-                                   "instruct": "Instruct (Kontext, Klein, Qwen-Image-Edit, InstructPix2Pix)",
+                                   "instruct": "Instruct (Kontext, Klein…)",
                                    "outpaint": "Outpaint"}[mode], mode)
+        self.mode_box.setItemData(EDIT_MODES.index("instruct"), "An instruction edits the picture: Flux.1 Kontext, "
+                                  "Flux.2 Klein and Qwen-Image-Edit (with reference pictures where the model reads "
+                                  "them), or InstructPix2Pix", Qt.ItemDataRole.ToolTipRole)
         self.mode_box.currentIndexChanged.connect(self._mode_changed)
         form.insertRow(0, "Mode", self.mode_box)
         self.inpaint_hint = QLabel(INPAINT_HINT, wordWrap=True)
