@@ -1,5 +1,5 @@
 """The Edit panel's instruct mode with the flow families: Flux.1 Kontext and Flux.2 Klein listed there (Flux.1 itself
-not), the reference strip shown for the model that reads references (add, remove, reorder, its limit) and hidden for
+not), the reference strip shown for the model that reads references (add, drop, remove, reorder, its limit), hidden for
 Kontext, a Klein reference edit run from the Edit button with previews for the scrubber, its PNG restored with its
 references, and the line on Qwen-Image-Edit where torchvision is missing."""
 
@@ -40,6 +40,18 @@ def _pictures(folder) -> dict:
     return found
 
 
+def _drop_files(widget, paths) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(path) for path in paths])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    widget.dropEvent(event)
+    assert event.isAccepted()
+
+
 def _listed(panel) -> set[str]:
     return {panel.model_box.itemText(i) for i in range(panel.model_box.count())}
 
@@ -72,6 +84,10 @@ def test_the_reference_strip_and_a_klein_reference_edit_from_the_button(window_o
     strip.list.setCurrentRow(2)
     strip.remove_selected()
     assert strip.paths() == (pics["ref2"], pics["ref1"]) and strip.add_button.isEnabled()
+    _drop_files(strip.list, [pics["ref3"]])  # a file dropped from outside is added at the end
+    assert strip.paths() == (pics["ref2"], pics["ref1"], pics["ref3"])
+    strip.list.setCurrentRow(2)
+    strip.remove_selected()
 
     panel.load_image(pics["input"])
     panel.prompts.prompt.setPlainText("make it snow")

@@ -1,6 +1,7 @@
 """The Edit panel's reference strip: the pictures an instruction edit reads after the one it edits (Flux.2 Klein takes
 up to 3, Qwen-Image-Edit Plus 2), as thumbnails in the order the model reads them — added, removed and moved earlier
-or later, or dragged into place. The job holds their paths (``EditJob.references``), in this order."""
+or later, or dragged into place; picture files dropped on it are added. The job holds their paths
+(``EditJob.references``), in this order."""
 
 from __future__ import annotations
 
@@ -26,6 +27,31 @@ from ddpm_studio.ui.widgets.image_input import IMAGE_FILTER
 THUMB = 64  # px, a thumbnail's longer side
 
 
+class _Thumbs(QListWidget):
+    """The thumbnails: dragged among themselves to reorder, and picture files dropped on them from outside added."""
+
+    files_add_and_report = Signal(list)
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event) -> None:
+        if not event.mimeData().hasUrls():
+            super().dropEvent(event)
+            return
+        event.acceptProposedAction()
+        self.files_add_and_report.emit([url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()])
+
+
 class ReferenceStrip(QWidget):
     changed = Signal()
     message = Signal(str)  # what was left out of an Add, for the status bar
@@ -34,7 +60,8 @@ class ReferenceStrip(QWidget):
         super().__init__(parent)
         self.limit = 0  # how many the chosen model takes
         self.title = QLabel()
-        self.list = QListWidget()
+        self.list = _Thumbs()
+        self.list.files_add_and_report.connect(self._add_and_report)
         self.list.setViewMode(QListView.ViewMode.IconMode)
         self.list.setFlow(QListView.Flow.LeftToRight)
         self.list.setWrapping(False)
@@ -75,9 +102,7 @@ class ReferenceStrip(QWidget):
     # ---- editing the strip ----
     def choose(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "Reference pictures", "", IMAGE_FILTER)
-        problems = self.add_paths(paths)
-        if problems:
-            self.message.emit("; ".join(problems))
+        self._add_and_report(paths)
 
     def add_paths(self, paths) -> list[str]:
         """Add ``paths`` at the end, up to the limit; what was left out, in words."""
@@ -93,6 +118,11 @@ class ReferenceStrip(QWidget):
             self._add_item(str(Path(path).resolve()), image)
         self._changed()
         return problems
+
+    def _add_and_report(self, paths: list) -> None:
+        problems = self.add_paths(paths)
+        if problems:
+            self.message.emit("; ".join(problems))
 
     def remove_selected(self) -> None:
         for item in self.list.selectedItems():
