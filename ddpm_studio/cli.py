@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     hires.add_argument("--hires-steps", type=int, default=0, metavar="N",
                        help="the second pass's steps, of which strength × N run (default: --steps)")
 
-    edit = sub.add_parser("edit", help="change an image with a prompt: img2img, inpaint or instruct")
+    edit = sub.add_parser("edit", help="change an image with a prompt: img2img, inpaint, outpaint or instruct "
+                                       "(InstructPix2Pix, Flux.1 Kontext, Flux.2 Klein, Qwen-Image-Edit)")
     _prompt_arguments(edit, SCHEDULERS)
     edit.add_argument("--image", required=True)
     edit.add_argument("--mode", default="img2img", choices=["img2img", "inpaint", "instruct", "outpaint"])
@@ -70,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "inpainting one gives better seams); the rest is kept exactly")
     edit.add_argument("--strength", type=float, default=0.75, help="img2img/inpaint: how much to change (0–1)")
     edit.add_argument("--image-guidance", type=float, default=1.5, help="instruct: how closely to keep the input image")
+    edit.add_argument("--reference", action="append", default=[], metavar="IMAGE",
+                      help="instruct: a reference picture read after --image (Flux.2 Klein takes up to 3, "
+                           "Qwen-Image-Edit Plus 2); repeat it for several, in order")
     edit.add_argument("--extend", default="0,0,0,0", metavar="LEFT,RIGHT,TOP,BOTTOM",
                       help="outpaint: pixels to add on each side (e.g. 128,128,0,0)")
     edit.add_argument("--outpaint-fill", default="edge", choices=["edge", "noise"],

@@ -27,7 +27,9 @@ def test_keys_widths_and_variants_are_unique():
     assert len({family.context_dim for family in takers}) == len(takers)
     assert ARCH_BY_CONTEXT[4096] == "sd3"  # SD 3.5 and Flux share T5's width: the first row of a width keeps it
     for family in FAMILIES:
-        assert len({v.channels for v in family.variants}) == len(family.variants), family.key
+        for channels in {v.channels for v in family.variants}:  # variants of the same channels (Flux.1 and
+            kinds = {v.kind for v in family.variants if v.channels == channels}  # Kontext): each its folder's class
+            assert len(kinds) == 1 or kinds <= set(family.folder_classes.values()), family.key
         assert set(family.folder_classes.values()) <= {v.kind for v in family.variants}, family.key
         assert len(family.latent_rgb.factors) == family.latent_channels
         if "lora" in family.addons and family.denoiser == "unet":  # kohya's names are an SD LoRA's facts (a flow
@@ -41,6 +43,14 @@ def test_every_pipeline_a_row_names_is_in_diffusers(family):
     named += [*family.control_pipelines.values(), *filter(None, (family.img2img,)), *family.folder_classes]
     missing = [cls for cls in named if not hasattr(diffusers, cls)]
     assert not missing
+
+
+def test_a_folders_variant_is_its_class_where_channels_are_shared():
+    flux, sd = BY_KEY["flux"], BY_KEY["sd1"]
+    assert flux.variant_of_folder("FluxKontextPipeline", 64).kind == "flux-kontext"
+    assert flux.variant_of_folder("FluxPipeline", 64).kind == "flux"
+    assert sd.variant_of_folder("StableDiffusionPipeline", 9).kind == "stable-diffusion-inpaint"  # its UNet says
+    assert sd.variant_of_folder("StableDiffusionInpaintPipeline", 4).kind == "stable-diffusion"
 
 
 def test_a_folder_is_its_class_and_width_a_file_its_keys():

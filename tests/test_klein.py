@@ -65,7 +65,7 @@ def test_the_folder_is_a_klein_model_with_its_modes(klein):
     info = inspect_model(str(klein))
     row = BY_KEY["klein"]
     assert family_of_info(info) is row and info.family == "flux2-klein" and info.arch in ("", "klein")
-    assert info.modes == row.variant(128).modes == ("txt2img", "inpaint", "outpaint")
+    assert info.modes == row.variant(128).modes == ("txt2img", "inpaint", "outpaint", "instruct")
     assert info.panel == "Text to Image"
     assert info.context_dim == CONTEXT_WIDTH and row.packed == 2 and row.negative_embeds
     assert row.variant(128).channels == row.latent_channels * row.packed**2

@@ -33,7 +33,7 @@ def engine():
 
 
 def test_klein_lists_inpaint_and_outpaint_and_refuses_img2img(engine, klein, pics):
-    assert inspect_model(str(klein)).modes == ("txt2img", "inpaint", "outpaint")
+    assert inspect_model(str(klein)).modes == ("txt2img", "inpaint", "outpaint", "instruct")
     with pytest.raises(ModelError, match="image-to-image"):
         engine.run(flow_edits.edit_job(klein, "img2img", pics["picture"]), save=False)
 

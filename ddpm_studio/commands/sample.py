@@ -249,7 +249,7 @@ def cmd_edit(args) -> int:
         raise ValueError(f"--extend must be four whole numbers LEFT,RIGHT,TOP,BOTTOM; got '{args.extend}'.") from None
     job = EditJob(mode=args.mode, image=args.image, mask=args.mask, strength=args.strength,
                   image_guidance_scale=args.image_guidance, extend=extend, outpaint_fill=args.outpaint_fill,
-                  feather=args.feather, **_prompt_fields(args))
+                  feather=args.feather, references=tuple(args.reference), **_prompt_fields(args))
     return run_job(args, job)
 
 

@@ -262,8 +262,9 @@ class Text2ImageJob(PromptJob):
 
 @dataclass(frozen=True, kw_only=True)
 class EditJob(PromptJob):
-    """Change an image with a prompt: img2img (strength), inpaint (mask; white = repaint), instruct (InstructPix2Pix),
-    outpaint (the canvas grown by ``extend`` pixels and the new area painted, engine/sampling/outpaint.py)."""
+    """Change an image with a prompt: img2img (strength), inpaint (mask; white = repaint), instruct (InstructPix2Pix,
+    or a flow model's instruction editing with its reference pictures), outpaint (the canvas grown by ``extend``
+    pixels and the new area painted, engine/sampling/outpaint.py)."""
 
     kind: ClassVar[str] = "edit"
     input_picture: ClassVar[str] = "an edit"
@@ -276,10 +277,12 @@ class EditJob(PromptJob):
     extend: tuple[int, int, int, int] = (0, 0, 0, 0)  # outpaint: pixels added left, right, top, bottom
     outpaint_fill: str = "edge"  # what the new area starts as: the edge pixels stretched, or noise
     feather: int = 32  # pixels blended: outpaint, the seam's band into the picture; inpaint, the band around the mask
+    references: tuple[str, ...] = ()  # instruct: reference pictures read after the one to edit (Klein, Qwen-Image-Edit)
 
     def __post_init__(self) -> None:
-        if isinstance(self.extend, list):  # from a dict (JSON)
-            object.__setattr__(self, "extend", tuple(self.extend))
+        for name in ("extend", "references"):  # from a dict (JSON)
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         super().__post_init__()
 
     def validate(self) -> None:
@@ -303,10 +306,16 @@ class EditJob(PromptJob):
         if self.strength == 0.0 and self.mode != "instruct":
             raise JobError("A strength of 0 would change nothing; use a value above 0.")
         check_float("image guidance scale", self.image_guidance_scale, 0.0, MAX_GUIDANCE)
+        if not isinstance(self.references, tuple) or not all(isinstance(p, str) and p for p in self.references):
+            raise JobError("The reference pictures must be a list of file paths.")
+        if self.references and self.mode != "instruct":
+            raise JobError("Reference pictures are read by instruction editing (mode instruct) only.")
 
     def a1111_fields(self) -> list[tuple[str, Any]]:
-        if self.mode == "instruct":
-            return [("Image CFG scale", self.image_guidance_scale), *super().a1111_fields()]
+        if self.mode == "instruct":  # (a flow model's: no image CFG, family_metadata.py leaves it out)
+            names = ", ".join(Path(p).name for p in self.references)
+            references = [("Reference images", names)] if names else []
+            return [("Image CFG scale", self.image_guidance_scale), *references, *super().a1111_fields()]
         outpaint = [("Outpaint", ",".join(map(str, self.extend))),
                     ("Outpaint fill", self.outpaint_fill)] if self.mode == "outpaint" else []
         blur = [("Mask blur", self.feather)] if self.mode in ("outpaint", "inpaint") else []

@@ -157,7 +157,7 @@ def inspect_model(ref: str, allow_pickle: bool = False) -> ModelInfo:
         channels, context_dim = _denoiser_shape(config, first)
         row = family_of_folder(class_name, context_dim)
         flavour = row.flavour_of(config, index)
-        variant = row.variant(channels)
+        variant = row.variant_of_folder(class_name, channels)
         if variant is None:  # a UNet the family has no variant for: what its class says, and no modes
             named = row.variant_named(row.folder_classes[class_name])
             family, panel = (named.kind, named.panel) if named is not None else (row.variants[0].kind, "")

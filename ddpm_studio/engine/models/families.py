@@ -8,7 +8,8 @@ family_row.py; no torch, no Qt, no other module of ours.
 
 Rows are keyed by their short names (sd1, sd2, sdxl) — the names of their config folders under
 ``resources/configs`` and of ``ModelInfo.arch``. A model's *variant* is what its denoiser's input channels make
-it: a normal model (4), an inpainting one (9: latents, mask, masked picture), an InstructPix2Pix one (8); the
+it: a normal model (4), an inpainting one (9: latents, mask, masked picture), an InstructPix2Pix one (8), or, where
+variants share their channels, the pipeline class of its folder (Flux.1 Kontext, Qwen-Image-Edit); the
 variant's ``kind`` is the catalogue's ``ModelInfo.family`` (``stable-diffusion-inpaint``), which the panels list by.
 
 A single file's own keys may say what its UNet predicts: SDXL v-prediction finetunes carry a ``v_pred`` key, and
@@ -173,10 +174,13 @@ FAMILIES: tuple[Family, ...] = (
                                            TextPart("text_encoder_3", optional=True, **_T5)),
                             vae_words=("sd3", "sd35"))),
     Family(key="flux", name="Flux.1", context_dim=4096, text_widths=(768, 4096),  # CLIP-L (pooled), T5-XXL
-           folder_classes=_frozen({"FluxPipeline": "flux"}),
+           folder_classes=_frozen({"FluxPipeline": "flux", "FluxKontextPipeline": "flux-kontext"}),
            variants=(Variant("flux", 64, "Text to Image", _frozen({  # 16 × 2×2; masked img2img for in/outpaint
                "txt2img": "FluxPipeline", "img2img": "FluxImg2ImgPipeline", "inpaint": "FluxInpaintPipeline",
-               "outpaint": "FluxInpaintPipeline"})),),
+               "outpaint": "FluxInpaintPipeline"})),
+                     # FLUX.1 Kontext [dev]: Flux.1's transformer (same class and 64 inputs), known by its folder's
+                     # pipeline class; FluxKontextPipeline reads one picture beside the prompt: the one it edits
+                     Variant("flux-kontext", 64, "Edit (instruct)", _frozen({"instruct": "FluxKontextPipeline"}))),
            img2img="FluxImg2ImgPipeline", latent_rgb=FLUX_RGB, taesd_repo="madebyollin/taef1",
            # the hires fix through FluxImg2ImgPipeline; attention maps from its double-stream blocks' joint attention;
            # LoRAs through FluxLoraLoaderMixin (addons/flow_loras.py)
@@ -244,10 +248,19 @@ FAMILIES: tuple[Family, ...] = (
                             configs=(("z-image-turbo", ""),),
                             text_encoders=(_QWEN3_4B,), vae_words=("ae", "flux"))),
     Family(key="qwenimage", name="Qwen-Image", context_dim=3584, text_widths=(3584,),  # Qwen2.5-VL-7B's hidden size
-           folder_classes=_frozen({"QwenImagePipeline": "qwen-image"}),
+           folder_classes=_frozen({"QwenImagePipeline": "qwen-image", "QwenImageEditPipeline": "qwen-image-edit",
+                                   "QwenImageEditPlusPipeline": "qwen-image-edit-plus"}),
            variants=(Variant("qwen-image", 64, "Text to Image", _frozen({
                "txt2img": "QwenImagePipeline", "img2img": "QwenImageImg2ImgPipeline",
-               "inpaint": "QwenImageInpaintPipeline", "outpaint": "QwenImageInpaintPipeline"})),),
+               "inpaint": "QwenImageInpaintPipeline", "outpaint": "QwenImageInpaintPipeline"})),
+                     # Qwen-Image-Edit (one picture) and Edit-2509/2511 (QwenImageEditPlusPipeline: its model card
+                     # edits best with 1 to 3 pictures): Qwen-Image's transformer, known by the folder's class; both
+                     # read the pictures through transformers' Qwen2-VL processor, which needs torchvision
+                     Variant("qwen-image-edit", 64, "Edit (instruct)",
+                             _frozen({"instruct": "QwenImageEditPipeline"}), needs=("torchvision",)),
+                     Variant("qwen-image-edit-plus", 64, "Edit (instruct)",
+                             _frozen({"instruct": "QwenImageEditPlusPipeline"}), references=2,
+                             needs=("torchvision",))),
            img2img="QwenImageImg2ImgPipeline", latent_rgb=WAN21_RGB, taesd_repo="",  # no AutoencoderTiny for it
            **{**_FLOW, "side": 1328, "addons": frozenset({"hires", "lora"})},  # its model card's 1:1 size; the hires fix
            # through QwenImageImg2ImgPipeline
@@ -270,7 +283,10 @@ FAMILIES: tuple[Family, ...] = (
            variants=(Variant("flux2-klein", 128, "Text to Image", _frozen({  # 32 channels × 2×2
                # diffusers 0.42 has an inpaint pipeline for it, no img2img one
                "txt2img": "Flux2KleinPipeline", "inpaint": "Flux2KleinInpaintPipeline",
-               "outpaint": "Flux2KleinInpaintPipeline"})),),
+               "outpaint": "Flux2KleinInpaintPipeline",
+               # reference editing: Flux2KleinPipeline's image= pictures; BFL's docs (docs.bfl.ai, "Reference Images
+               # per Model") give Klein 4B and 9B up to 4 of them, the one edited and 3 more
+               "instruct": "Flux2KleinPipeline"}), references=3),),
            img2img="", latent_rgb=FLUX2_RGB, taesd_repo="",
            **{**_FLOW, "latent_channels": 32, "addons": frozenset({"lora"})},  # LoRAs: Flux2LoraLoaderMixin
            packed=2, negative_embeds=True,  # its pipeline takes negative_prompt_embeds, not the text

@@ -28,6 +28,8 @@ class Variant:
     channels: int  # the denoiser's input channels
     panel: str  # the panel that opens it
     pipelines: MappingProxyType  # mode (txt2img, img2img, inpaint, outpaint, instruct) → diffusers pipeline class
+    references: int = 0  # reference pictures its instruct pipeline takes besides the one to edit (Klein's: 3)
+    needs: tuple[str, ...] = ()  # Python packages its pipelines need that DDPM Studio does not install (torchvision)
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -147,6 +149,12 @@ class Family:
 
     def variant(self, channels: int) -> Variant | None:
         return next((v for v in self.variants if v.channels == channels), None)
+
+    def variant_of_folder(self, class_name: str, channels: int) -> Variant | None:
+        """A diffusers folder's variant: the one its pipeline class names where its denoiser has that variant's
+        channels (Flux.1 Kontext's 64 are Flux.1's too), else the one its channels make."""
+        named = self.variant_named(self.folder_classes.get(class_name, ""))
+        return named if named is not None and named.channels == channels else self.variant(channels)
 
     def variant_named(self, kind: str) -> Variant | None:
         return next((v for v in self.variants if v.kind == kind), None)

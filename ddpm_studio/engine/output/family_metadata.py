@@ -26,4 +26,7 @@ def family_fields(info, job, scheduler_config: dict | None) -> dict:
     else:  # the model's own guidance has its own name; CFG scale is a true CFG pass's (1: none ran)
         guidance = [(CFG, f"{getattr(job, 'true_cfg_scale', 1.0):g}"), (family.guidance_field, job.guidance_scale)]
     shift = fixed_shift(scheduler_config or {})
-    return {"guidance": guidance + ([("Shift", f"{shift:g}")] if shift is not None else [])}
+    fields = {"guidance": guidance + ([("Shift", f"{shift:g}")] if shift is not None else [])}
+    if getattr(job, "mode", "") == "instruct" and family.denoiser == "transformer":  # image CFG is InstructPix2Pix's
+        fields["drop"] = ("Image CFG scale",)
+    return fields

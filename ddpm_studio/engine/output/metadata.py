@@ -58,7 +58,7 @@ def a1111_parameters(job, *, seed: int, width: int, height: int, model_name: str
         ("Size", f"{job.width}x{job.height}" if getattr(job, "hires", False) else f"{width}x{height}"),  # A1111's:
         *extra.get("before", []),  # a hires fix's first pass
         ("Model", model_name),
-        *job.a1111_fields(),
+        *(field for field in job.a1111_fields() if field[0] not in extra.get("drop", ())),  # what the family lacks
         *extra.get("after", []),
         ("Device", device),
         ("Version", f"ddpm-studio {__version__}"),

@@ -50,6 +50,10 @@ def edit_scheduler(run, mode: str):
     """The scheduler of a run in ``mode``: the job's, except a flow solver without ``scale_noise`` in a mode that
     noises the input picture, which runs with Euler (``run.notes`` says so)."""
     scheduler = run.scheduler()
+    if mode == "instruct":  # Kontext's and Qwen-Image-Edit's pipelines pass sigmas (instruct.py)
+        from ddpm_studio.engine.sampling.instruct import instruct_scheduler
+
+        return instruct_scheduler(run, scheduler)
     if mode not in EDIT_MODES or hasattr(scheduler, "scale_noise") or not is_flow_config(run.config):
         return scheduler
     run.notes.append(f"{mode} on a flow-matching model noises the picture with Euler's scale_noise, which "

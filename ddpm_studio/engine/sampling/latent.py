@@ -2,9 +2,10 @@
 
 Each mode runs the pipeline made for it (the family table, models/families.py): text-to-image and img2img on a
 4-channel UNet, inpaint and outpaint on a 9-channel one or a 4-channel one (masked img2img), instruct
-(InstructPix2Pix) on an 8-channel one. Here: the add-ons put in place, the pipeline call's arguments (the canvases
-of in- and outpainting, which mask_blend.py puts back over the result: pixels outside the mask and its feathered
-edge stay exact), a varied x_T, and the x0 previews through the VAE or TAESD.
+(InstructPix2Pix) on an 8-channel one, or a flow model's instruction editing (instruct.py). Here: the add-ons put
+in place, the pipeline call's arguments (the canvases of in- and outpainting, which mask_blend.py puts back over the
+result: pixels outside the mask and its feathered edge stay exact), a varied x_T, and the x0 previews through the VAE
+or TAESD.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from ddpm_studio.engine.preview import PREVIEW_MAX_IMAGES
 from ddpm_studio.engine.prompts.encoding import prompt_arguments
 from ddpm_studio.engine.prompts.syntax import plain_text
 from ddpm_studio.engine.sampling import variation
-from ddpm_studio.engine.sampling.flow_edit import picture_grid, takes_size
+from ddpm_studio.engine.sampling.flow_edit import is_flow_family, picture_grid, takes_size
+from ddpm_studio.engine.sampling.instruct import check_references, instruct_arguments
 from ddpm_studio.engine.sampling.latent_preview import (
     LatentToRGB,
     patch_norm,
@@ -76,6 +78,7 @@ def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, nega
     if isinstance(job, Text2ImageJob):
         args.update(height=job.height, width=job.width)
         return args
+    check_references(loaded.info, family, job)  # reference pictures: instruct mode, on a model that takes them
     if job.mode in ("outpaint", "inpaint"):  # the canvas rides along for run_prompt_job to put the original back
         canvas = outpaint_canvas(job, multiple) if job.mode == "outpaint" else inpaint_canvas(job, multiple)
         args.update(image=canvas.image, mask_image=canvas.mask, height=canvas.image.height,
@@ -87,7 +90,9 @@ def pipeline_arguments(loaded: LoadedPipeline, job: PromptJob, prompt: str, nega
         args["strength"] = job.strength
         if takes_size(loaded.pipe):  # a flow img2img pipeline otherwise makes its model's default size
             args.update(height=image.height, width=image.width)
-    if job.mode == "instruct":
+    if job.mode == "instruct" and is_flow_family(family):  # its pictures and size (instruct.py)
+        args.update(instruct_arguments(loaded.pipe, job, image))
+    elif job.mode == "instruct":  # InstructPix2Pix: how closely to keep the picture
         args["image_guidance_scale"] = job.image_guidance_scale
     return args
 

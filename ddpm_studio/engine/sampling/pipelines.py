@@ -23,6 +23,7 @@ from ddpm_studio.engine.models.families import family_of_info
 from ddpm_studio.engine.runtime.memory import apply_memory_options
 from ddpm_studio.engine.runtime.options import MemoryOptions
 from ddpm_studio.engine.sampling.flow_edit import fit_pipeline
+from ddpm_studio.engine.sampling.instruct import check_can_run
 from ddpm_studio.engine.sampling.latent_preview import LatentToRGB
 
 
@@ -68,6 +69,7 @@ def load_pipeline(ref: str, mode: str, device, dtype, allow_pickle: bool = False
     is paired with (models/split_files.py), unused for any other model."""
     info = inspect_model(ref, allow_pickle)
     require_mode(info, mode)
+    check_can_run(info)  # Qwen-Image-Edit without torchvision: said by name before anything loads
     family = family_of_info(info)
     pipeline_class = family.pipeline(info.family, mode)
     note = ""

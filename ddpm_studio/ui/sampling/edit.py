@@ -1,7 +1,8 @@
 """The Edit panel: change an image with a prompt — img2img (strength), inpaint (a painted mask, with any Stable
 Diffusion model: an inpainting one is recommended in a line under the model; a flow model, SD 3.5, Flux.1, Chroma,
-Z-Image, Qwen-Image or Klein, through its family's own pipeline), instruct (InstructPix2Pix, image guidance),
-outpaint. The image can be opened, dropped or pasted; pasted images and painted masks are saved under the
+Z-Image, Qwen-Image or Klein, through its family's own pipeline), instruct (InstructPix2Pix with its image
+guidance; Flux.1 Kontext, Flux.2 Klein and Qwen-Image-Edit, with a strip of reference pictures where the model reads
+them: edit_instruct.py), outpaint. The image can be opened, dropped or pasted; pasted images and painted masks are saved under the
 output folder so that every result's parameters point at real files."""
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ddpm_studio.ui.canvas.mask_painter import MaskPainter
 from ddpm_studio.ui.control.fields import ControlFields
 from ddpm_studio.ui.prompts.fields import PromptFields
 from ddpm_studio.ui.sampling.edit_family import EditFamilyRows
+from ddpm_studio.ui.sampling.edit_instruct import EditInstructRows
 from ddpm_studio.ui.sampling.outpaint_fields import OutpaintFields
 from ddpm_studio.ui.sampling.panel import SamplingPanel
 from ddpm_studio.ui.widgets.image_input import ImageInput, open_paste_row
@@ -40,7 +42,7 @@ from ddpm_studio.ui.widgets.images import store_image
 INPAINT_HINT = "An inpainting model (…-inpainting) gives better seams"  # shown while a normal one inpaints
 
 
-class EditPanel(ImageInput, EditFamilyRows, SamplingPanel):
+class EditPanel(ImageInput, EditFamilyRows, EditInstructRows, SamplingPanel):
     job_type = EditJob
     settings_key = "edit/last_job"
     default_batch = 1
@@ -62,8 +64,11 @@ class EditPanel(ImageInput, EditFamilyRows, SamplingPanel):
         self.mode_box = QComboBox()
         for mode in EDIT_MODES:
             self.mode_box.addItem({"img2img": "Image to image", "inpaint": "Inpaint (paint a mask)",
-                                   "instruct": "Instruct (InstructPix2Pix)",
+                                   "instruct": "Instruct (Kontext, Klein…)",
                                    "outpaint": "Outpaint"}[mode], mode)
+        self.mode_box.setItemData(EDIT_MODES.index("instruct"), "An instruction edits the picture: Flux.1 Kontext, "
+                                  "Flux.2 Klein and Qwen-Image-Edit (with reference pictures where the model reads "
+                                  "them), or InstructPix2Pix", Qt.ItemDataRole.ToolTipRole)
         self.mode_box.currentIndexChanged.connect(self._mode_changed)
         form.insertRow(0, "Mode", self.mode_box)
         self.inpaint_hint = QLabel(INPAINT_HINT, wordWrap=True)
@@ -71,6 +76,7 @@ class EditPanel(ImageInput, EditFamilyRows, SamplingPanel):
                                      "without seeing the picture around it. An inpainting model (a 9-channel UNet, "
                                      "usually named …-inpainting) sees the mask and the picture, so its edges blend.")
         form.insertRow(2, self.inpaint_hint)  # under the Model row: Mode, Model, this
+        self.add_run_hint(form, 3)  # why this machine cannot run the chosen model (Qwen-Image-Edit: torchvision)
         self.hint_form = form
         self.prompts = PromptFields(form)
         self.prompts.true_cfg.valueChanged.connect(self.show_family_negative)  # Flux's True CFG brings the negative
@@ -78,7 +84,7 @@ class EditPanel(ImageInput, EditFamilyRows, SamplingPanel):
         self.strength = QDoubleSpinBox(minimum=0.01, maximum=1.0, value=0.75, singleStep=0.05, decimals=2)
         self.strength.setToolTip("How much to change: 0 keeps the image, 1 repaints it from noise")
         self.image_guidance = QDoubleSpinBox(minimum=0.0, maximum=MAX_GUIDANCE, value=1.5, singleStep=0.1, decimals=2)
-        self.image_guidance.setToolTip("Instruct: how closely to keep the input image")
+        self.image_guidance.setToolTip("Instruct with InstructPix2Pix: how closely to keep the input image")
         form.addRow("Strength", self.strength)
         form.addRow("Image guidance", self.image_guidance)
         self.outpaint = OutpaintFields(form)
@@ -126,6 +132,7 @@ class EditPanel(ImageInput, EditFamilyRows, SamplingPanel):
         layout.addLayout(mask_row)
         layout.addWidget(self.painter, 1)
         layout.addWidget(self.image_label)
+        layout.addWidget(self.build_references())  # instruct: the pictures read after this one
         QShortcut(QKeySequence.StandardKey.Paste, self, activated=self.paste_image)
         QShortcut(QKeySequence.StandardKey.Undo, self, activated=self.painter.undo)
         self._mode_changed()
@@ -134,7 +141,6 @@ class EditPanel(ImageInput, EditFamilyRows, SamplingPanel):
     def _mode_changed(self) -> None:
         mode = self.mode()
         self.strength.setEnabled(mode != "instruct")
-        self.image_guidance.setEnabled(mode == "instruct")
         self.outpaint.show(mode == "outpaint", mask_blur=mode == "inpaint")
         takes_control = self._family is None or "controlnet" in self._family.addons  # a flow family's does not
         self.control.set_visible(mode != "instruct" and takes_control)
@@ -146,6 +152,7 @@ class EditPanel(ImageInput, EditFamilyRows, SamplingPanel):
         if hasattr(self, "model_box"):
             self.refresh_models(include_hf_cache=self.ready)
         self._show_inpaint_hint()
+        self.show_instruct()
 
     def _show_inpaint_hint(self) -> None:
         """The one-line recommendation of an inpainting model, while a normal one is chosen for inpainting."""
@@ -179,6 +186,7 @@ class EditPanel(ImageInput, EditFamilyRows, SamplingPanel):
         self.addons.model_changed(info)
         self.offer_family(info)
         self._show_inpaint_hint()
+        self.show_instruct()
 
     def job_fields(self) -> dict:
         mode = self.mode()
@@ -195,7 +203,7 @@ class EditPanel(ImageInput, EditFamilyRows, SamplingPanel):
                     **(self.outpaint.values() if mode == "outpaint" else {}),
                     **(dict(feather=self.outpaint.feather.value()) if mode == "inpaint" else {}),
                     **(self.control.values() if mode != "instruct" else {}), **self.prompts.values(),
-                    **self.addons.values())
+                    **self.addons.values(), **self.reference_values())
 
     def restore_problems(self, path: str, job) -> list[str]:
         return self.addons.restore_problems(path, job)
@@ -207,6 +215,7 @@ class EditPanel(ImageInput, EditFamilyRows, SamplingPanel):
         self.image_guidance.setValue(job.image_guidance_scale)
         self.outpaint.apply(job)
         missing = self.control.apply(job) + self.addons.apply(job) + self.restore_image(job.image)
+        missing += self.references.set_paths(job.references)
         if job.mask and self.image_path:
             if Path(job.mask).is_file() and not QImage(job.mask).isNull():
                 self.painter.set_mask(QImage(job.mask))
