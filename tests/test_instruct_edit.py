@@ -96,6 +96,12 @@ def test_kontext_takes_no_reference_pictures_and_dpm_runs_as_euler(engine, konte
     assert "dpm++2m does not take: it ran with Euler" in note
 
 
+def test_attention_maps_are_refused_for_kontext_by_name(engine, kontext, pics):
+    # its joint sequence holds the input picture's tokens beside the ones it makes: not recorded yet
+    with pytest.raises(ModelError, match="Attention maps are not recorded for Flux.1's instruction editing yet"):
+        engine.run(instruct_job(kontext, pics["picture"], attention_maps=True, steps=2), save=False)
+
+
 def test_cancel_inside_a_kontext_step(engine, kontext, pics, tmp_path):
     job = instruct_job(kontext, pics["picture"], output_dir=str(tmp_path))
     transformer = engine.load(str(kontext), "instruct").pipe.transformer

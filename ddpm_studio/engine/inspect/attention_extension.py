@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 
+from ddpm_studio.engine.errors import ModelError
 from ddpm_studio.engine.inspect.attention_maps import AttentionRecorder, word_positions
 from ddpm_studio.engine.inspect.joint_attention import JointAttentionRecorder, joint_families, joint_word_positions
 from ddpm_studio.engine.models.families import family_of_info
@@ -34,6 +35,9 @@ class AttentionMaps(Extension):
         size = (height // factor, width // factor)
         family = family_of_info(run.loaded.info)
         if family is not None and family.key in joint_families():
+            if job_mode(job) == "instruct":  # Kontext's sequence holds the input picture's tokens too
+                raise ModelError(f"Attention maps are not recorded for {family.name}'s instruction editing yet; "
+                                 "run it without them.")
             words = joint_word_positions(pipe, family.key, plain_text(run.used.prompt))
             self.recorder = JointAttentionRecorder(pipe.transformer, words, size, prompt_row)
         else:

@@ -28,7 +28,10 @@ class EditFamilyRows:
             fill_schedulers(self.scheduler_box, edit_schedulers(family) or self.schedulers)
         self.addons.offer(kinds)
         self.control.set_visible("controlnet" in kinds and self.mode() != "instruct")
-        self.prompts.show_attention_maps("attention" in kinds, family.name if family is not None else "")
+        # a flow family's instruction editing runs the picture's tokens beside the references': no maps for it yet
+        joint_instruct = family is not None and family.denoiser == "transformer" and self.mode() == "instruct"
+        self.prompts.show_attention_maps("attention" in kinds and not joint_instruct,
+                                         family.name if family is not None else "")
         self.prompts.show_true_cfg(family is not None and family.true_cfg)
         self.prompts.show_clip_skip(family is None or family.clip_skip)
         self.show_family_negative()
