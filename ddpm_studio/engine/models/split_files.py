@@ -169,14 +169,15 @@ def load_split(path: Path, facts: SplitFacts, pipeline_class: str, dtype, text_e
     common = dict(config=str(config), local_files_only=True, torch_dtype=dtype)
     parts: dict = {}
     try:
-        denoiser = getattr(diffusers, index[family.denoiser][1])
-        parts[family.denoiser] = denoiser.from_single_file(str(path), subfolder=family.denoiser, **common)
+        from ddpm_studio.engine.models.quantized import load_denoiser  # float8 and GGUF files stay as stored
+
+        parts[family.denoiser], stored = load_denoiser(index[family.denoiser][1], path, config, family.denoiser, dtype)
         vae_class = getattr(diffusers, index["vae"][1])  # the config folder's (AutoencoderKL for Flux and Chroma)
         parts["vae"] = vae_class.from_single_file(str(vae_path or path), subfolder="vae", **common)
     except Exception as exc:
         raise ModelError(f"Could not load {path.name} as {family.name} diffusion model: {first_line(exc)}") from None
     parts["scheduler"] = getattr(diffusers, index["scheduler"][1]).from_pretrained(config, subfolder="scheduler")
-    notes = []
+    notes = [stored] if stored else []
     for part in family.split.text_encoders:
         found = chosen.get(part.folder)
         if found is None:  # an optional part left out

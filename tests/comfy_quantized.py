@@ -1,0 +1,79 @@
+"""A diffusion-model file (ComfyUI's layout, as tests/comfy_files.py writes it) rewritten as the float8 and GGUF
+files artists download: ``*_fp8_e4m3fn.safetensors`` (the weights of the linear layers in float8, the rest, norms
+and biases, kept in bf16 as ComfyUI's fp8 files keep them), "scaled fp8" (each float8 weight divided by a scale
+per tensor, its absolute maximum over float8's largest value, the scale stored beside it as ``<layer>.scale_weight``
+with a ``scaled_fp8`` marker: ComfyUI's older layout, comfy/utils.py convert_old_quants), and GGUF (city96's
+layout: the same key names, the weights quantised with the gguf package, Q8_0 by default)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+
+def _quantised(key: str, value: torch.Tensor) -> bool:
+    return key.endswith(".weight") and value.dim() >= 2 and value.shape[0] > 1 and "norm" not in key
+
+
+def save_float8(source: Path, path: Path, dtype=torch.float8_e4m3fn, scaled: bool = False,
+                new_names: bool = False) -> Path:
+    """``source`` rewritten in float8 (``dtype``), scaled per tensor if ``scaled`` (``new_names``: ComfyUI's newer
+    ``weight_scale`` key instead of ``scale_weight``)."""
+    state = load_file(str(source))
+    out = {}
+    biggest = torch.finfo(dtype).max
+    for key, value in state.items():
+        if not _quantised(key, value):
+            out[key] = value.to(torch.bfloat16)
+            continue
+        if scaled:
+            scale = value.float().abs().max().clamp(min=1e-12) / biggest
+            out[key] = (value.float() / scale).to(dtype)
+            name = "weight_scale" if new_names else "scale_weight"
+            out[f"{key.removesuffix('.weight')}.{name}"] = scale.reshape(())
+        else:
+            out[key] = value.to(dtype)
+    if scaled and not new_names:
+        out["scaled_fp8"] = torch.zeros(0, dtype=dtype)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(out, str(path))
+    return path
+
+
+def dequantised(float8_file: Path, path: Path) -> Path:
+    """The reference a float8 file stands for: each weight times its scale, in float32, ComfyUI's key names."""
+    state = load_file(str(float8_file))
+    out = {}
+    for key, value in state.items():
+        if key == "scaled_fp8" or key.endswith((".scale_weight", ".weight_scale")):
+            continue
+        layer = key.removesuffix(".weight")
+        scale = state.get(f"{layer}.scale_weight", state.get(f"{layer}.weight_scale"))
+        out[key] = value.float() * scale.float() if scale is not None and key.endswith(".weight") else value.float()
+    save_file(out, str(path))
+    return path
+
+
+def save_gguf(source: Path, path: Path, quant: str = "Q8_0", arch: str = "flux") -> Path:
+    """``source`` as a GGUF file, its linear weights quantised to ``quant`` with gguf.quants (the rest F32 or F16, as
+    city96's convert tool leaves small tensors), each tensor under its own key name."""
+    import gguf
+    import numpy as np
+
+    kind = getattr(gguf.GGMLQuantizationType, quant)
+    block, _ = gguf.GGML_QUANT_SIZES[kind]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = gguf.GGUFWriter(str(path), arch)
+    for key, value in load_file(str(source)).items():
+        array = value.float().numpy()
+        if _quantised(key, value) and array.shape[-1] % block == 0:
+            writer.add_tensor(key, gguf.quants.quantize(array, kind), raw_dtype=kind)
+        else:
+            writer.add_tensor(key, array.astype(np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path

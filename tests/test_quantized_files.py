@@ -1,0 +1,202 @@
+"""Float8 and GGUF diffusion-model files (ComfyUI's fp8 files, "scaled fp8", city96's GGUF), made in the test from the
+tiny Flux.1's BFL-layout file (tests/comfy_quantized.py): each generates offline, keeps its weights in its storage
+while it does (float8 parameters seen inside a forward hook, GGUF blocks as diffusers' GGUFParameter), and its picture
+is close to the bf16/float32 file's; a scaled file equals its dequantised reference; the model's info line and the
+run's note say what it is stored as and what it computes in."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from ddpm_studio.engine.jobs.types import Text2ImageJob
+from ddpm_studio.engine.models.catalogue import ModelError, inspect_model
+from ddpm_studio.engine.runner import Engine
+from tests.comfy_files import flux_converter_for_tiny_widths, save_configs, save_flux_files
+from tests.comfy_quantized import dequantised, save_float8, save_gguf
+from tests.tiny_flux import save_tiny_flux
+
+JOB = dict(prompt="a red fox in snow", steps=2, seed=3, width=64, height=64, guidance_scale=3.5)
+
+
+@pytest.fixture(scope="module")
+def flux(tmp_path_factory):
+    from diffusers import FluxPipeline
+
+    root = tmp_path_factory.mktemp("quantized-flux")
+    folder = save_tiny_flux(root / "tiny-flux")
+    pipe = FluxPipeline.from_pretrained(folder, local_files_only=True)
+    save_configs(folder, root / "configs" / "flux.1-dev")
+    files = save_flux_files(pipe, root / "ComfyUI")
+    models = root / "ComfyUI" / "models"
+    files["fp8"] = save_float8(files["model"], models / "diffusion_models" / "tiny-flux1-dev-fp8.safetensors")
+    files["e5m2"] = save_float8(files["model"], models / "diffusion_models" / "tiny-flux1-dev-fp8_e5m2.safetensors",
+                                dtype=torch.float8_e5m2)
+    files["scaled"] = save_float8(files["model"], models / "diffusion_models" / "tiny-flux1-dev_fp8_scaled.safetensors",
+                                  scaled=True)
+    files["scaled_new"] = save_float8(files["model"], root / "tiny-flux1-dev_weight_scale.safetensors", scaled=True,
+                                      new_names=True)
+    files["reference"] = dequantised(files["scaled"], root / "tiny-flux1-dev-dequantised.safetensors")
+    files["gguf"] = save_gguf(files["model"], models / "unet" / "tiny-flux1-dev-Q8_0.gguf")
+    return dict(configs=root / "configs", root=root, **files)
+
+
+@pytest.fixture()
+def configs(flux, monkeypatch):
+    from diffusers.loaders.single_file_model import SINGLE_FILE_LOADABLE_CLASSES
+
+    entry = SINGLE_FILE_LOADABLE_CLASSES["FluxTransformer2DModel"]
+    monkeypatch.setitem(entry, "checkpoint_mapping_fn", flux_converter_for_tiny_widths(entry["checkpoint_mapping_fn"]))
+    monkeypatch.setenv("DDPM_STUDIO_CONFIGS", str(flux["configs"]))
+    return flux["configs"]
+
+
+def _run(flux, model, engine=None, watch=None):
+    """(the picture, the result's note, what ``watch`` saw of the transformer's parameters inside its forwards)."""
+    seen = []
+
+    def hook(module, args):
+        if type(module).__name__ == "FluxTransformer2DModel":
+            seen.append(watch(module))
+
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(hook) if watch else None
+    try:
+        result = (engine or Engine(device="cpu")).run(
+            Text2ImageJob(model=str(model), text_encoders=(str(flux["t5xxl"]), str(flux["clip_l"])),
+                          vae=str(flux["vae"]), **JOB), save=False)
+    finally:
+        if handle is not None:
+            handle.remove()
+    return result.images.astype(int), result.note, seen
+
+
+def _dtypes(module):
+    return {p.dtype for p in module.parameters()}
+
+
+@pytest.mark.parametrize("name, dtype, words", [("fp8", torch.float8_e4m3fn, "float8 e4m3fn"),
+                                                ("e5m2", torch.float8_e5m2, "float8 e5m2")])
+def test_a_float8_file_generates_with_its_weights_float8_in_memory(flux, configs, name, dtype, words):
+    info = inspect_model(str(flux[name]))
+    assert info.split and info.arch == "flux" and words in info.class_name
+    image, note, seen = _run(flux, flux[name], watch=_dtypes)
+    assert len(seen) == 2 and all(dtype in kinds for kinds in seen)  # float8 while it generates, step after step
+    assert f"weights kept as {words} in memory, each layer computed in float32" in note
+    plain, plain_note, _ = _run(flux, flux["model"])
+    assert "weights kept" not in plain_note
+    difference = np.abs(image - plain)
+    assert 0 < difference.mean() < 8  # rounded to float8, and still the same picture
+
+
+def test_the_float8_layers_compute_in_the_compute_dtype_and_rest_as_stored(flux, configs, monkeypatch):
+    from ddpm_studio.engine.models.float8_casting import FLOAT8
+    from ddpm_studio.engine.models.float8_files import load_float8_denoiser
+
+    model = load_float8_denoiser("FluxTransformer2DModel", flux["fp8"], configs / "flux.1-dev", "transformer",
+                                 torch.bfloat16)
+    assert model.dtype == torch.bfloat16  # what the pipeline casts its inputs to
+    stored = {name: p.dtype for name, p in model.named_parameters()}
+    assert stored["transformer_blocks.0.attn.to_q.weight"] == torch.float8_e4m3fn
+    assert stored["transformer_blocks.0.attn.to_q.bias"] == torch.bfloat16  # the file kept it in bf16
+    assert stored["transformer_blocks.0.attn.norm_q.weight"] == torch.bfloat16
+    inside = []
+    block = model.transformer_blocks[0].attn.to_q
+    linear = torch.nn.functional.linear
+
+    def watched(x, weight, bias=None):
+        if weight is block.weight:
+            inside.append((weight.dtype, x.dtype))
+        return linear(x, weight, bias)
+
+    monkeypatch.setattr(torch.nn.functional, "linear", watched)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = model(hidden_states=torch.randn(1, 16, 64, dtype=torch.bfloat16),
+                    encoder_hidden_states=torch.randn(1, 5, 32, dtype=torch.bfloat16),
+                    pooled_projections=torch.randn(1, 24, dtype=torch.bfloat16), timestep=torch.tensor([0.5]),
+                    img_ids=torch.zeros(16, 3), txt_ids=torch.zeros(5, 3), guidance=torch.tensor([3.5])).sample
+    assert torch.isfinite(out.float()).all() and out.dtype == torch.bfloat16
+    assert inside == [(torch.bfloat16, torch.bfloat16)]  # cast for its forward
+    assert block.weight.dtype in FLOAT8  # and back as stored after it
+
+
+def _transformer_out(model):
+    torch.manual_seed(0)
+    with torch.no_grad():
+        return model(hidden_states=torch.randn(1, 16, 64), encoder_hidden_states=torch.randn(1, 5, 32),
+                     pooled_projections=torch.randn(1, 24), timestep=torch.tensor([0.5]), img_ids=torch.zeros(16, 3),
+                     txt_ids=torch.zeros(5, 3), guidance=torch.tensor([3.5])).sample
+
+
+@pytest.mark.parametrize("name", ["scaled", "scaled_new"])
+def test_a_scaled_float8_file_equals_its_dequantised_reference(flux, configs, name):
+    from diffusers import FluxTransformer2DModel
+
+    from ddpm_studio.engine.models.float8_files import float8_storage, load_float8_denoiser
+
+    assert float8_storage(flux[name]) == "scaled float8 e4m3fn"
+    config = configs / "flux.1-dev"
+    scaled = load_float8_denoiser("FluxTransformer2DModel", flux[name], config, "transformer", torch.float32)
+    reference = FluxTransformer2DModel.from_single_file(str(flux["reference"]), config=str(config),
+                                                        subfolder="transformer", local_files_only=True,
+                                                        torch_dtype=torch.float32)
+    unscaled = load_float8_denoiser("FluxTransformer2DModel", flux["fp8"], config, "transformer", torch.float32)
+    assert scaled.transformer_blocks[0].attn.to_q.weight.dtype == torch.float8_e4m3fn
+    assert torch.allclose(_transformer_out(scaled), _transformer_out(reference), atol=1e-5)
+    assert not torch.allclose(_transformer_out(unscaled), _transformer_out(reference), atol=1e-5)  # scales matter
+
+
+def test_a_scaled_float8_file_generates_what_its_reference_does(flux, configs):
+    scaled, note, seen = _run(flux, flux["scaled"], watch=_dtypes)
+    reference, _, _ = _run(flux, flux["reference"])
+    assert "scaled float8 e4m3fn" in note and all(torch.float8_e4m3fn in kinds for kinds in seen)
+    assert np.abs(scaled - reference).max() <= 1
+
+
+def test_nvfp4_and_unknown_layers_are_refused_by_name(flux, configs, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(flux["scaled_new"]))
+    state["double_blocks.0.img_attn.qkv.weight_scale_2"] = torch.ones(())
+    path = tmp_path / "flux1-dev-nvfp4.safetensors"
+    save_file(state, str(path))
+    with pytest.raises(ModelError, match="flux1-dev-nvfp4.safetensors is in ComfyUI's NVFP4 layout"):
+        _run(flux, path)
+
+
+def test_a_gguf_file_is_listed_and_generates_close_to_the_unquantised_one(flux, configs):
+    from ddpm_studio.engine.models.catalogue import list_models
+
+    info = inspect_model(str(flux["gguf"]))
+    assert info.split and info.arch == "flux" and "GGUF Q8_0" in info.class_name
+    listed = list_models([str(flux["gguf"].parent)], accept=lambda found: found.split)
+    assert [found.path.name for found in listed] == ["tiny-flux1-dev-Q8_0.gguf"]
+
+    def kinds(module):
+        return {type(p).__name__ for p in module.parameters()}
+
+    image, note, seen = _run(flux, flux["gguf"], watch=kinds)
+    assert seen and all("GGUFParameter" in found for found in seen)  # quantised blocks while it generates
+    assert "weights kept as GGUF Q8_0 in memory, each layer computed in float32" in note
+    plain, _, _ = _run(flux, flux["model"])
+    assert np.abs(image - plain).mean() < 4
+
+
+def test_a_gguf_file_that_is_no_model_is_named(tmp_path, configs):
+    path = tmp_path / "broken.gguf"
+    path.write_bytes(b"GGUF" + b"\0" * 20)
+    with pytest.raises(ModelError, match="broken.gguf"):
+        inspect_model(str(path))
+
+
+def test_the_cli_finds_a_gguf_file_in_the_models_home_by_name(flux, configs, tmp_path):
+    from ddpm_studio.cli import main
+
+    home = flux["root"] / "ComfyUI"
+    code = main(["txt2img", "--model", "tiny-flux1-dev-Q8_0", "--models-home", str(home), "--prompt", "a fox",
+                 "--steps", "1", "--size", "64x64", "--seed", "4", "--out", str(tmp_path), "--device", "cpu"])
+    assert code == 0 and len(list(tmp_path.glob("*.png"))) == 1
+    shutil.rmtree(tmp_path, ignore_errors=True)
