@@ -81,31 +81,61 @@ def _check_layout(path: Path, header: dict, meta: dict) -> None:
                          "DDPM Studio cannot compute with (it takes float8 e4m3fn and e5m2).")
 
 
+SAFETENSORS_DTYPES = {"F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2", "BF16": "bfloat16", "F16": "float16",
+                      "F32": "float32", "F64": "float64", "I64": "int64", "I32": "int32", "I16": "int16",
+                      "I8": "int8", "U8": "uint8", "BOOL": "bool"}
+
+
+def _read_tensors(path: Path, header: dict, keys: list[str]) -> dict:
+    """The tensors ``keys`` of a safetensors file, each read into its own buffer with plain reads (no memory map,
+    whose touched pages would count as the process's memory beside the copies while the file is open)."""
+    import torch
+
+    start = 8 + int.from_bytes(path.open("rb").read(8), "little")
+    out = {}
+    with open(path, "rb", buffering=0) as f:
+        for key in keys:
+            entry = header[key]
+            dtype = getattr(torch, SAFETENSORS_DTYPES[entry["dtype"]])
+            begin, end = entry["data_offsets"]
+            tensor = torch.empty(tuple(entry["shape"]), dtype=dtype)
+            raw = tensor.reshape(-1).view(torch.uint8).numpy()
+            if raw.nbytes != end - begin:
+                raise ValueError(f"{key}: {end - begin} bytes for a {entry['dtype']} tensor of shape {entry['shape']}")
+            f.seek(start + begin)
+            view, done = memoryview(raw), 0
+            while done < raw.nbytes:
+                got = f.readinto(view[done:])
+                if not got:
+                    raise ValueError(f"{key}: the file ends early")
+                done += got
+            out[key] = tensor
+    return out
+
+
 def read_float8_file(path: Path) -> tuple[dict, dict]:
     """(the diffusion model's tensors as stored, the ``model.diffusion_model.`` prefix taken off; weight name →
     its scale as float32) of a float8 file. A checkpoint's VAE and text encoders are left out."""
     import torch
-    from safetensors import safe_open
 
     header, meta = read_header(path)
     _check_layout(path, header, meta)
     prefixed = any(key.startswith(DIFFUSION_PREFIX) for key in header)
-    state, scales = {}, {}
+    wanted = [key for key in header if not (prefixed and not key.startswith(DIFFUSION_PREFIX)
+                                            or key.startswith(OTHER_PARTS))]
+    wanted = [key for key in wanted if key.removeprefix(DIFFUSION_PREFIX) != MARKER
+              and not key.endswith(DROPPED_SUFFIXES)]
     try:
-        with safe_open(str(path), framework="pt") as f:
-            for key in f.keys():
-                if prefixed and not key.startswith(DIFFUSION_PREFIX) or key.startswith(OTHER_PARTS):
-                    continue
-                own = key.removeprefix(DIFFUSION_PREFIX)
-                if own == MARKER or own.endswith(DROPPED_SUFFIXES):
-                    continue
-                if own.endswith(SCALE_SUFFIXES):
-                    layer = own.rsplit(".", 1)[0]
-                    scales[f"{layer}.weight"] = f.get_tensor(key).to(torch.float32)
-                    continue
-                state[own] = f.get_tensor(key)
-    except Exception as exc:
+        tensors = _read_tensors(path, header, wanted)
+    except (OSError, ValueError, KeyError, AttributeError) as exc:
         raise ModelError(f"{path.name} cannot be read: {first_line(exc, 200)}") from None
+    state, scales = {}, {}
+    for key, tensor in tensors.items():
+        own = key.removeprefix(DIFFUSION_PREFIX)
+        if own.endswith(SCALE_SUFFIXES):
+            scales[f"{own.rsplit('.', 1)[0]}.weight"] = tensor.to(torch.float32)
+        else:
+            state[own] = tensor
     lonely = [key for key in scales if key not in state]
     if lonely:
         raise ModelError(f"{path.name} holds a scale for {lonely[0]}, which it does not hold.")
