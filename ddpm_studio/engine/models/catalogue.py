@@ -234,7 +234,9 @@ def _split_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo | None:
     return ModelInfo(ref=ref, path=path, name=path.stem,
                      class_name=f"{row.name} diffusion model ({facts.config}{', ' + stored if stored else ''})",
                      family=variant.kind, panel=variant.panel, modes=variant.modes, in_channels=variant.channels,
-                     arch=row.key, context_dim=row.context_dim, split=True, flavour=flavour)
+                     arch=row.key, context_dim=row.context_dim, split=True, flavour=flavour,
+                     about=f"Weights stored as {stored}: kept so in memory, each layer computed in the precision of "
+                           "the Preferences" if stored else "")
 
 
 def _denoiser_config(path: Path, row) -> dict:
