@@ -82,6 +82,7 @@ def _dtypes(module):
 def test_a_float8_file_generates_with_its_weights_float8_in_memory(flux, configs, name, dtype, words):
     info = inspect_model(str(flux[name]))
     assert info.split and info.arch == "flux" and words in info.class_name
+    assert info.description.startswith(f"Weights stored as {words}: kept so in memory")  # the model list's tooltip
     image, note, seen = _run(flux, flux[name], watch=_dtypes)
     assert len(seen) == 2 and all(dtype in kinds for kinds in seen)  # float8 while it generates, step after step
     assert f"weights kept as {words} in memory, each layer computed in float32" in note

@@ -14,12 +14,18 @@ Which tensors stay float8 is the file's choice, not a name pattern: diffusers' o
 other layer down; here what the file stores in float8 stays float8 and everything else (norms, biases, embeddings
 the file keeps in bf16/fp32) is held in the compute dtype, so nothing is rounded that the file did not round.
 
+Layers the model's class names as precision-sensitive for layerwise casting (``_skip_layerwise_casting_patterns``)
+are not skipped (their weights are float8 in the file; expanding them would undo what the file saved) but cast as a
+group, the whole submodule at once, because some read their own weights' dtype in their forward.
+
 The hook is registered under diffusers' own name for layerwise casting (``layerwise_casting``) and carries
 ``compute_dtype``, so ``model.dtype`` (diffusers' get_parameter_dtype) answers the compute dtype and the pipelines
 cast their inputs to it, as they do for a model with diffusers' casting enabled.
 """
 
 from __future__ import annotations
+
+import re
 
 import torch
 from diffusers.hooks import HookRegistry
@@ -30,23 +36,25 @@ HOOK_NAME = "layerwise_casting"  # diffusers' _LAYERWISE_CASTING_HOOK: model.dty
 
 
 class StoredFloat8Casting(LayerwiseCastingHook):
-    """The layer's float8 parameters cast (and scaled) to ``compute_dtype`` while it runs; the stored tensors put
-    back after."""
+    """The float8 parameters of a module (``recurse``: and of its submodules) cast, and scaled, to ``compute_dtype``
+    while it runs; the stored tensors put back after."""
 
-    def __init__(self, storage_dtype: torch.dtype, compute_dtype: torch.dtype, scales: dict[str, torch.Tensor]):
+    def __init__(self, storage_dtype: torch.dtype, compute_dtype: torch.dtype, scales: dict[str, torch.Tensor],
+                 recurse: bool = False):
         super().__init__(storage_dtype, compute_dtype, non_blocking=False)
-        self.scales = scales  # parameter name → its scale (a scalar, or one per output row)
-        self.resting: dict[str, torch.Tensor] = {}
+        self.scales = scales  # parameter name (relative to the module) → its scale (a scalar, or one per row)
+        self.recurse = recurse
+        self.resting: list[tuple[torch.nn.Parameter, torch.Tensor]] = []
 
     def initialize_hook(self, module):
         return module  # the parameters stay as the file stored them
 
     def pre_forward(self, module, *args, **kwargs):
-        for name, param in module.named_parameters(recurse=False):
+        for name, param in module.named_parameters(recurse=self.recurse):
             if param.dtype not in FLOAT8:
                 continue
             stored = param.data
-            self.resting[name] = stored
+            self.resting.append((param, stored))
             scale = self.scales.get(name)
             if scale is None:
                 param.data = stored.to(self.compute_dtype)
@@ -55,32 +63,54 @@ class StoredFloat8Casting(LayerwiseCastingHook):
         return args, kwargs
 
     def post_forward(self, module, output):
-        for name, stored in self.resting.items():
-            getattr(module, name).data = stored
-        self.resting = {}
+        for param, stored in self.resting:
+            param.data = stored
+        self.resting = []
         return output
+
+
+def _grouped(model: torch.nn.Module) -> list[str]:
+    """The modules cast as a whole: those the model's class names as precision-sensitive for layerwise casting
+    (``_skip_layerwise_casting_patterns``, e.g. Z-Image's ``t_embedder``, whose forward reads its first layer's
+    weight dtype to cast its input). Their float8 weights stay float8 too; they are cast together while the group
+    runs, so the group's own forward sees the compute dtype."""
+    patterns = tuple(getattr(model, "_skip_layerwise_casting_patterns", None) or ())
+    groups: list[str] = []
+    for name, _ in model.named_modules():
+        if name and any(re.search(p, name) for p in patterns) and not any(name.startswith(g + ".") for g in groups):
+            groups.append(name)
+    return groups
+
+
+def _hook(module, compute_dtype, scales: dict, prefix: str, recurse: bool) -> int:
+    params = dict(module.named_parameters(recurse=recurse))
+    stored = {name: p for name, p in params.items() if p.dtype in FLOAT8}
+    if not stored:
+        return 0
+    own_scales = {name: scales[prefix + name] for name in stored if prefix + name in scales}
+    registry = HookRegistry.check_if_exists_or_initialize(module)
+    storage = next(iter(stored.values())).dtype
+    registry.register_hook(StoredFloat8Casting(storage, compute_dtype, own_scales, recurse), HOOK_NAME)
+    return len(stored)
 
 
 def enable_stored_float8(model: torch.nn.Module, compute_dtype: torch.dtype,
                          scales: dict[str, torch.Tensor] | None = None) -> int:
-    """Hooks on every module that owns float8 parameters (``scales``: parameter path → scale); the model's other
-    floating parameters cast to ``compute_dtype``. Returns how many parameters stay float8."""
+    """Hooks on every module that owns float8 parameters, or on the group it belongs to (``_grouped``); the model's
+    other floating parameters cast to ``compute_dtype`` (``scales``: parameter path → scale). Returns how many
+    parameters stay float8."""
     scales = scales or {}
+    for param in model.parameters():
+        if param.dtype not in FLOAT8 and param.is_floating_point() and param.dtype != compute_dtype:
+            param.data = param.data.to(compute_dtype)
+    groups = _grouped(model)
     kept = 0
-    for module_name, module in model.named_modules():
-        own = dict(module.named_parameters(recurse=False))
-        stored = {name: p for name, p in own.items() if p.dtype in FLOAT8}
-        for name, param in own.items():
-            if name not in stored and param.is_floating_point() and param.dtype != compute_dtype:
-                param.data = param.data.to(compute_dtype)
-        if not stored:
+    for name, module in model.named_modules():
+        if any(name == g or name.startswith(g + ".") for g in groups):
+            if name in groups:
+                kept += _hook(module, compute_dtype, scales, f"{name}.", recurse=True)
             continue
-        prefix = f"{module_name}." if module_name else ""
-        own_scales = {name: scales[prefix + name] for name in stored if prefix + name in scales}
-        storage = next(iter(stored.values())).dtype
-        registry = HookRegistry.check_if_exists_or_initialize(module)
-        registry.register_hook(StoredFloat8Casting(storage, compute_dtype, own_scales), HOOK_NAME)
-        kept += len(stored)
+        kept += _hook(module, compute_dtype, scales, f"{name}." if name else "", recurse=False)
     return kept
 
 
