@@ -201,3 +201,44 @@ def test_the_cli_finds_a_gguf_file_in_the_models_home_by_name(flux, configs, tmp
                  "--steps", "1", "--size", "64x64", "--seed", "4", "--out", str(tmp_path), "--device", "cpu"])
     assert code == 0 and len(list(tmp_path.glob("*.png"))) == 1
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_a_float8_t5_file_stays_float8_and_reads_the_prompt_as_the_fp16_one(flux, configs, tmp_path):
+    from ddpm_studio.engine.models.single_file import read_shapes
+    from ddpm_studio.engine.models.text_files import encoders_in, load_text_encoder
+
+    t5_fp8 = save_float8(flux["t5xxl"], tmp_path / "t5xxl_fp8_e4m3fn_scaled.safetensors", scaled=True)
+    reference = dequantised(t5_fp8, tmp_path / "t5xxl_dequantised.safetensors")
+    config = configs / "flux.1-dev" / "text_encoder_2"
+    (found,) = encoders_in(t5_fp8, read_shapes(t5_fp8))
+    (plain,) = encoders_in(reference, read_shapes(reference))
+    t5 = load_text_encoder("T5EncoderModel", config, found, torch.float32)
+    t5_reference = load_text_encoder("T5EncoderModel", config, plain, torch.float32)
+    assert t5.encoder.block[0].layer[1].DenseReluDense.wo.weight.dtype == torch.float8_e4m3fn
+    tokens = torch.tensor([[3, 4, 5, 1]])
+    with torch.no_grad():
+        assert torch.allclose(t5(tokens).last_hidden_state, t5_reference(tokens).last_hidden_state, atol=1e-5)
+    half = load_text_encoder("T5EncoderModel", config, found, torch.float16)  # wo in float32 there, as transformers
+    with torch.no_grad():
+        out = half(tokens).last_hidden_state
+    assert torch.isfinite(out).all() and half.encoder.block[0].layer[1].DenseReluDense.wo.weight.dtype.itemsize == 1
+
+
+def test_a_flux_run_with_a_float8_t5_says_so_and_keeps_it_float8(flux, configs, tmp_path):
+    t5_fp8 = save_float8(flux["t5xxl"], tmp_path / "t5xxl_fp8_e4m3fn.safetensors")
+
+    def kinds(module):
+        return {p.dtype for p in module.parameters()}
+
+    seen = []
+    hook = torch.nn.modules.module.register_module_forward_pre_hook(
+        lambda module, args: seen.append(kinds(module)) if type(module).__name__ == "T5EncoderModel" else None)
+    try:
+        result = Engine(device="cpu").run(Text2ImageJob(model=str(flux["fp8"]), text_encoders=(str(t5_fp8),
+                                                        str(flux["clip_l"])), vae=str(flux["vae"]), **JOB), save=False)
+    finally:
+        hook.remove()
+    assert seen and all(torch.float8_e4m3fn in found for found in seen)
+    assert "T5-XXL: weights kept as float8 e4m3fn in memory, each layer computed in float32" in result.note
+    plain, _, _ = _run(flux, flux["fp8"])
+    assert np.abs(result.images.astype(int) - plain).mean() < 4

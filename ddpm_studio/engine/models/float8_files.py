@@ -142,6 +142,26 @@ def read_float8_file(path: Path) -> tuple[dict, dict]:
     return state, scales
 
 
+def split_float8_state(tensors: dict, dtype) -> tuple[dict, dict]:
+    """(a float8 text encoder's tensors: float8 kept, the rest cast to ``dtype``, markers and input scales left out;
+    weight name → scale). Its key names are transformers' own, so a scale names its weight directly."""
+    import torch
+
+    from ddpm_studio.engine.models.float8_casting import FLOAT8
+
+    state, scales = {}, {}
+    for key, tensor in tensors.items():
+        if key == MARKER or key.endswith(DROPPED_SUFFIXES):
+            continue
+        if key.endswith(SCALE_SUFFIXES):
+            scales[f"{key.rsplit('.', 1)[0]}.weight"] = tensor.to(torch.float32)
+        elif tensor.is_floating_point() and tensor.dtype not in FLOAT8:
+            state[key] = tensor.to(dtype)
+        else:
+            state[key] = tensor
+    return state, scales
+
+
 def _scale_map(state: dict, scales: dict) -> dict:
     """Every tensor of ``state`` as its scale broadcast to its shape (1 for an unscaled one), without copying."""
     import torch

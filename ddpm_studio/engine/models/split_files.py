@@ -187,6 +187,10 @@ def load_split(path: Path, facts: SplitFacts, pipeline_class: str, dtype, text_e
         from ddpm_studio.engine.models.text_files import load_text_encoder
 
         parts[part.folder] = load_text_encoder(index[part.folder][1], config / part.folder, found, dtype)
+        from ddpm_studio.engine.models.quantized import storage_of, storage_words
+
+        if found.path != path and storage_of(found.path):  # a float8 text-encoder file, kept so
+            notes.append(f"{part.name}: {storage_words(storage_of(found.path), dtype)}")
         parts[part.tokenizer] = _tokenizer(part, config)
     if not family.prompt_weights:
         notes.append(f"{family.name} takes the prompt as plain text: A1111 weights, brackets and BREAK are not applied")

@@ -82,14 +82,19 @@ def load_text_encoder(class_name: str, config: Path, found: TextEncoderFile, dty
     import torch
     import transformers
 
+    from ddpm_studio.engine.models.float8_files import float8_storage, split_float8_state
+
     cls = getattr(transformers, class_name)
-    state = read_tensors(found.path, found.prefix, dtype)
+    stored = float8_storage(found.path)  # a float8 file (t5xxl_fp8_e4m3fn…) stays float8: float8_casting.py
+    state, scales = split_float8_state(read_tensors(found.path, found.prefix), dtype) if stored else \
+        (read_tensors(found.path, found.prefix, dtype), {})
     with torch.device("meta"):
         model = cls(transformers.AutoConfig.from_pretrained(config, local_files_only=True))
     own = model.state_dict()
     level = KINDS[found.kind].level  # transformers 5's CLIPTextModel has no text_model. level in its names
     if level and not any(k.startswith(level) for k in own):
         state = {key.removeprefix(level): value for key, value in state.items()}
+        scales = {key.removeprefix(level): value for key, value in scales.items()}
     if "text_projection.weight" in own and "text_projection.weight" not in state:
         width = own["text_projection.weight"].shape
         if width[0] == width[1]:
@@ -116,8 +121,13 @@ def load_text_encoder(class_name: str, config: Path, found: TextEncoderFile, dty
         raise ModelError(f"{found.path} lacks weights of its {class_name}: {', '.join(missing[:3])}"
                          f"{' …' if len(missing) > 3 else ''}.")
     keep = getattr(model, "_keep_in_fp32_modules", None) or ()
+    if stored:
+        from ddpm_studio.engine.models.float8_casting import TEXT_GROUPS, enable_stored_float8, report_compute_dtype
+
+        enable_stored_float8(model, dtype, scales, TEXT_GROUPS, tuple(keep) if dtype == torch.float16 else ())
+        report_compute_dtype(model, dtype)
     if dtype == torch.float16 and keep:  # T5's feed-forward output overflows in fp16 (transformers keeps it fp32)
         for name, param in model.named_parameters():
-            if any(part in name.split(".") for part in keep):
+            if any(part in name.split(".") for part in keep) and not (stored and param.dtype.itemsize == 1):
                 param.data = param.data.float()
     return model.eval().requires_grad_(False)
