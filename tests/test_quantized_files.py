@@ -242,3 +242,22 @@ def test_a_flux_run_with_a_float8_t5_says_so_and_keeps_it_float8(flux, configs, 
     assert "T5-XXL: weights kept as float8 e4m3fn in memory, each layer computed in float32" in result.note
     plain, _, _ = _run(flux, flux["fp8"])
     assert np.abs(result.images.astype(int) - plain).mean() < 4
+
+
+def test_a_lora_on_a_float8_transformer_is_made_in_the_compute_dtype_and_runs(flux, configs):
+    from peft import LoraConfig
+
+    from ddpm_studio.engine.models.float8_files import load_float8_denoiser
+
+    model = load_float8_denoiser("FluxTransformer2DModel", flux["fp8"], configs / "flux.1-dev", "transformer",
+                                 torch.float32)
+    before = _transformer_out(model)
+    model.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k"], init_lora_weights="gaussian"))
+    for name, param in model.named_parameters():
+        if "lora_B" in name:  # peft starts B at zero: the LoRA would change nothing
+            torch.nn.init.normal_(param, std=0.5)
+    to_q = model.transformer_blocks[0].attn.to_q
+    assert to_q.lora_A["default"].weight.dtype == torch.float32  # peft reads the base layer's compute_dtype
+    assert to_q.base_layer.weight.dtype == torch.float8_e4m3fn
+    after = _transformer_out(model)
+    assert torch.isfinite(after).all() and not torch.allclose(before, after)

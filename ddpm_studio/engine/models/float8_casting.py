@@ -94,6 +94,9 @@ def _hook(module, compute_dtype, scales: dict, prefix: str, recurse: bool, float
     stored = {name: p for name, p in params.items() if p.dtype in FLOAT8}
     if not stored:
         return 0
+    for owner in module.modules() if recurse else (module,):
+        if any(p.dtype in FLOAT8 for p in owner.parameters(recurse=False)) and not hasattr(owner, "compute_dtype"):
+            owner.compute_dtype = compute_dtype  # what peft makes a LoRA on it in (its base layer's compute dtype)
     own_scales = {name: scales[prefix + name] for name in stored if prefix + name in scales}
     wide = frozenset(name for name in stored if any(part in (prefix + name).split(".") for part in float32_parts))
     registry = HookRegistry.check_if_exists_or_initialize(module)
