@@ -77,3 +77,19 @@ def save_gguf(source: Path, path: Path, quant: str = "Q8_0", arch: str = "flux")
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+def save_all_in_one_float8(files: dict, path: Path) -> Path:
+    """ComfyUI's all-in-one fp8 checkpoint (as ``flux1-dev-fp8.safetensors``): the diffusion model under
+    ``model.diffusion_model.`` and T5 under ``text_encoders.t5xxl.transformer.``, both float8, CLIP-L under
+    ``text_encoders.clip_l.transformer.`` and the VAE under ``vae.`` in bf16."""
+    out = {}
+    parts = (("model", "model.diffusion_model.", True), ("t5xxl", "text_encoders.t5xxl.transformer.", True),
+             ("clip_l", "text_encoders.clip_l.transformer.", False), ("vae", "vae.", False))
+    for name, prefix, float8 in parts:
+        for key, value in load_file(str(files[name])).items():
+            small = value.to(torch.float8_e4m3fn) if float8 and _quantised(key, value) else value.to(torch.bfloat16)
+            out[prefix + key] = small
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(out, str(path))
+    return path

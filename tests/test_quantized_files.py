@@ -261,3 +261,16 @@ def test_a_lora_on_a_float8_transformer_is_made_in_the_compute_dtype_and_runs(fl
     assert to_q.base_layer.weight.dtype == torch.float8_e4m3fn
     after = _transformer_out(model)
     assert torch.isfinite(after).all() and not torch.allclose(before, after)
+
+
+def test_comfyuis_all_in_one_float8_checkpoint_runs_alone(flux, configs, tmp_path):
+    from tests.comfy_quantized import save_all_in_one_float8
+
+    path = save_all_in_one_float8(flux, tmp_path / "checkpoints" / "tiny-flux1-dev-fp8.safetensors")
+    info = inspect_model(str(path))
+    assert info.split and "float8 e4m3fn" in info.class_name
+    result = Engine(device="cpu").run(Text2ImageJob(model=str(path), **JOB), save=False)  # nothing else named
+    assert "weights kept as float8 e4m3fn" in result.note and "T5-XXL: weights kept as float8" in result.note
+    assert "CLIP-L: weights kept" not in result.note  # its part of the file is bf16
+    plain, _, _ = _run(flux, flux["fp8"])
+    assert np.abs(result.images.astype(int) - plain).mean() < 4

@@ -47,10 +47,11 @@ def read_header(path: Path) -> tuple[dict, dict]:
     return {k: v for k, v in header.items() if isinstance(v, dict)}, meta if isinstance(meta, dict) else {}
 
 
-def float8_storage(path: Path) -> str:
-    """What a safetensors diffusion-model file stores its weights as, in words ("float8 e4m3fn", "scaled float8
-    e4m3fn"), or "" when it holds no float8 tensor."""
+def float8_storage(path: Path, prefix: str = "") -> str:
+    """What a safetensors file (its tensors under ``prefix``: one part of an all-in-one file) stores its weights as,
+    in words ("float8 e4m3fn", "scaled float8 e4m3fn"), or "" when it holds no float8 tensor."""
     header, meta = read_header(path)
+    header = {key: value for key, value in header.items() if key.startswith(prefix)}
     counts: dict[str, int] = {}
     for value in header.values():
         dtype = value.get("dtype", "")

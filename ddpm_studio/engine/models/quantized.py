@@ -49,3 +49,28 @@ def load_denoiser(class_name: str, path: Path, config: Path, subfolder: str, dty
         model = getattr(diffusers, class_name).from_single_file(
             str(path), config=str(config), subfolder=subfolder, local_files_only=True, torch_dtype=dtype)
     return model, storage_words(storage, dtype)
+
+
+VAE_PREFIXES = ("first_stage_model.", "vae.")  # diffusers' LDM_VAE_KEYS: a checkpoint's VAE
+
+
+def load_vae(class_name: str, path: Path, config: Path, dtype):
+    """The VAE in ``path`` (a VAE file, or a checkpoint's ``vae.`` part) as diffusers' ``class_name``. From a float8
+    checkpoint (ComfyUI's all-in-one ``flux1-dev-fp8.safetensors``) only the VAE's tensors are read, so the
+    transformer's weights are not read a second time beside the ones kept."""
+    import diffusers
+
+    cls = getattr(diffusers, class_name)
+    source = str(path)
+    if not is_gguf_path(path) and storage_of(path):
+        from ddpm_studio.engine.models.float8_files import _read_tensors, read_header
+
+        header, _ = read_header(path)
+        source = _read_tensors(path, header, [key for key in header if key.startswith(VAE_PREFIXES)])
+    return cls.from_single_file(source, config=str(config), subfolder="vae", local_files_only=True, torch_dtype=dtype)
+
+
+def is_gguf_path(path: Path) -> bool:
+    from ddpm_studio.engine.models.gguf_files import is_gguf
+
+    return is_gguf(path)

@@ -166,14 +166,12 @@ def load_split(path: Path, facts: SplitFacts, pipeline_class: str, dtype, text_e
     if lacking:
         raise ModelError(missing_message(path, family, lacking))
     index = json.loads((config / "model_index.json").read_text(encoding="utf-8"))
-    common = dict(config=str(config), local_files_only=True, torch_dtype=dtype)
     parts: dict = {}
     try:
-        from ddpm_studio.engine.models.quantized import load_denoiser  # float8 and GGUF files stay as stored
+        from ddpm_studio.engine.models.quantized import load_denoiser, load_vae  # float8, GGUF: kept as stored
 
         parts[family.denoiser], stored = load_denoiser(index[family.denoiser][1], path, config, family.denoiser, dtype)
-        vae_class = getattr(diffusers, index["vae"][1])  # the config folder's (AutoencoderKL for Flux and Chroma)
-        parts["vae"] = vae_class.from_single_file(str(vae_path or path), subfolder="vae", **common)
+        parts["vae"] = load_vae(index["vae"][1], vae_path or path, config, dtype)
     except Exception as exc:
         raise ModelError(f"Could not load {path.name} as {family.name} diffusion model: {first_line(exc)}") from None
     parts["scheduler"] = getattr(diffusers, index["scheduler"][1]).from_pretrained(config, subfolder="scheduler")
@@ -187,10 +185,11 @@ def load_split(path: Path, facts: SplitFacts, pipeline_class: str, dtype, text_e
         from ddpm_studio.engine.models.text_files import load_text_encoder
 
         parts[part.folder] = load_text_encoder(index[part.folder][1], config / part.folder, found, dtype)
-        from ddpm_studio.engine.models.quantized import storage_of, storage_words
+        from ddpm_studio.engine.models.float8_files import float8_storage
+        from ddpm_studio.engine.models.quantized import storage_words
 
-        if found.path != path and storage_of(found.path):  # a float8 text-encoder file, kept so
-            notes.append(f"{part.name}: {storage_words(storage_of(found.path), dtype)}")
+        if float8_storage(found.path, found.prefix):  # a float8 text encoder (its file, or its part of the model's)
+            notes.append(f"{part.name}: {storage_words(float8_storage(found.path, found.prefix), dtype)}")
         parts[part.tokenizer] = _tokenizer(part, config)
     if not family.prompt_weights:
         notes.append(f"{family.name} takes the prompt as plain text: A1111 weights, brackets and BREAK are not applied")
