@@ -274,3 +274,12 @@ def test_comfyuis_all_in_one_float8_checkpoint_runs_alone(flux, configs, tmp_pat
     assert "CLIP-L: weights kept" not in result.note  # its part of the file is bf16
     plain, _, _ = _run(flux, flux["fp8"])
     assert np.abs(result.images.astype(int) - plain).mean() < 4
+
+
+def test_a_float8_file_runs_in_bf16_on_the_cpu(flux, configs):
+    bf16 = Engine(device="cpu", precision="bf16")
+    image, note, seen = _run(flux, flux["fp8"], engine=bf16, watch=_dtypes)
+    assert "each layer computed in bfloat16" in note
+    assert all(kinds == {torch.float8_e4m3fn, torch.bfloat16} for kinds in seen)  # nothing held in float32
+    plain, _, _ = _run(flux, flux["model"])
+    assert np.abs(image - plain).mean() < 6

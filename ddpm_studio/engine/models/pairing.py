@@ -78,7 +78,7 @@ def _pick(candidates: list[Path], remembered: str, words: tuple[str, ...]) -> Pa
     if remembered and Path(remembered) in candidates:
         return Path(remembered)
     named = [p for p in candidates if any(word in p.name.lower() for word in words)]
-    plain = [p for p in named if "fp8" not in p.name.lower()]  # fp8 files are the next issue: bf16/fp16 first
+    plain = [p for p in named if "fp8" not in p.name.lower()]  # bf16/fp16 first (exact); fp8 when alone
     return (plain or named or candidates or [None])[0]
 
 
