@@ -3,7 +3,8 @@ files artists download: ``*_fp8_e4m3fn.safetensors`` (the weights of the linear 
 and biases, kept in bf16 as ComfyUI's fp8 files keep them), "scaled fp8" (each float8 weight divided by a scale
 per tensor, its absolute maximum over float8's largest value, the scale stored beside it as ``<layer>.scale_weight``
 with a ``scaled_fp8`` marker: ComfyUI's older layout, comfy/utils.py convert_old_quants), and GGUF (city96's
-layout: the same key names, the weights quantised with the gguf package, Q8_0 by default)."""
+layout: the same key names, the weights quantised with the gguf package, Q8_0 by default, K-quants as random
+blocks), with the reference each stands for (its tensors as gguf dequantises them)."""
 
 from __future__ import annotations
 
@@ -56,9 +57,24 @@ def dequantised(float8_file: Path, path: Path) -> Path:
     return path
 
 
-def save_gguf(source: Path, path: Path, quant: str = "Q8_0", arch: str = "flux") -> Path:
-    """``source`` as a GGUF file, its linear weights quantised to ``quant`` with gguf.quants (the rest F32 or F16, as
-    city96's convert tool leaves small tensors), each tensor under its own key name."""
+def _k_blocks(rows: int, cols: int, kind, seed: int):
+    """Random but well-formed K-quant blocks (gguf-py dequantises K-quants but cannot make them): each block's two
+    fp16 factors (d, dmin) small and set, its packed scales and quants random bits."""
+    import gguf
+    import numpy as np
+
+    block, size = gguf.GGML_QUANT_SIZES[kind]
+    random = np.random.default_rng(seed)
+    data = random.integers(0, 256, size=(rows, cols // block, size), dtype=np.uint8)
+    factors = np.array([2e-5, 1e-5], dtype=np.float16).view(np.uint8)  # weights of about ±0.02
+    data[:, :, :4] = factors  # Q4_K and Q5_K blocks begin with d and dmin
+    return data.reshape(rows, -1)
+
+
+def save_gguf(source: Path, path: Path, quant: str = "Q8_0", arch: str = "flux", reference: Path | None = None) -> Path:
+    """``source`` as a GGUF file, its linear weights quantised to ``quant`` with gguf.quants where their rows divide
+    into its blocks (Q4_K, Q5_K: random blocks, see ``_k_blocks``), the rest F32, each tensor under its own key
+    name (city96's layout). ``reference``: the same tensors as gguf.quants dequantises them, a safetensors file."""
     import gguf
     import numpy as np
 
@@ -66,16 +82,22 @@ def save_gguf(source: Path, path: Path, quant: str = "Q8_0", arch: str = "flux")
     block, _ = gguf.GGML_QUANT_SIZES[kind]
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = gguf.GGUFWriter(str(path), arch)
-    for key, value in load_file(str(source)).items():
+    plain = {}
+    for i, (key, value) in enumerate(load_file(str(source)).items()):
         array = value.float().numpy()
-        if _quantised(key, value) and array.shape[-1] % block == 0:
-            writer.add_tensor(key, gguf.quants.quantize(array, kind), raw_dtype=kind)
+        if _quantised(key, value) and array.ndim == 2 and array.shape[-1] % block == 0:
+            data = _k_blocks(*array.shape, kind, i) if quant.endswith("_K") else gguf.quants.quantize(array, kind)
+            writer.add_tensor(key, data, raw_dtype=kind)
+            plain[key] = torch.from_numpy(np.ascontiguousarray(gguf.quants.dequantize(data, kind)))
         else:
             writer.add_tensor(key, array.astype(np.float32))
+            plain[key] = value.float()
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
+    if reference is not None:
+        save_file(plain, str(reference))
     return path
 
 

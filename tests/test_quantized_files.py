@@ -283,3 +283,38 @@ def test_a_float8_file_runs_in_bf16_on_the_cpu(flux, configs):
     assert all(kinds == {torch.float8_e4m3fn, torch.bfloat16} for kinds in seen)  # nothing held in float32
     plain, _, _ = _run(flux, flux["model"])
     assert np.abs(image - plain).mean() < 6
+
+
+@pytest.mark.parametrize("quant", ["Q8_0", "Q5_0", "Q4_0", "Q4_K", "Q5_K"])
+def test_each_gguf_quantisation_computes_what_gguf_dequantises(configs, tmp_path, quant):
+    """A tiny Flux transformer 256 wide (Q4_K's and Q5_K's blocks are 256 values), its GGUF file against a
+    safetensors file of the same tensors as the gguf package dequantises them."""
+    from diffusers import FluxTransformer2DModel
+    from safetensors.torch import save_file
+
+    from ddpm_studio.engine.models.gguf_files import gguf_storage, load_gguf_denoiser
+    from tests.comfy_files import flux_to_original
+
+    torch.manual_seed(0)
+    wide = FluxTransformer2DModel(patch_size=1, in_channels=64, num_layers=1, num_single_layers=1,
+                                  attention_head_dim=128, num_attention_heads=2, joint_attention_dim=32,
+                                  pooled_projection_dim=24, guidance_embeds=True, axes_dims_rope=(16, 56, 56))
+    wide.save_config(tmp_path / "configs" / "transformer")
+    original = tmp_path / "wide-flux.safetensors"
+    save_file({k: v.contiguous() for k, v in flux_to_original(wide.state_dict()).items()}, str(original))
+    path = save_gguf(original, tmp_path / f"wide-flux-{quant}.gguf", quant, reference=tmp_path / "reference.safetensors")
+    assert gguf_storage(path) == f"GGUF {quant}"
+    model = load_gguf_denoiser("FluxTransformer2DModel", path, tmp_path / "configs", "transformer", torch.float32)
+    reference = FluxTransformer2DModel.from_single_file(str(tmp_path / "reference.safetensors"),
+                                                        config=str(tmp_path / "configs"), subfolder="transformer",
+                                                        local_files_only=True, torch_dtype=torch.float32)
+    kinds = {p.quant_type.name for p in model.parameters() if type(p).__name__ == "GGUFParameter"}
+    assert kinds == {quant}  # the blocks stay blocks in memory
+    torch.manual_seed(0)
+    inputs = dict(hidden_states=torch.randn(1, 16, 64), encoder_hidden_states=torch.randn(1, 5, 32),
+                  pooled_projections=torch.randn(1, 24), timestep=torch.tensor([0.5]), img_ids=torch.zeros(16, 3),
+                  txt_ids=torch.zeros(5, 3), guidance=torch.tensor([3.5]))
+    with torch.no_grad():
+        out, expected = model(**inputs).sample, reference(**inputs).sample
+    # diffusers dequantises through fp16 factors, gguf-py in float32: equal to a few parts in ten thousand
+    assert torch.isfinite(expected).all() and (out - expected).norm() / expected.norm() < 1e-3
