@@ -115,3 +115,25 @@ def save_all_in_one_float8(files: dict, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(out, str(path))
     return path
+
+
+ZIMAGE_RENAMES = ((".attention.to_out.0.", ".attention.out."), (".attention.norm_q.", ".attention.q_norm."),
+                  (".attention.norm_k.", ".attention.k_norm."), ("all_final_layer.2-1.", "final_layer."),
+                  ("all_x_embedder.2-1.", "x_embedder."))
+
+
+def zimage_to_original(state: dict) -> dict:
+    """A diffusers Z-Image transformer's state in Alibaba's layout (ComfyUI's z_image_turbo files): the inverse of
+    diffusers' convert_z_image_transformer_checkpoint_to_diffusers (q, k, v joined as ``attention.qkv``)."""
+    out = {}
+    for key, value in state.items():
+        if ".attention.to_k.weight" in key or ".attention.to_v.weight" in key:
+            continue
+        if ".attention.to_q.weight" in key:
+            stem = key.removesuffix(".to_q.weight")
+            out[f"{stem}.qkv.weight"] = torch.cat([state[f"{stem}.to_{x}.weight"] for x in "qkv"])
+            continue
+        for diffusers_name, original in ZIMAGE_RENAMES:
+            key = key.replace(diffusers_name, original)
+        out[key] = value
+    return {key: value.detach().clone().contiguous() for key, value in out.items()}

@@ -318,3 +318,33 @@ def test_each_gguf_quantisation_computes_what_gguf_dequantises(configs, tmp_path
         out, expected = model(**inputs).sample, reference(**inputs).sample
     # diffusers dequantises through fp16 factors, gguf-py in float32: equal to a few parts in ten thousand
     assert torch.isfinite(expected).all() and (out - expected).norm() / expected.norm() < 1e-3
+
+
+def test_a_float8_zimage_transformer_computes_its_timestep_embedder_in_the_compute_dtype(tmp_path):
+    """Z-Image's timestep embedder casts its input to its first layer's weight dtype: cast as a group (its class's
+    _skip_layerwise_casting_patterns), it sees the compute dtype, and the float8 file computes what its dequantised
+    reference does."""
+    from diffusers import ZImageTransformer2DModel
+    from safetensors.torch import save_file
+
+    from ddpm_studio.engine.models.float8_files import load_float8_denoiser
+    from tests.comfy_quantized import zimage_to_original
+    from tests.tiny_zimage import tiny_zimage_pipeline
+
+    transformer = tiny_zimage_pipeline().transformer
+    transformer.save_config(tmp_path / "configs" / "transformer")
+    save_file(zimage_to_original(transformer.state_dict()), str(tmp_path / "z_image.safetensors"))
+    scaled = save_float8(tmp_path / "z_image.safetensors", tmp_path / "z_image_turbo_fp8_scaled.safetensors", scaled=True)
+    reference_file = dequantised(scaled, tmp_path / "z_image_dequantised.safetensors")
+    model = load_float8_denoiser("ZImageTransformer2DModel", scaled, tmp_path / "configs", "transformer", torch.float32)
+    reference = ZImageTransformer2DModel.from_single_file(str(reference_file), config=str(tmp_path / "configs"),
+                                                          subfolder="transformer", local_files_only=True,
+                                                          torch_dtype=torch.float32)
+    assert model.t_embedder.mlp[0].weight.dtype == torch.float8_e4m3fn
+    assert model.layers[0].attention.to_q.weight.dtype == torch.float8_e4m3fn
+    torch.manual_seed(0)
+    x, caption = [torch.randn(16, 1, 8, 8)], [torch.randn(7, 32)]
+    with torch.no_grad():
+        out = model(x, torch.tensor([0.5]), caption, return_dict=False)[0][0]
+        expected = reference(x, torch.tensor([0.5]), caption, return_dict=False)[0][0]
+    assert torch.isfinite(expected).all() and torch.allclose(out, expected, atol=1e-5)
