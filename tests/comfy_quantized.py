@@ -137,3 +137,38 @@ def zimage_to_original(state: dict) -> dict:
             key = key.replace(diffusers_name, original)
         out[key] = value
     return {key: value.detach().clone().contiguous() for key, value in out.items()}
+
+
+def save_t5_gguf(source: Path, path: Path, reference: Path) -> Path:
+    """A T5 text-encoder file as llama.cpp's converter writes it (city96's t5-v1_1-xxl-encoder-Q8_0.gguf): the
+    architecture ``t5encoder``, llama.cpp's tensor names (the gguf package's name map), the weights whose rows
+    divide into Q8_0's blocks quantised (the token embedding too), the rest F32; ``reference``: the same tensors as
+    gguf dequantises them, in transformers' names."""
+    import gguf
+    import numpy as np
+
+    state = load_file(str(source))
+    blocks = 1 + max(int(key.split(".")[2]) for key in state if key.startswith("encoder.block."))
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.T5ENCODER, blocks)
+    kind = gguf.GGMLQuantizationType.Q8_0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = gguf.GGUFWriter(str(path), "t5encoder")
+    plain = {}
+    for key, value in state.items():
+        name = names.get_name(key, try_suffixes=(".weight",))
+        if name is None or key == "encoder.embed_tokens.weight":  # the tied copy of shared
+            continue
+        array = value.float().numpy()
+        if array.ndim == 2 and array.shape[-1] % 32 == 0 and "relative_attention_bias" not in key:
+            data = gguf.quants.quantize(array, kind)
+            writer.add_tensor(name, data, raw_dtype=kind)
+            plain[key] = torch.from_numpy(np.ascontiguousarray(gguf.quants.dequantize(data, kind)))
+        else:
+            writer.add_tensor(name, array.astype(np.float32))
+            plain[key] = value.float()
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    save_file(plain, str(reference))
+    return path

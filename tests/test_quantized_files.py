@@ -12,69 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_studio.engine.jobs.types import Text2ImageJob
 from ddpm_studio.engine.models.catalogue import ModelError, inspect_model
 from ddpm_studio.engine.runner import Engine
-from tests.comfy_files import flux_converter_for_tiny_widths, save_configs, save_flux_files
 from tests.comfy_quantized import dequantised, save_float8, save_gguf
-from tests.tiny_flux import save_tiny_flux
-
-JOB = dict(prompt="a red fox in snow", steps=2, seed=3, width=64, height=64, guidance_scale=3.5)
-
-
-@pytest.fixture(scope="module")
-def flux(tmp_path_factory):
-    from diffusers import FluxPipeline
-
-    root = tmp_path_factory.mktemp("quantized-flux")
-    folder = save_tiny_flux(root / "tiny-flux")
-    pipe = FluxPipeline.from_pretrained(folder, local_files_only=True)
-    save_configs(folder, root / "configs" / "flux.1-dev")
-    files = save_flux_files(pipe, root / "ComfyUI")
-    models = root / "ComfyUI" / "models"
-    files["fp8"] = save_float8(files["model"], models / "diffusion_models" / "tiny-flux1-dev-fp8.safetensors")
-    files["e5m2"] = save_float8(files["model"], models / "diffusion_models" / "tiny-flux1-dev-fp8_e5m2.safetensors",
-                                dtype=torch.float8_e5m2)
-    files["scaled"] = save_float8(files["model"], models / "diffusion_models" / "tiny-flux1-dev_fp8_scaled.safetensors",
-                                  scaled=True)
-    files["scaled_new"] = save_float8(files["model"], root / "tiny-flux1-dev_weight_scale.safetensors", scaled=True,
-                                      new_names=True)
-    files["reference"] = dequantised(files["scaled"], root / "tiny-flux1-dev-dequantised.safetensors")
-    files["gguf"] = save_gguf(files["model"], models / "unet" / "tiny-flux1-dev-Q8_0.gguf")
-    return dict(configs=root / "configs", root=root, **files)
-
-
-@pytest.fixture()
-def configs(flux, monkeypatch):
-    from diffusers.loaders.single_file_model import SINGLE_FILE_LOADABLE_CLASSES
-
-    entry = SINGLE_FILE_LOADABLE_CLASSES["FluxTransformer2DModel"]
-    monkeypatch.setitem(entry, "checkpoint_mapping_fn", flux_converter_for_tiny_widths(entry["checkpoint_mapping_fn"]))
-    monkeypatch.setenv("DDPM_STUDIO_CONFIGS", str(flux["configs"]))
-    return flux["configs"]
-
-
-def _run(flux, model, engine=None, watch=None):
-    """(the picture, the result's note, what ``watch`` saw of the transformer's parameters inside its forwards)."""
-    seen = []
-
-    def hook(module, args):
-        if type(module).__name__ == "FluxTransformer2DModel":
-            seen.append(watch(module))
-
-    handle = torch.nn.modules.module.register_module_forward_pre_hook(hook) if watch else None
-    try:
-        result = (engine or Engine(device="cpu")).run(
-            Text2ImageJob(model=str(model), text_encoders=(str(flux["t5xxl"]), str(flux["clip_l"])),
-                          vae=str(flux["vae"]), **JOB), save=False)
-    finally:
-        if handle is not None:
-            handle.remove()
-    return result.images.astype(int), result.note, seen
-
-
-def _dtypes(module):
-    return {p.dtype for p in module.parameters()}
+from tests.quantized_flux import _dtypes, _run, configs, flux  # noqa: F401 (fixtures)
 
 
 @pytest.mark.parametrize("name, dtype, words", [("fp8", torch.float8_e4m3fn, "float8 e4m3fn"),
@@ -203,47 +144,6 @@ def test_the_cli_finds_a_gguf_file_in_the_models_home_by_name(flux, configs, tmp
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 
-def test_a_float8_t5_file_stays_float8_and_reads_the_prompt_as_the_fp16_one(flux, configs, tmp_path):
-    from ddpm_studio.engine.models.single_file import read_shapes
-    from ddpm_studio.engine.models.text_files import encoders_in, load_text_encoder
-
-    t5_fp8 = save_float8(flux["t5xxl"], tmp_path / "t5xxl_fp8_e4m3fn_scaled.safetensors", scaled=True)
-    reference = dequantised(t5_fp8, tmp_path / "t5xxl_dequantised.safetensors")
-    config = configs / "flux.1-dev" / "text_encoder_2"
-    (found,) = encoders_in(t5_fp8, read_shapes(t5_fp8))
-    (plain,) = encoders_in(reference, read_shapes(reference))
-    t5 = load_text_encoder("T5EncoderModel", config, found, torch.float32)
-    t5_reference = load_text_encoder("T5EncoderModel", config, plain, torch.float32)
-    assert t5.encoder.block[0].layer[1].DenseReluDense.wo.weight.dtype == torch.float8_e4m3fn
-    tokens = torch.tensor([[3, 4, 5, 1]])
-    with torch.no_grad():
-        assert torch.allclose(t5(tokens).last_hidden_state, t5_reference(tokens).last_hidden_state, atol=1e-5)
-    half = load_text_encoder("T5EncoderModel", config, found, torch.float16)  # wo in float32 there, as transformers
-    with torch.no_grad():
-        out = half(tokens).last_hidden_state
-    assert torch.isfinite(out).all() and half.encoder.block[0].layer[1].DenseReluDense.wo.weight.dtype.itemsize == 1
-
-
-def test_a_flux_run_with_a_float8_t5_says_so_and_keeps_it_float8(flux, configs, tmp_path):
-    t5_fp8 = save_float8(flux["t5xxl"], tmp_path / "t5xxl_fp8_e4m3fn.safetensors")
-
-    def kinds(module):
-        return {p.dtype for p in module.parameters()}
-
-    seen = []
-    hook = torch.nn.modules.module.register_module_forward_pre_hook(
-        lambda module, args: seen.append(kinds(module)) if type(module).__name__ == "T5EncoderModel" else None)
-    try:
-        result = Engine(device="cpu").run(Text2ImageJob(model=str(flux["fp8"]), text_encoders=(str(t5_fp8),
-                                                        str(flux["clip_l"])), vae=str(flux["vae"]), **JOB), save=False)
-    finally:
-        hook.remove()
-    assert seen and all(torch.float8_e4m3fn in found for found in seen)
-    assert "T5-XXL: weights kept as float8 e4m3fn in memory, each layer computed in float32" in result.note
-    plain, _, _ = _run(flux, flux["fp8"])
-    assert np.abs(result.images.astype(int) - plain).mean() < 4
-
-
 def test_a_lora_on_a_float8_transformer_is_made_in_the_compute_dtype_and_runs(flux, configs):
     from peft import LoraConfig
 
@@ -261,19 +161,6 @@ def test_a_lora_on_a_float8_transformer_is_made_in_the_compute_dtype_and_runs(fl
     assert to_q.base_layer.weight.dtype == torch.float8_e4m3fn
     after = _transformer_out(model)
     assert torch.isfinite(after).all() and not torch.allclose(before, after)
-
-
-def test_comfyuis_all_in_one_float8_checkpoint_runs_alone(flux, configs, tmp_path):
-    from tests.comfy_quantized import save_all_in_one_float8
-
-    path = save_all_in_one_float8(flux, tmp_path / "checkpoints" / "tiny-flux1-dev-fp8.safetensors")
-    info = inspect_model(str(path))
-    assert info.split and "float8 e4m3fn" in info.class_name
-    result = Engine(device="cpu").run(Text2ImageJob(model=str(path), **JOB), save=False)  # nothing else named
-    assert "weights kept as float8 e4m3fn" in result.note and "T5-XXL: weights kept as float8" in result.note
-    assert "CLIP-L: weights kept" not in result.note  # its part of the file is bf16
-    plain, _, _ = _run(flux, flux["fp8"])
-    assert np.abs(result.images.astype(int) - plain).mean() < 4
 
 
 def test_a_float8_file_runs_in_bf16_on_the_cpu(flux, configs):

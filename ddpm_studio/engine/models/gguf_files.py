@@ -39,8 +39,14 @@ def _reader(path: Path):
 
 
 def gguf_shapes(path: Path) -> dict[str, tuple[int, ...]]:
-    """Tensor name → shape (torch's order) of a GGUF file, from its header."""
-    return {t.name: tuple(int(d) for d in reversed(list(t.shape))) for t in _reader(path).tensors}
+    """Tensor name → shape (torch's order) of a GGUF file, from its header; a T5 encoder's (llama.cpp's names)
+    under transformers' names, as text_files.py reads a T5 file (gguf_text.py)."""
+    from ddpm_studio.engine.models.gguf_text import T5_ARCH, architecture, t5_shapes
+
+    reader = _reader(path)
+    if architecture(reader) == T5_ARCH:
+        return t5_shapes(reader)
+    return {t.name: tuple(int(d) for d in reversed(list(t.shape))) for t in reader.tensors}
 
 
 def gguf_storage(path: Path) -> str:

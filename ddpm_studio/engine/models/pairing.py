@@ -64,7 +64,8 @@ def _shapes(path: Path) -> dict:
 
 
 def _files(folders) -> list[Path]:
-    return sorted({p for folder in folders for p in Path(folder).expanduser().rglob("*.safetensors") if p.is_file()})
+    return sorted({p for folder in folders for pattern in ("*.safetensors", "*.gguf")  # GGUF: T5 encoders
+                   for p in Path(folder).expanduser().rglob(pattern) if p.is_file()})
 
 
 def split_facts(model: Path) -> SplitFacts:

@@ -21,6 +21,14 @@ def storage_of(path: Path) -> str:
     return float8_storage(path)
 
 
+def text_storage(path: Path, prefix: str = "") -> str:
+    """What a text encoder's tensors (``prefix``: its part of an all-in-one file) are stored as; "" when plain."""
+    from ddpm_studio.engine.models.float8_files import float8_storage
+    from ddpm_studio.engine.models.gguf_files import gguf_storage, is_gguf
+
+    return gguf_storage(path) if is_gguf(path) else float8_storage(path, prefix)
+
+
 def dtype_name(dtype) -> str:
     return str(dtype).removeprefix("torch.")
 

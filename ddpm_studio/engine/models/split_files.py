@@ -185,11 +185,10 @@ def load_split(path: Path, facts: SplitFacts, pipeline_class: str, dtype, text_e
         from ddpm_studio.engine.models.text_files import load_text_encoder
 
         parts[part.folder] = load_text_encoder(index[part.folder][1], config / part.folder, found, dtype)
-        from ddpm_studio.engine.models.float8_files import float8_storage
-        from ddpm_studio.engine.models.quantized import storage_words
+        from ddpm_studio.engine.models.quantized import storage_words, text_storage
 
-        if float8_storage(found.path, found.prefix):  # a float8 text encoder (its file, or its part of the model's)
-            notes.append(f"{part.name}: {storage_words(float8_storage(found.path, found.prefix), dtype)}")
+        if text_storage(found.path, found.prefix):  # float8 or GGUF (its file, or its part of the model's)
+            notes.append(f"{part.name}: {storage_words(text_storage(found.path, found.prefix), dtype)}")
         parts[part.tokenizer] = _tokenizer(part, config)
     if not family.prompt_weights:
         notes.append(f"{family.name} takes the prompt as plain text: A1111 weights, brackets and BREAK are not applied")

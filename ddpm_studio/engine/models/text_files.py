@@ -83,7 +83,12 @@ def load_text_encoder(class_name: str, config: Path, found: TextEncoderFile, dty
     import transformers
 
     from ddpm_studio.engine.models.float8_files import float8_storage, split_float8_state
+    from ddpm_studio.engine.models.gguf_files import is_gguf
 
+    if is_gguf(found.path):  # a T5 in GGUF (t5-v1_1-xxl-encoder-Q8_0.gguf): its blocks kept
+        from ddpm_studio.engine.models.gguf_text import load_gguf_t5
+
+        return load_gguf_t5(class_name, config, found.path, dtype)
     cls = getattr(transformers, class_name)
     stored = float8_storage(found.path, found.prefix)  # a float8 file (t5xxl_fp8_e4m3fn…) stays float8: float8_casting.py
     state, scales = split_float8_state(read_tensors(found.path, found.prefix), dtype) if stored else \
