@@ -189,7 +189,8 @@ def test_each_gguf_quantisation_computes_what_gguf_dequantises(configs, tmp_path
     wide.save_config(tmp_path / "configs" / "transformer")
     original = tmp_path / "wide-flux.safetensors"
     save_file({k: v.contiguous() for k, v in flux_to_original(wide.state_dict()).items()}, str(original))
-    path = save_gguf(original, tmp_path / f"wide-flux-{quant}.gguf", quant, reference=tmp_path / "reference.safetensors")
+    path = save_gguf(original, tmp_path / f"wide-flux-{quant}.gguf", quant,
+                     reference=tmp_path / "reference.safetensors")
     assert gguf_storage(path) == f"GGUF {quant}"
     model = load_gguf_denoiser("FluxTransformer2DModel", path, tmp_path / "configs", "transformer", torch.float32)
     reference = FluxTransformer2DModel.from_single_file(str(tmp_path / "reference.safetensors"),
@@ -221,7 +222,8 @@ def test_a_float8_zimage_transformer_computes_its_timestep_embedder_in_the_compu
     transformer = tiny_zimage_pipeline().transformer
     transformer.save_config(tmp_path / "configs" / "transformer")
     save_file(zimage_to_original(transformer.state_dict()), str(tmp_path / "z_image.safetensors"))
-    scaled = save_float8(tmp_path / "z_image.safetensors", tmp_path / "z_image_turbo_fp8_scaled.safetensors", scaled=True)
+    scaled = save_float8(tmp_path / "z_image.safetensors", tmp_path / "z_image_turbo_fp8_scaled.safetensors",
+                         scaled=True)
     reference_file = dequantised(scaled, tmp_path / "z_image_dequantised.safetensors")
     model = load_float8_denoiser("ZImageTransformer2DModel", scaled, tmp_path / "configs", "transformer", torch.float32)
     reference = ZImageTransformer2DModel.from_single_file(str(reference_file), config=str(tmp_path / "configs"),

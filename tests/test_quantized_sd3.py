@@ -27,7 +27,8 @@ def sd3(tmp_path_factory):
                                                     tokenizer_3=None)
     save_configs(folder, root / "configs" / "sd3.5-medium")
     files = save_sd3_files(pipe, root / "ComfyUI", checkpoint=True)
-    files["fp8"] = save_float8(files["model"], root / "ComfyUI" / "models" / "checkpoints" / "tiny-sd35-fp8.safetensors")
+    checkpoints = root / "ComfyUI" / "models" / "checkpoints"
+    files["fp8"] = save_float8(files["model"], checkpoints / "tiny-sd35-fp8.safetensors")
     split = save_sd3_files(pipe, root / "split")
     files["gguf"] = save_gguf(split["model"], root / "split" / "models" / "unet" / "tiny-sd35-Q8_0.gguf", arch="sd3")
     files["vae"] = split["vae"]

@@ -226,7 +226,8 @@ def load_float8_denoiser(class_name: str, path: Path, config: Path, subfolder: s
     except ModelError:
         raise
     except Exception as exc:
-        raise ModelError(f"{path.name} cannot be converted to diffusers' {class_name}: {first_line(exc, 200)}") from None
+        raise ModelError(f"{path.name} cannot be converted to diffusers' {class_name}: "
+                         f"{first_line(exc, 200)}") from None
     del state
     with init_empty_weights():
         model = cls.from_config(model_config)

@@ -102,7 +102,8 @@ def load_gguf_t5(class_name: str, config: Path, path: Path, dtype):
     names = transformers_names(tensors)
     state = {names[key]: value for key, value in tensors.items() if key in names}
     with torch.device("meta"):
-        model = getattr(transformers, class_name)(transformers.AutoConfig.from_pretrained(config, local_files_only=True))
+        model = getattr(transformers, class_name)(
+            transformers.AutoConfig.from_pretrained(config, local_files_only=True))
     if "shared.weight" in state:
         state.setdefault("encoder.embed_tokens.weight", state["shared.weight"])
     _replace_with_gguf_linear(model, dtype, state)

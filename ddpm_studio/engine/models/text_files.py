@@ -90,7 +90,7 @@ def load_text_encoder(class_name: str, config: Path, found: TextEncoderFile, dty
 
         return load_gguf_t5(class_name, config, found.path, dtype)
     cls = getattr(transformers, class_name)
-    stored = float8_storage(found.path, found.prefix)  # a float8 file (t5xxl_fp8_e4m3fn…) stays float8: float8_casting.py
+    stored = float8_storage(found.path, found.prefix)  # t5xxl_fp8_e4m3fn… stays float8 (float8_casting.py)
     state, scales = split_float8_state(read_tensors(found.path, found.prefix), dtype) if stored else \
         (read_tensors(found.path, found.prefix, dtype), {})
     with torch.device("meta"):

@@ -112,6 +112,7 @@ class ModelList:
             self.add_model_folder(folder)
 
     def choose_model_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Add a single-file checkpoint", "", "Checkpoints (*.safetensors *.gguf *.ckpt)")
+        path, _ = QFileDialog.getOpenFileName(self, "Add a single-file checkpoint", "",
+                                              "Checkpoints (*.safetensors *.gguf *.ckpt)")
         if path:
             self.add_model_folder(path)
