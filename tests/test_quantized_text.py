@@ -119,6 +119,9 @@ def test_a_flux_run_pairs_a_gguf_t5_from_the_models_home(flux, configs, tmp_path
     pairing = pair_in_home(model, models_home(home))
     assert pairing.complete and sorted(Path(p).name for p in pairing.text_encoders) == \
         ["clip_l.safetensors", "t5-v1_1-xxl-encoder-Q8_0.gguf"]
+    shutil.copy(flux["t5xxl"], home / "text_encoders")  # beside an fp16 T5, the fp16 one is chosen (exact)
+    assert "t5xxl_fp16.safetensors" in [Path(p).name for p in pair_in_home(model, models_home(home)).text_encoders]
+    (home / "text_encoders" / "t5xxl_fp16.safetensors").unlink()
     result = Engine(device="cpu").run(Text2ImageJob(model=str(model), text_encoders=pairing.text_encoders,
                                                     vae=pairing.vae, **JOB), save=False)
     assert "T5-XXL: weights kept as GGUF Q8_0 in memory" in result.note

@@ -79,7 +79,7 @@ def _pick(candidates: list[Path], remembered: str, words: tuple[str, ...]) -> Pa
     if remembered and Path(remembered) in candidates:
         return Path(remembered)
     named = [p for p in candidates if any(word in p.name.lower() for word in words)]
-    plain = [p for p in named if "fp8" not in p.name.lower()]  # bf16/fp16 first (exact); fp8 when alone
+    plain = [p for p in named if "fp8" not in p.name.lower() and p.suffix != ".gguf"]  # bf16/fp16 first, then fp8/GGUF
     return (plain or named or candidates or [None])[0]
 
 
