@@ -305,8 +305,8 @@ def _prompt_arguments(parser, schedulers, prompt_required: bool = True, guidance
 
     parser.add_argument("--model", required=True,
                         help="a pipeline folder, a single-file .safetensors checkpoint, a diffusion-model file (SD 3.5, "
-                             "Flux.1: its text encoders and VAE from --text-encoder/--vae or the models home), or a "
-                             "cached hub id")
+                             "Flux.1: bf16, fp8 or .gguf; its text encoders and VAE from --text-encoder/--vae or the "
+                             "models home), or a cached hub id")
     parser.add_argument("--prompt", required=prompt_required, default="")
     parser.add_argument("--negative", default="", help="negative prompt")
     parser.add_argument("--steps", type=int, help=RECOMMENDED_HELP.format(DEFAULT_STEPS))

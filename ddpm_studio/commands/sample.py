@@ -142,7 +142,7 @@ def home_checkpoint(home: str, model: str) -> str:
     found = models_home(home)
     for folder in found.checkpoints + found.diffusion_models:
         for candidate in sorted(Path(folder).rglob("*")):
-            if model in (candidate.name, candidate.stem) and (candidate.suffix == ".safetensors" or
+            if model in (candidate.name, candidate.stem) and (candidate.suffix in (".safetensors", ".gguf") or
                                                                (candidate / "model_index.json").is_file()):
                 return str(candidate)
     from ddpm_studio.engine.models.catalogue import ModelError

@@ -230,9 +230,15 @@ def _split_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo | None:
     folder = configs_root() / facts.config  # its config's (Flux.1 schnell), or its index's (Klein's is_distilled)
     index = read_json(folder / "model_index.json") if (folder / "model_index.json").is_file() else {}
     flavour = row.flavour_of(_denoiser_config(folder, row), index if isinstance(index, dict) else {})
-    return ModelInfo(ref=ref, path=path, name=path.stem, class_name=f"{row.name} diffusion model ({facts.config})",
+    from ddpm_studio.engine.models.quantized import storage_of
+
+    stored = storage_of(path)  # float8 or GGUF: said where the model is
+    return ModelInfo(ref=ref, path=path, name=path.stem,
+                     class_name=f"{row.name} diffusion model ({facts.config}{', ' + stored if stored else ''})",
                      family=variant.kind, panel=variant.panel, modes=variant.modes, in_channels=variant.channels,
-                     arch=row.key, context_dim=row.context_dim, split=True, flavour=flavour)
+                     arch=row.key, context_dim=row.context_dim, split=True, flavour=flavour,
+                     about=f"Weights stored as {stored}: kept so in memory, each layer computed in the precision of "
+                           "the Preferences" if stored else "")
 
 
 def _denoiser_config(path: Path, row) -> dict:
@@ -310,7 +316,7 @@ def _pipeline_folders(root: Path, single_files: bool = False) -> list[Path]:
     if not root.is_dir():
         return []
     found = sorted(p.parent for p in root.glob("*/model_index.json"))
-    return found + (sorted(root.glob("*.safetensors")) if single_files else [])
+    return found + (sorted([*root.glob("*.safetensors"), *root.glob("*.gguf")]) if single_files else [])
 
 
 def list_models(user_folders: list[str] = (), include_hf_cache: bool = False, accept=None,

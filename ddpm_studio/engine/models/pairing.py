@@ -65,7 +65,8 @@ def _shapes(path: Path) -> dict:
 
 
 def _files(folders) -> list[Path]:
-    return sorted({p for folder in folders for p in Path(folder).expanduser().rglob("*.safetensors") if p.is_file()})
+    return sorted({p for folder in folders for pattern in ("*.safetensors", "*.gguf")  # GGUF: T5 encoders
+                   for p in Path(folder).expanduser().rglob(pattern) if p.is_file()})
 
 
 def split_facts(model: Path) -> SplitFacts:
@@ -80,7 +81,7 @@ def _pick(candidates: list[Path], remembered: str, words: tuple[str, ...]) -> Pa
     if remembered and Path(remembered) in candidates:
         return Path(remembered)
     named = [p for p in candidates if any(word in p.name.lower() for word in words)]
-    plain = [p for p in named if "fp8" not in p.name.lower()]  # fp8 files are the next issue: bf16/fp16 first
+    plain = [p for p in named if "fp8" not in p.name.lower() and p.suffix != ".gguf"]  # bf16/fp16 first, then fp8/GGUF
     return (plain or named or candidates or [None])[0]
 
 

@@ -25,6 +25,7 @@ from ddpm_studio.engine.models.families import BY_KEY, FAMILY_NAMES, family_of_c
 from ddpm_studio.paths import resources_dir
 
 SAFE_SUFFIXES = (".safetensors",)
+GGUF_SUFFIXES = (".gguf",)  # diffusion-model files only (models/gguf_files.py)
 PICKLE_FILE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
 UPSCALER_KEY = "model.diffusion_model.input_blocks.10.0.skip_connection.bias"
@@ -53,7 +54,7 @@ def configs_root() -> Path:
 
 
 def is_checkpoint_file(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in SAFE_SUFFIXES + PICKLE_FILE_SUFFIXES
+    return path.is_file() and path.suffix.lower() in SAFE_SUFFIXES + GGUF_SUFFIXES + PICKLE_FILE_SUFFIXES
 
 
 def is_pickle(path: Path) -> bool:
@@ -61,7 +62,17 @@ def is_pickle(path: Path) -> bool:
 
 
 def read_shapes(path: Path, allow_pickle: bool = False) -> dict[str, tuple[int, ...]]:
-    """Tensor name → shape, from the safetensors header (no weights read)."""
+    """Tensor name → shape, from the safetensors header (or a GGUF file's; no weights read)."""
+    if path.suffix.lower() in GGUF_SUFFIXES:
+        from ddpm_studio.engine.errors import ModelError
+        from ddpm_studio.engine.models.gguf_files import gguf_shapes
+
+        if not path.is_file():
+            raise SingleFileError(f"Checkpoint not found: {path}")
+        try:
+            return gguf_shapes(path)
+        except ModelError as exc:
+            raise SingleFileError(str(exc)) from None
     if is_pickle(path):
         if not allow_pickle:
             raise SingleFileError(

@@ -182,18 +182,19 @@ def load_split(path: Path, facts: SplitFacts, pipeline_class: str, dtype, text_e
     if lacking:
         raise ModelError(missing_message(path, family, lacking))
     index = json.loads((config / "model_index.json").read_text(encoding="utf-8"))
-    common = dict(config=str(config), local_files_only=True, torch_dtype=dtype)
     parts: dict = {}
     try:
-        denoiser = getattr(diffusers, index[family.denoiser][1])
-        parts[family.denoiser] = denoiser.from_single_file(_denoiser_source(path), subfolder=family.denoiser, **common)
+        from ddpm_studio.engine.models.quantized import load_denoiser  # float8, GGUF: kept as stored
+
+        parts[family.denoiser], stored = load_denoiser(index[family.denoiser][1], path, config, family.denoiser, dtype,
+                                                       plain_source=_denoiser_source)
         parts["vae"] = load_vae(index["vae"][1], vae_path or path, config, dtype)  # the class its folder names
     except ModelError:
         raise
     except Exception as exc:
         raise ModelError(f"Could not load {path.name} as {family.name} diffusion model: {first_line(exc)}") from None
     parts["scheduler"] = getattr(diffusers, index["scheduler"][1]).from_pretrained(config, subfolder="scheduler")
-    notes = []
+    notes = [stored] if stored else []
     for part in family.split.text_encoders:
         found = chosen.get(part.folder)
         if found is None:  # an optional part left out
@@ -203,6 +204,10 @@ def load_split(path: Path, facts: SplitFacts, pipeline_class: str, dtype, text_e
         from ddpm_studio.engine.models.text_files import load_text_encoder
 
         parts[part.folder] = load_text_encoder(index[part.folder][1], config / part.folder, found, dtype)
+        from ddpm_studio.engine.models.quantized import storage_words, text_storage
+
+        if text_storage(found.path, found.prefix):  # float8 or GGUF (its file, or its part of the model's)
+            notes.append(f"{part.name}: {storage_words(text_storage(found.path, found.prefix), dtype)}")
         parts[part.tokenizer] = _tokenizer(part, config)
     if not family.prompt_weights:
         notes.append(f"{family.name} takes the prompt as plain text: A1111 weights, brackets and BREAK are not applied")

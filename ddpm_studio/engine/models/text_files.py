@@ -109,15 +109,25 @@ def load_text_encoder(class_name: str, config: Path, found: TextEncoderFile, dty
     import transformers
     from accelerate import init_empty_weights
 
+    from ddpm_studio.engine.models.float8_files import float8_storage, split_float8_state
+    from ddpm_studio.engine.models.gguf_files import is_gguf
+
+    if is_gguf(found.path):  # a T5 in GGUF (t5-v1_1-xxl-encoder-Q8_0.gguf): its blocks kept
+        from ddpm_studio.engine.models.gguf_text import load_gguf_t5
+
+        return load_gguf_t5(class_name, config, found.path, dtype)
     cls = getattr(transformers, class_name)
-    state = read_tensors(found.path, found.prefix, dtype)
+    stored = float8_storage(found.path, found.prefix)  # t5xxl_fp8_e4m3fn… stays float8 (float8_casting.py)
+    state, scales = split_float8_state(read_tensors(found.path, found.prefix), dtype) if stored else \
+        (read_tensors(found.path, found.prefix, dtype), {})
     with init_empty_weights(include_buffers=False):  # buffers made by the model (rotary inv_freq) stay real
         model = cls(transformers.AutoConfig.from_pretrained(config, local_files_only=True))
     own = model.state_dict()
     level = KINDS[found.kind].level  # transformers 5's CLIPTextModel has no text_model. level in its names
     if level and not any(k.startswith(level) for k in own):
         state = {key.removeprefix(level): value for key, value in state.items()}
-    state = _renamed(state, KINDS[found.kind].renames, own)
+        scales = {key.removeprefix(level): value for key, value in scales.items()}
+    state, scales = _renamed(state, KINDS[found.kind].renames, own), _renamed(scales, KINDS[found.kind].renames, own)
     embedding = next((key for key in ("model.language_model.embed_tokens.weight", "model.embed_tokens.weight")
                       if key in state), None)
     if "lm_head.weight" in own and "lm_head.weight" not in state and embedding:
@@ -144,8 +154,13 @@ def load_text_encoder(class_name: str, config: Path, found: TextEncoderFile, dty
         raise ModelError(f"{found.path} lacks weights of its {class_name}: {', '.join(missing[:3])}"
                          f"{' …' if len(missing) > 3 else ''}.")
     keep = getattr(model, "_keep_in_fp32_modules", None) or ()
+    if stored:
+        from ddpm_studio.engine.models.float8_casting import TEXT_GROUPS, enable_stored_float8, report_compute_dtype
+
+        enable_stored_float8(model, dtype, scales, TEXT_GROUPS, tuple(keep) if dtype == torch.float16 else ())
+        report_compute_dtype(model, dtype)
     if dtype == torch.float16 and keep:  # T5's feed-forward output overflows in fp16 (transformers keeps it fp32)
         for name, param in model.named_parameters():
-            if any(part in name.split(".") for part in keep):
+            if any(part in name.split(".") for part in keep) and not (stored and param.dtype.itemsize == 1):
                 param.data = param.data.float()
     return model.eval().requires_grad_(False)

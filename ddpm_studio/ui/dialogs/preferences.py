@@ -42,6 +42,8 @@ MEMORY_SAVERS = [  # MemoryOptions' fields, in the order the dialog shows them
 OFFLOAD_NOTE = ("One offload at a time (checking one clears the others). Offloads work on CUDA GPUs only: on the CPU "
                 "or an Apple GPU the model stays where it is, and the run says so.")
 PRECISIONS = [("Automatic (fp16 on GPUs, fp32 on the CPU)", "auto"), ("fp16", "fp16"), ("bf16", "bf16"), ("fp32", "fp32")]
+STORAGE_NOTE = ("Diffusion-model files in float8 or GGUF keep their weights so in memory; each layer is computed in "
+                "this precision as it runs. A model's tooltip says what its file stores, the run's note both.")
 
 
 class PreferencesDialog(QDialog):
@@ -63,6 +65,8 @@ class PreferencesDialog(QDialog):
         for name in OFFLOADS:  # one at a time: checking one unchecks the others
             self.memory_boxes[name].toggled.connect(lambda on, chosen=name: on and self._one_offload(chosen))
             self.memory_boxes[name].setToolTip(OFFLOAD_NOTE)
+        self.storage_note = QLabel(STORAGE_NOTE)
+        self.storage_note.setWordWrap(True)
         self.offload_note = QLabel(OFFLOAD_NOTE)
         self.offload_note.setWordWrap(True)
         self.preview_box = _combo(PREVIEWS, "folder" if options["taesd"] not in ("", "auto") else options["taesd"])
@@ -83,6 +87,7 @@ class PreferencesDialog(QDialog):
         form = QFormLayout(sampling)
         form.addRow("Device", self.device_box)
         form.addRow("Precision", self.precision_box)
+        form.addRow("", self.storage_note)
         for row, (name, _) in enumerate(MEMORY_SAVERS):
             form.addRow("Memory" if row == 0 else "", self.memory_boxes[name])
         form.addRow("", self.offload_note)

@@ -122,6 +122,7 @@ class ModelList:
             self.add_model_folder(folder)
 
     def choose_model_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Add a single-file checkpoint", "", "Checkpoints (*.safetensors *.ckpt)")
+        path, _ = QFileDialog.getOpenFileName(self, "Add a single-file checkpoint", "",
+                                              "Checkpoints (*.safetensors *.gguf *.ckpt)")
         if path:
             self.add_model_folder(path)
