@@ -72,6 +72,23 @@ def test_split_files_generate_what_the_folder_does(qwen, configs, empty_cache, f
     assert len(steps) == 2 and all(np.isfinite(e.x0.astype(float)).all() and e.x0.std() > 0 for e in steps)
 
 
+def test_comfyuis_scaled_fp8_model_and_encoder_generate_kept_as_float8(qwen, configs, empty_cache, tmp_path):
+    """ComfyUI ships Qwen-Image's text encoder as qwen_2.5_vl_7b_fp8_scaled.safetensors: it and an fp8 model file
+    (behind ComfyUI's prefix) run kept as float8, close to the bf16 files' picture."""
+    from tests.comfy_quantized import save_float8
+
+    found = qwen["comfy"]
+    model = save_float8(found["model"], tmp_path / "qwen_image_fp8_e4m3fn.safetensors", scaled=True)
+    encoder = save_float8(found["qwenvl"], tmp_path / "qwen_2.5_vl_7b_fp8_scaled.safetensors", scaled=True)
+    engine = Engine(device="cpu")
+    fields = dict(vae=str(found["vae"]), preview_every=0, **JOB)
+    plain = engine.run(Text2ImageJob(model=str(found["model"]), text_encoders=(str(found["qwenvl"]),), **fields),
+                       save=False)
+    fp8 = engine.run(Text2ImageJob(model=str(model), text_encoders=(str(encoder),), **fields), save=False)
+    assert fp8.note.count("weights kept as scaled float8 e4m3fn in memory") == 2  # the model and Qwen2.5-VL
+    assert np.abs(fp8.images.astype(float) - plain.images.astype(float)).mean() < 4 and fp8.images.std() > 0
+
+
 def test_the_encoder_and_vae_files_are_known_by_their_keys(qwen):
     from ddpm_studio.engine.models.single_file import read_shapes
     from ddpm_studio.engine.models.split_files import vae_channels
