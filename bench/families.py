@@ -42,6 +42,11 @@ On a machine others share, ``--threads 1`` suffers least from their load.
                              [--rounds 9] [--threads 2]
 
 A family added to the table is one ``FamilyModel`` row: its name and a function that saves its pipeline.
+
+Two more measurements of the families run from here (each a script of its own, its arguments after the word):
+
+    python bench/families.py fp8 [...]       # float8 storage against bf16, per step (bench/fp8_step.py)
+    python bench/families.py fewstep [...]   # a 4-step LCM/Turbo run against a 25-step one (bench/fewstep.py)
 """
 
 from __future__ import annotations
@@ -387,7 +392,17 @@ def measure(model: FamilyModel, folder: Path, args) -> dict:
     }
 
 
+OTHER_MEASUREMENTS = {"fp8": "fp8_step", "fewstep": "fewstep"}  # the word → the script in bench/ that measures it
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] in OTHER_MEASUREMENTS:
+        import importlib
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        script = importlib.import_module(OTHER_MEASUREMENTS[sys.argv[1]])
+        sys.argv = [script.__file__, *sys.argv[2:]]
+        raise SystemExit(script.main())
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--families", default=",".join(m.key for m in FAMILY_MODELS))
     parser.add_argument("--size", type=int, default=256)
