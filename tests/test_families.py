@@ -148,7 +148,7 @@ def test_flux_is_a_packed_flow_row_without_a_negative_prompt():
     assert row.flavour_of({"guidance_embeds": False}) == "schnell" and row.flavour_of({"guidance_embeds": True}) == ""
     assert row.defaults_for("schnell") == {"scheduler": "euler", "steps": 4, "guidance_scale": 0.0}
     assert row.defaults_for("") == row.defaults_for("krea") == row.defaults
-    assert [d["steps"] for d in row.every_defaults()] == [28, 4]
+    assert [d["steps"] for d in row.every_defaults()] == [28, 4, 28]  # dev, schnell, Kontext (at guidance 2.5)
     assert family_of_text_widths((768, 4096)) is row and family_of_text_widths((32, 64)) is BY_KEY["sdxl"]
     assert not BY_KEY["sd1"].defaults  # SD's are the app's own: choosing an SD model changes no setting
 

@@ -76,6 +76,9 @@ def test_a_kontext_folder_is_flux_made_for_instruction_editing(kontext):
     info = inspect_model(str(kontext))
     assert (info.family, info.modes, info.panel) == ("flux-kontext", ("instruct",), "Edit (instruct)")
     assert family_of_info(info).key == "flux"
+    from ddpm_studio.engine.models.defaults import recommended_settings
+
+    assert info.flavour == "kontext" and recommended_settings(info)["guidance_scale"] == 2.5  # its model card's
 
 
 def test_kontext_edits_at_the_inputs_size_with_previews_every_step(engine, kontext, pics):

@@ -194,7 +194,10 @@ FAMILIES: tuple[Family, ...] = (
            defaults=_frozen({"scheduler": "euler", "steps": 28, "guidance_scale": 3.5}),
            # FLUX.1-schnell's transformer has no guidance embedding (its config's guidance_embeds: false); its model
            # card and diffusers' Flux docs sample it in 4 steps at guidance 0 (FluxPipeline then ignores guidance)
-           flavours=(Flavour("schnell", "guidance_embeds", False, _frozen({"steps": 4, "guidance_scale": 0.0})),),
+           flavours=(Flavour("schnell", "guidance_embeds", False, _frozen({"steps": 4, "guidance_scale": 0.0})),
+                     # FLUX.1-Kontext-dev's model card and FluxKontextPipeline's docstring edit at guidance 2.5
+                     Flavour("kontext", "_class_name", "FluxKontextPipeline", _frozen({"guidance_scale": 2.5}),
+                             in_index=True)),
            # BFL's files (flux1-dev.safetensors, flux1-schnell.safetensors) and ComfyUI's: double-stream blocks with
            # q/k norms and CLIP's pooled text in (vector_in, which Chroma's files lack); dev's guidance embedding tells
            # it from schnell (as diffusers' single_file_utils does)
