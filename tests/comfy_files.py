@@ -231,3 +231,16 @@ def save_flux_files(pipe, home: Path) -> dict:
     files["t5xxl"] = save_text_encoder(pipe.text_encoder_2, models / "text_encoders" / "t5xxl_fp16.safetensors")
     files["vae"] = save_vae(pipe.vae, models / "vae" / "ae.safetensors")
     return files
+
+
+def header_only_file(path: Path, keys) -> Path:
+    """A safetensors file of headers only (what telling a family from its keys reads): ``keys`` a list (each 1 long)
+    or {key: shape}; the data is never read."""
+    import json
+
+    shapes = keys if isinstance(keys, dict) else dict.fromkeys(keys, (1,))
+    text = json.dumps({key: {"dtype": "BF16", "shape": list(shape), "data_offsets": [0, 0]}
+                       for key, shape in shapes.items()}).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(len(text).to_bytes(8, "little") + text)
+    return path

@@ -23,7 +23,7 @@ from ddpm_studio.engine.models.pairing import pair_in_home, split_facts
 from ddpm_studio.engine.output.metadata import read_job
 from ddpm_studio.engine.runner import Engine
 from tests.comfy_chroma import save_chroma_files
-from tests.comfy_files import flux_converter_for_tiny_widths, save_configs, save_vae
+from tests.comfy_files import flux_converter_for_tiny_widths, header_only_file, save_configs, save_vae
 from tests.tiny_chroma import save_tiny_chroma
 
 
@@ -58,12 +58,6 @@ def folder_images(chroma):
 
 JOB = dict(prompt="a red fox in snow", negative_prompt="a boat at night", steps=2, seed=3, width=64, height=64,
            guidance_scale=3.0, scheduler="euler", preview_every=1)
-
-
-def _header_file(path: Path, keys) -> Path:
-    text = json.dumps({key: {"dtype": "BF16", "shape": [1], "data_offsets": [0, 0]} for key in keys}).encode()
-    path.write_bytes(len(text).to_bytes(8, "little") + text)
-    return path
 
 
 def test_split_files_generate_what_the_folder_does(chroma, configs, empty_cache, folder_images):
@@ -136,7 +130,7 @@ def test_a_missing_t5_is_named(chroma, configs, tmp_path):
 
 
 def test_a_clip_file_is_refused_naming_what_chroma_takes(chroma, configs, tmp_path):
-    clip = _header_file(tmp_path / "clip_l.safetensors", ["text_model.embeddings.token_embedding.weight"])
+    clip = header_only_file(tmp_path / "clip_l.safetensors", ["text_model.embeddings.token_embedding.weight"])
     job = Text2ImageJob(model=str(chroma["model"]), text_encoders=(str(clip), str(chroma["t5xxl"])),
                         vae=str(chroma["vae"]), **JOB)
     with pytest.raises(ModelError, match=r"clip_l.safetensors holds a CLIP text encoder 1 wide, which Chroma models "
@@ -146,15 +140,15 @@ def test_a_clip_file_is_refused_naming_what_chroma_takes(chroma, configs, tmp_pa
 
 def test_chroma_and_flux_files_are_never_taken_for_each_other(chroma, tmp_path):
     blocks = ["double_blocks.0.img_attn.norm.key_norm.scale", "img_in.weight", "txt_in.weight"]
-    flux = _header_file(tmp_path / "flux1-schnell.safetensors", [*blocks, "vector_in.in_layer.weight"])
-    flux_dev = _header_file(tmp_path / "flux1-dev.safetensors",
+    flux = header_only_file(tmp_path / "flux1-schnell.safetensors", [*blocks, "vector_in.in_layer.weight"])
+    flux_dev = header_only_file(tmp_path / "flux1-dev.safetensors",
                             [*blocks, "vector_in.in_layer.weight", "guidance_in.in_layer.bias"])
-    lodestones = _header_file(tmp_path / "Chroma1-HD.safetensors", [*blocks, "distilled_guidance_layer.in_proj.bias"])
+    lodestones = header_only_file(tmp_path / "Chroma1-HD.safetensors", [*blocks, "distilled_guidance_layer.in_proj.bias"])
     assert [(split_facts(p).family, split_facts(p).config) for p in (flux, flux_dev, lodestones)] == \
         [("flux", "flux.1-schnell"), ("flux", "flux.1-dev"), ("chroma", "chroma")]
     assert (split_facts(chroma["model"]).family, split_facts(chroma["prefixed"]).family) == ("chroma", "chroma")
     # Chroma1-Radiance works on pixels (no img_in): not a Chroma file DDPM Studio can load
-    radiance = _header_file(tmp_path / "radiance.safetensors", [blocks[0], "distilled_guidance_layer.in_proj.bias"])
+    radiance = header_only_file(tmp_path / "radiance.safetensors", [blocks[0], "distilled_guidance_layer.in_proj.bias"])
     with pytest.raises(ModelError, match="not a diffusion-model file of a family"):
         split_facts(radiance)
 

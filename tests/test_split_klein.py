@@ -21,7 +21,7 @@ from ddpm_studio.engine.models.home import models_home
 from ddpm_studio.engine.models.pairing import pair_in_home, split_facts
 from ddpm_studio.engine.output.metadata import read_job
 from ddpm_studio.engine.runner import Engine
-from tests.comfy_files import save_configs, save_vae
+from tests.comfy_files import header_only_file, save_configs, save_vae
 from tests.comfy_qwen3 import klein_to_original, save_klein_files
 from tests.tiny_klein import save_tiny_klein
 
@@ -141,29 +141,23 @@ def test_the_cli_takes_the_files_by_flag(klein, configs, tmp_path, empty_cache):
     assert code == 0 and len(list((tmp_path / "out").glob("*.png"))) == 1
 
 
-def _header_file(path: Path, keys) -> Path:
-    text = json.dumps({key: {"dtype": "BF16", "shape": [1], "data_offsets": [0, 0]} for key in keys}).encode()
-    path.write_bytes(len(text).to_bytes(8, "little") + text)
-    return path
-
-
 def test_klein_is_told_from_flux1_flux2_dev_and_z_image(klein, tmp_path):
     from safetensors import safe_open
 
     with safe_open(str(klein["model"]), framework="pt") as f:
         own = list(f.keys())
-    assert (split_facts(_header_file(tmp_path / "k.safetensors", own)).family,
-            split_facts(_header_file(tmp_path / "k.safetensors", own)).config) == ("klein", "flux.2-klein-4b")
-    nine = _header_file(tmp_path / "k9.safetensors", [*own, "double_blocks.5.img_attn.qkv.weight"])
+    assert (split_facts(header_only_file(tmp_path / "k.safetensors", own)).family,
+            split_facts(header_only_file(tmp_path / "k.safetensors", own)).config) == ("klein", "flux.2-klein-4b")
+    nine = header_only_file(tmp_path / "k9.safetensors", [*own, "double_blocks.5.img_attn.qkv.weight"])
     assert split_facts(nine).config == "flux.2-klein-9b"
     flux1 = ["double_blocks.0.img_attn.norm.key_norm.scale", "vector_in.in_layer.weight"]
-    assert split_facts(_header_file(tmp_path / "flux1.safetensors", flux1)).family == "flux"  # Flux.1 stays Flux.1
+    assert split_facts(header_only_file(tmp_path / "flux1.safetensors", flux1)).family == "flux"  # Flux.1 stays Flux.1
     assert "vector_in.in_layer.weight" not in own  # and Klein has no pooled text in: never Flux.1
-    dev = _header_file(tmp_path / "flux2-dev.safetensors", [*own, "guidance_in.in_layer.weight"])
+    dev = header_only_file(tmp_path / "flux2-dev.safetensors", [*own, "guidance_in.in_layer.weight"])
     with pytest.raises(ModelError, match="not a diffusion-model file of a family"):
         split_facts(dev)  # Flux.2 dev (its guidance embedding) is not Klein
     zimage = ["layers.0.adaLN_modulation.0.weight", "context_refiner.0.attention.qkv.weight"]
-    assert split_facts(_header_file(tmp_path / "z.safetensors", zimage)).family == "zimage"
+    assert split_facts(header_only_file(tmp_path / "z.safetensors", zimage)).family == "zimage"
 
 
 def test_the_real_path_uses_the_shipped_config_folder(klein):

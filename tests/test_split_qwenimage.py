@@ -7,7 +7,6 @@ shipped folder they stand in for (qwen-image)."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from ddpm_studio.engine.models.home import models_home
 from ddpm_studio.engine.models.pairing import pair_in_home, split_facts
 from ddpm_studio.engine.output.metadata import read_job
 from ddpm_studio.engine.runner import Engine
-from tests.comfy_files import save_configs
+from tests.comfy_files import header_only_file, save_configs
 from tests.comfy_qwenimage import save_qwenimage_files, tiny_qwenimage_split_pipeline
 from tests.tiny_qwenimage import TEXT_WIDTH
 
@@ -45,14 +44,6 @@ def configs(qwen, monkeypatch):
 
 JOB = dict(prompt="a red fox in snow", negative_prompt="blurry", steps=2, seed=3, width=64, height=64,
            guidance_scale=4.0, scheduler="euler")
-
-
-def _header_file(path: Path, shapes: dict) -> Path:
-    text = json.dumps({key: {"dtype": "BF16", "shape": list(shape), "data_offsets": [0, 0]}
-                       for key, shape in shapes.items()}).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(len(text).to_bytes(8, "little") + text)
-    return path
 
 
 @pytest.mark.parametrize("files", ["plain", "comfy"])
@@ -104,10 +95,10 @@ def test_a_qwen3_file_is_not_taken_for_qwen25_vl_nor_the_other_way(tmp_path):
     from ddpm_studio.engine.models.single_file import read_shapes
     from ddpm_studio.engine.models.text_files import encoders_in
 
-    qwen3 = _header_file(tmp_path / "qwen_3_4b.safetensors", {  # Qwen3-4B's layout (Z-Image's, Klein's encoder)
+    qwen3 = header_only_file(tmp_path / "qwen_3_4b.safetensors", {  # Qwen3-4B's layout (Z-Image's, Klein's encoder)
         "model.embed_tokens.weight": (151936, 2560), "model.layers.0.self_attn.q_norm.weight": (128,)})
     assert all(e.kind != "qwen2.5-vl" for e in encoders_in(qwen3, read_shapes(qwen3)))
-    vl = _header_file(tmp_path / "qwen_2.5_vl_7b.safetensors", {
+    vl = header_only_file(tmp_path / "qwen_2.5_vl_7b.safetensors", {
         "model.embed_tokens.weight": (152064, 3584), "visual.patch_embed.proj.weight": (1280, 3, 2, 14, 14),
         "model.layers.0.self_attn.q_proj.weight": (3584, 3584)})
     assert [(e.kind, e.width) for e in encoders_in(vl, read_shapes(vl))] == [("qwen2.5-vl", 3584)]
@@ -129,11 +120,11 @@ def test_its_files_are_told_from_every_other_familys(tmp_path, monkeypatch):
         "sd3": ["joint_blocks.0.context_block.adaLN_modulation.1.bias", "x_embedder.proj.weight"],
     }
     for prefix in ("", "model.diffusion_model."):
-        path = _header_file(tmp_path / f"qwen_image{prefix}.safetensors", {prefix + k: (1,) for k in qwen})
+        path = header_only_file(tmp_path / f"qwen_image{prefix}.safetensors", {prefix + k: (1,) for k in qwen})
         facts = split_facts(path)
         assert (facts.family, facts.config, facts.vae_inside) == ("qwenimage", "qwen-image", False)
         for family, keys in others.items():
-            other = _header_file(tmp_path / f"{family}{prefix}.safetensors", {prefix + k: (1,) for k in keys})
+            other = header_only_file(tmp_path / f"{family}{prefix}.safetensors", {prefix + k: (1,) for k in keys})
             try:
                 assert split_facts(other).family != "qwenimage", family
             except ModelError:
@@ -143,7 +134,7 @@ def test_its_files_are_told_from_every_other_familys(tmp_path, monkeypatch):
 def test_the_models_home_pairs_qwen_vl_and_the_wan_vae_only(qwen, configs, tmp_path):
     home = models_home(qwen["home"])
     # a 16-channel AutoencoderKL (Flux's ae.safetensors) beside it is no VAE for Qwen-Image
-    _header_file(qwen["home"] / "models" / "vae" / "ae.safetensors", {"decoder.conv_in.weight": (512, 16, 3, 3)})
+    header_only_file(qwen["home"] / "models" / "vae" / "ae.safetensors", {"decoder.conv_in.weight": (512, 16, 3, 3)})
     pairing = pair_in_home(qwen["model"], home)
     assert pairing.complete and pairing.family == "qwenimage"
     assert [Path(p).name for p in pairing.text_encoders] == ["qwen_2.5_vl_7b.safetensors"]
@@ -172,7 +163,7 @@ def test_a_missing_encoder_or_vae_is_named(qwen, configs, tmp_path):
         engine.run(Text2ImageJob(model=str(model), vae=str(qwen["vae"]), **JOB), save=False)
     with pytest.raises(ModelError, match=r"needs a VAE \(16 latent channels\)"):
         engine.run(Text2ImageJob(model=str(model), text_encoders=(str(qwen["qwenvl"]),), **JOB), save=False)
-    flux_vae = _header_file(tmp_path / "ae.safetensors", {"decoder.conv_in.weight": (512, 16, 3, 3)})
+    flux_vae = header_only_file(tmp_path / "ae.safetensors", {"decoder.conv_in.weight": (512, 16, 3, 3)})
     with pytest.raises(ModelError, match=r"ae.safetensors holds no Wan-style VAE; Qwen-Image models need a "
                                          r"16-channel Wan-style one"):
         engine.run(Text2ImageJob(model=str(model), text_encoders=(str(qwen["qwenvl"]),), vae=str(flux_vae), **JOB),

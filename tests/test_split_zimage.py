@@ -6,7 +6,6 @@ through the folder's configs under the name of the shipped one they stand in for
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -20,7 +19,7 @@ from ddpm_studio.engine.models.home import models_home
 from ddpm_studio.engine.models.pairing import pair_in_home, split_facts
 from ddpm_studio.engine.output.metadata import read_job
 from ddpm_studio.engine.runner import Engine
-from tests.comfy_files import save_configs, save_vae
+from tests.comfy_files import header_only_file, save_configs, save_vae
 from tests.comfy_qwen3 import save_zimage_files
 from tests.tiny_zimage import save_tiny_zimage
 
@@ -115,18 +114,12 @@ def test_the_cli_takes_the_files_by_flag(zimage, configs, tmp_path, empty_cache)
     assert code == 0 and len(list((tmp_path / "out").glob("*.png"))) == 1
 
 
-def _header_file(path: Path, keys) -> Path:
-    text = json.dumps({key: {"dtype": "BF16", "shape": [1], "data_offsets": [0, 0]} for key in keys}).encode()
-    path.write_bytes(len(text).to_bytes(8, "little") + text)
-    return path
-
-
 def test_a_z_image_file_is_told_from_its_neighbours(zimage, tmp_path):
     from safetensors import safe_open
 
     with safe_open(str(zimage["model"]), framework="pt") as f:
         own = list(f.keys())
-    assert split_facts(_header_file(tmp_path / "z.safetensors", own)).family == "zimage"
+    assert split_facts(header_only_file(tmp_path / "z.safetensors", own)).family == "zimage"
     neighbours = {  # each family's telling keys, as diffusers' single_file_utils and ComfyUI know them
         "lumina2": ["cap_embedder.0.weight", "layers.0.adaLN_modulation.1.weight",
                     "context_refiner.0.attention.qkv.weight"],
@@ -138,12 +131,12 @@ def test_a_z_image_file_is_told_from_its_neighbours(zimage, tmp_path):
     }
     for name, keys in neighbours.items():
         try:
-            family = split_facts(_header_file(tmp_path / f"{name}.safetensors", keys)).family
+            family = split_facts(header_only_file(tmp_path / f"{name}.safetensors", keys)).family
         except ModelError:
             family = None
         assert family != "zimage", name
     # and its Qwen3 encoder is no Qwen2.5-VL (whose layers have no q/k norms) and no other kind
-    qwen25 = _header_file(tmp_path / "qwen_2.5_vl_7b.safetensors", ["model.layers.0.self_attn.q_proj.bias",
+    qwen25 = header_only_file(tmp_path / "qwen_2.5_vl_7b.safetensors", ["model.layers.0.self_attn.q_proj.bias",
                                                                    "model.layers.0.post_attention_layernorm.weight",
                                                                    "visual.blocks.0.attn.qkv.weight"])
     from ddpm_studio.engine.models.single_file import read_shapes
