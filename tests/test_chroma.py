@@ -61,7 +61,7 @@ def test_the_folder_is_a_chroma_model_with_its_modes(chroma):
     assert info.modes == row.variant(64).modes == ("txt2img", "img2img", "inpaint", "outpaint")
     assert info.panel == "Text to Image"
     assert info.context_dim == T5_WIDTH and row.packed == 2 and row.negative_prompt and not row.true_cfg
-    assert row.text_widths == (4096,) and not row.prompt_weights and row.addons == frozenset({"hires", "lora"})
+    assert row.text_widths == (4096,) and not row.prompt_weights and row.addons == {"hires", "lora", "attention"}
 
 
 def test_its_defaults_are_chroma1_hds(chroma):

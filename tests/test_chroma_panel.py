@@ -32,7 +32,7 @@ def test_chroma_is_listed_with_its_family_and_keeps_the_negative_prompt(panel):
     assert panel.current_model_info().family == "chroma"
     panel.prompts.negative.setPlainText("blurry")
     # LoRAs; no embeddings, VAE, ControlNet or attention maps; the hires fix through its img2img pipeline
-    assert [kind for kind, shown in offered(panel).items() if shown] == ["loras", "hires"]
+    assert [kind for kind, shown in offered(panel).items() if shown] == ["loras", "hires", "attention"]
     assert panel.form.isRowVisible(panel.prompts.negative)  # real CFG takes it
     assert not panel.form.isRowVisible(panel.prompts.true_cfg)  # its guidance scale is CFG already
     assert not panel.form.isRowVisible(panel.prompts.clip_skip)  # T5 alone

@@ -159,8 +159,9 @@ def test_chroma_is_fluxs_latents_with_t5_alone_and_real_cfg():
     assert (row.packed, row.latent_channels, row.latent_rgb, row.taesd_repo) == \
         (flux.packed, flux.latent_channels, flux.latent_rgb, flux.taesd_repo)
     assert row.negative_prompt and not row.true_cfg and row.uses_negative() and not row.prompt_weights
-    assert row.text_widths == (4096,) and family_of_text_widths((4096,)) is row and row.addons == {"hires", "lora"}
-    assert row.schedulers == ("euler", "lcm")  # ChromaPipeline passes its own sigmas, which the flow solvers do not take
+    assert row.text_widths == (4096,) and family_of_text_widths((4096,)) is row
+    assert row.addons == {"hires", "lora", "attention"}
+    assert row.schedulers == ("euler", "lcm")  # ChromaPipeline passes its own sigmas, which the flow solvers don't take
     assert row.defaults == {"scheduler": "euler", "steps": 40, "guidance_scale": 3.0}  # Chroma1-HD's card
 
 

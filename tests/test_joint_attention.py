@@ -13,6 +13,7 @@ import torch
 from ddpm_studio.engine.inspect.joint_attention import JointAttentionRecorder, joint_word_positions
 from ddpm_studio.engine.jobs.types import Text2ImageJob
 from ddpm_studio.engine.runner import Engine
+from tests.tiny_chroma import save_tiny_chroma
 from tests.tiny_flux import save_tiny_flux
 from tests.tiny_sd3 import save_tiny_sd3
 
@@ -20,7 +21,8 @@ from tests.tiny_sd3 import save_tiny_sd3
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("joint-attention")
-    return {"sd3": save_tiny_sd3(root / "tiny-sd3"), "flux": save_tiny_flux(root / "tiny-flux")}
+    return {"sd3": save_tiny_sd3(root / "tiny-sd3"), "flux": save_tiny_flux(root / "tiny-flux"),
+            "chroma": save_tiny_chroma(root / "tiny-chroma")}
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,7 @@ def _job(folder, **fields):
     return Text2ImageJob(**{**values, **fields})
 
 
-@pytest.mark.parametrize("family, text_first", [("sd3", False), ("flux", True)])
+@pytest.mark.parametrize("family, text_first", [("sd3", False), ("flux", True), ("chroma", True)])
 def test_each_blocks_map_is_its_own_attention_to_the_prompt(engine, folders, family, text_first, monkeypatch):
     """One step; the SDPA calls of the joint blocks are caught (SD 3.5 runs the negative and the prompt as one
     batch of two: row 1 is the prompt's), and each is compared with what the recorder added for that block."""
@@ -42,22 +44,26 @@ def test_each_blocks_map_is_its_own_attention_to_the_prompt(engine, folders, fam
     caught, recorded = [], []
 
     def spy(query, key, value, *args, **kwargs):
-        caught.append((query.detach().clone(), key.detach().clone()))
+        mask = kwargs.get("attn_mask")
+        caught.append((query.detach().clone(), key.detach().clone(), None if mask is None else mask.clone()))
         return sdpa(query, key, value, *args, **kwargs)
 
     monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
     monkeypatch.setattr(JointAttentionRecorder, "accumulate", lambda self, probs: recorded.append(probs.clone()))
-    engine.run(_job(folders[family]), save=False)
+    engine.run(_job(folders[family], guidance_scale=3.0 if family == "chroma" else 3.5), save=False)
     assert recorded
     tokens_n = recorded[0].shape[0]  # the picture's tokens (64² px → 8² latents → 4² patches)
     assert tokens_n == 16
     text_n = recorded[0].shape[1]  # SD 3.5: CLIP's 77 + the 256 of its absent T5; Flux: T5's 512
-    joint = [(q, k) for q, k in caught if q.shape[2] == tokens_n + text_n]  # the picture's and the prompt's tokens
+    joint = [c for c in caught if c[0].shape[2] == tokens_n + text_n]  # the picture's and the prompt's tokens
     assert len(joint) >= len(recorded)  # (and Flux's single-stream blocks after its double-stream ones)
-    for probs, (query, key) in zip(recorded, joint):  # the double-stream blocks come first, in order
+    assert (joint[0][2] is not None) == (family == "chroma")  # Chroma's attention takes its mask
+    for probs, (query, key, mask) in zip(recorded, joint):  # the double-stream blocks come first, in order
         row = query.shape[0] - 1  # the prompt's row: the second of SD 3.5's CFG batch, Flux's only one
-        weights = torch.softmax(query[row].float() @ key[row].float().transpose(-1, -2) * query.shape[-1] ** -0.5,
-                                dim=-1).sum(dim=0)  # tokens × tokens, summed over heads
+        logits = query[row].float() @ key[row].float().transpose(-1, -2) * query.shape[-1] ** -0.5
+        if mask is not None:  # Chroma's, as scaled_dot_product_attention applies it
+            logits = logits.masked_fill(~mask[row], float("-inf")) if mask.dtype == torch.bool else logits + mask[row]
+        weights = torch.softmax(logits, dim=-1).sum(dim=0)  # tokens × tokens, summed over heads
         expected = weights[text_n:, :text_n] if text_first else weights[:tokens_n, tokens_n:]
         assert probs.shape == expected.shape
         assert torch.allclose(probs, expected, atol=1e-4), (family, (probs - expected).abs().max())
@@ -76,7 +82,7 @@ def test_words_are_found_in_each_encoders_tokens(engine, folders):
     assert [ids[p] for p in words["red"]] == flux.tokenizer_2("red", add_special_tokens=False).input_ids
 
 
-@pytest.mark.parametrize("family", ["sd3", "flux"])
+@pytest.mark.parametrize("family", ["sd3", "flux", "chroma"])
 def test_a_run_carries_a_map_per_word_every_step(engine, folders, family):
     events = []
     result = engine.run(_job(folders[family], steps=2, prompt="a red fox in deep snow"), on_step=events.append,

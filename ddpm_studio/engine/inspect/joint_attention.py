@@ -1,11 +1,12 @@
-"""Per-word attention maps for the MMDiT families, SD 3.5 and Flux.1 (attention_maps.py has the UNets' and the method,
+"""Per-word attention maps for the MMDiT families, SD 3.5, Flux.1 and Chroma (attention_maps.py has the UNets' and the method,
 DAAM's): there is no cross-attention layer in them; the picture's tokens and the prompt's attend to one another in
 one joint attention per block (Esser et al., "Scaling Rectified Flow Transformers", arXiv:2403.03206). The map of a
 word is what the picture's queries give its tokens' keys under that one softmax over all keys, the picture's and the
 prompt's alike — the share of each patch's attention that goes to the word.
 
 A joint block's processor (diffusers' ``JointAttnProcessor2_0`` in SD 3.5, ``FluxAttnProcessor`` in Flux.1's double-
-stream blocks) is wrapped for one run: its own computation runs unchanged, and beside it the queries and keys are
+stream blocks, and Chroma's, which are Flux's with its attention mask over the joint sequence) is wrapped for one
+run: its own computation runs unchanged, and beside it the queries and keys are
 formed again as it forms them (the q/k norms; SD 3.5 puts the picture's tokens first, Flux the prompt's and rotates
 both by its RoPE) for image 0 of the prompt's half of the batch, and the probabilities of the prompt's columns are
 taken head by head (logsumexp over each row: the picture's keys make the memory N² per head, not per layer). Each
@@ -13,7 +14,8 @@ layer's first call in a step is the prompt's: Flux's true CFG calls it again wit
 out. Flux's single-stream blocks, where both kinds of token run as one sequence, are not recorded.
 
 The prompt's tokens: SD 3.5 reads CLIP's 77 then T5's (pipeline ``_get_clip_prompt_embeds`` and
-``_get_t5_prompt_embeds`` concatenated), Flux T5's alone; a word is the sum of its tokens in every encoder that
+``_get_t5_prompt_embeds`` concatenated), Flux and Chroma T5's alone (Chroma's mask applied as its attention applies
+it); a word is the sum of its tokens in every encoder that
 reads it. The prompt is plain text here (weights are not applied to these families).
 """
 
@@ -27,7 +29,7 @@ from ddpm_studio.engine.inspect.attention_maps import WORD, AttentionRecorder
 JOINT_PROCESSORS = {"JointAttnProcessor2_0": False, "FluxAttnProcessor": True}
 # a family's text sequence: (tokenizer, encoder that must be loaded, where its tokens start)
 TEXT_LAYOUT = {"sd3": (("tokenizer", "text_encoder", 0), ("tokenizer_3", "text_encoder_3", 77)),
-               "flux": (("tokenizer_2", "text_encoder_2", 0),)}
+               "flux": (("tokenizer_2", "text_encoder_2", 0),), "chroma": (("tokenizer", "text_encoder", 0),)}
 CLIP_TOKENS = 77
 
 
@@ -68,7 +70,8 @@ class _JointRecording:
         named = {**dict(zip(("encoder_hidden_states", "attention_mask", "image_rotary_emb"), args)), **kwargs}
         context = named.get("encoder_hidden_states")
         if context is not None and self.recorder.first_call(self.name):
-            self.recorder.add_joint(attn, hidden_states, context, self.text_first, named.get("image_rotary_emb"))
+            self.recorder.add_joint(attn, hidden_states, context, self.text_first, named.get("image_rotary_emb"),
+                                    named.get("attention_mask"))
         return out
 
 
@@ -105,7 +108,7 @@ class JointAttentionRecorder(AttentionRecorder):
         return super().take()
 
     @torch.no_grad()
-    def add_joint(self, attn, hidden_states, context, text_first: bool, rotary=None) -> None:
+    def add_joint(self, attn, hidden_states, context, text_first: bool, rotary=None, mask=None) -> None:
         row = self.prompt_row(hidden_states.shape[0])
         image, text = hidden_states[row:row + 1], context[row:row + 1]
         heads = attn.heads
@@ -130,10 +133,14 @@ class JointAttentionRecorder(AttentionRecorder):
             keys = torch.cat([key, text_key], dim=1)
             columns = slice(key.shape[1], key.shape[1] + tokens)
         query, keys = query[0].transpose(0, 1).float(), keys[0].transpose(0, 1).float()  # heads × S × D
+        if mask is not None:  # Chroma's, over the joint sequence (B × 1 × S × S): the picture's rows
+            mask = mask[row, 0, tokens:] if text_first else mask[row, 0, :query.shape[1]]
         scale = query.shape[-1] ** -0.5  # scaled_dot_product_attention's own
         probs = None
         for head in range(query.shape[0]):
             logits = query[head] @ keys[head].T * scale
+            if mask is not None:  # as scaled_dot_product_attention takes it: a bool mask keeps, a float one adds
+                logits = logits.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else logits + mask
             share = torch.exp(logits[:, columns] - torch.logsumexp(logits, dim=-1, keepdim=True))
             probs = share if probs is None else probs + share
         self.accumulate(probs)

@@ -213,7 +213,7 @@ FAMILIES: tuple[Family, ...] = (
            # Flux.1's VAE (ComfyUI comfy/supported_models.py: Chroma's latent_format is Flux's), so taef1 decodes it
            # the hires fix through ChromaImg2ImgPipeline (upscale/hires_fix.py gives it an image processor for latents)
            img2img="ChromaImg2ImgPipeline", latent_rgb=FLUX_RGB, taesd_repo="madebyollin/taef1",
-           **dict(_FLOW, addons=frozenset({"hires", "lora"})),  # LoRAs through FluxLoraLoaderMixin, as Flux.1's
+           **dict(_FLOW, addons=frozenset({"hires", "lora", "attention"})),  # LoRAs through FluxLoraLoaderMixin, as Flux.1's
            packed=2,  # real CFG: guidance_scale above 1 runs the negative prompt; T5 alone
            # ChromaPipeline always passes its own sigmas (set_timesteps(sigmas=…, mu=…)), which the flow solvers
            # (DPM++ 2M, UniPC) do not take, unlike FluxPipeline, which leaves them out for solvers on flow sigmas
