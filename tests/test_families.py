@@ -181,7 +181,8 @@ def test_klein_is_a_packed_flow_row_on_a_batch_normalised_vae_whose_distilled_fo
     row = BY_KEY["klein"]
     assert family_of_folder("Flux2KleinPipeline", 12288) is row  # the 9B's width (Qwen3-8B's 3 × 4096) too
     assert row.variant(128).kind == "flux2-klein" and row.variant(128).channels == row.latent_channels * row.packed**2
-    assert row.negative_embeds and row.addons == {"lora"} and not row.prompt_weights  # the negative as embeddings
+    assert row.negative_embeds and not row.prompt_weights  # the negative as embeddings
+    assert row.addons == {"lora", "attention"}
     assert not row.clip_skip and not row.true_cfg and row.uses_negative() and not row.uses_negative(flavour="distilled")
     assert (row.latent_rgb.scaling_factor, row.latent_rgb.shift_factor) == (1.0, 0.0) and row.latent_channels == 32
     assert not row.img2img and row.schedulers == BY_KEY["flux"].schedulers

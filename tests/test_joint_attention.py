@@ -15,6 +15,7 @@ from ddpm_studio.engine.jobs.types import Text2ImageJob
 from ddpm_studio.engine.runner import Engine
 from tests.tiny_chroma import save_tiny_chroma
 from tests.tiny_flux import save_tiny_flux
+from tests.tiny_klein import save_tiny_klein
 from tests.tiny_sd3 import save_tiny_sd3
 
 
@@ -22,7 +23,7 @@ from tests.tiny_sd3 import save_tiny_sd3
 def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("joint-attention")
     return {"sd3": save_tiny_sd3(root / "tiny-sd3"), "flux": save_tiny_flux(root / "tiny-flux"),
-            "chroma": save_tiny_chroma(root / "tiny-chroma")}
+            "chroma": save_tiny_chroma(root / "tiny-chroma"), "klein": save_tiny_klein(root / "tiny-klein")}
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def _job(folder, **fields):
     return Text2ImageJob(**{**values, **fields})
 
 
-@pytest.mark.parametrize("family, text_first", [("sd3", False), ("flux", True), ("chroma", True)])
+@pytest.mark.parametrize("family, text_first", [("sd3", False), ("flux", True), ("chroma", True), ("klein", True)])
 def test_each_blocks_map_is_its_own_attention_to_the_prompt(engine, folders, family, text_first, monkeypatch):
     """One step; the SDPA calls of the joint blocks are caught (SD 3.5 runs the negative and the prompt as one
     batch of two: row 1 is the prompt's), and each is compared with what the recorder added for that block."""
@@ -50,7 +51,8 @@ def test_each_blocks_map_is_its_own_attention_to_the_prompt(engine, folders, fam
 
     monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
     monkeypatch.setattr(JointAttentionRecorder, "accumulate", lambda self, probs: recorded.append(probs.clone()))
-    engine.run(_job(folders[family], guidance_scale=3.0 if family == "chroma" else 3.5), save=False)
+    guidance = {"chroma": 3.0, "klein": 1.0}.get(family, 3.5)
+    engine.run(_job(folders[family], guidance_scale=guidance), save=False)
     assert recorded
     tokens_n = recorded[0].shape[0]  # the picture's tokens (64² px → 8² latents → 4² patches)
     assert tokens_n == 16
@@ -80,9 +82,16 @@ def test_words_are_found_in_each_encoders_tokens(engine, folders):
     words = dict(joint_word_positions(flux, "flux", "a red fox"))
     ids = flux.tokenizer_2("a red fox").input_ids
     assert [ids[p] for p in words["red"]] == flux.tokenizer_2("red", add_special_tokens=False).input_ids
+    klein = engine.load(str(folders["klein"]), "txt2img").pipe  # the prompt inside Qwen3's chat template
+    words = dict(joint_word_positions(klein, "klein", "a red fox"))
+    assert list(words) == ["a", "red", "fox"] and words["a"][0] > 2  # after the template's opening tokens
+    ids = klein.tokenizer(klein.tokenizer.apply_chat_template([{"role": "user", "content": "a red fox"}],
+                                                              tokenize=False, add_generation_prompt=True,
+                                                              enable_thinking=False)).input_ids
+    assert [ids[p] for p in words["fox"]] == klein.tokenizer(" fox", add_special_tokens=False).input_ids
 
 
-@pytest.mark.parametrize("family", ["sd3", "flux", "chroma"])
+@pytest.mark.parametrize("family", ["sd3", "flux", "chroma", "klein"])
 def test_a_run_carries_a_map_per_word_every_step(engine, folders, family):
     events = []
     result = engine.run(_job(folders[family], steps=2, prompt="a red fox in deep snow"), on_step=events.append,

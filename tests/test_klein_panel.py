@@ -33,7 +33,7 @@ def test_klein_hides_the_negative_prompt_clip_skip_and_the_other_addon_rows_and_
     choose(panel, "tiny-klein")
     panel.prompts.clip_skip.setValue(2)
     choose(panel, "tiny-klein")
-    assert [kind for kind, on in offered(panel).items() if on] == ["loras"]  # its LoRAs only
+    assert [kind for kind, on in offered(panel).items() if on] == ["loras", "attention"]  # its LoRAs, attention maps
     assert not panel.form.isRowVisible(panel.prompts.negative)
     assert not panel.form.isRowVisible(panel.prompts.clip_skip)  # its pipeline has none
     fields = panel.job_fields()

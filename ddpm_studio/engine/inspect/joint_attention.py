@@ -1,12 +1,12 @@
-"""Per-word attention maps for the MMDiT families, SD 3.5, Flux.1 and Chroma (attention_maps.py has the UNets' and the method,
+"""Per-word attention maps for the MMDiT families, SD 3.5, Flux.1, Chroma and Flux.2 Klein (attention_maps.py has the UNets' and the method,
 DAAM's): there is no cross-attention layer in them; the picture's tokens and the prompt's attend to one another in
 one joint attention per block (Esser et al., "Scaling Rectified Flow Transformers", arXiv:2403.03206). The map of a
 word is what the picture's queries give its tokens' keys under that one softmax over all keys, the picture's and the
 prompt's alike — the share of each patch's attention that goes to the word.
 
 A joint block's processor (diffusers' ``JointAttnProcessor2_0`` in SD 3.5, ``FluxAttnProcessor`` in Flux.1's double-
-stream blocks, and Chroma's, which are Flux's with its attention mask over the joint sequence) is wrapped for one
-run: its own computation runs unchanged, and beside it the queries and keys are
+stream blocks, and Chroma's, which are Flux's with its attention mask over the joint sequence; ``Flux2AttnProcessor``
+in Klein's) is wrapped for one run: its own computation runs unchanged, and beside it the queries and keys are
 formed again as it forms them (the q/k norms; SD 3.5 puts the picture's tokens first, Flux the prompt's and rotates
 both by its RoPE) for image 0 of the prompt's half of the batch, and the probabilities of the prompt's columns are
 taken head by head (logsumexp over each row: the picture's keys make the memory N² per head, not per layer). Each
@@ -15,7 +15,7 @@ out. Flux's single-stream blocks, where both kinds of token run as one sequence,
 
 The prompt's tokens: SD 3.5 reads CLIP's 77 then T5's (pipeline ``_get_clip_prompt_embeds`` and
 ``_get_t5_prompt_embeds`` concatenated), Flux and Chroma T5's alone (Chroma's mask applied as its attention applies
-it); a word is the sum of its tokens in every encoder that
+it), Klein Qwen3's, the prompt inside its chat template; a word is the sum of its tokens in every encoder that
 reads it. The prompt is plain text here (weights are not applied to these families).
 """
 
@@ -26,10 +26,21 @@ import torch
 from ddpm_studio.engine.inspect.attention_maps import WORD, AttentionRecorder
 
 # the processors recorded, by class name → whether the prompt's tokens come first in the joint sequence
-JOINT_PROCESSORS = {"JointAttnProcessor2_0": False, "FluxAttnProcessor": True}
+JOINT_PROCESSORS = {"JointAttnProcessor2_0": False, "FluxAttnProcessor": True, "Flux2AttnProcessor": True}
 # a family's text sequence: (tokenizer, encoder that must be loaded, where its tokens start)
 TEXT_LAYOUT = {"sd3": (("tokenizer", "text_encoder", 0), ("tokenizer_3", "text_encoder_3", 77)),
-               "flux": (("tokenizer_2", "text_encoder_2", 0),), "chroma": (("tokenizer", "text_encoder", 0),)}
+               "flux": (("tokenizer_2", "text_encoder_2", 0),), "chroma": (("tokenizer", "text_encoder", 0),),
+               "klein": (("tokenizer", "text_encoder", 0),)}
+
+
+def _chat(tokenizer, prompt: str) -> str:
+    """Flux.2 Klein's text: the prompt as a user's turn of Qwen3's chat template (Flux2KleinPipeline's
+    ``_get_qwen3_prompt_embeds``), which its tokens sit inside."""
+    return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                         add_generation_prompt=True, enable_thinking=False)
+
+
+TEMPLATES = {"klein": _chat}  # a family whose encoder reads the prompt inside a text of its own
 CLIP_TOKENS = 77
 
 
@@ -45,16 +56,20 @@ def joint_word_positions(pipe, family: str, prompt: str) -> list[tuple[str, list
         tokenizer = getattr(pipe, tokenizer_name, None)
         if tokenizer is None or getattr(pipe, encoder_name, None) is None:  # SD 3.5 without its T5
             continue
-        flat = tokenizer(prompt).input_ids
+        template = TEMPLATES.get(family)
+        flat = tokenizer(template(tokenizer, prompt) if template else prompt).input_ids
         cursor = 0
         for number, match in enumerate(WORD.finditer(prompt)):
-            ids = tokenizer(match.group(0), add_special_tokens=False).input_ids
-            for at in range(cursor, len(flat) - len(ids) + 1):
-                if ids and flat[at:at + len(ids)] == ids:
-                    word = found.setdefault(number, (match.group(0), []))
-                    word[1].extend(start + p for p in range(at, at + len(ids)))
-                    cursor = at + len(ids)
-                    break
+            # a byte-level BPE (Qwen's) reads a word after a space as another token than the word alone
+            forms = [tokenizer(text, add_special_tokens=False).input_ids for text in (match.group(0),
+                                                                                      " " + match.group(0))]
+            hit = next(((at, ids) for at in range(cursor, len(flat)) for ids in forms
+                        if ids and flat[at:at + len(ids)] == ids), None)
+            if hit is not None:
+                at, ids = hit
+                word = found.setdefault(number, (match.group(0), []))
+                word[1].extend(start + p for p in range(at, at + len(ids)))
+                cursor = at + len(ids)
     return [found[number] for number in sorted(found)]
 
 

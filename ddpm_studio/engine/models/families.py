@@ -291,7 +291,8 @@ FAMILIES: tuple[Family, ...] = (
                # per Model") give Klein 4B and 9B up to 4 of them, the one edited and 3 more
                "instruct": "Flux2KleinPipeline"}), references=3),),
            img2img="", latent_rgb=FLUX2_RGB, taesd_repo="",
-           **{**_FLOW, "latent_channels": 32, "addons": frozenset({"lora"})},  # LoRAs: Flux2LoraLoaderMixin
+           # LoRAs through Flux2LoraLoaderMixin; attention maps from its double-stream blocks' joint attention
+           **{**_FLOW, "latent_channels": 32, "addons": frozenset({"lora", "attention"})},
            packed=2, negative_embeds=True,  # its pipeline takes negative_prompt_embeds, not the text
            schedulers=("euler", "dpm++2m", "unipc", "lcm"),  # it shifts the schedule by the picture's size (mu), as Flux.1
            # Flux2KleinPipeline's defaults and its docstring's example (the base 9B): 50 steps at guidance 4.0, CFG
