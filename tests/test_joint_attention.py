@@ -16,6 +16,7 @@ from ddpm_studio.engine.runner import Engine
 from tests.tiny_chroma import save_tiny_chroma
 from tests.tiny_flux import save_tiny_flux
 from tests.tiny_klein import save_tiny_klein
+from tests.tiny_qwenimage import save_tiny_qwenimage
 from tests.tiny_sd3 import save_tiny_sd3
 
 
@@ -23,7 +24,8 @@ from tests.tiny_sd3 import save_tiny_sd3
 def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("joint-attention")
     return {"sd3": save_tiny_sd3(root / "tiny-sd3"), "flux": save_tiny_flux(root / "tiny-flux"),
-            "chroma": save_tiny_chroma(root / "tiny-chroma"), "klein": save_tiny_klein(root / "tiny-klein")}
+            "chroma": save_tiny_chroma(root / "tiny-chroma"), "klein": save_tiny_klein(root / "tiny-klein"),
+            "qwenimage": save_tiny_qwenimage(root / "tiny-qwen-image")}
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +39,8 @@ def _job(folder, **fields):
     return Text2ImageJob(**{**values, **fields})
 
 
-@pytest.mark.parametrize("family, text_first", [("sd3", False), ("flux", True), ("chroma", True), ("klein", True)])
+@pytest.mark.parametrize("family, text_first", [("sd3", False), ("flux", True), ("chroma", True), ("klein", True),
+                                                ("qwenimage", True)])
 def test_each_blocks_map_is_its_own_attention_to_the_prompt(engine, folders, family, text_first, monkeypatch):
     """One step; the SDPA calls of the joint blocks are caught (SD 3.5 runs the negative and the prompt as one
     batch of two: row 1 is the prompt's), and each is compared with what the recorder added for that block."""
@@ -51,15 +54,17 @@ def test_each_blocks_map_is_its_own_attention_to_the_prompt(engine, folders, fam
 
     monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
     monkeypatch.setattr(JointAttentionRecorder, "accumulate", lambda self, probs: recorded.append(probs.clone()))
-    guidance = {"chroma": 3.0, "klein": 1.0}.get(family, 3.5)
-    engine.run(_job(folders[family], guidance_scale=guidance), save=False)
+    # Qwen-Image: 2 steps (its shift_terminal schedule divides by zero at 1) without true CFG (one call a step)
+    guidance = {"chroma": 3.0, "klein": 1.0, "qwenimage": 1.0}.get(family, 3.5)
+    engine.run(_job(folders[family], guidance_scale=guidance, steps=2 if family == "qwenimage" else 1), save=False)
     assert recorded
     tokens_n = recorded[0].shape[0]  # the picture's tokens (64² px → 8² latents → 4² patches)
     assert tokens_n == 16
     text_n = recorded[0].shape[1]  # SD 3.5: CLIP's 77 + the 256 of its absent T5; Flux: T5's 512
     joint = [c for c in caught if c[0].shape[2] == tokens_n + text_n]  # the picture's and the prompt's tokens
     assert len(joint) >= len(recorded)  # (and Flux's single-stream blocks after its double-stream ones)
-    assert (joint[0][2] is not None) == (family == "chroma")  # Chroma's attention takes its mask
+    # Chroma's attention takes its mask (Qwen-Image's pipeline passes none for one prompt without padding)
+    assert (joint[0][2] is not None) == (family == "chroma")
     for probs, (query, key, mask) in zip(recorded, joint):  # the double-stream blocks come first, in order
         row = query.shape[0] - 1  # the prompt's row: the second of SD 3.5's CFG batch, Flux's only one
         logits = query[row].float() @ key[row].float().transpose(-1, -2) * query.shape[-1] ** -0.5
@@ -91,7 +96,7 @@ def test_words_are_found_in_each_encoders_tokens(engine, folders):
     assert [ids[p] for p in words["fox"]] == klein.tokenizer(" fox", add_special_tokens=False).input_ids
 
 
-@pytest.mark.parametrize("family", ["sd3", "flux", "chroma", "klein"])
+@pytest.mark.parametrize("family", ["sd3", "flux", "chroma", "klein", "qwenimage"])
 def test_a_run_carries_a_map_per_word_every_step(engine, folders, family):
     events = []
     result = engine.run(_job(folders[family], steps=2, prompt="a red fox in deep snow"), on_step=events.append,

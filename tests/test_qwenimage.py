@@ -77,7 +77,8 @@ def test_its_defaults_are_its_pipelines_and_model_cards():
     assert family_of_folder("QwenImagePipeline", 3584) is row and family_of_text_widths((3584,)) is row
     assert row.variant(64).channels == row.latent_channels * row.packed**2 and row.taesd_repo == ""
     assert row.defaults == {"scheduler": "euler", "steps": 50, "guidance_scale": 4.0} and row.side == 1328
-    assert row.schedulers == ("euler", "unipc", "lcm") and row.addons == {"hires", "lora"} and not row.prompt_weights
+    assert row.schedulers == ("euler", "unipc", "lcm") and not row.prompt_weights
+    assert row.addons == {"hires", "lora", "attention"}
 
 
 def test_text_to_image_is_the_bare_pipelines_with_true_cfg_and_previews_every_step(engine, qwen, tmp_path):
@@ -156,8 +157,9 @@ def test_the_unipc_solver_keeps_the_folders_terminal_sigma():
 def test_addons_it_does_not_take_are_refused_by_name(engine, qwen):
     with pytest.raises(ModelError, match="No LoRA named 'style'"):  # LoRAs it takes (test_flow_loras.py)
         engine.run(_job(qwen, prompt="a cat <lora:style:0.8>"), save=False)
-    with pytest.raises(ModelError, match="does not take attention maps"):
-        engine.run(_job(qwen, attention_maps=True), save=False)
+    with pytest.raises(ModelError, match="Qwen-Image model, which does not take ControlNet"):
+        engine.run(_job(qwen, controlnets=(("some-controlnet", 1.0, 0.0, 1.0),), control_images=("pose.png",)),
+                   save=False)
 
 
 def test_cancel_inside_a_step_stops_the_run_with_no_image(engine, qwen, tmp_path):

@@ -30,7 +30,8 @@ def test_qwen_image_hides_the_addon_rows_keeps_the_negative_prompt_and_brings_it
     panel.prompts.negative.setPlainText("blurry")
     panel.prompts.clip_skip.setValue(2)
     choose(panel, "tiny-qwen-image")
-    assert [kind for kind, on in offered(panel).items() if on] == ["loras", "hires"]  # through its img2img pipeline
+    # the hires fix through its img2img pipeline; attention maps from its joint attention
+    assert [kind for kind, on in offered(panel).items() if on] == ["loras", "hires", "attention"]
     assert panel.form.isRowVisible(panel.prompts.negative)
     assert not panel.form.isRowVisible(panel.prompts.clip_skip)  # no CLIP encoder to skip layers of
     listed = [panel.scheduler_box.itemData(i) for i in range(panel.scheduler_box.count())]

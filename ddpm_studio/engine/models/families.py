@@ -265,7 +265,7 @@ FAMILIES: tuple[Family, ...] = (
                              _frozen({"instruct": "QwenImageEditPlusPipeline"}), references=2,
                              needs=("torchvision",))),
            img2img="QwenImageImg2ImgPipeline", latent_rgb=WAN21_RGB, taesd_repo="",  # no AutoencoderTiny for it
-           **{**_FLOW, "side": 1328, "addons": frozenset({"hires", "lora"})},  # its model card's 1:1 size; the hires fix
+           **{**_FLOW, "side": 1328, "addons": frozenset({"hires", "lora", "attention"})},  # its model card's 1:1 size; the hires fix
            # through QwenImageImg2ImgPipeline
            packed=2, guidance_argument="true_cfg_scale",
            # its pipeline sets the schedule by sigmas (set_timesteps(sigmas=…, mu=…)): DPM++ 2M takes no sigmas
