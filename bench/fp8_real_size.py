@@ -1,7 +1,7 @@
 """A real-size float8 diffusion model on the CPU, offline: Z-Image Turbo's 6 B transformer in float8 e4m3fn with
 random weights, written as ComfyUI ships ``z_image_turbo_fp8*.safetensors`` (the original key layout, the linear
 weights float8, norms, biases and pad tokens bf16), loaded through DDPM Studio's float8 loader
-(engine/models/float8_files.py) and run for 1 step at 256×256 in ZImagePipeline with Flux.1's VAE at its real size
+(engine/models/storage/float8_files.py) and run for 1 step at 256×256 in ZImagePipeline with Flux.1's VAE at its real size
 and a small Qwen3-shaped text encoder stand-in (2560 wide, as Qwen3-4B, which the transformer's cap_feat_dim reads;
 two layers, a byte-level vocabulary). Not a test: it needs ~6.3 GB of disk and ~8 GB of memory.
 
@@ -94,8 +94,8 @@ def measure(path: Path, dtype_name: str) -> dict:
     from transformers import Qwen3Config, Qwen3Model
 
     sys.path.insert(0, str(ROOT))
-    from ddpm_studio.engine.models.float8_casting import float8_parameters
-    from ddpm_studio.engine.models.float8_files import load_float8_denoiser
+    from ddpm_studio.engine.models.storage.float8_casting import float8_parameters
+    from ddpm_studio.engine.models.storage.float8_files import load_float8_denoiser
     from tests.tiny_zimage import tiny_qwen_tokenizer
 
     dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[dtype_name]

@@ -1,5 +1,5 @@
 """float8 storage against bf16 per step on the CPU: what casting each layer's float8 weights to the compute dtype as
-it runs (engine/models/float8_casting.py) costs against weights already in that dtype.
+it runs (engine/models/storage/float8_casting.py) costs against weights already in that dtype.
 
 One Z-Image-Turbo-wide transformer (diffusers' ZImageTransformer2DModel defaults: dim 3840, 30 heads, cap_feat_dim
 2560) cut to 2 main layers and 1 refiner layer of each kind, random weights, a 256×256 picture (256 tokens) and a
@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def build(storage: str):
     from diffusers import ZImageTransformer2DModel
 
-    from ddpm_studio.engine.models.float8_casting import enable_stored_float8
+    from ddpm_studio.engine.models.storage.float8_casting import enable_stored_float8
 
     torch.manual_seed(0)
     model = ZImageTransformer2DModel(n_layers=2, n_refiner_layers=1).to(torch.bfloat16).eval().requires_grad_(False)

@@ -34,8 +34,8 @@ def test_a_float8_file_generates_with_its_weights_float8_in_memory(flux, configs
 
 
 def test_the_float8_layers_compute_in_the_compute_dtype_and_rest_as_stored(flux, configs, monkeypatch):
-    from ddpm_studio.engine.models.float8_casting import FLOAT8
-    from ddpm_studio.engine.models.float8_files import load_float8_denoiser
+    from ddpm_studio.engine.models.storage.float8_casting import FLOAT8
+    from ddpm_studio.engine.models.storage.float8_files import load_float8_denoiser
 
     model = load_float8_denoiser("FluxTransformer2DModel", flux["fp8"], configs / "flux.1-dev", "transformer",
                                  torch.bfloat16)
@@ -77,7 +77,7 @@ def _transformer_out(model):
 def test_a_scaled_float8_file_equals_its_dequantised_reference(flux, configs, name):
     from diffusers import FluxTransformer2DModel
 
-    from ddpm_studio.engine.models.float8_files import float8_storage, load_float8_denoiser
+    from ddpm_studio.engine.models.storage.float8_files import float8_storage, load_float8_denoiser
 
     assert float8_storage(flux[name]) == "scaled float8 e4m3fn"
     config = configs / "flux.1-dev"
@@ -147,7 +147,7 @@ def test_the_cli_finds_a_gguf_file_in_the_models_home_by_name(flux, configs, tmp
 def test_a_lora_on_a_float8_transformer_is_made_in_the_compute_dtype_and_runs(flux, configs):
     from peft import LoraConfig
 
-    from ddpm_studio.engine.models.float8_files import load_float8_denoiser
+    from ddpm_studio.engine.models.storage.float8_files import load_float8_denoiser
 
     model = load_float8_denoiser("FluxTransformer2DModel", flux["fp8"], configs / "flux.1-dev", "transformer",
                                  torch.float32)
@@ -179,7 +179,7 @@ def test_each_gguf_quantisation_computes_what_gguf_dequantises(configs, tmp_path
     from diffusers import FluxTransformer2DModel
     from safetensors.torch import save_file
 
-    from ddpm_studio.engine.models.gguf_files import gguf_storage, load_gguf_denoiser
+    from ddpm_studio.engine.models.storage.gguf_files import gguf_storage, load_gguf_denoiser
     from tests.comfy_files import flux_to_original
 
     torch.manual_seed(0)
@@ -215,7 +215,7 @@ def test_a_float8_zimage_transformer_computes_its_timestep_embedder_in_the_compu
     from diffusers import ZImageTransformer2DModel
     from safetensors.torch import save_file
 
-    from ddpm_studio.engine.models.float8_files import load_float8_denoiser
+    from ddpm_studio.engine.models.storage.float8_files import load_float8_denoiser
     from tests.comfy_quantized import zimage_to_original
     from tests.tiny_zimage import tiny_zimage_pipeline
 

@@ -230,7 +230,7 @@ def _split_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo | None:
     folder = configs_root() / facts.config  # its config's (Flux.1 schnell), or its index's (Klein's is_distilled)
     index = read_json(folder / "model_index.json") if (folder / "model_index.json").is_file() else {}
     flavour = row.flavour_of(_denoiser_config(folder, row), index if isinstance(index, dict) else {})
-    from ddpm_studio.engine.models.quantized import storage_of
+    from ddpm_studio.engine.models.storage.quantized import storage_of
 
     stored = storage_of(path)  # float8 or GGUF: said where the model is
     return ModelInfo(ref=ref, path=path, name=path.stem,

@@ -25,7 +25,7 @@ from ddpm_studio.engine.models.families import BY_KEY, FAMILY_NAMES, family_of_c
 from ddpm_studio.paths import resources_dir
 
 SAFE_SUFFIXES = (".safetensors",)
-GGUF_SUFFIXES = (".gguf",)  # diffusion-model files only (models/gguf_files.py)
+GGUF_SUFFIXES = (".gguf",)  # diffusion-model files only (models/storage/gguf_files.py)
 PICKLE_FILE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
 UPSCALER_KEY = "model.diffusion_model.input_blocks.10.0.skip_connection.bias"
@@ -65,7 +65,7 @@ def read_shapes(path: Path, allow_pickle: bool = False) -> dict[str, tuple[int, 
     """Tensor name → shape, from the safetensors header (or a GGUF file's; no weights read)."""
     if path.suffix.lower() in GGUF_SUFFIXES:
         from ddpm_studio.engine.errors import ModelError
-        from ddpm_studio.engine.models.gguf_files import gguf_shapes
+        from ddpm_studio.engine.models.storage.gguf_files import gguf_shapes
 
         if not path.is_file():
             raise SingleFileError(f"Checkpoint not found: {path}")

@@ -184,7 +184,7 @@ def load_split(path: Path, facts: SplitFacts, pipeline_class: str, dtype, text_e
     index = json.loads((config / "model_index.json").read_text(encoding="utf-8"))
     parts: dict = {}
     try:
-        from ddpm_studio.engine.models.quantized import load_denoiser  # float8, GGUF: kept as stored
+        from ddpm_studio.engine.models.storage.quantized import load_denoiser  # float8, GGUF: kept as stored
 
         parts[family.denoiser], stored = load_denoiser(index[family.denoiser][1], path, config, family.denoiser, dtype,
                                                        plain_source=_denoiser_source)
@@ -204,7 +204,7 @@ def load_split(path: Path, facts: SplitFacts, pipeline_class: str, dtype, text_e
         from ddpm_studio.engine.models.text_files import load_text_encoder
 
         parts[part.folder] = load_text_encoder(index[part.folder][1], config / part.folder, found, dtype)
-        from ddpm_studio.engine.models.quantized import storage_words, text_storage
+        from ddpm_studio.engine.models.storage.quantized import storage_words, text_storage
 
         if text_storage(found.path, found.prefix):  # float8 or GGUF (its file, or its part of the model's)
             notes.append(f"{part.name}: {storage_words(text_storage(found.path, found.prefix), dtype)}")

@@ -109,11 +109,11 @@ def load_text_encoder(class_name: str, config: Path, found: TextEncoderFile, dty
     import transformers
     from accelerate import init_empty_weights
 
-    from ddpm_studio.engine.models.float8_files import float8_storage, split_float8_state
-    from ddpm_studio.engine.models.gguf_files import is_gguf
+    from ddpm_studio.engine.models.storage.float8_files import float8_storage, split_float8_state
+    from ddpm_studio.engine.models.storage.gguf_files import is_gguf
 
     if is_gguf(found.path):  # a T5 in GGUF (t5-v1_1-xxl-encoder-Q8_0.gguf): its blocks kept
-        from ddpm_studio.engine.models.gguf_text import load_gguf_t5
+        from ddpm_studio.engine.models.storage.gguf_text import load_gguf_t5
 
         return load_gguf_t5(class_name, config, found.path, dtype)
     cls = getattr(transformers, class_name)
@@ -155,7 +155,7 @@ def load_text_encoder(class_name: str, config: Path, found: TextEncoderFile, dty
                          f"{' …' if len(missing) > 3 else ''}.")
     keep = getattr(model, "_keep_in_fp32_modules", None) or ()
     if stored:
-        from ddpm_studio.engine.models.float8_casting import TEXT_GROUPS, enable_stored_float8, report_compute_dtype
+        from ddpm_studio.engine.models.storage.float8_casting import TEXT_GROUPS, enable_stored_float8, report_compute_dtype
 
         enable_stored_float8(model, dtype, scales, TEXT_GROUPS, tuple(keep) if dtype == torch.float16 else ())
         report_compute_dtype(model, dtype)

@@ -33,7 +33,7 @@ def load_vae(class_name: str, path: Path, config: Path, dtype):
         from ddpm_studio.engine.models.wan_vae import load_wan_vae
 
         return load_wan_vae(class_name, path, config, dtype)
-    from ddpm_studio.engine.models.quantized import vae_source
+    from ddpm_studio.engine.models.storage.quantized import vae_source
 
     cls = getattr(diffusers, class_name)
     return cls.from_single_file(vae_source(path), config=str(config), subfolder="vae", local_files_only=True,

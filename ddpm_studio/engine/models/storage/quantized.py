@@ -12,19 +12,19 @@ from pathlib import Path
 
 def storage_of(path: Path) -> str:
     """"float8 e4m3fn", "scaled float8 e4m3fn", "float8 e5m2", "GGUF Q8_0" …; "" for a plain file."""
-    from ddpm_studio.engine.models.gguf_files import gguf_storage, is_gguf
+    from ddpm_studio.engine.models.storage.gguf_files import gguf_storage, is_gguf
 
     if is_gguf(path):
         return gguf_storage(path)
-    from ddpm_studio.engine.models.float8_files import float8_storage
+    from ddpm_studio.engine.models.storage.float8_files import float8_storage
 
     return float8_storage(path)
 
 
 def text_storage(path: Path, prefix: str = "") -> str:
     """What a text encoder's tensors (``prefix``: its part of an all-in-one file) are stored as; "" when plain."""
-    from ddpm_studio.engine.models.float8_files import float8_storage
-    from ddpm_studio.engine.models.gguf_files import gguf_storage, is_gguf
+    from ddpm_studio.engine.models.storage.float8_files import float8_storage
+    from ddpm_studio.engine.models.storage.gguf_files import gguf_storage, is_gguf
 
     return gguf_storage(path) if is_gguf(path) else float8_storage(path, prefix)
 
@@ -45,11 +45,11 @@ def load_denoiser(class_name: str, path: Path, config: Path, subfolder: str, dty
     file is read by diffusers from ``plain_source(path)`` (split_files: its tensors without ComfyUI's prefix)."""
     storage = storage_of(path)
     if storage.startswith("GGUF"):
-        from ddpm_studio.engine.models.gguf_files import load_gguf_denoiser
+        from ddpm_studio.engine.models.storage.gguf_files import load_gguf_denoiser
 
         model = load_gguf_denoiser(class_name, path, config, subfolder, dtype)
     elif storage:
-        from ddpm_studio.engine.models.float8_files import load_float8_denoiser
+        from ddpm_studio.engine.models.storage.float8_files import load_float8_denoiser
 
         model = load_float8_denoiser(class_name, path, config, subfolder, dtype)
     else:
@@ -69,13 +69,13 @@ def vae_source(path: Path):
     beside the ones kept."""
     if is_gguf_path(path) or not storage_of(path):
         return str(path)
-    from ddpm_studio.engine.models.float8_files import _read_tensors, read_header
+    from ddpm_studio.engine.models.storage.float8_files import _read_tensors, read_header
 
     header, _ = read_header(path)
     return _read_tensors(path, header, [key for key in header if key.startswith(VAE_PREFIXES)])
 
 
 def is_gguf_path(path: Path) -> bool:
-    from ddpm_studio.engine.models.gguf_files import is_gguf
+    from ddpm_studio.engine.models.storage.gguf_files import is_gguf
 
     return is_gguf(path)

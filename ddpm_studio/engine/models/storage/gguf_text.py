@@ -93,7 +93,7 @@ def load_gguf_t5(class_name: str, config: Path, path: Path, dtype):
     from diffusers.models.model_loading_utils import load_gguf_checkpoint
     from diffusers.quantizers.gguf.utils import GGUFParameter, _replace_with_gguf_linear, dequantize_gguf_tensor
 
-    from ddpm_studio.engine.models.float8_casting import report_compute_dtype
+    from ddpm_studio.engine.models.storage.float8_casting import report_compute_dtype
 
     try:
         tensors = load_gguf_checkpoint(str(path))

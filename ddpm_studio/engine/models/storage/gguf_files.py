@@ -41,7 +41,7 @@ def _reader(path: Path):
 def gguf_shapes(path: Path) -> dict[str, tuple[int, ...]]:
     """Tensor name → shape (torch's order) of a GGUF file, from its header; a T5 encoder's (llama.cpp's names)
     under transformers' names, as text_files.py reads a T5 file (gguf_text.py)."""
-    from ddpm_studio.engine.models.gguf_text import T5_ARCH, architecture, t5_shapes
+    from ddpm_studio.engine.models.storage.gguf_text import T5_ARCH, architecture, t5_shapes
 
     reader = _reader(path)
     if architecture(reader) == T5_ARCH:

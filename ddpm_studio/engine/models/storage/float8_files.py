@@ -148,7 +148,7 @@ def split_float8_state(tensors: dict, dtype) -> tuple[dict, dict]:
     weight name → scale). Its key names are transformers' own, so a scale names its weight directly."""
     import torch
 
-    from ddpm_studio.engine.models.float8_casting import FLOAT8
+    from ddpm_studio.engine.models.storage.float8_casting import FLOAT8
 
     state, scales = {}, {}
     for key, tensor in tensors.items():
@@ -216,7 +216,7 @@ def load_float8_denoiser(class_name: str, path: Path, config: Path, subfolder: s
     import torch
     from accelerate import init_empty_weights
 
-    from ddpm_studio.engine.models.float8_casting import enable_stored_float8
+    from ddpm_studio.engine.models.storage.float8_casting import enable_stored_float8
 
     cls = getattr(diffusers, class_name)
     state, scales = read_float8_file(path)
