@@ -83,6 +83,7 @@ def _seeds_resolving_apart(resolver, template, count=2):
 
 
 def test_a_batch_records_each_images_prompt_and_restores_the_template(model, folders, tmp_path):
+    from ddpm_studio.engine.gallery.rows import row_from_png
     from ddpm_studio.engine.output.metadata import read_job, read_metadata, read_png_text
     from ddpm_studio.engine.png.chunks import PARAMETERS_KEY
 
@@ -102,6 +103,7 @@ def test_a_batch_records_each_images_prompt_and_restores_the_template(model, fol
         assert parameters.startswith(f"{prompt}\nNegative prompt: {negative}\n")
         assert f"Seed: {seed + index}," in parameters
         assert read_metadata(path)["resolved"]["prompt"] == prompt
+        assert row_from_png(path)["prompt"] == prompt  # the gallery finds the image by its resolved words
         restored = read_job(path, own_seed=True)
         assert restored.prompt == template and restored.negative_prompt == "{blurry|dark}"  # the template back
         alone = engine.run(restored.replace(batch_size=1, output_dir=""), save=False)  # its seed, its prompt
