@@ -293,6 +293,16 @@ def _addon_arguments(parser) -> None:
                              "--vae-dir) instead of the model's own; for a diffusion-model file (SD 3.5, Flux.1): "
                              "its VAE file (ComfyUI's models/vae, e.g. Flux's ae.safetensors)")
     parser.add_argument("--vae-dir", action="append", default=[], metavar="DIR", help="a folder of VAEs (repeatable)")
+    parser.add_argument("--wildcards", action="append", default=[], metavar="DIR",
+                        help="a folder of wildcard files: __NAME__ in the prompt is one line of NAME.txt (sub-folders: "
+                             "__sub/NAME__), {a|b|c} one of the options, chosen per image from its seed (repeatable; "
+                             "the models home's wildcards folders are read too)")
+    parser.add_argument("--styles", action="append", default=[], metavar="FILE",
+                        help="an A1111 styles.csv (name,prompt,negative_prompt) for --style (repeatable; the models "
+                             "home's styles.csv is read too)")
+    parser.add_argument("--style", action="append", default=[], metavar="NAME",
+                        help="apply a style to the prompt and the negative prompt: its {prompt} is where yours goes, "
+                             "else its text is added after yours (repeatable: applied in order)")
     parser.add_argument("--models-home", metavar="DIR",
                         help="an A1111 or ComfyUI folder: its LoRAs, embeddings and VAEs are found by name, "
                              "--model may name one of its checkpoints or diffusion models, and a diffusion model is "

@@ -50,7 +50,10 @@ def base_job(args, scheduler: str | None = None, steps: int | None = None, guida
         return GenerateJob(guide_model=guide, **fields)
     if "txt2img" in info.modes:
         width, _, height = args.size.lower().partition("x")
-        return Text2ImageJob(prompt=args.prompt, negative_prompt=args.negative, width=int(width),
+        from ddpm_studio.commands.sample import styled_prompts
+
+        prompt, negative = styled_prompts(args)  # each --style applied
+        return Text2ImageJob(prompt=prompt, negative_prompt=negative, width=int(width),
                              height=int(height or width), **addons, **fields)
     raise JobError(f"{info.path} is a model for the {info.panel} panel; races and grids run Generate and Text to "
                    "Image models.")

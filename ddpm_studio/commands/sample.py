@@ -88,8 +88,29 @@ def _prompt_fields(args) -> dict:
     guidance = args.guidance if args.guidance is not None else defaults.get("guidance_scale", args.guidance_default)
     if getattr(args, "true_cfg", 1.0) != 1.0:  # txt2img: Flux's true CFG
         extra["true_cfg_scale"] = args.true_cfg
-    return dict(prompt=args.prompt, negative_prompt=args.negative, guidance_scale=guidance,
+    prompt, negative = styled_prompts(args)
+    return dict(prompt=prompt, negative_prompt=negative, guidance_scale=guidance,
                 **extra, **_common_job_fields(args, model, defaults))
+
+
+def styled_prompts(args) -> tuple[str, str]:
+    """``--prompt`` and ``--negative`` with each ``--style`` applied in order (A1111's styles.csv: ``--styles`` files,
+    then the models home's); the job holds the applied text."""
+    names = list(getattr(args, "style", None) or [])
+    if not names:
+        return args.prompt, args.negative
+    from ddpm_studio.engine.prompts.styles import apply_styles, chosen, home_styles_file, read_styles
+
+    files = list(getattr(args, "styles", None) or [])
+    if getattr(args, "models_home", None):
+        from ddpm_studio.engine.models.home import models_home
+
+        home = home_styles_file(models_home(args.models_home).root)
+        files += [home] if home else []
+    available = {}
+    for path in files:  # a file given that cannot be read is an error: it was asked for
+        available.update(read_styles(path))
+    return apply_styles(args.prompt, args.negative, chosen(available, names, files))
 
 
 def control_fields(args) -> dict:
@@ -199,13 +220,15 @@ def addon_folders(args):
 
     folders = AddonFolders(loras=list(getattr(args, "lora_dir", [])), embeddings=list(getattr(args, "embeddings", [])),
                            vaes=list(getattr(args, "vae_dir", [])),
-                           controlnets=list(getattr(args, "controlnet_dir", [])))
+                           controlnets=list(getattr(args, "controlnet_dir", [])),
+                           wildcards=list(getattr(args, "wildcards", [])))
     if getattr(args, "models_home", None):
         home = models_home(args.models_home)
         folders.loras += home.loras
         folders.embeddings += home.embeddings
         folders.vaes += home.vaes
         folders.controlnets += home.controlnets
+        folders.wildcards += home.wildcards
     return folders
 
 

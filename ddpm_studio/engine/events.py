@@ -60,6 +60,7 @@ class SampleOutput:
     reference: np.ndarray | None = None  # upscaling: Lanczos 4×, (4H, 4W, 3) uint8, to compare with
     tiles: int = 1  # upscaling: how many tiles the picture was cut into
     note: str = ""  # what the run tells the user about the job (a negative prompt its family cannot use)
+    prompts: Any = None  # a wildcard prompt's (prompt, negative prompt) per image, as resolved (wildcard_runs.py)
 
 
 @dataclass
@@ -80,6 +81,7 @@ class Result:
     addons: Any = None  # latent jobs: the LoRAs and embeddings used (adapters.UsedAddons)
     note: str = ""  # about the model, for the user (an SD 2.x file's prediction type and how it was found)
     family_fields: dict = field(default_factory=dict)  # its family's own A1111 fields (output/family_metadata.py)
+    prompts: Any = None  # a wildcard prompt's (prompt, negative prompt) per image, as resolved; None without
 
 
 StepCallback = Callable[[StepEvent], None]

@@ -131,6 +131,7 @@ class Engine:
             note="; ".join(filter(None, (getattr(model, "note", ""), getattr(out, "note", "")))),
             addons=out.addons,
             family_fields=family_fields(model.info, job, getattr(model, "scheduler_config", None)),
+            prompts=getattr(out, "prompts", None),
         )
         if not out.cancelled and last_event is not None and job.preview_every:
             user_on_step(final_event(last_event, out.images))
@@ -140,6 +141,10 @@ class Engine:
 
             extra = addon_fields(model.info, job, result.addons, getattr(model, "vae_slot", None))
             extra.update(result.family_fields)
+            if result.prompts:  # each image's resolved wildcards, written as its prompt (addon_metadata.prompt_line)
+                from ddpm_studio.engine.output.addon_metadata import prompt_line
+
+                extra["prompts"] = [(prompt_line(p, result.addons), n) for p, n in result.prompts]
             result.saved_paths = save_result_images(
                 job, out.images, job.output_dir, model_name=model.info.name, device=self.device.label, extra=extra
             )
@@ -176,9 +181,17 @@ class Engine:
         from ddpm_studio.engine.sampling import stages
         from ddpm_studio.engine.sampling.latent import job_mode
 
+        from ddpm_studio.engine.sampling.wildcard_runs import run_resolved, wants_resolving
+
         model = self.load(job.model, job_mode(job), self._split_parts(job))
-        return model, stages.run_prompt_job(model, job, self.device.device, on_step, should_stop, self.folders,
-                                            self.allow_pickle, on_stage, latent_extensions(job))
+
+        def run_one(one, on_one_step):
+            return stages.run_prompt_job(model, one, self.device.device, on_one_step, should_stop, self.folders,
+                                         self.allow_pickle, on_stage, latent_extensions(one))
+
+        if wants_resolving(job):  # each image's prompt from its seed (sampling/wildcard_runs.py)
+            return model, run_resolved(job, run_one, on_step, getattr(self.folders, "wildcards", []))
+        return model, run_one(job, on_step)
 
 
     def _split_parts(self, job: PromptJob) -> tuple:

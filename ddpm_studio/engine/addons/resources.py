@@ -345,6 +345,7 @@ class AddonFolders:
     embeddings: list[str] = field(default_factory=list)
     vaes: list[str] = field(default_factory=list)
     controlnets: list[str] = field(default_factory=list)
+    wildcards: list[str] = field(default_factory=list)  # folders of name.txt files for __name__ (prompts/wildcards.py)
 
 
 def missing_files(payload: dict, folders: AddonFolders) -> list[tuple[str, str]]:

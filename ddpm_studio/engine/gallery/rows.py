@@ -68,8 +68,10 @@ def row_from_png(path: str | Path, problems: list[str] | None = None) -> dict:
 def _ours(payload: dict, path: Path, problems: list[str]) -> dict:
     job = payload["job"]
     loras = ", ".join(f"{Path(str(name)).stem}:{weight:g}" for name, weight in job.get("loras") or ())
+    shown = payload.get("resolved") if isinstance(payload.get("resolved"), dict) else job  # a wildcard prompt: as
+    # this image resolved it, what a search for its words should find (the job keeps the template)
     return dict(source="ddpm-studio", kind=job.get("kind"), model=str(payload.get("model_name") or job.get("model")),
-                prompt=str(job.get("prompt", "")), negative=str(job.get("negative_prompt", "")),
+                prompt=str(shown.get("prompt", "")), negative=str(shown.get("negative_prompt", "")),
                 seed=seed_value(payload.get("seed", job.get("seed")), path, problems),
                 scheduler=_with_schedule(job.get("scheduler"), job.get("schedule")),
                 steps=as_int(job.get("steps")), guidance=as_float(job.get("guidance_scale")), loras=loras,

@@ -4,6 +4,8 @@ Nothing is copied; the folders are listed where they are. The layouts (each tool
 
 - AUTOMATIC1111 / Forge: ``models/Stable-diffusion``, ``models/Lora`` and ``models/LyCORIS``, ``embeddings``,
   ``models/VAE``;
+- both: the wildcard folders of the dynamic-prompts extensions (``LAYOUT["wildcards"]``), and A1111's
+  ``styles.csv`` in the install's root (``prompts/styles.home_styles_file``);
 - ComfyUI: ``models/checkpoints``, ``models/loras``, ``models/embeddings``, ``models/vae`` (and ``models/diffusers``
   for diffusers folders); the flow families' split files in ``models/diffusion_models`` (older: ``models/unet``) and
   ``models/text_encoders`` (older: ``models/clip``; Forge: ``models/text_encoder``), paired by
@@ -27,10 +29,14 @@ LAYOUT = {  # kind → folders relative to the install, A1111's then ComfyUI's
     "controlnets": ("models/ControlNet", "extensions/sd-webui-controlnet/models", "models/controlnet"),
     "diffusion_models": ("models/diffusion_models", "models/unet"),
     "text_encoders": ("models/text_encoders", "models/clip", "models/text_encoder"),
+    # __name__ wildcard files: A1111's sd-dynamic-prompts extension keeps them in its own folder; ComfyUI's
+    # comfyui-dynamicprompts nodes likewise, and the Impact Pack in wildcards/ and custom_wildcards/
+    "wildcards": ("extensions/sd-dynamic-prompts/wildcards", "custom_nodes/comfyui-dynamicprompts/wildcards",
+                  "custom_nodes/ComfyUI-Impact-Pack/wildcards", "custom_nodes/ComfyUI-Impact-Pack/custom_wildcards"),
 }
 
 LABELS = {"checkpoints": "checkpoints", "loras": "LoRAs", "embeddings": "embeddings", "vaes": "VAEs",
-          "controlnets": "ControlNets", "diffusion_models": "diffusion models", "text_encoders": "text encoders"}
+          "controlnets": "ControlNets", "diffusion_models": "diffusion models", "text_encoders": "text encoders", "wildcards": "wildcards"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class ModelsHome:
     controlnets: tuple[str, ...] = ()
     diffusion_models: tuple[str, ...] = ()
     text_encoders: tuple[str, ...] = ()
+    wildcards: tuple[str, ...] = ()
 
     @property
     def summary(self) -> str:

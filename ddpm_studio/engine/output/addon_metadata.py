@@ -13,6 +13,15 @@ def _weight(value: float) -> str:
     return f"{value:g}"
 
 
+def prompt_line(prompt: str, used) -> str:
+    """``prompt`` as A1111 would write it: every LoRA chosen from the list (not by a tag) added as a tag."""
+    if used is None:
+        return prompt
+    tagged = {t.name for t in lora_tags(prompt)[1]}
+    listed = [f"<lora:{name}:{_weight(weight)}>" for name, weight, _ in used.loras if name not in tagged]
+    return " ".join([prompt.rstrip(), *listed]).strip() if listed else prompt
+
+
 def addon_fields(info, job, used, vae_slot) -> dict:
     """``{"before": [(key, value)…], "after": […], "prompt": text, "files": {…}}`` for ``metadata.png_info``: the
     A1111 fields, and for our own JSON chunk the names of the LoRAs, embeddings and VAE used (which
@@ -32,10 +41,7 @@ def addon_fields(info, job, used, vae_slot) -> dict:
                 after.append(("VAE hash", model_hash(vae_path)))
             after.append(("VAE", vae_path.name))
             files["vae"] = vae_path.name
-        tagged = {t.name for t in lora_tags(prompt)[1]}
-        listed = [f"<lora:{name}:{_weight(weight)}>" for name, weight, _ in used.loras if name not in tagged]
-        if listed:
-            prompt = " ".join([prompt.rstrip(), *listed]).strip()
+        prompt = prompt_line(prompt, used)
         if used.loras:
             after.append(("Lora hashes", ", ".join(f"{name}: {lora_hash(path)}" for name, _, path in used.loras)))
             files["loras"] = [name for name, _, _ in used.loras]

@@ -68,7 +68,7 @@ def a1111_parameters(job, *, seed: int, width: int, height: int, model_name: str
     prompt = extra.get("prompt", getattr(job, "prompt", ""))
     if prompt:
         lines.append(prompt)
-    negative = getattr(job, "negative_prompt", "")
+    negative = extra.get("negative", getattr(job, "negative_prompt", ""))
     if negative:
         lines.append(f"Negative prompt: {negative}")
     lines.append(line)
@@ -80,10 +80,16 @@ def png_info(job, *, index: int, width: int, height: int, model_name: str, devic
     """Both chunks for image ``index`` of ``job``'s batch (its own seed is job.seed + index)."""
     info = PngImagePlugin.PngInfo()
     seed = job.seed + index
+    resolved = (extra or {}).get("prompts")
+    if resolved:  # a wildcard prompt: this image's text in the parameters; the job (the JSON) keeps the template
+        prompt, negative = resolved[index]
+        extra = {**extra, "prompt": prompt, "negative": negative}
     info.add_itxt(PARAMETERS_KEY, a1111_parameters(job, seed=seed, width=width, height=height, model_name=model_name,
                                                    device=device, extra=extra))
     payload = {"job": job.to_dict(), "index": index, "seed": seed, "device": device, "model_name": model_name,
                "version": __version__}
+    if resolved:
+        payload["resolved"] = {"prompt": resolved[index][0], "negative_prompt": resolved[index][1]}
     if extra and extra.get("files"):
         payload["files"] = extra["files"]  # the add-ons' names, for restoring (addons/resources.missing_files)
     info.add_itxt(JSON_KEY, json.dumps(payload, sort_keys=True))

@@ -188,6 +188,8 @@ class MainWindow(QMainWindow):
         for panel in self.addon_panels:
             panel.addons.refresh()
             panel.control.refresh()
+            if hasattr(panel, "styles"):  # a models home's styles.csv
+                panel.styles.refresh()
 
     def list_trained_model(self, folder: str) -> None:
         self.settings.add_model_folder(folder)

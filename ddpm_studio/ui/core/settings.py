@@ -119,7 +119,24 @@ class Settings:
         from ddpm_studio.engine.addons.resources import AddonFolders
 
         return AddonFolders(**{kind: self.addon_folder_list(kind)
-                               for kind in ("loras", "embeddings", "vaes", "controlnets")})
+                               for kind in ("loras", "embeddings", "vaes", "controlnets", "wildcards")})
+
+    @property
+    def styles_files(self) -> list[str]:
+        """A1111 styles files (``styles.csv``) the Styles row reads: the models home's, then those the user opened."""
+        home = ""
+        if self.models_home:
+            from ddpm_studio.engine.prompts.styles import home_styles_file
+
+            home = home_styles_file(self.models_home)
+        value = self.get_json("addons/styles_files", [])
+        own = [str(f) for f in value if isinstance(f, str) and f] if isinstance(value, list) else []
+        return _unique(([home] if home else []) + own)
+
+    def add_styles_file(self, path: str) -> None:
+        value = self.get_json("addons/styles_files", [])
+        own = [str(f) for f in value if isinstance(f, str) and f] if isinstance(value, list) else []
+        self.set_json("addons/styles_files", _unique(own + [str(path)]))
 
     def model_vae(self, ref: str) -> str:
         """The VAE last chosen for the model ``ref``; "" for the model's own."""

@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-KINDS = {"loras": "LoRA folders", "embeddings": "Embedding folders", "vaes": "VAE folders"}
+KINDS = {"loras": "LoRA folders", "embeddings": "Embedding folders", "vaes": "VAE folders",
+         "wildcards": "Wildcard folders"}  # wildcards: name.txt files for __name__ in a prompt
 
 
 class FolderList(QWidget):

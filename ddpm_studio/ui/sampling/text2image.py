@@ -13,6 +13,7 @@ from ddpm_studio.engine.models.catalogue import ModelInfo
 from ddpm_studio.ui.addons.fields import AddonFields
 from ddpm_studio.ui.control.fields import ControlFields
 from ddpm_studio.ui.prompts.fields import PromptFields
+from ddpm_studio.ui.prompts.styles_row import StylesRow
 from ddpm_studio.ui.sampling.hires_fields import HiresFields
 from ddpm_studio.ui.sampling.panel import SamplingPanel
 from ddpm_studio.ui.sampling.split_fields import SplitFields
@@ -38,6 +39,7 @@ class Text2ImagePanel(SamplingPanel):
         self.split = SplitFields(form, self.settings)
         self.split.changed.connect(self.check_fields)
         self.addons = AddonFields(form, self.settings, self.prompts.prompt, self.prompts.negative)
+        self.styles = StylesRow(form, self.settings, self.prompts.prompt, self.prompts.negative)
         self.size = SizeFields(form)
         self.width_box, self.height_box = self.size.width_box, self.size.height_box
         self.hires = HiresFields(form, (self.width_box, self.height_box))
@@ -137,15 +139,22 @@ class Text2ImagePanel(SamplingPanel):
         return [f"guidance {defaults['guidance_scale']:g}"]
 
     def job_fields(self) -> dict:
-        return dict(width=self.width_box.value(), height=self.height_box.value(), **self.hires.values(),
-                    **self.control.values(), **self.prompts.values(),
-                    **{**self.addons.values(), **self.split.values()})  # a diffusion model's VAE file: its own
+        fields = dict(width=self.width_box.value(), height=self.height_box.value(), **self.hires.values(),
+                      **self.control.values(), **self.prompts.values(),
+                      **{**self.addons.values(), **self.split.values()})  # a diffusion model's VAE file: its own
+        if hasattr(self, "styles"):  # the ticked styles applied: the job (and so the parameters) holds that text
+            prompt, negative = self.styles.applied(fields["prompt"], fields["negative_prompt"])
+            shown = self.form.isRowVisible(self.prompts.negative)  # a family with no negative prompt gets none
+            fields.update(prompt=prompt, negative_prompt=negative if shown else fields["negative_prompt"])
+        return fields
 
     def restore_problems(self, path: str, job) -> list[str]:
         return self.addons.restore_problems(path, job)
 
     def apply_fields(self, job: Text2ImageJob) -> list[str]:
         self.prompts.apply(job)
+        if hasattr(self, "styles"):
+            self.styles.untick_all()  # a job's prompt is already styled
         self.width_box.setValue(job.width)
         self.height_box.setValue(job.height)
         self.hires.apply(job)
