@@ -75,6 +75,10 @@ class Engine:
                 hide_library_progress()
             if mode == "generate":
                 self._model = load_ddpm(ref, self.device.device, self.device.dtype, allow_pickle=self.allow_pickle)
+            elif mode == "upscale" and path.is_file():  # a model upscaler (ESRGAN, SwinIR, …): a single file
+                from ddpm_studio.engine.upscale.model_upscale import load_model_upscaler
+
+                self._model = load_model_upscaler(ref, self.device.device, self.device.dtype)
             elif mode == "upscale":
                 from ddpm_studio.engine.upscale.upscalers import load_upscaler
 
@@ -170,6 +174,10 @@ class Engine:
 
         model = self.load(job.model, "upscale")
         on_stage("sampling")
+        if getattr(model, "scale", None):  # a model upscaler: one forward pass a tile
+            from ddpm_studio.engine.upscale.model_upscale import run_model_upscale
+
+            return model, run_model_upscale(model, job, self.device.device, on_step, should_stop)
         return model, run_upscale_job(model, job, self.device.device, on_step, should_stop)
 
     def _run_latent(self, job: PromptJob, on_step, should_stop, on_stage):

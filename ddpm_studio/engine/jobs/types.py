@@ -250,7 +250,7 @@ class Text2ImageJob(PromptJob):
         return [("Denoising strength", self.hires_strength), *super().a1111_fields(),
                 ("Hires upscale", f"{self.hires_scale:g}"), ("Hires steps", self.hires_steps or self.steps),
                 ("Hires upscaler", self.hires_upscaler.capitalize() if self.hires_upscaler in HIRES_UPSCALERS
-                 else Path(self.hires_upscaler).name)]
+                 else _upscaler_name(self.hires_upscaler))]
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -313,6 +313,12 @@ class EditJob(PromptJob):
         return [("Denoising strength", self.strength), *outpaint, *blur, *super().a1111_fields()]
 
 
+def _upscaler_name(ref: str) -> str:
+    """A hires upscaler's name as A1111 writes it: a model upscaler file's stem (4x-UltraSharp), a folder's name."""
+    path = Path(ref)
+    return path.stem if path.suffix.lower() in (".safetensors", ".pth", ".pt") else path.name
+
+
 MAX_NOISE_LEVEL = 350  # the SD x4 upscaler's max_noise_level
 MIN_TILE, MAX_TILE = 32, 1024
 UPSCALE_FACTOR = 4
@@ -364,7 +370,10 @@ class UpscaleJob(PromptJob):
             raise JobError(f"The tile overlap ({self.overlap}) must be at most half the tile size ({self.tile}).")
 
     def a1111_fields(self) -> list[tuple[str, Any]]:
-        fields: list[tuple[str, Any]] = [("Noise level", self.noise_level), ("Upscale", "4x")]
+        if Path(self.model).suffix.lower() in (".safetensors", ".pth", ".pt"):  # a model upscaler: no noise, its
+            fields: list[tuple[str, Any]] = []  # factor written by output/family_metadata.py
+        else:
+            fields = [("Noise level", self.noise_level), ("Upscale", "4x")]
         if self.tile:
             fields += [("Tile", self.tile), ("Tile overlap", self.overlap)]
         return fields

@@ -61,6 +61,7 @@ class ModelInfo:
     prediction: str = ""  # single-file checkpoints: what the UNet predicts when a key of the file says
     flavour: str = ""  # what its denoiser's config or its model_index.json makes it in its family (Flux.1 schnell)
     split: bool = False  # a flow family's diffusion-model file: its text encoders (and VAE) may be other files
+    upscale: int = 0  # a model upscaler's factor (ESRGAN, SwinIR, …: models/upscaler_files.py)
 
     @property
     def prediction_unknown(self) -> bool:
@@ -200,6 +201,9 @@ def _inspect_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
     try:
         facts = read_checkpoint(path, allow_pickle)
     except SingleFileError as exc:
+        upscaler = _model_upscaler(ref, path)  # no Stable Diffusion checkpoint: maybe an ESRGAN-family file
+        if upscaler is not None:
+            return upscaler
         raise ModelError(str(exc)) from None
     arch, channels = facts.arch, facts.channels
     row = BY_KEY[arch]
@@ -233,6 +237,20 @@ def _split_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo | None:
     return ModelInfo(ref=ref, path=path, name=path.stem, class_name=f"{row.name} diffusion model ({facts.config})",
                      family=variant.kind, panel=variant.panel, modes=variant.modes, in_channels=variant.channels,
                      arch=row.key, context_dim=row.context_dim, split=True, flavour=flavour)
+
+
+def _model_upscaler(ref: str, path: Path) -> ModelInfo | None:
+    """A model upscaler file (engine/models/upscaler_files.py; a .pth read weights-only), or None when it is none."""
+    from ddpm_studio.engine.models import upscaler_files
+
+    if not upscaler_files.is_upscaler_suffix(path):
+        return None
+    try:
+        facts = upscaler_files.upscaler_facts(path)
+    except ModelError:
+        return None
+    return ModelInfo(ref=ref, path=path, name=path.stem, class_name=f"{facts.arch} {facts.scale}× upscaler",
+                     family=upscaler_files.FAMILY, panel="Upscale", modes=("upscale",), upscale=facts.scale)
 
 
 def _denoiser_config(path: Path, row) -> dict:
@@ -310,7 +328,8 @@ def _pipeline_folders(root: Path, single_files: bool = False) -> list[Path]:
     if not root.is_dir():
         return []
     found = sorted(p.parent for p in root.glob("*/model_index.json"))
-    return found + (sorted(root.glob("*.safetensors")) if single_files else [])
+    files = [p for p in root.iterdir() if p.suffix.lower() in (".safetensors", ".pth", ".pt") and p.is_file()]
+    return found + (sorted(files) if single_files else [])  # .pth and .pt: model upscalers (read weights-only)
 
 
 def list_models(user_folders: list[str] = (), include_hf_cache: bool = False, accept=None,

@@ -7,7 +7,9 @@ Nothing is copied; the folders are listed where they are. The layouts (each tool
 - ComfyUI: ``models/checkpoints``, ``models/loras``, ``models/embeddings``, ``models/vae`` (and ``models/diffusers``
   for diffusers folders); the flow families' split files in ``models/diffusion_models`` (older: ``models/unet``) and
   ``models/text_encoders`` (older: ``models/clip``; Forge: ``models/text_encoder``), paired by
-  ``engine/models/pairing.py``.
+  ``engine/models/pairing.py``;
+- model upscalers (ESRGAN and its kin, ``models/upscaler_files.py``): A1111's ``models/ESRGAN``,
+  ``models/RealESRGAN`` and ``models/SwinIR``, ComfyUI's ``models/upscale_models``.
 
 The user may point at the install or at its ``models`` folder; both are understood.
 """
@@ -27,10 +29,11 @@ LAYOUT = {  # kind → folders relative to the install, A1111's then ComfyUI's
     "controlnets": ("models/ControlNet", "extensions/sd-webui-controlnet/models", "models/controlnet"),
     "diffusion_models": ("models/diffusion_models", "models/unet"),
     "text_encoders": ("models/text_encoders", "models/clip", "models/text_encoder"),
+    "upscalers": ("models/ESRGAN", "models/RealESRGAN", "models/SwinIR", "models/upscale_models"),  # model upscalers
 }
 
 LABELS = {"checkpoints": "checkpoints", "loras": "LoRAs", "embeddings": "embeddings", "vaes": "VAEs",
-          "controlnets": "ControlNets", "diffusion_models": "diffusion models", "text_encoders": "text encoders"}
+          "controlnets": "ControlNets", "diffusion_models": "diffusion models", "text_encoders": "text encoders", "upscalers": "upscalers"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class ModelsHome:
     controlnets: tuple[str, ...] = ()
     diffusion_models: tuple[str, ...] = ()
     text_encoders: tuple[str, ...] = ()
+    upscalers: tuple[str, ...] = ()
 
     @property
     def summary(self) -> str:
