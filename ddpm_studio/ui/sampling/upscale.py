@@ -1,5 +1,6 @@
-"""The Upscale panel: 4× super-resolution with the SD x4 upscaler (prompt, noise level) or LDM 4×, tile by tile
-for large pictures, with a before/after slider against a classic Lanczos upscale."""
+"""The Upscale panel: super-resolution with a model upscaler (ESRGAN, SwinIR, DAT, …: 2×, 4× or 8×, one pass a tile),
+the SD x4 upscaler (prompt, noise level) or LDM 4×, tile by tile for large pictures, with a before/after slider
+against a classic Lanczos upscale at the same factor."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ class UpscalePanel(ImageInput, SamplingPanel):
         return "upscale" in info.modes
 
     def refuse_reason(self, info: ModelInfo) -> str:
-        return f"{info.path} holds {info.class_name or 'an unknown pipeline'}, not a 4× upscaler" + (
+        return f"{info.path} holds {info.class_name or 'an unknown pipeline'}, not an upscaler" + (
             f"; open it in the {info.panel} panel." if info.panel else ".")
 
     def add_fields(self, form: QFormLayout) -> None:
@@ -87,11 +88,25 @@ class UpscalePanel(ImageInput, SamplingPanel):
             self.tile.setValue(MIN_TILE)
 
     def _model_changed(self) -> None:
-        """LDM 4× takes no prompt and no noise level: say so by disabling them."""
-        info = getattr(self, "model_infos", {}).get(self.model_box.currentData())
+        """LDM 4× takes no prompt and no noise level, a model upscaler (ESRGAN, …) no steps or seed either: say so
+        by disabling them."""
+        info = self._chosen()
         text_guided = info is None or info.family == "sd-x4-upscaler"
         for widget in (self.prompts.prompt, self.prompts.negative, self.prompts.guidance, self.noise_level):
             widget.setEnabled(text_guided)
+        stepped = info is None or not info.upscale
+        for widget in (self.scheduler_box, self.steps, self.seed):
+            widget.setEnabled(stepped)
+        if self.image_path and getattr(self, "input_size", None):
+            self._say_size(*self.input_size)
+
+    def _chosen(self) -> ModelInfo | None:
+        return getattr(self, "model_infos", {}).get(self.model_box.currentData())
+
+    def factor(self) -> int:
+        """The chosen upscaler's factor: a model upscaler's own (2, 4, 8), the diffusion upscalers' 4."""
+        info = self._chosen()
+        return info.upscale if info is not None and info.upscale else UPSCALE_FACTOR
 
     def refresh_models(self, include_hf_cache: bool = False) -> None:
         super().refresh_models(include_hf_cache)
@@ -101,12 +116,17 @@ class UpscalePanel(ImageInput, SamplingPanel):
     # ---- the input image ----
     def show_input(self, image: QImage) -> None:
         self.compare.show_single(image)
-        width, height = image.width(), image.height()
+        self.input_size = (image.width(), image.height())
+        problem = self._say_size(*self.input_size)
+        self._set_input_problem(f"This picture is too small: {problem}." if problem else None)
+
+    def _say_size(self, width: int, height: int) -> str | None:
         problem = upscale_input_problem(width, height)
-        result = "" if problem else f" → {width * UPSCALE_FACTOR}×{height * UPSCALE_FACTOR}"
+        s = self.factor()
+        result = "" if problem else f" → {width * s}×{height * s}"
         self.image_label.setText(f"{Path(self.image_path).name} ({width}×{height}{result})")
         self.image_label.setToolTip(self.image_path)
-        self._set_input_problem(f"This picture is too small: {problem}." if problem else None)
+        return problem
 
     def show_missing(self, path: str) -> None:
         self.compare.show_single(None)
@@ -142,6 +162,8 @@ class UpscalePanel(ImageInput, SamplingPanel):
 
     def on_result(self, result) -> None:
         if result.reference is not None and result.images is not None:
-            self.compare.show_pair(to_qimage(result.reference), to_qimage(result.images[0]))
+            info = self.model_infos.get(result.job.model)
+            after = info.name if info is not None and info.upscale else "Diffusion"  # a model upscaler: its name
+            self.compare.show_pair(to_qimage(result.reference), to_qimage(result.images[0]), ("Lanczos", after))
             if result.tiles > 1:
                 self.status_message.emit(f"Upscaled in {result.tiles} tiles; drag the divider to compare with Lanczos")
