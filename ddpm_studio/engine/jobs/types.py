@@ -227,7 +227,8 @@ class Text2ImageJob(PromptJob):
                                f"{SIDE_STEP} blocks); got {value}.")
         check_float("hires upscale", self.hires_scale, MIN_HIRES_SCALE, MAX_HIRES_SCALE)
         if not (isinstance(self.hires_upscaler, str) and self.hires_upscaler.strip()):  # or a diffusion upscaler
-            raise JobError(f"The hires upscaler is {', '.join(HIRES_UPSCALERS)} or a 4× upscaler model.")
+            raise JobError(f"The hires upscaler is {', '.join(HIRES_UPSCALERS)}, a 4× diffusion upscaler or an "
+                           "upscaler model file (ESRGAN, …).")
         check_float("hires denoising strength", self.hires_strength, 0.0, 1.0)
         check_int("hires steps", self.hires_steps, 0, MAX_STEPS)
         if self.hires:
