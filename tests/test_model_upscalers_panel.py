@@ -47,3 +47,19 @@ def test_panel_lists_and_runs_a_model_upscaler(window, qtbot, tmp_path, model):
     assert (panel.compare.before.width(), panel.compare.after.width()) == (96, 96)
     assert panel.compare.labels == ("Lanczos", "2x-tiny-esrgan")
     qtbot.waitUntil(lambda: panel.gallery.count() == 1)
+
+
+def test_lanczos_needs_no_model(window, qtbot, tmp_path):
+    panel = window.upscale_panel
+    window.tabs.setCurrentWidget(panel)
+    assert panel.select_model("lanczos")
+    path = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(path)
+    assert panel.load_image(str(path)) and "→ 128×96" in panel.image_label.text()
+    with qtbot.waitSignal(window.sampler.job_finished, timeout=60000) as done:
+        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    result = done.args[1]
+    assert result.images.shape == (1, 96, 128, 3)
+    with Image.open(path) as image:  # the result is Lanczos itself
+        lanczos = np.asarray(image.resize((128, 96), Image.Resampling.LANCZOS)).astype(int)
+    assert np.abs(result.images[0].astype(int) - lanczos).max() <= 1

@@ -172,7 +172,9 @@ class Engine:
     def _run_upscale(self, job: UpscaleJob, on_step, should_stop, on_stage):
         from ddpm_studio.engine.upscale.upscalers import run_upscale_job
 
-        model = self.load(job.model, "upscale")
+        from ddpm_studio.engine.upscale.model_upscale import LANCZOS, lanczos_upscaler
+
+        model = lanczos_upscaler() if job.model == LANCZOS else self.load(job.model, "upscale")
         on_stage("sampling")
         if getattr(model, "scale", None):  # a model upscaler: one forward pass a tile
             from ddpm_studio.engine.upscale.model_upscale import run_model_upscale

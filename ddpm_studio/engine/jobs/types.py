@@ -371,8 +371,8 @@ class UpscaleJob(PromptJob):
             raise JobError(f"The tile overlap ({self.overlap}) must be at most half the tile size ({self.tile}).")
 
     def a1111_fields(self) -> list[tuple[str, Any]]:
-        if Path(self.model).suffix.lower() in (".safetensors", ".pth", ".pt"):  # a model upscaler: no noise, its
-            fields: list[tuple[str, Any]] = []  # factor written by output/family_metadata.py
+        if Path(self.model).suffix.lower() in (".safetensors", ".pth", ".pt") or self.model == "lanczos":  # no noise, the
+            fields: list[tuple[str, Any]] = []  # factor written by output/family_metadata.py (a model upscaler's)
         else:
             fields = [("Noise level", self.noise_level), ("Upscale", "4x")]
         if self.tile:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,6 +28,12 @@ from ddpm_studio.engine.models.catalogue import ModelInfo, inspect_model, requir
 from ddpm_studio.engine.models.upscaler_files import FAMILY, build, is_upscaler_suffix
 from ddpm_studio.engine.preview import unit_to_uint8
 from ddpm_studio.engine.upscale.tiling import Blender, Box, PreviewMosaic, tile_boxes
+
+class ModelTiling(Enum):  # spandrel's names (its own enum is imported only with spandrel)
+    SUPPORTED = "SUPPORTED"
+    DISCOURAGED = "DISCOURAGED"
+    INTERNAL = "INTERNAL"
+
 
 AUTO_LIMIT = 512  # inputs up to this many pixels a side go in one pass when the tile size is automatic
 AUTO_TILE = 256  # Real-ESRGAN's inference script suggests tiles of a few hundred pixels for limited memory
@@ -42,11 +50,38 @@ class LoadedModelUpscaler:
 
     @property
     def tiled_inside(self) -> bool:
-        return self.model.tiling.name == "INTERNAL"
+        return self.model.tiling.name == "INTERNAL"  # spandrel's ModelTiling, or ours
 
 
 def is_model_upscaler(info: ModelInfo) -> bool:
     return info.family == FAMILY
+
+
+LANCZOS = "lanczos"  # the Upscale panel's upscaler without a model: PIL's Lanczos, 4×, one pass
+LANCZOS_SCALE = 4
+
+
+def lanczos_info() -> ModelInfo:
+    return ModelInfo(ref=LANCZOS, path=Path(LANCZOS), name="Lanczos", class_name="Lanczos (no model)", family=LANCZOS,
+                     panel="Upscale", modes=("upscale",), upscale=LANCZOS_SCALE)
+
+
+class _Lanczos:
+    """Lanczos in the place of a spandrel model (its call, dtype and tiling): the whole picture at once."""
+
+    dtype = torch.float32
+    tiling = ModelTiling.INTERNAL
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        pixels = unit_to_uint8(image[0].permute(1, 2, 0).cpu().numpy())
+        height, width = pixels.shape[:2]
+        size = (width * LANCZOS_SCALE, height * LANCZOS_SCALE)
+        out = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
+        return torch.from_numpy(out).permute(2, 0, 1)[None]
+
+
+def lanczos_upscaler() -> LoadedModelUpscaler:
+    return LoadedModelUpscaler(info=lanczos_info(), model=_Lanczos(), scale=LANCZOS_SCALE)
 
 
 def load_model_upscaler(ref: str, device, dtype) -> LoadedModelUpscaler:

@@ -28,6 +28,9 @@ from ddpm_studio.ui.widgets.images import to_qimage
 from ddpm_studio.ui.widgets.notes import FieldNote
 
 
+LANCZOS = "lanczos"  # engine/upscale/model_upscale.py's: Lanczos 4×, no model
+
+
 class UpscalePanel(ImageInput, SamplingPanel):
     job_type = UpscaleJob
     settings_key = "upscale/last_job"
@@ -80,6 +83,7 @@ class UpscalePanel(ImageInput, SamplingPanel):
         QShortcut(QKeySequence.StandardKey.Paste, self, activated=self.paste_image)
         self.batch.setMaximum(1)
         self.form.setRowVisible(self.batch, False)  # one picture per run
+        self.model_box.leading = (("Lanczos (4×, no model)", LANCZOS),)  # before the models; chosen when none is
         self.model_box.currentIndexChanged.connect(self._model_changed)
         return column
 
@@ -101,7 +105,12 @@ class UpscalePanel(ImageInput, SamplingPanel):
             self._say_size(*self.input_size)
 
     def _chosen(self) -> ModelInfo | None:
-        return getattr(self, "model_infos", {}).get(self.model_box.currentData())
+        ref = self.model_box.currentData()
+        if ref == LANCZOS:
+            from ddpm_studio.engine.upscale.model_upscale import lanczos_info
+
+            return lanczos_info()
+        return getattr(self, "model_infos", {}).get(ref)
 
     def factor(self) -> int:
         """The chosen upscaler's factor: a model upscaler's own (2, 4, 8), the diffusion upscalers' 4."""
@@ -162,7 +171,7 @@ class UpscalePanel(ImageInput, SamplingPanel):
 
     def on_result(self, result) -> None:
         if result.reference is not None and result.images is not None:
-            info = self.model_infos.get(result.job.model)
+            info = self._chosen() if result.job.model == LANCZOS else self.model_infos.get(result.job.model)
             after = info.name if info is not None and info.upscale else "Diffusion"  # a model upscaler: its name
             self.compare.show_pair(to_qimage(result.reference), to_qimage(result.images[0]), ("Lanczos", after))
             if result.tiles > 1:
