@@ -127,3 +127,37 @@ def test_cli_upscale_with_a_model(tmp_path, capsys):
         assert png.size == (80, 48) and "Postprocess upscaler: 2x-tiny-esrgan" in png.text["parameters"]
     assert main(["upscale", image, "--model", str(tmp_path / "m" / "missing.pth"), "--device", "cpu"]) == 1
     assert "missing.pth" in capsys.readouterr().err
+
+
+def _python(code: str) -> "subprocess.CompletedProcess":
+    import os
+    import subprocess
+
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ},
+                          timeout=120)
+
+
+def test_spandrel_is_imported_without_torchvision_and_leaves_none_behind():
+    code = ("import importlib.util, sys\n"
+            "from ddpm_studio.engine.models import upscaler_files as u\n"
+            "have = importlib.util.find_spec('torchvision') is not None\n"
+            "u.spandrel()\n"
+            "print(have, u._without_torchvision, 'torchvision' in sys.modules, importlib.util.find_spec('torchvision') is None)\n"
+            "from spandrel.architectures.RestoreFormer import tv_normalize\n"
+            "try:\n    tv_normalize(None, 0, 1)\nexcept u.ModelError as e:\n    print('said:', e)\n")
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+    first = done.stdout.splitlines()[0]
+    if first.startswith("False"):  # no torchvision here: the stand-in lived only for the import
+        assert first == "False True False True"
+        assert "needs torchvision, which is not installed" in done.stdout
+
+
+def test_without_spandrel_a_model_upscaler_says_how_to_install_it(tmp_path):
+    path = save_upscaler(tmp_path, "esrgan", 2)
+    code = ("import sys\nsys.modules['spandrel'] = None\n"
+            "from ddpm_studio.engine.upscale.model_upscale import load_model_upscaler\n"
+            f"try:\n    load_model_upscaler({str(path)!r}, 'cpu', None)\n"
+            "except Exception as e:\n    print(type(e).__name__, e)\n")
+    done = _python(code)
+    assert "ModelError" in done.stdout and "pip install --no-deps" in done.stdout and "spandrel" in done.stdout
