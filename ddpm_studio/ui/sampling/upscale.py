@@ -99,7 +99,7 @@ class UpscalePanel(ImageInput, SamplingPanel):
         for widget in (self.prompts.prompt, self.prompts.negative, self.prompts.guidance, self.noise_level):
             widget.setEnabled(text_guided)
         stepped = info is None or not info.upscale
-        for widget in (self.scheduler_box, self.steps, self.seed):
+        for widget in (self.scheduler_box, self.schedule.box, self.steps, self.seed):
             widget.setEnabled(stepped)
         if self.image_path and getattr(self, "input_size", None):
             self._say_size(*self.input_size)
