@@ -122,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--noise-level", type=int, default=20, help="SD x4: noise added to the input first (0–350)")
     up.add_argument("--tile", type=int, default=0, help="tile side in input pixels (default: automatic)")
     up.add_argument("--overlap", type=int, default=16, help="overlap between tiles, in input pixels")
+    up.add_argument("--redraw", default="", metavar="MODEL",
+                    help="after a model upscaler (or --model lanczos): redraw the result tile by tile with img2img of "
+                         "this Stable Diffusion model, the prompt and --steps (Ultimate SD Upscale's way)")
+    up.add_argument("--strength", type=float, default=0.3, help="--redraw: the denoising strength (default 0.3)")
+    up.add_argument("--redraw-tile", type=int, default=512, metavar="N",
+                    help="--redraw: tile side in output pixels (default 512)")
 
     tr = sub.add_parser("train", help="train or fine-tune a DDPM on a folder of images (works under accelerate launch)")
     tr.add_argument("folder", help="a folder of images (searched recursively)")

@@ -174,6 +174,8 @@ class Engine:
 
         from ddpm_studio.engine.upscale.model_upscale import LANCZOS, lanczos_upscaler
 
+        if job.redraw:
+            return self._run_redraw(job, on_step, should_stop, on_stage)
         model = lanczos_upscaler() if job.model == LANCZOS else self.load(job.model, "upscale")
         on_stage("sampling")
         if getattr(model, "scale", None):  # a model upscaler: one forward pass a tile
@@ -181,6 +183,39 @@ class Engine:
 
             return model, run_model_upscale(model, job, self.device.device, on_step, should_stop)
         return model, run_upscale_job(model, job, self.device.device, on_step, should_stop)
+
+    def _run_redraw(self, job: UpscaleJob, on_step, should_stop, on_stage):
+        """A model upscaler's (or Lanczos') result redrawn tile by tile with img2img (upscale/redraw.py): the
+        upscaler is loaded for this run only, the img2img model is kept as any model is."""
+        import numpy as np
+        from PIL import Image
+
+        from ddpm_studio.engine.events import SampleOutput
+        from ddpm_studio.engine.inputs import open_rgb
+        from ddpm_studio.engine.preview import unit_to_uint8
+        from ddpm_studio.engine.sampling import stages
+        from ddpm_studio.engine.upscale import redraw
+        from ddpm_studio.engine.upscale.model_upscale import LANCZOS, lanczos_upscaler, load_model_upscaler, upscale_pixels
+
+        device = self.device.device
+        image = open_rgb(job.image, "input image")
+        upscaler = lanczos_upscaler() if job.model == LANCZOS else load_model_upscaler(job.model, device,
+                                                                                       self.device.dtype)
+        on_stage("sampling")
+        upscaled = upscale_pixels(upscaler, np.asarray(image, dtype=np.uint8), device, job.tile, job.overlap,
+                                  should_stop=should_stop)
+        if upscaled is None:
+            return upscaler, SampleOutput(images=None, steps_run=0, cancelled=True)
+        named = upscaler  # the result is named after the upscaler; its weights go before the img2img model loads
+        upscaler.model = None
+        loaded = self.load(job.redraw, "img2img")
+        out = redraw.redraw(unit_to_uint8(upscaled), job, loaded,
+                            lambda edit, step: stages.run_prompt_job(loaded, edit, device, step, should_stop,
+                                                                     self.folders, self.allow_pickle),
+                            on_step, should_stop)
+        s = named.scale
+        out.reference = np.asarray(image.resize((image.width * s, image.height * s), Image.Resampling.LANCZOS))
+        return named, out
 
     def _run_latent(self, job: PromptJob, on_step, should_stop, on_stage):
         from ddpm_studio.engine.sampling import stages
