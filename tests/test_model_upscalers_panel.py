@@ -63,3 +63,36 @@ def test_lanczos_needs_no_model(window, qtbot, tmp_path):
     with Image.open(path) as image:  # the result is Lanczos itself
         lanczos = np.asarray(image.resize((128, 96), Image.Resampling.LANCZOS)).astype(int)
     assert np.abs(result.images[0].astype(int) - lanczos).max() <= 1
+
+
+def test_redraw_rows_after_a_model_upscaler(make_window, qtbot, tmp_path, model):
+    from ddpm_studio.ui.core.settings import Settings
+    from tests.tiny_sd import save_tiny_sd
+
+    sd = save_tiny_sd(tmp_path / "sd" / "tiny-sd")
+    settings = Settings(tmp_path / "settings.ini")
+    settings.output_dir = str(tmp_path / "out")
+    settings.add_model_folder(str(model.parent))
+    settings.add_model_folder(str(sd.parent))
+    window = make_window(settings)
+    panel = window.upscale_panel
+    window.tabs.setCurrentWidget(panel)
+    assert panel.select_model(str(model.resolve()))
+    redraw = panel.redraw
+    assert redraw.enabled.isVisibleTo(panel) and not redraw.model.isVisibleTo(panel)
+    redraw.enabled.setChecked(True)
+    assert redraw.model.isVisibleTo(panel) and redraw.model.select(str(sd.resolve()))
+    assert panel.steps.isEnabled() and panel.prompts.prompt.isEnabled()  # the redraw's
+    assert not panel.noise_level.isEnabled()
+    redraw.strength.setValue(0.5)
+    redraw.tile.setValue(64)
+    panel.steps.setValue(2)
+    path = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(path)
+    assert panel.load_image(str(path))
+    with qtbot.waitSignal(window.sampler.job_finished, timeout=120000) as done:
+        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    result = done.args[1]
+    assert result.images.shape == (1, 80, 96, 3) and result.tiles == 4 and result.job.redraw == str(sd.resolve())
+    panel.select_model("lanczos")  # Lanczos is followed by a redraw too; a diffusion upscaler is not
+    assert redraw.enabled.isVisibleTo(panel)

@@ -1,4 +1,5 @@
-"""The Upscale panel: super-resolution with a model upscaler (ESRGAN, SwinIR, DAT, …: 2×, 4× or 8×, one pass a tile),
+"""The Upscale panel: super-resolution with a model upscaler (ESRGAN, SwinIR, DAT, …: 2×, 4× or 8×, one pass a tile;
+then, if asked, redrawn tile by tile with img2img: ``redraw_fields.py``) or Lanczos,
 the SD x4 upscaler (prompt, noise level) or LDM 4×, tile by tile for large pictures, with a before/after slider
 against a classic Lanczos upscale at the same factor."""
 
@@ -23,6 +24,7 @@ from ddpm_studio.engine.models.catalogue import ModelInfo
 from ddpm_studio.ui.canvas.compare_view import CompareView
 from ddpm_studio.ui.prompts.fields import PromptFields
 from ddpm_studio.ui.sampling.panel import SamplingPanel
+from ddpm_studio.ui.sampling.redraw_fields import RedrawFields
 from ddpm_studio.ui.widgets.image_input import ImageInput, open_paste_row
 from ddpm_studio.ui.widgets.images import to_qimage
 from ddpm_studio.ui.widgets.notes import FieldNote
@@ -63,6 +65,8 @@ class UpscalePanel(ImageInput, SamplingPanel):
         form.addRow("Tile", self.tile)
         form.addRow("Tile overlap", self.overlap)
         self.tile.valueChanged.connect(self._tile_changed)
+        self.redraw = RedrawFields(form, self.settings)  # after a model upscaler: img2img tile by tile
+        self.redraw.changed.connect(self._model_changed)
 
     def build_input(self) -> QWidget:
         self.compare = CompareView()
@@ -95,10 +99,15 @@ class UpscalePanel(ImageInput, SamplingPanel):
         """LDM 4× takes no prompt and no noise level, a model upscaler (ESRGAN, …) no steps or seed either: say so
         by disabling them."""
         info = self._chosen()
-        text_guided = info is None or info.family == "sd-x4-upscaler"
-        for widget in (self.prompts.prompt, self.prompts.negative, self.prompts.guidance, self.noise_level):
+        model_upscaler = info is not None and bool(info.upscale)
+        if hasattr(self, "redraw"):
+            self.redraw.offer(model_upscaler)
+        redrawn = model_upscaler and self.redraw.on  # the redraw takes the prompt, steps, scheduler and seed
+        text_guided = info is None or info.family == "sd-x4-upscaler" or redrawn
+        for widget in (self.prompts.prompt, self.prompts.negative, self.prompts.guidance):
             widget.setEnabled(text_guided)
-        stepped = info is None or not info.upscale
+        self.noise_level.setEnabled(info is None or info.family == "sd-x4-upscaler")
+        stepped = not model_upscaler or redrawn
         for widget in (self.scheduler_box, self.schedule.box, self.steps, self.seed):
             widget.setEnabled(stepped)
         if self.image_path and getattr(self, "input_size", None):
@@ -118,6 +127,8 @@ class UpscalePanel(ImageInput, SamplingPanel):
         return info.upscale if info is not None and info.upscale else UPSCALE_FACTOR
 
     def refresh_models(self, include_hf_cache: bool = False) -> None:
+        if hasattr(self, "redraw"):
+            self.redraw.refresh(include_hf_cache)
         super().refresh_models(include_hf_cache)
         if hasattr(self, "compare"):
             self._model_changed()
@@ -160,13 +171,14 @@ class UpscalePanel(ImageInput, SamplingPanel):
         if not self.image_path:
             raise JobError("Open, drop or paste the image to upscale first.")
         return dict(image=self.image_path, noise_level=self.noise_level.value(), tile=self.tile.value(),
-                    overlap=self.overlap.value(), **self.prompts.values())
+                    overlap=self.overlap.value(), **self.prompts.values(), **self.redraw.values())
 
     def apply_fields(self, job: UpscaleJob) -> list[str]:
         self.prompts.apply(job)
         self.noise_level.setValue(job.noise_level)
         self.tile.setValue(job.tile)
         self.overlap.setValue(job.overlap)
+        self.redraw.apply(job)
         return self.restore_image(job.image)
 
     def on_result(self, result) -> None:
