@@ -201,7 +201,9 @@ def _inspect_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
     try:
         facts = read_checkpoint(path, allow_pickle)
     except SingleFileError as exc:
-        upscaler = _model_upscaler(ref, path)  # no Stable Diffusion checkpoint: maybe an ESRGAN-family file
+        from ddpm_studio.engine.models.upscaler_files import upscaler_info
+
+        upscaler = upscaler_info(ref, path)  # no Stable Diffusion checkpoint: maybe an ESRGAN-family file (weights-only)
         if upscaler is not None:
             return upscaler
         raise ModelError(str(exc)) from None
@@ -237,20 +239,6 @@ def _split_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo | None:
     return ModelInfo(ref=ref, path=path, name=path.stem, class_name=f"{row.name} diffusion model ({facts.config})",
                      family=variant.kind, panel=variant.panel, modes=variant.modes, in_channels=variant.channels,
                      arch=row.key, context_dim=row.context_dim, split=True, flavour=flavour)
-
-
-def _model_upscaler(ref: str, path: Path) -> ModelInfo | None:
-    """A model upscaler file (engine/models/upscaler_files.py; a .pth read weights-only), or None when it is none."""
-    from ddpm_studio.engine.models import upscaler_files
-
-    if not upscaler_files.is_upscaler_suffix(path):
-        return None
-    try:
-        facts = upscaler_files.upscaler_facts(path)
-    except ModelError:
-        return None
-    return ModelInfo(ref=ref, path=path, name=path.stem, class_name=f"{facts.arch} {facts.scale}× upscaler",
-                     family=upscaler_files.FAMILY, panel="Upscale", modes=("upscale",), upscale=facts.scale)
 
 
 def _denoiser_config(path: Path, row) -> dict:

@@ -182,3 +182,17 @@ def upscaler_facts(path: Path) -> UpscalerFacts:
     except _MetaUnsupported:
         descriptor = build(path)
     return UpscalerFacts(arch=descriptor.architecture.name, scale=int(descriptor.scale))
+
+
+def upscaler_info(ref: str, path: Path):
+    """The catalogue's ModelInfo of a model upscaler file, or None when ``path`` is none (or spandrel is missing)."""
+    from ddpm_studio.engine.models.catalogue import ModelInfo
+
+    if not is_upscaler_suffix(path):
+        return None
+    try:
+        facts = upscaler_facts(path)
+    except ModelError:
+        return None
+    return ModelInfo(ref=ref, path=path, name=path.stem, class_name=f"{facts.arch} {facts.scale}× upscaler",
+                     family=FAMILY, panel="Upscale", modes=("upscale",), upscale=facts.scale)
