@@ -51,8 +51,10 @@ def test_redrawn_tile_by_tile_with_one_progress(engine, files, tmp_path):
     result = engine.run(job, on_step=events.append)
     assert result.images.shape == (1, 80, 96, 3) and result.tiles == 4 == len(redraw_boxes(96, 80, 64))
     steps = [e for e in events if not e.final]
-    assert [e.index for e in steps] == list(range(8)) and {e.total for e in steps} == {8}  # 4 tiles × int(4 × 0.5)
-    assert all(e.x_t.shape == (1, 80, 96, 3) for e in steps)  # the whole picture, the running tile over it
+    # the upscaler's one tile, then 4 redrawn tiles × int(4 × 0.5) steps, in one progress
+    assert [e.index for e in steps] == list(range(9)) and {e.total for e in steps} == {9}
+    assert [e.upscaling for e in steps] == [True] + [False] * 8
+    assert all(e.x_t.shape == (1, 80, 96, 3) for e in steps[1:])  # the whole picture, the running tile over it
     assert result.reference.shape == (80, 96, 3)
     text = read_png_text(result.saved_paths[0])["parameters"]
     assert "Denoising strength: 0.5" in text and "Redraw model: sd" in text and "Postprocess upscaler: 2x-tiny" in text

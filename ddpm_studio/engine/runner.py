@@ -185,37 +185,44 @@ class Engine:
         return model, run_upscale_job(model, job, self.device.device, on_step, should_stop)
 
     def _run_redraw(self, job: UpscaleJob, on_step, should_stop, on_stage):
-        """A model upscaler's (or Lanczos') result redrawn tile by tile with img2img (upscale/redraw.py): the
-        upscaler is loaded for this run only, the img2img model is kept as any model is."""
+        """A model upscaler's (or Lanczos') result redrawn tile by tile with img2img (upscale/redraw.py), the
+        upscaler's tiles and the redraw's steps in one progress. The img2img model is kept as any model is; the
+        upscaler is loaded for this run only."""
         import numpy as np
         from PIL import Image
 
-        from ddpm_studio.engine.events import SampleOutput
+        from ddpm_studio.engine.events import SampleOutput, StepEvent
         from ddpm_studio.engine.inputs import open_rgb
         from ddpm_studio.engine.preview import unit_to_uint8
         from ddpm_studio.engine.sampling import stages
-        from ddpm_studio.engine.upscale import redraw
-        from ddpm_studio.engine.upscale.model_upscale import LANCZOS, lanczos_upscaler, load_model_upscaler, upscale_pixels
+        from ddpm_studio.engine.upscale import model_upscale, redraw
 
         device = self.device.device
         image = open_rgb(job.image, "input image")
-        upscaler = lanczos_upscaler() if job.model == LANCZOS else load_model_upscaler(job.model, device,
-                                                                                       self.device.dtype)
+        loaded = self.load(job.redraw, "img2img")
+        upscaler = (model_upscale.lanczos_upscaler() if job.model == model_upscale.LANCZOS
+                    else model_upscale.load_model_upscaler(job.model, device, self.device.dtype))
+        s = upscaler.scale
+        first = len(model_upscale.model_boxes(upscaler, image.width, image.height, job.tile, job.overlap))
+        total = first + redraw.redraw_calls(loaded, job, image.width * s, image.height * s)
         on_stage("sampling")
-        upscaled = upscale_pixels(upscaler, np.asarray(image, dtype=np.uint8), device, job.tile, job.overlap,
-                                  should_stop=should_stop)
+
+        def on_tile(number, boxes, mosaic) -> None:
+            picture = mosaic.picture[None] if job.preview_every else None
+            on_step(StepEvent(index=number, total=total, timestep=0.0, elapsed=0.0, x_t=picture, x0=picture,
+                              upscaling=True))
+
+        upscaled = model_upscale.upscale_pixels(upscaler, np.asarray(image, dtype=np.uint8), device, job.tile,
+                                                job.overlap, on_tile, should_stop)
+        upscaler.model = None  # its weights go; the result is still named after it
         if upscaled is None:
             return upscaler, SampleOutput(images=None, steps_run=0, cancelled=True)
-        named = upscaler  # the result is named after the upscaler; its weights go before the img2img model loads
-        upscaler.model = None
-        loaded = self.load(job.redraw, "img2img")
         out = redraw.redraw(unit_to_uint8(upscaled), job, loaded,
                             lambda edit, step: stages.run_prompt_job(loaded, edit, device, step, should_stop,
                                                                      self.folders, self.allow_pickle),
-                            on_step, should_stop)
-        s = named.scale
+                            on_step, should_stop, before=first)
         out.reference = np.asarray(image.resize((image.width * s, image.height * s), Image.Resampling.LANCZOS))
-        return named, out
+        return upscaler, out
 
     def _run_latent(self, job: PromptJob, on_step, should_stop, on_stage):
         from ddpm_studio.engine.sampling import stages

@@ -48,33 +48,41 @@ def tile_calls(loaded, job: UpscaleJob) -> int:
     return pass_calls(combined_name(job.scheduler, job.schedule), loaded.scheduler_config, job.steps, job.strength)
 
 
-def redraw(pixels: np.ndarray, job: UpscaleJob, loaded, run_tile, on_step, should_stop) -> SampleOutput:
+def redraw_calls(loaded, job: UpscaleJob, width: int, height: int) -> int:
+    """Model calls of the whole redraw of a ``width`` × ``height`` (upscaled) picture."""
+    return tile_calls(loaded, job) * len(redraw_boxes(width, height, job.redraw_tile))
+
+
+def redraw(pixels: np.ndarray, job: UpscaleJob, loaded, run_tile, on_step, should_stop, before: int = 0
+           ) -> SampleOutput:
     """``pixels`` (the model upscaler's result, H × W × 3 uint8) redrawn tile by tile. ``run_tile(edit_job,
-    on_step)`` runs one img2img on ``loaded`` (the engine's ``stages.run_prompt_job``) and returns its SampleOutput."""
+    on_step)`` runs one img2img on ``loaded`` (the engine's ``stages.run_prompt_job``) and returns its SampleOutput.
+    ``before``: the upscaler's tiles, counted first in the same progress."""
     height, width = pixels.shape[:2]
     boxes = redraw_boxes(width, height, job.redraw_tile)
     per_tile = tile_calls(loaded, job)
-    total = per_tile * len(boxes)
+    total = before + per_tile * len(boxes)
     blender = Blender(width, height, boxes, 1)
     picture = pixels.copy()  # the whole picture as it stands: redrawn tiles blended over the upscaled one
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ddpm-studio-redraw-") as folder:
         for number, box in enumerate(boxes):
             if should_stop():
-                return SampleOutput(images=None, steps_run=number * per_tile, cancelled=True, tiles=len(boxes))
+                return SampleOutput(images=None, steps_run=before + number * per_tile, cancelled=True,
+                                    tiles=len(boxes))
             crop = _pad(pixels[box.y0 : box.y1, box.x0 : box.x1])
             path = Path(folder) / f"{number}.png"
             Image.fromarray(crop).save(path)
 
             def step(event, number=number, box=box) -> None:
-                on_step(dataclasses.replace(event, index=number * per_tile + event.index, total=total,
+                on_step(dataclasses.replace(event, index=before + number * per_tile + event.index, total=total,
                                             elapsed=time.perf_counter() - start,
                                             x_t=_over(picture, box, event.x_t), x0=_over(picture, box, event.x0)))
 
             out = run_tile(tile_job(job, str(path)), step)
             if out.cancelled:
-                return SampleOutput(images=None, steps_run=number * per_tile + out.steps_run, cancelled=True,
-                                    tiles=len(boxes))
+                return SampleOutput(images=None, steps_run=before + number * per_tile + out.steps_run,
+                                    cancelled=True, tiles=len(boxes))
             tile = out.images[0][: box.height, : box.width].astype(np.float64) / 255.0
             blender.add(box, tile)
             done = blender.weight[..., 0] > 0
