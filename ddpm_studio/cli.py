@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     hires.add_argument("--hires-strength", type=float, default=0.5, metavar="S",
                        help="the second pass's denoising strength (default 0.5)")
     hires.add_argument("--hires-upscaler", default="latent", metavar="latent|lanczos|MODEL",
-                       help="latent: enlarge the latents (no decode between the passes); lanczos: the picture; or a "
+                       help="latent: enlarge the latents (no decode between the passes); lanczos: the picture; a "
+                            "model upscaler file (ESRGAN, SwinIR, DAT, …: .safetensors, .pth) as A1111 uses them; or a "
                             "4× diffusion upscaler (SD x4, LDM 4×: a folder or cached hub id), 20 steps, tile by tile")
     hires.add_argument("--hires-steps", type=int, default=0, metavar="N",
                        help="the second pass's steps, of which strength × N run (default: --steps)")
@@ -118,12 +119,19 @@ def build_parser() -> argparse.ArgumentParser:
     _device_arguments(grid)
     _addon_arguments(grid)  # --lora for every cell (a lora:NAME axis changes its weight), --lora-dir, …
 
-    up = sub.add_parser("upscale", help="4× upscale an image with a diffusion upscaler (SD x4 or LDM 4×), tile by tile")
+    up = sub.add_parser("upscale", help="upscale an image with a model upscaler (--model ESRGAN_FILE: ESRGAN, SwinIR, "
+                                        "DAT, …, 2×/4×/8×) or a 4× diffusion upscaler (SD x4, LDM 4×), tile by tile")
     up.add_argument("image")
     _prompt_arguments(up, SCHEDULERS, prompt_required=False, guidance=9.0)
     up.add_argument("--noise-level", type=int, default=20, help="SD x4: noise added to the input first (0–350)")
     up.add_argument("--tile", type=int, default=0, help="tile side in input pixels (default: automatic)")
     up.add_argument("--overlap", type=int, default=16, help="overlap between tiles, in input pixels")
+    up.add_argument("--redraw", default="", metavar="MODEL",
+                    help="after a model upscaler (or --model lanczos): redraw the result tile by tile with img2img of "
+                         "this Stable Diffusion model, the prompt and --steps (Ultimate SD Upscale's way)")
+    up.add_argument("--strength", type=float, default=0.3, help="--redraw: the denoising strength (default 0.3)")
+    up.add_argument("--redraw-tile", type=int, default=512, metavar="N",
+                    help="--redraw: tile side in output pixels (default 512)")
 
     tr = sub.add_parser("train", help="train or fine-tune a DDPM on a folder of images (works under accelerate launch)")
     tr.add_argument("folder", help="a folder of images (searched recursively)")

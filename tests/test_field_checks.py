@@ -111,7 +111,7 @@ def test_a_hires_fix_the_job_would_refuse_is_said_beside_it_and_generate_waits(w
 def test_a_picture_too_small_to_upscale_is_said_when_opened_and_generate_waits(window, tmp_path):
     panel = window.upscale_panel
     window.tabs.setCurrentWidget(panel)
-    assert panel.model_box.count() == 1
+    assert panel.model_box.count() == 2  # Lanczos (no model), then the one upscaler
     small, fine = tmp_path / "small.png", tmp_path / "fine.png"
     Image.new("RGB", (10, 10), "red").save(small)
     Image.new("RGB", (MIN_UPSCALE_INPUT, 24), "red").save(fine)

@@ -109,7 +109,7 @@ def test_impossible_hires_jobs_are_refused_in_words(models):
         _job("m", width=1280, height=1280, hires_scale=2.0)
     with pytest.raises(JobError, match="Attention maps are not recorded through a hires fix"):
         _job("m", attention_maps=True)
-    with pytest.raises(JobError, match="latent, lanczos or a 4× upscaler model"):
+    with pytest.raises(JobError, match="latent, lanczos, a 4× diffusion upscaler or an upscaler model file"):
         _job("m", hires_upscaler="")
 
 

@@ -179,7 +179,7 @@ def test_upscale_panel_compares_with_lanczos(window, qtbot, tmp_path, upscalers)
     panel = window.upscale_panel
     window.tabs.setCurrentWidget(panel)
     names = [panel.model_box.itemText(i) for i in range(panel.model_box.count())]
-    assert sorted(names) == ["ldm", "x4"]
+    assert names[0].startswith("Lanczos") and sorted(names[1:]) == ["ldm", "x4"]  # Lanczos: no model
     assert panel.prompts.prompt.placeholderText().startswith("What the picture shows")  # it describes, not makes
     assert not {"ldm", "x4"} & {window.generate_panel.model_box.itemText(i) for i in range(window.generate_panel.model_box.count())}
     panel.select_model(str(upscalers["ldm"].resolve()))

@@ -9,6 +9,7 @@ python3 -m venv "$venv"
 . "$venv/bin/activate"
 pip install -q torch==2.13.0  # the CPU build our machines carry; a loose torch would pull a CUDA build
 pip install -q -e ".[test]"
+pip install -q --no-deps spandrel  # declares torchvision, which would replace the CPU torch (README, pyproject.toml)
 python -m pytest -q --deselect tests/test_constraints.py::test_this_environment_is_the_tested_set  # the newest set, on purpose
 {
   grep '^#' constraints.txt

@@ -280,7 +280,7 @@ def cmd_upscale(args) -> int:
     from ddpm_studio.engine.jobs.types import UpscaleJob
 
     job = UpscaleJob(image=args.image, noise_level=args.noise_level, tile=args.tile, overlap=args.overlap,
-                     **_prompt_fields(args))
+                     redraw=args.redraw, strength=args.strength, redraw_tile=args.redraw_tile, **_prompt_fields(args))
     return run_job(args, job)
 
 

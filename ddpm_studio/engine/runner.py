@@ -75,6 +75,10 @@ class Engine:
                 hide_library_progress()
             if mode == "generate":
                 self._model = load_ddpm(ref, self.device.device, self.device.dtype, allow_pickle=self.allow_pickle)
+            elif mode == "upscale" and path.is_file():  # a model upscaler (ESRGAN, SwinIR, …): a single file
+                from ddpm_studio.engine.upscale.model_upscale import load_model_upscaler
+
+                self._model = load_model_upscaler(ref, self.device.device, self.device.dtype)
             elif mode == "upscale":
                 from ddpm_studio.engine.upscale.upscalers import load_upscaler
 
@@ -173,9 +177,57 @@ class Engine:
     def _run_upscale(self, job: UpscaleJob, on_step, should_stop, on_stage):
         from ddpm_studio.engine.upscale.upscalers import run_upscale_job
 
-        model = self.load(job.model, "upscale")
+        from ddpm_studio.engine.upscale.model_upscale import LANCZOS, lanczos_upscaler
+
+        if job.redraw:
+            return self._run_redraw(job, on_step, should_stop, on_stage)
+        model = lanczos_upscaler() if job.model == LANCZOS else self.load(job.model, "upscale")
         on_stage("sampling")
+        if getattr(model, "scale", None):  # a model upscaler: one forward pass a tile
+            from ddpm_studio.engine.upscale.model_upscale import run_model_upscale
+
+            return model, run_model_upscale(model, job, self.device.device, on_step, should_stop)
         return model, run_upscale_job(model, job, self.device.device, on_step, should_stop)
+
+    def _run_redraw(self, job: UpscaleJob, on_step, should_stop, on_stage):
+        """A model upscaler's (or Lanczos') result redrawn tile by tile with img2img (upscale/redraw.py), the
+        upscaler's tiles and the redraw's steps in one progress. The img2img model is kept as any model is; the
+        upscaler is loaded for this run only."""
+        import numpy as np
+        from PIL import Image
+
+        from ddpm_studio.engine.events import SampleOutput, StepEvent
+        from ddpm_studio.engine.inputs import open_rgb
+        from ddpm_studio.engine.preview import unit_to_uint8
+        from ddpm_studio.engine.sampling import stages
+        from ddpm_studio.engine.upscale import model_upscale, redraw
+
+        device = self.device.device
+        image = open_rgb(job.image, "input image")
+        loaded = self.load(job.redraw, "img2img")
+        upscaler = (model_upscale.lanczos_upscaler() if job.model == model_upscale.LANCZOS
+                    else model_upscale.load_model_upscaler(job.model, device, self.device.dtype))
+        s = upscaler.scale
+        first = len(model_upscale.model_boxes(upscaler, image.width, image.height, job.tile, job.overlap))
+        total = first + redraw.redraw_calls(loaded, job, image.width * s, image.height * s)
+        on_stage("sampling")
+
+        def on_tile(number, boxes, mosaic) -> None:
+            picture = mosaic.picture[None] if job.preview_every else None
+            on_step(StepEvent(index=number, total=total, timestep=0.0, elapsed=0.0, x_t=picture, x0=picture,
+                              upscaling=True))
+
+        upscaled = model_upscale.upscale_pixels(upscaler, np.asarray(image, dtype=np.uint8), device, job.tile,
+                                                job.overlap, on_tile, should_stop)
+        upscaler.model = None  # its weights go; the result is still named after it
+        if upscaled is None:
+            return upscaler, SampleOutput(images=None, steps_run=0, cancelled=True)
+        out = redraw.redraw(unit_to_uint8(upscaled), job, loaded,
+                            lambda edit, step: stages.run_prompt_job(loaded, edit, device, step, should_stop,
+                                                                     self.folders, self.allow_pickle),
+                            on_step, should_stop, before=first)
+        out.reference = np.asarray(image.resize((image.width * s, image.height * s), Image.Resampling.LANCZOS))
+        return upscaler, out
 
     def _run_latent(self, job: PromptJob, on_step, should_stop, on_stage):
         from ddpm_studio.engine.sampling import stages

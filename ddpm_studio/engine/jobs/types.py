@@ -227,7 +227,8 @@ class Text2ImageJob(PromptJob):
                                f"{SIDE_STEP} blocks); got {value}.")
         check_float("hires upscale", self.hires_scale, MIN_HIRES_SCALE, MAX_HIRES_SCALE)
         if not (isinstance(self.hires_upscaler, str) and self.hires_upscaler.strip()):  # or a diffusion upscaler
-            raise JobError(f"The hires upscaler is {', '.join(HIRES_UPSCALERS)} or a 4× upscaler model.")
+            raise JobError(f"The hires upscaler is {', '.join(HIRES_UPSCALERS)}, a 4× diffusion upscaler or an "
+                           "upscaler model file (ESRGAN, …).")
         check_float("hires denoising strength", self.hires_strength, 0.0, 1.0)
         check_int("hires steps", self.hires_steps, 0, MAX_STEPS)
         if self.hires:
@@ -250,7 +251,7 @@ class Text2ImageJob(PromptJob):
         return [("Denoising strength", self.hires_strength), *super().a1111_fields(),
                 ("Hires upscale", f"{self.hires_scale:g}"), ("Hires steps", self.hires_steps or self.steps),
                 ("Hires upscaler", self.hires_upscaler.capitalize() if self.hires_upscaler in HIRES_UPSCALERS
-                 else Path(self.hires_upscaler).name)]
+                 else _upscaler_name(self.hires_upscaler))]
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -322,6 +323,19 @@ class EditJob(PromptJob):
         return [("Denoising strength", self.strength), *outpaint, *blur, *super().a1111_fields()]
 
 
+MIN_REDRAW_TILE, MAX_REDRAW_TILE = 64, 2048
+
+
+def _is_upscaler_file(ref: str) -> bool:
+    return Path(ref).suffix.lower() in (".safetensors", ".pth", ".pt")
+
+
+def _upscaler_name(ref: str) -> str:
+    """A hires upscaler's name as A1111 writes it: a model upscaler file's stem (4x-UltraSharp), a folder's name."""
+    path = Path(ref)
+    return path.stem if path.suffix.lower() in (".safetensors", ".pth", ".pt") else path.name
+
+
 MAX_NOISE_LEVEL = 350  # the SD x4 upscaler's max_noise_level
 MIN_TILE, MAX_TILE = 32, 1024
 UPSCALE_FACTOR = 4
@@ -337,9 +351,11 @@ def upscale_input_problem(width: int, height: int) -> str | None:
 
 @dataclass(frozen=True, kw_only=True)
 class UpscaleJob(PromptJob):
-    """4× super-resolution of one image: the SD x4 upscaler (prompt, noise level, guidance) or LDM 4× (no prompt).
+    """Super-resolution of one image: a model upscaler file (ESRGAN, …: its own factor) or Lanczos, the SD x4
+    upscaler (prompt, noise level, guidance) or LDM 4× (no prompt).
 
     ``tile`` (input pixels, 0 = automatic) splits a large input into overlapping tiles, blended with feathered edges.
+    ``redraw`` (after a model upscaler or Lanczos) redraws the result tile by tile with img2img of that model.
     """
 
     kind: ClassVar[str] = "upscale"
@@ -350,6 +366,9 @@ class UpscaleJob(PromptJob):
     guidance_scale: float = 9.0
     tile: int = 0
     overlap: int = 16
+    redraw: str = ""  # a model upscaler's result redrawn tile by tile with img2img of this model (upscale/redraw.py) …
+    strength: float = 0.3  # … at this denoising strength …
+    redraw_tile: int = 512  # … in tiles of this many output pixels a side
 
     def validate(self) -> None:
         super().validate()
@@ -371,9 +390,20 @@ class UpscaleJob(PromptJob):
         check_int("tile overlap", self.overlap, 0, MAX_TILE)
         if self.tile and self.overlap * 2 > self.tile:
             raise JobError(f"The tile overlap ({self.overlap}) must be at most half the tile size ({self.tile}).")
+        if self.redraw:
+            if not _is_upscaler_file(self.model) and self.model != "lanczos":
+                raise JobError("A redraw follows a model upscaler (ESRGAN, …) or Lanczos, not a diffusion upscaler.")
+            check_float("redraw strength", self.strength, 0.01, 1.0)
+            check_int("redraw tile", self.redraw_tile, MIN_REDRAW_TILE, MAX_REDRAW_TILE)
 
     def a1111_fields(self) -> list[tuple[str, Any]]:
-        fields: list[tuple[str, Any]] = [("Noise level", self.noise_level), ("Upscale", "4x")]
+        if _is_upscaler_file(self.model) or self.model == "lanczos":  # no noise level, the
+            fields: list[tuple[str, Any]] = []  # factor written by output/family_metadata.py (a model upscaler's)
+        else:
+            fields = [("Noise level", self.noise_level), ("Upscale", "4x")]
+        if self.redraw:  # Ultimate SD Upscale's way: the model's name, its strength and tile
+            fields += [("Denoising strength", self.strength), ("Redraw model", _upscaler_name(self.redraw)),
+                       ("Redraw tile", self.redraw_tile)]
         if self.tile:
             fields += [("Tile", self.tile), ("Tile overlap", self.overlap)]
         return fields

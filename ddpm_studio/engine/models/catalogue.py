@@ -61,6 +61,7 @@ class ModelInfo:
     prediction: str = ""  # single-file checkpoints: what the UNet predicts when a key of the file says
     flavour: str = ""  # what its denoiser's config or its model_index.json makes it in its family (Flux.1 schnell)
     split: bool = False  # a flow family's diffusion-model file: its text encoders (and VAE) may be other files
+    upscale: int = 0  # a model upscaler's factor (ESRGAN, SwinIR, …: models/upscaler_files.py)
 
     @property
     def prediction_unknown(self) -> bool:
@@ -200,6 +201,11 @@ def _inspect_single_file(ref: str, path: Path, allow_pickle: bool) -> ModelInfo:
     try:
         facts = read_checkpoint(path, allow_pickle)
     except SingleFileError as exc:
+        from ddpm_studio.engine.models.upscaler_files import upscaler_fields
+
+        upscaler = upscaler_fields(path)  # no Stable Diffusion checkpoint: maybe an ESRGAN-family file (weights-only)
+        if upscaler is not None:
+            return ModelInfo(ref=ref, path=path, **upscaler)
         raise ModelError(str(exc)) from None
     arch, channels = facts.arch, facts.channels
     row = BY_KEY[arch]
@@ -316,7 +322,8 @@ def _pipeline_folders(root: Path, single_files: bool = False) -> list[Path]:
     if not root.is_dir():
         return []
     found = sorted(p.parent for p in root.glob("*/model_index.json"))
-    return found + (sorted([*root.glob("*.safetensors"), *root.glob("*.gguf")]) if single_files else [])
+    files = [p for p in root.iterdir() if p.suffix.lower() in (".safetensors", ".gguf", ".pth", ".pt") and p.is_file()]
+    return found + (sorted(files) if single_files else [])  # .pth and .pt: model upscalers (read weights-only)
 
 
 def list_models(user_folders: list[str] = (), include_hf_cache: bool = False, accept=None,

@@ -9,7 +9,9 @@ Nothing is copied; the folders are listed where they are. The layouts (each tool
 - ComfyUI: ``models/checkpoints``, ``models/loras``, ``models/embeddings``, ``models/vae`` (and ``models/diffusers``
   for diffusers folders); the flow families' split files in ``models/diffusion_models`` (older: ``models/unet``) and
   ``models/text_encoders`` (older: ``models/clip``; Forge: ``models/text_encoder``), paired by
-  ``engine/models/pairing.py``.
+  ``engine/models/pairing.py``;
+- model upscalers (ESRGAN and its kin, ``models/upscaler_files.py``): A1111's ``models/ESRGAN``,
+  ``models/RealESRGAN`` and ``models/SwinIR``, ComfyUI's ``models/upscale_models``.
 
 The user may point at the install or at its ``models`` folder; both are understood.
 """
@@ -33,10 +35,12 @@ LAYOUT = {  # kind → folders relative to the install, A1111's then ComfyUI's
     # comfyui-dynamicprompts nodes likewise, and the Impact Pack in wildcards/ and custom_wildcards/
     "wildcards": ("extensions/sd-dynamic-prompts/wildcards", "custom_nodes/comfyui-dynamicprompts/wildcards",
                   "custom_nodes/ComfyUI-Impact-Pack/wildcards", "custom_nodes/ComfyUI-Impact-Pack/custom_wildcards"),
+    "upscalers": ("models/ESRGAN", "models/RealESRGAN", "models/SwinIR", "models/upscale_models"),  # model upscalers
 }
 
 LABELS = {"checkpoints": "checkpoints", "loras": "LoRAs", "embeddings": "embeddings", "vaes": "VAEs",
-          "controlnets": "ControlNets", "diffusion_models": "diffusion models", "text_encoders": "text encoders", "wildcards": "wildcards"}
+          "controlnets": "ControlNets", "diffusion_models": "diffusion models", "text_encoders": "text encoders",
+          "wildcards": "wildcards", "upscalers": "upscalers"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class ModelsHome:
     diffusion_models: tuple[str, ...] = ()
     text_encoders: tuple[str, ...] = ()
     wildcards: tuple[str, ...] = ()
+    upscalers: tuple[str, ...] = ()
 
     @property
     def summary(self) -> str:

@@ -18,6 +18,8 @@ CFG = "CFG scale"  # A1111's name for classifier-free guidance
 def family_fields(info, job, scheduler_config: dict | None) -> dict:
     """``{"guidance": [(key, value)…]}`` for ``metadata.a1111_parameters`` (in place of ``CFG scale``); empty for a
     model outside the family table (a pixel DDPM) or a job without classifier-free guidance."""
+    if getattr(info, "upscale", 0):  # a model upscaler (ESRGAN, …): named as A1111's Extras tab names its upscaler
+        return {"after": [("Postprocess upscaler", info.name), ("Postprocess upscale by", info.upscale)]}
     family = family_of_info(info) if info is not None else None
     if family is None or not isinstance(job, PromptJob):  # a GenerateJob's guidance_scale is autoguidance's
         return {}

@@ -7,7 +7,7 @@ Upscalers, as A1111 names them: ``latent`` enlarges the first pass's latents (bi
 decode between the passes), ``lanczos`` decodes, enlarges the picture with Lanczos and encodes it again; any other
 value names one of the Upscale panel's diffusion upscalers (SD x4, LDM 4×), which makes the first pass 4× as
 large, tile by tile, with its own steps counted in the same progress (then Lanczos to the hires size when the
-factor is not 4). The second pass runs ``int(steps × strength)`` of its steps, as diffusers' and A1111's img2img
+factor is not 4), or a model upscaler file (ESRGAN, …: A1111's default kind, ``hires_model_upscaler.py``). The second pass runs ``int(steps × strength)`` of its steps, as diffusers' and A1111's img2img
 do. No Qt.
 """
 
@@ -73,15 +73,26 @@ def uses_model(job: Text2ImageJob) -> bool:
 
 
 def upscaler_for(loaded, job: Text2ImageJob, allow_pickle: bool = False):
-    """The job's diffusion upscaler, loaded once and kept with the model (on its device, in its dtype)."""
+    """The job's upscaler — a diffusion upscaler (a folder), or a model upscaler (a file: ESRGAN, …,
+    ``hires_model_upscaler.py``) — loaded once and kept with the model (on its device, in its dtype)."""
+    from ddpm_studio.engine.models.catalogue import resolve
+    from ddpm_studio.engine.upscale.model_upscale import load_model_upscaler
     from ddpm_studio.engine.upscale.upscalers import load_upscaler
 
     if loaded.hires_upscaler is None or loaded.hires_upscaler[0] != job.hires_upscaler:
         loaded.hires_upscaler = None  # free the old one first
         denoiser = getattr(loaded.pipe, "unet", None) or loaded.pipe.transformer  # SD 3.5's and Flux's: a transformer
-        loaded.hires_upscaler = (job.hires_upscaler, load_upscaler(job.hires_upscaler, execution_device(denoiser),
-                                                                   denoiser.dtype, allow_pickle))
+        device = execution_device(denoiser)
+        if resolve(job.hires_upscaler).is_file():
+            upscaler = load_model_upscaler(job.hires_upscaler, device, denoiser.dtype)
+        else:
+            upscaler = load_upscaler(job.hires_upscaler, device, denoiser.dtype, allow_pickle)
+        loaded.hires_upscaler = (job.hires_upscaler, upscaler)
     return loaded.hires_upscaler[1]
+
+
+def is_model_upscaler(upscaler) -> bool:
+    return bool(getattr(upscaler, "scale", 0))
 
 
 def upscale_job(job: Text2ImageJob, upscaler, image: str, index: int) -> UpscaleJob:
@@ -94,6 +105,10 @@ def upscale_calls(job: Text2ImageJob, upscaler) -> int:
     """The upscaler's model calls for the whole batch: its steps for every tile of every first-pass picture."""
     from ddpm_studio.engine.upscale.upscalers import upscale_boxes
 
+    if is_model_upscaler(upscaler):  # one call a tile
+        from ddpm_studio.engine.upscale.hires_model_upscaler import model_calls
+
+        return model_calls(job, upscaler)
     boxes = upscale_boxes(upscale_job(job, upscaler, "first-pass.png", 0), job.width, job.height, upscaler.multiple)
     return len(boxes) * UPSCALER_STEPS * job.batch_size
 
@@ -104,6 +119,10 @@ def enlarge_with_model(job: Text2ImageJob, upscaler, first: np.ndarray, device, 
     steps ``offset`` … of ``total``. None when cancelled."""
     from ddpm_studio.engine.upscale.upscalers import run_upscale_job
 
+    if is_model_upscaler(upscaler):
+        from ddpm_studio.engine.upscale import hires_model_upscaler
+
+        return hires_model_upscaler.enlarge(job, upscaler, first, device, on_step, should_stop, offset, total)
     per_image = upscale_calls(job, upscaler) // job.batch_size
     enlarged = []
     with tempfile.TemporaryDirectory(prefix="ddpm-studio-hires-") as folder:

@@ -58,7 +58,7 @@ class Settings:
     def model_folders(self) -> list[str]:
         """Where models are listed from: the user's folders, then the models home's checkpoint folders."""
         return _unique(self.user_model_folders + list(self.home_folders("checkpoints"))
-                       + list(self.home_folders("diffusion_models")))
+                       + list(self.home_folders("diffusion_models")) + list(self.home_folders("upscalers")))
 
     @property
     def user_model_folders(self) -> list[str]:

@@ -17,8 +17,9 @@ from ddpm_studio.ui.widgets.notes import FieldNote
 UPSCALER_LABELS = {"latent": "Latent", "lanczos": "Lanczos"}
 UPSCALER_TIP = ("Latent: enlarge the first pass's latents (fast, no decode between the passes; needs a strength "
                 "of about 0.5 or more to fill in detail). Lanczos: decode, enlarge the picture, encode again (keeps "
-                "the first pass closer at low strengths). The Upscale panel's 4× diffusion upscalers are listed too: "
-                "slower (20 steps of their own, tile by tile), sharper")
+                "the first pass closer at low strengths). The Upscale panel's upscalers are listed too: model "
+                "upscalers (ESRGAN, SwinIR, DAT, …: A1111's usual choice, one pass a tile) and the 4× diffusion "
+                "upscalers (slower: 20 steps of their own, tile by tile)")
 
 
 class HiresFields(QObject):
@@ -67,12 +68,13 @@ class HiresFields(QObject):
         self._update()
 
     def set_upscalers(self, infos) -> None:
-        """Latent and Lanczos, then the 4× diffusion upscalers the Upscale panel lists (``ModelInfo``s)."""
+        """Latent and Lanczos, then the upscalers the Upscale panel lists (``ModelInfo``s): model upscalers with
+        their own factor, diffusion upscalers 4×."""
         keep = self.upscaler.currentData()
         while self.upscaler.count() > len(HIRES_UPSCALERS):
             self.upscaler.removeItem(self.upscaler.count() - 1)
         for info in infos:
-            self.upscaler.addItem(f"{info.name} (4×)", info.ref)
+            self.upscaler.addItem(f"{info.name} ({info.upscale or 4}×)", info.ref)
         self.choose_upscaler(keep)
 
     def choose_upscaler(self, ref: str) -> None:

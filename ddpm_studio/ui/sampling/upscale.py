@@ -1,5 +1,7 @@
-"""The Upscale panel: 4× super-resolution with the SD x4 upscaler (prompt, noise level) or LDM 4×, tile by tile
-for large pictures, with a before/after slider against a classic Lanczos upscale."""
+"""The Upscale panel: super-resolution with a model upscaler (ESRGAN, SwinIR, DAT, …: 2×, 4× or 8×, one pass a tile;
+then, if asked, redrawn tile by tile with img2img: ``redraw_fields.py``) or Lanczos,
+the SD x4 upscaler (prompt, noise level) or LDM 4×, tile by tile for large pictures, with a before/after slider
+against a classic Lanczos upscale at the same factor."""
 
 from __future__ import annotations
 
@@ -22,9 +24,13 @@ from ddpm_studio.engine.models.catalogue import ModelInfo
 from ddpm_studio.ui.canvas.compare_view import CompareView
 from ddpm_studio.ui.prompts.fields import PromptFields
 from ddpm_studio.ui.sampling.panel import SamplingPanel
+from ddpm_studio.ui.sampling.redraw_fields import RedrawFields
 from ddpm_studio.ui.widgets.image_input import ImageInput, open_paste_row
 from ddpm_studio.ui.widgets.images import to_qimage
 from ddpm_studio.ui.widgets.notes import FieldNote
+
+
+LANCZOS = "lanczos"  # engine/upscale/model_upscale.py's: Lanczos 4×, no model
 
 
 class UpscalePanel(ImageInput, SamplingPanel):
@@ -39,7 +45,7 @@ class UpscalePanel(ImageInput, SamplingPanel):
         return "upscale" in info.modes
 
     def refuse_reason(self, info: ModelInfo) -> str:
-        return f"{info.path} holds {info.class_name or 'an unknown pipeline'}, not a 4× upscaler" + (
+        return f"{info.path} holds {info.class_name or 'an unknown pipeline'}, not an upscaler" + (
             f"; open it in the {info.panel} panel." if info.panel else ".")
 
     def add_fields(self, form: QFormLayout) -> None:
@@ -59,6 +65,8 @@ class UpscalePanel(ImageInput, SamplingPanel):
         form.addRow("Tile", self.tile)
         form.addRow("Tile overlap", self.overlap)
         self.tile.valueChanged.connect(self._tile_changed)
+        self.redraw = RedrawFields(form, self.settings)  # after a model upscaler: img2img tile by tile
+        self.redraw.changed.connect(self._model_changed)
 
     def build_input(self) -> QWidget:
         self.compare = CompareView()
@@ -79,6 +87,7 @@ class UpscalePanel(ImageInput, SamplingPanel):
         QShortcut(QKeySequence.StandardKey.Paste, self, activated=self.paste_image)
         self.batch.setMaximum(1)
         self.form.setRowVisible(self.batch, False)  # one picture per run
+        self.model_box.leading = (("Lanczos (4×, no model)", LANCZOS),)  # before the models; chosen when none is
         self.model_box.currentIndexChanged.connect(self._model_changed)
         return column
 
@@ -87,13 +96,39 @@ class UpscalePanel(ImageInput, SamplingPanel):
             self.tile.setValue(MIN_TILE)
 
     def _model_changed(self) -> None:
-        """LDM 4× takes no prompt and no noise level: say so by disabling them."""
-        info = getattr(self, "model_infos", {}).get(self.model_box.currentData())
-        text_guided = info is None or info.family == "sd-x4-upscaler"
-        for widget in (self.prompts.prompt, self.prompts.negative, self.prompts.guidance, self.noise_level):
+        """LDM 4× takes no prompt and no noise level, a model upscaler (ESRGAN, …) no steps or seed either: say so
+        by disabling them."""
+        info = self._chosen()
+        model_upscaler = info is not None and bool(info.upscale)
+        if hasattr(self, "redraw"):
+            self.redraw.offer(model_upscaler)
+        redrawn = model_upscaler and self.redraw.on  # the redraw takes the prompt, steps, scheduler and seed
+        text_guided = info is None or info.family == "sd-x4-upscaler" or redrawn
+        for widget in (self.prompts.prompt, self.prompts.negative, self.prompts.guidance):
             widget.setEnabled(text_guided)
+        self.noise_level.setEnabled(info is None or info.family == "sd-x4-upscaler")
+        stepped = not model_upscaler or redrawn
+        for widget in (self.scheduler_box, self.schedule.box, self.steps, self.seed):
+            widget.setEnabled(stepped)
+        if self.image_path and getattr(self, "input_size", None):
+            self._say_size(*self.input_size)
+
+    def _chosen(self) -> ModelInfo | None:
+        ref = self.model_box.currentData()
+        if ref == LANCZOS:
+            from ddpm_studio.engine.upscale.model_upscale import lanczos_info
+
+            return lanczos_info()
+        return getattr(self, "model_infos", {}).get(ref)
+
+    def factor(self) -> int:
+        """The chosen upscaler's factor: a model upscaler's own (2, 4, 8), the diffusion upscalers' 4."""
+        info = self._chosen()
+        return info.upscale if info is not None and info.upscale else UPSCALE_FACTOR
 
     def refresh_models(self, include_hf_cache: bool = False) -> None:
+        if hasattr(self, "redraw"):
+            self.redraw.refresh(include_hf_cache)
         super().refresh_models(include_hf_cache)
         if hasattr(self, "compare"):
             self._model_changed()
@@ -101,12 +136,17 @@ class UpscalePanel(ImageInput, SamplingPanel):
     # ---- the input image ----
     def show_input(self, image: QImage) -> None:
         self.compare.show_single(image)
-        width, height = image.width(), image.height()
+        self.input_size = (image.width(), image.height())
+        problem = self._say_size(*self.input_size)
+        self._set_input_problem(f"This picture is too small: {problem}." if problem else None)
+
+    def _say_size(self, width: int, height: int) -> str | None:
         problem = upscale_input_problem(width, height)
-        result = "" if problem else f" → {width * UPSCALE_FACTOR}×{height * UPSCALE_FACTOR}"
+        s = self.factor()
+        result = "" if problem else f" → {width * s}×{height * s}"
         self.image_label.setText(f"{Path(self.image_path).name} ({width}×{height}{result})")
         self.image_label.setToolTip(self.image_path)
-        self._set_input_problem(f"This picture is too small: {problem}." if problem else None)
+        return problem
 
     def show_missing(self, path: str) -> None:
         self.compare.show_single(None)
@@ -131,17 +171,20 @@ class UpscalePanel(ImageInput, SamplingPanel):
         if not self.image_path:
             raise JobError("Open, drop or paste the image to upscale first.")
         return dict(image=self.image_path, noise_level=self.noise_level.value(), tile=self.tile.value(),
-                    overlap=self.overlap.value(), **self.prompts.values())
+                    overlap=self.overlap.value(), **self.prompts.values(), **self.redraw.values())
 
     def apply_fields(self, job: UpscaleJob) -> list[str]:
         self.prompts.apply(job)
         self.noise_level.setValue(job.noise_level)
         self.tile.setValue(job.tile)
         self.overlap.setValue(job.overlap)
+        self.redraw.apply(job)
         return self.restore_image(job.image)
 
     def on_result(self, result) -> None:
         if result.reference is not None and result.images is not None:
-            self.compare.show_pair(to_qimage(result.reference), to_qimage(result.images[0]))
+            info = self._chosen() if result.job.model == LANCZOS else self.model_infos.get(result.job.model)
+            after = info.name if info is not None and info.upscale else "Diffusion"  # a model upscaler: its name
+            self.compare.show_pair(to_qimage(result.reference), to_qimage(result.images[0]), ("Lanczos", after))
             if result.tiles > 1:
                 self.status_message.emit(f"Upscaled in {result.tiles} tiles; drag the divider to compare with Lanczos")
