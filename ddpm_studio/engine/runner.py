@@ -177,7 +177,8 @@ class Engine:
     def _run_upscale(self, job: UpscaleJob, on_step, should_stop, on_stage):
         from ddpm_studio.engine.upscale.upscalers import run_upscale_job
 
-        from ddpm_studio.engine.upscale.model_upscale import LANCZOS, lanczos_upscaler
+        from ddpm_studio.engine.upscale.lanczos import LANCZOS
+        from ddpm_studio.engine.upscale.model_upscale import lanczos_upscaler
 
         if job.redraw:
             return self._run_redraw(job, on_step, should_stop, on_stage)
@@ -201,11 +202,12 @@ class Engine:
         from ddpm_studio.engine.preview import unit_to_uint8
         from ddpm_studio.engine.sampling import stages
         from ddpm_studio.engine.upscale import model_upscale, redraw
+        from ddpm_studio.engine.upscale.lanczos import LANCZOS
 
         device = self.device.device
         image = open_rgb(job.image, "input image")
         loaded = self.load(job.redraw, "img2img")
-        upscaler = (model_upscale.lanczos_upscaler() if job.model == model_upscale.LANCZOS
+        upscaler = (model_upscale.lanczos_upscaler() if job.model == LANCZOS
                     else model_upscale.load_model_upscaler(job.model, device, self.device.dtype))
         s = upscaler.scale
         first = len(model_upscale.model_boxes(upscaler, image.width, image.height, job.tile, job.overlap))

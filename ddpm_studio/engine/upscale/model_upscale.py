@@ -27,6 +27,7 @@ from ddpm_studio.engine.jobs.types import UpscaleJob, upscale_input_problem
 from ddpm_studio.engine.models.catalogue import ModelInfo, inspect_model, require_mode, resolve
 from ddpm_studio.engine.models.upscaler_files import FAMILY, build, is_upscaler_suffix
 from ddpm_studio.engine.preview import unit_to_uint8
+from ddpm_studio.engine.upscale.lanczos import LANCZOS_SCALE, lanczos_info
 from ddpm_studio.engine.upscale.tiling import Blender, Box, PreviewMosaic, tile_boxes
 
 class ModelTiling(Enum):  # spandrel's names (its own enum is imported only with spandrel)
@@ -55,15 +56,6 @@ class LoadedModelUpscaler:
 
 def is_model_upscaler(info: ModelInfo) -> bool:
     return info.family == FAMILY
-
-
-LANCZOS = "lanczos"  # the Upscale panel's upscaler without a model: PIL's Lanczos, 4×, one pass
-LANCZOS_SCALE = 4
-
-
-def lanczos_info() -> ModelInfo:
-    return ModelInfo(ref=LANCZOS, path=Path(LANCZOS), name="Lanczos", class_name="Lanczos (no model)", family=LANCZOS,
-                     panel="Upscale", modes=("upscale",), upscale=LANCZOS_SCALE)
 
 
 class _Lanczos:

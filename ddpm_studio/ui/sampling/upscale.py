@@ -21,6 +21,7 @@ from ddpm_studio.engine.jobs.types import (
     upscale_input_problem,
 )
 from ddpm_studio.engine.models.catalogue import ModelInfo
+from ddpm_studio.engine.upscale.lanczos import LANCZOS, lanczos_info  # Lanczos 4×, no model (no torch)
 from ddpm_studio.ui.canvas.compare_view import CompareView
 from ddpm_studio.ui.prompts.fields import PromptFields
 from ddpm_studio.ui.sampling.panel import SamplingPanel
@@ -30,7 +31,6 @@ from ddpm_studio.ui.widgets.images import to_qimage
 from ddpm_studio.ui.widgets.notes import FieldNote
 
 
-LANCZOS = "lanczos"  # engine/upscale/model_upscale.py's: Lanczos 4×, no model
 
 
 class UpscalePanel(ImageInput, SamplingPanel):
@@ -116,8 +116,6 @@ class UpscalePanel(ImageInput, SamplingPanel):
     def _chosen(self) -> ModelInfo | None:
         ref = self.model_box.currentData()
         if ref == LANCZOS:
-            from ddpm_studio.engine.upscale.model_upscale import lanczos_info
-
             return lanczos_info()
         return getattr(self, "model_infos", {}).get(ref)
 
