@@ -1,0 +1,121 @@
+"""Prompt editing and alternation (``prompts/editing.py``: ``[from:to:when]``, ``[a|b]``) as an extension of a
+latent run's stages: the text embeddings change at the scheduled steps.
+
+Each distinct text of the prompt's and the negative prompt's schedules is encoded once, before the run (A1111's
+weights, ``prompts/encoding.py``), all padded to one length. The run starts on step 0's texts; at the end of a step
+whose next step reads other texts, the pipeline's step callback hands it the next step's embeddings: diffusers'
+SD, SDXL and ControlNet pipelines take ``prompt_embeds`` (SDXL's pooled one as ``add_text_embeds``) back from
+``callback_on_step_end`` for the next step — the names each lists in ``_callback_tensor_inputs``. The tensors they
+hold there are the negative's rows, then the prompt's (classifier-free guidance; ``pipeline_stable_diffusion.py``
+``torch.cat([negative_prompt_embeds, prompt_embeds])``), or the prompt's alone without guidance, each repeated per
+picture; InstructPix2Pix's are the prompt's, then the negative's twice (``pipeline_stable_diffusion_instruct_pix2pix``).
+Each step's event names the text it switched to (``StepEvent.prompt_switch``).
+
+Only a run whose prompt has editing gets this extension (``runner.latent_extensions``): any other pays nothing per
+step. A family that reads its prompt through T5 or another language model (its row: no ``prompt_weights``) is given
+the prompt's plain words, and the run's note says that prompt editing was not applied.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ddpm_studio.engine.models.families import family_of_info
+from ddpm_studio.engine.prompts.editing import has_editing, texts_per_step
+from ddpm_studio.engine.prompts.encoding import encoded_alike
+from ddpm_studio.engine.sampling.stages import Extension, LatentRun
+
+NOT_APPLIED = ("prompt editing ([from:to:when], [a|b]) was not applied: {family} reads its prompt through T5 or "
+               "another language model, not CLIP alone; the prompt was read as plain words")
+
+
+def wants_prompt_editing(prompt: str, negative: str) -> bool:
+    """Whether a job's prompt or negative prompt (its LoRA tags taken out) uses editing or alternation."""
+    from ddpm_studio.engine.prompts.syntax import lora_tags
+
+    return has_editing(lora_tags(prompt)[0]) or has_editing(lora_tags(negative)[0])
+
+
+class PromptEditing(Extension):
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, str]] = []  # (prompt, negative) read at each step
+        self.encoded: dict = {}
+        self.zero_negative = False
+        self.ready: dict = {}  # (pair, rows, name) → the tensor the pipeline holds, made at the first switch
+        self.fields: dict = {}
+
+    def prepare(self, run: LatentRun) -> None:
+        family = family_of_info(run.loaded.info)
+        if family is not None and not family.prompt_weights:
+            run.notes.append(NOT_APPLIED.format(family=family.name))
+            return
+        inputs = getattr(run.pipe, "_callback_tensor_inputs", ())
+        if "prompt_embeds" not in inputs:
+            run.notes.append(f"prompt editing ([from:to:when], [a|b]) was not applied: this pipeline "
+                             f"({type(run.pipe).__name__}) does not take new prompt embeddings between steps")
+            return
+        job, pipe = run.job, run.pipe
+        prompts = texts_per_step(run.used.prompt, job.steps)
+        negatives = texts_per_step(run.used.negative_prompt, job.steps)
+        self.steps = list(zip(prompts, negatives))
+        self.encoded = encoded_alike(pipe, prompts + negatives, job.clip_skip)
+        xl = getattr(pipe, "text_encoder_2", None) is not None
+        self.zero_negative = xl and not run.used.negative_prompt and bool(
+            getattr(pipe.config, "force_zeros_for_empty_prompt", False))
+        first, first_negative = self.steps[0]
+        for key in ("prompt", "negative_prompt", "prompt_embeds", "negative_prompt_embeds", "pooled_prompt_embeds",
+                    "negative_pooled_prompt_embeds"):
+            run.args.pop(key, None)
+        positive, pooled = self.encoded[first]
+        negative, negative_pooled = self._negative(first_negative)
+        run.args.update(prompt_embeds=positive, negative_prompt_embeds=negative)
+        if xl:
+            run.args.update(pooled_prompt_embeds=pooled, negative_pooled_prompt_embeds=negative_pooled)
+        run.args["callback_on_step_end_tensor_inputs"] = ["latents", "prompt_embeds"] + (
+            ["add_text_embeds"] if xl and "add_text_embeds" in inputs else [])
+
+    def step_end(self, run: LatentRun, index: int, callback_kwargs: dict) -> None:
+        self.fields = {}
+        if not self.steps:
+            return
+        now = self._pair(index)
+        if index > 0 and now != self._pair(index - 1):
+            self.fields = {"prompt_switch": now[0] if now[0] != self._pair(index - 1)[0] else f"negative: {now[1]}"}
+        following = self._pair(index + 1)
+        if following == now:
+            return
+        for name, which in (("prompt_embeds", 0), ("add_text_embeds", 1)):
+            held = callback_kwargs.get(name)
+            if isinstance(held, torch.Tensor):
+                callback_kwargs[name] = self._rows(following, held, which, run.job.batch_size, run.pipe)
+
+    def step_fields(self) -> dict:
+        return self.fields
+
+    def _pair(self, index: int) -> tuple[str, str]:
+        return self.steps[min(index, len(self.steps) - 1)]
+
+    def _negative(self, text: str):
+        negative, pooled = self.encoded[text]
+        if self.zero_negative:  # an empty SDXL negative stays zeros, as diffusers makes it
+            return torch.zeros_like(negative), torch.zeros_like(pooled) if pooled is not None else None
+        return negative, pooled
+
+    def _rows(self, pair: tuple[str, str], held: torch.Tensor, which: int, pictures: int, pipe) -> torch.Tensor:
+        """The tensor the pipeline holds for ``pair``, laid out as ``held`` is (see the module's docstring)."""
+        key = (pair, held.shape[0], which)
+        if key not in self.ready:
+            positive = self.encoded[pair[0]][which]
+            negative = self._negative(pair[1])[which]
+            positive = positive.to(held.device, held.dtype).expand(pictures, *positive.shape[1:])
+            negative = negative.to(held.device, held.dtype).expand(pictures, *negative.shape[1:])
+            if held.shape[0] == pictures:
+                rows = [positive]
+            elif held.shape[0] == 3 * pictures and "InstructPix2Pix" in type(pipe).__name__:
+                rows = [positive, negative, negative]
+            elif held.shape[0] == 2 * pictures:
+                rows = [negative, positive]
+            else:
+                return held  # a layout not known here: the text stays as it was
+            self.ready[key] = torch.cat(rows).contiguous()
+        return self.ready[key]
