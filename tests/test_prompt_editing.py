@@ -201,3 +201,30 @@ def test_a_t5_family_reads_the_words_and_says_editing_was_not_applied(engine, tm
                         height=64, scheduler="euler", guidance_scale=3.5, output_dir="")
     result = engine.run(job, save=False)
     assert result.images is not None and "prompt editing" in result.note and "not applied" in result.note
+
+
+def test_with_a_hires_fix_img2img_and_a_controlnet(engine, sd, tmp_path):
+    from PIL import Image
+
+    from ddpm_studio.engine.jobs.types import EditJob
+    from tests.tiny_controlnet import save_tiny_controlnet
+
+    events = []
+    hires = engine.run(_job(sd, "a [cat:dog:1]", steps=4, hires_scale=2.0), save=False, on_step=events.append)
+    assert hires.images.shape == (1, 64, 64, 3) and np.isfinite(hires.images).all()
+    # the hires pass (2 of its 4 steps) reads the schedule from its start again: back to the cat
+    assert [(e.index, e.prompt_switch) for e in events if e.prompt_switch] == [(2, "a dog"), (4, "a cat")]
+    picture = tmp_path / "in.png"
+    Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(picture)
+    events = []
+    edit = EditJob(model=str(sd), mode="img2img", image=str(picture), prompt="a [cat|dog]", steps=6, strength=0.5,
+                   seed=1, output_dir="", scheduler="euler")
+    assert np.isfinite(engine.run(edit, save=False, on_step=events.append).images).all()
+    assert [e.prompt_switch for e in events if not e.final] == ["", "", "a dog"]  # the steps run: 0, 1, 2
+    net = save_tiny_controlnet(tmp_path / "cn", sd)
+    Image.fromarray(np.full((32, 32, 3), 255, np.uint8)).save(tmp_path / "scribble.png")
+    events = []
+    controlled = _job(sd, "a [cat:dog:1]", steps=3, controlnets=((str(net), 1.0, 0.0, 1.0),),
+                      control_images=(str(tmp_path / "scribble.png"),), control_preprocess=("none",))
+    assert np.isfinite(engine.run(controlled, save=False, on_step=events.append).images).all()
+    assert [e.prompt_switch for e in events if not e.final] == ["", "", "a dog"]

@@ -9,7 +9,8 @@ SD, SDXL and ControlNet pipelines take ``prompt_embeds`` (SDXL's pooled one as `
 hold there are the negative's rows, then the prompt's (classifier-free guidance; ``pipeline_stable_diffusion.py``
 ``torch.cat([negative_prompt_embeds, prompt_embeds])``), or the prompt's alone without guidance, each repeated per
 picture; InstructPix2Pix's are the prompt's, then the negative's twice (``pipeline_stable_diffusion_instruct_pix2pix``).
-Each step's event names the text it switched to (``StepEvent.prompt_switch``).
+Each step's event names the text it switched to (``StepEvent.prompt_switch``). A hires fix's second pass reads the
+schedule again from its start over its own steps (the hires steps), as A1111 schedules its hires pass.
 
 Only a run whose prompt has editing gets this extension (``runner.latent_extensions``): any other pays nothing per
 step. A family that reads its prompt through T5 or another language model (its row: no ``prompt_weights``) is given
@@ -39,6 +40,9 @@ def wants_prompt_editing(prompt: str, negative: str) -> bool:
 class PromptEditing(Extension):
     def __init__(self) -> None:
         self.steps: list[tuple[str, str]] = []  # (prompt, negative) read at each step
+        self.passes: dict[int, list[tuple[str, str]]] = {}  # the same for a pass of other steps (a hires pass)
+        self.texts: tuple[str, str] = ("", "")  # the run's written prompt and negative (tags out)
+        self.last: tuple[str, str] | None = None  # the texts the step before read
         self.encoded: dict = {}
         self.zero_negative = False
         self.ready: dict = {}  # (pair, rows, name) → the tensor the pipeline holds, made at the first switch
@@ -55,10 +59,13 @@ class PromptEditing(Extension):
                              f"({type(run.pipe).__name__}) does not take new prompt embeddings between steps")
             return
         job, pipe = run.job, run.pipe
-        prompts = texts_per_step(run.used.prompt, job.steps)
-        negatives = texts_per_step(run.used.negative_prompt, job.steps)
-        self.steps = list(zip(prompts, negatives))
-        self.encoded = encoded_alike(pipe, prompts + negatives, job.clip_skip)
+        self.texts = (run.used.prompt, run.used.negative_prompt)
+        hires = getattr(job, "hires_steps", 0) or job.steps if getattr(job, "hires_scale", 1.0) != 1.0 else job.steps
+        for steps in {job.steps, hires}:
+            self.passes[steps] = list(zip(texts_per_step(self.texts[0], steps), texts_per_step(self.texts[1], steps)))
+        self.steps = self.passes[job.steps]
+        texts = [text for plan in self.passes.values() for pair in plan for text in pair]
+        self.encoded = encoded_alike(pipe, texts, job.clip_skip)
         xl = getattr(pipe, "text_encoder_2", None) is not None
         self.zero_negative = xl and not run.used.negative_prompt and bool(
             getattr(pipe.config, "force_zeros_for_empty_prompt", False))
@@ -76,11 +83,15 @@ class PromptEditing(Extension):
 
     def step_end(self, run: LatentRun, index: int, callback_kwargs: dict) -> None:
         self.fields = {}
-        if not self.steps:
+        if not self.passes:
             return
+        if index == 0:  # a pass begins: the first's steps, or a hires pass's own
+            self.steps = self.passes[getattr(run.job, "hires_steps", 0) or run.job.steps if run.second_pass
+                                     else run.job.steps]
         now = self._pair(index)
-        if index > 0 and now != self._pair(index - 1):
-            self.fields = {"prompt_switch": now[0] if now[0] != self._pair(index - 1)[0] else f"negative: {now[1]}"}
+        if self.last is not None and now != self.last:
+            self.fields = {"prompt_switch": now[0] if now[0] != self.last[0] else f"negative: {now[1]}"}
+        self.last = now
         following = self._pair(index + 1)
         if following == now:
             return
