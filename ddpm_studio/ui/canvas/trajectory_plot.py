@@ -240,9 +240,10 @@ class TrajectoryPlot(QWidget):
             label = self.switch_label(words)
             width = self.fontMetrics().horizontalAdvance(label) + 6
             left_of_line = x + width > area.right()
+            where = QRectF(x - width if left_of_line else x + 3, area.bottom() - 15, width, 14)
+            painter.fillRect(where, self.palette().base())  # readable over the curves
             painter.setPen(text)
-            painter.drawText(QRectF(x - width if left_of_line else x + 3, area.bottom() - 15, width, 14),
-                             Qt.AlignmentFlag.AlignLeft, label)
+            painter.drawText(where, Qt.AlignmentFlag.AlignLeft, label)
 
     def _draw_marker(self, painter: QPainter, area: QRectF, text: QColor, curves: dict) -> None:
         if self.marker is None or not 0 <= self.marker < len(self.rows):
