@@ -228,3 +228,15 @@ def test_with_a_hires_fix_img2img_and_a_controlnet(engine, sd, tmp_path):
                       control_images=(str(tmp_path / "scribble.png"),), control_preprocess=("none",))
     assert np.isfinite(engine.run(controlled, save=False, on_step=events.append).images).all()
     assert [e.prompt_switch for e in events if not e.final] == ["", "", "a dog"]
+
+
+def test_each_picture_of_a_batch_switches_as_a_single_picture_does(engine, sd):
+    from ddpm_studio.engine.sampling.prompt_editing import PromptEditing
+
+    keep_one, keep_two = _Keep(), _Keep()
+    loaded = engine.load(str(sd), "txt2img")
+    for keep, batch in ((keep_one, 1), (keep_two, 2)):
+        stages.run_prompt_job(loaded, _job(sd, "a [red cat|blue dog] walks", steps=4, batch_size=batch), "cpu",
+                              lambda e: None, lambda: False, extensions=[PromptEditing(), keep])
+    assert keep_two.images.shape[0] == 2
+    np.testing.assert_allclose(keep_two.images[0], keep_one.images[0], atol=1e-5)  # the same seed, the same texts
