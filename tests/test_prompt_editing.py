@@ -240,3 +240,17 @@ def test_each_picture_of_a_batch_switches_as_a_single_picture_does(engine, sd):
                               lambda e: None, lambda: False, extensions=[PromptEditing(), keep])
     assert keep_two.images.shape[0] == 2
     np.testing.assert_allclose(keep_two.images[0], keep_one.images[0], atol=1e-5)  # the same seed, the same texts
+
+
+def test_sd35_follows_the_edit_through_its_clips_and_t5(engine, tmp_path):
+    from tests.tiny_sd3 import save_tiny_sd3
+
+    sd3 = save_tiny_sd3(tmp_path / "sd3")
+    events = []
+    job = Text2ImageJob(model=str(sd3), prompt="a [lighthouse:castle:1] at dusk", negative_prompt="blurry", steps=3,
+                        seed=7, width=64, height=64, output_dir="")
+    edited = engine.run(job, save=False, on_step=events.append)
+    assert [e.prompt_switch for e in events if not e.final] == ["", "", "a castle at dusk"]
+    assert "prompt editing" not in edited.note
+    plain = engine.run(dataclasses.replace(job, prompt="a lighthouse at dusk"), save=False)
+    assert np.isfinite(edited.images).all() and not np.array_equal(edited.images, plain.images)

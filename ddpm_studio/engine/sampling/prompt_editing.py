@@ -13,8 +13,11 @@ Each step's event names the text it switched to (``StepEvent.prompt_switch``). A
 schedule again from its start over its own steps (the hires steps), as A1111 schedules its hires pass.
 
 Only a run whose prompt has editing gets this extension (``runner.latent_extensions``): any other pays nothing per
-step. A family that reads its prompt through T5 or another language model (its row: no ``prompt_weights``) is given
-the prompt's plain words, and the run's note says that prompt editing was not applied.
+step. SD 3.5 follows it too: each text's plain words (it takes no weights) through its pipeline's own
+``encode_prompt`` — both CLIPs and T5 — its callback taking ``prompt_embeds`` and ``pooled_prompt_embeds``. Another
+family that reads its prompt through T5 or another language model (its row: no ``prompt_weights``; Flux's callback
+cannot change its pooled CLIP embedding) is given the prompt's plain words, and the run's note says that prompt
+editing was not applied.
 """
 
 from __future__ import annotations
@@ -45,12 +48,14 @@ class PromptEditing(Extension):
         self.last: tuple[str, str] | None = None  # the texts the step before read
         self.encoded: dict = {}
         self.zero_negative = False
+        self.pooled_name = "add_text_embeds"
         self.ready: dict = {}  # (pair, rows, name) → the tensor the pipeline holds, made at the first switch
         self.fields: dict = {}
 
     def prepare(self, run: LatentRun) -> None:
         family = family_of_info(run.loaded.info)
-        if family is not None and not family.prompt_weights:
+        sd3 = family is not None and family.key == "sd3"
+        if family is not None and not family.prompt_weights and not sd3:
             run.notes.append(NOT_APPLIED.format(family=family.name))
             return
         inputs = getattr(run.pipe, "_callback_tensor_inputs", ())
@@ -65,9 +70,10 @@ class PromptEditing(Extension):
             self.passes[steps] = list(zip(texts_per_step(self.texts[0], steps), texts_per_step(self.texts[1], steps)))
         self.steps = self.passes[job.steps]
         texts = [text for plan in self.passes.values() for pair in plan for text in pair]
-        self.encoded = encoded_alike(pipe, texts, job.clip_skip)
-        xl = getattr(pipe, "text_encoder_2", None) is not None
-        self.zero_negative = xl and not run.used.negative_prompt and bool(
+        self.encoded = _sd3_encoded(pipe, texts, job.clip_skip) if sd3 else encoded_alike(pipe, texts, job.clip_skip)
+        xl = getattr(pipe, "text_encoder_2", None) is not None  # SDXL's (and SD 3.5's) pooled embedding
+        self.pooled_name = "pooled_prompt_embeds" if sd3 else "add_text_embeds"  # as the step callback holds it
+        self.zero_negative = xl and not sd3 and not run.used.negative_prompt and bool(
             getattr(pipe.config, "force_zeros_for_empty_prompt", False))
         first, first_negative = self.steps[0]
         for key in ("prompt", "negative_prompt", "prompt_embeds", "negative_prompt_embeds", "pooled_prompt_embeds",
@@ -79,7 +85,7 @@ class PromptEditing(Extension):
         if xl:
             run.args.update(pooled_prompt_embeds=pooled, negative_pooled_prompt_embeds=negative_pooled)
         run.args["callback_on_step_end_tensor_inputs"] = ["latents", "prompt_embeds"] + (
-            ["add_text_embeds"] if xl and "add_text_embeds" in inputs else [])
+            [self.pooled_name] if xl and self.pooled_name in inputs else [])
 
     def step_end(self, run: LatentRun, index: int, callback_kwargs: dict) -> None:
         self.fields = {}
@@ -95,7 +101,7 @@ class PromptEditing(Extension):
         following = self._pair(index + 1)
         if following == now:
             return
-        for name, which in (("prompt_embeds", 0), ("add_text_embeds", 1)):
+        for name, which in (("prompt_embeds", 0), (self.pooled_name, 1)):
             held = callback_kwargs.get(name)
             if isinstance(held, torch.Tensor):
                 callback_kwargs[name] = self._rows(following, held, which, run.job.batch_size, run.pipe)
@@ -130,3 +136,19 @@ class PromptEditing(Extension):
                 return held  # a layout not known here: the text stays as it was
             self.ready[key] = torch.cat(rows).contiguous()
         return self.ready[key]
+
+
+def _sd3_encoded(pipe, texts, clip_skip: int) -> dict:
+    """SD 3.5's texts as its pipeline encodes a prompt — the plain words (it takes no weights), through both CLIPs and
+    T5, joined along the tokens at one length (77 + T5's 256) — with the pooled CLIP embedding; each text once."""
+    from ddpm_studio.engine.prompts.syntax import plain_text
+
+    encoded = {}
+    with torch.inference_mode():
+        for text in dict.fromkeys(texts):
+            embeds, _, pooled, _ = pipe.encode_prompt(
+                prompt=plain_text(text), prompt_2=None, prompt_3=None, device=pipe._execution_device,
+                num_images_per_prompt=1, do_classifier_free_guidance=False,
+                clip_skip=clip_skip - 1 if clip_skip > 1 else None)
+            encoded[text] = (embeds, pooled)
+    return encoded
