@@ -254,3 +254,17 @@ def test_sd35_follows_the_edit_through_its_clips_and_t5(engine, tmp_path):
     assert "prompt editing" not in edited.note
     plain = engine.run(dataclasses.replace(job, prompt="a lighthouse at dusk"), save=False)
     assert np.isfinite(edited.images).all() and not np.array_equal(edited.images, plain.images)
+
+
+def test_the_cli_follows_an_edit_and_the_a1111_parameters_keep_it_as_written(sd, tmp_path, capsys):
+    from PIL import Image
+
+    from ddpm_studio.cli import main
+    from ddpm_studio.engine.png.chunks import parse_a1111
+
+    prompt = "a [red cat:blue dog:0.5] [walks|runs]"
+    assert main(["txt2img", "--model", str(sd), "--prompt", prompt, "--steps", "4", "--size", "32x32", "--seed", "1",
+                 "--out", str(tmp_path), "--device", "cpu"]) == 0
+    png = capsys.readouterr().out.split()[0]
+    with Image.open(png) as saved:
+        assert parse_a1111(saved.text["parameters"])["prompt"] == prompt
