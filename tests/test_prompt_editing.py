@@ -268,3 +268,12 @@ def test_the_cli_follows_an_edit_and_the_a1111_parameters_keep_it_as_written(sd,
     png = capsys.readouterr().out.split()[0]
     with Image.open(png) as saved:
         assert parse_a1111(saved.text["parameters"])["prompt"] == prompt
+
+
+def test_attention_maps_name_the_words_each_step_read(engine, sd):
+    events = []
+    engine.run(_job(sd, "a [red cat:blue dog:0.5] walks", steps=4, attention_maps=True, preview_every=1), save=False,
+               on_step=events.append)
+    words = [e.attention_words for e in events if not e.final]
+    assert words == [("a", "red", "cat", "walks")] * 3 + [("a", "blue", "dog", "walks")]
+    assert all(e.attention.shape[0] == 4 for e in events if not e.final)
