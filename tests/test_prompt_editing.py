@@ -85,6 +85,7 @@ def test_unparseable_prompts_are_read_as_written_and_only_edits_count():
     assert not has_editing("a (red:1.2) [fox] fox") and not has_editing("plain") and not has_editing("a | b")
     assert has_editing("[a:b:3]") and has_editing("[a|b]") and has_editing("(x [a::0.5])")
     assert plan("a [b:c:1 ]") == [[10, "a [b:c:1 ]"]]  # whitespace after the number: not an edit
+    assert plan(r"a \[b:c:1\]") == [[10, r"a \[b:c:1\]"]] and not has_editing(r"\[b:c:1\]")  # escaped brackets
 
 
 # ---- runs on the tiny SD pipeline ----
