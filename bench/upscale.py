@@ -8,6 +8,11 @@ pixels than there are, and pays for it.
 Prints a table, then one JSON line: tiled / single_pass (the tiling overhead), with the tile layout and threads.
 
     python bench/upscale.py [--size 128] [--tile 64] [--overlap 16] [--steps 5] [--rounds 3] [--threads 2]
+
+A model upscaler at real size (Real-ESRGAN x4plus's RRDBNet, 256² → 1024²: our tiled run against spandrel's plain
+call, seconds and peak memory) runs from here too, its arguments after the word (bench/model_upscale.py):
+
+    python bench/upscale.py model [--size 256] [--rounds 3] [--threads 2]
 """
 
 from __future__ import annotations
@@ -66,6 +71,12 @@ def build_small_x4(folder: Path) -> Path:
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "model":  # the model upscaler's measurement (bench/model_upscale.py)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import model_upscale
+
+        sys.argv = [model_upscale.__file__, *sys.argv[2:]]
+        raise SystemExit(model_upscale.main())
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=128, help="input side in pixels (the output is 4×)")
     parser.add_argument("--tile", type=int, default=64)

@@ -34,6 +34,7 @@ class StepEvent:
     attention_words: tuple[str, ...] = ()  # the words of ``attention``, in prompt order
     second_pass: bool = False  # a step of a hires fix's second pass (engine/upscale/hires_fix.py) …
     upscaling: bool = False  # … or of its diffusion upscaler, between the passes
+    prompt_switch: str = ""  # the text this step switched to (prompt editing, prompts/editing.py); "" when none
 
     @property
     def done_fraction(self) -> float:

@@ -274,6 +274,10 @@ def latent_extensions(job: PromptJob) -> list:
         from ddpm_studio.engine.control.extension import ControlNets
 
         extensions.append(ControlNets())
+    from ddpm_studio.engine.sampling.prompt_editing import PromptEditing, wants_prompt_editing
+
+    if wants_prompt_editing(job.prompt, job.negative_prompt):  # after ControlNet's pipeline is in place
+        extensions.append(PromptEditing())
     if job.attention_maps:
         from ddpm_studio.engine.inspect.attention_extension import AttentionMaps
 

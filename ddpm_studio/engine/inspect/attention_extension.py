@@ -1,6 +1,7 @@
 """Attention maps as an extension of a latent run's stages (sampling/stages.py): a per-word recorder on the UNet's
 cross-attention (attention_maps.py), or on an MMDiT's joint attention (joint_attention.py: SD 3.5, Flux.1), sized to
-the run's latents, whose maps ride on each step's event."""
+the run's latents, whose maps ride on each step's event. Where prompt editing changes the text between steps
+(prompts/editing.py), each step's maps are of the words that step read."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ddpm_studio.engine.errors import ModelError
 from ddpm_studio.engine.inspect.attention_maps import AttentionRecorder, word_positions
 from ddpm_studio.engine.inspect.joint_attention import JointAttentionRecorder, joint_families, joint_word_positions
 from ddpm_studio.engine.models.families import family_of_info
+from ddpm_studio.engine.prompts.editing import has_editing, texts_per_step
 from ddpm_studio.engine.prompts.syntax import plain_text
 from ddpm_studio.engine.sampling.latent import job_mode
 from ddpm_studio.engine.sampling.stages import Extension, LatentRun
@@ -18,6 +20,9 @@ from ddpm_studio.engine.sampling.stages import Extension, LatentRun
 class AttentionMaps(Extension):
     def __init__(self) -> None:
         self.recorder: AttentionRecorder | None = None
+        self.words_of = None  # text → its words' token positions, where prompt editing changes the text
+        self.plans: dict[int, list[str]] = {}  # steps of a pass → the text each step reads
+        self.known: dict[str, list] = {}
 
     def prepare(self, run: LatentRun) -> None:
         pipe, args, job = run.pipe, run.args, run.job  # the pipeline that runs (ControlNet's, when it steers)
@@ -38,10 +43,31 @@ class AttentionMaps(Extension):
             if job_mode(job) == "instruct":  # Kontext's sequence holds the input picture's tokens too
                 raise ModelError(f"Attention maps are not recorded for {family.name}'s instruction editing yet; "
                                  "run it without them.")
-            words = joint_word_positions(pipe, family.key, plain_text(run.used.prompt))
-            self.recorder = JointAttentionRecorder(pipe.transformer, words, size, prompt_row)
+            self.words_of = lambda text: joint_word_positions(pipe, family.key, plain_text(text))
+            self.recorder = JointAttentionRecorder(pipe.transformer, [], size, prompt_row)
         else:
-            self.recorder = AttentionRecorder(pipe.unet, word_positions(pipe, run.used.prompt), size, prompt_row)
+            self.words_of = lambda text: word_positions(pipe, text)
+            self.recorder = AttentionRecorder(pipe.unet, [], size, prompt_row)
+        self._use(run.used.prompt)
+        if not has_editing(run.used.prompt):
+            self.words_of = None  # the same words every step: nothing to do between them
+
+    def step_end(self, run: LatentRun, index: int, callback_kwargs: dict) -> None:
+        if self.words_of is None:
+            return
+        job = run.job
+        steps = (getattr(job, "hires_steps", 0) or job.steps) if run.second_pass else job.steps
+        if steps not in self.plans:
+            self.plans[steps] = texts_per_step(run.used.prompt, steps)
+        plan = self.plans[steps]
+        self._use(plan[min(index, len(plan) - 1)])
+
+    def _use(self, text: str) -> None:
+        """Record the words of ``text`` (each text's positions found once)."""
+        if text not in self.known:
+            self.known[text] = self.words_of(text)
+        self.recorder.words = self.known[text]
+        self.recorder.names = tuple(word for word, _ in self.recorder.words)
 
     def context(self) -> contextlib.AbstractContextManager:
         return self.recorder

@@ -190,3 +190,15 @@ def prompt_arguments(pipe, prompt: str, negative: str, clip_skip: int = 1) -> di
         if xl:
             args.update(pooled_prompt_embeds=pooled, negative_pooled_prompt_embeds=negative_pooled)
     return args
+
+
+def encoded_alike(pipe, texts, clip_skip: int = 1) -> dict[str, tuple[torch.Tensor, torch.Tensor | None]]:
+    """Each distinct text's embeddings, encoded once (its chunks joined, and SDXL's pooled embedding), all padded
+    with empty-prompt chunks to the longest one's length: one may stand in for another between steps (prompt
+    editing, ``prompts/editing.py``), as ``prompt_arguments`` pads a prompt and its negative to each other."""
+    with torch.inference_mode():
+        encoded = {text: _encode(pipe, text, clip_skip) for text in dict.fromkeys(texts)}
+        longest = max(len(chunks) for chunks, _ in encoded.values())
+        empty = _encode(pipe, "", clip_skip)[0] if any(len(c) < longest for c, _ in encoded.values()) else []
+        return {text: (torch.cat(chunks + empty * (longest - len(chunks)), dim=1), pooled)
+                for text, (chunks, pooled) in encoded.items()}

@@ -23,7 +23,8 @@ there means the same here:
    (``<hypernet:…>``) are refused with a message rather than ignored.
 
 How the pieces become text-encoder input (75-token chunks, their weights, the mean restored) is in
-``prompt_encoding``; prompt editing (``[a:b:0.5]``) is not parsed here.
+``prompt_encoding``; prompt editing (``[a:b:0.5]``, ``[a|b]``) is ``prompts/editing.py``, which gives each step
+its text before these rules read it.
 """
 
 from __future__ import annotations

@@ -50,8 +50,11 @@ class Extension:
         """Entered around denoising (and every pass after it)."""
         return contextlib.nullcontext()
 
+    def step_end(self, run: "LatentRun", index: int, callback_kwargs: dict) -> None:
+        """At the end of the pass's step ``index``: may replace the tensors the pipeline hands its next step."""
+
     def step_fields(self) -> dict:
-        """Fields this extension adds to each step's event."""
+        """Fields this extension adds to each step's event (asked after ``step_end``)."""
         return {}
 
     def after_denoise(self, run: "LatentRun") -> None:
@@ -131,6 +134,7 @@ class LatentRun:
             x0 = decode_preview(pipe.vae, latent_x0)
         extra = {}
         for extension in self.extensions:
+            extension.step_end(self, index, callback_kwargs)
             extra.update(extension.step_fields())
         self.watch.step_done(self.offset + index, callback_kwargs.get("latents"))
         self.on_step(StepEvent(index=self.offset + index, total=self.total or own_total, timestep=float(timestep),

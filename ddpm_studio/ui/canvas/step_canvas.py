@@ -156,6 +156,7 @@ class StepCanvas(QWidget):
         self._previous_live = None
         self._shown = None  # (event, previous) on screen
         self._cancelling = False  # Cancel asked: the labels say so until the run ends
+        self._switches: list[tuple[int, str]] = []  # (step index, text): where prompt editing switched the prompt
 
     # ---- live ----
     def start_run(self, history, export_name: str = "steps") -> None:
@@ -172,6 +173,7 @@ class StepCanvas(QWidget):
         self.rate_label.setText("")
         self.kept_label.setText("")
         self._trajectory_rows.clear()
+        self._switches = []
         self.trajectory.clear("Starting…")
         self.attention.clear()
         for widget in (self.slider, self.play_button, self.export_button):
@@ -180,6 +182,9 @@ class StepCanvas(QWidget):
     def show_step(self, event) -> None:
         """A live step from the sampler: draw it (unless the user is looking back), update the counters."""
         self._previous_live, self._live_event = self._live_event, event
+        if event.prompt_switch:  # marked on the plot even where the step's pictures are not kept
+            self._switches.append((event.index, event.prompt_switch))
+            self.trajectory.set_switches(self._switches)
         self.progress.setRange(0, event.total)
         done = min(event.index + 1, event.total)  # the result (final) comes after the last model call
         self.progress.setValue(done)
@@ -363,4 +368,7 @@ class StepCanvas(QWidget):
         if event.noise_level is not None:
             level = f" · {'ᾱ_t' if event.noise_kind == 'alpha_bar' else 'σ_t'}={event.noise_level:.3g}"
         second = " · hires pass" if event.second_pass else " · upscaling" if event.upscaling else ""
-        self.step_label.setText(f"Step {event.index + 1}/{event.total}{second} · t={event.timestep:.0f}{level}")
+        words = " ".join(event.prompt_switch.split())
+        switched = f" · prompt → {words if len(words) <= 60 else words[:59] + '…'}" if words else ""
+        self.step_label.setText(f"Step {event.index + 1}/{event.total}{second} · t={event.timestep:.0f}{level}"
+                                f"{switched}")

@@ -1,5 +1,6 @@
 """Under the scrubber: the run's trajectory over its kept steps — the noise level, and how much x_t and the predicted
-x̂0 changed since the previous kept step (engine/inspect/trajectory.py) — with the scrubbed step marked by a dashed line.
+x̂0 changed since the previous kept step (engine/inspect/trajectory.py) — with the scrubbed step marked by a dashed line,
+and the steps where prompt editing switched the prompt (StepEvent.prompt_switch) by a dotted one with the new text.
 Click or drag on it to scrub. The noise level ᾱ_t (or a flow model's σ_t) is drawn on its own 0 … 1 scale; a
 Karras-style σ_t and the two changes are each divided by their own largest value, which the legend gives."""
 
@@ -46,6 +47,7 @@ class TrajectoryPlot(QWidget):
         self.rows: list[TrajectoryRow] = []
         self.total = 0  # the run's model calls: the x axis runs from step 1 to the result, at index ``total``
         self.marker: int | None = None  # the history position the scrubber shows
+        self.switches: list[tuple[int, str]] = []  # (step index, the text it switched to): prompt editing
         self.note = EMPTY_NOTE
         self._dragged_to: int | None = None
         self.setMinimumSize(200, 100)
@@ -58,7 +60,12 @@ class TrajectoryPlot(QWidget):
 
     # ---- data ----
     def clear(self, note: str = EMPTY_NOTE) -> None:
-        self.rows, self.total, self.marker, self.note = [], 0, None, note
+        self.rows, self.total, self.marker, self.note, self.switches = [], 0, None, note, []
+        self.update()
+
+    def set_switches(self, switches: list[tuple[int, str]]) -> None:
+        """The steps where the prompt switched (every one the run reported, kept or not), and the texts."""
+        self.switches = list(switches)
         self.update()
 
     def set_rows(self, rows: list[TrajectoryRow], total: int) -> None:
@@ -161,6 +168,7 @@ class TrajectoryPlot(QWidget):
             if value is not None:
                 parts.append(f"{NAMES[name]} {value:.3g}")
         since = "" if row.since is None or row.since == row.index - 1 else f" (changes since step {row.since + 1})"
+        parts += [f"prompt → {words}" for index, words in self.switches if index == row.index]
         return " · ".join(parts) + since
 
     # ---- drawing ----
@@ -175,6 +183,7 @@ class TrajectoryPlot(QWidget):
         for name, points in curves.items():
             self._draw_curve(painter, points, COLOURS[name], dots)
         self._draw_second_pass(painter, area, text)
+        self._draw_switches(painter, area, text)
         self._draw_marker(painter, area, text, curves)
         self._draw_legend(painter, text)
         axis = QRectF(area.left(), area.bottom() + 1, area.width(), AXIS_HEIGHT - 1)
@@ -215,6 +224,25 @@ class TrajectoryPlot(QWidget):
             width = self.fontMetrics().horizontalAdvance(label) + 6
             left_of_line = x + width > area.right()  # near the right end the label goes before the line
             where = QRectF(x - width if left_of_line else x + 3, area.top() + 1, width, 14)
+            painter.drawText(where, Qt.AlignmentFlag.AlignLeft, label)
+
+    def switch_label(self, text: str) -> str:
+        """A switch's label: the new text, elided to fit a quarter of the plot."""
+        return self.fontMetrics().elidedText(f"→ {' '.join(text.split()) or '(nothing)'}", Qt.TextElideMode.ElideRight,
+                                             max(40, int(self.plot_area().width() / 4)))
+
+    def _draw_switches(self, painter: QPainter, area: QRectF, text: QColor) -> None:
+        """A dotted line where each prompt switch's step begins, the new text by it at the foot of the plot."""
+        for index, words in self.switches:
+            x = self.x_of(index - 0.5)
+            painter.setPen(QPen(text, 1, Qt.PenStyle.DotLine))
+            painter.drawLine(QPointF(x, area.top()), QPointF(x, area.bottom()))
+            label = self.switch_label(words)
+            width = self.fontMetrics().horizontalAdvance(label) + 6
+            left_of_line = x + width > area.right()
+            where = QRectF(x - width if left_of_line else x + 3, area.bottom() - 15, width, 14)
+            painter.fillRect(where, self.palette().base())  # readable over the curves
+            painter.setPen(text)
             painter.drawText(where, Qt.AlignmentFlag.AlignLeft, label)
 
     def _draw_marker(self, painter: QPainter, area: QRectF, text: QColor, curves: dict) -> None:
