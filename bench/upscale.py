@@ -87,7 +87,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from ddpm_studio.engine.jobs.types import UpscaleJob
+    from ddpm_studio.engine.jobs.upscale_job import UpscaleJob
     from ddpm_studio.engine.runner import Engine
 
     root = Path(tempfile.mkdtemp(prefix="ddpm-upscale-bench-"))

@@ -13,7 +13,8 @@ from PIL import Image
 from ddpm_studio.cli import main
 from ddpm_studio.engine.inspect.attention_maps import word_positions
 from ddpm_studio.engine.jobs.checks import JobError
-from ddpm_studio.engine.jobs.types import Text2ImageJob, UpscaleJob
+from ddpm_studio.engine.jobs.types import Text2ImageJob
+from ddpm_studio.engine.jobs.upscale_job import UpscaleJob
 from ddpm_studio.engine.runner import Engine
 from tests.tiny_sd import save_tiny_sd, save_tiny_sdxl
 

@@ -11,7 +11,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from ddpm_studio.engine.jobs.checks import MAX_SIDE, MIN_SIDE, SIDE_STEP, JobError
-from ddpm_studio.engine.jobs.types import MIN_UPSCALE_INPUT, Text2ImageJob
+from ddpm_studio.engine.jobs.types import Text2ImageJob
+from ddpm_studio.engine.jobs.upscale_job import MIN_UPSCALE_INPUT
 from ddpm_studio.ui.core.settings import Settings
 from ddpm_studio.ui.core.theme import warning_colour
 from tests.tiny_sd import save_tiny_sd

@@ -198,7 +198,7 @@ def test_the_cli_out_of_memory_error_names_the_flags(models, monkeypatch, capsys
 def test_the_x4_upscaler_takes_the_savers_too_and_says_what_it_did_not_use(tmp_path):
     from PIL import Image
 
-    from ddpm_studio.engine.jobs.types import UpscaleJob
+    from ddpm_studio.engine.jobs.upscale_job import UpscaleJob
     from tests.tiny_upscalers import save_tiny_x4
 
     model = save_tiny_x4(tmp_path / "tiny-x4")

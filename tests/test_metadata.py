@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from ddpm_studio.engine.jobs.checks import JobError
-from ddpm_studio.engine.jobs.types import GenerateJob, job_from_dict
+from ddpm_studio.engine.jobs.types import GenerateJob
+from ddpm_studio.engine.jobs.reading import job_from_dict
 from ddpm_studio.engine.output.metadata import MetadataError, a1111_parameters, read_job, read_metadata
 from ddpm_studio.engine.png.chunks import parse_a1111
 from ddpm_studio.engine.runner import Engine

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ddpm_studio.engine.jobs.types import UpscaleJob
+from ddpm_studio.engine.jobs.upscale_job import UpscaleJob
 from ddpm_studio.engine.models.catalogue import ModelError, inspect_model, list_models
 from ddpm_studio.engine.runner import Engine
 from ddpm_studio.engine.upscale.model_upscale import load_model_upscaler, upscale_pixels

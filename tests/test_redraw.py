@@ -12,7 +12,7 @@ from PIL import Image
 
 from ddpm_studio.cli import main
 from ddpm_studio.engine.jobs.checks import JobError
-from ddpm_studio.engine.jobs.types import UpscaleJob
+from ddpm_studio.engine.jobs.upscale_job import UpscaleJob
 from ddpm_studio.engine.output.metadata import read_png_text
 from ddpm_studio.engine.runner import Engine
 from ddpm_studio.engine.upscale.redraw import redraw_boxes

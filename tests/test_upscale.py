@@ -8,7 +8,7 @@ from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 
 from ddpm_studio.engine.jobs.checks import JobError
-from ddpm_studio.engine.jobs.types import UpscaleJob
+from ddpm_studio.engine.jobs.upscale_job import UpscaleJob
 from ddpm_studio.engine.models.catalogue import ModelError
 from ddpm_studio.engine.output.metadata import read_job
 from ddpm_studio.engine.png.chunks import parse_a1111

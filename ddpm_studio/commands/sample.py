@@ -277,7 +277,7 @@ def cmd_edit(args) -> int:
 
 
 def cmd_upscale(args) -> int:
-    from ddpm_studio.engine.jobs.types import UpscaleJob
+    from ddpm_studio.engine.jobs.upscale_job import UpscaleJob
 
     job = UpscaleJob(image=args.image, noise_level=args.noise_level, tile=args.tile, overlap=args.overlap,
                      redraw=args.redraw, strength=args.strength, redraw_tile=args.redraw_tile, **_prompt_fields(args))

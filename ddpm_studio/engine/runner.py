@@ -21,7 +21,8 @@ from ddpm_studio.engine.events import (
     ignore_step,
     never_stop,
 )
-from ddpm_studio.engine.jobs.types import GenerateJob, PromptJob, UpscaleJob
+from ddpm_studio.engine.jobs.types import GenerateJob, PromptJob
+from ddpm_studio.engine.jobs.upscale_job import UpscaleJob
 from ddpm_studio.engine.models.catalogue import resolve
 from ddpm_studio.engine.models.pixel_ddpm import LoadedDDPM, load_ddpm
 from ddpm_studio.engine.output.family_metadata import family_fields

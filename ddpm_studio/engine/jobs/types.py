@@ -204,6 +204,12 @@ class PromptJob(Job):
         return ([("Clip skip", self.clip_skip)] if self.clip_skip != 1 else []) + control_a1111_fields(self)
 
 
+def upscaler_name(ref: str) -> str:
+    """A hires upscaler's name as A1111 writes it: a model upscaler file's stem (4x-UltraSharp), a folder's name."""
+    path = Path(ref)
+    return path.stem if path.suffix.lower() in (".safetensors", ".pth", ".pt") else path.name
+
+
 HIRES_UPSCALERS = ("latent", "lanczos")
 
 
@@ -251,7 +257,7 @@ class Text2ImageJob(PromptJob):
         return [("Denoising strength", self.hires_strength), *super().a1111_fields(),
                 ("Hires upscale", f"{self.hires_scale:g}"), ("Hires steps", self.hires_steps or self.steps),
                 ("Hires upscaler", self.hires_upscaler.capitalize() if self.hires_upscaler in HIRES_UPSCALERS
-                 else _upscaler_name(self.hires_upscaler))]
+                 else upscaler_name(self.hires_upscaler))]
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -321,104 +327,6 @@ class EditJob(PromptJob):
                     ("Outpaint fill", self.outpaint_fill)] if self.mode == "outpaint" else []
         blur = [("Mask blur", self.feather)] if self.mode in ("outpaint", "inpaint") else []
         return [("Denoising strength", self.strength), *outpaint, *blur, *super().a1111_fields()]
-
-
-MIN_REDRAW_TILE, MAX_REDRAW_TILE = 64, 2048
-
-
-def _is_upscaler_file(ref: str) -> bool:
-    return Path(ref).suffix.lower() in (".safetensors", ".pth", ".pt")
-
-
-def _upscaler_name(ref: str) -> str:
-    """A hires upscaler's name as A1111 writes it: a model upscaler file's stem (4x-UltraSharp), a folder's name."""
-    path = Path(ref)
-    return path.stem if path.suffix.lower() in (".safetensors", ".pth", ".pt") else path.name
-
-
-MAX_NOISE_LEVEL = 350  # the SD x4 upscaler's max_noise_level
-MIN_TILE, MAX_TILE = 32, 1024
-UPSCALE_FACTOR = 4
-MIN_UPSCALE_INPUT = 16  # pixels a side of the picture to upscale
-
-
-def upscale_input_problem(width: int, height: int) -> str | None:
-    """Why a ``width`` × ``height`` picture cannot be upscaled, in a few words; None when it can."""
-    if min(width, height) < MIN_UPSCALE_INPUT:
-        return f"upscaling needs at least {MIN_UPSCALE_INPUT} px a side"
-    return None
-
-
-@dataclass(frozen=True, kw_only=True)
-class UpscaleJob(PromptJob):
-    """Super-resolution of one image: a model upscaler file (ESRGAN, …: its own factor) or Lanczos, the SD x4
-    upscaler (prompt, noise level, guidance) or LDM 4× (no prompt).
-
-    ``tile`` (input pixels, 0 = automatic) splits a large input into overlapping tiles, blended with feathered edges.
-    ``redraw`` (after a model upscaler or Lanczos) redraws the result tile by tile with img2img of that model.
-    """
-
-    kind: ClassVar[str] = "upscale"
-    input_picture: ClassVar[str] = "an upscale"
-
-    image: str = ""
-    noise_level: int = 20
-    guidance_scale: float = 9.0
-    tile: int = 0
-    overlap: int = 16
-    redraw: str = ""  # a model upscaler's result redrawn tile by tile with img2img of this model (upscale/redraw.py) …
-    strength: float = 0.3  # … at this denoising strength …
-    redraw_tile: int = 512  # … in tiles of this many output pixels a side
-
-    def validate(self) -> None:
-        super().validate()
-        if not self.image:
-            raise JobError("An upscale needs an input image.")
-        if self.prediction_type != "auto":  # inherited from PromptJob; the upscalers' own configs say what they predict
-            raise JobError("The upscalers use the prediction type from their own config; leave it on 'auto'.")
-        if self.clip_skip != 1:
-            raise JobError("The upscalers read the prompt from their text encoder's last layer; leave clip skip at 1.")
-        if self.loras or self.vae or lora_tags_in(self.prompt):
-            raise JobError("LoRAs and VAE overrides are for Text to Image and Edit; the upscalers take neither.")
-        if self.attention_maps:
-            raise JobError("Attention maps are for Text to Image and Edit, not the upscalers.")
-        if self.batch_size != 1:
-            raise JobError("Upscaling makes one image per run; run it again with another seed for another.")
-        check_int("noise level", self.noise_level, 0, MAX_NOISE_LEVEL)
-        if self.tile:
-            check_int("tile size", self.tile, MIN_TILE, MAX_TILE)
-        check_int("tile overlap", self.overlap, 0, MAX_TILE)
-        if self.tile and self.overlap * 2 > self.tile:
-            raise JobError(f"The tile overlap ({self.overlap}) must be at most half the tile size ({self.tile}).")
-        if self.redraw:
-            if not _is_upscaler_file(self.model) and self.model != "lanczos":
-                raise JobError("A redraw follows a model upscaler (ESRGAN, …) or Lanczos, not a diffusion upscaler.")
-            check_float("redraw strength", self.strength, 0.01, 1.0)
-            check_int("redraw tile", self.redraw_tile, MIN_REDRAW_TILE, MAX_REDRAW_TILE)
-
-    def a1111_fields(self) -> list[tuple[str, Any]]:
-        if _is_upscaler_file(self.model) or self.model == "lanczos":  # no noise level, the
-            fields: list[tuple[str, Any]] = []  # factor written by output/family_metadata.py (a model upscaler's)
-        else:
-            fields = [("Noise level", self.noise_level), ("Upscale", "4x")]
-        if self.redraw:  # Ultimate SD Upscale's way: the model's name, its strength and tile
-            fields += [("Denoising strength", self.strength), ("Redraw model", _upscaler_name(self.redraw)),
-                       ("Redraw tile", self.redraw_tile)]
-        if self.tile:
-            fields += [("Tile", self.tile), ("Tile overlap", self.overlap)]
-        return fields
-
-
-JOB_TYPES: dict[str, type[Job]] = {cls.kind: cls for cls in (GenerateJob, Text2ImageJob, EditJob, UpscaleJob)}
-
-def job_from_dict(data: dict[str, Any]) -> Job:
-    """Build the right job type from its dict (the ``kind`` field picks the class)."""
-    if not isinstance(data, dict) or "kind" not in data:
-        raise JobError("Job data has no 'kind' field.")
-    cls = JOB_TYPES.get(data["kind"])
-    if cls is None:
-        raise JobError(f"Unknown job kind '{data['kind']}'.")
-    return cls.from_dict(data)
 
 
 def lora_tags_in(prompt: str) -> bool:

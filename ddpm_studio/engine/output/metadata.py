@@ -22,7 +22,8 @@ from PIL import PngImagePlugin
 from ddpm_studio import __version__
 from ddpm_studio.engine.jobs.checks import JobError
 from ddpm_studio.engine.jobs.schedule_types import a1111_names
-from ddpm_studio.engine.jobs.types import PromptJob, job_from_dict
+from ddpm_studio.engine.jobs.reading import job_from_dict
+from ddpm_studio.engine.jobs.types import PromptJob
 from ddpm_studio.engine.png.chunks import JSON_KEY, PARAMETERS_KEY
 from ddpm_studio.engine.png.reading import UnreadablePng, load_json, read_text
 

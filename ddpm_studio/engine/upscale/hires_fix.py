@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ddpm_studio.engine.jobs.types import HIRES_UPSCALERS, Text2ImageJob, UpscaleJob
+from ddpm_studio.engine.jobs.types import HIRES_UPSCALERS, Text2ImageJob
+from ddpm_studio.engine.jobs.upscale_job import UpscaleJob
 from ddpm_studio.engine.preview import unit_to_uint8
 from ddpm_studio.engine.runtime.offload import execution_device
 from ddpm_studio.engine.sampling.schedulers import build_scheduler, is_flow_config

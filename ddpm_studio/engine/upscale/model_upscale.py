@@ -23,7 +23,7 @@ from PIL import Image
 from ddpm_studio.engine.errors import ModelError
 from ddpm_studio.engine.events import SampleOutput, StepCallback, StepEvent, StopCheck
 from ddpm_studio.engine.inputs import open_rgb
-from ddpm_studio.engine.jobs.types import UpscaleJob, upscale_input_problem
+from ddpm_studio.engine.jobs.upscale_job import UpscaleJob, upscale_input_problem
 from ddpm_studio.engine.models.catalogue import ModelInfo, inspect_model, require_mode, resolve
 from ddpm_studio.engine.models.upscaler_files import FAMILY, build, is_upscaler_suffix
 from ddpm_studio.engine.preview import unit_to_uint8

@@ -20,7 +20,8 @@ import numpy as np
 from PIL import Image
 
 from ddpm_studio.engine.events import SampleOutput
-from ddpm_studio.engine.jobs.types import EditJob, UpscaleJob
+from ddpm_studio.engine.jobs.types import EditJob
+from ddpm_studio.engine.jobs.upscale_job import UpscaleJob
 from ddpm_studio.engine.preview import unit_to_uint8
 from ddpm_studio.engine.upscale.tiling import Blender, Box, tile_boxes
 

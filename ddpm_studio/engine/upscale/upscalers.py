@@ -24,7 +24,7 @@ from PIL import Image
 from ddpm_studio.engine.errors import first_line
 from ddpm_studio.engine.events import SampleOutput, StepCallback, StepEvent, StopCheck
 from ddpm_studio.engine.inputs import open_rgb
-from ddpm_studio.engine.jobs.types import UPSCALE_FACTOR, UpscaleJob, upscale_input_problem
+from ddpm_studio.engine.jobs.upscale_job import UPSCALE_FACTOR, UpscaleJob, upscale_input_problem
 from ddpm_studio.engine.models.catalogue import ModelError, ModelInfo, check_weights_safe, inspect_model, require_mode
 from ddpm_studio.engine.preview import unit_to_uint8
 from ddpm_studio.engine.runtime.memory import apply_memory_options

@@ -8,7 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QSpinBox, QWidget
 
-from ddpm_studio.engine.jobs.types import MAX_REDRAW_TILE, MIN_REDRAW_TILE
+from ddpm_studio.engine.jobs.upscale_job import MAX_REDRAW_TILE, MIN_REDRAW_TILE
 from ddpm_studio.ui.widgets.model_picker import ModelPicker
 
 

@@ -11,12 +11,12 @@ from PySide6.QtGui import QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from ddpm_studio.engine.jobs.scheduler_table import LATENT_SCHEDULERS
-from ddpm_studio.engine.jobs.types import (
+from ddpm_studio.engine.jobs.types import JobError
+from ddpm_studio.engine.jobs.upscale_job import (
     MAX_NOISE_LEVEL,
     MAX_TILE,
     MIN_TILE,
     UPSCALE_FACTOR,
-    JobError,
     UpscaleJob,
     upscale_input_problem,
 )
