@@ -114,20 +114,12 @@ NAME_KEYS = ("ss_output_name", "modelspec.title")  # kohya's output name; the mo
 
 def lora_names(path: Path) -> list[str]:
     """The names a LoRA file's safetensors header keeps (its metadata); none for another file or a damaged one."""
-    import json
-    import struct
+    from ddpm_studio.engine.models.single_file import safetensors_header
 
     if path.suffix.lower() != ".safetensors":
         return []
     try:
-        with open(path, "rb") as handle:
-            size = struct.unpack("<Q", handle.read(8))[0]
-            if size > 100_000_000:
-                return []
-            header = json.loads(handle.read(size))
-    except (OSError, ValueError, struct.error):
-        return []
-    metadata = header.get("__metadata__") if isinstance(header, dict) else None
-    if not isinstance(metadata, dict):
+        _, metadata = safetensors_header(path)
+    except (OSError, ValueError, UnicodeDecodeError):
         return []
     return [str(metadata[key])[:200] for key in NAME_KEYS if isinstance(metadata.get(key), str)]

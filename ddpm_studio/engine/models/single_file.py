@@ -61,6 +61,20 @@ def is_pickle(path: Path) -> bool:
     return path.suffix.lower() in PICKLE_FILE_SUFFIXES
 
 
+def safetensors_header(path: Path) -> tuple[dict, dict]:
+    """(tensor name → its header entry: dtype, shape, offsets; the header's ``__metadata__``) of a safetensors file,
+    from its header alone; OSError, or ValueError for a file whose header is not one."""
+    with open(path, "rb") as f:
+        size = int.from_bytes(f.read(8), "little")
+        if not 2 <= size <= 100_000_000:
+            raise ValueError("the header length is implausible")
+        header = json.loads(f.read(size))
+    if not isinstance(header, dict):
+        raise ValueError("its header is not a table")
+    meta = header.pop("__metadata__", None)
+    return {k: v for k, v in header.items() if isinstance(v, dict)}, meta if isinstance(meta, dict) else {}
+
+
 def read_shapes(path: Path, allow_pickle: bool = False) -> dict[str, tuple[int, ...]]:
     """Tensor name → shape, from the safetensors header (or a GGUF file's; no weights read)."""
     if path.suffix.lower() in GGUF_SUFFIXES:
@@ -88,16 +102,12 @@ def read_shapes(path: Path, allow_pickle: bool = False) -> dict[str, tuple[int, 
         state = state.get("state_dict", state) if isinstance(state, dict) else {}
         return {k: tuple(v.shape) for k, v in state.items() if hasattr(v, "shape")}
     try:
-        with open(path, "rb") as f:
-            size = int.from_bytes(f.read(8), "little")
-            if not 2 <= size <= 100_000_000:
-                raise ValueError("the header length is implausible")
-            header = json.loads(f.read(size))
+        header, _ = safetensors_header(path)
     except FileNotFoundError:
         raise SingleFileError(f"Checkpoint not found: {path}") from None
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise SingleFileError(f"{path} is not a readable safetensors file: {exc}") from None
-    return {k: tuple(v.get("shape", ())) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
+    return {k: tuple(v.get("shape", ())) for k, v in header.items()}
 
 
 @dataclass(frozen=True)

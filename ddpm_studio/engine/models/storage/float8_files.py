@@ -35,16 +35,12 @@ DIFFUSION_PREFIX = "model.diffusion_model."
 def read_header(path: Path) -> tuple[dict, dict]:
     """(tensor name → {dtype, shape, …}, the header's __metadata__) of a safetensors file; {} for what cannot be
     read (read_shapes says what is wrong with it)."""
+    from ddpm_studio.engine.models.single_file import safetensors_header
+
     try:
-        with open(path, "rb") as f:
-            size = int.from_bytes(f.read(8), "little")
-            if not 2 <= size <= 100_000_000:
-                return {}, {}
-            header = json.loads(f.read(size))
+        return safetensors_header(path)
     except (OSError, ValueError, UnicodeDecodeError):
         return {}, {}
-    meta = header.pop("__metadata__", None)
-    return {k: v for k, v in header.items() if isinstance(v, dict)}, meta if isinstance(meta, dict) else {}
 
 
 def float8_storage(path: Path, prefix: str = "") -> str:
@@ -92,9 +88,9 @@ def _read_tensors(path: Path, header: dict, keys: list[str]) -> dict:
     whose touched pages would count as the process's memory beside the copies while the file is open)."""
     import torch
 
-    start = 8 + int.from_bytes(path.open("rb").read(8), "little")
     out = {}
     with open(path, "rb", buffering=0) as f:
+        start = 8 + int.from_bytes(f.read(8), "little")
         for key in keys:
             entry = header[key]
             dtype = getattr(torch, SAFETENSORS_DTYPES[entry["dtype"]])
