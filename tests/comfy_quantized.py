@@ -76,21 +76,35 @@ def save_gguf(source: Path, path: Path, quant: str = "Q8_0", arch: str = "flux",
     into its blocks (Q4_K, Q5_K: random blocks, see ``_k_blocks``), the rest F32, each tensor under its own key
     name (city96's layout). ``reference``: the same tensors as gguf.quants dequantises them, a safetensors file."""
     import gguf
-    import numpy as np
 
     kind = getattr(gguf.GGMLQuantizationType, quant)
     block, _ = gguf.GGML_QUANT_SIZES[kind]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = gguf.GGUFWriter(str(path), arch)
-    plain = {}
+    tensors = []
     for i, (key, value) in enumerate(load_file(str(source)).items()):
         array = value.float().numpy()
         if _quantised(key, value) and array.ndim == 2 and array.shape[-1] % block == 0:
             data = _k_blocks(*array.shape, kind, i) if quant.endswith("_K") else gguf.quants.quantize(array, kind)
-            writer.add_tensor(key, data, raw_dtype=kind)
+            tensors.append((key, key, value, data))
+        else:
+            tensors.append((key, key, value, None))
+    return _write_gguf(path, arch, kind, tensors, reference)
+
+
+def _write_gguf(path: Path, arch: str, kind, tensors, reference: Path | None) -> Path:
+    """A GGUF file of ``tensors`` — (its name in the file, its key in ``reference``, the tensor, its quantised blocks
+    of ``kind`` or None to keep it F32) — and ``reference``: each as gguf dequantises it, a safetensors file."""
+    import gguf
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = gguf.GGUFWriter(str(path), arch)
+    plain = {}
+    for name, key, value, data in tensors:
+        if data is not None:
+            writer.add_tensor(name, data, raw_dtype=kind)
             plain[key] = torch.from_numpy(np.ascontiguousarray(gguf.quants.dequantize(data, kind)))
         else:
-            writer.add_tensor(key, array.astype(np.float32))
+            writer.add_tensor(name, value.float().numpy().astype(np.float32))
             plain[key] = value.float()
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
@@ -145,30 +159,17 @@ def save_t5_gguf(source: Path, path: Path, reference: Path) -> Path:
     divide into Q8_0's blocks quantised (the token embedding too), the rest F32; ``reference``: the same tensors as
     gguf dequantises them, in transformers' names."""
     import gguf
-    import numpy as np
 
     state = load_file(str(source))
     blocks = 1 + max(int(key.split(".")[2]) for key in state if key.startswith("encoder.block."))
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.T5ENCODER, blocks)
     kind = gguf.GGMLQuantizationType.Q8_0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = gguf.GGUFWriter(str(path), "t5encoder")
-    plain = {}
+    tensors = []
     for key, value in state.items():
         name = names.get_name(key, try_suffixes=(".weight",))
         if name is None or key == "encoder.embed_tokens.weight":  # the tied copy of shared
             continue
         array = value.float().numpy()
-        if array.ndim == 2 and array.shape[-1] % 32 == 0 and "relative_attention_bias" not in key:
-            data = gguf.quants.quantize(array, kind)
-            writer.add_tensor(name, data, raw_dtype=kind)
-            plain[key] = torch.from_numpy(np.ascontiguousarray(gguf.quants.dequantize(data, kind)))
-        else:
-            writer.add_tensor(name, array.astype(np.float32))
-            plain[key] = value.float()
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    save_file(plain, str(reference))
-    return path
+        quantised = array.ndim == 2 and array.shape[-1] % 32 == 0 and "relative_attention_bias" not in key
+        tensors.append((name, key, value, gguf.quants.quantize(array, kind) if quantised else None))
+    return _write_gguf(path, "t5encoder", kind, tensors, reference)
